@@ -1,0 +1,229 @@
+"""Engine configuration: frozen attrs classes, loadable from TOML or JSON with strict types."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+
+from .convert import converter, load_mapping, structure
+from .errors import ConfigError
+
+__all__ = ["Config", "CurrencyConfig", "LevelReward", "LevelsConfig"]
+
+CurveName = Literal["quadratic", "exponential", "linear", "table", "custom"]
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+MAX_AMOUNT = 2**53
+
+
+def _frozen_dict(value: Mapping[str, int] | None) -> dict[str, int]:
+    return dict(value or {})
+
+
+@attrs.frozen
+class LevelReward:
+    """What reaching ``level`` grants, once per user (per prestige)."""
+
+    level: int
+    points: dict[str, int] = attrs.field(factory=dict, converter=_frozen_dict)
+    titles: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+
+@attrs.frozen
+class LevelsConfig:
+    """The level curve and what each level pays.
+
+    ``quadratic``: total XP for level L is ``base * (L-1)**2``.
+    ``exponential``: going from level n to n+1 takes ``floor(base * growth**(n-1))`` XP.
+    ``linear``: total XP for level L is ``base * (L-1)``.
+    ``table``: ``table[i]`` is the total XP for level i+1; it starts at 0.
+    ``custom``: a plugin's ``level_curve`` hook answers for the name in ``custom``.
+    """
+
+    curve: CurveName = "quadratic"
+    max_level: int = 100
+    base: int = 100
+    growth: float = 1.5
+    table: tuple[int, ...] = attrs.field(default=(), converter=tuple)
+    custom: str | None = None
+    rewards: tuple[LevelReward, ...] = attrs.field(default=(), converter=tuple)
+    level_up_bonus: dict[str, int] = attrs.field(factory=dict, converter=_frozen_dict)
+
+    def reward_for(self, level: int) -> LevelReward | None:
+        for reward in self.rewards:
+            if reward.level == level:
+                return reward
+        return None
+
+
+@attrs.frozen
+class CurrencyConfig:
+    """A points currency. ``max_award`` caps a single award; ``None`` means no cap."""
+
+    name: str
+    spendable: bool = True
+    max_award: int | None = None
+    description: str = ""
+
+
+@attrs.frozen
+class Config:
+    """Everything an engine is configured with. Build it in Python or with ``from_file``."""
+
+    levels: LevelsConfig = attrs.field(factory=LevelsConfig)
+    currencies: tuple[CurrencyConfig, ...] = attrs.field(
+        default=(CurrencyConfig("points"),), converter=tuple
+    )
+    default_timezone: str = "UTC"
+    durability: Literal["normal", "full"] = "normal"
+    auto_create_profiles: bool = True
+    max_xp_multiplier: float = 10.0
+    prestige_boost: float = 0.10
+    busy_timeout: float = 5.0
+    hook_errors: Literal["log", "raise"] = "log"
+    cache_size_mb: int = 64
+
+    def __attrs_post_init__(self) -> None:
+        problems = _problems(self)
+        if problems:
+            raise ConfigError(problems)
+
+    @property
+    def currency_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.currencies)
+
+    def currency(self, name: str) -> CurrencyConfig | None:
+        for currency in self.currencies:
+            if currency.name == name:
+                return currency
+        return None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> Config:
+        """Load from a dict shaped like the TOML file; raises ``ConfigError`` with every fault."""
+        return structure(data, cls, source=source)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Config:
+        """Load a ``.toml`` or ``.json`` file; raises ``ConfigError`` with every fault."""
+        return cls.from_dict(load_mapping(path), source=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = converter.unstructure(self)
+        return result
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int
+
+
+def _is_number(value: object) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)  # type: ignore[arg-type]
+
+
+def _check_points(path: str, points: Mapping[str, int], currencies: set[str]) -> list[str]:
+    problems = []
+    for name, amount in points.items():
+        if name not in currencies:
+            problems.append(f"{path}['{name}']: unknown currency; configure it in currencies")
+        if not _is_int(amount) or not 0 < amount <= MAX_AMOUNT:
+            problems.append(f"{path}['{name}']: expected an int from 1 to 2**53, got {amount!r}")
+    return problems
+
+
+def _level_problems(levels: LevelsConfig, currencies: set[str]) -> list[str]:
+    p: list[str] = []
+    if not _is_int(levels.max_level) or not 1 <= levels.max_level <= 10_000:
+        p.append(f"levels.max_level: expected an int from 1 to 10000, got {levels.max_level!r}")
+    if not _is_int(levels.base) or levels.base <= 0:
+        p.append(f"levels.base: expected a positive int, got {levels.base!r}")
+    if not _is_number(levels.growth) or levels.growth < 1:
+        p.append(f"levels.growth: expected a number >= 1, got {levels.growth!r}")
+    if levels.curve == "table":
+        table = levels.table
+        if not table or table[0] != 0:
+            p.append("levels.table: must start with 0 (the XP for level 1)")
+        if any(not _is_int(x) for x in table):
+            p.append("levels.table: expected a list of ints")
+        elif any(b <= a for a, b in zip(table, table[1:], strict=False)):
+            p.append("levels.table: thresholds must strictly increase")
+        if _is_int(levels.max_level) and len(table) < levels.max_level:
+            p.append(
+                f"levels.table: has {len(table)} thresholds but max_level is "
+                f"{levels.max_level}; give one per level"
+            )
+    if levels.curve == "custom" and not levels.custom:
+        p.append("levels.custom: name the plugin curve to use when curve is custom")
+    seen: set[int] = set()
+    for i, reward in enumerate(levels.rewards):
+        where = f"levels.rewards[{i}]"
+        if not isinstance(reward, LevelReward):
+            p.append(f"{where}: expected a LevelReward")
+            continue
+        if not _is_int(reward.level) or reward.level < 2:
+            p.append(f"{where}.level: expected an int >= 2, got {reward.level!r}")
+        elif _is_int(levels.max_level) and reward.level > levels.max_level:
+            p.append(f"{where}.level: {reward.level} is above max_level {levels.max_level}")
+        elif reward.level in seen:
+            p.append(f"{where}.level: level {reward.level} has two rewards")
+        else:
+            seen.add(reward.level)
+        p.extend(_check_points(f"{where}.points", reward.points, currencies))
+        for j, title in enumerate(reward.titles):
+            if not isinstance(title, str) or not title.strip() or len(title) > 100:
+                p.append(f"{where}.titles[{j}]: expected a title of 1-100 characters")
+    p.extend(_check_points("levels.level_up_bonus", levels.level_up_bonus, currencies))
+    return p
+
+
+def _problems(config: Config) -> list[str]:
+    p: list[str] = []
+    names: list[str] = []
+    for i, currency in enumerate(config.currencies):
+        if not isinstance(currency, CurrencyConfig):
+            p.append(f"currencies[{i}]: expected a CurrencyConfig")
+            continue
+        if not isinstance(currency.name, str) or not _NAME.match(currency.name):
+            p.append(
+                f"currencies[{i}].name: expected a lowercase identifier "
+                f"(a-z, 0-9, _; up to 32), got {currency.name!r}"
+            )
+        elif currency.name in names:
+            p.append(f"currencies[{i}].name: {currency.name!r} is configured twice")
+        names.append(currency.name)
+        if currency.max_award is not None and (
+            not _is_int(currency.max_award) or currency.max_award <= 0
+        ):
+            p.append(f"currencies[{i}].max_award: expected a positive int or null")
+        if type(currency.spendable) is not bool:
+            p.append(f"currencies[{i}].spendable: expected bool")
+    if not config.currencies:
+        p.append("currencies: configure at least one currency")
+    if isinstance(config.levels, LevelsConfig):
+        p.extend(_level_problems(config.levels, set(names)))
+    else:
+        p.append("levels: expected a LevelsConfig")
+    try:
+        ZoneInfo(config.default_timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        p.append(f"default_timezone: {config.default_timezone!r} is not an IANA time zone")
+    if config.durability not in ("normal", "full"):
+        p.append(f"durability: expected one of normal, full, got {config.durability!r}")
+    if config.hook_errors not in ("log", "raise"):
+        p.append(f"hook_errors: expected one of log, raise, got {config.hook_errors!r}")
+    if type(config.auto_create_profiles) is not bool:
+        p.append("auto_create_profiles: expected bool")
+    if not _is_number(config.max_xp_multiplier) or config.max_xp_multiplier < 1:
+        p.append(f"max_xp_multiplier: expected a number >= 1, got {config.max_xp_multiplier!r}")
+    if not _is_number(config.prestige_boost) or config.prestige_boost < 0:
+        p.append(f"prestige_boost: expected a number >= 0, got {config.prestige_boost!r}")
+    if not _is_number(config.busy_timeout) or config.busy_timeout < 0:
+        p.append(f"busy_timeout: expected seconds >= 0, got {config.busy_timeout!r}")
+    if not _is_int(config.cache_size_mb) or config.cache_size_mb < 1:
+        p.append(f"cache_size_mb: expected a positive int, got {config.cache_size_mb!r}")
+    return p

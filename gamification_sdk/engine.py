@@ -1,0 +1,698 @@
+"""The facade a host app calls. It validates, opens the transaction, and delegates."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pluggy
+import sqlite_utils
+
+from . import audit
+from .clock import Clock, system_clock, to_text
+from .config import Config
+from .errors import ConfigError, HookError, InvalidInput, Rejected
+from .idempotency import Idempotency, fingerprint
+from .ledger import CREDIT_TYPES, SPEND_TYPES, Ledger
+from .levels import LevelCurve, LevelTable
+from .models import (
+    AwardRequest,
+    Balance,
+    HistoryPage,
+    LedgerReport,
+    Profile,
+    Reservation,
+    Transaction,
+    XPAward,
+    XPBoost,
+    XPEntry,
+)
+from .plugins import get_plugin_manager
+from .profiles import Profiles
+from .reservations import Reservations
+from .schema import migrations
+from .store import Store, Tx
+from .validation import (
+    check_amount,
+    check_at,
+    check_id,
+    check_key,
+    check_metadata,
+    check_signed_amount,
+    check_text,
+    load_json,
+)
+from .xp import XP
+
+__all__ = ["Gamification"]
+
+log = logging.getLogger("gamification_sdk")
+T = TypeVar("T")
+
+
+def _check_limit(limit: object) -> int:
+    if type(limit) is not int or not 1 <= limit <= 1000:
+        raise InvalidInput("limit", f"expected an int from 1 to 1000, got {limit!r}")
+    return limit
+
+
+def _check_before(before: object) -> int | None:
+    if before is not None and (type(before) is not int or before < 1):
+        raise InvalidInput("before", f"expected a positive int id or None, got {before!r}")
+    return before
+
+
+def _check_reference(reference: object) -> tuple[str, str] | None:
+    if reference is None:
+        return None
+    if (
+        not isinstance(reference, tuple | list)
+        or len(reference) != 2
+        or not all(isinstance(part, str) for part in reference)
+    ):
+        raise InvalidInput("reference", "expected a (type, id) pair of str, e.g. ('order', '42')")
+    check_text(reference[0], "reference[0]", max_length=100)
+    check_text(reference[1], "reference[1]")
+    return (reference[0], reference[1])
+
+
+def _optional_text(value: object, field: str, max_length: int = 1000) -> str | None:
+    return None if value is None else check_text(value, field, max_length=max_length)
+
+
+class Gamification:
+    """One engine on one SQLite file. Safe to share between threads; open one per process.
+
+    Use :meth:`open` to make one; it is a context manager.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        clock: Clock,
+        pm: pluggy.PluginManager,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.pm = pm
+        self._store = store
+        conn = store.conn
+        self._table = LevelTable(self._curve(pm, config), config.levels.max_level)
+        self._idempotency = Idempotency(conn)
+        self._profiles = Profiles(conn, config, self._table)
+        self._ledger = Ledger(conn, config, self._profiles)
+        self._reservations = Reservations(conn, self._ledger)
+        self._xp = XP(conn, config, self._table, self._ledger, pm, self)
+        with store.write():
+            migrations.apply(store.db)
+            self._ledger.setup(to_text(self._now()))
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        config: Config | None = None,
+        clock: Clock | None = None,
+        plugins: Iterable[object] = (),
+        load_entrypoints: bool = True,
+    ) -> Gamification:
+        """Open (creating and migrating as needed) an engine on ``path`` or ``":memory:"``."""
+        config = config if config is not None else Config()
+        if not isinstance(config, Config):
+            raise InvalidInput("config", f"expected a Config, got {type(config).__name__}")
+        pm = get_plugin_manager(plugins, load_entrypoints=load_entrypoints)
+        store = Store(
+            str(path),
+            durability=config.durability,
+            busy_timeout=config.busy_timeout,
+            cache_size_mb=config.cache_size_mb,
+        )
+        try:
+            return cls(store, config, clock or system_clock, pm)
+        except BaseException:
+            store.close()
+            raise
+
+    @staticmethod
+    def _curve(pm: pluggy.PluginManager, config: Config) -> LevelCurve:
+        curve = pm.hook.level_curve(levels=config.levels)
+        if curve is None:
+            name = config.levels.custom if config.levels.curve == "custom" else config.levels.curve
+            raise ConfigError([f"levels.curve: no plugin provides the curve {name!r}"])
+        if not isinstance(curve, LevelCurve):
+            raise ConfigError(["levels.curve: the plugin's curve has no total_xp_for(level)"])
+        return curve
+
+    def __enter__(self) -> Gamification:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database connection. The engine cannot be used afterwards."""
+        self._store.close()
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The sqlite-utils ``Database``, for introspection (not for hot paths)."""
+        return self._store.db
+
+    @property
+    def level_table(self) -> LevelTable:
+        return self._table
+
+    def dump(self) -> str:
+        """Every row as SQL text; equal dumps mean an unchanged database."""
+        return self._store.dump()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return check_at(self.clock(), "clock()")
+
+    def _moment(self, at: object) -> tuple[datetime, str | None]:
+        """The time of a write and, when the caller gave it, its text for the fingerprint."""
+        if at is None:
+            return self._now(), None
+        moment = check_at(at)
+        return moment, to_text(moment)
+
+    def _write(
+        self,
+        operation: str,
+        key: str | None,
+        digest: Callable[[], bytes],
+        result_type: type[T],
+        at_text: str,
+        body: Callable[[Tx], T],
+    ) -> T:
+        with self._store.write() as tx:
+            if key is not None:
+                prior = self._idempotency.replay(key, operation, digest(), result_type)
+                if prior is not None:
+                    return prior
+            result = body(tx)
+            if key is not None:
+                self._idempotency.record(key, operation, digest(), result, at_text)
+        if tx.committed:
+            self._dispatch(tx, result)
+        return result
+
+    def _dispatch(self, tx: Tx, result: object) -> None:
+        """Run after-commit hooks, every plugin even if one raises, per ``Config.hook_errors``."""
+        failures: list[tuple[str, BaseException]] = []
+        for name, event in tx.events:
+            kwargs = {"engine": self, **event}
+            caller = getattr(self.pm.hook, name)
+            for impl in reversed(caller.get_hookimpls()):
+                try:
+                    impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+                except Exception as exc:
+                    log.exception("plugin %s failed in %s (write was committed)", impl.plugin_name, name)
+                    failures.append((f"{impl.plugin_name}.{name}", exc))
+        tx.events.clear()
+        if failures and self.config.hook_errors == "raise":
+            raise HookError(failures, result)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run many writes in one transaction: all of them commit, or none do.
+
+        After-commit hooks run once the batch commits. A write that raises inside the
+        batch is undone on its own (a savepoint) and, if you catch it, the rest go on.
+        """
+        with self._store.write() as tx:
+            yield
+        if tx.committed:
+            self._dispatch(tx, None)
+
+    def _veto(self, request: AwardRequest) -> None:
+        if self.pm.hook.validate_award.get_hookimpls():
+            for reason in self.pm.hook.validate_award(engine=self, award=request):
+                if reason:
+                    raise Rejected(str(reason))
+
+    # -- profiles, XP and levels ----------------------------------------------------------
+
+    def profile(self, user_id: str) -> Profile:
+        """The user's level, XP, progress, prestige, balances and titles."""
+        check_id(user_id)
+        with self._store.read():
+            return self._profiles.read(user_id)
+
+    def award_xp(
+        self,
+        user_id: str,
+        amount: int,
+        *,
+        source: str,
+        idempotency_key: str | None = None,
+        metadata: Any = None,
+        at: datetime | None = None,
+    ) -> XPAward:
+        """Award XP (times any active multipliers); level-ups pay each crossed level once."""
+        check_id(user_id)
+        check_amount(amount)
+        check_text(source, "source", max_length=100)
+        key = check_key(idempotency_key)
+        meta = check_metadata(metadata)
+        moment, explicit = self._moment(at)
+        at_text = explicit or to_text(moment)
+        return self._write(
+            "award_xp",
+            key,
+            lambda: fingerprint(user_id, amount, source, meta, explicit),
+            XPAward,
+            at_text,
+            lambda tx: self._xp.award(
+                tx, user_id, amount, source=source, metadata=meta, key=key, at=moment, at_text=at_text
+            ),
+        )
+
+    def add_xp_boost(
+        self,
+        user_id: str,
+        factor: float,
+        *,
+        expires_at: datetime,
+        source: str,
+        starts_at: datetime | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> XPBoost:
+        """A time-limited XP multiplier; active boosts multiply together (see README)."""
+        check_id(user_id)
+        if type(factor) not in (int, float) or not math.isfinite(factor) or factor <= 0:
+            raise InvalidInput("factor", f"expected a positive finite number, got {factor!r}")
+        if factor > self.config.max_xp_multiplier:
+            raise InvalidInput(
+                "factor", f"{factor} is above max_xp_multiplier {self.config.max_xp_multiplier}"
+            )
+        check_text(source, "source", max_length=100)
+        key = check_key(idempotency_key)
+        moment, explicit = self._moment(at)
+        start = moment if starts_at is None else check_at(starts_at, "starts_at")
+        end = check_at(expires_at, "expires_at")
+        if end <= start:
+            raise InvalidInput("expires_at", "must be after starts_at (or now)")
+        at_text = explicit or to_text(moment)
+
+        def body(tx: Tx) -> XPBoost:
+            self._profiles.ensure(user_id, at_text)
+            return self._xp.add_boost(
+                user_id, float(factor), source=source, starts_at=start, expires_at=end, at_text=at_text
+            )
+
+        return self._write(
+            "add_xp_boost",
+            key,
+            lambda: fingerprint(user_id, float(factor), source, to_text(start) if starts_at else None,
+                                to_text(end), explicit),
+            XPBoost,
+            at_text,
+            body,
+        )
+
+    def prestige(
+        self, user_id: str, *, idempotency_key: str | None = None, at: datetime | None = None
+    ) -> Profile:
+        """At max level: back to level 1, prestige + 1, and a permanent XP boost."""
+        check_id(user_id)
+        key = check_key(idempotency_key)
+        moment, explicit = self._moment(at)
+        at_text = explicit or to_text(moment)
+
+        def body(tx: Tx) -> Profile:
+            self._xp.prestige(user_id, at_text)
+            return self._profiles.read(user_id)
+
+        return self._write(
+            "prestige", key, lambda: fingerprint(user_id, explicit), Profile, at_text, body
+        )
+
+    def xp_history(
+        self, user_id: str, *, limit: int = 50, before: int | None = None
+    ) -> list[XPEntry]:
+        """XP changes, newest first. Pass the last entry's ``id`` as ``before`` for more."""
+        check_id(user_id)
+        _check_limit(limit)
+        _check_before(before)
+        with self._store.read():
+            return self._xp.history(user_id, limit=limit, before=before)
+
+    # -- points ---------------------------------------------------------------------------
+
+    def award_points(
+        self,
+        user_id: str,
+        amount: int,
+        *,
+        currency: str,
+        source: str,
+        idempotency_key: str | None = None,
+        reference: tuple[str, str] | None = None,
+        description: str | None = None,
+        metadata: Any = None,
+        at: datetime | None = None,
+        transaction_type: str = "earned",
+    ) -> Transaction:
+        """Issue points to a user; returns the transaction with the new balance."""
+        check_id(user_id)
+        check_amount(amount)
+        cur = self._ledger.currency(currency)
+        if cur.max_award is not None and amount > cur.max_award:
+            raise InvalidInput("amount", f"{amount} is above {currency}'s max_award {cur.max_award}")
+        check_text(source, "source", max_length=100)
+        if transaction_type not in CREDIT_TYPES:
+            raise InvalidInput(
+                "transaction_type", f"expected one of {', '.join(sorted(CREDIT_TYPES))}"
+            )
+        key = check_key(idempotency_key)
+        ref = _check_reference(reference)
+        text = _optional_text(description, "description")
+        meta = check_metadata(metadata)
+        moment, explicit = self._moment(at)
+        at_text = explicit or to_text(moment)
+
+        def body(tx: Tx) -> Transaction:
+            self._veto(AwardRequest("points", user_id, amount, source, currency, load_json(meta), moment))
+            return self._ledger.credit(
+                tx, user_id, amount, currency=currency, type=transaction_type, source=source,
+                at=moment, at_text=at_text, reference=ref, description=text, metadata=meta,
+                key=None if key is None else f"call:{key}",
+            )
+
+        return self._write(
+            "award_points",
+            key,
+            lambda: fingerprint(user_id, amount, currency, source, ref, text, meta, explicit,
+                                transaction_type),
+            Transaction,
+            at_text,
+            body,
+        )
+
+    def spend_points(
+        self,
+        user_id: str,
+        amount: int,
+        *,
+        currency: str,
+        source: str,
+        idempotency_key: str | None = None,
+        reference: tuple[str, str] | None = None,
+        description: str | None = None,
+        metadata: Any = None,
+        at: datetime | None = None,
+        transaction_type: str = "spent",
+    ) -> Transaction:
+        """Spend available points; ``InsufficientFunds`` (and no write) if there are too few."""
+        check_id(user_id)
+        check_amount(amount)
+        self._ledger.spendable(currency)
+        check_text(source, "source", max_length=100)
+        if transaction_type not in SPEND_TYPES:
+            raise InvalidInput("transaction_type", f"expected one of {', '.join(sorted(SPEND_TYPES))}")
+        key = check_key(idempotency_key)
+        ref = _check_reference(reference)
+        text = _optional_text(description, "description")
+        meta = check_metadata(metadata)
+        moment, explicit = self._moment(at)
+        at_text = explicit or to_text(moment)
+        return self._write(
+            "spend_points",
+            key,
+            lambda: fingerprint(user_id, amount, currency, source, ref, text, meta, explicit,
+                                transaction_type),
+            Transaction,
+            at_text,
+            lambda tx: self._ledger.debit(
+                tx, user_id, amount, currency=currency, type=transaction_type, source=source,
+                at=moment, at_text=at_text, reference=ref, description=text, metadata=meta,
+                key=None if key is None else f"call:{key}",
+            ),
+        )
+
+    def transfer_points(
+        self,
+        from_user: str,
+        to_user: str,
+        amount: int,
+        *,
+        currency: str,
+        source: str = "gift",
+        idempotency_key: str | None = None,
+        description: str | None = None,
+        metadata: Any = None,
+        at: datetime | None = None,
+    ) -> Transaction:
+        """Give points to another user; returns the sender's side of the transaction."""
+        check_id(from_user, "from_user")
+        check_id(to_user, "to_user")
+        if from_user == to_user:
+            raise InvalidInput("to_user", "cannot transfer to the same user")
+        check_amount(amount)
+        self._ledger.spendable(currency)
+        check_text(source, "source", max_length=100)
+        key = check_key(idempotency_key)
+        text = _optional_text(description, "description")
+        meta = check_metadata(metadata)
+        moment, explicit = self._moment(at)
+        at_text = explicit or to_text(moment)
+        return self._write(
+            "transfer_points",
+            key,
+            lambda: fingerprint(from_user, to_user, amount, currency, source, text, meta, explicit),
+            Transaction,
+            at_text,
+            lambda tx: self._ledger.transfer(
+                tx, from_user, to_user, amount, currency=currency, source=source, at=moment,
+                at_text=at_text, description=text, metadata=meta,
+                key=None if key is None else f"call:{key}",
+            ),
+        )
+
+    def adjust_points(
+        self,
+        user_id: str,
+        amount: int,
+        *,
+        currency: str,
+        reason: str,
+        idempotency_key: str | None = None,
+        metadata: Any = None,
+        at: datetime | None = None,
+    ) -> Transaction:
+        """An admin correction, positive or negative; ``reason`` is required and recorded."""
+        check_id(user_id)
+        check_signed_amount(amount)
+        self._ledger.currency(currency)
+        check_text(reason, "reason", max_length=1000)
+        key = check_key(idempotency_key)
+        meta = check_metadata(metadata)
+        moment, explicit = self._moment(at)
+        at_text = explicit or to_text(moment)
+        return self._write(
+            "adjust_points",
+            key,
+            lambda: fingerprint(user_id, amount, currency, reason, meta, explicit),
+            Transaction,
+            at_text,
+            lambda tx: self._ledger.adjust(
+                tx, user_id, amount, currency=currency, reason=reason, at=moment,
+                at_text=at_text, metadata=meta, key=None if key is None else f"call:{key}",
+            ),
+        )
+
+    def refund(
+        self,
+        transaction_id: int,
+        *,
+        amount: int | None = None,
+        user_id: str | None = None,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Transaction:
+        """Give back all or part of a spend; refunds never add up to more than the original.
+
+        Pass ``user_id`` to have the call refused if the transaction is someone else's.
+        """
+        if type(transaction_id) is not int or transaction_id < 1:
+            raise InvalidInput("transaction_id", f"expected a positive int, got {transaction_id!r}")
+        if amount is not None:
+            check_amount(amount)
+        if user_id is not None:
+            check_id(user_id)
+        text = _optional_text(description, "description")
+        key = check_key(idempotency_key)
+        moment, explicit = self._moment(at)
+        at_text = explicit or to_text(moment)
+        return self._write(
+            "refund",
+            key,
+            lambda: fingerprint(transaction_id, amount, user_id, text, explicit),
+            Transaction,
+            at_text,
+            lambda tx: self._ledger.refund(
+                tx, transaction_id, amount=amount, user_id=user_id, description=text, at=moment,
+                at_text=at_text, key=None if key is None else f"call:{key}",
+            ),
+        )
+
+    def balance(self, user_id: str, currency: str) -> int:
+        """The user's balance in ``currency``, held points included (0 if none)."""
+        check_id(user_id)
+        self._ledger.currency(currency)
+        with self._store.read():
+            account = self._ledger.user_account(user_id, currency)
+        return 0 if account is None else account[1]
+
+    def balances(self, user_id: str) -> dict[str, Balance]:
+        """Every configured currency: balance, held, available, lifetime earned and spent."""
+        check_id(user_id)
+        with self._store.read():
+            found = self._profiles.balances(user_id)
+        return {
+            name: found.get(name) or Balance(name, 0, 0, 0, 0, 0)
+            for name in self.config.currency_names
+        }
+
+    def history(
+        self,
+        user_id: str,
+        *,
+        currency: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+    ) -> HistoryPage:
+        """Points transactions newest first, with per-currency totals (earned, spent, net)."""
+        check_id(user_id)
+        if currency is not None:
+            self._ledger.currency(currency)
+        _check_limit(limit)
+        _check_before(before)
+        with self._store.read():
+            return self._ledger.history(user_id, currency=currency, limit=limit, before=before)
+
+    # -- two-phase purchases --------------------------------------------------------------
+
+    def reserve_points(
+        self,
+        user_id: str,
+        amount: int,
+        *,
+        currency: str,
+        ttl: timedelta | float,
+        source: str = "purchase",
+        reference: tuple[str, str] | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Reservation:
+        """Hold points for a purchase until ``ttl`` runs out; commit or release it after."""
+        check_id(user_id)
+        check_amount(amount)
+        self._ledger.spendable(currency)
+        if isinstance(ttl, timedelta):
+            span = ttl
+        elif type(ttl) in (int, float) and math.isfinite(ttl):  # type: ignore[arg-type]
+            span = timedelta(seconds=ttl)
+        else:
+            raise InvalidInput("ttl", f"expected a timedelta or seconds, got {ttl!r}")
+        if span <= timedelta(0):
+            raise InvalidInput("ttl", f"must be positive, got {span}")
+        check_text(source, "source", max_length=100)
+        ref = _check_reference(reference)
+        key = check_key(idempotency_key)
+        moment, explicit = self._moment(at)
+        at_text = explicit or to_text(moment)
+        return self._write(
+            "reserve_points",
+            key,
+            lambda: fingerprint(user_id, amount, currency, span.total_seconds(), source, ref, explicit),
+            Reservation,
+            at_text,
+            lambda tx: self._reservations.reserve(
+                user_id, amount, currency=currency, source=source, expires_at=moment + span,
+                reference=ref, at=moment, at_text=at_text,
+            ),
+        )
+
+    def commit_reservation(
+        self,
+        reservation_id: int,
+        *,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Transaction:
+        """Turn a hold into a ``purchase``; refused once released, expired or committed."""
+        rid = self._check_reservation_id(reservation_id)
+        text = _optional_text(description, "description")
+        key = check_key(idempotency_key)
+        moment, explicit = self._moment(at)
+        at_text = explicit or to_text(moment)
+        return self._write(
+            "commit_reservation",
+            key,
+            lambda: fingerprint(rid, text, explicit),
+            Transaction,
+            at_text,
+            lambda tx: self._reservations.commit(
+                tx, rid, description=text, at=moment, at_text=at_text,
+                key=None if key is None else f"call:{key}",
+            ),
+        )
+
+    def release_reservation(
+        self,
+        reservation_id: int,
+        *,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Reservation:
+        """Free a hold: the balance is exactly as it was before the reservation."""
+        rid = self._check_reservation_id(reservation_id)
+        key = check_key(idempotency_key)
+        moment, explicit = self._moment(at)
+        at_text = explicit or to_text(moment)
+        return self._write(
+            "release_reservation",
+            key,
+            lambda: fingerprint(rid, explicit),
+            Reservation,
+            at_text,
+            lambda tx: self._reservations.release(rid, status="released", at_text=at_text),
+        )
+
+    def expire_reservations(self, now: datetime | None = None) -> list[Reservation]:
+        """Release every hold whose time ran out by ``now``; safe to run any number of times."""
+        moment = self._now() if now is None else check_at(now, "now")
+        with self._store.write():
+            return self._reservations.expire(to_text(moment))
+
+    def reservation(self, reservation_id: int) -> Reservation:
+        rid = self._check_reservation_id(reservation_id)
+        with self._store.read():
+            return self._reservations.get(rid)
+
+    @staticmethod
+    def _check_reservation_id(reservation_id: object) -> int:
+        if type(reservation_id) is not int or reservation_id < 1:
+            raise InvalidInput("reservation_id", f"expected a positive int, got {reservation_id!r}")
+        return reservation_id
+
+    # -- audit ----------------------------------------------------------------------------
+
+    def verify_ledger(self) -> LedgerReport:
+        """Recompute sums, balances, chains, holds and XP totals; empty when all agree."""
+        with self._store.read() as conn:
+            return audit.verify(conn)

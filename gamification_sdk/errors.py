@@ -1,0 +1,186 @@
+"""The exceptions the engine raises. Catch ``GamificationError`` to catch them all."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "Busy",
+    "ConfigError",
+    "GamificationError",
+    "HookError",
+    "IdempotencyConflict",
+    "InsufficientFunds",
+    "InvalidInput",
+    "NotFound",
+    "NotRefundable",
+    "NotSpendable",
+    "PrestigeUnavailable",
+    "Rejected",
+    "ReservationClosed",
+    "ReservationExpired",
+    "UnknownCurrency",
+    "UnknownUser",
+]
+
+
+class GamificationError(Exception):
+    """Base class of every error this package raises."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class InvalidInput(GamificationError, ValueError):
+    """An argument was rejected: the message names the argument and the problem."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+class ConfigError(InvalidInput):
+    """The configuration or a definition file is invalid; ``problems`` lists every fault."""
+
+    def __init__(self, problems: Sequence[str], source: str | None = None) -> None:
+        self.problems = list(problems)
+        self.source = source
+        where = f"{source}: " if source else ""
+        joined = "; ".join(self.problems)
+        GamificationError.__init__(self, f"{where}{len(self.problems)} problem(s): {joined}")
+        self.field = self.problems[0].split(":", 1)[0] if self.problems else ""
+        self.problem = joined
+
+
+class UnknownUser(GamificationError):
+    """No profile exists for this user and auto-create is off."""
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+        super().__init__(f"user_id: no profile for {user_id!r} (auto_create_profiles is off)")
+
+
+class UnknownCurrency(InvalidInput):
+    """The currency is not configured."""
+
+    def __init__(self, currency: object, known: Sequence[str]) -> None:
+        self.currency = currency
+        super().__init__(
+            "currency", f"unknown currency {currency!r}; configured: {', '.join(known)}"
+        )
+
+
+class NotSpendable(InvalidInput):
+    """The currency is configured as not spendable."""
+
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+        super().__init__("currency", f"{currency!r} is not spendable")
+
+
+class NotFound(GamificationError, LookupError):
+    """The thing asked for does not exist."""
+
+    def __init__(self, what: str, key: object) -> None:
+        self.what = what
+        self.key = key
+        super().__init__(f"{what}: {key!r} not found")
+
+
+class IdempotencyConflict(GamificationError):
+    """This idempotency key was already used with different arguments."""
+
+    def __init__(self, key: str, operation: str, original_operation: str) -> None:
+        self.key = key
+        self.operation = operation
+        self.original_operation = original_operation
+        super().__init__(
+            f"idempotency_key: {key!r} was first used for {original_operation} with "
+            f"different arguments; a retry must repeat the original call exactly"
+        )
+
+
+class Rejected(GamificationError):
+    """A plugin vetoed the write; nothing was written."""
+
+    def __init__(self, reason: str, plugin: str | None = None) -> None:
+        self.reason = reason
+        self.plugin = plugin
+        by = f" by plugin {plugin!r}" if plugin else ""
+        super().__init__(f"rejected{by}: {reason}")
+
+
+class Busy(GamificationError):
+    """The database stayed locked by another writer past busy_timeout; retry later."""
+
+    retryable = True
+
+
+class InsufficientFunds(GamificationError):
+    """The available balance is below the amount required; nothing was written."""
+
+    code = "INSUFFICIENT_POINTS"
+
+    def __init__(self, currency: str, required: int, available: int) -> None:
+        self.currency = currency
+        self.required = required
+        self.available = available
+        self.shortfall = required - available
+        super().__init__(
+            f"amount: you need {self.shortfall:,} more {currency} "
+            f"(required {required:,}, available {available:,})"
+        )
+
+    def details(self) -> dict[str, Any]:
+        """The seed API's error shape: ``{"required", "current", "shortfall"}``."""
+        return {"required": self.required, "current": self.available, "shortfall": self.shortfall}
+
+
+class NotRefundable(InvalidInput):
+    """The transaction cannot be refunded (wrong type, wrong user, or nothing left)."""
+
+    def __init__(self, problem: str, field: str = "transaction_id") -> None:
+        super().__init__(field, problem)
+
+
+class ReservationClosed(InvalidInput):
+    """The reservation was already committed, released or expired."""
+
+    def __init__(self, reservation_id: int, status: str) -> None:
+        self.reservation_id = reservation_id
+        self.status = status
+        super().__init__("reservation_id", f"reservation {reservation_id} is already {status}")
+
+
+class ReservationExpired(InvalidInput):
+    """The reservation's hold ran out before it was committed."""
+
+    def __init__(self, reservation_id: int, expires_at: str) -> None:
+        self.reservation_id = reservation_id
+        super().__init__(
+            "reservation_id", f"reservation {reservation_id} expired at {expires_at}"
+        )
+
+
+class PrestigeUnavailable(GamificationError):
+    """Prestige needs the maximum level; nothing was written."""
+
+    def __init__(self, user_id: str, level: int, max_level: int) -> None:
+        self.user_id = user_id
+        self.level = level
+        self.max_level = max_level
+        super().__init__(
+            f"user_id: {user_id!r} is level {level}; prestige needs level {max_level}"
+        )
+
+
+class HookError(GamificationError):
+    """One or more after-commit hooks raised; the write itself was committed."""
+
+    def __init__(self, errors: Sequence[tuple[str, BaseException]], result: object) -> None:
+        self.errors = list(errors)
+        self.result = result
+        names = ", ".join(f"{hook}: {exc!r}" for hook, exc in self.errors)
+        super().__init__(f"after-commit hook(s) failed (the write was committed): {names}")

@@ -1,0 +1,62 @@
+"""The hooks a plugin may implement. Each docstring is the contract.
+
+Hooks marked "inside the transaction" run while the write is open: raising there rolls the
+whole write back. Hooks marked "after commit" run once the write is durable: they can never
+undo it, and how their exceptions are handled follows ``Config.hook_errors``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .config import LevelsConfig
+    from .engine import Gamification
+    from .levels import LevelCurve
+    from .models import AwardRequest, Transaction, XPAward
+
+__all__ = ["hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker("gamification_sdk")
+hookimpl = pluggy.HookimplMarker("gamification_sdk")
+
+
+@hookspec(firstresult=True)
+def level_curve(levels: LevelsConfig) -> LevelCurve | None:
+    """Return the curve for ``levels.curve`` (or ``levels.custom``), or None if it is not yours."""
+
+
+@hookspec
+def xp_multiplier(
+    engine: Gamification,
+    user_id: str,
+    source: str,
+    base_amount: int,
+    at: Any,
+    metadata: Any,
+) -> float | None:
+    """Return a factor > 0 for this XP award, or None; all factors are multiplied (inside the transaction)."""
+
+
+@hookspec
+def validate_award(engine: Gamification, award: AwardRequest) -> str | None:
+    """Return a reason to veto the XP or points award (raises errors.Rejected), else None (inside the transaction)."""
+
+
+@hookspec
+def on_xp_awarded(engine: Gamification, award: XPAward) -> None:
+    """Called after commit for every XP award; the return value is ignored."""
+
+
+@hookspec
+def on_level_up(
+    engine: Gamification, user_id: str, old_level: int, new_level: int, award: XPAward
+) -> None:
+    """Called after commit when an award raised the level; the return value is ignored."""
+
+
+@hookspec
+def on_points_changed(engine: Gamification, transaction: Transaction) -> None:
+    """Called after commit once per user side of each ledger transaction; the return value is ignored."""

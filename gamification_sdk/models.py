@@ -1,0 +1,228 @@
+"""The frozen values the engine returns. All are attrs classes; ``attrs.asdict`` works on each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "AwardRequest",
+    "Balance",
+    "HistoryPage",
+    "LedgerProblem",
+    "LedgerReport",
+    "LevelUpReward",
+    "Profile",
+    "Reservation",
+    "Totals",
+    "Transaction",
+    "XPAward",
+    "XPBoost",
+    "XPEntry",
+]
+
+
+@attrs.frozen
+class Balance:
+    """One currency of one user. ``available`` is ``balance - held``.
+
+    ``lifetime_earned - lifetime_spent == balance`` always holds: refunds reduce
+    ``lifetime_spent`` and negative admin adjustments reduce ``lifetime_earned``.
+    """
+
+    currency: str
+    balance: int
+    held: int
+    available: int
+    lifetime_earned: int
+    lifetime_spent: int
+
+
+@attrs.frozen
+class Profile:
+    """A user's progression. ``xp`` is lifetime XP; level counts from the last prestige.
+
+    ``xp_into_level`` is XP earned since the current level began, ``xp_for_next_level``
+    the XP the current level spans, ``xp_to_next_level`` what is still missing and
+    ``progress`` the percentage (0-100; 100 at max level).
+    """
+
+    user_id: str
+    level: int
+    xp: int
+    xp_into_level: int
+    xp_for_next_level: int
+    xp_to_next_level: int
+    progress: float
+    prestige: int
+    max_level: int
+    created_at: datetime | None
+    balances: dict[str, Balance] = attrs.field(factory=dict)
+    titles: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class LevelUpReward:
+    """What one crossed level paid: points per currency, titles, and the ledger transactions."""
+
+    level: int
+    points: dict[str, int]
+    titles: tuple[str, ...]
+    transaction_ids: tuple[int, ...]
+
+
+@attrs.frozen
+class XPAward:
+    """The result of ``award_xp``: ``amount`` is ``base_amount`` times ``multiplier``, rounded."""
+
+    id: int
+    user_id: str
+    base_amount: int
+    multiplier: float
+    amount: int
+    total_xp: int
+    old_level: int
+    new_level: int
+    leveled_up: bool
+    rewards: tuple[LevelUpReward, ...]
+    source: str
+    created_at: datetime
+    idempotency_key: str | None = None
+
+
+@attrs.frozen
+class XPEntry:
+    """One row of a user's XP history."""
+
+    id: int
+    user_id: str
+    base_amount: int
+    multiplier: float
+    amount: int
+    total_xp: int
+    level_before: int
+    level_after: int
+    source: str
+    metadata: Any
+    idempotency_key: str | None
+    created_at: datetime
+
+
+@attrs.frozen
+class XPBoost:
+    """A time-limited XP multiplier on one user."""
+
+    id: int
+    user_id: str
+    factor: float
+    source: str
+    starts_at: datetime
+    expires_at: datetime
+
+
+@attrs.frozen
+class AwardRequest:
+    """What ``validate_award`` plugins see: ``kind`` is ``"xp"`` or ``"points"``."""
+
+    kind: str
+    user_id: str
+    amount: int
+    source: str
+    currency: str | None
+    metadata: Any
+    at: datetime
+
+
+@attrs.frozen
+class Transaction:
+    """A ledger transaction seen from ``user_id``'s side: ``amount`` is signed for that user.
+
+    ``balance_before``/``balance_after`` are that user's balance around it.
+    """
+
+    id: int
+    type: str
+    user_id: str
+    currency: str
+    amount: int
+    balance_before: int
+    balance_after: int
+    source: str
+    created_at: datetime
+    counterparty: str | None = None
+    reference_type: str | None = None
+    reference_id: str | None = None
+    description: str | None = None
+    metadata: Any = None
+    refund_of: int | None = None
+    idempotency_key: str | None = None
+
+
+@attrs.frozen
+class Totals:
+    """Per-currency summary: ``net == earned - spent`` is the current balance."""
+
+    earned: int
+    spent: int
+    net: int
+
+
+@attrs.frozen
+class HistoryPage:
+    """A page of history, newest first; pass ``next_before`` as ``before`` for the next page."""
+
+    transactions: tuple[Transaction, ...]
+    totals: dict[str, Totals]
+    next_before: int | None
+
+
+@attrs.frozen
+class Reservation:
+    """Points held for a two-phase purchase. ``status``: active, committed, released, expired."""
+
+    id: int
+    user_id: str
+    currency: str
+    amount: int
+    status: str
+    source: str
+    created_at: datetime
+    expires_at: datetime
+    reference_type: str | None = None
+    reference_id: str | None = None
+    transaction_id: int | None = None
+
+
+@attrs.frozen
+class LedgerProblem:
+    """One fault ``verify_ledger`` found; ``kind`` names the check that failed."""
+
+    kind: str
+    detail: str
+    transaction_id: int | None = None
+    account_id: int | None = None
+    user_id: str | None = None
+
+
+@attrs.frozen
+class LedgerReport:
+    """The audit result. Empty (falsy, ``ok``) on a healthy database."""
+
+    problems: tuple[LedgerProblem, ...]
+    checked_transactions: int
+    checked_accounts: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def __bool__(self) -> bool:
+        return bool(self.problems)
+
+    def kinds(self) -> set[str]:
+        return {problem.kind for problem in self.problems}

@@ -1,0 +1,173 @@
+"""The schema, as a named sqlite-utils migration set. Never edit an applied migration: add one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+__all__ = ["migrations"]
+
+migrations = sqlite_utils.Migrations("gamification_sdk")
+
+
+def _script(db: Any, sql: str) -> None:
+    # executescript() would COMMIT the surrounding transaction; run statement by statement.
+    for statement in sql.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+@migrations()
+def m001_profiles_and_xp(db: Any) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE profiles (
+            user_id TEXT PRIMARY KEY,
+            xp INTEGER NOT NULL DEFAULT 0 CHECK (xp >= 0),
+            level INTEGER NOT NULL DEFAULT 1 CHECK (level >= 1),
+            prestige INTEGER NOT NULL DEFAULT 0 CHECK (prestige >= 0),
+            xp_at_prestige INTEGER NOT NULL DEFAULT 0 CHECK (xp_at_prestige <= xp),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE xp_awards (
+            id INTEGER PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            base_amount INTEGER NOT NULL CHECK (base_amount > 0),
+            multiplier REAL NOT NULL,
+            amount INTEGER NOT NULL CHECK (amount >= 0),
+            total_xp INTEGER NOT NULL,
+            level_before INTEGER NOT NULL,
+            level_after INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            metadata TEXT,
+            idempotency_key TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX xp_awards_by_user ON xp_awards(user_id, id);
+
+        CREATE TABLE xp_boosts (
+            id INTEGER PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            factor REAL NOT NULL CHECK (factor > 0),
+            source TEXT NOT NULL,
+            starts_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX xp_boosts_by_user ON xp_boosts(user_id, expires_at);
+
+        CREATE TABLE level_rewards_granted (
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            prestige INTEGER NOT NULL,
+            level INTEGER NOT NULL,
+            xp_award_id INTEGER NOT NULL REFERENCES xp_awards(id),
+            granted_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, prestige, level)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE prestiges (
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            prestige INTEGER NOT NULL,
+            xp_at_prestige INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, prestige)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE titles (
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            title TEXT NOT NULL,
+            source TEXT NOT NULL,
+            granted_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, title)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE idempotency_keys (
+            key TEXT PRIMARY KEY,
+            operation TEXT NOT NULL,
+            fingerprint BLOB NOT NULL,
+            result TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+    )
+
+
+@migrations()
+def m002_points_ledger(db: Any) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE accounts (
+            id INTEGER PRIMARY KEY,
+            user_id TEXT REFERENCES profiles(user_id),
+            system_name TEXT,
+            currency TEXT NOT NULL,
+            balance INTEGER NOT NULL DEFAULT 0,
+            held INTEGER NOT NULL DEFAULT 0,
+            lifetime_earned INTEGER NOT NULL DEFAULT 0,
+            lifetime_spent INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            CHECK ((user_id IS NULL) <> (system_name IS NULL)),
+            CHECK (user_id IS NULL OR (balance >= 0 AND held >= 0 AND held <= balance))
+        );
+        CREATE UNIQUE INDEX accounts_by_user ON accounts(user_id, currency);
+        CREATE UNIQUE INDEX accounts_by_system_name ON accounts(system_name, currency);
+
+        CREATE TABLE transactions (
+            id INTEGER PRIMARY KEY,
+            type TEXT NOT NULL CHECK (type IN ('earned', 'spent', 'bonus', 'refund',
+                'admin_adjustment', 'referral_reward', 'purchase', 'transfer')),
+            currency TEXT NOT NULL,
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            user_id TEXT,
+            counterparty_id TEXT,
+            source TEXT NOT NULL,
+            reference_type TEXT,
+            reference_id TEXT,
+            description TEXT,
+            metadata TEXT,
+            refund_of INTEGER REFERENCES transactions(id),
+            refunded INTEGER NOT NULL DEFAULT 0 CHECK (refunded >= 0 AND refunded <= amount),
+            idempotency_key TEXT UNIQUE,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX transactions_refunds ON transactions(refund_of)
+            WHERE refund_of IS NOT NULL;
+
+        CREATE TABLE entries (
+            transaction_id INTEGER NOT NULL REFERENCES transactions(id),
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            user_id TEXT,
+            amount INTEGER NOT NULL CHECK (amount <> 0),
+            balance_before INTEGER NOT NULL,
+            balance_after INTEGER NOT NULL,
+            CHECK (balance_after = balance_before + amount),
+            CHECK (user_id IS NULL OR balance_after >= 0),
+            PRIMARY KEY (account_id, transaction_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX entries_by_transaction ON entries(transaction_id);
+
+        CREATE TABLE reservations (
+            id INTEGER PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            currency TEXT NOT NULL,
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            status TEXT NOT NULL CHECK (status IN ('active', 'committed', 'released', 'expired')),
+            source TEXT NOT NULL,
+            reference_type TEXT,
+            reference_id TEXT,
+            transaction_id INTEGER REFERENCES transactions(id),
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            closed_at TEXT
+        );
+        CREATE INDEX reservations_active_by_expiry ON reservations(expires_at)
+            WHERE status = 'active';
+        CREATE INDEX reservations_by_account ON reservations(account_id, status)
+        """,
+    )

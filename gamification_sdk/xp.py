@@ -1,0 +1,295 @@
+"""XP: awards with multipliers, level-ups that pay each crossed level once, boosts, prestige.
+
+XP is not a ledger currency: it is never spent or moved between users, so a double-entry
+pair per award would double the writes on the hottest path for no audit value. It has a
+log of its own (``xp_awards``) whose amounts always sum to ``profiles.xp``, and
+``verify_ledger`` checks that too.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+
+from .clock import to_text
+from .config import Config
+from .errors import InvalidInput, PrestigeUnavailable, Rejected, UnknownUser
+from .ledger import Ledger
+from .levels import LevelTable
+from .models import AwardRequest, LevelUpReward, XPAward, XPBoost, XPEntry
+from .store import Tx
+from .validation import MAX_TOTAL
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from .engine import Gamification
+
+__all__ = ["XP", "apply_multiplier"]
+
+_PROFILE = "SELECT xp, level, prestige, xp_at_prestige FROM profiles WHERE user_id = ?"
+_NEW_PROFILE = "INSERT INTO profiles (user_id, created_at, updated_at) VALUES (?, ?, ?)"
+_NEW_AWARD = (
+    "INSERT INTO xp_awards (user_id, base_amount, multiplier, amount, total_xp, level_before, "
+    "level_after, source, metadata, idempotency_key, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SET_XP = "UPDATE profiles SET xp = ?, level = ?, updated_at = ? WHERE user_id = ?"
+_BOOSTS = "SELECT factor FROM xp_boosts WHERE user_id = ? AND expires_at > ? AND starts_at <= ?"
+_PRESTIGE = "SELECT prestige FROM profiles WHERE user_id = ?"
+_GRANT_LEVEL = (
+    "INSERT OR IGNORE INTO level_rewards_granted (user_id, prestige, level, xp_award_id, "
+    "granted_at) VALUES (?, ?, ?, ?, ?)"
+)
+_GRANT_TITLE = (
+    "INSERT OR IGNORE INTO titles (user_id, title, source, granted_at) VALUES (?, ?, ?, ?)"
+)
+_NEW_BOOST = (
+    "INSERT INTO xp_boosts (user_id, factor, source, starts_at, expires_at, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_HISTORY = (
+    "SELECT id, user_id, base_amount, multiplier, amount, total_xp, level_before, level_after, "
+    "source, metadata, idempotency_key, created_at FROM xp_awards "
+    "WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+)
+
+
+def apply_multiplier(base: int, factors: list[float], cap: float) -> tuple[int, float]:
+    """Multiply ``base`` by the product of ``factors`` (capped), rounding half up to an int.
+
+    Decimal arithmetic on each factor's shortest repr keeps 100 x 1.15 at 115, where binary
+    floats give 114.999...
+    """
+    product = Decimal(1)
+    for factor in factors:
+        product *= Decimal(repr(float(factor)))
+    product = min(product, Decimal(repr(float(cap))))
+    amount = int((Decimal(base) * product).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return amount, float(product)
+
+
+class XP:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        config: Config,
+        table: LevelTable,
+        ledger: Ledger,
+        pm: pluggy.PluginManager,
+        engine: Gamification,
+    ) -> None:
+        self._conn = conn
+        self._config = config
+        self._table = table
+        self._ledger = ledger
+        self._hook = pm.hook
+        self._engine = engine
+        self._rewards = {reward.level: reward for reward in config.levels.rewards}
+        self._bonus = dict(config.levels.level_up_bonus)
+
+    def boost_factor(self, user_id: str, at: datetime) -> float | None:
+        """The built-in multiplier: every active boost times the permanent prestige boost."""
+        at_text = to_text(at)
+        factors = [row[0] for row in self._conn.execute(_BOOSTS, (user_id, at_text, at_text))]
+        row = self._conn.execute(_PRESTIGE, (user_id,)).fetchone()
+        if row is not None and row[0]:
+            factors.append(1.0 + self._config.prestige_boost * row[0])
+        if not factors:
+            return None
+        product = 1.0
+        for factor in factors:
+            product *= factor
+        return product
+
+    def award(
+        self,
+        tx: Tx,
+        user_id: str,
+        base: int,
+        *,
+        source: str,
+        metadata: str | None,
+        key: str | None,
+        at: datetime,
+        at_text: str,
+    ) -> XPAward:
+        conn = self._conn
+        row = conn.execute(_PROFILE, (user_id,)).fetchone()
+        if row is None:
+            if not self._config.auto_create_profiles:
+                raise UnknownUser(user_id)
+            conn.execute(_NEW_PROFILE, (user_id, at_text, at_text))
+            xp, old_level, prestige, xp_at_prestige = 0, 1, 0, 0
+        else:
+            xp, old_level, prestige, xp_at_prestige = row
+        metadata_value: Any = None if metadata is None else json.loads(metadata)
+        hook = self._hook
+        if hook.validate_award.get_hookimpls():
+            request = AwardRequest("xp", user_id, base, source, None, metadata_value, at)
+            for reason in hook.validate_award(engine=self._engine, award=request):
+                if reason:
+                    raise Rejected(str(reason))
+        factors = [
+            f
+            for f in hook.xp_multiplier(
+                engine=self._engine,
+                user_id=user_id,
+                source=source,
+                base_amount=base,
+                at=at,
+                metadata=metadata_value,
+            )
+            if f is not None
+        ]
+        if factors:
+            for factor in factors:
+                if not isinstance(factor, int | float) or not factor > 0 or factor != factor:
+                    raise InvalidInput("xp_multiplier", f"a plugin returned {factor!r}; need > 0")
+            amount, multiplier = apply_multiplier(base, factors, self._config.max_xp_multiplier)
+        else:
+            amount, multiplier = base, 1.0
+        total = xp + amount
+        if total > MAX_TOTAL:
+            raise InvalidInput("amount", f"would push total XP past {MAX_TOTAL}")
+        new_level = self._table.level_for(total - xp_at_prestige)
+        cursor = conn.execute(
+            _NEW_AWARD,
+            (user_id, base, multiplier, amount, total, old_level, new_level, source, metadata,
+             key, at_text),
+        )
+        award_id = int(cursor.lastrowid or 0)
+        conn.execute(_SET_XP, (total, new_level, at_text, user_id))
+        rewards: tuple[LevelUpReward, ...] = ()
+        if new_level > old_level:
+            rewards = self._level_rewards(tx, user_id, prestige, old_level, new_level, award_id, at, at_text)
+        result = XPAward(
+            id=award_id,
+            user_id=user_id,
+            base_amount=base,
+            multiplier=multiplier,
+            amount=amount,
+            total_xp=total,
+            old_level=old_level,
+            new_level=new_level,
+            leveled_up=new_level > old_level,
+            rewards=rewards,
+            source=source,
+            created_at=at,
+            idempotency_key=key,
+        )
+        tx.emit("on_xp_awarded", award=result)
+        if new_level > old_level:
+            tx.emit(
+                "on_level_up", user_id=user_id, old_level=old_level, new_level=new_level, award=result
+            )
+        return result
+
+    def _level_rewards(
+        self,
+        tx: Tx,
+        user_id: str,
+        prestige: int,
+        old_level: int,
+        new_level: int,
+        award_id: int,
+        at: datetime,
+        at_text: str,
+    ) -> tuple[LevelUpReward, ...]:
+        granted = []
+        for level in range(old_level + 1, new_level + 1):
+            # Once per (user, prestige, level), whatever path led here.
+            cursor = self._conn.execute(_GRANT_LEVEL, (user_id, prestige, level, award_id, at_text))
+            if cursor.rowcount == 0:
+                continue
+            reward = self._rewards.get(level)
+            points = dict(self._bonus)
+            titles: tuple[str, ...] = ()
+            if reward is not None:
+                for currency, amount in reward.points.items():
+                    points[currency] = points.get(currency, 0) + amount
+                titles = reward.titles
+            transaction_ids = []
+            for currency, amount in sorted(points.items()):
+                transaction = self._ledger.credit(
+                    tx,
+                    user_id,
+                    amount,
+                    currency=currency,
+                    type="bonus",
+                    source="level_up",
+                    at=at,
+                    at_text=at_text,
+                    reference=("level", str(level)),
+                    description=f"Level {level - 1} \u2192 {level} bonus",
+                    key=f"level-reward:{user_id}:{prestige}:{level}:{currency}",
+                )
+                transaction_ids.append(transaction.id)
+            for title in titles:
+                self._conn.execute(_GRANT_TITLE, (user_id, title, f"level:{level}", at_text))
+            if points or titles:
+                granted.append(LevelUpReward(level, points, titles, tuple(transaction_ids)))
+        return tuple(granted)
+
+    def add_boost(
+        self,
+        user_id: str,
+        factor: float,
+        *,
+        source: str,
+        starts_at: datetime,
+        expires_at: datetime,
+        at_text: str,
+    ) -> XPBoost:
+        cursor = self._conn.execute(
+            _NEW_BOOST,
+            (user_id, factor, source, to_text(starts_at), to_text(expires_at), at_text),
+        )
+        return XPBoost(int(cursor.lastrowid or 0), user_id, factor, source, starts_at, expires_at)
+
+    def prestige(self, user_id: str, at_text: str) -> int:
+        row = self._conn.execute(_PROFILE, (user_id,)).fetchone()
+        if row is None:
+            if not self._config.auto_create_profiles:
+                raise UnknownUser(user_id)
+            raise PrestigeUnavailable(user_id, 1, self._table.max_level)
+        xp, level, prestige, _ = row
+        if level < self._table.max_level:
+            raise PrestigeUnavailable(user_id, level, self._table.max_level)
+        prestige += 1
+        self._conn.execute(
+            "UPDATE profiles SET prestige = ?, xp_at_prestige = xp, level = 1, updated_at = ? "
+            "WHERE user_id = ?",
+            (prestige, at_text, user_id),
+        )
+        self._conn.execute(
+            "INSERT INTO prestiges (user_id, prestige, xp_at_prestige, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (user_id, prestige, xp, at_text),
+        )
+        return int(prestige)
+
+    def history(self, user_id: str, *, limit: int, before: int | None) -> list[XPEntry]:
+        cursor = self._conn.execute(
+            _HISTORY, (user_id, before if before is not None else 2**63 - 1, limit)
+        )
+        return [
+            XPEntry(
+                id=row[0],
+                user_id=row[1],
+                base_amount=row[2],
+                multiplier=row[3],
+                amount=row[4],
+                total_xp=row[5],
+                level_before=row[6],
+                level_after=row[7],
+                source=row[8],
+                metadata=None if row[9] is None else json.loads(row[9]),
+                idempotency_key=row[10],
+                created_at=datetime.fromisoformat(row[11]),
+            )
+            for row in cursor
+        ]
