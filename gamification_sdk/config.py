@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +18,7 @@ from .errors import ConfigError
 __all__ = ["Config", "CurrencyConfig", "LevelReward", "LevelsConfig"]
 
 CurveName = Literal["quadratic", "exponential", "linear", "table", "custom"]
+CURVES = ("quadratic", "exponential", "linear", "table", "custom")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 MAX_AMOUNT = 2**53
 
@@ -138,6 +140,8 @@ def _check_points(path: str, points: Mapping[str, int], currencies: set[str]) ->
 
 def _level_problems(levels: LevelsConfig, currencies: set[str]) -> list[str]:
     p: list[str] = []
+    if levels.curve not in CURVES:
+        p.append(f"levels.curve: expected one of {', '.join(CURVES)}, got {levels.curve!r}")
     if not _is_int(levels.max_level) or not 1 <= levels.max_level <= 10_000:
         p.append(f"levels.max_level: expected an int from 1 to 10000, got {levels.max_level!r}")
     if not _is_int(levels.base) or levels.base <= 0:
@@ -150,7 +154,7 @@ def _level_problems(levels: LevelsConfig, currencies: set[str]) -> list[str]:
             p.append("levels.table: must start with 0 (the XP for level 1)")
         if any(not _is_int(x) for x in table):
             p.append("levels.table: expected a list of ints")
-        elif any(b <= a for a, b in zip(table, table[1:], strict=False)):
+        elif any(b <= a for a, b in pairwise(table)):
             p.append("levels.table: thresholds must strictly increase")
         if _is_int(levels.max_level) and len(table) < levels.max_level:
             p.append(

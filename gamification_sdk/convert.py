@@ -98,6 +98,19 @@ def _describe(exc: BaseException, type_: Any) -> str:
     return f"expected {name}"
 
 
+def _semantic_problems(exc: BaseException) -> list[str] | None:
+    """Problems a class's own validation raised (they already carry full paths)."""
+    if isinstance(exc, ConfigError):
+        return exc.problems
+    found: list[str] = []
+    for inner in getattr(exc, "exceptions", ()):
+        problems = _semantic_problems(inner)
+        if problems is None:
+            return None
+        found.extend(problems)
+    return found or None
+
+
 def structure(data: object, cls: type[T], *, source: str | None = None, root: str = "") -> T:
     """Load ``data`` into ``cls``; raise ``ConfigError`` naming every bad path."""
     try:
@@ -105,6 +118,9 @@ def structure(data: object, cls: type[T], *, source: str | None = None, root: st
     except ConfigError as exc:
         raise ConfigError(exc.problems, source) from None
     except (cattrs.BaseValidationError, _Expected) as exc:
+        semantic = _semantic_problems(exc)
+        if semantic is not None:
+            raise ConfigError(semantic, source) from None
         problems = []
         for line in cattrs.transform_error(exc, path=root, format_exception=_describe):
             message, _, path = line.rpartition(" @ ")

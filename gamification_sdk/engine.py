@@ -17,8 +17,8 @@ from . import audit
 from .clock import Clock, system_clock, to_text
 from .config import Config
 from .errors import ConfigError, HookError, InvalidInput, Rejected
-from .idempotency import Idempotency, fingerprint
-from .ledger import CREDIT_TYPES, SPEND_TYPES, Ledger
+from .idempotency import Codec, Idempotency, fingerprint, json_codec
+from .ledger import CREDIT_TYPES, SPEND_TYPES, Ledger, Posting
 from .levels import LevelCurve, LevelTable
 from .models import (
     AwardRequest,
@@ -79,6 +79,28 @@ def _check_reference(reference: object) -> tuple[str, str] | None:
     check_text(reference[0], "reference[0]", max_length=100)
     check_text(reference[1], "reference[1]")
     return (reference[0], reference[1])
+
+
+MAX_TTL = timedelta(days=366)
+
+
+def _check_ttl(ttl: object) -> timedelta:
+    if isinstance(ttl, timedelta):
+        span = ttl
+    elif type(ttl) in (int, float) and math.isfinite(ttl):  # type: ignore[arg-type]
+        if not 0 < ttl <= MAX_TTL.total_seconds():  # type: ignore[operator]
+            raise InvalidInput("ttl", f"must be over 0 and at most {MAX_TTL.days} days: {ttl!r}")
+        span = timedelta(seconds=ttl)  # type: ignore[arg-type]
+    else:
+        raise InvalidInput("ttl", f"expected a timedelta or seconds, got {ttl!r}")
+    if not timedelta(0) < span <= MAX_TTL:
+        raise InvalidInput("ttl", f"must be over 0 and at most {MAX_TTL.days} days, got {span}")
+    return span
+
+
+def _call_key(key: str | None) -> str | None:
+    # Caller keys live under "call:" in transactions so none can collide with a derived key.
+    return None if key is None else f"call:{key}"
 
 
 def _optional_text(value: object, field: str, max_length: int = 1000) -> str | None:
@@ -190,18 +212,19 @@ class Gamification:
         operation: str,
         key: str | None,
         digest: Callable[[], bytes],
-        result_type: type[T],
+        codec: Codec[T],
         at_text: str,
         body: Callable[[Tx], T],
     ) -> T:
         with self._store.write() as tx:
             if key is not None:
-                prior = self._idempotency.replay(key, operation, digest(), result_type)
+                signature = digest()
+                prior = self._idempotency.replay(key, operation, signature, codec)
                 if prior is not None:
                     return prior
             result = body(tx)
             if key is not None:
-                self._idempotency.record(key, operation, digest(), result, at_text)
+                self._idempotency.record(key, operation, signature, result, codec, at_text)
         if tx.committed:
             self._dispatch(tx, result)
         return result
@@ -216,7 +239,9 @@ class Gamification:
                 try:
                     impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
                 except Exception as exc:
-                    log.exception("plugin %s failed in %s (write was committed)", impl.plugin_name, name)
+                    log.exception(
+                        "plugin %s failed in %s (write was committed)", impl.plugin_name, name
+                    )
                     failures.append((f"{impl.plugin_name}.{name}", exc))
         tx.events.clear()
         if failures and self.config.hook_errors == "raise":
@@ -270,10 +295,17 @@ class Gamification:
             "award_xp",
             key,
             lambda: fingerprint(user_id, amount, source, meta, explicit),
-            XPAward,
+            self._xp.codec,
             at_text,
             lambda tx: self._xp.award(
-                tx, user_id, amount, source=source, metadata=meta, key=key, at=moment, at_text=at_text
+                tx,
+                user_id,
+                amount,
+                source=source,
+                metadata=meta,
+                key=key,
+                at=moment,
+                at_text=at_text,
             ),
         )
 
@@ -308,15 +340,26 @@ class Gamification:
         def body(tx: Tx) -> XPBoost:
             self._profiles.ensure(user_id, at_text)
             return self._xp.add_boost(
-                user_id, float(factor), source=source, starts_at=start, expires_at=end, at_text=at_text
+                user_id,
+                float(factor),
+                source=source,
+                starts_at=start,
+                expires_at=end,
+                at_text=at_text,
             )
 
         return self._write(
             "add_xp_boost",
             key,
-            lambda: fingerprint(user_id, float(factor), source, to_text(start) if starts_at else None,
-                                to_text(end), explicit),
-            XPBoost,
+            lambda: fingerprint(
+                user_id,
+                float(factor),
+                source,
+                to_text(start) if starts_at else None,
+                to_text(end),
+                explicit,
+            ),
+            json_codec(XPBoost),
             at_text,
             body,
         )
@@ -335,7 +378,12 @@ class Gamification:
             return self._profiles.read(user_id)
 
         return self._write(
-            "prestige", key, lambda: fingerprint(user_id, explicit), Profile, at_text, body
+            "prestige",
+            key,
+            lambda: fingerprint(user_id, explicit),
+            json_codec(Profile),
+            at_text,
+            body,
         )
 
     def xp_history(
@@ -369,7 +417,9 @@ class Gamification:
         check_amount(amount)
         cur = self._ledger.currency(currency)
         if cur.max_award is not None and amount > cur.max_award:
-            raise InvalidInput("amount", f"{amount} is above {currency}'s max_award {cur.max_award}")
+            raise InvalidInput(
+                "amount", f"{amount} is above {currency}'s max_award {cur.max_award}"
+            )
         check_text(source, "source", max_length=100)
         if transaction_type not in CREDIT_TYPES:
             raise InvalidInput(
@@ -383,19 +433,32 @@ class Gamification:
         at_text = explicit or to_text(moment)
 
         def body(tx: Tx) -> Transaction:
-            self._veto(AwardRequest("points", user_id, amount, source, currency, load_json(meta), moment))
-            return self._ledger.credit(
-                tx, user_id, amount, currency=currency, type=transaction_type, source=source,
-                at=moment, at_text=at_text, reference=ref, description=text, metadata=meta,
-                key=None if key is None else f"call:{key}",
+            self._veto(
+                AwardRequest("points", user_id, amount, source, currency, load_json(meta), moment)
             )
+            return self._ledger.credit(tx, posting)
+
+        posting = Posting(
+            transaction_type,
+            currency,
+            amount,
+            user_id,
+            source,
+            moment,
+            at_text,
+            reference=ref,
+            description=text,
+            metadata=meta,
+            key=_call_key(key),
+        )
 
         return self._write(
             "award_points",
             key,
-            lambda: fingerprint(user_id, amount, currency, source, ref, text, meta, explicit,
-                                transaction_type),
-            Transaction,
+            lambda: fingerprint(
+                user_id, amount, currency, source, ref, text, meta, explicit, transaction_type
+            ),
+            self._ledger.codec,
             at_text,
             body,
         )
@@ -420,25 +483,37 @@ class Gamification:
         self._ledger.spendable(currency)
         check_text(source, "source", max_length=100)
         if transaction_type not in SPEND_TYPES:
-            raise InvalidInput("transaction_type", f"expected one of {', '.join(sorted(SPEND_TYPES))}")
+            raise InvalidInput(
+                "transaction_type", f"expected one of {', '.join(sorted(SPEND_TYPES))}"
+            )
         key = check_key(idempotency_key)
         ref = _check_reference(reference)
         text = _optional_text(description, "description")
         meta = check_metadata(metadata)
         moment, explicit = self._moment(at)
         at_text = explicit or to_text(moment)
+        posting = Posting(
+            transaction_type,
+            currency,
+            amount,
+            user_id,
+            source,
+            moment,
+            at_text,
+            reference=ref,
+            description=text,
+            metadata=meta,
+            key=_call_key(key),
+        )
         return self._write(
             "spend_points",
             key,
-            lambda: fingerprint(user_id, amount, currency, source, ref, text, meta, explicit,
-                                transaction_type),
-            Transaction,
-            at_text,
-            lambda tx: self._ledger.debit(
-                tx, user_id, amount, currency=currency, type=transaction_type, source=source,
-                at=moment, at_text=at_text, reference=ref, description=text, metadata=meta,
-                key=None if key is None else f"call:{key}",
+            lambda: fingerprint(
+                user_id, amount, currency, source, ref, text, meta, explicit, transaction_type
             ),
+            self._ledger.codec,
+            at_text,
+            lambda tx: self._ledger.debit(tx, posting),
         )
 
     def transfer_points(
@@ -467,17 +542,26 @@ class Gamification:
         meta = check_metadata(metadata)
         moment, explicit = self._moment(at)
         at_text = explicit or to_text(moment)
+        posting = Posting(
+            "transfer",
+            currency,
+            amount,
+            from_user,
+            source,
+            moment,
+            at_text,
+            counterparty=to_user,
+            description=text,
+            metadata=meta,
+            key=_call_key(key),
+        )
         return self._write(
             "transfer_points",
             key,
             lambda: fingerprint(from_user, to_user, amount, currency, source, text, meta, explicit),
-            Transaction,
+            self._ledger.codec,
             at_text,
-            lambda tx: self._ledger.transfer(
-                tx, from_user, to_user, amount, currency=currency, source=source, at=moment,
-                at_text=at_text, description=text, metadata=meta,
-                key=None if key is None else f"call:{key}",
-            ),
+            lambda tx: self._ledger.transfer(tx, posting),
         )
 
     def adjust_points(
@@ -500,16 +584,25 @@ class Gamification:
         meta = check_metadata(metadata)
         moment, explicit = self._moment(at)
         at_text = explicit or to_text(moment)
+        posting = Posting(
+            "admin_adjustment",
+            currency,
+            abs(amount),
+            user_id,
+            "admin",
+            moment,
+            at_text,
+            description=reason,
+            metadata=meta,
+            key=_call_key(key),
+        )
         return self._write(
             "adjust_points",
             key,
             lambda: fingerprint(user_id, amount, currency, reason, meta, explicit),
-            Transaction,
+            self._ledger.codec,
             at_text,
-            lambda tx: self._ledger.adjust(
-                tx, user_id, amount, currency=currency, reason=reason, at=moment,
-                at_text=at_text, metadata=meta, key=None if key is None else f"call:{key}",
-            ),
+            lambda tx: self._ledger.adjust(tx, posting, amount),
         )
 
     def refund(
@@ -536,16 +629,30 @@ class Gamification:
         key = check_key(idempotency_key)
         moment, explicit = self._moment(at)
         at_text = explicit or to_text(moment)
+
+        def body(tx: Tx) -> Transaction:
+            owner, currency, size = self._ledger.refundable(transaction_id, amount, user_id)
+            posting = Posting(
+                "refund",
+                currency,
+                size,
+                owner,
+                "refund",
+                moment,
+                at_text,
+                description=text,
+                refund_of=transaction_id,
+                key=_call_key(key),
+            )
+            return self._ledger.refund(tx, posting)
+
         return self._write(
             "refund",
             key,
             lambda: fingerprint(transaction_id, amount, user_id, text, explicit),
-            Transaction,
+            self._ledger.codec,
             at_text,
-            lambda tx: self._ledger.refund(
-                tx, transaction_id, amount=amount, user_id=user_id, description=text, at=moment,
-                at_text=at_text, key=None if key is None else f"call:{key}",
-            ),
+            body,
         )
 
     def balance(self, user_id: str, currency: str) -> int:
@@ -601,14 +708,7 @@ class Gamification:
         check_id(user_id)
         check_amount(amount)
         self._ledger.spendable(currency)
-        if isinstance(ttl, timedelta):
-            span = ttl
-        elif type(ttl) in (int, float) and math.isfinite(ttl):  # type: ignore[arg-type]
-            span = timedelta(seconds=ttl)
-        else:
-            raise InvalidInput("ttl", f"expected a timedelta or seconds, got {ttl!r}")
-        if span <= timedelta(0):
-            raise InvalidInput("ttl", f"must be positive, got {span}")
+        span = _check_ttl(ttl)
         check_text(source, "source", max_length=100)
         ref = _check_reference(reference)
         key = check_key(idempotency_key)
@@ -617,12 +717,20 @@ class Gamification:
         return self._write(
             "reserve_points",
             key,
-            lambda: fingerprint(user_id, amount, currency, span.total_seconds(), source, ref, explicit),
-            Reservation,
+            lambda: fingerprint(
+                user_id, amount, currency, span.total_seconds(), source, ref, explicit
+            ),
+            json_codec(Reservation),
             at_text,
             lambda tx: self._reservations.reserve(
-                user_id, amount, currency=currency, source=source, expires_at=moment + span,
-                reference=ref, at=moment, at_text=at_text,
+                user_id,
+                amount,
+                currency=currency,
+                source=source,
+                expires_at=moment + span,
+                reference=ref,
+                at=moment,
+                at_text=at_text,
             ),
         )
 
@@ -644,11 +752,10 @@ class Gamification:
             "commit_reservation",
             key,
             lambda: fingerprint(rid, text, explicit),
-            Transaction,
+            self._ledger.codec,
             at_text,
             lambda tx: self._reservations.commit(
-                tx, rid, description=text, at=moment, at_text=at_text,
-                key=None if key is None else f"call:{key}",
+                tx, rid, description=text, at=moment, at_text=at_text, key=_call_key(key)
             ),
         )
 
@@ -668,7 +775,7 @@ class Gamification:
             "release_reservation",
             key,
             lambda: fingerprint(rid, explicit),
-            Reservation,
+            json_codec(Reservation),
             at_text,
             lambda tx: self._reservations.release(rid, status="released", at_text=at_text),
         )

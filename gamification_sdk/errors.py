@@ -159,9 +159,7 @@ class ReservationExpired(InvalidInput):
 
     def __init__(self, reservation_id: int, expires_at: str) -> None:
         self.reservation_id = reservation_id
-        super().__init__(
-            "reservation_id", f"reservation {reservation_id} expired at {expires_at}"
-        )
+        super().__init__("reservation_id", f"reservation {reservation_id} expired at {expires_at}")
 
 
 class PrestigeUnavailable(GamificationError):
@@ -171,9 +169,7 @@ class PrestigeUnavailable(GamificationError):
         self.user_id = user_id
         self.level = level
         self.max_level = max_level
-        super().__init__(
-            f"user_id: {user_id!r} is level {level}; prestige needs level {max_level}"
-        )
+        super().__init__(f"user_id: {user_id!r} is level {level}; prestige needs level {max_level}")
 
 
 class HookError(GamificationError):

@@ -5,6 +5,10 @@ operation, a fingerprint of the arguments and the result. A repeat with the same
 fingerprint returns the stored result; a different fingerprint is a conflict (the
 Stripe/TigerBeetle rule). The lookup runs after ``BEGIN IMMEDIATE``, so two processes
 racing with one key serialise and the second sees the first's row.
+
+Results are stored through a codec: JSON by default, or, for results the engine can
+rebuild from its own rows (XP awards, ledger transactions), a short reference, which
+keeps the hottest writes small.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from .convert import converter
 from .errors import IdempotencyConflict
 
-__all__ = ["Idempotency", "fingerprint"]
+__all__ = ["Codec", "Idempotency", "fingerprint", "json_codec"]
 
 T = TypeVar("T")
 
@@ -33,19 +38,45 @@ def fingerprint(*parts: object) -> bytes:
     return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=16).digest()
 
 
+class Codec(Generic[T]):
+    """How one operation's result is stored with its key and rebuilt on a replay."""
+
+    def __init__(self, encode: Callable[[T], str], decode: Callable[[str], T]) -> None:
+        self.encode = encode
+        self.decode = decode
+
+
+_JSON_CODECS: dict[type[Any], Codec[Any]] = {}
+
+
+def json_codec(result_type: type[T]) -> Codec[T]:
+    codec = _JSON_CODECS.get(result_type)
+    if codec is None:
+
+        def encode(result: T) -> str:
+            return json.dumps(converter.unstructure(result), separators=(",", ":"))
+
+        def decode(text: str) -> T:
+            return converter.structure(json.loads(text), result_type)
+
+        codec = _JSON_CODECS[result_type] = Codec(encode, decode)
+    return codec
+
+
 class Idempotency:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def replay(self, key: str, operation: str, digest: bytes, result_type: type[T]) -> T | None:
+    def replay(self, key: str, operation: str, digest: bytes, codec: Codec[T]) -> T | None:
         """The stored result of an earlier identical call, or None if the key is new."""
         row = self._conn.execute(_LOOKUP, (key,)).fetchone()
         if row is None:
             return None
         if row[0] != operation or row[1] != digest:
             raise IdempotencyConflict(key, operation, row[0])
-        return converter.structure(json.loads(row[2]), result_type)
+        return codec.decode(row[2])
 
-    def record(self, key: str, operation: str, digest: bytes, result: Any, at_text: str) -> None:
-        payload = json.dumps(converter.unstructure(result), separators=(",", ":"))
-        self._conn.execute(_RECORD, (key, operation, digest, payload, at_text))
+    def record(
+        self, key: str, operation: str, digest: bytes, result: T, codec: Codec[T], at_text: str
+    ) -> None:
+        self._conn.execute(_RECORD, (key, operation, digest, codec.encode(result), at_text))

@@ -17,6 +17,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -29,11 +30,12 @@ from .errors import (
     NotSpendable,
     UnknownCurrency,
 )
+from .idempotency import Codec
 from .models import HistoryPage, Totals, Transaction
 from .profiles import Profiles
 from .store import Tx
 
-__all__ = ["CREDIT_TYPES", "ISSUANCE", "SINK", "SPEND_TYPES", "Leg", "Ledger"]
+__all__ = ["CREDIT_TYPES", "ISSUANCE", "SINK", "SPEND_TYPES", "Ledger", "Leg", "Posting"]
 
 ISSUANCE = "issuance"
 SINK = "sink"
@@ -64,14 +66,44 @@ _TRANSACTION = (
     "FROM transactions WHERE id = ?"
 )
 _ADD_REFUNDED = "UPDATE transactions SET refunded = refunded + ? WHERE id = ?"
-_HISTORY = (
+_SIDE_COLUMNS = (
     "SELECT t.id, t.type, t.currency, e.amount, e.balance_before, e.balance_after, t.source, "
     "t.created_at, t.user_id, t.counterparty_id, t.reference_type, t.reference_id, "
     "t.description, t.metadata, t.refund_of, t.idempotency_key "
     "FROM entries e JOIN transactions t ON t.id = e.transaction_id "
-    "WHERE e.account_id IN ({accounts}) AND e.transaction_id < ? "
+)
+_HISTORY = (
+    _SIDE_COLUMNS + "WHERE e.account_id IN ({accounts}) AND e.transaction_id < ? "
     "ORDER BY e.transaction_id DESC LIMIT ?"
 )
+_SIDE = (
+    _SIDE_COLUMNS + "WHERE e.account_id IN (SELECT id FROM accounts WHERE user_id = ?) "
+    "AND e.transaction_id = ?"
+)
+
+
+def _side(row: tuple[Any, ...], viewer: str) -> Transaction:
+    """One user's side of a transaction, from a ``_SIDE_COLUMNS`` row."""
+    tid, kind, currency, amount, before, after, source, created, owner = row[:9]
+    counterparty = owner if kind == "transfer" and owner != viewer else row[9]
+    return Transaction(
+        id=tid,
+        type=kind,
+        user_id=viewer,
+        currency=currency,
+        amount=amount,
+        balance_before=before,
+        balance_after=after,
+        source=source,
+        created_at=datetime.fromisoformat(created),
+        counterparty=counterparty,
+        reference_type=row[10],
+        reference_id=row[11],
+        description=row[12],
+        metadata=None if row[13] is None else json.loads(row[13]),
+        refund_of=row[14],
+        idempotency_key=public_key(row[15]),
+    )
 
 
 def public_key(stored: str | None) -> str | None:
@@ -83,7 +115,7 @@ def public_key(stored: str | None) -> str | None:
 
 @attrs.frozen
 class Leg:
-    """One side of a posting: ``amount`` is signed; the lifetime deltas keep earned-spent=balance."""
+    """One side of a posting (signed ``amount``); lifetime deltas keep earned - spent = balance."""
 
     account_id: int
     user_id: str | None
@@ -94,9 +126,22 @@ class Leg:
 
 
 @attrs.frozen
-class Posted:
-    id: int
-    sides: dict[int, tuple[int, int]]  # account id -> (balance_before, balance_after)
+class Posting:
+    """What a transaction row records; ``amount`` is its (positive) size."""
+
+    type: str
+    currency: str
+    amount: int
+    user_id: str
+    source: str
+    at: datetime
+    at_text: str
+    counterparty: str | None = None
+    reference: tuple[str, str] | None = None
+    description: str | None = None
+    metadata: str | None = None
+    refund_of: int | None = None
+    key: str | None = None
 
 
 class Ledger:
@@ -106,6 +151,16 @@ class Ledger:
         self._profiles = profiles
         self._currencies = {c.name: c for c in config.currencies}
         self._system: dict[tuple[str, str], int] = {}
+        self.codec: Codec[Transaction] = Codec(self._encode, self._decode)
+
+    def _encode(self, result: Transaction) -> str:
+        # A transaction is rebuilt from its rows on a replay; store only which side it was.
+        return json.dumps([result.user_id, result.id])
+
+    def _decode(self, text: str) -> Transaction:
+        user_id, transaction_id = json.loads(text)
+        row = self._conn.execute(_SIDE, (user_id, transaction_id)).fetchone()
+        return _side(row, user_id)
 
     # -- accounts -------------------------------------------------------------------------
 
@@ -132,9 +187,6 @@ class Ledger:
             raise NotSpendable(found.name)
         return found
 
-    def system_account(self, name: str, currency: str) -> int:
-        return self._system[(name, currency)]
-
     def user_account(self, user_id: str, currency: str) -> tuple[int, int, int] | None:
         """``(account id, balance, held)`` or None if the user never held this currency."""
         row = self._conn.execute(_USER_ACCOUNT, (user_id, currency)).fetchone()
@@ -158,44 +210,29 @@ class Ledger:
 
     # -- posting --------------------------------------------------------------------------
 
-    def post(
-        self,
-        *,
-        type: str,
-        currency: str,
-        amount: int,
-        legs: Sequence[Leg],
-        user_id: str | None,
-        source: str,
-        at_text: str,
-        counterparty: str | None = None,
-        reference: tuple[str, str] | None = None,
-        description: str | None = None,
-        metadata: str | None = None,
-        refund_of: int | None = None,
-        key: str | None = None,
-    ) -> Posted:
-        """Write one balanced transaction. The caller built ``legs`` to sum to zero."""
+    def post(self, posting: Posting, legs: Sequence[Leg]) -> dict[int, tuple[int, int, int]]:
+        """Write one balanced transaction; returns account id -> (id, before, after)."""
         if sum(leg.amount for leg in legs) != 0:
             raise AssertionError(f"unbalanced posting {legs!r}")
         conn = self._conn
+        ref = posting.reference
         try:
             cursor = conn.execute(
                 _NEW_TRANSACTION,
                 (
-                    type,
-                    currency,
-                    amount,
-                    user_id,
-                    counterparty,
-                    source,
-                    reference[0] if reference else None,
-                    reference[1] if reference else None,
-                    description,
-                    metadata,
-                    refund_of,
-                    key,
-                    at_text,
+                    posting.type,
+                    posting.currency,
+                    posting.amount,
+                    posting.user_id,
+                    posting.counterparty,
+                    posting.source,
+                    ref[0] if ref else None,
+                    ref[1] if ref else None,
+                    posting.description,
+                    posting.metadata,
+                    posting.refund_of,
+                    posting.key,
+                    posting.at_text,
                 ),
             )
             transaction_id = int(cursor.lastrowid or 0)
@@ -205,220 +242,109 @@ class Ledger:
                     _MOVE, (leg.amount, leg.held, leg.earned, leg.spent, leg.account_id)
                 ).fetchone()
                 before = after - leg.amount
-                sides[leg.account_id] = (before, after)
+                sides[leg.account_id] = (transaction_id, before, after)
                 conn.execute(
                     _NEW_ENTRY,
                     (transaction_id, leg.account_id, leg.user_id, leg.amount, before, after),
                 )
         except sqlite3.IntegrityError as exc:
-            if "idempotency_key" in str(exc):
-                raise
             # The schema is the last line of defence (overflow, negative balance, held > balance).
             raise InvalidInput("amount", f"refused by the ledger's constraints ({exc})") from None
-        return Posted(transaction_id, sides)
+        return sides
 
-    def view(
-        self,
-        posted: Posted,
-        account_id: int,
-        *,
-        type: str,
-        user_id: str,
-        currency: str,
-        source: str,
-        at: datetime,
-        counterparty: str | None = None,
-        reference: tuple[str, str] | None = None,
-        description: str | None = None,
-        metadata: str | None = None,
-        refund_of: int | None = None,
-        key: str | None = None,
+    def _post_and_view(
+        self, tx: Tx, posting: Posting, legs: Sequence[Leg], *views: tuple[int, str, str | None]
     ) -> Transaction:
-        """The transaction as seen from one user account's side."""
-        before, after = posted.sides[account_id]
-        return Transaction(
-            id=posted.id,
-            type=type,
-            user_id=user_id,
-            currency=currency,
-            amount=after - before,
-            balance_before=before,
-            balance_after=after,
-            source=source,
-            created_at=at,
-            counterparty=counterparty,
-            reference_type=reference[0] if reference else None,
-            reference_id=reference[1] if reference else None,
-            description=description,
-            metadata=None if metadata is None else json.loads(metadata),
-            refund_of=refund_of,
-            idempotency_key=public_key(key),
-        )
+        """Post, then build and announce each user's side; returns the first side."""
+        sides = self.post(posting, legs)
+        results = []
+        for account_id, user_id, counterparty in views:
+            transaction_id, before, after = sides[account_id]
+            result = Transaction(
+                id=transaction_id,
+                type=posting.type,
+                user_id=user_id,
+                currency=posting.currency,
+                amount=after - before,
+                balance_before=before,
+                balance_after=after,
+                source=posting.source,
+                created_at=posting.at,
+                counterparty=counterparty,
+                reference_type=posting.reference[0] if posting.reference else None,
+                reference_id=posting.reference[1] if posting.reference else None,
+                description=posting.description,
+                metadata=None if posting.metadata is None else json.loads(posting.metadata),
+                refund_of=posting.refund_of,
+                idempotency_key=public_key(posting.key),
+            )
+            tx.emit("on_points_changed", transaction=result)
+            results.append(result)
+        return results[0]
 
-    def credit(
-        self,
-        tx: Tx,
-        user_id: str,
-        amount: int,
-        *,
-        currency: str,
-        type: str,
-        source: str,
-        at: datetime,
-        at_text: str,
-        reference: tuple[str, str] | None = None,
-        description: str | None = None,
-        metadata: str | None = None,
-        key: str | None = None,
-    ) -> Transaction:
-        """Issue new points to a user (awards, bonuses, level-up rewards)."""
-        account = self.open_user_account(user_id, currency, at_text)
+    def credit(self, tx: Tx, posting: Posting) -> Transaction:
+        """Issue new points to ``posting.user_id`` (awards, bonuses, level-up rewards)."""
+        user, amount = posting.user_id, posting.amount
+        account = self.open_user_account(user, posting.currency, posting.at_text)
         legs = (
-            Leg(account, user_id, amount, earned=amount),
-            Leg(self._system[(ISSUANCE, currency)], None, -amount),
+            Leg(account, user, amount, earned=amount),
+            Leg(self._system[(ISSUANCE, posting.currency)], None, -amount),
         )
-        common = dict(
-            type=type,
-            currency=currency,
-            source=source,
-            reference=reference,
-            description=description,
-            metadata=metadata,
-            key=key,
-        )
-        posted = self.post(amount=amount, legs=legs, user_id=user_id, at_text=at_text, **common)  # type: ignore[arg-type]
-        result = self.view(posted, account, user_id=user_id, at=at, **common)  # type: ignore[arg-type]
-        tx.emit("on_points_changed", transaction=result)
-        return result
+        return self._post_and_view(tx, posting, legs, (account, user, None))
 
     def debit(
         self,
         tx: Tx,
-        user_id: str,
-        amount: int,
+        posting: Posting,
         *,
-        currency: str,
-        type: str,
-        source: str,
-        at: datetime,
-        at_text: str,
-        reference: tuple[str, str] | None = None,
-        description: str | None = None,
-        metadata: str | None = None,
-        key: str | None = None,
         release_held: int = 0,
         account: tuple[int, int, int] | None = None,
     ) -> Transaction:
         """Move a user's points to the sink (spending, purchases, committed reservations)."""
+        user, amount = posting.user_id, posting.amount
         if account is None:
-            account = self.require_available(user_id, currency, amount)
+            account = self.require_available(user, posting.currency, amount)
         legs = (
-            Leg(account[0], user_id, -amount, held=-release_held, spent=amount),
-            Leg(self._system[(SINK, currency)], None, amount),
+            Leg(account[0], user, -amount, held=-release_held, spent=amount),
+            Leg(self._system[(SINK, posting.currency)], None, amount),
         )
-        common = dict(
-            type=type,
-            currency=currency,
-            source=source,
-            reference=reference,
-            description=description,
-            metadata=metadata,
-            key=key,
-        )
-        posted = self.post(amount=amount, legs=legs, user_id=user_id, at_text=at_text, **common)  # type: ignore[arg-type]
-        result = self.view(posted, account[0], user_id=user_id, at=at, **common)  # type: ignore[arg-type]
-        tx.emit("on_points_changed", transaction=result)
-        return result
+        return self._post_and_view(tx, posting, legs, (account[0], user, None))
 
-    def transfer(
-        self,
-        tx: Tx,
-        from_user: str,
-        to_user: str,
-        amount: int,
-        *,
-        currency: str,
-        source: str,
-        at: datetime,
-        at_text: str,
-        description: str | None = None,
-        metadata: str | None = None,
-        key: str | None = None,
-    ) -> Transaction:
-        sender = self.require_available(from_user, currency, amount)
-        receiver = self.open_user_account(to_user, currency, at_text)
+    def transfer(self, tx: Tx, posting: Posting) -> Transaction:
+        """Move points from ``posting.user_id`` to ``posting.counterparty``."""
+        sender, receiver, amount = posting.user_id, posting.counterparty, posting.amount
+        assert receiver is not None
+        sent_from = self.require_available(sender, posting.currency, amount)[0]
+        sent_to = self.open_user_account(receiver, posting.currency, posting.at_text)
         legs = (
-            Leg(sender[0], from_user, -amount, spent=amount),
-            Leg(receiver, to_user, amount, earned=amount),
+            Leg(sent_from, sender, -amount, spent=amount),
+            Leg(sent_to, receiver, amount, earned=amount),
         )
-        common = dict(
-            type="transfer",
-            currency=currency,
-            source=source,
-            description=description,
-            metadata=metadata,
-            key=key,
+        return self._post_and_view(
+            tx, posting, legs, (sent_from, sender, receiver), (sent_to, receiver, sender)
         )
-        posted = self.post(
-            amount=amount, legs=legs, user_id=from_user, counterparty=to_user, at_text=at_text, **common  # type: ignore[arg-type]
-        )
-        sent = self.view(posted, sender[0], user_id=from_user, counterparty=to_user, at=at, **common)  # type: ignore[arg-type]
-        received = self.view(posted, receiver, user_id=to_user, counterparty=from_user, at=at, **common)  # type: ignore[arg-type]
-        tx.emit("on_points_changed", transaction=sent)
-        tx.emit("on_points_changed", transaction=received)
-        return sent
 
-    def adjust(
-        self,
-        tx: Tx,
-        user_id: str,
-        amount: int,
-        *,
-        currency: str,
-        reason: str,
-        at: datetime,
-        at_text: str,
-        metadata: str | None = None,
-        key: str | None = None,
-    ) -> Transaction:
+    def adjust(self, tx: Tx, posting: Posting, signed_amount: int) -> Transaction:
         """An admin correction: positive adds to earned, negative takes it back from earned."""
-        if amount < 0:
-            account = self.require_available(user_id, currency, -amount)[0]
+        user, currency = posting.user_id, posting.currency
+        if signed_amount < 0:
+            account = self.require_available(user, currency, -signed_amount)[0]
         else:
-            account = self.open_user_account(user_id, currency, at_text)
+            account = self.open_user_account(user, currency, posting.at_text)
         legs = (
-            Leg(account, user_id, amount, earned=amount),
-            Leg(self._system[(ISSUANCE, currency)], None, -amount),
+            Leg(account, user, signed_amount, earned=signed_amount),
+            Leg(self._system[(ISSUANCE, currency)], None, -signed_amount),
         )
-        common = dict(
-            type="admin_adjustment",
-            currency=currency,
-            source="admin",
-            description=reason,
-            metadata=metadata,
-            key=key,
-        )
-        posted = self.post(amount=abs(amount), legs=legs, user_id=user_id, at_text=at_text, **common)  # type: ignore[arg-type]
-        result = self.view(posted, account, user_id=user_id, at=at, **common)  # type: ignore[arg-type]
-        tx.emit("on_points_changed", transaction=result)
-        return result
+        return self._post_and_view(tx, posting, legs, (account, user, None))
 
-    def refund(
-        self,
-        tx: Tx,
-        transaction_id: int,
-        *,
-        amount: int | None,
-        user_id: str | None,
-        description: str | None,
-        at: datetime,
-        at_text: str,
-        key: str | None = None,
-    ) -> Transaction:
+    def refundable(
+        self, transaction_id: int, amount: int | None, user_id: str | None
+    ) -> tuple[str, str, int]:
+        """``(owner, currency, amount to refund)``, or the reason the refund is refused."""
         row = self._conn.execute(_TRANSACTION, (transaction_id,)).fetchone()
         if row is None:
             raise NotFound("transaction_id", transaction_id)
-        (_, kind, currency, original, owner, _, _, _, _, _, _, _, refunded, _, _) = row
+        kind, currency, original, owner, refunded = row[1], row[2], row[3], row[4], row[12]
         if kind == "refund":
             raise NotRefundable(f"transaction {transaction_id} is itself a refund")
         if kind not in SPEND_TYPES:
@@ -434,35 +360,31 @@ class Ledger:
         remaining = original - refunded
         if remaining <= 0:
             raise NotRefundable(f"transaction {transaction_id} is already fully refunded")
-        if amount is None:
-            amount = remaining
-        elif amount > remaining:
+        if amount is not None and amount > remaining:
             raise NotRefundable(
                 f"only {remaining} of {original} is left to refund, not {amount}", field="amount"
             )
-        account = self.open_user_account(owner, currency, at_text)
+        return owner, currency, remaining if amount is None else amount
+
+    def refund(self, tx: Tx, posting: Posting) -> Transaction:
+        """Give ``posting.amount`` of transaction ``posting.refund_of`` back from the sink."""
+        user, amount = posting.user_id, posting.amount
+        account = self.open_user_account(user, posting.currency, posting.at_text)
         legs = (
-            Leg(account, owner, amount, spent=-amount),
-            Leg(self._system[(SINK, currency)], None, -amount),
+            Leg(account, user, amount, spent=-amount),
+            Leg(self._system[(SINK, posting.currency)], None, -amount),
         )
-        common = dict(
-            type="refund",
-            currency=currency,
-            source="refund",
-            description=description,
-            refund_of=transaction_id,
-            key=key,
-        )
-        posted = self.post(amount=amount, legs=legs, user_id=owner, at_text=at_text, **common)  # type: ignore[arg-type]
-        self._conn.execute(_ADD_REFUNDED, (amount, transaction_id))
-        result = self.view(posted, account, user_id=owner, at=at, **common)  # type: ignore[arg-type]
-        tx.emit("on_points_changed", transaction=result)
+        result = self._post_and_view(tx, posting, legs, (account, user, None))
+        self._conn.execute(_ADD_REFUNDED, (amount, posting.refund_of))
         return result
 
     # -- reading --------------------------------------------------------------------------
 
     def totals(self, user_id: str, currency: str | None) -> dict[str, Totals]:
-        sql = "SELECT currency, lifetime_earned, lifetime_spent, balance FROM accounts WHERE user_id = ?"
+        sql = (
+            "SELECT currency, lifetime_earned, lifetime_spent, balance FROM accounts "
+            "WHERE user_id = ?"
+        )
         args: tuple[str, ...] = (user_id,)
         if currency is not None:
             sql += " AND currency = ?"
@@ -487,31 +409,7 @@ class Ledger:
             cursor = self._conn.execute(
                 query, (*accounts, before if before is not None else 2**63 - 1, limit + 1)
             )
-            for row in cursor:
-                (tid, kind, cur, amount, b_before, b_after, source, created, owner,
-                 counterparty, ref_type, ref_id, description, metadata, refund_of, key) = row
-                if kind == "transfer" and owner != user_id:
-                    counterparty = owner
-                transactions.append(
-                    Transaction(
-                        id=tid,
-                        type=kind,
-                        user_id=user_id,
-                        currency=cur,
-                        amount=amount,
-                        balance_before=b_before,
-                        balance_after=b_after,
-                        source=source,
-                        created_at=datetime.fromisoformat(created),
-                        counterparty=counterparty,
-                        reference_type=ref_type,
-                        reference_id=ref_id,
-                        description=description,
-                        metadata=None if metadata is None else json.loads(metadata),
-                        refund_of=refund_of,
-                        idempotency_key=public_key(key),
-                    )
-                )
+            transactions = [_side(row, user_id) for row in cursor]
         more = len(transactions) > limit
         page = tuple(transactions[:limit])
         return HistoryPage(

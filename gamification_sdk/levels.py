@@ -112,7 +112,9 @@ class LevelTable:
         for level in range(1, max_level + 1):
             value = curve.total_xp_for(level)
             if type(value) is not int:
-                raise ConfigError([f"levels.curve: total_xp_for({level}) returned {value!r}, not int"])
+                raise ConfigError(
+                    [f"levels.curve: total_xp_for({level}) returned {value!r}, not int"]
+                )
             thresholds.append(value)
         if thresholds[0] != 0:
             raise ConfigError(["levels.curve: level 1 must need 0 XP"])

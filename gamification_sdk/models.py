@@ -75,7 +75,10 @@ class LevelUpReward:
 
 @attrs.frozen
 class XPAward:
-    """The result of ``award_xp``: ``amount`` is ``base_amount`` times ``multiplier``, rounded."""
+    """The result of ``award_xp``: ``amount`` is ``base_amount`` times ``multiplier``, rounded.
+
+    ``id`` numbers the user's awards 1, 2, 3...; ``(user_id, id)`` identifies an award.
+    """
 
     id: int
     user_id: str
@@ -94,7 +97,7 @@ class XPAward:
 
 @attrs.frozen
 class XPEntry:
-    """One row of a user's XP history."""
+    """One row of a user's XP history; ``id`` is the user's award number (see ``XPAward``)."""
 
     id: int
     user_id: str

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from .clock import to_text
 from .errors import NotFound, ReservationClosed, ReservationExpired
-from .ledger import Ledger
+from .ledger import Ledger, Posting
 from .models import Reservation, Transaction
 from .store import Tx
 
@@ -38,7 +38,9 @@ _DUE = (
 )
 
 
-def _reservation(row: tuple[object, ...], status: str | None = None, tid: int | None = None) -> Reservation:
+def _reservation(
+    row: tuple[object, ...], status: str | None = None, tid: int | None = None
+) -> Reservation:
     return Reservation(
         id=int(row[0]),  # type: ignore[call-overload]
         user_id=str(row[1]),
@@ -120,22 +122,24 @@ class Reservations:
         user_id, currency, amount, source = str(row[1]), str(row[2]), int(row[3]), str(row[5])  # type: ignore[call-overload]
         account = self._ledger.user_account(user_id, currency)
         assert account is not None
-        reference = (str(row[8]), str(row[9])) if row[8] is not None else ("reservation", str(reservation_id))
-        result = self._ledger.debit(
-            tx,
-            user_id,
+        reference = (
+            (str(row[8]), str(row[9]))
+            if row[8] is not None
+            else ("reservation", str(reservation_id))
+        )
+        posting = Posting(
+            "purchase",
+            currency,
             amount,
-            currency=currency,
-            type="purchase",
-            source=source,
-            at=at,
-            at_text=at_text,
+            user_id,
+            source,
+            at,
+            at_text,
             reference=reference,
             description=description,
             key=key,
-            release_held=amount,
-            account=account,
         )
+        result = self._ledger.debit(tx, posting, release_held=amount, account=account)
         self._conn.execute(_CLOSE, ("committed", at_text, result.id, reservation_id))
         return result
 

@@ -25,17 +25,19 @@ def m001_profiles_and_xp(db: Any) -> None:
         """
         CREATE TABLE profiles (
             user_id TEXT PRIMARY KEY,
-            xp INTEGER NOT NULL DEFAULT 0 CHECK (xp >= 0),
+            xp INTEGER NOT NULL DEFAULT 0 CHECK (xp >= 0 AND typeof(xp) = 'integer'),
             level INTEGER NOT NULL DEFAULT 1 CHECK (level >= 1),
             prestige INTEGER NOT NULL DEFAULT 0 CHECK (prestige >= 0),
             xp_at_prestige INTEGER NOT NULL DEFAULT 0 CHECK (xp_at_prestige <= xp),
+            boosts_until TEXT,
+            xp_award_count INTEGER NOT NULL DEFAULT 0,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
         ) WITHOUT ROWID;
 
         CREATE TABLE xp_awards (
-            id INTEGER PRIMARY KEY,
             user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            id INTEGER NOT NULL,
             base_amount INTEGER NOT NULL CHECK (base_amount > 0),
             multiplier REAL NOT NULL,
             amount INTEGER NOT NULL CHECK (amount >= 0),
@@ -45,9 +47,9 @@ def m001_profiles_and_xp(db: Any) -> None:
             source TEXT NOT NULL,
             metadata TEXT,
             idempotency_key TEXT,
-            created_at TEXT NOT NULL
-        );
-        CREATE INDEX xp_awards_by_user ON xp_awards(user_id, id);
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, id)
+        ) WITHOUT ROWID;
 
         CREATE TABLE xp_boosts (
             id INTEGER PRIMARY KEY,
@@ -64,7 +66,7 @@ def m001_profiles_and_xp(db: Any) -> None:
             user_id TEXT NOT NULL REFERENCES profiles(user_id),
             prestige INTEGER NOT NULL,
             level INTEGER NOT NULL,
-            xp_award_id INTEGER NOT NULL REFERENCES xp_awards(id),
+            xp_award_id INTEGER NOT NULL,
             granted_at TEXT NOT NULL,
             PRIMARY KEY (user_id, prestige, level)
         ) WITHOUT ROWID;
@@ -112,6 +114,9 @@ def m002_points_ledger(db: Any) -> None:
             lifetime_spent INTEGER NOT NULL DEFAULT 0,
             created_at TEXT NOT NULL,
             CHECK ((user_id IS NULL) <> (system_name IS NULL)),
+            -- SQLite turns an overflowing integer sum into a REAL: refuse it instead.
+            CHECK (typeof(balance) = 'integer' AND typeof(lifetime_earned) = 'integer'
+                   AND typeof(lifetime_spent) = 'integer'),
             CHECK (user_id IS NULL OR (balance >= 0 AND held >= 0 AND held <= balance))
         );
         CREATE UNIQUE INDEX accounts_by_user ON accounts(user_id, currency);
@@ -149,7 +154,6 @@ def m002_points_ledger(db: Any) -> None:
             CHECK (user_id IS NULL OR balance_after >= 0),
             PRIMARY KEY (account_id, transaction_id)
         ) WITHOUT ROWID;
-        CREATE INDEX entries_by_transaction ON entries(transaction_id);
 
         CREATE TABLE reservations (
             id INTEGER PRIMARY KEY,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -65,7 +65,9 @@ class Store:
                 cached_statements=512,
             )
         except sqlite3.OperationalError as exc:
-            raise busy_error(exc) if _is_busy(exc) else exc
+            if _is_busy(exc):
+                raise busy_error(exc) from exc
+            raise
         self.lock = threading.RLock()
         self._tx: Tx | None = None
         self._depth = 0
@@ -73,7 +75,9 @@ class Store:
             self._configure(durability, busy_timeout, cache_size_mb)
         except sqlite3.OperationalError as exc:
             self.conn.close()
-            raise busy_error(exc) if _is_busy(exc) else exc
+            if _is_busy(exc):
+                raise busy_error(exc) from exc
+            raise
         self.db = sqlite_utils.Database(self.conn, execute_plugins=False)
 
     def _configure(self, durability: str, busy_timeout: float, cache_size_mb: int) -> None:
@@ -101,7 +105,9 @@ class Store:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise busy_error(exc) if _is_busy(exc) else exc
+                if _is_busy(exc):
+                    raise busy_error(exc) from exc
+                raise
             tx = self._tx = Tx()
             self._depth = 1
             try:
@@ -110,7 +116,9 @@ class Store:
                 tx.committed = True
             except sqlite3.OperationalError as exc:
                 self._rollback()
-                raise busy_error(exc) if _is_busy(exc) else exc
+                if _is_busy(exc):
+                    raise busy_error(exc) from exc
+                raise
             except BaseException:
                 self._rollback()
                 raise
@@ -158,11 +166,9 @@ class Store:
                     if self.conn.in_transaction:
                         self.conn.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                raise busy_error(exc) if _is_busy(exc) else exc
-
-    def run_unlocked(self, fn: Callable[[], Any]) -> Any:
-        with self.lock:
-            return fn()
+                if _is_busy(exc):
+                    raise busy_error(exc) from exc
+                raise
 
     def dump(self) -> str:
         """The whole database as SQL text: tests compare it before and after a rejected call."""

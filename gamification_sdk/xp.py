@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from .clock import to_text
 from .config import Config
+from .convert import converter
 from .errors import InvalidInput, PrestigeUnavailable, Rejected, UnknownUser
-from .ledger import Ledger
+from .idempotency import Codec
+from .ledger import Ledger, Posting
 from .levels import LevelTable
 from .models import AwardRequest, LevelUpReward, XPAward, XPBoost, XPEntry
 from .store import Tx
@@ -30,16 +32,24 @@ if TYPE_CHECKING:
 
 __all__ = ["XP", "apply_multiplier"]
 
-_PROFILE = "SELECT xp, level, prestige, xp_at_prestige FROM profiles WHERE user_id = ?"
+_PROFILE = (
+    "SELECT xp, level, prestige, xp_at_prestige, boosts_until, xp_award_count "
+    "FROM profiles WHERE user_id = ?"
+)
 _NEW_PROFILE = "INSERT INTO profiles (user_id, created_at, updated_at) VALUES (?, ?, ?)"
 _NEW_AWARD = (
-    "INSERT INTO xp_awards (user_id, base_amount, multiplier, amount, total_xp, level_before, "
+    "INSERT INTO xp_awards (user_id, id, base_amount, multiplier, amount, total_xp, level_before, "
     "level_after, source, metadata, idempotency_key, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_SET_XP = "UPDATE profiles SET xp = ?, level = ?, updated_at = ? WHERE user_id = ?"
+_SET_XP = (
+    "UPDATE profiles SET xp = ?, level = ?, xp_award_count = ?, updated_at = ? WHERE user_id = ?"
+)
 _BOOSTS = "SELECT factor FROM xp_boosts WHERE user_id = ? AND expires_at > ? AND starts_at <= ?"
-_PRESTIGE = "SELECT prestige FROM profiles WHERE user_id = ?"
+_BOOST_STATE = "SELECT prestige, boosts_until FROM profiles WHERE user_id = ?"
+_EXTEND_BOOSTS = (
+    "UPDATE profiles SET boosts_until = MAX(COALESCE(boosts_until, ''), ?) WHERE user_id = ?"
+)
 _GRANT_LEVEL = (
     "INSERT OR IGNORE INTO level_rewards_granted (user_id, prestige, level, xp_award_id, "
     "granted_at) VALUES (?, ?, ?, ?, ?)"
@@ -51,11 +61,29 @@ _NEW_BOOST = (
     "INSERT INTO xp_boosts (user_id, factor, source, starts_at, expires_at, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
-_HISTORY = (
-    "SELECT id, user_id, base_amount, multiplier, amount, total_xp, level_before, level_after, "
-    "source, metadata, idempotency_key, created_at FROM xp_awards "
-    "WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+_COLUMNS = (
+    "id, user_id, base_amount, multiplier, amount, total_xp, level_before, level_after, "
+    "source, metadata, idempotency_key, created_at"
 )
+_HISTORY = f"SELECT {_COLUMNS} FROM xp_awards WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+_ONE = f"SELECT {_COLUMNS} FROM xp_awards WHERE user_id = ? AND id = ?"
+
+
+def _entry(row: tuple[Any, ...]) -> XPEntry:
+    return XPEntry(
+        id=row[0],
+        user_id=row[1],
+        base_amount=row[2],
+        multiplier=row[3],
+        amount=row[4],
+        total_xp=row[5],
+        level_before=row[6],
+        level_after=row[7],
+        source=row[8],
+        metadata=None if row[9] is None else json.loads(row[9]),
+        idempotency_key=row[10],
+        created_at=datetime.fromisoformat(row[11]),
+    )
 
 
 def apply_multiplier(base: int, factors: list[float], cap: float) -> tuple[int, float]:
@@ -90,14 +118,29 @@ class XP:
         self._engine = engine
         self._rewards = {reward.level: reward for reward in config.levels.rewards}
         self._bonus = dict(config.levels.level_up_bonus)
+        # (user_id, prestige, boosts_until) of the award in progress: the default multiplier
+        # plugin reads it instead of querying the row award() has just read.
+        self._current: tuple[str, int, str | None] | None = None
+        self.codec = Codec(self._encode, self._decode)
 
     def boost_factor(self, user_id: str, at: datetime) -> float | None:
         """The built-in multiplier: every active boost times the permanent prestige boost."""
-        at_text = to_text(at)
-        factors = [row[0] for row in self._conn.execute(_BOOSTS, (user_id, at_text, at_text))]
-        row = self._conn.execute(_PRESTIGE, (user_id,)).fetchone()
-        if row is not None and row[0]:
-            factors.append(1.0 + self._config.prestige_boost * row[0])
+        current = self._current
+        if current is not None and current[0] == user_id:
+            prestige, boosts_until = current[1], current[2]
+        else:
+            row = self._conn.execute(_BOOST_STATE, (user_id,)).fetchone()
+            if row is None:
+                return None
+            prestige, boosts_until = row
+        factors: list[float] = []
+        # boosts_until is the latest expiry of any boost: past it, there is nothing to query.
+        if boosts_until is not None:
+            at_text = to_text(at)
+            if boosts_until > at_text:
+                factors = [r[0] for r in self._conn.execute(_BOOSTS, (user_id, at_text, at_text))]
+        if prestige:
+            factors.append(1.0 + self._config.prestige_boost * prestige)
         if not factors:
             return None
         product = 1.0
@@ -123,9 +166,10 @@ class XP:
             if not self._config.auto_create_profiles:
                 raise UnknownUser(user_id)
             conn.execute(_NEW_PROFILE, (user_id, at_text, at_text))
-            xp, old_level, prestige, xp_at_prestige = 0, 1, 0, 0
+            xp, old_level, prestige, xp_at_prestige, boosts_until, count = 0, 1, 0, 0, None, 0
         else:
-            xp, old_level, prestige, xp_at_prestige = row
+            xp, old_level, prestige, xp_at_prestige, boosts_until, count = row
+        self._current = (user_id, prestige, boosts_until)
         metadata_value: Any = None if metadata is None else json.loads(metadata)
         hook = self._hook
         if hook.validate_award.get_hookimpls():
@@ -133,18 +177,21 @@ class XP:
             for reason in hook.validate_award(engine=self._engine, award=request):
                 if reason:
                     raise Rejected(str(reason))
-        factors = [
-            f
-            for f in hook.xp_multiplier(
-                engine=self._engine,
-                user_id=user_id,
-                source=source,
-                base_amount=base,
-                at=at,
-                metadata=metadata_value,
-            )
-            if f is not None
-        ]
+        try:
+            factors = [
+                f
+                for f in hook.xp_multiplier(
+                    engine=self._engine,
+                    user_id=user_id,
+                    source=source,
+                    base_amount=base,
+                    at=at,
+                    metadata=metadata_value,
+                )
+                if f is not None
+            ]
+        finally:
+            self._current = None
         if factors:
             for factor in factors:
                 if not isinstance(factor, int | float) or not factor > 0 or factor != factor:
@@ -156,16 +203,32 @@ class XP:
         if total > MAX_TOTAL:
             raise InvalidInput("amount", f"would push total XP past {MAX_TOTAL}")
         new_level = self._table.level_for(total - xp_at_prestige)
-        cursor = conn.execute(
+        # Award ids count per user: the log is clustered by (user_id, id), so an award
+        # touches one page of it instead of a table page plus an index page.
+        award_id = count + 1
+        conn.execute(
             _NEW_AWARD,
-            (user_id, base, multiplier, amount, total, old_level, new_level, source, metadata,
-             key, at_text),
+            (
+                user_id,
+                award_id,
+                base,
+                multiplier,
+                amount,
+                total,
+                old_level,
+                new_level,
+                source,
+                metadata,
+                key,
+                at_text,
+            ),
         )
-        award_id = int(cursor.lastrowid or 0)
-        conn.execute(_SET_XP, (total, new_level, at_text, user_id))
+        conn.execute(_SET_XP, (total, new_level, award_id, at_text, user_id))
         rewards: tuple[LevelUpReward, ...] = ()
         if new_level > old_level:
-            rewards = self._level_rewards(tx, user_id, prestige, old_level, new_level, award_id, at, at_text)
+            rewards = self._level_rewards(
+                tx, user_id, prestige, old_level, new_level, award_id, at, at_text
+            )
         result = XPAward(
             id=award_id,
             user_id=user_id,
@@ -184,7 +247,11 @@ class XP:
         tx.emit("on_xp_awarded", award=result)
         if new_level > old_level:
             tx.emit(
-                "on_level_up", user_id=user_id, old_level=old_level, new_level=new_level, award=result
+                "on_level_up",
+                user_id=user_id,
+                old_level=old_level,
+                new_level=new_level,
+                award=result,
             )
         return result
 
@@ -214,19 +281,19 @@ class XP:
                 titles = reward.titles
             transaction_ids = []
             for currency, amount in sorted(points.items()):
-                transaction = self._ledger.credit(
-                    tx,
-                    user_id,
+                posting = Posting(
+                    "bonus",
+                    currency,
                     amount,
-                    currency=currency,
-                    type="bonus",
-                    source="level_up",
-                    at=at,
-                    at_text=at_text,
+                    user_id,
+                    "level_up",
+                    at,
+                    at_text,
                     reference=("level", str(level)),
                     description=f"Level {level - 1} \u2192 {level} bonus",
                     key=f"level-reward:{user_id}:{prestige}:{level}:{currency}",
                 )
+                transaction = self._ledger.credit(tx, posting)
                 transaction_ids.append(transaction.id)
             for title in titles:
                 self._conn.execute(_GRANT_TITLE, (user_id, title, f"level:{level}", at_text))
@@ -248,6 +315,7 @@ class XP:
             _NEW_BOOST,
             (user_id, factor, source, to_text(starts_at), to_text(expires_at), at_text),
         )
+        self._conn.execute(_EXTEND_BOOSTS, (to_text(expires_at), user_id))
         return XPBoost(int(cursor.lastrowid or 0), user_id, factor, source, starts_at, expires_at)
 
     def prestige(self, user_id: str, at_text: str) -> int:
@@ -256,7 +324,7 @@ class XP:
             if not self._config.auto_create_profiles:
                 raise UnknownUser(user_id)
             raise PrestigeUnavailable(user_id, 1, self._table.max_level)
-        xp, level, prestige, _ = row
+        xp, level, prestige = row[0], row[1], row[2]
         if level < self._table.max_level:
             raise PrestigeUnavailable(user_id, level, self._table.max_level)
         prestige += 1
@@ -276,20 +344,34 @@ class XP:
         cursor = self._conn.execute(
             _HISTORY, (user_id, before if before is not None else 2**63 - 1, limit)
         )
-        return [
-            XPEntry(
-                id=row[0],
-                user_id=row[1],
-                base_amount=row[2],
-                multiplier=row[3],
-                amount=row[4],
-                total_xp=row[5],
-                level_before=row[6],
-                level_after=row[7],
-                source=row[8],
-                metadata=None if row[9] is None else json.loads(row[9]),
-                idempotency_key=row[10],
-                created_at=datetime.fromisoformat(row[11]),
-            )
-            for row in cursor
-        ]
+        return [_entry(row) for row in cursor]
+
+    def _encode(self, award: XPAward) -> str:
+        # The award row holds everything but the rewards, which are stored only when paid.
+        if not award.rewards:
+            return json.dumps([award.user_id, award.id])
+        rewards = converter.unstructure(award.rewards)
+        return json.dumps([award.user_id, award.id, rewards], separators=(",", ":"))
+
+    def _decode(self, text: str) -> XPAward:
+        stored = json.loads(text)
+        row = self._conn.execute(_ONE, (stored[0], stored[1])).fetchone()
+        entry = _entry(row)
+        rewards = (
+            converter.structure(stored[2], tuple[LevelUpReward, ...]) if len(stored) > 2 else ()
+        )
+        return XPAward(
+            id=entry.id,
+            user_id=entry.user_id,
+            base_amount=entry.base_amount,
+            multiplier=entry.multiplier,
+            amount=entry.amount,
+            total_xp=entry.total_xp,
+            old_level=entry.level_before,
+            new_level=entry.level_after,
+            leveled_up=entry.level_after > entry.level_before,
+            rewards=rewards,
+            source=entry.source,
+            created_at=entry.created_at,
+            idempotency_key=entry.idempotency_key,
+        )

@@ -1,0 +1,484 @@
+#!/usr/bin/env python3
+"""Engine throughput as ratios to a raw sqlite3 baseline measured in the same run.
+
+Every number is committed transactions per second with one call per transaction (except
+the batch row), on file databases in WAL mode with ``synchronous=NORMAL``, the engine's
+default. The raw baseline is the minimal equivalent work: ``BEGIN IMMEDIATE``; one UPDATE
+of a profile row (1,000 users, WITHOUT ROWID text primary key); one INSERT of a log row
+with a UNIQUE key column; ``COMMIT``.
+
+Cases run in alternating rounds (engine and baseline interleaved, the order reversed every
+other round) so machine noise hits both; each row reports the median of its rounds.
+
+    python benchmarks/ratio.py            # full run, a few minutes
+    python benchmarks/ratio.py --quick    # short run, under a minute
+
+The table is printed and written as Markdown to ``benchmarks/results/ratio-latest.md``.
+Nothing here asserts speed: a MISS is information, not a failure (the exit code is 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gamification_sdk import Gamification
+
+USERS = 1_000
+CURRENCY = "points"
+FUNDS = 10**12
+RESULTS = Path(__file__).resolve().parent / "results" / "ratio-latest.md"
+HEADER = ("name", "ops/s", "baseline ops/s", "ratio", "target", "result")
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much work a run does. ``n``: engine calls per round; ``raw_n``: baseline ones."""
+
+    mode: str
+    n: int
+    raw_n: int
+    rounds: int
+    batch: int
+    fill: int
+    chunk: int
+
+
+FULL = Settings("full", n=2_000, raw_n=4_000, rounds=9, batch=10_000, fill=1_000_000, chunk=50_000)
+QUICK = Settings("quick", n=400, raw_n=800, rounds=3, batch=2_000, fill=100_000, chunk=50_000)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table. ``value`` is per second, or seconds when ``unit`` is "s"."""
+
+    name: str
+    value: float
+    baseline: float | None = None
+    target_ratio: float | None = None
+    target_abs: float | None = None
+    unit: str = "ops/s"
+
+    @property
+    def ratio(self) -> float | None:
+        return self.value / self.baseline if self.baseline else None
+
+    @property
+    def target(self) -> str:
+        if self.target_ratio is not None:
+            return f">= {self.target_ratio:g}"
+        if self.target_abs is not None:
+            return f">= {self.target_abs:,.0f}/s"
+        return "-"
+
+    @property
+    def status(self) -> str:
+        if self.target_ratio is not None:
+            ratio = self.ratio
+            return "PASS" if ratio is not None and ratio >= self.target_ratio else "MISS"
+        if self.target_abs is not None:
+            return "PASS" if self.value >= self.target_abs else "MISS"
+        return "info"
+
+    def cells(self) -> tuple[str, str, str, str, str, str]:
+        value = f"{self.value:,.2f} s" if self.unit == "s" else f"{self.value:,.0f}"
+        baseline = "-" if self.baseline is None else f"{self.baseline:,.0f}"
+        ratio = "-" if self.ratio is None else f"{self.ratio:.3f}"
+        return (self.name, value, baseline, ratio, self.target, self.status)
+
+
+def user_ids(count: int = USERS) -> list[str]:
+    return [f"user{i:04d}" for i in range(count)]
+
+
+def ordered_keys(prefix: str = "k") -> Callable[[], str]:
+    """Time-ordered keys: ``k000000000000``, ``k000000000001``, ..."""
+    counter = itertools.count()
+    return lambda: f"{prefix}{next(counter):012d}"
+
+
+def random_keys() -> Callable[[], str]:
+    return lambda: uuid.uuid4().hex
+
+
+# -- the raw sqlite3 baseline -----------------------------------------------------------------
+
+_RAW_SCHEMA = (
+    "CREATE TABLE profiles (user_id TEXT PRIMARY KEY, xp INTEGER NOT NULL DEFAULT 0) "
+    "WITHOUT ROWID",
+    "CREATE TABLE log (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, "
+    "amount INTEGER NOT NULL, key TEXT NOT NULL UNIQUE)",
+)
+_RAW_UPDATE = "UPDATE profiles SET xp = xp + ? WHERE user_id = ?"
+_RAW_INSERT = "INSERT INTO log (user_id, amount, key) VALUES (?, ?, ?)"
+
+
+class Raw:
+    """The baseline: plain sqlite3, WAL + synchronous=NORMAL, otherwise default pragmas."""
+
+    def __init__(self, path: Path, *, keys: str = "ordered", users: int = USERS) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        for statement in _RAW_SCHEMA:
+            self.conn.execute(statement)
+        self.users = user_ids(users)
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.executemany(
+            "INSERT INTO profiles (user_id) VALUES (?)", [(u,) for u in self.users]
+        )
+        self.conn.execute("COMMIT")
+        self.key = ordered_keys() if keys == "ordered" else random_keys()
+        self._user = itertools.cycle(self.users)
+
+    def prefill(self, rows: int, chunk: int = 50_000) -> float:
+        """Insert ``rows`` log rows (committed in chunks); returns the seconds it took."""
+        start = time.perf_counter()
+        users, key = self.users, self.key
+        done = 0
+        while done < rows:
+            size = min(chunk, rows - done)
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany(
+                _RAW_INSERT,
+                ((users[i % len(users)], 1, key()) for i in range(done, done + size)),
+            )
+            self.conn.execute("COMMIT")
+            done += size
+        return time.perf_counter() - start
+
+    def per_txn(self, n: int) -> float:
+        """``n`` transactions of UPDATE + INSERT; committed transactions per second."""
+        execute, user, key = self.conn.execute, self._user, self.key
+        start = time.perf_counter()
+        for _ in range(n):
+            who = next(user)
+            execute("BEGIN IMMEDIATE")
+            execute(_RAW_UPDATE, (1, who))
+            execute(_RAW_INSERT, (who, 1, key()))
+            execute("COMMIT")
+        return n / (time.perf_counter() - start)
+
+    def executemany(self, n: int) -> float:
+        """The same UPDATE + INSERT ``n`` times in one transaction; rows per second."""
+        user, key = self._user, self.key
+        start = time.perf_counter()
+        whos = [next(user) for _ in range(n)]
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.executemany(_RAW_UPDATE, [(1, who) for who in whos])
+        self.conn.executemany(_RAW_INSERT, [(who, 1, key()) for who in whos])
+        self.conn.execute("COMMIT")
+        return n / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# -- the engine -------------------------------------------------------------------------------
+
+
+class Engine:
+    """A ``Gamification`` on a file database with 1,000 users, and the calls we time."""
+
+    def __init__(self, path: Path, *, seed: bool = True, users: int = USERS) -> None:
+        self.g = Gamification.open(path, load_entrypoints=False)
+        self.users = user_ids(users)
+        self.key = ordered_keys()
+        self._user = itertools.cycle(self.users)
+        if seed:
+            with self.g.batch():
+                for user in self.users:
+                    self.g.award_xp(user, 1, source="seed")
+                    self.g.award_points(user, FUNDS, currency=CURRENCY, source="seed")
+
+    def prefill(self, transactions: int, chunk: int, log: Log | None = None) -> float:
+        """``transactions`` keyed award_points via ``batch()`` in chunks; returns seconds."""
+        g, users, key = self.g, self.users, self.key
+        start = time.perf_counter()
+        done = 0
+        while done < transactions:
+            size = min(chunk, transactions - done)
+            with g.batch():
+                for i in range(done, done + size):
+                    g.award_points(
+                        users[i % len(users)], 10, currency=CURRENCY, source="prefill",
+                        idempotency_key=key(),
+                    )
+            done += size
+            if log and (done % 250_000 == 0 or done == transactions):
+                log(f"  engine prefill {done:,}/{transactions:,} "
+                    f"({time.perf_counter() - start:.1f} s)")
+        return time.perf_counter() - start
+
+    def award_xp(self, n: int, *, keyed: bool = True) -> float:
+        g, user, key = self.g, self._user, self.key
+        start = time.perf_counter()
+        if keyed:
+            for _ in range(n):
+                g.award_xp(next(user), 1, source="bench", idempotency_key=key())
+        else:
+            for _ in range(n):
+                g.award_xp(next(user), 1, source="bench")
+        return n / (time.perf_counter() - start)
+
+    def award_points(self, n: int) -> float:
+        g, user, key = self.g, self._user, self.key
+        start = time.perf_counter()
+        for _ in range(n):
+            g.award_points(next(user), 1, currency=CURRENCY, source="bench", idempotency_key=key())
+        return n / (time.perf_counter() - start)
+
+    def spend_points(self, n: int) -> float:
+        g, user, key = self.g, self._user, self.key
+        start = time.perf_counter()
+        for _ in range(n):
+            g.spend_points(next(user), 1, currency=CURRENCY, source="bench", idempotency_key=key())
+        return n / (time.perf_counter() - start)
+
+    def reserve_commit(self, n: int) -> float:
+        """``n`` reserve + commit pairs (two transactions each); pairs per second."""
+        g, user = self.g, self._user
+        start = time.perf_counter()
+        for _ in range(n):
+            hold = g.reserve_points(next(user), 1, currency=CURRENCY, ttl=60)
+            g.commit_reservation(hold.id)
+        return n / (time.perf_counter() - start)
+
+    def batch_award_xp(self, n: int) -> float:
+        """``n`` award_xp calls inside one ``batch()`` transaction; awards per second."""
+        g, user = self.g, self._user
+        start = time.perf_counter()
+        with g.batch():
+            for _ in range(n):
+                g.award_xp(next(user), 1, source="bench")
+        return n / (time.perf_counter() - start)
+
+    def verify(self) -> tuple[float, int, int]:
+        """``verify_ledger()``: (seconds, transactions checked, problems found)."""
+        start = time.perf_counter()
+        report = self.g.verify_ledger()
+        return time.perf_counter() - start, report.checked_transactions, len(report.problems)
+
+    def close(self) -> None:
+        self.g.close()
+
+
+# -- measuring --------------------------------------------------------------------------------
+
+
+def interleave(cases: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
+    """Run every case once per round, alternating the order; the median rate of each.
+
+    One unrecorded warm-up pass first, so no case pays for cold caches alone.
+    """
+    names = list(cases)
+    for name in names:
+        cases[name]()
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else reversed(names):
+            samples[name].append(cases[name]())
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def measure_small(workdir: Path, s: Settings, log: Log) -> list[Row]:
+    """Engine calls on a small database (1,000 funded users) against the empty baseline."""
+    raw = Raw(workdir / "raw-small.db")
+    engine = Engine(workdir / "engine-small.db")
+    try:
+        log(f"per-call rows: {s.rounds} rounds of {s.n:,} engine calls / {s.raw_n:,} raw")
+        med = interleave(
+            {
+                "raw": lambda: raw.per_txn(s.raw_n),
+                "xp_key": lambda: engine.award_xp(s.n, keyed=True),
+                "xp": lambda: engine.award_xp(s.n, keyed=False),
+                "points": lambda: engine.award_points(s.n),
+                "spend": lambda: engine.spend_points(s.n),
+                "pairs": lambda: engine.reserve_commit(max(1, s.n // 2)),
+            },
+            s.rounds,
+        )
+        log(f"batch rows: {s.rounds} rounds of {s.batch:,} awards in one transaction")
+        batch = interleave(
+            {
+                "engine": lambda: engine.batch_award_xp(s.batch),
+                "raw": lambda: raw.executemany(s.batch),
+            },
+            s.rounds,
+        )
+    finally:
+        engine.close()
+        raw.close()
+    base = med["raw"]
+    return [
+        Row("award_xp, unique key", med["xp_key"], base, target_ratio=0.5),
+        Row("award_xp, no key", med["xp"], base),
+        Row("award_points, unique key", med["points"], base, target_ratio=0.5),
+        Row("spend_points, unique key (pre-funded)", med["spend"], base, target_ratio=0.5),
+        Row(
+            f"batch(): {s.batch:,} award_xp in 1 txn (awards/s; baseline = raw executemany)",
+            batch["engine"], batch["raw"], target_abs=50_000,
+        ),
+        Row("reserve+commit pairs (2 txns each)", med["pairs"], base),
+    ]
+
+
+def measure_large(workdir: Path, s: Settings, log: Log) -> tuple[list[Row], list[str]]:
+    """The same points calls on a ledger of ``s.fill`` transactions; baselines pre-filled too."""
+    notes: list[str] = []
+    engine = Engine(workdir / "engine-large.db", seed=False)
+    raws: list[Raw] = []
+    try:
+        log(f"pre-filling the engine ledger with {s.fill:,} keyed award_points "
+            f"(batch() chunks of {s.chunk:,})")
+        seconds = engine.prefill(s.fill, s.chunk, log)
+        notes.append(
+            f"engine pre-fill: {s.fill:,} keyed award_points in batch() chunks of {s.chunk:,}: "
+            f"{seconds:.1f} s ({s.fill / seconds:,.0f}/s)"
+        )
+        empty = Raw(workdir / "raw-empty.db")
+        ordered = Raw(workdir / "raw-ordered.db", keys="ordered")
+        random = Raw(workdir / "raw-random.db", keys="random")
+        raws = [empty, ordered, random]
+        for label, raw in (("time-ordered", ordered), ("uuid4 hex", random)):
+            seconds = raw.prefill(s.fill, s.chunk)
+            notes.append(f"raw pre-fill, {s.fill:,} log rows, {label} keys: {seconds:.1f} s")
+            log(notes[-1])
+        log(f"large-ledger rows: {s.rounds} rounds")
+        med = interleave(
+            {
+                "empty": lambda: empty.per_txn(s.raw_n),
+                "ordered": lambda: ordered.per_txn(s.raw_n),
+                "random": lambda: random.per_txn(s.raw_n),
+                "points": lambda: engine.award_points(s.n),
+                "spend": lambda: engine.spend_points(s.n),
+            },
+            s.rounds,
+        )
+        log("verify_ledger()")
+        seconds, transactions, problems = engine.verify()
+        notes.append(
+            f"verify_ledger(): {transactions:,} transactions, {problems} problems, {seconds:.2f} s"
+        )
+    finally:
+        engine.close()
+        for raw in raws:
+            raw.close()
+    size = f"{s.fill:,}"
+    return [
+        Row(f"award_points, unique key @ {size} txns", med["points"], med["ordered"],
+            target_ratio=0.5),
+        Row(f"spend_points, unique key @ {size} txns", med["spend"], med["ordered"],
+            target_ratio=0.5),
+        Row("raw baseline, empty log (same rounds)", med["empty"]),
+        Row(f"raw baseline @ {size} rows, time-ordered keys (ratio to empty)",
+            med["ordered"], med["empty"]),
+        Row(f"raw baseline @ {size} rows, uuid4 keys (ratio to empty)",
+            med["random"], med["empty"]),
+        Row(f"verify_ledger() @ {size} txns (wall time)", seconds, unit="s"),
+    ], notes
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def render_text(rows: Sequence[Row], *, color: bool = False) -> str:
+    table = [HEADER, *(row.cells() for row in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
+    lines = []
+    for line in table:
+        cells = [
+            cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
+            for i, cell in enumerate(line)
+        ]
+        if color and line[-1] == "MISS":
+            cells[-1] = f"\033[31m{cells[-1]}\033[0m"
+        lines.append("  ".join(cells))
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def environment() -> dict[str, str]:
+    return {
+        "date (UTC)": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "CPUs": str(os.cpu_count()),
+    }
+
+
+def render_markdown(
+    rows: Sequence[Row], s: Settings, notes: Sequence[str] = (), elapsed: float | None = None
+) -> str:
+    out = ["# Engine throughput as ratios to raw sqlite3", ""]
+    out += [f"- {k}: {v}" for k, v in environment().items()]
+    out.append(
+        f"- mode: {s.mode} ({s.rounds} interleaved rounds, median; {s.n:,} engine calls and "
+        f"{s.raw_n:,} raw transactions per round; batch {s.batch:,}; "
+        f"large ledger {s.fill:,} transactions)"
+    )
+    if elapsed is not None:
+        out.append(f"- run time: {elapsed:.0f} s")
+    out += ["", "| " + " | ".join(HEADER) + " |", "|" + "|".join(["---"] + ["---:"] * 5) + "|"]
+    out += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    out += ["", *(f"- {note}" for note in notes)]
+    out += [
+        "",
+        "Baseline: a file DB in WAL with synchronous=NORMAL; per transaction `BEGIN IMMEDIATE`, "
+        "one UPDATE of a profile row (1,000 users, WITHOUT ROWID text key), one INSERT of a log "
+        "row with a UNIQUE key (time-ordered `k000000000000` unless stated), `COMMIT`. "
+        "Engine calls are one committed transaction each, time-ordered idempotency keys, the "
+        "system clock, `load_entrypoints=False`. Rows without a target are informational.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def run(s: Settings, workdir: Path, log: Log) -> tuple[list[Row], list[str]]:
+    rows = measure_small(workdir, s, log)
+    large, notes = measure_large(workdir, s, log)
+    return rows + large, notes
+
+
+def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None) -> int:
+    """The command line; ``settings`` overrides ``--quick`` (the smoke test runs tiny sizes)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a short run (under a minute)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the Markdown file to write")
+    parser.add_argument("--tmpdir", type=Path, default=None, help="where the databases go")
+    args = parser.parse_args(argv)
+    s = settings or (QUICK if args.quick else FULL)
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="gamification-ratio-", dir=args.tmpdir) as tmp:
+        rows, notes = run(s, Path(tmp), log)
+    elapsed = time.perf_counter() - started
+    print(render_text(rows, color=sys.stdout.isatty()))
+    for note in notes:
+        print(note)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(render_markdown(rows, s, notes, elapsed), encoding="utf-8")
+    print(f"wrote {args.out} ({elapsed:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""Shared fixtures: a fake clock at a fixed instant, and engines that load no entry points."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gamification_sdk import Config, FakeClock, Gamification
+
+START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def make_engine(clock: FakeClock, tmp_path: Path) -> Iterator[Callable[..., Gamification]]:
+    """Build engines on ``:memory:`` (default) or a file; all are closed after the test."""
+    opened: list[Gamification] = []
+
+    def make(
+        path: str | Path = ":memory:",
+        *,
+        config: Config | None = None,
+        plugins: tuple[object, ...] = (),
+        **kwargs: object,
+    ) -> Gamification:
+        engine = Gamification.open(
+            path, config=config, clock=clock, plugins=plugins, load_entrypoints=False, **kwargs  # type: ignore[arg-type]
+        )
+        opened.append(engine)
+        return engine
+
+    yield make
+    for engine in opened:
+        engine.close()
+
+
+@pytest.fixture
+def g(make_engine: Callable[..., Gamification]) -> Gamification:
+    return make_engine()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "game.db"
+
+
+@contextmanager
+def unchanged(engine: Gamification) -> Iterator[None]:
+    """Assert the block leaves every row of the database exactly as it was."""
+    before = engine.dump()
+    yield
+    assert engine.dump() == before, "a rejected call changed the database"
