@@ -30,7 +30,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -280,73 +280,98 @@ class Engine:
 # -- measuring --------------------------------------------------------------------------------
 
 
-def interleave(cases: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
+@dataclass
+class Report:
+    """What a run found: the table, notes (pre-fill and verify times), and every round's rate."""
+
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+
+def interleave(
+    cases: dict[str, Callable[[], float]], rounds: int, report: Report, phase: str
+) -> dict[str, float]:
     """Run every case once per round, alternating the order; the median rate of each.
 
-    One unrecorded warm-up pass first, so no case pays for cold caches alone.
+    One unrecorded warm-up pass first, so no case pays for cold caches alone. Every round's
+    rate is kept in ``report.samples`` under ``"<phase>: <case>"``.
     """
     names = list(cases)
     for name in names:
         cases[name]()
-    samples: dict[str, list[float]] = {name: [] for name in names}
+    found: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         for name in names if r % 2 == 0 else reversed(names):
-            samples[name].append(cases[name]())
-    return {name: statistics.median(values) for name, values in samples.items()}
+            found[name].append(cases[name]())
+    for name, values in found.items():
+        report.samples[f"{phase}: {name}"] = values
+    return {name: statistics.median(values) for name, values in found.items()}
 
 
-def measure_small(workdir: Path, s: Settings, log: Log) -> list[Row]:
+def settle() -> None:
+    """Write back the setup's dirty pages now rather than in the middle of the first round."""
+    if hasattr(os, "sync"):
+        os.sync()
+
+
+def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
     """Engine calls on a small database (1,000 funded users) against the empty baseline."""
     raw = Raw(workdir / "raw-small.db")
     engine = Engine(workdir / "engine-small.db")
+    settle()
     try:
         log(f"per-call rows: {s.rounds} rounds of {s.n:,} engine calls / {s.raw_n:,} raw")
         med = interleave(
             {
                 "raw": lambda: raw.per_txn(s.raw_n),
-                "xp_key": lambda: engine.award_xp(s.n, keyed=True),
-                "xp": lambda: engine.award_xp(s.n, keyed=False),
-                "points": lambda: engine.award_points(s.n),
-                "spend": lambda: engine.spend_points(s.n),
-                "pairs": lambda: engine.reserve_commit(max(1, s.n // 2)),
+                "award_xp key": lambda: engine.award_xp(s.n, keyed=True),
+                "award_xp": lambda: engine.award_xp(s.n, keyed=False),
+                "award_points key": lambda: engine.award_points(s.n),
+                "spend_points key": lambda: engine.spend_points(s.n),
+                "reserve+commit": lambda: engine.reserve_commit(max(1, s.n // 2)),
             },
             s.rounds,
+            report,
+            "small",
         )
         log(f"batch rows: {s.rounds} rounds of {s.batch:,} awards in one transaction")
         batch = interleave(
             {
-                "engine": lambda: engine.batch_award_xp(s.batch),
-                "raw": lambda: raw.executemany(s.batch),
+                "engine batch()": lambda: engine.batch_award_xp(s.batch),
+                "raw executemany": lambda: raw.executemany(s.batch),
             },
             s.rounds,
+            report,
+            "batch",
         )
     finally:
         engine.close()
         raw.close()
     base = med["raw"]
-    return [
-        Row("award_xp, unique key", med["xp_key"], base, target_ratio=0.5),
-        Row("award_xp, no key", med["xp"], base),
-        Row("award_points, unique key", med["points"], base, target_ratio=0.5),
-        Row("spend_points, unique key (pre-funded)", med["spend"], base, target_ratio=0.5),
+    report.rows += [
+        Row("award_xp, unique key", med["award_xp key"], base, target_ratio=0.5),
+        Row("award_xp, no key", med["award_xp"], base),
+        Row("award_points, unique key", med["award_points key"], base, target_ratio=0.5),
+        Row("spend_points, unique key (pre-funded)", med["spend_points key"], base,
+            target_ratio=0.5),
         Row(
             f"batch(): {s.batch:,} award_xp in 1 txn (awards/s; baseline = raw executemany)",
-            batch["engine"], batch["raw"], target_abs=50_000,
+            batch["engine batch()"], batch["raw executemany"], target_abs=50_000,
         ),
-        Row("reserve+commit pairs (2 txns each)", med["pairs"], base),
+        Row("reserve+commit pairs (2 txns each)", med["reserve+commit"], base),
     ]
 
 
-def measure_large(workdir: Path, s: Settings, log: Log) -> tuple[list[Row], list[str]]:
+def measure_large(workdir: Path, s: Settings, log: Log, report: Report) -> None:
     """The same points calls on a ledger of ``s.fill`` transactions; baselines pre-filled too."""
-    notes: list[str] = []
     engine = Engine(workdir / "engine-large.db", seed=False)
     raws: list[Raw] = []
     try:
         log(f"pre-filling the engine ledger with {s.fill:,} keyed award_points "
             f"(batch() chunks of {s.chunk:,})")
         seconds = engine.prefill(s.fill, s.chunk, log)
-        notes.append(
+        report.notes.append(
             f"engine pre-fill: {s.fill:,} keyed award_points in batch() chunks of {s.chunk:,}: "
             f"{seconds:.1f} s ({s.fill / seconds:,.0f}/s)"
         )
@@ -356,22 +381,25 @@ def measure_large(workdir: Path, s: Settings, log: Log) -> tuple[list[Row], list
         raws = [empty, ordered, random]
         for label, raw in (("time-ordered", ordered), ("uuid4 hex", random)):
             seconds = raw.prefill(s.fill, s.chunk)
-            notes.append(f"raw pre-fill, {s.fill:,} log rows, {label} keys: {seconds:.1f} s")
-            log(notes[-1])
+            report.notes.append(f"raw pre-fill, {s.fill:,} log rows, {label} keys: {seconds:.1f} s")
+            log(report.notes[-1])
+        settle()
         log(f"large-ledger rows: {s.rounds} rounds")
         med = interleave(
             {
-                "empty": lambda: empty.per_txn(s.raw_n),
-                "ordered": lambda: ordered.per_txn(s.raw_n),
-                "random": lambda: random.per_txn(s.raw_n),
-                "points": lambda: engine.award_points(s.n),
-                "spend": lambda: engine.spend_points(s.n),
+                "raw empty": lambda: empty.per_txn(s.raw_n),
+                "raw ordered": lambda: ordered.per_txn(s.raw_n),
+                "raw uuid4": lambda: random.per_txn(s.raw_n),
+                "award_points key": lambda: engine.award_points(s.n),
+                "spend_points key": lambda: engine.spend_points(s.n),
             },
             s.rounds,
+            report,
+            "large",
         )
         log("verify_ledger()")
         seconds, transactions, problems = engine.verify()
-        notes.append(
+        report.notes.append(
             f"verify_ledger(): {transactions:,} transactions, {problems} problems, {seconds:.2f} s"
         )
     finally:
@@ -379,18 +407,25 @@ def measure_large(workdir: Path, s: Settings, log: Log) -> tuple[list[Row], list
         for raw in raws:
             raw.close()
     size = f"{s.fill:,}"
-    return [
-        Row(f"award_points, unique key @ {size} txns", med["points"], med["ordered"],
-            target_ratio=0.5),
-        Row(f"spend_points, unique key @ {size} txns", med["spend"], med["ordered"],
-            target_ratio=0.5),
-        Row("raw baseline, empty log (same rounds)", med["empty"]),
+    report.rows += [
+        Row(f"award_points, unique key @ {size} txns", med["award_points key"],
+            med["raw ordered"], target_ratio=0.5),
+        Row(f"spend_points, unique key @ {size} txns", med["spend_points key"],
+            med["raw ordered"], target_ratio=0.5),
+        Row("raw baseline, empty log (same rounds)", med["raw empty"]),
         Row(f"raw baseline @ {size} rows, time-ordered keys (ratio to empty)",
-            med["ordered"], med["empty"]),
+            med["raw ordered"], med["raw empty"]),
         Row(f"raw baseline @ {size} rows, uuid4 keys (ratio to empty)",
-            med["random"], med["empty"]),
+            med["raw uuid4"], med["raw empty"]),
         Row(f"verify_ledger() @ {size} txns (wall time)", seconds, unit="s"),
-    ], notes
+    ]
+
+
+def run(s: Settings, workdir: Path, log: Log) -> Report:
+    report = Report()
+    measure_small(workdir, s, log, report)
+    measure_large(workdir, s, log, report)
+    return report
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -447,12 +482,6 @@ def render_markdown(
         "",
     ]
     return "\n".join(out)
-
-
-def run(s: Settings, workdir: Path, log: Log) -> tuple[list[Row], list[str]]:
-    rows = measure_small(workdir, s, log)
-    large, notes = measure_large(workdir, s, log)
-    return rows + large, notes
 
 
 def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None) -> int:

@@ -16,7 +16,7 @@ import sqlite_utils
 from . import audit
 from .clock import Clock, system_clock, to_text
 from .config import Config
-from .errors import ConfigError, HookError, InvalidInput, Rejected
+from .errors import ConfigError, HookError, InvalidInput
 from .idempotency import Codec, Idempotency, fingerprint, json_codec
 from .ledger import CREDIT_TYPES, SPEND_TYPES, Ledger, Posting
 from .levels import LevelCurve, LevelTable
@@ -32,7 +32,7 @@ from .models import (
     XPBoost,
     XPEntry,
 )
-from .plugins import get_plugin_manager
+from .plugins import get_plugin_manager, run_vetoes
 from .profiles import Profiles
 from .reservations import Reservations
 from .schema import migrations
@@ -259,12 +259,6 @@ class Gamification:
         if tx.committed:
             self._dispatch(tx, None)
 
-    def _veto(self, request: AwardRequest) -> None:
-        if self.pm.hook.validate_award.get_hookimpls():
-            for reason in self.pm.hook.validate_award(engine=self, award=request):
-                if reason:
-                    raise Rejected(str(reason))
-
     # -- profiles, XP and levels ----------------------------------------------------------
 
     def profile(self, user_id: str) -> Profile:
@@ -433,8 +427,10 @@ class Gamification:
         at_text = explicit or to_text(moment)
 
         def body(tx: Tx) -> Transaction:
-            self._veto(
-                AwardRequest("points", user_id, amount, source, currency, load_json(meta), moment)
+            run_vetoes(
+                self.pm,
+                self,
+                AwardRequest("points", user_id, amount, source, currency, load_json(meta), moment),
             )
             return self._ledger.credit(tx, posting)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
+from typing import Any
 
 import pluggy
 
 from . import hookspecs
+from .errors import Rejected
 
-__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "get_plugin_manager"]
+__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "get_plugin_manager", "run_vetoes"]
 
 ENTRY_POINT_GROUP = "gamification_sdk"
 DEFAULT_PLUGINS = (
@@ -33,3 +35,12 @@ def get_plugin_manager(
     # A misspelt hook name would otherwise be silently ignored.
     pm.check_pending()
     return pm
+
+
+def run_vetoes(pm: pluggy.PluginManager, engine: Any, request: Any) -> None:
+    """Raise ``Rejected`` with the first reason any ``validate_award`` plugin gives."""
+    hook = pm.hook.validate_award
+    if hook.get_hookimpls():
+        for reason in hook(engine=engine, award=request):
+            if reason:
+                raise Rejected(str(reason))

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from .clock import to_text
 from .config import Config
 from .convert import converter
-from .errors import InvalidInput, PrestigeUnavailable, Rejected, UnknownUser
+from .errors import InvalidInput, PrestigeUnavailable, UnknownUser
 from .idempotency import Codec
 from .ledger import Ledger, Posting
 from .levels import LevelTable
 from .models import AwardRequest, LevelUpReward, XPAward, XPBoost, XPEntry
+from .plugins import run_vetoes
 from .store import Tx
 from .validation import MAX_TOTAL
 
@@ -114,6 +115,7 @@ class XP:
         self._config = config
         self._table = table
         self._ledger = ledger
+        self._pm = pm
         self._hook = pm.hook
         self._engine = engine
         self._rewards = {reward.level: reward for reward in config.levels.rewards}
@@ -172,11 +174,11 @@ class XP:
         self._current = (user_id, prestige, boosts_until)
         metadata_value: Any = None if metadata is None else json.loads(metadata)
         hook = self._hook
-        if hook.validate_award.get_hookimpls():
-            request = AwardRequest("xp", user_id, base, source, None, metadata_value, at)
-            for reason in hook.validate_award(engine=self._engine, award=request):
-                if reason:
-                    raise Rejected(str(reason))
+        run_vetoes(
+            self._pm,
+            self._engine,
+            AwardRequest("xp", user_id, base, source, None, metadata_value, at),
+        )
         try:
             factors = [
                 f

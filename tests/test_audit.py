@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
 import pytest
 
 from gamification_sdk import (
@@ -16,8 +17,8 @@ from gamification_sdk import (
     CurrencyConfig,
     FakeClock,
     Gamification,
-    LevelReward,
     LedgerReport,
+    LevelReward,
     LevelsConfig,
 )
 

@@ -32,7 +32,10 @@ def m(make_engine: Callable[..., Gamification]) -> Gamification:
     return make_engine(config=MULTI)
 
 
-def entries(engine: Gamification, transaction_id: int) -> list[tuple[int, str | None, int, int, int]]:
+Entry = tuple[int, str | None, int, int, int]
+
+
+def entries(engine: Gamification, transaction_id: int) -> list[Entry]:
     """(account_id, user_id, amount, balance_before, balance_after) of one transaction."""
     return engine.db.conn.execute(
         "SELECT account_id, user_id, amount, balance_before, balance_after FROM entries "

@@ -290,7 +290,8 @@ def test_reservations_per_currency(make_engine: Callable[..., Gamification]) -> 
 def test_reserve_and_commit_are_idempotent_with_keys(rich: Gamification, clock: FakeClock) -> None:
     r = rich.reserve_points("alice", 30, currency="points", ttl=60, idempotency_key="res-1")
     with unchanged(rich):
-        assert rich.reserve_points("alice", 30, currency="points", ttl=60, idempotency_key="res-1") == r
+        again = rich.reserve_points("alice", 30, currency="points", ttl=60, idempotency_key="res-1")
+    assert again == r
     assert held(rich) == (100, 30, 70)
     t = rich.commit_reservation(r.id, idempotency_key="commit-1")
     clock.advance(seconds=3600)  # a retry after the hold would have expired still replays

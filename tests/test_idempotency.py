@@ -1,0 +1,348 @@
+"""Idempotency keys: replays return the original result and write nothing; conflicts refuse."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import START, unchanged
+
+from gamification_sdk import (
+    Config,
+    CurrencyConfig,
+    FakeClock,
+    Gamification,
+    LevelsConfig,
+    XPAward,
+    errors,
+    hookimpl,
+)
+
+Make = Callable[..., Gamification]
+Call = Callable[[], Any]
+KEY = "order-42"
+
+
+# -- every write method ----------------------------------------------------------------------
+
+
+def _award_xp(g: Gamification) -> Call:
+    return lambda: g.award_xp("alice", 150, source="quest", idempotency_key=KEY, metadata={"q": 1})
+
+
+def _add_xp_boost(g: Gamification) -> Call:
+    return lambda: g.add_xp_boost(
+        "alice", 1.5, expires_at=START + timedelta(days=1), source="event", idempotency_key=KEY
+    )
+
+
+def _prestige(g: Gamification) -> Call:
+    g.award_xp("alice", 1600, source="quest")  # max level 5 in this module's config
+    return lambda: g.prestige("alice", idempotency_key=KEY)
+
+
+def _award_points(g: Gamification) -> Call:
+    return lambda: g.award_points(
+        "alice", 40, currency="points", source="quest", idempotency_key=KEY,
+        reference=("quest", "7"), description="Quest", metadata={"a": [1, 2]},
+    )
+
+
+def _spend_points(g: Gamification) -> Call:
+    g.award_points("alice", 100, currency="points", source="seed")
+    return lambda: g.spend_points(
+        "alice", 100, currency="points", source="shop", idempotency_key=KEY
+    )
+
+
+def _transfer_points(g: Gamification) -> Call:
+    g.award_points("alice", 100, currency="points", source="seed")
+    return lambda: g.transfer_points("alice", "bob", 100, currency="points", idempotency_key=KEY)
+
+
+def _adjust_points(g: Gamification) -> Call:
+    g.award_points("alice", 100, currency="points", source="seed")
+    return lambda: g.adjust_points(
+        "alice", -100, currency="points", reason="fraud", idempotency_key=KEY
+    )
+
+
+def _refund(g: Gamification) -> Call:
+    g.award_points("alice", 100, currency="points", source="seed")
+    spent = g.spend_points("alice", 60, currency="points", source="shop")
+    return lambda: g.refund(spent.id, idempotency_key=KEY)
+
+
+def _reserve_points(g: Gamification) -> Call:
+    g.award_points("alice", 100, currency="points", source="seed")
+    return lambda: g.reserve_points(
+        "alice", 100, currency="points", ttl=timedelta(days=1), idempotency_key=KEY
+    )
+
+
+def _commit_reservation(g: Gamification) -> Call:
+    g.award_points("alice", 100, currency="points", source="seed")
+    held = g.reserve_points("alice", 70, currency="points", ttl=timedelta(days=1))
+    return lambda: g.commit_reservation(held.id, idempotency_key=KEY)
+
+
+def _release_reservation(g: Gamification) -> Call:
+    g.award_points("alice", 100, currency="points", source="seed")
+    held = g.reserve_points("alice", 70, currency="points", ttl=timedelta(days=1))
+    return lambda: g.release_reservation(held.id, idempotency_key=KEY)
+
+
+WRITES: dict[str, Callable[[Gamification], Call]] = {
+    "award_xp": _award_xp,
+    "add_xp_boost": _add_xp_boost,
+    "prestige": _prestige,
+    "award_points": _award_points,
+    "spend_points": _spend_points,
+    "transfer_points": _transfer_points,
+    "adjust_points": _adjust_points,
+    "refund": _refund,
+    "reserve_points": _reserve_points,
+    "commit_reservation": _commit_reservation,
+    "release_reservation": _release_reservation,
+}
+CONFIG = Config(levels=LevelsConfig(max_level=5, level_up_bonus={"points": 5}))
+
+
+@pytest.fixture
+def engine(make_engine: Make) -> Gamification:
+    return make_engine(config=CONFIG)
+
+
+def test_every_write_method_is_covered() -> None:
+    takes_key = {
+        name
+        for name, member in vars(Gamification).items()
+        if callable(member) and "idempotency_key" in inspect.signature(member).parameters
+    }
+    assert takes_key == set(WRITES)
+
+
+@pytest.mark.parametrize("method", sorted(WRITES))
+def test_repeat_with_same_key_returns_original_and_writes_nothing(
+    engine: Gamification, clock: FakeClock, method: str
+) -> None:
+    call = WRITES[method](engine)
+    before = engine.dump()
+    first = call()
+    assert engine.dump() != before  # the first call did write
+    # The retry comes later (at=None both times): still the same call.
+    clock.advance(minutes=5)
+    with unchanged(engine):
+        again = call()
+        third = call()
+    assert again == first
+    assert third == first
+    assert type(again) is type(first)
+    assert not engine.verify_ledger()
+
+
+def test_replay_returns_original_even_when_state_moved_on(engine: Gamification) -> None:
+    engine.award_points("alice", 100, currency="points", source="seed")
+    spent = engine.spend_points("alice", 100, currency="points", source="shop", idempotency_key=KEY)
+    assert engine.balance("alice", "points") == 0
+    # A fresh spend would be InsufficientFunds; the replay is the original transaction.
+    with unchanged(engine):
+        assert engine.spend_points(
+            "alice", 100, currency="points", source="shop", idempotency_key=KEY
+        ) == spent
+        with pytest.raises(errors.InsufficientFunds):
+            engine.spend_points("alice", 100, currency="points", source="shop")
+
+
+def test_replayed_award_has_original_values(engine: Gamification, clock: FakeClock) -> None:
+    first = engine.award_xp("alice", 150, source="quest", idempotency_key=KEY)
+    engine.add_xp_boost("alice", 2.0, expires_at=clock() + timedelta(days=1), source="event")
+    clock.advance(hours=1)
+    again = engine.award_xp("alice", 150, source="quest", idempotency_key=KEY)
+    assert again == first
+    assert (again.amount, again.multiplier, again.created_at) == (150, 1.0, START)
+    assert [r.level for r in again.rewards] == [2]
+    assert again.idempotency_key == KEY
+    assert engine.profile("alice").xp == 150
+    assert engine.balance("alice", "points") == 5
+
+
+def test_failed_call_does_not_burn_the_key(engine: Gamification) -> None:
+    with unchanged(engine), pytest.raises(errors.InsufficientFunds):
+        engine.spend_points("alice", 50, currency="points", source="shop", idempotency_key=KEY)
+    engine.award_points("alice", 50, currency="points", source="seed")
+    spent = engine.spend_points("alice", 50, currency="points", source="shop", idempotency_key=KEY)
+    assert spent.balance_after == 0
+
+
+# -- conflicts -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"amount": 151},
+        {"user_id": "bob"},
+        {"source": "other"},
+        {"metadata": {"q": 2}},
+        {"metadata": None},
+        {"at": START},
+    ],
+)
+def test_same_key_different_args_conflicts(engine: Gamification, changed: dict[str, Any]) -> None:
+    base: dict[str, Any] = {"user_id": "alice", "amount": 150, "source": "quest",
+                            "metadata": {"q": 1}}
+    engine.award_xp(**base, idempotency_key=KEY)
+    with unchanged(engine), pytest.raises(errors.IdempotencyConflict) as info:
+        engine.award_xp(**{**base, **changed}, idempotency_key=KEY)
+    assert info.value.key == KEY
+    assert (info.value.operation, info.value.original_operation) == ("award_xp", "award_xp")
+    assert "idempotency_key" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [{"amount": 41}, {"currency": "gems"}, {"reference": ("quest", "8")}, {"description": "x"},
+     {"transaction_type": "bonus"}],
+)
+def test_points_same_key_different_args_conflicts(
+    make_engine: Make, changed: dict[str, Any]
+) -> None:
+    g = make_engine(config=Config(currencies=[CurrencyConfig("points"), CurrencyConfig("gems")]))
+    base: dict[str, Any] = {"user_id": "alice", "amount": 40, "currency": "points",
+                            "source": "quest", "reference": ("quest", "7")}
+    g.award_points(**base, idempotency_key=KEY)
+    with unchanged(g), pytest.raises(errors.IdempotencyConflict):
+        g.award_points(**{**base, **changed}, idempotency_key=KEY)
+
+
+def test_key_reuse_across_operations_conflicts(engine: Gamification) -> None:
+    engine.award_xp("alice", 10, source="quest", idempotency_key=KEY)
+    with unchanged(engine):
+        with pytest.raises(errors.IdempotencyConflict) as info:
+            engine.award_points("alice", 10, currency="points", source="quest", idempotency_key=KEY)
+        assert (info.value.operation, info.value.original_operation) == (
+            "award_points", "award_xp",
+        )
+        with pytest.raises(errors.IdempotencyConflict):
+            engine.add_xp_boost(
+                "alice", 2.0, expires_at=START + timedelta(hours=1), source="quest",
+                idempotency_key=KEY,
+            )
+
+
+def test_keys_are_global_not_per_user(engine: Gamification) -> None:
+    engine.award_xp("alice", 10, source="quest", idempotency_key=KEY)
+    with unchanged(engine), pytest.raises(errors.IdempotencyConflict):
+        engine.award_xp("bob", 10, source="quest", idempotency_key=KEY)
+
+
+def test_retry_without_at_under_moving_clock_is_a_replay(
+    engine: Gamification, clock: FakeClock
+) -> None:
+    first = engine.award_points("alice", 10, currency="points", source="q", idempotency_key=KEY)
+    clock.advance(days=3)
+    with unchanged(engine):
+        assert engine.award_points(
+            "alice", 10, currency="points", source="q", idempotency_key=KEY
+        ) == first
+    assert first.created_at == START
+
+
+def test_explicit_at_is_part_of_the_call(engine: Gamification) -> None:
+    first = engine.award_xp("alice", 10, source="q", idempotency_key=KEY, at=START)
+    with unchanged(engine):
+        assert engine.award_xp("alice", 10, source="q", idempotency_key=KEY, at=START) == first
+        with pytest.raises(errors.IdempotencyConflict):
+            engine.award_xp(
+                "alice", 10, source="q", idempotency_key=KEY, at=START - timedelta(seconds=1)
+            )
+
+
+def test_replay_does_not_fire_hooks_again(make_engine: Make) -> None:
+    seen: list[XPAward] = []
+
+    class Recorder:
+        @hookimpl
+        def on_xp_awarded(self, award: XPAward) -> None:
+            seen.append(award)
+
+    g = make_engine(plugins=(Recorder(),))
+    g.award_xp("alice", 10, source="q", idempotency_key=KEY)
+    g.award_xp("alice", 10, source="q", idempotency_key=KEY)
+    assert len(seen) == 1
+
+
+def test_replay_survives_reopening_the_file(clock: FakeClock, db_path: Path) -> None:
+    with Gamification.open(db_path, clock=clock, load_entrypoints=False) as g:
+        first = g.award_xp("alice", 10, source="q", idempotency_key=KEY)
+    clock.advance(hours=1)
+    with Gamification.open(db_path, clock=clock, load_entrypoints=False) as g2, unchanged(g2):
+        assert g2.award_xp("alice", 10, source="q", idempotency_key=KEY) == first
+
+
+# -- processes racing on one file ------------------------------------------------------------
+
+RACER = textwrap.dedent(
+    """
+    import sys
+    from gamification_sdk import Gamification
+
+    path, keys = sys.argv[1], int(sys.argv[2])
+    g = Gamification.open(path, load_entrypoints=False)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    ids = [
+        g.award_xp("racer", 10, source="race", idempotency_key=f"race-{i}").id
+        for i in range(keys)
+    ]
+    g.close()
+    print(" ".join(map(str, ids)), flush=True)
+    """
+)
+
+
+def test_processes_racing_with_the_same_key_apply_once(db_path: Path) -> None:
+    keys, processes = 25, 4
+    Gamification.open(db_path, load_entrypoints=False).close()  # create the schema first
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(db_path), str(keys)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for _ in range(processes)
+    ]
+    try:
+        for racer in racers:
+            assert racer.stdout is not None
+            assert racer.stdout.readline().strip() == "ready"
+        for racer in racers:  # release them together
+            assert racer.stdin is not None
+            racer.stdin.write("go\n")
+            racer.stdin.flush()
+        outputs = [racer.communicate(timeout=60) for racer in racers]
+    finally:
+        for racer in racers:
+            if racer.poll() is None:
+                racer.kill()
+    for racer, (_, err) in zip(racers, outputs, strict=True):
+        assert racer.returncode == 0, err
+    id_lists = [out.split() for out, _ in outputs]
+    assert all(ids == id_lists[0] for ids in id_lists)  # every process got the same awards
+    with Gamification.open(db_path, load_entrypoints=False) as g:
+        history = g.xp_history("racer", limit=1000)
+        assert len(history) == keys
+        assert sorted(e.idempotency_key or "" for e in history) == sorted(
+            f"race-{i}" for i in range(keys)
+        )
+        assert g.profile("racer").xp == 10 * keys
+        (rows,) = g.db.execute("SELECT COUNT(*) FROM xp_awards").fetchone()
+        assert rows == keys
+        assert not g.verify_ledger()
