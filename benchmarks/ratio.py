@@ -457,9 +457,7 @@ def environment() -> dict[str, str]:
     }
 
 
-def render_markdown(
-    rows: Sequence[Row], s: Settings, notes: Sequence[str] = (), elapsed: float | None = None
-) -> str:
+def render_markdown(report: Report, s: Settings, elapsed: float | None = None) -> str:
     out = ["# Engine throughput as ratios to raw sqlite3", ""]
     out += [f"- {k}: {v}" for k, v in environment().items()]
     out.append(
@@ -470,8 +468,8 @@ def render_markdown(
     if elapsed is not None:
         out.append(f"- run time: {elapsed:.0f} s")
     out += ["", "| " + " | ".join(HEADER) + " |", "|" + "|".join(["---"] + ["---:"] * 5) + "|"]
-    out += ["| " + " | ".join(row.cells()) + " |" for row in rows]
-    out += ["", *(f"- {note}" for note in notes)]
+    out += ["| " + " | ".join(row.cells()) + " |" for row in report.rows]
+    out += ["", *(f"- {note}" for note in report.notes)]
     out += [
         "",
         "Baseline: a file DB in WAL with synchronous=NORMAL; per transaction `BEGIN IMMEDIATE`, "
@@ -479,8 +477,14 @@ def render_markdown(
         "row with a UNIQUE key (time-ordered `k000000000000` unless stated), `COMMIT`. "
         "Engine calls are one committed transaction each, time-ordered idempotency keys, the "
         "system clock, `load_entrypoints=False`. Rows without a target are informational.",
-        "",
     ]
+    if report.samples:
+        out += ["", "Every round (per second, in run order):", ""]
+        out += [
+            f"- {name}: " + ", ".join(f"{v:,.0f}" for v in values)
+            for name, values in report.samples.items()
+        ]
+    out.append("")
     return "\n".join(out)
 
 
@@ -498,13 +502,13 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None)
         print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="gamification-ratio-", dir=args.tmpdir) as tmp:
-        rows, notes = run(s, Path(tmp), log)
+        report = run(s, Path(tmp), log)
     elapsed = time.perf_counter() - started
-    print(render_text(rows, color=sys.stdout.isatty()))
-    for note in notes:
+    print(render_text(report.rows, color=sys.stdout.isatty()))
+    for note in report.notes:
         print(note)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render_markdown(rows, s, notes, elapsed), encoding="utf-8")
+    args.out.write_text(render_markdown(report, s, elapsed), encoding="utf-8")
     print(f"wrote {args.out} ({elapsed:.0f} s)")
     return 0
 

@@ -29,13 +29,14 @@ def tiny(ratio: ModuleType) -> object:
 def test_measurements_return_positive_numbers(ratio: ModuleType, tmp_path: Path) -> None:
     s = tiny(ratio)
     messages: list[str] = []
-    rows, notes = ratio.run(s, tmp_path, messages.append)
-    assert len(rows) == 12 and messages and notes
-    for row in rows:
+    report = ratio.run(s, tmp_path, messages.append)
+    assert len(report.rows) == 12 and messages and report.notes and report.samples
+    for row in report.rows:
         assert row.value > 0, row
         assert row.baseline is None or row.baseline > 0, row
         assert row.status in ("PASS", "MISS", "info")
-    assert any("0 problems" in note for note in notes)  # the pre-filled ledger verifies clean
+    assert all(v > 0 for values in report.samples.values() for v in values)
+    assert any("0 problems" in note for note in report.notes)  # the ledger verifies clean
 
 
 def test_main_writes_the_markdown(
@@ -56,7 +57,8 @@ def test_markdown_and_text_render(ratio: ModuleType) -> None:
         ratio.Row("batch", 10.0, 20.0, target_abs=50_000),
         ratio.Row("verify", 1.5, unit="s"),
     ]
-    md = ratio.render_markdown(rows, tiny(ratio), ["a note"], 1.0)
+    report = ratio.Report(rows=rows, notes=["a note"], samples={"small: raw": [1.0, 2.0]})
+    md = ratio.render_markdown(report, tiny(ratio), 1.0)
     assert "| name | ops/s | baseline ops/s | ratio | target | result |" in md
     assert "| award_xp, unique key | 100 | 200 | 0.500 | >= 0.5 | PASS |" in md
     assert "MISS" in md and "1.50 s" in md and "sqlite" in md

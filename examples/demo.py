@@ -86,7 +86,8 @@ def main(path: str = "demo.db") -> None:
         g.transfer_points("ada", "grace", 25, currency="sparkle", description="thanks!")
 
         print(
-            f"\n{'user':8} {'level':>5} {'xp':>6} {'progress':>9} {'sparkle':>8} {'premium':>8}  titles"
+            f"\n{'user':8} {'level':>5} {'xp':>6} {'progress':>9} "
+            f"{'sparkle':>8} {'premium':>8}  titles"
         )
         for user in ("ada", "grace", "linus"):
             p = g.profile(user)
@@ -99,9 +100,8 @@ def main(path: str = "demo.db") -> None:
         page = g.history("ada", currency="sparkle", limit=3)
         print("\nada's latest sparkle transactions:")
         for t in page.transactions:
-            print(
-                f"  #{t.id:<3} {t.type:9} {t.amount:>+6} -> {t.balance_after:>5}  {t.description or t.source}"
-            )
+            what = t.description or t.source
+            print(f"  #{t.id:<3} {t.type:9} {t.amount:>+6} -> {t.balance_after:>5}  {what}")
         totals = page.totals["sparkle"]
         print(f"  earned {totals.earned}, spent {totals.spent}, net {totals.net}")
 
