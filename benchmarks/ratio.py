@@ -58,8 +58,10 @@ class Settings:
     chunk: int
 
 
-FULL = Settings("full", n=2_000, raw_n=4_000, rounds=9, batch=10_000, fill=1_000_000, chunk=50_000)
-QUICK = Settings("quick", n=400, raw_n=800, rounds=3, batch=2_000, fill=100_000, chunk=50_000)
+FULL = Settings(
+    "full", n=3_000, raw_n=8_000, rounds=11, batch=10_000, fill=1_000_000, chunk=50_000
+)
+QUICK = Settings("quick", n=1_000, raw_n=3_000, rounds=5, batch=5_000, fill=100_000, chunk=50_000)
 
 
 @dataclass(frozen=True)

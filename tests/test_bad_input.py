@@ -1,0 +1,226 @@
+"""Bad arguments raise InvalidInput naming the field and write nothing; odd text round-trips."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from conftest import START, unchanged
+
+from gamification_sdk import Gamification, errors
+
+NAIVE = datetime(2026, 3, 2, 12, 0)
+
+Award = Callable[..., Any]
+
+
+def award_xp(g: Gamification, **kwargs: Any) -> Any:
+    return g.award_xp(**kwargs)
+
+
+def award_points(g: Gamification, **kwargs: Any) -> Any:
+    return g.award_points(currency="points", **kwargs)
+
+
+AWARDS = [pytest.param(award_xp, id="award_xp"), pytest.param(award_points, id="award_points")]
+
+BAD = [
+    pytest.param({"amount": 0}, "amount", id="amount-0"),
+    pytest.param({"amount": -5}, "amount", id="amount-negative"),
+    pytest.param({"amount": 1.5}, "amount", id="amount-float"),
+    pytest.param({"amount": 10.0}, "amount", id="amount-integral-float"),
+    pytest.param({"amount": True}, "amount", id="amount-True"),
+    pytest.param({"amount": float("nan")}, "amount", id="amount-nan"),
+    pytest.param({"amount": float("inf")}, "amount", id="amount-inf"),
+    pytest.param({"amount": "10"}, "amount", id="amount-str"),
+    pytest.param({"amount": None}, "amount", id="amount-None"),
+    pytest.param({"amount": 2**53 + 1}, "amount", id="amount-2**53+1"),
+    pytest.param({"amount": 2**64}, "amount", id="amount-2**64"),
+    pytest.param({"user_id": ""}, "user_id", id="user-empty"),
+    pytest.param({"user_id": 5}, "user_id", id="user-int"),
+    pytest.param({"user_id": None}, "user_id", id="user-None"),
+    pytest.param({"user_id": b"alice"}, "user_id", id="user-bytes"),
+    pytest.param({"user_id": "x" * 256}, "user_id", id="user-256"),
+    pytest.param({"user_id": "a\x00b"}, "user_id", id="user-nul"),
+    pytest.param({"user_id": "a\nb"}, "user_id", id="user-newline"),
+    pytest.param({"user_id": "a\x7fb"}, "user_id", id="user-del"),
+    pytest.param({"source": ""}, "source", id="source-empty"),
+    pytest.param({"source": "   "}, "source", id="source-blank"),
+    pytest.param({"source": 5}, "source", id="source-int"),
+    pytest.param({"source": "s" * 101}, "source", id="source-101"),
+    pytest.param({"source": "a\tb"}, "source", id="source-tab"),
+    pytest.param({"metadata": {"x": object()}}, "metadata", id="metadata-object"),
+    pytest.param({"metadata": {"x": b"bytes"}}, "metadata", id="metadata-bytes"),
+    pytest.param({"metadata": {"x": "y" * (64 * 1024)}}, "metadata", id="metadata-64KiB"),
+    pytest.param({"metadata": {"x": float("nan")}}, "metadata", id="metadata-nan"),
+    pytest.param({"metadata": [1, float("inf")]}, "metadata", id="metadata-inf"),
+    pytest.param({"idempotency_key": ""}, "idempotency_key", id="key-empty"),
+    pytest.param({"idempotency_key": "k" * 256}, "idempotency_key", id="key-256"),
+    pytest.param({"idempotency_key": 42}, "idempotency_key", id="key-int"),
+    pytest.param({"at": NAIVE}, "at", id="at-naive"),
+    pytest.param({"at": "2026-03-02T12:00:00+00:00"}, "at", id="at-str"),
+    pytest.param({"at": 1772452800}, "at", id="at-int"),
+]
+
+
+@pytest.fixture
+def seeded(g: Gamification) -> Gamification:
+    """Some data in the database, so that an unchanged dump means something."""
+    g.award_xp("alice", 150, source="seed", idempotency_key="seed-xp")
+    g.award_points("alice", 100, currency="points", source="seed", idempotency_key="seed-pts")
+    g.spend_points("alice", 30, currency="points", source="shop")
+    return g
+
+
+@pytest.mark.parametrize(("bad", "field"), BAD)
+@pytest.mark.parametrize("award", AWARDS)
+def test_bad_input_names_field_and_writes_nothing(
+    seeded: Gamification, award: Award, bad: dict[str, Any], field: str
+) -> None:
+    kwargs = {"user_id": "alice", "amount": 10, "source": "quest", **bad}
+    with unchanged(seeded), pytest.raises(errors.InvalidInput) as info:
+        award(seeded, **kwargs)
+    exc = info.value
+    assert isinstance(exc, ValueError)
+    assert exc.field == field
+    assert str(exc).startswith(f"{field}: ")
+    assert exc.problem
+
+
+@pytest.mark.parametrize("award", AWARDS)
+def test_the_valid_baseline_call_does_write(seeded: Gamification, award: Award) -> None:
+    """The control for the test above: without the bad argument the same call writes."""
+    before = seeded.dump()
+    award(seeded, user_id="alice", amount=10, source="quest", metadata={"ok": 1},
+          idempotency_key="k" * 255, at=START - timedelta(days=1))
+    assert seeded.dump() != before
+
+
+@pytest.mark.parametrize("award", AWARDS)
+def test_limits_are_inclusive(seeded: Gamification, award: Award) -> None:
+    award(seeded, user_id="u" * 255, amount=2**53, source="s" * 100)
+    award(seeded, user_id="m", amount=1, source="m", metadata={"x": "y" * (64 * 1024 - 20)})
+    if award is award_xp:
+        assert seeded.profile("u" * 255).xp == 2**53
+    else:
+        assert seeded.balance("u" * 255, "points") == 2**53
+    assert not seeded.verify_ledger()
+
+
+def test_unknown_currency_names_currency(seeded: Gamification) -> None:
+    with unchanged(seeded), pytest.raises(errors.InvalidInput) as info:
+        seeded.award_points("alice", 10, currency="gems", source="quest")
+    assert info.value.field == "currency"
+    assert isinstance(info.value, errors.UnknownCurrency)
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        pytest.param(lambda g: g.spend_points("alice", 0, currency="points", source="s"),
+                     "amount", id="spend-amount"),
+        pytest.param(lambda g: g.spend_points("alice", 5, currency="points", source="s",
+                                              at=NAIVE), "at", id="spend-at"),
+        pytest.param(lambda g: g.transfer_points("alice", "", 5, currency="points"),
+                     "to_user", id="transfer-to"),
+        pytest.param(lambda g: g.transfer_points("alice", "alice", 5, currency="points"),
+                     "to_user", id="transfer-self"),
+        pytest.param(lambda g: g.transfer_points("a\nb", "bob", 5, currency="points"),
+                     "from_user", id="transfer-from"),
+        pytest.param(lambda g: g.adjust_points("alice", 0, currency="points", reason="x"),
+                     "amount", id="adjust-zero"),
+        pytest.param(lambda g: g.adjust_points("alice", 5, currency="points", reason=""),
+                     "reason", id="adjust-reason"),
+        pytest.param(lambda g: g.adjust_points("alice", 5, currency="points", reason="x",
+                                               metadata={"n": float("nan")}),
+                     "metadata", id="adjust-metadata"),
+        pytest.param(lambda g: g.reserve_points("alice", 5, currency="points", ttl=0),
+                     "ttl", id="reserve-ttl"),
+        pytest.param(lambda g: g.reserve_points("alice", 5, currency="points", ttl=60,
+                                                idempotency_key=""),
+                     "idempotency_key", id="reserve-key"),
+        pytest.param(lambda g: g.add_xp_boost("alice", 2.0, expires_at=NAIVE, source="e"),
+                     "expires_at", id="boost-naive"),
+        pytest.param(lambda g: g.refund(True), "transaction_id", id="refund-bool"),
+        pytest.param(lambda g: g.prestige("", idempotency_key="k"), "user_id", id="prestige"),
+        pytest.param(lambda g: g.commit_reservation(0), "reservation_id", id="commit-id"),
+        pytest.param(lambda g: g.profile(""), "user_id", id="profile"),
+        pytest.param(lambda g: g.balances(7), "user_id", id="balances"),
+        pytest.param(lambda g: g.history("alice", limit=0), "limit", id="history-limit"),
+    ],
+)
+def test_other_methods_validate_too(
+    seeded: Gamification, call: Callable[[Gamification], Any], field: str
+) -> None:
+    with unchanged(seeded), pytest.raises(errors.InvalidInput) as info:
+        call(seeded)
+    assert info.value.field == field
+
+
+# -- hostile but valid text is stored verbatim -----------------------------------------------
+
+ODD = [
+    "Robert'); DROP TABLE profiles;--",
+    "用户🎮",
+    "Ω≈ç√",
+    "' OR '1'='1",
+    '"; DELETE FROM xp_awards; --',
+    "%_\\*?[]",
+    "e\u0301\u200d\U0001f468\u200d\U0001f469",
+    "call:level-reward:x",
+]
+
+
+@pytest.mark.parametrize("text", ODD)
+def test_odd_text_round_trips_through_xp(g: Gamification, text: str) -> None:
+    metadata = {text: [text, {"nested": text}], "plain": text}
+    award = g.award_xp(text, 10, source=text, idempotency_key=text, metadata=metadata)
+    assert (award.user_id, award.source, award.idempotency_key) == (text, text, text)
+    (entry,) = g.xp_history(text)
+    assert (entry.user_id, entry.source, entry.idempotency_key) == (text, text, text)
+    assert entry.metadata == metadata
+    assert g.profile(text).xp == 10
+    # The replay finds the same key.
+    assert g.award_xp(text, 10, source=text, idempotency_key=text, metadata=metadata) == award
+    assert g.profile(text).xp == 10
+    assert not g.verify_ledger()
+
+
+@pytest.mark.parametrize("text", ODD)
+def test_odd_text_round_trips_through_points(g: Gamification, text: str) -> None:
+    metadata = {text: text}
+    sent = g.award_points(
+        text, 10, currency="points", source=text, idempotency_key=text, metadata=metadata,
+        reference=(text, text), description=text,
+    )
+    (txn,) = g.history(text).transactions
+    assert txn == sent
+    assert (txn.user_id, txn.source, txn.idempotency_key, txn.description) == (
+        text, text, text, text,
+    )
+    assert (txn.reference_type, txn.reference_id) == (text, text)
+    assert txn.metadata == metadata
+    assert g.balance(text, "points") == 10
+    g.transfer_points(text, "bob", 4, currency="points", source=text, idempotency_key=text + "!")
+    assert g.history("bob").transactions[0].counterparty == text
+    assert g.balance(text, "points") == 6
+    assert not g.verify_ledger()
+
+
+def test_odd_text_does_not_touch_the_schema(g: Gamification) -> None:
+    tables_before = g.db.table_names()
+    for text in ODD:
+        g.award_xp(text, 10, source=text, metadata={"sql": text})
+    assert g.db.table_names() == tables_before
+    assert {g.profile(text).xp for text in ODD} == {10}
+
+
+def test_distinct_odd_users_are_distinct(g: Gamification) -> None:
+    # Visually similar or normalisation-equivalent ids are not merged.
+    g.award_xp("e\u0301", 10, source="s")
+    g.award_xp("\u00e9", 20, source="s")
+    assert (g.profile("e\u0301").xp, g.profile("\u00e9").xp) == (10, 20)
+    g.award_xp("Alice", 1, source="s")
+    assert g.profile("alice").xp == 0
