@@ -430,7 +430,9 @@ class Gamification:
             run_vetoes(
                 self.pm,
                 self,
-                AwardRequest("points", user_id, amount, source, currency, load_json(meta), moment),
+                lambda: AwardRequest(
+                    "points", user_id, amount, source, currency, load_json(meta), moment
+                ),
             )
             return self._ledger.credit(tx, posting)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pluggy
@@ -37,10 +37,13 @@ def get_plugin_manager(
     return pm
 
 
-def run_vetoes(pm: pluggy.PluginManager, engine: Any, request: Any) -> None:
-    """Raise ``Rejected`` with the first reason any ``validate_award`` plugin gives."""
+def run_vetoes(pm: pluggy.PluginManager, engine: Any, request: Callable[[], Any]) -> None:
+    """Raise ``Rejected`` with the first reason any ``validate_award`` plugin gives.
+
+    ``request`` builds the ``AwardRequest`` only when some plugin will look at it.
+    """
     hook = pm.hook.validate_award
     if hook.get_hookimpls():
-        for reason in hook(engine=engine, award=request):
+        for reason in hook(engine=engine, award=request()):
             if reason:
                 raise Rejected(str(reason))

@@ -196,7 +196,7 @@ class LedgerMachine(RuleBasedStateMachine):
             a.earned += amount
             self.unrefundable.append(t.id)
 
-    @rule(user=users, currency=spendable, amount=small, ttl=st.integers(1, 600), key=keyed)
+    @rule(user=users, currency=spendable, amount=small, ttl=st.integers(1, 300), key=keyed)
     def reserve(self, user: str, currency: str, amount: int, ttl: int, key: bool) -> None:
         a = self.acct(user, currency)
         if currency == "gems":
