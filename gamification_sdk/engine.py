@@ -407,17 +407,50 @@ class Gamification:
         transaction_type: str = "earned",
     ) -> Transaction:
         """Issue points to a user; returns the transaction with the new balance."""
-        check_id(user_id)
-        check_amount(amount)
         cur = self._ledger.currency(currency)
-        if cur.max_award is not None and amount > cur.max_award:
+        if type(amount) is int and cur.max_award is not None and amount > cur.max_award:
             raise InvalidInput(
                 "amount", f"{amount} is above {currency}'s max_award {cur.max_award}"
             )
+        posting, key, digest = self._points_call(
+            CREDIT_TYPES, transaction_type, user_id, amount, currency, source,
+            idempotency_key, reference, description, metadata, at,
+        )  # fmt: skip
+
+        def body(tx: Tx) -> Transaction:
+            run_vetoes(
+                self.pm,
+                self,
+                lambda: AwardRequest(
+                    "points", user_id, amount, source, currency, posting.metadata and
+                    load_json(posting.metadata), posting.at,
+                ),
+            )  # fmt: skip
+            return self._ledger.credit(tx, posting)
+
+        return self._write("award_points", key, digest, self._ledger.codec, posting.at_text, body)
+
+    def _points_call(
+        self,
+        allowed_types: frozenset[str],
+        transaction_type: str,
+        user_id: str,
+        amount: int,
+        currency: str,
+        source: str,
+        idempotency_key: str | None,
+        reference: tuple[str, str] | None,
+        description: str | None,
+        metadata: Any,
+        at: datetime | None,
+    ) -> tuple[Posting, str | None, Callable[[], bytes]]:
+        """Check a one-user points call; returns its posting, key and fingerprint."""
+        check_id(user_id)
+        check_amount(amount)
         check_text(source, "source", max_length=100)
-        if transaction_type not in CREDIT_TYPES:
+        if transaction_type not in allowed_types:
             raise InvalidInput(
-                "transaction_type", f"expected one of {', '.join(sorted(CREDIT_TYPES))}"
+                "transaction_type", f"expected one of {', '.join(sorted(allowed_types))}"
             )
         key = check_key(idempotency_key)
         ref = _check_reference(reference)
@@ -425,40 +458,16 @@ class Gamification:
         meta = check_metadata(metadata)
         moment, explicit = self._moment(at)
         at_text = explicit or to_text(moment)
-
-        def body(tx: Tx) -> Transaction:
-            run_vetoes(
-                self.pm,
-                self,
-                lambda: AwardRequest(
-                    "points", user_id, amount, source, currency, load_json(meta), moment
-                ),
-            )
-            return self._ledger.credit(tx, posting)
-
         posting = Posting(
-            transaction_type,
-            currency,
-            amount,
-            user_id,
-            source,
-            moment,
-            at_text,
-            reference=ref,
-            description=text,
-            metadata=meta,
-            key=_call_key(key),
-        )
-
-        return self._write(
-            "award_points",
+            transaction_type, currency, amount, user_id, source, moment, at_text,
+            reference=ref, description=text, metadata=meta, key=_call_key(key),
+        )  # fmt: skip
+        return (
+            posting,
             key,
             lambda: fingerprint(
                 user_id, amount, currency, source, ref, text, meta, explicit, transaction_type
             ),
-            self._ledger.codec,
-            at_text,
-            body,
         )
 
     def spend_points(
@@ -476,41 +485,17 @@ class Gamification:
         transaction_type: str = "spent",
     ) -> Transaction:
         """Spend available points; ``InsufficientFunds`` (and no write) if there are too few."""
-        check_id(user_id)
-        check_amount(amount)
         self._ledger.spendable(currency)
-        check_text(source, "source", max_length=100)
-        if transaction_type not in SPEND_TYPES:
-            raise InvalidInput(
-                "transaction_type", f"expected one of {', '.join(sorted(SPEND_TYPES))}"
-            )
-        key = check_key(idempotency_key)
-        ref = _check_reference(reference)
-        text = _optional_text(description, "description")
-        meta = check_metadata(metadata)
-        moment, explicit = self._moment(at)
-        at_text = explicit or to_text(moment)
-        posting = Posting(
-            transaction_type,
-            currency,
-            amount,
-            user_id,
-            source,
-            moment,
-            at_text,
-            reference=ref,
-            description=text,
-            metadata=meta,
-            key=_call_key(key),
-        )
+        posting, key, digest = self._points_call(
+            SPEND_TYPES, transaction_type, user_id, amount, currency, source,
+            idempotency_key, reference, description, metadata, at,
+        )  # fmt: skip
         return self._write(
             "spend_points",
             key,
-            lambda: fingerprint(
-                user_id, amount, currency, source, ref, text, meta, explicit, transaction_type
-            ),
+            digest,
             self._ledger.codec,
-            at_text,
+            posting.at_text,
             lambda tx: self._ledger.debit(tx, posting),
         )
 
