@@ -30,7 +30,6 @@ def m001_profiles_and_xp(db: Any) -> None:
             prestige INTEGER NOT NULL DEFAULT 0 CHECK (prestige >= 0),
             xp_at_prestige INTEGER NOT NULL DEFAULT 0 CHECK (xp_at_prestige <= xp),
             boosts_until TEXT,
-            xp_award_count INTEGER NOT NULL DEFAULT 0,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
         ) WITHOUT ROWID;

@@ -69,6 +69,7 @@ class Store:
                 raise busy_error(exc) from exc
             raise
         self.lock = threading.RLock()
+        self._closed = False
         self._tx: Tx | None = None
         self._depth = 0
         try:
@@ -176,7 +177,11 @@ class Store:
             return "\n".join(self.conn.iterdump())
 
     def close(self) -> None:
+        """Close the connection; closing twice is harmless."""
         with self.lock:
+            if self._closed:
+                return
+            self._closed = True
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             self.conn.close()

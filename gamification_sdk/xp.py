@@ -35,8 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["XP", "apply_multiplier"]
 
 _PROFILE = (
-    "SELECT xp, level, prestige, xp_at_prestige, boosts_until, xp_award_count "
-    "FROM profiles WHERE user_id = ?"
+    "SELECT xp, level, prestige, xp_at_prestige, boosts_until FROM profiles WHERE user_id = ?"
 )
 _NEW_PROFILE = "INSERT INTO profiles (user_id, created_at, updated_at) VALUES (?, ?, ?)"
 _NEW_AWARD = (
@@ -44,9 +43,8 @@ _NEW_AWARD = (
     "level_after, source, metadata, idempotency_key, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_SET_XP = (
-    "UPDATE profiles SET xp = ?, level = ?, xp_award_count = ?, updated_at = ? WHERE user_id = ?"
-)
+_SET_XP = "UPDATE profiles SET xp = ?, level = ?, updated_at = ? WHERE user_id = ?"
+_LAST_AWARD = "SELECT MAX(id) FROM xp_awards WHERE user_id = ?"
 _BOOSTS = "SELECT factor FROM xp_boosts WHERE user_id = ? AND expires_at > ? AND starts_at <= ?"
 _BOOST_STATE = "SELECT prestige, boosts_until FROM profiles WHERE user_id = ?"
 _EXTEND_BOOSTS = (
@@ -169,9 +167,9 @@ class XP:
             if not self._config.auto_create_profiles:
                 raise UnknownUser(user_id)
             conn.execute(_NEW_PROFILE, (user_id, at_text, at_text))
-            xp, old_level, prestige, xp_at_prestige, boosts_until, count = 0, 1, 0, 0, None, 0
+            xp, old_level, prestige, xp_at_prestige, boosts_until = 0, 1, 0, 0, None
         else:
-            xp, old_level, prestige, xp_at_prestige, boosts_until, count = row
+            xp, old_level, prestige, xp_at_prestige, boosts_until = row
         self._current = (user_id, prestige, boosts_until)
         metadata_value: Any = None if metadata is None else json.loads(metadata)
         run_vetoes(
@@ -214,8 +212,9 @@ class XP:
             raise InvalidInput("amount", f"would push total XP past {MAX_TOTAL}")
         new_level = self._table.level_for(total - xp_at_prestige)
         # Award ids count per user: the log is clustered by (user_id, id), so an award
-        # touches one page of it instead of a table page plus an index page.
-        award_id = count + 1
+        # touches one page of it instead of a table page plus an index page, and the
+        # next id is one seek on that same page.
+        award_id = (conn.execute(_LAST_AWARD, (user_id,)).fetchone()[0] or 0) + 1
         conn.execute(
             _NEW_AWARD,
             (
@@ -233,7 +232,7 @@ class XP:
                 at_text,
             ),
         )
-        conn.execute(_SET_XP, (total, new_level, award_id, at_text, user_id))
+        conn.execute(_SET_XP, (total, new_level, at_text, user_id))
         rewards: tuple[LevelUpReward, ...] = ()
         if new_level > old_level:
             rewards = self._level_rewards(

@@ -43,6 +43,11 @@ spendable = st.sampled_from(("coins", "coins", "coins", "gems"))
 amounts = st.integers(min_value=1, max_value=150)
 small = st.integers(min_value=1, max_value=60)
 keyed = st.booleans()
+
+
+def near(limit: int) -> st.SearchStrategy[int]:
+    """A small amount, or exactly ``limit`` or one more: the edges where outcomes flip."""
+    return small | st.sampled_from(sorted({max(1, limit), limit + 1}))
 # Mostly two different users; now and then the same one (refused).
 pairs = st.sampled_from([(a, b) for a in USERS for b in USERS if a != b] + [("bob", "bob")])
 
@@ -144,9 +149,10 @@ class LedgerMachine(RuleBasedStateMachine):
         a.earned += amount
         self.unrefundable.append(t.id)
 
-    @rule(user=users, currency=spendable, amount=small, key=keyed)
-    def spend(self, user: str, currency: str, amount: int, key: bool) -> None:
+    @rule(data=st.data(), user=users, currency=spendable, key=keyed)
+    def spend(self, data: st.DataObject, user: str, currency: str, key: bool) -> None:
         a = self.acct(user, currency)
+        amount = data.draw(near(a.available), label="amount")
         if currency == "gems":
             expected: type[Exception] | None = errors.NotSpendable
         elif a.available < amount:
@@ -161,10 +167,13 @@ class LedgerMachine(RuleBasedStateMachine):
             a.spent += amount
             self.spends[t.id] = Spend(user, currency, amount)
 
-    @rule(pair=pairs, currency=spendable, amount=small, key=keyed)
-    def transfer(self, pair: tuple[str, str], currency: str, amount: int, key: bool) -> None:
+    @rule(data=st.data(), pair=pairs, currency=spendable, key=keyed)
+    def transfer(
+        self, data: st.DataObject, pair: tuple[str, str], currency: str, key: bool
+    ) -> None:
         sender, receiver = pair
         a, b = self.acct(sender, currency), self.acct(receiver, currency)
+        amount = data.draw(near(a.available), label="amount")
         if sender == receiver:
             expected: type[Exception] | None = errors.InvalidInput
         elif currency == "gems":
@@ -184,9 +193,10 @@ class LedgerMachine(RuleBasedStateMachine):
             b.earned += amount
             self.unrefundable.append(t.id)
 
-    @rule(user=users, currency=currencies, amount=st.integers(-150, 150).filter(bool), key=keyed)
-    def adjust(self, user: str, currency: str, amount: int, key: bool) -> None:
+    @rule(data=st.data(), user=users, currency=currencies, up=st.booleans(), key=keyed)
+    def adjust(self, data: st.DataObject, user: str, currency: str, up: bool, key: bool) -> None:
         a = self.acct(user, currency)
+        amount = data.draw(amounts if up else near(a.available).map(lambda n: -n), label="amount")
         expected = errors.InsufficientFunds if amount < 0 and a.available < -amount else None
         t = self.call(expected, "adjust_points", user, amount, currency=currency,
                       reason="support", key=key)
@@ -196,9 +206,10 @@ class LedgerMachine(RuleBasedStateMachine):
             a.earned += amount
             self.unrefundable.append(t.id)
 
-    @rule(user=users, currency=spendable, amount=small, ttl=st.integers(1, 300), key=keyed)
-    def reserve(self, user: str, currency: str, amount: int, ttl: int, key: bool) -> None:
+    @rule(data=st.data(), user=users, currency=spendable, ttl=st.integers(1, 300), key=keyed)
+    def reserve(self, data: st.DataObject, user: str, currency: str, ttl: int, key: bool) -> None:
         a = self.acct(user, currency)
+        amount = data.draw(near(a.available), label="amount")
         if currency == "gems":
             expected: type[Exception] | None = errors.NotSpendable
         elif a.available < amount:
@@ -284,7 +295,7 @@ class LedgerMachine(RuleBasedStateMachine):
         s = self.spends.get(tid)
         # Around what is left to refund, so both partial refunds and too-big ones happen.
         left = 0 if s is None else s.amount - s.refunded
-        amount = data.draw(st.none() | st.integers(1, left + 3), label="amount")
+        amount = data.draw(st.none() | near(left), label="amount")
         user = None
         if s is not None and who != "none":
             user = s.user if who == "owner" else next(u for u in USERS if u != s.user)
