@@ -23,7 +23,9 @@ def ratio() -> ModuleType:
 
 
 def tiny(ratio: ModuleType) -> object:
-    return ratio.Settings("smoke", n=50, raw_n=50, rounds=1, batch=50, fill=2_000, chunk=500)
+    return ratio.Settings(
+        "smoke", n=50, raw_n=50, rounds=1, batch=50, fill=2_000, chunk=500, verify_budget=60.0
+    )
 
 
 def test_measurements_return_positive_numbers(ratio: ModuleType, tmp_path: Path) -> None:
@@ -56,11 +58,12 @@ def test_markdown_and_text_render(ratio: ModuleType) -> None:
         ratio.Row("award_xp, unique key", 100.0, 200.0, target_ratio=0.5),
         ratio.Row("batch", 10.0, 20.0, target_abs=50_000),
         ratio.Row("verify", 1.5, unit="s"),
+        ratio.Row("verify, too slow", 15.0, unit="s", stopped=True),
     ]
     report = ratio.Report(rows=rows, notes=["a note"], samples={"small: raw": [1.0, 2.0]})
     md = ratio.render_markdown(report, tiny(ratio), 1.0)
     assert "| name | ops/s | baseline ops/s | ratio | target | result |" in md
     assert "| award_xp, unique key | 100 | 200 | 0.500 | >= 0.5 | PASS |" in md
-    assert "MISS" in md and "1.50 s" in md and "sqlite" in md
+    assert "MISS" in md and "1.50 s" in md and "> 15 s (stopped)" in md and "sqlite" in md
     text = ratio.render_text(rows, color=True)
     assert "\033[31m" in text and text.splitlines()[0].startswith("name")

@@ -63,7 +63,16 @@ def check_id(value: object, field: str = "user_id") -> str:
         raise InvalidInput(field, f"must be at most 255 characters, got {len(value)}")
     if _CONTROL.search(value):
         raise InvalidInput(field, "must not contain control characters")
+    _check_encodable(value, field)
     return value
+
+
+def _check_encodable(value: str, field: str) -> None:
+    # A lone surrogate ("\ud800") is a valid Python str but cannot be stored as UTF-8.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(field, "must be valid Unicode (no lone surrogates)") from None
 
 
 def check_text(value: object, field: str, *, max_length: int = 255) -> str:
@@ -76,6 +85,7 @@ def check_text(value: object, field: str, *, max_length: int = 255) -> str:
         raise InvalidInput(field, f"must be at most {max_length} characters, got {len(value)}")
     if _CONTROL.search(value):
         raise InvalidInput(field, "must not contain control characters")
+    _check_encodable(value, field)
     return value
 
 
@@ -89,6 +99,7 @@ def check_key(value: object, field: str = "idempotency_key") -> str | None:
         raise InvalidInput(field, "must not be empty (pass None for no key)")
     if len(value) > 255:
         raise InvalidInput(field, f"must be at most 255 characters, got {len(value)}")
+    _check_encodable(value, field)
     return value
 
 
@@ -100,6 +111,8 @@ def check_metadata(value: object, field: str = "metadata") -> str | None:
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(field, f"must be JSON-serialisable: {exc}") from None
+    except RecursionError:
+        raise InvalidInput(field, "is nested too deeply to serialise") from None
     if len(text.encode("utf-8")) > MAX_METADATA_BYTES:
         raise InvalidInput(field, "must be at most 64 KiB once encoded as JSON")
     return text
@@ -111,7 +124,10 @@ def check_at(value: object, field: str = "at") -> datetime:
         raise InvalidInput(field, f"expected a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(field, "must be timezone-aware (naive datetimes are ambiguous)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(field, "is out of range once converted to UTC") from None
 
 
 def load_json(text: str | None) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -224,3 +224,56 @@ def test_distinct_odd_users_are_distinct(g: Gamification) -> None:
     assert (g.profile("e\u0301").xp, g.profile("\u00e9").xp) == (10, 20)
     g.award_xp("Alice", 1, source="s")
     assert g.profile("alice").xp == 0
+
+
+# -- inputs the checks above let through -----------------------------------------------------
+
+
+def _deeply_nested(depth: int) -> list[Any]:
+    root: list[Any] = []
+    node = root
+    for _ in range(depth):
+        child: list[Any] = []
+        node.append(child)
+        node = child
+    return root
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        pytest.param({"user_id": "a\ud800"}, "user_id", id="user"),
+        pytest.param({"source": "s\udfff"}, "source", id="source"),
+        pytest.param({"idempotency_key": "k\ud800"}, "idempotency_key", id="key"),
+    ],
+)
+@pytest.mark.parametrize("award", AWARDS)
+def test_lone_surrogates_are_invalid_input(
+    seeded: Gamification, award: Award, bad: dict[str, Any], field: str
+) -> None:
+    with unchanged(seeded), pytest.raises(errors.InvalidInput) as info:
+        award(seeded, **{"user_id": "alice", "amount": 10, "source": "quest", **bad})
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        pytest.param(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))), id="min+5h"),
+        pytest.param(datetime.max.replace(tzinfo=timezone(timedelta(hours=-5))), id="max-5h"),
+    ],
+)
+@pytest.mark.parametrize("award", AWARDS)
+def test_at_out_of_range_in_utc_is_invalid_input(
+    seeded: Gamification, award: Award, at: datetime
+) -> None:
+    with unchanged(seeded), pytest.raises(errors.InvalidInput) as info:
+        award(seeded, user_id="alice", amount=10, source="quest", at=at)
+    assert info.value.field == "at"
+
+
+@pytest.mark.parametrize("award", AWARDS)
+def test_deeply_nested_metadata_is_invalid_input(seeded: Gamification, award: Award) -> None:
+    with unchanged(seeded), pytest.raises(errors.InvalidInput) as info:
+        award(seeded, user_id="alice", amount=10, source="quest", metadata=_deeply_nested(100_000))
+    assert info.value.field == "metadata"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +148,76 @@ def test_repeat_with_same_key_returns_original_and_writes_nothing(
     assert third == first
     assert type(again) is type(first)
     assert not engine.verify_ledger()
+
+
+ODD_AT = datetime(2026, 3, 1, 9, 15, 30, 123456, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+
+RICH: dict[str, Callable[[Gamification], Call]] = {
+    "award_points": lambda g: lambda: g.award_points(
+        "alice", 5, currency="gems", source="s", idempotency_key="r1", reference=("r", "1"),
+        description="d", metadata={"m": [1, 2.5, None]}, at=ODD_AT,
+        transaction_type="referral_reward",
+    ),
+    "spend_points": lambda g: lambda: g.spend_points(
+        "alice", 5, currency="points", source="s", idempotency_key="r2", reference=("r", "1"),
+        description="d", metadata={"m": 1}, at=ODD_AT, transaction_type="purchase",
+    ),
+    "transfer_points": lambda g: lambda: g.transfer_points(
+        "alice", "bob", 7, currency="points", source="gift", idempotency_key="r3",
+        description="hi", metadata={"x": "y"}, at=ODD_AT,
+    ),
+    "adjust_points-up": lambda g: lambda: g.adjust_points(
+        "alice", 7, currency="gems", reason="r", idempotency_key="r4", metadata={"x": 1},
+        at=ODD_AT,
+    ),
+    "adjust_points-down": lambda g: lambda: g.adjust_points(
+        "alice", -7, currency="gems", reason="r", idempotency_key="r5", at=ODD_AT
+    ),
+    "refund-partial": lambda g: (
+        lambda spent: lambda: g.refund(
+            spent.id, amount=10, user_id="alice", description="sorry", idempotency_key="r6",
+            at=ODD_AT,
+        )
+    )(g.spend_points("alice", 50, currency="points", source="shop")),
+    "commit_reservation-with-reference": lambda g: (
+        lambda held: lambda: g.commit_reservation(held.id, description="buy", idempotency_key="r7")
+    )(g.reserve_points("alice", 20, currency="points", ttl=3600, reference=("order", "9"))),
+    "reserve_points-with-reference": lambda g: lambda: g.reserve_points(
+        "alice", 20, currency="points", ttl=timedelta(hours=2), source="p", reference=("o", "1"),
+        idempotency_key="r8", at=ODD_AT,
+    ),
+    "award_xp-boosted-with-rewards": lambda g: (
+        g.add_xp_boost("alice", 1.5, expires_at=START + timedelta(minutes=30), source="e"),
+        lambda: g.award_xp("alice", 1000, source="q", idempotency_key="r9", metadata={"a": 1}),
+    )[1],
+    "award_xp-backdated": lambda g: lambda: g.award_xp(
+        "alice", 1000, source="q", idempotency_key="r10", at=ODD_AT
+    ),
+    "add_xp_boost-later-start": lambda g: lambda: g.add_xp_boost(
+        "alice", 2.0, starts_at=ODD_AT, expires_at=ODD_AT + timedelta(days=3), source="e",
+        idempotency_key="r11", at=ODD_AT,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RICH))
+def test_replay_of_rich_results_is_equal(make_engine: Make, clock: FakeClock, case: str) -> None:
+    """Every optional field, an explicit non-UTC ``at`` and level rewards survive a replay."""
+    g = make_engine(
+        config=Config(
+            levels=LevelsConfig(level_up_bonus={"points": 5}),
+            currencies=[CurrencyConfig("points"), CurrencyConfig("gems")],
+        )
+    )
+    g.award_points("alice", 1000, currency="points", source="seed")
+    g.award_points("alice", 1000, currency="gems", source="seed")
+    call = RICH[case](g)
+    first = call()
+    clock.advance(hours=1)  # boosts expire, reservations age: the replay must not care
+    with unchanged(g):
+        again = call()
+    assert again == first
+    assert not g.verify_ledger()
 
 
 def test_replay_returns_original_even_when_state_moved_on(engine: Gamification) -> None:

@@ -8,10 +8,11 @@ from itertools import accumulate
 from typing import Any
 
 import pytest
+from conftest import START
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gamification_sdk import Config, Gamification, LevelsConfig, errors, hookimpl
+from gamification_sdk import Config, FakeClock, Gamification, LevelsConfig, errors, hookimpl
 from gamification_sdk.levels import BUILTIN_CURVES, LevelTable
 
 Make = Callable[..., Gamification]
@@ -290,7 +291,9 @@ def test_quadratic_formula_property(xp: int) -> None:
 @settings(max_examples=25, deadline=None)
 @given(levels=level_configs(), amounts=st.lists(st.integers(1, 10**7), min_size=1, max_size=8))
 def test_profile_matches_level_table(levels: LevelsConfig, amounts: list[int]) -> None:
-    with Gamification.open(":memory:", config=Config(levels=levels), load_entrypoints=False) as g:
+    with Gamification.open(
+        ":memory:", config=Config(levels=levels), clock=FakeClock(START), load_entrypoints=False
+    ) as g:
         previous = 1
         for amount in amounts:
             award = g.award_xp("u", amount, source="prop")

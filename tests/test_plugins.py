@@ -6,9 +6,7 @@ import ast
 import inspect
 import logging
 import re
-import sqlite3
 from collections.abc import Callable
-from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from conftest import START, unchanged
 import gamification_sdk
 from gamification_sdk import (
     Config,
+    FakeClock,
     Gamification,
     LevelsConfig,
     Transaction,
@@ -166,44 +165,44 @@ def test_validate_award_hook_rejects_xp_and_points_and_writes_nothing(make_engin
 
 
 class Watcher:
-    """Records each after-commit call and what another connection sees at that moment."""
+    """Records each after-commit call and what another engine on the file sees at that moment.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.awarded: list[tuple[XPAward, int | None]] = []
-        self.level_ups: list[tuple[str, int, int, XPAward, int | None]] = []
+    The observer has its own connection, so it only ever sees committed rows.
+    """
 
-    def _committed_total(self, award: XPAward) -> int | None:
-        with closing(sqlite3.connect(self.path)) as other:
-            sql = "SELECT total_xp FROM xp_awards WHERE id = ?"
-            row = other.execute(sql, (award.id,)).fetchone()
-        return None if row is None else int(row[0])
+    def __init__(self, observer: Gamification) -> None:
+        self.observer = observer
+        self.awarded: list[tuple[XPAward, int | None, int]] = []
+        self.level_ups: list[tuple[str, int, int, XPAward, int | None, int]] = []
+
+    def _committed(self, award: XPAward) -> tuple[int | None, int]:
+        entries = self.observer.xp_history(award.user_id, limit=1000)
+        total = next((e.total_xp for e in entries if e.id == award.id), None)
+        return total, self.observer.profile(award.user_id).xp
 
     @hookimpl
     def on_xp_awarded(self, engine: Gamification, award: XPAward) -> None:
         assert engine.xp_history(award.user_id, limit=1)[0].id == award.id
-        self.awarded.append((award, self._committed_total(award)))
+        self.awarded.append((award, *self._committed(award)))
 
     @hookimpl
     def on_level_up(
         self, engine: Gamification, user_id: str, old_level: int, new_level: int, award: XPAward
     ) -> None:
-        self.level_ups.append(
-            (user_id, old_level, new_level, award, self._committed_total(award))
-        )
+        self.level_ups.append((user_id, old_level, new_level, award, *self._committed(award)))
 
 
 def test_on_xp_awarded_and_on_level_up_run_after_commit(make_engine: Make, db_path: Path) -> None:
-    watcher = Watcher(db_path)
+    watcher = Watcher(make_engine(db_path))
     g = make_engine(db_path, plugins=(watcher,))
     first = g.award_xp("alice", 50, source="quest")
     second = g.award_xp("alice", 400, source="quest")  # level 1 -> 3
-    assert watcher.awarded == [(first, 50), (second, 450)]
-    assert watcher.level_ups == [("alice", 1, 3, second, 450)]
+    assert watcher.awarded == [(first, 50, 50), (second, 450, 450)]
+    assert watcher.level_ups == [("alice", 1, 3, second, 450, 450)]
 
 
 def test_after_commit_hooks_not_called_for_failed_writes(make_engine: Make, db_path: Path) -> None:
-    watcher = Watcher(db_path)
+    watcher = Watcher(make_engine(db_path))
     g = make_engine(db_path, plugins=(watcher, Veto()))
     with pytest.raises(errors.Rejected):
         g.award_xp("alice", 500, source="cheat")
@@ -387,7 +386,7 @@ def test_engines_do_not_share_plugins(make_engine: Make) -> None:
 
 
 def test_entry_point_plugins_load_only_when_asked(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock: FakeClock
 ) -> None:
     (tmp_path / "gsdk_triple_plugin.py").write_text(
         "from gamification_sdk import hookimpl\n\n"
@@ -405,10 +404,10 @@ def test_entry_point_plugins_load_only_when_asked(
         "[gamification_sdk]\ntriple = gsdk_triple_plugin\n", encoding="utf-8"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    with Gamification.open(":memory:", load_entrypoints=True) as g:
+    with Gamification.open(":memory:", clock=clock, load_entrypoints=True) as g:
         assert "triple" in dict(g.pm.list_name_plugin())
         assert g.award_xp("alice", 10, source="quest").amount == 30
-    with Gamification.open(":memory:", load_entrypoints=False) as g:
+    with Gamification.open(":memory:", clock=clock, load_entrypoints=False) as g:
         assert "triple" not in dict(g.pm.list_name_plugin())
         assert g.award_xp("alice", 10, source="quest").amount == 10
 

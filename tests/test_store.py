@@ -121,7 +121,7 @@ def test_batch_on_locked_database_raises_busy(make_engine: Make, db_path: Path) 
 
 
 def test_open_on_locked_database_raises_busy(clock: FakeClock, db_path: Path) -> None:
-    Gamification.open(db_path, load_entrypoints=False).close()
+    Gamification.open(db_path, clock=clock, load_entrypoints=False).close()
     with closing(raw(db_path)) as other:
         other.execute("BEGIN IMMEDIATE")
         with pytest.raises(errors.Busy):

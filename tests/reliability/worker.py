@@ -1,0 +1,147 @@
+"""Child processes for the reliability tests; run as ``python worker.py <mode> ...``.
+
+``mix``   one of several concurrent writers: awards, spends and transfers on a few shared
+          users, plus awards under keys every worker shares. Writes a JSON report of every
+          operation's outcome; anything but ``InsufficientFunds`` is reported as a failure.
+``crash`` keyed awards and spends until killed. Says ``ready`` on stdout once the engine is
+          open, then appends ``<key>`` to a log file only after the call has returned.
+
+Both use the real clock and load no entry points. The operations are a pure function of
+their key (:func:`crash_op`), so the parent can replay any of them exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from gamification_sdk import Config, Gamification, errors
+
+USERS = ("u0", "u1", "u2")
+CONFIG = Config(busy_timeout=30)
+SHARED_KEYS = 25
+
+
+def open_engine(path: str) -> Gamification:
+    return Gamification.open(path, config=CONFIG, load_entrypoints=False)
+
+
+# -- mix ------------------------------------------------------------------------------------
+
+
+def mix_op(worker: int, index: int, rng: random.Random) -> dict[str, Any]:
+    """One operation of a ``mix`` worker, as plain data."""
+    key = f"w{worker}-{index}"
+    if index % 20 == 0 and index // 20 < SHARED_KEYS:
+        # Every worker makes this exact call: only one of them may apply it.
+        j = index // 20
+        return {"key": f"shared-{j}", "op": "award", "user": USERS[j % 3], "amount": 3 + j}
+    roll = rng.random()
+    user = rng.choice(USERS)
+    if roll < 0.5:
+        return {"key": key, "op": "award", "user": user, "amount": rng.randint(1, 20)}
+    if roll < 0.9:
+        return {"key": key, "op": "spend", "user": user, "amount": rng.randint(1, 30)}
+    other = rng.choice([u for u in USERS if u != user])
+    return {"key": key, "op": "transfer", "user": user, "to": other, "amount": rng.randint(1, 25)}
+
+
+def apply(engine: Gamification, op: dict[str, Any]) -> Any:
+    if op["op"] == "award":
+        return engine.award_points(op["user"], op["amount"], currency="points", source="mix",
+                                   idempotency_key=op["key"])
+    if op["op"] == "spend":
+        return engine.spend_points(op["user"], op["amount"], currency="points", source="mix",
+                                   idempotency_key=op["key"])
+    return engine.transfer_points(op["user"], op["to"], op["amount"], currency="points",
+                                  idempotency_key=op["key"])
+
+
+def run_mix(path: str, worker: int, count: int, seed: int, report: str) -> int:
+    rng = random.Random(seed)
+    results: list[dict[str, Any]] = []
+    failures: list[str] = []
+    try:
+        engine = open_engine(path)
+    except BaseException:
+        failures.append("open: " + traceback.format_exc())
+        engine = None
+    if engine is not None:
+        with engine:
+            for index in range(count):
+                op = mix_op(worker, index, rng)
+                try:
+                    t = apply(engine, op)
+                except errors.InsufficientFunds as exc:
+                    op.update(outcome="insufficient", available=exc.available)
+                except errors.GamificationError as exc:
+                    op.update(outcome="error")
+                    failures.append(f"{op}: gamification error {exc!r}")
+                except Exception as exc:  # a raw sqlite3 error or any other escape
+                    op.update(outcome="error")
+                    failures.append(f"{op}: non-gamification {type(exc).__module__}."
+                                    f"{type(exc).__qualname__}: {exc}\n{traceback.format_exc()}")
+                else:
+                    op.update(outcome="ok", id=t.id, balance_after=t.balance_after,
+                              amount_signed=t.amount)
+                results.append(op)
+    Path(report).write_text(json.dumps({"worker": worker, "ops": results, "failures": failures}))
+    return 0
+
+
+# -- crash ----------------------------------------------------------------------------------
+
+
+def crash_op(key: str) -> dict[str, Any]:
+    """The call a ``crash`` worker makes for ``key`` (``r<run>-<i>``)."""
+    i = int(key.rsplit("-", 1)[1])
+    user = USERS[i % 3]
+    if i % 5 == 4:
+        return {"op": "spend", "user": user, "amount": 1 + i % 4}
+    return {"op": "award", "user": user, "amount": 1 + i % 9}
+
+
+def crash_call(engine: Gamification, key: str) -> Any:
+    op = crash_op(key)
+    if op["op"] == "spend":
+        return engine.spend_points(op["user"], op["amount"], currency="points", source="crash",
+                                   idempotency_key=key)
+    return engine.award_points(op["user"], op["amount"], currency="points", source="crash",
+                               idempotency_key=key)
+
+
+def run_crash(path: str, run: int, log: str, limit: int) -> int:
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    engine = open_engine(path)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    for i in range(limit):
+        key = f"r{run}-{i}"
+        try:
+            crash_call(engine, key)
+        except errors.InsufficientFunds:
+            os.write(fd, f"insufficient {key}\n".encode())
+        else:
+            os.write(fd, f"ok {key}\n".encode())
+    engine.close()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    mode = argv[0]
+    if mode == "mix":
+        path, worker, count, seed, report = argv[1:6]
+        return run_mix(path, int(worker), int(count), int(seed), report)
+    if mode == "crash":
+        path, run, log, limit = argv[1:5]
+        return run_crash(path, int(run), log, int(limit))
+    raise SystemExit(f"unknown mode {mode!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
