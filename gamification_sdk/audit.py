@@ -12,16 +12,15 @@ __all__ = ["verify"]
 _CHECKS: tuple[tuple[str, str], ...] = (
     (
         "unbalanced_transaction",
-        """SELECT 'entries sum to ' || SUM(e.amount) || ' instead of 0', e.transaction_id,
-                  NULL, NULL
-           FROM entries e GROUP BY e.transaction_id HAVING SUM(e.amount) <> 0""",
+        """SELECT 'entries sum to ' || total || ' instead of 0', id, NULL, NULL
+           FROM per_transaction WHERE total <> 0""",
     ),
     (
         "too_few_entries",
-        """SELECT 'has ' || COUNT(e.transaction_id) || ' entries; needs at least 2', t.id,
-                  NULL, t.user_id
-           FROM transactions t LEFT JOIN entries e ON e.transaction_id = t.id
-           GROUP BY t.id HAVING COUNT(e.transaction_id) < 2""",
+        """SELECT 'has ' || COALESCE(p.n, 0) || ' entries; needs at least 2', t.id, NULL,
+                  t.user_id
+           FROM transactions t LEFT JOIN per_transaction p ON p.id = t.id
+           WHERE COALESCE(p.n, 0) < 2""",
     ),
     (
         "currency_mismatch",
@@ -96,11 +95,29 @@ _CHECKS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Entries are clustered by account, so per-transaction sums are computed once, in one sorted
+# pass, into a temporary table keyed by transaction id (an index on entries(transaction_id)
+# would cost a page write on every posting just to make this audit fast).
+_PER_TRANSACTION = """
+    CREATE TEMP TABLE per_transaction (id INTEGER PRIMARY KEY, n INTEGER, total INTEGER)
+"""
+_FILL = """
+    INSERT INTO per_transaction (id, n, total)
+    SELECT transaction_id, COUNT(*), SUM(amount) FROM entries GROUP BY transaction_id
+"""
+
+
 def verify(conn: sqlite3.Connection) -> LedgerReport:
     problems: list[LedgerProblem] = []
-    for kind, sql in _CHECKS:
-        for detail, transaction_id, account_id, user_id in conn.execute(sql):
-            problems.append(LedgerProblem(kind, detail, transaction_id, account_id, user_id))
+    conn.execute("DROP TABLE IF EXISTS temp.per_transaction")
+    conn.execute(_PER_TRANSACTION)
+    try:
+        conn.execute(_FILL)
+        for kind, sql in _CHECKS:
+            for detail, transaction_id, account_id, user_id in conn.execute(sql):
+                problems.append(LedgerProblem(kind, detail, transaction_id, account_id, user_id))
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.per_transaction")
     (transactions,) = conn.execute("SELECT COUNT(*) FROM transactions").fetchone()
     (accounts,) = conn.execute("SELECT COUNT(*) FROM accounts").fetchone()
     return LedgerReport(tuple(problems), transactions, accounts)

@@ -349,3 +349,39 @@ def test_the_schema_refuses_the_corruptions_on_its_own(e: Gamification) -> None:
         conn.execute("UPDATE entries SET balance_after = balance_after + 1 WHERE user_id = 'bob'")
     assert not e.verify_ledger()
 
+
+
+# -- scale ------------------------------------------------------------------------------------
+
+
+def audit_steps(make_engine: Callable[..., Gamification], transactions: int) -> int:
+    """SQLite VM steps (in thousands) one verify_ledger() takes on a ledger of this size.
+
+    Counted with a progress handler rather than timed, so the measure is deterministic.
+    """
+    engine = make_engine()
+    with engine.batch():
+        for i in range(transactions // 2):
+            engine.award_points(f"u{i % 10}", 5, currency="points", source="quest")
+            engine.spend_points(f"u{i % 10}", 3, currency="points", source="shop")
+    ticks = 0
+
+    def tick() -> int:
+        nonlocal ticks
+        ticks += 1
+        return 0
+
+    engine.db.conn.set_progress_handler(tick, 1000)
+    try:
+        assert engine.verify_ledger().ok
+    finally:
+        engine.db.conn.set_progress_handler(None, 0)
+    return ticks
+
+
+def test_verify_ledger_scales_linearly(make_engine: Callable[..., Gamification]) -> None:
+    small = audit_steps(make_engine, 1000)
+    large = audit_steps(make_engine, 2000)
+    # Twice the ledger should cost about twice the work (~2.0); a full scan per
+    # transaction costs four times as much.
+    assert large < 3 * small, (small, large)

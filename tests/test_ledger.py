@@ -699,6 +699,50 @@ def test_a_failed_call_does_not_burn_its_key(g: Gamification) -> None:
     assert t.balance_after == 0
 
 
+def test_every_kind_of_call_replays_exactly(g: Gamification, clock: FakeClock) -> None:
+    """A retry returns what the first call returned, every field, long after and unchanged."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    rich = {"x": [1, 2.5, None], "y": "\u00e9t\u00e9", "z": {"deep": True}}
+    calls: list[tuple[str, tuple[object, ...], dict[str, object]]] = [
+        ("award_points", ("alice", 100), dict(
+            currency="points", source="quest", reference=("order", "1"), description="d",
+            metadata=rich, at=at, transaction_type="bonus")),
+        ("award_points", ("bob", 50), dict(currency="points", source="quest")),
+        ("spend_points", ("alice", 10), dict(
+            currency="points", source="shop", reference=("order", "2"), description="dd",
+            metadata=[1, 2], transaction_type="purchase")),
+        ("transfer_points", ("alice", "bob", 5), dict(
+            currency="points", description="gift", metadata={"m": 1}, source="friend")),
+        ("adjust_points", ("bob", -3), dict(currency="points", reason="r", metadata=True)),
+        ("reserve_points", ("alice", 7), dict(
+            currency="points", ttl=60, reference=("cart", "9"), source="shop")),
+    ]
+    results = [
+        getattr(g, name)(*args, idempotency_key=f"k{i}", **kwargs)
+        for i, (name, args, kwargs) in enumerate(calls)
+    ]
+    hold = results[-1].id
+    calls.append(("commit_reservation", (hold,), {"description": "buy"}))
+    results.append(g.commit_reservation(hold, description="buy", idempotency_key="k6"))
+    spend = results[2].id
+    calls.append(("refund", (spend,), {"amount": 4, "description": "back", "user_id": "alice"}))
+    results.append(g.refund(spend, amount=4, description="back", user_id="alice",
+                            idempotency_key="k7"))
+    hold2 = g.reserve_points("bob", 2, currency="points", ttl=60).id
+    calls.append(("release_reservation", (hold2,), {}))
+    results.append(g.release_reservation(hold2, idempotency_key="k8"))
+
+    clock.advance(seconds=3600)
+    g.award_points("alice", 1, currency="points", source="quest")
+    g.spend_points("bob", 1, currency="points", source="shop")
+    for i, ((name, args, kwargs), first) in enumerate(zip(calls, results, strict=True)):
+        with unchanged(g):
+            again = getattr(g, name)(*args, idempotency_key=f"k{i}", **kwargs)
+        assert again == first, name
+    assert results[0].metadata == rich
+    assert results[3].counterparty == "bob"
+
+
 # -- plugins: validate_award and on_points_changed ------------------------------------------
 
 
@@ -770,6 +814,7 @@ def test_on_points_changed_fires_after_commit(
     refund = e.refund(spend.id, amount=5)
     r = e.reserve_points("bob", 25, currency="points", ttl=60)
     purchase = e.commit_reservation(r.id)
+    fix = e.adjust_points("alice", -1, currency="points", reason="typo")
     calls = [(t.id, t.user_id, t.amount, t.type) for t, _ in rec.calls]
     assert calls == [
         (award.id, "alice", 100, "earned"),
@@ -779,6 +824,7 @@ def test_on_points_changed_fires_after_commit(
         (sent.id, "bob", 20, "transfer"),
         (refund.id, "alice", 5, "refund"),
         (purchase.id, "bob", -25, "purchase"),
+        (fix.id, "alice", -1, "admin_adjustment"),
     ]
     assert rec.calls[0][0] == award
     assert rec.calls[3][0] == sent
@@ -816,7 +862,7 @@ def test_on_points_changed_fires_once_a_batch_commits(g: Gamification) -> None:
     assert g.balance("carol", "points") == 0
 
 
-# -- bugs -----------------------------------------------------------------------------------
+# -- limits ---------------------------------------------------------------------------------
 
 
 def test_a_balance_overflow_is_refused(g: Gamification) -> None:
@@ -838,4 +884,27 @@ def test_awards_up_to_the_limit_stay_exact(g: Gamification) -> None:
             g.award_points("alice", big, currency="points", source="quest")
     assert g.balance("alice", "points") == 1000 * big
     assert type(g.balance("alice", "points")) is int
+    assert not g.verify_ledger()
+
+
+def test_a_transfer_into_a_full_account_is_refused(g: Gamification) -> None:
+    big = 2**53
+    with g.batch():
+        for _ in range(1023):
+            g.award_points("alice", big, currency="points", source="quest")
+    g.award_points("bob", big, currency="points", source="quest")
+    with unchanged(g), pytest.raises(errors.InvalidInput):
+        g.transfer_points("bob", "alice", big, currency="points")
+    assert g.balance("bob", "points") == big
+    assert not g.verify_ledger()
+
+
+def test_issuance_cannot_overflow_across_users(g: Gamification) -> None:
+    """The system account runs negative by what is outstanding: it has a floor of -2**63."""
+    big = 2**53
+    with g.batch():
+        for i in range(1024):
+            g.award_points(f"u{i}", big, currency="points", source="quest")
+    with unchanged(g), pytest.raises(errors.InvalidInput):
+        g.award_points("one-too-many", big, currency="points", source="quest")
     assert not g.verify_ledger()

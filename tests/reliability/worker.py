@@ -1,10 +1,12 @@
 """Child processes for the reliability tests; run as ``python worker.py <mode> ...``.
 
 ``mix``   one of several concurrent writers: awards, spends and transfers on a few shared
-          users, plus awards under keys every worker shares. Writes a JSON report of every
-          operation's outcome; anything but ``InsufficientFunds`` is reported as a failure.
+          users, plus awards under keys every worker shares. Says ``ready`` once the engine
+          is open and starts on a line from stdin. Writes a JSON report of every operation's
+          outcome; anything but ``InsufficientFunds`` is reported as a failure.
 ``crash`` keyed awards and spends until killed. Says ``ready`` on stdout once the engine is
-          open, then appends ``<key>`` to a log file only after the call has returned.
+          open, then appends ``ok <key>`` (or ``insufficient <key>``) to a log file only
+          after the call has returned.
 
 Both use the real clock and load no entry points. The operations are a pure function of
 their key (:func:`crash_op`), so the parent can replay any of them exactly.
@@ -27,8 +29,8 @@ CONFIG = Config(busy_timeout=30)
 SHARED_KEYS = 25
 
 
-def open_engine(path: str) -> Gamification:
-    return Gamification.open(path, config=CONFIG, load_entrypoints=False)
+def open_engine(path: str, config: Config = CONFIG) -> Gamification:
+    return Gamification.open(path, config=config, load_entrypoints=False)
 
 
 # -- mix ------------------------------------------------------------------------------------
@@ -71,6 +73,10 @@ def run_mix(path: str, worker: int, count: int, seed: int, report: str) -> int:
     except BaseException:
         failures.append("open: " + traceback.format_exc())
         engine = None
+    # Open first, then wait for the parent's "go", so every worker starts writing at once.
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
     if engine is not None:
         with engine:
             for index in range(count):
@@ -117,7 +123,8 @@ def crash_call(engine: Gamification, key: str) -> Any:
 
 def run_crash(path: str, run: int, log: str, limit: int) -> int:
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    engine = open_engine(path)
+    # Odd runs commit with fsync (durability "full"), even runs with the default "normal".
+    engine = open_engine(path, Config(busy_timeout=30, durability="full" if run % 2 else "normal"))
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     for i in range(limit):
