@@ -60,9 +60,9 @@ def kill_repeatedly(db: Path, tmp_path: Path, runs: int, seed: int) -> tuple[Pat
                 line = proc.stdout.readline() if ready else b""
                 assert line == b"ready\n", f"run {run}: no ready: {err_path.read_text()}"
                 after_ready += 1
-                delay = rng.uniform(0.02, 0.2)
+                delay = rng.uniform(0.05, 0.3)
             else:
-                delay = rng.uniform(0.0, 0.25)
+                delay = rng.uniform(0.0, 0.3)
             try:
                 proc.wait(timeout=delay)  # the child should still be running after this
             except subprocess.TimeoutExpired:
