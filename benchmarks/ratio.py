@@ -422,7 +422,7 @@ def measure_large(workdir: Path, s: Settings, log: Log, report: Report) -> None:
             report,
             "large",
         )
-        log(f"verify_ledger() (stopped after {s.verify_budget:g} s)")
+        log(f"verify_ledger() (gives up after {s.verify_budget:g} s)")
         verified = engine.verify(s.verify_budget)
         if verified is None:
             seconds, stopped = s.verify_budget, True
