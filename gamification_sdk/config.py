@@ -56,12 +56,6 @@ class LevelsConfig:
     rewards: tuple[LevelReward, ...] = attrs.field(default=(), converter=tuple)
     level_up_bonus: dict[str, int] = attrs.field(factory=dict, converter=_frozen_dict)
 
-    def reward_for(self, level: int) -> LevelReward | None:
-        for reward in self.rewards:
-            if reward.level == level:
-                return reward
-        return None
-
 
 @attrs.frozen
 class CurrencyConfig:

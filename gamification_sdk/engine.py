@@ -130,7 +130,7 @@ class Gamification:
         self._profiles = Profiles(conn, config, self._table)
         self._ledger = Ledger(conn, config, self._profiles)
         self._reservations = Reservations(conn, self._ledger)
-        self._xp = XP(conn, config, self._table, self._ledger, pm, self)
+        self._xp = XP(conn, config, self._table, self._profiles, self._ledger, pm, self)
         with store.write():
             migrations.apply(store.db)
             self._ledger.setup(to_text(self._now()))
@@ -200,12 +200,17 @@ class Gamification:
     def _now(self) -> datetime:
         return check_at(self.clock(), "clock()")
 
-    def _moment(self, at: object) -> tuple[datetime, str | None]:
-        """The time of a write and, when the caller gave it, its text for the fingerprint."""
+    def _moment(self, at: object) -> tuple[datetime, str, str | None]:
+        """A write's time, its stored text, and that text again only if the caller gave it.
+
+        The third value goes into fingerprints: ``at=None`` must not make a retry differ.
+        """
         if at is None:
-            return self._now(), None
+            moment = self._now()
+            return moment, to_text(moment), None
         moment = check_at(at)
-        return moment, to_text(moment)
+        text = to_text(moment)
+        return moment, text, text
 
     def _write(
         self,
@@ -283,8 +288,7 @@ class Gamification:
         check_text(source, "source", max_length=100)
         key = check_key(idempotency_key)
         meta = check_metadata(metadata)
-        moment, explicit = self._moment(at)
-        at_text = explicit or to_text(moment)
+        moment, at_text, explicit = self._moment(at)
         return self._write(
             "award_xp",
             key,
@@ -324,12 +328,11 @@ class Gamification:
             )
         check_text(source, "source", max_length=100)
         key = check_key(idempotency_key)
-        moment, explicit = self._moment(at)
+        moment, at_text, explicit = self._moment(at)
         start = moment if starts_at is None else check_at(starts_at, "starts_at")
         end = check_at(expires_at, "expires_at")
         if end <= start:
             raise InvalidInput("expires_at", "must be after starts_at (or now)")
-        at_text = explicit or to_text(moment)
 
         def body(tx: Tx) -> XPBoost:
             self._profiles.ensure(user_id, at_text)
@@ -364,8 +367,7 @@ class Gamification:
         """At max level: back to level 1, prestige + 1, and a permanent XP boost."""
         check_id(user_id)
         key = check_key(idempotency_key)
-        moment, explicit = self._moment(at)
-        at_text = explicit or to_text(moment)
+        _, at_text, explicit = self._moment(at)
 
         def body(tx: Tx) -> Profile:
             self._xp.prestige(user_id, at_text)
@@ -456,8 +458,7 @@ class Gamification:
         ref = _check_reference(reference)
         text = _optional_text(description, "description")
         meta = check_metadata(metadata)
-        moment, explicit = self._moment(at)
-        at_text = explicit or to_text(moment)
+        moment, at_text, explicit = self._moment(at)
         posting = Posting(
             transaction_type, currency, amount, user_id, source, moment, at_text,
             reference=ref, description=text, metadata=meta, key=_call_key(key),
@@ -523,8 +524,7 @@ class Gamification:
         key = check_key(idempotency_key)
         text = _optional_text(description, "description")
         meta = check_metadata(metadata)
-        moment, explicit = self._moment(at)
-        at_text = explicit or to_text(moment)
+        moment, at_text, explicit = self._moment(at)
         posting = Posting(
             "transfer",
             currency,
@@ -565,8 +565,7 @@ class Gamification:
         check_text(reason, "reason", max_length=1000)
         key = check_key(idempotency_key)
         meta = check_metadata(metadata)
-        moment, explicit = self._moment(at)
-        at_text = explicit or to_text(moment)
+        moment, at_text, explicit = self._moment(at)
         posting = Posting(
             "admin_adjustment",
             currency,
@@ -610,8 +609,7 @@ class Gamification:
             check_id(user_id)
         text = _optional_text(description, "description")
         key = check_key(idempotency_key)
-        moment, explicit = self._moment(at)
-        at_text = explicit or to_text(moment)
+        moment, at_text, explicit = self._moment(at)
 
         def body(tx: Tx) -> Transaction:
             owner, currency, size = self._ledger.refundable(transaction_id, amount, user_id)
@@ -695,8 +693,7 @@ class Gamification:
         check_text(source, "source", max_length=100)
         ref = _check_reference(reference)
         key = check_key(idempotency_key)
-        moment, explicit = self._moment(at)
-        at_text = explicit or to_text(moment)
+        moment, at_text, explicit = self._moment(at)
         return self._write(
             "reserve_points",
             key,
@@ -729,8 +726,7 @@ class Gamification:
         rid = self._check_reservation_id(reservation_id)
         text = _optional_text(description, "description")
         key = check_key(idempotency_key)
-        moment, explicit = self._moment(at)
-        at_text = explicit or to_text(moment)
+        moment, at_text, explicit = self._moment(at)
         return self._write(
             "commit_reservation",
             key,
@@ -752,8 +748,7 @@ class Gamification:
         """Free a hold: the balance is exactly as it was before the reservation."""
         rid = self._check_reservation_id(reservation_id)
         key = check_key(idempotency_key)
-        moment, explicit = self._moment(at)
-        at_text = explicit or to_text(moment)
+        _, at_text, explicit = self._moment(at)
         return self._write(
             "release_reservation",
             key,

@@ -147,7 +147,6 @@ class Posting:
 class Ledger:
     def __init__(self, conn: sqlite3.Connection, config: Config, profiles: Profiles) -> None:
         self._conn = conn
-        self._config = config
         self._profiles = profiles
         self._currencies = {c.name: c for c in config.currencies}
         self._system: dict[tuple[str, str], int] = {}
@@ -193,9 +192,9 @@ class Ledger:
         return None if row is None else (row[0], row[1], row[2])
 
     def open_user_account(self, user_id: str, currency: str, at_text: str) -> int:
-        row = self._conn.execute(_USER_ACCOUNT, (user_id, currency)).fetchone()
-        if row is not None:
-            return int(row[0])
+        account = self.user_account(user_id, currency)
+        if account is not None:
+            return account[0]
         self._profiles.ensure(user_id, at_text)
         cursor = self._conn.execute(_NEW_USER_ACCOUNT, (user_id, currency, at_text))
         return int(cursor.lastrowid or 0)

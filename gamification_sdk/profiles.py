@@ -30,11 +30,18 @@ class Profiles:
 
     def ensure(self, user_id: str, at_text: str) -> None:
         """Create the profile on first write, or raise ``UnknownUser`` when auto-create is off."""
-        if self._conn.execute(_EXISTS, (user_id,)).fetchone() is not None:
-            return
+        if self._conn.execute(_EXISTS, (user_id,)).fetchone() is None:
+            self.create(user_id, at_text)
+
+    def create(self, user_id: str, at_text: str) -> None:
+        """Create a profile known to be missing, if auto-create allows it."""
+        self.refuse_unknown(user_id)
+        self._conn.execute(_CREATE, (user_id, at_text, at_text))
+
+    def refuse_unknown(self, user_id: str) -> None:
+        """Raise ``UnknownUser`` for a missing profile when auto-create is off."""
         if not self._config.auto_create_profiles:
             raise UnknownUser(user_id)
-        self._conn.execute(_CREATE, (user_id, at_text, at_text))
 
     def exists(self, user_id: str) -> bool:
         return self._conn.execute(_EXISTS, (user_id,)).fetchone() is not None
@@ -48,8 +55,7 @@ class Profiles:
     def read(self, user_id: str) -> Profile:
         row = self._conn.execute(_READ, (user_id,)).fetchone()
         if row is None:
-            if not self._config.auto_create_profiles:
-                raise UnknownUser(user_id)
+            self.refuse_unknown(user_id)
             xp, prestige, xp_at_prestige, created_at = 0, 0, 0, None
         else:
             xp, _, prestige, xp_at_prestige, created = row

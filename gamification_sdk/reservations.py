@@ -98,7 +98,7 @@ class Reservations:
         )
         return self.get(int(cursor.lastrowid or 0))
 
-    def _open_row(self, reservation_id: int, at_text: str) -> tuple[object, ...]:
+    def _open_row(self, reservation_id: int) -> tuple[object, ...]:
         row = self._conn.execute(_GET, (reservation_id,)).fetchone()
         if row is None:
             raise NotFound("reservation_id", reservation_id)
@@ -116,7 +116,7 @@ class Reservations:
         at_text: str,
         key: str | None,
     ) -> Transaction:
-        row = self._open_row(reservation_id, at_text)
+        row = self._open_row(reservation_id)
         if str(row[7]) <= at_text:
             raise ReservationExpired(reservation_id, str(row[7]))
         user_id, currency, amount, source = str(row[1]), str(row[2]), int(row[3]), str(row[5])  # type: ignore[call-overload]
@@ -144,7 +144,7 @@ class Reservations:
         return result
 
     def release(self, reservation_id: int, *, status: str, at_text: str) -> Reservation:
-        row = self._open_row(reservation_id, at_text)
+        row = self._open_row(reservation_id)
         self._conn.execute(_HOLD, (-int(row[3]), row[11]))  # type: ignore[call-overload]
         self._conn.execute(_CLOSE, (status, at_text, None, reservation_id))
         return _reservation(row, status=status)

@@ -18,12 +18,13 @@ from .clock import to_text
 from .config import Config
 from .convert import converter
 from .default_plugins import boosts as default_boosts
-from .errors import InvalidInput, PrestigeUnavailable, UnknownUser
+from .errors import InvalidInput, PrestigeUnavailable
 from .idempotency import Codec
 from .ledger import Ledger, Posting
 from .levels import LevelTable
 from .models import AwardRequest, LevelUpReward, XPAward, XPBoost, XPEntry
 from .plugins import run_vetoes
+from .profiles import Profiles
 from .store import Tx
 from .validation import MAX_TOTAL
 
@@ -37,7 +38,6 @@ __all__ = ["XP", "apply_multiplier"]
 _PROFILE = (
     "SELECT xp, level, prestige, xp_at_prestige, boosts_until FROM profiles WHERE user_id = ?"
 )
-_NEW_PROFILE = "INSERT INTO profiles (user_id, created_at, updated_at) VALUES (?, ?, ?)"
 _NEW_AWARD = (
     "INSERT INTO xp_awards (user_id, id, base_amount, multiplier, amount, total_xp, level_before, "
     "level_after, source, metadata, idempotency_key, created_at) "
@@ -106,6 +106,7 @@ class XP:
         conn: sqlite3.Connection,
         config: Config,
         table: LevelTable,
+        profiles: Profiles,
         ledger: Ledger,
         pm: pluggy.PluginManager,
         engine: Gamification,
@@ -113,6 +114,7 @@ class XP:
         self._conn = conn
         self._config = config
         self._table = table
+        self._profiles = profiles
         self._ledger = ledger
         self._pm = pm
         self._hook = pm.hook
@@ -164,9 +166,7 @@ class XP:
         conn = self._conn
         row = conn.execute(_PROFILE, (user_id,)).fetchone()
         if row is None:
-            if not self._config.auto_create_profiles:
-                raise UnknownUser(user_id)
-            conn.execute(_NEW_PROFILE, (user_id, at_text, at_text))
+            self._profiles.create(user_id, at_text)
             xp, old_level, prestige, xp_at_prestige, boosts_until = 0, 1, 0, 0, None
         else:
             xp, old_level, prestige, xp_at_prestige, boosts_until = row
@@ -330,8 +330,7 @@ class XP:
     def prestige(self, user_id: str, at_text: str) -> int:
         row = self._conn.execute(_PROFILE, (user_id,)).fetchone()
         if row is None:
-            if not self._config.auto_create_profiles:
-                raise UnknownUser(user_id)
+            self._profiles.refuse_unknown(user_id)
             raise PrestigeUnavailable(user_id, 1, self._table.max_level)
         xp, level, prestige = row[0], row[1], row[2]
         if level < self._table.max_level:

@@ -8,7 +8,6 @@ parent then checks the file against what the children say succeeded.
 from __future__ import annotations
 
 import json
-import os
 import select
 import subprocess
 import sys
@@ -23,16 +22,7 @@ import pytest
 from gamification_sdk import Gamification
 
 from . import worker
-
-LONG = os.environ.get("GAMIFICATION_LONG") == "1"
-WORKER = Path(worker.__file__).resolve()
-ROOT = WORKER.parents[2]
-
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
+from .children import LONG, ROOT, WORKER, child_env
 
 
 def run_workers(db: Path, tmp_path: Path, processes: int, ops: int) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ anything behind, and at most the one call in flight at each kill is there unrepo
 
 from __future__ import annotations
 
-import os
 import random
 import select
 import signal
@@ -28,16 +27,7 @@ from conftest import unchanged
 from gamification_sdk import Gamification
 
 from . import worker
-
-LONG = os.environ.get("GAMIFICATION_LONG") == "1"
-WORKER = Path(worker.__file__).resolve()
-ROOT = WORKER.parents[2]
-
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
+from .children import LONG, ROOT, WORKER, child_env
 
 
 def kill_repeatedly(db: Path, tmp_path: Path, runs: int, seed: int) -> tuple[Path, int]:
