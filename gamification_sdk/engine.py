@@ -256,10 +256,13 @@ class Gamification:
     def batch(self) -> Iterator[None]:
         """Run many writes in one transaction: all of them commit, or none do.
 
-        After-commit hooks run once the batch commits. A write that raises inside the
-        batch is undone on its own (a savepoint) and, if you catch it, the rest go on.
+        After-commit hooks run once the batch commits. A write that is refused before it
+        changes anything (bad input, ``InsufficientFunds``, a veto, a conflict) can be
+        caught and the batch goes on. A write that fails after changing rows dooms the
+        batch: it rolls back and raises ``BatchAborted``. A nested ``batch()`` is a
+        savepoint, so a write wrapped in one can fail without dooming the outer batch.
         """
-        with self._store.write() as tx:
+        with self._store.write(savepoint=True) as tx:
             yield
         if tx.committed:
             self._dispatch(tx, None)

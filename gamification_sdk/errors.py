@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "BatchAborted",
     "Busy",
     "ConfigError",
     "GamificationError",
@@ -116,6 +117,18 @@ class Busy(GamificationError):
     """The database stayed locked by another writer past busy_timeout; retry later."""
 
     retryable = True
+
+
+class BatchAborted(GamificationError):
+    """A write failed inside this batch after changing the database; the batch was rolled back."""
+
+    def __init__(self, cause: BaseException) -> None:
+        self.cause = cause
+        super().__init__(
+            f"a write failed inside this batch after changing the database "
+            f"({type(cause).__name__}: {cause}); the whole batch was rolled back. Wrap a write "
+            f"you expect to fail in its own nested g.batch() to keep the rest"
+        )
 
 
 class InsufficientFunds(GamificationError):

@@ -154,7 +154,7 @@ class Ledger:
 
     def _encode(self, result: Transaction) -> str:
         # A transaction is rebuilt from its rows on a replay; store only which side it was.
-        return json.dumps([result.user_id, result.id])
+        return f"[{json.dumps(result.user_id)},{result.id}]"
 
     def _decode(self, text: str) -> Transaction:
         user_id, transaction_id = json.loads(text)

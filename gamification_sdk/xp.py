@@ -166,7 +166,7 @@ class XP:
         conn = self._conn
         row = conn.execute(_PROFILE, (user_id,)).fetchone()
         if row is None:
-            self._profiles.create(user_id, at_text)
+            self._profiles.refuse_unknown(user_id)
             xp, old_level, prestige, xp_at_prestige, boosts_until = 0, 1, 0, 0, None
         else:
             xp, old_level, prestige, xp_at_prestige, boosts_until = row
@@ -211,6 +211,10 @@ class XP:
         if total > MAX_TOTAL:
             raise InvalidInput("amount", f"would push total XP past {MAX_TOTAL}")
         new_level = self._table.level_for(total - xp_at_prestige)
+        # The profile is created only now: every refusal above comes before any write, so a
+        # refused award inside a batch leaves nothing behind (see Store.write).
+        if row is None:
+            self._profiles.create(user_id, at_text)
         # Award ids count per user: the log is clustered by (user_id, id), so an award
         # touches one page of it instead of a table page plus an index page, and the
         # next id is one seek on that same page.
@@ -357,7 +361,7 @@ class XP:
     def _encode(self, award: XPAward) -> str:
         # The award row holds everything but the rewards, which are stored only when paid.
         if not award.rewards:
-            return json.dumps([award.user_id, award.id])
+            return f"[{json.dumps(award.user_id)},{award.id}]"
         rewards = converter.unstructure(award.rewards)
         return json.dumps([award.user_id, award.id, rewards], separators=(",", ":"))
 

@@ -171,7 +171,10 @@ def test_migration_upgrade(clock: FakeClock, db_path: Path) -> None:
         assert p.created_at.year == 2025
         (entry,) = g.xp_history("veteran")
         assert (entry.amount, entry.source, entry.metadata, entry.idempotency_key) == (
-            450, "legacy", {"v": 1}, "old-key",
+            450,
+            "legacy",
+            {"v": 1},
+            "old-key",
         )
         # The new tables work.
         txn = g.award_points("veteran", 25, currency="points", source="welcome-back")
@@ -315,6 +318,63 @@ def test_caught_errors_do_not_poison_the_batch(make_engine: Make) -> None:
     assert not g.verify_ledger()
 
 
+def test_a_write_failing_after_changing_rows_dooms_the_batch(g: Gamification) -> None:
+    g.award_xp("alice", 3, source="seed")
+    big = 2**53
+    with unchanged(g), pytest.raises(errors.BatchAborted) as info, g.batch():
+        for i in range(1024):
+            g.award_points(f"u{i}", big, currency="points", source="quest")
+        # Issuance is full: the transaction row is written, then the balance update fails.
+        with pytest.raises(errors.InvalidInput):
+            g.award_points("one-too-many", big, currency="points", source="quest")
+        with pytest.raises(errors.BatchAborted):
+            g.award_xp("alice", 5, source="later")  # a doomed batch refuses more writes
+    assert isinstance(info.value.cause, errors.InvalidInput)
+    assert not g.verify_ledger()
+
+
+def test_a_nested_batch_contains_a_write_that_fails_after_changing_rows(g: Gamification) -> None:
+    big = 2**53
+    with g.batch():
+        for i in range(1024):
+            g.award_points(f"u{i}", big, currency="points", source="quest")
+        with pytest.raises(errors.BatchAborted), g.batch():
+            g.award_xp("alice", 5, source="inner")
+            with pytest.raises(errors.InvalidInput):
+                g.award_points("one-too-many", big, currency="points", source="quest")
+        g.award_xp("bob", 7, source="after")
+    assert g.profile("alice").xp == 0  # undone with the inner batch
+    assert g.profile("bob").xp == 7
+    assert g.balance("u1023", "points") == big
+    assert g.profile("one-too-many").created_at is None
+    assert not g.verify_ledger()
+
+
+def test_light_frames_drop_the_events_of_a_refused_write(make_engine: Make) -> None:
+    recorder = Recorder()
+    g = make_engine(plugins=(recorder,))
+    with g.batch():
+        kept = g.award_xp("alice", 10, source="import")
+        with pytest.raises(errors.InsufficientFunds):
+            g.spend_points("alice", 1, currency="points", source="shop")
+    assert recorder.events == [("xp", kept.id)]
+
+
+def test_store_light_frame_dooms_only_when_rows_changed(g: Gamification) -> None:
+    store = g._store
+    with store.write():
+        with pytest.raises(RuntimeError), store.write():
+            raise RuntimeError("nothing written yet")
+        store.conn.execute("UPDATE profiles SET xp = xp WHERE 0")  # no rows: not a change
+    outer, inner = pytest.raises(errors.BatchAborted), pytest.raises(RuntimeError)
+    with outer, store.write(), inner, store.write():
+        store.conn.execute(
+            "INSERT INTO profiles (user_id, created_at, updated_at) VALUES ('x', 't', 't')"
+        )
+        raise RuntimeError("after a write")
+    assert not g.db.execute("SELECT COUNT(*) FROM profiles").fetchone()[0]
+
+
 def test_hooks_in_a_batch_fire_after_commit(make_engine: Make) -> None:
     recorder = Recorder()
     config = Config(levels=LevelsConfig(level_up_bonus={"points": 1}))
@@ -374,9 +434,10 @@ def test_context_manager_closes_the_engine(clock: FakeClock, db_path: Path) -> N
 
 
 def test_context_manager_closes_on_error(clock: FakeClock, db_path: Path) -> None:
-    with pytest.raises(KeyError), Gamification.open(
-        db_path, clock=clock, load_entrypoints=False
-    ) as g:
+    with (
+        pytest.raises(KeyError),
+        Gamification.open(db_path, clock=clock, load_entrypoints=False) as g,
+    ):
         g.award_xp("alice", 10, source="quest")
         raise KeyError("boom")
     with pytest.raises(sqlite3.ProgrammingError):
@@ -387,8 +448,9 @@ def test_context_manager_closes_on_error(clock: FakeClock, db_path: Path) -> Non
 
 
 def test_close_releases_the_file(clock: FakeClock, db_path: Path) -> None:
-    g = Gamification.open(db_path, config=Config(busy_timeout=0.05), clock=clock,
-                          load_entrypoints=False)
+    g = Gamification.open(
+        db_path, config=Config(busy_timeout=0.05), clock=clock, load_entrypoints=False
+    )
     g.award_xp("alice", 10, source="quest")
     g.close()
     with closing(raw(db_path)) as other:
