@@ -6,7 +6,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -206,8 +206,9 @@ class Gamification:
         The third value goes into fingerprints: ``at=None`` must not make a retry differ.
         """
         if at is None:
-            moment = self._now()
-            return moment, to_text(moment), None
+            # The built-in clock is known to give aware UTC times: skip re-checking them.
+            moment = datetime.now(UTC) if self.clock is system_clock else self._now()
+            return moment, moment.isoformat(timespec="microseconds"), None
         moment = check_at(at)
         text = to_text(moment)
         return moment, text, text
@@ -238,9 +239,11 @@ class Gamification:
         """Run after-commit hooks, every plugin even if one raises, per ``Config.hook_errors``."""
         failures: list[tuple[str, BaseException]] = []
         for name, event in tx.events:
+            impls = getattr(self.pm.hook, name).get_hookimpls()
+            if not impls:
+                continue
             kwargs = {"engine": self, **event}
-            caller = getattr(self.pm.hook, name)
-            for impl in reversed(caller.get_hookimpls()):
+            for impl in reversed(impls):
                 try:
                     impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
                 except Exception as exc:

@@ -69,6 +69,8 @@ def check_id(value: object, field: str = "user_id") -> str:
 
 def _check_encodable(value: str, field: str) -> None:
     # A lone surrogate ("\ud800") is a valid Python str but cannot be stored as UTF-8.
+    if value.isascii():
+        return
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

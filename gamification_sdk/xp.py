@@ -44,7 +44,12 @@ _NEW_AWARD = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SET_XP = "UPDATE profiles SET xp = ?, level = ?, updated_at = ? WHERE user_id = ?"
-_LAST_AWARD = "SELECT MAX(id) FROM xp_awards WHERE user_id = ?"
+# The award's profile row and the user's last award id in one statement: a statement costs
+# about as much as the B-tree seek it does.
+_AWARD_STATE = (
+    "SELECT xp, level, prestige, xp_at_prestige, boosts_until, "
+    "(SELECT MAX(id) FROM xp_awards WHERE user_id = ?1) FROM profiles WHERE user_id = ?1"
+)
 _BOOSTS = "SELECT factor FROM xp_boosts WHERE user_id = ? AND expires_at > ? AND starts_at <= ?"
 _BOOST_STATE = "SELECT prestige, boosts_until FROM profiles WHERE user_id = ?"
 _EXTEND_BOOSTS = (
@@ -164,12 +169,12 @@ class XP:
         at_text: str,
     ) -> XPAward:
         conn = self._conn
-        row = conn.execute(_PROFILE, (user_id,)).fetchone()
+        row = conn.execute(_AWARD_STATE, (user_id,)).fetchone()
         if row is None:
             self._profiles.refuse_unknown(user_id)
-            xp, old_level, prestige, xp_at_prestige, boosts_until = 0, 1, 0, 0, None
+            xp, old_level, prestige, xp_at_prestige, boosts_until, last_id = 0, 1, 0, 0, None, 0
         else:
-            xp, old_level, prestige, xp_at_prestige, boosts_until = row
+            xp, old_level, prestige, xp_at_prestige, boosts_until, last_id = row
         self._current = (user_id, prestige, boosts_until)
         metadata_value: Any = None if metadata is None else json.loads(metadata)
         run_vetoes(
@@ -183,8 +188,11 @@ class XP:
             if len(impls) == 1 and impls[0].plugin is default_boosts:
                 # Only the built-in plugin answers: call it directly. pluggy's dispatch costs
                 # about a quarter of a batched award, and the result is the same.
-                only = self.boost_factor(user_id, at)
-                factors = [] if only is None else [only]
+                if boosts_until is None and not prestige:
+                    factors = []
+                else:
+                    only = self.boost_factor(user_id, at)
+                    factors = [] if only is None else [only]
             else:
                 factors = [
                     f
@@ -218,7 +226,7 @@ class XP:
         # Award ids count per user: the log is clustered by (user_id, id), so an award
         # touches one page of it instead of a table page plus an index page, and the
         # next id is one seek on that same page.
-        award_id = (conn.execute(_LAST_AWARD, (user_id,)).fetchone()[0] or 0) + 1
+        award_id = (last_id or 0) + 1
         conn.execute(
             _NEW_AWARD,
             (
