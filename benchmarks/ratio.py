@@ -135,6 +135,19 @@ _RAW_SCHEMA = (
     "CREATE TABLE log (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, "
     "amount INTEGER NOT NULL, key TEXT NOT NULL UNIQUE)",
 )
+# The floor for a points award: what the ledger's design (not this code) must write. One
+# transaction row with a UNIQUE key, a balance update and an entry on each side, no registry.
+_RAW_LEDGER_SCHEMA = (
+    "CREATE TABLE accounts (id INTEGER PRIMARY KEY, user_id TEXT, balance INTEGER NOT NULL)",
+    "CREATE TABLE transactions (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, "
+    "amount INTEGER NOT NULL, key TEXT UNIQUE, created_at TEXT NOT NULL)",
+    "CREATE TABLE entries (account_id INTEGER NOT NULL, transaction_id INTEGER NOT NULL, "
+    "amount INTEGER NOT NULL, balance_before INTEGER NOT NULL, balance_after INTEGER NOT NULL, "
+    "PRIMARY KEY (account_id, transaction_id)) WITHOUT ROWID",
+)
+_RAW_TXN = "INSERT INTO transactions (user_id, amount, key, created_at) VALUES (?, ?, ?, ?)"
+_RAW_MOVE = "UPDATE accounts SET balance = balance + ? WHERE id = ? RETURNING balance"
+_RAW_ENTRY = "INSERT INTO entries VALUES (?, ?, ?, ?, ?)"
 _RAW_UPDATE = "UPDATE profiles SET xp = xp + ? WHERE user_id = ?"
 _RAW_INSERT = "INSERT INTO log (user_id, amount, key) VALUES (?, ?, ?)"
 
@@ -156,6 +169,38 @@ class Raw:
         self.conn.execute("COMMIT")
         self.key = ordered_keys() if keys == "ordered" else random_keys()
         self._user = itertools.cycle(self.users)
+        self._account = itertools.cycle(range(1, users + 1))
+        self._ledger_ready = False
+
+    def _ledger(self) -> None:
+        for statement in _RAW_LEDGER_SCHEMA:
+            self.conn.execute(statement)
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.executemany(
+            "INSERT INTO accounts (id, user_id, balance) VALUES (?, ?, 0)",
+            [(i + 1, u) for i, u in enumerate(self.users)],
+        )
+        self.conn.execute("INSERT INTO accounts (id, user_id, balance) VALUES (0, NULL, 0)")
+        self.conn.execute("COMMIT")
+        self._ledger_ready = True
+
+    def double_entry(self, n: int) -> float:
+        """``n`` minimal double-entry awards with a UNIQUE key; committed per second."""
+        if not self._ledger_ready:
+            self._ledger()
+        execute, account, key = self.conn.execute, self._account, self.key
+        at = datetime.now(UTC).isoformat(timespec="microseconds")
+        start = time.perf_counter()
+        for _ in range(n):
+            who = next(account)
+            execute("BEGIN IMMEDIATE")
+            txn = execute(_RAW_TXN, (self.users[who - 1], 1, key(), at)).lastrowid
+            (after,) = execute(_RAW_MOVE, (1, who)).fetchone()
+            execute(_RAW_ENTRY, (who, txn, 1, after - 1, after))
+            (after,) = execute(_RAW_MOVE, (-1, 0)).fetchone()
+            execute(_RAW_ENTRY, (0, txn, -1, after + 1, after))
+            execute("COMMIT")
+        return n / (time.perf_counter() - start)
 
     def prefill(self, rows: int, chunk: int = 50_000) -> float:
         """Insert ``rows`` log rows (committed in chunks); returns the seconds it took."""
@@ -350,6 +395,7 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
         med = interleave(
             {
                 "raw": lambda: raw.per_txn(s.raw_n),
+                "raw double-entry": lambda: raw.double_entry(s.raw_n),
                 "award_xp key": lambda: engine.award_xp(s.n, keyed=True),
                 "award_xp": lambda: engine.award_xp(s.n, keyed=False),
                 "award_points key": lambda: engine.award_points(s.n),
@@ -385,6 +431,9 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
             batch["engine batch()"], batch["raw executemany"], target_abs=50_000,
         ),
         Row("reserve+commit pairs (2 txns each)", med["reserve+commit"], base),
+        Row("raw double-entry floor (ratio to raw baseline)", med["raw double-entry"], base),
+        Row("award_points, unique key (ratio to the double-entry floor)",
+            med["award_points key"], med["raw double-entry"]),
     ]
 
 
@@ -511,7 +560,10 @@ def render_markdown(report: Report, s: Settings, elapsed: float | None = None) -
         "one UPDATE of a profile row (1,000 users, WITHOUT ROWID text key), one INSERT of a log "
         "row with a UNIQUE key (time-ordered `k000000000000` unless stated), `COMMIT`. "
         "Engine calls are one committed transaction each, time-ordered idempotency keys, the "
-        "system clock, `load_entrypoints=False`. Rows without a target are informational.",
+        "system clock, `load_entrypoints=False`. Rows without a target are informational. "
+        "The double-entry floor is raw sqlite3 doing only what the ledger's design requires of "
+        "a keyed award: one transaction row with a UNIQUE key, and for each of the two accounts "
+        "a balance UPDATE ... RETURNING and an entry row.",
     ]
     if report.samples:
         out += ["", "Every round (per second, in run order):", ""]
