@@ -15,7 +15,7 @@ import attrs
 from .convert import converter, load_mapping, structure
 from .errors import ConfigError
 
-__all__ = ["Config", "CurrencyConfig", "LevelReward", "LevelsConfig"]
+__all__ = ["AchievementsConfig", "Config", "CurrencyConfig", "LevelReward", "LevelsConfig"]
 
 CurveName = Literal["quadratic", "exponential", "linear", "table", "custom"]
 CURVES = ("quadratic", "exponential", "linear", "table", "custom")
@@ -67,11 +67,39 @@ class CurrencyConfig:
     description: str = ""
 
 
+RARITY_XP = {"common": 1, "uncommon": 1.5, "rare": 2, "epic": 3, "legendary": 5, "mythic": 10}
+RARITY_POINTS = {
+    "common": 10, "uncommon": 25, "rare": 50, "epic": 100, "legendary": 250, "mythic": 1000,
+}  # fmt: skip
+
+
+def _with_xp_defaults(value: Mapping[str, float] | None) -> dict[str, float]:
+    return {**RARITY_XP, **(value or {})}
+
+
+def _with_point_defaults(value: Mapping[str, int] | None) -> dict[str, int]:
+    return {**RARITY_POINTS, **(value or {})}
+
+
+@attrs.frozen
+class AchievementsConfig:
+    """Per rarity: the multiplier on an achievement's XP reward, and its achievement points.
+
+    Give only the rarities you change; the others keep seed 000's values.
+    """
+
+    rarity_xp_multipliers: dict[str, float] = attrs.field(
+        factory=dict, converter=_with_xp_defaults
+    )
+    rarity_points: dict[str, int] = attrs.field(factory=dict, converter=_with_point_defaults)
+
+
 @attrs.frozen
 class Config:
     """Everything an engine is configured with. Build it in Python or with ``from_file``."""
 
     levels: LevelsConfig = attrs.field(factory=LevelsConfig)
+    achievements: AchievementsConfig = attrs.field(factory=AchievementsConfig)
     currencies: tuple[CurrencyConfig, ...] = attrs.field(
         default=(CurrencyConfig("points"),), converter=tuple
     )
@@ -210,6 +238,7 @@ def _problems(config: Config) -> list[str]:
         ZoneInfo(config.default_timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         p.append(f"default_timezone: {config.default_timezone!r} is not an IANA time zone")
+    p.extend(_achievement_problems(config.achievements))
     if config.durability not in ("normal", "full"):
         p.append(f"durability: expected one of normal, full, got {config.durability!r}")
     if config.hook_errors not in ("log", "raise"):
@@ -224,4 +253,22 @@ def _problems(config: Config) -> list[str]:
         p.append(f"busy_timeout: expected seconds >= 0, got {config.busy_timeout!r}")
     if not _is_int(config.cache_size_mb) or config.cache_size_mb < 1:
         p.append(f"cache_size_mb: expected a positive int, got {config.cache_size_mb!r}")
+    return p
+
+
+def _achievement_problems(config: AchievementsConfig) -> list[str]:
+    p: list[str] = []
+    rarities = tuple(RARITY_XP)
+    for name, table in (
+        ("rarity_xp_multipliers", config.rarity_xp_multipliers),
+        ("rarity_points", config.rarity_points),
+    ):
+        for rarity, value in table.items():
+            where = f"achievements.{name}['{rarity}']"
+            if rarity not in rarities:
+                p.append(f"{where}: unknown rarity; expected one of {', '.join(rarities)}")
+            elif name == "rarity_points" and (not _is_int(value) or value < 0):
+                p.append(f"{where}: expected an int >= 0, got {value!r}")
+            elif not _is_number(value) or value <= 0:
+                p.append(f"{where}: expected a number > 0, got {value!r}")
     return p

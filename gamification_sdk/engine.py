@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,28 +14,42 @@ import pluggy
 import sqlite_utils
 
 from . import audit
+from .achievements import Achievements
 from .clock import Clock, system_clock, to_text
 from .config import Config
-from .errors import ConfigError, HookError, InvalidInput
+from .errors import ConfigError, HookError, InvalidInput, NotFound
+from .events import Tracker, reevaluate
 from .idempotency import Codec, Idempotency, fingerprint, json_codec
+from .inventory import Items
 from .ledger import CREDIT_TYPES, SPEND_TYPES, Ledger, Posting
 from .levels import LevelCurve, LevelTable
+from .loader import Loader
+from .metrics import Metrics
 from .models import (
+    AchievementStatus,
     AwardRequest,
     Balance,
     HistoryPage,
+    Inventory,
     LedgerReport,
+    LoadReport,
+    Notification,
     Profile,
+    ReevaluateReport,
     Reservation,
+    Stats,
+    TrackResult,
     Transaction,
     XPAward,
     XPBoost,
     XPEntry,
 )
+from .notifications import Notifications, check_preferences
 from .plugins import get_plugin_manager, run_vetoes
 from .profiles import Profiles
 from .reservations import Reservations
 from .schema import migrations
+from .stats import user_stats
 from .store import Store, Tx
 from .validation import (
     check_amount,
@@ -107,6 +121,26 @@ def _optional_text(value: object, field: str, max_length: int = 1000) -> str | N
     return None if value is None else check_text(value, field, max_length=max_length)
 
 
+def _check_event(event: object) -> str:
+    check_text(event, "event", max_length=100)
+    assert isinstance(event, str)
+    if event.startswith("~") or "@" in event:
+        raise InvalidInput("event", "must not start with '~' or contain '@' (reserved)")
+    return event
+
+
+def _check_value(value: object) -> float:
+    """An int, or a finite float, from 0 to 2**53: metrics only grow."""
+    if type(value) is not int and (type(value) is not float or not math.isfinite(value)):
+        raise InvalidInput("value", f"expected an int or a finite number, got {value!r}")
+    if not 0 <= value <= 2**53:
+        raise InvalidInput("value", f"must be from 0 to 2**53, got {value!r}")
+    return value
+
+
+_TRACK_CODEC = json_codec(TrackResult)
+
+
 class Gamification:
     """One engine on one SQLite file. Safe to share between threads; open one per process.
 
@@ -131,9 +165,22 @@ class Gamification:
         self._ledger = Ledger(conn, config, self._profiles)
         self._reservations = Reservations(conn, self._ledger)
         self._xp = XP(conn, config, self._table, self._profiles, self._ledger, pm, self)
+        self._metrics = Metrics(conn)
+        self._notifications = self._xp.notifications = Notifications(conn)
+        self._items = Items(conn)
+        self._achievements = Achievements(
+            conn, config, self._metrics, self._ledger, self._items, self._notifications, self
+        )
+        self._achievements.xp = self._xp
+        self._loader = Loader(conn, config)
+        self._tracker = Tracker(
+            conn, config.default_timezone, self._profiles, self._metrics, self._xp,
+            self._achievements,
+        )  # fmt: skip
         with store.write():
             migrations.apply(store.db)
             self._ledger.setup(to_text(self._now()))
+        self._register_plugin_definitions()
 
     @classmethod
     def open(
@@ -301,15 +348,20 @@ class Gamification:
             lambda: fingerprint(user_id, amount, source, meta, explicit),
             self._xp.codec,
             at_text,
-            lambda tx: self._xp.award(
+            lambda tx: self._achievements.after_xp(
                 tx,
-                user_id,
-                amount,
-                source=source,
-                metadata=meta,
-                key=key,
-                at=moment,
-                at_text=at_text,
+                self._xp.award(
+                    tx,
+                    user_id,
+                    amount,
+                    source=source,
+                    metadata=meta,
+                    key=key,
+                    at=moment,
+                    at_text=at_text,
+                ),
+                moment,
+                at_text,
             ),
         )
 
@@ -434,7 +486,9 @@ class Gamification:
                     load_json(posting.metadata), posting.at,
                 ),
             )  # fmt: skip
-            return self._ledger.credit(tx, posting)
+            result = self._ledger.credit(tx, posting)
+            self._achievements.after_points(tx, result, posting.at, posting.at_text)
+            return result
 
         return self._write("award_points", key, digest, self._ledger.codec, posting.at_text, body)
 
@@ -780,6 +834,197 @@ class Gamification:
         if type(reservation_id) is not int or reservation_id < 1:
             raise InvalidInput("reservation_id", f"expected a positive int, got {reservation_id!r}")
         return reservation_id
+
+    # -- definitions, events and achievements ---------------------------------------------
+
+    def _register_plugin_definitions(self) -> None:
+        evaluators: dict[str, Callable[..., Any]] = {}
+
+        def add_criterion(name: str, evaluate: Callable[..., Any]) -> None:
+            if type(name) is not str or not name.strip() or not callable(evaluate):
+                raise ConfigError([f"register_criteria: need (name, callable), got {name!r}"])
+            if name in evaluators:
+                raise ConfigError([f"register_criteria: {name!r} is registered twice"])
+            evaluators[name] = evaluate
+
+        self.pm.hook.register_criteria(register=add_criterion)
+        self._achievements.evaluators = evaluators
+        self._loader.custom_names = set(evaluators)
+        sets: list[tuple[Any, str | None]] = []
+
+        def add_definitions(source: Any, name: str | None = None) -> None:
+            sets.append((source, name))
+
+        self.pm.hook.register_definitions(register=add_definitions)
+        for source, name in sets:
+            self.load_definitions(source, name=name)
+        self._achievements.catalogue = self._loader.catalogue()
+
+    def load_definitions(
+        self, source: str | Path | Mapping[str, Any], *, name: str | None = None
+    ) -> LoadReport:
+        """Load a definition set (TOML/JSON path or mapping) as a whole, or raise ``ConfigError``.
+
+        ``name`` identifies the set (default: the file's name); loading a set again updates
+        what changed and retires what it no longer holds.
+        """
+        if name is None:
+            if not isinstance(source, str | Path):
+                raise InvalidInput("name", "name a definition set given as a mapping")
+            name = Path(source).name
+        check_text(name, "name", max_length=200)
+        if not isinstance(source, str | Path | Mapping):
+            kind = type(source).__name__
+            raise InvalidInput("source", f"expected a path or a mapping, got {kind}")
+        at_text = to_text(self._now())
+        with self._store.write():
+            report = self._loader.load(source, name, at_text)
+        self._achievements.catalogue = self._loader.catalogue()
+        return report
+
+    def refresh_definitions(self) -> None:
+        """Re-read definitions another process loaded into the same file."""
+        with self._store.read():
+            self._achievements.catalogue = self._loader.catalogue()
+
+    def track(
+        self,
+        user_id: str,
+        event: str,
+        *,
+        value: float = 1,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+        metadata: Any = None,
+    ) -> TrackResult:
+        """Record what a user did: metrics, the event's rule rewards, and due achievements."""
+        check_id(user_id)
+        _check_event(event)
+        _check_value(value)
+        key = check_key(idempotency_key)
+        meta = check_metadata(metadata)
+        moment, at_text, explicit = self._moment(at)
+        return self._write(
+            "track",
+            key,
+            lambda: fingerprint(user_id, event, value, meta, explicit),
+            _TRACK_CODEC,
+            at_text,
+            lambda tx: self._tracker.track(
+                tx, user_id, event, value, at=moment, at_text=at_text, key=key, metadata=meta
+            ),
+        )
+
+    def achievements(
+        self, user_id: str, *, include_hidden: bool = False, category: str | None = None
+    ) -> list[AchievementStatus]:
+        """Every achievement with the user's progress; hidden ones only once unlocked."""
+        check_id(user_id)
+        _optional_text(category, "category", 50)
+        if type(include_hidden) is not bool:
+            raise InvalidInput("include_hidden", "expected True or False")
+        moment = self._now()
+        with self._store.read():
+            ctx = self._achievements.context(user_id, moment, to_text(moment))
+            return self._achievements.listing(ctx, include_hidden=include_hidden, category=category)
+
+    def achievement(self, user_id: str, key: str) -> AchievementStatus:
+        """One achievement with the user's progress; ``NotFound`` if unknown (or still secret)."""
+        check_id(user_id)
+        check_text(key, "key", max_length=100)
+        moment = self._now()
+        with self._store.read():
+            entry = self._achievements.catalogue.entries.get(key)
+            ctx = self._achievements.context(user_id, moment, to_text(moment))
+            earned = ctx.unlocked(key)
+            if entry is None or ((entry.retired or entry.definition.hidden) and not earned):
+                raise NotFound("achievement", key)
+            return self._achievements.status(ctx, entry)
+
+    def reevaluate(
+        self,
+        user_ids: Iterable[str] | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        chunk: int = 200,
+    ) -> ReevaluateReport:
+        """Award what users already meet under new or changed definitions, exactly once.
+
+        Runs ``chunk`` users per transaction. A run over all users records where it got to,
+        so after an interruption the next call resumes there (if the definitions are the
+        same). ``progress(done, total)`` is called after each chunk.
+        """
+        if type(chunk) is not int or not 1 <= chunk <= 10_000:
+            raise InvalidInput("chunk", f"expected an int from 1 to 10000, got {chunk!r}")
+        if progress is not None and not callable(progress):
+            raise InvalidInput("progress", "expected a callable(done, total) or None")
+        ids = None if user_ids is None else [check_id(u, "user_ids[]") for u in user_ids]
+        return reevaluate(self, self._store, self._achievements, ids, progress, chunk)
+
+    def notifications(
+        self, user_id: str, *, unread_only: bool = True, limit: int = 50
+    ) -> list[Notification]:
+        """The user's notifications, newest first."""
+        check_id(user_id)
+        _check_limit(limit)
+        if type(unread_only) is not bool:
+            raise InvalidInput("unread_only", "expected True or False")
+        with self._store.read():
+            return self._notifications.recent(user_id, unread_only=unread_only, limit=limit)
+
+    def mark_read(self, user_id: str, ids: Iterable[int] | None = None) -> int:
+        """Mark the user's notifications ``ids`` (or all) read; returns how many changed."""
+        check_id(user_id)
+        chosen = None
+        if ids is not None:
+            chosen = list(ids)
+            if not all(type(i) is int and i > 0 for i in chosen):
+                raise InvalidInput("ids", "expected notification ids (positive ints)")
+        at_text = to_text(self._now())
+        with self._store.write():
+            return self._notifications.mark_read(user_id, chosen, at_text)
+
+    def notification_preferences(self, user_id: str) -> dict[str, bool]:
+        check_id(user_id)
+        with self._store.read():
+            return self._notifications.preferences(user_id)
+
+    def set_notification_preferences(self, user_id: str, **kinds: bool) -> dict[str, bool]:
+        """Switch notification kinds on or off, e.g. ``level_up=False``; returns them all."""
+        check_id(user_id)
+        changes = check_preferences(kinds)
+        at_text = to_text(self._now())
+        with self._store.write():
+            self._profiles.ensure(user_id, at_text)
+            self._notifications.set_preferences(user_id, changes)
+            return self._notifications.preferences(user_id)
+
+    def inventory(self, user_id: str) -> Inventory:
+        """Titles (and the equipped one) and items the user owns."""
+        check_id(user_id)
+        with self._store.read():
+            return self._items.read(user_id)
+
+    def equip_title(self, user_id: str, title: str | None) -> Inventory:
+        """Show an owned ``title`` (``NotFound`` otherwise), or none with ``None``."""
+        check_id(user_id)
+        if title is not None:
+            check_text(title, "title", max_length=100)
+        with self._store.write():
+            if not self._profiles.exists(user_id):
+                raise NotFound("user", user_id)
+            self._items.equip_title(user_id, title)
+            return self._items.read(user_id)
+
+    def stats(self, user_id: str, *, days: int = 30) -> Stats:
+        """Level, achievements by rarity, recent XP and per-day activity (getUserStats)."""
+        check_id(user_id)
+        if type(days) is not int or not 1 <= days <= 366:
+            raise InvalidInput("days", f"expected an int from 1 to 366, got {days!r}")
+        moment = self._now()
+        with self._store.read():
+            ctx = self._achievements.context(user_id, moment, to_text(moment))
+            return user_stats(self._store.conn, self._profiles, self._achievements, ctx, days)
 
     # -- audit ----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ undo it, and how their exceptions are handled follows ``Config.hook_errors``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from .config import LevelsConfig
     from .engine import Gamification
     from .levels import LevelCurve
-    from .models import AwardRequest, Transaction, XPAward
+    from .models import AwardRequest, Notification, Transaction, Unlock, XPAward
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -60,3 +61,23 @@ def on_level_up(
 @hookspec
 def on_points_changed(engine: Gamification, transaction: Transaction) -> None:
     """Called after commit once per user side of each ledger transaction; the return value is ignored."""
+
+
+@hookspec
+def register_criteria(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Call ``register(name, evaluate)`` for each custom criterion; ``evaluate(engine, user_id, params, at)`` returns the current number (or bool), inside the transaction."""
+
+
+@hookspec
+def register_definitions(register: Callable[..., None]) -> None:
+    """Call ``register(source, name=None)`` with a definitions file path or mapping; loaded when the engine opens."""
+
+
+@hookspec
+def on_achievement_unlocked(engine: Gamification, unlock: Unlock) -> None:
+    """Called after commit for every achievement unlock (each tier and repeat); the return value is ignored."""
+
+
+@hookspec
+def notify(engine: Gamification, notification: Notification) -> None:
+    """Deliver one stored notification (email, push, websocket) after commit; the return value is ignored."""

@@ -8,16 +8,25 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "AchievementStatus",
     "AwardRequest",
     "Balance",
+    "DailyActivity",
     "HistoryPage",
+    "Inventory",
     "LedgerProblem",
     "LedgerReport",
     "LevelUpReward",
+    "LoadReport",
+    "Notification",
     "Profile",
+    "ReevaluateReport",
     "Reservation",
+    "Stats",
     "Totals",
+    "TrackResult",
     "Transaction",
+    "Unlock",
     "XPAward",
     "XPBoost",
     "XPEntry",
@@ -229,3 +238,133 @@ class LedgerReport:
 
     def kinds(self) -> set[str]:
         return {problem.kind for problem in self.problems}
+
+
+@attrs.frozen
+class Unlock:
+    """One achievement unlock: ``tier`` names the tier (None if untiered), ``seq`` counts
+    repeats from 1. ``xp`` and ``points`` are what it paid, after the rarity multiplier."""
+
+    user_id: str
+    key: str
+    name: str
+    rarity: str
+    tier: str | None
+    seq: int
+    unlocked_at: datetime
+    xp: int
+    points: dict[str, int]
+    title: str | None
+    items: dict[str, int]
+    achievement_points: int
+    version: int
+
+
+@attrs.frozen
+class AchievementStatus:
+    """A user's standing on one achievement: progress toward the next unlock, and unlocks.
+
+    ``current``/``target``/``percent`` describe the next tier (or the repeat in progress);
+    once nothing is left to earn, ``percent`` is 100.
+    """
+
+    key: str
+    name: str
+    description: str
+    icon: str
+    category: str
+    rarity: str
+    hidden: bool
+    current: float
+    target: int
+    percent: float
+    unlocked: bool
+    unlocked_at: datetime | None
+    times_unlocked: int
+    tiers_unlocked: tuple[str, ...]
+    next_tier: str | None
+    retired: bool = False
+
+
+@attrs.frozen
+class TrackResult:
+    """What one ``track()`` did: the rule's XP and points, unlocks, and progress that moved."""
+
+    user_id: str
+    event: str
+    value: float
+    at: datetime
+    xp: XPAward | None
+    points: tuple[Transaction, ...]
+    unlocked: tuple[Unlock, ...]
+    progress: tuple[AchievementStatus, ...]
+    rewarded: bool
+    idempotency_key: str | None = None
+
+
+@attrs.frozen
+class Notification:
+    id: int
+    user_id: str
+    kind: str
+    message: str
+    data: dict[str, Any]
+    created_at: datetime
+    read_at: datetime | None = None
+
+
+@attrs.frozen
+class Inventory:
+    """Owned titles (with the equipped one) and items with their quantities."""
+
+    user_id: str
+    titles: tuple[str, ...]
+    equipped_title: str | None
+    items: dict[str, int]
+
+
+@attrs.frozen
+class DailyActivity:
+    """One local day of a user: XP and points earned, achievements unlocked."""
+
+    date: str
+    xp: int
+    points: dict[str, int]
+    achievements: int
+
+
+@attrs.frozen
+class Stats:
+    """``getUserStats``: progression, achievement totals by rarity, recent XP, daily activity."""
+
+    user_id: str
+    level: int
+    xp: int
+    progress: float
+    achievements_unlocked: int
+    achievements_total: int
+    achievement_points: int
+    by_rarity: dict[str, int]
+    recent_xp: tuple[XPEntry, ...]
+    daily: tuple[DailyActivity, ...]
+    days_active: int
+
+
+@attrs.frozen
+class LoadReport:
+    """What ``load_definitions`` changed: keys added, updated (version bumped), retired."""
+
+    source: str
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    retired: tuple[str, ...]
+    unchanged: tuple[str, ...]
+
+
+@attrs.frozen
+class ReevaluateReport:
+    """What ``reevaluate`` did: users checked and unlocks granted (this run only)."""
+
+    users: int
+    unlocked: tuple[Unlock, ...]
+    resumed_after: str | None

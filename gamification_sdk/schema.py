@@ -174,3 +174,94 @@ def m002_points_ledger(db: Any) -> None:
         CREATE INDEX reservations_by_account ON reservations(account_id, status)
         """,
     )
+
+
+@migrations()
+def m003_events_and_achievements(db: Any) -> None:
+    _script(
+        db,
+        """
+        ALTER TABLE profiles ADD COLUMN timezone TEXT;
+        ALTER TABLE profiles ADD COLUMN equipped_title TEXT;
+
+        CREATE TABLE definitions (
+            kind TEXT NOT NULL CHECK (kind IN ('achievement', 'rule')),
+            key TEXT NOT NULL,
+            source TEXT NOT NULL,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            digest TEXT NOT NULL,
+            body TEXT NOT NULL,
+            loaded_at TEXT NOT NULL,
+            retired_at TEXT,
+            PRIMARY KEY (kind, key)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE metrics (
+            user_id TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            sum NUMERIC NOT NULL DEFAULT 0,
+            max NUMERIC NOT NULL DEFAULT 0,
+            days INTEGER NOT NULL DEFAULT 0,
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, metric)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE metric_days (
+            user_id TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            day TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            sum NUMERIC NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, metric, day)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE achievement_unlocks (
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            key TEXT NOT NULL,
+            tier INTEGER NOT NULL,
+            seq INTEGER NOT NULL CHECK (seq >= 1),
+            version INTEGER NOT NULL,
+            rarity TEXT NOT NULL,
+            points INTEGER NOT NULL,
+            unlocked_at TEXT NOT NULL,
+            rewards TEXT NOT NULL,
+            baseline NUMERIC NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, key, tier, seq)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE inventory (
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            item TEXT NOT NULL,
+            quantity INTEGER NOT NULL CHECK (quantity >= 0),
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, item)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            kind TEXT NOT NULL,
+            message TEXT NOT NULL,
+            data TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            read_at TEXT
+        );
+        CREATE INDEX notifications_by_user ON notifications(user_id, id);
+
+        CREATE TABLE notification_preferences (
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            kind TEXT NOT NULL,
+            enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+            PRIMARY KEY (user_id, kind)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE job_state (
+            name TEXT PRIMARY KEY,
+            cursor TEXT,
+            digest TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+    )

@@ -23,6 +23,7 @@ from .idempotency import Codec
 from .ledger import Ledger, Posting
 from .levels import LevelTable
 from .models import AwardRequest, LevelUpReward, XPAward, XPBoost, XPEntry
+from .notifications import Notifications
 from .plugins import run_vetoes
 from .profiles import Profiles
 from .store import Tx
@@ -129,6 +130,7 @@ class XP:
         # (user_id, prestige, boosts_until) of the award in progress: the default multiplier
         # plugin reads it instead of querying the row award() has just read.
         self._current: tuple[str, int, str | None] | None = None
+        self.notifications: Notifications | None = None
         self.codec = Codec(self._encode, self._decode)
 
     def boost_factor(self, user_id: str, at: datetime) -> float | None:
@@ -267,6 +269,12 @@ class XP:
         )
         tx.emit("on_xp_awarded", award=result)
         if new_level > old_level:
+            if self.notifications is not None:
+                self.notifications.add(
+                    tx, user_id, "level_up", f"Level up! You reached level {new_level}",
+                    {"old_level": old_level, "new_level": new_level, "award_id": award_id},
+                    at, at_text,
+                )  # fmt: skip
             tx.emit(
                 "on_level_up",
                 user_id=user_id,

@@ -99,7 +99,22 @@ def _release_reservation(g: Gamification) -> Call:
     return lambda: g.release_reservation(held.id, idempotency_key=KEY)
 
 
+def _track(g: Gamification) -> Call:
+    g.load_definitions(
+        {
+            "rules": [{"event": "post_created", "xp": 10, "points": {"points": 2}}],
+            "achievements": [
+                {"key": "first", "name": "First", "rewards": {"xp": 5, "points": {"points": 1}},
+                 "criteria": {"type": "first_time", "event": "post_created"}},
+            ],
+        },
+        name="idem",
+    )  # fmt: skip
+    return lambda: g.track("alice", "post_created", idempotency_key=KEY)
+
+
 WRITES: dict[str, Callable[[Gamification], Call]] = {
+    "track": _track,
     "award_xp": _award_xp,
     "add_xp_boost": _add_xp_boost,
     "prestige": _prestige,

@@ -1,0 +1,194 @@
+"""The active definitions, compiled into indexes so evaluation cost does not grow with them.
+
+Every criterion depends on *signals*: a metric that moved (``count:post_created``,
+``xp``, ``points:gems``...) or an event that happened (``event:post_created``). A simple
+achievement (one metric, no prerequisites, no availability window, not repeatable) sits in
+a sorted target list per signal: when the metric moves from ``old`` to ``new``, a bisect
+finds exactly the targets crossed. Everything else is woken by its signals and evaluated
+in full. Achievements that watch nothing that moved are never looked at.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import attrs
+
+from .definitions import Achievement as Definition
+from .definitions import (
+    AchievementCount,
+    AllOf,
+    AnyOf,
+    Collection,
+    Count,
+    Custom,
+    FirstTime,
+    Level,
+    Max,
+    PointsEarned,
+    Streak,
+    Sum,
+    TimeOfDay,
+    TotalXP,
+    Window,
+)
+from .definitions import Rule as RuleDefinition
+
+__all__ = ["Catalogue", "Entry", "signals_of"]
+
+ANY_EVENT = "event:*"
+
+
+def value_signal(c: Any) -> str | None:
+    """The one metric a single-metric criterion compares with its target, if it has one."""
+    if isinstance(c, Count | FirstTime):
+        return f"count:{c.event}"
+    if isinstance(c, Sum):
+        return f"sum:{c.event}"
+    if isinstance(c, TimeOfDay):
+        return f"tod:{c.metric}"
+    if isinstance(c, Level):
+        return "level"
+    if isinstance(c, TotalXP):
+        return "xp"
+    if isinstance(c, Streak):
+        return "streak"
+    if isinstance(c, PointsEarned):
+        return f"points:{c.currency}"
+    if isinstance(c, AchievementCount):
+        return "achievements"
+    return None
+
+
+def signals_of(c: Any) -> set[str]:
+    """Every signal that can change whether ``c`` is met."""
+    if isinstance(c, AllOf | AnyOf):
+        return set().union(*(signals_of(inner) for inner in c.criteria))
+    single = value_signal(c)
+    if single is not None:
+        return {single}
+    if isinstance(c, Max | Window):
+        return {f"event:{c.event}"}
+    if isinstance(c, Collection):
+        return {"achievements"}
+    if isinstance(c, Custom):
+        return {f"event:{e}" for e in c.events} if c.events else {ANY_EVENT}
+    raise AssertionError(f"no signals for {c!r}")
+
+
+@attrs.frozen
+class Entry:
+    """One achievement as evaluation sees it."""
+
+    definition: Definition
+    version: int
+    retired: bool
+    targets: tuple[int, ...]
+    tier_names: tuple[str | None, ...]
+    fast: bool
+
+    @property
+    def key(self) -> str:
+        return self.definition.key
+
+    @classmethod
+    def build(cls, definition: Definition, version: int, retired: bool) -> Entry:
+        c = definition.criteria
+        if definition.tiers:
+            targets = tuple(t.target for t in definition.tiers)
+            names: tuple[str | None, ...] = tuple(t.name for t in definition.tiers)
+        elif isinstance(c, Collection):
+            targets, names = (len(c.keys),), (None,)
+        elif isinstance(c, AllOf):
+            targets, names = (len(c.criteria),), (None,)
+        elif isinstance(c, AnyOf):
+            targets, names = (1,), (None,)
+        else:
+            targets, names = (int(c.target or 1),), (None,)
+        fast = (
+            value_signal(c) is not None
+            and not definition.prerequisites
+            and definition.available_from is None
+            and definition.available_until is None
+            and definition.repeatable is None
+        )
+        return cls(definition, version, retired, targets, names, fast)
+
+
+class Catalogue:
+    """Active achievements and rules, indexed by signal; rebuilt whenever definitions load."""
+
+    def __init__(
+        self,
+        achievements: Iterable[tuple[Definition, int, bool]] = (),
+        rules: Iterable[RuleDefinition] = (),
+    ) -> None:
+        self.entries: dict[str, Entry] = {}
+        self.rules: dict[str, RuleDefinition] = {r.event: r for r in rules}
+        # signal -> sorted targets, and the (key, tier) each target belongs to
+        self._targets: dict[str, list[int]] = {}
+        self._owners: dict[str, list[tuple[str, int]]] = {}
+        self._woken: dict[str, list[str]] = defaultdict(list)
+        self.time_of_day: dict[str, list[TimeOfDay]] = defaultdict(list)
+        fast: dict[str, list[tuple[int, str, int]]] = defaultdict(list)
+        for definition, version, retired in achievements:
+            entry = Entry.build(definition, version, retired)
+            self.entries[entry.key] = entry
+            if retired:
+                continue
+            for tod in _time_of_day(definition.criteria):
+                if tod not in self.time_of_day[tod.event]:
+                    self.time_of_day[tod.event].append(tod)
+            if entry.fast:
+                signal = value_signal(definition.criteria)
+                assert signal is not None
+                for tier, target in enumerate(entry.targets):
+                    fast[signal].append((target, entry.key, tier))
+            else:
+                for signal in sorted(signals_of(definition.criteria)):
+                    self._woken[signal].append(entry.key)
+                if definition.prerequisites:
+                    self._woken["achievements"].append(entry.key)
+        for signal, items in fast.items():
+            items.sort()
+            self._targets[signal] = [t for t, _, _ in items]
+            self._owners[signal] = [(k, tier) for _, k, tier in items]
+        self.watched = frozenset(self._targets) | frozenset(self._woken)
+        self.digest = hashlib.blake2b(
+            repr(sorted((e.key, e.version, e.retired) for e in self.entries.values())).encode()
+            + repr(sorted(self.rules)).encode(),
+            digest_size=8,
+        ).hexdigest()
+
+    def crossed(self, signal: str, old: float, new: float) -> list[tuple[str, int]]:
+        """Simple achievements whose target lies in ``(old, new]`` for ``signal``."""
+        targets = self._targets.get(signal)
+        if not targets or new <= old:
+            return []
+        lo = bisect.bisect_right(targets, old)
+        hi = bisect.bisect_right(targets, new)
+        return self._owners[signal][lo:hi]
+
+    def next_up(self, signal: str, value: float) -> Iterator[tuple[str, int]]:
+        """Simple achievements on ``signal`` still ahead of ``value``, nearest first."""
+        targets = self._targets.get(signal)
+        if targets:
+            yield from self._owners[signal][bisect.bisect_right(targets, value) :]
+
+    def woken(self, signal: str) -> list[str]:
+        return self._woken.get(signal, [])
+
+    def active(self) -> list[Entry]:
+        return [e for e in self.entries.values() if not e.retired]
+
+
+def _time_of_day(c: Any) -> Iterator[TimeOfDay]:
+    if isinstance(c, TimeOfDay):
+        yield c
+    elif isinstance(c, AllOf | AnyOf):
+        for inner in c.criteria:
+            yield from _time_of_day(inner)

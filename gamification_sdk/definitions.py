@@ -1,0 +1,548 @@
+"""Achievements and event rules declared as data, loaded strictly with cattrs.
+
+A definition set is a mapping with two lists, ``rules`` and ``achievements`` (TOML, JSON or a
+Python dict). ``load_set`` checks it as a whole: every problem is listed with its path, and
+nothing is loaded unless the whole set is sound.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from .convert import _Expected, converter, load_mapping, structure
+from .errors import ConfigError
+
+__all__ = [
+    "RARITIES",
+    "Achievement",
+    "Criterion",
+    "DefinitionSet",
+    "Repeatable",
+    "Rewards",
+    "Rule",
+    "Tier",
+    "load_set",
+]
+
+Rarity = Literal["common", "uncommon", "rare", "epic", "legendary", "mythic"]
+RARITIES: tuple[str, ...] = ("common", "uncommon", "rare", "epic", "legendary", "mythic")
+Stat = Literal["count", "sum", "max"]
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+MAX_TARGET = 2**53
+
+
+def _tuple(value: Iterable[Any] | None) -> tuple[Any, ...]:
+    return tuple(value or ())
+
+
+def _dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value or {})
+
+
+# -- criteria -------------------------------------------------------------------------------
+# Each criterion measures one number for a user ("current") and compares it to a target.
+# Threshold kinds watch a single metric, so tiers and fast crossing checks apply to them.
+
+
+@attrs.frozen
+class Count:
+    """``event`` happened at least ``target`` times."""
+
+    event: str
+    target: int | None = None
+    type: Literal["count"] = "count"
+
+
+@attrs.frozen
+class Sum:
+    """The values of ``event`` add up to at least ``target``."""
+
+    event: str
+    target: int | None = None
+    type: Literal["sum"] = "sum"
+
+
+@attrs.frozen
+class Max:
+    """A single ``event`` carried a value of at least ``target``."""
+
+    event: str
+    target: int | None = None
+    type: Literal["max"] = "max"
+
+
+@attrs.frozen
+class FirstTime:
+    """``event`` happened once."""
+
+    event: str
+    type: Literal["first_time"] = "first_time"
+    target: int | None = 1
+
+
+@attrs.frozen
+class Level:
+    """The user reached level ``target``."""
+
+    target: int | None = None
+    type: Literal["level"] = "level"
+
+
+@attrs.frozen
+class TotalXP:
+    """The user's lifetime XP is at least ``target``."""
+
+    target: int | None = None
+    type: Literal["total_xp"] = "total_xp"
+
+
+@attrs.frozen
+class Streak:
+    """The user's longest activity streak, in days, is at least ``target``."""
+
+    target: int | None = None
+    type: Literal["streak"] = "streak"
+
+
+@attrs.frozen
+class PointsEarned:
+    """Lifetime ``currency`` earned (never reduced by spending) is at least ``target``."""
+
+    currency: str
+    target: int | None = None
+    type: Literal["points_earned"] = "points_earned"
+
+
+@attrs.frozen
+class AchievementCount:
+    """The user holds at least ``target`` achievements."""
+
+    target: int | None = None
+    type: Literal["achievements"] = "achievements"
+
+
+@attrs.frozen
+class Collection:
+    """Every achievement in ``keys`` is unlocked."""
+
+    keys: tuple[str, ...] = attrs.field(converter=_tuple)
+    type: Literal["collection"] = "collection"
+    target: int | None = None
+
+
+@attrs.frozen
+class Window:
+    """``target`` (count or sum) of ``event`` within the last ``days`` local days, or within
+    the current calendar ``period`` (day, week, month) of the user's time zone."""
+
+    event: str
+    target: int | None = None
+    days: int | None = None
+    period: Literal["day", "week", "month"] | None = None
+    stat: Literal["count", "sum"] = "count"
+    type: Literal["window"] = "window"
+
+
+@attrs.frozen
+class TimeOfDay:
+    """``target`` of ``event`` at a local time from ``start`` to before ``end`` (may wrap)."""
+
+    event: str
+    start: str
+    end: str
+    target: int | None = None
+    type: Literal["time_of_day"] = "time_of_day"
+
+    @property
+    def metric(self) -> str:
+        return f"{self.event}@{self.start}-{self.end}"
+
+
+@attrs.frozen
+class Custom:
+    """A plugin's evaluator (``register_criteria``) measures ``current``; ``events`` wake it."""
+
+    name: str
+    target: int | None = 1
+    events: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    params: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    type: Literal["custom"] = "custom"
+
+
+@attrs.frozen
+class AllOf:
+    """Every one of ``criteria`` is met."""
+
+    criteria: tuple[Criterion, ...] = attrs.field(converter=_tuple)
+    type: Literal["all"] = "all"
+    target: int | None = None
+
+
+@attrs.frozen
+class AnyOf:
+    """At least one of ``criteria`` is met."""
+
+    criteria: tuple[Criterion, ...] = attrs.field(converter=_tuple)
+    type: Literal["any"] = "any"
+    target: int | None = None
+
+
+Criterion = (
+    Count | Sum | Max | FirstTime | Level | TotalXP | Streak | PointsEarned | AchievementCount
+    | Collection | Window | TimeOfDay | Custom | AllOf | AnyOf
+)  # fmt: skip
+CRITERIA: dict[str, type[Any]] = {
+    str(attrs.fields(cls).type.default): cls
+    for cls in (
+        Count, Sum, Max, FirstTime, Level, TotalXP, Streak, PointsEarned, AchievementCount,
+        Collection, Window, TimeOfDay, Custom, AllOf, AnyOf,
+    )
+}  # fmt: skip
+THRESHOLD_TYPES = frozenset(
+    ("count", "sum", "max", "first_time", "level", "total_xp", "streak", "points_earned",
+     "achievements", "window", "time_of_day", "custom")
+)  # fmt: skip
+
+
+def _structure_criterion(data: object, _: object) -> Any:
+    if not isinstance(data, Mapping):
+        raise _Expected(f"expected a table with a 'type', got {type(data).__name__}")
+    kind = data.get("type")
+    cls = CRITERIA.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise _Expected(f"unknown criteria type {kind!r}; expected one of {', '.join(CRITERIA)}")
+    return converter.structure(dict(data), cls)
+
+
+converter.register_structure_hook_func(lambda t: t == Criterion, _structure_criterion)
+
+
+# -- rewards and achievements ---------------------------------------------------------------
+
+
+@attrs.frozen
+class Rewards:
+    """What an unlock pays: XP (times the rarity multiplier), points, a title, items."""
+
+    xp: int = 0
+    points: dict[str, int] = attrs.field(factory=dict, converter=_dict)
+    title: str | None = None
+    items: dict[str, int] = attrs.field(factory=dict, converter=_dict)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.xp or self.points or self.title or self.items)
+
+
+@attrs.frozen
+class Tier:
+    """One step of a tiered achievement: its own target and reward."""
+
+    name: str
+    target: int
+    rewards: Rewards = attrs.field(factory=Rewards)
+
+
+@attrs.frozen
+class Repeatable:
+    """How often an achievement may unlock again: at most ``max`` times, ``cooldown_days`` apart."""
+
+    max: int | None = None
+    cooldown_days: float = 0.0
+
+
+@attrs.frozen
+class Achievement:
+    key: str
+    name: str
+    criteria: Criterion
+    description: str = ""
+    icon: str = ""
+    category: str = "general"
+    rarity: Rarity = "common"
+    rewards: Rewards = attrs.field(factory=Rewards)
+    hidden: bool = False
+    prerequisites: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    available_from: datetime | None = None
+    available_until: datetime | None = None
+    repeatable: Repeatable | None = None
+    tiers: tuple[Tier, ...] = attrs.field(default=(), converter=_tuple)
+    order: int = 0
+
+
+@attrs.frozen
+class Rule:
+    """XP and points for an event, from the rules and never from the caller.
+
+    ``daily_limit`` caps how many occurrences per local day earn the reward (the event still
+    counts toward achievements).
+    """
+
+    event: str
+    xp: int = 0
+    points: dict[str, int] = attrs.field(factory=dict, converter=_dict)
+    daily_limit: int | None = None
+
+
+@attrs.frozen
+class DefinitionSet:
+    rules: tuple[Rule, ...] = attrs.field(default=(), converter=_tuple)
+    achievements: tuple[Achievement, ...] = attrs.field(default=(), converter=_tuple)
+
+
+# -- checking -------------------------------------------------------------------------------
+
+
+class _Checker:
+    """Semantic checks cattrs cannot express; collects every problem with its path."""
+
+    def __init__(
+        self,
+        currencies: Iterable[str],
+        max_level: int,
+        custom_names: Iterable[str],
+        known_keys: Iterable[str],
+    ) -> None:
+        self.currencies = set(currencies)
+        self.max_level = max_level
+        self.custom_names = set(custom_names)
+        self.known_keys = set(known_keys)
+        self.problems: list[str] = []
+
+    def add(self, path: str, problem: str) -> None:
+        self.problems.append(f"{path}: {problem}")
+
+    def text(self, path: str, value: str, limit: int = 100, *, empty: bool = False) -> None:
+        if (not empty and not value.strip()) or len(value) > limit:
+            self.add(path, f"expected text of {0 if empty else 1}-{limit} characters")
+        elif any(ord(c) < 32 or ord(c) == 127 for c in value):
+            self.add(path, "must not contain control characters")
+
+    def amount(self, path: str, value: int, *, zero: bool = False) -> None:
+        if not (0 if zero else 1) <= value <= MAX_TARGET:
+            self.add(path, f"expected an int from {0 if zero else 1} to 2**53, got {value}")
+
+    def points(self, path: str, points: Mapping[str, int]) -> None:
+        for name, value in points.items():
+            if name not in self.currencies:
+                self.add(f"{path}['{name}']", "unknown currency; configure it in currencies")
+            self.amount(f"{path}['{name}']", value)
+
+    def rewards(self, path: str, rewards: Rewards) -> None:
+        self.amount(f"{path}.xp", rewards.xp, zero=True)
+        self.points(f"{path}.points", rewards.points)
+        if rewards.title is not None:
+            self.text(f"{path}.title", rewards.title)
+        for item, quantity in rewards.items.items():
+            self.text(f"{path}.items['{item}']", item)
+            self.amount(f"{path}.items['{item}']", quantity)
+
+    def criterion(self, path: str, c: Any, *, tiered: bool, keys: set[str]) -> None:
+        if isinstance(c, AllOf | AnyOf):
+            if not c.criteria:
+                self.add(f"{path}.criteria", "expected at least one criterion")
+            if tiered:
+                self.add(f"{path}.type", f"{c.type} cannot be tiered; tiers need one metric")
+            for i, inner in enumerate(c.criteria):
+                self.criterion(f"{path}.criteria[{i}]", inner, tiered=False, keys=keys)
+            return
+        if hasattr(c, "event"):
+            self.text(f"{path}.event", c.event)
+        if isinstance(c, Collection):
+            if not c.keys:
+                self.add(f"{path}.keys", "expected at least one achievement key")
+            for i, key in enumerate(c.keys):
+                if key not in keys:
+                    self.add(f"{path}.keys[{i}]", f"unknown achievement {key!r}")
+            if tiered:
+                self.add(f"{path}.type", "collection cannot be tiered")
+            return
+        if isinstance(c, PointsEarned) and c.currency not in self.currencies:
+            self.add(f"{path}.currency", f"unknown currency {c.currency!r}")
+        if isinstance(c, Window):
+            if (c.days is None) == (c.period is None):
+                self.add(path, "give exactly one of days (rolling) or period (calendar)")
+            elif c.days is not None and not 1 <= c.days <= 366:
+                self.add(f"{path}.days", f"expected 1 to 366 days, got {c.days}")
+        if isinstance(c, TimeOfDay):
+            for name in ("start", "end"):
+                if not _HHMM.match(getattr(c, name)):
+                    self.add(f"{path}.{name}", f"expected HH:MM, got {getattr(c, name)!r}")
+            if c.start == c.end:
+                self.add(f"{path}.end", "must differ from start")
+        if isinstance(c, Custom):
+            if c.name not in self.custom_names:
+                known = ", ".join(sorted(self.custom_names)) or "none registered"
+                self.add(f"{path}.name", f"no plugin registered criterion {c.name!r} ({known})")
+            for i, event in enumerate(c.events):
+                self.text(f"{path}.events[{i}]", event)
+        if tiered:
+            if c.type == "first_time":
+                self.add(f"{path}.type", "first_time cannot be tiered")
+            elif c.target is not None and c.type != "custom":
+                self.add(f"{path}.target", "give targets in tiers, not here, for a tiered one")
+            return
+        if c.target is None:
+            self.add(f"{path}.target", "required field missing")
+        else:
+            self.target(f"{path}.target", c, c.target)
+
+    def target(self, path: str, c: Any, target: int) -> None:
+        self.amount(path, target)
+        if isinstance(c, Level) and target > self.max_level:
+            self.add(path, f"level {target} is above max_level {self.max_level}: impossible")
+        if isinstance(c, Window) and c.stat == "count" and c.period == "day" and target > 10**6:
+            self.add(path, f"{target} events in one day is not a reachable target")
+
+
+def _cycles(graph: Mapping[str, tuple[str, ...]]) -> list[list[str]]:
+    """Every prerequisite cycle, each reported once, found by depth-first search."""
+    found: list[list[str]] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, ()):
+            if state.get(nxt) == 1:
+                found.append([*stack[stack.index(nxt) :], nxt])
+            elif nxt in graph and not state.get(nxt):
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if not state.get(node):
+            visit(node)
+    return found
+
+
+def load_set(
+    source: str | Path | Mapping[str, Any],
+    *,
+    currencies: Iterable[str],
+    max_level: int,
+    custom_names: Iterable[str] = (),
+    other_keys: Mapping[str, tuple[str, ...]] | None = None,
+    label: str | None = None,
+    other_rules: Iterable[str] = (),
+) -> DefinitionSet:
+    """Load and check one definition set; raise ``ConfigError`` listing every problem.
+
+    ``other_keys``: achievement key -> prerequisites of definitions already active from other
+    sources, so cross-source references and cycles are checked too.
+    """
+    if isinstance(source, str | Path):
+        label = label or str(source)
+        data: Any = load_mapping(source)
+    else:
+        data = source
+    if not isinstance(data, Mapping):
+        raise ConfigError(["(top level): expected a table/object"], label)
+    unknown = set(data) - {"rules", "achievements"}
+    if unknown:
+        raise ConfigError(
+            [f"(top level): unknown field(s): {', '.join(sorted(unknown))}"], label
+        )
+    try:
+        defs = structure(dict(data), DefinitionSet)
+    except ConfigError as exc:
+        raise _located(exc.problems, label) from None
+    others = dict(other_keys or {})
+    check = _Checker(currencies, max_level, custom_names, others)
+    keys = {a.key for a in defs.achievements} | set(others)
+    seen: set[str] = set()
+    for i, a in enumerate(defs.achievements):
+        path = f"achievements[{i}]"
+        if not _KEY.match(a.key):
+            check.add(f"{path}.key", "expected 1-100 of A-Z a-z 0-9 _ . : - (no spaces)")
+        if a.key in seen:
+            check.add(f"{path}.key", f"duplicate key {a.key!r}")
+        elif a.key in others:
+            check.add(f"{path}.key", f"{a.key!r} is already defined by another definition set")
+        seen.add(a.key)
+        check.text(f"{path}.name", a.name)
+        check.text(f"{path}.description", a.description, 1000, empty=True)
+        check.text(f"{path}.category", a.category, 50)
+        check.rewards(f"{path}.rewards", a.rewards)
+        check.criterion(f"{path}.criteria", a.criteria, tiered=bool(a.tiers), keys=keys)
+        for j, pre in enumerate(a.prerequisites):
+            if pre not in keys:
+                check.add(f"{path}.prerequisites[{j}]", f"unknown achievement {pre!r}")
+            elif pre == a.key:
+                check.add(f"{path}.prerequisites[{j}]", "an achievement cannot require itself")
+        if a.available_from and a.available_until and a.available_until <= a.available_from:
+            check.add(f"{path}.available_until", "must be after available_from")
+        if a.repeatable is not None:
+            if a.repeatable.max is not None and a.repeatable.max < 1:
+                check.add(f"{path}.repeatable.max", "expected an int >= 1 or null")
+            if a.repeatable.cooldown_days < 0:
+                check.add(f"{path}.repeatable.cooldown_days", "expected a number >= 0")
+            if a.tiers:
+                check.add(f"{path}.repeatable", "a tiered achievement cannot also repeat")
+        previous = 0
+        names: set[str] = set()
+        for j, tier in enumerate(a.tiers):
+            where = f"{path}.tiers[{j}]"
+            check.text(f"{where}.name", tier.name, 50)
+            if tier.name in names:
+                check.add(f"{where}.name", f"duplicate tier {tier.name!r}")
+            names.add(tier.name)
+            check.target(f"{where}.target", a.criteria, tier.target)
+            if tier.target <= previous:
+                check.add(f"{where}.target", "tier targets must strictly increase")
+            previous = tier.target
+            check.rewards(f"{where}.rewards", tier.rewards)
+    rules: set[str] = set()
+    taken = set(other_rules)
+    for i, rule in enumerate(defs.rules):
+        path = f"rules[{i}]"
+        check.text(f"{path}.event", rule.event)
+        if rule.event in rules:
+            check.add(f"{path}.event", f"two rules for {rule.event!r}")
+        elif rule.event in taken:
+            check.add(f"{path}.event", f"{rule.event!r} has a rule in another definition set")
+        rules.add(rule.event)
+        check.amount(f"{path}.xp", rule.xp, zero=True)
+        check.points(f"{path}.points", rule.points)
+        if rule.daily_limit is not None:
+            check.amount(f"{path}.daily_limit", rule.daily_limit)
+        if not rule.xp and not rule.points:
+            check.add(path, "a rule must give xp or points")
+    graph = {**others, **{a.key: a.prerequisites for a in defs.achievements}}
+    for cycle in _cycles(graph):
+        if any(key in seen for key in cycle):
+            check.add("achievements", f"prerequisite cycle: {' -> '.join(cycle)}")
+    if check.problems:
+        raise _located(check.problems, label)
+    return defs
+
+
+def _located(problems: list[str], label: str | None) -> ConfigError:
+    """Each problem names its file (or set name) as well as its path."""
+    if label is None:
+        return ConfigError(problems)
+    return ConfigError([f"{label}: {p}" for p in problems], label)
+
+
+def unstructure(value: Any) -> Any:
+    return converter.unstructure(value)
+
+
+def structure_achievement(data: Mapping[str, Any]) -> Achievement:
+    return converter.structure(dict(data), Achievement)
+
+
+def structure_rule(data: Mapping[str, Any]) -> Rule:
+    return converter.structure(dict(data), Rule)
+
+
+CustomEvaluator = Callable[..., int | bool]

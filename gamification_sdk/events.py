@@ -1,0 +1,204 @@
+"""``track()``: an event updates the user's metrics, pays its rule, and wakes achievements.
+
+Everything happens in the caller's transaction: the metric rows, the rule's XP and points,
+every unlock with its rewards, and the notifications. The reward always comes from the
+rules, never from the caller.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .achievements import Achievements, Context, Signal
+from .clock import to_text
+from .metrics import Metrics
+from .models import ReevaluateReport, TrackResult, Transaction, Unlock, XPAward
+from .profiles import Profiles
+from .store import Store, Tx
+from .xp import XP
+
+if TYPE_CHECKING:
+    from .engine import Gamification
+
+__all__ = ["Tracker", "reevaluate"]
+
+_PROFILE = "SELECT xp, level, timezone FROM profiles WHERE user_id = ?"
+_TODAY = "SELECT count FROM metric_days WHERE user_id = ? AND metric = ? AND day = ?"
+
+
+def _in_window(minute: int, start: str, end: str) -> bool:
+    lo = int(start[:2]) * 60 + int(start[3:])
+    hi = int(end[:2]) * 60 + int(end[3:])
+    return lo <= minute < hi if lo < hi else minute >= lo or minute < hi
+
+
+class Tracker:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        default_timezone: str,
+        profiles: Profiles,
+        metrics: Metrics,
+        xp: XP,
+        achievements: Achievements,
+    ) -> None:
+        self._conn = conn
+        self._default_timezone = default_timezone
+        self._profiles = profiles
+        self._metrics = metrics
+        self._xp = xp
+        self._achievements = achievements
+
+    def track(
+        self,
+        tx: Tx,
+        user_id: str,
+        event: str,
+        value: float,
+        *,
+        at: datetime,
+        at_text: str,
+        key: str | None,
+        metadata: str | None,
+    ) -> TrackResult:
+        conn = self._conn
+        row = conn.execute(_PROFILE, (user_id,)).fetchone()
+        if row is None:
+            self._profiles.create(user_id, at_text)
+            row = (0, 1, None)
+        ctx = Context(
+            conn, self._metrics, user_id, at, at_text, row[0], row[1],
+            row[2] or self._default_timezone,
+        )  # fmt: skip
+        day = ctx.day.isoformat()
+        count, total = self._metrics.record(user_id, event, value, day, at_text)
+        moved: list[tuple[str, float]] = [(f"count:{event}", count), (f"sum:{event}", total)]
+        signals: list[Signal] = [
+            (f"count:{event}", count - 1, count),
+            (f"sum:{event}", total - value, total),
+        ]
+        achievements = self._achievements
+        for tod in achievements.catalogue.time_of_day.get(event, ()):
+            if _in_window(ctx.minute, tod.start, tod.end):
+                derived, _ = self._metrics.record(user_id, tod.metric, value, day, at_text)
+                signals.append((f"tod:{tod.metric}", derived - 1, derived))
+                moved.append((f"tod:{tod.metric}", derived))
+        xp_award: XPAward | None = None
+        points: list[Transaction] = []
+        rule = achievements.catalogue.rules.get(event)
+        rewarded = False
+        if rule is not None:
+            limit = rule.daily_limit
+            rewarded = limit is None or self._today(user_id, event, day) <= limit
+        if rule is not None and rewarded:
+            source = f"event:{event}"
+            if rule.xp:
+                xp_award = self._xp.award(
+                    tx, user_id, rule.xp, source=source, metadata=metadata,
+                    key=None if key is None else f"track:{key}", at=at, at_text=at_text,
+                )  # fmt: skip
+                achievements.moved_xp(ctx, xp_award.total_xp, xp_award.new_level, signals)
+            for currency, amount in sorted(rule.points.items()):
+                posting_key = None if key is None else f"track:{user_id}:{key}:{currency}"
+                credit = achievements.credit(
+                    tx, ctx, currency, amount, "earned", source, ("event", event),
+                    posting_key, signals,
+                )  # fmt: skip
+                points.append(credit)
+        unlocked = achievements.process(tx, ctx, signals, (event,))
+        # Metrics read before the unlocks' own events would be stale in the statuses below.
+        ctx.forget(event)
+        progress = achievements.next_badges(ctx, moved)
+        return TrackResult(
+            user_id=user_id, event=event, value=value, at=at, xp=xp_award,
+            points=tuple(points), unlocked=tuple(unlocked), progress=tuple(progress),
+            rewarded=rewarded, idempotency_key=key,
+        )  # fmt: skip
+
+    def _today(self, user_id: str, event: str, day: str) -> int:
+        row = self._conn.execute(_TODAY, (user_id, event, day)).fetchone()
+        return 0 if row is None else int(row[0])
+
+
+
+def reevaluate(
+    engine: Gamification,
+    store: Store,
+    achievements: Achievements,
+    user_ids: list[str] | None,
+    progress: Callable[[int, int], None] | None,
+    chunk: int,
+) -> ReevaluateReport:
+    """Evaluate every active achievement for each user, ``chunk`` users per transaction.
+
+    A run over all users keeps its place in ``job_state`` (with the catalogue's digest), so an
+    interrupted run resumes after the last committed chunk. Unlock rows make it exactly-once
+    whatever happens: a chunk run twice finds everything already unlocked.
+    """
+    conn = store.conn
+    digest = achievements.catalogue.digest
+    resumed_after: str | None = None
+    if user_ids is None:
+        with store.read():
+            row = conn.execute(
+                "SELECT cursor, digest FROM job_state WHERE name = 'reevaluate'"
+            ).fetchone()
+            total = conn.execute("SELECT COUNT(*) FROM profiles").fetchone()[0]
+        if row is not None and row[1] == digest:
+            resumed_after = row[0]
+    else:
+        total = len(user_ids)
+    cursor = resumed_after or ""
+    done = 0
+    if resumed_after is not None:
+        with store.read():
+            done = conn.execute(
+                "SELECT COUNT(*) FROM profiles WHERE user_id <= ?", (resumed_after,)
+            ).fetchone()[0]
+    unlocked: list[Unlock] = []
+    position = 0
+    while True:
+        if user_ids is None:
+            with store.read():
+                batch = [
+                    u for (u,) in conn.execute(
+                        "SELECT user_id FROM profiles WHERE user_id > ? ORDER BY user_id LIMIT ?",
+                        (cursor, chunk),
+                    )
+                ]  # fmt: skip
+        else:
+            batch = user_ids[position : position + chunk]
+            position += chunk
+        if not batch:
+            break
+        moment = engine._now()
+        at_text = to_text(moment)
+        with store.write() as tx:
+            for user_id in batch:
+                if user_ids is not None and not engine._profiles.exists(user_id):
+                    continue
+                ctx = achievements.context(user_id, moment, at_text)
+                unlocked += achievements.evaluate_all(tx, ctx)
+            if user_ids is None:
+                conn.execute(
+                    "INSERT INTO job_state (name, cursor, digest, updated_at) "
+                    "VALUES ('reevaluate', ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                    "cursor = excluded.cursor, digest = excluded.digest, "
+                    "updated_at = excluded.updated_at",
+                    (batch[-1], digest, at_text),
+                )
+        if tx.committed:
+            engine._dispatch(tx, None)
+        cursor = batch[-1]
+        done += len(batch)
+        if progress is not None:
+            progress(done, total)
+    if user_ids is None:
+        with store.write():
+            conn.execute("DELETE FROM job_state WHERE name = 'reevaluate'")
+    return ReevaluateReport(users=done, unlocked=tuple(unlocked), resumed_after=resumed_after)
+
+

@@ -1,0 +1,113 @@
+"""Definition sets stored in the database: added, updated with a version, retired, reloaded.
+
+Each set has a source name (a file path, ``plugin:<name>``, or one you choose). Loading a
+set again replaces that source's previous content: unchanged definitions stay as they are,
+changed ones get the next version, and ones no longer present are retired. Retired
+achievements stay earned by whoever earned them; they unlock for nobody new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .catalogue import Catalogue
+from .config import Config
+from .definitions import Achievement, Rule, load_set, structure_achievement, structure_rule
+from .definitions import unstructure as unstructure_definition
+from .models import LoadReport
+
+__all__ = ["Loader"]
+
+_ROWS = "SELECT kind, key, source, version, digest, body, retired_at FROM definitions"
+
+
+class Loader:
+    def __init__(self, conn: sqlite3.Connection, config: Config) -> None:
+        self._conn = conn
+        self._config = config
+        self.custom_names: set[str] = set()
+
+    def catalogue(self) -> Catalogue:
+        achievements: list[tuple[Achievement, int, bool]] = []
+        rules: list[Rule] = []
+        for kind, _, _, version, _, body, retired_at in self._conn.execute(_ROWS):
+            data = json.loads(body)
+            if kind == "achievement":
+                achievements.append((structure_achievement(data), version, retired_at is not None))
+            elif retired_at is None:
+                rules.append(structure_rule(data))
+        return Catalogue(achievements, rules)
+
+    def load(
+        self, source: str | Path | Mapping[str, Any], name: str, at_text: str
+    ) -> LoadReport:
+        """Check the whole set first (raises ``ConfigError``), then write it (inside a write)."""
+        existing = {
+            (kind, key): (src, version, digest, retired)
+            for kind, key, src, version, digest, _, retired in self._conn.execute(_ROWS)
+        }
+        others = {
+            key: tuple(structure_achievement(json.loads(body)).prerequisites)
+            for kind, key, src, _, _, body, retired in self._conn.execute(_ROWS)
+            if kind == "achievement" and src != name and retired is None
+        }
+        other_rules = {
+            key for (kind, key), (src, _, _, retired) in existing.items()
+            if kind == "rule" and src != name and retired is None
+        }  # fmt: skip
+        defs = load_set(
+            source,
+            currencies=self._config.currency_names,
+            max_level=self._config.levels.max_level,
+            custom_names=self.custom_names,
+            other_keys=others,
+            label=name,
+            other_rules=other_rules,
+        )
+        added: list[str] = []
+        updated: list[str] = []
+        unchanged: list[str] = []
+        present: set[tuple[str, str]] = set()
+        items: list[tuple[str, str, Any]] = [("achievement", a.key, a) for a in defs.achievements]
+        items += [("rule", r.event, r) for r in defs.rules]
+        for kind, key, definition in items:
+            present.add((kind, key))
+            body = json.dumps(unstructure_definition(definition), sort_keys=True, default=str)
+            digest = _digest(body)
+            label = key if kind == "achievement" else f"rule:{key}"
+            old = existing.get((kind, key))
+            if old is None:
+                self._conn.execute(
+                    "INSERT INTO definitions (kind, key, source, version, digest, body, "
+                    "loaded_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
+                    (kind, key, name, digest, body, at_text),
+                )
+                added.append(label)
+            elif old[2] == digest and old[3] is None and old[0] == name:
+                unchanged.append(label)
+            else:
+                # A change, a move between sources or a comeback after retirement.
+                self._conn.execute(
+                    "UPDATE definitions SET source = ?, version = version + 1, digest = ?, "
+                    "body = ?, loaded_at = ?, retired_at = NULL WHERE kind = ? AND key = ?",
+                    (name, digest, body, at_text, kind, key),
+                )
+                updated.append(label)
+        retired: list[str] = []
+        for (kind, key), (src, _, _, was_retired) in existing.items():
+            if src == name and was_retired is None and (kind, key) not in present:
+                self._conn.execute(
+                    "UPDATE definitions SET retired_at = ? WHERE kind = ? AND key = ?",
+                    (at_text, kind, key),
+                )
+                retired.append(key if kind == "achievement" else f"rule:{key}")
+        return LoadReport(name, tuple(added), tuple(updated), tuple(retired), tuple(unchanged))
+
+
+def _digest(body: str) -> str:
+    return hashlib.blake2b(body.encode(), digest_size=12).hexdigest()

@@ -1,0 +1,86 @@
+"""Per-user metrics kept incrementally: count, sum and max per event, and local-day buckets.
+
+Day buckets make windowed criteria ("10 posts within 7 days", "this week") a range read of
+at most 31 rows instead of a scan of history. Weeks and months are sums of their days.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+__all__ = ["ACTIVE", "Metrics", "local_day", "period_start"]
+
+ACTIVE = "~active"  # the pseudo-metric whose ``days`` is the user's distinct active days
+
+_DAY = (
+    "INSERT INTO metric_days (user_id, metric, day, count, sum) VALUES (?, ?, ?, 1, ?) "
+    "ON CONFLICT DO UPDATE SET count = count + 1, sum = sum + excluded.sum RETURNING count"
+)
+_METRIC = (
+    "INSERT INTO metrics (user_id, metric, count, sum, max, days, first_at, last_at) "
+    "VALUES (?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + 1, "
+    "sum = sum + excluded.sum, max = MAX(max, excluded.max), days = days + excluded.days, "
+    "first_at = MIN(first_at, excluded.first_at), last_at = MAX(last_at, excluded.last_at) "
+    "RETURNING count, sum"
+)
+_READ = "SELECT count, sum, max, days FROM metrics WHERE user_id = ? AND metric = ?"
+_WINDOW = (
+    "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(sum), 0) FROM metric_days "
+    "WHERE user_id = ? AND metric = ? AND day >= ? AND day <= ?"
+)
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_day(at: datetime, tz: str) -> tuple[date, int]:
+    """The local date of ``at`` in ``tz``, and the local minute of the day (0-1439)."""
+    local = at.astimezone(zone(tz))
+    return local.date(), local.hour * 60 + local.minute
+
+
+def period_start(day: date, period: str) -> date:
+    if period == "week":
+        return day - timedelta(days=day.weekday())  # ISO weeks start on Monday
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+class Metrics:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def record(
+        self, user_id: str, metric: str, value: float, day: str, at_text: str
+    ) -> tuple[int, float]:
+        """Count one occurrence worth ``value`` on local ``day``; returns the new (count, sum)."""
+        execute = self._conn.execute
+        (today,) = execute(_DAY, (user_id, metric, day, value)).fetchone()
+        first_today = today == 1
+        count, total = execute(
+            _METRIC, (user_id, metric, value, value, int(first_today), at_text, at_text)
+        ).fetchone()
+        if first_today and metric != ACTIVE:
+            # Only the first occurrence of an event on a day can make the day newly active.
+            (active,) = execute(_DAY, (user_id, ACTIVE, day, 0)).fetchone()
+            if active == 1:
+                execute(_METRIC, (user_id, ACTIVE, 0, 0, 1, at_text, at_text)).fetchone()
+        return count, total
+
+    def read(self, user_id: str, metric: str) -> tuple[int, float, float, int]:
+        """``(count, sum, max, days)``, zeros if the user never had the metric."""
+        row = self._conn.execute(_READ, (user_id, metric)).fetchone()
+        return (0, 0, 0, 0) if row is None else (row[0], row[1], row[2], row[3])
+
+    def window(self, user_id: str, metric: str, first: date, last: date) -> tuple[int, float]:
+        """``(count, sum)`` of the local days from ``first`` to ``last`` inclusive."""
+        count, total = self._conn.execute(
+            _WINDOW, (user_id, metric, first.isoformat(), last.isoformat())
+        ).fetchone()
+        return int(count), total
