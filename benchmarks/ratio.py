@@ -58,6 +58,7 @@ class Settings:
     fill: int
     chunk: int
     verify_budget: float = 120.0
+    reevaluate_users: int = 100_000
 
 
 FULL = Settings(
@@ -66,7 +67,7 @@ FULL = Settings(
 )
 QUICK = Settings(
     "quick", n=1_000, raw_n=3_000, rounds=5, batch=5_000, fill=100_000, chunk=50_000,
-    verify_budget=15.0,
+    verify_budget=15.0, reevaluate_users=10_000,
 )
 
 
@@ -81,6 +82,7 @@ class Row:
     target_abs: float | None = None
     unit: str = "ops/s"
     stopped: bool = False  # a wall time that hit its budget: the value is a lower bound
+    limit: float | None = None  # for unit "x": PASS when the value is at most this
 
     @property
     def ratio(self) -> float | None:
@@ -92,6 +94,8 @@ class Row:
             return f">= {self.target_ratio:g}"
         if self.target_abs is not None:
             return f">= {self.target_abs:,.0f}/s"
+        if self.limit is not None:
+            return f"<= {self.limit:g}x"
         return "-"
 
     @property
@@ -101,10 +105,14 @@ class Row:
             return "PASS" if ratio is not None and ratio >= self.target_ratio else "MISS"
         if self.target_abs is not None:
             return "PASS" if self.value >= self.target_abs else "MISS"
+        if self.limit is not None:
+            return "PASS" if self.value <= self.limit else "MISS"
         return "info"
 
     def cells(self) -> tuple[str, str, str, str, str, str]:
-        if self.unit == "s":
+        if self.unit == "x":
+            value = f"{self.value:.2f}x"
+        elif self.unit == "s":
             value = f"> {self.value:,.0f} s (stopped)" if self.stopped else f"{self.value:,.2f} s"
         else:
             value = f"{self.value:,.0f}"
@@ -505,9 +513,110 @@ def measure_large(workdir: Path, s: Settings, log: Log, report: Report) -> None:
     ]
 
 
+def catalogue(subscribed: int, others: int, *, unlocking: bool) -> dict[str, object]:
+    """``subscribed`` achievements on ``post`` (targets 1..n if ``unlocking``, else out of
+    reach), ``others`` on other events, and a rule paying XP for ``post``."""
+    base = 1 if unlocking else 10**12
+    achievements: list[dict[str, object]] = [
+        {"key": f"post{i}", "name": f"Post {i}", "rewards": {"xp": 5} if unlocking else {},
+         "criteria": {"type": "count", "event": "post", "target": base + i}}
+        for i in range(subscribed)
+    ]  # fmt: skip
+    achievements += [
+        {"key": f"other{i}", "name": f"Other {i}",
+         "criteria": {"type": "count", "event": f"event{i}", "target": 5}}
+        for i in range(others)
+    ]  # fmt: skip
+    return {"achievements": achievements, "rules": [{"event": "post", "xp": 10}]}
+
+
+class Tracking:
+    """An engine with a definition catalogue and 1,000 users, timing keyed ``track()``."""
+
+    def __init__(self, path: Path, definitions: dict[str, object]) -> None:
+        self.g = Gamification.open(path, load_entrypoints=False)
+        self.g.load_definitions(definitions, name="bench")
+        self.key = ordered_keys()
+        self._user = itertools.cycle(user_ids())
+
+    def track(self, n: int) -> float:
+        g, user, key = self.g, self._user, self.key
+        start = time.perf_counter()
+        for _ in range(n):
+            g.track(next(user), "post", idempotency_key=key())
+        return n / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.g.close()
+
+
+def measure_track(workdir: Path, s: Settings, log: Log, report: Report) -> None:
+    """track() with 50 subscribed achievements (none or one unlocking per call), and with a
+    catalogue of 10 against 1,000 definitions; reevaluate() over many users."""
+    raw = Raw(workdir / "raw-track.db")
+    engines = {
+        "track 50 subscribed": Tracking(workdir / "t50.db", catalogue(50, 0, unlocking=False)),
+        "track 50 subscribed, unlocking": Tracking(
+            workdir / "t50u.db", catalogue(50, 0, unlocking=True)
+        ),
+        "track 10 definitions": Tracking(workdir / "t10.db", catalogue(10, 0, unlocking=False)),
+        "track 1,000 definitions": Tracking(
+            workdir / "t1000.db", catalogue(10, 990, unlocking=False)
+        ),
+    }
+    settle()
+    try:
+        log(f"track rows: {s.rounds} rounds of {s.n:,} calls")
+        cases: dict[str, Callable[[], float]] = {"raw": lambda: raw.per_txn(s.raw_n)}
+        for name, engine in engines.items():
+            cases[name] = lambda engine=engine: engine.track(s.n)  # type: ignore[misc]
+        med = interleave(cases, s.rounds, report, "track")
+    finally:
+        for engine in engines.values():
+            engine.close()
+        raw.close()
+    base = med["raw"]
+    report.rows += [
+        Row("track(), 50 achievements subscribed, none unlocking", med["track 50 subscribed"],
+            base, target_ratio=0.35),
+        Row("track(), 50 subscribed, one unlock + reward per call",
+            med["track 50 subscribed, unlocking"], base),
+        Row("track() cost, 1,000 definitions vs 10 (time ratio; target <= 1.3)",
+            med["track 10 definitions"] / med["track 1,000 definitions"], unit="x",
+            limit=1.3),
+    ]  # fmt: skip
+    users = s.reevaluate_users
+    log(f"reevaluate(): {users:,} users, then 5 new definitions")
+    g = Gamification.open(workdir / "reevaluate.db", load_entrypoints=False)
+    try:
+        ids = user_ids(users) if users <= 10_000 else [f"user{i:07d}" for i in range(users)]
+        for first in range(0, users, 10_000):
+            with g.batch():
+                for user in ids[first : first + 10_000]:
+                    g.track(user, "post")
+        g.load_definitions(
+            {"achievements": [
+                {"key": f"retro{i}", "name": f"Retro {i}", "rewards": {"xp": 1},
+                 "criteria": {"type": "count", "event": "post", "target": i + 1}}
+                for i in range(5)]},
+            name="retro",
+        )  # fmt: skip
+        start = time.perf_counter()
+        done = g.reevaluate(chunk=500)
+        seconds = time.perf_counter() - start
+    finally:
+        g.close()
+    report.notes.append(
+        f"reevaluate(): {done.users:,} users, {len(done.unlocked):,} unlocks, {seconds:.1f} s"
+    )
+    log(report.notes[-1])
+    report.rows.append(Row(f"reevaluate() over {users:,} users (users/s)", users / seconds))
+
+
 def run(s: Settings, workdir: Path, log: Log) -> Report:
     report = Report()
     measure_small(workdir, s, log, report)
+    measure_track(workdir, s, log, report)
     measure_large(workdir, s, log, report)
     return report
 

@@ -24,7 +24,8 @@ def ratio() -> ModuleType:
 
 def tiny(ratio: ModuleType) -> object:
     return ratio.Settings(
-        "smoke", n=50, raw_n=50, rounds=1, batch=50, fill=2_000, chunk=500, verify_budget=60.0
+        "smoke", n=50, raw_n=50, rounds=1, batch=50, fill=2_000, chunk=500, verify_budget=60.0,
+        reevaluate_users=200,
     )
 
 
@@ -32,7 +33,7 @@ def test_measurements_return_positive_numbers(ratio: ModuleType, tmp_path: Path)
     s = tiny(ratio)
     messages: list[str] = []
     report = ratio.run(s, tmp_path, messages.append)
-    assert len(report.rows) == 12 and messages and report.notes and report.samples
+    assert len(report.rows) == 18 and messages and report.notes and report.samples
     for row in report.rows:
         assert row.value > 0, row
         assert row.baseline is None or row.baseline > 0, row
