@@ -104,6 +104,9 @@ class Config:
         default=(CurrencyConfig("points"),), converter=tuple
     )
     default_timezone: str = "UTC"
+    # Definition sets plugins offer (register_definitions) that this engine loads, by name:
+    # installing a catalogue package changes nothing until you choose it here.
+    packs: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     durability: Literal["normal", "full"] = "normal"
     auto_create_profiles: bool = True
     max_xp_multiplier: float = 10.0
@@ -239,6 +242,9 @@ def _problems(config: Config) -> list[str]:
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         p.append(f"default_timezone: {config.default_timezone!r} is not an IANA time zone")
     p.extend(_achievement_problems(config.achievements))
+    for i, pack in enumerate(config.packs):
+        if not isinstance(pack, str) or not pack.strip():
+            p.append(f"packs[{i}]: expected a pack name")
     if config.durability not in ("normal", "full"):
         p.append(f"durability: expected one of normal, full, got {config.durability!r}")
     if config.hook_errors not in ("log", "raise"):

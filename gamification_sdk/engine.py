@@ -850,14 +850,24 @@ class Gamification:
         self.pm.hook.register_criteria(register=add_criterion)
         self._achievements.evaluators = evaluators
         self._loader.custom_names = set(evaluators)
-        sets: list[tuple[Any, str | None]] = []
+        offered: dict[str, Any] = {}
 
-        def add_definitions(source: Any, name: str | None = None) -> None:
-            sets.append((source, name))
+        def add_definitions(source: Any, name: str) -> None:
+            if type(name) is not str or not name.strip():
+                raise ConfigError([f"register_definitions: name the pack, got {name!r}"])
+            if name in offered:
+                raise ConfigError([f"register_definitions: two plugins offer the pack {name!r}"])
+            offered[name] = source
 
         self.pm.hook.register_definitions(register=add_definitions)
-        for source, name in sets:
-            self.load_definitions(source, name=name)
+        missing = [name for name in self.config.packs if name not in offered]
+        if missing:
+            raise ConfigError(
+                [f"packs: no installed plugin offers {name!r} (offered: "
+                 f"{', '.join(sorted(offered)) or 'none'})" for name in missing]
+            )  # fmt: skip
+        for name in self.config.packs:
+            self.load_definitions(offered[name], name=name)
         self._achievements.catalogue = self._loader.catalogue()
 
     def load_definitions(

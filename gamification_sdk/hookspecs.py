@@ -70,7 +70,7 @@ def register_criteria(register: Callable[[str, Callable[..., Any]], None]) -> No
 
 @hookspec
 def register_definitions(register: Callable[..., None]) -> None:
-    """Call ``register(source, name=None)`` with a definitions file path or mapping; loaded when the engine opens."""
+    """Offer a definition pack: ``register(source, name)`` with a file path or mapping; loaded at open if ``Config.packs`` names it."""
 
 
 @hookspec

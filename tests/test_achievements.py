@@ -260,11 +260,17 @@ def test_register_definitions_hook_loads_at_open(make_engine: Make, tmp_path: Pa
             register(path, name="pack")
 
     db = tmp_path / "game.db"
-    g = make_engine(db, plugins=(Pack(),))
+    ignored = make_engine(db, plugins=(Pack(),))  # offered, not chosen: nothing loads
+    assert ignored.achievements("ada") == []
+    ignored.close()
+    chosen = Config(packs=("pack",))
+    g = make_engine(db, plugins=(Pack(),), config=chosen)
     assert keys(g.track("ada", "x").unlocked) == ["p"]
     g.close()
-    again = make_engine(db, plugins=(Pack(),))  # loading it again changes nothing
+    again = make_engine(db, plugins=(Pack(),), config=chosen)  # loading again changes nothing
     assert again.db.execute("SELECT version FROM definitions").fetchall() == [(1,)]
+    with pytest.raises(errors.ConfigError, match="no installed plugin offers 'other'"):
+        make_engine(plugins=(Pack(),), config=Config(packs=("other",)))
 
 
 def test_notifications_for_unlocks_respect_preferences(g: Gamification) -> None:
