@@ -46,6 +46,19 @@ CONFIG = Config(
     ],
 )
 
+# Rules and badges are data: loaded as a whole, checked strictly, versioned.
+DEFINITIONS = {
+    "rules": [{"event": "photo_shared", "xp": 15, "points": {"sparkle": 2}, "daily_limit": 5}],
+    "achievements": [
+        {"key": "first_photo", "name": "Say Cheese", "icon": "📷", "rewards": {"xp": 20},
+         "criteria": {"type": "first_time", "event": "photo_shared"}},
+        {"key": "photographer", "name": "Photographer", "rarity": "uncommon",
+         "criteria": {"type": "count", "event": "photo_shared"},
+         "tiers": [{"name": "bronze", "target": 3, "rewards": {"points": {"sparkle": 30}}},
+                   {"name": "silver", "target": 10, "rewards": {"title": "Shutterbug"}}]},
+    ],
+}  # fmt: skip
+
 # Seed 000's XP table: what each action is worth.
 XP_FOR = {"post_created": 10, "comment_created": 5, "quality_post": 50, "daily_login": 10}
 
@@ -84,6 +97,20 @@ def main(path: str = "demo.db") -> None:
         except errors.InsufficientFunds as exc:
             print(f"  linus refused: {exc} -> {exc.details()}")
         g.transfer_points("ada", "grace", 25, currency="sparkle", description="thanks!")
+
+        print("\nAchievements: grace shares photos through track(); rules pay, badges unlock.")
+        g.load_definitions(DEFINITIONS, name="demo")
+        for n in range(4):
+            clock.advance(minutes=3)
+            result = g.track("grace", "photo_shared", idempotency_key=f"grace:photo:{n}")
+            for unlock in result.unlocked:
+                tier = f" ({unlock.tier})" if unlock.tier else ""
+                print(f"  * grace unlocked {unlock.name}{tier}: +{unlock.xp} XP {unlock.points}")
+        for status in g.achievements("grace"):
+            print(
+                f"  {status.name:13} {status.current:>3}/{status.target:<3} "
+                f"{status.percent:5.1f}%  next: {status.next_tier or '-'}"
+            )
 
         print(
             f"\n{'user':8} {'level':>5} {'xp':>6} {'progress':>9} "
