@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
@@ -27,13 +27,30 @@ def _frozen_dict(value: Mapping[str, int] | None) -> dict[str, int]:
     return dict(value or {})
 
 
+# Typed converters: with a bare ``tuple`` mypy cannot infer what __init__ accepts.
+def _strs(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _ints(value: Iterable[int]) -> tuple[int, ...]:
+    return tuple(value)
+
+
+def _rewards(value: Iterable[LevelReward]) -> tuple[LevelReward, ...]:
+    return tuple(value)
+
+
+def _currencies(value: Iterable[CurrencyConfig]) -> tuple[CurrencyConfig, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class LevelReward:
     """What reaching ``level`` grants, once per user (per prestige)."""
 
     level: int
     points: dict[str, int] = attrs.field(factory=dict, converter=_frozen_dict)
-    titles: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    titles: tuple[str, ...] = attrs.field(default=(), converter=_strs)
 
 
 @attrs.frozen
@@ -51,9 +68,9 @@ class LevelsConfig:
     max_level: int = 100
     base: int = 100
     growth: float = 1.5
-    table: tuple[int, ...] = attrs.field(default=(), converter=tuple)
+    table: tuple[int, ...] = attrs.field(default=(), converter=_ints)
     custom: str | None = None
-    rewards: tuple[LevelReward, ...] = attrs.field(default=(), converter=tuple)
+    rewards: tuple[LevelReward, ...] = attrs.field(default=(), converter=_rewards)
     level_up_bonus: dict[str, int] = attrs.field(factory=dict, converter=_frozen_dict)
 
 
@@ -101,12 +118,12 @@ class Config:
     levels: LevelsConfig = attrs.field(factory=LevelsConfig)
     achievements: AchievementsConfig = attrs.field(factory=AchievementsConfig)
     currencies: tuple[CurrencyConfig, ...] = attrs.field(
-        default=(CurrencyConfig("points"),), converter=tuple
+        default=(CurrencyConfig("points"),), converter=_currencies
     )
     default_timezone: str = "UTC"
     # Definition sets plugins offer (register_definitions) that this engine loads, by name:
     # installing a catalogue package changes nothing until you choose it here.
-    packs: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    packs: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     durability: Literal["normal", "full"] = "normal"
     auto_create_profiles: bool = True
     max_xp_multiplier: float = 10.0

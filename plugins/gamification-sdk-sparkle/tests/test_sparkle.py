@@ -14,8 +14,8 @@ from gamification_sdk.models import TrackResult
 
 # mypy reads Config.currencies (attrs converter=tuple) as Iterable[_T_co]: an engine typing quirk.
 CONFIG = Config(
-    currencies=(CurrencyConfig("sparkle"), CurrencyConfig("premium")),  # type: ignore[arg-type]
-    packs=("sparkle",),  # type: ignore[arg-type]
+    currencies=(CurrencyConfig("sparkle"), CurrencyConfig("premium")),
+    packs=("sparkle",),
 )
 START = datetime(2026, 3, 2, 0, 30, tzinfo=UTC)  # a Monday, 00:30 in UTC (the default zone)
 
