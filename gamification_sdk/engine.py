@@ -18,7 +18,7 @@ from .achievements import Achievements
 from .clock import Clock, system_clock, to_text
 from .config import Config
 from .errors import ConfigError, HookError, InvalidInput, NotFound
-from .events import Tracker, reevaluate
+from .events import Tracker, reevaluate, track_codec
 from .idempotency import Codec, Idempotency, fingerprint, json_codec
 from .inventory import Items
 from .ledger import CREDIT_TYPES, SPEND_TYPES, Ledger, Posting
@@ -138,7 +138,6 @@ def _check_value(value: object) -> float:
     return value
 
 
-_TRACK_CODEC = json_codec(TrackResult)
 
 
 class Gamification:
@@ -173,6 +172,7 @@ class Gamification:
         )
         self._achievements.xp = self._xp
         self._loader = Loader(conn, config)
+        self._track_codec = track_codec(self._xp.codec, self._ledger.codec)
         self._tracker = Tracker(
             conn, config.default_timezone, self._profiles, self._metrics, self._xp,
             self._achievements,
@@ -918,7 +918,7 @@ class Gamification:
             "track",
             key,
             lambda: fingerprint(user_id, event, value, meta, explicit),
-            _TRACK_CODEC,
+            self._track_codec,
             at_text,
             lambda tx: self._tracker.track(
                 tx, user_id, event, value, at=moment, at_text=at_text, key=key, metadata=meta

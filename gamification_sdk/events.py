@@ -7,15 +7,26 @@ rules, never from the caller.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from .achievements import Achievements, Context, Signal
 from .clock import to_text
+from .idempotency import Codec
 from .metrics import Metrics
-from .models import ReevaluateReport, TrackResult, Transaction, Unlock, XPAward
+from .models import (
+    AchievementStatus,
+    ReevaluateReport,
+    TrackResult,
+    Transaction,
+    Unlock,
+    XPAward,
+)
 from .profiles import Profiles
 from .store import Store, Tx
 from .xp import XP
@@ -23,7 +34,7 @@ from .xp import XP
 if TYPE_CHECKING:
     from .engine import Gamification
 
-__all__ = ["Tracker", "reevaluate"]
+__all__ = ["Tracker", "reevaluate", "track_codec"]
 
 _PROFILE = "SELECT xp, level, timezone FROM profiles WHERE user_id = ?"
 _TODAY = "SELECT count FROM metric_days WHERE user_id = ? AND metric = ? AND day = ?"
@@ -202,3 +213,60 @@ def reevaluate(
     return ReevaluateReport(users=done, unlocked=tuple(unlocked), resumed_after=resumed_after)
 
 
+
+
+_UNLOCK_FIELDS = tuple(f.name for f in attrs.fields(Unlock))
+_STATUS_FIELDS = tuple(f.name for f in attrs.fields(AchievementStatus))
+
+
+def track_codec(xp: Codec[XPAward], ledger: Codec[Transaction]) -> Codec[TrackResult]:
+    """Store a track result compactly: the XP award and transactions as references (rebuilt
+    from their rows), unlocks and progress as plain lists. A generic cattrs round trip cost
+    about as much as the rest of a keyed track() together."""
+
+    def row(value: Any, fields: tuple[str, ...]) -> list[Any]:
+        found = [getattr(value, name) for name in fields]
+        moment = found[fields.index("unlocked_at")]
+        if moment is not None:
+            found[fields.index("unlocked_at")] = moment.isoformat()
+        return found
+
+    def encode(result: TrackResult) -> str:
+        return json.dumps(
+            [
+                result.user_id, result.event, result.value, result.at.isoformat(),
+                None if result.xp is None else xp.encode(result.xp),
+                [ledger.encode(t) for t in result.points],
+                [row(u, _UNLOCK_FIELDS) for u in result.unlocked],
+                [row(s, _STATUS_FIELDS) for s in result.progress],
+                result.rewarded, result.idempotency_key,
+            ],
+            separators=(",", ":"),
+        )  # fmt: skip
+
+    def decode(text: str) -> TrackResult:
+        user, event, value, at, award, points, unlocks, progress, rewarded, key = json.loads(text)
+        return TrackResult(
+            user_id=user, event=event, value=value, at=datetime.fromisoformat(at),
+            xp=None if award is None else xp.decode(award),
+            points=tuple(ledger.decode(t) for t in points),
+            unlocked=tuple(_unlock(row) for row in unlocks),
+            progress=tuple(_status(row) for row in progress),
+            rewarded=rewarded, idempotency_key=key,
+        )  # fmt: skip
+
+    return Codec(encode, decode)
+
+
+def _unlock(row: list[Any]) -> Unlock:
+    fields = dict(zip(_UNLOCK_FIELDS, row, strict=True))
+    fields["unlocked_at"] = datetime.fromisoformat(fields["unlocked_at"])
+    return Unlock(**fields)
+
+
+def _status(row: list[Any]) -> AchievementStatus:
+    fields = dict(zip(_STATUS_FIELDS, row, strict=True))
+    if fields["unlocked_at"] is not None:
+        fields["unlocked_at"] = datetime.fromisoformat(fields["unlocked_at"])
+    fields["tiers_unlocked"] = tuple(fields["tiers_unlocked"])
+    return AchievementStatus(**fields)

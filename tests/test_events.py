@@ -209,3 +209,22 @@ def test_metrics_and_rewards_match_a_replay(
             if user in xp or any(e[0] == user for e in events):
                 assert g.profile(user).xp == xp.get(user, 0)
         assert not g.verify_ledger()
+
+
+def test_a_replay_rebuilds_unlocks_progress_xp_and_points(
+    g: Gamification, clock: FakeClock
+) -> None:
+    g.load_definitions(
+        {**RULES, "achievements": [
+            {"key": "w", "name": "W", "criteria": {"type": "count", "event": "post_created"},
+             "tiers": [{"name": "t1", "target": 1, "rewards": {"xp": 3, "points": {"points": 1}}},
+                       {"name": "t2", "target": 4}]},
+            {"key": "hidden", "name": "H", "hidden": True,
+             "criteria": {"type": "first_time", "event": "post_created"}}]},
+        name="replay",
+    )  # fmt: skip
+    first = g.track("ada", "post_created", idempotency_key="p1", metadata={"n": 1})
+    assert first.unlocked and first.progress and first.xp and first.points
+    clock.advance(hours=1)
+    with unchanged(g):
+        assert g.track("ada", "post_created", idempotency_key="p1", metadata={"n": 1}) == first
