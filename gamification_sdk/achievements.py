@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from .catalogue import ANY_EVENT, Catalogue, Entry
+from .catalogue import ANY_EVENT, Catalogue, Entry, target_of
 from .config import Config
 from .definitions import (
     AchievementCount,
@@ -37,7 +37,7 @@ from .definitions import (
 from .errors import InvalidInput
 from .inventory import Items
 from .ledger import Ledger, Posting
-from .metrics import Metrics, local_day, period_start
+from .metrics import ACTIVE, Metrics, local_day, period_start
 from .models import AchievementStatus, Transaction, Unlock, XPAward
 from .notifications import Notifications
 from .store import Tx
@@ -167,7 +167,7 @@ class Achievements:
         if isinstance(c, TotalXP):
             return ctx.xp
         if isinstance(c, Streak):
-            return ctx.metric("~streak")[2]
+            return self._metrics.longest_run(ctx.user_id, c.events or (ACTIVE,))
         if isinstance(c, PointsEarned):
             return ctx.earned(c.currency)
         if isinstance(c, AchievementCount):
@@ -187,10 +187,7 @@ class Achievements:
         raise AssertionError(f"cannot measure {c!r}")
 
     def met(self, ctx: Context, c: Any) -> bool:
-        target = len(c.criteria) if isinstance(c, AllOf) else 1 if isinstance(c, AnyOf) else None
-        if isinstance(c, Collection):
-            target = len(c.keys)
-        return self.measure(ctx, c) >= (target if target is not None else c.target)
+        return self.measure(ctx, c) >= target_of(c)
 
     @staticmethod
     def _window(day: date, c: Window) -> tuple[date, date]:

@@ -37,8 +37,9 @@ from .definitions import (
     Window,
 )
 from .definitions import Rule as RuleDefinition
+from .metrics import ACTIVE
 
-__all__ = ["Catalogue", "Entry", "signals_of"]
+__all__ = ["Catalogue", "Entry", "signals_of", "target_of"]
 
 ANY_EVENT = "event:*"
 
@@ -55,13 +56,22 @@ def value_signal(c: Any) -> str | None:
         return "level"
     if isinstance(c, TotalXP):
         return "xp"
-    if isinstance(c, Streak):
-        return "streak"
     if isinstance(c, PointsEarned):
         return f"points:{c.currency}"
     if isinstance(c, AchievementCount):
         return "achievements"
     return None
+
+
+def target_of(c: Any) -> int:
+    """What ``measure`` must reach: met children for all/any, members for a collection."""
+    if isinstance(c, Collection):
+        return len(c.keys)
+    if isinstance(c, AllOf):
+        return len(c.criteria)
+    if isinstance(c, AnyOf):
+        return 1
+    return int(c.target or 1)
 
 
 def signals_of(c: Any) -> set[str]:
@@ -75,6 +85,9 @@ def signals_of(c: Any) -> set[str]:
         return {f"event:{c.event}"}
     if isinstance(c, Collection):
         return {"achievements"}
+    if isinstance(c, Streak):
+        # A run can only grow on the first occurrence of a local day.
+        return {f"day:{e}" for e in c.events} if c.events else {f"day:{ACTIVE}"}
     if isinstance(c, Custom):
         return {f"event:{e}" for e in c.events} if c.events else {ANY_EVENT}
     raise AssertionError(f"no signals for {c!r}")
@@ -101,14 +114,8 @@ class Entry:
         if definition.tiers:
             targets = tuple(t.target for t in definition.tiers)
             names: tuple[str | None, ...] = tuple(t.name for t in definition.tiers)
-        elif isinstance(c, Collection):
-            targets, names = (len(c.keys),), (None,)
-        elif isinstance(c, AllOf):
-            targets, names = (len(c.criteria),), (None,)
-        elif isinstance(c, AnyOf):
-            targets, names = (1,), (None,)
         else:
-            targets, names = (int(c.target or 1),), (None,)
+            targets, names = (target_of(c),), (None,)
         fast = (
             value_signal(c) is not None
             and not definition.prerequisites

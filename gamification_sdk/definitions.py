@@ -8,7 +8,7 @@ nothing is loaded unless the whole set is sound.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -105,9 +105,11 @@ class TotalXP:
 
 @attrs.frozen
 class Streak:
-    """The user's longest activity streak, in days, is at least ``target``."""
+    """The user's longest run of consecutive local days with one of ``events`` (with any
+    activity when none are given) is at least ``target`` days."""
 
     target: int | None = None
+    events: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     type: Literal["streak"] = "streak"
 
 
@@ -205,12 +207,6 @@ CRITERIA: dict[str, type[Any]] = {
         Collection, Window, TimeOfDay, Custom, AllOf, AnyOf,
     )
 }  # fmt: skip
-THRESHOLD_TYPES = frozenset(
-    ("count", "sum", "max", "first_time", "level", "total_xp", "streak", "points_earned",
-     "achievements", "window", "time_of_day", "custom")
-)  # fmt: skip
-
-
 def _structure_criterion(data: object, _: object) -> Any:
     if not isinstance(data, Mapping):
         raise _Expected(f"expected a table with a 'type', got {type(data).__name__}")
@@ -377,6 +373,9 @@ class _Checker:
                     self.add(f"{path}.{name}", f"expected HH:MM, got {getattr(c, name)!r}")
             if c.start == c.end:
                 self.add(f"{path}.end", "must differ from start")
+        if isinstance(c, Streak):
+            for i, event in enumerate(c.events):
+                self.text(f"{path}.events[{i}]", event)
         if isinstance(c, Custom):
             if c.name not in self.custom_names:
                 known = ", ".join(sorted(self.custom_names)) or "none registered"
@@ -545,4 +544,3 @@ def structure_rule(data: Mapping[str, Any]) -> Rule:
     return converter.structure(dict(data), Rule)
 
 
-CustomEvaluator = Callable[..., int | bool]

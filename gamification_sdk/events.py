@@ -18,7 +18,7 @@ import attrs
 from .achievements import Achievements, Context, Signal
 from .clock import to_text
 from .idempotency import Codec
-from .metrics import Metrics
+from .metrics import ACTIVE, Metrics
 from .models import (
     AchievementStatus,
     ReevaluateReport,
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["Tracker", "reevaluate", "track_codec"]
 
 _PROFILE = "SELECT xp, level, timezone FROM profiles WHERE user_id = ?"
-_TODAY = "SELECT count FROM metric_days WHERE user_id = ? AND metric = ? AND day = ?"
 
 
 def _in_window(minute: int, start: str, end: str) -> bool:
@@ -85,16 +84,21 @@ class Tracker:
             row[2] or self._default_timezone,
         )  # fmt: skip
         day = ctx.day.isoformat()
-        count, total = self._metrics.record(user_id, event, value, day, at_text)
+        recorded = self._metrics.record(user_id, event, value, day, at_text)
+        count, total = recorded.times, recorded.total
         moved: list[tuple[str, float]] = [(f"count:{event}", count), (f"sum:{event}", total)]
         signals: list[Signal] = [
             (f"count:{event}", count - 1, count),
             (f"sum:{event}", total - value, total),
         ]
+        if recorded.today == 1:  # a new day for this event (and maybe for the user): streaks
+            signals.append((f"day:{event}", 0, 1))
+            if recorded.new_active_day:
+                signals.append((f"day:{ACTIVE}", 0, 1))
         achievements = self._achievements
         for tod in achievements.catalogue.time_of_day.get(event, ()):
             if _in_window(ctx.minute, tod.start, tod.end):
-                derived, _ = self._metrics.record(user_id, tod.metric, value, day, at_text)
+                derived = self._metrics.record(user_id, tod.metric, value, day, at_text).times
                 signals.append((f"tod:{tod.metric}", derived - 1, derived))
                 moved.append((f"tod:{tod.metric}", derived))
         xp_award: XPAward | None = None
@@ -102,8 +106,7 @@ class Tracker:
         rule = achievements.catalogue.rules.get(event)
         rewarded = False
         if rule is not None:
-            limit = rule.daily_limit
-            rewarded = limit is None or self._today(user_id, event, day) <= limit
+            rewarded = rule.daily_limit is None or recorded.today <= rule.daily_limit
         if rule is not None and rewarded:
             source = f"event:{event}"
             if rule.xp:
@@ -128,10 +131,6 @@ class Tracker:
             points=tuple(points), unlocked=tuple(unlocked), progress=tuple(progress),
             rewarded=rewarded, idempotency_key=key,
         )  # fmt: skip
-
-    def _today(self, user_id: str, event: str, day: str) -> int:
-        row = self._conn.execute(_TODAY, (user_id, event, day)).fetchone()
-        return 0 if row is None else int(row[0])
 
 
 

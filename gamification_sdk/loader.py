@@ -47,19 +47,17 @@ class Loader:
         self, source: str | Path | Mapping[str, Any], name: str, at_text: str
     ) -> LoadReport:
         """Check the whole set first (raises ``ConfigError``), then write it (inside a write)."""
-        existing = {
-            (kind, key): (src, version, digest, retired)
-            for kind, key, src, version, digest, _, retired in self._conn.execute(_ROWS)
-        }
-        others = {
-            key: tuple(structure_achievement(json.loads(body)).prerequisites)
-            for kind, key, src, _, _, body, retired in self._conn.execute(_ROWS)
-            if kind == "achievement" and src != name and retired is None
-        }
-        other_rules = {
-            key for (kind, key), (src, _, _, retired) in existing.items()
-            if kind == "rule" and src != name and retired is None
-        }  # fmt: skip
+        existing: dict[tuple[str, str], tuple[str, int, str, str | None]] = {}
+        others: dict[str, tuple[str, ...]] = {}  # other sets' live achievements: prerequisites
+        other_rules: set[str] = set()
+        for kind, key, src, version, digest, body, was_retired in self._conn.execute(_ROWS):
+            existing[(kind, key)] = (src, version, digest, was_retired)
+            if src == name or was_retired is not None:
+                continue
+            if kind == "achievement":
+                others[key] = structure_achievement(json.loads(body)).prerequisites
+            else:
+                other_rules.add(key)
         defs = load_set(
             source,
             currencies=self._config.currency_names,

@@ -7,11 +7,13 @@ at most 31 rows instead of a scan of history. Weeks and months are sums of their
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-__all__ = ["ACTIVE", "Metrics", "local_day", "period_start"]
+__all__ = ["ACTIVE", "Metrics", "Recorded", "local_day", "period_start"]
 
 ACTIVE = "~active"  # the pseudo-metric whose ``days`` is the user's distinct active days
 
@@ -31,6 +33,25 @@ _WINDOW = (
     "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(sum), 0) FROM metric_days "
     "WHERE user_id = ? AND metric = ? AND day >= ? AND day <= ?"
 )
+
+
+# Consecutive days minus their rank is constant within a run: group by it, take the largest.
+_LONGEST_RUN = (
+    "SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM ("
+    "SELECT julianday(day) - ROW_NUMBER() OVER (ORDER BY day) AS run FROM ("
+    "SELECT DISTINCT day FROM metric_days WHERE user_id = ? AND metric IN ({marks}))"
+    ") GROUP BY run)"
+)
+
+
+class Recorded(NamedTuple):
+    """One recorded occurrence: the metric's new count (``times``) and sum, its count on that
+    local day, and whether it made the day newly active."""
+
+    times: int
+    total: float
+    today: int
+    new_active_day: bool
 
 
 @lru_cache(maxsize=512)
@@ -58,20 +79,28 @@ class Metrics:
 
     def record(
         self, user_id: str, metric: str, value: float, day: str, at_text: str
-    ) -> tuple[int, float]:
-        """Count one occurrence worth ``value`` on local ``day``; returns the new (count, sum)."""
+    ) -> Recorded:
+        """Count one occurrence worth ``value`` on local ``day``."""
         execute = self._conn.execute
         (today,) = execute(_DAY, (user_id, metric, day, value)).fetchone()
         first_today = today == 1
         count, total = execute(
             _METRIC, (user_id, metric, value, value, int(first_today), at_text, at_text)
         ).fetchone()
+        new_active_day = False
         if first_today and metric != ACTIVE:
             # Only the first occurrence of an event on a day can make the day newly active.
             (active,) = execute(_DAY, (user_id, ACTIVE, day, 0)).fetchone()
             if active == 1:
+                new_active_day = True
                 execute(_METRIC, (user_id, ACTIVE, 0, 0, 1, at_text, at_text)).fetchone()
-        return count, total
+        return Recorded(count, total, today, new_active_day)
+
+    def longest_run(self, user_id: str, metrics: Sequence[str]) -> int:
+        """The longest run of consecutive local days with at least one of ``metrics``."""
+        sql = _LONGEST_RUN.format(marks=", ".join("?" * len(metrics)))
+        (days,) = self._conn.execute(sql, (user_id, *metrics)).fetchone()
+        return int(days)
 
     def read(self, user_id: str, metric: str) -> tuple[int, float, float, int]:
         """``(count, sum, max, days)``, zeros if the user never had the metric."""

@@ -134,6 +134,28 @@ def test_time_of_day_uses_local_time_and_wraps_midnight(make_engine: Make) -> No
     assert keys(result.unlocked) == ["owl"]
 
 
+def test_streak_counts_consecutive_local_days(g: Gamification, clock: FakeClock) -> None:
+    load(
+        g,
+        ach("login3", {"type": "streak", "events": ["login"], "target": 3}),
+        ach("active2", {"type": "streak", "target": 2}),  # any activity
+    )
+    g.track("ada", "login")
+    assert keys(g.track("ada", "post").unlocked) == []  # same day: no new day, no run
+    clock.advance(days=2)  # a gap: the run starts again
+    assert keys(g.track("ada", "post").unlocked) == []
+    clock.advance(days=1)
+    assert keys(g.track("ada", "post").unlocked) == ["active2"]
+    g.track("ada", "login")
+    clock.advance(days=1)
+    g.track("ada", "login")
+    assert g.achievement("ada", "login3").current == 2
+    # A backdated login on March 4th joins the logins of the 5th and 6th into a 3-day run.
+    result = g.track("ada", "login", at=datetime(2026, 3, 4, 12, tzinfo=UTC))
+    assert keys(result.unlocked) == ["login3"]
+    assert g.achievement("ada", "login3").current == 3
+
+
 def test_tiers_pay_each_tier_once(g: Gamification) -> None:
     load(g, ach("writer", {"type": "count", "event": "post"}, rarity="rare", tiers=[
         {"name": "bronze", "target": 2, "rewards": {"xp": 10}},

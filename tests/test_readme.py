@@ -24,6 +24,18 @@ def test_readme_python_block_runs(index: int) -> None:
     exec(compile(BLOCKS[index], f"README.md block {index}", "exec"), {})
 
 
+PACK_READMES = sorted(README.parent.glob("plugins/gamification-sdk-*/README.md"))
+
+
+@pytest.mark.parametrize("path", PACK_READMES, ids=lambda p: p.parent.name)
+def test_plugin_readme_python_blocks_run(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the examples open "app.db"
+    for i, block in enumerate(re.findall(r"```python\n(.*?)```", path.read_text("utf-8"), re.S)):
+        exec(compile(block, f"{path.parent.name}/README.md block {i}", "exec"), {})
+
+
 def test_readme_toml_example_is_a_valid_config() -> None:
     (block,) = re.findall(r"```toml\n(.*?)```", TEXT, flags=re.S)
     config = Config.from_dict(tomllib.loads(block))
