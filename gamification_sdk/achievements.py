@@ -76,8 +76,10 @@ class Context:
         xp: int,
         level: int,
         timezone: str,
+        exists: bool = True,
     ) -> None:
         self.conn = conn
+        self.exists = exists  # False: the user has no profile row (yet)
         self.metrics = metrics
         self.user_id = user_id
         self.at = at
@@ -147,7 +149,7 @@ class Achievements:
         xp, level, tz = (0, 1, None) if row is None else row
         return Context(
             self._conn, self._metrics, user_id, at, at_text, xp, level,
-            tz or self._config.default_timezone,
+            tz or self._config.default_timezone, row is not None,
         )  # fmt: skip
 
     # -- measuring -------------------------------------------------------------------------

@@ -173,10 +173,7 @@ class Gamification:
         self._achievements.xp = self._xp
         self._loader = Loader(conn, config)
         self._track_codec = track_codec(self._xp.codec, self._ledger.codec)
-        self._tracker = Tracker(
-            conn, config.default_timezone, self._profiles, self._metrics, self._xp,
-            self._achievements,
-        )  # fmt: skip
+        self._tracker = Tracker(self._profiles, self._metrics, self._xp, self._achievements)
         with store.write():
             migrations.apply(store.db)
             self._ledger.setup(to_text(self._now()))

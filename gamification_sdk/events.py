@@ -8,14 +8,13 @@ rules, never from the caller.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .achievements import Achievements, Context, Signal
+from .achievements import Achievements, Signal
 from .clock import to_text
 from .idempotency import Codec
 from .metrics import ACTIVE, Metrics
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Tracker", "reevaluate", "track_codec"]
 
-_PROFILE = "SELECT xp, level, timezone FROM profiles WHERE user_id = ?"
 
 
 def _in_window(minute: int, start: str, end: str) -> bool:
@@ -48,15 +46,11 @@ def _in_window(minute: int, start: str, end: str) -> bool:
 class Tracker:
     def __init__(
         self,
-        conn: sqlite3.Connection,
-        default_timezone: str,
         profiles: Profiles,
         metrics: Metrics,
         xp: XP,
         achievements: Achievements,
     ) -> None:
-        self._conn = conn
-        self._default_timezone = default_timezone
         self._profiles = profiles
         self._metrics = metrics
         self._xp = xp
@@ -74,15 +68,9 @@ class Tracker:
         key: str | None,
         metadata: str | None,
     ) -> TrackResult:
-        conn = self._conn
-        row = conn.execute(_PROFILE, (user_id,)).fetchone()
-        if row is None:
+        ctx = self._achievements.context(user_id, at, at_text)
+        if not ctx.exists:
             self._profiles.create(user_id, at_text)
-            row = (0, 1, None)
-        ctx = Context(
-            conn, self._metrics, user_id, at, at_text, row[0], row[1],
-            row[2] or self._default_timezone,
-        )  # fmt: skip
         day = ctx.day.isoformat()
         recorded = self._metrics.record(user_id, event, value, day, at_text)
         count, total = recorded.times, recorded.total
