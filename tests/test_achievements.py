@@ -446,13 +446,18 @@ def test_stats_count_by_rarity_and_day(g: Gamification, clock: FakeClock) -> Non
         g.stats("ada", days=0)
 
 
-def test_bad_reads_are_refused(g: Gamification) -> None:
+def test_bad_calls_are_refused_and_change_nothing(g: Gamification) -> None:
+    g.track("ada", "post")
     with unchanged(g):
         for call in (
             lambda: g.achievements(""),
             lambda: g.achievements("ada", include_hidden="yes"),  # type: ignore[arg-type]
             lambda: g.achievement("ada", ""),
             lambda: g.reevaluate(progress="x"),  # type: ignore[arg-type]
+            lambda: g.reevaluate(["ada", ""]),
+            lambda: g.load_definitions({"achievements": []}, name=""),
+            lambda: g.mark_read("ada", [-1]),
+            lambda: g.notifications("ada", limit=0),
         ):
             with pytest.raises(errors.InvalidInput):
                 call()
