@@ -37,7 +37,7 @@ from .definitions import (
 from .errors import InvalidInput
 from .inventory import Items
 from .ledger import Ledger, Posting
-from .metrics import ACTIVE, Metrics, local_day, period_start
+from .metrics import Metrics, local_day, period_start
 from .models import AchievementStatus, Transaction, Unlock, XPAward
 from .notifications import Notifications
 from .store import Tx
@@ -61,6 +61,7 @@ _UNLOCK = (
 )
 _EARNED = "SELECT lifetime_earned FROM accounts WHERE user_id = ? AND currency = ?"
 _PROFILE = "SELECT xp, level, timezone FROM profiles WHERE user_id = ?"
+_STREAK = "SELECT streak_longest FROM profiles WHERE user_id = ?"
 
 
 class Context:
@@ -77,6 +78,7 @@ class Context:
         level: int,
         timezone: str,
         exists: bool = True,
+        start_hour: int = 0,
     ) -> None:
         self.conn = conn
         self.exists = exists  # False: the user has no profile row (yet)
@@ -87,7 +89,8 @@ class Context:
         self.xp = xp
         self.level = level
         self.timezone = timezone
-        self.day, self.minute = local_day(at, timezone)
+        self.start_hour = start_hour
+        self.day, self.minute = local_day(at, timezone, start_hour)
         self._metric: dict[str, tuple[int, float, float, int]] = {}
         self._unlocks: dict[str, dict[int, list[tuple[int, str, float]]]] | None = None
 
@@ -114,6 +117,10 @@ class Context:
 
     def unlocked(self, key: str) -> bool:
         return key in self.unlocks
+
+    def longest_streak(self) -> int:
+        row = self.conn.execute(_STREAK, (self.user_id,)).fetchone()
+        return 0 if row is None else int(row[0])
 
     def earned(self, currency: str) -> int:
         row = self.conn.execute(_EARNED, (self.user_id, currency)).fetchone()
@@ -149,7 +156,7 @@ class Achievements:
         xp, level, tz = (0, 1, None) if row is None else row
         return Context(
             self._conn, self._metrics, user_id, at, at_text, xp, level,
-            tz or self._config.default_timezone, row is not None,
+            tz or self._config.default_timezone, row is not None, self._config.day_start_hour,
         )  # fmt: skip
 
     # -- measuring -------------------------------------------------------------------------
@@ -169,7 +176,9 @@ class Achievements:
         if isinstance(c, TotalXP):
             return ctx.xp
         if isinstance(c, Streak):
-            return self._metrics.longest_run(ctx.user_id, c.events or (ACTIVE,))
+            if not c.events:
+                return ctx.longest_streak()
+            return self._metrics.longest_run(ctx.user_id, c.events)
         if isinstance(c, PointsEarned):
             return ctx.earned(c.currency)
         if isinstance(c, AchievementCount):

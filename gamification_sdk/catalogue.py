@@ -37,7 +37,6 @@ from .definitions import (
     Window,
 )
 from .definitions import Rule as RuleDefinition
-from .metrics import ACTIVE
 
 __all__ = ["Catalogue", "Entry", "signals_of", "target_of"]
 
@@ -60,6 +59,8 @@ def value_signal(c: Any) -> str | None:
         return f"points:{c.currency}"
     if isinstance(c, AchievementCount):
         return "achievements"
+    if isinstance(c, Streak) and not c.events:
+        return "streak"  # the engine's streak, freezes and rest days included
     return None
 
 
@@ -86,8 +87,8 @@ def signals_of(c: Any) -> set[str]:
     if isinstance(c, Collection):
         return {"achievements"}
     if isinstance(c, Streak):
-        # A run can only grow on the first occurrence of a local day.
-        return {f"day:{e}" for e in c.events} if c.events else {f"day:{ACTIVE}"}
+        # A run of an event's days can only grow on its first occurrence of a local day.
+        return {f"day:{e}" for e in c.events}
     if isinstance(c, Custom):
         return {f"event:{e}" for e in c.events} if c.events else {ANY_EVENT}
     raise AssertionError(f"no signals for {c!r}")

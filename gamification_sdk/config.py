@@ -15,7 +15,14 @@ import attrs
 from .convert import converter, load_mapping, structure
 from .errors import ConfigError
 
-__all__ = ["AchievementsConfig", "Config", "CurrencyConfig", "LevelReward", "LevelsConfig"]
+__all__ = [
+    "AchievementsConfig",
+    "Config",
+    "CurrencyConfig",
+    "LevelReward",
+    "LevelsConfig",
+    "StreaksConfig",
+]
 
 CurveName = Literal["quadratic", "exponential", "linear", "table", "custom"]
 CURVES = ("quadratic", "exponential", "linear", "table", "custom")
@@ -111,6 +118,31 @@ class AchievementsConfig:
     rarity_points: dict[str, int] = attrs.field(factory=dict, converter=_with_point_defaults)
 
 
+def _events(value: Iterable[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
+@attrs.frozen
+class StreaksConfig:
+    """Daily streaks (see README, "Streaks").
+
+    ``activity_events``: the tracked events that keep a streak alive; ``None`` means every
+    event (``record_activity`` always counts). From the second day of a streak each new
+    active day pays ``min(streak * bonus_xp_per_day, bonus_xp_cap)`` XP (seed 000).
+    ``freeze_every``: a streak reaching each multiple of this many days earns a freeze, while
+    the user holds fewer than ``max_earned_freezes`` (0 turns earning off). ``at_risk_hours``
+    before the user's day ends, a live streak not yet extended today gets a warning.
+    """
+
+    activity_events: tuple[str, ...] | None = attrs.field(default=None, converter=_events)
+    bonus_xp_per_day: int = 0
+    bonus_xp_cap: int = 100
+    freeze_every: int = 0
+    max_earned_freezes: int = 2
+    rest_days_per_week: int = 2
+    at_risk_hours: int = 4
+
+
 @attrs.frozen
 class Config:
     """Everything an engine is configured with. Build it in Python or with ``from_file``."""
@@ -121,6 +153,9 @@ class Config:
         default=(CurrencyConfig("points"),), converter=_currencies
     )
     default_timezone: str = "UTC"
+    # The hour (local) a user's day starts: 0 is midnight; 4 keeps a late night in "today".
+    day_start_hour: int = 0
+    streaks: StreaksConfig = attrs.field(factory=StreaksConfig)
     # Definition sets plugins offer (register_definitions) that this engine loads, by name:
     # installing a catalogue package changes nothing until you choose it here.
     packs: tuple[str, ...] = attrs.field(default=(), converter=_strs)
@@ -258,7 +293,10 @@ def _problems(config: Config) -> list[str]:
         ZoneInfo(config.default_timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         p.append(f"default_timezone: {config.default_timezone!r} is not an IANA time zone")
+    if not _is_int(config.day_start_hour) or not 0 <= config.day_start_hour <= 23:
+        p.append(f"day_start_hour: expected an int from 0 to 23, got {config.day_start_hour!r}")
     p.extend(_achievement_problems(config.achievements))
+    p.extend(_streak_problems(config.streaks))
     for i, pack in enumerate(config.packs):
         if not isinstance(pack, str) or not pack.strip():
             p.append(f"packs[{i}]: expected a pack name")
@@ -294,4 +332,25 @@ def _achievement_problems(config: AchievementsConfig) -> list[str]:
                 p.append(f"{where}: expected an int >= 0, got {value!r}")
             elif not _is_number(value) or value <= 0:
                 p.append(f"{where}: expected a number > 0, got {value!r}")
+    return p
+
+
+def _streak_problems(config: StreaksConfig) -> list[str]:
+    if not isinstance(config, StreaksConfig):
+        return ["streaks: expected a StreaksConfig"]
+    p: list[str] = []
+    for name, low, high in (
+        ("bonus_xp_per_day", 0, MAX_AMOUNT),
+        ("bonus_xp_cap", 0, MAX_AMOUNT),
+        ("freeze_every", 0, 3660),
+        ("max_earned_freezes", 0, 1000),
+        ("rest_days_per_week", 0, 7),
+        ("at_risk_hours", 0, 23),
+    ):
+        value = getattr(config, name)
+        if not _is_int(value) or not low <= value <= high:
+            p.append(f"streaks.{name}: expected an int from {low} to {high}, got {value!r}")
+    for i, event in enumerate(config.activity_events or ()):
+        if not isinstance(event, str) or not event.strip() or len(event) > 100:
+            p.append(f"streaks.activity_events[{i}]: expected an event name, got {event!r}")
     return p

@@ -7,7 +7,7 @@ import math
 import tomllib
 import typing
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,6 +68,17 @@ def _datetime(value: object, _: type) -> datetime:
     return moment
 
 
+def _date(value: object, _: type) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise _Expected(f"expected an ISO-8601 date (YYYY-MM-DD), got {value!r}")
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     conv.register_structure_hook(int, _strict_int)
@@ -76,6 +87,8 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(bool, _strict_bool)
     conv.register_structure_hook(datetime, _datetime)
     conv.register_unstructure_hook(datetime, lambda moment: moment.isoformat())
+    conv.register_structure_hook(date, _date)
+    conv.register_unstructure_hook(date, lambda day: day.isoformat())
     return conv
 
 

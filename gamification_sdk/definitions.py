@@ -105,8 +105,11 @@ class TotalXP:
 
 @attrs.frozen
 class Streak:
-    """The user's longest run of consecutive local days with one of ``events`` (with any
-    activity when none are given) is at least ``target`` days."""
+    """The user's longest daily streak is at least ``target`` days.
+
+    Without ``events``: the engine's streak (see README, "Streaks"), where rest days and
+    freezes keep a streak alive. With ``events``: the longest run of consecutive local days
+    on which one of them happened."""
 
     target: int | None = None
     events: tuple[str, ...] = attrs.field(default=(), converter=_tuple)

@@ -6,15 +6,17 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfoNotFoundError
 
+import attrs
 import pluggy
 import sqlite_utils
 
 from . import audit
-from .achievements import Achievements
+from .achievements import Achievements, Signal
 from .clock import Clock, system_clock, to_text
 from .config import Config
 from .errors import ConfigError, HookError, InvalidInput, NotFound
@@ -24,7 +26,7 @@ from .inventory import Items
 from .ledger import CREDIT_TYPES, SPEND_TYPES, Ledger, Posting
 from .levels import LevelCurve, LevelTable
 from .loader import Loader
-from .metrics import Metrics
+from .metrics import ACTIVE, Metrics, zone
 from .models import (
     AchievementStatus,
     AwardRequest,
@@ -38,6 +40,8 @@ from .models import (
     ReevaluateReport,
     Reservation,
     Stats,
+    StreakStatus,
+    SweepReport,
     TrackResult,
     Transaction,
     XPAward,
@@ -51,6 +55,7 @@ from .reservations import Reservations
 from .schema import migrations
 from .stats import user_stats
 from .store import Store, Tx
+from .streaks import FREEZE, Streaks
 from .validation import (
     check_amount,
     check_at,
@@ -173,7 +178,13 @@ class Gamification:
         self._achievements.xp = self._xp
         self._loader = Loader(conn, config)
         self._track_codec = track_codec(self._xp.codec, self._ledger.codec)
-        self._tracker = Tracker(self._profiles, self._metrics, self._xp, self._achievements)
+        self._streaks = Streaks(conn, config, self._items, self._notifications)
+        self._streaks.xp = self._xp
+        self._streaks.moved_xp = self._achievements.moved_xp
+        self._tracker = Tracker(
+            self._profiles, self._metrics, self._xp, self._achievements, self._streaks,
+            config.streaks.activity_events,
+        )  # fmt: skip
         with store.write():
             migrations.apply(store.db)
             self._ledger.setup(to_text(self._now()))
@@ -316,11 +327,39 @@ class Gamification:
 
     # -- profiles, XP and levels ----------------------------------------------------------
 
-    def profile(self, user_id: str) -> Profile:
-        """The user's level, XP, progress, prestige, balances and titles."""
+    def profile(self, user_id: str, *, at: datetime | None = None) -> Profile:
+        """The user's level, XP, progress, prestige, balances, titles, time zone and streak."""
         check_id(user_id)
+        moment = self._now() if at is None else check_at(at)
         with self._store.read():
-            return self._profiles.read(user_id)
+            return self._read_profile(user_id, moment)
+
+    def _read_profile(self, user_id: str, moment: datetime) -> Profile:
+        profile = self._profiles.read(user_id)
+        row = self._store.conn.execute(
+            "SELECT timezone FROM profiles WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        timezone = (row and row[0]) or self.config.default_timezone
+        streak = self._streaks.status(user_id, moment)
+        return attrs.evolve(profile, timezone=timezone, streak=streak)
+
+    def set_timezone(self, user_id: str, timezone: str) -> Profile:
+        """Set the user's IANA time zone (``"Europe/Berlin"``); their days follow it from now."""
+        check_id(user_id)
+        check_text(timezone, "timezone", max_length=100)
+        try:
+            zone(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput("timezone", f"{timezone!r} is not an IANA time zone") from None
+        moment = self._now()
+        at_text = to_text(moment)
+        with self._store.write():
+            self._profiles.ensure(user_id, at_text)
+            self._store.conn.execute(
+                "UPDATE profiles SET timezone = ?, updated_at = ? WHERE user_id = ?",
+                (timezone, at_text, user_id),
+            )
+            return self._read_profile(user_id, moment)
 
     def award_xp(
         self,
@@ -422,11 +461,11 @@ class Gamification:
         """At max level: back to level 1, prestige + 1, and a permanent XP boost."""
         check_id(user_id)
         key = check_key(idempotency_key)
-        _, at_text, explicit = self._moment(at)
+        moment, at_text, explicit = self._moment(at)
 
         def body(tx: Tx) -> Profile:
             self._xp.prestige(user_id, at_text)
-            return self._profiles.read(user_id)
+            return self._read_profile(user_id, moment)
 
         return self._write(
             "prestige",
@@ -1032,6 +1071,103 @@ class Gamification:
         with self._store.read():
             ctx = self._achievements.context(user_id, moment, to_text(moment))
             return user_stats(self._store.conn, self._profiles, self._achievements, ctx, days)
+
+    # -- streaks --------------------------------------------------------------------------
+
+    def streak(self, user_id: str, *, at: datetime | None = None) -> StreakStatus:
+        """The user's streak as of ``at`` (default now), missed days settled on read."""
+        check_id(user_id)
+        moment = self._now() if at is None else check_at(at)
+        with self._store.read():
+            return self._streaks.status(user_id, moment)
+
+    def record_activity(
+        self, user_id: str, *, at: datetime | None = None, idempotency_key: str | None = None
+    ) -> StreakStatus:
+        """Count the user's local day of ``at`` as active (for apps that track no events)."""
+        check_id(user_id)
+        key = check_key(idempotency_key)
+        moment, at_text, explicit = self._moment(at)
+
+        def body(tx: Tx) -> StreakStatus:
+            ctx = self._achievements.context(user_id, moment, at_text)
+            if not ctx.exists:
+                self._profiles.create(user_id, at_text)
+            signals: list[Signal] = []
+            if self._metrics.mark_active(user_id, ctx.day.isoformat(), at_text):
+                signals.append((f"day:{ACTIVE}", 0, 1))
+            self._streaks.extend(tx, ctx, signals)
+            self._achievements.process(tx, ctx, signals, ())
+            return self._streaks.status(user_id, moment)
+
+        return self._write(
+            "record_activity",
+            key,
+            lambda: fingerprint(user_id, explicit),
+            json_codec(StreakStatus),
+            at_text,
+            body,
+        )
+
+    def schedule_rest_day(
+        self, user_id: str, day: date, *, at: datetime | None = None
+    ) -> StreakStatus:
+        """Plan a rest day (today or later, at most ``rest_days_per_week`` per ISO week):
+        it neither breaks nor extends the streak. Scheduling the same day again is a no-op."""
+        check_id(user_id)
+        moment = self._now() if at is None else check_at(at)
+        at_text = to_text(moment)
+        with self._store.write():
+            chosen, booked = self._streaks.check_rest_day(user_id, day, moment)
+            if not booked:
+                self._profiles.ensure(user_id, at_text)
+                self._streaks.add_rest_day(user_id, chosen, at_text)
+            return self._streaks.status(user_id, moment)
+
+    def cancel_rest_day(
+        self, user_id: str, day: date, *, at: datetime | None = None
+    ) -> StreakStatus:
+        """Drop a scheduled rest day that has not begun; a no-op if none was scheduled."""
+        check_id(user_id)
+        moment = self._now() if at is None else check_at(at)
+        with self._store.write():
+            self._streaks.cancel_rest_day(user_id, day, moment)
+            return self._streaks.status(user_id, moment)
+
+    def grant_streak_freezes(
+        self,
+        user_id: str,
+        count: int,
+        *,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> StreakStatus:
+        """Give the user ``count`` streak freezes (a reward or a purchase the host made)."""
+        check_id(user_id)
+        if type(count) is not int or not 1 <= count <= 1000:
+            raise InvalidInput("count", f"expected an int from 1 to 1000, got {count!r}")
+        key = check_key(idempotency_key)
+        moment, at_text, explicit = self._moment(at)
+
+        def body(tx: Tx) -> StreakStatus:
+            self._profiles.ensure(user_id, at_text)
+            self._items.grant_item(user_id, FREEZE, count, at_text)
+            return self._streaks.status(user_id, moment)
+
+        return self._write(
+            "grant_streak_freezes",
+            key,
+            lambda: fingerprint(user_id, count, explicit),
+            json_codec(StreakStatus),
+            at_text,
+            body,
+        )
+
+    def sweep_streaks(self, now: datetime | None = None) -> SweepReport:
+        """Write down broken and frozen streaks of users whose day ended, and send "streak at
+        risk" warnings. Safe to run any number of times: a second run finds nothing to do."""
+        moment = self._now() if now is None else check_at(now, "now")
+        return self._streaks.sweep(self._store, moment, lambda tx: self._dispatch(tx, None))
 
     # -- audit ----------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from .models import (
 )
 from .profiles import Profiles
 from .store import Store, Tx
+from .streaks import Streaks
 from .xp import XP
 
 if TYPE_CHECKING:
@@ -50,11 +51,15 @@ class Tracker:
         metrics: Metrics,
         xp: XP,
         achievements: Achievements,
+        streaks: Streaks,
+        activity_events: tuple[str, ...] | None,
     ) -> None:
         self._profiles = profiles
         self._metrics = metrics
         self._xp = xp
         self._achievements = achievements
+        self._streaks = streaks
+        self._activity = None if activity_events is None else frozenset(activity_events)
 
     def track(
         self,
@@ -83,6 +88,9 @@ class Tracker:
             signals.append((f"day:{event}", 0, 1))
             if recorded.new_active_day:
                 signals.append((f"day:{ACTIVE}", 0, 1))
+            activity = self._activity
+            if recorded.new_active_day if activity is None else event in activity:
+                self._streaks.extend(tx, ctx, signals)
         achievements = self._achievements
         for tod in achievements.catalogue.time_of_day.get(event, ()):
             if _in_window(ctx.minute, tod.start, tod.end):

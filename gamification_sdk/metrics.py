@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-__all__ = ["ACTIVE", "Metrics", "Recorded", "local_day", "period_start"]
+__all__ = ["ACTIVE", "Metrics", "Recorded", "day_bounds", "local_day", "period_start", "zone"]
 
 ACTIVE = "~active"  # the pseudo-metric whose ``days`` is the user's distinct active days
 
@@ -59,10 +59,23 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def local_day(at: datetime, tz: str) -> tuple[date, int]:
-    """The local date of ``at`` in ``tz``, and the local minute of the day (0-1439)."""
+def local_day(at: datetime, tz: str, start_hour: int = 0) -> tuple[date, int]:
+    """The user's day of ``at`` in ``tz`` (days start at ``start_hour`` local), and the local
+    minute of the wall clock (0-1439)."""
     local = at.astimezone(zone(tz))
-    return local.date(), local.hour * 60 + local.minute
+    minute = local.hour * 60 + local.minute
+    if local.hour < start_hour:
+        return local.date() - timedelta(days=1), minute
+    return local.date(), minute
+
+
+def day_bounds(day: date, tz: str, start_hour: int = 0) -> tuple[datetime, datetime]:
+    """When the user's ``day`` starts and ends, as aware UTC times (23 or 25 hours at DST)."""
+    place = zone(tz)
+    start = datetime(day.year, day.month, day.day, start_hour, tzinfo=place)
+    after = day + timedelta(days=1)
+    end = datetime(after.year, after.month, after.day, start_hour, tzinfo=place)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def period_start(day: date, period: str) -> date:
@@ -95,6 +108,15 @@ class Metrics:
                 new_active_day = True
                 execute(_METRIC, (user_id, ACTIVE, 0, 0, 1, at_text, at_text)).fetchone()
         return Recorded(count, total, today, new_active_day)
+
+    def mark_active(self, user_id: str, day: str, at_text: str) -> bool:
+        """Mark local ``day`` active without an event; True if it was not active yet."""
+        execute = self._conn.execute
+        (active,) = execute(_DAY, (user_id, ACTIVE, day, 0)).fetchone()
+        if active != 1:
+            return False
+        execute(_METRIC, (user_id, ACTIVE, 0, 0, 1, at_text, at_text)).fetchone()
+        return True
 
     def longest_run(self, user_id: str, metrics: Sequence[str]) -> int:
         """The longest run of consecutive local days with at least one of ``metrics``."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import attrs
@@ -23,6 +23,8 @@ __all__ = [
     "ReevaluateReport",
     "Reservation",
     "Stats",
+    "StreakStatus",
+    "SweepReport",
     "Totals",
     "TrackResult",
     "Transaction",
@@ -50,6 +52,35 @@ class Balance:
 
 
 @attrs.frozen
+class StreakStatus:
+    """A user's daily streak as of a moment, with missed days already settled.
+
+    ``current`` counts consecutive active local days; rest days and days bridged by a freeze
+    keep it alive without adding to it. ``extended_today`` says today already counts;
+    ``at_risk`` that the streak ends (or costs a freeze) unless the user is active today.
+    """
+
+    current: int
+    longest: int
+    last_active_day: date | None
+    freezes: int
+    extended_today: bool
+    at_risk: bool
+    today: date
+    rest_days: tuple[date, ...] = ()
+
+
+@attrs.frozen
+class SweepReport:
+    """What one streak sweep wrote down: settled users, breaks, freezes used, warnings."""
+
+    users: int
+    broken: int
+    freezes_used: int
+    warned: int
+
+
+@attrs.frozen
 class Profile:
     """A user's progression. ``xp`` is lifetime XP; level counts from the last prestige.
 
@@ -70,6 +101,8 @@ class Profile:
     created_at: datetime | None
     balances: dict[str, Balance] = attrs.field(factory=dict)
     titles: tuple[str, ...] = ()
+    timezone: str = "UTC"
+    streak: StreakStatus | None = None
 
 
 @attrs.frozen

@@ -26,6 +26,7 @@ KINDS = (
     "rank_changed",
     "streak_at_risk",
     "streak_broken",
+    "streak_freeze_used",
 )
 
 _ENABLED = "SELECT enabled FROM notification_preferences WHERE user_id = ? AND kind = ?"

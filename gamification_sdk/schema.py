@@ -265,3 +265,78 @@ def m003_events_and_achievements(db: Any) -> None:
         ) WITHOUT ROWID
         """,
     )
+
+
+@migrations()
+def m004_streaks_and_quests(db: Any) -> None:
+    _script(
+        db,
+        """
+        ALTER TABLE profiles ADD COLUMN streak_current INTEGER NOT NULL DEFAULT 0
+            CHECK (streak_current >= 0);
+        ALTER TABLE profiles ADD COLUMN streak_longest INTEGER NOT NULL DEFAULT 0
+            CHECK (streak_longest >= streak_current);
+        ALTER TABLE profiles ADD COLUMN streak_last_day TEXT;
+        ALTER TABLE profiles ADD COLUMN streak_settled_day TEXT;
+        ALTER TABLE profiles ADD COLUMN streak_warned_day TEXT;
+        CREATE INDEX profiles_live_streaks ON profiles(timezone, streak_settled_day)
+            WHERE streak_current > 0;
+
+        CREATE TABLE rest_days (
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            day TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, day)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE streak_log (
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            day TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('freeze_used', 'freeze_earned', 'broken')),
+            streak INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, day, kind)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE definitions_v2 (
+            kind TEXT NOT NULL CHECK (kind IN ('achievement', 'rule', 'quest')),
+            key TEXT NOT NULL,
+            source TEXT NOT NULL,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            digest TEXT NOT NULL,
+            body TEXT NOT NULL,
+            loaded_at TEXT NOT NULL,
+            retired_at TEXT,
+            PRIMARY KEY (kind, key)
+        ) WITHOUT ROWID;
+        INSERT INTO definitions_v2 SELECT * FROM definitions;
+        DROP TABLE definitions;
+        ALTER TABLE definitions_v2 RENAME TO definitions;
+
+        CREATE TABLE quest_progress (
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            quest TEXT NOT NULL,
+            period_start TEXT NOT NULL,
+            period_end TEXT,
+            progress TEXT NOT NULL,
+            completions INTEGER NOT NULL DEFAULT 0 CHECK (completions >= 0),
+            status TEXT NOT NULL CHECK (status IN ('active', 'completed', 'expired')),
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, quest, period_start)
+        ) WITHOUT ROWID;
+        CREATE INDEX quest_progress_open ON quest_progress(period_end) WHERE status = 'active';
+
+        CREATE TABLE quest_completions (
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            quest TEXT NOT NULL,
+            period_start TEXT NOT NULL,
+            seq INTEGER NOT NULL CHECK (seq >= 1),
+            version INTEGER NOT NULL,
+            completed_at TEXT NOT NULL,
+            rewards TEXT NOT NULL,
+            evidence TEXT,
+            PRIMARY KEY (user_id, quest, period_start, seq)
+        ) WITHOUT ROWID;
+        CREATE INDEX quest_completions_by_quest ON quest_completions(user_id, quest)
+        """,
+    )

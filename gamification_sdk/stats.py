@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from .achievements import Achievements, Context
 from .clock import to_text
-from .metrics import ACTIVE, local_day, zone
+from .metrics import ACTIVE, day_bounds, local_day
 from .models import DailyActivity, Stats
 from .profiles import Profiles
 
@@ -32,16 +32,15 @@ def user_stats(
     days: int,
 ) -> Stats:
     profile = profiles.read(ctx.user_id)
-    tz = zone(ctx.timezone)
     first_day = ctx.day - timedelta(days=days - 1)
     # The UTC instant the first local day begins: rows from then on are in range.
-    since = to_text(datetime.combine(first_day, datetime.min.time(), tzinfo=tz))
+    since = to_text(day_bounds(first_day, ctx.timezone, ctx.start_hour)[0])
     xp_by_day: dict[str, int] = defaultdict(int)
     points_by_day: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     unlocks_by_day: dict[str, int] = defaultdict(int)
 
     def day_of(text: str) -> str:
-        return local_day(datetime.fromisoformat(text), ctx.timezone)[0].isoformat()
+        return local_day(datetime.fromisoformat(text), ctx.timezone, ctx.start_hour)[0].isoformat()
 
     for amount, created in conn.execute(_XP_SINCE, (ctx.user_id, since)):
         xp_by_day[day_of(created)] += amount

@@ -113,7 +113,18 @@ def _track(g: Gamification) -> Call:
     return lambda: g.track("alice", "post_created", idempotency_key=KEY)
 
 
+def _record_activity(g: Gamification) -> Call:
+    g.record_activity("alice", at=g.clock() - timedelta(days=1))
+    return lambda: g.record_activity("alice", idempotency_key=KEY)
+
+
+def _grant_streak_freezes(g: Gamification) -> Call:
+    return lambda: g.grant_streak_freezes("alice", 2, idempotency_key=KEY)
+
+
 WRITES: dict[str, Callable[[Gamification], Call]] = {
+    "record_activity": _record_activity,
+    "grant_streak_freezes": _grant_streak_freezes,
     "track": _track,
     "award_xp": _award_xp,
     "add_xp_boost": _add_xp_boost,
