@@ -1151,6 +1151,8 @@ class Gamification:
 
         def body(tx: Tx) -> StreakStatus:
             self._profiles.ensure(user_id, at_text)
+            # Days already over are settled with the freezes held then, not with these.
+            self._streaks.settle_user(tx, user_id, moment, at_text)
             self._items.grant_item(user_id, FREEZE, count, at_text)
             return self._streaks.status(user_id, moment)
 
