@@ -30,6 +30,7 @@ from .definitions import (
     Level,
     Max,
     PointsEarned,
+    Quest,
     Streak,
     Sum,
     TimeOfDay,
@@ -134,8 +135,21 @@ class Catalogue:
         self,
         achievements: Iterable[tuple[Definition, int, bool]] = (),
         rules: Iterable[RuleDefinition] = (),
+        quests: Iterable[tuple[Quest, int, bool]] = (),
     ) -> None:
         self.entries: dict[str, Entry] = {}
+        # key -> (quest, version, retired); event -> live quests with an objective on it
+        self.quests: dict[str, tuple[Quest, int, bool]] = {}
+        self.quests_by_event: dict[str, list[Quest]] = defaultdict(list)
+        self.streak_quests: list[Quest] = []
+        for quest, version, retired in quests:
+            self.quests[quest.key] = (quest, version, retired)
+            if retired:
+                continue
+            for event in dict.fromkeys(o.event for o in quest.objectives if o.event):
+                self.quests_by_event[event].append(quest)
+            if any(o.type == "streak" for o in quest.objectives):
+                self.streak_quests.append(quest)
         self.rules: dict[str, RuleDefinition] = {r.event: r for r in rules}
         # signal -> sorted targets, and the (key, tier) each target belongs to
         self._targets: dict[str, list[int]] = {}
@@ -168,7 +182,8 @@ class Catalogue:
         self.watched = frozenset(self._targets) | frozenset(self._woken)
         self.digest = hashlib.blake2b(
             repr(sorted((e.key, e.version, e.retired) for e in self.entries.values())).encode()
-            + repr(sorted(self.rules)).encode(),
+            + repr(sorted(self.rules)).encode()
+            + repr(sorted((k, v, r) for k, (_, v, r) in self.quests.items())).encode(),
             digest_size=8,
         ).hexdigest()
 

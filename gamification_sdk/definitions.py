@@ -23,6 +23,8 @@ __all__ = [
     "Achievement",
     "Criterion",
     "DefinitionSet",
+    "Objective",
+    "Quest",
     "Repeatable",
     "Rewards",
     "Rule",
@@ -290,10 +292,65 @@ class Rule:
     daily_limit: int | None = None
 
 
+# -- quests ---------------------------------------------------------------------------------
+
+Difficulty = Literal["easy", "medium", "hard", "legendary"]
+Recurrence = Literal["daily", "weekly", "monthly", "one_time", "event"]
+
+
+@attrs.frozen
+class Objective:
+    """One thing a quest asks for within its period.
+
+    ``count``: ``event`` happens ``target`` times; ``sum``: its values add up to ``target``
+    (minutes, glasses, kilometres); ``streak``: the user's streak reaches ``target`` days.
+    ``filters`` must all equal the event's metadata fields (``{workout_type = "cardio"}``).
+    """
+
+    target: int
+    type: Literal["count", "sum", "streak"] = "count"
+    event: str | None = None
+    filters: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    description: str = ""
+
+
+@attrs.frozen
+class Quest:
+    """A recurring quest or challenge (seed 002's challenges, seed 003's quests).
+
+    Its progress restarts each period (``recurrence``, starting at ``reset_time`` local, by
+    default the engine's day start). ``logic`` combines objectives: ``all``, ``any``, or
+    ``sequence`` (all, each counting only once the ones before it are done). ``after`` chains
+    quests: this one opens once that one was completed. ``verification``: progress alone does
+    not complete it; ``complete_quest`` does, if the ``verify_quest`` hook (or, with no
+    plugin answering, the objectives) agree.
+    """
+
+    key: str
+    name: str
+    objectives: tuple[Objective, ...] = attrs.field(default=(), converter=_tuple)
+    description: str = ""
+    category: str = "general"
+    difficulty: Difficulty = "easy"
+    recurrence: Recurrence = "daily"
+    reset_time: str | None = None
+    rewards: Rewards = attrs.field(factory=Rewards)
+    logic: Literal["all", "any", "sequence"] = "all"
+    min_level: int = 1
+    requires_achievement: str | None = None
+    after: str | None = None
+    max_completions: int = 1
+    available_from: datetime | None = None
+    available_until: datetime | None = None
+    verification: bool = False
+    order: int = 0
+
+
 @attrs.frozen
 class DefinitionSet:
     rules: tuple[Rule, ...] = attrs.field(default=(), converter=_tuple)
     achievements: tuple[Achievement, ...] = attrs.field(default=(), converter=_tuple)
+    quests: tuple[Quest, ...] = attrs.field(default=(), converter=_tuple)
 
 
 # -- checking -------------------------------------------------------------------------------
@@ -436,11 +493,13 @@ def load_set(
     other_keys: Mapping[str, tuple[str, ...]] | None = None,
     label: str | None = None,
     other_rules: Iterable[str] = (),
+    other_quests: Mapping[str, str | None] | None = None,
 ) -> DefinitionSet:
     """Load and check one definition set; raise ``ConfigError`` listing every problem.
 
     ``other_keys``: achievement key -> prerequisites of definitions already active from other
-    sources, so cross-source references and cycles are checked too.
+    sources, so cross-source references and cycles are checked too; ``other_quests`` the same
+    for quests (key -> the quest it comes ``after``).
     """
     if isinstance(source, str | Path):
         label = label or str(source)
@@ -449,7 +508,7 @@ def load_set(
         data = source
     if not isinstance(data, Mapping):
         raise ConfigError(["(top level): expected a table/object"], label)
-    unknown = set(data) - {"rules", "achievements"}
+    unknown = set(data) - {"rules", "achievements", "quests"}
     if unknown:
         raise ConfigError(
             [f"(top level): unknown field(s): {', '.join(sorted(unknown))}"], label
@@ -523,9 +582,73 @@ def load_set(
     for cycle in _cycles(graph):
         if any(key in seen for key in cycle):
             check.add("achievements", f"prerequisite cycle: {' -> '.join(cycle)}")
+    _check_quests(check, defs.quests, keys, dict(other_quests or {}))
     if check.problems:
         raise _located(check.problems, label)
     return defs
+
+
+def _check_quests(
+    check: _Checker,
+    quests: tuple[Quest, ...],
+    achievement_keys: set[str],
+    others: dict[str, str | None],
+) -> None:
+    keys = {q.key for q in quests} | set(others)
+    seen: set[str] = set()
+    for i, q in enumerate(quests):
+        path = f"quests[{i}]"
+        if not _KEY.match(q.key):
+            check.add(f"{path}.key", "expected 1-100 of A-Z a-z 0-9 _ . : - (no spaces)")
+        if q.key in seen:
+            check.add(f"{path}.key", f"duplicate key {q.key!r}")
+        elif q.key in others:
+            check.add(f"{path}.key", f"{q.key!r} is already defined by another definition set")
+        seen.add(q.key)
+        check.text(f"{path}.name", q.name)
+        check.text(f"{path}.description", q.description, 1000, empty=True)
+        check.text(f"{path}.category", q.category, 50)
+        check.rewards(f"{path}.rewards", q.rewards)
+        if q.reset_time is not None and not _HHMM.match(q.reset_time):
+            check.add(f"{path}.reset_time", f"expected HH:MM, got {q.reset_time!r}")
+        if not 1 <= q.min_level <= check.max_level:
+            check.add(f"{path}.min_level", f"expected 1 to max_level {check.max_level}")
+        if not 1 <= q.max_completions <= 1000:
+            check.add(f"{path}.max_completions", "expected an int from 1 to 1000")
+        if q.requires_achievement is not None and q.requires_achievement not in achievement_keys:
+            problem = f"unknown achievement {q.requires_achievement!r}"
+            check.add(f"{path}.requires_achievement", problem)
+        if q.after is not None and q.after not in keys:
+            check.add(f"{path}.after", f"unknown quest {q.after!r}")
+        elif q.after == q.key:
+            check.add(f"{path}.after", "a quest cannot come after itself")
+        if q.available_from and q.available_until and q.available_until <= q.available_from:
+            check.add(f"{path}.available_until", "must be after available_from")
+        if q.recurrence == "event" and (q.available_from is None or q.available_until is None):
+            problem = "an event quest needs available_from and available_until"
+            check.add(f"{path}.recurrence", problem)
+        if not q.objectives and not q.verification:
+            check.add(f"{path}.objectives", "expected at least one (or verification = true)")
+        for j, o in enumerate(q.objectives):
+            where = f"{path}.objectives[{j}]"
+            check.amount(f"{where}.target", o.target)
+            check.text(f"{where}.description", o.description, 1000, empty=True)
+            if o.type == "streak":
+                if o.event is not None or o.filters:
+                    check.add(where, "a streak objective takes no event or filters")
+                continue
+            if o.event is None:
+                check.add(f"{where}.event", "required field missing")
+            else:
+                check.text(f"{where}.event", o.event)
+            for name, value in o.filters.items():
+                if type(value) not in (str, int, bool):
+                    check.add(f"{where}.filters['{name}']", "expected a str, int or bool")
+    chains = {**{k: (v,) if v else () for k, v in others.items()},
+              **{q.key: (q.after,) if q.after else () for q in quests}}  # fmt: skip
+    for cycle in _cycles(chains):
+        if any(key in seen for key in cycle):
+            check.add("quests", f"chain cycle: {' -> '.join(cycle)}")
 
 
 def _located(problems: list[str], label: str | None) -> ConfigError:
@@ -545,5 +668,9 @@ def structure_achievement(data: Mapping[str, Any]) -> Achievement:
 
 def structure_rule(data: Mapping[str, Any]) -> Rule:
     return converter.structure(dict(data), Rule)
+
+
+def structure_quest(data: Mapping[str, Any]) -> Quest:
+    return converter.structure(dict(data), Quest)
 
 

@@ -37,6 +37,8 @@ from .models import (
     LoadReport,
     Notification,
     Profile,
+    QuestBoard,
+    QuestCompletion,
     ReevaluateReport,
     Reservation,
     Stats,
@@ -51,6 +53,7 @@ from .models import (
 from .notifications import Notifications, check_preferences
 from .plugins import get_plugin_manager, run_vetoes
 from .profiles import Profiles
+from .quests import Quests
 from .reservations import Reservations
 from .schema import migrations
 from .stats import user_stats
@@ -181,9 +184,14 @@ class Gamification:
         self._streaks = Streaks(conn, config, self._items, self._notifications)
         self._streaks.xp = self._xp
         self._streaks.moved_xp = self._achievements.moved_xp
+        self._quests = Quests(
+            conn, config, self._metrics, self._items, self._notifications, self._achievements
+        )
+        if pm.hook.verify_quest.get_hookimpls():
+            self._quests.verify = pm.hook.verify_quest
         self._tracker = Tracker(
             self._profiles, self._metrics, self._xp, self._achievements, self._streaks,
-            config.streaks.activity_events,
+            self._quests, config.streaks.activity_events,
         )  # fmt: skip
         with store.write():
             migrations.apply(store.db)
@@ -1072,6 +1080,65 @@ class Gamification:
             ctx = self._achievements.context(user_id, moment, to_text(moment))
             return user_stats(self._store.conn, self._profiles, self._achievements, ctx, days)
 
+    # -- quests ---------------------------------------------------------------------------
+
+    def quests(
+        self, user_id: str, *, category: str | None = None, at: datetime | None = None
+    ) -> QuestBoard:
+        """The quests open to the user, grouped daily, weekly, monthly and special, each with
+        this period's progress and when it expires."""
+        check_id(user_id)
+        _optional_text(category, "category", 50)
+        moment = self._now() if at is None else check_at(at)
+        with self._store.read():
+            ctx = self._achievements.context(user_id, moment, to_text(moment))
+            return self._quests.board(ctx, category)
+
+    def complete_quest(
+        self,
+        user_id: str,
+        quest_key: str,
+        *,
+        idempotency_key: str,
+        evidence: Any = None,
+        at: datetime | None = None,
+    ) -> QuestCompletion:
+        """Complete a quest that needs verification on the server: the ``verify_quest`` hook
+        decides on ``evidence`` (with no plugin answering, the tracked objectives must be
+        met). Pays the quest's rewards once; refused (typed, nothing written) when the quest
+        is unknown, closed, locked, expired, already completed this period or not verified."""
+        check_id(user_id)
+        check_text(quest_key, "quest_key", max_length=100)
+        if idempotency_key is None:
+            raise InvalidInput("idempotency_key", "required: a completion must be retry-safe")
+        key = check_key(idempotency_key)
+        proof = check_metadata(evidence)
+        moment, at_text, explicit = self._moment(at)
+
+        def body(tx: Tx) -> QuestCompletion:
+            ctx = self._achievements.context(user_id, moment, at_text)
+            if not ctx.exists:
+                self._profiles.create(user_id, at_text)
+            return self._quests.complete(
+                tx, ctx, quest_key, proof and load_json(proof), proof, self
+            )
+
+        return self._write(
+            "complete_quest",
+            key,
+            lambda: fingerprint(user_id, quest_key, proof, explicit),
+            json_codec(QuestCompletion),
+            at_text,
+            body,
+        )
+
+    def close_quest_periods(self, now: datetime | None = None) -> int:
+        """Mark the unfinished progress of ended quest periods expired (the rollover job);
+        returns how many rows changed. Running it again changes nothing."""
+        moment = self._now() if now is None else check_at(now, "now")
+        with self._store.write():
+            return self._quests.close_periods(to_text(moment))
+
     # -- streaks --------------------------------------------------------------------------
 
     def streak(self, user_id: str, *, at: datetime | None = None) -> StreakStatus:
@@ -1096,7 +1163,9 @@ class Gamification:
             signals: list[Signal] = []
             if self._metrics.mark_active(user_id, ctx.day.isoformat(), at_text):
                 signals.append((f"day:{ACTIVE}", 0, 1))
-            self._streaks.extend(tx, ctx, signals)
+            streak = self._streaks.extend(tx, ctx, signals)
+            if streak and self._achievements.catalogue.streak_quests:
+                self._quests.on_streak(tx, ctx, streak, signals)
             self._achievements.process(tx, ctx, signals, ())
             return self._streaks.status(user_id, moment)
 

@@ -18,6 +18,11 @@ __all__ = [
     "NotRefundable",
     "NotSpendable",
     "PrestigeUnavailable",
+    "QuestAlreadyCompleted",
+    "QuestExpired",
+    "QuestLocked",
+    "QuestNotVerified",
+    "QuestUnavailable",
     "Rejected",
     "ReservationClosed",
     "ReservationExpired",
@@ -193,3 +198,28 @@ class HookError(GamificationError):
         self.result = result
         names = ", ".join(f"{hook}: {exc!r}" for hook, exc in self.errors)
         super().__init__(f"after-commit hook(s) failed (the write was committed): {names}")
+
+
+class QuestUnavailable(GamificationError):
+    """The quest cannot be completed now; ``reason`` says why and nothing was written."""
+
+    def __init__(self, quest: str, reason: str) -> None:
+        self.quest = quest
+        self.reason = reason
+        super().__init__(f"quest_key: {quest!r} {reason}")
+
+
+class QuestLocked(QuestUnavailable):
+    """The user has not opened the quest yet (level, achievement or chain)."""
+
+
+class QuestExpired(QuestUnavailable):
+    """The quest's availability window is over."""
+
+
+class QuestAlreadyCompleted(QuestUnavailable):
+    """The quest reached its maximum completions for this period."""
+
+
+class QuestNotVerified(QuestUnavailable):
+    """The verify_quest hook (or, with none answering, the tracked progress) refused it."""

@@ -16,10 +16,12 @@ import attrs
 
 from .achievements import Achievements, Signal
 from .clock import to_text
+from .convert import converter
 from .idempotency import Codec
 from .metrics import ACTIVE, Metrics
 from .models import (
     AchievementStatus,
+    QuestCompletion,
     ReevaluateReport,
     TrackResult,
     Transaction,
@@ -27,6 +29,7 @@ from .models import (
     XPAward,
 )
 from .profiles import Profiles
+from .quests import Quests
 from .store import Store, Tx
 from .streaks import Streaks
 from .xp import XP
@@ -52,8 +55,10 @@ class Tracker:
         xp: XP,
         achievements: Achievements,
         streaks: Streaks,
+        quests: Quests,
         activity_events: tuple[str, ...] | None,
     ) -> None:
+        self._quests = quests
         self._profiles = profiles
         self._metrics = metrics
         self._xp = xp
@@ -84,19 +89,26 @@ class Tracker:
             (f"count:{event}", count - 1, count),
             (f"sum:{event}", total - value, total),
         ]
+        streak = 0
         if recorded.today == 1:  # a new day for this event (and maybe for the user): streaks
             signals.append((f"day:{event}", 0, 1))
             if recorded.new_active_day:
                 signals.append((f"day:{ACTIVE}", 0, 1))
             activity = self._activity
             if recorded.new_active_day if activity is None else event in activity:
-                self._streaks.extend(tx, ctx, signals)
+                streak = self._streaks.extend(tx, ctx, signals)
         achievements = self._achievements
         for tod in achievements.catalogue.time_of_day.get(event, ()):
             if _in_window(ctx.minute, tod.start, tod.end):
                 derived = self._metrics.record(user_id, tod.metric, value, day, at_text).times
                 signals.append((f"tod:{tod.metric}", derived - 1, derived))
                 moved.append((f"tod:{tod.metric}", derived))
+        quests: list[QuestCompletion] = []
+        if streak and achievements.catalogue.streak_quests:
+            quests += self._quests.on_streak(tx, ctx, streak, signals)
+        if event in achievements.catalogue.quests_by_event:
+            meta = None if metadata is None else json.loads(metadata)
+            quests += self._quests.on_event(tx, ctx, event, value, meta, signals)
         xp_award: XPAward | None = None
         points: list[Transaction] = []
         rule = achievements.catalogue.rules.get(event)
@@ -125,7 +137,7 @@ class Tracker:
         return TrackResult(
             user_id=user_id, event=event, value=value, at=at, xp=xp_award,
             points=tuple(points), unlocked=tuple(unlocked), progress=tuple(progress),
-            rewarded=rewarded, idempotency_key=key,
+            rewarded=rewarded, idempotency_key=key, quests=tuple(quests),
         )  # fmt: skip
 
 
@@ -235,12 +247,15 @@ def track_codec(xp: Codec[XPAward], ledger: Codec[Transaction]) -> Codec[TrackRe
                 [row(u, _UNLOCK_FIELDS) for u in result.unlocked],
                 [row(s, _STATUS_FIELDS) for s in result.progress],
                 result.rewarded, result.idempotency_key,
+                [converter.unstructure(q) for q in result.quests],
             ],
             separators=(",", ":"),
         )  # fmt: skip
 
     def decode(text: str) -> TrackResult:
-        user, event, value, at, award, points, unlocks, progress, rewarded, key = json.loads(text)
+        user, event, value, at, award, points, unlocks, progress, rewarded, key, quests = (
+            json.loads(text)
+        )
         return TrackResult(
             user_id=user, event=event, value=value, at=datetime.fromisoformat(at),
             xp=None if award is None else xp.decode(award),
@@ -248,6 +263,7 @@ def track_codec(xp: Codec[XPAward], ledger: Codec[Transaction]) -> Codec[TrackRe
             unlocked=tuple(_unlock(row) for row in unlocks),
             progress=tuple(_status(row) for row in progress),
             rewarded=rewarded, idempotency_key=key,
+            quests=tuple(converter.structure(q, QuestCompletion) for q in quests),
         )  # fmt: skip
 
     return Codec(encode, decode)

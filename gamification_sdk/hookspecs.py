@@ -14,9 +14,18 @@ import pluggy
 
 if TYPE_CHECKING:
     from .config import LevelsConfig
+    from .definitions import Quest
     from .engine import Gamification
     from .levels import LevelCurve
-    from .models import AwardRequest, Notification, Transaction, Unlock, XPAward
+    from .models import (
+        AwardRequest,
+        Notification,
+        QuestCompletion,
+        QuestStatus,
+        Transaction,
+        Unlock,
+        XPAward,
+    )
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -81,3 +90,15 @@ def on_achievement_unlocked(engine: Gamification, unlock: Unlock) -> None:
 @hookspec
 def notify(engine: Gamification, notification: Notification) -> None:
     """Deliver one stored notification (email, push, websocket) after commit; the return value is ignored."""
+
+
+@hookspec(firstresult=True)
+def verify_quest(
+    engine: Gamification, user_id: str, quest: Quest, evidence: Any, progress: QuestStatus
+) -> bool | None:
+    """Decide a ``complete_quest`` call: True to pay, False to refuse, None to leave it to the tracked objectives (inside the transaction)."""
+
+
+@hookspec
+def on_quest_completed(engine: Gamification, completion: QuestCompletion) -> None:
+    """Called after commit for every paid quest completion; the return value is ignored."""

@@ -17,7 +17,15 @@ from typing import Any
 
 from .catalogue import Catalogue
 from .config import Config
-from .definitions import Achievement, Rule, load_set, structure_achievement, structure_rule
+from .definitions import (
+    Achievement,
+    Quest,
+    Rule,
+    load_set,
+    structure_achievement,
+    structure_quest,
+    structure_rule,
+)
 from .definitions import unstructure as unstructure_definition
 from .models import LoadReport
 
@@ -35,13 +43,16 @@ class Loader:
     def catalogue(self) -> Catalogue:
         achievements: list[tuple[Achievement, int, bool]] = []
         rules: list[Rule] = []
+        quests: list[tuple[Quest, int, bool]] = []
         for kind, _, _, version, _, body, retired_at in self._conn.execute(_ROWS):
             data = json.loads(body)
             if kind == "achievement":
                 achievements.append((structure_achievement(data), version, retired_at is not None))
+            elif kind == "quest":
+                quests.append((structure_quest(data), version, retired_at is not None))
             elif retired_at is None:
                 rules.append(structure_rule(data))
-        return Catalogue(achievements, rules)
+        return Catalogue(achievements, rules, quests)
 
     def load(
         self, source: str | Path | Mapping[str, Any], name: str, at_text: str
@@ -50,12 +61,15 @@ class Loader:
         existing: dict[tuple[str, str], tuple[str, int, str, str | None]] = {}
         others: dict[str, tuple[str, ...]] = {}  # other sets' live achievements: prerequisites
         other_rules: set[str] = set()
+        other_quests: dict[str, str | None] = {}
         for kind, key, src, version, digest, body, was_retired in self._conn.execute(_ROWS):
             existing[(kind, key)] = (src, version, digest, was_retired)
             if src == name or was_retired is not None:
                 continue
             if kind == "achievement":
                 others[key] = structure_achievement(json.loads(body)).prerequisites
+            elif kind == "quest":
+                other_quests[key] = structure_quest(json.loads(body)).after
             else:
                 other_rules.add(key)
         defs = load_set(
@@ -66,6 +80,7 @@ class Loader:
             other_keys=others,
             label=name,
             other_rules=other_rules,
+            other_quests=other_quests,
         )
         added: list[str] = []
         updated: list[str] = []
@@ -73,11 +88,12 @@ class Loader:
         present: set[tuple[str, str]] = set()
         items: list[tuple[str, str, Any]] = [("achievement", a.key, a) for a in defs.achievements]
         items += [("rule", r.event, r) for r in defs.rules]
+        items += [("quest", q.key, q) for q in defs.quests]
         for kind, key, definition in items:
             present.add((kind, key))
             body = json.dumps(unstructure_definition(definition), sort_keys=True, default=str)
             digest = _digest(body)
-            label = key if kind == "achievement" else f"rule:{key}"
+            label = key if kind == "achievement" else f"{kind}:{key}"
             old = existing.get((kind, key))
             if old is None:
                 self._conn.execute(
@@ -103,7 +119,7 @@ class Loader:
                     "UPDATE definitions SET retired_at = ? WHERE kind = ? AND key = ?",
                     (at_text, kind, key),
                 )
-                retired.append(key if kind == "achievement" else f"rule:{key}")
+                retired.append(key if kind == "achievement" else f"{kind}:{key}")
         return LoadReport(name, tuple(added), tuple(updated), tuple(retired), tuple(unchanged))
 
 

@@ -19,7 +19,11 @@ __all__ = [
     "LevelUpReward",
     "LoadReport",
     "Notification",
+    "ObjectiveProgress",
     "Profile",
+    "QuestBoard",
+    "QuestCompletion",
+    "QuestStatus",
     "ReevaluateReport",
     "Reservation",
     "Stats",
@@ -320,6 +324,70 @@ class AchievementStatus:
 
 
 @attrs.frozen
+class ObjectiveProgress:
+    """One objective of a quest in the current period."""
+
+    description: str
+    type: str
+    event: str | None
+    current: float
+    target: int
+    done: bool
+
+
+@attrs.frozen
+class QuestStatus:
+    """A quest as a user sees it now: its rewards, this period's progress, when it expires.
+
+    ``completed`` means no more completions this period (``completions == max_completions``).
+    ``expires_at`` is when this period ends (``None`` for a one-time quest).
+    """
+
+    key: str
+    name: str
+    description: str
+    category: str
+    difficulty: str
+    recurrence: str
+    xp: int
+    points: dict[str, int]
+    objectives: tuple[ObjectiveProgress, ...]
+    logic: str
+    completions: int
+    max_completions: int
+    completed: bool
+    needs_verification: bool
+    period_start: datetime | None
+    expires_at: datetime | None
+
+
+@attrs.frozen
+class QuestBoard:
+    """``quests()``: the quests open to a user, grouped like seed 002's available challenges."""
+
+    daily: tuple[QuestStatus, ...] = ()
+    weekly: tuple[QuestStatus, ...] = ()
+    monthly: tuple[QuestStatus, ...] = ()
+    special: tuple[QuestStatus, ...] = ()
+
+
+@attrs.frozen
+class QuestCompletion:
+    """One paid completion: ``seq`` counts completions of the quest within ``period``."""
+
+    user_id: str
+    key: str
+    name: str
+    period: str
+    seq: int
+    completed_at: datetime
+    xp: int
+    points: dict[str, int]
+    title: str | None = None
+    items: dict[str, int] = attrs.field(factory=dict)
+
+
+@attrs.frozen
 class TrackResult:
     """What one ``track()`` did: the rule's XP and points, unlocks, and progress that moved."""
 
@@ -333,6 +401,7 @@ class TrackResult:
     progress: tuple[AchievementStatus, ...]
     rewarded: bool
     idempotency_key: str | None = None
+    quests: tuple[QuestCompletion, ...] = ()
 
 
 @attrs.frozen

@@ -122,7 +122,19 @@ def _grant_streak_freezes(g: Gamification) -> Call:
     return lambda: g.grant_streak_freezes("alice", 2, idempotency_key=KEY)
 
 
+def _complete_quest(g: Gamification) -> Call:
+    g.load_definitions(
+        {"quests": [{"key": "check", "name": "Check", "verification": True,
+                     "rewards": {"xp": 5, "points": {"points": 2}},
+                     "objectives": [{"event": "run", "target": 1}]}]},
+        name="idem-quests",
+    )  # fmt: skip
+    g.track("alice", "run")
+    return lambda: g.complete_quest("alice", "check", idempotency_key=KEY)
+
+
 WRITES: dict[str, Callable[[Gamification], Call]] = {
+    "complete_quest": _complete_quest,
     "record_activity": _record_activity,
     "grant_streak_freezes": _grant_streak_freezes,
     "track": _track,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gamification_sdk import Config
+from gamification_sdk import Config, Gamification
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TEXT = README.read_text(encoding="utf-8")
@@ -37,7 +37,7 @@ def test_plugin_readme_python_blocks_run(
 
 
 def test_readme_toml_example_is_a_valid_config() -> None:
-    (block,) = re.findall(r"```toml\n(.*?)```", TEXT, flags=re.S)
+    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", TEXT, flags=re.S) if "[levels]" in b]
     config = Config.from_dict(tomllib.loads(block))
     assert config.levels.curve == "exponential"
     assert config.durability == "full"
@@ -47,3 +47,15 @@ def test_readme_quick_start_commands_exist() -> None:
     assert "./run demo" in TEXT and "./run test" in TEXT
     script = (README.parent / "run").read_text()
     assert "demo)" in script and "test)" in script
+
+
+def test_readme_quest_example_loads() -> None:
+    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", TEXT, flags=re.S) if "[[quests]]" in b]
+    quests = tomllib.loads(block)["quests"]
+    # The names it refers to, so the example loads as written.
+    quests.append({"key": "warm_up_week", "name": "Warm-up week", "verification": True})
+    achievement = {"key": "first_workout", "name": "First workout",
+                   "criteria": {"type": "first_time", "event": "workout"}}  # fmt: skip
+    with Gamification.open(":memory:", load_entrypoints=False) as g:
+        report = g.load_definitions({"achievements": [achievement], "quests": quests}, name="r")
+    assert "quest:morning_cardio" in report.added
