@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gamification_sdk import Gamification
+from gamification_sdk import FakeClock, Gamification
 
 USERS = 1_000
 CURRENCY = "points"
@@ -613,10 +613,74 @@ def measure_track(workdir: Path, s: Settings, log: Log, report: Report) -> None:
     report.rows.append(Row(f"reevaluate() over {users:,} users (users/s)", users / seconds))
 
 
+def quest_catalogue(quests: int) -> dict[str, object]:
+    """``quests`` daily quests with an objective on ``post`` that no user completes."""
+    return {
+        "rules": [{"event": "post", "xp": 10}],
+        "quests": [
+            {"key": f"q{i}", "name": f"Quest {i}", "rewards": {"xp": 5},
+             "objectives": [{"event": "post", "target": 10**9}]}
+            for i in range(quests)
+        ],
+    }  # fmt: skip
+
+
+def measure_time(workdir: Path, s: Settings, log: Log, report: Report) -> None:
+    """Quest progress inside track() (20 active quests on the event against none), and the
+    streak sweep over many users whose streaks all need settling."""
+    plain = Tracking(workdir / "q0.db", quest_catalogue(0))
+    questing = Tracking(workdir / "q20.db", quest_catalogue(20))
+    settle()
+    try:
+        log(f"quest rows: {s.rounds} rounds of {s.n:,} calls")
+        med = interleave(
+            {"no quests": lambda: plain.track(s.n), "20 quests": lambda: questing.track(s.n)},
+            s.rounds, report, "quests",
+        )  # fmt: skip
+    finally:
+        plain.close()
+        questing.close()
+    report.rows += [
+        Row("track(), 20 active quests on the event (ratio to no quests)", med["20 quests"],
+            med["no quests"]),
+    ]  # fmt: skip
+    users = s.reevaluate_users
+    log(f"streak sweep: {users:,} users with a missed day")
+    clock = FakeClock(datetime(2026, 3, 2, 12, tzinfo=UTC))
+    g = Gamification.open(workdir / "sweep.db", load_entrypoints=False, clock=clock)
+    try:
+        ids = [f"user{i:07d}" for i in range(users)]
+        zones = ("UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Tokyo")
+        for first in range(0, users, 10_000):
+            with g.batch():
+                for i, user in enumerate(ids[first : first + 10_000]):
+                    if i % 4:
+                        g.set_timezone(user, zones[i % 4])
+                    g.record_activity(user)
+                    if i % 2:
+                        g.grant_streak_freezes(user, 1)
+        clock.advance(days=2)
+        start = time.perf_counter()
+        swept = g.sweep_streaks()
+        seconds = time.perf_counter() - start
+        again = time.perf_counter()
+        g.sweep_streaks()
+        idle = time.perf_counter() - again
+    finally:
+        g.close()
+    report.notes.append(
+        f"streak sweep: {swept.users:,} users settled ({swept.broken:,} broken, "
+        f"{swept.freezes_used:,} freezes used) in {seconds:.1f} s; a second run {idle:.2f} s"
+    )
+    log(report.notes[-1])
+    report.rows.append(Row(f"streak sweep over {users:,} users (users/s)", swept.users / seconds))
+
+
 def run(s: Settings, workdir: Path, log: Log) -> Report:
     report = Report()
     measure_small(workdir, s, log, report)
     measure_track(workdir, s, log, report)
+    measure_time(workdir, s, log, report)
     measure_large(workdir, s, log, report)
     return report
 

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .catalogue import Catalogue
+from .clock import to_text
 from .config import Config
 from .definitions import Quest
 from .errors import (
@@ -46,6 +47,14 @@ _SAVE = (
     "SET progress = excluded.progress, completions = excluded.completions, "
     "status = excluded.status, updated_at = excluded.updated_at"
 )
+_UPDATE = (
+    "UPDATE quest_progress SET progress = ?, completions = ?, status = ?, updated_at = ? "
+    "WHERE user_id = ? AND quest = ? AND period_start = ?"
+)
+_INSERT = (
+    "INSERT INTO quest_progress (progress, completions, status, updated_at, user_id, quest, "
+    "period_start, period_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _COMPLETE = (
     "INSERT INTO quest_completions (user_id, quest, period_start, seq, version, completed_at, "
     "rewards, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -65,6 +74,10 @@ class Period(NamedTuple):
     key: str
     start: datetime | None
     end: datetime | None
+
+    @property
+    def end_text(self) -> str | None:
+        return None if self.end is None else to_text(self.end)
 
 
 def _at(day: date, hour: int, minute: int, tz: str) -> datetime:
@@ -93,6 +106,27 @@ def period_of(quest: Quest, at: datetime, tz: str, start_hour: int) -> Period:
         first = day.replace(day=1)
         after = (first + timedelta(days=32)).replace(day=1)
     return Period(first.isoformat(), _at(first, hour, minute, tz), _at(after, hour, minute, tz))
+
+
+_Writes = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def _queue(
+    writes: _Writes,
+    ctx: Context,
+    quest: Quest,
+    period: Period,
+    values: list[float],
+    completions: int,
+    exists: bool,
+) -> None:
+    status = "completed" if completions >= quest.max_completions else "active"
+    row = (json.dumps(values), completions, status, ctx.at_text, ctx.user_id, quest.key,
+           period.key)  # fmt: skip
+    if exists:
+        writes[0].append(row)
+    else:
+        writes[1].append((*row, period.end_text))
 
 
 def _matches(filters: Mapping[str, Any], metadata: Any) -> bool:
@@ -171,16 +205,53 @@ class Quests:
         self, ctx: Context, quest: Quest, period: Period, values: list[float], completions: int
     ) -> None:
         status = "completed" if completions >= quest.max_completions else "active"
-        end = None if period.end is None else period.end.isoformat(timespec="microseconds")
         self._conn.execute(
             _SAVE,
             (
-                ctx.user_id, quest.key, period.key, end, json.dumps(values), completions,
-                status, ctx.at_text,
+                ctx.user_id, quest.key, period.key, period.end_text, json.dumps(values),
+                completions, status, ctx.at_text,
             ),
         )  # fmt: skip
 
     # -- progress --------------------------------------------------------------------------
+
+    def _open_with_progress(
+        self, ctx: Context, quests: list[Quest]
+    ) -> list[tuple[Quest, Period, list[float], int, bool]]:
+        """The open ones of ``quests`` with this period's progress, read in one query."""
+        periods: dict[tuple[str, str | None, datetime | None], Period] = {}
+        found: list[tuple[Quest, Period]] = []
+        for quest in quests:
+            if self.closed_reason(ctx, quest, False) is not None:
+                continue
+            # Quests sharing a recurrence and reset time share the period: compute it once.
+            shape = (quest.recurrence, quest.reset_time, quest.available_from)
+            period = periods.get(shape)
+            if period is None:
+                period = periods[shape] = self.period(ctx, quest)
+            found.append((quest, period))
+        if not found:
+            return []
+        pairs = ", ".join("(?, ?)" for _ in found)
+        args: list[str] = [ctx.user_id]
+        for quest, period in found:
+            args += (quest.key, period.key)
+        stored = {
+            (quest, start): (progress, completions)
+            for quest, start, progress, completions in self._conn.execute(
+                "SELECT quest, period_start, progress, completions FROM quest_progress "
+                f"WHERE user_id = ? AND (quest, period_start) IN (VALUES {pairs})",
+                args,
+            )
+        }
+        result = []
+        for quest, period in found:
+            row = stored.get((quest.key, period.key))
+            if row is None:
+                result.append((quest, period, [0.0] * len(quest.objectives), 0, False))
+            else:
+                result.append((quest, period, json.loads(row[0]), row[1], True))
+        return result
 
     def on_event(
         self,
@@ -193,11 +264,9 @@ class Quests:
     ) -> list[QuestCompletion]:
         """Advance every open quest with an objective on ``event``; complete what is due."""
         done: list[QuestCompletion] = []
-        for quest in self.catalogue.quests_by_event.get(event, ()):
-            if self.closed_reason(ctx, quest, False) is not None:
-                continue
-            period = self.period(ctx, quest)
-            values, completions = self._progress(ctx, quest, period)
+        writes: _Writes = ([], [])
+        quests = self.catalogue.quests_by_event.get(event, [])
+        for quest, period, values, completions, exists in self._open_with_progress(ctx, quests):
             if completions >= quest.max_completions:
                 continue
             before = [v >= o.target for v, o in zip(values, quest.objectives, strict=True)]
@@ -210,7 +279,10 @@ class Quests:
                 values[i] += 1 if objective.type == "count" else value
                 moved = True
             if moved:
-                done += self._settle(tx, ctx, quest, period, values, completions, pending)
+                paid = self._settle(tx, ctx, quest, period, values, completions, pending)
+                _queue(writes, ctx, quest, period, values, completions + len(paid), exists)
+                done += paid
+        self._flush(writes)
         return done
 
     def on_streak(
@@ -218,18 +290,26 @@ class Quests:
     ) -> list[QuestCompletion]:
         """The streak grew to ``streak`` today: move streak objectives."""
         done: list[QuestCompletion] = []
-        for quest in self.catalogue.streak_quests:
-            if self.closed_reason(ctx, quest, False) is not None:
-                continue
-            period = self.period(ctx, quest)
-            values, completions = self._progress(ctx, quest, period)
+        writes: _Writes = ([], [])
+        quests = self.catalogue.streak_quests
+        for quest, period, values, completions, exists in self._open_with_progress(ctx, quests):
             if completions >= quest.max_completions:
                 continue
             for i, objective in enumerate(quest.objectives):
                 if objective.type == "streak":
                     values[i] = max(values[i], streak)
-            done += self._settle(tx, ctx, quest, period, values, completions, pending)
+            paid = self._settle(tx, ctx, quest, period, values, completions, pending)
+            _queue(writes, ctx, quest, period, values, completions + len(paid), exists)
+            done += paid
+        self._flush(writes)
         return done
+
+    def _flush(self, writes: _Writes) -> None:
+        updates, inserts = writes
+        if updates:
+            self._conn.executemany(_UPDATE, updates)
+        if inserts:
+            self._conn.executemany(_INSERT, inserts)
 
     def _settle(
         self,
@@ -241,15 +321,15 @@ class Quests:
         completions: int,
         pending: list[Signal],
     ) -> list[QuestCompletion]:
-        if not quest.verification and _met(quest, values):
-            completion = self._complete(tx, ctx, quest, period, completions + 1, None, pending)
-            completions += 1
-            if completions < quest.max_completions:
-                values = [0.0] * len(quest.objectives)  # the next completion starts afresh
-            self._save(ctx, quest, period, values, completions)
-            return [completion]
-        self._save(ctx, quest, period, values, completions)
-        return []
+        """Complete the quest if its objectives are met (``values`` then restarts in place
+        for the next completion); the caller writes the progress row."""
+        if quest.verification or not _met(quest, values):
+            return []
+        seq = completions + 1
+        completion = self._complete(tx, ctx, quest, period, seq, None, pending)
+        if seq < quest.max_completions:
+            values[:] = [0.0] * len(quest.objectives)  # the next completion starts afresh
+        return [completion]
 
     # -- completing ------------------------------------------------------------------------
 
