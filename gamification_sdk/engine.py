@@ -35,6 +35,7 @@ from .models import (
     LoadReport,
     Notification,
     Profile,
+    RateLimitStatus,
     ReevaluateReport,
     Reservation,
     Stats,
@@ -47,6 +48,7 @@ from .models import (
 from .notifications import Notifications, check_preferences
 from .plugins import get_plugin_manager, run_vetoes
 from .profiles import Profiles
+from .ratelimits import PURCHASE, RateLimits
 from .reservations import Reservations
 from .schema import migrations
 from .stats import user_stats
@@ -163,6 +165,7 @@ class Gamification:
         self._profiles = Profiles(conn, config, self._table)
         self._ledger = Ledger(conn, config, self._profiles)
         self._reservations = Reservations(conn, self._ledger)
+        self._limits = RateLimits(conn, config)
         self._xp = XP(conn, config, self._table, self._profiles, self._ledger, pm, self)
         self._metrics = Metrics(conn)
         self._notifications = self._xp.notifications = Notifications(conn)
@@ -548,13 +551,25 @@ class Gamification:
             SPEND_TYPES, transaction_type, user_id, amount, currency, source,
             idempotency_key, reference, description, metadata, at,
         )  # fmt: skip
+        if transaction_type != "purchase":
+            return self._write(
+                "spend_points",
+                key,
+                digest,
+                self._ledger.codec,
+                posting.at_text,
+                lambda tx: self._ledger.debit(tx, posting),
+            )
+
+        def purchase(tx: Tx) -> Transaction:
+            # Refused (RateLimited) before the debit writes; counted only once it succeeded.
+            self._limits.check(PURCHASE, user_id, posting.at)
+            result = self._ledger.debit(tx, posting)
+            self._limits.record(PURCHASE, user_id, posting.at, posting.at_text)
+            return result
+
         return self._write(
-            "spend_points",
-            key,
-            digest,
-            self._ledger.codec,
-            posting.at_text,
-            lambda tx: self._ledger.debit(tx, posting),
+            "spend_points", key, digest, self._ledger.codec, posting.at_text, purchase
         )
 
     def transfer_points(
@@ -751,15 +766,11 @@ class Gamification:
         ref = _check_reference(reference)
         key = check_key(idempotency_key)
         moment, at_text, explicit = self._moment(at)
-        return self._write(
-            "reserve_points",
-            key,
-            lambda: fingerprint(
-                user_id, amount, currency, span.total_seconds(), source, ref, explicit
-            ),
-            json_codec(Reservation),
-            at_text,
-            lambda tx: self._reservations.reserve(
+
+        def body(tx: Tx) -> Reservation:
+            # The purchase rate limit counts here, when a purchase starts, not at commit.
+            self._limits.check(PURCHASE, user_id, moment)
+            result = self._reservations.reserve(
                 user_id,
                 amount,
                 currency=currency,
@@ -768,7 +779,19 @@ class Gamification:
                 reference=ref,
                 at=moment,
                 at_text=at_text,
+            )
+            self._limits.record(PURCHASE, user_id, moment, at_text)
+            return result
+
+        return self._write(
+            "reserve_points",
+            key,
+            lambda: fingerprint(
+                user_id, amount, currency, span.total_seconds(), source, ref, explicit
             ),
+            json_codec(Reservation),
+            at_text,
+            body,
         )
 
     def commit_reservation(
@@ -1032,6 +1055,54 @@ class Gamification:
         with self._store.read():
             ctx = self._achievements.context(user_id, moment, to_text(moment))
             return user_stats(self._store.conn, self._profiles, self._achievements, ctx, days)
+
+    # -- rate limits ----------------------------------------------------------------------
+
+    def rate_limit(
+        self,
+        user_id: str,
+        action: str,
+        *,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> RateLimitStatus:
+        """Count one call of ``action`` (a key of ``Config.rate_limits``) for ``user_id``.
+
+        Over the limit it raises ``errors.RateLimited`` (with ``retry_after``) and writes
+        nothing; otherwise it returns the status after this call. An action whose limit is
+        turned off (None) is not counted. Built-in actions are counted by the engine.
+        """
+        check_id(user_id)
+        self._limits.rule(action)
+        key = check_key(idempotency_key)
+        moment, at_text, explicit = self._moment(at)
+        return self._write(
+            "rate_limit",
+            key,
+            lambda: fingerprint(user_id, action, explicit),
+            json_codec(RateLimitStatus),
+            at_text,
+            lambda tx: self._limits.hit(action, user_id, moment, at_text),
+        )
+
+    def rate_limit_status(
+        self, user_id: str, action: str, *, at: datetime | None = None
+    ) -> RateLimitStatus:
+        """How many calls of ``action`` ``user_id`` has used and has left; writes nothing."""
+        check_id(user_id)
+        self._limits.rule(action)
+        moment = self._now() if at is None else check_at(at)
+        with self._store.read():
+            return self._limits.status(action, user_id, moment)
+
+    def prune_rate_limits(self, now: datetime | None = None) -> int:
+        """Delete counted calls too old to matter (users prune their own as they call).
+
+        Safe to run any number of times, e.g. daily; returns how many rows went.
+        """
+        moment = self._now() if now is None else check_at(now, "now")
+        with self._store.write():
+            return self._limits.prune(moment)
 
     # -- audit ----------------------------------------------------------------------------
 

@@ -265,3 +265,21 @@ def m003_events_and_achievements(db: Any) -> None:
         ) WITHOUT ROWID
         """,
     )
+
+
+@migrations()
+def m005_rate_limits(db: Any) -> None:
+    # One row per (action, user, microsecond) with a count: the primary key serves the
+    # window sum, the oldest-call lookup and the per-user prune as range reads.
+    _script(
+        db,
+        """
+        CREATE TABLE rate_limit_hits (
+            action TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            hits INTEGER NOT NULL CHECK (hits >= 1),
+            PRIMARY KEY (action, user_id, at)
+        ) WITHOUT ROWID
+        """,
+    )

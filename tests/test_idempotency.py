@@ -113,6 +113,10 @@ def _track(g: Gamification) -> Call:
     return lambda: g.track("alice", "post_created", idempotency_key=KEY)
 
 
+def _rate_limit(g: Gamification) -> Call:
+    return lambda: g.rate_limit("alice", "quest_complete", idempotency_key=KEY)
+
+
 WRITES: dict[str, Callable[[Gamification], Call]] = {
     "track": _track,
     "award_xp": _award_xp,
@@ -126,6 +130,7 @@ WRITES: dict[str, Callable[[Gamification], Call]] = {
     "reserve_points": _reserve_points,
     "commit_reservation": _commit_reservation,
     "release_reservation": _release_reservation,
+    "rate_limit": _rate_limit,
 }
 CONFIG = Config(levels=LevelsConfig(max_level=5, level_up_bonus={"points": 5}))
 
