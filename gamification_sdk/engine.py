@@ -1070,7 +1070,8 @@ class Gamification:
 
         Over the limit it raises ``errors.RateLimited`` (with ``retry_after``) and writes
         nothing; otherwise it returns the status after this call. An action whose limit is
-        turned off (None) is not counted. Built-in actions are counted by the engine.
+        turned off (None) is not counted. The engine counts its built-in actions itself
+        (``purchase`` in ``reserve_points`` and purchase spends): call this for your own.
         """
         check_id(user_id)
         self._limits.rule(action)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import tomllib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -36,7 +35,6 @@ from gamification_sdk.schema import migrations
 
 Make = Callable[..., Gamification]
 HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
 US = timedelta(microseconds=1)
 GIFTS = Config(rate_limits={"gift": RateLimit(max=3, seconds=60)})
 
@@ -558,11 +556,6 @@ def test_bad_python_rate_limits_name_the_path(limits: dict[str, Any], path: str)
     with pytest.raises(errors.ConfigError) as info:
         Config(rate_limits=limits)
     assert [p.split(":", 1)[0] for p in info.value.problems] == [path]
-
-
-def test_readme_style_toml_round_trip() -> None:
-    data = tomllib.loads("[rate_limits]\nquest_complete = { max = 20, seconds = 86400 }\n")
-    assert Config.from_dict(data).rate_limits["quest_complete"] == RateLimit(20, 86_400)
 
 
 # -- the property ------------------------------------------------------------------------------
