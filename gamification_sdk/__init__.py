@@ -2,7 +2,7 @@
 
 from . import errors
 from .clock import FakeClock
-from .config import Config, CurrencyConfig, LevelReward, LevelsConfig
+from .config import Config, CurrencyConfig, LevelReward, LevelsConfig, RateLimit
 from .engine import Gamification
 from .hookspecs import hookimpl
 from .models import (
@@ -10,6 +10,7 @@ from .models import (
     HistoryPage,
     LedgerReport,
     Profile,
+    RateLimitStatus,
     Reservation,
     Transaction,
     XPAward,
@@ -26,6 +27,8 @@ __all__ = [
     "LevelReward",
     "LevelsConfig",
     "Profile",
+    "RateLimit",
+    "RateLimitStatus",
     "Reservation",
     "Transaction",
     "XPAward",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,11 +18,13 @@ from .convert import converter, load_mapping, structure
 from .errors import ConfigError
 
 __all__ = [
+    "DEFAULT_RATE_LIMITS",
     "AchievementsConfig",
     "Config",
     "CurrencyConfig",
     "LevelReward",
     "LevelsConfig",
+    "RateLimit",
     "StreaksConfig",
 ]
 
@@ -144,6 +148,56 @@ class StreaksConfig:
 
 
 @attrs.frozen
+class RateLimit:
+    """At most ``max`` calls of an action per user in any ``seconds`` long stretch of time.
+
+    A sliding window: each call counts until ``seconds`` after it was made.
+    """
+
+    max: int
+    seconds: int
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(seconds=self.seconds)
+
+
+HOUR = 3_600
+DAY = 86_400
+MAX_RATE_LIMIT = 100_000
+MAX_RATE_WINDOW = 366 * DAY
+# Seed 002: quest completions 10 per day, purchases 5 per hour, referral tracking 3 per day.
+DEFAULT_RATE_LIMITS: Mapping[str, RateLimit | None] = MappingProxyType(
+    {
+        "quest_complete": RateLimit(max=10, seconds=DAY),
+        "purchase": RateLimit(max=5, seconds=HOUR),
+        "referral_track": RateLimit(max=3, seconds=DAY),
+    }
+)
+
+
+def _with_rate_limit_defaults(
+    value: Mapping[str, RateLimit | None] | None,
+) -> dict[str, RateLimit | None]:
+    return {**DEFAULT_RATE_LIMITS, **(value or {})}
+
+
+def _structure_rate_limit(value: object, _: type) -> RateLimit | None:
+    # TOML has no null: ``false`` turns a limit off there (``None``/``null`` in Python/JSON).
+    if value is None or value is False:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"expected a table like {{max = 5, seconds = 3600}}, or false to turn the "
+            f"limit off, got {type(value).__name__} {value!r}"
+        )
+    return converter.structure(value, RateLimit)
+
+
+converter.register_structure_hook(RateLimit | None, _structure_rate_limit)
+
+
+@attrs.frozen
 class Config:
     """Everything an engine is configured with. Build it in Python or with ``from_file``."""
 
@@ -166,6 +220,11 @@ class Config:
     busy_timeout: float = 5.0
     hook_errors: Literal["log", "raise"] = "log"
     cache_size_mb: int = 64
+    # Per action: a RateLimit, or None to turn the action's limit off. Give only the actions
+    # you add or change; seed 002's three defaults stay unless you override them.
+    rate_limits: dict[str, RateLimit | None] = attrs.field(
+        factory=dict, converter=_with_rate_limit_defaults
+    )
 
     def __attrs_post_init__(self) -> None:
         problems = _problems(self)
@@ -314,6 +373,34 @@ def _problems(config: Config) -> list[str]:
         p.append(f"busy_timeout: expected seconds >= 0, got {config.busy_timeout!r}")
     if not _is_int(config.cache_size_mb) or config.cache_size_mb < 1:
         p.append(f"cache_size_mb: expected a positive int, got {config.cache_size_mb!r}")
+    p.extend(_rate_limit_problems(config.rate_limits))
+    return p
+
+
+def _rate_limit_problems(limits: Mapping[str, RateLimit | None]) -> list[str]:
+    p: list[str] = []
+    for action, limit in limits.items():
+        where = f"rate_limits['{action}']"
+        if not isinstance(action, str) or not _NAME.match(action):
+            p.append(
+                f"{where}: expected an action name that is a lowercase identifier "
+                f"(a-z, 0-9, _; up to 32)"
+            )
+        if limit is None:
+            continue
+        if not isinstance(limit, RateLimit):
+            p.append(f"{where}: expected a RateLimit, or None to turn the limit off")
+            continue
+        if not _is_int(limit.max) or not 1 <= limit.max <= MAX_RATE_LIMIT:
+            p.append(
+                f"{where}.max: expected an int from 1 to {MAX_RATE_LIMIT}, got {limit.max!r}"
+                " (turn a limit off with None, or false in TOML)"
+            )
+        if not _is_int(limit.seconds) or not 1 <= limit.seconds <= MAX_RATE_WINDOW:
+            p.append(
+                f"{where}.seconds: expected an int from 1 to {MAX_RATE_WINDOW} (366 days), "
+                f"got {limit.seconds!r}"
+            )
     return p
 
 

@@ -39,6 +39,7 @@ from .models import (
     Profile,
     QuestBoard,
     QuestCompletion,
+    RateLimitStatus,
     ReevaluateReport,
     Reservation,
     Stats,
@@ -54,6 +55,7 @@ from .notifications import Notifications, check_preferences
 from .plugins import get_plugin_manager, run_vetoes
 from .profiles import Profiles
 from .quests import Quests
+from .ratelimits import PURCHASE, RateLimits
 from .reservations import Reservations
 from .schema import migrations
 from .stats import user_stats
@@ -171,6 +173,7 @@ class Gamification:
         self._profiles = Profiles(conn, config, self._table)
         self._ledger = Ledger(conn, config, self._profiles)
         self._reservations = Reservations(conn, self._ledger)
+        self._limits = RateLimits(conn, config)
         self._xp = XP(conn, config, self._table, self._profiles, self._ledger, pm, self)
         self._metrics = Metrics(conn)
         self._notifications = self._xp.notifications = Notifications(conn)
@@ -595,13 +598,25 @@ class Gamification:
             SPEND_TYPES, transaction_type, user_id, amount, currency, source,
             idempotency_key, reference, description, metadata, at,
         )  # fmt: skip
+        if transaction_type != "purchase":
+            return self._write(
+                "spend_points",
+                key,
+                digest,
+                self._ledger.codec,
+                posting.at_text,
+                lambda tx: self._ledger.debit(tx, posting),
+            )
+
+        def purchase(tx: Tx) -> Transaction:
+            # Refused (RateLimited) before the debit writes; counted only once it succeeded.
+            self._limits.check(PURCHASE, user_id, posting.at)
+            result = self._ledger.debit(tx, posting)
+            self._limits.record(PURCHASE, user_id, posting.at, posting.at_text)
+            return result
+
         return self._write(
-            "spend_points",
-            key,
-            digest,
-            self._ledger.codec,
-            posting.at_text,
-            lambda tx: self._ledger.debit(tx, posting),
+            "spend_points", key, digest, self._ledger.codec, posting.at_text, purchase
         )
 
     def transfer_points(
@@ -798,15 +813,11 @@ class Gamification:
         ref = _check_reference(reference)
         key = check_key(idempotency_key)
         moment, at_text, explicit = self._moment(at)
-        return self._write(
-            "reserve_points",
-            key,
-            lambda: fingerprint(
-                user_id, amount, currency, span.total_seconds(), source, ref, explicit
-            ),
-            json_codec(Reservation),
-            at_text,
-            lambda tx: self._reservations.reserve(
+
+        def body(tx: Tx) -> Reservation:
+            # The purchase rate limit counts here, when a purchase starts, not at commit.
+            self._limits.check(PURCHASE, user_id, moment)
+            result = self._reservations.reserve(
                 user_id,
                 amount,
                 currency=currency,
@@ -815,7 +826,19 @@ class Gamification:
                 reference=ref,
                 at=moment,
                 at_text=at_text,
+            )
+            self._limits.record(PURCHASE, user_id, moment, at_text)
+            return result
+
+        return self._write(
+            "reserve_points",
+            key,
+            lambda: fingerprint(
+                user_id, amount, currency, span.total_seconds(), source, ref, explicit
             ),
+            json_codec(Reservation),
+            at_text,
+            body,
         )
 
     def commit_reservation(
@@ -1239,6 +1262,55 @@ class Gamification:
         risk" warnings. Safe to run any number of times: a second run finds nothing to do."""
         moment = self._now() if now is None else check_at(now, "now")
         return self._streaks.sweep(self._store, moment, lambda tx: self._dispatch(tx, None))
+
+    # -- rate limits ----------------------------------------------------------------------
+
+    def rate_limit(
+        self,
+        user_id: str,
+        action: str,
+        *,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> RateLimitStatus:
+        """Count one call of ``action`` (a key of ``Config.rate_limits``) for ``user_id``.
+
+        Over the limit it raises ``errors.RateLimited`` (with ``retry_after``) and writes
+        nothing; otherwise it returns the status after this call. An action whose limit is
+        turned off (None) is not counted. The engine counts its built-in actions itself
+        (``purchase`` in ``reserve_points`` and purchase spends): call this for your own.
+        """
+        check_id(user_id)
+        self._limits.rule(action)
+        key = check_key(idempotency_key)
+        moment, at_text, explicit = self._moment(at)
+        return self._write(
+            "rate_limit",
+            key,
+            lambda: fingerprint(user_id, action, explicit),
+            json_codec(RateLimitStatus),
+            at_text,
+            lambda tx: self._limits.hit(action, user_id, moment, at_text),
+        )
+
+    def rate_limit_status(
+        self, user_id: str, action: str, *, at: datetime | None = None
+    ) -> RateLimitStatus:
+        """How many calls of ``action`` ``user_id`` has used and has left; writes nothing."""
+        check_id(user_id)
+        self._limits.rule(action)
+        moment = self._now() if at is None else check_at(at)
+        with self._store.read():
+            return self._limits.status(action, user_id, moment)
+
+    def prune_rate_limits(self, now: datetime | None = None) -> int:
+        """Delete counted calls too old to matter (users prune their own as they call).
+
+        Safe to run any number of times, e.g. daily; returns how many rows went.
+        """
+        moment = self._now() if now is None else check_at(now, "now")
+        with self._store.write():
+            return self._limits.prune(moment)
 
     # -- audit ----------------------------------------------------------------------------
 

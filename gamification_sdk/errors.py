@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "QuestLocked",
     "QuestNotVerified",
     "QuestUnavailable",
+    "RateLimited",
     "Rejected",
     "ReservationClosed",
     "ReservationExpired",
@@ -188,6 +190,43 @@ class PrestigeUnavailable(GamificationError):
         self.level = level
         self.max_level = max_level
         super().__init__(f"user_id: {user_id!r} is level {level}; prestige needs level {max_level}")
+
+
+class RateLimited(GamificationError):
+    """The user used up this action's rate limit; nothing was written. Retry after ``retry_after``.
+
+    ``limit`` calls are allowed per ``window`` seconds (a sliding window). ``retry_at`` is
+    exactly when the oldest counted call leaves the window, so a call then is allowed;
+    ``retry_after`` is ``retry_at`` minus the call's time (a ``timedelta``, always > 0) and
+    ``retry_after_seconds`` the same rounded up to whole seconds, for a ``Retry-After`` header.
+    """
+
+    retryable = True
+
+    def __init__(
+        self,
+        action: str,
+        user_id: str,
+        limit: int,
+        window: int,
+        retry_at: datetime,
+        retry_after: timedelta,
+    ) -> None:
+        self.action = action
+        self.user_id = user_id
+        self.limit = limit
+        self.window = window
+        self.retry_at = retry_at
+        self.retry_after = retry_after
+        super().__init__(
+            f"action: {action!r} allows {limit} per {window}s and {user_id!r} used them all; "
+            f"retry after {retry_after.total_seconds():g}s (at {retry_at.isoformat()})"
+        )
+
+    @property
+    def retry_after_seconds(self) -> int:
+        """``retry_after`` in whole seconds, rounded up (at least 1)."""
+        return max(1, -(-self.retry_after // timedelta(seconds=1)))
 
 
 class HookError(GamificationError):

@@ -24,6 +24,7 @@ __all__ = [
     "QuestBoard",
     "QuestCompletion",
     "QuestStatus",
+    "RateLimitStatus",
     "ReevaluateReport",
     "Reservation",
     "Stats",
@@ -242,6 +243,25 @@ class Reservation:
     reference_type: str | None = None
     reference_id: str | None = None
     transaction_id: int | None = None
+
+
+@attrs.frozen
+class RateLimitStatus:
+    """One user's standing against one action's rate limit at a moment.
+
+    ``used`` calls count in the current sliding window of ``window`` seconds and
+    ``remaining`` more are allowed now. ``resets_at`` is the next moment ``remaining`` goes
+    up (the oldest counted call leaves the window), or None when nothing is counted. With
+    the action's limit turned off, ``limit``, ``window`` and ``remaining`` are None.
+    """
+
+    action: str
+    user_id: str
+    limit: int | None
+    window: int | None
+    used: int
+    remaining: int | None
+    resets_at: datetime | None
 
 
 @attrs.frozen

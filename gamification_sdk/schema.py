@@ -340,3 +340,21 @@ def m004_streaks_and_quests(db: Any) -> None:
         CREATE INDEX quest_completions_by_quest ON quest_completions(user_id, quest)
         """,
     )
+
+
+@migrations()
+def m005_rate_limits(db: Any) -> None:
+    # One row per (action, user, microsecond) with a count: the primary key serves the
+    # window sum, the oldest-call lookup and the per-user prune as range reads.
+    _script(
+        db,
+        """
+        CREATE TABLE rate_limit_hits (
+            action TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            hits INTEGER NOT NULL CHECK (hits >= 1),
+            PRIMARY KEY (action, user_id, at)
+        ) WITHOUT ROWID
+        """,
+    )

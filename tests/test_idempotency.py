@@ -133,6 +133,10 @@ def _complete_quest(g: Gamification) -> Call:
     return lambda: g.complete_quest("alice", "check", idempotency_key=KEY)
 
 
+def _rate_limit(g: Gamification) -> Call:
+    return lambda: g.rate_limit("alice", "quest_complete", idempotency_key=KEY)
+
+
 WRITES: dict[str, Callable[[Gamification], Call]] = {
     "complete_quest": _complete_quest,
     "record_activity": _record_activity,
@@ -149,6 +153,7 @@ WRITES: dict[str, Callable[[Gamification], Call]] = {
     "reserve_points": _reserve_points,
     "commit_reservation": _commit_reservation,
     "release_reservation": _release_reservation,
+    "rate_limit": _rate_limit,
 }
 CONFIG = Config(levels=LevelsConfig(max_level=5, level_up_bonus={"points": 5}))
 
