@@ -2,9 +2,10 @@
 
 from . import errors
 from .clock import FakeClock
-from .config import Config, CurrencyConfig, LevelReward, LevelsConfig
+from .config import Config, CurrencyConfig, LevelReward, LevelsConfig, SchedulerConfig
 from .engine import Gamification
 from .hookspecs import hookimpl
+from .jobs import Job, JobRun, JobSkip, JobsReport, period_of
 from .models import (
     Balance,
     HistoryPage,
@@ -22,13 +23,19 @@ __all__ = [
     "FakeClock",
     "Gamification",
     "HistoryPage",
+    "Job",
+    "JobRun",
+    "JobSkip",
+    "JobsReport",
     "LedgerReport",
     "LevelReward",
     "LevelsConfig",
     "Profile",
     "Reservation",
+    "SchedulerConfig",
     "Transaction",
     "XPAward",
     "errors",
     "hookimpl",
+    "period_of",
 ]

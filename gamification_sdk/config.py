@@ -15,11 +15,19 @@ import attrs
 from .convert import converter, load_mapping, structure
 from .errors import ConfigError
 
-__all__ = ["AchievementsConfig", "Config", "CurrencyConfig", "LevelReward", "LevelsConfig"]
+__all__ = [
+    "AchievementsConfig",
+    "Config",
+    "CurrencyConfig",
+    "LevelReward",
+    "LevelsConfig",
+    "SchedulerConfig",
+]
 
 CurveName = Literal["quadratic", "exponential", "linear", "table", "custom"]
 CURVES = ("quadratic", "exponential", "linear", "table", "custom")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 MAX_AMOUNT = 2**53
 
 
@@ -112,6 +120,28 @@ class AchievementsConfig:
 
 
 @attrs.frozen
+class SchedulerConfig:
+    """Scheduled jobs (``start_scheduler``, ``run_due_jobs``) and the two built-in ones.
+
+    ``tick_seconds``: how often the background scheduler looks for due jobs.
+    ``lease_seconds``: how long a process that stopped answering keeps the right to run jobs;
+    it must be longer than a tick plus the longest job.
+    ``reservation_expiry_minutes``: the period of the ``expire_reservations`` job (None: off).
+    ``ledger_audit_at``: local "HH:MM" of the nightly ``ledger_audit`` job (None: off), in
+    ``ledger_audit_timezone`` (None: ``Config.default_timezone``).
+    ``history_days``: finished ``job_runs`` rows older than this are deleted (the latest
+    period of each job is always kept).
+    """
+
+    tick_seconds: float = 30.0
+    lease_seconds: float = 300.0
+    reservation_expiry_minutes: int | None = 5
+    ledger_audit_at: str | None = "03:30"
+    ledger_audit_timezone: str | None = None
+    history_days: int = 30
+
+
+@attrs.frozen
 class Config:
     """Everything an engine is configured with. Build it in Python or with ``from_file``."""
 
@@ -131,6 +161,7 @@ class Config:
     busy_timeout: float = 5.0
     hook_errors: Literal["log", "raise"] = "log"
     cache_size_mb: int = 64
+    scheduler: SchedulerConfig = attrs.field(factory=SchedulerConfig)
 
     def __attrs_post_init__(self) -> None:
         problems = _problems(self)
@@ -254,9 +285,7 @@ def _problems(config: Config) -> list[str]:
         p.extend(_level_problems(config.levels, set(names)))
     else:
         p.append("levels: expected a LevelsConfig")
-    try:
-        ZoneInfo(config.default_timezone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    if not _is_zone(config.default_timezone):
         p.append(f"default_timezone: {config.default_timezone!r} is not an IANA time zone")
     p.extend(_achievement_problems(config.achievements))
     for i, pack in enumerate(config.packs):
@@ -276,6 +305,46 @@ def _problems(config: Config) -> list[str]:
         p.append(f"busy_timeout: expected seconds >= 0, got {config.busy_timeout!r}")
     if not _is_int(config.cache_size_mb) or config.cache_size_mb < 1:
         p.append(f"cache_size_mb: expected a positive int, got {config.cache_size_mb!r}")
+    if isinstance(config.scheduler, SchedulerConfig):
+        p.extend(_scheduler_problems(config.scheduler))
+    else:
+        p.append("scheduler: expected a SchedulerConfig")
+    return p
+
+
+def _is_zone(name: object) -> bool:
+    try:
+        ZoneInfo(name)  # type: ignore[arg-type]
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _scheduler_problems(config: SchedulerConfig) -> list[str]:
+    p: list[str] = []
+    tick, lease = config.tick_seconds, config.lease_seconds
+    if not _is_number(tick) or not 0 < tick <= 86_400:
+        p.append(f"scheduler.tick_seconds: expected seconds over 0, at most 86400, got {tick!r}")
+    if not _is_number(lease) or lease <= 0:
+        p.append(f"scheduler.lease_seconds: expected seconds over 0, got {lease!r}")
+    elif _is_number(tick) and lease <= tick:
+        p.append(
+            f"scheduler.lease_seconds: must be longer than tick_seconds ({tick}), got {lease}"
+        )
+    minutes = config.reservation_expiry_minutes
+    if minutes is not None and (not _is_int(minutes) or not 1 <= minutes <= 1440):
+        p.append(
+            "scheduler.reservation_expiry_minutes: expected an int from 1 to 1440 or null, "
+            f"got {minutes!r}"
+        )
+    at = config.ledger_audit_at
+    if at is not None and (not isinstance(at, str) or not CLOCK_TIME.match(at)):
+        p.append(f"scheduler.ledger_audit_at: expected a local time 'HH:MM' or null, got {at!r}")
+    zone = config.ledger_audit_timezone
+    if zone is not None and not _is_zone(zone):
+        p.append(f"scheduler.ledger_audit_timezone: {zone!r} is not an IANA time zone")
+    if not _is_int(config.history_days) or config.history_days < 1:
+        p.append(f"scheduler.history_days: expected a positive int, got {config.history_days!r}")
     return p
 
 

@@ -21,6 +21,7 @@ from .errors import ConfigError, HookError, InvalidInput, NotFound
 from .events import Tracker, reevaluate, track_codec
 from .idempotency import Codec, Idempotency, fingerprint, json_codec
 from .inventory import Items
+from .jobs import Job, JobsReport, Scheduler, collect_jobs
 from .ledger import CREDIT_TYPES, SPEND_TYPES, Ledger, Posting
 from .levels import LevelCurve, LevelTable
 from .loader import Loader
@@ -178,6 +179,7 @@ class Gamification:
             migrations.apply(store.db)
             self._ledger.setup(to_text(self._now()))
         self._register_plugin_definitions()
+        self._jobs = Scheduler(self, store, config.scheduler, self._now, collect_jobs(pm, config))
 
     @classmethod
     def open(
@@ -223,7 +225,11 @@ class Gamification:
         self.close()
 
     def close(self) -> None:
-        """Close the database connection. The engine cannot be used afterwards."""
+        """Stop the scheduler if it runs, then close the database connection.
+
+        The engine cannot be used afterwards.
+        """
+        self._jobs.stop()
         self._store.close()
 
     @property
@@ -1032,6 +1038,41 @@ class Gamification:
         with self._store.read():
             ctx = self._achievements.context(user_id, moment, to_text(moment))
             return user_stats(self._store.conn, self._profiles, self._achievements, ctx, days)
+
+    # -- scheduled jobs -------------------------------------------------------------------
+
+    @property
+    def jobs(self) -> tuple[Job, ...]:
+        """The scheduled jobs plugins registered (``register_jobs``), in the order they run."""
+        return self._jobs.jobs
+
+    def run_due_jobs(
+        self, now: datetime | None = None, *, keep_lease: bool = False
+    ) -> JobsReport:
+        """Run each job's latest period due at ``now`` (default: the clock) if it has not run.
+
+        Takes the scheduler lease first: while another live process (or another thread of
+        this engine) holds it, runs nothing and says who in ``blocked_by``. Gives the lease
+        back afterwards unless ``keep_lease`` (what the background scheduler does).
+        """
+        moment = self._now() if now is None else check_at(now, "now")
+        if type(keep_lease) is not bool:
+            raise InvalidInput("keep_lease", "expected True or False")
+        return self._jobs.run_due(moment, keep_lease=keep_lease)
+
+    def start_scheduler(self) -> bool:
+        """Run due jobs every ``scheduler.tick_seconds`` in an APScheduler background thread.
+
+        Returns False, changing nothing, if this engine's scheduler already runs.
+        """
+        return self._jobs.start()
+
+    def stop_scheduler(self) -> bool:
+        """Stop the background scheduler (waiting for a running job) and give the lease back.
+
+        Returns False if it was not running. ``close()`` calls it.
+        """
+        return self._jobs.stop()
 
     # -- audit ----------------------------------------------------------------------------
 

@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from .config import LevelsConfig
+    from datetime import datetime
+
+    from .config import Config, LevelsConfig
     from .engine import Gamification
+    from .jobs import Job
     from .levels import LevelCurve
-    from .models import AwardRequest, Notification, Transaction, Unlock, XPAward
+    from .models import AwardRequest, LedgerReport, Notification, Transaction, Unlock, XPAward
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -81,3 +84,13 @@ def on_achievement_unlocked(engine: Gamification, unlock: Unlock) -> None:
 @hookspec
 def notify(engine: Gamification, notification: Notification) -> None:
     """Deliver one stored notification (email, push, websocket) after commit; the return value is ignored."""
+
+
+@hookspec
+def register_jobs(register: Callable[[Job], None], config: Config) -> None:
+    """Call ``register(job)`` for each scheduled job (a ``gamification_sdk.Job``: a plain function of ``(engine, now)`` with ``every=`` or ``daily_at=``); collected at open, names must be unique."""
+
+
+@hookspec
+def on_ledger_audit(engine: Gamification, report: LedgerReport, at: datetime) -> None:
+    """Called after the scheduled ``ledger_audit`` job with its ``LedgerReport`` (falsy when all agree) and the ``now`` it ran for; the return value is ignored."""
