@@ -1070,7 +1070,8 @@ class Gamification:
     def stop_scheduler(self) -> bool:
         """Stop the background scheduler (waiting for a running job) and give the lease back.
 
-        Returns False if it was not running. ``close()`` calls it.
+        Returns False if it was not running. ``close()`` calls it. Not from inside a job: it
+        would wait for itself.
         """
         return self._jobs.stop()
 

@@ -33,6 +33,7 @@ from .clock import to_text
 from .config import CLOCK_TIME, Config, SchedulerConfig
 from .errors import ConfigError
 from .store import Store
+from .validation import check_at
 
 if TYPE_CHECKING:
     from .engine import Gamification
@@ -151,7 +152,7 @@ def _latest_due(job: Job, now: datetime) -> tuple[str, datetime] | None:
 
 def period_of(job: Job, now: datetime) -> str | None:
     """The key of ``job``'s latest period due at ``now`` (aware), or None if none is due yet."""
-    found = _latest_due(job, now.astimezone(UTC))
+    found = _latest_due(job, check_at(now, "now"))
     return None if found is None else found[0]
 
 

@@ -41,8 +41,8 @@ QUIET = SchedulerConfig(reservation_expiry_minutes=None, ledger_audit_at=None, h
 QUIET_CONFIG = Config(scheduler=QUIET)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, sec: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, sec, tzinfo=UTC)
 
 
 def recording(name: str, calls: Calls, **schedule: Any) -> Job:
@@ -439,8 +439,8 @@ def test_several_processes_never_run_a_job_twice(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     with Gamification.open(path, plugins=[LoggedJobs()], load_entrypoints=False) as g:
         g.db.execute(CREATE_LOG)
-    # 2026-10-23 to 2026-11-03 in 37-minute steps: both autumn changes (Berlin, Los Angeles).
-    nows = [utc(2026, 10, 23) + i * timedelta(minutes=37) for i in range(430)]
+    # 2026-10-23 to 2026-11-03 in 53-minute steps: both autumn changes (Berlin, Los Angeles).
+    nows = [utc(2026, 10, 23) + i * timedelta(minutes=53) for i in range(300)]
     context = multiprocessing.get_context("spawn")
     step = context.Barrier(4)
     children = [
@@ -709,3 +709,9 @@ def test_start_and_stop_scheduler(make_engine: Make, db_path: Path) -> None:
     g.close()  # close() stops it
     assert not g._jobs.running
     assert other.run_due_jobs().blocked_by is None
+
+
+def test_period_of_refuses_a_naive_now() -> None:
+    job = Job("j", lambda g, now: None, every=timedelta(hours=1))
+    with pytest.raises(errors.InvalidInput, match="now"):
+        period_of(job, datetime(2026, 3, 2, 12))
