@@ -2,9 +2,17 @@
 
 from . import errors
 from .clock import FakeClock
-from .config import Config, CurrencyConfig, LevelReward, LevelsConfig, RateLimit
+from .config import (
+    Config,
+    CurrencyConfig,
+    LevelReward,
+    LevelsConfig,
+    RateLimit,
+    SchedulerConfig,
+)
 from .engine import Gamification
 from .hookspecs import hookimpl
+from .jobs import Job, JobRun, JobSkip, JobsReport, period_of
 from .models import (
     Balance,
     HistoryPage,
@@ -23,6 +31,10 @@ __all__ = [
     "FakeClock",
     "Gamification",
     "HistoryPage",
+    "Job",
+    "JobRun",
+    "JobSkip",
+    "JobsReport",
     "LedgerReport",
     "LevelReward",
     "LevelsConfig",
@@ -30,8 +42,10 @@ __all__ = [
     "RateLimit",
     "RateLimitStatus",
     "Reservation",
+    "SchedulerConfig",
     "Transaction",
     "XPAward",
     "errors",
     "hookimpl",
+    "period_of",
 ]

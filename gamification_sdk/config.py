@@ -25,12 +25,14 @@ __all__ = [
     "LevelReward",
     "LevelsConfig",
     "RateLimit",
+    "SchedulerConfig",
     "StreaksConfig",
 ]
 
 CurveName = Literal["quadratic", "exponential", "linear", "table", "custom"]
 CURVES = ("quadratic", "exponential", "linear", "table", "custom")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 MAX_AMOUNT = 2**53
 
 
@@ -198,6 +200,28 @@ converter.register_structure_hook(RateLimit | None, _structure_rate_limit)
 
 
 @attrs.frozen
+class SchedulerConfig:
+    """Scheduled jobs (``start_scheduler``, ``run_due_jobs``) and the two built-in ones.
+
+    ``tick_seconds``: how often the background scheduler looks for due jobs.
+    ``lease_seconds``: how long a process that stopped answering keeps the right to run jobs;
+    it must be longer than a tick plus the longest job.
+    ``reservation_expiry_minutes``: the period of the ``expire_reservations`` job (None: off).
+    ``ledger_audit_at``: local "HH:MM" of the nightly ``ledger_audit`` job (None: off), in
+    ``ledger_audit_timezone`` (None: ``Config.default_timezone``).
+    ``history_days``: finished ``job_runs`` rows older than this are deleted (the latest
+    period of each job is always kept).
+    """
+
+    tick_seconds: float = 30.0
+    lease_seconds: float = 300.0
+    reservation_expiry_minutes: int | None = 5
+    ledger_audit_at: str | None = "03:30"
+    ledger_audit_timezone: str | None = None
+    history_days: int = 30
+
+
+@attrs.frozen
 class Config:
     """Everything an engine is configured with. Build it in Python or with ``from_file``."""
 
@@ -225,6 +249,7 @@ class Config:
     rate_limits: dict[str, RateLimit | None] = attrs.field(
         factory=dict, converter=_with_rate_limit_defaults
     )
+    scheduler: SchedulerConfig = attrs.field(factory=SchedulerConfig)
 
     def __attrs_post_init__(self) -> None:
         problems = _problems(self)
@@ -348,9 +373,7 @@ def _problems(config: Config) -> list[str]:
         p.extend(_level_problems(config.levels, set(names)))
     else:
         p.append("levels: expected a LevelsConfig")
-    try:
-        ZoneInfo(config.default_timezone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    if not _is_zone(config.default_timezone):
         p.append(f"default_timezone: {config.default_timezone!r} is not an IANA time zone")
     if not _is_int(config.day_start_hour) or not 0 <= config.day_start_hour <= 23:
         p.append(f"day_start_hour: expected an int from 0 to 23, got {config.day_start_hour!r}")
@@ -374,6 +397,10 @@ def _problems(config: Config) -> list[str]:
     if not _is_int(config.cache_size_mb) or config.cache_size_mb < 1:
         p.append(f"cache_size_mb: expected a positive int, got {config.cache_size_mb!r}")
     p.extend(_rate_limit_problems(config.rate_limits))
+    if isinstance(config.scheduler, SchedulerConfig):
+        p.extend(_scheduler_problems(config.scheduler))
+    else:
+        p.append("scheduler: expected a SchedulerConfig")
     return p
 
 
@@ -401,6 +428,42 @@ def _rate_limit_problems(limits: Mapping[str, RateLimit | None]) -> list[str]:
                 f"{where}.seconds: expected an int from 1 to {MAX_RATE_WINDOW} (366 days), "
                 f"got {limit.seconds!r}"
             )
+    return p
+
+
+def _is_zone(name: object) -> bool:
+    try:
+        ZoneInfo(name)  # type: ignore[arg-type]
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _scheduler_problems(config: SchedulerConfig) -> list[str]:
+    p: list[str] = []
+    tick, lease = config.tick_seconds, config.lease_seconds
+    if not _is_number(tick) or not 0 < tick <= 86_400:
+        p.append(f"scheduler.tick_seconds: expected seconds over 0, at most 86400, got {tick!r}")
+    if not _is_number(lease) or lease <= 0:
+        p.append(f"scheduler.lease_seconds: expected seconds over 0, got {lease!r}")
+    elif _is_number(tick) and lease <= tick:
+        p.append(
+            f"scheduler.lease_seconds: must be longer than tick_seconds ({tick}), got {lease}"
+        )
+    minutes = config.reservation_expiry_minutes
+    if minutes is not None and (not _is_int(minutes) or not 1 <= minutes <= 1440):
+        p.append(
+            "scheduler.reservation_expiry_minutes: expected an int from 1 to 1440 or null, "
+            f"got {minutes!r}"
+        )
+    at = config.ledger_audit_at
+    if at is not None and (not isinstance(at, str) or not CLOCK_TIME.match(at)):
+        p.append(f"scheduler.ledger_audit_at: expected a local time 'HH:MM' or null, got {at!r}")
+    zone = config.ledger_audit_timezone
+    if zone is not None and not _is_zone(zone):
+        p.append(f"scheduler.ledger_audit_timezone: {zone!r} is not an IANA time zone")
+    if not _is_int(config.history_days) or config.history_days < 1:
+        p.append(f"scheduler.history_days: expected a positive int, got {config.history_days!r}")
     return p
 
 

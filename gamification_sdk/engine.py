@@ -23,6 +23,7 @@ from .errors import ConfigError, HookError, InvalidInput, NotFound
 from .events import Tracker, reevaluate, track_codec
 from .idempotency import Codec, Idempotency, fingerprint, json_codec
 from .inventory import Items
+from .jobs import Job, JobsReport, Scheduler, collect_jobs
 from .ledger import CREDIT_TYPES, SPEND_TYPES, Ledger, Posting
 from .levels import LevelCurve, LevelTable
 from .loader import Loader
@@ -200,6 +201,7 @@ class Gamification:
             migrations.apply(store.db)
             self._ledger.setup(to_text(self._now()))
         self._register_plugin_definitions()
+        self._jobs = Scheduler(self, store, config.scheduler, self._now, collect_jobs(pm, config))
 
     @classmethod
     def open(
@@ -245,7 +247,11 @@ class Gamification:
         self.close()
 
     def close(self) -> None:
-        """Close the database connection. The engine cannot be used afterwards."""
+        """Stop the scheduler if it runs, then close the database connection.
+
+        The engine cannot be used afterwards.
+        """
+        self._jobs.stop()
         self._store.close()
 
     @property
@@ -1311,6 +1317,42 @@ class Gamification:
         moment = self._now() if now is None else check_at(now, "now")
         with self._store.write():
             return self._limits.prune(moment)
+
+    # -- scheduled jobs -------------------------------------------------------------------
+
+    @property
+    def jobs(self) -> tuple[Job, ...]:
+        """The scheduled jobs plugins registered (``register_jobs``), in the order they run."""
+        return self._jobs.jobs
+
+    def run_due_jobs(
+        self, now: datetime | None = None, *, keep_lease: bool = False
+    ) -> JobsReport:
+        """Run each job's latest period due at ``now`` (default: the clock) if it has not run.
+
+        Takes the scheduler lease first: while another live process (or another thread of
+        this engine) holds it, runs nothing and says who in ``blocked_by``. Gives the lease
+        back afterwards unless ``keep_lease`` (what the background scheduler does).
+        """
+        moment = self._now() if now is None else check_at(now, "now")
+        if type(keep_lease) is not bool:
+            raise InvalidInput("keep_lease", "expected True or False")
+        return self._jobs.run_due(moment, keep_lease=keep_lease)
+
+    def start_scheduler(self) -> bool:
+        """Run due jobs every ``scheduler.tick_seconds`` in an APScheduler background thread.
+
+        Returns False, changing nothing, if this engine's scheduler already runs.
+        """
+        return self._jobs.start()
+
+    def stop_scheduler(self) -> bool:
+        """Stop the background scheduler (waiting for a running job) and give the lease back.
+
+        Returns False if it was not running. ``close()`` calls it. Not from inside a job: it
+        would wait for itself.
+        """
+        return self._jobs.stop()
 
     # -- audit ----------------------------------------------------------------------------
 

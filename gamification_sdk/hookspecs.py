@@ -13,12 +13,16 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from .config import LevelsConfig
+    from datetime import datetime
+
+    from .config import Config, LevelsConfig
     from .definitions import Quest
     from .engine import Gamification
+    from .jobs import Job
     from .levels import LevelCurve
     from .models import (
         AwardRequest,
+        LedgerReport,
         Notification,
         QuestCompletion,
         QuestStatus,
@@ -102,3 +106,13 @@ def verify_quest(
 @hookspec
 def on_quest_completed(engine: Gamification, completion: QuestCompletion) -> None:
     """Called after commit for every paid quest completion; the return value is ignored."""
+
+
+@hookspec
+def register_jobs(register: Callable[[Job], None], config: Config) -> None:
+    """Call ``register(job)`` for each scheduled job (a ``gamification_sdk.Job``: a plain function of ``(engine, now)`` with ``every=`` or ``daily_at=``); collected at open, names must be unique."""
+
+
+@hookspec
+def on_ledger_audit(engine: Gamification, report: LedgerReport, at: datetime) -> None:
+    """Called after the scheduled ``ledger_audit`` job with its ``LedgerReport`` (falsy when all agree) and the ``now`` it ran for; the return value is ignored."""

@@ -17,6 +17,7 @@ ENTRY_POINT_GROUP = "gamification_sdk"
 DEFAULT_PLUGINS = (
     "gamification_sdk.default_plugins.curves",
     "gamification_sdk.default_plugins.boosts",
+    "gamification_sdk.default_plugins.jobs",
 )
 
 

@@ -358,3 +358,31 @@ def m005_rate_limits(db: Any) -> None:
         ) WITHOUT ROWID
         """,
     )
+
+
+@migrations()
+def m006_jobs(db: Any) -> None:
+    # job_runs: one row per (job, period); finished_at set once it ran to the end.
+    # leases: who may run scheduled jobs right now (one row, name 'scheduler').
+    _script(
+        db,
+        """
+        CREATE TABLE job_runs (
+            job TEXT NOT NULL,
+            period TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 1 CHECK (attempts >= 1),
+            result TEXT,
+            error TEXT,
+            PRIMARY KEY (job, period)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+    )

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 HOOKSPECS = ROOT / "gamification_sdk" / "hookspecs.py"
 DEFAULTS = {
+    "gamification_sdk.default_plugins.jobs",
     "gamification_sdk.default_plugins.curves",
     "gamification_sdk.default_plugins.boosts",
 }
