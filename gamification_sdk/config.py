@@ -201,11 +201,14 @@ converter.register_structure_hook(RateLimit | None, _structure_rate_limit)
 
 @attrs.frozen
 class SchedulerConfig:
-    """Scheduled jobs (``start_scheduler``, ``run_due_jobs``) and the two built-in ones.
+    """Scheduled jobs (``start_scheduler``, ``run_due_jobs``) and the built-in ones.
 
     ``tick_seconds``: how often the background scheduler looks for due jobs.
     ``lease_seconds``: how long a process that stopped answering keeps the right to run jobs;
     it must be longer than a tick plus the longest job.
+    ``streak_sweep_minutes``, ``quest_rollover_minutes``: the periods of the ``streak_sweep``
+    and ``quest_rollover`` jobs (None: off; 30 catches every zone's day end, half-hour zones
+    included).
     ``reservation_expiry_minutes``: the period of the ``expire_reservations`` job (None: off).
     ``ledger_audit_at``: local "HH:MM" of the nightly ``ledger_audit`` job (None: off), in
     ``ledger_audit_timezone`` (None: ``Config.default_timezone``).
@@ -215,6 +218,8 @@ class SchedulerConfig:
 
     tick_seconds: float = 30.0
     lease_seconds: float = 300.0
+    streak_sweep_minutes: int | None = 30
+    quest_rollover_minutes: int | None = 30
     reservation_expiry_minutes: int | None = 5
     ledger_audit_at: str | None = "03:30"
     ledger_audit_timezone: str | None = None
@@ -450,12 +455,12 @@ def _scheduler_problems(config: SchedulerConfig) -> list[str]:
         p.append(
             f"scheduler.lease_seconds: must be longer than tick_seconds ({tick}), got {lease}"
         )
-    minutes = config.reservation_expiry_minutes
-    if minutes is not None and (not _is_int(minutes) or not 1 <= minutes <= 1440):
-        p.append(
-            "scheduler.reservation_expiry_minutes: expected an int from 1 to 1440 or null, "
-            f"got {minutes!r}"
-        )
+    for name in ("streak_sweep_minutes", "quest_rollover_minutes", "reservation_expiry_minutes"):
+        minutes = getattr(config, name)
+        if minutes is not None and (not _is_int(minutes) or not 1 <= minutes <= 1440):
+            p.append(
+                f"scheduler.{name}: expected an int from 1 to 1440 or null, got {minutes!r}"
+            )
     at = config.ledger_audit_at
     if at is not None and (not isinstance(at, str) or not CLOCK_TIME.match(at)):
         p.append(f"scheduler.ledger_audit_at: expected a local time 'HH:MM' or null, got {at!r}")

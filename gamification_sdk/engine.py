@@ -56,7 +56,7 @@ from .notifications import Notifications, check_preferences
 from .plugins import get_plugin_manager, run_vetoes
 from .profiles import Profiles
 from .quests import Quests
-from .ratelimits import PURCHASE, RateLimits
+from .ratelimits import PURCHASE, QUEST_COMPLETE, RateLimits
 from .reservations import Reservations
 from .schema import migrations
 from .stats import user_stats
@@ -1148,6 +1148,8 @@ class Gamification:
             ctx = self._achievements.context(user_id, moment, at_text)
             if not ctx.exists:
                 self._profiles.create(user_id, at_text)
+            # Seed 002: 10 a day. The hit rolls back with a refused completion.
+            self._limits.hit(QUEST_COMPLETE, user_id, moment, at_text)
             return self._quests.complete(
                 tx, ctx, quest_key, proof and load_json(proof), proof, self
             )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 from conftest import START
@@ -37,7 +38,10 @@ from gamification_sdk import (
 Make = Callable[..., Gamification]
 Calls = list[tuple[str, str, datetime]]
 # Built-in jobs off, so reports show only the jobs under test.
-QUIET = SchedulerConfig(reservation_expiry_minutes=None, ledger_audit_at=None, history_days=3650)
+QUIET = SchedulerConfig(
+    reservation_expiry_minutes=None, ledger_audit_at=None, history_days=3650,
+    streak_sweep_minutes=None, quest_rollover_minutes=None,
+)  # fmt: skip
 QUIET_CONFIG = Config(scheduler=QUIET)
 
 
@@ -301,8 +305,7 @@ def test_job_results_are_stored_as_json(make_engine: Make) -> None:
 def test_old_finished_runs_are_pruned_but_the_latest_is_kept(
     make_engine: Make, clock: FakeClock
 ) -> None:
-    config = Config(scheduler=SchedulerConfig(history_days=2, reservation_expiry_minutes=None,
-                                              ledger_audit_at=None))  # fmt: skip
+    config = Config(scheduler=attrs.evolve(QUIET, history_days=2))
     calls: Calls = []
     g = make_engine(config=config, plugins=(JobsPlugin(recording("d", calls, daily_at="00:00")),))
     for _ in range(6):
@@ -474,26 +477,28 @@ def test_several_processes_never_run_a_job_twice(tmp_path: Path) -> None:
 def test_built_in_jobs_are_registered_from_config(make_engine: Make) -> None:
     g = make_engine()
     assert [(j.name, j.every, j.daily_at, j.timezone) for j in g.jobs] == [
+        ("streak_sweep", timedelta(minutes=30), None, "UTC"),
+        ("quest_rollover", timedelta(minutes=30), None, "UTC"),
         ("expire_reservations", timedelta(minutes=5), None, "UTC"),
         ("ledger_audit", None, "03:30", "UTC"),
     ]
     config = Config(
         default_timezone="Europe/Berlin",
-        scheduler=SchedulerConfig(reservation_expiry_minutes=1, ledger_audit_at="04:15"),
+        scheduler=attrs.evolve(QUIET, reservation_expiry_minutes=1, ledger_audit_at="04:15"),
     )
     g = make_engine(config=config)
     assert [(j.name, j.every, j.daily_at, j.timezone) for j in g.jobs] == [
         ("expire_reservations", timedelta(minutes=1), None, "UTC"),
         ("ledger_audit", None, "04:15", "Europe/Berlin"),
     ]
-    zone = SchedulerConfig(ledger_audit_timezone="Asia/Tokyo", reservation_expiry_minutes=None)
+    zone = attrs.evolve(QUIET, ledger_audit_timezone="Asia/Tokyo", ledger_audit_at="03:30")
     g = make_engine(config=Config(default_timezone="Europe/Berlin", scheduler=zone))
     assert [(j.name, j.timezone) for j in g.jobs] == [("ledger_audit", "Asia/Tokyo")]
     assert make_engine(config=QUIET_CONFIG).jobs == ()
 
 
 def test_reservation_expiry_job_releases_expired_holds(make_engine: Make, clock: FakeClock) -> None:
-    g = make_engine()
+    g = make_engine(config=Config(scheduler=attrs.evolve(QUIET, reservation_expiry_minutes=5)))
     g.award_points("ada", 100, currency="points", source="quest")
     short = g.reserve_points("ada", 30, currency="points", ttl=timedelta(minutes=10))
     long = g.reserve_points("ada", 20, currency="points", ttl=timedelta(hours=2))
@@ -581,7 +586,9 @@ class Nightly:
 def test_register_jobs_hook(make_engine: Make, clock: FakeClock) -> None:
     nightly = Nightly()
     g = make_engine(config=Config(default_timezone="Asia/Tokyo"), plugins=(nightly,))
-    assert [job.name for job in g.jobs] == ["nightly_sweep", "expire_reservations", "ledger_audit"]
+    assert [job.name for job in g.jobs] == [
+        "nightly_sweep", "streak_sweep", "quest_rollover", "expire_reservations", "ledger_audit",
+    ]  # fmt: skip
     assert g.run_due_jobs().periods()["nightly_sweep"] == "2026-03-02"  # 21:00 in Tokyo
     clock.set(utc(2026, 3, 2, 15, 4))  # 00:04 on the 3rd in Tokyo
     assert "nightly_sweep" not in g.run_due_jobs().periods()
@@ -690,8 +697,7 @@ def test_start_and_stop_scheduler(make_engine: Make, db_path: Path) -> None:
         fired.set()
         return "pong"
 
-    config = Config(scheduler=SchedulerConfig(tick_seconds=0.05, reservation_expiry_minutes=None,
-                                              ledger_audit_at=None))  # fmt: skip
+    config = Config(scheduler=attrs.evolve(QUIET, tick_seconds=0.05))
     plugin = JobsPlugin(Job("ping", ping, daily_at="00:00"))
     g = make_engine(db_path, config=config, plugins=(plugin,))
     other = make_engine(db_path, config=config)

@@ -376,3 +376,40 @@ def test_quests_need_a_known_user_shape(q: Gamification) -> None:
     with pytest.raises(InvalidInput, match="category"):
         q.quests("ada", category="x" * 51)
     assert q.quests("newbie").daily  # open quests are listed before any activity
+
+
+def test_quest_completions_are_rate_limited_per_day(make_engine: Make) -> None:
+    from gamification_sdk import RateLimit
+    from gamification_sdk.errors import RateLimited
+
+    g = make_engine(config=Config(rate_limits={"quest_complete": RateLimit(max=2, seconds=86400)}))
+    g.load_definitions(
+        {"quests": [{"key": f"m{i}", "name": f"M{i}", "verification": True, "rewards": {"xp": 1},
+                     "objectives": [{"event": "run", "target": 1}]} for i in range(3)]},
+        name="manual",
+    )  # fmt: skip
+    g.track("ada", "run")
+    with unchanged(g), pytest.raises(QuestNotVerified):
+        g.complete_quest("bob", "m0", idempotency_key="refused")  # a refusal is not counted
+    g.complete_quest("ada", "m0", idempotency_key="a")
+    g.complete_quest("ada", "m1", idempotency_key="b")
+    with unchanged(g), pytest.raises(RateLimited) as caught:
+        g.complete_quest("ada", "m2", idempotency_key="c")
+    assert caught.value.retry_after.total_seconds() > 0
+
+
+def test_streak_sweep_and_quest_rollover_run_as_scheduled_jobs(
+    q: Gamification, clock: FakeClock
+) -> None:
+    assert {"streak_sweep", "quest_rollover"} <= {job.name for job in q.jobs}
+    q.track("ada", "meal_logged")
+    q.track("ada", "workout", value=5, metadata={"workout_type": "cardio"})
+    clock.advance(days=2)
+    report = q.run_due_jobs()
+    assert report.ok and {"streak_sweep", "quest_rollover"} <= set(report.periods())
+    assert q.db.execute("SELECT COUNT(*) FROM streak_log WHERE kind = 'broken'").fetchone() == (1,)
+    statuses = {s for (s,) in q.db.execute("SELECT status FROM quest_progress")}
+    assert "expired" in statuses
+    with unchanged(q):
+        again = q.run_due_jobs()
+    assert not again.ran

@@ -1,4 +1,5 @@
-"""The built-in scheduled jobs: reservation expiry and the nightly ledger audit."""
+"""The built-in scheduled jobs: the streak sweep, quest period rollover, reservation expiry
+and the nightly ledger audit."""
 
 from __future__ import annotations
 
@@ -38,9 +39,27 @@ def ledger_audit(engine: Gamification, now: datetime) -> LedgerReport:
     return report
 
 
+def streak_sweep(engine: Gamification, now: datetime) -> dict[str, int]:
+    """Settle streaks whose users' days ended by ``now`` and warn those at risk."""
+    report = engine.sweep_streaks(now)
+    return {"users": report.users, "broken": report.broken,
+            "freezes_used": report.freezes_used, "warned": report.warned}  # fmt: skip
+
+
+def quest_rollover(engine: Gamification, now: datetime) -> int:
+    """Mark unfinished progress of quest periods that ended by ``now`` expired."""
+    return engine.close_quest_periods(now)
+
+
 @hookimpl
 def register_jobs(register: Callable[[Job], None], config: Config) -> None:
     scheduler = config.scheduler
+    if scheduler.streak_sweep_minutes is not None:
+        every = timedelta(minutes=scheduler.streak_sweep_minutes)
+        register(Job("streak_sweep", streak_sweep, every=every))
+    if scheduler.quest_rollover_minutes is not None:
+        every = timedelta(minutes=scheduler.quest_rollover_minutes)
+        register(Job("quest_rollover", quest_rollover, every=every))
     if scheduler.reservation_expiry_minutes is not None:
         every = timedelta(minutes=scheduler.reservation_expiry_minutes)
         register(Job("expire_reservations", expire_reservations, every=every))
