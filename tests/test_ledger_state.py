@@ -33,7 +33,12 @@ from gamification_sdk import Config, CurrencyConfig, FakeClock, Gamification, er
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 USERS = ("alice", "bob", "carol")
 CURRENCIES = ("coins", "gems")  # gems are not spendable
-CONFIG = Config(currencies=(CurrencyConfig("coins"), CurrencyConfig("gems", spendable=False)))
+# The purchase rate limit (5 an hour) is off: this machine checks ledger state, and random
+# sequences would otherwise hit it (tests/test_ratelimits.py covers the limit).
+CONFIG = Config(
+    currencies=(CurrencyConfig("coins"), CurrencyConfig("gems", spendable=False)),
+    rate_limits={"purchase": None},
+)
 LONG = os.environ.get("GAMIFICATION_LONG") == "1"
 
 users = st.sampled_from(USERS)
