@@ -1145,14 +1145,16 @@ class Gamification:
         moment, at_text, explicit = self._moment(at)
 
         def body(tx: Tx) -> QuestCompletion:
+            # Every refusal (seed 002's 10 a day included) comes before the first write, so
+            # a refused call changes no row: inside a batch() it must not doom the batch.
             ctx = self._achievements.context(user_id, moment, at_text)
+            self._limits.check(QUEST_COMPLETE, user_id, moment)
+            checked = self._quests.verified(ctx, quest_key, proof and load_json(proof), self)
             if not ctx.exists:
                 self._profiles.create(user_id, at_text)
-            # Seed 002: 10 a day. The hit rolls back with a refused completion.
-            self._limits.hit(QUEST_COMPLETE, user_id, moment, at_text)
-            return self._quests.complete(
-                tx, ctx, quest_key, proof and load_json(proof), proof, self
-            )
+            completion = self._quests.complete(tx, ctx, checked, proof)
+            self._limits.record(QUEST_COMPLETE, user_id, moment, at_text)
+            return completion
 
         return self._write(
             "complete_quest",

@@ -333,11 +333,11 @@ class Quests:
 
     # -- completing ------------------------------------------------------------------------
 
-    def complete(
-        self, tx: Tx, ctx: Context, key: str, evidence: Any, evidence_text: str | None,
-        engine: Any,
-    ) -> QuestCompletion:  # fmt: skip
-        """``complete_quest``: check it is open and verified, then pay it (or raise)."""
+    def verified(
+        self, ctx: Context, key: str, evidence: Any, engine: Any
+    ) -> tuple[Quest, Period, list[float], int]:
+        """``complete_quest``'s checks, before anything is written: the quest is open, not at
+        its maximum this period, and verified. Raises the typed refusal otherwise."""
         found = self.catalogue.quests.get(key)
         if found is None:
             raise NotFound("quest", key)
@@ -360,6 +360,17 @@ class Quests:
             verdict = _met(quest, values)
         if not verdict:
             raise QuestNotVerified(key, "was not verified: its objectives are not met")
+        return quest, period, values, completions
+
+    def complete(
+        self,
+        tx: Tx,
+        ctx: Context,
+        checked: tuple[Quest, Period, list[float], int],
+        evidence_text: str | None,
+    ) -> QuestCompletion:
+        """Pay a completion that ``verified`` passed."""
+        quest, period, values, completions = checked
         pending: list[Signal] = []
         completion = self._complete(tx, ctx, quest, period, completions + 1, evidence_text, pending)
         completions += 1

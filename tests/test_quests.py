@@ -413,3 +413,12 @@ def test_streak_sweep_and_quest_rollover_run_as_scheduled_jobs(
     with unchanged(q):
         again = q.run_due_jobs()
     assert not again.ran
+
+
+def test_a_refused_completion_inside_a_batch_does_not_doom_it(q: Gamification) -> None:
+    with q.batch():
+        with pytest.raises(QuestNotVerified):
+            q.complete_quest("ada", "trainer_check", idempotency_key="no-proof")
+        q.award_xp("ada", 5, source="kept")
+    assert q.profile("ada").xp == 5
+    assert q.rate_limit_status("ada", "quest_complete").used == 0
