@@ -16,7 +16,7 @@ import pluggy
 import sqlite_utils
 
 from . import audit
-from .achievements import Achievements, Signal
+from .achievements import Achievements
 from .clock import Clock, system_clock, to_text
 from .config import Config
 from .errors import ConfigError, HookError, InvalidInput, NotFound
@@ -27,7 +27,7 @@ from .jobs import Job, JobsReport, Scheduler, collect_jobs
 from .ledger import CREDIT_TYPES, SPEND_TYPES, Ledger, Posting
 from .levels import LevelCurve, LevelTable
 from .loader import Loader
-from .metrics import ACTIVE, Metrics, zone
+from .metrics import Metrics, zone
 from .models import (
     AchievementStatus,
     AwardRequest,
@@ -353,12 +353,7 @@ class Gamification:
 
     def _read_profile(self, user_id: str, moment: datetime) -> Profile:
         profile = self._profiles.read(user_id)
-        row = self._store.conn.execute(
-            "SELECT timezone FROM profiles WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        timezone = (row and row[0]) or self.config.default_timezone
-        streak = self._streaks.status(user_id, moment)
-        return attrs.evolve(profile, timezone=timezone, streak=streak)
+        return attrs.evolve(profile, streak=self._streaks.status(user_id, moment))
 
     def set_timezone(self, user_id: str, timezone: str) -> Profile:
         """Set the user's IANA time zone (``"Europe/Berlin"``); their days follow it from now."""
@@ -1141,7 +1136,7 @@ class Gamification:
         if idempotency_key is None:
             raise InvalidInput("idempotency_key", "required: a completion must be retry-safe")
         key = check_key(idempotency_key)
-        proof = check_metadata(evidence)
+        proof = check_metadata(evidence, "evidence")
         moment, at_text, explicit = self._moment(at)
 
         def body(tx: Tx) -> QuestCompletion:
@@ -1190,16 +1185,7 @@ class Gamification:
         moment, at_text, explicit = self._moment(at)
 
         def body(tx: Tx) -> StreakStatus:
-            ctx = self._achievements.context(user_id, moment, at_text)
-            if not ctx.exists:
-                self._profiles.create(user_id, at_text)
-            signals: list[Signal] = []
-            if self._metrics.mark_active(user_id, ctx.day.isoformat(), at_text):
-                signals.append((f"day:{ACTIVE}", 0, 1))
-            streak = self._streaks.extend(tx, ctx, signals)
-            if streak and self._achievements.catalogue.streak_quests:
-                self._quests.on_streak(tx, ctx, streak, signals)
-            self._achievements.process(tx, ctx, signals, ())
+            self._tracker.activity(tx, user_id, at=moment, at_text=at_text)
             return self._streaks.status(user_id, moment)
 
         return self._write(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .achievements import Achievements, Signal
+from .achievements import Achievements, Context, Signal
 from .clock import to_text
 from .convert import converter
 from .idempotency import Codec
@@ -89,23 +89,20 @@ class Tracker:
             (f"count:{event}", count - 1, count),
             (f"sum:{event}", total - value, total),
         ]
-        streak = 0
+        quests: list[QuestCompletion] = []
         if recorded.today == 1:  # a new day for this event (and maybe for the user): streaks
             signals.append((f"day:{event}", 0, 1))
             if recorded.new_active_day:
                 signals.append((f"day:{ACTIVE}", 0, 1))
             activity = self._activity
             if recorded.new_active_day if activity is None else event in activity:
-                streak = self._streaks.extend(tx, ctx, signals)
+                quests = self._extend_streak(tx, ctx, signals)
         achievements = self._achievements
         for tod in achievements.catalogue.time_of_day.get(event, ()):
             if _in_window(ctx.minute, tod.start, tod.end):
                 derived = self._metrics.record(user_id, tod.metric, value, day, at_text).times
                 signals.append((f"tod:{tod.metric}", derived - 1, derived))
                 moved.append((f"tod:{tod.metric}", derived))
-        quests: list[QuestCompletion] = []
-        if streak and achievements.catalogue.streak_quests:
-            quests += self._quests.on_streak(tx, ctx, streak, signals)
         if event in achievements.catalogue.quests_by_event:
             meta = None if metadata is None else json.loads(metadata)
             quests += self._quests.on_event(tx, ctx, event, value, meta, signals)
@@ -140,6 +137,25 @@ class Tracker:
             rewarded=rewarded, idempotency_key=key, quests=tuple(quests),
         )  # fmt: skip
 
+
+
+    def _extend_streak(self, tx: Tx, ctx: Context, signals: list[Signal]) -> list[QuestCompletion]:
+        """Count the context's day for the streak, and move streak quests if it grew."""
+        streak = self._streaks.extend(tx, ctx, signals)
+        if streak and self._achievements.catalogue.streak_quests:
+            return self._quests.on_streak(tx, ctx, streak, signals)
+        return []
+
+    def activity(self, tx: Tx, user_id: str, *, at: datetime, at_text: str) -> None:
+        """``record_activity``: mark the local day active without an event."""
+        ctx = self._achievements.context(user_id, at, at_text)
+        if not ctx.exists:
+            self._profiles.create(user_id, at_text)
+        signals: list[Signal] = []
+        if self._metrics.mark_active(user_id, ctx.day.isoformat(), at_text):
+            signals.append((f"day:{ACTIVE}", 0, 1))
+        self._extend_streak(tx, ctx, signals)
+        self._achievements.process(tx, ctx, signals, ())
 
 
 def reevaluate(

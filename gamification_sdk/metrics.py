@@ -100,13 +100,10 @@ class Metrics:
         count, total = execute(
             _METRIC, (user_id, metric, value, value, int(first_today), at_text, at_text)
         ).fetchone()
-        new_active_day = False
-        if first_today and metric != ACTIVE:
-            # Only the first occurrence of an event on a day can make the day newly active.
-            (active,) = execute(_DAY, (user_id, ACTIVE, day, 0)).fetchone()
-            if active == 1:
-                new_active_day = True
-                execute(_METRIC, (user_id, ACTIVE, 0, 0, 1, at_text, at_text)).fetchone()
+        # Only the first occurrence of an event on a day can make the day newly active.
+        new_active_day = (
+            first_today and metric != ACTIVE and self.mark_active(user_id, day, at_text)
+        )
         return Recorded(count, total, today, new_active_day)
 
     def mark_active(self, user_id: str, day: str, at_text: str) -> bool:

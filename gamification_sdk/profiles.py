@@ -14,7 +14,10 @@ __all__ = ["Profiles"]
 
 _EXISTS = "SELECT 1 FROM profiles WHERE user_id = ?"
 _CREATE = "INSERT INTO profiles (user_id, created_at, updated_at) VALUES (?, ?, ?)"
-_READ = "SELECT xp, level, prestige, xp_at_prestige, created_at FROM profiles WHERE user_id = ?"
+_READ = (
+    "SELECT xp, level, prestige, xp_at_prestige, created_at, timezone FROM profiles "
+    "WHERE user_id = ?"
+)
 _BALANCES = (
     "SELECT currency, balance, held, lifetime_earned, lifetime_spent "
     "FROM accounts WHERE user_id = ? ORDER BY currency"
@@ -56,9 +59,9 @@ class Profiles:
         row = self._conn.execute(_READ, (user_id,)).fetchone()
         if row is None:
             self.refuse_unknown(user_id)
-            xp, prestige, xp_at_prestige, created_at = 0, 0, 0, None
+            xp, prestige, xp_at_prestige, created_at, timezone = 0, 0, 0, None, None
         else:
-            xp, _, prestige, xp_at_prestige, created = row
+            xp, _, prestige, xp_at_prestige, created, timezone = row
             created_at = datetime.fromisoformat(created)
         progress = self._table.progress(xp - xp_at_prestige)
         titles = tuple(title for (title,) in self._conn.execute(_TITLES, (user_id,)))
@@ -75,4 +78,5 @@ class Profiles:
             created_at=created_at,
             balances=self.balances(user_id),
             titles=titles,
+            timezone=timezone or self._config.default_timezone,
         )

@@ -41,12 +41,6 @@ _PROGRESS = (
     "SELECT progress, completions FROM quest_progress "
     "WHERE user_id = ? AND quest = ? AND period_start = ?"
 )
-_SAVE = (
-    "INSERT INTO quest_progress (user_id, quest, period_start, period_end, progress, "
-    "completions, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
-    "SET progress = excluded.progress, completions = excluded.completions, "
-    "status = excluded.status, updated_at = excluded.updated_at"
-)
 _UPDATE = (
     "UPDATE quest_progress SET progress = ?, completions = ?, status = ?, updated_at = ? "
     "WHERE user_id = ? AND quest = ? AND period_start = ?"
@@ -64,7 +58,7 @@ _CLOSE = (
     "UPDATE quest_progress SET status = 'expired', updated_at = ? "
     "WHERE status = 'active' AND period_end <= ?"
 )
-GROUPS = {"daily": "daily", "weekly": "weekly", "monthly": "monthly"}
+PERIODIC = ("daily", "weekly", "monthly")  # the board's groups; the rest are "special"
 
 
 class Period(NamedTuple):
@@ -195,23 +189,14 @@ class Quests:
     def period(self, ctx: Context, quest: Quest) -> Period:
         return period_of(quest, ctx.at, ctx.timezone, self._config.day_start_hour)
 
-    def _progress(self, ctx: Context, quest: Quest, period: Period) -> tuple[list[float], int]:
+    def _progress(
+        self, ctx: Context, quest: Quest, period: Period
+    ) -> tuple[list[float], int, bool]:
+        """This period's objective values, completions, and whether the row exists yet."""
         row = self._conn.execute(_PROGRESS, (ctx.user_id, quest.key, period.key)).fetchone()
         if row is None:
-            return [0.0] * len(quest.objectives), 0
-        return json.loads(row[0]), row[1]
-
-    def _save(
-        self, ctx: Context, quest: Quest, period: Period, values: list[float], completions: int
-    ) -> None:
-        status = "completed" if completions >= quest.max_completions else "active"
-        self._conn.execute(
-            _SAVE,
-            (
-                ctx.user_id, quest.key, period.key, period.end_text, json.dumps(values),
-                completions, status, ctx.at_text,
-            ),
-        )  # fmt: skip
+            return [0.0] * len(quest.objectives), 0, False
+        return json.loads(row[0]), row[1], True
 
     # -- progress --------------------------------------------------------------------------
 
@@ -335,7 +320,7 @@ class Quests:
 
     def verified(
         self, ctx: Context, key: str, evidence: Any, engine: Any
-    ) -> tuple[Quest, Period, list[float], int]:
+    ) -> tuple[Quest, Period, list[float], int, bool]:
         """``complete_quest``'s checks, before anything is written: the quest is open, not at
         its maximum this period, and verified. Raises the typed refusal otherwise."""
         found = self.catalogue.quests.get(key)
@@ -346,7 +331,7 @@ class Quests:
         if closed is not None:
             raise closed
         period = self.period(ctx, quest)
-        values, completions = self._progress(ctx, quest, period)
+        values, completions, exists = self._progress(ctx, quest, period)
         if completions >= quest.max_completions:
             raise QuestAlreadyCompleted(
                 key, f"was already completed {completions} time(s) this period (the maximum)"
@@ -360,23 +345,24 @@ class Quests:
             verdict = _met(quest, values)
         if not verdict:
             raise QuestNotVerified(key, "was not verified: its objectives are not met")
-        return quest, period, values, completions
+        return quest, period, values, completions, exists
 
     def complete(
         self,
         tx: Tx,
         ctx: Context,
-        checked: tuple[Quest, Period, list[float], int],
+        checked: tuple[Quest, Period, list[float], int, bool],
         evidence_text: str | None,
     ) -> QuestCompletion:
         """Pay a completion that ``verified`` passed."""
-        quest, period, values, completions = checked
+        quest, period, values, completions, exists = checked
         pending: list[Signal] = []
         completion = self._complete(tx, ctx, quest, period, completions + 1, evidence_text, pending)
-        completions += 1
-        if completions < quest.max_completions:
+        if completions + 1 < quest.max_completions:
             values = [0.0] * len(quest.objectives)
-        self._save(ctx, quest, period, values, completions)
+        writes: _Writes = ([], [])
+        _queue(writes, ctx, quest, period, values, completions + 1, exists)
+        self._flush(writes)
         self._achievements.process(tx, ctx, pending, ())
         return completion
 
@@ -459,7 +445,7 @@ class Quests:
         )  # fmt: skip
 
     def board(self, ctx: Context, category: str | None) -> QuestBoard:
-        groups: dict[str, list[QuestStatus]] = {name: [] for name in (*GROUPS, "special")}
+        groups: dict[str, list[QuestStatus]] = {name: [] for name in (*PERIODIC, "special")}
         ordered = sorted(self.catalogue.quests.values(), key=lambda q: (q[0].order, q[0].key))
         for quest, _, retired in ordered:
             if category is not None and quest.category != category:
@@ -467,8 +453,9 @@ class Quests:
             if self.closed_reason(ctx, quest, retired) is not None:
                 continue
             period = self.period(ctx, quest)
-            values, completions = self._progress(ctx, quest, period)
-            groups[GROUPS.get(quest.recurrence, "special")].append(
+            values, completions, _ = self._progress(ctx, quest, period)
+            group = quest.recurrence if quest.recurrence in PERIODIC else "special"
+            groups[group].append(
                 self._status(quest, period, values, completions)
             )
         return QuestBoard(**{name: tuple(found) for name, found in groups.items()})

@@ -35,6 +35,7 @@ __all__ = ["FREEZE", "Streaks", "walk"]
 
 FREEZE = "streak_freeze"
 ONE_DAY = timedelta(days=1)
+_AHEAD = timedelta(days=400)  # rest days can be planned up to a year ahead
 
 _STATE = (
     "SELECT p.streak_current, p.streak_longest, p.streak_last_day, p.streak_settled_day, "
@@ -138,13 +139,17 @@ class Streaks:
         state = self._state(user_id)
         tz = None if state is None else state.timezone
         today = self.today(tz, at)
-        rest_days = tuple(sorted(self._rest(user_id, today, today + timedelta(days=400))))
         if state is None:
-            return StreakStatus(0, 0, None, 0, False, False, today, rest_days)
+            rest = self._rest(user_id, today, today + _AHEAD)
+            return StreakStatus(0, 0, None, 0, False, False, today, tuple(sorted(rest)))
         current, freezes = state.current, state.freezes
-        if current and state.settled is not None and state.settled < today - ONE_DAY:
-            first = state.settled + ONE_DAY
-            done = walk(current, freezes, first, today - ONE_DAY, self._rest(user_id, first, today))
+        unsettled = current > 0 and state.settled is not None and state.settled < today - ONE_DAY
+        # One read covers both the missed days to settle and the rest days still ahead.
+        first = state.settled + ONE_DAY if unsettled and state.settled is not None else today
+        rest = self._rest(user_id, first, today + _AHEAD)
+        rest_days = tuple(sorted(day for day in rest if day >= today))
+        if unsettled:
+            done = walk(current, freezes, first, today - ONE_DAY, rest)
             current, freezes = done.current, done.freezes
         extended = state.last_day == today
         at_risk = current > 0 and not extended and today not in rest_days
@@ -239,14 +244,19 @@ class Streaks:
         yesterday = self.today(state.timezone, at) - ONE_DAY
         return self._settle(tx, user_id, state, yesterday, at, at_text)[1]
 
-    def check_rest_day(self, user_id: str, day: object, at: datetime) -> tuple[date, bool]:
-        """Validate a rest day to schedule; returns it and whether it is already scheduled."""
+    def _future_day(self, user_id: str, day: object, at: datetime) -> tuple[date, date]:
+        """``day`` checked to be a date not before the user's today; returns both."""
         if not isinstance(day, date) or isinstance(day, datetime):
             raise InvalidInput("day", f"expected a datetime.date, got {day!r}")
         state = self._state(user_id)
         today = self.today(None if state is None else state.timezone, at)
         if day < today:
             raise InvalidInput("day", f"{day} is in the past (today is {today} for this user)")
+        return day, today
+
+    def check_rest_day(self, user_id: str, day: object, at: datetime) -> tuple[date, bool]:
+        """Validate a rest day to schedule; returns it and whether it is already scheduled."""
+        day, today = self._future_day(user_id, day, at)
         if day > today + timedelta(days=366):
             raise InvalidInput("day", f"{day} is more than a year ahead")
         monday = day - timedelta(days=day.weekday())
@@ -267,11 +277,7 @@ class Streaks:
         )
 
     def cancel_rest_day(self, user_id: str, day: object, at: datetime) -> bool:
-        if not isinstance(day, date) or isinstance(day, datetime):
-            raise InvalidInput("day", f"expected a datetime.date, got {day!r}")
-        state = self._state(user_id)
-        if day < self.today(None if state is None else state.timezone, at):
-            raise InvalidInput("day", f"{day} is in the past; a past rest day stays")
+        day, _ = self._future_day(user_id, day, at)
         cursor = self._conn.execute(
             "DELETE FROM rest_days WHERE user_id = ? AND day = ?", (user_id, day.isoformat())
         )
