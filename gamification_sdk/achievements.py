@@ -43,6 +43,7 @@ from .notifications import Notifications
 from .store import Tx
 
 if TYPE_CHECKING:
+    from .boards import Boards
     from .engine import Gamification
     from .xp import XP
 
@@ -146,6 +147,7 @@ class Achievements:
         self._notifications = notifications
         self._engine = engine
         self.xp: XP | None = None  # set by the engine: XP and achievements call each other
+        self.boards: Boards | None = None
         self.catalogue = Catalogue()
         self.evaluators: dict[str, Evaluator] = {}
 
@@ -328,6 +330,9 @@ class Achievements:
             ),
         )  # fmt: skip
         ctx.unlocks.setdefault(a.key, {}).setdefault(tier, []).append((seq, ctx.at_text, baseline))
+        if self.boards is not None:
+            self.boards.add("achievements", ctx.user_id, 1, ctx.at)
+            self.boards.add("achievement_points", ctx.user_id, points, ctx.at)
         pending.append(("achievements", before, len(ctx.unlocks)))
         ref = f"{a.key}:{tier}:{seq}"
         if xp:

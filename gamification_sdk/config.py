@@ -16,6 +16,7 @@ import attrs
 
 from .convert import converter, load_mapping, structure
 from .errors import ConfigError
+from .leaderboard_config import LeaderboardsConfig, leaderboard_problems
 
 __all__ = [
     "DEFAULT_RATE_LIMITS",
@@ -212,6 +213,8 @@ class SchedulerConfig:
     ``reservation_expiry_minutes``: the period of the ``expire_reservations`` job (None: off).
     ``ledger_audit_at``: local "HH:MM" of the nightly ``ledger_audit`` job (None: off), in
     ``ledger_audit_timezone`` (None: ``Config.default_timezone``).
+    ``leaderboard_close_minutes``: the period of the ``leaderboard_close`` job, which archives
+    the boards' ended periods and pays their rank rewards (None: off).
     ``history_days``: finished ``job_runs`` rows older than this are deleted (the latest
     period of each job is always kept).
     """
@@ -223,6 +226,7 @@ class SchedulerConfig:
     reservation_expiry_minutes: int | None = 5
     ledger_audit_at: str | None = "03:30"
     ledger_audit_timezone: str | None = None
+    leaderboard_close_minutes: int | None = 15
     history_days: int = 30
 
 
@@ -255,6 +259,7 @@ class Config:
         factory=dict, converter=_with_rate_limit_defaults
     )
     scheduler: SchedulerConfig = attrs.field(factory=SchedulerConfig)
+    leaderboards: LeaderboardsConfig = attrs.field(factory=LeaderboardsConfig)
 
     def __attrs_post_init__(self) -> None:
         problems = _problems(self)
@@ -406,6 +411,7 @@ def _problems(config: Config) -> list[str]:
         p.extend(_scheduler_problems(config.scheduler))
     else:
         p.append("scheduler: expected a SchedulerConfig")
+    p.extend(leaderboard_problems(config.leaderboards, set(names)))
     return p
 
 
@@ -455,7 +461,12 @@ def _scheduler_problems(config: SchedulerConfig) -> list[str]:
         p.append(
             f"scheduler.lease_seconds: must be longer than tick_seconds ({tick}), got {lease}"
         )
-    for name in ("streak_sweep_minutes", "quest_rollover_minutes", "reservation_expiry_minutes"):
+    for name in (
+        "streak_sweep_minutes",
+        "quest_rollover_minutes",
+        "reservation_expiry_minutes",
+        "leaderboard_close_minutes",
+    ):
         minutes = getattr(config, name)
         if minutes is not None and (not _is_int(minutes) or not 1 <= minutes <= 1440):
             p.append(

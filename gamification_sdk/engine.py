@@ -17,14 +17,16 @@ import sqlite_utils
 
 from . import audit
 from .achievements import Achievements
+from .boards import Boards
 from .clock import Clock, system_clock, to_text
 from .config import Config
-from .errors import ConfigError, HookError, InvalidInput, NotFound
+from .errors import ConfigError, HookError, InvalidInput, NotFound, UnknownGroup
 from .events import Tracker, reevaluate, track_codec
 from .idempotency import Codec, Idempotency, fingerprint, json_codec
 from .inventory import Items
 from .jobs import Job, JobsReport, Scheduler, collect_jobs
 from .ledger import CREDIT_TYPES, SPEND_TYPES, Ledger, Posting
+from .leaderboards import Leaderboards, Target
 from .levels import LevelCurve, LevelTable
 from .loader import Loader
 from .metrics import Metrics, zone
@@ -34,14 +36,19 @@ from .models import (
     Balance,
     HistoryPage,
     Inventory,
+    Leaderboard,
+    LeaderboardEntry,
     LedgerReport,
     LoadReport,
     Notification,
+    PeriodClose,
+    Privacy,
     Profile,
     QuestBoard,
     QuestCompletion,
     RateLimitStatus,
     ReevaluateReport,
+    ScoredEvent,
     Reservation,
     Stats,
     StreakStatus,
@@ -59,6 +66,7 @@ from .quests import Quests
 from .ratelimits import PURCHASE, QUEST_COMPLETE, RateLimits
 from .reservations import Reservations
 from .schema import migrations
+from .social import Social
 from .stats import user_stats
 from .store import Store, Tx
 from .streaks import FREEZE, Streaks
@@ -197,9 +205,25 @@ class Gamification:
             self._profiles, self._metrics, self._xp, self._achievements, self._streaks,
             self._quests, config.streaks.activity_events,
         )  # fmt: skip
+        self._boards = Boards(conn, config)
+        self._social = Social(conn, config)
+        self._leaderboards = Leaderboards(
+            conn, config, self._boards, self._social, self._ledger, self._items,
+            self._notifications,
+        )  # fmt: skip
+        self._xp.boards = self._ledger.boards = self._achievements.boards = self._boards
+        self._tracker.boards = self._boards
+        store.rollback_listeners.append(self._boards.forget_ids)
+        self._register_scorers()
+        if pm.hook.friends_of.get_hookimpls():
+            self._social.friends_of = lambda user_id: pm.hook.friends_of(
+                engine=self, user_id=user_id
+            )
         with store.write():
             migrations.apply(store.db)
             self._ledger.setup(to_text(self._now()))
+            self._social.setup()
+            self._boards.setup(to_text(self._now()))
         self._register_plugin_definitions()
         self._jobs = Scheduler(self, store, config.scheduler, self._now, collect_jobs(pm, config))
 
@@ -905,6 +929,27 @@ class Gamification:
 
     # -- definitions, events and achievements ---------------------------------------------
 
+    def _register_scorers(self) -> None:
+        wanted = {
+            board.scorer for board in self.config.leaderboards.boards if board.source == "custom"
+        }
+        scorers: dict[str, Callable[[ScoredEvent], float | None]] = {}
+
+        def add_scorer(name: str, scorer: Callable[[ScoredEvent], float | None]) -> None:
+            if type(name) is not str or not name.strip() or not callable(scorer):
+                raise ConfigError([f"register_scorers: need (name, callable), got {name!r}"])
+            if name in scorers:
+                raise ConfigError([f"register_scorers: {name!r} is registered twice"])
+            scorers[name] = scorer
+
+        self.pm.hook.register_scorers(register=add_scorer)
+        missing = sorted(str(name) for name in wanted if name not in scorers)
+        if missing:
+            raise ConfigError(
+                [f"leaderboards.boards: no plugin registers the scorer {name!r}" for name in missing]
+            )
+        self._boards.scorers = {name: scorers[name] for name in sorted(str(n) for n in wanted)}
+
     def _register_plugin_definitions(self) -> None:
         evaluators: dict[str, Callable[..., Any]] = {}
 
@@ -1307,6 +1352,209 @@ class Gamification:
         moment = self._now() if now is None else check_at(now, "now")
         with self._store.write():
             return self._limits.prune(moment)
+
+    # -- leaderboards ---------------------------------------------------------------------
+
+    def _target(
+        self, board: object, period: object, period_key: object, at: object
+    ) -> tuple[Target, datetime]:
+        if not isinstance(board, str):
+            raise InvalidInput("board", f"expected a board key, got {board!r}")
+        if not isinstance(period, str):
+            raise InvalidInput("period", f"expected a period name, got {period!r}")
+        moment = self._now() if at is None else check_at(at)
+        target = self._leaderboards.target(board, period, period_key, moment)  # type: ignore[arg-type]
+        return target, moment
+
+    def leaderboard(
+        self,
+        board: str,
+        *,
+        period: str = "all_time",
+        scope: str = "global",
+        group: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        viewer: str | None = None,
+        period_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Leaderboard:
+        """A page of ``board`` for the period holding ``at`` (or ``period_key``, such as
+        ``"2026-W47"``), with ``viewer``'s own line even when the board hides them."""
+        _check_limit(limit)
+        if type(offset) is not int or offset < 0:
+            raise InvalidInput("offset", f"expected an int >= 0, got {offset!r}")
+        if viewer is not None:
+            check_id(viewer, "viewer")
+        with self._store.read():
+            target, _ = self._target(board, period, period_key, at)
+            self._leaderboards.check_scope(scope, group, viewer)
+            return self._leaderboards.leaderboard(target, scope, group, limit, offset, viewer)
+
+    def rank(
+        self,
+        user_id: str,
+        board: str,
+        *,
+        period: str = "all_time",
+        scope: str = "global",
+        group: str | None = None,
+        period_key: str | None = None,
+        at: datetime | None = None,
+    ) -> LeaderboardEntry | None:
+        """The user's line on ``board`` (None if they have no score in the period); a user the
+        board hides gets the rank they would have, marked ``hidden``."""
+        check_id(user_id)
+        with self._store.read():
+            target, _ = self._target(board, period, period_key, at)
+            self._leaderboards.check_scope(scope, group, user_id)
+            return self._leaderboards.rank(target, user_id, scope, group)
+
+    def around(
+        self,
+        user_id: str,
+        board: str,
+        *,
+        period: str = "all_time",
+        n: int = 5,
+        scope: str = "global",
+        group: str | None = None,
+        period_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Leaderboard:
+        """The ``n`` lines above and below the user on ``board``, the user's own included."""
+        check_id(user_id)
+        if type(n) is not int or not 1 <= n <= 100:
+            raise InvalidInput("n", f"expected an int from 1 to 100, got {n!r}")
+        with self._store.read():
+            target, _ = self._target(board, period, period_key, at)
+            self._leaderboards.check_scope(scope, group, user_id)
+            return self._leaderboards.around(target, user_id, n, scope, group)
+
+    def close_leaderboard_periods(self, now: datetime | None = None) -> list[PeriodClose]:
+        """Archive every board period that ended by ``now`` (the ``leaderboard_close`` job),
+        with movement against the period before, and pay rank rewards once. Each period
+        closes in its own transaction; running it again closes nothing twice."""
+        moment = self._now() if now is None else check_at(now, "now")
+        with self._store.read():
+            due = self._leaderboards.due(moment)
+        closed = []
+        for period_id in due:
+            with self._store.write() as tx:
+                result = self._leaderboards.close(tx, period_id, moment)
+            if result is not None:
+                closed.append(result)
+            if tx.committed:
+                self._dispatch(tx, result)
+        return closed
+
+    def join_group(
+        self, user_id: str, group: str, *, kind: str, at: datetime | None = None
+    ) -> bool:
+        """Add the user to ``group`` (made on first join, with its ``kind``: gym, school,
+        class, team...); False if they were in it already. Joining twice changes nothing."""
+        check_id(user_id)
+        check_id(group, "group")
+        check_text(kind, "kind", max_length=50)
+        _, at_text, _ = self._moment(at)
+        with self._store.write():
+            existing = self._social.group_kind(group)
+            if existing is not None and existing != kind:
+                raise InvalidInput("kind", f"group {group!r} is a {existing!r}, not {kind!r}")
+            self._profiles.ensure(user_id, at_text)
+            return self._social.join(user_id, group, kind, at_text)
+
+    def leave_group(self, user_id: str, group: str) -> bool:
+        """Take the user out of ``group``; False if they were not in it."""
+        check_id(user_id)
+        check_id(group, "group")
+        with self._store.write():
+            if self._social.group_kind(group) is None:
+                raise UnknownGroup(group)
+            return self._social.leave(user_id, group)
+
+    def groups(self, user_id: str) -> dict[str, str]:
+        """The user's groups and their kinds."""
+        check_id(user_id)
+        with self._store.read():
+            return self._social.groups(user_id)
+
+    def add_friend(self, user_id: str, friend_id: str, *, at: datetime | None = None) -> bool:
+        """Make two users friends (both ways); False if they were already."""
+        check_id(user_id)
+        check_id(friend_id, "friend_id")
+        if friend_id == user_id:
+            raise InvalidInput("friend_id", "a user cannot be their own friend")
+        _, at_text, _ = self._moment(at)
+        with self._store.write():
+            self._profiles.ensure(user_id, at_text)
+            self._profiles.ensure(friend_id, at_text)
+            return self._social.befriend(user_id, friend_id, at_text)
+
+    def remove_friend(self, user_id: str, friend_id: str) -> bool:
+        """End a friendship (both ways); False if there was none."""
+        check_id(user_id)
+        check_id(friend_id, "friend_id")
+        if friend_id == user_id:
+            raise InvalidInput("friend_id", "a user cannot be their own friend")
+        with self._store.write():
+            return self._social.unfriend(user_id, friend_id)
+
+    def friends(self, user_id: str) -> list[str]:
+        """The user's friends (the ``friends_of`` plugin's, when one answers)."""
+        check_id(user_id)
+        with self._store.read():
+            return sorted(self._social.friends(user_id))
+
+    def privacy(self, user_id: str) -> Privacy:
+        """How the user appears on boards."""
+        check_id(user_id)
+        with self._store.read():
+            return self._social.privacy(user_id)
+
+    def set_privacy(
+        self,
+        user_id: str,
+        *,
+        visibility: str | None = None,
+        show_on_global: bool | None = None,
+        display_name_type: str | None = None,
+        real_name: str | None = None,
+        username: str | None = None,
+    ) -> Privacy:
+        """Change how the user appears on boards (arguments left None stay as they are).
+
+        ``visibility``: public, friends_only or private. ``show_on_global``: whether global
+        boards list them (only when public). ``display_name_type``: real_name, username or
+        anonymous (a stable "Anonymous #1234").
+        """
+        check_id(user_id)
+        changes: dict[str, object] = {}
+        for name, value, allowed in (
+            ("visibility", visibility, ("public", "friends_only", "private")),
+            ("display_name_type", display_name_type, ("real_name", "username", "anonymous")),
+        ):
+            if value is not None:
+                if value not in allowed:
+                    raise InvalidInput(name, f"expected one of {', '.join(allowed)}, got {value!r}")
+                changes[name] = value
+        if show_on_global is not None:
+            if type(show_on_global) is not bool:
+                raise InvalidInput("show_on_global", f"expected bool, got {show_on_global!r}")
+            changes["show_on_global"] = int(show_on_global)
+        for name, text in (("real_name", real_name), ("username", username)):
+            if text is not None:
+                changes[name] = check_text(text, name, max_length=100)
+        at_text = to_text(self._now())
+        with self._store.write():
+            self._profiles.ensure(user_id, at_text)
+            before = self._social.listed(self._social.privacy(user_id))
+            if changes:
+                self._social.set_privacy(user_id, changes, at_text)
+            privacy = self._social.privacy(user_id)
+            if self._social.listed(privacy) != before:
+                self._boards.set_listed(user_id, not before)
+            return privacy
 
     # -- scheduled jobs -------------------------------------------------------------------
 

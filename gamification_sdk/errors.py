@@ -28,7 +28,9 @@ __all__ = [
     "Rejected",
     "ReservationClosed",
     "ReservationExpired",
+    "UnknownBoard",
     "UnknownCurrency",
+    "UnknownGroup",
     "UnknownUser",
 ]
 
@@ -262,3 +264,19 @@ class QuestAlreadyCompleted(QuestUnavailable):
 
 class QuestNotVerified(QuestUnavailable):
     """The verify_quest hook (or, with none answering, the tracked progress) refused it."""
+
+
+class UnknownBoard(InvalidInput):
+    """No leaderboard is configured under this key."""
+
+    def __init__(self, board: object, known: Sequence[str]) -> None:
+        self.board = board
+        super().__init__("board", f"unknown board {board!r}; configured: {', '.join(known)}")
+
+
+class UnknownGroup(InvalidInput):
+    """No user has joined a group of this name."""
+
+    def __init__(self, group: object) -> None:
+        self.group = group
+        super().__init__("group", f"unknown group {group!r}; users make one by joining it")

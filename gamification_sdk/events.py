@@ -35,6 +35,7 @@ from .streaks import Streaks
 from .xp import XP
 
 if TYPE_CHECKING:
+    from .boards import Boards
     from .engine import Gamification
 
 __all__ = ["Tracker", "reevaluate", "track_codec"]
@@ -65,6 +66,7 @@ class Tracker:
         self._achievements = achievements
         self._streaks = streaks
         self._activity = None if activity_events is None else frozenset(activity_events)
+        self.boards: Boards | None = None
 
     def track(
         self,
@@ -83,6 +85,8 @@ class Tracker:
             self._profiles.create(user_id, at_text)
         day = ctx.day.isoformat()
         recorded = self._metrics.record(user_id, event, value, day, at_text)
+        if self.boards is not None:
+            self.boards.on_event(user_id, event, value, metadata, at)
         count, total = recorded.times, recorded.total
         moved: list[tuple[str, float]] = [(f"count:{event}", count), (f"sum:{event}", total)]
         signals: list[Signal] = [

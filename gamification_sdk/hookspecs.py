@@ -7,7 +7,7 @@ undo it, and how their exceptions are handled follows ``Config.hook_errors``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -24,8 +24,10 @@ if TYPE_CHECKING:
         AwardRequest,
         LedgerReport,
         Notification,
+        PeriodClose,
         QuestCompletion,
         QuestStatus,
+        ScoredEvent,
         Transaction,
         Unlock,
         XPAward,
@@ -116,3 +118,18 @@ def register_jobs(register: Callable[[Job], None], config: Config) -> None:
 @hookspec
 def on_ledger_audit(engine: Gamification, report: LedgerReport, at: datetime) -> None:
     """Called after the scheduled ``ledger_audit`` job with its ``LedgerReport`` (falsy when all agree) and the ``now`` it ran for; the return value is ignored."""
+
+
+@hookspec(firstresult=True)
+def friends_of(engine: Gamification, user_id: str) -> Iterable[str] | None:
+    """Return the user's friends when the host owns the social graph (friends boards read it), or None to use ``add_friend``'s edges."""
+
+
+@hookspec
+def register_scorers(register: Callable[[str, Callable[[ScoredEvent], float | None]], None]) -> None:
+    """Call ``register(name, scorer)``: a ``custom`` board with ``scorer = name`` adds ``scorer(event)`` (a number, or None for nothing) for each tracked event, inside the transaction."""
+
+
+@hookspec
+def on_leaderboard_closed(engine: Gamification, close: PeriodClose) -> None:
+    """Called after commit for each board period archived by the ``leaderboard_close`` job, its rank rewards paid; the return value is ignored."""

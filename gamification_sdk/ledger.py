@@ -17,7 +17,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -34,6 +34,9 @@ from .idempotency import Codec
 from .models import HistoryPage, Totals, Transaction
 from .profiles import Profiles
 from .store import Tx
+
+if TYPE_CHECKING:
+    from .boards import Boards
 
 __all__ = ["CREDIT_TYPES", "ISSUANCE", "SINK", "SPEND_TYPES", "Ledger", "Leg", "Posting"]
 
@@ -151,6 +154,8 @@ class Ledger:
         self._currencies = {c.name: c for c in config.currencies}
         self._system: dict[tuple[str, str], int] = {}
         self.codec: Codec[Transaction] = Codec(self._encode, self._decode)
+        # Points boards count what is issued to users: awards, bonuses and rewards.
+        self.boards: Boards | None = None
 
     def _encode(self, result: Transaction) -> str:
         # A transaction is rebuilt from its rows on a replay; store only which side it was.
@@ -289,7 +294,10 @@ class Ledger:
             Leg(account, user, amount, earned=amount),
             Leg(self._system[(ISSUANCE, posting.currency)], None, -amount),
         )
-        return self._post_and_view(tx, posting, legs, (account, user, None))
+        result = self._post_and_view(tx, posting, legs, (account, user, None))
+        if self.boards is not None:
+            self.boards.add(f"points:{posting.currency}", user, amount, posting.at)
+        return result
 
     def debit(
         self,

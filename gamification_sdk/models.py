@@ -14,12 +14,16 @@ __all__ = [
     "DailyActivity",
     "HistoryPage",
     "Inventory",
+    "Leaderboard",
+    "LeaderboardEntry",
     "LedgerProblem",
     "LedgerReport",
     "LevelUpReward",
     "LoadReport",
     "Notification",
     "ObjectiveProgress",
+    "PeriodClose",
+    "Privacy",
     "Profile",
     "QuestBoard",
     "QuestCompletion",
@@ -27,6 +31,7 @@ __all__ = [
     "RateLimitStatus",
     "ReevaluateReport",
     "Reservation",
+    "ScoredEvent",
     "Stats",
     "StreakStatus",
     "SweepReport",
@@ -490,3 +495,72 @@ class ReevaluateReport:
     users: int
     unlocked: tuple[Unlock, ...]
     resumed_after: str | None
+
+
+@attrs.frozen
+class ScoredEvent:
+    """A tracked event as a custom board's scorer sees it."""
+
+    user_id: str
+    event: str
+    value: float
+    metadata: Any
+    at: datetime
+
+
+@attrs.frozen
+class LeaderboardEntry:
+    """One line of a board. ``rank`` is competition ranking (1, 2, 2, 4); ``position`` is
+    the 1-based line, ties in the order their users reached the score.
+
+    ``hidden`` marks the viewer's own line on a board that does not show them to others.
+    ``previous_rank`` and ``movement`` (up, down, same, new) are set on closed periods.
+    """
+
+    rank: int
+    position: int
+    user_id: str
+    display_name: str
+    level: int
+    score: float
+    is_viewer: bool = False
+    hidden: bool = False
+    previous_rank: int | None = None
+    movement: str | None = None
+
+
+@attrs.frozen
+class Leaderboard:
+    """A page of a board, and where the viewer stands on it (``viewer``)."""
+
+    board: str
+    period: str
+    period_key: str
+    scope: str
+    group: str | None
+    total: int
+    entries: tuple[LeaderboardEntry, ...]
+    viewer: LeaderboardEntry | None = None
+    closed: bool = False
+
+
+@attrs.frozen
+class Privacy:
+    """How a user appears on boards; unset fields follow ``Config.leaderboards``."""
+
+    visibility: str
+    show_on_global: bool
+    display_name_type: str
+    real_name: str | None
+    username: str | None
+
+
+@attrs.frozen
+class PeriodClose:
+    """One period archived by ``close_leaderboard_periods``."""
+
+    board: str
+    period: str
+    period_key: str
+    ranked: int
+    rewarded: int

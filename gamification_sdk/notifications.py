@@ -21,6 +21,7 @@ __all__ = ["KINDS", "Notifications"]
 
 KINDS = (
     "achievement_unlocked",
+    "leaderboard_reward",
     "level_up",
     "quest_completed",
     "rank_changed",

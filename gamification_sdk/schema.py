@@ -386,3 +386,112 @@ def m006_jobs(db: Any) -> None:
         ) WITHOUT ROWID
         """,
     )
+
+
+@migrations()
+def m007_leaderboards(db: Any) -> None:
+    # lb_scores is clustered by user: an award updates every period row of that user on one
+    # page. Rank order is kept by lb_blocks (score ranges with exact member counts) and the
+    # lb_members index, which changes only when a user moves to another block. See boards.py.
+    _script(
+        db,
+        """
+        CREATE TABLE lb_boards (
+            key TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE lb_periods (
+            id INTEGER PRIMARY KEY,
+            board TEXT NOT NULL,
+            period TEXT NOT NULL,
+            period_key TEXT NOT NULL,
+            starts_at TEXT,
+            ends_at TEXT,
+            closed_at TEXT,
+            ranked INTEGER,
+            UNIQUE (board, period, period_key)
+        );
+        CREATE INDEX lb_periods_open ON lb_periods (ends_at) WHERE closed_at IS NULL;
+
+        CREATE TABLE lb_scores (
+            user_id TEXT NOT NULL,
+            period_id INTEGER NOT NULL,
+            score NOT NULL CHECK (typeof(score) IN ('integer', 'real')),
+            reached INTEGER NOT NULL,
+            listed INTEGER NOT NULL CHECK (listed IN (0, 1)),
+            blk,
+            blk_hi,
+            entered INTEGER,
+            PRIMARY KEY (user_id, period_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX lb_members ON lb_scores (period_id, blk, entered);
+
+        CREATE TABLE lb_blocks (
+            period_id INTEGER NOT NULL,
+            lo NOT NULL,
+            n INTEGER NOT NULL CHECK (n >= 0),
+            PRIMARY KEY (period_id, lo)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE lb_archive (
+            period_id INTEGER NOT NULL,
+            user_id TEXT NOT NULL,
+            score NOT NULL,
+            reached INTEGER NOT NULL,
+            listed INTEGER NOT NULL,
+            rank INTEGER NOT NULL,
+            position INTEGER,
+            previous_rank INTEGER,
+            movement TEXT NOT NULL CHECK (movement IN ('up', 'down', 'same', 'new')),
+            PRIMARY KEY (period_id, user_id)
+        ) WITHOUT ROWID;
+        CREATE UNIQUE INDEX lb_archive_order ON lb_archive (period_id, position)
+            WHERE position IS NOT NULL;
+
+        CREATE TABLE lb_rewards (
+            period_id INTEGER NOT NULL,
+            user_id TEXT NOT NULL,
+            reward INTEGER NOT NULL,
+            rank INTEGER NOT NULL,
+            paid_at TEXT NOT NULL,
+            PRIMARY KEY (period_id, user_id, reward)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE groups (
+            group_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE group_members (
+            group_id TEXT NOT NULL REFERENCES groups(group_id),
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            joined_at TEXT NOT NULL,
+            PRIMARY KEY (group_id, user_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX group_members_user ON group_members (user_id);
+
+        CREATE TABLE friends (
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            friend_id TEXT NOT NULL REFERENCES profiles(user_id),
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, friend_id),
+            CHECK (user_id != friend_id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE lb_settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        ALTER TABLE profiles ADD COLUMN real_name TEXT;
+        ALTER TABLE profiles ADD COLUMN username TEXT;
+        ALTER TABLE profiles ADD COLUMN visibility TEXT
+            CHECK (visibility IN ('public', 'friends_only', 'private'));
+        ALTER TABLE profiles ADD COLUMN show_on_global INTEGER CHECK (show_on_global IN (0, 1));
+        ALTER TABLE profiles ADD COLUMN display_name_type TEXT
+            CHECK (display_name_type IN ('real_name', 'username', 'anonymous'))
+        """,
+    )

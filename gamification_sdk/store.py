@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -91,6 +91,8 @@ class Store:
         self._frames: list[tuple[bool, int, int]] = []
         # Per savepoint level (the transaction itself first): the error that doomed it.
         self._doomed: list[BaseException | None] = [None]
+        # Called after any rollback: caches of rows the rolled-back writes made must go.
+        self.rollback_listeners: list[Callable[[], None]] = []
         try:
             self._configure(durability, busy_timeout, cache_size_mb)
         except sqlite3.OperationalError as exc:
@@ -188,6 +190,7 @@ class Store:
         if conn.in_transaction:
             conn.execute(f"ROLLBACK TO {name}")
             conn.execute(f"RELEASE {name}")
+        self._rolled_back()
         del tx.events[mark:]
         if error is None:
             assert doom is not None
@@ -219,6 +222,11 @@ class Store:
     def _rollback(self) -> None:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
+        self._rolled_back()
+
+    def _rolled_back(self) -> None:
+        for listener in self.rollback_listeners:
+            listener()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

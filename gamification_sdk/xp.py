@@ -32,6 +32,8 @@ from .validation import MAX_TOTAL
 if TYPE_CHECKING:
     import pluggy
 
+    from .boards import Boards
+
     from .engine import Gamification
 
 __all__ = ["XP", "apply_multiplier"]
@@ -131,6 +133,7 @@ class XP:
         # plugin reads it instead of querying the row award() has just read.
         self._current: tuple[str, int, str | None] | None = None
         self.notifications: Notifications | None = None
+        self.boards: Boards | None = None
         self.codec = Codec(self._encode, self._decode)
 
     def boost_factor(self, user_id: str, at: datetime) -> float | None:
@@ -247,6 +250,8 @@ class XP:
             ),
         )
         conn.execute(_SET_XP, (total, new_level, at_text, user_id))
+        if amount and self.boards is not None:
+            self.boards.add("xp", user_id, amount, at)
         rewards: tuple[LevelUpReward, ...] = ()
         if new_level > old_level:
             rewards = self._level_rewards(

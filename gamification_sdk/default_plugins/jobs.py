@@ -1,5 +1,5 @@
-"""The built-in scheduled jobs: the streak sweep, quest period rollover, reservation expiry
-and the nightly ledger audit."""
+"""The built-in scheduled jobs: the streak sweep, quest period rollover, reservation expiry,
+leaderboard period close and the nightly ledger audit."""
 
 from __future__ import annotations
 
@@ -51,6 +51,13 @@ def quest_rollover(engine: Gamification, now: datetime) -> int:
     return engine.close_quest_periods(now)
 
 
+def leaderboard_close(engine: Gamification, now: datetime) -> list[str]:
+    """Archive board periods that ended by ``now`` and pay their rank rewards, once."""
+    return [
+        f"{c.board}:{c.period}:{c.period_key}" for c in engine.close_leaderboard_periods(now)
+    ]
+
+
 @hookimpl
 def register_jobs(register: Callable[[Job], None], config: Config) -> None:
     scheduler = config.scheduler
@@ -63,6 +70,9 @@ def register_jobs(register: Callable[[Job], None], config: Config) -> None:
     if scheduler.reservation_expiry_minutes is not None:
         every = timedelta(minutes=scheduler.reservation_expiry_minutes)
         register(Job("expire_reservations", expire_reservations, every=every))
+    if scheduler.leaderboard_close_minutes is not None:
+        every = timedelta(minutes=scheduler.leaderboard_close_minutes)
+        register(Job("leaderboard_close", leaderboard_close, every=every))
     if scheduler.ledger_audit_at is not None:
         zone = scheduler.ledger_audit_timezone or config.default_timezone
         at = scheduler.ledger_audit_at

@@ -1,0 +1,521 @@
+"""Board scores, kept in the award's transaction, and exact ranks read without scanning.
+
+Each (user, period) has one ``lb_scores`` row, clustered by user: an award that counts on
+the all-time, daily, weekly and monthly boards rewrites one page. Sorted order is not an
+index over scores (that would dirty one index page per period on every award, and each
+dirty page costs about as much as the award's own writes at commit). Instead:
+
+- ``lb_blocks`` cuts each period's score line into ranges ``[lo, next lo)`` and counts the
+  listed users in each, exactly, in the same transaction as every change.
+- A row records the block it is counted in (``blk``) and that block's upper bound
+  (``blk_hi``). An award that keeps the score inside the block touches nothing else; only
+  one that crosses a bound moves the user (two counts, and the ``lb_members`` index entry).
+- A multi-valued block holds at most ``2 * BLOCK`` users; past that it is split where it
+  is. A run of one score shared by many users gets a block of its own, ``[v, v+1)`` (the
+  next float for real scores): every member of such a block ties, so nothing in it needs
+  sorting by score, and its order (who reached the score first) is the ``lb_members``
+  index, ``entered`` being the moment each member reached that score.
+
+So the rank of a score s is ``1 + (sum of the counts of the blocks above s's block) +
+(members of s's block with a higher score)``: a sum over block rows and at most
+``2 * BLOCK`` member rows, at any number of users. Both parts are exact counts kept in
+the same transactions as the scores, so the rank is exact, not an estimate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
+from typing import NamedTuple
+
+from .config import Config
+from .errors import InvalidInput
+from .leaderboard_config import BoardConfig
+from .models import ScoredEvent
+from .periods import BoardPeriod, Calendar
+
+__all__ = ["BLOCK", "Boards", "Row", "micros"]
+
+BLOCK = 128
+MIN_LO = -(2**63)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+_LISTED = (
+    "COALESCE((SELECT COALESCE(visibility, ?4) = 'public' AND COALESCE(show_on_global, ?5) "
+    "FROM profiles WHERE user_id = ?1), 0)"
+)
+_UPSERT = (
+    "INSERT INTO lb_scores (user_id, period_id, score, reached, listed) "
+    f"SELECT ?1, id, ?2, ?3, {_LISTED} FROM lb_periods "
+    "WHERE id IN ({ids}) AND closed_at IS NULL "
+    "ON CONFLICT DO UPDATE SET score = score + excluded.score, "
+    "reached = MAX(reached, excluded.reached) "
+    "RETURNING period_id, score, blk, blk_hi, listed"
+)
+_BLOCK_OF = (
+    "SELECT lo, (SELECT lo FROM lb_blocks WHERE period_id = ?1 AND lo > b.lo ORDER BY lo "
+    "LIMIT 1) FROM lb_blocks b WHERE period_id = ?1 AND lo <= ?2 ORDER BY lo DESC LIMIT 1"
+)
+_LEAVE = "UPDATE lb_blocks SET n = n - 1 WHERE period_id = ? AND lo = ?"
+_JOIN = "UPDATE lb_blocks SET n = n + 1 WHERE period_id = ? AND lo = ? RETURNING n"
+_PLACE = (
+    "UPDATE lb_scores SET blk = ?, blk_hi = ?, entered = reached "
+    "WHERE user_id = ? AND period_id = ?"
+)
+_ABOVE = "SELECT COALESCE(SUM(n), 0) FROM lb_blocks WHERE period_id = ? AND lo > ?"
+_HIGHER_IN = "SELECT COUNT(*) FROM lb_scores WHERE period_id = ? AND blk = ? AND score > ?"
+_BEFORE_IN_RUN = (
+    "SELECT COUNT(*) FROM lb_scores WHERE period_id = ? AND blk = ? AND (entered, user_id) < (?, ?)"
+)
+_MEMBERS = "SELECT user_id, score, reached FROM lb_scores WHERE period_id = ? AND blk = ?"
+_RUN_MEMBERS = (
+    "SELECT user_id, score, reached FROM lb_scores WHERE period_id = ? AND blk = ? "
+    "ORDER BY entered, user_id LIMIT ? OFFSET ?"
+)
+_ROW = (
+    "SELECT score, reached, listed, blk, blk_hi FROM lb_scores "
+    "WHERE user_id = ? AND period_id = ?"
+)
+_PERIOD_ID = "SELECT id FROM lb_periods WHERE board = ? AND period = ? AND period_key = ?"
+_NEW_PERIOD = (
+    "INSERT OR IGNORE INTO lb_periods (board, period, period_key, starts_at, ends_at) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def micros(moment: datetime) -> int:
+    """``moment`` as whole microseconds since 1970: exact, and ordered like the moments."""
+    return (moment - _EPOCH) // _MICRO
+
+
+def _successor(value: float) -> float:
+    """The smallest score above ``value``: a block ``[v, successor(v))`` holds only ``v``."""
+    if type(value) is int:
+        return value + 1
+    return math.nextafter(value, math.inf)
+
+
+def is_run(lo: float, hi: float | None) -> bool:
+    return hi is not None and lo != MIN_LO and hi == _successor(lo)
+
+
+class Row(NamedTuple):
+    """One listed entry in board order: 0-based ``position`` and competition ``rank``."""
+
+    position: int
+    rank: int
+    user_id: str
+    score: float
+    reached: int
+
+
+class _Board(NamedTuple):
+    config: BoardConfig
+    calendar: Calendar
+
+
+class Boards:
+    """The live scores of every open period, their blocks, and reads over them."""
+
+    def __init__(self, conn: sqlite3.Connection, config: Config) -> None:
+        self._conn = conn
+        settings = config.leaderboards
+        self._defaults = (settings.visibility, int(settings.show_on_global))
+        self.boards: dict[str, _Board] = {}
+        self._by_source: dict[str, list[_Board]] = {}
+        for board in settings.boards:
+            calendar = Calendar(
+                board.timezone or settings.timezone, settings.week_start, settings.seasons
+            )
+            entry = _Board(board, calendar)
+            self.boards[board.key] = entry
+            self._by_source.setdefault(board.source_key, []).append(entry)
+        self._ids: dict[tuple[str, str, str], int] = {}
+        # name -> the plugin scorer of custom boards (only those some board uses).
+        self.scorers: dict[str, Callable[[ScoredEvent], float | None]] = {}
+        self._upserts: dict[int, str] = {}
+
+    def on_event(
+        self, user_id: str, event: str, value: float, metadata: str | None, at: datetime
+    ) -> None:
+        """A tracked event: metric boards count it, custom boards ask their scorers."""
+        self.add(f"metric:count:{event}", user_id, 1, at)
+        self.add(f"metric:sum:{event}", user_id, value, at)
+        if not self.scorers:
+            return
+        scored = ScoredEvent(
+            user_id, event, value, None if metadata is None else json.loads(metadata), at
+        )
+        for name, scorer in self.scorers.items():
+            delta = scorer(scored)
+            if delta is None:
+                continue
+            if type(delta) not in (int, float) or not math.isfinite(delta) or abs(delta) > 2**53:
+                raise InvalidInput(
+                    "scorer", f"the scorer {name!r} returned {delta!r}; need a finite number"
+                )
+            self.add(f"custom:{name}", user_id, delta, at)
+
+    def setup(self, at_text: str) -> None:
+        """Start boards new to this database (or whose source changed) from current totals."""
+        execute = self._conn.execute
+        stored = dict(execute("SELECT key, fingerprint FROM lb_boards").fetchall())
+        for key, (board, _) in self.boards.items():
+            mark = fingerprint(board)
+            if stored.get(key) == mark:
+                continue
+            if key in stored:  # its scores meant something else: open periods start over
+                for (period_id,) in execute(
+                    "SELECT id FROM lb_periods WHERE board = ? AND closed_at IS NULL", (key,)
+                ).fetchall():
+                    execute("DELETE FROM lb_scores WHERE period_id = ?", (period_id,))
+                    execute("DELETE FROM lb_blocks WHERE period_id = ?", (period_id,))
+            execute(
+                "INSERT OR REPLACE INTO lb_boards (key, fingerprint, created_at) VALUES (?, ?, ?)",
+                (key, mark, at_text),
+            )
+            if "all_time" in board.periods:
+                self._backfill(board)
+
+    def _backfill(self, board: BoardConfig) -> None:
+        found = _BACKFILL.get(board.source)
+        if found is None:  # a custom scorer's past cannot be recomputed
+            return
+        sql, params = found
+        if board.source == "metric":
+            sql = sql.format(column="count" if board.aggregate == "count" else "sum")
+        period_id = self.period_id(board.key, BoardPeriod("all_time", "all", None, None))
+        visibility, on_global = self._defaults
+        rows = self._conn.execute(sql, tuple(getattr(board, name) for name in params))
+        self._conn.executemany(
+            "INSERT INTO lb_scores (user_id, period_id, score, reached, listed) "
+            f"VALUES (?1, ?6, ?2, ?3, {_LISTED}) "
+            "ON CONFLICT DO UPDATE SET score = excluded.score, reached = excluded.reached",
+            (
+                (user_id, score, micros(datetime.fromisoformat(at)), visibility, on_global,
+                 period_id)
+                for user_id, score, at in rows
+            ),
+        )  # fmt: skip
+        self.rebuild(period_id)
+
+    def follows(self, source: str) -> bool:
+        return source in self._by_source
+
+    def forget_ids(self) -> None:
+        """Drop cached period ids: a rolled-back transaction may have made some of them."""
+        self._ids.clear()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def period_id(self, board: str, period: BoardPeriod) -> int:
+        """The id of ``period`` of ``board``, creating its row (inside a write) if need be."""
+        ident = (board, period.period, period.key)
+        found = self._ids.get(ident)
+        if found is not None:
+            return found
+        starts = None if period.starts_at is None else period.starts_at.isoformat()
+        ends = None if period.ends_at is None else period.ends_at.isoformat()
+        self._conn.execute(_NEW_PERIOD, (*ident, starts, ends))
+        (found,) = self._conn.execute(_PERIOD_ID, ident).fetchone()
+        self._ids[ident] = found
+        return int(found)
+
+    def find_period(self, board: str, period: str, key: str) -> int | None:
+        """The id of a period that has a row (read only)."""
+        ident = (board, period, key)
+        found = self._ids.get(ident)
+        if found is None:
+            row = self._conn.execute(_PERIOD_ID, ident).fetchone()
+            found = None if row is None else int(row[0])
+        return found
+
+    def add(self, source: str, user_id: str, delta: float, at: datetime) -> None:
+        """Add ``delta`` to every open period, of every board following ``source``, at ``at``."""
+        boards = self._by_source.get(source)
+        if not boards or not delta:
+            return
+        ids: list[int] = []
+        for board in boards:
+            periods = board.calendar.at(at)
+            for kind in board.config.periods:
+                period = periods.get(kind)
+                if period is not None:
+                    ids.append(self.period_id(board.config.key, period))
+        if not ids:
+            return
+        sql = self._upserts.get(len(ids))
+        if sql is None:
+            sql = self._upserts[len(ids)] = _UPSERT.format(ids=", ".join(["?"] * len(ids)))
+        visibility, on_global = self._defaults
+        rows = self._conn.execute(
+            sql, (user_id, delta, micros(at), visibility, on_global, *ids)
+        ).fetchall()
+        for period_id, score, blk, hi, listed in rows:
+            if listed and (blk is None or score < blk or (hi is not None and score >= hi)):
+                self._move(period_id, user_id, score, blk)
+
+    def _move(self, period_id: int, user_id: str, score: float, old: float | None) -> None:
+        """Count a listed user in the block that holds ``score`` (and no longer in ``old``)."""
+        execute = self._conn.execute
+        if old is not None:
+            execute(_LEAVE, (period_id, old))
+        lo, hi = self._block_of(period_id, score, create=True)
+        (n,) = execute(_JOIN, (period_id, lo)).fetchone()
+        execute(_PLACE, (lo, hi, user_id, period_id))
+        if n > 2 * BLOCK and not is_run(lo, hi):
+            self.split(period_id, lo, hi)
+
+    def _block_of(
+        self, period_id: int, score: float, *, create: bool = False
+    ) -> tuple[float, float | None]:
+        row = self._conn.execute(_BLOCK_OF, (period_id, score)).fetchone()
+        if row is not None:
+            return row[0], row[1]
+        if create:
+            self._conn.execute(
+                "INSERT INTO lb_blocks (period_id, lo, n) VALUES (?, ?, 0)", (period_id, MIN_LO)
+            )
+        return MIN_LO, None
+
+    def split(self, period_id: int, lo: float, hi: float | None) -> None:
+        """Cut block ``lo`` into blocks of at most ``BLOCK`` users, runs of one score apart."""
+        execute = self._conn.execute
+        members = sorted(execute(_MEMBERS, (period_id, lo)).fetchall(), key=itemgetter(1))
+        pieces = self._pack(lo, members)
+        if hi is not None and pieces[-1][0] == hi:  # a run ending right at hi left [hi, hi)
+            pieces.pop()
+        execute("DELETE FROM lb_blocks WHERE period_id = ? AND lo = ?", (period_id, lo))
+        execute_many = self._conn.executemany
+        execute_many(
+            "INSERT INTO lb_blocks (period_id, lo, n) VALUES (?, ?, ?)",
+            [(period_id, piece_lo, len(piece)) for piece_lo, piece in pieces],
+        )
+        bounds = [piece_lo for piece_lo, _ in pieces[1:]] + [hi]
+        execute_many(
+            _PLACE,
+            [
+                (piece_lo, piece_hi, member[0], period_id)
+                for (piece_lo, piece), piece_hi in zip(pieces, bounds, strict=True)
+                for member in piece
+            ],
+        )
+
+    @staticmethod
+    def _pack(lo: float, members: Sequence[tuple[str, float, int]]) -> list[tuple[float, list]]:
+        pieces: list[tuple[float, list]] = []
+        current_lo, current = lo, []
+        for score, run in groupby(members, key=itemgetter(1)):
+            group = list(run)
+            if len(group) > BLOCK // 2:
+                if current or current_lo != score:
+                    pieces.append((current_lo, current))
+                pieces.append((score, group))
+                current_lo, current = _successor(score), []
+            elif current and len(current) + len(group) > BLOCK:
+                pieces.append((current_lo, current))
+                current_lo, current = score, group
+            else:
+                current.extend(group)
+        pieces.append((current_lo, current))
+        return pieces
+
+    def set_listed(self, user_id: str, listed: bool) -> None:
+        """Move the user onto, or off, every open period's global order."""
+        execute = self._conn.execute
+        rows = execute(
+            "SELECT period_id, score, blk, listed FROM lb_scores WHERE user_id = ?", (user_id,)
+        ).fetchall()
+        for period_id, score, blk, was in rows:
+            if bool(was) == listed:
+                continue
+            if listed:
+                execute(
+                    "UPDATE lb_scores SET listed = 1 WHERE user_id = ? AND period_id = ?",
+                    (user_id, period_id),
+                )
+                self._move(period_id, user_id, score, None)
+            else:
+                if blk is not None:
+                    execute(_LEAVE, (period_id, blk))
+                execute(
+                    "UPDATE lb_scores SET listed = 0, blk = NULL, blk_hi = NULL, entered = NULL "
+                    "WHERE user_id = ? AND period_id = ?",
+                    (user_id, period_id),
+                )
+
+    def rebuild(self, period_id: int) -> None:
+        """Re-cut a period's blocks from its rows (after a bulk load)."""
+        execute = self._conn.execute
+        execute("DELETE FROM lb_blocks WHERE period_id = ?", (period_id,))
+        (n,) = execute(
+            "SELECT COUNT(*) FROM lb_scores WHERE period_id = ? AND listed = 1", (period_id,)
+        ).fetchone()
+        execute(
+            "UPDATE lb_scores SET blk = CASE WHEN listed THEN ? END, blk_hi = NULL, "
+            "entered = CASE WHEN listed THEN reached END WHERE period_id = ?",
+            (MIN_LO, period_id),
+        )
+        execute("INSERT INTO lb_blocks (period_id, lo, n) VALUES (?, ?, ?)", (period_id, MIN_LO, n))
+        if n > 2 * BLOCK:
+            self.split(period_id, MIN_LO, None)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def row(self, period_id: int, user_id: str) -> tuple[float, int, int, float, float] | None:
+        """``(score, reached, listed, blk, blk_hi)`` of the user in the period, if any."""
+        found = self._conn.execute(_ROW, (user_id, period_id)).fetchone()
+        return None if found is None else (found[0], found[1], found[2], found[3], found[4])
+
+    def rank_of(self, period_id: int, score: float) -> int:
+        """1 + the number of listed users with a higher score."""
+        lo, hi = self._block_of(period_id, score)
+        execute = self._conn.execute
+        (above,) = execute(_ABOVE, (period_id, lo)).fetchone()
+        if is_run(lo, hi):
+            return 1 + int(above)
+        (inside,) = execute(_HIGHER_IN, (period_id, lo, score)).fetchone()
+        return 1 + int(above) + int(inside)
+
+    def count(self, period_id: int) -> int:
+        (n,) = self._conn.execute(
+            "SELECT COALESCE(SUM(n), 0) FROM lb_blocks WHERE period_id = ?", (period_id,)
+        ).fetchone()
+        return int(n)
+
+    def locate(self, period_id: int, user_id: str) -> tuple[int, float, int] | None:
+        """``(0-based position, block, users above the block)`` of a listed user."""
+        found = self.row(period_id, user_id)
+        if found is None or not found[2]:
+            return None
+        score, reached, _, lo, hi = found
+        execute = self._conn.execute
+        (above,) = execute(_ABOVE, (period_id, lo)).fetchone()
+        if is_run(lo, hi):
+            (before,) = execute(_BEFORE_IN_RUN, (period_id, lo, reached, user_id)).fetchone()
+            return int(above) + int(before), lo, int(above)
+        ordered = self._sorted_members(period_id, lo)
+        index = next(i for i, member in enumerate(ordered) if member[0] == user_id)
+        return int(above) + index, lo, int(above)
+
+    def anchor(self, period_id: int, score: float) -> tuple[int, float, int]:
+        """Where an unlisted user with ``score`` would stand: ``(position, block, above)``."""
+        lo, _ = self._block_of(period_id, score)
+        (above,) = self._conn.execute(_ABOVE, (period_id, lo)).fetchone()
+        return self.rank_of(period_id, score) - 1, lo, int(above)
+
+    def _sorted_members(self, period_id: int, lo: float) -> list[tuple[str, float, int]]:
+        members = self._conn.execute(_MEMBERS, (period_id, lo)).fetchall()
+        members.sort(key=lambda m: (-m[1], m[2], m[0]))
+        return members
+
+    def _blocks(
+        self, period_id: int, start: int, anchor: tuple[float, int] | None = None
+    ) -> Iterator[tuple[float, float | None, int, int]]:
+        """``(lo, hi, n, users above it)`` of each block, best first, from the one holding
+        position ``start`` on. Without an ``anchor`` (a block and the users above it) the
+        walk starts at the top; with one, it climbs from there, so reading around the
+        900,000th user costs what reading around the 10th does."""
+        execute = self._conn.execute
+        if anchor is None:
+            first: float | None = None
+            before, hi = 0, None
+        else:
+            first, before = anchor
+            hi = None
+            climb = execute(
+                "SELECT lo, n FROM lb_blocks WHERE period_id = ? AND lo > ? ORDER BY lo",
+                (period_id, first),
+            )
+            for up_lo, up_n in climb:
+                if before <= start:
+                    hi = up_lo
+                    break
+                first, before = up_lo, before - up_n
+        if first is None:
+            cursor = execute(
+                "SELECT lo, n FROM lb_blocks WHERE period_id = ? ORDER BY lo DESC", (period_id,)
+            )
+        else:
+            cursor = execute(
+                "SELECT lo, n FROM lb_blocks WHERE period_id = ? AND lo <= ? ORDER BY lo DESC",
+                (period_id, first),
+            )
+        for lo, n in cursor:
+            if before + n > start:
+                yield lo, hi, n, before
+            before += n
+            hi = lo
+
+    def page(
+        self, period_id: int, offset: int, limit: int, anchor: tuple[float, int] | None = None
+    ) -> list[Row]:
+        """Listed entries ``offset`` to ``offset + limit`` in board order, with their ranks."""
+        blocks = self._blocks(period_id, offset, anchor)
+        return list(self._entries(blocks, period_id, offset, limit))
+
+    def _entries(
+        self,
+        blocks: Iterator[tuple[float, float | None, int, int]],
+        period_id: int,
+        offset: int,
+        limit: int,
+    ) -> Iterator[Row]:
+        end = offset + limit
+        for lo, hi, n, before in blocks:
+            if before >= end:
+                return
+            if n == 0:
+                continue
+            skip = max(0, offset - before)
+            take = min(n, end - before) - skip
+            if is_run(lo, hi):
+                members = self._conn.execute(_RUN_MEMBERS, (period_id, lo, take, skip)).fetchall()
+                for i, (user_id, score, reached) in enumerate(members):
+                    yield Row(before + skip + i, before + 1, user_id, score, reached)
+                continue
+            ordered = self._sorted_members(period_id, lo)
+            higher = 0
+            for i, (user_id, score, reached) in enumerate(ordered):
+                if i and score != ordered[i - 1][1]:
+                    higher = i
+                if skip <= i < skip + take:
+                    yield Row(before + i, before + higher + 1, user_id, score, reached)
+
+
+def fingerprint(board: BoardConfig) -> str:
+    """What a board's stored scores depend on: change any of it and they are rebuilt."""
+    return json.dumps([board.source_key, sorted(board.periods)], separators=(",", ":"))
+
+
+# What each source's all-time score is, from the state the engine already keeps: a board
+# added to an engine in use starts with everyone's standing, not from zero.
+_CREDITED = "('earned', 'bonus', 'referral_reward')"
+_BACKFILL = {
+    "xp": ("SELECT user_id, xp, updated_at FROM profiles WHERE xp > 0", ()),
+    "points": (
+        "SELECT user_id, SUM(amount), MAX(created_at) FROM transactions "
+        f"WHERE currency = ? AND type IN {_CREDITED} AND user_id IS NOT NULL "
+        "GROUP BY user_id",
+        ("currency",),
+    ),
+    "achievements": (
+        "SELECT user_id, COUNT(*), MAX(unlocked_at) FROM achievement_unlocks GROUP BY user_id",
+        (),
+    ),
+    "achievement_points": (
+        "SELECT user_id, SUM(points), MAX(unlocked_at) FROM achievement_unlocks "
+        "GROUP BY user_id HAVING SUM(points) != 0",
+        (),
+    ),
+    "metric": (
+        "SELECT user_id, {column}, last_at FROM metrics WHERE metric = ? AND {column} != 0",
+        ("metric",),
+    ),
+}

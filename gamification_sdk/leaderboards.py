@@ -1,0 +1,513 @@
+"""Reading boards (scopes, privacy, archived periods) and closing periods that ended."""
+
+from __future__ import annotations
+
+import bisect
+import math
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from .boards import Boards, Row
+from .clock import to_text
+from .config import Config
+from .errors import InvalidInput, UnknownBoard, UnknownGroup
+from .inventory import Items
+from .leaderboard_config import BoardConfig, RankReward
+from .ledger import Ledger, Posting
+from .models import Leaderboard, LeaderboardEntry, PeriodClose
+from .notifications import Notifications
+from .periods import check_key
+from .social import Person, Social
+from .store import Tx
+
+__all__ = ["SCOPES", "Leaderboards", "Target"]
+
+SCOPES = ("global", "group", "friends")
+_ARCHIVE_COLUMNS = "user_id, score, reached, rank, position, previous_rank, movement, listed"
+
+
+class Target(NamedTuple):
+    """A resolved board period: its id is None while nobody has scored in it."""
+
+    board: BoardConfig
+    period: str
+    key: str
+    period_id: int | None
+    closed: bool
+
+
+class _Line(NamedTuple):
+    user_id: str
+    score: float
+    reached: int
+    rank: int
+    position: int
+    previous_rank: int | None = None
+    movement: str | None = None
+    hidden: bool = False
+
+
+def _ranked(rows: Sequence[tuple[str, float, int]]) -> list[_Line]:
+    """Competition ranks over rows, best first; ties in the order their scores were reached."""
+    ordered = sorted(rows, key=lambda r: (-r[1], r[2], r[0]))
+    lines = []
+    rank = 0
+    for i, (user_id, score, reached) in enumerate(ordered):
+        if i == 0 or score != ordered[i - 1][1]:
+            rank = i + 1
+        lines.append(_Line(user_id, score, reached, rank, i + 1))
+    return lines
+
+
+class Leaderboards:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        config: Config,
+        boards: Boards,
+        social: Social,
+        ledger: Ledger,
+        items: Items,
+        notifications: Notifications,
+    ) -> None:
+        self._conn = conn
+        self._config = config
+        self._boards = boards
+        self._social = social
+        self._ledger = ledger
+        self._items = items
+        self._notifications = notifications
+
+    # -- resolving ---------------------------------------------------------------------------
+
+    def target(self, board: str, period: str, period_key: str | None, at: datetime) -> Target:
+        found = self._boards.boards.get(board)
+        if found is None:
+            raise UnknownBoard(board, sorted(self._boards.boards))
+        config, calendar = found
+        if period not in config.periods:
+            raise InvalidInput(
+                "period", f"board {board!r} has periods {', '.join(config.periods)}; got {period!r}"
+            )
+        if period_key is None:
+            current = calendar.at(at).get(period)
+            if current is None:
+                raise InvalidInput("period", f"no season is active at {at.isoformat()}")
+            period_key = current.key
+        elif not isinstance(period_key, str) or not check_key(period, period_key) or (
+            period == "season" and calendar.season(period_key) is None
+        ):
+            raise InvalidInput("period_key", f"not a {period} key: {period_key!r}")
+        row = self._conn.execute(
+            "SELECT id, closed_at FROM lb_periods WHERE board = ? AND period = ? AND period_key = ?",
+            (board, period, period_key),
+        ).fetchone()
+        if row is None:
+            return Target(config, period, period_key, None, False)
+        return Target(config, period, period_key, int(row[0]), row[1] is not None)
+
+    def check_scope(self, scope: str, group: str | None, viewer: str | None) -> None:
+        if scope not in SCOPES:
+            raise InvalidInput("scope", f"expected one of {', '.join(SCOPES)}, got {scope!r}")
+        if scope == "group":
+            if group is None:
+                raise InvalidInput("group", "the group scope needs a group")
+            if self._social.group_kind(group) is None:
+                raise UnknownGroup(group)
+        elif group is not None:
+            raise InvalidInput("group", f"only the group scope takes a group (scope is {scope!r})")
+        if scope == "friends" and viewer is None:
+            raise InvalidInput("viewer", "the friends scope is the viewer's friends: give viewer")
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def leaderboard(
+        self,
+        target: Target,
+        scope: str,
+        group: str | None,
+        limit: int,
+        offset: int,
+        viewer: str | None,
+    ) -> Leaderboard:
+        if scope == "global" and not target.closed:
+            return self._live_global(target, limit, offset, viewer)
+        lines = self._lines(target, scope, group, viewer)
+        own = self._find(lines, viewer)
+        return self._board(target, scope, group, lines[offset : offset + limit], own, lines)
+
+    def around(
+        self, target: Target, user_id: str, n: int, scope: str, group: str | None
+    ) -> Leaderboard:
+        if scope == "global" and not target.closed:
+            return self._live_around(target, user_id, n)
+        lines = self._lines(target, scope, group, user_id)
+        own = self._find(lines, user_id)
+        if own is None:
+            return self._board(target, scope, group, [], None, lines)
+        at = next(i for i, line in enumerate(lines) if line.user_id == user_id)
+        return self._board(target, scope, group, lines[max(0, at - n) : at + n + 1], own, lines)
+
+    def rank(
+        self, target: Target, user_id: str, scope: str, group: str | None
+    ) -> LeaderboardEntry | None:
+        if scope == "global" and not target.closed:
+            line = self._live_line(target, user_id)
+        else:
+            line = self._find(self._lines(target, scope, group, user_id), user_id)
+        if line is None:
+            return None
+        return self._entries([line], user_id)[0]
+
+    def _find(self, lines: Sequence[_Line], user_id: str | None) -> _Line | None:
+        if user_id is None:
+            return None
+        return next((line for line in lines if line.user_id == user_id), None)
+
+    def _board(
+        self,
+        target: Target,
+        scope: str,
+        group: str | None,
+        page: Sequence[_Line],
+        own: _Line | None,
+        lines: Sequence[_Line],
+    ) -> Leaderboard:
+        viewer = None if own is None else own.user_id
+        entries = self._entries([*page, *([own] if own else [])], viewer)
+        return Leaderboard(
+            board=target.board.key,
+            period=target.period,
+            period_key=target.key,
+            scope=scope,
+            group=group,
+            total=sum(1 for line in lines if not line.hidden),
+            entries=tuple(entries[: len(page)]),
+            viewer=entries[-1] if own else None,
+            closed=target.closed,
+        )
+
+    def _entries(self, lines: Sequence[_Line], viewer: str | None) -> list[LeaderboardEntry]:
+        people = self._social.people(line.user_id for line in lines)
+        unknown = Person("", 1, "private")
+        return [
+            LeaderboardEntry(
+                rank=line.rank,
+                position=line.position,
+                user_id=line.user_id,
+                display_name=people.get(line.user_id, unknown).display_name or line.user_id,
+                level=people.get(line.user_id, unknown).level,
+                score=line.score,
+                is_viewer=line.user_id == viewer,
+                hidden=line.hidden,
+                previous_rank=line.previous_rank,
+                movement=line.movement,
+            )
+            for line in lines
+        ]
+
+    # The global board of an open period: the block structure, never a scan.
+
+    def _live_global(
+        self, target: Target, limit: int, offset: int, viewer: str | None
+    ) -> Leaderboard:
+        pid = target.period_id
+        page: list[_Line] = []
+        total = 0
+        if pid is not None:
+            total = self._boards.count(pid)
+            page = [self._from_row(row) for row in self._boards.page(pid, offset, limit)]
+        own = None if viewer is None else self._live_line(target, viewer)
+        entries = self._entries([*page, *([own] if own else [])], viewer)
+        return Leaderboard(
+            board=target.board.key, period=target.period, period_key=target.key,
+            scope="global", group=None, total=total, entries=tuple(entries[: len(page)]),
+            viewer=entries[-1] if own else None, closed=False,
+        )  # fmt: skip
+
+    @staticmethod
+    def _from_row(row: Row) -> _Line:
+        return _Line(row.user_id, row.score, row.reached, row.rank, row.position + 1)
+
+    def _live_line(self, target: Target, user_id: str) -> _Line | None:
+        pid = target.period_id
+        found = None if pid is None else self._boards.row(pid, user_id)
+        if pid is None or found is None:
+            return None
+        score, reached, listed = found[0], found[1], found[2]
+        rank = self._boards.rank_of(pid, score)
+        if listed:
+            located = self._boards.locate(pid, user_id)
+            assert located is not None
+            return _Line(user_id, score, reached, rank, located[0] + 1)
+        return _Line(user_id, score, reached, rank, rank, hidden=True)
+
+    def _live_around(self, target: Target, user_id: str, n: int) -> Leaderboard:
+        pid = target.period_id
+        found = None if pid is None else self._boards.row(pid, user_id)
+        if pid is None or found is None:
+            total = 0 if pid is None else self._boards.count(pid)
+            return Leaderboard(
+                board=target.board.key, period=target.period, period_key=target.key,
+                scope="global", group=None, total=total, entries=(), viewer=None,
+            )  # fmt: skip
+        boards = self._boards
+        listed = bool(found[2])
+        located = boards.locate(pid, user_id) if listed else boards.anchor(pid, found[0])
+        assert located is not None
+        position, block, above = located
+        start = max(0, position - n)
+        # A hidden user is not in the order: read n above and n below where they would be.
+        wanted = position + n + (1 if listed else 0) - start
+        lines = [self._from_row(row) for row in boards.page(pid, start, wanted, (block, above))]
+        own = self._live_line(target, user_id)
+        assert own is not None
+        if not listed:
+            lines.insert(position - start, own)
+        entries = self._entries(lines, user_id)
+        return Leaderboard(
+            board=target.board.key, period=target.period, period_key=target.key,
+            scope="global", group=None, total=boards.count(pid), entries=tuple(entries),
+            viewer=next(e for e in entries if e.is_viewer), closed=False,
+        )  # fmt: skip
+
+    # Group and friends boards, and every board of a closed period: built from the rows of
+    # the users concerned, so they cost what the group (or the viewer's friends) holds.
+
+    def _lines(
+        self, target: Target, scope: str, group: str | None, viewer: str | None
+    ) -> list[_Line]:
+        if target.period_id is None:
+            return []
+        if scope == "global":  # a closed period: the archive
+            return self._archived_global(target.period_id, viewer)
+        social = self._social
+        if scope == "friends":
+            assert viewer is not None
+            friends = social.friends(viewer)
+            candidates = [viewer, *sorted(friends)]
+        else:
+            assert group is not None
+            friends = set() if viewer is None else social.friends(viewer)
+            candidates = social.members(group)
+        people = social.people(candidates)
+        shown = [
+            user_id
+            for user_id in candidates
+            if user_id == viewer
+            or (
+                user_id in people
+                and (
+                    people[user_id].visibility == "public"
+                    or (people[user_id].visibility == "friends_only" and user_id in friends)
+                )
+            )
+        ]
+        rows = self._scores(target, shown)
+        lines = _ranked([(user_id, score, reached) for user_id, (score, reached, _, _) in rows.items()])
+        if target.closed:
+            lines = [
+                line._replace(previous_rank=rows[line.user_id][2], movement=rows[line.user_id][3])
+                for line in lines
+            ]
+        return lines
+
+    def _scores(
+        self, target: Target, user_ids: Sequence[str]
+    ) -> dict[str, tuple[float, int, int | None, str | None]]:
+        table = "lb_archive" if target.closed else "lb_scores"
+        extra = "previous_rank, movement" if target.closed else "NULL, NULL"
+        found: dict[str, tuple[float, int, int | None, str | None]] = {}
+        for start in range(0, len(user_ids), 500):
+            chunk = user_ids[start : start + 500]
+            sql = (
+                f"SELECT user_id, score, reached, {extra} FROM {table} WHERE period_id = ? "
+                f"AND user_id IN ({', '.join('?' * len(chunk))})"
+            )
+            for user_id, score, reached, previous, movement in self._conn.execute(
+                sql, (target.period_id, *chunk)
+            ):
+                found[user_id] = (score, reached, previous, movement)
+        return found
+
+    def _archived_global(self, period_id: int, viewer: str | None) -> list[_Line]:
+        rows = self._conn.execute(
+            f"SELECT {_ARCHIVE_COLUMNS} FROM lb_archive WHERE period_id = ? "
+            "AND (position IS NOT NULL OR user_id = ?) ORDER BY position IS NULL, position",
+            (period_id, viewer),
+        ).fetchall()
+        return [
+            _Line(user_id, score, reached, rank, position or rank, previous, movement, not listed)
+            for user_id, score, reached, rank, position, previous, movement, listed in rows
+        ]
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def due(self, now: datetime) -> list[int]:
+        """Open periods that ended by ``now``, oldest first."""
+        return [
+            period_id
+            for (period_id,) in self._conn.execute(
+                "SELECT id FROM lb_periods WHERE closed_at IS NULL AND ends_at <= ? "
+                "ORDER BY ends_at, id",
+                (to_text(now),),
+            )
+        ]
+
+    def close(self, tx: Tx, period_id: int, now: datetime) -> PeriodClose | None:
+        """Archive one ended period with movement, pay its rank rewards, drop its live rows.
+
+        Runs inside the caller's transaction; a period already closed is left alone, so a
+        job that runs twice pays nothing twice.
+        """
+        execute = self._conn.execute
+        row = execute(
+            "SELECT board, period, period_key, starts_at, closed_at FROM lb_periods WHERE id = ?",
+            (period_id,),
+        ).fetchone()
+        if row is None or row[4] is not None:
+            return None
+        board, period, key, starts_at, _ = row
+        scores = execute(
+            "SELECT user_id, score, reached, listed FROM lb_scores WHERE period_id = ?",
+            (period_id,),
+        ).fetchall()
+        ranked = _ranked([(u, s, r) for u, s, r, listed in scores if listed])
+        ascending = sorted(line.score for line in ranked)
+        previous = self._previous_ranks(board, period, key, starts_at)
+        archive = []
+        for line in ranked:
+            archive.append((*self._moved(line.rank, previous.get(line.user_id)), line, 1))
+        for user_id, score, reached, listed in scores:
+            if not listed:
+                rank = 1 + len(ascending) - bisect.bisect_right(ascending, score)
+                hidden = _Line(user_id, score, reached, rank, 0)
+                archive.append((*self._moved(rank, previous.get(user_id)), hidden, 0))
+        self._conn.executemany(
+            "INSERT INTO lb_archive (period_id, user_id, score, reached, listed, rank, position, "
+            "previous_rank, movement) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (period_id, line.user_id, line.score, line.reached, listed, line.rank,
+                 line.position if listed else None, prior, movement)
+                for prior, movement, line, listed in archive
+            ],
+        )  # fmt: skip
+        at_text = to_text(now)
+        rewarded = self._reward(tx, period_id, board, period, key, ranked, now, at_text)
+        execute("DELETE FROM lb_scores WHERE period_id = ?", (period_id,))
+        execute("DELETE FROM lb_blocks WHERE period_id = ?", (period_id,))
+        execute(
+            "UPDATE lb_periods SET closed_at = ?, ranked = ? WHERE id = ?",
+            (at_text, len(ranked), period_id),
+        )
+        closed = PeriodClose(board, period, key, len(ranked), rewarded)
+        tx.emit("on_leaderboard_closed", close=closed)
+        return closed
+
+    @staticmethod
+    def _moved(rank: int, prior: int | None) -> tuple[int | None, str]:
+        if prior is None:
+            return None, "new"
+        return prior, "up" if rank < prior else "down" if rank > prior else "same"
+
+    def _previous_ranks(
+        self, board: str, period: str, key: str, starts_at: str | None
+    ) -> dict[str, int]:
+        if period == "season":
+            calendar = self._boards.boards[board].calendar if board in self._boards.boards else None
+            season = None if calendar is None else calendar.season_before(key)
+            if season is None:
+                return {}
+            row = self._conn.execute(
+                "SELECT id FROM lb_periods WHERE board = ? AND period = ? AND period_key = ? "
+                "AND closed_at IS NOT NULL",
+                (board, period, season.key),
+            ).fetchone()
+        else:
+            row = self._conn.execute(
+                "SELECT id FROM lb_periods WHERE board = ? AND period = ? AND ends_at = ? "
+                "AND closed_at IS NOT NULL",
+                (board, period, starts_at),
+            ).fetchone()
+        if row is None:
+            return {}
+        return dict(
+            self._conn.execute(
+                "SELECT user_id, rank FROM lb_archive WHERE period_id = ?", (row[0],)
+            ).fetchall()
+        )
+
+    def _reward(
+        self,
+        tx: Tx,
+        period_id: int,
+        board: str,
+        period: str,
+        key: str,
+        ranked: Sequence[_Line],
+        now: datetime,
+        at_text: str,
+    ) -> int:
+        found = self._boards.boards.get(board)
+        if found is None or not ranked:
+            return 0
+        paid = 0
+        for index, reward in enumerate(found.config.rewards):
+            if reward.periods and period not in reward.periods:
+                continue
+            if reward.ranks is not None:
+                first, last = reward.ranks
+            else:
+                assert reward.top_percent is not None
+                first, last = 1, math.ceil(len(ranked) * reward.top_percent / 100)
+            for line in ranked:
+                if not first <= line.rank <= last:
+                    continue
+                cursor = self._conn.execute(
+                    "INSERT OR IGNORE INTO lb_rewards (period_id, user_id, reward, rank, paid_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (period_id, line.user_id, index, line.rank, at_text),
+                )
+                if cursor.rowcount == 0:
+                    continue
+                paid += 1
+                self._pay(tx, period_id, board, period, key, index, reward, line, now, at_text)
+        return paid
+
+    def _pay(
+        self,
+        tx: Tx,
+        period_id: int,
+        board: str,
+        period: str,
+        key: str,
+        index: int,
+        reward: RankReward,
+        line: _Line,
+        now: datetime,
+        at_text: str,
+    ) -> None:
+        label = f"{board} {period} {key}"
+        for currency, amount in sorted(reward.points.items()):
+            self._ledger.credit(
+                tx,
+                Posting(
+                    "bonus", currency, amount, line.user_id, "leaderboard", now, at_text,
+                    reference=("leaderboard", f"{board}:{period}:{key}"),
+                    description=f"Rank {line.rank} on {label}",
+                    key=f"leaderboard:{period_id}:{line.user_id}:{index}:{currency}",
+                ),
+            )  # fmt: skip
+        if reward.title is not None:
+            self._items.grant_title(line.user_id, reward.title, f"leaderboard:{label}", at_text)
+        for item, quantity in sorted(reward.items.items()):
+            self._items.grant_item(line.user_id, item, quantity, at_text)
+        self._notifications.add(
+            tx, line.user_id, "leaderboard_reward", f"Rank {line.rank} on {label}",
+            {"board": board, "period": period, "period_key": key, "rank": line.rank,
+             "points": dict(reward.points), "title": reward.title, "items": dict(reward.items)},
+            now, at_text,
+        )  # fmt: skip
+
