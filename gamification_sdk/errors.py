@@ -25,10 +25,14 @@ __all__ = [
     "QuestNotVerified",
     "QuestUnavailable",
     "RateLimited",
+    "ReferralAlreadyConverted",
+    "ReferralRejected",
+    "ReferralUnavailable",
     "Rejected",
     "ReservationClosed",
     "ReservationExpired",
     "UnknownCurrency",
+    "UnknownReferralCode",
     "UnknownUser",
 ]
 
@@ -262,3 +266,37 @@ class QuestAlreadyCompleted(QuestUnavailable):
 
 class QuestNotVerified(QuestUnavailable):
     """The verify_quest hook (or, with none answering, the tracked progress) refused it."""
+
+
+class UnknownReferralCode(NotFound):
+    """No user has this referral code; nothing was written."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__("code", code)
+
+
+class ReferralRejected(GamificationError):
+    """An anti-fraud rule or a ``check_referral`` plugin flagged the referral: it was stored
+    flagged with ``reason`` (as ``referral_id``) and paid nothing."""
+
+    def __init__(self, reason: str, referral_id: int) -> None:
+        self.reason = reason
+        self.referral_id = referral_id
+        super().__init__(
+            f"referral rejected: {reason} (stored as flagged referral {referral_id}, nothing paid)"
+        )
+
+
+class ReferralUnavailable(GamificationError):
+    """The referral's status does not allow this; ``reason`` says why and nothing was written."""
+
+    def __init__(self, referral_id: int, status: str, reason: str) -> None:
+        self.referral_id = referral_id
+        self.status = status
+        self.reason = reason
+        super().__init__(f"referral: {referral_id} ({status}) {reason}")
+
+
+class ReferralAlreadyConverted(ReferralUnavailable):
+    """The referral converted before: a conversion pays once; nothing was written."""

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         Notification,
         QuestCompletion,
         QuestStatus,
+        ReferralAttempt,
         Transaction,
         Unlock,
         XPAward,
@@ -116,3 +117,8 @@ def register_jobs(register: Callable[[Job], None], config: Config) -> None:
 @hookspec
 def on_ledger_audit(engine: Gamification, report: LedgerReport, at: datetime) -> None:
     """Called after the scheduled ``ledger_audit`` job with its ``LedgerReport`` (falsy when all agree) and the ``now`` it ran for; the return value is ignored."""
+
+
+@hookspec
+def check_referral(engine: Gamification, referral: ReferralAttempt) -> str | None:
+    """Return a reason to flag a referral the built-in rules passed (stored flagged, pays nothing, raises errors.ReferralRejected), or None (inside the transaction)."""
