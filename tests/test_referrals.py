@@ -74,6 +74,16 @@ def test_codes_avoid_look_alikes_and_differ(r: Gamification) -> None:
         assert not set(code.removeprefix("FRIEND-")) & set("0O1IL")
 
 
+def test_code_collisions_draw_again_then_grow(
+    r: Gamification, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a "random" source that always draws the same character, every draw collides.
+    monkeypatch.setattr("gamification_sdk.referrals.secrets.choice", lambda chars: chars[0])
+    assert r.referral_code("a") == "FRIEND-2222"
+    assert r.referral_code("b") == "FRIEND-22222"  # 16 collisions later, one longer
+    assert r.referral_code("c") == "FRIEND-222222"
+
+
 def test_code_format_is_configurable(make_engine: Make) -> None:
     g = engine(
         make_engine, code_format="{name}-swan-{random}", code_length=6, default_name="PAL"
@@ -596,3 +606,16 @@ def test_random_referral_sequences_never_pay_a_tier_twice(
         assert stats.earned.get("points", 0) == points(g, user)
     welcomed = [t.user_id for u in range(8) for t in g.history(f"new-{u}").transactions]
     assert len(welcomed) == len(set(welcomed))  # a new user is welcomed at most once
+
+
+def test_two_processes_sharing_a_file_welcome_a_user_once(
+    make_engine: Make, db_path: Path
+) -> None:
+    first = engine(make_engine, path=db_path)
+    second = engine(make_engine, path=db_path)
+    first.track_referral(first.referral_code("sean"), "amy")
+    assert rejected(lambda: second.track_referral(second.referral_code("zed"), "amy")).reason == (
+        "referred_twice"
+    )
+    assert (second.balance("amy", "points"), second.balance("zed", "points")) == (500, 0)
+    assert not second.verify_ledger()
