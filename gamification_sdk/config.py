@@ -26,6 +26,8 @@ __all__ = [
     "LevelReward",
     "LevelsConfig",
     "RateLimit",
+    "ReferralTier",
+    "ReferralsConfig",
     "SchedulerConfig",
     "StreaksConfig",
 ]
@@ -231,6 +233,64 @@ class SchedulerConfig:
 
 
 @attrs.frozen
+class ReferralTier:
+    """A referral milestone: the referrer's ``referrals``-th converted referral pays ``points``
+    once (in the referral currency) and grants ``title`` if set. ``tier`` is its key."""
+
+    tier: str
+    name: str
+    referrals: int
+    points: int = 0
+    title: str | None = None
+
+
+# Seed 002's referral_milestones rows.
+SEED_REFERRAL_TIERS = (
+    ReferralTier("bronze", "Bronze Recruiter", 1, 500),
+    ReferralTier("silver", "Silver Recruiter", 5, 3_000),
+    ReferralTier("gold", "Gold Recruiter", 10, 8_000),
+    ReferralTier("platinum", "Platinum Recruiter", 25, 25_000),
+    ReferralTier("diamond", "Diamond Recruiter", 50, 75_000),
+)
+# No look-alikes: 0/O, 1/I/L are left out.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def _tiers(value: Iterable[ReferralTier]) -> tuple[ReferralTier, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class ReferralsConfig:
+    """Referral codes, rewards, anti-fraud rules and milestones (see README, "Referrals").
+
+    ``code_format``: literal text (A-Z, 0-9, ``-``, ``_``) with ``{random}`` once and
+    ``{name}`` at most once; ``{random}`` is ``code_length`` characters of ``code_alphabet``,
+    ``{name}`` the ``name`` given to ``referral_code`` (``default_name`` without one).
+    ``currency``: what rewards pay in (None: the first configured currency). Amounts of 0 pay
+    nothing. Each anti-fraud rule switches off on its own; ``max_referrals_per_ip`` 0 is off.
+    """
+
+    code_format: str = "{name}-{random}"
+    code_length: int = 4
+    code_alphabet: str = CODE_ALPHABET
+    default_name: str = "FRIEND"
+    currency: str | None = None
+    referrer_reward: int = 500
+    referred_reward: int = 500
+    conversion_reward: int = 2_000
+    milestones: tuple[ReferralTier, ...] = attrs.field(
+        default=SEED_REFERRAL_TIERS, converter=_tiers
+    )
+    reject_self_referral: bool = True
+    reject_same_ip: bool = True
+    max_referrals_per_ip: int = 3
+    ip_window_days: int = 7
+    reject_seen_device: bool = True
+    reject_referred_twice: bool = True
+
+
+@attrs.frozen
 class Config:
     """Everything an engine is configured with. Build it in Python or with ``from_file``."""
 
@@ -260,6 +320,7 @@ class Config:
     )
     scheduler: SchedulerConfig = attrs.field(factory=SchedulerConfig)
     leaderboards: LeaderboardsConfig = attrs.field(factory=LeaderboardsConfig)
+    referrals: ReferralsConfig = attrs.field(factory=ReferralsConfig)
 
     def __attrs_post_init__(self) -> None:
         problems = _problems(self)
@@ -412,6 +473,10 @@ def _problems(config: Config) -> list[str]:
     else:
         p.append("scheduler: expected a SchedulerConfig")
     p.extend(leaderboard_problems(config.leaderboards, set(names)))
+    if isinstance(config.referrals, ReferralsConfig):
+        p.extend(_referral_problems(config.referrals, names))
+    else:
+        p.append("referrals: expected a ReferralsConfig")
     return p
 
 
@@ -519,4 +584,113 @@ def _streak_problems(config: StreaksConfig) -> list[str]:
     for i, event in enumerate(config.activity_events or ()):
         if not isinstance(event, str) or not event.strip() or len(event) > 100:
             p.append(f"streaks.activity_events[{i}]: expected an event name, got {event!r}")
+    return p
+
+
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+_CODE_TEXT = re.compile(r"^[A-Za-z0-9_-]*$")
+_CODE_CHARS = re.compile(r"^[A-Z0-9]+$")
+
+
+def _code_format_problems(fmt: object) -> list[str]:
+    where = "referrals.code_format"
+    if not isinstance(fmt, str):
+        return [f"{where}: expected str, got {fmt!r}"]
+    p: list[str] = []
+    tokens = _PLACEHOLDER.findall(fmt)
+    unknown = sorted({t for t in tokens if t not in ("{name}", "{random}")})
+    if unknown:
+        p.append(f"{where}: unknown placeholder(s) {', '.join(unknown)}; use {{name}}, {{random}}")
+    if tokens.count("{random}") != 1:
+        p.append(f"{where}: must hold {{random}} exactly once, got {fmt!r}")
+    if tokens.count("{name}") > 1:
+        p.append(f"{where}: may hold {{name}} at most once, got {fmt!r}")
+    literal = _PLACEHOLDER.sub("", fmt)
+    if not _CODE_TEXT.match(literal) or len(literal) > 20:
+        p.append(
+            f"{where}: text outside placeholders must be at most 20 of A-Z, 0-9, '-', '_', "
+            f"got {fmt!r}"
+        )
+    return p
+
+
+def _referral_problems(config: ReferralsConfig, currencies: list[str]) -> list[str]:
+    p = _code_format_problems(config.code_format)
+    if not _is_int(config.code_length) or not 4 <= config.code_length <= 16:
+        p.append(
+            f"referrals.code_length: expected an int from 4 to 16, got {config.code_length!r}"
+        )
+    alphabet = config.code_alphabet
+    if (
+        not isinstance(alphabet, str)
+        or not _CODE_CHARS.match(alphabet)
+        or len(set(alphabet)) != len(alphabet)
+        or len(alphabet) < 16
+    ):
+        p.append(
+            "referrals.code_alphabet: expected at least 16 distinct characters of A-Z and 0-9, "
+            f"got {alphabet!r}"
+        )
+    name = config.default_name
+    if not isinstance(name, str) or not _CODE_CHARS.match(name) or len(name) > 12:
+        p.append(f"referrals.default_name: expected 1-12 of A-Z and 0-9, got {name!r}")
+    if config.currency is not None and config.currency not in currencies:
+        p.append(
+            f"referrals.currency: unknown currency {config.currency!r}; configure it in "
+            "currencies (or leave it unset for the first one)"
+        )
+    for field in ("referrer_reward", "referred_reward", "conversion_reward"):
+        value = getattr(config, field)
+        if not _is_int(value) or not 0 <= value <= MAX_AMOUNT:
+            p.append(f"referrals.{field}: expected an int from 0 to 2**53, got {value!r}")
+    for field in (
+        "reject_self_referral", "reject_same_ip", "reject_seen_device", "reject_referred_twice"
+    ):
+        if type(getattr(config, field)) is not bool:
+            p.append(f"referrals.{field}: expected bool")
+    per_ip = config.max_referrals_per_ip
+    if not _is_int(per_ip) or not 0 <= per_ip <= 1_000_000:
+        p.append(
+            f"referrals.max_referrals_per_ip: expected an int from 0 (off) to 1000000, "
+            f"got {per_ip!r}"
+        )
+    days = config.ip_window_days
+    if not _is_int(days) or not 1 <= days <= 366:
+        p.append(f"referrals.ip_window_days: expected an int from 1 to 366, got {days!r}")
+    p.extend(_tier_problems(config.milestones))
+    return p
+
+
+def _tier_problems(tiers: tuple[ReferralTier, ...]) -> list[str]:
+    p: list[str] = []
+    keys: set[str] = set()
+    thresholds: set[int] = set()
+    for i, tier in enumerate(tiers):
+        where = f"referrals.milestones[{i}]"
+        if not isinstance(tier, ReferralTier):
+            p.append(f"{where}: expected a ReferralTier")
+            continue
+        if not isinstance(tier.tier, str) or not _NAME.match(tier.tier):
+            p.append(f"{where}.tier: expected a lowercase identifier, got {tier.tier!r}")
+        elif tier.tier in keys:
+            p.append(f"{where}.tier: {tier.tier!r} is configured twice")
+        else:
+            keys.add(tier.tier)
+        if not isinstance(tier.name, str) or not tier.name.strip() or len(tier.name) > 100:
+            p.append(f"{where}.name: expected a name of 1-100 characters")
+        if not _is_int(tier.referrals) or not 1 <= tier.referrals <= 1_000_000:
+            p.append(
+                f"{where}.referrals: expected an int from 1 to 1000000, got {tier.referrals!r}"
+            )
+        elif tier.referrals in thresholds:
+            p.append(f"{where}.referrals: two tiers need {tier.referrals} referrals")
+        else:
+            thresholds.add(tier.referrals)
+        if not _is_int(tier.points) or not 0 <= tier.points <= MAX_AMOUNT:
+            p.append(f"{where}.points: expected an int from 0 to 2**53, got {tier.points!r}")
+        title = tier.title
+        if title is not None and (
+            not isinstance(title, str) or not title.strip() or len(title) > 100
+        ):
+            p.append(f"{where}.title: expected a title of 1-100 characters or null")
     return p

@@ -25,12 +25,16 @@ __all__ = [
     "QuestNotVerified",
     "QuestUnavailable",
     "RateLimited",
+    "ReferralAlreadyConverted",
+    "ReferralRejected",
+    "ReferralUnavailable",
     "Rejected",
     "ReservationClosed",
     "ReservationExpired",
     "UnknownBoard",
     "UnknownCurrency",
     "UnknownGroup",
+    "UnknownReferralCode",
     "UnknownUser",
 ]
 
@@ -280,3 +284,35 @@ class UnknownGroup(InvalidInput):
     def __init__(self, group: object) -> None:
         self.group = group
         super().__init__("group", f"unknown group {group!r}; users make one by joining it")
+class UnknownReferralCode(NotFound):
+    """No user has this referral code; nothing was written."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__("code", code)
+
+
+class ReferralRejected(GamificationError):
+    """An anti-fraud rule or a ``check_referral`` plugin flagged the referral: it was stored
+    flagged with ``reason`` (as ``referral_id``) and paid nothing."""
+
+    def __init__(self, reason: str, referral_id: int) -> None:
+        self.reason = reason
+        self.referral_id = referral_id
+        super().__init__(
+            f"referral rejected: {reason} (stored as flagged referral {referral_id}, nothing paid)"
+        )
+
+
+class ReferralUnavailable(GamificationError):
+    """The referral's status does not allow this; ``reason`` says why and nothing was written."""
+
+    def __init__(self, referral_id: int, status: str, reason: str) -> None:
+        self.referral_id = referral_id
+        self.status = status
+        self.reason = reason
+        super().__init__(f"referral: {referral_id} ({status}) {reason}")
+
+
+class ReferralAlreadyConverted(ReferralUnavailable):
+    """The referral converted before: a conversion pays once; nothing was written."""

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         QuestCompletion,
         QuestStatus,
         ScoredEvent,
+        ReferralAttempt,
         Transaction,
         Unlock,
         XPAward,
@@ -133,3 +134,8 @@ def register_scorers(register: Callable[[str, Callable[[ScoredEvent], float | No
 @hookspec
 def on_leaderboard_closed(engine: Gamification, close: PeriodClose) -> None:
     """Called after commit for each board period archived by the ``leaderboard_close`` job, its rank rewards paid; the return value is ignored."""
+
+
+@hookspec
+def check_referral(engine: Gamification, referral: ReferralAttempt) -> str | None:
+    """Return a reason to flag a referral the built-in rules passed (stored flagged, pays nothing, raises errors.ReferralRejected), or None (inside the transaction)."""

@@ -91,9 +91,17 @@ class Metrics:
         self._conn = conn
 
     def record(
-        self, user_id: str, metric: str, value: float, day: str, at_text: str
+        self,
+        user_id: str,
+        metric: str,
+        value: float,
+        day: str,
+        at_text: str,
+        *,
+        active: bool = True,
     ) -> Recorded:
-        """Count one occurrence worth ``value`` on local ``day``."""
+        """Count one occurrence worth ``value`` on local ``day``; ``active=False`` for what
+        happened to the user rather than what they did (the day stays as it was)."""
         execute = self._conn.execute
         (today,) = execute(_DAY, (user_id, metric, day, value)).fetchone()
         first_today = today == 1
@@ -102,7 +110,7 @@ class Metrics:
         ).fetchone()
         # Only the first occurrence of an event on a day can make the day newly active.
         new_active_day = (
-            first_today and metric != ACTIVE and self.mark_active(user_id, day, at_text)
+            first_today and active and metric != ACTIVE and self.mark_active(user_id, day, at_text)
         )
         return Recorded(count, total, today, new_active_day)
 

@@ -20,6 +20,7 @@ __all__ = [
     "LedgerReport",
     "LevelUpReward",
     "LoadReport",
+    "MilestoneReward",
     "Notification",
     "ObjectiveProgress",
     "PeriodClose",
@@ -30,6 +31,10 @@ __all__ = [
     "QuestStatus",
     "RateLimitStatus",
     "ReevaluateReport",
+    "Referral",
+    "ReferralAttempt",
+    "ReferralConversion",
+    "ReferralStats",
     "Reservation",
     "ScoredEvent",
     "Stats",
@@ -564,3 +569,92 @@ class PeriodClose:
     period_key: str
     ranked: int
     rewarded: int
+
+
+
+@attrs.frozen
+class Referral:
+    """One tracked referral: ``referrer_id`` shared ``code`` and ``referred_id`` used it.
+
+    ``status``: pending, signed_up, converted, paid_client or churned. A flagged referral
+    (``flagged``, with ``reason``) stays pending and is never paid. ``referrer_points`` and
+    ``referred_points`` are what it paid each side so far, in ``currency``.
+    """
+
+    id: int
+    code: str
+    referrer_id: str
+    referred_id: str
+    status: str
+    flagged: bool
+    reason: str | None
+    currency: str
+    referrer_points: int
+    referred_points: int
+    created_at: datetime
+    signed_up_at: datetime | None = None
+    converted_at: datetime | None = None
+    conversion_kind: str | None = None
+    revenue: float | None = None
+    ip: str | None = None
+    device_fingerprint: str | None = None
+    email: str | None = None
+    utm: dict[str, str] | None = None
+
+
+@attrs.frozen
+class ReferralAttempt:
+    """What ``check_referral`` plugins see, before anything is stored (all validated)."""
+
+    code: str
+    referrer_id: str
+    referred_id: str
+    ip: str | None
+    device_fingerprint: str | None
+    email: str | None
+    utm: dict[str, str] | None
+    at: datetime
+
+
+@attrs.frozen
+class MilestoneReward:
+    """A referral milestone the referrer reached (paid once): ``referrals`` converted ones."""
+
+    user_id: str
+    tier: str
+    name: str
+    referrals: int
+    currency: str
+    points: int
+    title: str | None
+    reached_at: datetime
+
+
+@attrs.frozen
+class ReferralConversion:
+    """``convert_referral``: the converted referral, what it paid the referrer, and any
+    milestones it reached."""
+
+    referral: Referral
+    points: int
+    milestones: tuple[MilestoneReward, ...] = ()
+
+
+@attrs.frozen
+class ReferralStats:
+    """A referrer's standing. ``counts`` has every status (flagged ones are ``pending``);
+    ``converted`` counts referrals that ever converted, which is what milestones count.
+    ``earned`` is per currency everything referrals paid the user (as referrer, as the new
+    user, and milestones). ``tier`` is the highest milestone reached; ``referrals_to_next``
+    how many more conversions reach ``next_tier``."""
+
+    user_id: str
+    code: str | None
+    counts: dict[str, int]
+    flagged: int
+    converted: int
+    earned: dict[str, int]
+    tier: str | None
+    next_tier: str | None
+    referrals_to_next: int | None
+    milestones: tuple[MilestoneReward, ...] = ()

@@ -495,3 +495,71 @@ def m007_leaderboards(db: Any) -> None:
             CHECK (display_name_type IN ('real_name', 'username', 'anonymous'))
         """,
     )
+
+
+@migrations()
+def m008_referrals(db: Any) -> None:
+    # referral_codes: one stable code per user, and the IP the referrer last gave.
+    # referrals: every tracked referral, flagged ones included (they stay 'pending'). A user
+    # is the new user of at most one unflagged referral (the partial unique index), so a
+    # welcome bonus is paid once however the fraud rules are set. The other indexes serve
+    # the fraud checks: one IP over a window, a device seen before, a user referred before.
+    # referral_milestones: each (referrer, tier) row is written once, when the tier pays.
+    _script(
+        db,
+        """
+        CREATE TABLE referral_codes (
+            user_id TEXT PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            ip TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE referrals (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL,
+            referrer_id TEXT NOT NULL,
+            referred_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'signed_up', 'converted',
+                'paid_client', 'churned')),
+            flagged INTEGER NOT NULL CHECK (flagged IN (0, 1)),
+            reason TEXT,
+            currency TEXT NOT NULL,
+            referrer_points INTEGER NOT NULL DEFAULT 0 CHECK (referrer_points >= 0),
+            referred_points INTEGER NOT NULL DEFAULT 0 CHECK (referred_points >= 0),
+            ip TEXT,
+            device_fingerprint TEXT,
+            email TEXT,
+            utm TEXT,
+            conversion_kind TEXT CHECK (conversion_kind IN ('first_purchase', 'first_session')),
+            revenue REAL,
+            created_at TEXT NOT NULL,
+            signed_up_at TEXT,
+            converted_at TEXT,
+            updated_at TEXT NOT NULL,
+            CHECK ((flagged = 1) = (reason IS NOT NULL)),
+            CHECK (flagged = 0 OR (status = 'pending' AND referrer_points = 0
+                AND referred_points = 0)),
+            CHECK ((converted_at IS NULL) = (conversion_kind IS NULL))
+        );
+        CREATE UNIQUE INDEX referrals_one_per_user ON referrals(referred_id) WHERE flagged = 0;
+        CREATE INDEX referrals_by_referred ON referrals(referred_id, flagged);
+        CREATE INDEX referrals_by_referrer ON referrals(referrer_id, id);
+        CREATE INDEX referrals_by_ip ON referrals(ip, created_at) WHERE ip IS NOT NULL;
+        CREATE INDEX referrals_by_device ON referrals(device_fingerprint)
+            WHERE device_fingerprint IS NOT NULL;
+
+        CREATE TABLE referral_milestones (
+            user_id TEXT NOT NULL,
+            tier TEXT NOT NULL,
+            name TEXT NOT NULL,
+            referrals INTEGER NOT NULL CHECK (referrals >= 1),
+            currency TEXT NOT NULL,
+            points INTEGER NOT NULL CHECK (points >= 0),
+            title TEXT,
+            reached_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, tier)
+        ) WITHOUT ROWID
+        """,
+    )

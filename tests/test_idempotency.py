@@ -137,6 +137,27 @@ def _rate_limit(g: Gamification) -> Call:
     return lambda: g.rate_limit("alice", "quest_complete", idempotency_key=KEY)
 
 
+def _track_referral(g: Gamification) -> Call:
+    code = g.referral_code("alice", ip="192.0.2.1")
+    return lambda: g.track_referral(
+        code, "bob", ip="192.0.2.2", device_fingerprint="fp", email="bob@example.com",
+        utm={"source": "ig"}, idempotency_key=KEY,
+    )  # fmt: skip
+
+
+def _convert_referral(g: Gamification) -> Call:
+    g.track_referral(g.referral_code("alice"), "bob")
+    return lambda: g.convert_referral(
+        "bob", kind="first_purchase", revenue=12.5, idempotency_key=KEY
+    )
+
+
+def _set_referral_status(g: Gamification) -> Call:
+    g.track_referral(g.referral_code("alice"), "bob")
+    g.convert_referral("bob", kind="first_session")
+    return lambda: g.set_referral_status("bob", "paid_client", idempotency_key=KEY)
+
+
 WRITES: dict[str, Callable[[Gamification], Call]] = {
     "complete_quest": _complete_quest,
     "record_activity": _record_activity,
@@ -154,6 +175,9 @@ WRITES: dict[str, Callable[[Gamification], Call]] = {
     "commit_reservation": _commit_reservation,
     "release_reservation": _release_reservation,
     "rate_limit": _rate_limit,
+    "track_referral": _track_referral,
+    "convert_referral": _convert_referral,
+    "set_referral_status": _set_referral_status,
 }
 CONFIG = Config(levels=LevelsConfig(max_level=5, level_up_bonus={"points": 5}))
 
