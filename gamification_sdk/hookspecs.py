@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from .config import Config, LevelsConfig
-    from .definitions import Quest
+    from .definitions import Quest, ShopItem
     from .engine import Gamification
     from .jobs import Job
     from .levels import LevelCurve
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         AwardRequest,
         LedgerReport,
         Notification,
+        Order,
         QuestCompletion,
         QuestStatus,
         Transaction,
@@ -116,3 +117,8 @@ def register_jobs(register: Callable[[Job], None], config: Config) -> None:
 @hookspec
 def on_ledger_audit(engine: Gamification, report: LedgerReport, at: datetime) -> None:
     """Called after the scheduled ``ledger_audit`` job with its ``LedgerReport`` (falsy when all agree) and the ``now`` it ran for; the return value is ignored."""
+
+
+@hookspec(firstresult=True)
+def fulfill_order(engine: Gamification, order: Order, item: ShopItem) -> str | bool | None:
+    """Deliver an ``external`` shop order (``order.status`` is pending, its points held, outside any transaction): return a reference (str) or True when done, False to refuse (the hold is released, ``errors.FulfillmentFailed``), None if the order is not yours; raising also fails it. First non-None answer wins; may be called again for a retried key, so dedupe on ``order.idempotency_key``."""
