@@ -747,12 +747,13 @@ def _check_shop(
             check.add(f"{path}.hold_seconds", problem)
         if item.item is not None:
             if item.kind != "cosmetic":
-                check.add(f"{path}.item", f"only a cosmetic names its item, not a {item.kind}")
+                check.add(f"{path}.item", f"only a cosmetic names an item (this is {item.kind})")
             else:
                 check.text(f"{path}.item", item.item)
         if item.title is not None:
             if item.kind != "title":
-                check.add(f"{path}.title", f"only a title item grants a title, not a {item.kind}")
+                problem = f"only a title item grants a title (this is {item.kind})"
+                check.add(f"{path}.title", problem)
             else:
                 check.text(f"{path}.title", item.title)
         if item.kind == "title":
