@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 from conftest import START, unchanged
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,6 +28,7 @@ from gamification_sdk import (
     hookimpl,
 )
 from gamification_sdk.definitions import ShopItem
+from gamification_sdk.schema import migrations
 
 Make = Callable[..., Gamification]
 
@@ -160,6 +163,26 @@ def test_an_item_key_belongs_to_one_set_and_retired_items_leave_the_shop(
     with unchanged(g), pytest.raises(errors.NotFound) as found:
         g.purchase("ada", "hat")
     assert found.value.what == "item_key"
+
+
+def test_the_shop_migration_keeps_existing_definitions(clock: FakeClock, db_path: Path) -> None:
+    db = sqlite_utils.Database(db_path)
+    migrations.apply(db, stop_before="m009_shop")
+    with Gamification.open(":memory:", load_entrypoints=False) as scratch:
+        scratch.load_definitions({"achievements": [
+            {"key": "first", "name": "First", "criteria": {"type": "first_time", "event": "x"}}]},
+            name="old")  # fmt: skip
+        row = scratch.db.execute("SELECT * FROM definitions WHERE kind = 'achievement'").fetchone()
+    db.execute("INSERT INTO definitions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(row))
+    db.conn.commit()
+    db.close()
+    with Gamification.open(db_path, clock=clock, load_entrypoints=False) as g:
+        assert migrations.pending(g.db) == []
+        assert [a.key for a in g.achievements("ada")] == ["first"]
+        assert g.load_definitions({"shop": ITEMS}, name="shop").added
+        with pytest.raises(sqlite3.IntegrityError):  # the kinds CHECK is still there
+            g.db.execute("INSERT INTO definitions VALUES ('mystery', 'k', 's', 1, 'd', '{}', "
+                         "'2026-01-01', NULL)")  # fmt: skip
 
 
 # -- purchases of internal items ---------------------------------------------------------------
