@@ -199,8 +199,8 @@ class Gamification:
         if pm.hook.verify_quest.get_hookimpls():
             self._quests.verify = pm.hook.verify_quest
         self._shop = Shop(
-            store, config, self._ledger, self._reservations, self._items, self._streaks,
-            self._limits, self._idempotency, pm, self, self._dispatch, self._now,
+            store, self._ledger, self._reservations, self._items, self._streaks, self._limits,
+            self._idempotency, pm, self, self._dispatch, self._now,
         )  # fmt: skip
         self._tracker = Tracker(
             self._profiles, self._metrics, self._xp, self._achievements, self._streaks,

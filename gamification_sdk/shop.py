@@ -33,7 +33,6 @@ import attrs
 import pluggy
 
 from .clock import to_text
-from .config import Config
 from .definitions import ShopItem, structure_shop_item
 from .errors import (
     FulfillmentFailed,
@@ -179,7 +178,6 @@ class Shop:
     def __init__(
         self,
         store: Store,
-        config: Config,
         ledger: Ledger,
         reservations: Reservations,
         items: Items,
@@ -193,7 +191,6 @@ class Shop:
     ) -> None:
         self._store = store
         self._conn: sqlite3.Connection = store.conn
-        self._config = config
         self._ledger = ledger
         self._reservations = reservations
         self._items = items
@@ -282,12 +279,16 @@ class Shop:
             bought = dict(conn.execute(_BOUGHT_ALL, (user_id,)).fetchall())
             titles = {t for (t,) in conn.execute("SELECT title FROM titles WHERE user_id = ?",
                                                    (user_id,))}  # fmt: skip
+        deliverable = bool(self._pm.hook.fulfill_order.get_hookimpls())
         found = []
         for item, version in items:
             stock, sold = stocks.get(item.key, (item.stock, 0))
             mine = None if user_id is None else bought.get(item.key, 0)
             owns = item.grants_title is not None and item.grants_title in titles
             refusal = self._refusal(item, moment, stock, mine, owns, 1)
+            reason = None if refusal is None else refusal.reason
+            if reason is None and item.kind == "external" and not deliverable:
+                reason = "cannot be delivered: no plugin implements fulfill_order"
             limit = 1 if item.kind == "title" else item.per_user_limit
             remaining = None
             if mine is not None and limit is not None:
@@ -306,8 +307,8 @@ class Shop:
                     per_user_limit=limit,
                     available_from=item.available_from,
                     available_until=item.available_until,
-                    available=refusal is None,
-                    reason=None if refusal is None else refusal.reason,
+                    available=reason is None,
+                    reason=reason,
                     bought=mine,
                     remaining_for_user=remaining,
                     units=item.units,

@@ -423,6 +423,10 @@ def test_external_goods_need_a_plugin_and_no_batch(make_engine: Make) -> None:
     with unchanged(g), pytest.raises(errors.FulfillmentFailed) as info:
         g.purchase("ada", "shirt")
     assert info.value.order_id is None
+    (shirt,) = [item for item in g.shop() if item.key == "shirt"]
+    assert (shirt.available, shirt.reason) == (
+        False, "cannot be delivered: no plugin implements fulfill_order"
+    )
     g = shop_engine(make_engine, Merch())
     with unchanged(g), g.batch(), pytest.raises(errors.InvalidInput) as bad:
         g.purchase("ada", "shirt")
