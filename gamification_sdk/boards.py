@@ -105,6 +105,9 @@ def is_run(lo: float, hi: float | None) -> bool:
     return hi is not None and lo != MIN_LO and hi == _successor(lo)
 
 
+Member = tuple[str, float, int]  # (user_id, score, reached)
+
+
 class Row(NamedTuple):
     """One listed entry in board order: 0-based ``position`` and competition ``rank``."""
 
@@ -308,9 +311,10 @@ class Boards:
         )
 
     @staticmethod
-    def _pack(lo: float, members: Sequence[tuple[str, float, int]]) -> list[tuple[float, list]]:
-        pieces: list[tuple[float, list]] = []
-        current_lo, current = lo, []
+    def _pack(lo: float, members: Sequence[Member]) -> list[tuple[float, list[Member]]]:
+        pieces: list[tuple[float, list[Member]]] = []
+        current_lo: float = lo
+        current: list[Member] = []
         for score, run in groupby(members, key=itemgetter(1)):
             group = list(run)
             if len(group) > BLOCK // 2:
@@ -394,7 +398,7 @@ class Boards:
         found = self.row(period_id, user_id)
         if found is None or not found[2]:
             return None
-        score, reached, _, lo, hi = found
+        _, reached, _, lo, hi = found
         execute = self._conn.execute
         (above,) = execute(_ABOVE, (period_id, lo)).fetchone()
         if is_run(lo, hi):

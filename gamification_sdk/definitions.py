@@ -1,12 +1,13 @@
 """Achievements and event rules declared as data, loaded strictly with cattrs.
 
-A definition set is a mapping with two lists, ``rules`` and ``achievements`` (TOML, JSON or a
-Python dict). ``load_set`` checks it as a whole: every problem is listed with its path, and
-nothing is loaded unless the whole set is sound.
+A definition set is a mapping of lists, ``rules``, ``achievements``, ``quests`` and ``shop``
+(TOML, JSON or a Python dict). ``load_set`` checks it as a whole: every problem is listed with
+its path, and nothing is loaded unless the whole set is sound.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -28,6 +29,7 @@ __all__ = [
     "Repeatable",
     "Rewards",
     "Rule",
+    "ShopItem",
     "Tier",
     "load_set",
 ]
@@ -346,11 +348,63 @@ class Quest:
     order: int = 0
 
 
+# -- shop -----------------------------------------------------------------------------------
+
+ItemKind = Literal["cosmetic", "title", "streak_freeze", "tier_boost", "external"]
+ITEM_KINDS: tuple[str, ...] = ("cosmetic", "title", "streak_freeze", "tier_boost", "external")
+
+
+@attrs.frozen
+class ShopItem:
+    """One thing the points shop sells (seed 002's shop, paid with a two-phase purchase).
+
+    ``price`` is per unit and every currency in it is charged. ``stock`` is how many units
+    can ever sell (None: unlimited), ``per_user_limit`` how many one user may hold bought
+    (refunded ones do not count). ``kind`` says what a unit gives: ``cosmetic`` the
+    inventory item ``item`` (default: the key), ``streak_freeze`` and ``tier_boost`` those
+    inventory items, ``units`` of each per unit bought; ``title`` the title ``title``
+    (default: the name), once; ``external`` nothing inside the engine: the host's
+    ``fulfill_order`` hook delivers it while ``hold_seconds`` hold the points.
+    """
+
+    key: str
+    name: str
+    kind: ItemKind
+    price: dict[str, int] = attrs.field(factory=dict, converter=_dict)
+    description: str = ""
+    category: str = "general"
+    icon: str = ""
+    stock: int | None = None
+    per_user_limit: int | None = None
+    available_from: datetime | None = None
+    available_until: datetime | None = None
+    units: int = 1
+    item: str | None = None
+    title: str | None = None
+    hold_seconds: int = 60
+    metadata: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    order: int = 0
+
+    @property
+    def grants_item(self) -> str | None:
+        """The inventory item a unit gives, or None (titles and external goods)."""
+        if self.kind == "cosmetic":
+            return self.item or self.key
+        if self.kind in ("streak_freeze", "tier_boost"):
+            return self.kind
+        return None
+
+    @property
+    def grants_title(self) -> str | None:
+        return (self.title or self.name) if self.kind == "title" else None
+
+
 @attrs.frozen
 class DefinitionSet:
     rules: tuple[Rule, ...] = attrs.field(default=(), converter=_tuple)
     achievements: tuple[Achievement, ...] = attrs.field(default=(), converter=_tuple)
     quests: tuple[Quest, ...] = attrs.field(default=(), converter=_tuple)
+    shop: tuple[ShopItem, ...] = attrs.field(default=(), converter=_tuple)
 
 
 # -- checking -------------------------------------------------------------------------------
@@ -494,12 +548,15 @@ def load_set(
     label: str | None = None,
     other_rules: Iterable[str] = (),
     other_quests: Mapping[str, str | None] | None = None,
+    spendable: Iterable[str] | None = None,
+    other_items: Iterable[str] = (),
 ) -> DefinitionSet:
     """Load and check one definition set; raise ``ConfigError`` listing every problem.
 
     ``other_keys``: achievement key -> prerequisites of definitions already active from other
     sources, so cross-source references and cycles are checked too; ``other_quests`` the same
-    for quests (key -> the quest it comes ``after``).
+    for quests (key -> the quest it comes ``after``), ``other_items`` shop item keys.
+    ``spendable``: the currencies a shop price may use (default: all of ``currencies``).
     """
     if isinstance(source, str | Path):
         label = label or str(source)
@@ -508,7 +565,7 @@ def load_set(
         data = source
     if not isinstance(data, Mapping):
         raise ConfigError(["(top level): expected a table/object"], label)
-    unknown = set(data) - {"rules", "achievements", "quests"}
+    unknown = set(data) - {"rules", "achievements", "quests", "shop"}
     if unknown:
         raise ConfigError(
             [f"(top level): unknown field(s): {', '.join(sorted(unknown))}"], label
@@ -583,6 +640,8 @@ def load_set(
         if any(key in seen for key in cycle):
             check.add("achievements", f"prerequisite cycle: {' -> '.join(cycle)}")
     _check_quests(check, defs.quests, keys, dict(other_quests or {}))
+    spend = check.currencies if spendable is None else set(spendable)
+    _check_shop(check, defs.shop, spend, set(other_items))
     if check.problems:
         raise _located(check.problems, label)
     return defs
@@ -651,6 +710,65 @@ def _check_quests(
             check.add("quests", f"chain cycle: {' -> '.join(cycle)}")
 
 
+def _check_shop(
+    check: _Checker, items: tuple[ShopItem, ...], spendable: set[str], others: set[str]
+) -> None:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        path = f"shop[{i}]"
+        if not _KEY.match(item.key):
+            check.add(f"{path}.key", "expected 1-100 of A-Z a-z 0-9 _ . : - (no spaces)")
+        if item.key in seen:
+            check.add(f"{path}.key", f"duplicate key {item.key!r}")
+        elif item.key in others:
+            check.add(f"{path}.key", f"{item.key!r} is already defined by another definition set")
+        seen.add(item.key)
+        check.text(f"{path}.name", item.name)
+        check.text(f"{path}.description", item.description, 1000, empty=True)
+        check.text(f"{path}.category", item.category, 50)
+        check.text(f"{path}.icon", item.icon, 1000, empty=True)
+        if not item.price:
+            check.add(f"{path}.price", "expected at least one currency, e.g. { points = 500 }")
+        check.points(f"{path}.price", item.price)
+        for name in item.price:
+            if name in check.currencies and name not in spendable:
+                check.add(f"{path}.price['{name}']", f"{name!r} is not spendable")
+        if item.stock is not None:
+            check.amount(f"{path}.stock", item.stock, zero=True)
+        if item.per_user_limit is not None:
+            check.amount(f"{path}.per_user_limit", item.per_user_limit)
+        start, end = item.available_from, item.available_until
+        if start and end and end <= start:
+            check.add(f"{path}.available_until", "must be after available_from")
+        if not 1 <= item.units <= 1000:
+            check.add(f"{path}.units", f"expected an int from 1 to 1000, got {item.units}")
+        if not 1 <= item.hold_seconds <= 86_400:
+            problem = f"expected 1 to 86400 seconds, got {item.hold_seconds}"
+            check.add(f"{path}.hold_seconds", problem)
+        if item.item is not None:
+            if item.kind != "cosmetic":
+                check.add(f"{path}.item", f"only a cosmetic names an item (this is {item.kind})")
+            else:
+                check.text(f"{path}.item", item.item)
+        if item.title is not None:
+            if item.kind != "title":
+                problem = f"only a title item grants a title (this is {item.kind})"
+                check.add(f"{path}.title", problem)
+            else:
+                check.text(f"{path}.title", item.title)
+        if item.kind == "title":
+            if item.units != 1:
+                check.add(f"{path}.units", "a title is owned once: units must be 1")
+            if item.per_user_limit not in (None, 1):
+                check.add(f"{path}.per_user_limit", "a title is owned once: 1 or none")
+        elif item.kind == "external" and item.units != 1:
+            check.add(f"{path}.units", "external goods grant nothing in the engine: units is 1")
+        try:
+            json.dumps(item.metadata, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            check.add(f"{path}.metadata", f"expected JSON data ({exc})")
+
+
 def _located(problems: list[str], label: str | None) -> ConfigError:
     """Each problem names its file (or set name) as well as its path."""
     if label is None:
@@ -672,5 +790,9 @@ def structure_rule(data: Mapping[str, Any]) -> Rule:
 
 def structure_quest(data: Mapping[str, Any]) -> Quest:
     return converter.structure(dict(data), Quest)
+
+
+def structure_shop_item(data: Mapping[str, Any]) -> ShopItem:
+    return converter.structure(dict(data), ShopItem)
 
 

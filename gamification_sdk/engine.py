@@ -32,8 +32,8 @@ from .events import Tracker, reevaluate, track_codec
 from .idempotency import Codec, Idempotency, fingerprint, json_codec
 from .inventory import Items
 from .jobs import Job, JobsReport, Scheduler, collect_jobs
-from .ledger import CREDIT_TYPES, SPEND_TYPES, Ledger, Posting
 from .leaderboards import Leaderboards, Target
+from .ledger import CREDIT_TYPES, SHOP_ORDER, SPEND_TYPES, Ledger, Posting
 from .levels import LevelCurve, LevelTable
 from .loader import Loader
 from .metrics import Metrics, zone
@@ -48,6 +48,7 @@ from .models import (
     LedgerReport,
     LoadReport,
     Notification,
+    Order,
     PeriodClose,
     Privacy,
     Profile,
@@ -55,11 +56,12 @@ from .models import (
     QuestCompletion,
     RateLimitStatus,
     ReevaluateReport,
-    ScoredEvent,
     Referral,
     ReferralConversion,
     ReferralStats,
     Reservation,
+    ScoredEvent,
+    ShopListing,
     Stats,
     StreakStatus,
     SweepReport,
@@ -89,6 +91,7 @@ from .referrals import (
 )
 from .reservations import Reservations
 from .schema import migrations
+from .shop import Shop
 from .social import Social
 from .stats import user_stats
 from .store import Store, Tx
@@ -132,6 +135,8 @@ def _check_reference(reference: object) -> tuple[str, str] | None:
         or not all(isinstance(part, str) for part in reference)
     ):
         raise InvalidInput("reference", "expected a (type, id) pair of str, e.g. ('order', '42')")
+    if reference[0] == SHOP_ORDER:
+        raise InvalidInput("reference", f"{SHOP_ORDER!r} is reserved for purchase()")
     check_text(reference[0], "reference[0]", max_length=100)
     check_text(reference[1], "reference[1]")
     return (reference[0], reference[1])
@@ -227,6 +232,10 @@ class Gamification:
         self._referrals = Referrals(
             conn, config, self._profiles, self._ledger, self._achievements, self._metrics,
             self._items, self._notifications, self._limits, pm, self,
+        )  # fmt: skip
+        self._shop = Shop(
+            store, self._ledger, self._reservations, self._items, self._streaks, self._limits,
+            self._idempotency, pm, self, self._dispatch, self._now,
         )  # fmt: skip
         self._tracker = Tracker(
             self._profiles, self._metrics, self._xp, self._achievements, self._streaks,
@@ -938,10 +947,16 @@ class Gamification:
         )
 
     def expire_reservations(self, now: datetime | None = None) -> list[Reservation]:
-        """Release every hold whose time ran out by ``now``; safe to run any number of times."""
+        """Release every hold whose time ran out by ``now``; safe to run any number of times.
+
+        Shop orders whose holds these were close as ``expired``, their stock put back.
+        """
         moment = self._now() if now is None else check_at(now, "now")
+        at_text = to_text(moment)
         with self._store.write():
-            return self._reservations.expire(to_text(moment))
+            released = self._reservations.expire(at_text)
+            self._shop.expired(released, at_text)
+            return released
 
     def reservation(self, reservation_id: int) -> Reservation:
         rid = self._check_reservation_id(reservation_id)
@@ -973,7 +988,7 @@ class Gamification:
         missing = sorted(str(name) for name in wanted if name not in scorers)
         if missing:
             raise ConfigError(
-                [f"leaderboards.boards: no plugin registers the scorer {name!r}" for name in missing]
+                [f"leaderboards.boards: no plugin registers the scorer {n!r}" for n in missing]
             )
         self._boards.scorers = {name: scorers[name] for name in sorted(str(n) for n in wanted)}
 
@@ -1029,6 +1044,7 @@ class Gamification:
         at_text = to_text(self._now())
         with self._store.write():
             report = self._loader.load(source, name, at_text)
+            self._shop.sync_stock()
         self._achievements.catalogue = self._loader.catalogue()
         return report
 
@@ -1759,6 +1775,82 @@ class Gamification:
         check_id(user_id)
         with self._store.read():
             return self._referrals.stats(user_id)
+
+    # -- shop -----------------------------------------------------------------------------
+
+    def shop(self, user_id: str | None = None, *, at: datetime | None = None) -> list[ShopListing]:
+        """The live shop items with price, stock and whether one can be bought at ``at``; with
+        ``user_id``, also what they bought and what the per-user limit still allows."""
+        if user_id is not None:
+            check_id(user_id)
+        moment = self._now() if at is None else check_at(at)
+        with self._store.read():
+            return self._shop.listing(user_id, moment)
+
+    def purchase(
+        self,
+        user_id: str,
+        item_key: str,
+        *,
+        quantity: int = 1,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Order:
+        """Buy ``quantity`` of a shop item: hold the price, fulfil, then charge and grant.
+
+        Refused, writing nothing: ``NotFound`` (unknown item), ``NotOnSale``, ``OutOfStock``,
+        ``PurchaseLimitReached``, ``RateLimited``, ``InsufficientFunds``. An ``external``
+        item is fulfilled by the ``fulfill_order`` hook outside any transaction; if it
+        raises or refuses, the hold is released and ``FulfillmentFailed`` raised.
+        """
+        check_id(user_id)
+        check_text(item_key, "item_key", max_length=100)
+        if type(quantity) is not int or not 1 <= quantity <= 1000:
+            raise InvalidInput("quantity", f"expected an int from 1 to 1000, got {quantity!r}")
+        key = check_key(idempotency_key)
+        moment, at_text, explicit = self._moment(at)
+        digest = None if key is None else fingerprint(user_id, item_key, quantity, explicit)
+        return self._shop.purchase(
+            user_id, item_key, quantity, key, digest, moment, at_text, explicit is not None
+        )
+
+    def refund_purchase(
+        self, order_id: int, *, idempotency_key: str | None = None, at: datetime | None = None
+    ) -> Order:
+        """Refund a completed order whole: points back through the ledger, granted items
+        and titles taken back, stock returned. ``NotRefundable`` if it is not completed or
+        its items were used (a spent streak freeze)."""
+        oid = self._check_order_id(order_id)
+        key = check_key(idempotency_key)
+        moment, at_text, explicit = self._moment(at)
+        return self._write(
+            "refund_purchase",
+            key,
+            lambda: fingerprint(oid, explicit),
+            self._shop.codec,
+            at_text,
+            lambda tx: self._shop.refund(tx, oid, moment, at_text),
+        )
+
+    def orders(self, user_id: str, *, limit: int = 50, before: int | None = None) -> list[Order]:
+        """The user's shop orders, newest first; pass the last ``id`` as ``before`` for more."""
+        check_id(user_id)
+        _check_limit(limit)
+        _check_before(before)
+        with self._store.read():
+            return self._shop.orders(user_id, limit, before)
+
+    def order(self, order_id: int) -> Order:
+        """One shop order (``NotFound`` if there is none)."""
+        oid = self._check_order_id(order_id)
+        with self._store.read():
+            return self._shop.order(oid)
+
+    @staticmethod
+    def _check_order_id(order_id: object) -> int:
+        if type(order_id) is not int or order_id < 1:
+            raise InvalidInput("order_id", f"expected a positive int, got {order_id!r}")
+        return order_id
 
     # -- audit ----------------------------------------------------------------------------
 

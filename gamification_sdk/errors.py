@@ -10,15 +10,21 @@ __all__ = [
     "BatchAborted",
     "Busy",
     "ConfigError",
+    "FulfillmentFailed",
     "GamificationError",
     "HookError",
     "IdempotencyConflict",
     "InsufficientFunds",
     "InvalidInput",
     "NotFound",
+    "NotOnSale",
     "NotRefundable",
     "NotSpendable",
+    "OutOfStock",
     "PrestigeUnavailable",
+    "PurchaseLimitReached",
+    "PurchasePending",
+    "PurchaseRefused",
     "QuestAlreadyCompleted",
     "QuestExpired",
     "QuestLocked",
@@ -316,3 +322,51 @@ class ReferralUnavailable(GamificationError):
 
 class ReferralAlreadyConverted(ReferralUnavailable):
     """The referral converted before: a conversion pays once; nothing was written."""
+class PurchaseRefused(GamificationError):
+    """The shop refused the purchase; ``reason`` says why and nothing was written."""
+
+    def __init__(self, item: str, reason: str) -> None:
+        self.item = item
+        self.reason = reason
+        super().__init__(f"item_key: {item!r} {reason}")
+
+
+class OutOfStock(PurchaseRefused):
+    """Fewer units of the item are left in stock than were asked for."""
+
+
+class NotOnSale(PurchaseRefused):
+    """The item is outside its availability window."""
+
+
+class PurchaseLimitReached(PurchaseRefused):
+    """The user would hold more of the item than its per-user limit (or owns the title)."""
+
+
+class FulfillmentFailed(GamificationError):
+    """The fulfill_order hook raised or refused; the hold was released and nothing was charged.
+
+    ``order_id`` is the failed order (None if no plugin fulfils external goods, and then
+    nothing was written); ``reason`` says what went wrong.
+    """
+
+    def __init__(self, order_id: int | None, item: str, reason: str) -> None:
+        self.order_id = order_id
+        self.item = item
+        self.reason = reason
+        which = f"order {order_id}" if order_id is not None else "the purchase"
+        super().__init__(f"item_key: {which} of {item!r} was not fulfilled: {reason}")
+
+
+class PurchasePending(GamificationError):
+    """A purchase with this idempotency key is still being fulfilled; retry shortly.
+
+    It finishes when its ``fulfill_order`` call returns, or when its hold expires (the
+    ``expire_reservations`` job then closes it and the key may be used afresh).
+    """
+
+    retryable = True
+
+    def __init__(self, order_id: int) -> None:
+        self.order_id = order_id
+        super().__init__(f"order_id: order {order_id} is still being fulfilled; retry shortly")

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from .config import Config, LevelsConfig
-    from .definitions import Quest
+    from .definitions import Quest, ShopItem
     from .engine import Gamification
     from .jobs import Job
     from .levels import LevelCurve
@@ -24,11 +24,12 @@ if TYPE_CHECKING:
         AwardRequest,
         LedgerReport,
         Notification,
+        Order,
         PeriodClose,
         QuestCompletion,
         QuestStatus,
-        ScoredEvent,
         ReferralAttempt,
+        ScoredEvent,
         Transaction,
         Unlock,
         XPAward,
@@ -139,3 +140,8 @@ def on_leaderboard_closed(engine: Gamification, close: PeriodClose) -> None:
 @hookspec
 def check_referral(engine: Gamification, referral: ReferralAttempt) -> str | None:
     """Return a reason to flag a referral the built-in rules passed (stored flagged, pays nothing, raises errors.ReferralRejected), or None (inside the transaction)."""
+
+
+@hookspec(firstresult=True)
+def fulfill_order(engine: Gamification, order: Order, item: ShopItem) -> str | bool | None:
+    """Deliver an ``external`` shop order (``order.status`` is pending, its points held, outside any transaction): return a reference (str) or True when done, False to refuse (the hold is released, ``errors.FulfillmentFailed``), None if the order is not yours; raising also fails it. First non-None answer wins; may be called again for a retried key, so dedupe on ``order.idempotency_key``."""

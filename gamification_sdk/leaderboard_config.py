@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from itertools import pairwise
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -172,7 +173,9 @@ def _reward_problems(where: str, reward: object, currencies: set[str]) -> list[s
         p.append(f"{where}: pays nothing; give points, items or a title")
     for period in reward.periods:
         if period not in PERIODS or period == "all_time":
-            p.append(f"{where}.periods: {period!r} never closes; use daily, weekly, monthly, season")
+            p.append(
+                f"{where}.periods: {period!r} never closes; use daily, weekly, monthly or season"
+            )
     return p
 
 
@@ -229,7 +232,7 @@ def _season_problems(seasons: tuple[Season, ...]) -> list[str]:
         else:
             spans.append((season.starts_at, season.ends_at, i))
     spans.sort()
-    for (_, end, i), (start, _, j) in zip(spans, spans[1:], strict=False):
+    for (_, end, i), (start, _, j) in pairwise(spans):
         if start < end:
             p.append(f"seasons[{j}]: overlaps seasons[{i}]; one season is active at a time")
     return p

@@ -101,7 +101,8 @@ class Leaderboards:
         ):
             raise InvalidInput("period_key", f"not a {period} key: {period_key!r}")
         row = self._conn.execute(
-            "SELECT id, closed_at FROM lb_periods WHERE board = ? AND period = ? AND period_key = ?",
+            "SELECT id, closed_at FROM lb_periods "
+            "WHERE board = ? AND period = ? AND period_key = ?",
             (board, period, period_key),
         ).fetchone()
         if row is None:
@@ -306,7 +307,7 @@ class Leaderboards:
             )
         ]
         rows = self._scores(target, shown)
-        lines = _ranked([(user_id, score, reached) for user_id, (score, reached, _, _) in rows.items()])
+        lines = _ranked([(user, score, reached) for user, (score, reached, _, _) in rows.items()])
         if target.closed:
             lines = [
                 line._replace(previous_rank=rows[line.user_id][2], movement=rows[line.user_id][3])

@@ -38,12 +38,16 @@ from .store import Tx
 if TYPE_CHECKING:
     from .boards import Boards
 
-__all__ = ["CREDIT_TYPES", "ISSUANCE", "SINK", "SPEND_TYPES", "Ledger", "Leg", "Posting"]
+__all__ = [
+    "CREDIT_TYPES", "ISSUANCE", "SHOP_ORDER", "SINK", "SPEND_TYPES", "Ledger", "Leg", "Posting",
+]  # fmt: skip
 
 ISSUANCE = "issuance"
 SINK = "sink"
 CREDIT_TYPES = frozenset({"earned", "bonus", "referral_reward"})
 SPEND_TYPES = frozenset({"spent", "purchase"})
+# The reference type of shop purchases: their holds and refunds belong to the shop.
+SHOP_ORDER = "shop_order"
 
 _USER_ACCOUNT = "SELECT id, balance, held FROM accounts WHERE user_id = ? AND currency = ?"
 _NEW_USER_ACCOUNT = "INSERT INTO accounts (user_id, currency, created_at) VALUES (?, ?, ?)"
@@ -345,13 +349,22 @@ class Ledger:
         return self._post_and_view(tx, posting, legs, (account, user, None))
 
     def refundable(
-        self, transaction_id: int, amount: int | None, user_id: str | None
+        self, transaction_id: int, amount: int | None, user_id: str | None, *, shop: bool = False
     ) -> tuple[str, str, int]:
-        """``(owner, currency, amount to refund)``, or the reason the refund is refused."""
+        """``(owner, currency, amount to refund)``, or the reason the refund is refused.
+
+        A shop purchase is refunded whole, by the shop (``shop=True``), which also takes the
+        items back.
+        """
         row = self._conn.execute(_TRANSACTION, (transaction_id,)).fetchone()
         if row is None:
             raise NotFound("transaction_id", transaction_id)
         kind, currency, original, owner, refunded = row[1], row[2], row[3], row[4], row[12]
+        if row[7] == SHOP_ORDER and not shop:
+            raise NotRefundable(
+                f"transaction {transaction_id} pays for shop order {row[8]}: refund it with "
+                "refund_purchase(order_id), which also takes the items back"
+            )
         if kind == "refund":
             raise NotRefundable(f"transaction {transaction_id} is itself a refund")
         if kind not in SPEND_TYPES:

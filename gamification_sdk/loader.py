@@ -50,7 +50,7 @@ class Loader:
                 achievements.append((structure_achievement(data), version, retired_at is not None))
             elif kind == "quest":
                 quests.append((structure_quest(data), version, retired_at is not None))
-            elif retired_at is None:
+            elif kind == "rule" and retired_at is None:
                 rules.append(structure_rule(data))
         return Catalogue(achievements, rules, quests)
 
@@ -62,6 +62,7 @@ class Loader:
         others: dict[str, tuple[str, ...]] = {}  # other sets' live achievements: prerequisites
         other_rules: set[str] = set()
         other_quests: dict[str, str | None] = {}
+        other_items: set[str] = set()
         for kind, key, src, version, digest, body, was_retired in self._conn.execute(_ROWS):
             existing[(kind, key)] = (src, version, digest, was_retired)
             if src == name or was_retired is not None:
@@ -70,6 +71,8 @@ class Loader:
                 others[key] = structure_achievement(json.loads(body)).prerequisites
             elif kind == "quest":
                 other_quests[key] = structure_quest(json.loads(body)).after
+            elif kind == "shop":
+                other_items.add(key)
             else:
                 other_rules.add(key)
         defs = load_set(
@@ -81,6 +84,8 @@ class Loader:
             label=name,
             other_rules=other_rules,
             other_quests=other_quests,
+            spendable=[c.name for c in self._config.currencies if c.spendable],
+            other_items=other_items,
         )
         added: list[str] = []
         updated: list[str] = []
@@ -89,6 +94,7 @@ class Loader:
         items: list[tuple[str, str, Any]] = [("achievement", a.key, a) for a in defs.achievements]
         items += [("rule", r.event, r) for r in defs.rules]
         items += [("quest", q.key, q) for q in defs.quests]
+        items += [("shop", i.key, i) for i in defs.shop]
         for kind, key, definition in items:
             present.add((kind, key))
             body = json.dumps(unstructure_definition(definition), sort_keys=True, default=str)

@@ -23,6 +23,7 @@ __all__ = [
     "MilestoneReward",
     "Notification",
     "ObjectiveProgress",
+    "Order",
     "PeriodClose",
     "Privacy",
     "Profile",
@@ -37,6 +38,7 @@ __all__ = [
     "ReferralStats",
     "Reservation",
     "ScoredEvent",
+    "ShopListing",
     "Stats",
     "StreakStatus",
     "SweepReport",
@@ -253,6 +255,67 @@ class Reservation:
     reference_type: str | None = None
     reference_id: str | None = None
     transaction_id: int | None = None
+
+
+@attrs.frozen
+class Order:
+    """One shop purchase. ``status``: pending (points held while ``fulfill_order`` runs),
+    completed, failed (fulfilment raised or refused), expired (the hold ran out first) or
+    refunded. ``price`` is the total charged per currency (unit price x quantity);
+    ``items`` and ``title`` what was granted; ``transaction_ids`` the ``purchase``
+    transactions and ``refund_transaction_ids`` their refunds.
+    """
+
+    id: int
+    user_id: str
+    item: str
+    kind: str
+    quantity: int
+    price: dict[str, int]
+    status: str
+    created_at: datetime
+    version: int = 1
+    items: dict[str, int] = attrs.field(factory=dict)
+    title: str | None = None
+    external_reference: str | None = None
+    failure: str | None = None
+    reservation_ids: tuple[int, ...] = ()
+    transaction_ids: tuple[int, ...] = ()
+    refund_transaction_ids: tuple[int, ...] = ()
+    completed_at: datetime | None = None
+    closed_at: datetime | None = None
+    idempotency_key: str | None = None
+
+
+@attrs.frozen
+class ShopListing:
+    """One live shop item as a user sees it at a moment.
+
+    ``price`` is per unit; ``stock`` the units left (None: unlimited) and ``sold`` those sold.
+    With a user: ``bought`` counts their units (pending and completed orders) and
+    ``remaining_for_user`` what the per-user limit still allows (None: no limit).
+    ``available`` says whether one unit can be bought now, and if not, ``reason`` why.
+    """
+
+    key: str
+    name: str
+    kind: str
+    price: dict[str, int]
+    description: str
+    category: str
+    icon: str
+    stock: int | None
+    sold: int
+    per_user_limit: int | None
+    available_from: datetime | None
+    available_until: datetime | None
+    available: bool
+    reason: str | None = None
+    bought: int | None = None
+    remaining_for_user: int | None = None
+    units: int = 1
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    version: int = 1
 
 
 @attrs.frozen

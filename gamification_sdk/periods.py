@@ -80,9 +80,11 @@ class Calendar:
                 self._midnight(week + timedelta(days=7)),
             ),
             "monthly": BoardPeriod(
-                "monthly", f"{day.year}-{day.month:02d}", self._midnight(month),
+                "monthly",
+                f"{day.year}-{day.month:02d}",
+                self._midnight(month),
                 self._midnight(next_month),
-            ),  # fmt: skip
+            ),
         }
 
     def at(self, moment: datetime) -> dict[str, BoardPeriod]:

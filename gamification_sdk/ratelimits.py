@@ -53,6 +53,13 @@ _RECORD = (
     "INSERT INTO rate_limit_hits (action, user_id, at, hits) VALUES (?, ?, ?, 1) "
     "ON CONFLICT (action, user_id, at) DO UPDATE SET hits = hits + 1"
 )
+_FORGET = (
+    "UPDATE rate_limit_hits SET hits = hits - 1 WHERE action = ? AND user_id = ? AND at = ? "
+    "AND hits > 1"
+)
+_FORGET_LAST = (
+    "DELETE FROM rate_limit_hits WHERE action = ? AND user_id = ? AND at = ? AND hits = 1"
+)
 _PRUNE_USER = "DELETE FROM rate_limit_hits WHERE action = ? AND user_id = ? AND at <= ?"
 _PRUNE = "DELETE FROM rate_limit_hits WHERE action = ? AND at <= ?"
 
@@ -132,6 +139,12 @@ class RateLimits:
             _PRUNE_USER, (action, user_id, to_text(_shift(at, -2 * rule.seconds)))
         )
         self._conn.execute(_RECORD, (action, user_id, at_text))
+
+    def forget(self, action: str, user_id: str, at_text: str) -> None:
+        """Take back one call recorded at ``at_text`` (a purchase whose fulfilment failed)."""
+        args = (action, user_id, at_text)
+        if self._conn.execute(_FORGET, args).rowcount == 0:
+            self._conn.execute(_FORGET_LAST, args)
 
     def hit(self, action: str, user_id: str, at: datetime, at_text: str) -> RateLimitStatus:
         """``check`` then ``record``: raises ``RateLimited`` (writing nothing) or counts the call.

@@ -13,8 +13,8 @@ import sqlite3
 from datetime import datetime
 
 from .clock import to_text
-from .errors import NotFound, ReservationClosed, ReservationExpired
-from .ledger import Ledger, Posting
+from .errors import InvalidInput, NotFound, ReservationClosed, ReservationExpired
+from .ledger import SHOP_ORDER, Ledger, Posting
 from .models import Reservation, Transaction
 from .store import Tx
 
@@ -98,12 +98,18 @@ class Reservations:
         )
         return self.get(int(cursor.lastrowid or 0))
 
-    def _open_row(self, reservation_id: int) -> tuple[object, ...]:
+    def _open_row(self, reservation_id: int, shop: bool) -> tuple[object, ...]:
         row = self._conn.execute(_GET, (reservation_id,)).fetchone()
         if row is None:
             raise NotFound("reservation_id", reservation_id)
         if row[4] != "active":
             raise ReservationClosed(reservation_id, row[4])
+        if row[8] == SHOP_ORDER and not shop:
+            raise InvalidInput(
+                "reservation_id",
+                f"reservation {reservation_id} holds shop order {row[9]}: purchase() commits "
+                "or releases it",
+            )
         return tuple(row)
 
     def commit(
@@ -115,8 +121,9 @@ class Reservations:
         at: datetime,
         at_text: str,
         key: str | None,
+        shop: bool = False,
     ) -> Transaction:
-        row = self._open_row(reservation_id)
+        row = self._open_row(reservation_id, shop)
         if str(row[7]) <= at_text:
             raise ReservationExpired(reservation_id, str(row[7]))
         user_id, currency, amount, source = str(row[1]), str(row[2]), int(row[3]), str(row[5])  # type: ignore[call-overload]
@@ -143,12 +150,16 @@ class Reservations:
         self._conn.execute(_CLOSE, ("committed", at_text, result.id, reservation_id))
         return result
 
-    def release(self, reservation_id: int, *, status: str, at_text: str) -> Reservation:
-        row = self._open_row(reservation_id)
+    def release(
+        self, reservation_id: int, *, status: str, at_text: str, shop: bool = False
+    ) -> Reservation:
+        row = self._open_row(reservation_id, shop)
         self._conn.execute(_HOLD, (-int(row[3]), row[11]))  # type: ignore[call-overload]
         self._conn.execute(_CLOSE, (status, at_text, None, reservation_id))
         return _reservation(row, status=status)
 
     def expire(self, at_text: str) -> list[Reservation]:
         due = self._conn.execute(_DUE, (at_text,)).fetchall()
-        return [self.release(int(row[0]), status="expired", at_text=at_text) for row in due]
+        return [
+            self.release(int(row[0]), status="expired", at_text=at_text, shop=True) for row in due
+        ]

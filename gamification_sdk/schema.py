@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlite_utils
@@ -561,5 +562,77 @@ def m008_referrals(db: Any) -> None:
             reached_at TEXT NOT NULL,
             PRIMARY KEY (user_id, tier)
         ) WITHOUT ROWID
+        """,
+    )
+
+
+@migrations()
+def m009_shop(db: Any) -> None:
+    # Shop items are definitions of kind 'shop'. The kinds CHECK is rebuilt from the one in
+    # place, so kinds other migrations added stay allowed.
+    (sql,) = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'definitions'"
+    ).fetchone()
+    found = re.search(r"kind IN \(([^)]*)\)", sql)
+    assert found is not None, "definitions has no kind CHECK"
+    kinds = [k.strip() for k in found.group(1).split(",")]
+    if "'shop'" not in kinds:
+        kinds.append("'shop'")
+    name = r'CREATE TABLE\s+"?definitions"?'
+    create = re.sub(name, "CREATE TABLE definitions_shop", sql, count=1)
+    create = create.replace(found.group(0), f"kind IN ({', '.join(kinds)})")
+    indexes = [
+        row[0]
+        for row in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'definitions' "
+            "AND sql IS NOT NULL"
+        ).fetchall()
+    ]
+    db.execute(create)
+    db.execute("INSERT INTO definitions_shop SELECT * FROM definitions")
+    db.execute("DROP TABLE definitions")
+    db.execute("ALTER TABLE definitions_shop RENAME TO definitions")
+    for index in indexes:
+        db.execute(index)
+    # shop_stock: per item, units it may ever sell (total, from its definition), units left
+    # (stock) and units sold; NULL total and stock for an unlimited item.
+    # shop_orders: one row per purchase; JSON columns hold {currency: total}, the granted items and
+    # the reservation, purchase and refund transaction ids.
+    _script(
+        db,
+        """
+        CREATE TABLE shop_stock (
+            item TEXT PRIMARY KEY,
+            total INTEGER CHECK (total IS NULL OR total >= 0),
+            stock INTEGER CHECK (stock IS NULL OR stock >= 0),
+            sold INTEGER NOT NULL DEFAULT 0 CHECK (sold >= 0),
+            CHECK ((total IS NULL) = (stock IS NULL))
+        ) WITHOUT ROWID;
+
+        CREATE TABLE shop_orders (
+            id INTEGER PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            item TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            quantity INTEGER NOT NULL CHECK (quantity >= 1),
+            price TEXT NOT NULL,
+            grants TEXT NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('pending', 'completed', 'failed', 'expired', 'refunded')),
+            reservations TEXT NOT NULL,
+            transactions TEXT NOT NULL DEFAULT '[]',
+            refunds TEXT NOT NULL DEFAULT '[]',
+            external_reference TEXT,
+            failure TEXT,
+            idempotency_key TEXT,
+            fingerprint BLOB,
+            created_at TEXT NOT NULL,
+            completed_at TEXT,
+            closed_at TEXT
+        );
+        CREATE INDEX shop_orders_by_user ON shop_orders(user_id, item);
+        CREATE UNIQUE INDEX shop_orders_pending_by_key ON shop_orders(idempotency_key)
+            WHERE status = 'pending' AND idempotency_key IS NOT NULL
         """,
     )

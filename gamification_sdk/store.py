@@ -116,6 +116,11 @@ class Store:
     def in_write(self) -> bool:
         return self._tx is not None
 
+    @property
+    def nested(self) -> bool:
+        """Inside ``write()``: whether this write runs inside another (``batch()``)."""
+        return bool(self._frames)
+
     def write(self, *, savepoint: bool = False) -> _Write:
         """A write transaction: ``BEGIN IMMEDIATE`` outermost; nested, see below.
 

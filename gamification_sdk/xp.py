@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     import pluggy
 
     from .boards import Boards
-
     from .engine import Gamification
 
 __all__ = ["XP", "apply_multiplier"]

@@ -214,6 +214,32 @@ def test_unknown_currency_names_currency(seeded: Gamification) -> None:
         pytest.param(lambda g: g.referral(-1), "referral", id="referral-read"),
         pytest.param(lambda g: g.referrals("alice", limit=0), "limit", id="referrals-limit"),
         pytest.param(lambda g: g.referral_stats(""), "user_id", id="referral-stats"),
+        pytest.param(lambda g: g.purchase("alice", "hat", quantity=0), "quantity",
+                     id="purchase-quantity-0"),
+        pytest.param(lambda g: g.purchase("alice", "hat", quantity=-2), "quantity",
+                     id="purchase-quantity-negative"),
+        pytest.param(lambda g: g.purchase("alice", "hat", quantity=True), "quantity",
+                     id="purchase-quantity-bool"),
+        pytest.param(lambda g: g.purchase("alice", "hat", quantity=1.0), "quantity",
+                     id="purchase-quantity-float"),
+        pytest.param(lambda g: g.purchase("alice", "hat", quantity=1001), "quantity",
+                     id="purchase-quantity-1001"),
+        pytest.param(lambda g: g.purchase("alice", ""), "item_key", id="purchase-item"),
+        pytest.param(lambda g: g.purchase("", "hat"), "user_id", id="purchase-user"),
+        pytest.param(lambda g: g.purchase("alice", "hat", idempotency_key=""),
+                     "idempotency_key", id="purchase-key"),
+        pytest.param(lambda g: g.purchase("alice", "hat", at=NAIVE), "at", id="purchase-at"),
+        pytest.param(lambda g: g.refund_purchase(0), "order_id", id="refund-purchase-id"),
+        pytest.param(lambda g: g.refund_purchase(True), "order_id", id="refund-purchase-bool"),
+        pytest.param(lambda g: g.refund_purchase(1, at=NAIVE), "at", id="refund-purchase-at"),
+        pytest.param(lambda g: g.order("1"), "order_id", id="order-id"),
+        pytest.param(lambda g: g.orders("alice", limit=0), "limit", id="orders-limit"),
+        pytest.param(lambda g: g.orders("", before=None), "user_id", id="orders-user"),
+        pytest.param(lambda g: g.shop(""), "user_id", id="shop-user"),
+        pytest.param(lambda g: g.shop(at=NAIVE), "at", id="shop-at"),
+        pytest.param(lambda g: g.spend_points("alice", 5, currency="points", source="s",
+                                              reference=("shop_order", "1")),
+                     "reference", id="spend-shop-reference"),
     ],
 )
 def test_other_methods_validate_too(
@@ -222,6 +248,43 @@ def test_other_methods_validate_too(
     with unchanged(seeded), pytest.raises(errors.InvalidInput) as info:
         call(seeded)
     assert info.value.field == field
+
+
+SHOP = {"shop": [
+    {"key": "hat", "name": "Hat", "kind": "cosmetic", "price": {"points": 20}, "stock": 1},
+    {"key": "pin", "name": "Pin", "kind": "cosmetic", "price": {"points": 500}},
+    {"key": "cap", "name": "Cap", "kind": "cosmetic", "price": {"points": 5},
+     "per_user_limit": 1},
+    {"key": "egg", "name": "Egg", "kind": "cosmetic", "price": {"points": 5},
+     "available_from": "2027-01-01T00:00:00+00:00"},
+    {"key": "tee", "name": "Tee", "kind": "external", "price": {"points": 5}},
+]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        pytest.param(lambda g: g.purchase("alice", "nope"), errors.NotFound, id="unknown-item"),
+        pytest.param(lambda g: g.purchase("alice", "hat", quantity=2), errors.OutOfStock,
+                     id="out-of-stock"),
+        pytest.param(lambda g: g.purchase("alice", "egg"), errors.NotOnSale, id="not-on-sale"),
+        pytest.param(lambda g: g.purchase("alice", "cap"), errors.PurchaseLimitReached,
+                     id="per-user-limit"),
+        pytest.param(lambda g: g.purchase("alice", "pin"), errors.InsufficientFunds,
+                     id="insufficient-funds"),
+        pytest.param(lambda g: g.purchase("alice", "tee"), errors.FulfillmentFailed,
+                     id="no-fulfilment-plugin"),
+        pytest.param(lambda g: g.refund_purchase(99), errors.NotFound, id="refund-unknown"),
+        pytest.param(lambda g: g.order(99), errors.NotFound, id="order-unknown"),
+    ],
+)
+def test_shop_refusals_are_typed_and_write_nothing(
+    seeded: Gamification, call: Callable[[Gamification], Any], error: type[Exception]
+) -> None:
+    seeded.load_definitions(SHOP, name="shop")
+    seeded.purchase("alice", "cap")
+    with unchanged(seeded), pytest.raises(error):
+        call(seeded)
 
 
 # -- hostile but valid text is stored verbatim -----------------------------------------------

@@ -133,6 +133,25 @@ def _complete_quest(g: Gamification) -> Call:
     return lambda: g.complete_quest("alice", "check", idempotency_key=KEY)
 
 
+SHOP = {"shop": [
+    {"key": "freeze", "name": "Freeze", "kind": "streak_freeze", "price": {"points": 30},
+     "stock": 5},
+]}  # fmt: skip
+
+
+def _purchase(g: Gamification) -> Call:
+    g.load_definitions(SHOP, name="idem-shop")
+    g.award_points("alice", 100, currency="points", source="seed")
+    return lambda: g.purchase("alice", "freeze", quantity=2, idempotency_key=KEY)
+
+
+def _refund_purchase(g: Gamification) -> Call:
+    g.load_definitions(SHOP, name="idem-shop")
+    g.award_points("alice", 100, currency="points", source="seed")
+    order = g.purchase("alice", "freeze", quantity=2)
+    return lambda: g.refund_purchase(order.id, idempotency_key=KEY)
+
+
 def _rate_limit(g: Gamification) -> Call:
     return lambda: g.rate_limit("alice", "quest_complete", idempotency_key=KEY)
 
@@ -178,6 +197,8 @@ WRITES: dict[str, Callable[[Gamification], Call]] = {
     "track_referral": _track_referral,
     "convert_referral": _convert_referral,
     "set_referral_status": _set_referral_status,
+    "purchase": _purchase,
+    "refund_purchase": _refund_purchase,
 }
 CONFIG = Config(levels=LevelsConfig(max_level=5, level_up_bonus={"points": 5}))
 

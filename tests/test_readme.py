@@ -59,3 +59,12 @@ def test_readme_quest_example_loads() -> None:
     with Gamification.open(":memory:", load_entrypoints=False) as g:
         report = g.load_definitions({"achievements": [achievement], "quests": quests}, name="r")
     assert "quest:morning_cardio" in report.added
+
+
+def test_readme_shop_example_loads() -> None:
+    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", TEXT, flags=re.S) if "[[shop]]" in b]
+    with Gamification.open(":memory:", load_entrypoints=False) as g:
+        report = g.load_definitions(tomllib.loads(block), name="r")
+        assert report.added == ("shop:streak_freeze", "shop:swan_tshirt")
+        freeze, tshirt = g.shop()
+    assert (freeze.per_user_limit, tshirt.stock, tshirt.metadata) == (3, 50, {"sku": "TS-SWAN-M"})
