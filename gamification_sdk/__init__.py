@@ -15,12 +15,17 @@ from .config import (
 from .engine import Gamification
 from .hookspecs import hookimpl
 from .jobs import Job, JobRun, JobSkip, JobsReport, period_of
+from .leaderboard_config import BoardConfig, LeaderboardsConfig, RankReward, Season
 from .models import (
     Balance,
     HistoryPage,
+    Leaderboard,
+    LeaderboardEntry,
     LedgerReport,
     MilestoneReward,
     Order,
+    PeriodClose,
+    Privacy,
     Profile,
     RateLimitStatus,
     Referral,
@@ -28,6 +33,7 @@ from .models import (
     ReferralConversion,
     ReferralStats,
     Reservation,
+    ScoredEvent,
     ShopListing,
     Transaction,
     XPAward,
@@ -35,6 +41,7 @@ from .models import (
 
 __all__ = [
     "Balance",
+    "BoardConfig",
     "Config",
     "CurrencyConfig",
     "FakeClock",
@@ -44,12 +51,18 @@ __all__ = [
     "JobRun",
     "JobSkip",
     "JobsReport",
+    "Leaderboard",
+    "LeaderboardEntry",
+    "LeaderboardsConfig",
     "LedgerReport",
     "LevelReward",
     "LevelsConfig",
     "MilestoneReward",
     "Order",
+    "PeriodClose",
+    "Privacy",
     "Profile",
+    "RankReward",
     "RateLimit",
     "RateLimitStatus",
     "Referral",
@@ -60,6 +73,8 @@ __all__ = [
     "ReferralsConfig",
     "Reservation",
     "SchedulerConfig",
+    "ScoredEvent",
+    "Season",
     "ShopListing",
     "Transaction",
     "XPAward",

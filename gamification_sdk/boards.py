@@ -166,8 +166,16 @@ class Boards:
             self.add(f"custom:{name}", user_id, delta, at)
 
     def setup(self, at_text: str) -> None:
-        """Start boards new to this database (or whose source changed) from current totals."""
+        """Start boards new to this database (or whose source changed) from current totals,
+        and re-list everyone if the configured privacy defaults changed."""
         execute = self._conn.execute
+        defaults = json.dumps(self._defaults)
+        found = execute("SELECT value FROM lb_settings WHERE name = 'defaults'").fetchone()
+        if found is not None and found[0] != defaults:
+            self._relist_all()
+        execute(
+            "INSERT OR REPLACE INTO lb_settings (name, value) VALUES ('defaults', ?)", (defaults,)
+        )
         stored = dict(execute("SELECT key, fingerprint FROM lb_boards").fetchall())
         for key, (board, _) in self.boards.items():
             mark = fingerprint(board)
@@ -185,6 +193,15 @@ class Boards:
             )
             if "all_time" in board.periods:
                 self._backfill(board)
+
+    def _relist_all(self) -> None:
+        visibility, on_global = self._defaults
+        listed = _LISTED.replace("?1", "lb_scores.user_id").replace("?4", "?1").replace("?5", "?2")
+        self._conn.execute(f"UPDATE lb_scores SET listed = {listed}", (visibility, on_global))
+        for (period_id,) in self._conn.execute(
+            "SELECT id FROM lb_periods WHERE closed_at IS NULL"
+        ).fetchall():
+            self.rebuild(period_id)
 
     def _backfill(self, board: BoardConfig) -> None:
         found = _BACKFILL.get(board.source)
