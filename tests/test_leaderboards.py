@@ -104,7 +104,9 @@ ops = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(ops=ops)
 def test_property_ranks_pages_and_around_agree_with_a_brute_force_sort(
     ops: list[tuple[int, int, int]], monkeypatch: pytest.MonkeyPatch
@@ -352,7 +354,8 @@ def test_group_board_from_self_friend_and_stranger(g: Gamification) -> None:
     assert [e.user_id for e in me.entries] == ["ann", "cat", "dan", "eve"]
     assert me.viewer is not None and me.viewer.rank == 2
     g.leave_group("ann", "gym-1")
-    assert "ann" not in [e.user_id for e in g.leaderboard("xp", scope="group", group="gym-1").entries]
+    left = g.leaderboard("xp", scope="group", group="gym-1").entries
+    assert "ann" not in [e.user_id for e in left]
     assert g.groups("bob") == {"gym-1": "gym"}
 
 
@@ -439,7 +442,7 @@ def test_close_archives_with_movement_and_pays_rewards_once(
     assert g.verify_ledger().ok
 
 
-def test_late_award_into_a_closed_period_is_not_counted(make_engine: Make, clock: FakeClock) -> None:
+def test_late_award_into_a_closed_period_is_not_counted(make_engine: Make) -> None:
     g = make_engine(config=public())
     g.award_xp("ann", 5, source="t")
     g.close_leaderboard_periods(START + timedelta(days=1))
@@ -546,3 +549,17 @@ def test_config_loads_from_toml_shaped_dict() -> None:
 def test_scored_event_is_what_scorers_receive() -> None:
     event = ScoredEvent("ann", "walk", 1.0, None, START)
     assert event.user_id == "ann"
+
+
+def test_readme_leaderboards_toml_is_a_valid_config() -> None:
+    import re
+    import tomllib
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    (block,) = [
+        b for b in re.findall(r"```toml\n(.*?)```", text, flags=re.S) if "[leaderboards]" in b
+    ]
+    config = Config.from_dict(tomllib.loads(block))
+    assert [b.key for b in config.leaderboards.boards] == ["xp", "runners"]
+    assert config.leaderboards.seasons[0].key == "s1"
