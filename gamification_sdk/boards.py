@@ -55,8 +55,37 @@ _UPSERT = (
     f"SELECT ?1, id, ?2, ?3, {_LISTED} FROM lb_periods "
     "WHERE id IN ({ids}) AND closed_at IS NULL "
     "ON CONFLICT DO UPDATE SET score = score + excluded.score, "
-    "reached = MAX(reached, excluded.reached) "
-    "RETURNING period_id, score, blk, blk_hi, listed"
+    "reached = MAX(reached, excluded.reached)"
+)
+# A listed row whose score left its block moves in SQL, inside the statement that changed
+# it: Python round trips per crossing would cost more than the crossing's own writes. A
+# multi-valued block that grew past the limit is queued; Python splits it after the write.
+_PLACE_SQL = """
+    UPDATE lb_scores SET
+        blk = (SELECT lo FROM lb_blocks WHERE period_id = new.period_id AND lo <= new.score
+               ORDER BY lo DESC LIMIT 1),
+        blk_hi = (SELECT lo FROM lb_blocks WHERE period_id = new.period_id AND lo > new.score
+                  ORDER BY lo LIMIT 1),
+        entered = new.reached
+    WHERE user_id = new.user_id AND period_id = new.period_id;
+    UPDATE lb_blocks SET n = n + 1 WHERE period_id = new.period_id
+        AND lo = (SELECT blk FROM lb_scores WHERE user_id = new.user_id
+                  AND period_id = new.period_id);
+    INSERT OR IGNORE INTO lb_split_queue (period_id, lo)
+        SELECT period_id, lo FROM lb_blocks WHERE period_id = new.period_id
+        AND lo = (SELECT blk FROM lb_scores WHERE user_id = new.user_id
+                  AND period_id = new.period_id)
+        AND n > {limit} AND run = 0;
+"""
+_TRIGGERS = (
+    "CREATE TEMP TRIGGER IF NOT EXISTS lb_cross AFTER UPDATE OF score ON main.lb_scores "
+    "WHEN new.listed = 1 AND (new.score < new.blk OR new.score >= new.blk_hi) BEGIN "
+    "UPDATE lb_blocks SET n = n - 1 WHERE period_id = new.period_id AND lo = new.blk;"
+    + _PLACE_SQL + " END",
+    "CREATE TEMP TRIGGER IF NOT EXISTS lb_enter AFTER INSERT ON main.lb_scores "
+    "WHEN new.listed = 1 BEGIN "
+    "INSERT OR IGNORE INTO lb_blocks (period_id, lo, n) VALUES (new.period_id, "
+    f"{-(2**63)}, 0);" + _PLACE_SQL + " END",
 )
 _BLOCK_OF = (
     "SELECT lo, (SELECT lo FROM lb_blocks WHERE period_id = ?1 AND lo > b.lo ORDER BY lo "
@@ -140,6 +169,7 @@ class Boards:
             self.boards[board.key] = entry
             self._by_source.setdefault(board.source_key, []).append(entry)
         self._ids: dict[tuple[str, str, str], int] = {}
+        self._triggers = tuple(sql.replace("{limit}", str(2 * BLOCK)) for sql in _TRIGGERS)
         # name -> the plugin scorer of custom boards (only those some board uses).
         self.scorers: dict[str, Callable[[ScoredEvent], float | None]] = {}
         self._upserts: dict[int, str] = {}
@@ -169,6 +199,8 @@ class Boards:
         """Start boards new to this database (or whose source changed) from current totals,
         and re-list everyone if the configured privacy defaults changed."""
         execute = self._conn.execute
+        for sql in self._triggers:  # per connection: they carry this process's block size
+            execute(sql)
         defaults = json.dumps(self._defaults)
         found = execute("SELECT value FROM lb_settings WHERE name = 'defaults'").fetchone()
         if found is not None and found[0] != defaults:
@@ -213,16 +245,22 @@ class Boards:
         period_id = self.period_id(board.key, BoardPeriod("all_time", "all", None, None))
         visibility, on_global = self._defaults
         rows = self._conn.execute(sql, tuple(getattr(board, name) for name in params))
+        # Rows go in unlisted (the triggers place listed rows one by one), then are listed
+        # and cut into blocks in one pass.
         self._conn.executemany(
             "INSERT INTO lb_scores (user_id, period_id, score, reached, listed) "
-            f"VALUES (?1, ?6, ?2, ?3, {_LISTED}) "
+            "VALUES (?, ?, ?, ?, 0) "
             "ON CONFLICT DO UPDATE SET score = excluded.score, reached = excluded.reached",
             (
-                (user_id, score, micros(datetime.fromisoformat(at)), visibility, on_global,
-                 period_id)
+                (user_id, period_id, score, micros(datetime.fromisoformat(at)))
                 for user_id, score, at in rows
             ),
-        )  # fmt: skip
+        )
+        listed = _LISTED.replace("?1", "lb_scores.user_id")
+        self._conn.execute(
+            f"UPDATE lb_scores SET listed = {listed} WHERE period_id = ?6",
+            (None, None, None, visibility, on_global, period_id),
+        )
         self.rebuild(period_id)
 
     def follows(self, source: str) -> bool:
@@ -274,12 +312,20 @@ class Boards:
         if sql is None:
             sql = self._upserts[len(ids)] = _UPSERT.format(ids=", ".join(["?"] * len(ids)))
         visibility, on_global = self._defaults
-        rows = self._conn.execute(
-            sql, (user_id, delta, micros(at), visibility, on_global, *ids)
-        ).fetchall()
-        for period_id, score, blk, hi, listed in rows:
-            if listed and (blk is None or score < blk or (hi is not None and score >= hi)):
-                self._move(period_id, user_id, score, blk)
+        conn = self._conn
+        before = conn.total_changes
+        cursor = conn.execute(sql, (user_id, delta, micros(at), visibility, on_global, *ids))
+        # Only rows that moved block make the triggers write: only then can one be queued.
+        if conn.total_changes - before > cursor.rowcount:
+            self._split_queued()
+
+    def _split_queued(self) -> None:
+        execute = self._conn.execute
+        for period_id, lo in execute("SELECT period_id, lo FROM lb_split_queue").fetchall():
+            execute("DELETE FROM lb_split_queue WHERE period_id = ? AND lo = ?", (period_id, lo))
+            row = execute(_BLOCK_OF, (period_id, lo)).fetchone()
+            if row is not None and row[0] == lo:
+                self.split(period_id, lo, row[1])
 
     def _move(self, period_id: int, user_id: str, score: float, old: float | None) -> None:
         """Count a listed user in the block that holds ``score`` (and no longer in ``old``)."""
@@ -313,11 +359,14 @@ class Boards:
             pieces.pop()
         execute("DELETE FROM lb_blocks WHERE period_id = ? AND lo = ?", (period_id, lo))
         execute_many = self._conn.executemany
-        execute_many(
-            "INSERT INTO lb_blocks (period_id, lo, n) VALUES (?, ?, ?)",
-            [(period_id, piece_lo, len(piece)) for piece_lo, piece in pieces],
-        )
         bounds = [piece_lo for piece_lo, _ in pieces[1:]] + [hi]
+        execute_many(
+            "INSERT INTO lb_blocks (period_id, lo, n, run) VALUES (?, ?, ?, ?)",
+            [
+                (period_id, piece_lo, len(piece), int(is_run(piece_lo, piece_hi)))
+                for (piece_lo, piece), piece_hi in zip(pieces, bounds, strict=True)
+            ],
+        )
         execute_many(
             _PLACE,
             [

@@ -393,7 +393,8 @@ def m006_jobs(db: Any) -> None:
 def m007_leaderboards(db: Any) -> None:
     # lb_scores is clustered by user: an award updates every period row of that user on one
     # page. Rank order is kept by lb_blocks (score ranges with exact member counts) and the
-    # lb_members index, which changes only when a user moves to another block. See boards.py.
+    # lb_members index, which changes only when a user moves to another block; the engine's
+    # connection-local triggers move them (see boards.py).
     _script(
         db,
         """
@@ -433,6 +434,13 @@ def m007_leaderboards(db: Any) -> None:
             period_id INTEGER NOT NULL,
             lo NOT NULL,
             n INTEGER NOT NULL CHECK (n >= 0),
+            run INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (period_id, lo)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE lb_split_queue (
+            period_id INTEGER NOT NULL,
+            lo NOT NULL,
             PRIMARY KEY (period_id, lo)
         ) WITHOUT ROWID;
 
