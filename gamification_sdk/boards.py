@@ -103,8 +103,10 @@ _BEFORE_IN_RUN = (
     "SELECT COUNT(*) FROM lb_scores WHERE period_id = ? AND blk = ? AND (entered, user_id) < (?, ?)"
 )
 _MEMBERS = "SELECT user_id, score, reached FROM lb_scores WHERE period_id = ? AND blk = ?"
+# In a run block every score is lo and every member's reached is its entered: the
+# lb_members index alone answers, so skipping thousands of tied users reads no table rows.
 _RUN_MEMBERS = (
-    "SELECT user_id, score, reached FROM lb_scores WHERE period_id = ? AND blk = ? "
+    "SELECT user_id, entered FROM lb_scores WHERE period_id = ? AND blk = ? "
     "ORDER BY entered, user_id LIMIT ? OFFSET ?"
 )
 _ROW = (
@@ -459,26 +461,30 @@ class Boards:
         ).fetchone()
         return int(n)
 
-    def locate(self, period_id: int, user_id: str) -> tuple[int, float, int] | None:
-        """``(0-based position, block, users above the block)`` of a listed user."""
+    def locate(self, period_id: int, user_id: str) -> tuple[int, float, int, int] | None:
+        """``(0-based position, block, users above the block, rank)`` of a listed user."""
         found = self.row(period_id, user_id)
         if found is None or not found[2]:
             return None
-        _, reached, _, lo, hi = found
+        score, reached, _, lo, hi = found
         execute = self._conn.execute
         (above,) = execute(_ABOVE, (period_id, lo)).fetchone()
+        above = int(above)
         if is_run(lo, hi):
             (before,) = execute(_BEFORE_IN_RUN, (period_id, lo, reached, user_id)).fetchone()
-            return int(above) + int(before), lo, int(above)
+            return above + int(before), lo, above, above + 1
         ordered = self._sorted_members(period_id, lo)
         index = next(i for i, member in enumerate(ordered) if member[0] == user_id)
-        return int(above) + index, lo, int(above)
+        higher = next(i for i, member in enumerate(ordered) if member[1] == score)
+        return above + index, lo, above, above + higher + 1
 
-    def anchor(self, period_id: int, score: float) -> tuple[int, float, int]:
-        """Where an unlisted user with ``score`` would stand: ``(position, block, above)``."""
+    def anchor(self, period_id: int, score: float) -> tuple[int, float, int, int]:
+        """Where an unlisted user with ``score`` would stand: ``(position, block, above,
+        rank)``, the position being the first of the users they would tie."""
+        rank = self.rank_of(period_id, score)
         lo, _ = self._block_of(period_id, score)
         (above,) = self._conn.execute(_ABOVE, (period_id, lo)).fetchone()
-        return self.rank_of(period_id, score) - 1, lo, int(above)
+        return rank - 1, lo, int(above), rank
 
     def _sorted_members(self, period_id: int, lo: float) -> list[tuple[str, float, int]]:
         members = self._conn.execute(_MEMBERS, (period_id, lo)).fetchall()
@@ -547,8 +553,8 @@ class Boards:
             take = min(n, end - before) - skip
             if is_run(lo, hi):
                 members = self._conn.execute(_RUN_MEMBERS, (period_id, lo, take, skip)).fetchall()
-                for i, (user_id, score, reached) in enumerate(members):
-                    yield Row(before + skip + i, before + 1, user_id, score, reached)
+                for i, (user_id, entered) in enumerate(members):
+                    yield Row(before + skip + i, before + 1, user_id, lo, entered)
                 continue
             ordered = self._sorted_members(period_id, lo)
             higher = 0

@@ -44,9 +44,9 @@ class _Line(NamedTuple):
     reached: int
     rank: int
     position: int
+    hidden: bool = False
     previous_rank: int | None = None
     movement: str | None = None
-    hidden: bool = False
 
 
 def _ranked(rows: Sequence[tuple[str, float, int]]) -> list[_Line]:
@@ -238,11 +238,11 @@ class Leaderboards:
         if pid is None or found is None:
             return None
         score, reached, listed = found[0], found[1], found[2]
-        rank = self._boards.rank_of(pid, score)
         if listed:
             located = self._boards.locate(pid, user_id)
             assert located is not None
-            return _Line(user_id, score, reached, rank, located[0] + 1)
+            return _Line(user_id, score, reached, located[3], located[0] + 1)
+        rank = self._boards.rank_of(pid, score)
         return _Line(user_id, score, reached, rank, rank, hidden=True)
 
     def _live_around(self, target: Target, user_id: str, n: int) -> Leaderboard:
@@ -258,15 +258,13 @@ class Leaderboards:
         listed = bool(found[2])
         located = boards.locate(pid, user_id) if listed else boards.anchor(pid, found[0])
         assert located is not None
-        position, block, above = located
+        position, block, above, rank = located
         start = max(0, position - n)
         # A hidden user is not in the order: read n above and n below where they would be.
         wanted = position + n + (1 if listed else 0) - start
         lines = [self._from_row(row) for row in boards.page(pid, start, wanted, (block, above))]
-        own = self._live_line(target, user_id)
-        assert own is not None
         if not listed:
-            lines.insert(position - start, own)
+            lines.insert(position - start, _Line(user_id, found[0], found[1], rank, rank, True))
         entries = self._entries(lines, user_id)
         return Leaderboard(
             board=target.board.key, period=target.period, period_key=target.key,
@@ -340,7 +338,7 @@ class Leaderboards:
             (period_id, viewer),
         ).fetchall()
         return [
-            _Line(user_id, score, reached, rank, position or rank, previous, movement, not listed)
+            _Line(user_id, score, reached, rank, position or rank, not listed, previous, movement)
             for user_id, score, reached, rank, position, previous, movement, listed in rows
         ]
 
