@@ -128,6 +128,7 @@ def awards(path: Path, users: int, count: int) -> dict[str, float]:
     active user)."""
     out: dict[str, float] = {}
     rnd = random.Random(13)
+    run = time.time_ns()  # keys unique to this run: a rerun on the cached file must not replay
     for label, cfg in (("none", NO_BOARDS), ("boards", config()), ("none2", NO_BOARDS),
                        ("boards2", config())):  # fmt: skip
         g = Gamification.open(path, config=cfg, clock=FakeClock(NOW), load_entrypoints=False)
@@ -138,7 +139,7 @@ def awards(path: Path, users: int, count: int) -> dict[str, float]:
             for i, user in enumerate(group):
                 g.award_xp(
                     user, amounts[i - round_no], source="bench",
-                    idempotency_key=f"{label}-{round_no}-{i}",
+                    idempotency_key=f"{run}-{label}-{round_no}-{i}",
                 )  # fmt: skip
             spent = (time.perf_counter() - t0) / len(group) * 1e6
             phase = "first" if round_no == 0 else "steady"
