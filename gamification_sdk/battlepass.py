@@ -385,11 +385,11 @@ class BattlePasses:
                     due.append(season)
         return due
 
-    def close(
-        self, tx: Tx, season: Season, at: datetime, at_text: str, batch: int = CLOSE_BATCH
-    ) -> SeasonClose | None:
-        """Close ``season`` (once), archive up to ``batch`` users and grant their unclaimed
-        reached rewards; returns the result once no user is left, else None (call again)."""
+    def close(self, tx: Tx, season: Season, at: datetime, at_text: str) -> SeasonClose | None:
+        """Close ``season`` (once), archive up to ``CLOSE_BATCH`` users and grant their
+        unclaimed reached rewards; returns the result once no user is left, else None (call
+        again)."""
+        batch = CLOSE_BATCH
         self._conn.execute(_CLOSE, (season.key, at_text))
         rows = self._conn.execute(_TO_ARCHIVE, (season.key, batch)).fetchall()
         for user_id, xp, premium_at in rows:
