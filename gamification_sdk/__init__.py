@@ -15,9 +15,10 @@ from .config import (
 from .engine import Gamification
 from .hookspecs import hookimpl
 from .jobs import Job, JobRun, JobSkip, JobsReport, period_of
-from .leaderboard_config import BoardConfig, LeaderboardsConfig, RankReward, Season
+from .leaderboard_config import BoardConfig, LeaderboardsConfig, RankReward
 from .models import (
     Balance,
+    BattlePass,
     HistoryPage,
     Leaderboard,
     LeaderboardEntry,
@@ -25,6 +26,7 @@ from .models import (
     MilestoneReward,
     Order,
     PeriodClose,
+    PremiumPurchase,
     Privacy,
     Profile,
     RateLimitStatus,
@@ -34,13 +36,19 @@ from .models import (
     ReferralStats,
     Reservation,
     ScoredEvent,
+    SeasonClose,
     ShopListing,
+    TierBoostUse,
+    TierClaim,
+    TierRewardStatus,
     Transaction,
     XPAward,
 )
+from .seasons import Season, TierReward
 
 __all__ = [
     "Balance",
+    "BattlePass",
     "BoardConfig",
     "Config",
     "CurrencyConfig",
@@ -60,6 +68,7 @@ __all__ = [
     "MilestoneReward",
     "Order",
     "PeriodClose",
+    "PremiumPurchase",
     "Privacy",
     "Profile",
     "RankReward",
@@ -75,7 +84,12 @@ __all__ = [
     "SchedulerConfig",
     "ScoredEvent",
     "Season",
+    "SeasonClose",
     "ShopListing",
+    "TierBoostUse",
+    "TierClaim",
+    "TierReward",
+    "TierRewardStatus",
     "Transaction",
     "XPAward",
     "errors",

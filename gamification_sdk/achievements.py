@@ -367,6 +367,21 @@ class Achievements:
         tx.emit("on_achievement_unlocked", unlock=unlock)
         return unlock
 
+    def grantable(self, key: str) -> bool:
+        """Whether ``grant`` can unlock ``key``: it is defined and not retired."""
+        entry = self.catalogue.entries.get(key)
+        return entry is not None and not entry.retired
+
+    def grant(self, tx: Tx, ctx: Context, key: str) -> list[Unlock]:
+        """Unlock achievement ``key`` (its first tier) as a reward, whatever its criteria,
+        unless the user has it; then whatever that makes due. Check ``grantable`` first."""
+        entry = self.catalogue.entries[key]
+        if 0 in ctx.unlocks.get(key, {}):
+            return []
+        pending: list[Signal] = []
+        unlocked = [self._unlock(tx, ctx, entry, 0, 1, 0.0, pending)]
+        return unlocked + self.process(tx, ctx, pending, ())
+
     def moved_xp(self, ctx: Context, total: int, level: int, pending: list[Signal]) -> None:
         if total != ctx.xp:
             pending.append(("xp", ctx.xp, total))

@@ -17,6 +17,7 @@ import attrs
 from .convert import converter, load_mapping, structure
 from .errors import ConfigError
 from .leaderboard_config import LeaderboardsConfig, leaderboard_problems
+from .seasons import Season, season_problems
 
 __all__ = [
     "DEFAULT_RATE_LIMITS",
@@ -57,6 +58,10 @@ def _rewards(value: Iterable[LevelReward]) -> tuple[LevelReward, ...]:
 
 
 def _currencies(value: Iterable[CurrencyConfig]) -> tuple[CurrencyConfig, ...]:
+    return tuple(value)
+
+
+def _season_list(value: Iterable[Season]) -> tuple[Season, ...]:
     return tuple(value)
 
 
@@ -217,6 +222,8 @@ class SchedulerConfig:
     ``ledger_audit_timezone`` (None: ``Config.default_timezone``).
     ``leaderboard_close_minutes``: the period of the ``leaderboard_close`` job, which archives
     the boards' ended periods and pays their rank rewards (None: off).
+    ``battle_pass_close_minutes``: the period of the ``battle_pass_close`` job, which archives
+    the battle pass of each ended season and grants its unclaimed reached rewards (None: off).
     ``history_days``: finished ``job_runs`` rows older than this are deleted (the latest
     period of each job is always kept).
     """
@@ -229,6 +236,7 @@ class SchedulerConfig:
     ledger_audit_at: str | None = "03:30"
     ledger_audit_timezone: str | None = None
     leaderboard_close_minutes: int | None = 15
+    battle_pass_close_minutes: int | None = 15
     history_days: int = 30
 
 
@@ -292,7 +300,11 @@ class ReferralsConfig:
 
 @attrs.frozen
 class Config:
-    """Everything an engine is configured with. Build it in Python or with ``from_file``."""
+    """Everything an engine is configured with. Build it in Python or with ``from_file``.
+
+    ``seasons`` and ``leaderboards.seasons`` are one list under two names: give it in either
+    place (or the same list in both) and both read it.
+    """
 
     levels: LevelsConfig = attrs.field(factory=LevelsConfig)
     achievements: AchievementsConfig = attrs.field(factory=AchievementsConfig)
@@ -321,11 +333,37 @@ class Config:
     scheduler: SchedulerConfig = attrs.field(factory=SchedulerConfig)
     leaderboards: LeaderboardsConfig = attrs.field(factory=LeaderboardsConfig)
     referrals: ReferralsConfig = attrs.field(factory=ReferralsConfig)
+    # Seasons for season boards and the battle pass; the same list as leaderboards.seasons.
+    seasons: tuple[Season, ...] = attrs.field(default=(), converter=_season_list)
 
     def __attrs_post_init__(self) -> None:
-        problems = _problems(self)
+        field, clash = self._share_seasons()
+        problems = _problems(self, field)
+        if clash:
+            problems.append(
+                "seasons: differs from leaderboards.seasons; they are one list, give it once"
+            )
         if problems:
             raise ConfigError(problems)
+
+    def _share_seasons(self) -> tuple[str, bool]:
+        """Make ``seasons`` and ``leaderboards.seasons`` the same list; returns the field to
+        name in problems and whether two different lists were given."""
+        boards = self.leaderboards
+        if not isinstance(boards, LeaderboardsConfig):
+            return "seasons", False
+        if self.seasons and not boards.seasons:
+            object.__setattr__(self, "leaderboards", attrs.evolve(boards, seasons=self.seasons))
+            return "seasons", False
+        if boards.seasons and not self.seasons:
+            object.__setattr__(self, "seasons", boards.seasons)
+            return "leaderboards.seasons", False
+        return "seasons", self.seasons != boards.seasons
+
+    @property
+    def battle_pass_seasons(self) -> tuple[Season, ...]:
+        """The seasons that run a battle pass (they have tier rewards), by start."""
+        return tuple(sorted((s for s in self.seasons if s.battle_pass), key=lambda s: s.starts_at))
 
     @property
     def currency_names(self) -> tuple[str, ...]:
@@ -417,9 +455,10 @@ def _level_problems(levels: LevelsConfig, currencies: set[str]) -> list[str]:
     return p
 
 
-def _problems(config: Config) -> list[str]:
+def _problems(config: Config, seasons_field: str = "seasons") -> list[str]:
     p: list[str] = []
     names: list[str] = []
+    spendable: dict[str, bool] = {}
     for i, currency in enumerate(config.currencies):
         if not isinstance(currency, CurrencyConfig):
             p.append(f"currencies[{i}]: expected a CurrencyConfig")
@@ -432,6 +471,8 @@ def _problems(config: Config) -> list[str]:
         elif currency.name in names:
             p.append(f"currencies[{i}].name: {currency.name!r} is configured twice")
         names.append(currency.name)
+        if isinstance(currency.name, str):
+            spendable.setdefault(currency.name, currency.spendable is True)
         if currency.max_award is not None and (
             not _is_int(currency.max_award) or currency.max_award <= 0
         ):
@@ -473,6 +514,7 @@ def _problems(config: Config) -> list[str]:
     else:
         p.append("scheduler: expected a SchedulerConfig")
     p.extend(leaderboard_problems(config.leaderboards, set(names)))
+    p.extend(season_problems(config.seasons, seasons_field, spendable))
     if isinstance(config.referrals, ReferralsConfig):
         p.extend(_referral_problems(config.referrals, names))
     else:
@@ -531,6 +573,7 @@ def _scheduler_problems(config: SchedulerConfig) -> list[str]:
         "quest_rollover_minutes",
         "reservation_expiry_minutes",
         "leaderboard_close_minutes",
+        "battle_pass_close_minutes",
     ):
         minutes = getattr(config, name)
         if minutes is not None and (not _is_int(minutes) or not 1 <= minutes <= 1440):

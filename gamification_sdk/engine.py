@@ -17,6 +17,7 @@ import sqlite_utils
 
 from . import audit
 from .achievements import Achievements
+from .battlepass import BattlePasses, check_track
 from .boards import Boards
 from .clock import Clock, system_clock, to_text
 from .config import Config
@@ -33,7 +34,7 @@ from .idempotency import Codec, Idempotency, fingerprint, json_codec
 from .inventory import Items
 from .jobs import Job, JobsReport, Scheduler, collect_jobs
 from .leaderboards import Leaderboards, Target
-from .ledger import CREDIT_TYPES, SHOP_ORDER, SPEND_TYPES, Ledger, Posting
+from .ledger import BATTLE_PASS, CREDIT_TYPES, SHOP_ORDER, SPEND_TYPES, Ledger, Posting
 from .levels import LevelCurve, LevelTable
 from .loader import Loader
 from .metrics import Metrics, zone
@@ -41,6 +42,7 @@ from .models import (
     AchievementStatus,
     AwardRequest,
     Balance,
+    BattlePass,
     HistoryPage,
     Inventory,
     Leaderboard,
@@ -50,6 +52,7 @@ from .models import (
     Notification,
     Order,
     PeriodClose,
+    PremiumPurchase,
     Privacy,
     Profile,
     QuestBoard,
@@ -61,10 +64,13 @@ from .models import (
     ReferralStats,
     Reservation,
     ScoredEvent,
+    SeasonClose,
     ShopListing,
     Stats,
     StreakStatus,
     SweepReport,
+    TierBoostUse,
+    TierClaim,
     TrackResult,
     Transaction,
     XPAward,
@@ -91,6 +97,7 @@ from .referrals import (
 )
 from .reservations import Reservations
 from .schema import migrations
+from .seasons import MAX_TIERS
 from .shop import Shop
 from .social import Social
 from .stats import user_stats
@@ -137,6 +144,8 @@ def _check_reference(reference: object) -> tuple[str, str] | None:
         raise InvalidInput("reference", "expected a (type, id) pair of str, e.g. ('order', '42')")
     if reference[0] == SHOP_ORDER:
         raise InvalidInput("reference", f"{SHOP_ORDER!r} is reserved for purchase()")
+    if reference[0] == BATTLE_PASS:
+        raise InvalidInput("reference", f"{BATTLE_PASS!r} is reserved for the battle pass")
     check_text(reference[0], "reference[0]", max_length=100)
     check_text(reference[1], "reference[1]")
     return (reference[0], reference[1])
@@ -174,6 +183,14 @@ def _check_event(event: object) -> str:
     if event.startswith("~") or "@" in event:
         raise InvalidInput("event", "must not start with '~' or contain '@' (reserved)")
     return event
+
+
+def _check_season(season: object) -> str | None:
+    if season is None:
+        return None
+    check_text(season, "season", max_length=64)
+    assert isinstance(season, str)
+    return season
 
 
 def _check_value(value: object) -> float:
@@ -248,6 +265,11 @@ class Gamification:
             self._notifications,
         )  # fmt: skip
         self._xp.boards = self._ledger.boards = self._achievements.boards = self._boards
+        self._battle_pass = BattlePasses(
+            conn, config, self._ledger, self._items, self._achievements
+        )
+        if self._battle_pass.seasons:
+            self._xp.battle_pass = self._battle_pass
         self._tracker.boards = self._boards
         store.rollback_listeners.append(self._boards.forget_ids)
         self._register_scorers()
@@ -1851,6 +1873,127 @@ class Gamification:
         if type(order_id) is not int or order_id < 1:
             raise InvalidInput("order_id", f"expected a positive int, got {order_id!r}")
         return order_id
+
+    # -- battle pass ----------------------------------------------------------------------
+
+    def battle_pass(
+        self, user_id: str, *, season: str | None = None, at: datetime | None = None
+    ) -> BattlePass:
+        """The user's battle pass in the season active at ``at`` (default: now), or in
+        ``season``: tier, XP into it, premium, and every tier reward with its state.
+
+        ``errors.NoActiveSeason`` if no battle-pass season runs at ``at`` (and none is named),
+        ``errors.UnknownSeason`` for a key that is not a battle-pass season.
+        """
+        check_id(user_id)
+        key = _check_season(season)
+        moment = self._now() if at is None else check_at(at)
+        with self._store.read():
+            return self._battle_pass.view(user_id, key, moment)
+
+    def buy_premium_pass(
+        self, user_id: str, *, idempotency_key: str | None = None, at: datetime | None = None
+    ) -> PremiumPurchase:
+        """Buy the active season's premium pass: its price is spent through the ledger.
+
+        Refused, writing nothing: ``NoActiveSeason``, ``SeasonEnded`` (archived),
+        ``PremiumAlreadyOwned``, ``InsufficientFunds``.
+        """
+        check_id(user_id)
+        key = check_key(idempotency_key)
+        moment, at_text, explicit = self._moment(at)
+        return self._write(
+            "buy_premium_pass",
+            key,
+            lambda: fingerprint(user_id, explicit),
+            json_codec(PremiumPurchase),
+            at_text,
+            lambda tx: self._battle_pass.buy_premium(tx, user_id, moment, at_text),
+        )
+
+    def claim_tier_reward(
+        self,
+        user_id: str,
+        tier: int,
+        *,
+        track: str,
+        season: str | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> TierClaim:
+        """Pay the reward of ``tier`` on ``track`` (``"free"`` or ``"premium"``), once.
+
+        ``season`` pins the season the client showed (default: the one active at ``at``).
+        Refused, writing nothing: ``NoActiveSeason``, ``UnknownSeason``, ``SeasonNotStarted``,
+        ``SeasonEnded``, ``NoTierReward``, ``TierNotReached``, ``PremiumRequired``,
+        ``RewardAlreadyClaimed``; ``NotFound`` if a rewarded achievement is not defined.
+        """
+        check_id(user_id)
+        if type(tier) is not int or not 1 <= tier <= MAX_TIERS:
+            raise InvalidInput("tier", f"expected an int from 1 to {MAX_TIERS}, got {tier!r}")
+        chosen = check_track(track)
+        name = _check_season(season)
+        key = check_key(idempotency_key)
+        moment, at_text, explicit = self._moment(at)
+        return self._write(
+            "claim_tier_reward",
+            key,
+            lambda: fingerprint(user_id, tier, chosen, name, explicit),
+            json_codec(TierClaim),
+            at_text,
+            lambda tx: self._battle_pass.claim(tx, user_id, name, chosen, tier, moment, at_text),
+        )
+
+    def use_tier_boost(
+        self,
+        user_id: str,
+        *,
+        quantity: int = 1,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> TierBoostUse:
+        """Use ``quantity`` ``tier_boost`` items (bought in the shop): each adds one tier's XP
+        to the active season's progress (not to the user's lifetime XP).
+
+        Refused, writing nothing: ``NoActiveSeason``, ``SeasonEnded``, ``NotEnoughTierBoosts``,
+        ``MaxTierReached`` (a boost would go past the last tier).
+        """
+        check_id(user_id)
+        if type(quantity) is not int or not 1 <= quantity <= MAX_TIERS:
+            raise InvalidInput(
+                "quantity", f"expected an int from 1 to {MAX_TIERS}, got {quantity!r}"
+            )
+        key = check_key(idempotency_key)
+        moment, at_text, explicit = self._moment(at)
+        return self._write(
+            "use_tier_boost",
+            key,
+            lambda: fingerprint(user_id, quantity, explicit),
+            json_codec(TierBoostUse),
+            at_text,
+            lambda tx: self._battle_pass.use_boosts(tx, user_id, quantity, moment, at_text),
+        )
+
+    def close_battle_pass_seasons(self, now: datetime | None = None) -> list[SeasonClose]:
+        """Archive every battle-pass season that ended by ``now`` (the ``battle_pass_close``
+        job): close it to XP, claims, purchases and boosts, record each user's final tier,
+        and grant the rewards of reached tiers nobody claimed. Works in batches of users,
+        each its own transaction; running it again archives nothing twice."""
+        moment = self._now() if now is None else check_at(now, "now")
+        at_text = to_text(moment)
+        with self._store.read():
+            due = self._battle_pass.due(moment)
+        closed = []
+        for season in due:
+            while True:
+                with self._store.write() as tx:
+                    result = self._battle_pass.close(tx, season, moment, at_text)
+                if tx.committed:
+                    self._dispatch(tx, result)
+                if result is not None:
+                    closed.append(result)
+                    break
+        return closed
 
     # -- audit ----------------------------------------------------------------------------
 

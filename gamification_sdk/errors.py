@@ -8,6 +8,7 @@ from typing import Any
 
 __all__ = [
     "BatchAborted",
+    "BattlePassRefused",
     "Busy",
     "ConfigError",
     "FulfillmentFailed",
@@ -16,11 +17,17 @@ __all__ = [
     "IdempotencyConflict",
     "InsufficientFunds",
     "InvalidInput",
+    "MaxTierReached",
+    "NoActiveSeason",
+    "NoTierReward",
+    "NotEnoughTierBoosts",
     "NotFound",
     "NotOnSale",
     "NotRefundable",
     "NotSpendable",
     "OutOfStock",
+    "PremiumAlreadyOwned",
+    "PremiumRequired",
     "PrestigeUnavailable",
     "PurchaseLimitReached",
     "PurchasePending",
@@ -37,10 +44,15 @@ __all__ = [
     "Rejected",
     "ReservationClosed",
     "ReservationExpired",
+    "RewardAlreadyClaimed",
+    "SeasonEnded",
+    "SeasonNotStarted",
+    "TierNotReached",
     "UnknownBoard",
     "UnknownCurrency",
     "UnknownGroup",
     "UnknownReferralCode",
+    "UnknownSeason",
     "UnknownUser",
 ]
 
@@ -370,3 +382,73 @@ class PurchasePending(GamificationError):
     def __init__(self, order_id: int) -> None:
         self.order_id = order_id
         super().__init__(f"order_id: order {order_id} is still being fulfilled; retry shortly")
+
+
+class UnknownSeason(NotFound):
+    """No season with a battle pass has this key; nothing was written."""
+
+    def __init__(self, season: str) -> None:
+        self.season = season
+        super().__init__("season", season)
+
+
+class BattlePassRefused(GamificationError):
+    """The battle pass refused the call; nothing was written.
+
+    Each subclass's docstring is its message; ``season``, ``tier`` and ``track`` say where
+    (None where they do not apply).
+    """
+
+    def __init__(
+        self, season: str | None, *, tier: int | None = None, track: str | None = None
+    ) -> None:
+        self.season = season
+        self.tier = tier
+        self.track = track
+        where = [f"season {season!r}"] if season is not None else []
+        if tier is not None:
+            where.append(f"tier {tier}")
+        if track is not None:
+            where.append(f"{track} track")
+        message = (self.__doc__ or "").strip()
+        super().__init__(f"{message} ({', '.join(where)})" if where else message)
+
+
+class NoActiveSeason(BattlePassRefused):
+    """No season with a battle pass is active now; nothing was written."""
+
+
+class SeasonNotStarted(BattlePassRefused):
+    """The season has not started yet; nothing was written."""
+
+
+class SeasonEnded(BattlePassRefused):
+    """The season has ended: no more claims, purchases or boosts; nothing was written."""
+
+
+class NoTierReward(BattlePassRefused):
+    """This tier has no reward on this track; nothing was written."""
+
+
+class TierNotReached(BattlePassRefused):
+    """The user has not reached this tier yet; nothing was written."""
+
+
+class PremiumRequired(BattlePassRefused):
+    """Premium track rewards need the season's premium pass; nothing was written."""
+
+
+class RewardAlreadyClaimed(BattlePassRefused):
+    """This tier reward was already claimed (or granted at season end); nothing was written."""
+
+
+class PremiumAlreadyOwned(BattlePassRefused):
+    """The user already owns this season's premium pass; nothing was written or charged."""
+
+
+class NotEnoughTierBoosts(BattlePassRefused):
+    """The user holds fewer tier_boost items than asked to use; nothing was written."""
+
+
+class MaxTierReached(BattlePassRefused):
+    """The tier boosts would go past the season's last tier; nothing was written."""

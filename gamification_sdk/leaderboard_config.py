@@ -1,16 +1,19 @@
-"""Leaderboard and season configuration: which boards exist, their periods, privacy defaults."""
+"""Leaderboard configuration: which boards exist, their periods, privacy defaults.
+
+``Season`` lives in ``seasons`` (the battle pass reads the same list) and is re-exported here.
+"""
 
 from __future__ import annotations
 
 import math
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
-from itertools import pairwise
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
+
+from .seasons import Season
 
 __all__ = ["BoardConfig", "LeaderboardsConfig", "RankReward", "Season"]
 
@@ -94,17 +97,6 @@ class BoardConfig:
         if self.source == "custom":
             return f"custom:{self.scorer}"
         return self.source
-
-
-@attrs.frozen
-class Season:
-    """A season: boards with a ``season`` period rank within it. One is active at a time."""
-
-    key: str
-    starts_at: datetime
-    ends_at: datetime
-    name: str | None = None
-    number: int | None = None
 
 
 @attrs.frozen
@@ -210,36 +202,9 @@ def _board_problems(where: str, board: object, currencies: set[str]) -> list[str
     return p
 
 
-def _season_problems(seasons: tuple[Season, ...]) -> list[str]:
-    p: list[str] = []
-    keys: set[str] = set()
-    spans: list[tuple[datetime, datetime, int]] = []
-    for i, season in enumerate(seasons):
-        where = f"seasons[{i}]"
-        if not isinstance(season, Season):
-            p.append(f"{where}: expected a Season")
-            continue
-        if not isinstance(season.key, str) or not _KEY.match(season.key):
-            p.append(f"{where}.key: expected a lowercase key (a-z, 0-9, _, -; up to 64)")
-        elif season.key in keys:
-            p.append(f"{where}.key: {season.key!r} is configured twice")
-        keys.add(season.key)
-        bounds = (season.starts_at, season.ends_at)
-        if not all(isinstance(b, datetime) and b.utcoffset() is not None for b in bounds):
-            p.append(f"{where}: starts_at and ends_at must be aware datetimes")
-        elif season.ends_at <= season.starts_at:
-            p.append(f"{where}.ends_at: must be after starts_at")
-        else:
-            spans.append((season.starts_at, season.ends_at, i))
-    spans.sort()
-    for (_, end, i), (start, _, j) in pairwise(spans):
-        if start < end:
-            p.append(f"seasons[{j}]: overlaps seasons[{i}]; one season is active at a time")
-    return p
-
-
 def leaderboard_problems(config: object, currencies: set[str]) -> list[str]:
-    """Every fault in ``Config.leaderboards``, each naming its field."""
+    """Every fault in ``Config.leaderboards``, each naming its field. Its ``seasons`` are
+    checked with ``Config.seasons`` (the same list), by ``seasons.season_problems``."""
     if not isinstance(config, LeaderboardsConfig):
         return ["leaderboards: expected a LeaderboardsConfig"]
     p: list[str] = []
@@ -252,7 +217,7 @@ def leaderboard_problems(config: object, currencies: set[str]) -> list[str]:
                 p.append(f"{where}.key: {board.key!r} is configured twice")
             keys.add(board.key)
             if "season" in board.periods and not config.seasons:
-                p.append(f"{where}.periods: a season board needs leaderboards.seasons")
+                p.append(f"{where}.periods: a season board needs seasons (Config.seasons)")
     if not _zone_ok(config.timezone):
         p.append(f"leaderboards.timezone: {config.timezone!r} is not an IANA time zone")
     for name, value, allowed in (
@@ -264,5 +229,4 @@ def leaderboard_problems(config: object, currencies: set[str]) -> list[str]:
             p.append(f"leaderboards.{name}: expected one of {', '.join(allowed)}, got {value!r}")
     if type(config.show_on_global) is not bool:
         p.append("leaderboards.show_on_global: expected bool")
-    p.extend(f"leaderboards.{problem}" for problem in _season_problems(config.seasons))
     return p

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from .boards import Boards
 
 __all__ = [
-    "CREDIT_TYPES", "ISSUANCE", "SHOP_ORDER", "SINK", "SPEND_TYPES", "Ledger", "Leg", "Posting",
+    "BATTLE_PASS", "CREDIT_TYPES", "ISSUANCE", "SHOP_ORDER", "SINK", "SPEND_TYPES", "Ledger",
+    "Leg", "Posting",
 ]  # fmt: skip
 
 ISSUANCE = "issuance"
@@ -48,6 +49,8 @@ CREDIT_TYPES = frozenset({"earned", "bonus", "referral_reward"})
 SPEND_TYPES = frozenset({"spent", "purchase"})
 # The reference type of shop purchases: their holds and refunds belong to the shop.
 SHOP_ORDER = "shop_order"
+# The reference type of battle pass rewards and premium passes (a premium pass is final).
+BATTLE_PASS = "battle_pass"
 
 _USER_ACCOUNT = "SELECT id, balance, held FROM accounts WHERE user_id = ? AND currency = ?"
 _NEW_USER_ACCOUNT = "INSERT INTO accounts (user_id, currency, created_at) VALUES (?, ?, ?)"
@@ -364,6 +367,11 @@ class Ledger:
             raise NotRefundable(
                 f"transaction {transaction_id} pays for shop order {row[8]}: refund it with "
                 "refund_purchase(order_id), which also takes the items back"
+            )
+        if row[7] == BATTLE_PASS:
+            raise NotRefundable(
+                f"transaction {transaction_id} pays for a battle pass premium pass, which is "
+                "not refundable"
             )
         if kind == "refund":
             raise NotRefundable(f"transaction {transaction_id} is itself a refund")

@@ -11,6 +11,7 @@ __all__ = [
     "AchievementStatus",
     "AwardRequest",
     "Balance",
+    "BattlePass",
     "DailyActivity",
     "HistoryPage",
     "Inventory",
@@ -25,6 +26,7 @@ __all__ = [
     "ObjectiveProgress",
     "Order",
     "PeriodClose",
+    "PremiumPurchase",
     "Privacy",
     "Profile",
     "QuestBoard",
@@ -38,10 +40,14 @@ __all__ = [
     "ReferralStats",
     "Reservation",
     "ScoredEvent",
+    "SeasonClose",
     "ShopListing",
     "Stats",
     "StreakStatus",
     "SweepReport",
+    "TierBoostUse",
+    "TierClaim",
+    "TierRewardStatus",
     "Totals",
     "TrackResult",
     "Transaction",
@@ -721,3 +727,112 @@ class ReferralStats:
     next_tier: str | None
     referrals_to_next: int | None
     milestones: tuple[MilestoneReward, ...] = ()
+
+
+@attrs.frozen
+class TierRewardStatus:
+    """One tier reward of a battle pass as a user sees it.
+
+    ``state``: ``claimed`` (paid; ``auto`` when the season-end job granted it),
+    ``claimable`` (tier reached, premium owned for the premium track, season still on) or
+    ``locked``.
+    """
+
+    tier: int
+    track: str
+    state: str
+    points: dict[str, int] = attrs.field(factory=dict)
+    items: dict[str, int] = attrs.field(factory=dict)
+    titles: tuple[str, ...] = ()
+    achievements: tuple[str, ...] = ()
+    claimed_at: datetime | None = None
+    auto: bool = False
+
+
+@attrs.frozen
+class BattlePass:
+    """A user's battle pass in one season (seed 002's battle-pass response).
+
+    ``tier`` is the tier reached (0 to ``total_tiers``), ``season_xp`` the XP earned in the
+    season plus tier boosts, ``xp_into_tier`` how far into the next tier (0 at the last
+    tier) and ``xp_to_next_tier`` what is missing. ``active``: the season runs at the moment
+    asked about and is not archived; ``archived``: the season-end job archived it.
+    ``free_rewards`` and ``premium_rewards`` list the tiers that have a reward, in order.
+    """
+
+    user_id: str
+    season: str
+    name: str | None
+    number: int | None
+    starts_at: datetime
+    ends_at: datetime
+    active: bool
+    archived: bool
+    tier: int
+    total_tiers: int
+    season_xp: int
+    xp_into_tier: int
+    xp_per_tier: int
+    xp_to_next_tier: int
+    premium: bool
+    premium_price: int
+    premium_currency: str
+    tier_boosts_used: int
+    free_rewards: tuple[TierRewardStatus, ...] = ()
+    premium_rewards: tuple[TierRewardStatus, ...] = ()
+
+
+@attrs.frozen
+class TierClaim:
+    """A paid tier reward: what it granted (``achievements`` newly unlocked by it) and the
+    ledger ``transaction_ids`` of its points. ``auto``: granted by the season-end job."""
+
+    user_id: str
+    season: str
+    track: str
+    tier: int
+    claimed_at: datetime
+    points: dict[str, int] = attrs.field(factory=dict)
+    items: dict[str, int] = attrs.field(factory=dict)
+    titles: tuple[str, ...] = ()
+    achievements: tuple[str, ...] = ()
+    transaction_ids: tuple[int, ...] = ()
+    auto: bool = False
+
+
+@attrs.frozen
+class PremiumPurchase:
+    """``buy_premium_pass``: the season's premium pass, paid by ledger ``transaction_id``."""
+
+    user_id: str
+    season: str
+    currency: str
+    price: int
+    transaction_id: int
+    purchased_at: datetime
+
+
+@attrs.frozen
+class TierBoostUse:
+    """``use_tier_boost``: ``quantity`` tier_boost items used, ``xp`` season XP added (one
+    tier each), the tier before and after, and the tier_boost items left."""
+
+    user_id: str
+    season: str
+    quantity: int
+    xp: int
+    tier_before: int
+    tier_after: int
+    boosts_left: int
+    used_at: datetime
+
+
+@attrs.frozen
+class SeasonClose:
+    """One season archived by ``close_battle_pass_seasons``: ``users`` with progress
+    archived, ``rewards_granted`` unclaimed reached rewards it paid them."""
+
+    season: str
+    users: int
+    rewards_granted: int
+    archived_at: datetime

@@ -644,3 +644,51 @@ def m009_shop(db: Any) -> None:
             WHERE status = 'pending' AND idempotency_key IS NOT NULL
         """,
     )
+
+
+@migrations()
+def m010_battle_pass(db: Any) -> None:
+    # battle_pass_progress: per (season, user) the season XP (awards while the season is
+    # active, plus tier boosts), boosts used, the premium pass (when, and its ledger
+    # transaction) and, once the season-end job archived it, the final tier.
+    # battle_pass_claims: one row per paid tier reward; ``auto`` ones the season end granted.
+    # battle_pass_seasons: a season's end being archived (closed_at) and done (archived_at).
+    _script(
+        db,
+        """
+        CREATE TABLE battle_pass_progress (
+            season TEXT NOT NULL,
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            xp INTEGER NOT NULL DEFAULT 0 CHECK (xp >= 0 AND typeof(xp) = 'integer'),
+            boosts INTEGER NOT NULL DEFAULT 0 CHECK (boosts >= 0),
+            premium_at TEXT,
+            premium_transaction_id INTEGER REFERENCES transactions(id),
+            final_tier INTEGER CHECK (final_tier >= 0),
+            archived_at TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (season, user_id),
+            CHECK ((premium_at IS NULL) = (premium_transaction_id IS NULL)),
+            CHECK ((archived_at IS NULL) = (final_tier IS NULL))
+        ) WITHOUT ROWID;
+
+        CREATE TABLE battle_pass_claims (
+            season TEXT NOT NULL,
+            user_id TEXT NOT NULL REFERENCES profiles(user_id),
+            track TEXT NOT NULL CHECK (track IN ('free', 'premium')),
+            tier INTEGER NOT NULL CHECK (tier >= 1),
+            rewards TEXT NOT NULL,
+            transactions TEXT NOT NULL DEFAULT '[]',
+            auto INTEGER NOT NULL DEFAULT 0 CHECK (auto IN (0, 1)),
+            claimed_at TEXT NOT NULL,
+            PRIMARY KEY (season, user_id, track, tier)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE battle_pass_seasons (
+            season TEXT PRIMARY KEY,
+            closed_at TEXT NOT NULL,
+            archived_at TEXT,
+            users INTEGER,
+            rewards_granted INTEGER
+        ) WITHOUT ROWID
+        """,
+    )

@@ -32,6 +32,7 @@ from .validation import MAX_TOTAL
 if TYPE_CHECKING:
     import pluggy
 
+    from .battlepass import BattlePasses
     from .boards import Boards
     from .engine import Gamification
 
@@ -133,6 +134,8 @@ class XP:
         self._current: tuple[str, int, str | None] | None = None
         self.notifications: Notifications | None = None
         self.boards: Boards | None = None
+        # Set only when a season runs a battle pass: XP during it fills the user's tiers.
+        self.battle_pass: BattlePasses | None = None
         self.codec = Codec(self._encode, self._decode)
 
     def boost_factor(self, user_id: str, at: datetime) -> float | None:
@@ -251,6 +254,8 @@ class XP:
         conn.execute(_SET_XP, (total, new_level, at_text, user_id))
         if amount and self.boards is not None:
             self.boards.add("xp", user_id, amount, at)
+        if amount and self.battle_pass is not None:
+            self.battle_pass.add_xp(user_id, amount, at, at_text)
         rewards: tuple[LevelUpReward, ...] = ()
         if new_level > old_level:
             rewards = self._level_rewards(

@@ -20,6 +20,8 @@ from gamification_sdk import (
     FakeClock,
     Gamification,
     LevelsConfig,
+    Season,
+    TierReward,
     XPAward,
     errors,
     hookimpl,
@@ -177,6 +179,28 @@ def _set_referral_status(g: Gamification) -> Call:
     return lambda: g.set_referral_status("bob", "paid_client", idempotency_key=KEY)
 
 
+BOOSTS = {"shop": [
+    {"key": "boost", "name": "Tier boost", "kind": "tier_boost", "price": {"points": 10}},
+]}  # fmt: skip
+
+
+def _buy_premium_pass(g: Gamification) -> Call:
+    g.award_points("alice", 100, currency="points", source="seed")
+    return lambda: g.buy_premium_pass("alice", idempotency_key=KEY)
+
+
+def _claim_tier_reward(g: Gamification) -> Call:
+    g.award_xp("alice", 150, source="quest")
+    return lambda: g.claim_tier_reward("alice", 1, track="free", idempotency_key=KEY)
+
+
+def _use_tier_boost(g: Gamification) -> Call:
+    g.load_definitions(BOOSTS, name="idem-boosts")
+    g.award_points("alice", 100, currency="points", source="seed")
+    g.purchase("alice", "boost", quantity=3)
+    return lambda: g.use_tier_boost("alice", quantity=2, idempotency_key=KEY)
+
+
 WRITES: dict[str, Callable[[Gamification], Call]] = {
     "complete_quest": _complete_quest,
     "record_activity": _record_activity,
@@ -199,8 +223,17 @@ WRITES: dict[str, Callable[[Gamification], Call]] = {
     "set_referral_status": _set_referral_status,
     "purchase": _purchase,
     "refund_purchase": _refund_purchase,
+    "buy_premium_pass": _buy_premium_pass,
+    "claim_tier_reward": _claim_tier_reward,
+    "use_tier_boost": _use_tier_boost,
 }
-CONFIG = Config(levels=LevelsConfig(max_level=5, level_up_bonus={"points": 5}))
+SEASON = Season(
+    "idem", START - timedelta(days=1), START + timedelta(days=30), total_tiers=5,
+    xp_per_tier=100, premium_price=50,
+    free_rewards=[TierReward(1, points={"points": 10}, titles=["Rookie"])],
+    premium_rewards=[TierReward(1, points={"points": 20}, items={"badge": 1})],
+)  # fmt: skip
+CONFIG = Config(levels=LevelsConfig(max_level=5, level_up_bonus={"points": 5}), seasons=[SEASON])
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """The built-in scheduled jobs: the streak sweep, quest period rollover, reservation expiry,
-leaderboard period close and the nightly ledger audit."""
+leaderboard period close, battle pass season close and the nightly ledger audit."""
 
 from __future__ import annotations
 
@@ -58,6 +58,11 @@ def leaderboard_close(engine: Gamification, now: datetime) -> list[str]:
     ]
 
 
+def battle_pass_close(engine: Gamification, now: datetime) -> list[str]:
+    """Archive the battle pass of seasons that ended by ``now``, granting unclaimed rewards."""
+    return [close.season for close in engine.close_battle_pass_seasons(now)]
+
+
 @hookimpl
 def register_jobs(register: Callable[[Job], None], config: Config) -> None:
     scheduler = config.scheduler
@@ -73,6 +78,9 @@ def register_jobs(register: Callable[[Job], None], config: Config) -> None:
     if scheduler.leaderboard_close_minutes is not None:
         every = timedelta(minutes=scheduler.leaderboard_close_minutes)
         register(Job("leaderboard_close", leaderboard_close, every=every))
+    if scheduler.battle_pass_close_minutes is not None:
+        every = timedelta(minutes=scheduler.battle_pass_close_minutes)
+        register(Job("battle_pass_close", battle_pass_close, every=every))
     if scheduler.ledger_audit_at is not None:
         zone = scheduler.ledger_audit_timezone or config.default_timezone
         at = scheduler.ledger_audit_at
