@@ -42,8 +42,9 @@ PUBLIC = LeaderboardsConfig(visibility="public", show_on_global=True)
 NO_BOARDS = Config(leaderboards=LeaderboardsConfig(boards=()))
 
 
-def config(periods: tuple[str, ...] = ("all_time", "daily", "weekly", "monthly")) -> Config:
-    board = BoardConfig("xp", periods=periods)
+def config() -> Config:
+    # One board definition throughout: a different one would make each open rebuild it.
+    board = BoardConfig("xp", periods=("all_time", "daily", "weekly", "monthly"))
     return Config(leaderboards=LeaderboardsConfig(
         boards=(board,), visibility="public", show_on_global=True
     ))  # fmt: skip
@@ -69,7 +70,7 @@ def build(path: Path, users: int) -> float:
     conn.execute("COMMIT")
     conn.close()
     start = time.perf_counter()
-    Gamification.open(path, config=config(("all_time",)), load_entrypoints=False).close()
+    Gamification.open(path, config=config(), load_entrypoints=False).close()
     return time.perf_counter() - start
 
 
@@ -81,7 +82,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 def reads(path: Path, users: int, samples: int) -> dict[str, object]:
     started = time.perf_counter()
     g = Gamification.open(
-        path, config=config(("all_time",)), clock=FakeClock(NOW), load_entrypoints=False
+        path, config=config(), clock=FakeClock(NOW), load_entrypoints=False
     )
     opened = time.perf_counter() - started
     rnd = random.Random(11)

@@ -28,6 +28,7 @@ import json
 import math
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
@@ -46,10 +47,18 @@ MIN_LO = -(2**63)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 
-_LISTED = (
-    "COALESCE((SELECT COALESCE(visibility, ?4) = 'public' AND COALESCE(show_on_global, ?5) "
-    "FROM profiles WHERE user_id = ?1), 0)"
-)
+
+
+def _listed(user: str, visibility: str, on_global: str) -> str:
+    """SQL for whether global boards list ``user``: public and opted in, the two settings
+    falling back to the configured defaults (bound as ``visibility`` and ``on_global``)."""
+    return (
+        f"COALESCE((SELECT COALESCE(visibility, {visibility}) = 'public' AND "
+        f"COALESCE(show_on_global, {on_global}) FROM profiles WHERE user_id = {user}), 0)"
+    )
+
+
+_LISTED = _listed("?1", "?4", "?5")
 _UPSERT = (
     "INSERT INTO lb_scores (user_id, period_id, score, reached, listed) "
     f"SELECT ?1, id, ?2, ?3, {_LISTED} FROM lb_periods "
@@ -77,22 +86,28 @@ _PLACE_SQL = """
                   AND period_id = new.period_id)
         AND n > {limit} AND run = 0;
 """
-_TRIGGERS = (
-    "CREATE TEMP TRIGGER IF NOT EXISTS lb_cross AFTER UPDATE OF score ON main.lb_scores "
+_ENTER_SQL = (
+    f"INSERT OR IGNORE INTO lb_blocks (period_id, lo, n) VALUES (new.period_id, {-(2**63)}, 0);"
+    + _PLACE_SQL
+)
+_TRIGGERS = {
+    "lb_cross": "AFTER UPDATE OF score ON main.lb_scores "
     "WHEN new.listed = 1 AND (new.score < new.blk OR new.score >= new.blk_hi) BEGIN "
     "UPDATE lb_blocks SET n = n - 1 WHERE period_id = new.period_id AND lo = new.blk;"
     + _PLACE_SQL + " END",
-    "CREATE TEMP TRIGGER IF NOT EXISTS lb_enter AFTER INSERT ON main.lb_scores "
-    "WHEN new.listed = 1 BEGIN "
-    "INSERT OR IGNORE INTO lb_blocks (period_id, lo, n) VALUES (new.period_id, "
-    f"{-(2**63)}, 0);" + _PLACE_SQL + " END",
-)
+    "lb_enter": "AFTER INSERT ON main.lb_scores WHEN new.listed = 1 BEGIN " + _ENTER_SQL + " END",
+    "lb_list": "AFTER UPDATE OF listed ON main.lb_scores "
+    "WHEN new.listed = 1 AND old.listed = 0 BEGIN " + _ENTER_SQL + " END",
+    "lb_unlist": "AFTER UPDATE OF listed ON main.lb_scores "
+    "WHEN new.listed = 0 AND old.listed = 1 BEGIN "
+    "UPDATE lb_blocks SET n = n - 1 WHERE period_id = new.period_id AND lo = old.blk; "
+    "UPDATE lb_scores SET blk = NULL, blk_hi = NULL, entered = NULL "
+    "WHERE user_id = new.user_id AND period_id = new.period_id; END",
+}
 _BLOCK_OF = (
     "SELECT lo, (SELECT lo FROM lb_blocks WHERE period_id = ?1 AND lo > b.lo ORDER BY lo "
     "LIMIT 1) FROM lb_blocks b WHERE period_id = ?1 AND lo <= ?2 ORDER BY lo DESC LIMIT 1"
 )
-_LEAVE = "UPDATE lb_blocks SET n = n - 1 WHERE period_id = ? AND lo = ?"
-_JOIN = "UPDATE lb_blocks SET n = n + 1 WHERE period_id = ? AND lo = ? RETURNING n"
 _PLACE = (
     "UPDATE lb_scores SET blk = ?, blk_hi = ?, entered = reached "
     "WHERE user_id = ? AND period_id = ?"
@@ -171,7 +186,13 @@ class Boards:
             self.boards[board.key] = entry
             self._by_source.setdefault(board.source_key, []).append(entry)
         self._ids: dict[tuple[str, str, str], int] = {}
-        self._triggers = tuple(sql.replace("{limit}", str(2 * BLOCK)) for sql in _TRIGGERS)
+        # Whether any board follows tracked events: if none, track() pays nothing for boards.
+        self._event_boards = any(b.source in ("metric", "custom") for b in settings.boards)
+        limit = str(2 * BLOCK)
+        self._triggers = {
+            name: f"CREATE TEMP TRIGGER IF NOT EXISTS {name} " + sql.replace("{limit}", limit)
+            for name, sql in _TRIGGERS.items()
+        }
         # name -> the plugin scorer of custom boards (only those some board uses).
         self.scorers: dict[str, Callable[[ScoredEvent], float | None]] = {}
         self._upserts: dict[int, str] = {}
@@ -180,6 +201,8 @@ class Boards:
         self, user_id: str, event: str, value: float, metadata: str | None, at: datetime
     ) -> None:
         """A tracked event: metric boards count it, custom boards ask their scorers."""
+        if not self._event_boards:
+            return
         self.add(f"metric:count:{event}", user_id, 1, at)
         self.add(f"metric:sum:{event}", user_id, value, at)
         if not self.scorers:
@@ -201,8 +224,7 @@ class Boards:
         """Start boards new to this database (or whose source changed) from current totals,
         and re-list everyone if the configured privacy defaults changed."""
         execute = self._conn.execute
-        for sql in self._triggers:  # per connection: they carry this process's block size
-            execute(sql)
+        self._add_triggers()
         defaults = json.dumps(self._defaults)
         found = execute("SELECT value FROM lb_settings WHERE name = 'defaults'").fetchone()
         if found is not None and found[0] != defaults:
@@ -228,10 +250,23 @@ class Boards:
             if "all_time" in board.periods:
                 self._backfill(board)
 
+    def _add_triggers(self) -> None:
+        # Per connection: they carry this process's block size.
+        for sql in self._triggers.values():
+            self._conn.execute(sql)
+
+    @contextmanager
+    def _quiet(self) -> Iterator[None]:
+        """Bulk work without the triggers placing rows one by one: ``rebuild`` cuts the
+        blocks afterwards in one pass."""
+        for name in self._triggers:
+            self._conn.execute(f"DROP TRIGGER temp.{name}")
+        try:
+            yield
+        finally:
+            self._add_triggers()
+
     def _relist_all(self) -> None:
-        visibility, on_global = self._defaults
-        listed = _LISTED.replace("?1", "lb_scores.user_id").replace("?4", "?1").replace("?5", "?2")
-        self._conn.execute(f"UPDATE lb_scores SET listed = {listed}", (visibility, on_global))
         for (period_id,) in self._conn.execute(
             "SELECT id FROM lb_periods WHERE closed_at IS NULL"
         ).fetchall():
@@ -245,10 +280,9 @@ class Boards:
         if board.source == "metric":
             sql = sql.format(column="count" if board.aggregate == "count" else "sum")
         period_id = self.period_id(board.key, BoardPeriod("all_time", "all", None, None))
-        visibility, on_global = self._defaults
         rows = self._conn.execute(sql, tuple(getattr(board, name) for name in params))
-        # Rows go in unlisted (the triggers place listed rows one by one), then are listed
-        # and cut into blocks in one pass.
+        # Rows go in unlisted (the triggers would place listed rows one by one); rebuild
+        # lists them and cuts the blocks in one pass.
         self._conn.executemany(
             "INSERT INTO lb_scores (user_id, period_id, score, reached, listed) "
             "VALUES (?, ?, ?, ?, 0) "
@@ -258,15 +292,7 @@ class Boards:
                 for user_id, score, at in rows
             ),
         )
-        listed = _LISTED.replace("?1", "lb_scores.user_id")
-        self._conn.execute(
-            f"UPDATE lb_scores SET listed = {listed} WHERE period_id = ?6",
-            (None, None, None, visibility, on_global, period_id),
-        )
         self.rebuild(period_id)
-
-    def follows(self, source: str) -> bool:
-        return source in self._by_source
 
     def forget_ids(self) -> None:
         """Drop cached period ids: a rolled-back transaction may have made some of them."""
@@ -286,15 +312,6 @@ class Boards:
         (found,) = self._conn.execute(_PERIOD_ID, ident).fetchone()
         self._ids[ident] = found
         return int(found)
-
-    def find_period(self, board: str, period: str, key: str) -> int | None:
-        """The id of a period that has a row (read only)."""
-        ident = (board, period, key)
-        found = self._ids.get(ident)
-        if found is None:
-            row = self._conn.execute(_PERIOD_ID, ident).fetchone()
-            found = None if row is None else int(row[0])
-        return found
 
     def add(self, source: str, user_id: str, delta: float, at: datetime) -> None:
         """Add ``delta`` to every open period, of every board following ``source``, at ``at``."""
@@ -329,28 +346,9 @@ class Boards:
             if row is not None and row[0] == lo:
                 self.split(period_id, lo, row[1])
 
-    def _move(self, period_id: int, user_id: str, score: float, old: float | None) -> None:
-        """Count a listed user in the block that holds ``score`` (and no longer in ``old``)."""
-        execute = self._conn.execute
-        if old is not None:
-            execute(_LEAVE, (period_id, old))
-        lo, hi = self._block_of(period_id, score, create=True)
-        (n,) = execute(_JOIN, (period_id, lo)).fetchone()
-        execute(_PLACE, (lo, hi, user_id, period_id))
-        if n > 2 * BLOCK and not is_run(lo, hi):
-            self.split(period_id, lo, hi)
-
-    def _block_of(
-        self, period_id: int, score: float, *, create: bool = False
-    ) -> tuple[float, float | None]:
+    def _block_of(self, period_id: int, score: float) -> tuple[float, float | None]:
         row = self._conn.execute(_BLOCK_OF, (period_id, score)).fetchone()
-        if row is not None:
-            return row[0], row[1]
-        if create:
-            self._conn.execute(
-                "INSERT INTO lb_blocks (period_id, lo, n) VALUES (?, ?, 0)", (period_id, MIN_LO)
-            )
-        return MIN_LO, None
+        return (MIN_LO, None) if row is None else (row[0], row[1])
 
     def split(self, period_id: int, lo: float, hi: float | None) -> None:
         """Cut block ``lo`` into blocks of at most ``BLOCK`` users, runs of one score apart."""
@@ -399,44 +397,40 @@ class Boards:
         return pieces
 
     def set_listed(self, user_id: str, listed: bool) -> None:
-        """Move the user onto, or off, every open period's global order."""
-        execute = self._conn.execute
-        rows = execute(
-            "SELECT period_id, score, blk, listed FROM lb_scores WHERE user_id = ?", (user_id,)
-        ).fetchall()
-        for period_id, score, blk, was in rows:
-            if bool(was) == listed:
-                continue
-            if listed:
-                execute(
-                    "UPDATE lb_scores SET listed = 1 WHERE user_id = ? AND period_id = ?",
-                    (user_id, period_id),
-                )
-                self._move(period_id, user_id, score, None)
-            else:
-                if blk is not None:
-                    execute(_LEAVE, (period_id, blk))
-                execute(
-                    "UPDATE lb_scores SET listed = 0, blk = NULL, blk_hi = NULL, entered = NULL "
-                    "WHERE user_id = ? AND period_id = ?",
-                    (user_id, period_id),
-                )
+        """Move the user onto, or off, every open period's global order (the triggers do)."""
+        conn = self._conn
+        before = conn.total_changes
+        cursor = conn.execute(
+            "UPDATE lb_scores SET listed = ?1 WHERE user_id = ?2 AND listed != ?1",
+            (int(listed), user_id),
+        )
+        if conn.total_changes - before > cursor.rowcount:
+            self._split_queued()
 
     def rebuild(self, period_id: int) -> None:
-        """Re-cut a period's blocks from its rows (after a bulk load)."""
+        """Work out again who is listed in a period and cut its blocks in one pass (after a
+        bulk load, or when the configured privacy defaults changed)."""
         execute = self._conn.execute
-        execute("DELETE FROM lb_blocks WHERE period_id = ?", (period_id,))
-        (n,) = execute(
-            "SELECT COUNT(*) FROM lb_scores WHERE period_id = ? AND listed = 1", (period_id,)
-        ).fetchone()
-        execute(
-            "UPDATE lb_scores SET blk = CASE WHEN listed THEN ? END, blk_hi = NULL, "
-            "entered = CASE WHEN listed THEN reached END WHERE period_id = ?",
-            (MIN_LO, period_id),
-        )
-        execute("INSERT INTO lb_blocks (period_id, lo, n) VALUES (?, ?, ?)", (period_id, MIN_LO, n))
-        if n > 2 * BLOCK:
-            self.split(period_id, MIN_LO, None)
+        with self._quiet():
+            execute(
+                f"UPDATE lb_scores SET listed = {_listed('lb_scores.user_id', '?1', '?2')}, "
+                "blk = NULL, blk_hi = NULL, entered = NULL WHERE period_id = ?3",
+                (*self._defaults, period_id),
+            )
+            execute("DELETE FROM lb_blocks WHERE period_id = ?", (period_id,))
+            (n,) = execute(
+                "SELECT COUNT(*) FROM lb_scores WHERE period_id = ? AND listed = 1", (period_id,)
+            ).fetchone()
+            execute(
+                "UPDATE lb_scores SET blk = ?, entered = reached "
+                "WHERE period_id = ? AND listed = 1",
+                (MIN_LO, period_id),
+            )
+            execute(
+                "INSERT INTO lb_blocks (period_id, lo, n) VALUES (?, ?, ?)", (period_id, MIN_LO, n)
+            )
+            if n > 2 * BLOCK:
+                self.split(period_id, MIN_LO, None)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -461,12 +455,12 @@ class Boards:
         ).fetchone()
         return int(n)
 
-    def locate(self, period_id: int, user_id: str) -> tuple[int, float, int, int] | None:
-        """``(0-based position, block, users above the block, rank)`` of a listed user."""
-        found = self.row(period_id, user_id)
-        if found is None or not found[2]:
-            return None
-        score, reached, _, lo, hi = found
+    def locate(
+        self, period_id: int, user_id: str, row: tuple[float, int, int, float, float]
+    ) -> tuple[int, float, int, int]:
+        """``(0-based position, block, users above the block, rank)`` of a listed user whose
+        ``row()`` the caller has read."""
+        score, reached, _, lo, hi = row
         execute = self._conn.execute
         (above,) = execute(_ABOVE, (period_id, lo)).fetchone()
         above = int(above)

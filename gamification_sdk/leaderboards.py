@@ -137,7 +137,8 @@ class Leaderboards:
             return self._live_global(target, limit, offset, viewer)
         lines = self._lines(target, scope, group, viewer)
         own = self._find(lines, viewer)
-        return self._board(target, scope, group, lines[offset : offset + limit], own, lines)
+        page = lines[offset : offset + limit]
+        return self._board(target, scope, group, page, own, self._total(lines))
 
     def around(
         self, target: Target, user_id: str, n: int, scope: str, group: str | None
@@ -147,9 +148,10 @@ class Leaderboards:
         lines = self._lines(target, scope, group, user_id)
         own = self._find(lines, user_id)
         if own is None:
-            return self._board(target, scope, group, [], None, lines)
-        at = next(i for i, line in enumerate(lines) if line.user_id == user_id)
-        return self._board(target, scope, group, lines[max(0, at - n) : at + n + 1], own, lines)
+            return self._board(target, scope, group, [], None, self._total(lines))
+        at = lines.index(own)
+        page = lines[max(0, at - n) : at + n + 1]
+        return self._board(target, scope, group, page, own, self._total(lines))
 
     def rank(
         self, target: Target, user_id: str, scope: str, group: str | None
@@ -167,6 +169,10 @@ class Leaderboards:
             return None
         return next((line for line in lines if line.user_id == user_id), None)
 
+    @staticmethod
+    def _total(lines: Sequence[_Line]) -> int:
+        return sum(1 for line in lines if not line.hidden)
+
     def _board(
         self,
         target: Target,
@@ -174,7 +180,7 @@ class Leaderboards:
         group: str | None,
         page: Sequence[_Line],
         own: _Line | None,
-        lines: Sequence[_Line],
+        total: int,
     ) -> Leaderboard:
         viewer = None if own is None else own.user_id
         entries = self._entries([*page, *([own] if own else [])], viewer)
@@ -184,7 +190,7 @@ class Leaderboards:
             period_key=target.key,
             scope=scope,
             group=group,
-            total=sum(1 for line in lines if not line.hidden),
+            total=total,
             entries=tuple(entries[: len(page)]),
             viewer=entries[-1] if own else None,
             closed=target.closed,
@@ -221,12 +227,7 @@ class Leaderboards:
             total = self._boards.count(pid)
             page = [self._from_row(row) for row in self._boards.page(pid, offset, limit)]
         own = None if viewer is None else self._live_line(target, viewer)
-        entries = self._entries([*page, *([own] if own else [])], viewer)
-        return Leaderboard(
-            board=target.board.key, period=target.period, period_key=target.key,
-            scope="global", group=None, total=total, entries=tuple(entries[: len(page)]),
-            viewer=entries[-1] if own else None, closed=False,
-        )  # fmt: skip
+        return self._board(target, "global", None, page, own, total)
 
     @staticmethod
     def _from_row(row: Row) -> _Line:
@@ -239,9 +240,8 @@ class Leaderboards:
             return None
         score, reached, listed = found[0], found[1], found[2]
         if listed:
-            located = self._boards.locate(pid, user_id)
-            assert located is not None
-            return _Line(user_id, score, reached, located[3], located[0] + 1)
+            position, _, _, rank = self._boards.locate(pid, user_id, found)
+            return _Line(user_id, score, reached, rank, position + 1)
         rank = self._boards.rank_of(pid, score)
         return _Line(user_id, score, reached, rank, rank, hidden=True)
 
@@ -250,14 +250,10 @@ class Leaderboards:
         found = None if pid is None else self._boards.row(pid, user_id)
         if pid is None or found is None:
             total = 0 if pid is None else self._boards.count(pid)
-            return Leaderboard(
-                board=target.board.key, period=target.period, period_key=target.key,
-                scope="global", group=None, total=total, entries=(), viewer=None,
-            )  # fmt: skip
+            return self._board(target, "global", None, [], None, total)
         boards = self._boards
         listed = bool(found[2])
-        located = boards.locate(pid, user_id) if listed else boards.anchor(pid, found[0])
-        assert located is not None
+        located = boards.locate(pid, user_id, found) if listed else boards.anchor(pid, found[0])
         position, block, above, rank = located
         start = max(0, position - n)
         # A hidden user is not in the order: read n above and n below where they would be.
@@ -265,12 +261,8 @@ class Leaderboards:
         lines = [self._from_row(row) for row in boards.page(pid, start, wanted, (block, above))]
         if not listed:
             lines.insert(position - start, _Line(user_id, found[0], found[1], rank, rank, True))
-        entries = self._entries(lines, user_id)
-        return Leaderboard(
-            board=target.board.key, period=target.period, period_key=target.key,
-            scope="global", group=None, total=boards.count(pid), entries=tuple(entries),
-            viewer=next(e for e in entries if e.is_viewer), closed=False,
-        )  # fmt: skip
+        own = self._find(lines, user_id)
+        return self._board(target, "global", None, lines, own, boards.count(pid))
 
     # Group and friends boards, and every board of a closed period: built from the rows of
     # the users concerned, so they cost what the group (or the viewer's friends) holds.
