@@ -112,11 +112,12 @@ def _describe(tp: Any, criteria_link: str | None) -> tuple[str, list[str]]:
     if tp is definitions.Criterion and criteria_link:
         return f"[criterion]({criteria_link})", []
     if typing.get_origin(tp) is typing.Literal:
-        options = typing.get_args(tp)
-        return type(options[0]).__name__, [f"`{o}`" for o in options]
+        literals = typing.get_args(tp)
+        return type(literals[0]).__name__, [f"`{o}`" for o in literals]
     args = _union_args(tp)
     if args is not None:
-        texts, allowed = [], []
+        texts: list[str] = []
+        allowed: list[str] = []
         for arg in args:
             if arg is type(None):
                 continue
@@ -168,7 +169,7 @@ def _toml(value: Any) -> str:
 
 
 def _default(field: attrs.Attribute[Any]) -> str:
-    default = field.default
+    default: Any = field.default
     if default is attrs.NOTHING:
         return "**required**"
     if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
@@ -249,9 +250,8 @@ def _walk(roots: list[type], skip: set[type]) -> list[type]:
 
 
 def definitions_reference() -> str:
-    kinds = {
-        field.name: field.type for field in attrs.fields(attrs.resolve_types(definitions.DefinitionSet))
-    }
+    fields = attrs.fields(attrs.resolve_types(definitions.DefinitionSet))
+    kinds = {field.name: field.type for field in fields}
     criteria = list(definitions.CRITERIA.values())
     parts = [
         "A definition set is a table (TOML), an object (JSON) or a dict with up to four lists: "
@@ -269,7 +269,8 @@ def definitions_reference() -> str:
     parts.append(
         "## Criteria {#criteria}\n\n"
         "An achievement's `criteria` is a table whose `type` picks one of these shapes; "
-        "`all` and `any` nest others. Of a tiered achievement the tiers give the targets."
+        "`all` and `any` nest others. `target` must be given, except in a tiered achievement, "
+        "whose tiers give the targets instead."
     )
     for cls in criteria:
         kind = attrs.fields(attrs.resolve_types(cls)).type.default
