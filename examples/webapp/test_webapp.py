@@ -3,6 +3,7 @@ error shapes, idempotent retries, and that a refused request writes nothing."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,13 +13,14 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from webapp import API_PREFIX, ShopService, create_app, open_engine, seed_demo
+from webapp import API_PREFIX, ShopService, create_app, fresh_demo, open_engine, seed_demo
 from webapp.errors import STATUS, describe
 from werkzeug.test import TestResponse
 
 from gamification_sdk import FakeClock, Gamification, errors
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday; the season runs March to May
+README = Path(__file__).resolve().parent / "README.md"
 
 
 @pytest.fixture
@@ -602,6 +604,21 @@ def test_create_app_opens_a_database_path(tmp_path: Path) -> None:
         engine.close()
 
 
+def test_the_demo_database_is_made_afresh_and_seeded(tmp_path: Path) -> None:
+    path = tmp_path / "demo.db"
+    path.write_bytes(b"not a database")  # an old file is replaced, not opened
+    engine = fresh_demo(str(path))  # on the real clock: only day-independent facts below
+    try:
+        client = create_app(engine).test_client()
+        sean = data(client.get(API_PREFIX + "/profile/sean"))
+        # 3 workouts: 450 XP, two 200-point level-ups, First Steps, the demo's welcome bonus
+        assert (sean["totalLifetimeXP"], sean["points"]) == (450, 120_450)
+        board = data(client.get(API_PREFIX + "/leaderboards/global"))
+        assert [r["xp"] for r in board["rankings"]] == [4_500, 1_800, 450]
+    finally:
+        engine.close()
+
+
 def test_every_sdk_error_has_a_status_and_retryable_ones_say_when() -> None:
     for name in errors.__all__:
         cls = getattr(errors, name)
@@ -611,3 +628,21 @@ def test_every_sdk_error_has_a_status_and_retryable_ones_say_when() -> None:
     status, body, headers = describe(errors.PurchasePending(7))
     assert (status, body["error"]["code"], headers) == (409, "PURCHASE_PENDING",
                                                         {"Retry-After": "1"})  # fmt: skip
+
+
+def test_readme_lists_every_error_code_and_its_status() -> None:
+    text = README.read_text("utf-8")
+    rows = {int(m[1]): m[2] for m in re.finditer(r"^\| (\d{3}) \| (.*)$", text, flags=re.M)}
+    for status, code in STATUS.values():
+        assert f"`{code}`" in rows[status], (status, code)
+
+
+def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # it opens swan.db
+    (block,) = re.findall(r"```python\n(.*?)```", README.read_text("utf-8"), flags=re.S)
+    namespace: dict[str, Any] = {}
+    exec(compile(block, str(README), "exec"), namespace)
+    try:
+        assert data(namespace["app"].test_client().get(API_PREFIX + "/profile/ada"))["level"] == 1
+    finally:
+        namespace["engine"].close()

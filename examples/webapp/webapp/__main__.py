@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
-from . import API_PREFIX, create_app, open_engine, seed_demo
-from .demo import USERS
+from . import API_PREFIX, create_app
+from .demo import USERS, fresh_demo
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,17 +15,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for suffix in ("", "-wal", "-shm"):
-        Path(args.db + suffix).unlink(missing_ok=True)
-    engine = open_engine(args.db)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    engine = fresh_demo(args.db)
     try:
-        seed_demo(engine)
+        # Requests, and the notifications the example plugin logs when it is installed (./run
+        # installs it); the engine's own INFO lines (jobs, the event-log plugin) stay quiet.
+        for name in ("werkzeug", "gamification_example_plugin"):
+            logging.getLogger(name).setLevel(logging.INFO)
         # Holds of unfinished purchases expire, boards and seasons close, in the background.
         engine.start_scheduler()
         app = create_app(engine)
         print(f"Demo database {args.db}: users {', '.join(USERS)}")
-        print(f"API: http://{args.host}:{args.port}{API_PREFIX}/profile/sean")
+        print(f"Try: curl http://{args.host}:{args.port}{API_PREFIX}/profile/sean")
         app.run(host=args.host, port=args.port, threaded=True)
     finally:
         engine.close()

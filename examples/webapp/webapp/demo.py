@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from gamification_sdk import Gamification
 
-from .catalogue import CURRENCY
+from .catalogue import CURRENCY, open_engine
 
-__all__ = ["GYM", "USERS", "seed_demo"]
+__all__ = ["GYM", "USERS", "fresh_demo", "seed_demo"]
 
 GYM = "swan-downtown"
 
@@ -40,3 +41,16 @@ def seed_demo(g: Gamification) -> None:
     g.award_points("sean", 120_000, currency=CURRENCY, source="admin",
                    description="Demo welcome bonus", transaction_type="bonus",
                    idempotency_key="demo:sean:welcome")  # fmt: skip
+
+
+def fresh_demo(path: str) -> Gamification:
+    """A new demo database at ``path`` (any old one is deleted), seeded, on the real clock."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(path + suffix).unlink(missing_ok=True)
+    engine = open_engine(path)
+    try:
+        seed_demo(engine)
+    except BaseException:
+        engine.close()
+        raise
+    return engine
