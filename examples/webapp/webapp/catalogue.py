@@ -1,8 +1,10 @@
 """What the example serves: seed 002's configuration, rules, badges, challenges and shop.
 
 Everything here is data the SDK checks when the engine opens. The battle-pass season is
-placed around the moment the engine is opened for (its calendar month and the two after),
-so the demo server always has a season running and tests pin it with a ``FakeClock``.
+placed around the moment the engine is opened (its calendar month and the two after), so the
+demo server always has a season running and tests pin it with a ``FakeClock``. That suits a
+demo database made afresh on each start; a real deployment lists its seasons with fixed
+dates, since a season dropped from the configuration is no longer closed by its job.
 """
 
 from __future__ import annotations

@@ -155,8 +155,8 @@ def purchase() -> Response:
     item_type = optional_text(body, "itemType")
     quantity = body.get("quantity", 1)
     cost = body.get("pointCost")
+    key = idempotency_key(body)
     if item_type == PREMIUM_PASS or item == PREMIUM_PASS:
-        key = idempotency_key(body)
         _check_cost(cost, g.battle_pass(user).premium_price)
         bought = g.buy_premium_pass(user, idempotency_key=key)
         return _ok({
@@ -164,7 +164,6 @@ def purchase() -> Response:
             "seasonId": bought.season, "pointsSpent": bought.price,
             "newBalance": g.balance(user, CURRENCY), "message": "Purchase successful!",
         })  # fmt: skip
-    key = idempotency_key(body)
     listing = next((i for i in g.shop(user) if i.key == item), None)
     if listing is not None:  # an unknown item is the SDK's NotFound, below
         if item_type is not None and item_type != listing.category:
