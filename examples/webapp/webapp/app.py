@@ -1,0 +1,68 @@
+"""``create_app``: seed 002's gamification API over one SDK engine, as a Flask app.
+
+One engine serves every request thread (the SDK is thread-safe). Every write takes an
+idempotency key, from the ``Idempotency-Key`` header or the body's ``idempotencyKey`` (seed
+002's field), and hands it to the SDK: a retry with the same key and body replays the original
+result and writes nothing. Errors leave in seed 002's shape (see ``errors.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import cast
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from gamification_sdk import Gamification, errors
+
+from .catalogue import open_engine
+from .errors import ApiError, describe
+from .routes import API_PREFIX, api
+from .unlocks import UnlockCollector
+
+__all__ = ["API_PREFIX", "create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(engine_or_path: Gamification | str | Path) -> Flask:
+    """The app over an open engine (configured with ``catalogue.open_engine``'s config and
+    definitions), or over a database path, which it opens that way."""
+    if isinstance(engine_or_path, Gamification):
+        engine = engine_or_path
+    else:
+        engine = open_engine(engine_or_path)
+    collector = UnlockCollector()
+    engine.pm.register(collector)
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["gamification"] = engine
+    app.extensions["gamification.unlocks"] = collector
+    app.register_blueprint(api)
+    app.register_error_handler(ApiError, _error)
+    app.register_error_handler(errors.GamificationError, _error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    return app
+
+
+# -- errors in seed 002's shape ----------------------------------------------------------
+
+
+def _error(exc: Exception) -> tuple[Response, int, dict[str, str]]:
+    status, body, headers = describe(cast(ApiError | errors.GamificationError, exc))
+    return jsonify(body), status, headers
+
+
+def _http_error(exc: HTTPException) -> tuple[Response, int]:
+    code = (exc.name or "error").upper().replace(" ", "_")
+    body = {"success": False, "error": {"code": code, "message": exc.description}}
+    return jsonify(body), exc.code or 500
+
+
+def _unexpected(exc: Exception) -> tuple[Response, int]:
+    log.exception("unhandled error in %s %s", request.method, request.path)
+    body = {"success": False, "error": {"code": "INTERNAL_ERROR", "message": "internal error"}}
+    return jsonify(body), 500
