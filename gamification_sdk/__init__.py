@@ -42,6 +42,7 @@ from .models import (
     TierClaim,
     TierRewardStatus,
     Transaction,
+    UserDeletion,
     XPAward,
 )
 from .seasons import Season, TierReward
@@ -91,6 +92,7 @@ __all__ = [
     "TierReward",
     "TierRewardStatus",
     "Transaction",
+    "UserDeletion",
     "XPAward",
     "errors",
     "hookimpl",

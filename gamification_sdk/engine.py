@@ -28,6 +28,7 @@ from .errors import (
     NotFound,
     ReferralRejected,
     UnknownGroup,
+    UnknownUser,
 )
 from .events import Tracker, reevaluate, track_codec
 from .idempotency import Codec, Idempotency, fingerprint, json_codec
@@ -73,12 +74,14 @@ from .models import (
     TierClaim,
     TrackResult,
     Transaction,
+    UserDeletion,
     XPAward,
     XPBoost,
     XPEntry,
 )
 from .notifications import Notifications, check_preferences
 from .plugins import get_plugin_manager, run_vetoes
+from .privacy import Privacy as PrivacyData
 from .profiles import Profiles
 from .quests import Quests
 from .ratelimits import PURCHASE, QUEST_COMPLETE, RateLimits
@@ -166,6 +169,13 @@ def _check_ttl(ttl: object) -> timedelta:
     if not timedelta(0) < span <= MAX_TTL:
         raise InvalidInput("ttl", f"must be over 0 and at most {MAX_TTL.days} days, got {span}")
     return span
+
+
+def _encode_deletion(result: UserDeletion) -> str:
+    return json_codec(UserDeletion).encode(attrs.evolve(result, user_id=""))
+
+
+_DELETION_CODEC = Codec(_encode_deletion, json_codec(UserDeletion).decode)
 
 
 def _call_key(key: str | None) -> str | None:
@@ -271,6 +281,7 @@ class Gamification:
         if self._battle_pass.seasons:
             self._xp.battle_pass = self._battle_pass
         self._tracker.boards = self._boards
+        self._privacy = PrivacyData(conn, self._ledger, self._reservations, self._boards)
         store.rollback_listeners.append(self._boards.forget_ids)
         self._register_scorers()
         if pm.hook.friends_of.get_hookimpls():
@@ -1994,6 +2005,42 @@ class Gamification:
                     closed.append(result)
                     break
         return closed
+
+    # -- privacy --------------------------------------------------------------------------
+
+    def export_user(self, user_id: str, *, at: datetime | None = None) -> dict[str, Any]:
+        """Every row about the user, by table, ready for ``json.dumps`` (a GDPR export)."""
+        check_id(user_id)
+        moment = self._now() if at is None else check_at(at)
+        with self._store.read():
+            if not self._profiles.exists(user_id):
+                raise UnknownUser(user_id, "nothing is stored about this user")
+            return self._privacy.export(user_id, moment)
+
+    def delete_user(
+        self,
+        user_id: str,
+        *,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> UserDeletion:
+        """Erase the user: forfeit balances, anonymise ledger and referral history under a
+        random pseudonym, delete every other row about them. ``verify_ledger()`` stays empty."""
+        check_id(user_id)
+        key = check_key(idempotency_key)
+        moment, at_text, explicit = self._moment(at)
+
+        def body(tx: Tx) -> UserDeletion:
+            if not self._profiles.exists(user_id):
+                raise UnknownUser(user_id, "nothing is stored about this user")
+            return self._privacy.delete(tx, user_id, moment, at_text)
+
+        result = self._write(
+            "delete_user", key, lambda: fingerprint(user_id, explicit), _DELETION_CODEC,
+            at_text, body,
+        )  # fmt: skip
+        # The stored result leaves the id out, or the record would keep what was erased.
+        return attrs.evolve(result, user_id=user_id)
 
     # -- audit ----------------------------------------------------------------------------
 

@@ -89,9 +89,9 @@ class ConfigError(InvalidInput):
 class UnknownUser(GamificationError):
     """No profile exists for this user and auto-create is off."""
 
-    def __init__(self, user_id: str) -> None:
+    def __init__(self, user_id: str, why: str = "auto_create_profiles is off") -> None:
         self.user_id = user_id
-        super().__init__(f"user_id: no profile for {user_id!r} (auto_create_profiles is off)")
+        super().__init__(f"user_id: no profile for {user_id!r} ({why})")
 
 
 class UnknownCurrency(InvalidInput):

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         ScoredEvent,
         Transaction,
         Unlock,
+        UserDeletion,
         XPAward,
     )
 
@@ -145,3 +146,8 @@ def check_referral(engine: Gamification, referral: ReferralAttempt) -> str | Non
 @hookspec(firstresult=True)
 def fulfill_order(engine: Gamification, order: Order, item: ShopItem) -> str | bool | None:
     """Deliver an ``external`` shop order (``order.status`` is pending, its points held, outside any transaction): return a reference (str) or True when done, False to refuse (the hold is released, ``errors.FulfillmentFailed``), None if the order is not yours; raising also fails it. First non-None answer wins; may be called again for a retried key, so dedupe on ``order.idempotency_key``."""
+
+
+@hookspec
+def on_user_deleted(engine: Gamification, deletion: UserDeletion) -> None:
+    """Called after commit when ``delete_user`` has removed a user, so a plugin or host can forget what it keeps about ``deletion.user_id`` elsewhere; the return value is ignored."""

@@ -54,6 +54,7 @@ BATTLE_PASS = "battle_pass"
 
 _USER_ACCOUNT = "SELECT id, balance, held FROM accounts WHERE user_id = ? AND currency = ?"
 _NEW_USER_ACCOUNT = "INSERT INTO accounts (user_id, currency, created_at) VALUES (?, ?, ?)"
+_DELETED = "SELECT 1 FROM deleted_users WHERE pseudonym = ?"
 _SYSTEM_ACCOUNT = "SELECT id FROM accounts WHERE system_name = ? AND currency = ?"
 _NEW_SYSTEM_ACCOUNT = "INSERT INTO accounts (system_name, currency, created_at) VALUES (?, ?, ?)"
 _MOVE = (
@@ -385,6 +386,8 @@ class Ledger:
                 f"transaction {transaction_id} belongs to another user, not {user_id!r}",
                 field="user_id",
             )
+        if self._conn.execute(_DELETED, (owner,)).fetchone() is not None:
+            raise NotRefundable(f"transaction {transaction_id} belongs to a deleted user")
         remaining = original - refunded
         if remaining <= 0:
             raise NotRefundable(f"transaction {transaction_id} is already fully refunded")

@@ -52,6 +52,7 @@ __all__ = [
     "TrackResult",
     "Transaction",
     "Unlock",
+    "UserDeletion",
     "XPAward",
     "XPBoost",
     "XPEntry",
@@ -836,3 +837,16 @@ class SeasonClose:
     users: int
     rewards_granted: int
     archived_at: datetime
+
+
+@attrs.frozen
+class UserDeletion:
+    """What ``delete_user`` did: rows deleted per table, ledger entries anonymised, balances
+    forfeited per currency. ``pseudonym`` replaces the user in the ledger and referrals."""
+
+    user_id: str
+    pseudonym: str
+    deleted_at: datetime
+    rows_deleted: dict[str, int]
+    entries_anonymised: int
+    forfeited: dict[str, int]

@@ -692,3 +692,17 @@ def m010_battle_pass(db: Any) -> None:
         ) WITHOUT ROWID
         """,
     )
+
+
+@migrations()
+def m011_deleted_users(db: Any) -> None:
+    # The pseudonyms that replaced deleted users in the ledger and referrals; never the ids.
+    _script(
+        db,
+        """
+        CREATE TABLE deleted_users (
+            pseudonym TEXT PRIMARY KEY,
+            deleted_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+    )

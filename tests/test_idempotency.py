@@ -179,6 +179,12 @@ def _set_referral_status(g: Gamification) -> Call:
     return lambda: g.set_referral_status("bob", "paid_client", idempotency_key=KEY)
 
 
+def _delete_user(g: Gamification) -> Call:
+    g.award_points("alice", 40, currency="points", source="seed")
+    g.transfer_points("alice", "bob", 15, currency="points")
+    return lambda: g.delete_user("alice", idempotency_key=KEY)
+
+
 BOOSTS = {"shop": [
     {"key": "boost", "name": "Tier boost", "kind": "tier_boost", "price": {"points": 10}},
 ]}  # fmt: skip
@@ -226,6 +232,7 @@ WRITES: dict[str, Callable[[Gamification], Call]] = {
     "buy_premium_pass": _buy_premium_pass,
     "claim_tier_reward": _claim_tier_reward,
     "use_tier_boost": _use_tier_boost,
+    "delete_user": _delete_user,
 }
 SEASON = Season(
     "idem", START - timedelta(days=1), START + timedelta(days=30), total_tiers=5,

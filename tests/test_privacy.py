@@ -1,0 +1,301 @@
+"""export_user and delete_user: every row about a user out, then nothing about them left in."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from conftest import START, unchanged
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gamification_sdk import (
+    Config,
+    FakeClock,
+    Gamification,
+    Season,
+    TierReward,
+    UserDeletion,
+    errors,
+    hookimpl,
+)
+from gamification_sdk.privacy import ANONYMISED, SYSTEM_TABLES, USER_TABLES
+
+Make = Callable[..., Gamification]
+
+# An id with characters a careless LIKE or a bad quote would trip on, and easy to grep for.
+ALICE = "alice_%'\"@example.org"
+SEASON = Season(
+    "s1", START - timedelta(days=1), START + timedelta(days=30), total_tiers=3,
+    xp_per_tier=100, premium_price=20,
+    free_rewards=[TierReward(1, points={"points": 5}, titles=["Rookie"])],
+)  # fmt: skip
+CONFIG = Config(seasons=[SEASON])
+DEFINITIONS = {
+    "rules": [{"event": "run", "xp": 10, "points": {"points": 2}}],
+    "achievements": [{"key": "first_run", "name": "First run", "rewards": {"xp": 5},
+                      "criteria": {"type": "first_time", "event": "run"}}],
+    "quests": [{"key": "jog", "name": "Jog", "rewards": {"points": {"points": 3}},
+                "objectives": [{"event": "run", "target": 2}]}],
+    "shop": [{"key": "freeze", "name": "Freeze", "kind": "streak_freeze",
+              "price": {"points": 10}}],
+}  # fmt: skip
+
+
+def busy_life(g: Gamification, user: str, friend: str, n: int) -> None:
+    """One user touching every capability, so the export and the deletion reach every table."""
+    g.load_definitions(DEFINITIONS, name="privacy")
+    g.award_xp(user, 250, source="quest", idempotency_key=f"xp-{user}", metadata={"who": user})
+    g.add_xp_boost(user, 1.5, expires_at=START + timedelta(days=2), source="event")
+    g.award_points(friend, 50, currency="points", source="seed")
+    g.award_points(user, 200, currency="points", source="seed", idempotency_key=f"p-{user}")
+    g.transfer_points(user, friend, 20, currency="points", description=f"gift from {user}")
+    g.transfer_points(friend, user, 5, currency="points")
+    for _ in range(2):
+        g.track(user, "run", metadata={"km": 5})
+    g.record_activity(user)
+    g.schedule_rest_day(user, date(2026, 3, 4))
+    g.grant_streak_freezes(user, 1)
+    g.rate_limit(user, "quest_complete")
+    g.reserve_points(user, 15, currency="points", ttl=timedelta(hours=1))
+    g.purchase(user, "freeze")
+    g.buy_premium_pass(user)
+    g.claim_tier_reward(user, 1, track="free")
+    g.add_friend(user, friend)
+    g.join_group(user, "gym-1", kind="gym")
+    g.set_privacy(user, visibility="public", show_on_global=True, real_name=f"Person Number{n}")
+    code = g.referral_code(user, ip=f"192.0.2.1{n}")
+    g.track_referral(code, f"carol{n}", ip=f"192.0.2.9{n}", email=f"carol{n}@example.org")
+    g.track_referral(
+        g.referral_code(friend), user, ip=f"192.0.2.7{n}", email=f"person{n}@example.org"
+    )
+    g.equip_title(user, "Rookie")
+
+
+@pytest.fixture
+def world(make_engine: Make) -> Gamification:
+    g = make_engine(config=CONFIG)
+    busy_life(g, ALICE, "bob", 1)
+    busy_life(g, "dave", "bob", 2)
+    return g
+
+
+def tables(g: Gamification) -> set[str]:
+    return {row[0] for row in g.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            if not row[0].startswith("sqlite_")}  # fmt: skip
+
+
+def test_every_table_is_classified(g: Gamification) -> None:
+    """A new table must say whether it holds rows about users, or the export would miss it."""
+    assert not set(USER_TABLES) & SYSTEM_TABLES
+    assert tables(g) == set(USER_TABLES) | SYSTEM_TABLES
+    assert set(USER_TABLES) >= ANONYMISED
+    for table, columns in USER_TABLES.items():
+        names = {c[1] for c in g.db.execute(f"PRAGMA table_info({table})")}
+        assert set(columns) <= names, table
+
+
+def test_export_has_every_row_about_the_user(world: Gamification) -> None:
+    with unchanged(world):
+        export = world.export_user(ALICE)
+    assert export["user_id"] == ALICE
+    assert export["exported_at"] == START.isoformat()
+    rows = export["tables"]
+    assert set(rows) == set(USER_TABLES)
+    empty = sorted(t for t, r in rows.items() if not r)
+    # What one afternoon of activity cannot reach: closed periods, milestones, broken streaks.
+    assert empty == ["lb_archive", "lb_rewards", "notification_preferences", "prestiges",
+                     "referral_milestones", "streak_log"]  # fmt: skip
+    # Each row names the user in one of its user columns, and nobody else's rows came along.
+    for table, columns in USER_TABLES.items():
+        for row in rows[table]:
+            assert ALICE in [row[c] for c in columns] if columns else json.dumps(ALICE) in row[
+                "result"
+            ], table
+    assert {r["friend_id"] for r in rows["friends"]} == {"bob", ALICE}
+    assert {r["referred_id"] for r in rows["referrals"]} == {"carol1", ALICE}
+    assert rows["profiles"][0]["real_name"] == "Person Number1"
+    json.dumps(export)  # ready for the wire as it is (the idempotency fingerprint is hex)
+
+
+def test_export_of_unknown_user_raises(world: Gamification) -> None:
+    with unchanged(world), pytest.raises(errors.UnknownUser) as info:
+        world.export_user("nobody")
+    assert info.value.user_id == "nobody"
+    assert "nothing is stored" in str(info.value)
+
+
+def test_delete_leaves_nothing_that_names_the_user(world: Gamification) -> None:
+    bob_before = world.balances("bob")
+    dave_before = world.dump().count("dave")
+    deletion = world.delete_user(ALICE)
+    assert isinstance(deletion, UserDeletion)
+    assert deletion.user_id == ALICE
+    dump = world.dump()
+    # Not the id, nor the real name, nor the emails and addresses captured by referrals.
+    for personal in (ALICE, "Person Number1", "person1@example.org", "192.0.2.71", "192.0.2.11",
+                     f"gift from {ALICE}"):  # fmt: skip
+        assert personal not in dump, personal
+    assert dump.count("dave") == dave_before  # the other busy user is untouched
+    assert world.balances("bob") == bob_before
+    assert not world.verify_ledger()
+    assert world.db.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert world.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with pytest.raises(errors.UnknownUser):
+        world.export_user(ALICE)
+
+
+def test_delete_forfeits_balances_and_anonymises_the_shared_history(world: Gamification) -> None:
+    held = world.balances(ALICE)["points"]
+    assert held.held == 15
+    deletion = world.delete_user(ALICE)
+    assert deletion.forfeited == {"points": held.balance}
+    pseudonym = deletion.pseudonym
+    assert pseudonym.startswith("deleted-") and ALICE not in pseudonym
+    # Bob's side of both gifts survives, naming the pseudonym; his balance chain is intact.
+    gifts = [t for t in world.history("bob").transactions if t.type == "transfer"]
+    assert {t.counterparty for t in gifts if "dave" not in (t.counterparty or "")} == {pseudonym}
+    assert all(t.description is None for t in gifts if t.counterparty == pseudonym)
+    # Alice's accounts are closed system accounts holding nothing.
+    closed = world.db.execute(
+        "SELECT system_name, balance, held FROM accounts WHERE system_name LIKE 'deleted:%'"
+    ).fetchall()
+    assert closed == [(f"deleted:{pseudonym}", 0, 0)]
+    # The referral she was referred by still counts for Bob, without her details.
+    (referral,) = [r for r in world.referrals("bob") if r.referred_id == pseudonym]
+    assert referral.email is None and referral.ip is None
+    assert deletion.entries_anonymised == world.db.execute(
+        "SELECT COUNT(*) FROM entries WHERE account_id IN "
+        "(SELECT id FROM accounts WHERE system_name = ?)",
+        (f"deleted:{pseudonym}",),
+    ).fetchone()[0]
+
+
+def test_delete_moves_everyone_up_on_the_boards(make_engine: Make) -> None:
+    g = make_engine()
+    for user, xp in (("a", 300), ("b", 200), ("c", 100)):
+        g.award_xp(user, xp, source="s")
+        g.set_privacy(user, visibility="public", show_on_global=True)
+    g.delete_user("a")
+    board = g.leaderboard("xp")
+    assert [(e.rank, e.user_id) for e in board.entries] == [(1, "b"), (2, "c")]
+    assert g.rank("c", "xp").rank == 2
+    g.award_xp("c", 150, source="s")  # the block counts left behind are right: c overtakes b
+    assert [(e.rank, e.user_id) for e in g.leaderboard("xp").entries] == [(1, "c"), (2, "b")]
+
+
+def test_deleted_users_spending_cannot_be_refunded(world: Gamification) -> None:
+    spend = world.spend_points(ALICE, 1, currency="points", source="s")
+    world.delete_user(ALICE)
+    with unchanged(world), pytest.raises(errors.NotRefundable) as info:
+        world.refund(spend.id)
+    assert "deleted user" in str(info.value)
+
+
+def test_delete_of_unknown_user_writes_nothing(world: Gamification) -> None:
+    with unchanged(world), pytest.raises(errors.UnknownUser):
+        world.delete_user("nobody", idempotency_key="d1")
+    # The key was not burnt: the same key deletes a real user afterwards.
+    assert world.delete_user("dave", idempotency_key="d1").user_id == "dave"
+
+
+def test_replay_returns_the_deletion_without_storing_the_id(world: Gamification) -> None:
+    first = world.delete_user(ALICE, idempotency_key="erase")
+    with unchanged(world):
+        again = world.delete_user(ALICE, idempotency_key="erase")
+    assert again == first
+    (stored,) = world.db.execute(
+        "SELECT result FROM idempotency_keys WHERE key = 'erase'"
+    ).fetchone()
+    assert json.dumps(ALICE)[1:-1] not in stored
+    # Without the key, a second deletion finds nobody.
+    with pytest.raises(errors.UnknownUser):
+        world.delete_user(ALICE)
+
+
+def test_a_retried_award_after_deletion_is_a_new_request(world: Gamification) -> None:
+    """The user's idempotency records go with them: none can replay a deleted row."""
+    world.delete_user(ALICE)
+    award = world.award_xp(ALICE, 250, source="quest", idempotency_key=f"xp-{ALICE}",
+                           metadata={"who": ALICE})  # fmt: skip
+    assert award.total_xp == 250 and award.old_level == 1
+
+
+class Forgetter:
+    def __init__(self) -> None:
+        self.deleted: list[UserDeletion] = []
+
+    @hookimpl
+    def on_user_deleted(self, engine: Gamification, deletion: UserDeletion) -> None:
+        assert engine.verify_ledger().ok  # called after commit: the deletion is visible
+        with pytest.raises(errors.UnknownUser):
+            engine.export_user(deletion.user_id)
+        self.deleted.append(deletion)
+
+
+def test_on_user_deleted_hook_runs_after_commit(make_engine: Make) -> None:
+    forgetter = Forgetter()
+    g = make_engine(plugins=(forgetter,))
+    g.award_points("erin", 5, currency="points", source="s")
+    deletion = g.delete_user("erin")
+    assert forgetter.deleted == [deletion]
+    with pytest.raises(errors.UnknownUser):
+        g.delete_user("erin")
+    assert len(forgetter.deleted) == 1
+
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["award", "spend", "gift", "hold", "xp"]),
+        st.sampled_from(["u1", "u2", "u3"]),
+        st.sampled_from(["u1", "u2", "u3"]),
+        st.integers(1, 60),
+    ),
+    max_size=25,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=OPS, victim=st.sampled_from(["u1", "u2", "u3"]))
+def test_deletion_keeps_the_ledger_and_the_others_whole(
+    clock: FakeClock, ops: list[tuple[str, str, str, int]], victim: str
+) -> None:
+    g = Gamification.open(":memory:", clock=clock, load_entrypoints=False)
+    try:
+        for user in ("u1", "u2", "u3"):
+            g.award_points(user, 30, currency="points", source="seed")
+        for op, user, other, amount in ops:
+            with contextlib.suppress(errors.InsufficientFunds, errors.InvalidInput):
+                run_op(g, op, user, other, amount)
+        survivors = {u: g.balances(u) for u in ("u1", "u2", "u3") if u != victim}
+        supply_before = g.db.execute(
+            "SELECT SUM(balance) FROM accounts WHERE user_id IS NOT NULL"
+        ).fetchone()[0]
+        deletion = g.delete_user(victim)
+        assert not g.verify_ledger()
+        assert {u: g.balances(u) for u in survivors} == survivors
+        supply_after = g.db.execute(
+            "SELECT SUM(balance) FROM accounts WHERE user_id IS NOT NULL"
+        ).fetchone()[0]
+        assert supply_before - supply_after == sum(deletion.forfeited.values())
+        assert f"'{victim}'" not in g.dump()
+    finally:
+        g.close()
+
+
+def run_op(g: Gamification, op: str, user: str, other: str, amount: int) -> Any:
+    if op == "award":
+        return g.award_points(user, amount, currency="points", source="s")
+    if op == "spend":
+        return g.spend_points(user, amount, currency="points", source="s")
+    if op == "gift":
+        return g.transfer_points(user, other, amount, currency="points")
+    if op == "hold":
+        return g.reserve_points(user, amount, currency="points", ttl=timedelta(hours=1))
+    return g.award_xp(user, amount, source="s")
