@@ -17,6 +17,7 @@ from .admin import init, load, reevaluate, run_jobs, verify
 from .boards import leaderboard
 from .ledger import award_points, history
 from .output import BUSY, OK, PROBLEMS, USAGE, USER_ERROR, BusyError, CliError, translate_errors
+from .privacy import delete_user, export_user
 from .state import State, pass_state
 from .users import award_xp, profile, track
 
@@ -53,8 +54,15 @@ class Group(click.Group):
         return list(self.commands)
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        """Register ``cmd``, giving it ``--json`` after its name too unless it has its own."""
-        if not any("--json" in getattr(p, "opts", ()) for p in cmd.params):
+        """Register ``cmd``; this package's commands also take ``--json`` after their name.
+
+        A command from elsewhere is left as it is: it reads ``State.as_json`` (the global
+        ``--json``) or has its own option.
+        """
+        module = getattr(cmd.callback, "__module__", "")
+        if module.startswith(f"{__name__}.") and not any(
+            "--json" in getattr(p, "opts", ()) for p in cmd.params
+        ):
             cmd.params.append(
                 click.Option(
                     ["--json"],
@@ -118,7 +126,7 @@ def cli(ctx: click.Context, db: str, config_path: str | None, as_json: bool, plu
 
 for _command in (
     init, load, award_xp, award_points, track, profile, history, leaderboard, verify,
-    reevaluate, run_jobs,
+    reevaluate, run_jobs, export_user, delete_user,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -66,12 +66,10 @@ def translate_errors() -> Iterator[None]:
     """
     try:
         yield
-    except (click.ClickException, click.exceptions.Exit, click.Abort):
-        raise
     except errors.ConfigError as exc:
         raise CliError(_config_message(exc)) from exc
     except errors.Busy as exc:
-        raise BusyError(f"database busy: {exc}") from exc
+        raise BusyError(str(exc)) from exc
     except errors.GamificationError as exc:
         raise CliError(str(exc)) from exc
     except sqlite3.OperationalError as exc:
@@ -81,6 +79,8 @@ def translate_errors() -> Iterator[None]:
         raise CliError(f"database: {text}") from exc
     except sqlite3.DatabaseError as exc:
         raise CliError(f"database: {exc}") from exc
+    except BrokenPipeError:
+        raise  # stdout closed early (`| head`): click exits quietly
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         raise CliError(f"{where}{exc.strerror or exc}") from exc

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 from urllib.parse import quote
 
 import click
@@ -18,8 +16,6 @@ from ..validation import check_id
 from .output import CliError
 
 __all__ = ["State", "pass_state"]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class State:
@@ -60,13 +56,13 @@ class State:
         if not exists and not create:
             raise CliError(f"--db: no database at {self.db}; create one with `gamification init`")
         config = self.config()  # a bad --config fails before anything is made
+        self.created = not exists or path.stat().st_size == 0
         if exists:
             self.pending = self._check_database(path, config, create)
         elif not path.parent.is_dir():
             raise CliError(f"--db: cannot create {self.db}: {path.parent} is not a directory")
         else:
             self.pending = _all_migrations()
-        self.created = not exists
         self._engine = Gamification.open(path, config=config, load_entrypoints=self.plugins)
         return self._engine
 
@@ -87,10 +83,8 @@ class State:
             db = sqlite_utils.Database(conn, execute_plugins=False)
             tables = set(db.table_names())
             if "_sqlite_migrations" not in tables or "profiles" not in tables:
-                raise CliError(
-                    f"--db: {self.db} is not a gamification database"
-                    + ("" if create else "; create one with `gamification init`")
-                )
+                # Not ours: init must not migrate someone else's file into one.
+                raise CliError(f"--db: {self.db} is not a gamification database")
             return [m.name for m in migrations.pending(db)]
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
@@ -99,12 +93,14 @@ class State:
         finally:
             conn.close()
 
+    def user_exists(self, user_id: str, field: str = "user_id") -> bool:
+        check_id(user_id, field)
+        query = "SELECT 1 FROM profiles WHERE user_id = ?"
+        return self.engine().db.execute(query, [user_id]).fetchone() is not None
+
     def require_user(self, user_id: str, field: str = "user_id") -> str:
         """Refuse a user with no profile: reads must not answer (or create) a stranger."""
-        g = self.engine()
-        check_id(user_id, field)
-        row = g.db.execute("SELECT 1 FROM profiles WHERE user_id = ?", [user_id]).fetchone()
-        if row is None:
+        if not self.user_exists(user_id, field):
             raise CliError(f"{field}: no profile for {user_id!r} in {self.db}")
         return user_id
 

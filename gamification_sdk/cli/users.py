@@ -138,7 +138,10 @@ def _track_text(r: TrackResult) -> str:
     for t in r.points:
         rows.append((t.currency, f"+{t.amount} (balance {t.balance_after})"))
     for unlock in r.unlocked:
-        rows.append(("unlocked", f"{unlock.name} [{unlock.key}, {unlock.rarity}]"))
+        pays = [f"+{unlock.xp} XP"] if unlock.xp else []
+        pays += [f"+{amount} {name}" for name, amount in unlock.points.items()]
+        paid = f": {', '.join(pays)}" if pays else ""
+        rows.append(("unlocked", f"{unlock.name} [{unlock.key}, {unlock.rarity}]{paid}"))
     for quest in r.quests:
         rows.append(("quest done", f"{quest.name} [{quest.key}]"))
     head = f"{r.user_id}: tracked {r.event} x{fmt(r.value)} at {fmt(r.at)}"
