@@ -138,7 +138,7 @@ def _events(value: Iterable[str] | None) -> tuple[str, ...] | None:
 
 @attrs.frozen
 class StreaksConfig:
-    """Daily streaks (see README, "Streaks").
+    """Daily streaks (docs/guides/streaks.md).
 
     ``activity_events``: the tracked events that keep a streak alive; ``None`` means every
     event (``record_activity`` always counts). From the second day of a streak each new
@@ -270,7 +270,7 @@ def _tiers(value: Iterable[ReferralTier]) -> tuple[ReferralTier, ...]:
 
 @attrs.frozen
 class ReferralsConfig:
-    """Referral codes, rewards, anti-fraud rules and milestones (see README, "Referrals").
+    """Referral codes, rewards, anti-fraud rules and milestones (see docs/guides/referrals.md).
 
     ``code_format``: literal text (A-Z, 0-9, ``-``, ``_``) with ``{random}`` once and
     ``{name}`` at most once; ``{random}`` is ``code_length`` characters of ``code_alphabet``,

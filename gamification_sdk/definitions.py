@@ -111,7 +111,7 @@ class TotalXP:
 class Streak:
     """The user's longest daily streak is at least ``target`` days.
 
-    Without ``events``: the engine's streak (see README, "Streaks"), where rest days and
+    Without ``events``: the engine's streak (docs/guides/streaks.md), where rest days and
     freezes keep a streak alive. With ``events``: the longest run of consecutive local days
     on which one of them happened."""
 

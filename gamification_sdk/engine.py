@@ -517,7 +517,10 @@ class Gamification:
         idempotency_key: str | None = None,
         at: datetime | None = None,
     ) -> XPBoost:
-        """A time-limited XP multiplier; active boosts multiply together (see README)."""
+        """A time-limited XP multiplier; active boosts multiply together.
+
+        See docs/guides/profiles-xp-levels.md.
+        """
         check_id(user_id)
         if type(factor) not in (int, float) or not math.isfinite(factor) or factor <= 0:
             raise InvalidInput("factor", f"expected a positive finite number, got {factor!r}")

@@ -706,3 +706,52 @@ def m011_deleted_users(db: Any) -> None:
         ) WITHOUT ROWID
         """,
     )
+
+
+@migrations()
+def m012_readable_views(db: Any) -> None:
+    # Views for people browsing the file (sqlite3, Datasette; docs/datasette.md): the engine
+    # never reads them. They join what the normalised tables keep apart: account ids to
+    # owners, entries to their transactions, board scores to ranks, unlocks to names.
+    _script(
+        db,
+        """
+        CREATE VIEW user_balances AS
+        SELECT user_id, currency, balance, held, balance - held AS available,
+               lifetime_earned, lifetime_spent, created_at
+        FROM accounts WHERE user_id IS NOT NULL;
+
+        CREATE VIEW ledger_lines AS
+        SELECT e.transaction_id, t.created_at, t.type, t.currency,
+               COALESCE(a.user_id, 'system:' || a.system_name) AS account,
+               e.amount, e.balance_before, e.balance_after, t.source, t.description,
+               t.reference_type, t.reference_id, t.refund_of, t.idempotency_key
+        FROM entries AS e
+        JOIN transactions AS t ON t.id = e.transaction_id
+        JOIN accounts AS a ON a.id = e.account_id;
+
+        CREATE VIEW leaderboard_lines AS
+        SELECT p.board, p.period, p.period_key, p.closed_at IS NOT NULL AS closed,
+               RANK() OVER (PARTITION BY s.period_id ORDER BY s.score DESC) AS rank,
+               s.user_id, s.score, pr.level, NULL AS movement
+        FROM lb_scores AS s
+        JOIN lb_periods AS p ON p.id = s.period_id
+        LEFT JOIN profiles AS pr ON pr.user_id = s.user_id
+        WHERE s.listed = 1
+        UNION ALL
+        SELECT p.board, p.period, p.period_key, 1, r.rank, r.user_id, r.score, pr.level,
+               r.movement
+        FROM lb_archive AS r
+        JOIN lb_periods AS p ON p.id = r.period_id
+        LEFT JOIN profiles AS pr ON pr.user_id = r.user_id
+        WHERE r.listed = 1;
+
+        CREATE VIEW unlocked_achievements AS
+        SELECT u.user_id, u.key, json_extract(d.body, '$.name') AS name,
+               json_extract(d.body, '$.tiers[' || u.tier || '].name') AS tier,
+               u.seq AS repeat, u.rarity, u.points AS achievement_points, u.unlocked_at,
+               u.version
+        FROM achievement_unlocks AS u
+        LEFT JOIN definitions AS d ON d.kind = 'achievement' AND d.key = u.key
+        """,
+    )

@@ -551,15 +551,11 @@ def test_scored_event_is_what_scorers_receive() -> None:
     assert event.user_id == "ann"
 
 
-def test_readme_leaderboards_toml_is_a_valid_config() -> None:
-    import re
+def test_documented_leaderboards_toml_is_a_valid_config() -> None:
     import tomllib
-    from pathlib import Path
 
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    (block,) = [
-        b for b in re.findall(r"```toml\n(.*?)```", text, flags=re.S) if "[leaderboards]" in b
-    ]
-    config = Config.from_dict(tomllib.loads(block))
+    from docs_text import block_containing
+
+    config = Config.from_dict(tomllib.loads(block_containing("toml", "[leaderboards]")))
     assert [b.key for b in config.leaderboards.boards] == ["xp", "runners"]
     assert config.leaderboards.seasons[0].key == "s1"
