@@ -97,7 +97,9 @@ def _watched(c: Any) -> Iterator[tuple[str, int]]:
         elif isinstance(part, Streak | Custom):
             for event in part.events:
                 yield event, part.target or 1
-        elif not isinstance(part, Level | TotalXP | PointsEarned | AchievementCount | Collection):
+        elif not isinstance(
+            part, Level | TotalXP | PointsEarned | AchievementCount | Collection | AllOf | AnyOf
+        ):
             raise TypeError(f"unknown criterion {part!r}")
 
 

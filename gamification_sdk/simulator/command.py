@@ -131,7 +131,7 @@ def simulate(
         except GamificationError as exc:
             raise _fail(str(exc)) from None
     elapsed = time.perf_counter() - began
-    click.echo(report.to_json() if as_json else report.to_markdown(), nl=not as_json)
+    click.echo(report.to_json() + "\n" if as_json else report.to_markdown(), nl=False)
     click.echo(f"simulated {users:,} users x {days} days in {elapsed:.1f} s", err=True)
     if out is None:
         return

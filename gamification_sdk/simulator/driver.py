@@ -92,9 +92,19 @@ def _database(database: str | Path | None) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="gamification-simulate-") as folder:
             yield str(Path(folder) / "simulation.db")
         return
-    if str(database) != ":memory:" and Path(database).exists():
+    if str(database) == ":memory:":
+        yield ":memory:"
+        return
+    path = Path(database)
+    if path.exists():
         raise errors.InvalidInput("database", f"{database} exists: a simulation needs a new file")
-    yield str(database)
+    try:
+        yield str(path)
+    except BaseException:
+        # A refused or failed run leaves nothing behind; the file was new, so it is ours.
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
+        raise
 
 
 def simulate(
