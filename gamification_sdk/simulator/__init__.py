@@ -8,6 +8,7 @@ is in ``gamification_sdk.simulator.command``.
 """
 
 from .driver import DEFAULT_CONFIG, DEFAULT_DEFINITIONS, DEFAULT_START, simulate
+from .plots import plots_available, write_plots
 from .profiles import POPULATIONS, PROFILES, ActivityProfile
 from .report import (
     AchievementRate,
@@ -37,5 +38,7 @@ __all__ = [
     "SegmentSummary",
     "SimulationReport",
     "StreakCurve",
+    "plots_available",
     "simulate",
+    "write_plots",
 ]

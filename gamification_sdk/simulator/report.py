@@ -18,6 +18,8 @@ from typing import Any
 
 import attrs
 
+from .profiles import PROFILES
+
 __all__ = [
     "STREAK_THRESHOLDS",
     "AchievementRate",
@@ -35,6 +37,7 @@ __all__ = [
 
 STREAK_THRESHOLDS = (3, 7, 14, 30)
 PERCENTILES = (0.10, 0.50, 0.90)
+_PROFILE_ORDER = list(PROFILES)
 
 
 def _share(part: int, whole: int) -> float:
@@ -258,7 +261,7 @@ def _segments(obs: Observations, currencies: Sequence[str]) -> tuple[SegmentSumm
     for user, _, _ in obs.unlocks:
         per_user[user] = per_user.get(user, 0) + 1
     result = []
-    for name in sorted(set(obs.segments), key=obs.segments.index):
+    for name in sorted(set(obs.segments), key=_PROFILE_ORDER.index):
         members = [i for i, s in enumerate(obs.segments) if s == name]
         n = len(members)
 
