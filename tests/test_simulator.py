@@ -17,6 +17,7 @@ from gamification_sdk import Config, Gamification, LevelsConfig, errors
 from gamification_sdk.simulator import (
     DEFAULT_CONFIG,
     DEFAULT_DEFINITIONS,
+    PROFILES,
     SimulationReport,
     simulate,
 )
@@ -164,6 +165,14 @@ def test_packs_and_two_currencies() -> None:
     assert report.achievements.share_with_any > 0
 
 
+def test_an_activity_model_can_be_replaced() -> None:
+    gone = attrs.evolve(PROFILES["casual"], churn=1.0, active_chance=1.0)
+    report = simulate(users=10, days=4, profile="casual", profiles={"casual": gone},
+                      database=":memory:")  # fmt: skip
+    assert report.daily_active == (10, 0, 0, 0)  # everyone came on day 1 and left on day 2
+    assert report.segments[0].retained == 0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
@@ -179,6 +188,8 @@ def test_packs_and_two_currencies() -> None:
         ({"events": {"": 1.0}}, "events"),
         ({"events": {"post": 0}}, "events"),
         ({"events": {"~quests": 1}}, "events"),
+        ({"profiles": {"bot": PROFILES["core"]}}, "profiles"),
+        ({"profiles": {"core": {"churn": 0.1}}}, "profiles"),
     ],
 )
 def test_bad_arguments_are_refused(kwargs: dict[str, Any], field: str, tmp_path: Path) -> None:

@@ -120,6 +120,7 @@ def simulate(
     database: str | Path | None = None,
     load_entrypoints: bool = False,
     plugins: Iterable[object] = (),
+    profiles: Mapping[str, ActivityProfile] | None = None,
     progress: Progress | None = None,
 ) -> SimulationReport:
     """Simulate ``users`` synthetic users for ``days`` days and report on the economy.
@@ -131,7 +132,9 @@ def simulate(
     replacing the mix derived from the definitions. ``database``: where the engine lives
     (default: a temporary file, removed afterwards; ``":memory:"`` works for small runs).
     ``load_entrypoints``: load installed plugins (off by default, so simulated users cannot
-    trigger a host's real notifications). ``progress(day, days)`` is called after each day.
+    trigger a host's real notifications). ``profiles`` replaces activity models by name
+    (``{"core": attrs.evolve(PROFILES["core"], churn=0.01)}``). ``progress(day, days)`` is
+    called after each day.
     The same arguments and seed give the same report.
     """
     _check_int(users, "users", 1, MAX_USERS)
@@ -141,6 +144,7 @@ def simulate(
     if type(start) is not date:
         raise errors.InvalidInput("start", f"expected a date, got {start!r}")
     shares = population(profile)
+    models = _models(profiles)
     cfg = _load_config(config)
     if cfg.levels.max_level < 2:
         raise errors.InvalidInput("levels.max_level", "1 leaves no level to reach")
@@ -150,7 +154,7 @@ def simulate(
     catalogue = _catalogue_name(definitions, cfg)
     with _database(database) as path:
         sim = _Simulation(
-            path, cfg, shares, seed, start, days, users, load_entrypoints, [*plugins]
+            path, cfg, shares, seed, start, days, users, load_entrypoints, [*plugins], models
         )
         try:
             sim.load(definitions, events)
@@ -158,6 +162,22 @@ def simulate(
             return sim.report(profile, catalogue)
         finally:
             sim.g.close()
+
+
+def _models(profiles: Mapping[str, ActivityProfile] | None) -> dict[str, ActivityProfile]:
+    models = dict(PROFILES)
+    for name, model in (profiles or {}).items():
+        if name not in PROFILES:
+            raise errors.InvalidInput(
+                "profiles", f"unknown profile {name!r}; expected one of {', '.join(PROFILES)}"
+            )
+        if not isinstance(model, ActivityProfile):
+            kind = type(model).__name__
+            raise errors.InvalidInput(
+                "profiles", f"{name}: expected an ActivityProfile, got {kind}"
+            )
+        models[name] = model
+    return models
 
 
 def _catalogue_name(definitions: str | Path | Mapping[str, Any] | None, cfg: Config) -> str:
@@ -180,8 +200,10 @@ class _Simulation:
         users: int,
         load_entrypoints: bool,
         plugins: list[object],
+        models: Mapping[str, ActivityProfile],
     ) -> None:
         self.config = config
+        self.models = models
         self.seed = seed
         self.start = start
         self.days = days
@@ -200,7 +222,7 @@ class _Simulation:
         names = list(shares)
         cum = list(accumulate(shares[n] for n in names))
         self.segments = [self.rng.choices(names, cum_weights=cum)[0] for _ in range(users)]
-        self.profiles = [PROFILES[s] for s in self.segments]
+        self.profiles = [models[s] for s in self.segments]
         width = max(5, len(str(users)))
         self.ids = [f"sim-{i:0{width}d}" for i in range(users)]
         self.index = {user_id: i for i, user_id in enumerate(self.ids)}
@@ -247,7 +269,7 @@ class _Simulation:
         self.plan = plan
         self.cum_weights = {
             name: list(accumulate(plan.mix.weights_for(p.cheap_bias)))
-            for name, p in PROFILES.items()
+            for name, p in self.models.items()
         }
         self.balances_before = self._system_balances()
 
@@ -293,7 +315,8 @@ class _Simulation:
                 if not self.plan.mix.events:
                     continue
                 picks = rng.choices(
-                    self.plan.mix.events, cum_weights=self.cum_weights[p.name], k=count
+                    self.plan.mix.events, cum_weights=self.cum_weights[self.segments[user]],
+                    k=count,
                 )
                 for event in picks:
                     moment += timedelta(seconds=rng.randint(20, 300))
