@@ -318,3 +318,34 @@ def test_start_date_and_report_rendering() -> None:
     assert "day 1 is 2026-06-01 (UTC)" in text
     assert "| 1-7 |" in text and "| 8-8 |" in text  # weekly rows of points issued vs spent
     assert math.isclose(sum(c.share for c in report.level_distribution), 1, abs_tol=0.01)
+
+
+def test_whales_buy_the_premium_pass_claim_tiers_and_use_boosts(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from gamification_sdk import Season, TierReward
+
+    season = Season(
+        "s1", datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 2, 5, tzinfo=UTC),
+        total_tiers=20, xp_per_tier=100, premium_price=300,
+        free_rewards=[TierReward(1, points={"points": 50})],
+        premium_rewards=[TierReward(2, points={"points": 100})],
+    )  # fmt: skip
+    catalogue = {
+        "rules": [{"event": "workout", "xp": 60, "points": {"points": 40}}],
+        "shop": [{"key": "boost", "name": "Tier boost", "kind": "tier_boost",
+                  "price": {"points": 200}}],
+    }  # fmt: skip
+    path = tmp_path / "sim.db"
+    report = simulate(users=10, days=5, profile="whale", config=Config(seasons=[season]),
+                      definitions=catalogue, database=path)  # fmt: skip
+    with Gamification.open(path, config=Config(seasons=[season]), load_entrypoints=False) as g:
+        claims = dict(g.db.execute(
+            "SELECT track, COUNT(*) FROM battle_pass_claims GROUP BY track"
+        ).fetchall())  # fmt: skip
+        premium, boosts = g.db.execute(
+            "SELECT COUNT(premium_at), SUM(boosts) FROM battle_pass_progress"
+        ).fetchone()
+        assert claims.get("free", 0) > 0 and claims.get("premium", 0) > 0
+        assert premium > 0 and boosts > 0
+    assert report.ledger_ok and report.currencies[0].spent > 0
