@@ -341,7 +341,7 @@ class Achievements:
                 tx, ctx.user_id, xp, source=f"achievement:{a.key}", metadata=None,
                 key=f"achievement:{ref}", at=ctx.at, at_text=ctx.at_text,
             )  # fmt: skip
-            self.moved_xp(ctx, award.total_xp, award.new_level, pending)
+            self.moved_xp(ctx, award, pending)
         for currency, amount in sorted(rewards.points.items()):
             self.credit(
                 tx, ctx, currency, amount, "bonus", f"achievement:{a.key}",
@@ -382,12 +382,25 @@ class Achievements:
         unlocked = [self._unlock(tx, ctx, entry, 0, 1, 0.0, pending)]
         return unlocked + self.process(tx, ctx, pending, ())
 
-    def moved_xp(self, ctx: Context, total: int, level: int, pending: list[Signal]) -> None:
+    def moved_xp(self, ctx: Context, award: XPAward, pending: list[Signal]) -> None:
+        total, level = award.total_xp, award.new_level
         if total != ctx.xp:
             pending.append(("xp", ctx.xp, total))
         if level != ctx.level:
             pending.append(("level", ctx.level, level))
         ctx.xp, ctx.level = total, level
+        self._level_points(ctx, award, pending)
+
+    def _level_points(self, ctx: Context, award: XPAward, pending: list[Signal]) -> None:
+        """Level-up bonuses are points earned too: lifetime-earned criteria must see them."""
+        paid: dict[str, int] = {}
+        for reward in award.rewards:
+            for currency, amount in reward.points.items():
+                paid[currency] = paid.get(currency, 0) + amount
+        for currency, amount in sorted(paid.items()):
+            if f"points:{currency}" in self.catalogue.watched:
+                earned = ctx.earned(currency)
+                pending.append((f"points:{currency}", earned - amount, earned))
 
     def credit(
         self,
@@ -414,11 +427,17 @@ class Achievements:
     def after_xp(self, tx: Tx, award: XPAward, at: datetime, at_text: str) -> XPAward:
         """Unlock what a direct ``award_xp`` makes due (total XP and level criteria)."""
         watched = self.catalogue.watched
-        if "xp" in watched or ("level" in watched and award.leveled_up):
+        paid = {c for reward in award.rewards for c in reward.points}
+        if (
+            "xp" in watched
+            or ("level" in watched and award.leveled_up)
+            or any(f"points:{currency}" in watched for currency in paid)
+        ):
             ctx = self.context(award.user_id, at, at_text)
             signals: list[Signal] = [("xp", award.total_xp - award.amount, award.total_xp)]
             if award.leveled_up:
                 signals.append(("level", award.old_level, award.new_level))
+            self._level_points(ctx, award, signals)
             self.process(tx, ctx, signals, ())
         return award
 

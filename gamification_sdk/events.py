@@ -123,7 +123,7 @@ class Tracker:
                     tx, user_id, rule.xp, source=source, metadata=metadata,
                     key=None if key is None else f"track:{key}", at=at, at_text=at_text,
                 )  # fmt: skip
-                achievements.moved_xp(ctx, xp_award.total_xp, xp_award.new_level, signals)
+                achievements.moved_xp(ctx, xp_award, signals)
             for currency, amount in sorted(rule.points.items()):
                 posting_key = None if key is None else f"track:{user_id}:{key}:{currency}"
                 credit = achievements.credit(

@@ -395,7 +395,7 @@ class Quests:
                 tx, ctx.user_id, rewards.xp, source=f"quest:{quest.key}", metadata=None,
                 key=f"quest:{ref}", at=ctx.at, at_text=ctx.at_text,
             )  # fmt: skip
-            achievements.moved_xp(ctx, award.total_xp, award.new_level, pending)
+            achievements.moved_xp(ctx, award, pending)
         for currency, amount in sorted(rewards.points.items()):
             achievements.credit(
                 tx, ctx, currency, amount, "earned", f"quest:{quest.key}", ("quest", quest.key),

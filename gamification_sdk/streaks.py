@@ -23,7 +23,7 @@ from .config import Config
 from .errors import InvalidInput
 from .inventory import Items
 from .metrics import local_day, zone
-from .models import StreakStatus, SweepReport
+from .models import StreakStatus, SweepReport, XPAward
 from .notifications import Notifications
 from .store import Store, Tx
 
@@ -116,7 +116,7 @@ class Streaks:
         self._items = items
         self._notifications = notifications
         self.xp: XP | None = None  # set by the engine
-        self.moved_xp: Callable[[Context, int, int, list[Signal]], None] | None = None
+        self.moved_xp: Callable[[Context, XPAward, list[Signal]], None] | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -233,7 +233,7 @@ class Streaks:
                 tx, ctx.user_id, bonus, source="streak", metadata=None,
                 key=f"streak:{day.isoformat()}", at=ctx.at, at_text=ctx.at_text,
             )  # fmt: skip
-            self.moved_xp(ctx, award.total_xp, award.new_level, pending)
+            self.moved_xp(ctx, award, pending)
         return current
 
     def settle_user(self, tx: Tx, user_id: str, at: datetime, at_text: str) -> Walk | None:

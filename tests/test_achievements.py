@@ -81,6 +81,26 @@ def test_level_total_xp_and_points_earned_unlock_from_direct_awards(g: Gamificat
     assert not g.verify_ledger()
 
 
+def test_level_up_bonus_points_count_for_points_earned(make_engine: Make) -> None:
+    # Found by the economy simulator: the level-up bonus was paid without telling the
+    # points_earned criteria, so "earn 100 points" never unlocked from level bonuses.
+    config = Config(levels=LevelsConfig(level_up_bonus={"points": 200}))
+    g = make_engine(config=config)
+    load(
+        g,
+        ach("p100", {"type": "points_earned", "currency": "points", "target": 100}),
+        ach("p300", {"type": "points_earned", "currency": "points", "target": 300}),
+        ach("p500", {"type": "points_earned", "currency": "points", "target": 500}),
+        rules=[{"event": "post", "xp": 150}],
+    )
+    assert keys(g.track("ada", "post").unlocked) == ["p100"]  # level 2: 200 points
+    g.award_xp("bob", 450, source="quiz")  # a direct award to level 3: 400 points
+    assert {s.key for s in g.achievements("bob") if s.unlocked} == {"p100", "p300"}
+    g.track("ada", "post")
+    assert keys(g.track("ada", "post").unlocked) == ["p300"]  # 450 XP: level 3, 400 points
+    assert not g.verify_ledger()
+
+
 def test_achievement_count_collection_and_all_any(g: Gamification) -> None:
     load(
         g,

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ..simulator.command import simulate
 from .admin import init, load, reevaluate, run_jobs, verify
 from .boards import leaderboard
 from .ledger import award_points, history
@@ -126,7 +127,7 @@ def cli(ctx: click.Context, db: str, config_path: str | None, as_json: bool, plu
 
 for _command in (
     init, load, award_xp, award_points, track, profile, history, leaderboard, verify,
-    reevaluate, run_jobs, export_user, delete_user,
+    reevaluate, run_jobs, export_user, delete_user, simulate,
 ):  # fmt: skip
     cli.add_command(_command)
 
