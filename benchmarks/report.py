@@ -306,7 +306,7 @@ def chart(found: Findings, path: Path, title: str) -> bool:
         ("Engine vs naive design: times faster", found.contrasts),
     ]  # fmt: skip
     panels = [(name, items) for name, items in panels if items]
-    heights = [max(len(items), 1) * 0.42 + 0.9 for _, items in panels]
+    heights = [max(len(items), 1) * 0.5 + 0.9 for _, items in panels]
     figure, axes = plt.subplots(
         len(panels), 1, figsize=(13, sum(heights) + 0.8),
         gridspec_kw={"height_ratios": heights}, squeeze=False,
@@ -338,13 +338,15 @@ def chart(found: Findings, path: Path, title: str) -> bool:
         ys = range(len(items))[::-1]
         ax.barh(list(ys), values, color=colours, height=0.62)
         ax.set_xscale("log")
-        ax.set_yticks(list(ys), [textwrap.shorten(label, 95) for label in labels], fontsize=8)
+        ax.set_yticks(list(ys), [textwrap.fill(label, 62) for label in labels], fontsize=8)
         ax.set_title(name, fontsize=10, loc="left")
         ax.grid(axis="x", which="both", alpha=0.25)
-        for y, value, text in zip(ys, values, texts, strict=True):
+        for y, value, text, item in zip(ys, values, texts, items, strict=True):
+            # Past the target mark when there is one, so the two do not overlap.
+            mark = item.target_ratio if items is ratios and isinstance(item, Row) else None
             ax.annotate(
-                text, (value, y), xytext=(4, 0), textcoords="offset points", va="center",
-                fontsize=7.5,
+                text, (max(value, mark or 0.0), y), xytext=(6, 0), textcoords="offset points",
+                va="center", fontsize=7.5,
             )  # fmt: skip
         if items is ratios:
             for y, item in zip(ys, items, strict=True):

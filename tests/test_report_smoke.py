@@ -29,7 +29,13 @@ def report() -> ModuleType:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while defining
-    spec.loader.exec_module(module)
+    # The script puts benchmarks/ on the path to import its siblings; left there, its
+    # conftest would shadow tests/conftest for the subprocesses of later tests.
+    path = list(sys.path)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = path
     return module
 
 
