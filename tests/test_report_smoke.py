@@ -115,6 +115,17 @@ def test_every_hot_path_has_a_row_with_a_positive_measure(
     assert any("0 problems" in note for note in found.report.notes)  # the ledger verifies
 
 
+def test_the_cached_board_is_left_as_built(report: ModuleType, ran: tuple[Path, object]) -> None:
+    """Awards run on a copy: XP awarded with no board configured would leave the cached
+    board behind the profiles, and the next run's rank check would fail."""
+    where, _ = ran
+    boards = report.leaderboards
+    path = boards.db_path(1_500, where / "boards")
+    assert not list((where / "boards").glob("*-awards*"))  # the copy is gone too
+    checked = boards.reads(path, 1_500, 300)  # asserts every rank against COUNT(*)
+    assert checked["naive_count_rank"]
+
+
 def test_the_sorted_list_baseline_gives_the_engines_ranks(
     report: ModuleType, tmp_path: Path
 ) -> None:
