@@ -135,6 +135,8 @@ class Row:
             if self.stopped:
                 return f"> {value:,.0f} s (stopped)"
             return f"{value:,.2f} s" if value >= 1 else f"{number(value)} s"
+        if self.unit == "MB":
+            return f"{value:,.1f} MB"  # one decimal: a value beside a limit must not round onto it
         if self.unit in SUFFIX:
             return f"{number(value)}{SUFFIX[self.unit]}"
         return f"{value:,.0f}"

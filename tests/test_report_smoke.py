@@ -198,3 +198,13 @@ def test_the_command_line_documents_its_options(
     assert stopped.value.code == 0
     printed = capsys.readouterr().out
     assert all(option in printed for option in ("--quick", "--out", "--tmpdir", "--boards"))
+
+
+def test_peak_memory_is_this_process_own(report: ModuleType) -> None:
+    """Not the parent's peak, which Linux's ru_maxrss carries across exec."""
+    import resource
+
+    peak = report.leaderboards.peak_rss_mb()
+    assert 1 < peak
+    if sys.platform.startswith("linux"):
+        assert peak <= resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + 1
