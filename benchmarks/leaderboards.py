@@ -10,6 +10,11 @@ the engine start its ``xp`` board from those totals, then measures in fresh proc
 - award_xp (keyed, one transaction each, on random users) with no board, and with the
   all-time, daily, weekly and monthly boards kept: the upkeep as a share of award_xp;
 - resident memory after the reads, and the time to open an engine on the file.
+
+For contrast, in this process: the same reads on an in-memory sorted list (``bisect``), the
+physical limit for ranks; a cached list re-sorted on every award (the design the seeds
+sketch); and a weekly board computed by ``GROUP BY`` over an event log of the same users.
+``benchmarks/report.py`` runs all of this together with ``ratio.py``.
 """
 
 from __future__ import annotations
@@ -23,10 +28,15 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE.parent))
 
 from gamification_sdk import (  # noqa: E402
@@ -42,6 +52,21 @@ PUBLIC = LeaderboardsConfig(visibility="public", show_on_global=True)
 NO_BOARDS = Config(leaderboards=LeaderboardsConfig(boards=()))
 
 
+def db_path(users: int, directory: Path = RESULTS) -> Path:
+    """Where the cached board of ``users`` users lives (built on first use)."""
+    return directory / f"leaderboards-{users}.db"
+
+
+def user_id(i: int) -> str:
+    return f"user-{i:07d}"
+
+
+def picks(users: int, samples: int, seed: int = 11) -> list[str]:
+    """The random users every read is timed on: the same for the engine and the baselines."""
+    rnd = random.Random(seed)
+    return [user_id(rnd.randrange(users)) for _ in range(samples)]
+
+
 def config() -> Config:
     # One board definition throughout: a different one would make each open rebuild it.
     board = BoardConfig("xp", periods=("all_time", "daily", "weekly", "monthly"))
@@ -52,8 +77,7 @@ def config() -> Config:
 
 def build(path: Path, users: int) -> float:
     """N profiles with Pareto-distributed XP, then the board started from them."""
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    drop(path)
     Gamification.open(path, config=NO_BOARDS, load_entrypoints=False).close()
     rnd = random.Random(7)
     conn = sqlite3.connect(path, isolation_level=None)
@@ -75,8 +99,35 @@ def build(path: Path, users: int) -> float:
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
+    """(p50, p99) in milliseconds of samples in seconds."""
     ordered = sorted(samples)
     return statistics.median(ordered) * 1e3, ordered[int(len(ordered) * 0.99)] * 1e3
+
+
+def timed(call: Callable[[str], object], users: list[str], warm: int = 50) -> tuple[float, float]:
+    """p50/p99 (ms) of ``call(user)`` over ``users``, after ``warm`` untimed calls."""
+    for user in users[:warm]:
+        call(user)
+    times = []
+    for user in users:
+        t0 = time.perf_counter()
+        call(user)
+        times.append(time.perf_counter() - t0)
+    return percentiles(times)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's ``ru_maxrss`` keeps the parent's peak
+    across fork and exec (a report process holding 200 MB made this one look as big), so
+    the high-water mark of this process's own memory, ``VmHWM``, is read where it exists."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes there, KiB here
 
 
 def reads(path: Path, users: int, samples: int) -> dict[str, object]:
@@ -85,29 +136,21 @@ def reads(path: Path, users: int, samples: int) -> dict[str, object]:
         path, config=config(), clock=FakeClock(NOW), load_entrypoints=False
     )
     opened = time.perf_counter() - started
-    rnd = random.Random(11)
-    picks = [f"user-{rnd.randrange(users):07d}" for _ in range(samples)]
+    chosen = picks(users, samples)
     out: dict[str, object] = {"open_s": opened}
     for name, call in (
         ("top100", lambda u: g.leaderboard("xp")),
         ("rank", lambda u: g.rank(u, "xp")),
         ("around", lambda u: g.around(u, "xp", n=5)),
     ):
-        for user in picks[:50]:
-            call(user)
-        times = []
-        for user in picks:
-            t0 = time.perf_counter()
-            call(user)
-            times.append(time.perf_counter() - t0)
-        out[name] = percentiles(times)
+        out[name] = timed(call, chosen)
     # The engine's memory, before the comparison below builds an index in this process.
-    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["rss_mb"] = peak_rss_mb()
     # Spot-check exactness against COUNT(*) and time that naive rank for comparison.
     conn = sqlite3.connect(path)
     conn.execute("CREATE INDEX IF NOT EXISTS bench_xp ON profiles (xp)")
     naive = []
-    for user in picks[: min(300, samples)]:
+    for user in chosen[: min(300, samples)]:
         entry = g.rank(user, "xp")
         assert entry is not None
         t0 = time.perf_counter()
@@ -123,17 +166,45 @@ def reads(path: Path, users: int, samples: int) -> dict[str, object]:
     return out
 
 
+def scratch_copy(path: Path) -> Path:
+    """A copy of the board to award on, so the cached file stays as built: XP awarded through
+    an engine opened without the board (the no-board runs) is not on the board when an engine
+    with it opens the file again, and the reads check ranks against the profiles' XP."""
+    copy = path.with_name(f"{path.stem}-awards{path.suffix}")
+    drop(copy)
+    source, target = sqlite3.connect(path), sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return copy
+
+
+def drop(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def awards(path: Path, users: int, count: int) -> dict[str, float]:
-    """µs per keyed award_xp of 1-50 XP: ``first`` awards are each user's first in the day,
-    week and month (rows are created); ``steady`` ones come after (the usual award of an
-    active user)."""
+    """µs per keyed award_xp of 1-50 XP, on a copy of the board: ``first`` awards are each
+    user's first in the day, week and month (rows are created); ``steady`` ones come after
+    (the usual award of an active user)."""
+    copy = scratch_copy(path)
+    try:
+        return _awards(copy, users, count)
+    finally:
+        drop(copy)
+
+
+def _awards(path: Path, users: int, count: int) -> dict[str, float]:
     out: dict[str, float] = {}
     rnd = random.Random(13)
-    run = time.time_ns()  # keys unique to this run: a rerun on the cached file must not replay
+    run = time.time_ns()  # keys unique to this run
     for label, cfg in (("none", NO_BOARDS), ("boards", config()), ("none2", NO_BOARDS),
                        ("boards2", config())):  # fmt: skip
         g = Gamification.open(path, config=cfg, clock=FakeClock(NOW), load_entrypoints=False)
-        group = [f"user-{rnd.randrange(users):07d}" for _ in range(count // 4)]
+        group = [user_id(rnd.randrange(users)) for _ in range(count // 4)]
         amounts = [rnd.randint(1, 50) for _ in group]
         for round_no in range(4):
             t0 = time.perf_counter()
@@ -151,16 +222,186 @@ def awards(path: Path, users: int, count: int) -> dict[str, float]:
     return out
 
 
+def upkeep(found: dict[str, Any], phase: str) -> tuple[float, float]:
+    """µs per award_xp with no board and with the four periods kept, both runs averaged."""
+    none = (found[f"none:{phase}"] + found[f"none2:{phase}"]) / 2
+    kept = (found[f"boards:{phase}"] + found[f"boards2:{phase}"]) / 2
+    return none, kept
+
+
+def measure(path: Path, users: int, samples: int, count: int) -> dict[str, Any]:
+    """Reads and awards, each in a fresh process: memory and open time are what a new process
+    sees. The board at ``path`` must exist (see ``build``)."""
+    found: dict[str, Any] = {}
+    for part in ("reads", "awards"):
+        run = subprocess.run(
+            [sys.executable, __file__, "--db", str(path), "--users", str(users), "--samples",
+             str(samples), "--awards", str(count), "--part", part],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if run.returncode:
+            raise RuntimeError(f"leaderboards.py --part {part} failed:\n{run.stderr}")
+        found.update(json.loads(run.stdout.strip().splitlines()[-1]))
+    return found
+
+
+# -- the limit and the naive designs, for contrast -------------------------------------------
+
+
+def scores(path: Path) -> list[tuple[str, int]]:
+    """Every user's all-time XP, as the board holds it."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT user_id, xp FROM profiles").fetchall()
+    finally:
+        conn.close()
+
+
+class SortedBoard:
+    """The board as an in-memory sorted list: the physical limit for reading ranks, with
+    nothing to keep durable. Answers as the engine does: competition ranks (1, 2, 2, 4),
+    entries as (rank, user, score)."""
+
+    def __init__(self, totals: list[tuple[str, int]]) -> None:
+        self.order = sorted((-xp, user) for user, xp in totals)
+        self.negated = [key[0] for key in self.order]
+        self.key_of = {key[1]: key for key in self.order}
+
+    def rank(self, user: str) -> int:
+        return bisect_left(self.negated, self.key_of[user][0]) + 1
+
+    def lines(self, first: int, last: int) -> list[tuple[int, str, int]]:
+        out: list[tuple[int, str, int]] = []
+        rank, previous = 0, None
+        for i in range(max(0, first), min(len(self.order), last)):
+            score, user = self.order[i]
+            if score != previous:
+                rank = bisect_left(self.negated, score) + 1 if previous is None else i + 1
+                previous = score
+            out.append((rank, user, -score))
+        return out
+
+    def top(self, limit: int = 100) -> list[tuple[int, str, int]]:
+        return self.lines(0, limit)
+
+    def around(self, user: str, n: int = 5) -> list[tuple[int, str, int]]:
+        at = bisect_left(self.order, self.key_of[user])
+        return self.lines(at - n, at + n + 1)
+
+
+def sorted_reads(path: Path, users: int, samples: int) -> dict[str, tuple[float, float]]:
+    """p50/p99 (ms) of top-100, rank and around-me on a ``SortedBoard`` of the same users,
+    timed on the same random users as the engine's reads."""
+    board = SortedBoard(scores(path))
+    chosen = picks(users, samples)
+    return {
+        "top100": timed(lambda u: board.top(), chosen),
+        "rank": timed(board.rank, chosen),
+        "around": timed(board.around, chosen),
+    }
+
+
+def resort_awards(path: Path, users: int, count: int) -> float:
+    """ms per award + rank read on a cached list of every user re-sorted after each award
+    (the seeds' ``leaderboard.sort(...)`` on every score change, kept whole so any rank can
+    be read). Generous to the design: the entry is found through a dict, not a scan."""
+    board = [[xp, user] for user, xp in scores(path)]
+    by_score = itemgetter(0)
+    board.sort(key=by_score, reverse=True)
+    entry_of = {entry[1]: entry for entry in board}
+    rnd = random.Random(17)
+    chosen = picks(users, count, seed=19)
+    times = []
+    for user in chosen:
+        t0 = time.perf_counter()
+        entry = entry_of[user]
+        entry[0] += rnd.randint(1, 50)
+        board.sort(key=by_score, reverse=True)
+        rank = board.index(entry) + 1
+        times.append(time.perf_counter() - t0)
+        assert board[rank - 1] is entry
+    return statistics.median(times) * 1e3
+
+
+WEEK = NOW - timedelta(days=NOW.weekday())  # Monday 2026-11-16
+NAIVE_WEEKLY = (
+    "SELECT user_id, SUM(amount) AS xp FROM xp_events WHERE created_at >= ? "
+    "GROUP BY user_id ORDER BY xp DESC LIMIT 100"
+)
+
+
+def event_log_path(users: int, directory: Path = RESULTS) -> Path:
+    return directory / f"eventlog-{users}.db"
+
+
+def build_event_log(path: Path, users: int) -> tuple[int, float]:
+    """An XP event log as the naive design keeps it: one row per award, indexed by time;
+    every user earns 1-3 awards this week and some earned one the week before. Returns
+    (rows this week, seconds)."""
+    drop(path)
+    start = time.perf_counter()
+    rnd = random.Random(23)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(
+        "CREATE TABLE xp_events (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, "
+        "amount INTEGER NOT NULL, created_at TEXT NOT NULL)"
+    )
+    week = 7 * 24 * 3600
+    rows = 0
+
+    def events() -> Iterator[tuple[str, int, datetime]]:
+        nonlocal rows
+        for i in range(users):
+            if i % 2:  # half the users were also active the week before
+                before = WEEK - timedelta(seconds=1 + rnd.randrange(week))
+                yield user_id(i), rnd.randint(1, 50), before
+            for _ in range(rnd.randint(1, 3)):
+                rows += 1
+                at = WEEK + timedelta(seconds=rnd.randrange(int((NOW - WEEK).total_seconds())))
+                yield user_id(i), rnd.randint(1, 50), at
+
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO xp_events (user_id, amount, created_at) VALUES (?, ?, ?)",
+        ((user, amount, at.isoformat()) for user, amount, at in events()),
+    )
+    conn.execute("CREATE INDEX xp_events_at ON xp_events (created_at)")
+    conn.execute("CREATE INDEX xp_events_user ON xp_events (user_id, created_at)")
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.close()
+    return rows, time.perf_counter() - start
+
+
+def weekly_group_by(path: Path, queries: int) -> tuple[float, int]:
+    """(median ms, rows this week) of the naive weekly top-100: GROUP BY over the log."""
+    conn = sqlite3.connect(path)
+    try:
+        (rows,) = conn.execute(
+            "SELECT COUNT(*) FROM xp_events WHERE created_at >= ?", (WEEK.isoformat(),)
+        ).fetchone()
+        times = []
+        for _ in range(queries):
+            t0 = time.perf_counter()
+            top = conn.execute(NAIVE_WEEKLY, (WEEK.isoformat(),)).fetchall()
+            times.append(time.perf_counter() - t0)
+            assert top
+        return statistics.median(times) * 1e3, rows
+    finally:
+        conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--awards", type=int, default=5000)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--db", type=Path, default=None, help="the board's database file")
     parser.add_argument("--part", choices=("all", "reads", "awards"), default="all")
     args = parser.parse_args()
-    path = HERE / "results" / f"leaderboards-{args.users}.db"
-    path.parent.mkdir(exist_ok=True)
+    path = args.db or db_path(args.users)
+    path.parent.mkdir(parents=True, exist_ok=True)
     if args.part != "all":
         result = reads(path, args.users, args.samples) if args.part == "reads" else awards(
             path, args.users, args.awards)  # fmt: skip
@@ -169,17 +410,10 @@ def main() -> None:
     if args.rebuild or not path.exists():
         seconds = build(path, args.users)
         print(f"built {args.users:,} users; the board started from them in {seconds:.1f} s")
-    # Each part in a fresh process: memory and open time are what a new process sees.
-    found = {}
-    for part in ("reads", "awards"):
-        run = subprocess.run(
-            [sys.executable, __file__, "--users", str(args.users), "--samples",
-             str(args.samples), "--awards", str(args.awards), "--part", part],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        found.update(json.loads(run.stdout.strip().splitlines()[-1]))
+    found = measure(path, args.users, args.samples, args.awards)
+    limit = sorted_reads(path, args.users, args.samples)
     print(f"\nleaderboards at {args.users:,} users on one board")
-    print(f"{'measure':<34}{'p50 ms':>10}{'p99 ms':>10}   target")
+    print(f"{'measure':<34}{'p50 ms':>10}{'p99 ms':>10}{'sorted p99':>12}   target")
     targets = (
         ("top100", "p99 <= 1 ms"),
         ("rank", "p99 <= 1 ms"),
@@ -188,10 +422,10 @@ def main() -> None:
     )
     for name, target in targets:
         p50, p99 = found[name]
-        print(f"{name:<34}{p50:>10.3f}{p99:>10.3f}   {target}")
+        memory = f"{limit[name][1]:>12.4f}" if name in limit else " " * 12
+        print(f"{name:<34}{p50:>10.3f}{p99:>10.3f}{memory}   {target}")
     for phase in ("steady", "first"):
-        none = (found[f"none:{phase}"] + found[f"none2:{phase}"]) / 2
-        kept = (found[f"boards:{phase}"] + found[f"boards2:{phase}"]) / 2
+        none, kept = upkeep(found, phase)
         print(f"{'award_xp ' + phase + ', no board (us)':<34}{none:>10.1f}")
         print(
             f"{'award_xp ' + phase + ', 4 periods (us)':<34}{kept:>10.1f}   "

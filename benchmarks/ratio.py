@@ -25,6 +25,7 @@ import os
 import platform
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -71,9 +72,23 @@ QUICK = Settings(
 )
 
 
+# Units where less is better: a ratio to the baseline is then baseline / value, so that in
+# every row a ratio of 1 means "as fast as the limit" and less means slower.
+LOWER_IS_BETTER = frozenset({"s", "ms", "MB", "x"})
+SUFFIX = {"s": " s", "ms": " ms", "MB": " MB", "x": "x"}
+
+
+def number(value: float) -> str:
+    """Three significant figures below 10 (0.00123, 1.23), grouped digits from 10 up."""
+    if value >= 10:
+        return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+    return f"{value:.3g}" if value < 1 else f"{value:.2f}"
+
+
 @dataclass(frozen=True)
 class Row:
-    """One line of the table. ``value`` is per second, or seconds when ``unit`` is "s"."""
+    """One line of the table. ``value`` is per second (unit "ops/s"), seconds ("s"),
+    milliseconds ("ms"), megabytes ("MB") or a time ratio ("x")."""
 
     name: str
     value: float
@@ -82,11 +97,15 @@ class Row:
     target_abs: float | None = None
     unit: str = "ops/s"
     stopped: bool = False  # a wall time that hit its budget: the value is a lower bound
-    limit: float | None = None  # for unit "x": PASS when the value is at most this
+    limit: float | None = None  # PASS when the value is at most this (in the row's unit)
 
     @property
     def ratio(self) -> float | None:
-        return self.value / self.baseline if self.baseline else None
+        if not self.baseline or not self.value:
+            return None
+        if self.unit in LOWER_IS_BETTER:
+            return self.baseline / self.value
+        return self.value / self.baseline
 
     @property
     def target(self) -> str:
@@ -95,7 +114,7 @@ class Row:
         if self.target_abs is not None:
             return f">= {self.target_abs:,.0f}/s"
         if self.limit is not None:
-            return f"<= {self.limit:g}x"
+            return f"<= {self.limit:g}{SUFFIX.get(self.unit, '')}"
         return "-"
 
     @property
@@ -106,19 +125,28 @@ class Row:
         if self.target_abs is not None:
             return "PASS" if self.value >= self.target_abs else "MISS"
         if self.limit is not None:
-            return "PASS" if self.value <= self.limit else "MISS"
+            return "PASS" if self.value <= self.limit and not self.stopped else "MISS"
         return "info"
 
-    def cells(self) -> tuple[str, str, str, str, str, str]:
+    def shown(self, value: float) -> str:
         if self.unit == "x":
-            value = f"{self.value:.2f}x"
-        elif self.unit == "s":
-            value = f"> {self.value:,.0f} s (stopped)" if self.stopped else f"{self.value:,.2f} s"
-        else:
-            value = f"{self.value:,.0f}"
-        baseline = "-" if self.baseline is None else f"{self.baseline:,.0f}"
-        ratio = "-" if self.ratio is None else f"{self.ratio:.3f}"
-        return (self.name, value, baseline, ratio, self.target, self.status)
+            return f"{value:.2f}x"
+        if self.unit == "s":
+            if self.stopped:
+                return f"> {value:,.0f} s (stopped)"
+            return f"{value:,.2f} s" if value >= 1 else f"{number(value)} s"
+        if self.unit == "MB":
+            return f"{value:,.1f} MB"  # one decimal: a value beside a limit must not round onto it
+        if self.unit in SUFFIX:
+            return f"{number(value)}{SUFFIX[self.unit]}"
+        return f"{value:,.0f}"
+
+    def cells(self) -> tuple[str, str, str, str, str, str]:
+        baseline = "-" if self.baseline is None else self.shown(self.baseline)
+        ratio = "-" if self.ratio is None else (
+            f"{self.ratio:.3f}" if self.ratio >= 0.01 else f"{self.ratio:.2g}"
+        )
+        return (self.name, self.shown(self.value), baseline, ratio, self.target, self.status)
 
 
 def user_ids(count: int = USERS) -> list[str]:
@@ -153,6 +181,16 @@ _RAW_LEDGER_SCHEMA = (
     "amount INTEGER NOT NULL, balance_before INTEGER NOT NULL, balance_after INTEGER NOT NULL, "
     "PRIMARY KEY (account_id, transaction_id)) WITHOUT ROWID",
 )
+# The floor for a tracked event advancing 20 quests: the rule's XP, the event row, and one
+# UPDATE of the user's progress rows (clustered by user, so they share a page).
+_RAW_QUEST_SCHEMA = (
+    "CREATE TABLE quest_progress (user_id TEXT NOT NULL, quest TEXT NOT NULL, "
+    "progress INTEGER NOT NULL DEFAULT 0, updated_at TEXT, PRIMARY KEY (user_id, quest)) "
+    "WITHOUT ROWID",
+)
+_RAW_PROGRESS = (
+    "UPDATE quest_progress SET progress = progress + 1, updated_at = ? WHERE user_id = ?"
+)
 _RAW_TXN = "INSERT INTO transactions (user_id, amount, key, created_at) VALUES (?, ?, ?, ?)"
 _RAW_MOVE = "UPDATE accounts SET balance = balance + ? WHERE id = ? RETURNING balance"
 _RAW_ENTRY = "INSERT INTO entries VALUES (?, ?, ?, ?, ?)"
@@ -179,6 +217,7 @@ class Raw:
         self._user = itertools.cycle(self.users)
         self._account = itertools.cycle(range(1, users + 1))
         self._ledger_ready = False
+        self._quests = 0
 
     def _ledger(self) -> None:
         for statement in _RAW_LEDGER_SCHEMA:
@@ -207,6 +246,31 @@ class Raw:
             execute(_RAW_ENTRY, (who, txn, 1, after - 1, after))
             (after,) = execute(_RAW_MOVE, (-1, 0)).fetchone()
             execute(_RAW_ENTRY, (0, txn, -1, after + 1, after))
+            execute("COMMIT")
+        return n / (time.perf_counter() - start)
+
+    def quest_txn(self, n: int, quests: int) -> float:
+        """``n`` transactions of UPDATE + INSERT that also advance ``quests`` progress rows of
+        the user; committed transactions per second."""
+        if not self._quests:
+            for statement in _RAW_QUEST_SCHEMA:
+                self.conn.execute(statement)
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany(
+                "INSERT INTO quest_progress (user_id, quest) VALUES (?, ?)",
+                [(u, f"q{i}") for u in self.users for i in range(quests)],
+            )
+            self.conn.execute("COMMIT")
+            self._quests = quests
+        execute, user, key = self.conn.execute, self._user, self.key
+        at = datetime.now(UTC).isoformat(timespec="microseconds")
+        start = time.perf_counter()
+        for _ in range(n):
+            who = next(user)
+            execute("BEGIN IMMEDIATE")
+            execute(_RAW_UPDATE, (10, who))
+            execute(_RAW_INSERT, (who, 1, key()))
+            execute(_RAW_PROGRESS, (at, who))
             execute("COMMIT")
         return n / (time.perf_counter() - start)
 
@@ -248,6 +312,87 @@ class Raw:
         self.conn.executemany(_RAW_INSERT, [(who, 1, key()) for who in whos])
         self.conn.execute("COMMIT")
         return n / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+_RAW_STREAK_SCHEMA = (
+    "CREATE TABLE profiles (user_id TEXT PRIMARY KEY, streak INTEGER NOT NULL, "
+    "settled TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX profiles_due ON profiles (settled) WHERE streak > 0",
+    "CREATE TABLE inventory (user_id TEXT NOT NULL, item TEXT NOT NULL, "
+    "quantity INTEGER NOT NULL, PRIMARY KEY (user_id, item)) WITHOUT ROWID",
+    "CREATE TABLE streak_log (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, day TEXT NOT NULL, "
+    "kind TEXT NOT NULL, streak INTEGER NOT NULL, created_at TEXT NOT NULL)",
+    "CREATE TABLE notifications (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, "
+    "kind TEXT NOT NULL, data TEXT NOT NULL, created_at TEXT NOT NULL)",
+)
+_RAW_DUE = (
+    "SELECT p.user_id, p.streak, COALESCE(i.quantity, 0) FROM profiles p LEFT JOIN inventory i "
+    "ON i.user_id = p.user_id AND i.item = 'streak_freeze' "
+    "WHERE p.streak > 0 AND p.settled < ? AND p.user_id > ? ORDER BY p.user_id LIMIT ?"
+)
+
+
+class RawStreaks:
+    """The streak sweep's floor in plain sqlite3: the same users, the same writes per user
+    (a freeze used and logged, or the break logged; a notification; the profile settled),
+    ``chunk`` users per transaction, without time zones, rest days or the engine's checks."""
+
+    def __init__(self, path: Path, users: int, day: str = "2026-03-02") -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        for statement in _RAW_STREAK_SCHEMA:
+            self.conn.execute(statement)
+        ids = [f"user{i:07d}" for i in range(users)]
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.executemany(
+            "INSERT INTO profiles VALUES (?, 1, ?)", [(user, day) for user in ids]
+        )
+        # Every other user holds a freeze, as in the engine's run.
+        self.conn.executemany(
+            "INSERT INTO inventory VALUES (?, 'streak_freeze', 1)", [(u,) for u in ids[1::2]]
+        )
+        self.conn.execute("COMMIT")
+
+    def sweep(self, yesterday: str, chunk: int = 500) -> tuple[int, float]:
+        """Settle every user not settled through ``yesterday``: (users, seconds)."""
+        execute = self.conn.execute
+        at = datetime.now(UTC).isoformat(timespec="microseconds")
+        done, after = 0, ""
+        start = time.perf_counter()
+        while True:
+            batch = execute(_RAW_DUE, (yesterday, after, chunk)).fetchall()
+            if not batch:
+                break
+            execute("BEGIN IMMEDIATE")
+            for user, streak, freezes in batch:
+                if freezes:
+                    execute(
+                        "UPDATE inventory SET quantity = quantity - 1 "
+                        "WHERE user_id = ? AND item = 'streak_freeze'", (user,),
+                    )  # fmt: skip
+                    kind, left = "freeze_used", streak
+                else:
+                    kind, left = "broken", 0
+                execute(
+                    "INSERT INTO streak_log (user_id, day, kind, streak, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)", (user, yesterday, kind, streak, at),
+                )  # fmt: skip
+                execute(
+                    "INSERT INTO notifications (user_id, kind, data, created_at) "
+                    "VALUES (?, ?, ?, ?)", (user, kind, f'{{"streak": {streak}}}', at),
+                )  # fmt: skip
+                execute(
+                    "UPDATE profiles SET streak = ?, settled = ? WHERE user_id = ?",
+                    (left, yesterday, user),
+                )
+            execute("COMMIT")
+            done += len(batch)
+            after = batch[-1][0]
+        return done, time.perf_counter() - start
 
     def close(self) -> None:
         self.conn.close()
@@ -586,6 +731,8 @@ def measure_track(workdir: Path, s: Settings, log: Log, report: Report) -> None:
             base, target_ratio=0.35),
         Row("track(), 50 subscribed, one unlock + reward per call",
             med["track 50 subscribed, unlocking"], base),
+        Row("track(), 1,000 definitions (10 on the event), none unlocking",
+            med["track 1,000 definitions"], base, target_ratio=0.35),
         Row("track() cost, 1,000 definitions vs 10 (time ratio; target <= 1.3)",
             med["track 10 definitions"] / med["track 1,000 definitions"], unit="x",
             limit=1.3),
@@ -631,21 +778,27 @@ def quest_catalogue(quests: int) -> dict[str, object]:
 
 
 def measure_time(workdir: Path, s: Settings, log: Log, report: Report) -> None:
-    """Quest progress inside track() (20 active quests on the event against none), and the
-    streak sweep over many users whose streaks all need settling."""
+    """Quest progress inside track() (20 active quests on the event, against none and against
+    raw sqlite3 doing the same writes), and the streak sweep over many users whose streaks all
+    need settling, against the same sweep in raw sqlite3."""
     plain = Tracking(workdir / "q0.db", quest_catalogue(0))
     questing = Tracking(workdir / "q20.db", quest_catalogue(20))
+    raw = Raw(workdir / "raw-quests.db")
     settle()
     try:
         log(f"quest rows: {s.rounds} rounds of {s.n:,} calls")
         med = interleave(
-            {"no quests": lambda: plain.track(s.n), "20 quests": lambda: questing.track(s.n)},
+            {"no quests": lambda: plain.track(s.n), "20 quests": lambda: questing.track(s.n),
+             "raw 20 quests": lambda: raw.quest_txn(s.raw_n, 20)},
             s.rounds, report, "quests",
         )  # fmt: skip
     finally:
         plain.close()
         questing.close()
+        raw.close()
     report.rows += [
+        Row("track(), 20 active quests on the event (ratio to raw: XP, event, 20 progress rows)",
+            med["20 quests"], med["raw 20 quests"]),
         Row("track(), 20 active quests on the event (ratio to no quests)", med["20 quests"],
             med["no quests"]),
     ]  # fmt: skip
@@ -665,6 +818,7 @@ def measure_time(workdir: Path, s: Settings, log: Log, report: Report) -> None:
                     if i % 2:
                         g.grant_streak_freezes(user, 1)
         clock.advance(days=2)
+        settle()
         start = time.perf_counter()
         swept = g.sweep_streaks()
         seconds = time.perf_counter() - start
@@ -673,12 +827,22 @@ def measure_time(workdir: Path, s: Settings, log: Log, report: Report) -> None:
         idle = time.perf_counter() - again
     finally:
         g.close()
+    streaks = RawStreaks(workdir / "raw-sweep.db", users)
+    try:
+        settle()
+        raw_users, raw_seconds = streaks.sweep("2026-03-03")
+    finally:
+        streaks.close()
     report.notes.append(
         f"streak sweep: {swept.users:,} users settled ({swept.broken:,} broken, "
-        f"{swept.freezes_used:,} freezes used) in {seconds:.1f} s; a second run {idle:.2f} s"
+        f"{swept.freezes_used:,} freezes used) in {seconds:.1f} s; a second run {idle:.2f} s; "
+        f"raw sqlite3 sweep of {raw_users:,} users {raw_seconds:.2f} s"
     )
     log(report.notes[-1])
-    report.rows.append(Row(f"streak sweep over {users:,} users (users/s)", swept.users / seconds))
+    report.rows.append(Row(
+        f"streak sweep over {users:,} users (users/s; ratio to the raw sweep)",
+        swept.users / seconds, raw_users / raw_seconds,
+    ))  # fmt: skip
 
 
 def run(s: Settings, workdir: Path, log: Log) -> Report:
@@ -693,29 +857,74 @@ def run(s: Settings, workdir: Path, log: Log) -> Report:
 # -- output -----------------------------------------------------------------------------------
 
 
-def render_text(rows: Sequence[Row], *, color: bool = False) -> str:
-    table = [HEADER, *(row.cells() for row in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
+def render_text(
+    rows: Sequence[Row], *, color: bool = False, header: Sequence[str] = HEADER
+) -> str:
+    """A plain-text table; on a terminal MISS is red and PASS green."""
+    table = [tuple(header), *(row.cells() for row in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     lines = []
     for line in table:
         cells = [
             cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
             for i, cell in enumerate(line)
         ]
-        if color and line[-1] == "MISS":
-            cells[-1] = f"\033[31m{cells[-1]}\033[0m"
+        if color and line[-1] in PAINT:
+            cells[-1] = f"\033[{PAINT[line[-1]]}m{cells[-1]}\033[0m"
         lines.append("  ".join(cells))
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def environment() -> dict[str, str]:
+PAINT = {"MISS": "31", "PASS": "32"}  # ANSI red and green
+
+
+def cpu_model() -> str:
+    """The CPU's model name where the system says it (Linux, macOS), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    if sys.platform == "darwin":
+        found = subprocess.run(
+            ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True
+        )
+        if found.returncode == 0 and found.stdout.strip():
+            return found.stdout.strip()
+    return platform.processor() or platform.machine()
+
+
+def filesystem(path: Path) -> str:
+    """The type of the filesystem holding ``path`` (from /proc/mounts), or "unknown"."""
+    try:
+        mounts = Path("/proc/mounts").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return "unknown"
+    where = str(path.resolve())
+    best, kind = "", "unknown"
+    for line in mounts:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        point = parts[1].replace("\\040", " ")
+        inside = where == point or where.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, f"{parts[2]} ({parts[0]} on {point})"
+    return kind
+
+
+def environment(where: Path | None = None) -> dict[str, str]:
+    """The machine a run was taken on; ``where`` is the directory the databases lived in."""
     return {
         "date (UTC)": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
         "platform": platform.platform(),
+        "CPU": cpu_model(),
+        "CPUs": str(os.cpu_count()),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
-        "CPUs": str(os.cpu_count()),
+        "filesystem": filesystem(where or Path(tempfile.gettempdir())),
     }
 
 

@@ -1,0 +1,210 @@
+"""benchmarks/report.py works end to end at a tiny size, so CI keeps it working.
+
+Speed is never asserted: only that every measurement ran, produced positive numbers, and that
+the table, the Markdown and the chart come out. The in-memory baseline is checked to give the
+engine's answers, so the ratios compare like with like.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from gamification_sdk import FakeClock, Gamification
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def report() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "gamification_bench_report", BENCHMARKS / "report.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while defining
+    # The script puts benchmarks/ on the path to import its siblings; left there, its
+    # conftest would shadow tests/conftest for the subprocesses of later tests.
+    path = list(sys.path)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = path
+    return module
+
+
+def tiny(report: ModuleType) -> object:
+    sizes = report.ratio.Settings(
+        "smoke", n=40, raw_n=40, rounds=1, batch=40, fill=1_000, chunk=500, verify_budget=60.0,
+        reevaluate_users=100,
+    )  # fmt: skip
+    return report.Settings("smoke", sizes, users=1_500, samples=60, awards=40, resorts=3, queries=1)
+
+
+@pytest.fixture(scope="module")
+def ran(report: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """One tiny run, shared: (its directory, its findings)."""
+    where = tmp_path_factory.mktemp("report")
+    messages: list[str] = []
+    found = report.run(tiny(report), where / "work", where / "boards", messages.append)
+    assert any("naive" in message for message in messages)
+    return where, found
+
+
+def test_one_run_prints_the_table_and_writes_the_markdown_and_the_chart(
+    report: ModuleType, ran: tuple[Path, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    where, found = ran
+    out = where / "results" / "report.md"
+    report.publish(found, tiny(report), out, where / "work", 9.0, color=False)
+
+    printed = capsys.readouterr().out
+    assert printed.startswith("name") and "\033[" not in printed
+    assert "engine vs naive design" in printed and "  MISS " in printed
+
+    md = out.read_text(encoding="utf-8")
+    for part in ("- date (UTC): ", "- machine: ", " cores, ", "- Python ", "SQLite ",
+                 "- filesystem: ", "./run report", "| name | measured | baseline | ratio |",
+                 "## Engine vs naive designs", "![ratios and targets](report.png)"):  # fmt: skip
+        assert part in md, part
+    png = out.with_suffix(".png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    # The board and the event log were built where asked, not in benchmarks/results.
+    assert {p.name for p in (where / "boards").iterdir()} >= {
+        "leaderboards-1500.db", "eventlog-1500.db"
+    }
+
+
+def test_every_hot_path_has_a_row_with_a_positive_measure(
+    ran: tuple[Path, object],
+) -> None:
+    found: Any = ran[1]
+    rows = {row.name: row for row in found.report.rows}
+    wanted = {
+        "award_xp, unique key": 0.5,
+        "award_points, unique key": 0.5,
+        "spend_points, unique key (pre-funded)": 0.5,
+        "track(), 50 achievements subscribed, none unlocking": 0.35,
+        "track(), 1,000 definitions (10 on the event), none unlocking": 0.35,
+    }
+    for name, target in wanted.items():
+        assert rows[name].target_ratio == target and rows[name].baseline, name
+    quests = rows[
+        "track(), 20 active quests on the event (ratio to raw: XP, event, 20 progress rows)"
+    ]
+    sweep = rows["streak sweep over 100 users (users/s; ratio to the raw sweep)"]
+    assert quests.ratio and sweep.ratio  # both against a raw sqlite3 baseline
+    for name, limit in (("leaderboard top-100 p99", 1.0), ("rank(user) p99", 1.0),
+                        ("around(user, n=5) p99", 2.0)):  # fmt: skip
+        (row,) = [r for r in found.report.rows if r.name.startswith(f"{name} @ 1,500 users")]
+        assert row.unit == "ms" and row.limit == limit and row.baseline and row.ratio
+    memory = [r for r in found.report.rows if r.unit == "MB"]
+    assert len(memory) == 1 and memory[0].limit == 200
+    for row in found.report.rows:
+        assert row.value > 0, row
+        assert row.baseline is None or row.baseline > 0, row
+        assert row.status in ("PASS", "MISS", "info"), row
+    assert len(found.contrasts) == 3
+    assert all(c.engine_ms > 0 and c.naive_ms > 0 for c in found.contrasts)
+    assert any("0 problems" in note for note in found.report.notes)  # the ledger verifies
+
+
+def test_the_cached_board_is_left_as_built(report: ModuleType, ran: tuple[Path, object]) -> None:
+    """Awards run on a copy: XP awarded with no board configured would leave the cached
+    board behind the profiles, and the next run's rank check would fail."""
+    where, _ = ran
+    boards = report.leaderboards
+    path = boards.db_path(1_500, where / "boards")
+    assert not list((where / "boards").glob("*-awards*"))  # the copy is gone too
+    checked = boards.reads(path, 1_500, 300)  # asserts every rank against COUNT(*)
+    assert checked["naive_count_rank"]
+
+
+def test_the_sorted_list_baseline_gives_the_engines_ranks(
+    report: ModuleType, tmp_path: Path
+) -> None:
+    """On the benchmark's heavy-tailed board (many ties): the same ranks and top page."""
+    boards = report.leaderboards
+    path = tmp_path / "board.db"
+    boards.build(path, 400)
+    limit = boards.SortedBoard(boards.scores(path))
+    with Gamification.open(
+        path, config=boards.config(), clock=FakeClock(boards.NOW), load_entrypoints=False
+    ) as g:
+        for i in range(400):
+            entry = g.rank(boards.user_id(i), "xp")
+            assert entry is not None and entry.rank == limit.rank(boards.user_id(i)), i
+        page = g.leaderboard("xp").entries
+        assert [(e.rank, e.score) for e in page] == [(r, s) for r, _, s in limit.top()]
+
+
+def test_the_sorted_list_baseline_gives_the_engines_windows(
+    report: ModuleType, tmp_path: Path
+) -> None:
+    """With distinct scores (no tie order to differ on): the same around-me lines."""
+    boards = report.leaderboards
+    path = tmp_path / "distinct.db"
+    scores = random.Random(5).sample(range(1, 10_000), 300)
+    with Gamification.open(
+        path, config=boards.config(), clock=FakeClock(boards.NOW), load_entrypoints=False
+    ) as g:
+        with g.batch():
+            for i, xp in enumerate(scores):
+                g.award_xp(boards.user_id(i), xp, source="test")
+        limit = boards.SortedBoard(boards.scores(path))
+        for i in (0, 1, 7, 150, 298, 299, scores.index(max(scores))):
+            user = boards.user_id(i)
+            near = g.around(user, "xp", n=5).entries
+            assert [(e.rank, e.user_id, e.score) for e in near] == limit.around(user), user
+        top = g.leaderboard("xp").entries
+        assert [(e.rank, e.user_id, e.score) for e in top] == limit.top()
+
+
+def test_missed_targets_are_red_with_a_cause_and_met_ones_green(report: ModuleType) -> None:
+    row = report.Row
+    rows = [
+        row("award_xp, unique key", 100.0, 400.0, target_ratio=0.5),
+        row("rank(user) p99 @ 10 users", 0.5, 0.001, unit="ms", limit=1.0),
+        row("resident memory after the reads", 250.0, unit="MB", limit=200),
+    ]
+    assert [r.status for r in rows] == ["MISS", "PASS", "MISS"]
+    assert rows[1].ratio == pytest.approx(0.002)  # lower is better: baseline / value
+    assert rows[1].cells() == (
+        "rank(user) p99 @ 10 users", "0.5 ms", "0.001 ms", "0.002", "<= 1 ms", "PASS"
+    )
+    text = report.ratio.render_text(rows, color=True, header=report.HEADER)
+    assert "\033[31m  MISS\033[0m" in text and "\033[32m  PASS\033[0m" in text
+    assert "dirties" in report.why(rows[0]) and "page cache" in report.why(rows[2])
+    found = report.Findings(report.ratio.Report(rows=rows))
+    found.contrasts.append(report.Contrast("weekly top-100", 0.5, 500.0))
+    md = report.render_markdown(found, tiny(report), Path("."), 12.0)
+    assert "| award_xp, unique key | 100 | 400 | 0.250 | >= 0.5 | 🔴 MISS |" in md
+    assert "🟢 PASS" in md and "## Why a target is missed" in md
+    assert "- award_xp, unique key: a keyed award dirties" in md
+    assert "| weekly top-100 | 0.5 ms | 500 ms | 1,000x |" in md
+
+
+def test_the_command_line_documents_its_options(
+    report: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        report.main(["--help"])
+    assert stopped.value.code == 0
+    printed = capsys.readouterr().out
+    assert all(option in printed for option in ("--quick", "--out", "--tmpdir", "--boards"))
+
+
+def test_peak_memory_is_this_process_own(report: ModuleType) -> None:
+    """Not the parent's peak, which Linux's ru_maxrss carries across exec."""
+    import resource
+
+    peak = report.leaderboards.peak_rss_mb()
+    assert peak > 1
+    if sys.platform.startswith("linux"):
+        assert peak <= resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + 1
