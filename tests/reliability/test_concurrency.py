@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import select
 import subprocess
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from itertools import pairwise
@@ -22,7 +21,8 @@ import pytest
 from gamification_sdk import Gamification
 
 from . import worker
-from .children import LONG, ROOT, WORKER, child_env
+from .children import LONG, ROOT, WORKER_COMMAND, child_env
+from .figures import FIGURES
 
 
 def run_workers(db: Path, tmp_path: Path, processes: int, ops: int) -> list[dict[str, Any]]:
@@ -32,7 +32,7 @@ def run_workers(db: Path, tmp_path: Path, processes: int, ops: int) -> list[dict
         report = tmp_path / f"report-{n}.json"
         stderr = (tmp_path / f"stderr-{n}.txt").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, str(WORKER), "mix", str(db), str(n), str(ops), str(1000 + n),
+            [*WORKER_COMMAND, "mix", str(db), str(n), str(ops), str(1000 + n),
              str(report)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd=ROOT,
             env=child_env(),
@@ -114,6 +114,11 @@ def check(
     rows = engine.db.conn.execute(
         "SELECT id, idempotency_key FROM transactions ORDER BY id"
     ).fetchall()
+    stored = {key for _, key in rows}
+    FIGURES.add(
+        operations=sum(outcomes.values()),
+        lost=sum(f"call:{key}" not in stored for key in ids_by_key),
+    )
     assert {key: tid for tid, key in rows} == {
         f"call:{key}": next(iter(ids)) for key, ids in ids_by_key.items()
     }
