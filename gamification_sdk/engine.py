@@ -400,9 +400,16 @@ class Gamification:
             self._dispatch(tx, result)
         return result
 
-    def _dispatch(self, tx: Tx, result: object) -> None:
-        """Run after-commit hooks, every plugin even if one raises, per ``Config.hook_errors``."""
-        failures: list[tuple[str, BaseException]] = []
+    def _dispatch(
+        self, tx: Tx, result: object, collect: list[tuple[str, BaseException]] | None = None
+    ) -> None:
+        """Run after-commit hooks, every plugin even if one raises, per ``Config.hook_errors``.
+
+        A call of several transactions passes ``collect``: the failures go there, so the call
+        does all its work and then raises them together with its whole result
+        (``_raise_hook_errors``), instead of stopping after the first transaction.
+        """
+        failures: list[tuple[str, BaseException]] = [] if collect is None else collect
         for name, event in tx.events:
             impls = getattr(self.pm.hook, name).get_hookimpls()
             if not impls:
@@ -417,6 +424,10 @@ class Gamification:
                     )
                     failures.append((f"{impl.plugin_name}.{name}", exc))
         tx.events.clear()
+        if collect is None:
+            self._raise_hook_errors(failures, result)
+
+    def _raise_hook_errors(self, failures: list[tuple[str, BaseException]], result: object) -> None:
         if failures and self.config.hook_errors == "raise":
             raise HookError(failures, result)
 
@@ -1378,7 +1389,12 @@ class Gamification:
         """Write down broken and frozen streaks of users whose day ended, and send "streak at
         risk" warnings. Safe to run any number of times: a second run finds nothing to do."""
         moment = self._now() if now is None else check_at(now, "now")
-        return self._streaks.sweep(self._store, moment, lambda tx: self._dispatch(tx, None))
+        failures: list[tuple[str, BaseException]] = []
+        report = self._streaks.sweep(
+            self._store, moment, lambda tx: self._dispatch(tx, None, failures)
+        )
+        self._raise_hook_errors(failures, report)
+        return report
 
     # -- rate limits ----------------------------------------------------------------------
 
@@ -1515,13 +1531,15 @@ class Gamification:
         with self._store.read():
             due = self._leaderboards.due(moment)
         closed = []
+        failures: list[tuple[str, BaseException]] = []
         for period_id in due:
             with self._store.write() as tx:
                 result = self._leaderboards.close(tx, period_id, moment)
             if result is not None:
                 closed.append(result)
             if tx.committed:
-                self._dispatch(tx, result)
+                self._dispatch(tx, result, failures)
+        self._raise_hook_errors(failures, closed)
         return closed
 
     def join_group(
@@ -1995,15 +2013,17 @@ class Gamification:
         with self._store.read():
             due = self._battle_pass.due(moment)
         closed = []
+        failures: list[tuple[str, BaseException]] = []
         for season in due:
             while True:
                 with self._store.write() as tx:
                     result = self._battle_pass.close(tx, season, moment, at_text)
                 if tx.committed:
-                    self._dispatch(tx, result)
+                    self._dispatch(tx, result, failures)
                 if result is not None:
                     closed.append(result)
                     break
+        self._raise_hook_errors(failures, closed)
         return closed
 
     # -- privacy --------------------------------------------------------------------------
