@@ -8,8 +8,12 @@
           open, then appends ``ok <key>`` (or ``insufficient <key>``) to a log file only
           after the call has returned.
 
-Both use the real clock and load no entry points. The operations are a pure function of
-their key (:func:`crash_op`), so the parent can replay any of them exactly.
+``hold``  opens the game (``game.py``), starts a ``batch()`` and writes in it, says ``ready``,
+          then holds the write lock until a line on stdin: ``commit`` ends the batch,
+          anything else raises out of it (a rollback). The parent may kill it instead.
+
+``mix`` and ``crash`` use the real clock and load no entry points. Their operations are a
+pure function of their key (:func:`crash_op`), so the parent can replay any of them exactly.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from gamification_sdk import Config, Gamification, errors
+
+from . import game
 
 USERS = ("u0", "u1", "u2")
 CONFIG = Config(busy_timeout=30)
@@ -139,8 +145,32 @@ def run_crash(path: str, run: int, log: str, limit: int) -> int:
     return 0
 
 
+# -- hold -------------------------------------------------------------------------------------
+
+
+class Abandon(Exception):
+    """Raised in the holder's batch to roll it back."""
+
+
+def run_hold(path: str) -> int:
+    with game.open_game(path, load=False) as engine:
+        try:
+            with engine.batch():
+                engine.award_points("holder", 77, currency="points", source="hold",
+                                    idempotency_key="held")
+                sys.stdout.write("ready\n")
+                sys.stdout.flush()
+                if sys.stdin.readline().strip() != "commit":
+                    raise Abandon
+        except Abandon:
+            pass
+    return 0
+
+
 def main(argv: list[str]) -> int:
     mode = argv[0]
+    if mode == "hold":
+        return run_hold(argv[1])
     if mode == "mix":
         path, worker, count, seed, report = argv[1:6]
         return run_mix(path, int(worker), int(count), int(seed), report)
