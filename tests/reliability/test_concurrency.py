@@ -7,9 +7,6 @@ parent then checks the file against what the children say succeeded.
 
 from __future__ import annotations
 
-import json
-import select
-import subprocess
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from itertools import pairwise
@@ -21,46 +18,8 @@ import pytest
 from gamification_sdk import Gamification
 
 from . import worker
-from .children import LONG, ROOT, WORKER_COMMAND, child_env
+from .children import LONG, run_workers
 from .figures import FIGURES
-
-
-def run_workers(db: Path, tmp_path: Path, processes: int, ops: int) -> list[dict[str, Any]]:
-    """Start ``processes`` mix workers together; return their reports."""
-    procs = []
-    for n in range(processes):
-        report = tmp_path / f"report-{n}.json"
-        stderr = (tmp_path / f"stderr-{n}.txt").open("wb")
-        proc = subprocess.Popen(
-            [*WORKER_COMMAND, "mix", str(db), str(n), str(ops), str(1000 + n),
-             str(report)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd=ROOT,
-            env=child_env(),
-        )
-        stderr.close()
-        procs.append((proc, report, tmp_path / f"stderr-{n}.txt"))
-    try:
-        for proc, _, err in procs:
-            assert proc.stdout is not None
-            ready, _, _ = select.select([proc.stdout], [], [], 60)
-            line = proc.stdout.readline() if ready else b""
-            assert line == b"ready\n", f"worker did not start: {err.read_text()}"
-        for proc, _, _ in procs:  # go
-            assert proc.stdin is not None
-            proc.stdin.write(b"go\n")
-            proc.stdin.close()
-        reports = []
-        for proc, report, err in procs:
-            assert proc.wait(timeout=300) == 0, err.read_text()
-            reports.append(json.loads(report.read_text()))
-        return reports
-    finally:
-        for proc, _, _ in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
 
 
 def check(
