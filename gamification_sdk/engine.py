@@ -107,11 +107,13 @@ from .stats import user_stats
 from .store import Store, Tx
 from .streaks import FREEZE, Streaks
 from .validation import (
+    MAX_TOTAL,
     check_amount,
     check_at,
     check_id,
     check_key,
     check_metadata,
+    check_row_id,
     check_signed_amount,
     check_text,
     load_json,
@@ -131,9 +133,7 @@ def _check_limit(limit: object) -> int:
 
 
 def _check_before(before: object) -> int | None:
-    if before is not None and (type(before) is not int or before < 1):
-        raise InvalidInput("before", f"expected a positive int id or None, got {before!r}")
-    return before
+    return None if before is None else check_row_id(before, "before")
 
 
 def _check_reference(reference: object) -> tuple[str, str] | None:
@@ -825,8 +825,7 @@ class Gamification:
 
         Pass ``user_id`` to have the call refused if the transaction is someone else's.
         """
-        if type(transaction_id) is not int or transaction_id < 1:
-            raise InvalidInput("transaction_id", f"expected a positive int, got {transaction_id!r}")
+        check_row_id(transaction_id, "transaction_id")
         if amount is not None:
             check_amount(amount)
         if user_id is not None:
@@ -1009,9 +1008,7 @@ class Gamification:
 
     @staticmethod
     def _check_reservation_id(reservation_id: object) -> int:
-        if type(reservation_id) is not int or reservation_id < 1:
-            raise InvalidInput("reservation_id", f"expected a positive int, got {reservation_id!r}")
-        return reservation_id
+        return check_row_id(reservation_id, "reservation_id")
 
     # -- definitions, events and achievements ---------------------------------------------
 
@@ -1148,7 +1145,7 @@ class Gamification:
             ctx = self._achievements.context(user_id, moment, to_text(moment))
             earned = ctx.unlocked(key)
             if entry is None or ((entry.retired or entry.definition.hidden) and not earned):
-                raise NotFound("achievement", key)
+                raise NotFound("key", key)
             return self._achievements.status(ctx, entry)
 
     def reevaluate(
@@ -1188,8 +1185,8 @@ class Gamification:
         chosen = None
         if ids is not None:
             chosen = list(ids)
-            if not all(type(i) is int and i > 0 for i in chosen):
-                raise InvalidInput("ids", "expected notification ids (positive ints)")
+            for i in chosen:
+                check_row_id(i, "ids")
         at_text = to_text(self._now())
         with self._store.write():
             return self._notifications.mark_read(user_id, chosen, at_text)
@@ -1474,8 +1471,8 @@ class Gamification:
         """A page of ``board`` for the period holding ``at`` (or ``period_key``, such as
         ``"2026-W47"``), with ``viewer``'s own line even when the board hides them."""
         _check_limit(limit)
-        if type(offset) is not int or offset < 0:
-            raise InvalidInput("offset", f"expected an int >= 0, got {offset!r}")
+        if type(offset) is not int or not 0 <= offset <= MAX_TOTAL:
+            raise InvalidInput("offset", f"expected an int from 0 to 2**63 - 1, got {offset!r:.50}")
         if viewer is not None:
             check_id(viewer, "viewer")
         with self._store.read():
@@ -1899,9 +1896,7 @@ class Gamification:
 
     @staticmethod
     def _check_order_id(order_id: object) -> int:
-        if type(order_id) is not int or order_id < 1:
-            raise InvalidInput("order_id", f"expected a positive int, got {order_id!r}")
-        return order_id
+        return check_row_id(order_id, "order_id")
 
     # -- battle pass ----------------------------------------------------------------------
 
