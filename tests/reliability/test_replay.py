@@ -100,9 +100,10 @@ def play_and_replay(path: Path, before: Path, tmp_path: Path, ops: int) -> None:
         FIGURES.add(operations=len(calls) + len(order), lost=lost)
         assert lost == 0, "calls that returned are missing from the file"
         assert set(order) == succeeded, "a refused call left its log row behind"
-        # They really ran at the same time: the commit order switches between workers.
+        # They really ran at the same time: the commit order switches between workers more
+        # than the three times of four runs one after another.
         switches = sum(a.split("-")[0] != b.split("-")[0] for a, b in pairwise(order))
-        assert switches >= 5, switches
+        assert switches > 3, switches
         check_file(g)
         played_state, played_dump = state(g), g.dump()
 
@@ -118,7 +119,7 @@ def play_and_replay(path: Path, before: Path, tmp_path: Path, ops: int) -> None:
 def test_four_processes_end_where_a_single_threaded_replay_ends(
     played: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    play_and_replay(*played, tmp_path, ops=150)
+    play_and_replay(*played, tmp_path, ops=400)
 
 
 @pytest.mark.slow

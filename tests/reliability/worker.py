@@ -256,6 +256,9 @@ def run_game(path: str, worker: int, count: int, seed: int, report: str) -> int:
             else:
                 op["result"] = repr(result)
             results.append(op)
+            # A client reads between its writes, as a web page would; it also lets the other
+            # workers take the write lock instead of this one taking it straight back.
+            engine.balances(op["user"])
     Path(report).write_text(json.dumps({"worker": worker, "ops": results, "failures": failures}))
     return 0
 
