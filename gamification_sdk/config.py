@@ -504,10 +504,16 @@ def _problems(config: Config, seasons_field: str = "seasons") -> list[str]:
         p.append(f"max_xp_multiplier: expected a number >= 1, got {config.max_xp_multiplier!r}")
     if not _is_number(config.prestige_boost) or config.prestige_boost < 0:
         p.append(f"prestige_boost: expected a number >= 0, got {config.prestige_boost!r}")
-    if not _is_number(config.busy_timeout) or config.busy_timeout < 0:
-        p.append(f"busy_timeout: expected seconds >= 0, got {config.busy_timeout!r}")
-    if not _is_int(config.cache_size_mb) or config.cache_size_mb < 1:
-        p.append(f"cache_size_mb: expected a positive int, got {config.cache_size_mb!r}")
+    # SQLite takes both as 32-bit ints (milliseconds, KiB): a day and a terabyte are far past
+    # any real need and far below where they would overflow.
+    if not _is_number(config.busy_timeout) or not 0 <= config.busy_timeout <= 86_400:
+        p.append(
+            f"busy_timeout: expected seconds from 0 to 86400, got {config.busy_timeout!r:.50}"
+        )
+    if not _is_int(config.cache_size_mb) or not 1 <= config.cache_size_mb <= 1_000_000:
+        p.append(
+            f"cache_size_mb: expected an int from 1 to 1000000, got {config.cache_size_mb!r:.50}"
+        )
     p.extend(_rate_limit_problems(config.rate_limits))
     if isinstance(config.scheduler, SchedulerConfig):
         p.extend(_scheduler_problems(config.scheduler))

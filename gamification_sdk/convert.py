@@ -15,6 +15,7 @@ import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
 
 from .errors import ConfigError
+from .validation import EARLIEST, LATEST, in_range
 
 __all__ = ["converter", "load_mapping", "structure"]
 
@@ -53,6 +54,37 @@ def _strict_bool(value: object, _: type) -> bool:
     return value
 
 
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unencodable(data: object, root: str, depth: int = 64) -> list[str]:
+    """Every path (up to ``depth`` deep) holding a key or text a lone surrogate spoils."""
+    problems: list[str] = []
+    stack: list[tuple[str, object, int]] = [(root, data, 0)]
+    while stack:
+        path, value, level = stack.pop()
+        where = path or "(top level)"
+        if isinstance(value, str):
+            if not _encodable(value):
+                problems.append(f"{where}: must be valid Unicode (no lone surrogates)")
+        elif level < depth and isinstance(value, Mapping):
+            for key, item in value.items():
+                if isinstance(key, str) and not _encodable(key):
+                    problems.append(f"{where}: key {key!r}: must be valid Unicode")
+                    continue
+                stack.append((f"{path}.{key}" if path else str(key), item, level + 1))
+        elif level < depth and isinstance(value, list | tuple):
+            stack.extend((f"{path}[{i}]", item, level + 1) for i, item in enumerate(value))
+    return sorted(problems)
+
+
 def _datetime(value: object, _: type) -> datetime:
     if isinstance(value, datetime):
         moment = value
@@ -63,8 +95,12 @@ def _datetime(value: object, _: type) -> datetime:
             raise _Expected(f"expected an ISO-8601 datetime, got {value!r}") from None
     else:
         raise _Expected(f"expected an ISO-8601 datetime, got {_type_name(value)}")
-    if moment.tzinfo is None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
         raise _Expected(f"expected a datetime with a time zone, got {value!r}")
+    if not in_range(moment):
+        raise _Expected(
+            f"expected a datetime from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} UTC, got {value!r}"
+        )
     return moment
 
 
@@ -126,6 +162,9 @@ def _semantic_problems(exc: BaseException) -> list[str] | None:
 
 def structure(data: object, cls: type[T], *, source: str | None = None, root: str = "") -> T:
     """Load ``data`` into ``cls``; raise ``ConfigError`` naming every bad path."""
+    spoilt = _unencodable(data, root)
+    if spoilt:
+        raise ConfigError(spoilt, source)
     try:
         return converter.structure(data, cls)
     except ConfigError as exc:
@@ -148,6 +187,8 @@ def load_mapping(path: str | Path) -> Mapping[str, Any]:
         raw = file.read_bytes()
     except OSError as exc:
         raise ConfigError([f"(file): cannot read: {exc.strerror}"], str(file)) from None
+    except ValueError as exc:  # a NUL in the path
+        raise ConfigError([f"(file): cannot read: {exc}"], repr(str(file))) from None
     try:
         if file.suffix.lower() == ".toml":
             data: object = tomllib.loads(raw.decode("utf-8"))
@@ -157,6 +198,8 @@ def load_mapping(path: str | Path) -> Mapping[str, Any]:
             raise ConfigError(["(file): expected a .toml or .json file"], str(file))
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError([f"(file): not valid {file.suffix[1:]}: {exc}"], str(file)) from None
+    except RecursionError:
+        raise ConfigError(["(file): nested too deeply"], str(file)) from None
     if not isinstance(data, dict):
         raise ConfigError(["(top level): expected a table/object"], str(file))
     return data

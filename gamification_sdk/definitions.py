@@ -7,7 +7,6 @@ its path, and nothing is loaded unless the whole set is sound.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -17,7 +16,8 @@ from typing import Any, Literal
 import attrs
 
 from .convert import _Expected, converter, load_mapping, structure
-from .errors import ConfigError
+from .errors import ConfigError, InvalidInput
+from .validation import check_metadata
 
 __all__ = [
     "RARITIES",
@@ -764,9 +764,9 @@ def _check_shop(
         elif item.kind == "external" and item.units != 1:
             check.add(f"{path}.units", "external goods grant nothing in the engine: units is 1")
         try:
-            json.dumps(item.metadata, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            check.add(f"{path}.metadata", f"expected JSON data ({exc})")
+            check_metadata(item.metadata, f"{path}.metadata")
+        except InvalidInput as exc:
+            check.add(f"{path}.metadata", f"expected JSON data: {exc.problem}")
 
 
 def _located(problems: list[str], label: str | None) -> ConfigError:

@@ -107,11 +107,13 @@ from .stats import user_stats
 from .store import Store, Tx
 from .streaks import FREEZE, Streaks
 from .validation import (
+    MAX_TOTAL,
     check_amount,
     check_at,
     check_id,
     check_key,
     check_metadata,
+    check_row_id,
     check_signed_amount,
     check_text,
     load_json,
@@ -131,9 +133,7 @@ def _check_limit(limit: object) -> int:
 
 
 def _check_before(before: object) -> int | None:
-    if before is not None and (type(before) is not int or before < 1):
-        raise InvalidInput("before", f"expected a positive int id or None, got {before!r}")
-    return before
+    return None if before is None else check_row_id(before, "before")
 
 
 def _check_reference(reference: object) -> tuple[str, str] | None:
@@ -400,9 +400,16 @@ class Gamification:
             self._dispatch(tx, result)
         return result
 
-    def _dispatch(self, tx: Tx, result: object) -> None:
-        """Run after-commit hooks, every plugin even if one raises, per ``Config.hook_errors``."""
-        failures: list[tuple[str, BaseException]] = []
+    def _dispatch(
+        self, tx: Tx, result: object, collect: list[tuple[str, BaseException]] | None = None
+    ) -> None:
+        """Run after-commit hooks, every plugin even if one raises, per ``Config.hook_errors``.
+
+        A call of several transactions passes ``collect``: the failures go there, so the call
+        does all its work and then raises them together with its whole result
+        (``_raise_hook_errors``), instead of stopping after the first transaction.
+        """
+        failures: list[tuple[str, BaseException]] = [] if collect is None else collect
         for name, event in tx.events:
             impls = getattr(self.pm.hook, name).get_hookimpls()
             if not impls:
@@ -417,6 +424,10 @@ class Gamification:
                     )
                     failures.append((f"{impl.plugin_name}.{name}", exc))
         tx.events.clear()
+        if collect is None:
+            self._raise_hook_errors(failures, result)
+
+    def _raise_hook_errors(self, failures: list[tuple[str, BaseException]], result: object) -> None:
         if failures and self.config.hook_errors == "raise":
             raise HookError(failures, result)
 
@@ -817,8 +828,7 @@ class Gamification:
 
         Pass ``user_id`` to have the call refused if the transaction is someone else's.
         """
-        if type(transaction_id) is not int or transaction_id < 1:
-            raise InvalidInput("transaction_id", f"expected a positive int, got {transaction_id!r}")
+        check_row_id(transaction_id, "transaction_id")
         if amount is not None:
             check_amount(amount)
         if user_id is not None:
@@ -1001,9 +1011,7 @@ class Gamification:
 
     @staticmethod
     def _check_reservation_id(reservation_id: object) -> int:
-        if type(reservation_id) is not int or reservation_id < 1:
-            raise InvalidInput("reservation_id", f"expected a positive int, got {reservation_id!r}")
-        return reservation_id
+        return check_row_id(reservation_id, "reservation_id")
 
     # -- definitions, events and achievements ---------------------------------------------
 
@@ -1140,7 +1148,7 @@ class Gamification:
             ctx = self._achievements.context(user_id, moment, to_text(moment))
             earned = ctx.unlocked(key)
             if entry is None or ((entry.retired or entry.definition.hidden) and not earned):
-                raise NotFound("achievement", key)
+                raise NotFound("key", key)
             return self._achievements.status(ctx, entry)
 
     def reevaluate(
@@ -1180,8 +1188,8 @@ class Gamification:
         chosen = None
         if ids is not None:
             chosen = list(ids)
-            if not all(type(i) is int and i > 0 for i in chosen):
-                raise InvalidInput("ids", "expected notification ids (positive ints)")
+            for i in chosen:
+                check_row_id(i, "ids")
         at_text = to_text(self._now())
         with self._store.write():
             return self._notifications.mark_read(user_id, chosen, at_text)
@@ -1381,7 +1389,12 @@ class Gamification:
         """Write down broken and frozen streaks of users whose day ended, and send "streak at
         risk" warnings. Safe to run any number of times: a second run finds nothing to do."""
         moment = self._now() if now is None else check_at(now, "now")
-        return self._streaks.sweep(self._store, moment, lambda tx: self._dispatch(tx, None))
+        failures: list[tuple[str, BaseException]] = []
+        report = self._streaks.sweep(
+            self._store, moment, lambda tx: self._dispatch(tx, None, failures)
+        )
+        self._raise_hook_errors(failures, report)
+        return report
 
     # -- rate limits ----------------------------------------------------------------------
 
@@ -1461,8 +1474,8 @@ class Gamification:
         """A page of ``board`` for the period holding ``at`` (or ``period_key``, such as
         ``"2026-W47"``), with ``viewer``'s own line even when the board hides them."""
         _check_limit(limit)
-        if type(offset) is not int or offset < 0:
-            raise InvalidInput("offset", f"expected an int >= 0, got {offset!r}")
+        if type(offset) is not int or not 0 <= offset <= MAX_TOTAL:
+            raise InvalidInput("offset", f"expected an int from 0 to 2**63 - 1, got {offset!r:.50}")
         if viewer is not None:
             check_id(viewer, "viewer")
         with self._store.read():
@@ -1518,13 +1531,15 @@ class Gamification:
         with self._store.read():
             due = self._leaderboards.due(moment)
         closed = []
+        failures: list[tuple[str, BaseException]] = []
         for period_id in due:
             with self._store.write() as tx:
                 result = self._leaderboards.close(tx, period_id, moment)
             if result is not None:
                 closed.append(result)
             if tx.committed:
-                self._dispatch(tx, result)
+                self._dispatch(tx, result, failures)
+        self._raise_hook_errors(failures, closed)
         return closed
 
     def join_group(
@@ -1884,9 +1899,7 @@ class Gamification:
 
     @staticmethod
     def _check_order_id(order_id: object) -> int:
-        if type(order_id) is not int or order_id < 1:
-            raise InvalidInput("order_id", f"expected a positive int, got {order_id!r}")
-        return order_id
+        return check_row_id(order_id, "order_id")
 
     # -- battle pass ----------------------------------------------------------------------
 
@@ -1998,15 +2011,17 @@ class Gamification:
         with self._store.read():
             due = self._battle_pass.due(moment)
         closed = []
+        failures: list[tuple[str, BaseException]] = []
         for season in due:
             while True:
                 with self._store.write() as tx:
                     result = self._battle_pass.close(tx, season, moment, at_text)
                 if tx.committed:
-                    self._dispatch(tx, result)
+                    self._dispatch(tx, result, failures)
                 if result is not None:
                     closed.append(result)
                     break
+        self._raise_hook_errors(failures, closed)
         return closed
 
     # -- privacy --------------------------------------------------------------------------

@@ -47,6 +47,7 @@ __all__ = [
     "RewardAlreadyClaimed",
     "SeasonEnded",
     "SeasonNotStarted",
+    "StorageFull",
     "TierNotReached",
     "UnknownBoard",
     "UnknownCurrency",
@@ -148,6 +149,11 @@ class Busy(GamificationError):
     """The database stayed locked by another writer past busy_timeout; retry later."""
 
     retryable = True
+
+
+class StorageFull(GamificationError):
+    """The database file could not grow (the disk is full, or ``PRAGMA max_page_count`` was
+    reached). The whole write was rolled back, nothing of it stored; free space, then retry."""
 
 
 class BatchAborted(GamificationError):

@@ -191,6 +191,7 @@ def reevaluate(
         total = len(user_ids)
     cursor = resumed_after or ""
     done = 0
+    failures: list[tuple[str, BaseException]] = []
     if resumed_after is not None:
         with store.read():
             done = conn.execute(
@@ -229,7 +230,7 @@ def reevaluate(
                     (batch[-1], digest, at_text),
                 )
         if tx.committed:
-            engine._dispatch(tx, None)
+            engine._dispatch(tx, None, failures)
         cursor = batch[-1]
         done += len(batch)
         if progress is not None:
@@ -237,7 +238,9 @@ def reevaluate(
     if user_ids is None:
         with store.write():
             conn.execute("DELETE FROM job_state WHERE name = 'reevaluate'")
-    return ReevaluateReport(users=done, unlocked=tuple(unlocked), resumed_after=resumed_after)
+    report = ReevaluateReport(users=done, unlocked=tuple(unlocked), resumed_after=resumed_after)
+    engine._raise_hook_errors(failures, report)
+    return report
 
 
 

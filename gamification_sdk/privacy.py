@@ -114,6 +114,32 @@ _ANONYMISE = (
     "WHERE referrer_id = :user OR referred_id = :user",
 )
 _TOMBSTONE = "INSERT INTO deleted_users (pseudonym, deleted_at) VALUES (?, ?)"
+# Other users' notifications may name the user in their JSON data (a referral sign-up).
+_OTHERS_NOTES = (
+    "UPDATE notifications SET data = replace(data, :quoted, :pseudonym_quoted) "
+    "WHERE user_id <> :user AND instr(data, :quoted) > 0"
+)
+_USER_KEYS = (
+    "SELECT id, idempotency_key FROM transactions "
+    "WHERE user_id = ? AND idempotency_key IS NOT NULL AND idempotency_key NOT LIKE 'call:%'"
+)
+# Ledger keys the engine derives from a user id: ``<prefix><user>:...`` and
+# ``<prefix><one segment without ':'>:<user>[:...]``.
+_USER_FIRST = ("achievement:", "quest:", "level-reward:", "referral_milestone:")
+_USER_SECOND = ("battle-pass:", "battle-pass-premium:", "leaderboard:")
+
+
+def _derived_key(key: str, user: str, pseudonym: str) -> str:
+    """``key`` with the user id it was derived from replaced by the pseudonym."""
+    for prefix in _USER_FIRST:
+        if key.startswith(f"{prefix}{user}:"):
+            return f"{prefix}{pseudonym}{key[len(prefix) + len(user):]}"
+    for prefix in _USER_SECOND:
+        if key.startswith(prefix):
+            head, colon, rest = key[len(prefix):].partition(":")
+            if colon and (rest == user or rest.startswith(f"{user}:")):
+                return f"{prefix}{head}:{pseudonym}{rest[len(user):]}"
+    return key
 
 
 def _where(columns: tuple[str, ...]) -> str:
@@ -158,6 +184,26 @@ class Privacy:
         }
         return {"user_id": user_id, "exported_at": at.isoformat(), "tables": tables}
 
+    def _release_keys(self, user_id: str, pseudonym: str) -> None:
+        """Take the user out of the ledger's keys, so that the id can start afresh.
+
+        The idempotency records naming the user are forgotten, so a retry of one of those
+        calls runs as a new call: the ledger must not hold its key any more (a key the
+        caller may also have built from the id). Keys the engine derived from the id
+        (reward keys) get the pseudonym instead; they stay unique.
+        """
+        conn = self._conn
+        conn.execute(
+            "UPDATE transactions SET idempotency_key = NULL WHERE idempotency_key IN "
+            "(SELECT 'call:' || key FROM idempotency_keys WHERE instr(result, ?) > 0)",
+            (json.dumps(user_id),),
+        )
+        renamed = [
+            (_derived_key(key, user_id, pseudonym), tid)
+            for tid, key in conn.execute(_USER_KEYS, (user_id,)).fetchall()
+        ]
+        conn.executemany("UPDATE transactions SET idempotency_key = ? WHERE id = ?", renamed)
+
     def delete(self, tx: Tx, user_id: str, at: datetime, at_text: str) -> UserDeletion:
         """Forfeit, anonymise the shared history, delete the rest; one transaction."""
         conn = self._conn
@@ -179,8 +225,13 @@ class Privacy:
         (entries,) = conn.execute(
             "SELECT COUNT(*) FROM entries WHERE user_id = ?", (user_id,)
         ).fetchone()
+        self._release_keys(user_id, pseudonym)
         for sql in _ANONYMISE:
             conn.execute(sql, {"user": user_id, "pseudonym": pseudonym})
+        conn.execute(_OTHERS_NOTES, {
+            "user": user_id, "quoted": json.dumps(user_id),
+            "pseudonym_quoted": json.dumps(pseudonym),
+        })  # fmt: skip
         # Rows reference each other (level rewards -> XP awards -> profiles); checking the
         # keys once, at commit, lets the deletes run in table order.
         conn.execute("PRAGMA defer_foreign_keys = ON")

@@ -325,7 +325,7 @@ class Quests:
         its maximum this period, and verified. Raises the typed refusal otherwise."""
         found = self.catalogue.quests.get(key)
         if found is None:
-            raise NotFound("quest", key)
+            raise NotFound("quest_key", key)
         quest, _, retired = found
         closed = self.closed_reason(ctx, quest, retired)
         if closed is not None:

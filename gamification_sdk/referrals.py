@@ -48,7 +48,7 @@ from .notifications import Notifications
 from .profiles import Profiles
 from .ratelimits import REFERRAL_TRACK, RateLimits
 from .store import Tx
-from .validation import check_id, check_text
+from .validation import check_id, check_row_id, check_text
 
 if TYPE_CHECKING:
     from .engine import Gamification
@@ -192,9 +192,7 @@ def check_utm(value: object) -> dict[str, str] | None:
 def check_referral_ref(value: object) -> int | str:
     """A referral id (int), or the id of the user it brought (str)."""
     if type(value) is int:
-        if value < 1:
-            raise InvalidInput("referral", f"expected a positive id, got {value}")
-        return value
+        return check_row_id(value, "referral")
     if type(value) is str:
         return check_id(value, "referral")
     raise InvalidInput(

@@ -15,6 +15,8 @@ from itertools import pairwise
 
 import attrs
 
+from .validation import EARLIEST, LATEST, in_range
+
 __all__ = ["MAX_TIERS", "TRACKS", "Season", "TierReward", "season_problems"]
 
 TRACKS = ("free", "premium")
@@ -198,6 +200,11 @@ def season_problems(
         bounds = (season.starts_at, season.ends_at)
         if not all(isinstance(b, datetime) and b.utcoffset() is not None for b in bounds):
             p.append(f"{where}: starts_at and ends_at must be aware datetimes")
+        elif not all(in_range(b) for b in bounds):
+            p.append(
+                f"{where}: starts_at and ends_at must lie from {EARLIEST:%Y-%m-%d} to "
+                f"{LATEST:%Y-%m-%d} UTC"
+            )
         elif season.ends_at <= season.starts_at:
             p.append(f"{where}.ends_at: must be after starts_at")
         else:

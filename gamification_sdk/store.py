@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .errors import BatchAborted, Busy
+from .errors import BatchAborted, Busy, StorageFull
 
 __all__ = ["Store", "Tx"]
 
@@ -37,6 +37,27 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 def busy_error(exc: sqlite3.OperationalError) -> Busy:
     return Busy(f"database is locked by another writer past busy_timeout ({exc}); retry")
+
+
+def _is_full(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower()
+
+
+def full_error(exc: sqlite3.OperationalError) -> StorageFull:
+    return StorageFull(
+        f"storage: the database file cannot grow ({exc}); the write was rolled back and "
+        f"nothing of it stored. Free disk space (or raise max_page_count), then retry"
+    )
+
+
+def _typed(error: BaseException | None) -> BaseException | None:
+    """The typed error for a raw SQLite failure inside a write; anything else unchanged."""
+    if isinstance(error, sqlite3.OperationalError):
+        if _is_full(error):
+            return full_error(error)
+        if _is_busy(error):
+            return busy_error(error)
+    return error
 
 
 class _Write:
@@ -99,6 +120,8 @@ class Store:
             self.conn.close()
             if _is_busy(exc):
                 raise busy_error(exc) from exc
+            if _is_full(exc):
+                raise full_error(exc) from exc
             raise
         self.db = sqlite_utils.Database(self.conn, execute_plugins=False)
 
@@ -165,14 +188,21 @@ class Store:
         return tx
 
     def _end(self, error: BaseException | None) -> None:
-        """Commit, release or roll back; always drops the lock taken by ``_begin``."""
+        """Commit, release or roll back; always drops the lock taken by ``_begin``.
+
+        A raw SQLite failure of the write (disk full, locked) is raised as its typed error.
+        """
+        typed = _typed(error)
         try:
             if self._frames:
-                self._end_nested(error)
+                self._end_nested(typed)
             else:
-                self._end_outermost(error)
+                self._end_outermost(typed)
         finally:
             self.lock.release()
+        if typed is not error:
+            assert typed is not None
+            raise typed from error
 
     def _end_nested(self, error: BaseException | None) -> None:
         tx = self._tx
@@ -181,6 +211,10 @@ class Store:
         savepoint, mark, changes = self._frames[-1]
         name = f"sp{len(self._frames)}"
         self._frames.pop()
+        if error is not None and not conn.in_transaction:
+            # SQLite itself rolled the whole transaction back (disk full, I/O error): every
+            # enclosing level lost its writes, so none may go on, let alone commit.
+            self._doomed = [self._doomed[0] or error] * len(self._doomed)
         if not savepoint:
             if error is not None:
                 del tx.events[mark:]
@@ -216,8 +250,10 @@ class Store:
                 self.conn.execute("COMMIT")
             except BaseException as exc:
                 self._rollback()
-                if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-                    raise busy_error(exc) from exc
+                typed = _typed(exc)
+                if typed is not exc:
+                    assert typed is not None
+                    raise typed from exc
                 raise
             tx.committed = True
         finally:

@@ -11,6 +11,8 @@ from typing import Any
 from .errors import InvalidInput
 
 __all__ = [
+    "EARLIEST",
+    "LATEST",
     "MAX_AMOUNT",
     "MAX_TOTAL",
     "check_amount",
@@ -18,14 +20,20 @@ __all__ = [
     "check_id",
     "check_key",
     "check_metadata",
+    "check_row_id",
     "check_signed_amount",
     "check_text",
+    "in_range",
 ]
 
 MAX_AMOUNT = 2**53
 # SQLite integers are signed 64-bit; past this an addition would silently turn into a float.
 MAX_TOTAL = 2**63 - 1
 MAX_METADATA_BYTES = 64 * 1024
+# The times the engine accepts: local days, weeks, windows and expiries computed from them
+# stay far from datetime's limits (year 1 and 9999), where they would overflow.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -105,6 +113,13 @@ def check_key(value: object, field: str = "idempotency_key") -> str | None:
     return value
 
 
+def check_row_id(value: object, field: str) -> int:
+    """A row id: an int from 1 to 2**63 - 1 (SQLite's largest integer)."""
+    if type(value) is not int or not 1 <= value <= MAX_TOTAL:
+        raise InvalidInput(field, f"expected an int id from 1 to 2**63 - 1, got {value!r:.50}")
+    return value
+
+
 def check_metadata(value: object, field: str = "metadata") -> str | None:
     """JSON-serialisable, at most 64 KiB once encoded; returns the canonical JSON text."""
     if value is None:
@@ -117,6 +132,13 @@ def check_metadata(value: object, field: str = "metadata") -> str | None:
         raise InvalidInput(field, "is nested too deeply to serialise") from None
     if len(text.encode("utf-8")) > MAX_METADATA_BYTES:
         raise InvalidInput(field, "must be at most 64 KiB once encoded as JSON")
+    # Surrogates appear as \udxxx escapes; the usual cause is a character outside the
+    # BMP (an emoji), so only then is the text encoded again to look for lone ones.
+    if "\\ud" in text:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(field, "must be valid Unicode (no lone surrogates)") from None
     return text
 
 
@@ -127,9 +149,20 @@ def check_at(value: object, field: str = "at") -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(field, "must be timezone-aware (naive datetimes are ambiguous)")
     try:
-        return value.astimezone(UTC)
+        moment = value.astimezone(UTC)
     except OverflowError:
         raise InvalidInput(field, "is out of range once converted to UTC") from None
+    if not EARLIEST <= moment < LATEST:
+        raise InvalidInput(field, f"must lie from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} UTC")
+    return moment
+
+
+def in_range(moment: datetime) -> bool:
+    """Whether an aware datetime lies in the span the engine accepts."""
+    try:
+        return EARLIEST <= moment.astimezone(UTC) < LATEST
+    except OverflowError:  # within hours of year 1 or 9999, in UTC
+        return False
 
 
 def load_json(text: str | None) -> Any:

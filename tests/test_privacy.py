@@ -299,3 +299,26 @@ def run_op(g: Gamification, op: str, user: str, other: str, amount: int) -> Any:
     if op == "hold":
         return g.reserve_points(user, amount, currency="points", ttl=timedelta(hours=1))
     return g.award_xp(user, amount, source="s")
+
+
+def test_no_ledger_key_keeps_the_id_and_the_id_can_come_back(make_engine: Make) -> None:
+    """Keys the engine derived from the id (quest, achievement, battle pass rewards) and caller
+    keys whose records went with the user leave the ledger too, so the same id can start again:
+    a retried call runs as a new one and every reward is paid afresh."""
+    user = "zed-7f3"  # no quote, so a search of the dump cannot miss an escaped copy
+    g = make_engine(config=CONFIG)
+    busy_life(g, user, "bob", 3)
+    g.transfer_points("bob", user, 5, currency="points", idempotency_key="gift-7")
+    g.delete_user(user)
+    assert user not in g.dump()
+    again = [
+        g.award_points(user, 200, currency="points", source="seed", idempotency_key=f"p-{user}"),
+        g.transfer_points("bob", user, 5, currency="points", idempotency_key="gift-7"),
+        *g.track(user, "run").points,
+        *g.track(user, "run").points,  # the jog quest pays again
+    ]
+    assert [t.user_id for t in again] == [user, "bob", user, user]
+    g.award_xp(user, 100, source="quest")
+    assert g.claim_tier_reward(user, 1, track="free").points == {"points": 5}
+    assert g.buy_premium_pass(user).price == 20
+    assert not g.verify_ledger()

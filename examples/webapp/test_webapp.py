@@ -254,7 +254,7 @@ def test_complete_challenge_refusals_write_nothing(
             "morning_cardio")
         error(complete("century_club"), 403, "CHALLENGE_LOCKED")
         missing = error(complete("moon_walk"), 404, "NOT_FOUND")
-        assert missing["details"] == {"what": "quest", "key": "moon_walk"}
+        assert missing["details"] == {"what": "challengeId", "key": "moon_walk"}
         bad = complete("morning_cardio", verificationData="trainer said so")
         assert error(bad, 400, "VALIDATION_ERROR")["details"]["field"] == "verificationData"
         nokey = post(client, "/challenges/complete", {"userId": "ada", "challengeId": "x"})

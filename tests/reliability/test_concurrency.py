@@ -7,10 +7,6 @@ parent then checks the file against what the children say succeeded.
 
 from __future__ import annotations
 
-import json
-import select
-import subprocess
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from itertools import pairwise
@@ -22,45 +18,8 @@ import pytest
 from gamification_sdk import Gamification
 
 from . import worker
-from .children import LONG, ROOT, WORKER, child_env
-
-
-def run_workers(db: Path, tmp_path: Path, processes: int, ops: int) -> list[dict[str, Any]]:
-    """Start ``processes`` mix workers together; return their reports."""
-    procs = []
-    for n in range(processes):
-        report = tmp_path / f"report-{n}.json"
-        stderr = (tmp_path / f"stderr-{n}.txt").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, str(WORKER), "mix", str(db), str(n), str(ops), str(1000 + n),
-             str(report)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd=ROOT,
-            env=child_env(),
-        )
-        stderr.close()
-        procs.append((proc, report, tmp_path / f"stderr-{n}.txt"))
-    try:
-        for proc, _, err in procs:
-            assert proc.stdout is not None
-            ready, _, _ = select.select([proc.stdout], [], [], 60)
-            line = proc.stdout.readline() if ready else b""
-            assert line == b"ready\n", f"worker did not start: {err.read_text()}"
-        for proc, _, _ in procs:  # go
-            assert proc.stdin is not None
-            proc.stdin.write(b"go\n")
-            proc.stdin.close()
-        reports = []
-        for proc, report, err in procs:
-            assert proc.wait(timeout=300) == 0, err.read_text()
-            reports.append(json.loads(report.read_text()))
-        return reports
-    finally:
-        for proc, _, _ in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+from .children import LONG, run_workers
+from .figures import FIGURES
 
 
 def check(
@@ -114,6 +73,11 @@ def check(
     rows = engine.db.conn.execute(
         "SELECT id, idempotency_key FROM transactions ORDER BY id"
     ).fetchall()
+    stored = {key for _, key in rows}
+    FIGURES.add(
+        operations=sum(outcomes.values()),
+        lost=sum(f"call:{key}" not in stored for key in ids_by_key),
+    )
     assert {key: tid for tid, key in rows} == {
         f"call:{key}": next(iter(ids)) for key, ids in ids_by_key.items()
     }

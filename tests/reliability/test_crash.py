@@ -16,7 +16,6 @@ import select
 import signal
 import sqlite3
 import subprocess
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,8 @@ from conftest import unchanged
 from gamification_sdk import Gamification
 
 from . import worker
-from .children import LONG, ROOT, WORKER, child_env
+from .children import LONG, ROOT, WORKER_COMMAND, child_env
+from .figures import FIGURES
 
 
 def kill_repeatedly(db: Path, tmp_path: Path, runs: int, seed: int) -> tuple[Path, int]:
@@ -39,7 +39,7 @@ def kill_repeatedly(db: Path, tmp_path: Path, runs: int, seed: int) -> tuple[Pat
         err_path = tmp_path / f"stderr-{run}.txt"
         with err_path.open("wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, str(WORKER), "crash", str(db), str(run), str(log), "10000000"],
+                [*WORKER_COMMAND, "crash", str(db), str(run), str(log), "10000000"],
                 stdout=subprocess.PIPE, stderr=err, cwd=ROOT, env=child_env(),
             )
         assert proc.stdout is not None
@@ -113,6 +113,7 @@ def check_after_crashes(
         )
     }
     missing = sorted(set(ok) - set(stored), key=run_index)
+    FIGURES.add(operations=len(ok) + len(refused) + runs, faults=runs, lost=len(missing))
     assert missing == [], f"{len(missing)} returned calls were lost, e.g. {missing[:5]}"
     assert not set(refused) & set(stored), "a refused spend left a transaction behind"
 

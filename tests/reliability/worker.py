@@ -8,8 +8,18 @@
           open, then appends ``ok <key>`` (or ``insufficient <key>``) to a log file only
           after the call has returned.
 
-Both use the real clock and load no entry points. The operations are a pure function of
-their key (:func:`crash_op`), so the parent can replay any of them exactly.
+``game``  one of several concurrent players of the game (``game.py``): awards, spends,
+          transfers, tracked events, purchases, tier claims, premium passes, boosts and quest
+          completions on shared users. Each call runs in its own ``batch()`` together with a
+          row in the table ``op_log``, so the table's order is the commit order. Says
+          ``ready``, starts on a line from stdin, writes a JSON report of every call: what
+          it was, and its result (``repr``) or the refusal's type.
+``hold``  opens the game (``game.py``), starts a ``batch()`` and writes in it, says ``ready``,
+          then holds the write lock until a line on stdin: ``commit`` ends the batch,
+          anything else raises out of it (a rollback). The parent may kill it instead.
+
+``mix`` and ``crash`` use the real clock and load no entry points. Their operations are a
+pure function of their key (:func:`crash_op`), so the parent can replay any of them exactly.
 """
 
 from __future__ import annotations
@@ -23,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from gamification_sdk import Config, Gamification, errors
+
+from . import game
 
 USERS = ("u0", "u1", "u2")
 CONFIG = Config(busy_timeout=30)
@@ -139,8 +151,147 @@ def run_crash(path: str, run: int, log: str, limit: int) -> int:
     return 0
 
 
+# -- game ---------------------------------------------------------------------------------
+
+OP_LOG = "CREATE TABLE op_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL UNIQUE)"
+
+
+def game_op(worker: int, index: int, rng: random.Random) -> dict[str, Any]:
+    """One call of a ``game`` worker, as plain data; ``id`` is unique, ``key`` its key."""
+    op: dict[str, Any] = {"id": f"w{worker}-{index}", "key": f"w{worker}-{index}"}
+    user = rng.choice(game.USERS)
+    if index % 15 == 0:
+        # Every worker makes this exact call: one applies it, the others get its replay.
+        j = index // 15
+        return {**op, "key": f"shared-{j}", "call": "award_points",
+                "user": game.USERS[j % len(game.USERS)], "amount": 10 + j}
+    roll = rng.random()
+    if roll < 0.14:
+        return {**op, "call": "award_points", "user": user, "amount": rng.randint(5, 60)}
+    if roll < 0.24:
+        return {**op, "call": "award_xp", "user": user, "amount": rng.randint(10, 90)}
+    if roll < 0.38:
+        return {**op, "call": "spend_points", "user": user, "amount": rng.randint(5, 80)}
+    if roll < 0.43:
+        other = rng.choice([u for u in game.USERS if u != user])
+        return {**op, "call": "transfer_points", "user": user, "to": other,
+                "amount": rng.randint(5, 40)}
+    if roll < 0.60:
+        return {**op, "call": "track", "user": user, "event": rng.choice(["workout", "post"])}
+    if roll < 0.72:
+        return {**op, "call": "purchase", "user": user,
+                "item": rng.choice(["hat", "hat", "freeze", "boost"]),
+                "quantity": rng.choice([1, 1, 2])}
+    if roll < 0.84:
+        return {**op, "call": "claim_tier_reward", "user": user, "tier": rng.randint(1, 4),
+                "track": rng.choice(["free", "free", "premium"])}
+    if roll < 0.86:
+        return {**op, "call": "buy_premium_pass", "user": user}
+    if roll < 0.89:
+        return {**op, "call": "use_tier_boost", "user": user}
+    return {**op, "call": "complete_quest", "user": user,
+            "evidence": {"ok": rng.random() < 0.8}}
+
+
+def game_call(engine: Gamification, op: dict[str, Any]) -> Any:
+    user, key = op["user"], op["key"]
+    call = op["call"]
+    if call == "award_points":
+        return engine.award_points(user, op["amount"], currency="points", source="game",
+                                   idempotency_key=key)
+    if call == "award_xp":
+        return engine.award_xp(user, op["amount"], source="game", idempotency_key=key)
+    if call == "spend_points":
+        return engine.spend_points(user, op["amount"], currency="points", source="game",
+                                   idempotency_key=key)
+    if call == "transfer_points":
+        return engine.transfer_points(user, op["to"], op["amount"], currency="points",
+                                      idempotency_key=key)
+    if call == "track":
+        return engine.track(user, op["event"], idempotency_key=key)
+    if call == "purchase":
+        return engine.purchase(user, op["item"], quantity=op["quantity"], idempotency_key=key)
+    if call == "claim_tier_reward":
+        return engine.claim_tier_reward(user, op["tier"], track=op["track"],
+                                        idempotency_key=key)
+    if call == "buy_premium_pass":
+        return engine.buy_premium_pass(user, idempotency_key=key)
+    if call == "use_tier_boost":
+        return engine.use_tier_boost(user, idempotency_key=key)
+    assert call == "complete_quest", call
+    return engine.complete_quest(user, "checkin", evidence=op["evidence"], idempotency_key=key)
+
+
+def logged_call(engine: Gamification, op: dict[str, Any]) -> Any:
+    """The call and its ``op_log`` row in one transaction: the row commits iff the call does.
+
+    A refused call raises before it writes, which leaves the batch free to commit nothing.
+    """
+    with engine.batch():
+        result = game_call(engine, op)
+        engine.db.conn.execute("INSERT INTO op_log (op) VALUES (?)", (op["id"],))
+    return result
+
+
+def run_game(path: str, worker: int, count: int, seed: int, report: str) -> int:
+    rng = random.Random(seed)
+    results: list[dict[str, Any]] = []
+    failures: list[str] = []
+    engine = game.open_game(path, load=False)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
+    with engine:
+        for index in range(count):
+            op = game_op(worker, index, rng)
+            try:
+                result = logged_call(engine, op)
+            except errors.GamificationError as exc:
+                op["refused"] = type(exc).__name__
+                if isinstance(exc, errors.Busy | errors.BatchAborted):
+                    failures.append(f"{op}: {exc!r}")
+            except Exception as exc:  # a raw sqlite3 error or any other escape
+                op["refused"] = type(exc).__name__
+                failures.append(f"{op}: {traceback.format_exc()}")
+            else:
+                op["result"] = repr(result)
+            results.append(op)
+            # A client reads between its writes, as a web page would; it also lets the other
+            # workers take the write lock instead of this one taking it straight back.
+            engine.balances(op["user"])
+    Path(report).write_text(json.dumps({"worker": worker, "ops": results, "failures": failures}))
+    return 0
+
+
+# -- hold -------------------------------------------------------------------------------------
+
+
+class Abandon(Exception):
+    """Raised in the holder's batch to roll it back."""
+
+
+def run_hold(path: str) -> int:
+    with game.open_game(path, load=False) as engine:
+        try:
+            with engine.batch():
+                engine.award_points("holder", 77, currency="points", source="hold",
+                                    idempotency_key="held")
+                sys.stdout.write("ready\n")
+                sys.stdout.flush()
+                if sys.stdin.readline().strip() != "commit":
+                    raise Abandon
+        except Abandon:
+            pass
+    return 0
+
+
 def main(argv: list[str]) -> int:
     mode = argv[0]
+    if mode == "hold":
+        return run_hold(argv[1])
+    if mode == "game":
+        path, worker, count, seed, report = argv[1:6]
+        return run_game(path, int(worker), int(count), int(seed), report)
     if mode == "mix":
         path, worker, count, seed, report = argv[1:6]
         return run_mix(path, int(worker), int(count), int(seed), report)
