@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import sqlite3
@@ -234,6 +235,9 @@ def measure(path: Path, users: int, samples: int, count: int) -> dict[str, Any]:
     sees. The board at ``path`` must exist (see ``build``)."""
     found: dict[str, Any] = {}
     for part in ("reads", "awards"):
+        # Earlier parts of a report write gigabytes (the large ledger, the board's copy): flush
+        # them first, or their write-back lands in the read latencies' tail.
+        os.sync()
         run = subprocess.run(
             [sys.executable, __file__, "--db", str(path), "--users", str(users), "--samples",
              str(samples), "--awards", str(count), "--part", part],
