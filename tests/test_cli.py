@@ -671,3 +671,13 @@ def test_init_takes_an_empty_file(run: Run, db: Path) -> None:
     db.touch()
     assert ok(run("init")).stdout.startswith(f"created {db} (")
     assert ok(run("verify")).stdout.startswith("ledger ok")
+
+
+def test_simulate_joins_the_group_with_its_error_format(run: Run, folder: Path) -> None:
+    out = folder / "sim"
+    done = ok(run("simulate", "--users", "5", "--days", "2", "--out", str(out), config=None))
+    assert (out / "summary.md").is_file() and "summary.md" in done.stderr
+    # Its own user errors (a plain ClickException) come out in this group's one-line format.
+    assert_error(run("simulate", "--users", "0", config=None))
+    # Usage errors stay click's own.
+    assert run("simulate", "--nope", config=None).exit_code == 2

@@ -66,6 +66,12 @@ def translate_errors() -> Iterator[None]:
     """
     try:
         yield
+    except click.ClickException as exc:
+        # A command from elsewhere (``simulate``) reports user errors as plain ClickExceptions:
+        # they get this group's one-line format too; usage errors and ours pass as they are.
+        if type(exc) is click.ClickException:
+            raise CliError(exc.message) from exc
+        raise
     except errors.ConfigError as exc:
         raise CliError(_config_message(exc)) from exc
     except errors.Busy as exc:
