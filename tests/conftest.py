@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +59,14 @@ def unchanged(engine: Gamification) -> Iterator[None]:
     before = engine.dump()
     yield
     assert engine.dump() == before, "a rejected call changed the database"
+
+
+def deep_list(depth: int) -> list[Any]:
+    """``[[[...]]]`` nested ``depth`` deep, built without recursion."""
+    root: list[Any] = []
+    node = root
+    for _ in range(depth):
+        child: list[Any] = []
+        node.append(child)
+        node = child
+    return root

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from conftest import START, unchanged
+from conftest import START, deep_list, unchanged
 
 from gamification_sdk import Gamification, errors
 
@@ -400,16 +400,6 @@ def test_distinct_odd_users_are_distinct(g: Gamification) -> None:
 # -- inputs the checks above let through -----------------------------------------------------
 
 
-def _deeply_nested(depth: int) -> list[Any]:
-    root: list[Any] = []
-    node = root
-    for _ in range(depth):
-        child: list[Any] = []
-        node.append(child)
-        node = child
-    return root
-
-
 @pytest.mark.parametrize(
     ("bad", "field"),
     [
@@ -446,5 +436,5 @@ def test_at_out_of_range_in_utc_is_invalid_input(
 @pytest.mark.parametrize("award", AWARDS)
 def test_deeply_nested_metadata_is_invalid_input(seeded: Gamification, award: Award) -> None:
     with unchanged(seeded), pytest.raises(errors.InvalidInput) as info:
-        award(seeded, user_id="alice", amount=10, source="quest", metadata=_deeply_nested(100_000))
+        award(seeded, user_id="alice", amount=10, source="quest", metadata=deep_list(100_000))
     assert info.value.field == "metadata"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import unchanged
+from conftest import deep_list, unchanged
 
 from gamification_sdk import (
     Config,
@@ -38,16 +38,6 @@ SQL = "'; DROP TABLE profiles; --"
 BIG = "x" * 10_000_000
 SURROGATE = "a\ud800b"
 HUGE = 2**200
-
-
-def deep_list(depth: int) -> list[Any]:
-    root: list[Any] = []
-    node = root
-    for _ in range(depth):
-        child: list[Any] = []
-        node.append(child)
-        node = child
-    return root
 
 
 def deep_dict(depth: int) -> dict[str, Any]:
