@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -91,8 +90,8 @@ SYSTEM_TABLES = frozenset(
 
 # Every stored result that names the user does so as a JSON string; instr() on the quoted id
 # cannot match a longer id or an escaped quote inside other text.
-_KEYS_ABOUT = "SELECT * FROM idempotency_keys WHERE instr(result, ?) > 0"
-_FORGET_KEYS = "DELETE FROM idempotency_keys WHERE instr(result, ?) > 0"
+_KEYS_ABOUT = "SELECT * FROM idempotency_keys WHERE instr(result, :quoted) > 0"
+_FORGET_KEYS = "DELETE FROM idempotency_keys WHERE instr(result, :quoted) > 0"
 _HOLDS = "SELECT id FROM reservations WHERE user_id = ? AND status = 'active' ORDER BY id"
 _BALANCES = "SELECT currency, balance FROM accounts WHERE user_id = ? AND balance > 0"
 _ANONYMISE = (
@@ -102,7 +101,6 @@ _ANONYMISE = (
     "counterparty_id = CASE WHEN counterparty_id = :user THEN :pseudonym "
     "ELSE counterparty_id END, description = NULL, metadata = NULL "
     "WHERE user_id = :user OR counterparty_id = :user",
-    "UPDATE entries SET user_id = NULL WHERE user_id = :user",
     "UPDATE accounts SET user_id = NULL, system_name = 'deleted:' || :pseudonym "
     "WHERE user_id = :user",
     # The referred person's contact details go with them; the referrer's count stays.
@@ -112,16 +110,16 @@ _ANONYMISE = (
     "referrer_id = CASE WHEN referrer_id = :user THEN :pseudonym ELSE referrer_id END, "
     "referred_id = CASE WHEN referred_id = :user THEN :pseudonym ELSE referred_id END "
     "WHERE referrer_id = :user OR referred_id = :user",
-)
-_TOMBSTONE = "INSERT INTO deleted_users (pseudonym, deleted_at) VALUES (?, ?)"
-# Other users' notifications may name the user in their JSON data (a referral sign-up).
-_OTHERS_NOTES = (
+    # Other users' notifications may name the user in their JSON data (a referral sign-up).
     "UPDATE notifications SET data = replace(data, :quoted, :pseudonym_quoted) "
-    "WHERE user_id <> :user AND instr(data, :quoted) > 0"
+    "WHERE user_id <> :user AND instr(data, :quoted) > 0",
 )
+_ENTRIES = "UPDATE entries SET user_id = NULL WHERE user_id = :user"
+_TOMBSTONE = "INSERT INTO deleted_users (pseudonym, deleted_at) VALUES (?, ?)"
 _USER_KEYS = (
     "SELECT id, idempotency_key FROM transactions "
-    "WHERE user_id = ? AND idempotency_key IS NOT NULL AND idempotency_key NOT LIKE 'call:%'"
+    "WHERE user_id = :user AND idempotency_key IS NOT NULL "
+    "AND idempotency_key NOT LIKE 'call:%'"
 )
 # Ledger keys the engine derives from a user id: ``<prefix><user>:...`` and
 # ``<prefix><one segment without ':'>:<user>[:...]``.
@@ -169,22 +167,19 @@ class Privacy:
         self._reservations = reservations
         self._boards = boards
 
-    def _about(self, user_id: str) -> Iterator[tuple[str, str, Any]]:
-        """(table, SELECT of the user's rows, its arguments) for every user table."""
-        for table, columns in USER_TABLES.items():
-            if columns:
-                yield table, f"SELECT * FROM {table} WHERE {_where(columns)}", {"user": user_id}
-            else:
-                yield table, _KEYS_ABOUT, (json.dumps(user_id),)
-
     def export(self, user_id: str, at: datetime) -> dict[str, Any]:
         """Every row about the user, by table, as JSON-ready values (bytes as hex)."""
+        params = {"user": user_id, "quoted": json.dumps(user_id)}
         tables = {
-            table: _rows(self._conn, sql, args) for table, sql, args in self._about(user_id)
-        }
+            table: _rows(
+                self._conn, f"SELECT * FROM {table} WHERE {_where(columns)}" if columns
+                else _KEYS_ABOUT, params,
+            )
+            for table, columns in USER_TABLES.items()
+        }  # fmt: skip
         return {"user_id": user_id, "exported_at": at.isoformat(), "tables": tables}
 
-    def _release_keys(self, user_id: str, pseudonym: str) -> None:
+    def _release_keys(self, params: dict[str, str]) -> None:
         """Take the user out of the ledger's keys, so that the id can start afresh.
 
         The idempotency records naming the user are forgotten, so a retry of one of those
@@ -195,12 +190,13 @@ class Privacy:
         conn = self._conn
         conn.execute(
             "UPDATE transactions SET idempotency_key = NULL WHERE idempotency_key IN "
-            "(SELECT 'call:' || key FROM idempotency_keys WHERE instr(result, ?) > 0)",
-            (json.dumps(user_id),),
+            "(SELECT 'call:' || key FROM idempotency_keys WHERE instr(result, :quoted) > 0)",
+            params,
         )
+        user_id, pseudonym = params["user"], params["pseudonym"]
         renamed = [
             (_derived_key(key, user_id, pseudonym), tid)
-            for tid, key in conn.execute(_USER_KEYS, (user_id,)).fetchall()
+            for tid, key in conn.execute(_USER_KEYS, params).fetchall()
         ]
         conn.executemany("UPDATE transactions SET idempotency_key = ? WHERE id = ?", renamed)
 
@@ -222,16 +218,14 @@ class Privacy:
         # Unlisting moves the user out of every board's order through the usual triggers,
         # so the rows can then go without leaving a count behind.
         self._boards.set_listed(user_id, False)
-        (entries,) = conn.execute(
-            "SELECT COUNT(*) FROM entries WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        self._release_keys(user_id, pseudonym)
+        params = {
+            "user": user_id, "pseudonym": pseudonym,
+            "quoted": json.dumps(user_id), "pseudonym_quoted": json.dumps(pseudonym),
+        }  # fmt: skip
+        self._release_keys(params)
+        entries = conn.execute(_ENTRIES, params).rowcount
         for sql in _ANONYMISE:
-            conn.execute(sql, {"user": user_id, "pseudonym": pseudonym})
-        conn.execute(_OTHERS_NOTES, {
-            "user": user_id, "quoted": json.dumps(user_id),
-            "pseudonym_quoted": json.dumps(pseudonym),
-        })  # fmt: skip
+            conn.execute(sql, params)
         # Rows reference each other (level rewards -> XP awards -> profiles); checking the
         # keys once, at commit, lets the deletes run in table order.
         conn.execute("PRAGMA defer_foreign_keys = ON")
@@ -239,12 +233,8 @@ class Privacy:
         for table, columns in USER_TABLES.items():
             if table in ANONYMISED:
                 continue
-            if columns:
-                cursor = conn.execute(
-                    f"DELETE FROM {table} WHERE {_where(columns)}", {"user": user_id}
-                )
-            else:
-                cursor = conn.execute(_FORGET_KEYS, (json.dumps(user_id),))
+            sql = f"DELETE FROM {table} WHERE {_where(columns)}" if columns else _FORGET_KEYS
+            cursor = conn.execute(sql, params)
             if cursor.rowcount:
                 deleted[table] = cursor.rowcount
         conn.execute(_TOMBSTONE, (pseudonym, at_text))
@@ -253,7 +243,7 @@ class Privacy:
             pseudonym=pseudonym,
             deleted_at=at,
             rows_deleted=deleted,
-            entries_anonymised=int(entries),
+            entries_anonymised=entries,
             forfeited=forfeited,
         )
         tx.emit("on_user_deleted", deletion=deletion)
