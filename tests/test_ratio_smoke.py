@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent / "ratio.py"
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "ratio.py"
 
 
 @pytest.fixture(scope="module")
