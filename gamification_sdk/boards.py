@@ -197,6 +197,10 @@ class Boards:
         self.scorers: dict[str, Callable[[ScoredEvent], float | None]] = {}
         self._upserts: dict[int, str] = {}
 
+    def follows(self, source: str) -> bool:
+        """Whether any board counts ``source`` (``"xp"``, ``"points:coins"``, ...)."""
+        return source in self._by_source
+
     def on_event(
         self, user_id: str, event: str, value: float, metadata: str | None, at: datetime
     ) -> None:

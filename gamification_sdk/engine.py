@@ -19,6 +19,7 @@ from . import audit
 from .achievements import Achievements
 from .battlepass import BattlePasses, check_track
 from .boards import Boards
+from .bulk import BulkXP
 from .clock import Clock, system_clock, to_text
 from .config import Config
 from .errors import (
@@ -281,6 +282,9 @@ class Gamification:
         if self._battle_pass.seasons:
             self._xp.battle_pass = self._battle_pass
         self._tracker.boards = self._boards
+        self._bulk = BulkXP(
+            store, self._xp, self._table, self._idempotency, self._achievements, self._boards, pm
+        )
         self._privacy = PrivacyData(conn, self._ledger, self._reservations, self._boards)
         store.rollback_listeners.append(self._boards.forget_ids)
         self._register_scorers()
@@ -442,7 +446,17 @@ class Gamification:
         savepoint, so a write wrapped in one can fail without dooming the outer batch.
         """
         with self._store.write(savepoint=True) as tx:
-            yield
+            # Plain XP awards of the outermost batch are buffered (see bulk.py).
+            bulk = None if self._store.nested else self._bulk
+            if bulk is None:
+                yield
+            else:
+                bulk.start()
+                try:
+                    yield
+                    bulk.flush()
+                finally:
+                    bulk.stop()
         if tx.committed:
             self._dispatch(tx, None)
 
@@ -494,6 +508,10 @@ class Gamification:
         key = check_key(idempotency_key)
         meta = check_metadata(metadata)
         moment, at_text, explicit = self._moment(at)
+        if self._bulk.active:
+            bulk = self._bulk.award(user_id, amount, source, meta, key, moment, at_text, explicit)
+            if bulk is not None:
+                return bulk
         return self._write(
             "award_xp",
             key,

@@ -27,7 +27,7 @@ __all__ = ["Codec", "Idempotency", "fingerprint", "json_codec"]
 T = TypeVar("T")
 
 _LOOKUP = "SELECT operation, fingerprint, result FROM idempotency_keys WHERE key = ?"
-_RECORD = (
+RECORD = (
     "INSERT INTO idempotency_keys (key, operation, fingerprint, result, created_at) "
     "VALUES (?, ?, ?, ?, ?)"
 )
@@ -79,4 +79,4 @@ class Idempotency:
     def record(
         self, key: str, operation: str, digest: bytes, result: T, codec: Codec[T], at_text: str
     ) -> None:
-        self._conn.execute(_RECORD, (key, operation, digest, codec.encode(result), at_text))
+        self._conn.execute(RECORD, (key, operation, digest, codec.encode(result), at_text))

@@ -114,6 +114,11 @@ class Store:
         self._doomed: list[BaseException | None] = [None]
         # Called after any rollback: caches of rows the rolled-back writes made must go.
         self.rollback_listeners: list[Callable[[], None]] = []
+        # Writes buffered inside the open transaction (see bulk.py): made before anything
+        # else reads or writes through this store.
+        self.pending: Callable[[], None] | None = None
+        # Called as a write begins inside the open transaction (see bulk.py).
+        self.before_write: Callable[[], None] | None = None
         try:
             self._configure(durability, busy_timeout, cache_size_mb)
         except sqlite3.OperationalError as exc:
@@ -140,6 +145,21 @@ class Store:
         return self._tx is not None
 
     @property
+    def current(self) -> Tx | None:
+        """The open write transaction, if any."""
+        return self._tx
+
+    def doom(self, error: BaseException) -> None:
+        """Make the open transaction roll back: ``error`` left it half-written."""
+        if self._doomed[-1] is None:
+            self._doomed[-1] = error
+
+    def _flush(self) -> None:
+        pending = self.pending
+        if pending is not None:
+            pending()
+
+    @property
     def nested(self) -> bool:
         """Inside ``write()``: whether this write runs inside another (``batch()``)."""
         return bool(self._frames)
@@ -161,6 +181,8 @@ class Store:
             tx = self._tx
             if tx is None:
                 return self._begin_outermost()
+            if self.before_write is not None:
+                self.before_write()
             if self._doomed[-1] is not None:
                 raise BatchAborted(self._doomed[-1])
             self._frames.append((savepoint, len(tx.events), self.conn.total_changes))
@@ -274,6 +296,7 @@ class Store:
         """A consistent snapshot for reads of several statements."""
         with self.lock:
             if self._tx is not None or self.conn.in_transaction:
+                self._flush()
                 yield self.conn
                 return
             try:
@@ -291,6 +314,7 @@ class Store:
     def dump(self) -> str:
         """The whole database as SQL text: tests compare it before and after a rejected call."""
         with self.lock:
+            self._flush()
             return "\n".join(self.conn.iterdump())
 
     def close(self) -> None:

@@ -41,15 +41,15 @@ __all__ = ["XP", "apply_multiplier"]
 _PROFILE = (
     "SELECT xp, level, prestige, xp_at_prestige, boosts_until FROM profiles WHERE user_id = ?"
 )
-_NEW_AWARD = (
+NEW_AWARD = (
     "INSERT INTO xp_awards (user_id, id, base_amount, multiplier, amount, total_xp, level_before, "
     "level_after, source, metadata, idempotency_key, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_SET_XP = "UPDATE profiles SET xp = ?, level = ?, updated_at = ? WHERE user_id = ?"
+SET_XP = "UPDATE profiles SET xp = ?, level = ?, updated_at = ? WHERE user_id = ?"
 # The award's profile row and the user's last award id in one statement: a statement costs
 # about as much as the B-tree seek it does.
-_AWARD_STATE = (
+AWARD_STATE = (
     "SELECT xp, level, prestige, xp_at_prestige, boosts_until, "
     "(SELECT MAX(id) FROM xp_awards WHERE user_id = ?1) FROM profiles WHERE user_id = ?1"
 )
@@ -176,7 +176,7 @@ class XP:
         at_text: str,
     ) -> XPAward:
         conn = self._conn
-        row = conn.execute(_AWARD_STATE, (user_id,)).fetchone()
+        row = conn.execute(AWARD_STATE, (user_id,)).fetchone()
         if row is None:
             self._profiles.refuse_unknown(user_id)
             xp, old_level, prestige, xp_at_prestige, boosts_until, last_id = 0, 1, 0, 0, None, 0
@@ -235,7 +235,7 @@ class XP:
         # next id is one seek on that same page.
         award_id = (last_id or 0) + 1
         conn.execute(
-            _NEW_AWARD,
+            NEW_AWARD,
             (
                 user_id,
                 award_id,
@@ -251,7 +251,7 @@ class XP:
                 at_text,
             ),
         )
-        conn.execute(_SET_XP, (total, new_level, at_text, user_id))
+        conn.execute(SET_XP, (total, new_level, at_text, user_id))
         if amount and self.boards is not None:
             self.boards.add("xp", user_id, amount, at)
         if amount and self.battle_pass is not None:
