@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gamification_sdk import Config, FakeClock, Gamification, RateLimit
+import attrs
+
+from gamification_sdk import Config, FakeClock, Gamification, LeaderboardsConfig, RateLimit
 
 USERS = 1_000
 CURRENCY = "points"
@@ -404,13 +406,19 @@ class RawStreaks:
 # Purchases are rate limited (seed 002: 5 an hour per user) and a run starts thousands per user
 # an hour: raise the limit rather than turn it off, so reserve+commit still times the check.
 BENCH_CONFIG = Config(rate_limits={"purchase": RateLimit(max=100_000, seconds=3_600)})
+# award_xp by itself: the default configuration also keeps an XP board (all-time, daily,
+# weekly, monthly), whose upkeep has a budget of its own (the leaderboard rows of report.py).
+BARE_CONFIG = attrs.evolve(BENCH_CONFIG, leaderboards=LeaderboardsConfig(boards=()))
 
 
 class Engine:
     """A ``Gamification`` on a file database with 1,000 users, and the calls we time."""
 
-    def __init__(self, path: Path, *, seed: bool = True, users: int = USERS) -> None:
-        self.g = Gamification.open(path, config=BENCH_CONFIG, load_entrypoints=False)
+    def __init__(
+        self, path: Path, *, seed: bool = True, users: int = USERS, boards: bool = True
+    ) -> None:
+        config = BENCH_CONFIG if boards else BARE_CONFIG
+        self.g = Gamification.open(path, config=config, load_entrypoints=False)
         self.users = user_ids(users)
         self.key = ordered_keys()
         self._user = itertools.cycle(self.users)
@@ -473,13 +481,17 @@ class Engine:
             g.commit_reservation(hold.id)
         return n / (time.perf_counter() - start)
 
-    def batch_award_xp(self, n: int) -> float:
+    def batch_award_xp(self, n: int, *, keyed: bool = False) -> float:
         """``n`` award_xp calls inside one ``batch()`` transaction; awards per second."""
-        g, user = self.g, self._user
+        g, user, key = self.g, self._user, self.key
         start = time.perf_counter()
         with g.batch():
-            for _ in range(n):
-                g.award_xp(next(user), 1, source="bench")
+            if keyed:
+                for _ in range(n):
+                    g.award_xp(next(user), 1, source="bench", idempotency_key=key())
+            else:
+                for _ in range(n):
+                    g.award_xp(next(user), 1, source="bench")
         return n / (time.perf_counter() - start)
 
     def verify(self, budget: float) -> tuple[float, int, int] | None:
@@ -547,6 +559,7 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
     """Engine calls on a small database (1,000 funded users) against the empty baseline."""
     raw = Raw(workdir / "raw-small.db")
     engine = Engine(workdir / "engine-small.db")
+    bare = Engine(workdir / "engine-bare.db", boards=False)
     settle()
     try:
         log(f"per-call rows: {s.rounds} rounds of {s.n:,} engine calls / {s.raw_n:,} raw")
@@ -554,8 +567,9 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
             {
                 "raw": lambda: raw.per_txn(s.raw_n),
                 "raw double-entry": lambda: raw.double_entry(s.raw_n),
-                "award_xp key": lambda: engine.award_xp(s.n, keyed=True),
-                "award_xp": lambda: engine.award_xp(s.n, keyed=False),
+                "award_xp key": lambda: bare.award_xp(s.n, keyed=True),
+                "award_xp": lambda: bare.award_xp(s.n, keyed=False),
+                "award_xp key, xp board": lambda: engine.award_xp(s.n, keyed=True),
                 "award_points key": lambda: engine.award_points(s.n),
                 "spend_points key": lambda: engine.spend_points(s.n),
                 "reserve+commit": lambda: engine.reserve_commit(max(1, s.n // 2)),
@@ -567,7 +581,9 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
         log(f"batch rows: {s.rounds} rounds of {s.batch:,} awards in one transaction")
         batch = interleave(
             {
-                "engine batch()": lambda: engine.batch_award_xp(s.batch),
+                "engine batch()": lambda: bare.batch_award_xp(s.batch),
+                "engine batch(), keyed": lambda: bare.batch_award_xp(s.batch, keyed=True),
+                "engine batch(), xp board": lambda: engine.batch_award_xp(s.batch),
                 "raw executemany": lambda: raw.executemany(s.batch),
             },
             s.rounds,
@@ -576,18 +592,26 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
         )
     finally:
         engine.close()
+        bare.close()
         raw.close()
     base = med["raw"]
+    executemany = batch["raw executemany"]
     report.rows += [
         Row("award_xp, unique key", med["award_xp key"], base, target_ratio=0.5),
         Row("award_xp, no key", med["award_xp"], base),
+        Row("award_xp, unique key, default config: its XP board's 4 periods kept",
+            med["award_xp key, xp board"], base),
         Row("award_points, unique key", med["award_points key"], base, target_ratio=0.5),
         Row("spend_points, unique key (pre-funded)", med["spend_points key"], base,
             target_ratio=0.5),
         Row(
             f"batch(): {s.batch:,} award_xp in 1 txn (awards/s; baseline = raw executemany)",
-            batch["engine batch()"], batch["raw executemany"], target_abs=50_000,
+            batch["engine batch()"], executemany, target_abs=50_000,
         ),
+        Row(f"batch(): {s.batch:,} keyed award_xp in 1 txn", batch["engine batch(), keyed"],
+            executemany),
+        Row(f"batch(): {s.batch:,} award_xp in 1 txn, default config (XP board kept)",
+            batch["engine batch(), xp board"], executemany),
         Row("reserve+commit pairs (2 txns each)", med["reserve+commit"], base),
         Row("raw double-entry floor (ratio to raw baseline)", med["raw double-entry"], base),
         Row("award_points, unique key (ratio to the double-entry floor)",
