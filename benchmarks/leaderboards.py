@@ -233,29 +233,50 @@ def raw_floor(path: Path, users: int, count: int) -> dict[str, float]:
     os.sync()
     rnd = random.Random(13)
     execute = conn.execute
-    out: dict[str, float] = {}
     serial = itertools.count()
-    for label in ("floor none", "floor indexed", "floor none2", "floor indexed2"):
-        indexed = "indexed" in label
-        group = [user_id(rnd.randrange(users)) for _ in range(count // 4)]
-        amounts = [rnd.randint(1, 50) for _ in group]
-        for round_no in range(4):
-            t0 = time.perf_counter()
-            for i, user in enumerate(group):
-                amount = amounts[i - round_no]
-                execute("BEGIN IMMEDIATE")
-                execute("UPDATE profiles SET xp = xp + ? WHERE user_id = ?", (amount, user))
-                execute("INSERT INTO floor_log (user_id, amount, key) VALUES (?, ?, ?)",
-                        (user, amount, f"k{next(serial):012d}"))  # fmt: skip
-                if indexed:
-                    execute(_FLOOR_SCORE, (user, amount, next(serial)))
-                execute("COMMIT")
-            spent = (time.perf_counter() - t0) / len(group) * 1e6
-            phase = "first" if round_no == 0 else "steady"
-            name = f"{label}:{phase}"
-            out[name] = out.get(name, 0) + (spent if phase == "first" else spent / 3)
+
+    def plain(user: str, amount: int, round_no: int, i: int) -> None:
+        award(user, amount, False)
+
+    def indexed(user: str, amount: int, round_no: int, i: int) -> None:
+        award(user, amount, True)
+
+    def award(user: str, amount: int, indexed: bool) -> None:
+        execute("BEGIN IMMEDIATE")
+        execute("UPDATE profiles SET xp = xp + ? WHERE user_id = ?", (amount, user))
+        execute("INSERT INTO floor_log (user_id, amount, key) VALUES (?, ?, ?)",
+                (user, amount, f"k{next(serial):012d}"))  # fmt: skip
+        if indexed:
+            execute(_FLOOR_SCORE, (user, amount, next(serial)))
+        execute("COMMIT")
+
+    out: dict[str, float] = {}
+    for label, call in (("floor none", plain), ("floor indexed", indexed),
+                        ("floor none2", plain), ("floor indexed2", indexed)):  # fmt: skip
+        rounds(rnd, users, count, label, call, out)
     conn.close()
     return out
+
+
+Award = Callable[[str, int, int, int], object]  # (user, amount, round, index)
+
+
+def rounds(
+    rnd: random.Random, users: int, count: int, label: str, award: Award, out: dict[str, float]
+) -> None:
+    """Four rounds of ``count // 4`` awards to the same random users: ``out[label:first]``
+    gets µs per award of the first round (each user's first of the period), and
+    ``out[label:steady]`` the mean of the next three."""
+    group = [user_id(rnd.randrange(users)) for _ in range(count // 4)]
+    amounts = [rnd.randint(1, 50) for _ in group]
+    for round_no in range(4):
+        t0 = time.perf_counter()
+        for i, user in enumerate(group):
+            award(user, amounts[i - round_no], round_no, i)
+        spent = (time.perf_counter() - t0) / len(group) * 1e6
+        phase = "first" if round_no == 0 else "steady"
+        name = f"{label}:{phase}"
+        out[name] = out.get(name, 0) + (spent if phase == "first" else spent / 3)
 
 
 def _awards(path: Path, users: int, count: int) -> dict[str, float]:
@@ -265,20 +286,12 @@ def _awards(path: Path, users: int, count: int) -> dict[str, float]:
     for label, cfg in (("none", NO_BOARDS), ("boards", config()), ("none2", NO_BOARDS),
                        ("boards2", config())):  # fmt: skip
         g = Gamification.open(path, config=cfg, clock=FakeClock(NOW), load_entrypoints=False)
-        group = [user_id(rnd.randrange(users)) for _ in range(count // 4)]
-        amounts = [rnd.randint(1, 50) for _ in group]
-        for round_no in range(4):
-            t0 = time.perf_counter()
-            for i, user in enumerate(group):
-                g.award_xp(
-                    user, amounts[i - round_no], source="bench",
-                    idempotency_key=f"{run}-{label}-{round_no}-{i}",
-                )  # fmt: skip
-            spent = (time.perf_counter() - t0) / len(group) * 1e6
-            phase = "first" if round_no == 0 else "steady"
-            out[f"{label}:{phase}"] = out.get(f"{label}:{phase}", 0) + (
-                spent if phase == "first" else spent / 3
-            )
+
+        def award(user: str, amount: int, round_no: int, i: int) -> object:
+            return g.award_xp(user, amount, source="bench",  # noqa: B023 (used at once)
+                              idempotency_key=f"{run}-{label}-{round_no}-{i}")  # noqa: B023
+
+        rounds(rnd, users, count, label, award, out)
         g.close()
     return out
 

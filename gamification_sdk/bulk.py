@@ -21,7 +21,6 @@ import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .default_plugins import boosts as default_boosts
 from .errors import IdempotencyConflict, InvalidInput
 from .idempotency import RECORD, Idempotency, fingerprint
 from .models import XPAward
@@ -100,13 +99,12 @@ class BulkXP:
 
     def _plain_engine(self) -> bool:
         """No plugin, board or battle pass would do anything more for an XP award."""
-        hook = self._hook
-        if hook.validate_award.get_hookimpls():
-            return False
-        impls = hook.xp_multiplier.get_hookimpls()
-        if len(impls) != 1 or impls[0].plugin is not default_boosts:
-            return False
-        return self._xp.battle_pass is None and not self._boards.follows("xp")
+        return (
+            not self._hook.validate_award.get_hookimpls()
+            and self._xp.only_builtin_multiplier()
+            and self._xp.battle_pass is None
+            and not self._boards.follows("xp")
+        )
 
     def award(
         self,
