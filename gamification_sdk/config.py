@@ -319,6 +319,9 @@ class Config:
     # installing a catalogue package changes nothing until you choose it here.
     packs: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     durability: Literal["normal", "full"] = "normal"
+    # Where WAL checkpoints run: on a thread of their own, or inside the commit that fills
+    # the WAL (SQLite's default). See checkpoints.py.
+    checkpoint: Literal["background", "inline"] = "background"
     auto_create_profiles: bool = True
     max_xp_multiplier: float = 10.0
     prestige_boost: float = 0.10
@@ -496,6 +499,8 @@ def _problems(config: Config, seasons_field: str = "seasons") -> list[str]:
             p.append(f"packs[{i}]: expected a pack name")
     if config.durability not in ("normal", "full"):
         p.append(f"durability: expected one of normal, full, got {config.durability!r}")
+    if config.checkpoint not in ("background", "inline"):
+        p.append(f"checkpoint: expected one of background, inline, got {config.checkpoint!r}")
     if config.hook_errors not in ("log", "raise"):
         p.append(f"hook_errors: expected one of log, raise, got {config.hook_errors!r}")
     if type(config.auto_create_profiles) is not bool:

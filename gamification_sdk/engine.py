@@ -320,6 +320,7 @@ class Gamification:
             durability=config.durability,
             busy_timeout=config.busy_timeout,
             cache_size_mb=config.cache_size_mb,
+            checkpoint=config.checkpoint,
         )
         try:
             return cls(store, config, clock or system_clock, pm)

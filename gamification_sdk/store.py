@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlite_utils
 
+from .checkpoints import SAFETY_NET_PAGES, Checkpointer
 from .errors import BatchAborted, Busy, StorageFull
 
 __all__ = ["Store", "Tx"]
@@ -90,9 +91,12 @@ class Store:
         durability: str = "normal",
         busy_timeout: float = 5.0,
         cache_size_mb: int = 64,
+        checkpoint: str = "background",
     ) -> None:
         self.path = path
         self.memory = path == ":memory:" or path == ""
+        # WAL checkpoints off the commit path (see checkpoints.py); a memory database has none.
+        self.checkpointer: Checkpointer | None = None
         try:
             self.conn = sqlite3.connect(
                 path,
@@ -120,7 +124,7 @@ class Store:
         # Called as a write begins inside the open transaction (see bulk.py).
         self.before_write: Callable[[], None] | None = None
         try:
-            self._configure(durability, busy_timeout, cache_size_mb)
+            self._configure(durability, busy_timeout, cache_size_mb, checkpoint)
         except sqlite3.OperationalError as exc:
             self.conn.close()
             if _is_busy(exc):
@@ -130,12 +134,19 @@ class Store:
             raise
         self.db = sqlite_utils.Database(self.conn, execute_plugins=False)
 
-    def _configure(self, durability: str, busy_timeout: float, cache_size_mb: int) -> None:
+    def _configure(
+        self, durability: str, busy_timeout: float, cache_size_mb: int, checkpoint: str
+    ) -> None:
         execute = self.conn.execute
         execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         execute("PRAGMA foreign_keys = ON")
         if not self.memory:
             execute("PRAGMA journal_mode = WAL")
+            if checkpoint == "background":
+                execute(f"PRAGMA wal_autocheckpoint = {SAFETY_NET_PAGES}")
+                self.checkpointer = Checkpointer(self.path, busy_timeout=busy_timeout)
+            else:
+                execute("PRAGMA wal_autocheckpoint = 1000")
         execute(f"PRAGMA synchronous = {'FULL' if durability == 'full' else 'NORMAL'}")
         # A bigger page cache keeps random-key idempotency indexes in memory at scale.
         execute(f"PRAGMA cache_size = {-1024 * cache_size_mb}")
@@ -278,6 +289,8 @@ class Store:
                     raise typed from exc
                 raise
             tx.committed = True
+            if self.checkpointer is not None:
+                self.checkpointer.committed(self.conn.total_changes)
         finally:
             self._tx = None
             self._doomed = [None]
@@ -323,6 +336,9 @@ class Store:
             if self._closed:
                 return
             self._closed = True
+            # Before the connection: the last one to close checkpoints and removes the WAL.
+            if self.checkpointer is not None:
+                self.checkpointer.close()
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             self.conn.close()
