@@ -39,6 +39,7 @@ from pathlib import Path
 import attrs
 
 from gamification_sdk import Config, FakeClock, Gamification, LeaderboardsConfig, RateLimit
+from gamification_sdk.checkpoints import SAFETY_NET_PAGES, Checkpointer
 
 USERS = 1_000
 CURRENCY = "points"
@@ -203,10 +204,17 @@ _RAW_INSERT = "INSERT INTO log (user_id, amount, key) VALUES (?, ?, ?)"
 class Raw:
     """The baseline: plain sqlite3, WAL + synchronous=NORMAL, otherwise default pragmas."""
 
-    def __init__(self, path: Path, *, keys: str = "ordered", users: int = USERS) -> None:
+    def __init__(
+        self, path: Path, *, keys: str = "ordered", users: int = USERS, background: bool = False
+    ) -> None:
         self.conn = sqlite3.connect(path, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
+        # background=True: the engine's own checkpoint thread, for a like-for-like row.
+        self.checkpointer: Checkpointer | None = None
+        if background:
+            self.conn.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_NET_PAGES}")
+            self.checkpointer = Checkpointer(str(path), busy_timeout=5.0)
         for statement in _RAW_SCHEMA:
             self.conn.execute(statement)
         self.users = user_ids(users)
@@ -295,13 +303,24 @@ class Raw:
     def per_txn(self, n: int) -> float:
         """``n`` transactions of UPDATE + INSERT; committed transactions per second."""
         execute, user, key = self.conn.execute, self._user, self.key
+        checkpointer = self.checkpointer
         start = time.perf_counter()
-        for _ in range(n):
-            who = next(user)
-            execute("BEGIN IMMEDIATE")
-            execute(_RAW_UPDATE, (1, who))
-            execute(_RAW_INSERT, (who, 1, key()))
-            execute("COMMIT")
+        if checkpointer is None:
+            for _ in range(n):
+                who = next(user)
+                execute("BEGIN IMMEDIATE")
+                execute(_RAW_UPDATE, (1, who))
+                execute(_RAW_INSERT, (who, 1, key()))
+                execute("COMMIT")
+        else:
+            conn = self.conn
+            for _ in range(n):
+                who = next(user)
+                execute("BEGIN IMMEDIATE")
+                execute(_RAW_UPDATE, (1, who))
+                execute(_RAW_INSERT, (who, 1, key()))
+                execute("COMMIT")
+                checkpointer.committed(conn.total_changes)
         return n / (time.perf_counter() - start)
 
     def executemany(self, n: int) -> float:
@@ -316,6 +335,8 @@ class Raw:
         return n / (time.perf_counter() - start)
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.conn.close()
 
 
@@ -415,9 +436,15 @@ class Engine:
     """A ``Gamification`` on a file database with 1,000 users, and the calls we time."""
 
     def __init__(
-        self, path: Path, *, seed: bool = True, users: int = USERS, boards: bool = True
+        self,
+        path: Path,
+        *,
+        seed: bool = True,
+        users: int = USERS,
+        boards: bool = True,
+        checkpoint: str = "background",
     ) -> None:
-        config = BENCH_CONFIG if boards else BARE_CONFIG
+        config = attrs.evolve(BENCH_CONFIG if boards else BARE_CONFIG, checkpoint=checkpoint)
         self.g = Gamification.open(path, config=config, load_entrypoints=False)
         self.users = user_ids(users)
         self.key = ordered_keys()
@@ -558,16 +585,20 @@ def settle() -> None:
 def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
     """Engine calls on a small database (1,000 funded users) against the empty baseline."""
     raw = Raw(workdir / "raw-small.db")
+    raw_background = Raw(workdir / "raw-background.db", background=True)
     engine = Engine(workdir / "engine-small.db")
     bare = Engine(workdir / "engine-bare.db", boards=False)
+    inline = Engine(workdir / "engine-inline.db", boards=False, checkpoint="inline")
     settle()
     try:
         log(f"per-call rows: {s.rounds} rounds of {s.n:,} engine calls / {s.raw_n:,} raw")
         med = interleave(
             {
                 "raw": lambda: raw.per_txn(s.raw_n),
+                "raw, background checkpoints": lambda: raw_background.per_txn(s.raw_n),
                 "raw double-entry": lambda: raw.double_entry(s.raw_n),
                 "award_xp key": lambda: bare.award_xp(s.n, keyed=True),
+                "award_xp key, inline checkpoints": lambda: inline.award_xp(s.n, keyed=True),
                 "award_xp": lambda: bare.award_xp(s.n, keyed=False),
                 "award_xp key, xp board": lambda: engine.award_xp(s.n, keyed=True),
                 "award_points key": lambda: engine.award_points(s.n),
@@ -593,12 +624,20 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
     finally:
         engine.close()
         bare.close()
+        inline.close()
         raw.close()
+        raw_background.close()
     base = med["raw"]
     executemany = batch["raw executemany"]
     report.rows += [
         Row("award_xp, unique key", med["award_xp key"], base, target_ratio=0.5),
         Row("award_xp, no key", med["award_xp"], base),
+        Row("award_xp, unique key, checkpoint='inline' (in the commit, SQLite's default)",
+            med["award_xp key, inline checkpoints"], base),
+        Row("raw baseline, checkpoints on the engine's background thread (ratio to raw)",
+            med["raw, background checkpoints"], base),
+        Row("award_xp, unique key (ratio to that raw baseline with background checkpoints)",
+            med["award_xp key"], med["raw, background checkpoints"]),
         Row("award_xp, unique key, default config: its XP board's 4 periods kept",
             med["award_xp key, xp board"], base),
         Row("award_points, unique key", med["award_points key"], base, target_ratio=0.5),

@@ -275,7 +275,9 @@ class Gamification:
             conn, config, self._boards, self._social, self._ledger, self._items,
             self._notifications,
         )  # fmt: skip
-        self._xp.boards = self._ledger.boards = self._achievements.boards = self._boards
+        self._ledger.boards = self._achievements.boards = self._boards
+        # Boards are fixed at open: an award needs no call at all when none follows XP.
+        self._xp.boards = self._boards if self._boards.follows("xp") else None
         self._battle_pass = BattlePasses(
             conn, config, self._ledger, self._items, self._achievements
         )
