@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -144,7 +145,10 @@ class Store:
             execute("PRAGMA journal_mode = WAL")
             if checkpoint == "background":
                 execute(f"PRAGMA wal_autocheckpoint = {SAFETY_NET_PAGES}")
-                self.checkpointer = Checkpointer(self.path, busy_timeout=busy_timeout)
+                # Absolute now: the thread connects later, perhaps after the host's chdir().
+                self.checkpointer = Checkpointer(
+                    os.path.abspath(self.path), busy_timeout=busy_timeout
+                )
             else:
                 execute("PRAGMA wal_autocheckpoint = 1000")
         execute(f"PRAGMA synchronous = {'FULL' if durability == 'full' else 'NORMAL'}")

@@ -106,6 +106,22 @@ def test_a_large_commit_asks_at_once(make_engine: Make, db_path: Path) -> None:
     assert ck.runs == 1
 
 
+def test_a_relative_path_survives_a_chdir(
+    make_engine: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "app")
+    g = make_engine("game.db", config=BARE)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    ck = checkpointer(g)
+    ck.request()
+    assert ck.wait(WAIT)
+    assert ck.runs == 1 and ck.failures == 0
+    assert ck.path == str(tmp_path / "app" / "game.db")
+    assert not (tmp_path / "elsewhere" / "game.db").exists()
+
+
 def test_close_stops_the_thread(make_engine: Make, db_path: Path) -> None:
     g = make_engine(db_path)
     ck = checkpointer(g)
