@@ -1,7 +1,7 @@
 """Plain XP awards inside ``batch()``, buffered and written with ``executemany`` at the end.
 
 In a batch the commit is shared, so what is left of each award is its statements: a key
-lookup, the profile read, the log INSERT, the profile UPDATE and the key's INSERT. A plain
+lookup, the profile read, the log INSERT (which holds the key) and the profile UPDATE. A plain
 award (no veto or multiplier plugin, no boost or prestige, no board, battle pass or
 achievement following XP, no level crossed) needs none of those writes at once: its result
 follows from the user's state, which this buffer keeps. So it validates and answers at
@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .errors import IdempotencyConflict, InvalidInput
-from .idempotency import RECORD, Idempotency, fingerprint
+from .idempotency import Idempotency, fingerprint
 from .models import XPAward
 from .store import Store
 from .validation import MAX_TOTAL
@@ -81,7 +81,6 @@ class BulkXP:
         self._users: dict[str, _User] = {}  # as the database plus the buffer have them
         self._changed: dict[str, _User] = {}  # whose profile rows the buffer must update
         self._awards: list[tuple[object, ...]] = []
-        self._records: list[tuple[str, str, bytes, str, str]] = []
         self._keys: dict[str, tuple[bytes, XPAward]] = {}
         self._leaving: str | None = None  # the user whose award went the statement path
 
@@ -174,16 +173,15 @@ class BulkXP:
             # Nothing can fail from here on: the award is taken.
             user.xp, user.last_id, user.updated_at = total, award_id, at_text
             self._changed[user_id] = user
+            # No level crossed: the key is kept in the row (xp.key_in_row), as the statement
+            # path does.
             self._awards.append(
                 (user_id, award_id, amount, 1.0, amount, total, level, level, source, metadata,
-                 key, at_text)
+                 key, at_text, digest)
             )  # fmt: skip
             if key is not None:
                 assert digest is not None
                 self._keys[key] = (digest, result)
-                self._records.append(
-                    (key, _OPERATION, digest, self._xp.codec.encode(result), at_text)
-                )
             store.pending = self.flush
             tx = store.current
             assert tx is not None
@@ -201,7 +199,6 @@ class BulkXP:
                 SET_XP,
                 [(u.xp, u.level, u.updated_at, user_id) for user_id, u in self._changed.items()],
             )
-            execute_many(RECORD, self._records)
         except BaseException as exc:
             # Some rows may be in: the transaction cannot commit without the rest.
             self._store.doom(exc)
@@ -223,6 +220,5 @@ class BulkXP:
     def _drop(self) -> None:
         self._changed.clear()
         self._awards.clear()
-        self._records.clear()
         self._keys.clear()
         self._store.pending = None

@@ -119,7 +119,7 @@ from .validation import (
     check_text,
     load_json,
 )
-from .xp import XP
+from .xp import KEY_HOME, XP
 
 __all__ = ["Gamification"]
 
@@ -234,7 +234,7 @@ class Gamification:
         self._store = store
         conn = store.conn
         self._table = LevelTable(self._curve(pm, config), config.levels.max_level)
-        self._idempotency = Idempotency(conn)
+        self._idempotency = Idempotency(conn, homes=(KEY_HOME,))
         self._profiles = Profiles(conn, config, self._table)
         self._ledger = Ledger(conn, config, self._profiles)
         self._reservations = Reservations(conn, self._ledger)
@@ -389,14 +389,16 @@ class Gamification:
         self,
         operation: str,
         key: str | None,
-        digest: Callable[[], bytes],
+        digest: Callable[[], bytes | None],
         codec: Codec[T],
         at_text: str,
         body: Callable[[Tx], T],
     ) -> T:
         with self._store.write() as tx:
             if key is not None:
-                signature = digest()
+                found = digest()
+                assert found is not None, "a keyed write's digest gives its fingerprint"
+                signature: bytes = found
                 prior = self._idempotency.replay(key, operation, signature, codec)
                 if prior is not None:
                     return prior
@@ -515,10 +517,12 @@ class Gamification:
             bulk = self._bulk.award(user_id, amount, source, meta, key, moment, at_text, explicit)
             if bulk is not None:
                 return bulk
+        # Kept in the award's own row (xp.key_in_row), so computed here, not by _write.
+        signature = None if key is None else fingerprint(user_id, amount, source, meta, explicit)
         return self._write(
             "award_xp",
             key,
-            lambda: fingerprint(user_id, amount, source, meta, explicit),
+            lambda: signature,
             self._xp.codec,
             at_text,
             lambda tx: self._achievements.after_xp(
@@ -532,6 +536,7 @@ class Gamification:
                     key=key,
                     at=moment,
                     at_text=at_text,
+                    signature=signature,
                 ),
                 moment,
                 at_text,

@@ -9,6 +9,10 @@ racing with one key serialise and the second sees the first's row.
 Results are stored through a codec: JSON by default, or, for results the engine can
 rebuild from its own rows (XP awards, ledger transactions), a short reference, which
 keeps the hottest writes small.
+
+A write may keep its keys in its own rows instead (``homes``): keyed ``award_xp`` does, in
+the XP log, which saves the hottest keyed write a row. The lookup reads every home in one
+statement, so a key names one call whichever table holds it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ __all__ = ["Codec", "Idempotency", "fingerprint", "json_codec"]
 
 T = TypeVar("T")
 
-_LOOKUP = "SELECT operation, fingerprint, result FROM idempotency_keys WHERE key = ?"
+_LOOKUP = "SELECT operation, fingerprint, result FROM idempotency_keys WHERE key = ?1"
 RECORD = (
     "INSERT INTO idempotency_keys (key, operation, fingerprint, result, created_at) "
     "VALUES (?, ?, ?, ?, ?)"
@@ -39,11 +43,21 @@ def fingerprint(*parts: object) -> bytes:
 
 
 class Codec(Generic[T]):
-    """How one operation's result is stored with its key and rebuilt on a replay."""
+    """How one operation's result is stored with its key and rebuilt on a replay.
 
-    def __init__(self, encode: Callable[[T], str], decode: Callable[[str], T]) -> None:
+    ``in_row`` says of a result whether the write kept its key in its own row (a home),
+    so that no ``idempotency_keys`` row is needed.
+    """
+
+    def __init__(
+        self,
+        encode: Callable[[T], str],
+        decode: Callable[[str], T],
+        in_row: Callable[[T], bool] | None = None,
+    ) -> None:
         self.encode = encode
         self.decode = decode
+        self.in_row = in_row
 
 
 _JSON_CODECS: dict[type[Any], Codec[Any]] = {}
@@ -64,12 +78,16 @@ def json_codec(result_type: type[T]) -> Codec[T]:
 
 
 class Idempotency:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    """``homes``: SELECTs of (operation, fingerprint, result) for the key ``?1`` from the
+    tables that keep keys in their own rows; each must be served by a unique index."""
+
+    def __init__(self, conn: sqlite3.Connection, homes: tuple[str, ...] = ()) -> None:
         self._conn = conn
+        self._lookup = " UNION ALL ".join((_LOOKUP, *homes))
 
     def replay(self, key: str, operation: str, digest: bytes, codec: Codec[T]) -> T | None:
         """The stored result of an earlier identical call, or None if the key is new."""
-        row = self._conn.execute(_LOOKUP, (key,)).fetchone()
+        row = self._conn.execute(self._lookup, (key,)).fetchone()
         if row is None:
             return None
         if row[0] != operation or row[1] != digest:
@@ -79,4 +97,6 @@ class Idempotency:
     def record(
         self, key: str, operation: str, digest: bytes, result: T, codec: Codec[T], at_text: str
     ) -> None:
+        if codec.in_row is not None and codec.in_row(result):
+            return
         self._conn.execute(RECORD, (key, operation, digest, codec.encode(result), at_text))

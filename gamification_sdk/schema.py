@@ -755,3 +755,19 @@ def m012_readable_views(db: Any) -> None:
         LEFT JOIN definitions AS d ON d.kind = 'achievement' AND d.key = u.key
         """,
     )
+
+
+@migrations()
+def m013_xp_award_keys(db: Any) -> None:
+    # A keyed award_xp keeps its key in its own log row: the fingerprint of the call's
+    # arguments, unique by key. That is one row and one B-tree page fewer per keyed award
+    # than a row in idempotency_keys. Older awards' keys stay in idempotency_keys, and the
+    # lookup reads both (see idempotency.py), so the key namespace stays one.
+    _script(
+        db,
+        """
+        ALTER TABLE xp_awards ADD COLUMN fingerprint BLOB;
+        CREATE UNIQUE INDEX xp_awards_by_key ON xp_awards(idempotency_key)
+            WHERE fingerprint IS NOT NULL
+        """,
+    )

@@ -36,15 +36,21 @@ if TYPE_CHECKING:
     from .boards import Boards
     from .engine import Gamification
 
-__all__ = ["XP", "apply_multiplier"]
+__all__ = ["KEY_HOME", "XP", "apply_multiplier", "key_in_row"]
 
 _PROFILE = (
     "SELECT xp, level, prestige, xp_at_prestige, boosts_until FROM profiles WHERE user_id = ?"
 )
 NEW_AWARD = (
     "INSERT INTO xp_awards (user_id, id, base_amount, multiplier, amount, total_xp, level_before, "
-    "level_after, source, metadata, idempotency_key, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "level_after, source, metadata, idempotency_key, created_at, fingerprint) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# Where a keyed award_xp keeps its key: its own log row (see Idempotency's homes). An award
+# that pays level rewards keeps it in idempotency_keys instead, whose result holds them.
+KEY_HOME = (
+    "SELECT 'award_xp', fingerprint, json_array(user_id, id) FROM xp_awards "
+    "WHERE idempotency_key = ?1 AND fingerprint IS NOT NULL"
 )
 SET_XP = "UPDATE profiles SET xp = ?, level = ?, updated_at = ? WHERE user_id = ?"
 # The award's profile row and the user's last award id in one statement: a statement costs
@@ -94,6 +100,11 @@ def _entry(row: tuple[Any, ...]) -> XPEntry:
     )
 
 
+def key_in_row(award: XPAward) -> bool:
+    """Whether a keyed award_xp keeps its key in its log row: unless it levelled up."""
+    return not award.leveled_up
+
+
 def apply_multiplier(base: int, factors: list[float], cap: float) -> tuple[int, float]:
     """Multiply ``base`` by the product of ``factors`` (capped), rounding half up to an int.
 
@@ -136,7 +147,7 @@ class XP:
         self.boards: Boards | None = None
         # Set only when a season runs a battle pass: XP during it fills the user's tiers.
         self.battle_pass: BattlePasses | None = None
-        self.codec = Codec(self._encode, self._decode)
+        self.codec = Codec(self._encode, self._decode, key_in_row)
 
     def boost_factor(self, user_id: str, at: datetime) -> float | None:
         """The built-in multiplier: every active boost times the permanent prestige boost."""
@@ -180,7 +191,9 @@ class XP:
         key: str | None,
         at: datetime,
         at_text: str,
+        signature: bytes | None = None,
     ) -> XPAward:
+        """``signature``: a direct award_xp's fingerprint, kept in its row (``key_in_row``)."""
         conn = self._conn
         row = conn.execute(AWARD_STATE, (user_id,)).fetchone()
         if row is None:
@@ -253,6 +266,7 @@ class XP:
                 metadata,
                 key,
                 at_text,
+                None if new_level > old_level else signature,
             ),
         )
         conn.execute(SET_XP, (total, new_level, at_text, user_id))

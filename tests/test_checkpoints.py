@@ -100,7 +100,7 @@ def test_a_large_commit_asks_at_once(make_engine: Make, db_path: Path) -> None:
     g.award_xp("user0", 1, source="quest")
     assert ck._thread is None
     with g.batch():
-        awards(g, 600)  # one commit of over 1,000 changed rows
+        awards(g, 1100)  # one commit of over 1,000 changed rows
     assert ck._thread is not None
     assert ck.wait(WAIT)
     assert ck.runs == 1

@@ -546,3 +546,95 @@ def test_processes_racing_with_the_same_key_apply_once(db_path: Path) -> None:
         (rows,) = g.db.execute("SELECT COUNT(*) FROM xp_awards").fetchone()
         assert rows == keys
         assert not g.verify_ledger()
+
+
+# -- where a key is kept ---------------------------------------------------------------------
+
+
+def _registry(g: Gamification) -> list[tuple[str, str]]:
+    return [tuple(r) for r in g.db.execute("SELECT key, operation FROM idempotency_keys")]
+
+
+def _fingerprints(g: Gamification) -> list[tuple[str, bool]]:
+    return [
+        (r[0], r[1] is not None)
+        for r in g.db.execute(
+            "SELECT idempotency_key, fingerprint FROM xp_awards WHERE idempotency_key IS NOT NULL"
+        )
+    ]
+
+
+def test_a_keyed_award_keeps_its_key_in_its_log_row(engine: Gamification) -> None:
+    first = engine.award_xp("alice", 10, source="q", idempotency_key=KEY)
+    assert _registry(engine) == []
+    assert _fingerprints(engine) == [(KEY, True)]
+    with unchanged(engine):
+        assert engine.award_xp("alice", 10, source="q", idempotency_key=KEY) == first
+        with pytest.raises(errors.IdempotencyConflict):
+            engine.award_xp("alice", 11, source="q", idempotency_key=KEY)
+
+
+def test_an_award_that_pays_level_rewards_keeps_its_key_in_the_registry(
+    engine: Gamification,
+) -> None:
+    first = engine.award_xp("alice", 500, source="q", idempotency_key=KEY)
+    assert first.leveled_up and first.rewards
+    assert _registry(engine) == [(KEY, "award_xp")]
+    assert _fingerprints(engine) == [(KEY, False)]  # the row names the key, the registry holds it
+    with unchanged(engine):
+        assert engine.award_xp("alice", 500, source="q", idempotency_key=KEY) == first
+
+
+def test_a_key_of_another_operation_conflicts_with_award_xp(engine: Gamification) -> None:
+    engine.award_points("alice", 10, currency="points", source="quest", idempotency_key=KEY)
+    with unchanged(engine), pytest.raises(errors.IdempotencyConflict) as info:
+        engine.award_xp("alice", 10, source="quest", idempotency_key=KEY)
+    assert (info.value.operation, info.value.original_operation) == ("award_xp", "award_points")
+
+
+def test_track_keys_do_not_claim_award_xp_keys(make_engine: Make) -> None:
+    # A tracked event's XP row carries the derived key "track:<key>" but no fingerprint:
+    # the key names the track() call, which is in the registry.
+    g = make_engine()
+    g.load_definitions({"rules": [{"event": "post", "xp": 10}]}, name="rules")
+    g.track("alice", "post", idempotency_key=KEY)
+    assert _fingerprints(g) == [(f"track:{KEY}", False)]
+    g.award_xp("alice", 10, source="q", idempotency_key=f"track:{KEY}")
+    assert sorted(_fingerprints(g)) == [(f"track:{KEY}", False), (f"track:{KEY}", True)]
+
+
+def test_award_xp_keys_from_before_the_xp_log_kept_them_still_replay(
+    clock: FakeClock, db_path: Path
+) -> None:
+    import sqlite_utils
+
+    from gamification_sdk.idempotency import fingerprint
+    from gamification_sdk.schema import migrations
+
+    db = sqlite_utils.Database(db_path)
+    migrations.apply(db, stop_before="m013_xp_award_keys")
+    when = START.isoformat(timespec="microseconds")
+    db.execute(
+        "INSERT INTO profiles (user_id, xp, level, created_at, updated_at) "
+        "VALUES ('veteran', 10, 1, ?, ?)", [when, when],
+    )  # fmt: skip
+    db.execute(
+        "INSERT INTO xp_awards (user_id, id, base_amount, multiplier, amount, total_xp, "
+        "level_before, level_after, source, idempotency_key, created_at) "
+        "VALUES ('veteran', 1, 10, 1.0, 10, 10, 1, 1, 'q', ?, ?)", [KEY, when],
+    )  # fmt: skip
+    db.execute(
+        "INSERT INTO idempotency_keys (key, operation, fingerprint, result, created_at) "
+        "VALUES (?, 'award_xp', ?, '[\"veteran\",1]', ?)",
+        [KEY, fingerprint("veteran", 10, "q", None, None), when],
+    )
+    db.conn.commit()
+    db.close()
+    with Gamification.open(db_path, clock=clock, load_entrypoints=False) as g:
+        with unchanged(g):
+            again = g.award_xp("veteran", 10, source="q", idempotency_key=KEY)
+            assert (again.id, again.total_xp, again.created_at) == (1, 10, START)
+            with pytest.raises(errors.IdempotencyConflict):
+                g.award_xp("veteran", 20, source="q", idempotency_key=KEY)
+        assert g.award_xp("veteran", 5, source="q", idempotency_key="new").total_xp == 15
+        assert _fingerprints(g) == [(KEY, False), ("new", True)]

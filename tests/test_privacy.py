@@ -225,6 +225,15 @@ def test_a_retried_award_after_deletion_is_a_new_request(world: Gamification) ->
     assert award.total_xp == 250 and award.old_level == 1
 
 
+def test_a_retried_small_award_after_deletion_is_a_new_request(world: Gamification) -> None:
+    """An award that crossed no level keeps its key in its own XP row: that goes too."""
+    first = world.award_xp(ALICE, 1, source="quest", idempotency_key="small")
+    assert not first.leveled_up
+    world.delete_user(ALICE)
+    again = world.award_xp(ALICE, 1, source="quest", idempotency_key="small")
+    assert (again.id, again.total_xp) == (1, 1)
+
+
 class Forgetter:
     def __init__(self) -> None:
         self.deleted: list[UserDeletion] = []
