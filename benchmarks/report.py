@@ -91,11 +91,10 @@ class Findings:
 # benchmarks/README.md and the README's leaderboard section, shown under a missed row.
 WHY = {
     "award_xp, unique key": (
-        "a keyed award dirties about 4.4 WAL pages per commit (profile, XP log, idempotency "
-        "key; page splits of the clustered log and key index) against the baseline's ~3, and "
-        "runs 7 statements to its 4: raw sqlite3 doing the engine's statements reaches about "
-        "0.55 of the baseline, and the engine's Python (validation, fingerprint, result, "
-        "hooks) adds about 13 us a call"
+        "a keyed award dirties about 3.7 WAL pages per commit (profile, XP log and its key "
+        "index; page splits of the log, clustered by user) against the baseline's ~3.2, and "
+        "runs 6 statements to its 4 (the key lookup, the profile read); the engine's Python "
+        "(validation, fingerprint, result, hooks) adds about 13 us a call"
     ),
     "award_points": (
         "double entry: raw sqlite3 doing only the writes the ledger's design requires (the "
