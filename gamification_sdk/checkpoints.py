@@ -99,7 +99,10 @@ class Checkpointer:
             self._stopping = True
             self._cond.notify_all()
             thread = self._thread
-        if thread is not None and self._pid == os.getpid():
+        # Not from the thread itself: a garbage collection can run the finaliser there.
+        if thread is None or self._pid != os.getpid():
+            return
+        if thread is not threading.current_thread():
             thread.join()
 
     def _run(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -146,9 +147,11 @@ class Store:
             if checkpoint == "background":
                 execute(f"PRAGMA wal_autocheckpoint = {SAFETY_NET_PAGES}")
                 # Absolute now: the thread connects later, perhaps after the host's chdir().
-                self.checkpointer = Checkpointer(
+                checkpointer = self.checkpointer = Checkpointer(
                     os.path.abspath(self.path), busy_timeout=busy_timeout
                 )
+                # An engine dropped without close() must not leave its thread behind.
+                weakref.finalize(self, checkpointer.close)
             else:
                 execute("PRAGMA wal_autocheckpoint = 1000")
         execute(f"PRAGMA synchronous = {'FULL' if durability == 'full' else 'NORMAL'}")

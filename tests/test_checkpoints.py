@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 import sqlite3
@@ -132,6 +133,19 @@ def test_close_stops_the_thread(make_engine: Make, db_path: Path) -> None:
     assert not thread.is_alive()
     ck.request()  # after close: ignored, no new thread
     assert ck._thread is thread
+
+
+def test_an_engine_dropped_without_close_stops_its_thread(db_path: Path) -> None:
+    g = Gamification.open(db_path, config=BARE, load_entrypoints=False)
+    ck = checkpointer(g)
+    ck.request()
+    assert ck.wait(WAIT)
+    thread = ck._thread
+    assert thread is not None and thread.is_alive()
+    del g
+    gc.collect()
+    thread.join(WAIT)
+    assert not thread.is_alive()
 
 
 def test_a_failing_checkpoint_is_logged_and_writes_go_on(
