@@ -302,24 +302,16 @@ class Raw:
 
     def per_txn(self, n: int) -> float:
         """``n`` transactions of UPDATE + INSERT; committed transactions per second."""
-        execute, user, key = self.conn.execute, self._user, self.key
-        checkpointer = self.checkpointer
+        conn, user, key, checkpointer = self.conn, self._user, self.key, self.checkpointer
+        execute = conn.execute
         start = time.perf_counter()
-        if checkpointer is None:
-            for _ in range(n):
-                who = next(user)
-                execute("BEGIN IMMEDIATE")
-                execute(_RAW_UPDATE, (1, who))
-                execute(_RAW_INSERT, (who, 1, key()))
-                execute("COMMIT")
-        else:
-            conn = self.conn
-            for _ in range(n):
-                who = next(user)
-                execute("BEGIN IMMEDIATE")
-                execute(_RAW_UPDATE, (1, who))
-                execute(_RAW_INSERT, (who, 1, key()))
-                execute("COMMIT")
+        for _ in range(n):
+            who = next(user)
+            execute("BEGIN IMMEDIATE")
+            execute(_RAW_UPDATE, (1, who))
+            execute(_RAW_INSERT, (who, 1, key()))
+            execute("COMMIT")
+            if checkpointer is not None:  # a few ns: under 0.1% of a commit
                 checkpointer.committed(conn.total_changes)
         return n / (time.perf_counter() - start)
 
