@@ -296,6 +296,10 @@ class ReferralsConfig:
     ip_window_days: int = 7
     reject_seen_device: bool = True
     reject_referred_twice: bool = True
+    # Refuse a referee who is the referrer's referrer, or theirs, and so on (a ring of any length).
+    reject_referral_cycle: bool = True
+    # Refuse a referee who already earned XP or points or recorded an event by then.
+    reject_existing_user: bool = True
 
 
 @attrs.frozen
@@ -698,7 +702,8 @@ def _referral_problems(config: ReferralsConfig, currencies: list[str]) -> list[s
         if not _is_int(value) or not 0 <= value <= MAX_AMOUNT:
             p.append(f"referrals.{field}: expected an int from 0 to 2**53, got {value!r}")
     for field in (
-        "reject_self_referral", "reject_same_ip", "reject_seen_device", "reject_referred_twice"
+        "reject_self_referral", "reject_same_ip", "reject_seen_device", "reject_referred_twice",
+        "reject_referral_cycle", "reject_existing_user",
     ):
         if type(getattr(config, field)) is not bool:
             p.append(f"referrals.{field}: expected bool")

@@ -47,6 +47,7 @@ from .models import MilestoneReward, Referral, ReferralAttempt, ReferralConversi
 from .notifications import Notifications
 from .profiles import Profiles
 from .ratelimits import REFERRAL_TRACK, RateLimits
+from .referral_rules import closes_cycle, has_activity
 from .store import Tx
 from .validation import check_id, check_row_id, check_text
 
@@ -81,7 +82,10 @@ UTM_KEYS = ("campaign", "content", "medium", "source", "term")
 SIGNED_UP_METRIC = "~referrals:signed_up"
 CONVERTED_METRIC = "~referrals:converted"
 # The built-in fraud rules' reasons, in the order they are checked.
-REASONS = ("self_referral", "referred_twice", "same_ip", "ip_velocity", "device_seen")
+REASONS = (
+    "self_referral", "referral_cycle", "referred_twice", "existing_user", "same_ip",
+    "ip_velocity", "device_seen",
+)  # fmt: skip
 MAX_REVENUE = 1e12
 
 _COLUMNS = (
@@ -359,10 +363,15 @@ class Referrals:
         conn = self._conn
         if s.reject_self_referral and a.referrer_id == a.referred_id:
             return "self_referral"
+        # Before referred_twice, which also catches most cycles: this reason names the ring.
+        if s.reject_referral_cycle and closes_cycle(conn, a.referrer_id, a.referred_id):
+            return "referral_cycle"
         # A paid earlier referral always blocks: a user is welcomed once (a unique index).
         (earlier,) = conn.execute(_EARLIER, (a.referred_id,)).fetchone()
         if earlier == 0 or (earlier == 1 and s.reject_referred_twice):
             return "referred_twice"
+        if s.reject_existing_user and has_activity(conn, a.referred_id, to_text(a.at)):
+            return "existing_user"
         if a.ip is not None:
             if s.reject_same_ip:
                 known = {ip for (ip,) in conn.execute(_KNOWN_IPS, (a.referrer_id, a.referrer_id))}

@@ -49,6 +49,10 @@ DEFINITIONS = {
 def busy_life(g: Gamification, user: str, friend: str, n: int) -> None:
     """One user touching every capability, so the export and the deletion reach every table."""
     g.load_definitions(DEFINITIONS, name="privacy")
+    # Referred first: an existing user with activity cannot be referred into signing up.
+    g.track_referral(
+        g.referral_code(friend), user, ip=f"192.0.2.7{n}", email=f"person{n}@example.org"
+    )
     g.award_xp(user, 250, source="quest", idempotency_key=f"xp-{user}", metadata={"who": user})
     g.add_xp_boost(user, 1.5, expires_at=START + timedelta(days=2), source="event")
     g.award_points(friend, 50, currency="points", source="seed")
@@ -70,9 +74,6 @@ def busy_life(g: Gamification, user: str, friend: str, n: int) -> None:
     g.set_privacy(user, visibility="public", show_on_global=True, real_name=f"Person Number{n}")
     code = g.referral_code(user, ip=f"192.0.2.1{n}")
     g.track_referral(code, f"carol{n}", ip=f"192.0.2.9{n}", email=f"carol{n}@example.org")
-    g.track_referral(
-        g.referral_code(friend), user, ip=f"192.0.2.7{n}", email=f"person{n}@example.org"
-    )
     g.equip_title(user, "Rookie")
 
 
