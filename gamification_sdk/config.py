@@ -704,7 +704,7 @@ def _referral_problems(config: ReferralsConfig, currencies: list[str]) -> list[s
     for field in (
         "reject_self_referral", "reject_same_ip", "reject_seen_device", "reject_referred_twice",
         "reject_referral_cycle", "reject_existing_user",
-    ):
+    ):  # fmt: skip
         if type(getattr(config, field)) is not bool:
             p.append(f"referrals.{field}: expected bool")
     per_ip = config.max_referrals_per_ip

@@ -1,0 +1,363 @@
+"""Referral cycles and existing users (issue 23): neither can be referred into a signup bonus."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import START, unchanged
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gamification_sdk import Config, FakeClock, Gamification, Referral, ReferralsConfig, errors
+from gamification_sdk.referrals import REASONS
+
+Make = Callable[..., Gamification]
+NO_LIMIT: dict[str, Any] = {"referral_track": None}
+
+
+def engine(make: Make, *, path: str | Path = ":memory:", **fields: Any) -> Gamification:
+    """An engine with these ReferralsConfig fields and the tracking rate limit off."""
+    return make(path, config=Config(referrals=ReferralsConfig(**fields), rate_limits=NO_LIMIT))
+
+
+@pytest.fixture
+def r(make_engine: Make) -> Gamification:
+    return engine(make_engine)
+
+
+def rejected(call: Callable[[], Any]) -> errors.ReferralRejected:
+    with pytest.raises(errors.ReferralRejected) as info:
+        call()
+    return info.value
+
+
+def points(g: Gamification, user: str) -> int:
+    return g.balance(user, "points")
+
+
+def tables_written(g: Gamification, call: Callable[[], Any]) -> set[str]:
+    """The tables whose rows ``call`` added, changed or removed."""
+    before = set(g.dump().splitlines())
+    with contextlib.suppress(errors.ReferralRejected):
+        call()
+    after = set(g.dump().splitlines())
+    return {re.sub(r'^INSERT INTO "([^"]+)".*', r"\1", line) for line in before ^ after}
+
+
+# -- cycles ----------------------------------------------------------------------------------
+
+
+def test_the_reported_two_cycle_is_refused(r: Gamification) -> None:
+    # The report: Jon, referred by Ivy, refers Ivy back; both were paid 500 more.
+    ivy = r.referral_code("ivy", name="Ivy", ip="203.0.113.80")
+    r.track_referral(ivy, "jon", ip="198.51.103.1", device_fingerprint="fp-jon")
+    jon = r.referral_code("jon", name="Jon", ip="198.51.103.1")
+    exc = rejected(
+        lambda: r.track_referral(jon, "ivy", ip="198.51.103.2", device_fingerprint="fp-ivy")
+    )
+    assert exc.reason == "referral_cycle"
+    stored = r.referral(exc.referral_id)
+    assert (stored.referrer_id, stored.referred_id, stored.flagged) == ("jon", "ivy", True)
+    assert (stored.status, stored.referrer_points, stored.referred_points) == ("pending", 0, 0)
+    assert (points(r, "ivy"), points(r, "jon")) == (500, 500)
+    assert r.referral_stats("jon").earned == {"points": 500}
+    assert not r.verify_ledger()
+
+
+def test_longer_cycles_are_refused_too(r: Gamification) -> None:
+    # a -> b -> c -> d; d refers a (4-cycle), c refers a (3-cycle): both close a ring.
+    users = ["a", "b", "c", "d"]
+    for referrer, referred in itertools.pairwise(users):
+        r.track_referral(r.referral_code(referrer), referred)
+    before = {u: points(r, u) for u in users}
+    for closer in ("d", "c"):
+        with pytest.raises(errors.ReferralRejected) as info:
+            r.track_referral(r.referral_code(closer), "a")
+        assert info.value.reason == "referral_cycle"
+    assert {u: points(r, u) for u in users} == before
+
+
+def test_a_cycle_is_named_before_the_other_rules_it_breaks(r: Gamification) -> None:
+    # b was referred (referred_twice) and is active (existing_user): the ring is the reason.
+    r.track_referral(r.referral_code("a"), "b")
+    r.track_referral(r.referral_code("b"), "c")
+    r.track_referral(r.referral_code("c"), "d")
+    assert rejected(lambda: r.track_referral(r.referral_code("d"), "b")).reason == (
+        "referral_cycle"
+    )
+    assert REASONS.index("self_referral") < REASONS.index("referral_cycle")
+    assert REASONS.index("referral_cycle") < REASONS.index("referred_twice")
+
+
+def test_referring_sideways_in_the_tree_is_not_a_cycle(r: Gamification) -> None:
+    # a referred b and c; b refers a brand-new user, and c's friend is nobody's ancestor.
+    code = r.referral_code("a")
+    r.track_referral(code, "b")
+    r.track_referral(code, "c")
+    assert r.track_referral(r.referral_code("b"), "e").status == "signed_up"
+    assert r.track_referral(r.referral_code("c"), "f").status == "signed_up"
+
+
+def test_flagged_referrals_are_not_edges_of_the_graph(r: Gamification) -> None:
+    # b's referral by a was flagged: b refers a later, and that closes no ring of paid ones.
+    code = r.referral_code("a", ip="192.0.2.1")
+    rejected(lambda: r.track_referral(code, "b", ip="192.0.2.1"))
+    assert r.track_referral(r.referral_code("b"), "a").status == "signed_up"
+
+
+def test_cycle_rule_switched_off(make_engine: Make) -> None:
+    def two_cycle(g: Gamification) -> Callable[[], Referral]:
+        g.track_referral(g.referral_code("ivy"), "jon")
+        return lambda: g.track_referral(g.referral_code("jon"), "ivy")
+
+    # Ivy was paid as referrer: the existing-user rule still refuses her.
+    g = engine(make_engine, reject_referral_cycle=False)
+    assert rejected(two_cycle(g)).reason == "existing_user"
+    # Both off: the ring pays again, as before these rules.
+    g = engine(make_engine, reject_referral_cycle=False, reject_existing_user=False)
+    assert two_cycle(g)().status == "signed_up"
+    assert (points(g, "ivy"), points(g, "jon")) == (1000, 1000)
+
+
+def test_a_cycle_stored_before_the_rule_does_not_trap_the_walk(
+    make_engine: Make, db_path: Path
+) -> None:
+    old = engine(make_engine, path=db_path, reject_referral_cycle=False,
+                 reject_existing_user=False)  # fmt: skip
+    old.track_referral(old.referral_code("a"), "b")
+    old.track_referral(old.referral_code("b"), "a")
+    g = engine(make_engine, path=db_path)
+    assert g.track_referral(g.referral_code("a"), "new").status == "signed_up"
+    assert rejected(lambda: g.track_referral(g.referral_code("new"), "b")).reason == (
+        "referral_cycle"
+    )
+
+
+# -- existing users --------------------------------------------------------------------------
+
+
+ACTIVITY = [
+    pytest.param(lambda g: g.award_xp("amy", 10, source="lesson"), id="xp"),
+    pytest.param(lambda g: g.award_points("amy", 5, currency="points", source="seed"), id="points"),
+    pytest.param(lambda g: g.track("amy", "workout"), id="event"),
+    pytest.param(lambda g: g.record_activity("amy"), id="active-day"),
+    pytest.param(lambda g: g.track_referral(g.referral_code("amy"), "bob"), id="referred-someone"),
+]
+
+
+@pytest.mark.parametrize("activity", ACTIVITY)
+def test_an_existing_user_cannot_be_referred(
+    r: Gamification, activity: Callable[[Gamification], Any]
+) -> None:
+    code = r.referral_code("sean")
+    activity(r)
+    before = points(r, "amy")
+    exc = rejected(lambda: r.track_referral(code, "amy"))
+    assert exc.reason == "existing_user"
+    assert r.referral(exc.referral_id).flagged
+    assert (points(r, "sean"), points(r, "amy")) == (0, before)
+    assert r.notifications("sean") == []
+
+
+@pytest.mark.parametrize("activity", ACTIVITY)
+def test_existing_user_rule_switched_off(
+    make_engine: Make, activity: Callable[[Gamification], Any]
+) -> None:
+    g = engine(make_engine, reject_existing_user=False)
+    code = g.referral_code("sean")
+    activity(g)
+    before = points(g, "amy")
+    assert g.track_referral(code, "amy").status == "signed_up"
+    assert points(g, "amy") == before + 500
+    assert not g.verify_ledger()
+
+
+def test_a_profile_without_activity_can_be_referred(r: Gamification) -> None:
+    # A code (or a timezone) makes a profile, not activity: the host may create one first.
+    r.referral_code("amy")
+    r.set_timezone("amy", "Europe/Paris")
+    assert r.track_referral(r.referral_code("sean"), "amy").status == "signed_up"
+
+
+def test_activity_counts_up_to_the_referral_time(r: Gamification, clock: FakeClock) -> None:
+    code = r.referral_code("sean")
+    clock.advance(hours=1)
+    r.award_xp("amy", 10, source="lesson")  # an hour after START
+    # Recorded late with at=: amy was not active yet when she signed up.
+    assert r.track_referral(code, "amy", at=START).status == "signed_up"
+    r.award_xp("bob", 10, source="lesson", at=START)
+    # Activity at the very moment of the referral came first: it counts.
+    assert rejected(lambda: r.track_referral(code, "bob", at=START)).reason == "existing_user"
+    r.award_xp("cy", 10, source="lesson", at=START + timedelta(minutes=5))
+    assert rejected(lambda: r.track_referral(code, "cy")).reason == "existing_user"
+
+
+# -- refusals write what the other rules' refusals write, replays still replay ---------------
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        pytest.param(lambda g: g.track_referral(g.referral_code("amy"), "sean"),
+                     "referral_cycle", id="cycle"),
+        pytest.param(lambda g: g.award_xp("amy", 10, source="lesson"), "existing_user",
+                     id="existing"),
+    ],
+)  # fmt: skip
+def test_a_refusal_writes_only_the_flagged_row_and_its_rate_limit_hit(
+    g: Gamification, setup: Callable[[Gamification], Any], reason: str
+) -> None:
+    code = g.referral_code("sean")
+    setup(g)
+    self_referral = tables_written(g, lambda: g.track_referral(code, "sean"))
+    assert self_referral == {"referrals", "rate_limit_hits"}
+    assert tables_written(g, lambda: g.track_referral(code, "amy")) == self_referral
+    assert g.referrals("sean")[0].reason == reason
+
+
+def test_replays_of_a_refusal_raise_it_again_and_write_nothing(
+    r: Gamification, clock: FakeClock
+) -> None:
+    r.track_referral(r.referral_code("ivy"), "jon")
+    jon = r.referral_code("jon")
+    first = rejected(lambda: r.track_referral(jon, "ivy", idempotency_key="signup-ivy"))
+    clock.advance(minutes=5)
+    with unchanged(r):
+        again = rejected(lambda: r.track_referral(jon, "ivy", idempotency_key="signup-ivy"))
+    assert (again.reason, again.referral_id) == (first.reason, first.referral_id)
+
+
+def test_a_paid_referral_replays_after_the_new_user_became_active(
+    r: Gamification, clock: FakeClock
+) -> None:
+    code = r.referral_code("sean")
+    paid = r.track_referral(code, "amy", idempotency_key="signup-amy")
+    r.award_xp("amy", 10, source="lesson")  # the welcome bonus made her active anyway
+    clock.advance(minutes=5)
+    with unchanged(r):
+        assert r.track_referral(code, "amy", idempotency_key="signup-amy") == paid
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["reject_referral_cycle", "reject_existing_user"])
+def test_the_switches_are_bools_on_by_default(field: str) -> None:
+    assert getattr(ReferralsConfig(), field) is True
+    with pytest.raises(errors.ConfigError) as info:
+        bad: dict[str, Any] = {field: 1}
+        Config(referrals=ReferralsConfig(**bad))
+    assert [p for p in info.value.problems if p.startswith(f"referrals.{field}:")]
+    loaded = Config.from_dict({"referrals": {field: False}})
+    assert getattr(loaded.referrals, field) is False
+    assert Config.from_dict(loaded.to_dict()) == loaded
+
+
+# -- a property: random attempts among a few users, checked against a model ------------------
+
+USERS = ["u0", "u1", "u2", "u3"]
+ATTEMPTS = st.lists(
+    st.one_of(
+        st.tuples(st.just("track"), st.integers(0, 3), st.integers(0, 3),
+                  st.sampled_from([None, None, "k1", "k2"])),
+        st.tuples(st.just("active"), st.integers(0, 3)),
+        st.tuples(st.just("convert"), st.integers(0, 3)),
+    ),
+    min_size=1,
+    max_size=30,
+)  # fmt: skip
+
+
+def expected_reason(
+    referrer: str, referred: str, referred_by: dict[str, str], tried: set[str], active: set[str]
+) -> str | None:
+    """The reason the rules give, in their order, for what the model knows."""
+    if referrer == referred:
+        return "self_referral"
+    upstream: set[str] = set()
+    user = referrer
+    while user in referred_by:
+        user = referred_by[user]
+        upstream.add(user)
+    if referred in upstream:
+        return "referral_cycle"
+    if referred in tried:
+        return "referred_twice"
+    if referred in active:
+        return "existing_user"
+    return None
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=ATTEMPTS)
+def test_random_attempts_never_pay_a_cycle_and_refer_each_user_once(
+    make_engine: Make, ops: list[Any]
+) -> None:
+    g = engine(make_engine)
+    codes = {user: g.referral_code(user) for user in USERS}  # profiles, not activity
+    referred_by: dict[str, str] = {}  # the paid referrals
+    tried: set[str] = set()  # every referred user, flagged attempts included
+    active: set[str] = set()
+    converted: set[str] = set()
+    keys: dict[str, tuple[tuple[str, str], str | None]] = {}
+    for op in ops:
+        if op[0] == "track":
+            _, i, j, key = op
+            pair = (USERS[i], USERS[j])
+            if key in keys and keys[key][0] != pair:
+                with pytest.raises(errors.IdempotencyConflict):
+                    g.track_referral(codes[pair[0]], pair[1], idempotency_key=key)
+                continue
+            replay = key in keys
+            want = keys[key][1] if replay else expected_reason(*pair, referred_by, tried, active)
+            if want is None:
+                referral = g.track_referral(codes[pair[0]], pair[1], idempotency_key=key)
+                assert referral.status == "signed_up"
+            else:
+                with pytest.raises(errors.ReferralRejected) as info:
+                    g.track_referral(codes[pair[0]], pair[1], idempotency_key=key)
+                assert info.value.reason == want
+            if replay:
+                continue
+            if key is not None:
+                keys[key] = (pair, want)
+            tried.add(pair[1])
+            if want is None:
+                referred_by[pair[1]] = pair[0]
+                active.update(pair)
+        elif op[0] == "active":
+            g.award_xp(USERS[op[1]], 10, source="lesson")
+            active.add(USERS[op[1]])
+        else:
+            user = USERS[op[1]]
+            if user in referred_by and user not in converted:
+                g.convert_referral(user, kind="first_purchase")
+                converted.add(user)
+            else:
+                with pytest.raises((errors.NotFound, errors.ReferralUnavailable)):
+                    g.convert_referral(user, kind="first_purchase")
+    # What the database says, whatever the model thought.
+    paid = [x for u in USERS for x in g.referrals(u, limit=100) if not x.flagged]
+    parent = {x.referred_id: x.referrer_id for x in paid}
+    assert len(parent) == len(paid)  # each user referred (paid) at most once
+    for user in USERS:
+        seen, step = {user}, user
+        while step in parent:  # no paid referral closes a ring: every walk up ends
+            step = parent[step]
+            assert step not in seen
+            seen.add(step)
+        history = g.history(user, limit=1000).transactions
+        assert sum(t.description == "Welcome bonus" for t in history) <= 1
+        conversions = [t for t in history if t.description == "Referral conversion bonus"]
+        assert len({t.reference_id for t in conversions}) == len(conversions)
+    assert parent == referred_by
+    assert not g.verify_ledger()
