@@ -296,9 +296,9 @@ class ReferralsConfig:
     ip_window_days: int = 7
     reject_seen_device: bool = True
     reject_referred_twice: bool = True
-    # Refuse a referee who is the referrer's referrer, or theirs, and so on (a ring of any length).
+    # Flags `referral_cycle`: the new user is the referrer's referrer, or theirs... (any ring).
     reject_referral_cycle: bool = True
-    # Refuse a referee who already earned XP or points or recorded an event by then.
+    # Flags `existing_user`: the new user had XP, points or events by the referral's time.
     reject_existing_user: bool = True
 
 
