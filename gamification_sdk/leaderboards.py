@@ -18,7 +18,7 @@ from .leaderboard_config import BoardConfig, RankReward
 from .ledger import Ledger, Posting
 from .models import Leaderboard, LeaderboardEntry, PeriodClose
 from .notifications import Notifications
-from .periods import check_key
+from .periods import key_problem
 from .social import Person, Social
 from .store import Tx
 
@@ -104,10 +104,13 @@ class Leaderboards:
             if current is None:
                 raise InvalidInput("period", f"no season is active at {at.isoformat()}")
             period_key = current.key
-        elif not isinstance(period_key, str) or not check_key(period, period_key) or (
-            period == "season" and calendar.season(period_key) is None
-        ):
-            raise InvalidInput("period_key", f"not a {period} key: {period_key!r}")
+        else:
+            problem = key_problem(period, period_key)
+            if problem is None and period == "season" and calendar.season(period_key) is None:
+                seasons = ", ".join(repr(s.key) for s in self._config.leaderboards.seasons)
+                problem = f"no season {period_key!r:.50} is configured (seasons: {seasons})"
+            if problem is not None:
+                raise InvalidInput("period_key", problem)
         row = self._conn.execute(
             "SELECT id, closed_at FROM lb_periods "
             "WHERE board = ? AND period = ? AND period_key = ?",
