@@ -57,6 +57,10 @@ class _Line(NamedTuple):
     movement: str | None = None
 
 
+# user -> (score, reached, previous_rank, movement): a board's rows, before privacy.
+_Scores = dict[str, tuple[float, int, int | None, str | None]]
+
+
 def _ranked(rows: Sequence[tuple[str, float, int]]) -> list[_Line]:
     """Competition ranks over rows, best first; ties in the order their scores were reached."""
     ordered = sorted(rows, key=lambda r: (-r[1], r[2], r[0]))
@@ -306,7 +310,7 @@ class Leaderboards:
 
     def _scoped(
         self, target: Target, scope: str, group: str | None, viewer: str | None
-    ) -> tuple[dict[str, tuple[float, int, int | None, str | None]], set[str]]:
+    ) -> tuple[_Scores, set[str]]:
         """The scores of a friends or group board's users, and which of them it shows:
         ``public`` users to everyone, ``friends_only`` users to their friends, ``private``
         users to nobody. A viewer is never their own friend, but a ``friends_only`` viewer
@@ -350,7 +354,7 @@ class Leaderboards:
 
     def _archived_global(
         self, period_id: int, viewer: str | None
-    ) -> tuple[dict[str, tuple[float, int, int | None, str | None]], set[str]]:
+    ) -> tuple[_Scores, set[str]]:
         """The archived scores of the users a global board lists now (public and opted in),
         and the viewer's: the archive's own ``listed`` and ranks are as the period closed,
         which paid the rewards, but someone who has since gone private is off the board."""
