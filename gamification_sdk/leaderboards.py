@@ -18,14 +18,22 @@ from .leaderboard_config import BoardConfig, RankReward
 from .ledger import Ledger, Posting
 from .models import Leaderboard, LeaderboardEntry, PeriodClose
 from .notifications import Notifications
-from .periods import check_key
+from .periods import key_problem
 from .social import Person, Social
 from .store import Tx
 
 __all__ = ["SCOPES", "Leaderboards", "Target"]
 
 SCOPES = ("global", "group", "friends")
-_ARCHIVE_COLUMNS = "user_id, score, reached, rank, position, previous_rank, movement, listed"
+# An archived period's rows with whether global boards list each user now: the same rule
+# as ``lb_scores.listed`` (see boards.py), from the profile's current settings.
+_ARCHIVED_GLOBAL = (
+    "SELECT a.user_id, a.score, a.reached, a.previous_rank, a.movement, "
+    "COALESCE(p.visibility, ?2) = 'public' AND COALESCE(p.show_on_global, ?3) "
+    "FROM lb_archive AS a JOIN profiles AS p ON p.user_id = a.user_id "
+    "WHERE a.period_id = ?1 AND (a.user_id = ?4 "
+    "OR (COALESCE(p.visibility, ?2) = 'public' AND COALESCE(p.show_on_global, ?3)))"
+)
 
 
 class Target(NamedTuple):
@@ -47,6 +55,10 @@ class _Line(NamedTuple):
     hidden: bool = False
     previous_rank: int | None = None
     movement: str | None = None
+
+
+# user -> (score, reached, previous_rank, movement): a board's rows, before privacy.
+_Scores = dict[str, tuple[float, int, int | None, str | None]]
 
 
 def _ranked(rows: Sequence[tuple[str, float, int]]) -> list[_Line]:
@@ -96,10 +108,13 @@ class Leaderboards:
             if current is None:
                 raise InvalidInput("period", f"no season is active at {at.isoformat()}")
             period_key = current.key
-        elif not isinstance(period_key, str) or not check_key(period, period_key) or (
-            period == "season" and calendar.season(period_key) is None
-        ):
-            raise InvalidInput("period_key", f"not a {period} key: {period_key!r}")
+        else:
+            problem = key_problem(period, period_key)
+            if problem is None and period == "season" and calendar.season(period_key) is None:
+                seasons = ", ".join(repr(s.key) for s in self._config.leaderboards.seasons)
+                problem = f"no season {period_key!r:.50} is configured (seasons: {seasons})"
+            if problem is not None:
+                raise InvalidInput("period_key", problem)
         row = self._conn.execute(
             "SELECT id, closed_at FROM lb_periods "
             "WHERE board = ? AND period = ? AND period_key = ?",
@@ -137,7 +152,8 @@ class Leaderboards:
             return self._live_global(target, limit, offset, viewer)
         lines = self._lines(target, scope, group, viewer)
         own = self._find(lines, viewer)
-        page = lines[offset : offset + limit]
+        # A viewer the board hides has their own line, never a place on the page.
+        page = [line for line in lines if not line.hidden][offset : offset + limit]
         return self._board(target, scope, group, page, own, self._total(lines))
 
     def around(
@@ -266,14 +282,39 @@ class Leaderboards:
 
     # Group and friends boards, and every board of a closed period: built from the rows of
     # the users concerned, so they cost what the group (or the viewer's friends) holds.
+    # Privacy is applied as the board is read, from each user's settings now, so a closed
+    # period follows the same rules as an open one.
 
     def _lines(
         self, target: Target, scope: str, group: str | None, viewer: str | None
     ) -> list[_Line]:
+        """The board in order: the users it shows, ranked among themselves, and a viewer
+        it hides where they would stand (``hidden``, the rank they would have)."""
         if target.period_id is None:
             return []
         if scope == "global":  # a closed period: the archive
-            return self._archived_global(target.period_id, viewer)
+            rows, shown = self._archived_global(target.period_id, viewer)
+        else:
+            rows, shown = self._scoped(target, scope, group, viewer)
+        lines = _ranked([(user, row[0], row[1]) for user, row in rows.items() if user in shown])
+        if viewer in rows and viewer not in shown:
+            score, reached = rows[viewer][0], rows[viewer][1]
+            rank = 1 + sum(1 for line in lines if line.score > score)
+            lines.insert(rank - 1, _Line(viewer, score, reached, rank, rank, hidden=True))
+        if target.closed:
+            lines = [
+                line._replace(previous_rank=rows[line.user_id][2], movement=rows[line.user_id][3])
+                for line in lines
+            ]
+        return lines
+
+    def _scoped(
+        self, target: Target, scope: str, group: str | None, viewer: str | None
+    ) -> tuple[_Scores, set[str]]:
+        """The scores of a friends or group board's users, and which of them it shows:
+        ``public`` users to everyone, ``friends_only`` users to their friends, ``private``
+        users to nobody. A viewer is never their own friend, but a ``friends_only`` viewer
+        stands on the board their friends see; a ``private`` one is hidden."""
         social = self._social
         if scope == "friends":
             assert viewer is not None
@@ -284,26 +325,14 @@ class Leaderboards:
             friends = set() if viewer is None else social.friends(viewer)
             candidates = social.members(group)
         people = social.people(candidates)
-        shown = [
+        shown = {
             user_id
-            for user_id in candidates
-            if user_id == viewer
-            or (
-                user_id in people
-                and (
-                    people[user_id].visibility == "public"
-                    or (people[user_id].visibility == "friends_only" and user_id in friends)
-                )
-            )
-        ]
-        rows = self._scores(target, shown)
-        lines = _ranked([(user, score, reached) for user, (score, reached, _, _) in rows.items()])
-        if target.closed:
-            lines = [
-                line._replace(previous_rank=rows[line.user_id][2], movement=rows[line.user_id][3])
-                for line in lines
-            ]
-        return lines
+            for user_id, person in people.items()
+            if person.visibility == "public"
+            or (person.visibility == "friends_only" and (user_id in friends or user_id == viewer))
+        }
+        in_board = [user_id for user_id in candidates if user_id in shown or user_id == viewer]
+        return self._scores(target, in_board), shown
 
     def _scores(
         self, target: Target, user_ids: Sequence[str]
@@ -323,16 +352,18 @@ class Leaderboards:
                 found[user_id] = (score, reached, previous, movement)
         return found
 
-    def _archived_global(self, period_id: int, viewer: str | None) -> list[_Line]:
+    def _archived_global(
+        self, period_id: int, viewer: str | None
+    ) -> tuple[_Scores, set[str]]:
+        """The archived scores of the users a global board lists now (public and opted in),
+        and the viewer's: the archive's own ``listed`` and ranks are as the period closed,
+        which paid the rewards, but someone who has since gone private is off the board."""
+        settings = self._config.leaderboards
         rows = self._conn.execute(
-            f"SELECT {_ARCHIVE_COLUMNS} FROM lb_archive WHERE period_id = ? "
-            "AND (position IS NOT NULL OR user_id = ?) ORDER BY position IS NULL, position",
-            (period_id, viewer),
+            _ARCHIVED_GLOBAL, (period_id, settings.visibility, int(settings.show_on_global), viewer)
         ).fetchall()
-        return [
-            _Line(user_id, score, reached, rank, position or rank, not listed, previous, movement)
-            for user_id, score, reached, rank, position, previous, movement, listed in rows
-        ]
+        found = {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+        return found, {row[0] for row in rows if row[5]}
 
     # -- closing -------------------------------------------------------------------------------
 

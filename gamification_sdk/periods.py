@@ -8,20 +8,21 @@ of the Monday inside it, so every seven-day window has exactly one name.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from .leaderboard_config import WEEKDAYS, Season
 from .metrics import zone
 
-__all__ = ["ALL_TIME", "BoardPeriod", "Calendar", "check_key"]
+__all__ = ["ALL_TIME", "BoardPeriod", "Calendar", "day_in", "key_problem"]
 
 ALL_TIME = "all"
+# ASCII digits only: ``\d`` would take other scripts' digits, and ``$`` a trailing newline,
+# and either would let a key through that names no stored period.
 _FORMATS = {
-    "daily": re.compile(r"^\d{4}-\d{2}-\d{2}$"),
-    "weekly": re.compile(r"^\d{4}-W\d{2}$"),
-    "monthly": re.compile(r"^\d{4}-\d{2}$"),
-    "all_time": re.compile(r"^all$"),
+    "daily": (re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})"), "YYYY-MM-DD, such as 2026-11-21"),
+    "weekly": (re.compile(r"([0-9]{4})-W([0-9]{2})"), "YYYY-Www, such as 2026-W47"),
+    "monthly": (re.compile(r"([0-9]{4})-([0-9]{2})"), "YYYY-MM, such as 2026-11"),
 }
 
 
@@ -32,10 +33,50 @@ class BoardPeriod(NamedTuple):
     ends_at: datetime | None
 
 
-def check_key(period: str, key: str) -> bool:
-    """Whether ``key`` is shaped like a key of ``period`` (seasons: any season key)."""
-    pattern = _FORMATS.get(period)
-    return pattern is None or bool(pattern.match(key))
+def day_in(period: str, key: str) -> date:
+    """A day inside the daily, weekly or monthly period named ``key``: the day itself, the
+    Monday a week is named for, the first of the month. ``ValueError`` says why no period
+    has that name: the shape, or a day, week or month that does not exist."""
+    found = _FORMATS.get(period)
+    if found is None:
+        raise ValueError(f"{period} periods are not named by a date")
+    pattern, shape = found
+    match = pattern.fullmatch(key)
+    if match is None:
+        raise ValueError(f"a {period} key reads {shape}, got {key!r:.50}")
+    year, number = int(match[1]), int(match[2])
+    if not MINYEAR <= year <= MAXYEAR:
+        raise ValueError(f"{key!r}: year {year} is out of range")
+    if period == "weekly":
+        # 28 December is always in the last ISO week of its year: 52 or 53.
+        weeks = date(year, 12, 28).isocalendar().week
+        if not 1 <= number <= weeks:
+            raise ValueError(f"{key!r}: {year} has ISO weeks 1 to {weeks}, not {number}")
+        return date.fromisocalendar(year, number, 1)
+    if not 1 <= number <= 12:
+        raise ValueError(f"{key!r}: month {number} is not in 1 to 12")
+    if period == "monthly":
+        return date(year, number, 1)
+    try:
+        return date(year, number, int(match[3]))
+    except ValueError as error:
+        raise ValueError(f"{key!r} is not a date: {error}") from None
+
+
+def key_problem(period: str, key: object) -> str | None:
+    """Why ``key`` names no period of kind ``period`` (None if it could name one). Season
+    keys are whatever seasons are configured: the caller checks those."""
+    if not isinstance(key, str):
+        return f"expected a {period} key (a string), got {key!r:.50}"
+    if period == "all_time":
+        return None if key == ALL_TIME else f"the all_time key is {ALL_TIME!r}, got {key!r:.50}"
+    if period not in _FORMATS:
+        return None
+    try:
+        day_in(period, key)
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 class Calendar:
@@ -59,7 +100,8 @@ class Calendar:
         start = self._week_start_of(day)
         monday = start + timedelta(days=(-self._week_start) % 7)
         year, week, _ = monday.isocalendar()
-        return f"{year}-W{week:02d}"
+        # Four-digit years, as date.isoformat() writes them: one spelling per period.
+        return f"{year:04d}-W{week:02d}"
 
     def _periods_of_day(self, day: date) -> dict[str, BoardPeriod]:
         week = self._week_start_of(day)
@@ -81,7 +123,7 @@ class Calendar:
             ),
             "monthly": BoardPeriod(
                 "monthly",
-                f"{day.year}-{day.month:02d}",
+                f"{day.year:04d}-{day.month:02d}",
                 self._midnight(month),
                 self._midnight(next_month),
             ),

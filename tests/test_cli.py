@@ -581,6 +581,11 @@ BAD_VALUES = [
     pytest.param(["history", "alice", "--currency", "gold"], "currency: ", id="history-currency"),
     pytest.param(["leaderboard", "nope"], "board: unknown board", id="unknown-board"),
     pytest.param(["leaderboard", "--period", "yearly"], "period", id="unknown-period"),
+    pytest.param(
+        ["leaderboard", "--period", "weekly", "--period-key", "2026-W99"],
+        "period_key: '2026-W99': 2026 has ISO weeks 1 to 53, not 99",
+        id="impossible-period-key",
+    ),
     pytest.param(["leaderboard", "--group", "gym"], "group: unknown group", id="unknown-group"),
     pytest.param(["leaderboard", "--scope", "friends"], "viewer: ", id="friends-no-viewer"),
     pytest.param(["run-jobs", "--at", "soon"], "--at: ", id="run-jobs-bad-at"),

@@ -335,9 +335,11 @@ def test_friends_board_from_each_viewer(g: Gamification) -> None:
     # eve sees herself, friends_only bob (a friend), not private cat.
     assert [e.user_id for e in g.leaderboard("xp", scope="friends", viewer="eve").entries] == [
         "bob", "eve"]  # fmt: skip
-    # cat is private: cat sees only cat, marked hidden? No: on their own friends board.
+    # cat is private: off every board, cat's own included; cat's line is hidden, with the
+    # rank cat would have, and eve keeps the rank everyone else sees.
     cat = g.leaderboard("xp", scope="friends", viewer="cat")
-    assert [(e.user_id, e.rank) for e in cat.entries] == [("cat", 1), ("eve", 2)]
+    assert [(e.user_id, e.rank) for e in cat.entries] == [("eve", 1)]
+    assert cat.viewer is not None and (cat.viewer.rank, cat.viewer.hidden) == (1, True)
     # ann has no friends: only herself.
     assert [e.user_id for e in g.leaderboard("xp", scope="friends", viewer="ann").entries] == [
         "ann"]  # fmt: skip
@@ -350,9 +352,9 @@ def test_group_board_from_self_friend_and_stranger(g: Gamification) -> None:
     friend = g.leaderboard("xp", scope="group", group="gym-1", viewer="eve")
     assert [(e.user_id, e.rank) for e in friend.entries] == [
         ("ann", 1), ("bob", 2), ("dan", 3), ("eve", 4)]  # fmt: skip
-    me = g.leaderboard("xp", scope="group", group="gym-1", viewer="cat")
-    assert [e.user_id for e in me.entries] == ["ann", "cat", "dan", "eve"]
-    assert me.viewer is not None and me.viewer.rank == 2
+    me = g.leaderboard("xp", scope="group", group="gym-1", viewer="cat")  # private cat
+    assert [(e.user_id, e.rank) for e in me.entries] == [("ann", 1), ("dan", 2), ("eve", 3)]
+    assert me.viewer is not None and (me.viewer.rank, me.viewer.hidden) == (2, True)
     g.leave_group("ann", "gym-1")
     left = g.leaderboard("xp", scope="group", group="gym-1").entries
     assert "ann" not in [e.user_id for e in left]
