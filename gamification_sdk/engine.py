@@ -42,7 +42,6 @@ from .loader import Loader
 from .metrics import Metrics, zone
 from .models import (
     AchievementStatus,
-    AwardRequest,
     Balance,
     BattlePass,
     HistoryPage,
@@ -237,6 +236,7 @@ class Gamification:
         self._idempotency = Idempotency(conn, homes=(KEY_HOME,))
         self._profiles = Profiles(conn, config, self._table)
         self._ledger = Ledger(conn, config, self._profiles)
+        self._ledger.vet = lambda request: run_vetoes(pm, self, request)
         self._reservations = Reservations(conn, self._ledger)
         self._limits = RateLimits(conn, config)
         self._xp = XP(conn, config, self._table, self._profiles, self._ledger, pm, self)
@@ -536,6 +536,7 @@ class Gamification:
                     key=key,
                     at=moment,
                     at_text=at_text,
+                    origin="direct",
                     signature=signature,
                 ),
                 moment,
@@ -659,15 +660,8 @@ class Gamification:
         )  # fmt: skip
 
         def body(tx: Tx) -> Transaction:
-            run_vetoes(
-                self.pm,
-                self,
-                lambda: AwardRequest(
-                    "points", user_id, amount, source, currency, posting.metadata and
-                    load_json(posting.metadata), posting.at,
-                ),
-            )  # fmt: skip
-            result = self._ledger.credit(tx, posting)
+            # credit() asks the validate_award plugins first.
+            result = self._ledger.credit(tx, posting, origin="direct")
             self._achievements.after_points(tx, result, posting.at, posting.at_text)
             return result
 
