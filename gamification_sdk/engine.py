@@ -80,7 +80,7 @@ from .models import (
     XPEntry,
 )
 from .notifications import Notifications, check_preferences
-from .plugins import get_plugin_manager, run_vetoes
+from .plugins import call_after_commit, get_plugin_manager, run_vetoes
 from .privacy import Privacy as PrivacyData
 from .profiles import Profiles
 from .quests import Quests
@@ -420,18 +420,10 @@ class Gamification:
         """
         failures: list[tuple[str, BaseException]] = [] if collect is None else collect
         for name, event in tx.events:
-            impls = getattr(self.pm.hook, name).get_hookimpls()
-            if not impls:
-                continue
-            kwargs = {"engine": self, **event}
-            for impl in reversed(impls):
-                try:
-                    impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-                except Exception as exc:
-                    log.exception(
-                        "plugin %s failed in %s (write was committed)", impl.plugin_name, name
-                    )
-                    failures.append((f"{impl.plugin_name}.{name}", exc))
+            hook = getattr(self.pm.hook, name)
+            impls = hook.get_hookimpls()
+            if impls:
+                call_after_commit(self.pm, hook, impls, {"engine": self, **event}, failures)
         tx.events.clear()
         if collect is None:
             self._raise_hook_errors(failures, result)
