@@ -437,9 +437,10 @@ class Gamification:
         """Run many writes in one transaction: all of them commit, or none do.
 
         After-commit hooks run once the batch commits. A write that is refused before it
-        changes anything (bad input, ``InsufficientFunds``, a veto, a conflict) can be
-        caught and the batch goes on. A write that fails after changing rows dooms the
-        batch: it rolls back and raises ``BatchAborted``. A nested ``batch()`` is a
+        changes anything (bad input, ``InsufficientFunds``, a veto of a direct award, a
+        conflict) can be caught and the batch goes on. A write that fails after changing rows
+        (a veto of what it pays through rules or rewards, too) dooms the batch: it rolls back
+        and raises ``BatchAborted``. A nested ``batch()`` is a
         savepoint, so a write wrapped in one can fail without dooming the outer batch.
         """
         with self._store.write(savepoint=True) as tx:
