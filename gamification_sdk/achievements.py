@@ -339,13 +339,14 @@ class Achievements:
             assert self.xp is not None
             award = self.xp.award(
                 tx, ctx.user_id, xp, source=f"achievement:{a.key}", metadata=None,
-                key=f"achievement:{ref}", at=ctx.at, at_text=ctx.at_text,
+                key=f"achievement:{ref}", at=ctx.at, at_text=ctx.at_text, origin="achievement",
             )  # fmt: skip
             self.moved_xp(ctx, award, pending)
         for currency, amount in sorted(rewards.points.items()):
             self.credit(
                 tx, ctx, currency, amount, "bonus", f"achievement:{a.key}",
                 ("achievement", a.key), f"achievement:{ctx.user_id}:{ref}:{currency}", pending,
+                origin="achievement",
             )  # fmt: skip
         if rewards.title is not None:
             self._items.grant_title(ctx.user_id, rewards.title, f"achievement:{a.key}", ctx.at_text)
@@ -413,12 +414,14 @@ class Achievements:
         reference: tuple[str, str],
         key: str | None,
         pending: list[Signal],
+        *,
+        origin: str,
     ) -> Any:
         posting = Posting(
             kind, currency, amount, ctx.user_id, source, ctx.at, ctx.at_text,
             reference=reference, key=key,
         )  # fmt: skip
-        result = self._ledger.credit(tx, posting)
+        result = self._ledger.credit(tx, posting, origin=origin)
         if f"points:{currency}" in self.catalogue.watched:
             earned = ctx.earned(currency)
             pending.append((f"points:{currency}", earned - amount, earned))

@@ -299,7 +299,7 @@ class BattlePasses:
                 description=f"{label}: tier {reward.tier} ({track})",
                 key=f"battle-pass:{season.key}:{user_id}:{track}:{reward.tier}:{currency}",
             )  # fmt: skip
-            credited = self._ledger.credit(tx, posting)
+            credited = self._ledger.credit(tx, posting, origin="battle_pass")
             self._achievements.after_points(tx, credited, at, at_text)
             transaction_ids.append(credited.id)
         for item, quantity in sorted(reward.items.items()):

@@ -42,7 +42,6 @@ from .loader import Loader
 from .metrics import Metrics, zone
 from .models import (
     AchievementStatus,
-    AwardRequest,
     Balance,
     BattlePass,
     HistoryPage,
@@ -81,7 +80,7 @@ from .models import (
     XPEntry,
 )
 from .notifications import Notifications, check_preferences
-from .plugins import get_plugin_manager, run_vetoes
+from .plugins import call_after_commit, get_plugin_manager, run_vetoes
 from .privacy import Privacy as PrivacyData
 from .profiles import Profiles
 from .quests import Quests
@@ -237,6 +236,7 @@ class Gamification:
         self._idempotency = Idempotency(conn, homes=(KEY_HOME,))
         self._profiles = Profiles(conn, config, self._table)
         self._ledger = Ledger(conn, config, self._profiles)
+        self._ledger.vet = lambda request: run_vetoes(pm, self, request)
         self._reservations = Reservations(conn, self._ledger)
         self._limits = RateLimits(conn, config)
         self._xp = XP(conn, config, self._table, self._profiles, self._ledger, pm, self)
@@ -420,18 +420,10 @@ class Gamification:
         """
         failures: list[tuple[str, BaseException]] = [] if collect is None else collect
         for name, event in tx.events:
-            impls = getattr(self.pm.hook, name).get_hookimpls()
-            if not impls:
-                continue
-            kwargs = {"engine": self, **event}
-            for impl in reversed(impls):
-                try:
-                    impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-                except Exception as exc:
-                    log.exception(
-                        "plugin %s failed in %s (write was committed)", impl.plugin_name, name
-                    )
-                    failures.append((f"{impl.plugin_name}.{name}", exc))
+            hook = getattr(self.pm.hook, name)
+            impls = hook.get_hookimpls()
+            if impls:
+                call_after_commit(self.pm, hook, impls, {"engine": self, **event}, failures)
         tx.events.clear()
         if collect is None:
             self._raise_hook_errors(failures, result)
@@ -445,9 +437,10 @@ class Gamification:
         """Run many writes in one transaction: all of them commit, or none do.
 
         After-commit hooks run once the batch commits. A write that is refused before it
-        changes anything (bad input, ``InsufficientFunds``, a veto, a conflict) can be
-        caught and the batch goes on. A write that fails after changing rows dooms the
-        batch: it rolls back and raises ``BatchAborted``. A nested ``batch()`` is a
+        changes anything (bad input, ``InsufficientFunds``, a veto of a direct award, a
+        conflict) can be caught and the batch goes on. A write that fails after changing rows
+        (a veto of what it pays through rules or rewards, too) dooms the batch: it rolls back
+        and raises ``BatchAborted``. A nested ``batch()`` is a
         savepoint, so a write wrapped in one can fail without dooming the outer batch.
         """
         with self._store.write(savepoint=True) as tx:
@@ -536,6 +529,7 @@ class Gamification:
                     key=key,
                     at=moment,
                     at_text=at_text,
+                    origin="direct",
                     signature=signature,
                 ),
                 moment,
@@ -659,15 +653,8 @@ class Gamification:
         )  # fmt: skip
 
         def body(tx: Tx) -> Transaction:
-            run_vetoes(
-                self.pm,
-                self,
-                lambda: AwardRequest(
-                    "points", user_id, amount, source, currency, posting.metadata and
-                    load_json(posting.metadata), posting.at,
-                ),
-            )  # fmt: skip
-            result = self._ledger.credit(tx, posting)
+            # credit() asks the validate_award plugins first.
+            result = self._ledger.credit(tx, posting, origin="direct")
             self._achievements.after_points(tx, result, posting.at, posting.at_text)
             return result
 

@@ -122,13 +122,14 @@ class Tracker:
                 xp_award = self._xp.award(
                     tx, user_id, rule.xp, source=source, metadata=metadata,
                     key=None if key is None else f"track:{key}", at=at, at_text=at_text,
+                    origin="event",
                 )  # fmt: skip
                 achievements.moved_xp(ctx, xp_award, signals)
             for currency, amount in sorted(rule.points.items()):
                 posting_key = None if key is None else f"track:{user_id}:{key}:{currency}"
                 credit = achievements.credit(
                     tx, ctx, currency, amount, "earned", source, ("event", event),
-                    posting_key, signals,
+                    posting_key, signals, origin="event",
                 )  # fmt: skip
                 points.append(credit)
         unlocked = achievements.process(tx, ctx, signals, (event,))

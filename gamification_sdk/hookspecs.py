@@ -2,7 +2,10 @@
 
 Hooks marked "inside the transaction" run while the write is open: raising there rolls the
 whole write back. Hooks marked "after commit" run once the write is durable: they can never
-undo it, and how their exceptions are handled follows ``Config.hook_errors``.
+undo it, and how their exceptions are handled follows ``Config.hook_errors``. They are
+ordinary pluggy calls, so ``@hookimpl(wrapper=True)`` wrappers and
+``pm.add_hookcall_monitoring``/``pm.enable_tracing`` see them; every plain implementation
+runs even if another raises, and a wrapper sees the results of those that did not.
 """
 
 from __future__ import annotations
@@ -61,7 +64,17 @@ def xp_multiplier(
 
 @hookspec
 def validate_award(engine: Gamification, award: AwardRequest) -> str | None:
-    """Return a reason to veto the XP or points award (raises errors.Rejected), else None (inside the transaction)."""
+    """Return a reason to veto the XP or points award (raises errors.Rejected), else None (inside the transaction).
+
+    Asked for every award of XP (before multipliers) and every issue of points, whatever
+    pays it: ``award.origin`` is ``"direct"`` for the host's ``award_xp``/``award_points``,
+    else ``"event"``, ``"achievement"``, ``"quest"``, ``"streak"``, ``"level_up"``,
+    ``"battle_pass"``, ``"leaderboard"`` or ``"referral"``. A veto rejects the whole call
+    that would pay it (``track()``, ``award_xp`` whose level-up pays a bonus,
+    ``claim_tier_reward``, a ``leaderboard_close`` run...): it rolls back and nothing is
+    written. Transfers, refunds, ``adjust_points`` and spending move or take back points
+    already issued and are not asked.
+    """
 
 
 @hookspec

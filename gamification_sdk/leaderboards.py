@@ -521,6 +521,7 @@ class Leaderboards:
                     description=f"Rank {line.rank} on {label}",
                     key=f"leaderboard:{period_id}:{line.user_id}:{index}:{currency}",
                 ),
+                origin="leaderboard",
             )  # fmt: skip
         if reward.title is not None:
             self._items.grant_title(line.user_id, reward.title, f"leaderboard:{label}", at_text)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from .errors import (
     UnknownCurrency,
 )
 from .idempotency import Codec
-from .models import HistoryPage, Totals, Transaction
+from .models import AwardRequest, HistoryPage, Totals, Transaction
 from .profiles import Profiles
 from .store import Tx
 
@@ -164,6 +164,9 @@ class Ledger:
         self.codec: Codec[Transaction] = Codec(self._encode, self._decode)
         # Points boards count what is issued to users: awards, bonuses and rewards.
         self.boards: Boards | None = None
+        # Set by the engine: runs the validate_award plugins on every credit (plugins.run_vetoes),
+        # so no path that issues points (rules, rewards, bonuses) can pass round them.
+        self.vet: Callable[[Callable[[], AwardRequest]], None] | None = None
 
     def _encode(self, result: Transaction) -> str:
         # A transaction is rebuilt from its rows on a replay; store only which side it was.
@@ -294,9 +297,23 @@ class Ledger:
             results.append(result)
         return results[0]
 
-    def credit(self, tx: Tx, posting: Posting) -> Transaction:
-        """Issue new points to ``posting.user_id`` (awards, bonuses, level-up rewards)."""
+    def credit(self, tx: Tx, posting: Posting, *, origin: str) -> Transaction:
+        """Issue new points to ``posting.user_id`` (awards, bonuses, level-up rewards).
+
+        ``origin`` is what pays them (``AwardRequest.origin``). A veto raises ``Rejected``
+        before anything is written.
+        """
         user, amount = posting.user_id, posting.amount
+        vet = self.vet
+        if vet is not None:
+            vet(
+                lambda: AwardRequest(
+                    "points", user, amount, posting.source, posting.currency,
+                    None if posting.metadata is None else json.loads(posting.metadata),
+                    posting.at, origin=origin, transaction_type=posting.type,
+                    reference=posting.reference,
+                )
+            )  # fmt: skip
         account = self.open_user_account(user, posting.currency, posting.at_text)
         legs = (
             Leg(account, user, amount, earned=amount),

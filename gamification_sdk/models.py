@@ -193,7 +193,17 @@ class XPBoost:
 
 @attrs.frozen
 class AwardRequest:
-    """What ``validate_award`` plugins see: ``kind`` is ``"xp"`` or ``"points"``."""
+    """What ``validate_award`` plugins see: ``kind`` is ``"xp"`` or ``"points"``.
+
+    ``amount`` is the XP before multipliers, or the points. ``origin`` says what pays it:
+    ``"direct"`` (the host's ``award_xp``/``award_points``), ``"event"`` (an event rule,
+    in ``track()``), ``"achievement"``, ``"quest"``, ``"streak"`` (the streak bonus XP),
+    ``"level_up"`` (level rewards and bonuses), ``"battle_pass"`` (tier rewards),
+    ``"leaderboard"`` (rank rewards) or ``"referral"`` (referral and milestone rewards).
+    Points also carry the ledger ``transaction_type`` (``"earned"``, ``"bonus"``,
+    ``"referral_reward"``) and ``reference`` (such as ``("achievement", key)``) they would
+    be recorded with; both are None for XP.
+    """
 
     kind: str
     user_id: str
@@ -202,6 +212,9 @@ class AwardRequest:
     currency: str | None
     metadata: Any
     at: datetime
+    origin: str = "direct"
+    transaction_type: str | None = None
+    reference: tuple[str, str] | None = None
 
 
 @attrs.frozen

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pluggy
@@ -11,7 +12,11 @@ import pluggy
 from . import hookspecs
 from .errors import Rejected
 
-__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "get_plugin_manager", "run_vetoes"]
+__all__ = [
+    "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "call_after_commit", "get_plugin_manager", "run_vetoes",
+]  # fmt: skip
+
+log = logging.getLogger("gamification_sdk")
 
 ENTRY_POINT_GROUP = "gamification_sdk"
 DEFAULT_PLUGINS = (
@@ -48,3 +53,54 @@ def run_vetoes(pm: pluggy.PluginManager, engine: Any, request: Callable[[], Any]
         for reason in hook(engine=engine, award=request()):
             if reason:
                 raise Rejected(str(reason))
+
+
+def call_after_commit(
+    pm: pluggy.PluginManager,
+    hook: pluggy.HookCaller,
+    impls: list[pluggy.HookImpl],
+    kwargs: Mapping[str, object],
+    failures: list[tuple[str, BaseException]],
+) -> None:
+    """Call an after-commit hook through pluggy, every plugin even if one raises.
+
+    pluggy stops a call at the first implementation that raises, so each plain
+    implementation runs in a stand-in that logs its error and adds it to ``failures``; the
+    stand-ins replace the plain implementations in one ordinary call (``subset_hook_caller``
+    without their plugins, ``call_extra`` with the stand-ins, in the same order), so the
+    host's wrappers and pluggy's tracing and monitoring see the call and its results. An
+    error a wrapper raises ends the call, as pluggy does; it is reported the same way.
+    ``impls`` is ``hook.get_hookimpls()``, which the caller has found not empty.
+    """
+    name = hook.name
+    plain = [impl for impl in impls if not (impl.wrapper or impl.hookwrapper)]
+    stand_ins = [_isolated(impl, name, kwargs, failures) for impl in plain]
+    caller = pm.subset_hook_caller(name, {impl.plugin for impl in plain})
+    try:
+        caller.call_extra(stand_ins, kwargs)
+    except Exception as exc:
+        wrappers = "+".join(i.plugin_name for i in impls if i.wrapper or i.hookwrapper)
+        log.exception("a wrapper (%s) of %s failed (write was committed)", wrappers, name)
+        failures.append((f"{wrappers}.{name}" if wrappers else name, exc))
+
+
+def _isolated(
+    impl: pluggy.HookImpl,
+    name: str,
+    kwargs: Mapping[str, object],
+    failures: list[tuple[str, BaseException]],
+) -> Callable[[], object]:
+    """``impl`` called with this call's arguments; an error is logged and recorded, not raised."""
+    args = {arg: kwargs[arg] for arg in impl.argnames}
+    args.update((arg, kwargs[arg]) for arg in impl.kwargnames if arg in kwargs)
+
+    # No parameters: pluggy passes it nothing, the arguments are bound here.
+    def call() -> object:
+        try:
+            return impl.function(**args)
+        except Exception as exc:
+            log.exception("plugin %s failed in %s (write was committed)", impl.plugin_name, name)
+            failures.append((f"{impl.plugin_name}.{name}", exc))
+            return None
+
+    return call

@@ -393,13 +393,13 @@ class Quests:
             assert achievements.xp is not None
             award = achievements.xp.award(
                 tx, ctx.user_id, rewards.xp, source=f"quest:{quest.key}", metadata=None,
-                key=f"quest:{ref}", at=ctx.at, at_text=ctx.at_text,
+                key=f"quest:{ref}", at=ctx.at, at_text=ctx.at_text, origin="quest",
             )  # fmt: skip
             achievements.moved_xp(ctx, award, pending)
         for currency, amount in sorted(rewards.points.items()):
             achievements.credit(
                 tx, ctx, currency, amount, "earned", f"quest:{quest.key}", ("quest", quest.key),
-                f"quest:{ctx.user_id}:{ref}:{currency}", pending,
+                f"quest:{ctx.user_id}:{ref}:{currency}", pending, origin="quest",
             )  # fmt: skip
         if rewards.title is not None:
             self._items.grant_title(ctx.user_id, rewards.title, f"quest:{quest.key}", ctx.at_text)

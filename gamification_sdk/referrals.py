@@ -455,7 +455,7 @@ class Referrals:
             "referral_reward", currency, amount, ctx.user_id, source, ctx.at, ctx.at_text,
             reference=reference, description=description, key=key,
         )  # fmt: skip
-        self._ledger.credit(tx, posting)
+        self._ledger.credit(tx, posting, origin="referral")
         signal = f"points:{currency}"
         if signal in self._achievements.catalogue.watched:
             earned = ctx.earned(currency)

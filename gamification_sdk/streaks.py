@@ -231,7 +231,7 @@ class Streaks:
             assert self.xp is not None and self.moved_xp is not None
             award = self.xp.award(
                 tx, ctx.user_id, bonus, source="streak", metadata=None,
-                key=f"streak:{day.isoformat()}", at=ctx.at, at_text=ctx.at_text,
+                key=f"streak:{day.isoformat()}", at=ctx.at, at_text=ctx.at_text, origin="streak",
             )  # fmt: skip
             self.moved_xp(ctx, award, pending)
         return current

@@ -191,9 +191,13 @@ class XP:
         key: str | None,
         at: datetime,
         at_text: str,
+        origin: str,
         signature: bytes | None = None,
     ) -> XPAward:
-        """``signature``: a direct award_xp's fingerprint, kept in its row (``key_in_row``)."""
+        """``signature``: a direct award_xp's fingerprint, kept in its row (``key_in_row``).
+
+        ``origin`` is what pays the award, for ``validate_award`` (``AwardRequest.origin``).
+        """
         conn = self._conn
         row = conn.execute(AWARD_STATE, (user_id,)).fetchone()
         if row is None:
@@ -206,7 +210,9 @@ class XP:
         run_vetoes(
             self._pm,
             self._engine,
-            lambda: AwardRequest("xp", user_id, base, source, None, metadata_value, at),
+            lambda: AwardRequest(
+                "xp", user_id, base, source, None, metadata_value, at, origin=origin
+            ),
         )
         try:
             multiplier_hook = self._hook.xp_multiplier
@@ -349,7 +355,7 @@ class XP:
                     description=f"Level {level - 1} \u2192 {level} bonus",
                     key=f"level-reward:{user_id}:{prestige}:{level}:{currency}",
                 )
-                transaction = self._ledger.credit(tx, posting)
+                transaction = self._ledger.credit(tx, posting, origin="level_up")
                 transaction_ids.append(transaction.id)
             for title in titles:
                 self._conn.execute(_GRANT_TITLE, (user_id, title, f"level:{level}", at_text))
