@@ -283,7 +283,7 @@ def config_reference() -> str:
     parts = [
         "`Config` and every class it nests, generated from the classes cattrs loads a "
         "configuration file into. A TOML table or JSON object per class; Python code builds "
-        "the same classes (`from gamification_sdk.config import ...`)."
+        "the same classes (`from gamification_sdk import ...`)."
     ]
     parts += [_class_section(cls, cls.__name__, None) for cls in classes]
     return "\n\n".join(parts) + "\n"
