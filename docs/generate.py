@@ -21,7 +21,7 @@ import re
 import textwrap
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -131,7 +131,7 @@ def _describe(tp: Any, criteria_link: str | None) -> tuple[str, list[str]]:
         inner = typing.get_args(tp)[0]
         text, allowed = _describe(inner, criteria_link)
         return f"list of {text}", allowed
-    if origin is dict:
+    if origin in (dict, Mapping):
         key, value = typing.get_args(tp)
         value_text, allowed = _describe(value, criteria_link)
         return f"table of {_describe(key, criteria_link)[0]} to {value_text}", allowed
@@ -283,7 +283,7 @@ def config_reference() -> str:
     parts = [
         "`Config` and every class it nests, generated from the classes cattrs loads a "
         "configuration file into. A TOML table or JSON object per class; Python code builds "
-        "the same classes (`from gamification_sdk.config import ...`)."
+        "the same classes (`from gamification_sdk import ...`)."
     ]
     parts += [_class_section(cls, cls.__name__, None) for cls in classes]
     return "\n\n".join(parts) + "\n"

@@ -312,8 +312,8 @@ class BattlePasses:
             for key in reward.achievements:
                 if any(u.key == key for u in self._achievements.grant(tx, ctx, key)):
                     unlocked.append(key)
-        granted = {"points": reward.points, "items": reward.items, "titles": reward.titles,
-                   "achievements": unlocked}  # fmt: skip
+        granted = {"points": dict(reward.points), "items": dict(reward.items),
+                   "titles": reward.titles, "achievements": unlocked}  # fmt: skip
         self._conn.execute(
             _NEW_CLAIM,
             (

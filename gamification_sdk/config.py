@@ -17,6 +17,7 @@ import attrs
 from .convert import converter, load_mapping, structure
 from .errors import ConfigError
 from .leaderboard_config import LeaderboardsConfig, leaderboard_problems
+from .readonly import ReadOnlyTables, mapping_repr, read_only
 from .seasons import Season, season_problems
 
 __all__ = [
@@ -40,8 +41,8 @@ CLOCK_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 MAX_AMOUNT = 2**53
 
 
-def _frozen_dict(value: Mapping[str, int] | None) -> dict[str, int]:
-    return dict(value or {})
+def _frozen_dict(value: Mapping[str, int] | None) -> Mapping[str, int]:
+    return read_only(value)
 
 
 # Typed converters: with a bare ``tuple`` mypy cannot infer what __init__ accepts.
@@ -66,16 +67,18 @@ def _season_list(value: Iterable[Season]) -> tuple[Season, ...]:
 
 
 @attrs.frozen
-class LevelReward:
+class LevelReward(ReadOnlyTables):
     """What reaching ``level`` grants, once per user (per prestige)."""
 
     level: int
-    points: dict[str, int] = attrs.field(factory=dict, converter=_frozen_dict)
+    points: Mapping[str, int] = attrs.field(
+        factory=dict, converter=_frozen_dict, repr=mapping_repr
+    )
     titles: tuple[str, ...] = attrs.field(default=(), converter=_strs)
 
 
 @attrs.frozen
-class LevelsConfig:
+class LevelsConfig(ReadOnlyTables):
     """The level curve and what each level pays.
 
     ``quadratic``: total XP for level L is ``base * (L-1)**2``.
@@ -92,7 +95,9 @@ class LevelsConfig:
     table: tuple[int, ...] = attrs.field(default=(), converter=_ints)
     custom: str | None = None
     rewards: tuple[LevelReward, ...] = attrs.field(default=(), converter=_rewards)
-    level_up_bonus: dict[str, int] = attrs.field(factory=dict, converter=_frozen_dict)
+    level_up_bonus: Mapping[str, int] = attrs.field(
+        factory=dict, converter=_frozen_dict, repr=mapping_repr
+    )
 
 
 @attrs.frozen
@@ -111,25 +116,27 @@ RARITY_POINTS = {
 }  # fmt: skip
 
 
-def _with_xp_defaults(value: Mapping[str, float] | None) -> dict[str, float]:
-    return {**RARITY_XP, **(value or {})}
+def _with_xp_defaults(value: Mapping[str, float] | None) -> Mapping[str, float]:
+    return read_only({**RARITY_XP, **(value or {})})
 
 
-def _with_point_defaults(value: Mapping[str, int] | None) -> dict[str, int]:
-    return {**RARITY_POINTS, **(value or {})}
+def _with_point_defaults(value: Mapping[str, int] | None) -> Mapping[str, int]:
+    return read_only({**RARITY_POINTS, **(value or {})})
 
 
 @attrs.frozen
-class AchievementsConfig:
+class AchievementsConfig(ReadOnlyTables):
     """Per rarity: the multiplier on an achievement's XP reward, and its achievement points.
 
     Give only the rarities you change; the others keep seed 000's values.
     """
 
-    rarity_xp_multipliers: dict[str, float] = attrs.field(
-        factory=dict, converter=_with_xp_defaults
+    rarity_xp_multipliers: Mapping[str, float] = attrs.field(
+        factory=dict, converter=_with_xp_defaults, repr=mapping_repr
     )
-    rarity_points: dict[str, int] = attrs.field(factory=dict, converter=_with_point_defaults)
+    rarity_points: Mapping[str, int] = attrs.field(
+        factory=dict, converter=_with_point_defaults, repr=mapping_repr
+    )
 
 
 def _events(value: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -188,8 +195,8 @@ DEFAULT_RATE_LIMITS: Mapping[str, RateLimit | None] = MappingProxyType(
 
 def _with_rate_limit_defaults(
     value: Mapping[str, RateLimit | None] | None,
-) -> dict[str, RateLimit | None]:
-    return {**DEFAULT_RATE_LIMITS, **(value or {})}
+) -> Mapping[str, RateLimit | None]:
+    return read_only({**DEFAULT_RATE_LIMITS, **(value or {})})
 
 
 def _structure_rate_limit(value: object, _: type) -> RateLimit | None:
@@ -303,7 +310,7 @@ class ReferralsConfig:
 
 
 @attrs.frozen
-class Config:
+class Config(ReadOnlyTables):
     """Everything an engine is configured with. Build it in Python or with ``from_file``.
 
     ``seasons`` and ``leaderboards.seasons`` are one list under two names: give it in either
@@ -334,8 +341,8 @@ class Config:
     cache_size_mb: int = 64
     # Per action: a RateLimit, or None to turn the action's limit off. Give only the actions
     # you add or change; seed 002's three defaults stay unless you override them.
-    rate_limits: dict[str, RateLimit | None] = attrs.field(
-        factory=dict, converter=_with_rate_limit_defaults
+    rate_limits: Mapping[str, RateLimit | None] = attrs.field(
+        factory=dict, converter=_with_rate_limit_defaults, repr=mapping_repr
     )
     scheduler: SchedulerConfig = attrs.field(factory=SchedulerConfig)
     leaderboards: LeaderboardsConfig = attrs.field(factory=LeaderboardsConfig)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from .readonly import ReadOnlyTables, mapping_repr, read_only
 from .seasons import Season
 
 __all__ = ["BoardConfig", "LeaderboardsConfig", "RankReward", "Season"]
@@ -34,8 +35,8 @@ def _ints(value: Iterable[int] | None) -> tuple[int, ...] | None:
     return None if value is None else tuple(value)
 
 
-def _points(value: Mapping[str, int] | None) -> dict[str, int]:
-    return dict(value or {})
+def _points(value: Mapping[str, int] | None) -> Mapping[str, int]:
+    return read_only(value)
 
 
 def _rewards(value: Iterable[RankReward]) -> tuple[RankReward, ...]:
@@ -51,16 +52,16 @@ def _seasons(value: Iterable[Season]) -> tuple[Season, ...]:
 
 
 @attrs.frozen
-class RankReward:
+class RankReward(ReadOnlyTables):
     """What a closed period pays by final rank, once: ranks ``[first, last]`` or the best
     ``top_percent`` of the ranked users (by rank, so ties share). ``periods`` limits it to
     some period kinds (default: every kind that closes)."""
 
     ranks: tuple[int, ...] | None = attrs.field(default=None, converter=_ints)
     top_percent: float | None = None
-    points: dict[str, int] = attrs.field(factory=dict, converter=_points)
+    points: Mapping[str, int] = attrs.field(factory=dict, converter=_points, repr=mapping_repr)
     title: str | None = None
-    items: dict[str, int] = attrs.field(factory=dict, converter=_points)
+    items: Mapping[str, int] = attrs.field(factory=dict, converter=_points, repr=mapping_repr)
     periods: tuple[str, ...] = attrs.field(default=(), converter=_strs)
 
 

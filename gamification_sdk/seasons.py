@@ -15,6 +15,7 @@ from itertools import pairwise
 
 import attrs
 
+from .readonly import ReadOnlyTables, mapping_repr, read_only
 from .validation import EARLIEST, LATEST, in_range
 
 __all__ = ["MAX_TIERS", "TRACKS", "Season", "TierReward", "season_problems"]
@@ -26,8 +27,8 @@ MAX_AMOUNT = 2**53
 _KEY = re.compile(r"^[a-z][a-z0-9_\-]{0,63}$")
 
 
-def _amounts(value: Mapping[str, int] | None) -> dict[str, int]:
-    return dict(value or {})
+def _amounts(value: Mapping[str, int] | None) -> Mapping[str, int]:
+    return read_only(value)
 
 
 def _strs(value: Iterable[str]) -> tuple[str, ...]:
@@ -39,7 +40,7 @@ def _rewards(value: Iterable[TierReward]) -> tuple[TierReward, ...]:
 
 
 @attrs.frozen
-class TierReward:
+class TierReward(ReadOnlyTables):
     """What reaching ``tier`` pays on one track of a season's battle pass, once per user.
 
     ``points`` per currency (through the ledger), inventory ``items`` by quantity,
@@ -48,8 +49,8 @@ class TierReward:
     """
 
     tier: int
-    points: dict[str, int] = attrs.field(factory=dict, converter=_amounts)
-    items: dict[str, int] = attrs.field(factory=dict, converter=_amounts)
+    points: Mapping[str, int] = attrs.field(factory=dict, converter=_amounts, repr=mapping_repr)
+    items: Mapping[str, int] = attrs.field(factory=dict, converter=_amounts, repr=mapping_repr)
     titles: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     achievements: tuple[str, ...] = attrs.field(default=(), converter=_strs)
 

@@ -114,6 +114,17 @@ def test_configuration_reference_lists_every_field_of_every_class() -> None:
     assert "| `day_start_hour` | int | `0` |  | The hour (local) a user's day starts" in config
 
 
+def test_configuration_guide_explains_every_field_of_every_class() -> None:
+    guide = (DOCS / "guides" / "configuration.md").read_text(encoding="utf-8")
+    parts = re.split(r"^#{2,3} (.*)$", guide, flags=re.M)
+    found = dict(zip(parts[1::2], parts[2::2], strict=True))
+    for cls in _classes(Config):
+        headings = [heading for heading in found if f"(`{cls.__name__}`)" in heading]
+        assert len(headings) == 1, f"{cls.__name__}: expected one section, found {headings}"
+        rows = field_rows(found[headings[0]])
+        assert rows == [f.name for f in attrs.fields(cls)], cls.__name__
+
+
 def test_the_hook_replaces_markers_and_refuses_unknown_ones() -> None:
     page = "# Hooks\n\n<!-- reference:hooks -->\n"
     out = generate.on_page_markdown(page, page=None, config=None, files=None)

@@ -13,6 +13,7 @@ import pytest
 import sqlite_utils
 from conftest import START, unchanged
 
+import gamification_sdk.engine as engine_module
 from gamification_sdk import (
     Config,
     FakeClock,
@@ -23,6 +24,7 @@ from gamification_sdk import (
     errors,
     hookimpl,
 )
+from gamification_sdk.schema import _script as run_script
 from gamification_sdk.schema import migrations
 
 Make = Callable[..., Gamification]
@@ -202,6 +204,74 @@ def test_fresh_file_is_fully_migrated_and_reopen_is_a_noop(clock: FakeClock, db_
     clock.advance(hours=5)
     with Gamification.open(db_path, clock=clock, load_entrypoints=False) as g:
         assert g.dump() == dump
+
+
+def _with_migration(monkeypatch: pytest.MonkeyPatch, name: str, sql: str) -> None:
+    """Make the engine run the schema's migrations and then one more, running ``sql`` as the
+    schema's own migrations run theirs."""
+    extended = sqlite_utils.Migrations(migrations.name)
+    for migration in migrations.pending(sqlite_utils.Database(memory=True)):
+        extended(name=migration.name)(migration.fn)
+    extended(name=name)(lambda db: run_script(db, sql))
+    monkeypatch.setattr(engine_module, "migrations", extended)
+
+
+def _file_dump(path: Path) -> list[str]:
+    with closing(raw(path)) as conn:
+        return list(conn.iterdump())
+
+
+NOTES_MIGRATION = """
+CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE note_log (note_id INTEGER NOT NULL, line TEXT NOT NULL);
+-- A comment; with a semicolon. /* Not a block comment;
+INSERT INTO notes (body) VALUES (';'), ('a; b'), ('it''s; "quoted"');
+CREATE TRIGGER notes_logged AFTER INSERT ON notes BEGIN
+    INSERT INTO note_log VALUES (new.id, 'first;');
+    /* a block comment; */
+    INSERT INTO note_log VALUES (new.id, 'second');
+END;
+CREATE VIEW "odd;name" AS SELECT body FROM notes
+"""
+
+
+def test_a_migration_runs_each_statement_whole(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock, db_path: Path
+) -> None:
+    _with_migration(monkeypatch, "m999_notes", NOTES_MIGRATION)
+    with Gamification.open(db_path, clock=clock, load_entrypoints=False) as g:
+        assert migrations.applied(g.db)[-1].name == "m999_notes"
+    with closing(raw(db_path)) as conn:
+        bodies = [row[0] for row in conn.execute("SELECT body FROM notes ORDER BY id")]
+        assert bodies == [";", "a; b", "it's; \"quoted\""]
+        assert conn.execute("SELECT count(*) FROM note_log").fetchone()[0] == 0
+        # The trigger kept both statements of its body.
+        conn.execute("INSERT INTO notes (body) VALUES ('later')")
+        log = conn.execute("SELECT note_id, line FROM note_log ORDER BY rowid").fetchall()
+        assert log == [(4, "first;"), (4, "second")]
+        assert conn.execute('SELECT count(*) FROM "odd;name"').fetchone()[0] == 4
+
+
+def test_a_failing_migration_leaves_the_file_at_the_previous_version(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock, db_path: Path
+) -> None:
+    db = sqlite_utils.Database(db_path)
+    migrations.apply(db, stop_before="m013_xp_award_keys")
+    db.close()
+    before = _file_dump(db_path)
+    # It fails at its last statement, after changing rows and the schema; m013 ran before it.
+    broken = (
+        "CREATE TABLE half (x TEXT); "
+        "INSERT INTO half VALUES (';'); INSERT INTO nowhere VALUES (1)"
+    )
+    _with_migration(monkeypatch, "m999_broken", broken)
+    with pytest.raises(sqlite3.OperationalError, match="no such table: nowhere"):
+        Gamification.open(db_path, clock=clock, load_entrypoints=False)
+    assert _file_dump(db_path) == before
+    db = sqlite_utils.Database(db_path)
+    assert migrations.applied(db)[-1].name == "m012_readable_views"
+    assert "fingerprint" not in db["xp_awards"].columns_dict
+    db.close()
 
 
 # -- threads ---------------------------------------------------------------------------------
