@@ -624,8 +624,9 @@ def _achievement_problems(config: AchievementsConfig) -> list[str]:
             where = f"achievements.{name}['{rarity}']"
             if rarity not in rarities:
                 p.append(f"{where}: unknown rarity; expected one of {', '.join(rarities)}")
-            elif name == "rarity_points" and (not _is_int(value) or value < 0):
-                p.append(f"{where}: expected an int >= 0, got {value!r}")
+            elif name == "rarity_points":
+                if not _is_int(value) or value < 0:
+                    p.append(f"{where}: expected an int >= 0, got {value!r}")
             elif not _is_number(value) or value <= 0:
                 p.append(f"{where}: expected a number > 0, got {value!r}")
     return p

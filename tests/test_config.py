@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from gamification_sdk import Config, CurrencyConfig, Gamification, LevelReward, LevelsConfig, errors
+from gamification_sdk import (
+    AchievementsConfig,
+    Config,
+    CurrencyConfig,
+    Gamification,
+    LevelReward,
+    LevelsConfig,
+    errors,
+)
+from gamification_sdk.errors import ConfigError
 
 FULL_TOML = """\
 default_timezone = "Europe/Berlin"
@@ -443,3 +452,11 @@ def test_config_is_frozen() -> None:
     config = Config()
     with pytest.raises(AttributeError):
         config.durability = "full"  # type: ignore[misc]
+
+
+def test_an_achievement_rarity_may_pay_no_points() -> None:
+    # rarity_points takes ints >= 0: a rarity worth nothing on the board is a valid choice.
+    config = Config(achievements=AchievementsConfig(rarity_points={"common": 0}))
+    assert config.achievements.rarity_points["common"] == 0
+    with pytest.raises(ConfigError, match=r"rarity_points\['common'\]: expected an int >= 0"):
+        Config(achievements=AchievementsConfig(rarity_points={"common": -1}))
