@@ -46,12 +46,15 @@ from .models import (
     XPAward,
 )
 from .seasons import Season, TierReward
+from .stored_config import ConfigChange, ConfigVersion, Settings
 
 __all__ = [
     "Balance",
     "BattlePass",
     "BoardConfig",
     "Config",
+    "ConfigChange",
+    "ConfigVersion",
     "CurrencyConfig",
     "FakeClock",
     "Gamification",
@@ -86,6 +89,7 @@ __all__ = [
     "ScoredEvent",
     "Season",
     "SeasonClose",
+    "Settings",
     "ShopListing",
     "TierBoostUse",
     "TierClaim",
