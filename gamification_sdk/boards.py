@@ -307,9 +307,11 @@ class Boards:
             sql, params = found
             if board.source == "metric":
                 sql = sql.format(column="count" if board.aggregate == "count" else "sum")
-            period_id = self.period_id(board.key, period)
             args = (*(getattr(board, name) for name in params), *bounds)
-            rows = self._conn.execute(sql, args)
+            rows = self._conn.execute(sql, args).fetchall()
+            if not rows:  # no period row for nothing: closing it would archive an empty board
+                continue
+            period_id = self.period_id(board.key, period)
             # Rows go in unlisted (the triggers would place listed rows one by one); rebuild
             # lists them and cuts the blocks in one pass.
             self._conn.executemany(

@@ -341,12 +341,15 @@ class Gamification:
         clock: Clock | None = None,
         plugins: Iterable[object] = (),
         load_entrypoints: bool = True,
+        adopt: bool = False,
     ) -> Gamification:
         """Open (creating and migrating as needed) an engine on ``path`` or ``":memory:"``.
 
         The parts of ``config`` that shape stored data are kept in the database: with no
         ``config`` the engine adopts the stored one; a ``config`` that differs from it
-        raises ``ConfigMismatch`` and writes nothing (see ``settings``).
+        raises ``ConfigMismatch`` and writes nothing (see ``settings``). ``adopt=True``
+        takes only ``config``'s process-local fields (durability, busy_timeout, ...) and
+        the stored rest.
         """
         if config is not None and not isinstance(config, Config):
             raise InvalidInput("config", f"expected a Config, got {type(config).__name__}")
@@ -365,7 +368,7 @@ class Gamification:
                 fresh = "profiles" not in store.db.table_names()
                 migrations.apply(store.db)
                 at_text = to_text(check_at(clock(), "clock()"))
-                resolved, version = StoredConfig(store.conn).resolve(config, at_text, fresh)
+                resolved, version = StoredConfig(store.conn).resolve(config, at_text, fresh, adopt)
             return cls(store, resolved, clock, pm, config_version=version)
         except BaseException:
             store.close()

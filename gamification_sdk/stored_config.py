@@ -195,14 +195,19 @@ class StoredConfig:
         )
         return version
 
-    def resolve(self, given: Config | None, at_text: str, fresh: bool) -> tuple[Config, int]:
+    def resolve(
+        self, given: Config | None, at_text: str, fresh: bool, adopt: bool = False
+    ) -> tuple[Config, int]:
         """The configuration an engine opening now runs on, and its stored version.
 
         ``fresh``: the file was created by this open, so its first configuration is stored
         even when none was given. A file from before stored configuration keeps running on
-        the defaults until an engine opens it with a configuration of its own.
+        the defaults until an engine opens it with a configuration of its own. ``adopt``:
+        take only the process-local fields of ``given`` when a configuration is stored.
         """
         found = self.latest(given)
+        if found is not None and adopt:
+            return found.config, found.version
         if found is None:
             if given is None and not fresh:
                 return Config(), 0

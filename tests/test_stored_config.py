@@ -344,3 +344,15 @@ def test_boards_always_equal_the_xp_log(tmp_path_factory, first, steps) -> None:
     finally:
         for engine in engines:
             engine.close()
+
+
+def test_adopt_takes_only_the_process_local_fields_of_the_config(make_engine, db_path) -> None:
+    make_engine(db_path, config=XP_BOARD)
+    other = make_engine(db_path, config=Config(busy_timeout=0.25, hook_errors="raise"), adopt=True)
+    assert other.config.leaderboards == XP_BOARD.leaderboards
+    assert (other.config.busy_timeout, other.config.hook_errors) == (0.25, "raise")
+
+
+def test_adopt_on_a_new_file_stores_the_config_given(make_engine, db_path) -> None:
+    g = make_engine(db_path, config=XP_BOARD, adopt=True)
+    assert stored_part(g.settings.history()[0].config) == stored_part(XP_BOARD)
