@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gamification_sdk import Config, FakeClock, Gamification, LeaderboardsConfig
-from gamification_sdk.errors import ConfigMismatch, StaleConfig, StoredConfigInvalid
 from gamification_sdk.cli import cli
+from gamification_sdk.errors import ConfigMismatch, StaleConfig, StoredConfigInvalid
 from gamification_sdk.leaderboard_config import BoardConfig
 from gamification_sdk.periods import Calendar
 from gamification_sdk.stored_config import FORMAT, LOCAL_FIELDS, STORED_FIELDS, stored_part
