@@ -95,9 +95,10 @@ def build(path: Path, users: int) -> float:
     )  # fmt: skip
     conn.execute("COMMIT")
     conn.close()
-    start = time.perf_counter()
-    Gamification.open(path, config=config(), load_entrypoints=False).close()
-    return time.perf_counter() - start
+    with Gamification.open(path, load_entrypoints=False) as g:
+        start = time.perf_counter()
+        g.settings.apply(config())  # the board starts from every profile's XP
+        return time.perf_counter() - start
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -168,11 +169,10 @@ def reads(path: Path, users: int, samples: int) -> dict[str, object]:
     return out
 
 
-def scratch_copy(path: Path) -> Path:
-    """A copy of the board to award on, so the cached file stays as built: XP awarded through
-    an engine opened without the board (the no-board runs) is not on the board when an engine
-    with it opens the file again, and the reads check ranks against the profiles' XP."""
-    copy = path.with_name(f"{path.stem}-awards{path.suffix}")
+def scratch_copy(path: Path, name: str = "awards") -> Path:
+    """A copy of the board to award on, so the cached file stays as built: the reads check
+    ranks against the profiles' XP."""
+    copy = path.with_name(f"{path.stem}-{name}{path.suffix}")
     drop(copy)
     source, target = sqlite3.connect(path), sqlite3.connect(copy)
     try:
@@ -193,10 +193,16 @@ def awards(path: Path, users: int, count: int) -> dict[str, float]:
     user's first in the day, week and month (rows are created); ``steady`` ones come after
     (the usual award of an active user)."""
     copy = scratch_copy(path)
+    # The same users and logs with no board stored: every engine on a file runs on the
+    # file's configuration, so the no-board rounds need a file of their own.
+    bare = scratch_copy(path, "awards-bare")
     try:
-        return {**_awards(copy, users, count), **raw_floor(copy, users, count)}
+        with Gamification.open(bare, load_entrypoints=False) as g:
+            g.settings.apply(NO_BOARDS)
+        return {**_awards(copy, bare, users, count), **raw_floor(copy, users, count)}
     finally:
         drop(copy)
+        drop(bare)
 
 
 # The cheapest exact order a board can keep in SQLite: one row per (user, period) and a plain
@@ -279,13 +285,13 @@ def rounds(
         out[name] = out.get(name, 0) + (spent if phase == "first" else spent / 3)
 
 
-def _awards(path: Path, users: int, count: int) -> dict[str, float]:
+def _awards(path: Path, bare: Path, users: int, count: int) -> dict[str, float]:
     out: dict[str, float] = {}
     rnd = random.Random(13)
     run = time.time_ns()  # keys unique to this run
-    for label, cfg in (("none", NO_BOARDS), ("boards", config()), ("none2", NO_BOARDS),
-                       ("boards2", config())):  # fmt: skip
-        g = Gamification.open(path, config=cfg, clock=FakeClock(NOW), load_entrypoints=False)
+    for label, cfg, where in (("none", NO_BOARDS, bare), ("boards", config(), path),
+                              ("none2", NO_BOARDS, bare), ("boards2", config(), path)):  # fmt: skip
+        g = Gamification.open(where, config=cfg, clock=FakeClock(NOW), load_entrypoints=False)
 
         def award(user: str, amount: int, round_no: int, i: int) -> object:
             return g.award_xp(user, amount, source="bench",  # noqa: B023 (used at once)

@@ -69,6 +69,7 @@ from .models import (
     XPEntry,
 )
 from .seasons import Season, TierReward
+from .stored_config import ConfigChange, ConfigVersion, Settings
 
 __all__ = [
     "AchievementStatus",
@@ -78,6 +79,8 @@ __all__ = [
     "BoardConfig",
     "Clock",
     "Config",
+    "ConfigChange",
+    "ConfigVersion",
     "CurrencyConfig",
     "DailyActivity",
     "FakeClock",
@@ -126,6 +129,7 @@ __all__ = [
     "ScoredEvent",
     "Season",
     "SeasonClose",
+    "Settings",
     "ShopListing",
     "Stats",
     "StreakStatus",

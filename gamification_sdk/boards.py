@@ -34,6 +34,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import NamedTuple
 
+from .clock import to_text
 from .config import Config
 from .errors import InvalidInput
 from .leaderboard_config import BoardConfig
@@ -224,10 +225,12 @@ class Boards:
                 )
             self.add(f"custom:{name}", user_id, delta, at)
 
-    def setup(self, at_text: str) -> None:
-        """Start boards new to this database (or whose source changed) from current totals,
-        and re-list everyone if the configured privacy defaults changed."""
+    def setup(self, now: datetime) -> None:
+        """Start boards new to this database (or changed, or added back) from the logs, mark
+        boards gone from the configuration as removed, and re-list everyone if the
+        configured privacy defaults changed."""
         execute = self._conn.execute
+        at_text = to_text(now)
         self._add_triggers()
         defaults = json.dumps(self._defaults)
         found = execute("SELECT value FROM lb_settings WHERE name = 'defaults'").fetchone()
@@ -237,22 +240,27 @@ class Boards:
             "INSERT OR REPLACE INTO lb_settings (name, value) VALUES ('defaults', ?)", (defaults,)
         )
         stored = dict(execute("SELECT key, fingerprint FROM lb_boards").fetchall())
-        for key, (board, _) in self.boards.items():
+        for key, mark in stored.items():
+            if key not in self.boards and mark != REMOVED:
+                # Its rows stay as they stood; nothing writes to them any more, and adding
+                # the board back rebuilds it from the logs (its fingerprint no longer matches).
+                execute("UPDATE lb_boards SET fingerprint = ? WHERE key = ?", (REMOVED, key))
+        for key, (board, calendar) in self.boards.items():
             mark = fingerprint(board)
             if stored.get(key) == mark:
                 continue
-            if key in stored:  # its scores meant something else: open periods start over
-                for (period_id,) in execute(
-                    "SELECT id FROM lb_periods WHERE board = ? AND closed_at IS NULL", (key,)
-                ).fetchall():
-                    execute("DELETE FROM lb_scores WHERE period_id = ?", (period_id,))
-                    execute("DELETE FROM lb_blocks WHERE period_id = ?", (period_id,))
+            # Scores of open periods meant something else, or missed what happened while
+            # the board was removed: they start over from the logs.
+            for (period_id,) in execute(
+                "SELECT id FROM lb_periods WHERE board = ? AND closed_at IS NULL", (key,)
+            ).fetchall():
+                execute("DELETE FROM lb_scores WHERE period_id = ?", (period_id,))
+                execute("DELETE FROM lb_blocks WHERE period_id = ?", (period_id,))
             execute(
                 "INSERT OR REPLACE INTO lb_boards (key, fingerprint, created_at) VALUES (?, ?, ?)",
                 (key, mark, at_text),
             )
-            if "all_time" in board.periods:
-                self._backfill(board)
+            self._backfill(board, calendar, now)
 
     def _add_triggers(self) -> None:
         # Per connection: they carry this process's block size.
@@ -276,27 +284,46 @@ class Boards:
         ).fetchall():
             self.rebuild(period_id)
 
-    def _backfill(self, board: BoardConfig) -> None:
-        found = _BACKFILL.get(board.source)
-        if found is None:  # a custom scorer's past cannot be recomputed
-            return
-        sql, params = found
-        if board.source == "metric":
-            sql = sql.format(column="count" if board.aggregate == "count" else "sum")
-        period_id = self.period_id(board.key, BoardPeriod("all_time", "all", None, None))
-        rows = self._conn.execute(sql, tuple(getattr(board, name) for name in params))
-        # Rows go in unlisted (the triggers would place listed rows one by one); rebuild
-        # lists them and cuts the blocks in one pass.
-        self._conn.executemany(
-            "INSERT INTO lb_scores (user_id, period_id, score, reached, listed) "
-            "VALUES (?, ?, ?, ?, 0) "
-            "ON CONFLICT DO UPDATE SET score = excluded.score, reached = excluded.reached",
-            (
-                (user_id, period_id, score, micros(datetime.fromisoformat(at)))
-                for user_id, score, at in rows
-            ),
-        )
-        self.rebuild(period_id)
+    def _backfill(self, board: BoardConfig, calendar: Calendar, now: datetime) -> None:
+        """Every open period's standing from the state the engine keeps: a board added to an
+        engine in use starts with what its users already did, not from zero."""
+        periods = calendar.at(now)
+        for kind in board.periods:
+            if kind == "all_time":
+                found = _BACKFILL.get(board.source)
+                period = BoardPeriod("all_time", "all", None, None)
+                bounds: tuple[str, ...] = ()
+            else:
+                # Metric boards keep no timed log to sum a period from; custom scorers' past
+                # cannot be recomputed: their periods start empty.
+                found = _PERIOD_BACKFILL.get(board.source)
+                current = periods.get(kind)
+                if current is None or current.starts_at is None or current.ends_at is None:
+                    continue
+                period = current
+                bounds = (to_text(current.starts_at), to_text(current.ends_at))
+            if found is None:
+                continue
+            sql, params = found
+            if board.source == "metric":
+                sql = sql.format(column="count" if board.aggregate == "count" else "sum")
+            args = (*(getattr(board, name) for name in params), *bounds)
+            rows = self._conn.execute(sql, args).fetchall()
+            if not rows:  # no period row for nothing: closing it would archive an empty board
+                continue
+            period_id = self.period_id(board.key, period)
+            # Rows go in unlisted (the triggers would place listed rows one by one); rebuild
+            # lists them and cuts the blocks in one pass.
+            self._conn.executemany(
+                "INSERT INTO lb_scores (user_id, period_id, score, reached, listed) "
+                "VALUES (?, ?, ?, ?, 0) "
+                "ON CONFLICT DO UPDATE SET score = excluded.score, reached = excluded.reached",
+                (
+                    (user_id, period_id, score, micros(datetime.fromisoformat(at)))
+                    for user_id, score, at in rows
+                ),
+            )
+            self.rebuild(period_id)
 
     def forget_ids(self) -> None:
         """Drop cached period ids: a rolled-back transaction may have made some of them."""
@@ -563,6 +590,10 @@ class Boards:
                     yield Row(before + i, before + higher + 1, user_id, score, reached)
 
 
+# The fingerprint of a board no longer configured: never equal to a configured board's.
+REMOVED = "removed"
+
+
 def fingerprint(board: BoardConfig) -> str:
     """What a board's stored scores depend on: change any of it and they are rebuilt."""
     return json.dumps([board.source_key, sorted(board.periods)], separators=(",", ":"))
@@ -591,5 +622,31 @@ _BACKFILL = {
     "metric": (
         "SELECT user_id, {column}, last_at FROM metrics WHERE metric = ? AND {column} != 0",
         ("metric",),
+    ),
+}
+
+# The same for a period, from the logs with times: [starts_at, ends_at) bound the last two
+# parameters. Text comparison is time order: every stored time is to_text()'s fixed width.
+_PERIOD_BACKFILL = {
+    "xp": (
+        "SELECT user_id, SUM(amount), MAX(created_at) FROM xp_awards "
+        "WHERE created_at >= ? AND created_at < ? GROUP BY user_id HAVING SUM(amount) > 0",
+        (),
+    ),
+    "points": (
+        "SELECT user_id, SUM(amount), MAX(created_at) FROM transactions "
+        f"WHERE currency = ? AND type IN {_CREDITED} AND user_id IS NOT NULL "
+        "AND created_at >= ? AND created_at < ? GROUP BY user_id",
+        ("currency",),
+    ),
+    "achievements": (
+        "SELECT user_id, COUNT(*), MAX(unlocked_at) FROM achievement_unlocks "
+        "WHERE unlocked_at >= ? AND unlocked_at < ? GROUP BY user_id",
+        (),
+    ),
+    "achievement_points": (
+        "SELECT user_id, SUM(points), MAX(unlocked_at) FROM achievement_unlocks "
+        "WHERE unlocked_at >= ? AND unlocked_at < ? GROUP BY user_id HAVING SUM(points) != 0",
+        (),
     ),
 }

@@ -28,6 +28,7 @@ from .errors import (
     InvalidInput,
     NotFound,
     ReferralRejected,
+    StaleConfig,
     UnknownGroup,
     UnknownUser,
 )
@@ -105,6 +106,14 @@ from .shop import Shop
 from .social import Social
 from .stats import user_stats
 from .store import Store, Tx
+from .stored_config import (
+    ConfigChange,
+    Settings,
+    StoredConfig,
+    differences,
+    local_part,
+    stored_part,
+)
 from .streaks import FREEZE, Streaks
 from .validation import (
     MAX_TOTAL,
@@ -226,11 +235,33 @@ class Gamification:
         config: Config,
         clock: Clock,
         pm: pluggy.PluginManager,
+        *,
+        config_version: int = 0,
     ) -> None:
-        self.config = config
         self.clock = clock
         self.pm = pm
         self._store = store
+        self._stored = StoredConfig(store.conn)
+        self._config_version = config_version
+        self._compose(config)
+        store.rollback_listeners.append(self._boards.forget_ids)
+        with store.write():
+            migrations.apply(store.db)
+            self._setup()
+        self._register_plugin_definitions()
+        self._jobs = Scheduler(self, store, config.scheduler, self._now, collect_jobs(pm, config))
+        self.settings = Settings(
+            store, self._stored, self._apply_config, lambda: self._config_version
+        )
+        if not store.memory:
+            # Another process may change the stored configuration: each write checks.
+            store.watch = self._watch
+
+    def _compose(self, config: Config) -> None:
+        """Build every service for ``config``; writes nothing."""
+        self.config = config
+        store = self._store
+        pm = self.pm
         conn = store.conn
         self._table = LevelTable(self._curve(pm, config), config.levels.max_level)
         self._idempotency = Idempotency(conn, homes=(KEY_HOME,))
@@ -288,19 +319,18 @@ class Gamification:
             store, self._xp, self._table, self._idempotency, self._achievements, self._boards, pm
         )
         self._privacy = PrivacyData(conn, self._ledger, self._reservations, self._boards)
-        store.rollback_listeners.append(self._boards.forget_ids)
         self._register_scorers()
         if pm.hook.friends_of.get_hookimpls():
             self._social.friends_of = lambda user_id: pm.hook.friends_of(
                 engine=self, user_id=user_id
             )
-        with store.write():
-            migrations.apply(store.db)
-            self._ledger.setup(to_text(self._now()))
-            self._social.setup()
-            self._boards.setup(to_text(self._now()))
-        self._register_plugin_definitions()
-        self._jobs = Scheduler(self, store, config.scheduler, self._now, collect_jobs(pm, config))
+
+    def _setup(self) -> None:
+        """What each service keeps in the file for its configuration (inside a write)."""
+        now = self._now()
+        self._ledger.setup(to_text(now))
+        self._social.setup()
+        self._boards.setup(now)
 
     @classmethod
     def open(
@@ -311,24 +341,100 @@ class Gamification:
         clock: Clock | None = None,
         plugins: Iterable[object] = (),
         load_entrypoints: bool = True,
+        adopt: bool = False,
     ) -> Gamification:
-        """Open (creating and migrating as needed) an engine on ``path`` or ``":memory:"``."""
-        config = config if config is not None else Config()
-        if not isinstance(config, Config):
+        """Open (creating and migrating as needed) an engine on ``path`` or ``":memory:"``.
+
+        The parts of ``config`` that shape stored data are kept in the database: with no
+        ``config`` the engine adopts the stored one; a ``config`` that differs from it
+        raises ``ConfigMismatch`` and writes nothing (see ``settings``). ``adopt=True``
+        takes only ``config``'s process-local fields (durability, busy_timeout, ...) and
+        the stored rest.
+        """
+        if config is not None and not isinstance(config, Config):
             raise InvalidInput("config", f"expected a Config, got {type(config).__name__}")
+        local = config if config is not None else Config()
         pm = get_plugin_manager(plugins, load_entrypoints=load_entrypoints)
         store = Store(
             str(path),
-            durability=config.durability,
-            busy_timeout=config.busy_timeout,
-            cache_size_mb=config.cache_size_mb,
-            checkpoint=config.checkpoint,
+            durability=local.durability,
+            busy_timeout=local.busy_timeout,
+            cache_size_mb=local.cache_size_mb,
+            checkpoint=local.checkpoint,
         )
+        clock = clock or system_clock
         try:
-            return cls(store, config, clock or system_clock, pm)
+            with store.write():
+                fresh = "profiles" not in store.db.table_names()
+                migrations.apply(store.db)
+                at_text = to_text(check_at(clock(), "clock()"))
+                resolved, version = StoredConfig(store.conn).resolve(config, at_text, fresh, adopt)
+            return cls(store, resolved, clock, pm, config_version=version)
         except BaseException:
             store.close()
             raise
+
+    def _watch(self) -> Callable[[], None] | None:
+        """Inside a write, after another connection committed: has the stored configuration
+        moved on? If so, the store rolls back and calls what this returns."""
+        if self._stored.version() == self._config_version:
+            return None
+        found = self._stored.latest(self.config)
+        assert found is not None
+
+        def reread() -> None:
+            self._reconfigure(found.config)
+            self._config_version = found.version
+            raise StaleConfig(found.version)
+
+        return reread
+
+    def _reconfigure(self, config: Config, tx_body: Callable[[], None] | None = None) -> None:
+        """Run on ``config`` from now on: every service is rebuilt. ``tx_body`` runs in the
+        same transaction as the services' setup; on any failure nothing changes."""
+        store = self._store
+        saved = dict(self.__dict__)
+        store.rollback_listeners.remove(self._boards.forget_ids)
+        try:
+            self._compose(config)
+            store.rollback_listeners.append(self._boards.forget_ids)
+            with store.write():
+                if tx_body is not None:
+                    tx_body()
+                self._setup()
+                self._register_plugin_definitions()
+        except BaseException:
+            if self._boards.forget_ids in store.rollback_listeners:
+                store.rollback_listeners.remove(self._boards.forget_ids)
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            store.rollback_listeners.append(self._boards.forget_ids)
+            raise
+
+    def _apply_config(self, config: Config) -> ConfigChange:
+        """Store ``config``'s stored parts as the next version and run on it, in one
+        transaction with the boards it adds (back-filled) and removes."""
+        if not isinstance(config, Config):
+            raise InvalidInput("config", f"expected a Config, got {type(config).__name__}")
+        merged = Config.from_dict({**stored_part(config), **local_part(self.config)})
+        with self._store.read():
+            current = self._stored.latest(self.config)
+        expected = 0 if current is None else current.version
+        before = self.config if current is None else current.config
+        changes = tuple(path for path, _ in differences(stored_part(before), stored_part(merged)))
+        if not changes and current is not None:
+            return ConfigChange(current.version, ())
+        at_text = to_text(self._now())
+        written: list[int] = []
+
+        def store_version() -> None:
+            if self._stored.version() != expected:  # another process applied one meanwhile
+                raise StaleConfig(self._stored.version())
+            written.append(self._stored.store(merged, at_text, "apply"))
+
+        self._reconfigure(merged, store_version)
+        self._config_version = written[0]
+        return ConfigChange(written[0], changes)
 
     @staticmethod
     def _curve(pm: pluggy.PluginManager, config: Config) -> LevelCurve:

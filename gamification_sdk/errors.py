@@ -11,6 +11,7 @@ __all__ = [
     "BattlePassRefused",
     "Busy",
     "ConfigError",
+    "ConfigMismatch",
     "FulfillmentFailed",
     "GamificationError",
     "HookError",
@@ -47,7 +48,9 @@ __all__ = [
     "RewardAlreadyClaimed",
     "SeasonEnded",
     "SeasonNotStarted",
+    "StaleConfig",
     "StorageFull",
+    "StoredConfigInvalid",
     "TierNotReached",
     "UnknownBoard",
     "UnknownCurrency",
@@ -85,6 +88,43 @@ class ConfigError(InvalidInput):
         GamificationError.__init__(self, f"{where}{len(self.problems)} problem(s): {joined}")
         self.field = self.problems[0].split(":", 1)[0] if self.problems else ""
         self.problem = joined
+
+
+class ConfigMismatch(ConfigError):
+    """The configuration given differs from the one stored in the database.
+
+    ``fields`` names each differing field (a dotted path); nothing was written. Open with no
+    configuration to adopt the stored one, or change it with ``g.settings.apply()``.
+    """
+
+    def __init__(self, changes: Sequence[tuple[str, str]], version: int) -> None:
+        self.fields = [path for path, _ in changes]
+        self.version = version
+        super().__init__(
+            [f"{path}: {what}" for path, what in changes],
+            f"the configuration differs from the database's stored version {version}",
+        )
+
+
+class StoredConfigInvalid(GamificationError):
+    """The configuration stored in the database cannot be read; ``where`` names the row."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{where}: {problem}")
+
+
+class StaleConfig(GamificationError):
+    """Another process changed the stored configuration: this engine has re-read it and
+    written nothing of this call. Retry the call."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        super().__init__(
+            f"the stored configuration changed to version {version} since this engine read "
+            f"it; the engine now runs on it and nothing of this call was written: retry"
+        )
 
 
 class UnknownUser(GamificationError):

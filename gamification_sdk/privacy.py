@@ -73,6 +73,7 @@ SYSTEM_TABLES = frozenset(
     {
         "_sqlite_migrations",
         "battle_pass_seasons",
+        "config_versions",
         "definitions",
         "deleted_users",
         "groups",

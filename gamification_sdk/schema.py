@@ -790,3 +790,21 @@ def m013_xp_award_keys(db: Any) -> None:
             WHERE fingerprint IS NOT NULL
         """,
     )
+
+
+@migrations()
+def m014_config_versions(db: Any) -> None:
+    # The configuration that shapes stored data, one row per version (stored_config.py):
+    # every engine on the file runs on the newest row, so processes cannot disagree.
+    _script(
+        db,
+        """
+        CREATE TABLE config_versions (
+            version INTEGER PRIMARY KEY CHECK (version >= 1),
+            format INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            applied_at TEXT NOT NULL,
+            applied_by TEXT NOT NULL
+        )
+        """,
+    )

@@ -125,6 +125,11 @@ class Store:
         self.pending: Callable[[], None] | None = None
         # Called as a write begins inside the open transaction (see bulk.py).
         self.before_write: Callable[[], None] | None = None
+        # Called inside BEGIN IMMEDIATE when another connection committed since this one
+        # last looked: it may return a call to make after rolling back (the engine re-reads
+        # a stored configuration another process changed, then raises).
+        self.watch: Callable[[], Callable[[], None] | None] | None = None
+        self._data_version = -1
         try:
             self._configure(durability, busy_timeout, cache_size_mb, checkpoint)
         except sqlite3.OperationalError as exc:
@@ -223,9 +228,27 @@ class Store:
             if _is_busy(exc):
                 raise busy_error(exc) from exc
             raise
+        if self.watch is not None:
+            self._check_others()
         tx = self._tx = Tx()
         self._doomed = [None]
         return tx
+
+    def _check_others(self) -> None:
+        assert self.watch is not None
+        try:
+            (version,) = self.conn.execute("PRAGMA data_version").fetchone()
+            if version == self._data_version:
+                return
+            then = self.watch()
+            # Only once the check passed: a failed check is made again by the next write.
+            self._data_version = version
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        if then is not None:
+            self.conn.execute("ROLLBACK")
+            then()
 
     def _end(self, error: BaseException | None) -> None:
         """Commit, release or roll back; always drops the lock taken by ``_begin``.

@@ -304,11 +304,10 @@ def test_register_definitions_hook_loads_at_open(make_engine: Make, tmp_path: Pa
     db = tmp_path / "game.db"
     ignored = make_engine(db, plugins=(Pack(),))  # offered, not chosen: nothing loads
     assert ignored.achievements("ada") == []
-    ignored.close()
     chosen = Config(packs=("pack",))
-    g = make_engine(db, plugins=(Pack(),), config=chosen)
-    assert keys(g.track("ada", "x").unlocked) == ["p"]
-    g.close()
+    ignored.settings.apply(chosen)  # choosing the pack in the stored configuration loads it
+    assert keys(ignored.track("ada", "x").unlocked) == ["p"]
+    ignored.close()
     again = make_engine(db, plugins=(Pack(),), config=chosen)  # loading again changes nothing
     assert again.db.execute("SELECT version FROM definitions").fetchall() == [(1,)]
     with pytest.raises(errors.ConfigError, match="no installed plugin offers 'other'"):

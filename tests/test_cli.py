@@ -533,8 +533,9 @@ def test_reads_of_an_unknown_user_fail_and_create_nothing(
 def test_writes_for_an_unknown_user_fail_when_auto_create_is_off(
     run: Run, seeded: Path, args: list[str]
 ) -> None:
+    ok(run("config", "apply", "strict.toml"))  # auto_create_profiles = false, stored
     before = dump(seeded)
-    line = assert_error(run(*args, config="strict.toml"))
+    line = assert_error(run(*args, config=None))
     assert line.startswith("error: user_id: no profile for 'ghost' (")
     assert dump(seeded) == before
 
@@ -647,9 +648,11 @@ def test_the_guide_lists_every_command_and_exit_code() -> None:
         if command.callback is not None
         and command.callback.__module__.startswith("gamification_sdk.cli.")
     ]
-    assert len(ours) == 13
+    assert len(ours) == 14
     for name in ours:
         assert f"`{name}" in section, name
+        for sub in getattr(cli.commands[name], "commands", {}):
+            assert f"`{name} {sub}" in section, f"{name} {sub}"
     for code in range(5):
         assert f"\n| {code} | " in section
 

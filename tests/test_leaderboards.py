@@ -264,16 +264,19 @@ def test_a_scorer_returning_garbage_rolls_the_event_back(make_engine: Make) -> N
         g.track("ann", "walk")
 
 
-def test_a_board_added_later_starts_from_current_totals(make_engine: Make, db_path: Any) -> None:
+def test_a_board_added_later_starts_from_the_logs(
+    make_engine: Make, db_path: Any, clock: FakeClock
+) -> None:
     g = make_engine(db_path, config=Config(leaderboards=LeaderboardsConfig(boards=())))
     g.award_xp("ann", 40, source="t")
     g.award_points("bob", 25, currency="points", source="t")
-    g.close()
+    clock.advance(timedelta(days=1))
+    g.award_xp("cy", 3, source="t")
     boards = (BoardConfig("xp"), BoardConfig("pts", source="points", currency="points"))
-    g = make_engine(db_path, config=public(boards=boards))
-    assert board_of(g) == [(1, "ann", 40)]
+    g.settings.apply(public(boards=boards))
+    assert board_of(g) == [(1, "ann", 40), (2, "cy", 3)]
     assert board_of(g, "pts") == [(1, "bob", 25)]
-    assert board_of(g, period="daily") == []  # periods after the board was added only
+    assert board_of(g, period="daily") == [(1, "cy", 3)]  # today's awards only
 
 
 def test_a_rolled_back_write_does_not_poison_the_period_cache(make_engine: Make) -> None:

@@ -184,7 +184,8 @@ def test_a_lowered_limit_waits_until_enough_calls_left(make_engine: Make, db_pat
     roomy = make_engine(db_path, config=Config(rate_limits={"gift": RateLimit(5, 60)}))
     for second in range(5):
         roomy.rate_limit("ada", "gift", at=START + timedelta(seconds=second))
-    tight = make_engine(db_path, config=Config(rate_limits={"gift": RateLimit(2, 60)}))
+    tight = make_engine(db_path)
+    tight.settings.apply(Config(rate_limits={"gift": RateLimit(2, 60)}))
     at = START + timedelta(seconds=10)
     assert tight.rate_limit_status("ada", "gift", at=at) == RateLimitStatus(
         "gift", "ada", 2, 60, 5, 0, START + timedelta(seconds=63)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from conftest import START, unchanged
 from hypothesis import HealthCheck, given, settings
@@ -354,8 +355,9 @@ def test_unknown_code_writes_nothing(r: Gamification) -> None:
 
 
 def test_unknown_users_with_auto_create_off(make_engine: Make, db_path: Path) -> None:
-    code = engine(make_engine, path=db_path).referral_code("sean", ip="192.0.2.1")
-    g = make_engine(db_path, config=Config(auto_create_profiles=False, rate_limits=NO_LIMIT))
+    g = engine(make_engine, path=db_path)
+    code = g.referral_code("sean", ip="192.0.2.1")
+    g.settings.apply(attrs.evolve(g.config, auto_create_profiles=False))
     with unchanged(g):
         with pytest.raises(errors.UnknownUser):
             g.referral_code("ghost")

@@ -359,7 +359,7 @@ def test_fulfill_order_plugin_delivers_external_goods(make_engine: Make, db_path
             balance = engine.balances(order.user_id)["points"]
             seen.append((balance.balance, balance.held, balance.available))
             # No write transaction is open: another connection can write at once.
-            with Gamification.open(db_path, config=Config(busy_timeout=0.2),
+            with Gamification.open(db_path, config=Config(busy_timeout=0.2), adopt=True,
                                    load_entrypoints=False) as other:  # fmt: skip
                 other.award_xp("someone", 5, source="meanwhile")
             return f"shopify:{item.metadata['sku']}:{order.id}"

@@ -19,6 +19,7 @@ from .boards import leaderboard
 from .ledger import award_points, history
 from .output import BUSY, OK, PROBLEMS, USAGE, USER_ERROR, BusyError, CliError, translate_errors
 from .privacy import delete_user, export_user
+from .settings import config
 from .state import State, pass_state
 from .users import award_xp, profile, track
 
@@ -106,7 +107,8 @@ def _json_flag(ctx: click.Context, _: click.Parameter, value: bool) -> None:
     envvar="GAMIFICATION_CONFIG",
     show_envvar=True,
     metavar="FILE",
-    help="Engine configuration (TOML or JSON, as Config.from_file reads); default: built-in.",
+    help="Engine configuration (TOML or JSON, as Config.from_file reads); default: the one "
+    "stored in the database (built-in for a new one).",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document on stdout, not tables."
@@ -127,7 +129,7 @@ def cli(ctx: click.Context, db: str, config_path: str | None, as_json: bool, plu
 
 for _command in (
     init, load, award_xp, award_points, track, profile, history, leaderboard, verify,
-    reevaluate, run_jobs, export_user, delete_user, simulate,
+    reevaluate, run_jobs, export_user, delete_user, config, simulate,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -63,7 +63,9 @@ class State:
             raise CliError(f"--db: cannot create {self.db}: {path.parent} is not a directory")
         else:
             self.pending = _all_migrations()
-        self._engine = Gamification.open(path, config=config, load_entrypoints=self.plugins)
+        # No --config: run on the configuration the database stores, as every engine must.
+        given = None if self.config_path is None else config
+        self._engine = Gamification.open(path, config=given, load_entrypoints=self.plugins)
         return self._engine
 
     def _check_database(self, path: Path, config: Config, create: bool) -> list[str]:
