@@ -133,7 +133,8 @@ def test_a_cycle_stored_before_the_rule_does_not_trap_the_walk(
                  reject_existing_user=False)  # fmt: skip
     old.track_referral(old.referral_code("a"), "b")
     old.track_referral(old.referral_code("b"), "a")
-    g = engine(make_engine, path=db_path)
+    g = old
+    g.settings.apply(engine(make_engine).config)  # the rules switched on, as by default
     assert g.track_referral(g.referral_code("a"), "new").status == "signed_up"
     assert rejected(lambda: g.track_referral(g.referral_code("new"), "b")).reason == (
         "referral_cycle"
