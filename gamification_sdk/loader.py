@@ -17,6 +17,7 @@ from typing import Any
 
 from .catalogue import Catalogue
 from .config import Config
+from .definition_checks import needed_keys
 from .definitions import (
     Achievement,
     Quest,
@@ -60,6 +61,7 @@ class Loader:
         """Check the whole set first (raises ``ConfigError``), then write it (inside a write)."""
         existing: dict[tuple[str, str], tuple[str, int, str, str | None]] = {}
         others: dict[str, tuple[str, ...]] = {}  # other sets' live achievements: prerequisites
+        other_needs: dict[str, tuple[str, ...]] = {}  # ... and what their collections need
         other_rules: set[str] = set()
         other_quests: dict[str, str | None] = {}
         other_items: set[str] = set()
@@ -68,7 +70,9 @@ class Loader:
             if src == name or was_retired is not None:
                 continue
             if kind == "achievement":
-                others[key] = structure_achievement(json.loads(body)).prerequisites
+                other = structure_achievement(json.loads(body))
+                others[key] = other.prerequisites
+                other_needs[key] = needed_keys(other.criteria)
             elif kind == "quest":
                 other_quests[key] = structure_quest(json.loads(body)).after
             elif kind == "shop":
@@ -86,6 +90,7 @@ class Loader:
             other_quests=other_quests,
             spendable=[c.name for c in self._config.currencies if c.spendable],
             other_items=other_items,
+            other_needs=other_needs,
         )
         added: list[str] = []
         updated: list[str] = []
