@@ -278,7 +278,7 @@ class Achievements:
                 found.append(self._unlock(tx, ctx, entry, 0, len(history) + 1, value, pending))
             return found
         value = self.measure(ctx, a.criteria)
-        for tier, target in enumerate(entry.targets):
+        for tier, target in zip(entry.tiers, entry.targets, strict=True):
             if tier not in done and value >= target:
                 found.append(self._unlock(tx, ctx, entry, tier, 1, 0, pending))
         return found
@@ -314,7 +314,7 @@ class Achievements:
         pending: list[Signal],
     ) -> Unlock:
         a = entry.definition
-        rewards: Rewards = a.tiers[tier].rewards if a.tiers else a.rewards
+        rewards: Rewards = a.tiers[entry.tiers.index(tier)].rewards if a.tiers else a.rewards
         tier_name = entry.tier_names[tier]
         multiplier = self._config.achievements.rarity_xp_multipliers[a.rarity]
         xp = int(Decimal(rewards.xp * Decimal(str(multiplier))).quantize(0, ROUND_HALF_UP))
@@ -376,10 +376,11 @@ class Achievements:
         """Unlock achievement ``key`` (its first tier) as a reward, whatever its criteria,
         unless the user has it; then whatever that makes due. Check ``grantable`` first."""
         entry = self.catalogue.entries[key]
-        if 0 in ctx.unlocks.get(key, {}):
+        first = entry.tiers[0]
+        if first in ctx.unlocks.get(key, {}):
             return []
         pending: list[Signal] = []
-        unlocked = [self._unlock(tx, ctx, entry, 0, 1, 0.0, pending)]
+        unlocked = [self._unlock(tx, ctx, entry, first, 1, 0.0, pending)]
         return unlocked + self.process(tx, ctx, pending, ())
 
     def moved_xp(self, ctx: Context, award: XPAward, pending: list[Signal]) -> None:
@@ -456,11 +457,14 @@ class Achievements:
         done = ctx.unlocks.get(a.key, {})
         history = [row for rows in done.values() for row in rows]
         first = min((row[1] for row in history), default=None)
+        # Current tiers in order, then earned tiers the definition no longer has.
+        earned = [t for t in entry.tiers if t in done]
+        earned += sorted(t for t in done if t not in entry.tiers)
         tiers_done = tuple(
-            name for i, name in enumerate(entry.tier_names) if i in done and name is not None
+            name for t in earned if (name := entry.tier_names.get(t)) is not None
         )
         value = self.measure(ctx, a.criteria) if not entry.retired or done else 0
-        remaining = [i for i in range(len(entry.targets)) if i not in done]
+        remaining = [i for i, tier in enumerate(entry.tiers) if tier not in done]
         if a.repeatable is not None and (
             a.repeatable.max is None or len(history) < a.repeatable.max
         ):
@@ -468,7 +472,7 @@ class Achievements:
             current, target, next_tier = value - baseline, entry.targets[0], None
         elif remaining:
             target = entry.targets[remaining[0]]
-            current, next_tier = value, entry.tier_names[remaining[0]]
+            current, next_tier = value, entry.tier_names[entry.tiers[remaining[0]]]
         else:
             target, current, next_tier = entry.targets[-1], max(value, entry.targets[-1]), None
         percent = 100.0 if target <= 0 else min(100.0, round(100.0 * max(current, 0) / target, 2))

@@ -3,7 +3,8 @@
 Each set has a source name (a file path, ``plugin:<name>``, or one you choose). Loading a
 set again replaces that source's previous content: unchanged definitions stay as they are,
 changed ones get the next version, and ones no longer present are retired. Retired
-achievements stay earned by whoever earned them; they unlock for nobody new.
+achievements stay earned by whoever earned them; they unlock for nobody new. The same holds
+for a tier removed from an achievement: tiers are known by name, each with a number for good.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from .models import LoadReport
 __all__ = ["Loader"]
 
 _ROWS = "SELECT kind, key, source, version, digest, body, retired_at FROM definitions"
+_TIERS = "SELECT key, name, tier FROM achievement_tiers"
+_NUMBERS = "SELECT name, tier FROM achievement_tiers WHERE key = ?"
+_NUMBER = "INSERT INTO achievement_tiers (key, tier, name) VALUES (?, ?, ?)"
 
 
 class Loader:
@@ -53,7 +57,10 @@ class Loader:
                 quests.append((structure_quest(data), version, retired_at is not None))
             elif kind == "rule" and retired_at is None:
                 rules.append(structure_rule(data))
-        return Catalogue(achievements, rules, quests)
+        numbers: dict[str, dict[str, int]] = {}
+        for key, name, tier in self._conn.execute(_TIERS):
+            numbers.setdefault(key, {})[name] = tier
+        return Catalogue(achievements, rules, quests, numbers)
 
     def load(
         self, source: str | Path | Mapping[str, Any], name: str, at_text: str
@@ -123,6 +130,8 @@ class Loader:
                     (name, digest, body, at_text, kind, key),
                 )
                 updated.append(label)
+        for a in defs.achievements:
+            self._number_tiers(a)
         retired: list[str] = []
         for (kind, key), (src, _, _, was_retired) in existing.items():
             if src == name and was_retired is None and (kind, key) not in present:
@@ -132,6 +141,15 @@ class Loader:
                 )
                 retired.append(key if kind == "achievement" else f"{kind}:{key}")
         return LoadReport(name, tuple(added), tuple(updated), tuple(retired), tuple(unchanged))
+
+    def _number_tiers(self, a: Achievement) -> None:
+        """Give each tier name the achievement never had the next number, for good: unlock
+        rows keep tiers by number, so earned tiers stay what they were whatever the list."""
+        known = dict(self._conn.execute(_NUMBERS, (a.key,)).fetchall())
+        for tier in a.tiers:
+            if tier.name not in known:
+                known[tier.name] = max(known.values(), default=-1) + 1
+                self._conn.execute(_NUMBER, (a.key, known[tier.name], tier.name))
 
 
 def _digest(body: str) -> str:

@@ -72,6 +72,7 @@ ANONYMISED = frozenset({"accounts", "transactions", "entries", "referrals"})
 SYSTEM_TABLES = frozenset(
     {
         "_sqlite_migrations",
+        "achievement_tiers",
         "battle_pass_seasons",
         "definitions",
         "deleted_users",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 from conftest import unchanged
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,7 +23,9 @@ from gamification_sdk import (
     errors,
     hookimpl,
 )
+from gamification_sdk.clock import to_text
 from gamification_sdk.models import Unlock
+from gamification_sdk.schema import migrations
 
 Make = Callable[..., Gamification]
 FIXTURE = HealthCheck.function_scoped_fixture
@@ -196,6 +199,94 @@ def test_a_jump_over_several_tiers_pays_all(g: Gamification) -> None:
     load(g, ach("km", {"type": "sum", "event": "run"}, tiers=[
         {"name": "5k", "target": 5}, {"name": "10k", "target": 10}]))  # fmt: skip
     assert keys(g.track("ada", "run", value=12).unlocked) == ["km/5k", "km/10k"]
+
+
+def writer(*tiers: tuple[str, int]) -> dict[str, Any]:
+    """Tier ``name`` pays 2**i gems, i its place in POOL, whatever list it is in."""
+    return ach("writer", {"type": "count", "event": "post"}, tiers=[
+        {"name": name, "target": target, "rewards": {"points": {"gems": 2 ** POOL.index(name)}}}
+        for name, target in tiers])  # fmt: skip
+
+
+POOL = ("iron", "bronze", "silver", "gold", "platinum")
+UNLOCKS = "SELECT key, tier, seq FROM achievement_unlocks ORDER BY key, tier, seq"
+
+
+def test_a_removed_tier_stays_earned_and_is_not_paid_again(g: Gamification) -> None:
+    load(g, writer(("bronze", 2), ("silver", 4), ("gold", 6)))
+    for _ in range(4):
+        g.track("ada", "post")
+    assert g.achievement("ada", "writer").tiers_unlocked == ("bronze", "silver")
+    rows = g.db.execute(UNLOCKS).fetchall()
+    load(g, writer(("bronze", 2), ("gold", 6)))  # silver removed
+    status = g.achievement("ada", "writer")
+    assert (status.tiers_unlocked, status.next_tier, status.target) == (("bronze", "silver"),
+                                                                        "gold", 6)  # fmt: skip
+    assert status.times_unlocked == 2 and g.reevaluate().unlocked == ()
+    # A changed list: a new lowest tier, silver back at another target, bronze moved.
+    load(g, writer(("iron", 1), ("silver", 3), ("bronze", 5), ("gold", 6)))
+    assert keys(g.reevaluate().unlocked) == ["writer/iron"]
+    status = g.achievement("ada", "writer")
+    assert status.tiers_unlocked == ("iron", "silver", "bronze")
+    assert keys(g.track("ada", "post").unlocked) == []  # 5 posts: bronze was earned at 2
+    assert keys(g.track("ada", "post").unlocked) == ["writer/gold"]
+    assert g.balance("ada", "gems") == 1 + 2 + 4 + 8  # each tier paid once
+    assert len(g.db.execute(UNLOCKS).fetchall()) == len(rows) + 2
+    assert keys(g.track("bob", "post").unlocked) == ["writer/iron"]  # new users: the new list
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.lists(st.sampled_from(POOL), unique=True, min_size=1), st.integers(0, 3)),
+        max_size=8,
+    )
+)
+def test_earned_tiers_stay_earned_and_paid_once_whatever_the_lists(
+    steps: list[tuple[list[str], int]],
+) -> None:
+    clock = FakeClock(datetime(2026, 3, 2, tzinfo=UTC))
+    with Gamification.open(":memory:", clock=clock, config=CONFIG, load_entrypoints=False) as g:
+        earned: set[str] = set()
+        for names, posts in steps:
+            load(g, writer(*((name, 2 * i + 1) for i, name in enumerate(names))))
+            for _ in range(posts):
+                g.track("ada", "post")
+            g.reevaluate()
+            now = set(g.achievement("ada", "writer").tiers_unlocked)
+            assert earned <= now  # never lost
+            earned = now
+        assert g.balance("ada", "gems") == sum(2 ** POOL.index(name) for name in earned)
+        counts = g.db.execute("SELECT COUNT(*) FROM achievement_unlocks GROUP BY tier").fetchall()
+        assert all(count == 1 for (count,) in counts)
+
+
+def test_a_file_from_before_tier_numbers_keeps_its_earned_tiers(
+    clock: FakeClock, db_path: Path
+) -> None:
+    db = sqlite_utils.Database(db_path)
+    migrations.apply(db, stop_before="m014_achievement_tier_numbers")
+    with Gamification.open(":memory:", config=CONFIG, load_entrypoints=False) as scratch:
+        load(scratch, writer(("bronze", 2), ("silver", 4), ("gold", 6)))
+        (row,) = scratch.db.execute("SELECT * FROM definitions").fetchall()
+    when = to_text(clock())
+    db.execute("INSERT INTO definitions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(row))
+    db.execute("INSERT INTO profiles (user_id, xp, level, created_at, updated_at) "
+               "VALUES ('ada', 0, 1, ?, ?)", [when, when])  # fmt: skip
+    db.execute("INSERT INTO metrics VALUES ('ada', 'post', 4, 4, 1, 1, ?, ?)", [when, when])
+    for tier in (0, 1):  # bronze and silver, by their places in the list
+        db.execute("INSERT INTO achievement_unlocks VALUES ('ada', 'writer', ?, 1, 1, 'common', "
+                   "10, ?, '{}', 0)", [tier, when])  # fmt: skip
+    db.conn.commit()
+    db.close()
+    with Gamification.open(db_path, clock=clock, config=CONFIG, load_entrypoints=False) as g:
+        assert migrations.pending(g.db) == []
+        assert g.achievement("ada", "writer").tiers_unlocked == ("bronze", "silver")
+        view = "SELECT tier FROM unlocked_achievements ORDER BY tier"
+        assert g.db.execute(view).fetchall() == [("bronze",), ("silver",)]
+        load(g, writer(("bronze", 2), ("gold", 6)))
+        assert g.achievement("ada", "writer").tiers_unlocked == ("bronze", "silver")
+        assert g.reevaluate().unlocked == ()
 
 
 def test_rarity_multiplies_xp_and_gives_achievement_points(make_engine: Make) -> None:
