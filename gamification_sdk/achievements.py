@@ -92,6 +92,8 @@ class Context:
         self.timezone = timezone
         self.start_hour = start_hour
         self.day, self.minute = local_day(at, timezone, start_hour)
+        # reevaluate: judge the whole past where the metrics keep it, not only the present
+        self.retroactive = False
         self._metric: dict[str, tuple[int, float, float, int]] = {}
         self._unlocks: dict[str, dict[int, list[tuple[int, str, float]]]] | None = None
 
@@ -188,6 +190,8 @@ class Achievements:
         if isinstance(c, Collection):
             return sum(1 for key in c.keys if ctx.unlocked(key))
         if isinstance(c, Window):
+            if ctx.retroactive:
+                return self._metrics.best_window(ctx.user_id, c.event, c.days, c.period, c.stat)
             first, last = self._window(ctx.day, c)
             count, total = self._metrics.window(ctx.user_id, c.event, first, last)
             return count if c.stat == "count" else total
@@ -273,9 +277,19 @@ class Achievements:
                 ready = datetime.fromisoformat(last_at) + timedelta(days=a.repeatable.cooldown_days)
                 if ctx.at < ready:
                     return []
-            value = self.measure(ctx, a.criteria)
-            if value - baseline >= entry.targets[0]:
-                found.append(self._unlock(tx, ctx, entry, 0, len(history) + 1, value, pending))
+            value, target = self.measure(ctx, a.criteria), entry.targets[0]
+            if value - baseline < target:
+                return []
+            seq = len(history) + 1
+            if not ctx.retroactive or a.repeatable.cooldown_days:
+                return [self._unlock(tx, ctx, entry, 0, seq, value, pending)]
+            # The past, as if the achievement had been there: a repeat at each full target.
+            times = int((value - baseline) // target)
+            if a.repeatable.max is not None:
+                times = min(times, a.repeatable.max - len(history))
+            for k in range(times):
+                step = baseline + (k + 1) * target
+                found.append(self._unlock(tx, ctx, entry, 0, seq + k, step, pending))
             return found
         value = self.measure(ctx, a.criteria)
         for tier, target in zip(entry.tiers, entry.targets, strict=True):
@@ -285,6 +299,7 @@ class Achievements:
 
     def evaluate_all(self, tx: Tx, ctx: Context) -> list[Unlock]:
         """Everything active, for ``reevaluate``: prerequisites first, until nothing changes."""
+        ctx.retroactive = True
         found: list[Unlock] = []
         while True:
             pending: list[Signal] = []

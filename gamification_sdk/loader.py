@@ -16,19 +16,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .catalogue import Catalogue
+from .catalogue import Catalogue, _time_of_day
 from .config import Config
 from .definition_checks import needed_keys
 from .definitions import (
     Achievement,
     Quest,
     Rule,
+    TimeOfDay,
     load_set,
     structure_achievement,
     structure_quest,
     structure_rule,
 )
 from .definitions import unstructure as unstructure_definition
+from .metrics import Metrics, whole_hours
 from .models import LoadReport
 
 __all__ = ["Loader"]
@@ -43,6 +45,7 @@ class Loader:
     def __init__(self, conn: sqlite3.Connection, config: Config) -> None:
         self._conn = conn
         self._config = config
+        self._metrics = Metrics(conn)
         self.custom_names: set[str] = set()
 
     def catalogue(self) -> Catalogue:
@@ -72,14 +75,21 @@ class Loader:
         other_rules: set[str] = set()
         other_quests: dict[str, str | None] = {}
         other_items: set[str] = set()
+        kept: set[str] = set()  # time-of-day metrics live achievements keep now
+        windows: dict[str, TimeOfDay] = {}  # ... and those they keep after this load
         for kind, key, src, version, digest, body, was_retired in self._conn.execute(_ROWS):
             existing[(kind, key)] = (src, version, digest, was_retired)
-            if src == name or was_retired is not None:
+            if was_retired is not None:
                 continue
             if kind == "achievement":
-                other = structure_achievement(json.loads(body))
-                others[key] = other.prerequisites
-                other_needs[key] = needed_keys(other.criteria)
+                live = structure_achievement(json.loads(body))
+                found = {tod.metric: tod for tod in _time_of_day(live.criteria)}
+                kept.update(found)
+                if src != name:
+                    others[key], other_needs[key] = live.prerequisites, needed_keys(live.criteria)
+                    windows.update(found)
+            elif src == name:
+                continue
             elif kind == "quest":
                 other_quests[key] = structure_quest(json.loads(body)).after
             elif kind == "shop":
@@ -132,6 +142,11 @@ class Loader:
                 updated.append(label)
         for a in defs.achievements:
             self._number_tiers(a)
+            windows.update({tod.metric: tod for tod in _time_of_day(a.criteria)})
+        for metric, tod in sorted(windows.items()):
+            if metric not in kept:  # counted from now on: first count the past
+                hours = whole_hours(tod.start, tod.end)
+                self._metrics.from_hours(metric, tod.event, hours, at_text)
         retired: list[str] = []
         for (kind, key), (src, _, _, was_retired) in existing.items():
             if src == name and was_retired is None and (kind, key) not in present:

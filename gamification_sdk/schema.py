@@ -806,3 +806,23 @@ def m014_achievement_tier_numbers(db: Any) -> None:
         LEFT JOIN achievement_tiers AS t ON t.key = u.key AND t.tier = u.tier
         """,
     )
+
+
+@migrations()
+def m015_metric_hours(db: Any) -> None:
+    # Per user, event and local hour of the day (the wall clock in the user's zone then): how
+    # many and how much. Kept for every event, so a time_of_day achievement loaded later
+    # counts the events before it. At most 24 rows per user and event; one upsert per track.
+    _script(
+        db,
+        """
+        CREATE TABLE metric_hours (
+            user_id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            hour INTEGER NOT NULL CHECK (hour BETWEEN 0 AND 23),
+            count INTEGER NOT NULL DEFAULT 0,
+            sum NUMERIC NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, event, hour)
+        ) WITHOUT ROWID
+        """,
+    )

@@ -497,6 +497,101 @@ def test_reevaluate_awards_new_definitions_retroactively(g: Gamification) -> Non
     assert g.reevaluate().unlocked == ()  # exactly once
 
 
+def paris(make_engine: Make) -> Gamification:
+    return make_engine(config=Config(currencies=CONFIG.currencies,
+                                     default_timezone="Europe/Paris"))  # fmt: skip
+
+
+def tod(key: str, start: str, end: str, target: int) -> dict[str, Any]:
+    return ach(key, {"type": "time_of_day", "event": "post", "start": start, "end": end,
+                     "target": target})  # fmt: skip
+
+
+def test_a_time_of_day_badge_added_later_counts_the_past_in_local_hours(
+    make_engine: Make, clock: FakeClock
+) -> None:
+    g = paris(make_engine)
+    clock.set(datetime(2026, 11, 1, tzinfo=UTC))
+    for moment in [
+        datetime(2026, 3, 28, 2, 30, tzinfo=UTC),  # 03:30 CET
+        datetime(2026, 3, 29, 0, 30, tzinfo=UTC),  # 01:30 CET, the night clocks go forward
+        datetime(2026, 3, 29, 1, 30, tzinfo=UTC),  # 03:30 CEST (02:30 on a fixed +1)
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),  # 02:30 CEST, the night clocks go back
+        datetime(2026, 10, 25, 1, 30, tzinfo=UTC),  # 02:30 CET, the same hour again
+    ]:
+        g.track("ada", "post", at=moment)
+    load(g, tod("three", "03:00", "04:00", 2), tod("two", "02:00", "03:00", 2),
+         tod("one", "01:00", "02:00", 2), tod("wide", "01:00", "05:00", 5),
+         tod("half", "03:30", "05:00", 1))  # fmt: skip
+    assert keys(g.reevaluate().unlocked) == ["three", "two", "wide"]
+    assert g.achievement("ada", "one").current == 1
+    # A window that starts within an hour counts only its whole hours from before it existed;
+    # from then on it counts to the minute.
+    assert g.achievement("ada", "half").current == 0
+    assert keys(g.track("ada", "post", at=datetime(2026, 10, 31, 2, 45, tzinfo=UTC)).unlocked
+                ) == ["half"]  # 03:45 CET  # fmt: skip
+    assert g.reevaluate().unlocked == ()
+
+
+def test_a_time_of_day_badge_back_from_retirement_counts_what_it_missed(
+    make_engine: Make, clock: FakeClock
+) -> None:
+    g = paris(make_engine)
+    night = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)  # 00:30 in Paris
+    load(g, tod("owl", "00:00", "05:00", 3), name="night")
+    g.track("ada", "post", at=night)
+    load(g, ach("other", {"type": "first_time", "event": "login"}), name="night")  # owl retired
+    g.track("ada", "post", at=night)
+    g.track("ada", "post", at=night)
+    load(g, tod("owl", "00:00", "05:00", 3), name="night")
+    assert g.achievement("ada", "owl").current == 3
+    assert keys(g.reevaluate().unlocked) == ["owl"]
+
+
+def test_windows_added_later_find_the_best_window_of_the_past(
+    g: Gamification, clock: FakeClock
+) -> None:
+    for day in (2, 3, 4, 6, 8):  # March: at most 3 posts within 3 days, 5 in the week of the 2nd
+        g.track("ada", "post", at=datetime(2026, 3, day, 12, tzinfo=UTC))
+    g.track("ada", "km", value=40, at=datetime(2026, 3, 5, tzinfo=UTC))
+    g.track("ada", "km", value=70, at=datetime(2026, 4, 5, tzinfo=UTC))
+    clock.set(datetime(2026, 6, 1, tzinfo=UTC))
+    load(g, ach("three_in_3", {"type": "window", "event": "post", "days": 3, "target": 3}),
+         ach("four_in_3", {"type": "window", "event": "post", "days": 3, "target": 4}),
+         ach("week", {"type": "window", "event": "post", "period": "week", "target": 4}),
+         ach("day2", {"type": "window", "event": "post", "period": "day", "target": 2}),
+         ach("month", {"type": "window", "event": "km", "period": "month", "stat": "sum",
+                       "target": 70}),
+         ach("month2", {"type": "window", "event": "km", "period": "month", "stat": "sum",
+                        "target": 100}))  # fmt: skip
+    assert sorted(keys(g.reevaluate().unlocked)) == ["month", "three_in_3", "week"]
+    assert g.achievement("ada", "four_in_3").current == 0  # progress: the present window
+
+
+def test_a_repeatable_badge_added_later_repeats_for_the_past(
+    g: Gamification, clock: FakeClock
+) -> None:
+    for _ in range(25):
+        g.track("ada", "post")
+    load(g, ach("every10", {"type": "count", "event": "post", "target": 10}, repeatable={}),
+         ach("twice", {"type": "count", "event": "post", "target": 5}, repeatable={"max": 2}),
+         ach("weekly", {"type": "count", "event": "post", "target": 10},
+             repeatable={"cooldown_days": 7}))  # fmt: skip
+    found = [(u.key, u.seq) for u in g.reevaluate().unlocked]
+    assert found == [("every10", 1), ("every10", 2), ("twice", 1), ("twice", 2), ("weekly", 1)]
+    status = g.achievement("ada", "every10")
+    assert (status.times_unlocked, status.current, status.target) == (2, 5, 10)
+    assert g.reevaluate().unlocked == ()
+
+    def post(times: int) -> list[tuple[str, int]]:
+        return [(u.key, u.seq) for _ in range(times) for u in g.track("ada", "post").unlocked]
+
+    assert post(5) == [("every10", 3)]  # at 30, as if it had been there all along
+    # A cooldown cannot be judged in the past: weekly repeated once, at 25, a week from now.
+    clock.advance(days=7)
+    assert post(5) == [("weekly", 2)]
+
+
 def test_reevaluate_resumes_after_an_interruption(g: Gamification) -> None:
     for i in range(5):
         g.track(f"u{i}", "post")
