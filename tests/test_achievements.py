@@ -287,6 +287,8 @@ def test_a_file_from_before_tier_numbers_keeps_its_earned_tiers(
         load(g, writer(("bronze", 2), ("gold", 6)))
         assert g.achievement("ada", "writer").tiers_unlocked == ("bronze", "silver")
         assert g.reevaluate().unlocked == ()
+        assert keys(g.track("ada", "post").unlocked) == []  # and track() keeps hours now
+        assert g.db.execute("SELECT SUM(count) FROM metric_hours").fetchone() == (1,)
 
 
 def test_rarity_multiplies_xp_and_gives_achievement_points(make_engine: Make) -> None:
