@@ -3,7 +3,7 @@
 Each entry is structured on its own, so a type error in one entry hides none of the other
 problems of the set (an unknown prerequisite, a cycle, a duplicate key elsewhere): ``load_set``
 reports them all in one ``ConfigError``. An entry that does not load still counts as defined
-for the references and duplicates of the others, so fixing it reveals nothing new about them.
+for the references and duplicates of the others: they are not blamed for its problems.
 
 Dependency cycles run through collections as well as prerequisites: an achievement that needs
 itself unlocked first, directly or through others, can never unlock.
