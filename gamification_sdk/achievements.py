@@ -92,6 +92,8 @@ class Context:
         self.timezone = timezone
         self.start_hour = start_hour
         self.day, self.minute = local_day(at, timezone, start_hour)
+        # reevaluate: judge the whole past where the metrics keep it, not only the present
+        self.retroactive = False
         self._metric: dict[str, tuple[int, float, float, int]] = {}
         self._unlocks: dict[str, dict[int, list[tuple[int, str, float]]]] | None = None
 
@@ -188,6 +190,8 @@ class Achievements:
         if isinstance(c, Collection):
             return sum(1 for key in c.keys if ctx.unlocked(key))
         if isinstance(c, Window):
+            if ctx.retroactive:
+                return self._metrics.best_window(ctx.user_id, c.event, c.days, c.period, c.stat)
             first, last = self._window(ctx.day, c)
             count, total = self._metrics.window(ctx.user_id, c.event, first, last)
             return count if c.stat == "count" else total
@@ -273,18 +277,29 @@ class Achievements:
                 ready = datetime.fromisoformat(last_at) + timedelta(days=a.repeatable.cooldown_days)
                 if ctx.at < ready:
                     return []
-            value = self.measure(ctx, a.criteria)
-            if value - baseline >= entry.targets[0]:
-                found.append(self._unlock(tx, ctx, entry, 0, len(history) + 1, value, pending))
+            value, target = self.measure(ctx, a.criteria), entry.targets[0]
+            if value - baseline < target:
+                return []
+            seq = len(history) + 1
+            if not ctx.retroactive or a.repeatable.cooldown_days:
+                return [self._unlock(tx, ctx, entry, 0, seq, value, pending)]
+            # The past, as if the achievement had been there: a repeat at each full target.
+            times = int((value - baseline) // target)
+            if a.repeatable.max is not None:
+                times = min(times, a.repeatable.max - len(history))
+            for k in range(times):
+                step = baseline + (k + 1) * target
+                found.append(self._unlock(tx, ctx, entry, 0, seq + k, step, pending))
             return found
         value = self.measure(ctx, a.criteria)
-        for tier, target in enumerate(entry.targets):
+        for tier, target in zip(entry.tiers, entry.targets, strict=True):
             if tier not in done and value >= target:
                 found.append(self._unlock(tx, ctx, entry, tier, 1, 0, pending))
         return found
 
     def evaluate_all(self, tx: Tx, ctx: Context) -> list[Unlock]:
         """Everything active, for ``reevaluate``: prerequisites first, until nothing changes."""
+        ctx.retroactive = True
         found: list[Unlock] = []
         while True:
             pending: list[Signal] = []
@@ -314,7 +329,7 @@ class Achievements:
         pending: list[Signal],
     ) -> Unlock:
         a = entry.definition
-        rewards: Rewards = a.tiers[tier].rewards if a.tiers else a.rewards
+        rewards: Rewards = a.tiers[entry.tiers.index(tier)].rewards if a.tiers else a.rewards
         tier_name = entry.tier_names[tier]
         multiplier = self._config.achievements.rarity_xp_multipliers[a.rarity]
         xp = int(Decimal(rewards.xp * Decimal(str(multiplier))).quantize(0, ROUND_HALF_UP))
@@ -377,10 +392,11 @@ class Achievements:
         """Unlock achievement ``key`` (its first tier) as a reward, whatever its criteria,
         unless the user has it; then whatever that makes due. Check ``grantable`` first."""
         entry = self.catalogue.entries[key]
-        if 0 in ctx.unlocks.get(key, {}):
+        first = entry.tiers[0]
+        if first in ctx.unlocks.get(key, {}):
             return []
         pending: list[Signal] = []
-        unlocked = [self._unlock(tx, ctx, entry, 0, 1, 0.0, pending)]
+        unlocked = [self._unlock(tx, ctx, entry, first, 1, 0.0, pending)]
         return unlocked + self.process(tx, ctx, pending, ())
 
     def moved_xp(self, ctx: Context, award: XPAward, pending: list[Signal]) -> None:
@@ -459,11 +475,14 @@ class Achievements:
         done = ctx.unlocks.get(a.key, {})
         history = [row for rows in done.values() for row in rows]
         first = min((row[1] for row in history), default=None)
+        # Current tiers in order, then earned tiers the definition no longer has.
+        earned = [t for t in entry.tiers if t in done]
+        earned += sorted(t for t in done if t not in entry.tiers)
         tiers_done = tuple(
-            name for i, name in enumerate(entry.tier_names) if i in done and name is not None
+            name for t in earned if (name := entry.tier_names.get(t)) is not None
         )
         value = self.measure(ctx, a.criteria) if not entry.retired or done else 0
-        remaining = [i for i in range(len(entry.targets)) if i not in done]
+        remaining = [i for i, tier in enumerate(entry.tiers) if tier not in done]
         if a.repeatable is not None and (
             a.repeatable.max is None or len(history) < a.repeatable.max
         ):
@@ -471,7 +490,7 @@ class Achievements:
             current, target, next_tier = value - baseline, entry.targets[0], None
         elif remaining:
             target = entry.targets[remaining[0]]
-            current, next_tier = value, entry.tier_names[remaining[0]]
+            current, next_tier = value, entry.tier_names[entry.tiers[remaining[0]]]
         else:
             target, current, next_tier = entry.targets[-1], max(value, entry.targets[-1]), None
         percent = 100.0 if target <= 0 else min(100.0, round(100.0 * max(current, 0) / target, 2))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -97,27 +97,45 @@ def signals_of(c: Any) -> set[str]:
 
 @attrs.frozen
 class Entry:
-    """One achievement as evaluation sees it."""
+    """One achievement as evaluation sees it.
+
+    Unlock rows keep a tier by its number (``achievement_tiers``), not by its place in the
+    list: ``targets`` are the current tiers' targets in order, ``tiers`` their numbers, and
+    ``tier_names`` names every number the achievement ever had, so removed tiers that were
+    earned stay earned. An achievement without tiers has the one number 0.
+    """
 
     definition: Definition
     version: int
     retired: bool
     targets: tuple[int, ...]
-    tier_names: tuple[str | None, ...]
+    tier_names: Mapping[int, str | None]
     fast: bool
+    tiers: tuple[int, ...] = (0,)
 
     @property
     def key(self) -> str:
         return self.definition.key
 
     @classmethod
-    def build(cls, definition: Definition, version: int, retired: bool) -> Entry:
+    def build(
+        cls,
+        definition: Definition,
+        version: int,
+        retired: bool,
+        numbers: Mapping[str, int] | None = None,
+    ) -> Entry:
         c = definition.criteria
+        tiers: tuple[int, ...] = (0,)
         if definition.tiers:
             targets = tuple(t.target for t in definition.tiers)
-            names: tuple[str | None, ...] = tuple(t.name for t in definition.tiers)
+            known = dict(numbers or {})
+            for t in definition.tiers:  # numbered as the loader numbers them, if it has not
+                known.setdefault(t.name, max(known.values(), default=-1) + 1)
+            tiers = tuple(known[t.name] for t in definition.tiers)
+            names: dict[int, str | None] = {number: name for name, number in known.items()}
         else:
-            targets, names = (target_of(c),), (None,)
+            targets, names = (target_of(c),), {0: None}
         fast = (
             value_signal(c) is not None
             and not definition.prerequisites
@@ -125,7 +143,7 @@ class Entry:
             and definition.available_until is None
             and definition.repeatable is None
         )
-        return cls(definition, version, retired, targets, names, fast)
+        return cls(definition, version, retired, targets, names, fast, tiers)
 
 
 class Catalogue:
@@ -136,6 +154,7 @@ class Catalogue:
         achievements: Iterable[tuple[Definition, int, bool]] = (),
         rules: Iterable[RuleDefinition] = (),
         quests: Iterable[tuple[Quest, int, bool]] = (),
+        tier_numbers: Mapping[str, Mapping[str, int]] | None = None,
     ) -> None:
         self.entries: dict[str, Entry] = {}
         # key -> (quest, version, retired); event -> live quests with an objective on it
@@ -158,7 +177,8 @@ class Catalogue:
         self.time_of_day: dict[str, list[TimeOfDay]] = defaultdict(list)
         fast: dict[str, list[tuple[int, str, int]]] = defaultdict(list)
         for definition, version, retired in achievements:
-            entry = Entry.build(definition, version, retired)
+            numbers = (tier_numbers or {}).get(definition.key)
+            entry = Entry.build(definition, version, retired, numbers)
             self.entries[entry.key] = entry
             if retired:
                 continue
@@ -168,7 +188,7 @@ class Catalogue:
             if entry.fast:
                 signal = value_signal(definition.criteria)
                 assert signal is not None
-                for tier, target in enumerate(entry.targets):
+                for tier, target in zip(entry.tiers, entry.targets, strict=True):
                     fast[signal].append((target, entry.key, tier))
             else:
                 for signal in sorted(signals_of(definition.criteria)):

@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 import attrs
 
-from .convert import _Expected, converter, load_mapping, structure
+from .convert import _Expected, converter, load_mapping
+from .definition_checks import cycle_problems, parse_set
 from .errors import ConfigError, InvalidInput
 from .validation import check_metadata
 
@@ -407,6 +408,8 @@ class DefinitionSet:
     shop: tuple[ShopItem, ...] = attrs.field(default=(), converter=_tuple)
 
 
+_SECTIONS = {"rules": Rule, "achievements": Achievement, "quests": Quest, "shop": ShopItem}
+
 # -- checking -------------------------------------------------------------------------------
 
 
@@ -550,33 +553,30 @@ def load_set(
     other_quests: Mapping[str, str | None] | None = None,
     spendable: Iterable[str] | None = None,
     other_items: Iterable[str] = (),
+    other_needs: Mapping[str, tuple[str, ...]] | None = None,
 ) -> DefinitionSet:
     """Load and check one definition set; raise ``ConfigError`` listing every problem.
 
     ``other_keys``: achievement key -> prerequisites of definitions already active from other
-    sources, so cross-source references and cycles are checked too; ``other_quests`` the same
-    for quests (key -> the quest it comes ``after``), ``other_items`` shop item keys.
-    ``spendable``: the currencies a shop price may use (default: all of ``currencies``).
+    sources, ``other_needs`` key -> what their collections need, for references and cycles
+    across sources; ``other_quests`` the same for quests (key -> the quest it comes ``after``),
+    ``other_items`` shop item keys; ``spendable`` the currencies a price may use (default: all).
     """
+    others = dict(other_keys or {})
     if isinstance(source, str | Path):
         label = label or str(source)
-        data: Any = load_mapping(source)
+        try:
+            data: Any = load_mapping(source)
+        except ConfigError as exc:
+            raise _located(exc.problems, label) from None
     else:
         data = source
-    if not isinstance(data, Mapping):
-        raise ConfigError(["(top level): expected a table/object"], label)
-    unknown = set(data) - {"rules", "achievements", "quests", "shop"}
-    if unknown:
-        raise ConfigError(
-            [f"(top level): unknown field(s): {', '.join(sorted(unknown))}"], label
-        )
-    try:
-        defs = structure(dict(data), DefinitionSet)
-    except ConfigError as exc:
-        raise _located(exc.problems, label) from None
-    others = dict(other_keys or {})
+    elsewhere = {"achievements": others, "rules": set(other_rules),
+                 "quests": dict(other_quests or {}), "shop": set(other_items)}  # fmt: skip
+    parsed = parse_set(data, _SECTIONS, elsewhere)
+    defs = DefinitionSet(**parsed.entries)
     check = _Checker(currencies, max_level, custom_names, others)
-    keys = {a.key for a in defs.achievements} | set(others)
+    keys = {a.key for a in defs.achievements} | set(others) | parsed.broken["achievements"]
     seen: set[str] = set()
     for i, a in enumerate(defs.achievements):
         path = f"achievements[{i}]"
@@ -635,15 +635,14 @@ def load_set(
             check.amount(f"{path}.daily_limit", rule.daily_limit)
         if not rule.xp and not rule.points:
             check.add(path, "a rule must give xp or points")
-    graph = {**others, **{a.key: a.prerequisites for a in defs.achievements}}
-    for cycle in _cycles(graph):
-        if any(key in seen for key in cycle):
-            check.add("achievements", f"prerequisite cycle: {' -> '.join(cycle)}")
-    _check_quests(check, defs.quests, keys, dict(other_quests or {}))
+    for path, problem in cycle_problems(defs.achievements, others, other_needs or {}, _cycles):
+        check.add(path, problem)
+    _check_quests(check, defs.quests, keys, dict(other_quests or {}), parsed.broken["quests"])
     spend = check.currencies if spendable is None else set(spendable)
     _check_shop(check, defs.shop, spend, set(other_items))
-    if check.problems:
-        raise _located(check.problems, label)
+    problems = parsed.problems + parsed.relocate(check.problems)
+    if problems:
+        raise _located(problems, label)
     return defs
 
 
@@ -652,8 +651,9 @@ def _check_quests(
     quests: tuple[Quest, ...],
     achievement_keys: set[str],
     others: dict[str, str | None],
+    broken: set[str],
 ) -> None:
-    keys = {q.key for q in quests} | set(others)
+    keys = {q.key for q in quests} | set(others) | broken
     seen: set[str] = set()
     for i, q in enumerate(quests):
         path = f"quests[{i}]"

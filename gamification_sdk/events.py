@@ -85,6 +85,7 @@ class Tracker:
             self._profiles.create(user_id, at_text)
         day = ctx.day.isoformat()
         recorded = self._metrics.record(user_id, event, value, day, at_text)
+        self._metrics.hour(user_id, event, ctx.minute // 60, value)
         if self.boards is not None:
             self.boards.on_event(user_id, event, value, metadata, at)
         count, total = recorded.times, recorded.total

@@ -3,7 +3,8 @@
 Each set has a source name (a file path, ``plugin:<name>``, or one you choose). Loading a
 set again replaces that source's previous content: unchanged definitions stay as they are,
 changed ones get the next version, and ones no longer present are retired. Retired
-achievements stay earned by whoever earned them; they unlock for nobody new.
+achievements stay earned by whoever earned them; they unlock for nobody new. The same holds
+for a tier removed from an achievement: tiers are known by name, each with a number for good.
 """
 
 from __future__ import annotations
@@ -15,29 +16,36 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .catalogue import Catalogue
+from .catalogue import Catalogue, _time_of_day
 from .config import Config
+from .definition_checks import needed_keys
 from .definitions import (
     Achievement,
     Quest,
     Rule,
+    TimeOfDay,
     load_set,
     structure_achievement,
     structure_quest,
     structure_rule,
 )
 from .definitions import unstructure as unstructure_definition
+from .metrics import Metrics, whole_hours
 from .models import LoadReport
 
 __all__ = ["Loader"]
 
 _ROWS = "SELECT kind, key, source, version, digest, body, retired_at FROM definitions"
+_TIERS = "SELECT key, name, tier FROM achievement_tiers"
+_NUMBERS = "SELECT name, tier FROM achievement_tiers WHERE key = ?"
+_NUMBER = "INSERT INTO achievement_tiers (key, tier, name) VALUES (?, ?, ?)"
 
 
 class Loader:
     def __init__(self, conn: sqlite3.Connection, config: Config) -> None:
         self._conn = conn
         self._config = config
+        self._metrics = Metrics(conn)
         self.custom_names: set[str] = set()
 
     def catalogue(self) -> Catalogue:
@@ -52,7 +60,10 @@ class Loader:
                 quests.append((structure_quest(data), version, retired_at is not None))
             elif kind == "rule" and retired_at is None:
                 rules.append(structure_rule(data))
-        return Catalogue(achievements, rules, quests)
+        numbers: dict[str, dict[str, int]] = {}
+        for key, name, tier in self._conn.execute(_TIERS):
+            numbers.setdefault(key, {})[name] = tier
+        return Catalogue(achievements, rules, quests, numbers)
 
     def load(
         self, source: str | Path | Mapping[str, Any], name: str, at_text: str
@@ -60,15 +71,25 @@ class Loader:
         """Check the whole set first (raises ``ConfigError``), then write it (inside a write)."""
         existing: dict[tuple[str, str], tuple[str, int, str, str | None]] = {}
         others: dict[str, tuple[str, ...]] = {}  # other sets' live achievements: prerequisites
+        other_needs: dict[str, tuple[str, ...]] = {}  # ... and what their collections need
         other_rules: set[str] = set()
         other_quests: dict[str, str | None] = {}
         other_items: set[str] = set()
+        kept: set[str] = set()  # time-of-day metrics live achievements keep now
+        windows: dict[str, TimeOfDay] = {}  # ... and those they keep after this load
         for kind, key, src, version, digest, body, was_retired in self._conn.execute(_ROWS):
             existing[(kind, key)] = (src, version, digest, was_retired)
-            if src == name or was_retired is not None:
+            if was_retired is not None:
                 continue
             if kind == "achievement":
-                others[key] = structure_achievement(json.loads(body)).prerequisites
+                live = structure_achievement(json.loads(body))
+                found = {tod.metric: tod for tod in _time_of_day(live.criteria)}
+                kept.update(found)
+                if src != name:
+                    others[key], other_needs[key] = live.prerequisites, needed_keys(live.criteria)
+                    windows.update(found)
+            elif src == name:
+                continue
             elif kind == "quest":
                 other_quests[key] = structure_quest(json.loads(body)).after
             elif kind == "shop":
@@ -86,6 +107,7 @@ class Loader:
             other_quests=other_quests,
             spendable=[c.name for c in self._config.currencies if c.spendable],
             other_items=other_items,
+            other_needs=other_needs,
         )
         added: list[str] = []
         updated: list[str] = []
@@ -118,6 +140,13 @@ class Loader:
                     (name, digest, body, at_text, kind, key),
                 )
                 updated.append(label)
+        for a in defs.achievements:
+            self._number_tiers(a)
+            windows.update({tod.metric: tod for tod in _time_of_day(a.criteria)})
+        for metric, tod in sorted(windows.items()):
+            if metric not in kept:  # counted from now on: first count the past
+                hours = whole_hours(tod.start, tod.end)
+                self._metrics.from_hours(metric, tod.event, hours, at_text)
         retired: list[str] = []
         for (kind, key), (src, _, _, was_retired) in existing.items():
             if src == name and was_retired is None and (kind, key) not in present:
@@ -127,6 +156,15 @@ class Loader:
                 )
                 retired.append(key if kind == "achievement" else f"{kind}:{key}")
         return LoadReport(name, tuple(added), tuple(updated), tuple(retired), tuple(unchanged))
+
+    def _number_tiers(self, a: Achievement) -> None:
+        """Give each tier name the achievement never had the next number, for good: unlock
+        rows keep tiers by number, so earned tiers stay what they were whatever the list."""
+        known = dict(self._conn.execute(_NUMBERS, (a.key,)).fetchall())
+        for tier in a.tiers:
+            if tier.name not in known:
+                known[tier.name] = max(known.values(), default=-1) + 1
+                self._conn.execute(_NUMBER, (a.key, known[tier.name], tier.name))
 
 
 def _digest(body: str) -> str:

@@ -2,10 +2,13 @@
 
 Day buckets make windowed criteria ("10 posts within 7 days", "this week") a range read of
 at most 31 rows instead of a scan of history. Weeks and months are sums of their days.
+Hour buckets (the local hour of the day, at most 24 rows per user and event) are kept for
+every event, so a time-of-day achievement loaded later can count the past (``from_hours``).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -13,7 +16,10 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-__all__ = ["ACTIVE", "Metrics", "Recorded", "day_bounds", "local_day", "period_start", "zone"]
+__all__ = [
+    "ACTIVE", "Metrics", "Recorded", "day_bounds", "local_day", "period_start", "whole_hours",
+    "zone",
+]  # fmt: skip
 
 ACTIVE = "~active"  # the pseudo-metric whose ``days`` is the user's distinct active days
 
@@ -33,6 +39,34 @@ _WINDOW = (
     "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(sum), 0) FROM metric_days "
     "WHERE user_id = ? AND metric = ? AND day >= ? AND day <= ?"
 )
+_HOUR = (
+    "INSERT INTO metric_hours (user_id, event, hour, count, sum) VALUES (?, ?, ?, 1, ?) "
+    "ON CONFLICT DO UPDATE SET count = count + 1, sum = sum + excluded.sum"
+)
+# A time-of-day metric that was not kept gets what the hour buckets know; one that was kept
+# (all along, or until its achievement was retired) keeps the larger count.
+_FROM_HOURS = (
+    "INSERT INTO metrics (user_id, metric, count, sum, max, days, first_at, last_at) "
+    "SELECT user_id, ?, SUM(count), SUM(sum), 0, 0, ?, ? FROM metric_hours "
+    "WHERE event = ? AND hour IN (SELECT value FROM json_each(?)) GROUP BY user_id "
+    "ON CONFLICT DO UPDATE SET count = MAX(count, excluded.count), sum = MAX(sum, excluded.sum)"
+)
+# The best rolling window of ``days`` local days in the user's whole history.
+_BEST_ROLLING = (
+    "SELECT COALESCE(MAX(total), 0) FROM (SELECT SUM({stat}) OVER (ORDER BY julianday(day) "
+    "RANGE BETWEEN ? PRECEDING AND CURRENT ROW) AS total "
+    "FROM metric_days WHERE user_id = ? AND metric = ?)"
+)
+# The best calendar day, ISO week (from Monday) or month in the user's whole history.
+_BEST_PERIOD = (
+    "SELECT COALESCE(MAX(total), 0) FROM (SELECT SUM({stat}) AS total FROM metric_days "
+    "WHERE user_id = ? AND metric = ? GROUP BY {period})"
+)
+_PERIODS = {
+    "day": "day",
+    "week": "date(day, '-' || ((strftime('%w', day) + 6) % 7) || ' days')",
+    "month": "substr(day, 1, 7)",
+}
 
 
 # Consecutive days minus their rank is constant within a run: group by it, take the largest.
@@ -76,6 +110,13 @@ def day_bounds(day: date, tz: str, start_hour: int = 0) -> tuple[datetime, datet
     after = day + timedelta(days=1)
     end = datetime(after.year, after.month, after.day, start_hour, tzinfo=place)
     return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def whole_hours(start: str, end: str) -> list[int]:
+    """The local hours of the day that lie wholly within ``start``-``end`` (may wrap)."""
+    lo = int(start[:2]) * 60 + int(start[3:])
+    length = (int(end[:2]) * 60 + int(end[3:]) - lo) % 1440
+    return [hour for hour in range(24) if (hour * 60 - lo) % 1440 + 60 <= length]
 
 
 def period_start(day: date, period: str) -> date:
@@ -122,6 +163,28 @@ class Metrics:
             return False
         execute(_METRIC, (user_id, ACTIVE, 0, 0, 1, at_text, at_text)).fetchone()
         return True
+
+    def hour(self, user_id: str, event: str, hour: int, value: float) -> None:
+        """Count one ``event`` in the local ``hour`` of the day (0-23)."""
+        self._conn.execute(_HOUR, (user_id, event, hour, value))
+
+    def from_hours(self, metric: str, event: str, hours: list[int], at_text: str) -> None:
+        """Give every user's time-of-day ``metric`` the ``event`` count of ``hours``."""
+        self._conn.execute(_FROM_HOURS, (metric, at_text, at_text, event, json.dumps(hours)))
+
+    def best_window(
+        self, user_id: str, metric: str, days: int | None, period: str | None, stat: str
+    ) -> float:
+        """The largest ``stat`` (count or sum) of ``metric`` over any window of the user's
+        history: ``days`` consecutive local days, or one calendar ``period``."""
+        column = "count" if stat == "count" else "sum"
+        args: tuple[object, ...] = (user_id, metric)
+        if days is not None:
+            sql, args = _BEST_ROLLING.format(stat=column), (days - 1, *args)
+        else:
+            sql = _BEST_PERIOD.format(stat=column, period=_PERIODS[period or "day"])
+        best: float = self._conn.execute(sql, args).fetchone()[0]
+        return best
 
     def longest_run(self, user_id: str, metrics: Sequence[str]) -> int:
         """The longest run of consecutive local days with at least one of ``metrics``."""

@@ -42,6 +42,7 @@ USER_TABLES: dict[str, tuple[str, ...]] = {
     "reservations": ("user_id",),
     "metrics": ("user_id",),
     "metric_days": ("user_id",),
+    "metric_hours": ("user_id",),
     "achievement_unlocks": ("user_id",),
     "inventory": ("user_id",),
     "notifications": ("user_id",),
@@ -72,6 +73,7 @@ ANONYMISED = frozenset({"accounts", "transactions", "entries", "referrals"})
 SYSTEM_TABLES = frozenset(
     {
         "_sqlite_migrations",
+        "achievement_tiers",
         "battle_pass_seasons",
         "config_versions",
         "definitions",

@@ -808,3 +808,58 @@ def m014_config_versions(db: Any) -> None:
         )
         """,
     )
+
+
+@migrations()
+def m015_achievement_tier_numbers(db: Any) -> None:
+    # An unlock row keeps its tier as a number. The number was the tier's place in the current
+    # list, so removing or inserting a tier moved earned unlocks onto other tiers. Now each
+    # tier name keeps the number it first got, here, for good: a removed tier stays earned and
+    # a returning one is not paid again. Existing definitions number their current lists,
+    # which is what their unlock rows meant so far.
+    _script(
+        db,
+        """
+        CREATE TABLE achievement_tiers (
+            key TEXT NOT NULL,
+            tier INTEGER NOT NULL CHECK (tier >= 0),
+            name TEXT NOT NULL,
+            PRIMARY KEY (key, tier),
+            UNIQUE (key, name)
+        ) WITHOUT ROWID;
+
+        INSERT INTO achievement_tiers (key, tier, name)
+        SELECT d.key, CAST(t.key AS INTEGER), json_extract(t.value, '$.name')
+        FROM definitions AS d, json_each(d.body, '$.tiers') AS t
+        WHERE d.kind = 'achievement';
+
+        DROP VIEW unlocked_achievements;
+        CREATE VIEW unlocked_achievements AS
+        SELECT u.user_id, u.key, json_extract(d.body, '$.name') AS name, t.name AS tier,
+               u.seq AS repeat, u.rarity, u.points AS achievement_points, u.unlocked_at,
+               u.version
+        FROM achievement_unlocks AS u
+        LEFT JOIN definitions AS d ON d.kind = 'achievement' AND d.key = u.key
+        LEFT JOIN achievement_tiers AS t ON t.key = u.key AND t.tier = u.tier
+        """,
+    )
+
+
+@migrations()
+def m016_metric_hours(db: Any) -> None:
+    # Per user, event and local hour of the day (the wall clock in the user's zone then): how
+    # many and how much. Kept for every event, so a time_of_day achievement loaded later
+    # counts the events before it. At most 24 rows per user and event; one upsert per track.
+    _script(
+        db,
+        """
+        CREATE TABLE metric_hours (
+            user_id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            hour INTEGER NOT NULL CHECK (hour BETWEEN 0 AND 23),
+            count INTEGER NOT NULL DEFAULT 0,
+            sum NUMERIC NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, event, hour)
+        ) WITHOUT ROWID
+        """,
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 from conftest import unchanged
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,7 +23,9 @@ from gamification_sdk import (
     errors,
     hookimpl,
 )
+from gamification_sdk.clock import to_text
 from gamification_sdk.models import Unlock
+from gamification_sdk.schema import migrations
 
 Make = Callable[..., Gamification]
 FIXTURE = HealthCheck.function_scoped_fixture
@@ -196,6 +199,96 @@ def test_a_jump_over_several_tiers_pays_all(g: Gamification) -> None:
     load(g, ach("km", {"type": "sum", "event": "run"}, tiers=[
         {"name": "5k", "target": 5}, {"name": "10k", "target": 10}]))  # fmt: skip
     assert keys(g.track("ada", "run", value=12).unlocked) == ["km/5k", "km/10k"]
+
+
+def writer(*tiers: tuple[str, int]) -> dict[str, Any]:
+    """Tier ``name`` pays 2**i gems, i its place in POOL, whatever list it is in."""
+    return ach("writer", {"type": "count", "event": "post"}, tiers=[
+        {"name": name, "target": target, "rewards": {"points": {"gems": 2 ** POOL.index(name)}}}
+        for name, target in tiers])  # fmt: skip
+
+
+POOL = ("iron", "bronze", "silver", "gold", "platinum")
+UNLOCKS = "SELECT key, tier, seq FROM achievement_unlocks ORDER BY key, tier, seq"
+
+
+def test_a_removed_tier_stays_earned_and_is_not_paid_again(g: Gamification) -> None:
+    load(g, writer(("bronze", 2), ("silver", 4), ("gold", 6)))
+    for _ in range(4):
+        g.track("ada", "post")
+    assert g.achievement("ada", "writer").tiers_unlocked == ("bronze", "silver")
+    rows = g.db.execute(UNLOCKS).fetchall()
+    load(g, writer(("bronze", 2), ("gold", 6)))  # silver removed
+    status = g.achievement("ada", "writer")
+    assert (status.tiers_unlocked, status.next_tier, status.target) == (("bronze", "silver"),
+                                                                        "gold", 6)  # fmt: skip
+    assert status.times_unlocked == 2 and g.reevaluate().unlocked == ()
+    # A changed list: a new lowest tier, silver back at another target, bronze moved.
+    load(g, writer(("iron", 1), ("silver", 3), ("bronze", 5), ("gold", 6)))
+    assert keys(g.reevaluate().unlocked) == ["writer/iron"]
+    status = g.achievement("ada", "writer")
+    assert status.tiers_unlocked == ("iron", "silver", "bronze")
+    assert keys(g.track("ada", "post").unlocked) == []  # 5 posts: bronze was earned at 2
+    assert keys(g.track("ada", "post").unlocked) == ["writer/gold"]
+    assert g.balance("ada", "gems") == 1 + 2 + 4 + 8  # each tier paid once
+    assert len(g.db.execute(UNLOCKS).fetchall()) == len(rows) + 2
+    assert keys(g.track("bob", "post").unlocked) == ["writer/iron"]  # new users: the new list
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.lists(st.sampled_from(POOL), unique=True, min_size=1), st.integers(0, 3)),
+        max_size=8,
+    )
+)
+def test_earned_tiers_stay_earned_and_paid_once_whatever_the_lists(
+    steps: list[tuple[list[str], int]],
+) -> None:
+    clock = FakeClock(datetime(2026, 3, 2, tzinfo=UTC))
+    with Gamification.open(":memory:", clock=clock, config=CONFIG, load_entrypoints=False) as g:
+        earned: set[str] = set()
+        for names, posts in steps:
+            load(g, writer(*((name, 2 * i + 1) for i, name in enumerate(names))))
+            for _ in range(posts):
+                g.track("ada", "post")
+            g.reevaluate()
+            now = set(g.achievement("ada", "writer").tiers_unlocked)
+            assert earned <= now  # never lost
+            earned = now
+        assert g.balance("ada", "gems") == sum(2 ** POOL.index(name) for name in earned)
+        counts = g.db.execute("SELECT COUNT(*) FROM achievement_unlocks GROUP BY tier").fetchall()
+        assert all(count == 1 for (count,) in counts)
+
+
+def test_a_file_from_before_tier_numbers_keeps_its_earned_tiers(
+    clock: FakeClock, db_path: Path
+) -> None:
+    db = sqlite_utils.Database(db_path)
+    migrations.apply(db, stop_before="m015_achievement_tier_numbers")
+    with Gamification.open(":memory:", config=CONFIG, load_entrypoints=False) as scratch:
+        load(scratch, writer(("bronze", 2), ("silver", 4), ("gold", 6)))
+        (row,) = scratch.db.execute("SELECT * FROM definitions").fetchall()
+    when = to_text(clock())
+    db.execute("INSERT INTO definitions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(row))
+    db.execute("INSERT INTO profiles (user_id, xp, level, created_at, updated_at) "
+               "VALUES ('ada', 0, 1, ?, ?)", [when, when])  # fmt: skip
+    db.execute("INSERT INTO metrics VALUES ('ada', 'post', 4, 4, 1, 1, ?, ?)", [when, when])
+    for tier in (0, 1):  # bronze and silver, by their places in the list
+        db.execute("INSERT INTO achievement_unlocks VALUES ('ada', 'writer', ?, 1, 1, 'common', "
+                   "10, ?, '{}', 0)", [tier, when])  # fmt: skip
+    db.conn.commit()
+    db.close()
+    with Gamification.open(db_path, clock=clock, config=CONFIG, load_entrypoints=False) as g:
+        assert migrations.pending(g.db) == []
+        assert g.achievement("ada", "writer").tiers_unlocked == ("bronze", "silver")
+        view = "SELECT tier FROM unlocked_achievements ORDER BY tier"
+        assert g.db.execute(view).fetchall() == [("bronze",), ("silver",)]
+        load(g, writer(("bronze", 2), ("gold", 6)))
+        assert g.achievement("ada", "writer").tiers_unlocked == ("bronze", "silver")
+        assert g.reevaluate().unlocked == ()
+        assert keys(g.track("ada", "post").unlocked) == []  # and track() keeps hours now
+        assert g.db.execute("SELECT SUM(count) FROM metric_hours").fetchone() == (1,)
 
 
 def test_rarity_multiplies_xp_and_gives_achievement_points(make_engine: Make) -> None:
@@ -403,6 +496,101 @@ def test_reevaluate_awards_new_definitions_retroactively(g: Gamification) -> Non
     assert seen == [(2, 3), (3, 3)]
     assert g.profile("ada").xp == 5
     assert g.reevaluate().unlocked == ()  # exactly once
+
+
+def paris(make_engine: Make) -> Gamification:
+    return make_engine(config=Config(currencies=CONFIG.currencies,
+                                     default_timezone="Europe/Paris"))  # fmt: skip
+
+
+def tod(key: str, start: str, end: str, target: int) -> dict[str, Any]:
+    return ach(key, {"type": "time_of_day", "event": "post", "start": start, "end": end,
+                     "target": target})  # fmt: skip
+
+
+def test_a_time_of_day_badge_added_later_counts_the_past_in_local_hours(
+    make_engine: Make, clock: FakeClock
+) -> None:
+    g = paris(make_engine)
+    clock.set(datetime(2026, 11, 1, tzinfo=UTC))
+    for moment in [
+        datetime(2026, 3, 28, 2, 30, tzinfo=UTC),  # 03:30 CET
+        datetime(2026, 3, 29, 0, 30, tzinfo=UTC),  # 01:30 CET, the night clocks go forward
+        datetime(2026, 3, 29, 1, 30, tzinfo=UTC),  # 03:30 CEST (02:30 on a fixed +1)
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),  # 02:30 CEST, the night clocks go back
+        datetime(2026, 10, 25, 1, 30, tzinfo=UTC),  # 02:30 CET, the same hour again
+    ]:
+        g.track("ada", "post", at=moment)
+    load(g, tod("three", "03:00", "04:00", 2), tod("two", "02:00", "03:00", 2),
+         tod("one", "01:00", "02:00", 2), tod("wide", "01:00", "05:00", 5),
+         tod("half", "03:30", "05:00", 1))  # fmt: skip
+    assert keys(g.reevaluate().unlocked) == ["three", "two", "wide"]
+    assert g.achievement("ada", "one").current == 1
+    # A window that starts within an hour counts only its whole hours from before it existed;
+    # from then on it counts to the minute.
+    assert g.achievement("ada", "half").current == 0
+    assert keys(g.track("ada", "post", at=datetime(2026, 10, 31, 2, 45, tzinfo=UTC)).unlocked
+                ) == ["half"]  # 03:45 CET  # fmt: skip
+    assert g.reevaluate().unlocked == ()
+
+
+def test_a_time_of_day_badge_back_from_retirement_counts_what_it_missed(
+    make_engine: Make, clock: FakeClock
+) -> None:
+    g = paris(make_engine)
+    night = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)  # 00:30 in Paris
+    load(g, tod("owl", "00:00", "05:00", 3), name="night")
+    g.track("ada", "post", at=night)
+    load(g, ach("other", {"type": "first_time", "event": "login"}), name="night")  # owl retired
+    g.track("ada", "post", at=night)
+    g.track("ada", "post", at=night)
+    load(g, tod("owl", "00:00", "05:00", 3), name="night")
+    assert g.achievement("ada", "owl").current == 3
+    assert keys(g.reevaluate().unlocked) == ["owl"]
+
+
+def test_windows_added_later_find_the_best_window_of_the_past(
+    g: Gamification, clock: FakeClock
+) -> None:
+    for day in (2, 3, 4, 6, 8):  # March: at most 3 posts within 3 days, 5 in the week of the 2nd
+        g.track("ada", "post", at=datetime(2026, 3, day, 12, tzinfo=UTC))
+    g.track("ada", "km", value=40, at=datetime(2026, 3, 5, tzinfo=UTC))
+    g.track("ada", "km", value=70, at=datetime(2026, 4, 5, tzinfo=UTC))
+    clock.set(datetime(2026, 6, 1, tzinfo=UTC))
+    load(g, ach("three_in_3", {"type": "window", "event": "post", "days": 3, "target": 3}),
+         ach("four_in_3", {"type": "window", "event": "post", "days": 3, "target": 4}),
+         ach("week", {"type": "window", "event": "post", "period": "week", "target": 4}),
+         ach("day2", {"type": "window", "event": "post", "period": "day", "target": 2}),
+         ach("month", {"type": "window", "event": "km", "period": "month", "stat": "sum",
+                       "target": 70}),
+         ach("month2", {"type": "window", "event": "km", "period": "month", "stat": "sum",
+                        "target": 100}))  # fmt: skip
+    assert sorted(keys(g.reevaluate().unlocked)) == ["month", "three_in_3", "week"]
+    assert g.achievement("ada", "four_in_3").current == 0  # progress: the present window
+
+
+def test_a_repeatable_badge_added_later_repeats_for_the_past(
+    g: Gamification, clock: FakeClock
+) -> None:
+    for _ in range(25):
+        g.track("ada", "post")
+    load(g, ach("every10", {"type": "count", "event": "post", "target": 10}, repeatable={}),
+         ach("twice", {"type": "count", "event": "post", "target": 5}, repeatable={"max": 2}),
+         ach("weekly", {"type": "count", "event": "post", "target": 10},
+             repeatable={"cooldown_days": 7}))  # fmt: skip
+    found = [(u.key, u.seq) for u in g.reevaluate().unlocked]
+    assert found == [("every10", 1), ("every10", 2), ("twice", 1), ("twice", 2), ("weekly", 1)]
+    status = g.achievement("ada", "every10")
+    assert (status.times_unlocked, status.current, status.target) == (2, 5, 10)
+    assert g.reevaluate().unlocked == ()
+
+    def post(times: int) -> list[tuple[str, int]]:
+        return [(u.key, u.seq) for _ in range(times) for u in g.track("ada", "post").unlocked]
+
+    assert post(5) == [("every10", 3)]  # at 30, as if it had been there all along
+    # A cooldown cannot be judged in the past: weekly repeated once, at 25, a week from now.
+    clock.advance(days=7)
+    assert post(5) == [("weekly", 2)]
 
 
 def test_reevaluate_resumes_after_an_interruption(g: Gamification) -> None:

@@ -153,3 +153,114 @@ def test_toml_files_load(g: Gamification, tmp_path: Path) -> None:
     path.write_text(path.read_text().replace(", target = 2", ""))
     assert g.load_definitions(path).added == ("p", "rule:post")
     assert g.track("ada", "post").xp is not None
+
+
+# -- every problem at once ------------------------------------------------------------------
+
+
+def test_two_problems_in_two_entries_are_both_reported(g: Gamification) -> None:
+    found = problems(g, {"achievements": [
+        ach("a", name=5),
+        ach("b", prerequisites=["nope"]),
+        ach("c", criteria={"type": "count", "event": "post", "target": "3"}),
+    ], "rules": [{"event": "x"}, {"event": "y", "xp": "1"}]})  # fmt: skip
+    assert found == [
+        "set: rules[1].xp: expected int, got str '1'",
+        "set: achievements[0].name: expected str, got int 5",
+        "set: achievements[2].criteria.target: expected int, got str '3'",
+        "set: achievements[1].prerequisites[0]: unknown achievement 'nope'",
+        "set: rules[0]: a rule must give xp or points",
+    ]
+
+
+def test_an_entry_that_does_not_load_still_counts_for_the_others(g: Gamification) -> None:
+    g.load_definitions({"achievements": [ach("taken")]}, name="other")
+    found = problems(g, {"achievements": [
+        ach("a", name=5),
+        ach("b", prerequisites=["a"], criteria={"type": "collection", "keys": ["a"]}),
+        ach("a", rarity="shiny"),
+        ach("b"),
+        ach("taken", name=5),
+    ]})  # fmt: skip
+    assert "set: achievements[2].key: duplicate key 'a'" in found
+    assert "set: achievements[3].key: duplicate key 'b'" in found
+    assert "set: achievements[4].key: 'taken' is already defined by another definition set" in (
+        found
+    )
+    assert not any("unknown achievement" in p for p in found)  # 'a' is defined, if broken
+
+
+def test_a_top_level_problem_names_its_set_or_file(g: Gamification, tmp_path: Path) -> None:
+    assert problems(g, {"achievementz": []}, name="top") == [
+        "top: (top level): unknown field(s): achievementz"
+    ]
+    assert problems(g, {"achievementz": [], "rules": [{"event": "x"}]}, name="top") == [
+        "top: (top level): unknown field(s): achievementz",
+        "top: rules[0]: a rule must give xp or points",
+    ]
+    assert problems(g, {"achievements": "x"}) == ["set: achievements: expected a list, got str"]
+    assert problems(g, {"achievements": [5]}) == [
+        "set: achievements[0]: expected a table/object, got int"
+    ]
+    path = tmp_path / "catalogue.json"
+    for text, problem in [('{"achievementz": []}', "(top level): unknown field(s): achievementz"),
+                          ("[]", "(top level): expected a table/object")]:  # fmt: skip
+        path.write_text(text)
+        with unchanged(g), pytest.raises(errors.ConfigError) as info:
+            g.load_definitions(path)
+        assert info.value.problems == [f"catalogue.json: {problem}"]
+        assert info.value.source == "catalogue.json"
+
+
+# -- collection cycles ----------------------------------------------------------------------
+
+
+def collection(key: str, *members: str, **extra: Any) -> dict[str, Any]:
+    return ach(key, criteria={"type": "collection", "keys": list(members)}, **extra)
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        ([collection("a", "a")],
+         ["achievements[0].criteria: collection cycle: a -> a: 'a' can never unlock"]),
+        ([ach("x"), collection("a", "b", "x"), collection("b", "a")],
+         ["achievements[1].criteria: collection cycle: a -> b -> a: 'a', 'b' can never unlock"]),
+        ([collection("a", "b"), collection("b", "c"), collection("c", "a")],
+         ["achievements[0].criteria: collection cycle: a -> b -> c -> a: 'a', 'b', 'c' can "
+          "never unlock"]),
+        ([collection("a", "b"), ach("b", prerequisites=["a"])],
+         ["achievements[0].criteria: collection cycle: a -> b -> a: 'a', 'b' can never unlock"]),
+        ([ach("a", criteria={"type": "all", "criteria": [
+            {"type": "level", "target": 2}, {"type": "collection", "keys": ["a"]}]})],
+         ["achievements[0].criteria: collection cycle: a -> a: 'a' can never unlock"]),
+        ([ach("a", prerequisites=["b"]), ach("b", prerequisites=["a"])],
+         ["achievements[0].prerequisites: prerequisite cycle: a -> b -> a"]),
+    ],
+)  # fmt: skip
+def test_collection_cycles_are_refused(
+    g: Gamification, entries: list[dict[str, Any]], expected: list[str]
+) -> None:
+    assert problems(g, {"achievements": entries}) == [f"set: {line}" for line in expected]
+
+
+def test_a_collection_cycle_across_sets_is_refused(g: Gamification) -> None:
+    g.load_definitions({"achievements": [ach("b")]}, name="two")
+    g.load_definitions({"achievements": [collection("c", "b")]}, name="one")
+    assert problems(g, {"achievements": [ach("b", prerequisites=["c"])]}, name="two") == [
+        "two: achievements[0].prerequisites: collection cycle: b -> c -> b: 'b', 'c' can never "
+        "unlock"
+    ]
+    assert problems(g, {"achievements": [collection("a", "c"), ach("b", prerequisites=["a"])]},
+                    name="two") == [
+        "two: achievements[0].criteria: collection cycle: a -> c -> b -> a: 'a', 'c', 'b' can "
+        "never unlock"
+    ]  # fmt: skip
+
+
+def test_a_collection_with_a_way_around_itself_loads(g: Gamification) -> None:
+    g.load_definitions({"achievements": [ach("a", criteria={"type": "any", "criteria": [
+        {"type": "collection", "keys": ["a"]}, {"type": "count", "event": "post", "target": 2}]})]},
+        name="s")  # fmt: skip
+    g.track("ada", "post")
+    assert [u.key for u in g.track("ada", "post").unlocked] == ["a"]

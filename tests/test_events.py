@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gamification_sdk import Config, CurrencyConfig, FakeClock, Gamification, errors
+from gamification_sdk.events import _in_window
+from gamification_sdk.metrics import whole_hours
 
 Make = Callable[..., Gamification]
 FIXTURE = HealthCheck.function_scoped_fixture
@@ -93,6 +95,35 @@ def test_dst_days_are_one_local_day(make_engine: Make, day: str, hours: int) -> 
     assert days(g, "ada", "tick") == [(day, hours * 2)]
     g.track("ada", "tick", at=moments[-1] + timedelta(minutes=30))
     assert days(g, "ada", "tick")[-1][1] == 1  # local midnight started the next day
+
+
+@pytest.mark.parametrize(
+    ("day", "hours", "twice"),
+    [("2026-03-08", 23, []), ("2026-11-01", 25, [1])],  # 02:00 is skipped, 01:00 repeated
+)
+def test_every_event_counts_in_its_local_hour_of_the_day(
+    make_engine: Make, day: str, hours: int, twice: list[int]
+) -> None:
+    g = make_engine(config=Config(default_timezone="America/New_York"))
+    start = datetime.fromisoformat(f"{day}T00:00:00").replace(
+        tzinfo=__import__("zoneinfo").ZoneInfo("America/New_York")
+    )
+    for i in range(hours * 2):
+        g.track("ada", "tick", value=2, at=start.astimezone(UTC) + timedelta(minutes=30 * i))
+    found = g.db.execute(
+        "SELECT hour, count, sum FROM metric_hours WHERE user_id = 'ada' AND event = 'tick' "
+        "ORDER BY hour"
+    ).fetchall()
+    expected = [(h, 2 * (1 + (h in twice)), 4 * (1 + (h in twice)))
+                for h in range(24) if not (hours == 23 and h == 2)]  # fmt: skip
+    assert found == expected
+
+
+@given(st.integers(0, 1439), st.integers(0, 1439))
+def test_whole_hours_are_the_hours_a_window_holds_entirely(lo: int, hi: int) -> None:
+    start, end = f"{lo // 60:02d}:{lo % 60:02d}", f"{hi // 60:02d}:{hi % 60:02d}"
+    held = [h for h in range(24) if all(_in_window(h * 60 + m, start, end) for m in range(60))]
+    assert whole_hours(start, end) == (held if lo != hi else [])
 
 
 def test_backdated_events_count_in_their_own_day(g: Gamification, clock: FakeClock) -> None:

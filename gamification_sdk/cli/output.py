@@ -96,8 +96,11 @@ def _config_message(exc: errors.ConfigError) -> str:
     """``defs.toml: cannot read: ...`` rather than ``defs.toml: 1 problem(s): (file): ...``."""
     if len(exc.problems) != 1:
         return str(exc)
-    problem = exc.problems[0].removeprefix("(file): ")
-    return f"{exc.source}: {problem}" if exc.source else problem
+    if not exc.source:
+        return exc.problems[0].removeprefix("(file): ")
+    # A definition set's problems already start with its name.
+    problem = exc.problems[0].removeprefix(f"{exc.source}: ").removeprefix("(file): ")
+    return f"{exc.source}: {problem}"
 
 
 # -- values ---------------------------------------------------------------------------------
