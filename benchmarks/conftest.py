@@ -87,9 +87,7 @@ def leveling(tmp_path: Path, users: list[str]) -> Iterator[Gamification]:
     and credits the bonus: for 1,000 users that is ~10 million level-ups before the cap.
     """
     config = Config(
-        levels=LevelsConfig(
-            curve="linear", base=10, max_level=10_000, level_up_bonus={CURRENCY: 5}
-        )
+        levels=LevelsConfig(curve="linear", base=10, max_level=10_000, level_up_bonus={CURRENCY: 5})
     )
     g = _open(tmp_path / "leveling.db", config)
     with g.batch():

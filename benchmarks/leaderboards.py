@@ -135,9 +135,7 @@ def peak_rss_mb() -> float:
 
 def reads(path: Path, users: int, samples: int) -> dict[str, object]:
     started = time.perf_counter()
-    g = Gamification.open(
-        path, config=config(), clock=FakeClock(NOW), load_entrypoints=False
-    )
+    g = Gamification.open(path, config=config(), clock=FakeClock(NOW), load_entrypoints=False)
     opened = time.perf_counter() - started
     chosen = picks(users, samples)
     out: dict[str, object] = {"open_s": opened}
@@ -294,8 +292,8 @@ def _awards(path: Path, bare: Path, users: int, count: int) -> dict[str, float]:
         g = Gamification.open(where, config=cfg, clock=FakeClock(NOW), load_entrypoints=False)
 
         def award(user: str, amount: int, round_no: int, i: int) -> object:
-            return g.award_xp(user, amount, source="bench",  # noqa: B023 (used at once)
-                              idempotency_key=f"{run}-{label}-{round_no}-{i}")  # noqa: B023
+            key = f"{run}-{label}-{round_no}-{i}"  # noqa: B023 (used at once)
+            return g.award_xp(user, amount, source="bench", idempotency_key=key)  # noqa: B023
 
         rounds(rnd, users, count, label, award, out)
         g.close()

@@ -66,12 +66,25 @@ class Settings:
 
 
 FULL = Settings(
-    "full", n=3_000, raw_n=8_000, rounds=11, batch=10_000, fill=1_000_000, chunk=50_000,
+    "full",
+    n=3_000,
+    raw_n=8_000,
+    rounds=11,
+    batch=10_000,
+    fill=1_000_000,
+    chunk=50_000,
     verify_budget=120.0,
 )
 QUICK = Settings(
-    "quick", n=1_000, raw_n=3_000, rounds=5, batch=5_000, fill=100_000, chunk=50_000,
-    verify_budget=15.0, reevaluate_users=10_000,
+    "quick",
+    n=1_000,
+    raw_n=3_000,
+    rounds=5,
+    batch=5_000,
+    fill=100_000,
+    chunk=50_000,
+    verify_budget=15.0,
+    reevaluate_users=10_000,
 )
 
 
@@ -146,8 +159,10 @@ class Row:
 
     def cells(self) -> tuple[str, str, str, str, str, str]:
         baseline = "-" if self.baseline is None else self.shown(self.baseline)
-        ratio = "-" if self.ratio is None else (
-            f"{self.ratio:.3f}" if self.ratio >= 0.01 else f"{self.ratio:.2g}"
+        ratio = (
+            "-"
+            if self.ratio is None
+            else (f"{self.ratio:.3f}" if self.ratio >= 0.01 else f"{self.ratio:.2g}")
         )
         return (self.name, self.shown(self.value), baseline, ratio, self.target, self.status)
 
@@ -169,8 +184,7 @@ def random_keys() -> Callable[[], str]:
 # -- the raw sqlite3 baseline -----------------------------------------------------------------
 
 _RAW_SCHEMA = (
-    "CREATE TABLE profiles (user_id TEXT PRIMARY KEY, xp INTEGER NOT NULL DEFAULT 0) "
-    "WITHOUT ROWID",
+    "CREATE TABLE profiles (user_id TEXT PRIMARY KEY, xp INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
     "CREATE TABLE log (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, "
     "amount INTEGER NOT NULL, key TEXT NOT NULL UNIQUE)",
 )
@@ -457,13 +471,18 @@ class Engine:
             with g.batch():
                 for i in range(done, done + size):
                     g.award_points(
-                        users[i % len(users)], 10, currency=CURRENCY, source="prefill",
+                        users[i % len(users)],
+                        10,
+                        currency=CURRENCY,
+                        source="prefill",
                         idempotency_key=key(),
                     )
             done += size
             if log and (done % 250_000 == 0 or done == transactions):
-                log(f"  engine prefill {done:,}/{transactions:,} "
-                    f"({time.perf_counter() - start:.1f} s)")
+                log(
+                    f"  engine prefill {done:,}/{transactions:,} "
+                    f"({time.perf_counter() - start:.1f} s)"
+                )
         return time.perf_counter() - start
 
     def award_xp(self, n: int, *, keyed: bool = True) -> float:
@@ -624,29 +643,53 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
     report.rows += [
         Row("award_xp, unique key", med["award_xp key"], base, target_ratio=0.5),
         Row("award_xp, no key", med["award_xp"], base),
-        Row("award_xp, unique key, checkpoint='inline' (in the commit, SQLite's default)",
-            med["award_xp key, inline checkpoints"], base),
-        Row("raw baseline, checkpoints on the engine's background thread (ratio to raw)",
-            med["raw, background checkpoints"], base),
-        Row("award_xp, unique key (ratio to that raw baseline with background checkpoints)",
-            med["award_xp key"], med["raw, background checkpoints"]),
-        Row("award_xp, unique key, default config: its XP board's 4 periods kept",
-            med["award_xp key, xp board"], base),
+        Row(
+            "award_xp, unique key, checkpoint='inline' (in the commit, SQLite's default)",
+            med["award_xp key, inline checkpoints"],
+            base,
+        ),
+        Row(
+            "raw baseline, checkpoints on the engine's background thread (ratio to raw)",
+            med["raw, background checkpoints"],
+            base,
+        ),
+        Row(
+            "award_xp, unique key (ratio to that raw baseline with background checkpoints)",
+            med["award_xp key"],
+            med["raw, background checkpoints"],
+        ),
+        Row(
+            "award_xp, unique key, default config: its XP board's 4 periods kept",
+            med["award_xp key, xp board"],
+            base,
+        ),
         Row("award_points, unique key", med["award_points key"], base, target_ratio=0.5),
-        Row("spend_points, unique key (pre-funded)", med["spend_points key"], base,
-            target_ratio=0.5),
+        Row(
+            "spend_points, unique key (pre-funded)", med["spend_points key"], base, target_ratio=0.5
+        ),
         Row(
             f"batch(): {s.batch:,} award_xp in 1 txn (awards/s; baseline = raw executemany)",
-            batch["engine batch()"], executemany, target_abs=50_000,
+            batch["engine batch()"],
+            executemany,
+            target_abs=50_000,
         ),
-        Row(f"batch(): {s.batch:,} keyed award_xp in 1 txn", batch["engine batch(), keyed"],
-            executemany),
-        Row(f"batch(): {s.batch:,} award_xp in 1 txn, default config (XP board kept)",
-            batch["engine batch(), xp board"], executemany),
+        Row(
+            f"batch(): {s.batch:,} keyed award_xp in 1 txn",
+            batch["engine batch(), keyed"],
+            executemany,
+        ),
+        Row(
+            f"batch(): {s.batch:,} award_xp in 1 txn, default config (XP board kept)",
+            batch["engine batch(), xp board"],
+            executemany,
+        ),
         Row("reserve+commit pairs (2 txns each)", med["reserve+commit"], base),
         Row("raw double-entry floor (ratio to raw baseline)", med["raw double-entry"], base),
-        Row("award_points, unique key (ratio to the double-entry floor)",
-            med["award_points key"], med["raw double-entry"]),
+        Row(
+            "award_points, unique key (ratio to the double-entry floor)",
+            med["award_points key"],
+            med["raw double-entry"],
+        ),
     ]
 
 
@@ -655,8 +698,10 @@ def measure_large(workdir: Path, s: Settings, log: Log, report: Report) -> None:
     engine = Engine(workdir / "engine-large.db", seed=False)
     raws: list[Raw] = []
     try:
-        log(f"pre-filling the engine ledger with {s.fill:,} keyed award_points "
-            f"(batch() chunks of {s.chunk:,})")
+        log(
+            f"pre-filling the engine ledger with {s.fill:,} keyed award_points "
+            f"(batch() chunks of {s.chunk:,})"
+        )
         seconds = engine.prefill(s.fill, s.chunk, log)
         report.notes.append(
             f"engine pre-fill: {s.fill:,} keyed award_points in batch() chunks of {s.chunk:,}: "
@@ -705,15 +750,29 @@ def measure_large(workdir: Path, s: Settings, log: Log, report: Report) -> None:
             raw.close()
     size = f"{s.fill:,}"
     report.rows += [
-        Row(f"award_points, unique key @ {size} txns", med["award_points key"],
-            med["raw ordered"], target_ratio=0.5),
-        Row(f"spend_points, unique key @ {size} txns", med["spend_points key"],
-            med["raw ordered"], target_ratio=0.5),
+        Row(
+            f"award_points, unique key @ {size} txns",
+            med["award_points key"],
+            med["raw ordered"],
+            target_ratio=0.5,
+        ),
+        Row(
+            f"spend_points, unique key @ {size} txns",
+            med["spend_points key"],
+            med["raw ordered"],
+            target_ratio=0.5,
+        ),
         Row("raw baseline, empty log (same rounds)", med["raw empty"]),
-        Row(f"raw baseline @ {size} rows, time-ordered keys (ratio to empty)",
-            med["raw ordered"], med["raw empty"]),
-        Row(f"raw baseline @ {size} rows, uuid4 keys (ratio to empty)",
-            med["raw uuid4"], med["raw empty"]),
+        Row(
+            f"raw baseline @ {size} rows, time-ordered keys (ratio to empty)",
+            med["raw ordered"],
+            med["raw empty"],
+        ),
+        Row(
+            f"raw baseline @ {size} rows, uuid4 keys (ratio to empty)",
+            med["raw uuid4"],
+            med["raw empty"],
+        ),
         Row(f"verify_ledger() @ {size} txns (wall time)", seconds, unit="s", stopped=stopped),
     ]
 
@@ -912,9 +971,7 @@ def run(s: Settings, workdir: Path, log: Log) -> Report:
 # -- output -----------------------------------------------------------------------------------
 
 
-def render_text(
-    rows: Sequence[Row], *, color: bool = False, header: Sequence[str] = HEADER
-) -> str:
+def render_text(rows: Sequence[Row], *, color: bool = False, header: Sequence[str] = HEADER) -> str:
     """A plain-text table; on a terminal MISS is red and PASS green."""
     table = [tuple(header), *(row.cells() for row in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]

@@ -82,8 +82,7 @@ def hooks_reference() -> str:
         )
         doc = inspect.getdoc(fn) or ""
         parts.append(
-            f"## `{name}` {{#{name}}}\n\n```python\n{_signature(name, fn)}\n```\n\n"
-            f"{calls}\n\n{doc}"
+            f"## `{name}` {{#{name}}}\n\n```python\n{_signature(name, fn)}\n```\n\n{calls}\n\n{doc}"
         )
     return "\n\n".join(parts) + "\n"
 
@@ -215,9 +214,7 @@ def _nested(tp: Any) -> Iterator[type]:
         yield from _nested(arg)
 
 
-def _class_section(
-    cls: type, title: str, criteria_link: str | None, level: str = "##"
-) -> str:
+def _class_section(cls: type, title: str, criteria_link: str | None, level: str = "##") -> str:
     attrs.resolve_types(cls)
     comments = _field_comments(cls)
     doc = inspect.getdoc(cls) if cls.__doc__ else ""
@@ -229,8 +226,8 @@ def _class_section(
         if comments:
             cells.append(comments.get(field.name, "").replace("|", "\\|"))
         rows.append("| " + " | ".join(cells) + " |")
-    return f"{level} {title} {{#{_anchor(cls)}}}\n\n" + (f"{doc}\n\n" if doc else "") + "\n".join(
-        rows
+    return (
+        f"{level} {title} {{#{_anchor(cls)}}}\n\n" + (f"{doc}\n\n" if doc else "") + "\n".join(rows)
     )
 
 

@@ -478,9 +478,7 @@ class Achievements:
         # Current tiers in order, then earned tiers the definition no longer has.
         earned = [t for t in entry.tiers if t in done]
         earned += sorted(t for t in done if t not in entry.tiers)
-        tiers_done = tuple(
-            name for t in earned if (name := entry.tier_names.get(t)) is not None
-        )
+        tiers_done = tuple(name for t in earned if (name := entry.tier_names.get(t)) is not None)
         value = self.measure(ctx, a.criteria) if not entry.retired or done else 0
         remaining = [i for i, tier in enumerate(entry.tiers) if tier not in done]
         if a.repeatable is not None and (
@@ -507,9 +505,7 @@ class Achievements:
         self, ctx: Context, *, include_hidden: bool, category: str | None
     ) -> list[AchievementStatus]:
         found = []
-        entries = sorted(
-            self.catalogue.entries.values(), key=lambda e: (e.definition.order, e.key)
-        )
+        entries = sorted(self.catalogue.entries.values(), key=lambda e: (e.definition.order, e.key))
         for entry in entries:
             a = entry.definition
             if category is not None and a.category != category:

@@ -87,12 +87,10 @@ _PROGRESS = (
     "SELECT xp, boosts, premium_at FROM battle_pass_progress WHERE season = ? AND user_id = ?"
 )
 _CLAIMS = (
-    "SELECT track, tier, claimed_at, auto FROM battle_pass_claims WHERE season = ? "
-    "AND user_id = ?"
+    "SELECT track, tier, claimed_at, auto FROM battle_pass_claims WHERE season = ? AND user_id = ?"
 )
 _CLAIMED = (
-    "SELECT 1 FROM battle_pass_claims WHERE season = ? AND user_id = ? AND track = ? "
-    "AND tier = ?"
+    "SELECT 1 FROM battle_pass_claims WHERE season = ? AND user_id = ? AND track = ? AND tier = ?"
 )
 _NEW_CLAIM = (
     "INSERT INTO battle_pass_claims (season, user_id, track, tier, rewards, transactions, auto, "
@@ -202,9 +200,7 @@ class BattlePasses:
         active = season.starts_at <= at < season.ends_at and state is None
         claims = {
             (track, tier): (claimed_at, bool(auto))
-            for track, tier, claimed_at, auto in self._conn.execute(
-                _CLAIMS, (season.key, user_id)
-            )
+            for track, tier, claimed_at, auto in self._conn.execute(_CLAIMS, (season.key, user_id))
         }
         tier = season.tier_of(xp)
         per = season.xp_per_tier
@@ -330,9 +326,7 @@ class BattlePasses:
 
     # -- premium and boosts ----------------------------------------------------------------
 
-    def buy_premium(
-        self, tx: Tx, user_id: str, at: datetime, at_text: str
-    ) -> PremiumPurchase:
+    def buy_premium(self, tx: Tx, user_id: str, at: datetime, at_text: str) -> PremiumPurchase:
         season = self.open_season(None, at)
         if self._progress(season.key, user_id)[2] is not None:
             raise PremiumAlreadyOwned(season.key)

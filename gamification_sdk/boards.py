@@ -49,7 +49,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 
 
-
 def _listed(user: str, visibility: str, on_global: str) -> str:
     """SQL for whether global boards list ``user``: public and opted in, the two settings
     falling back to the configured defaults (bound as ``visibility`` and ``on_global``)."""
@@ -95,7 +94,8 @@ _TRIGGERS = {
     "lb_cross": "AFTER UPDATE OF score ON main.lb_scores "
     "WHEN new.listed = 1 AND (new.score < new.blk OR new.score >= new.blk_hi) BEGIN "
     "UPDATE lb_blocks SET n = n - 1 WHERE period_id = new.period_id AND lo = new.blk;"
-    + _PLACE_SQL + " END",
+    + _PLACE_SQL
+    + " END",
     "lb_enter": "AFTER INSERT ON main.lb_scores WHEN new.listed = 1 BEGIN " + _ENTER_SQL + " END",
     "lb_list": "AFTER UPDATE OF listed ON main.lb_scores "
     "WHEN new.listed = 1 AND old.listed = 0 BEGIN " + _ENTER_SQL + " END",
@@ -126,8 +126,7 @@ _RUN_MEMBERS = (
     "ORDER BY entered, user_id LIMIT ? OFFSET ?"
 )
 _ROW = (
-    "SELECT score, reached, listed, blk, blk_hi FROM lb_scores "
-    "WHERE user_id = ? AND period_id = ?"
+    "SELECT score, reached, listed, blk, blk_hi FROM lb_scores WHERE user_id = ? AND period_id = ?"
 )
 _PERIOD_ID = "SELECT id FROM lb_periods WHERE board = ? AND period = ? AND period_key = ?"
 _NEW_PERIOD = (

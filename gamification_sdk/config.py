@@ -71,9 +71,7 @@ class LevelReward(ReadOnlyTables):
     """What reaching ``level`` grants, once per user (per prestige)."""
 
     level: int
-    points: Mapping[str, int] = attrs.field(
-        factory=dict, converter=_frozen_dict, repr=mapping_repr
-    )
+    points: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_dict, repr=mapping_repr)
     titles: tuple[str, ...] = attrs.field(default=(), converter=_strs)
 
 
@@ -523,9 +521,7 @@ def _problems(config: Config, seasons_field: str = "seasons") -> list[str]:
     # SQLite takes both as 32-bit ints (milliseconds, KiB): a day and a terabyte are far past
     # any real need and far below where they would overflow.
     if not _is_number(config.busy_timeout) or not 0 <= config.busy_timeout <= 86_400:
-        p.append(
-            f"busy_timeout: expected seconds from 0 to 86400, got {config.busy_timeout!r:.50}"
-        )
+        p.append(f"busy_timeout: expected seconds from 0 to 86400, got {config.busy_timeout!r:.50}")
     if not _is_int(config.cache_size_mb) or not 1 <= config.cache_size_mb <= 1_000_000:
         p.append(
             f"cache_size_mb: expected an int from 1 to 1000000, got {config.cache_size_mb!r:.50}"
@@ -587,9 +583,7 @@ def _scheduler_problems(config: SchedulerConfig) -> list[str]:
     if not _is_number(lease) or lease <= 0:
         p.append(f"scheduler.lease_seconds: expected seconds over 0, got {lease!r}")
     elif _is_number(tick) and lease <= tick:
-        p.append(
-            f"scheduler.lease_seconds: must be longer than tick_seconds ({tick}), got {lease}"
-        )
+        p.append(f"scheduler.lease_seconds: must be longer than tick_seconds ({tick}), got {lease}")
     for name in (
         "streak_sweep_minutes",
         "quest_rollover_minutes",
@@ -599,9 +593,7 @@ def _scheduler_problems(config: SchedulerConfig) -> list[str]:
     ):
         minutes = getattr(config, name)
         if minutes is not None and (not _is_int(minutes) or not 1 <= minutes <= 1440):
-            p.append(
-                f"scheduler.{name}: expected an int from 1 to 1440 or null, got {minutes!r}"
-            )
+            p.append(f"scheduler.{name}: expected an int from 1 to 1440 or null, got {minutes!r}")
     at = config.ledger_audit_at
     if at is not None and (not isinstance(at, str) or not CLOCK_TIME.match(at)):
         p.append(f"scheduler.ledger_audit_at: expected a local time 'HH:MM' or null, got {at!r}")
@@ -683,9 +675,7 @@ def _code_format_problems(fmt: object) -> list[str]:
 def _referral_problems(config: ReferralsConfig, currencies: list[str]) -> list[str]:
     p = _code_format_problems(config.code_format)
     if not _is_int(config.code_length) or not 4 <= config.code_length <= 16:
-        p.append(
-            f"referrals.code_length: expected an int from 4 to 16, got {config.code_length!r}"
-        )
+        p.append(f"referrals.code_length: expected an int from 4 to 16, got {config.code_length!r}")
     alphabet = config.code_alphabet
     if (
         not isinstance(alphabet, str)

@@ -215,6 +215,8 @@ CRITERIA: dict[str, type[Any]] = {
         Collection, Window, TimeOfDay, Custom, AllOf, AnyOf,
     )
 }  # fmt: skip
+
+
 def _structure_criterion(data: object, _: object) -> Any:
     if not isinstance(data, Mapping):
         raise _Expected(f"expected a table with a 'type', got {type(data).__name__}")
@@ -794,5 +796,3 @@ def structure_quest(data: Mapping[str, Any]) -> Quest:
 
 def structure_shop_item(data: Mapping[str, Any]) -> ShopItem:
     return converter.structure(dict(data), ShopItem)
-
-

@@ -221,8 +221,6 @@ def _check_value(value: object) -> float:
     return value
 
 
-
-
 class Gamification:
     """One engine on one SQLite file. Safe to share between threads; open one per process.
 
@@ -1776,9 +1774,7 @@ class Gamification:
         """The scheduled jobs plugins registered (``register_jobs``), in the order they run."""
         return self._jobs.jobs
 
-    def run_due_jobs(
-        self, now: datetime | None = None, *, keep_lease: bool = False
-    ) -> JobsReport:
+    def run_due_jobs(self, now: datetime | None = None, *, keep_lease: bool = False) -> JobsReport:
         """Run each job's latest period due at ``now`` (default: the clock) if it has not run.
 
         Takes the scheduler lease first: while another live process (or another thread of
@@ -1807,9 +1803,7 @@ class Gamification:
 
     # -- referrals ------------------------------------------------------------------------
 
-    def referral_code(
-        self, user_id: str, *, name: str | None = None, ip: str | None = None
-    ) -> str:
+    def referral_code(self, user_id: str, *, name: str | None = None, ip: str | None = None) -> str:
         """The user's referral code, made on first call and the same ever after.
 
         ``name`` fills ``{name}`` in ``ReferralsConfig.code_format`` when the code is made

@@ -348,6 +348,8 @@ class UnknownGroup(InvalidInput):
     def __init__(self, group: object) -> None:
         self.group = group
         super().__init__("group", f"unknown group {group!r}; users make one by joining it")
+
+
 class UnknownReferralCode(NotFound):
     """No user has this referral code; nothing was written."""
 
@@ -380,6 +382,8 @@ class ReferralUnavailable(GamificationError):
 
 class ReferralAlreadyConverted(ReferralUnavailable):
     """The referral converted before: a conversion pays once; nothing was written."""
+
+
 class PurchaseRefused(GamificationError):
     """The shop refused the purchase; ``reason`` says why and nothing was written."""
 

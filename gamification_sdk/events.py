@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["Tracker", "reevaluate", "track_codec"]
 
 
-
 def _in_window(minute: int, start: str, end: str) -> bool:
     lo = int(start[:2]) * 60 + int(start[3:])
     hi = int(end[:2]) * 60 + int(end[3:])
@@ -143,8 +142,6 @@ class Tracker:
             rewarded=rewarded, idempotency_key=key, quests=tuple(quests),
         )  # fmt: skip
 
-
-
     def _extend_streak(self, tx: Tx, ctx: Context, signals: list[Signal]) -> list[QuestCompletion]:
         """Count the context's day for the streak, and move streak quests if it grew."""
         streak = self._streaks.extend(tx, ctx, signals)
@@ -243,8 +240,6 @@ def reevaluate(
     report = ReevaluateReport(users=done, unlocked=tuple(unlocked), resumed_after=resumed_after)
     engine._raise_hook_errors(failures, report)
     return report
-
-
 
 
 _UNLOCK_FIELDS = tuple(f.name for f in attrs.fields(Unlock))

@@ -142,7 +142,9 @@ def friends_of(engine: Gamification, user_id: str) -> Iterable[str] | None:
 
 
 @hookspec
-def register_scorers(register: Callable[[str, Callable[[ScoredEvent], float | None]], None]) -> None:
+def register_scorers(
+    register: Callable[[str, Callable[[ScoredEvent], float | None]], None],
+) -> None:
     """Call ``register(name, scorer)``: a ``custom`` board with ``scorer = name`` adds ``scorer(event)`` (a number, or None for nothing) for each tracked event, inside the transaction."""
 
 

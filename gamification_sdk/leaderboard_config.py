@@ -108,9 +108,7 @@ class LeaderboardsConfig:
     by username. A user's own settings (``set_privacy``) override them.
     """
 
-    boards: tuple[BoardConfig, ...] = attrs.field(
-        default=(BoardConfig("xp"),), converter=_boards
-    )
+    boards: tuple[BoardConfig, ...] = attrs.field(default=(BoardConfig("xp"),), converter=_boards)
     timezone: str = "UTC"
     week_start: Literal[
         "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
@@ -143,9 +141,7 @@ def _reward_problems(where: str, reward: object, currencies: set[str]) -> list[s
     if (ranks is None) == (top is None):
         p.append(f"{where}: give exactly one of ranks = [first, last] or top_percent")
     if ranks is not None and (
-        len(ranks) != 2
-        or not all(type(r) is int for r in ranks)
-        or not 1 <= ranks[0] <= ranks[1]
+        len(ranks) != 2 or not all(type(r) is int for r in ranks) or not 1 <= ranks[0] <= ranks[1]
     ):
         p.append(f"{where}.ranks: expected [first, last] with 1 <= first <= last, got {ranks!r}")
     if top is not None and (

@@ -352,9 +352,7 @@ class Leaderboards:
                 found[user_id] = (score, reached, previous, movement)
         return found
 
-    def _archived_global(
-        self, period_id: int, viewer: str | None
-    ) -> tuple[_Scores, set[str]]:
+    def _archived_global(self, period_id: int, viewer: str | None) -> tuple[_Scores, set[str]]:
         """The archived scores of the users a global board lists now (public and opted in),
         and the viewer's: the archive's own ``listed`` and ranks are as the period closed,
         which paid the rewards, but someone who has since gone private is off the board."""
@@ -533,4 +531,3 @@ class Leaderboards:
              "points": dict(reward.points), "title": reward.title, "items": dict(reward.items)},
             now, at_text,
         )  # fmt: skip
-

@@ -65,9 +65,7 @@ class Loader:
             numbers.setdefault(key, {})[name] = tier
         return Catalogue(achievements, rules, quests, numbers)
 
-    def load(
-        self, source: str | Path | Mapping[str, Any], name: str, at_text: str
-    ) -> LoadReport:
+    def load(self, source: str | Path | Mapping[str, Any], name: str, at_text: str) -> LoadReport:
         """Check the whole set first (raises ``ConfigError``), then write it (inside a write)."""
         existing: dict[tuple[str, str], tuple[str, int, str, str | None]] = {}
         others: dict[str, tuple[str, ...]] = {}  # other sets' live achievements: prerequisites

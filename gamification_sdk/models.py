@@ -654,7 +654,6 @@ class PeriodClose:
     rewarded: int
 
 
-
 @attrs.frozen
 class Referral:
     """One tracked referral: ``referrer_id`` shared ``code`` and ``referred_id`` used it.

@@ -34,10 +34,7 @@ KINDS = (
 )
 
 _ENABLED = "SELECT enabled FROM notification_preferences WHERE user_id = ? AND kind = ?"
-_ADD = (
-    "INSERT INTO notifications (user_id, kind, message, data, created_at) "
-    "VALUES (?, ?, ?, ?, ?)"
-)
+_ADD = "INSERT INTO notifications (user_id, kind, message, data, created_at) VALUES (?, ?, ?, ?, ?)"
 _LIST = (
     "SELECT id, user_id, kind, message, data, created_at, read_at FROM notifications "
     "WHERE user_id = ? {unread} ORDER BY id DESC LIMIT ?"

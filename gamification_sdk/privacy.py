@@ -134,12 +134,12 @@ def _derived_key(key: str, user: str, pseudonym: str) -> str:
     """``key`` with the user id it was derived from replaced by the pseudonym."""
     for prefix in _USER_FIRST:
         if key.startswith(f"{prefix}{user}:"):
-            return f"{prefix}{pseudonym}{key[len(prefix) + len(user):]}"
+            return f"{prefix}{pseudonym}{key[len(prefix) + len(user) :]}"
     for prefix in _USER_SECOND:
         if key.startswith(prefix):
-            head, colon, rest = key[len(prefix):].partition(":")
+            head, colon, rest = key[len(prefix) :].partition(":")
             if colon and (rest == user or rest.startswith(f"{user}:")):
-                return f"{prefix}{head}:{pseudonym}{rest[len(user):]}"
+                return f"{prefix}{head}:{pseudonym}{rest[len(user) :]}"
     return key
 
 

@@ -455,9 +455,7 @@ class Quests:
             period = self.period(ctx, quest)
             values, completions, _ = self._progress(ctx, quest, period)
             group = quest.recurrence if quest.recurrence in PERIODIC else "special"
-            groups[group].append(
-                self._status(quest, period, values, completions)
-            )
+            groups[group].append(self._status(quest, period, values, completions))
         return QuestBoard(**{name: tuple(found) for name, found in groups.items()})
 
     def close_periods(self, at_text: str) -> int:

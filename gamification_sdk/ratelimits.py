@@ -46,8 +46,7 @@ _WINDOW = (
     "WHERE action = ? AND user_id = ? AND at > ?"
 )
 _COUNTED = (
-    "SELECT at, hits FROM rate_limit_hits WHERE action = ? AND user_id = ? AND at > ? "
-    "ORDER BY at"
+    "SELECT at, hits FROM rate_limit_hits WHERE action = ? AND user_id = ? AND at > ? ORDER BY at"
 )
 _RECORD = (
     "INSERT INTO rate_limit_hits (action, user_id, at, hits) VALUES (?, ?, ?, 1) "
@@ -135,9 +134,7 @@ class RateLimits:
         rule = self.rule(action)
         if rule is None:
             return
-        self._conn.execute(
-            _PRUNE_USER, (action, user_id, to_text(_shift(at, -2 * rule.seconds)))
-        )
+        self._conn.execute(_PRUNE_USER, (action, user_id, to_text(_shift(at, -2 * rule.seconds))))
         self._conn.execute(_RECORD, (action, user_id, at_text))
 
     def forget(self, action: str, user_id: str, at_text: str) -> None:

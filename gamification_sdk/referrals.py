@@ -558,8 +558,14 @@ class Referrals:
             )  # fmt: skip
             reached.append(
                 MilestoneReward(
-                    user, tier.tier, tier.name, tier.referrals, self._currency, tier.points,
-                    tier.title, ctx.at,
+                    user,
+                    tier.tier,
+                    tier.name,
+                    tier.referrals,
+                    self._currency,
+                    tier.points,
+                    tier.title,
+                    ctx.at,
                 )
             )
         return reached
@@ -619,8 +625,7 @@ class Referrals:
         for sql in (
             "SELECT currency, sum(referrer_points) FROM referrals "
             "WHERE referrer_id = ? AND flagged = 0 GROUP BY currency",
-            "SELECT currency, referred_points FROM referrals "
-            "WHERE referred_id = ? AND flagged = 0",
+            "SELECT currency, referred_points FROM referrals WHERE referred_id = ? AND flagged = 0",
             "SELECT currency, sum(points) FROM referral_milestones WHERE user_id = ? "
             "GROUP BY currency",
         ):

@@ -64,9 +64,7 @@ MAX_TOTAL = 2**53
 _LIVE = ("pending", "completed")  # orders that count against stock and per-user limits
 
 _ITEM = "SELECT body, version, retired_at FROM definitions WHERE kind = 'shop' AND key = ?"
-_LIVE_ITEMS = (
-    "SELECT body, version FROM definitions WHERE kind = 'shop' AND retired_at IS NULL"
-)
+_LIVE_ITEMS = "SELECT body, version FROM definitions WHERE kind = 'shop' AND retired_at IS NULL"
 _STOCK = "SELECT stock, sold FROM shop_stock WHERE item = ?"
 _ALL_STOCK = "SELECT item, stock, sold FROM shop_stock"
 _SYNC = (
@@ -605,8 +603,7 @@ class Shop:
                     field="order_id",
                 )
         sizes = [
-            self._ledger.refundable(tid, None, user_id, shop=True)
-            for tid in order.transaction_ids
+            self._ledger.refundable(tid, None, user_id, shop=True) for tid in order.transaction_ids
         ]
         # Nothing can refuse any more: write.
         for name, count in order.items.items():

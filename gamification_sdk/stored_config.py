@@ -225,7 +225,6 @@ def mismatch(found: ConfigVersion, given: Config) -> None:
         raise ConfigMismatch(changed, found.version)
 
 
-
 @attrs.frozen
 class ConfigChange:
     """What ``g.settings.apply()`` did: the version now stored, and the fields it changed

@@ -47,9 +47,7 @@ _SAVE = (
     "streak_settled_day = ?, updated_at = ? WHERE user_id = ?"
 )
 _REST = "SELECT day FROM rest_days WHERE user_id = ? AND day >= ? AND day <= ? ORDER BY day"
-_LOG = (
-    "INSERT INTO streak_log (user_id, day, kind, streak, created_at) VALUES (?, ?, ?, ?, ?)"
-)
+_LOG = "INSERT INTO streak_log (user_id, day, kind, streak, created_at) VALUES (?, ?, ?, ?, ?)"
 _USE_FREEZE = (
     "UPDATE inventory SET quantity = quantity - ?, updated_at = ? "
     "WHERE user_id = ? AND item = 'streak_freeze'"

@@ -33,7 +33,12 @@ def make_engine(clock: FakeClock, tmp_path: Path) -> Iterator[Callable[..., Gami
         **kwargs: object,
     ) -> Gamification:
         engine = Gamification.open(
-            path, config=config, clock=clock, plugins=plugins, load_entrypoints=False, **kwargs  # type: ignore[arg-type]
+            path,
+            config=config,
+            clock=clock,
+            plugins=plugins,
+            load_entrypoints=False,
+            **kwargs,  # type: ignore[arg-type]
         )
         opened.append(engine)
         return engine

@@ -408,8 +408,11 @@ def test_register_definitions_hook_loads_at_open(make_engine: Make, tmp_path: Pa
 
 
 def test_notifications_for_unlocks_respect_preferences(g: Gamification) -> None:
-    load(g, ach("a", {"type": "first_time", "event": "a"}), ach("b", {"type": "first_time",
-                                                                      "event": "b"}))
+    load(
+        g,
+        ach("a", {"type": "first_time", "event": "a"}),
+        ach("b", {"type": "first_time", "event": "b"}),
+    )
     g.track("ada", "a")
     g.set_notification_preferences("ada", achievement_unlocked=False)
     g.track("ada", "b")
@@ -419,8 +422,9 @@ def test_notifications_for_unlocks_respect_preferences(g: Gamification) -> None:
 # -- exactly once ---------------------------------------------------------------------------
 
 
-def test_unlocks_and_rewards_are_exactly_once_across_processes(make_engine: Make,
-                                                               db_path: Path) -> None:
+def test_unlocks_and_rewards_are_exactly_once_across_processes(
+    make_engine: Make, db_path: Path
+) -> None:
     one = make_engine(db_path, config=CONFIG)
     two = make_engine(db_path, config=CONFIG)
     load(one, ach("first", {"type": "count", "event": "post", "target": 1},
@@ -470,8 +474,10 @@ def test_every_unlock_happens_once_and_pays_once(ops: list[tuple[Any, ...]]) -> 
         ).fetchall()
         assert all(count == 1 for _, _, count in rows)
         unlocked = {(k, t) for k, t, _ in rows}
-        gems = 1 * (("a3", 0) in unlocked) + 2 * (("bsum", 1) in unlocked) + 5 * (
-            ("all", 0) in unlocked
+        gems = (
+            1 * (("a3", 0) in unlocked)
+            + 2 * (("bsum", 1) in unlocked)
+            + 5 * (("all", 0) in unlocked)
         )
         assert g.balance("ada", "gems") == gems
         # Whatever the order, the state equals a full evaluation: nothing due is left.

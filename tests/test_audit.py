@@ -95,8 +95,9 @@ def problems(report: LedgerReport, kind: str) -> list:  # type: ignore[type-arg]
 
 
 def account(engine: Gamification, user: str, currency: str = "coins") -> int:
-    return int(one(engine, "SELECT id FROM accounts WHERE user_id = ? AND currency = ?",
-                   user, currency)[0])
+    return int(
+        one(engine, "SELECT id FROM accounts WHERE user_id = ? AND currency = ?", user, currency)[0]
+    )
 
 
 # -- healthy ----------------------------------------------------------------------------------
@@ -138,7 +139,8 @@ def test_verify_is_read_only(e: Gamification) -> None:
 
 def test_unbalanced_transaction(e: Gamification) -> None:
     tid, acc = one(
-        e, "SELECT transaction_id, account_id FROM entries WHERE user_id = 'alice' "
+        e,
+        "SELECT transaction_id, account_id FROM entries WHERE user_id = 'alice' "
         "ORDER BY transaction_id LIMIT 1",
     )
     with tampering(e) as conn:
@@ -182,8 +184,10 @@ def test_broken_chain(e: Gamification) -> None:
     # An entry in the middle of alice's chain: shift both ends by the same amount, so the
     # entry's arithmetic, its transaction's sum and the account's sum of amounts all hold.
     tid = one(
-        e, "SELECT transaction_id FROM entries WHERE account_id = ? "
-        "ORDER BY transaction_id LIMIT 1 OFFSET 2", acc,
+        e,
+        "SELECT transaction_id FROM entries WHERE account_id = ? "
+        "ORDER BY transaction_id LIMIT 1 OFFSET 2",
+        acc,
     )[0]
     with tampering(e) as conn:
         conn.execute(
@@ -204,8 +208,7 @@ def test_negative_balance(e: Gamification) -> None:
     acc = account(e, "carol")
     with tampering(e) as conn:
         conn.execute(
-            "UPDATE accounts SET balance = -5, lifetime_earned = lifetime_earned - 20 "
-            "WHERE id = ?",
+            "UPDATE accounts SET balance = -5, lifetime_earned = lifetime_earned - 20 WHERE id = ?",
             (acc,),
         )
     report = report_of(e, "negative_balance")
@@ -248,9 +251,7 @@ def test_held_above_balance(e: Gamification) -> None:
     balance = one(e, "SELECT balance FROM accounts WHERE id = ?", acc)[0]
     with tampering(e) as conn:
         conn.execute("UPDATE accounts SET held = ? WHERE id = ?", (balance + 1, acc))
-        conn.execute(
-            "UPDATE reservations SET amount = ? WHERE status = 'active'", (balance + 1,)
-        )
+        conn.execute("UPDATE reservations SET amount = ? WHERE status = 'active'", (balance + 1,))
     found = problems(report_of(e, "held_mismatch"), "held_mismatch")
     assert [p.account_id for p in found] == [acc]
 
@@ -316,8 +317,11 @@ def test_currency_mismatch(e: Gamification) -> None:
 
 
 def test_bad_entry_arithmetic(e: Gamification) -> None:
-    tid, acc = one(e, "SELECT transaction_id, account_id FROM entries WHERE user_id = 'bob' "
-                      "ORDER BY transaction_id DESC LIMIT 1")
+    tid, acc = one(
+        e,
+        "SELECT transaction_id, account_id FROM entries WHERE user_id = 'bob' "
+        "ORDER BY transaction_id DESC LIMIT 1",
+    )
     with tampering(e) as conn:
         conn.execute(
             "UPDATE entries SET balance_after = balance_after + 1 "
@@ -332,8 +336,9 @@ def test_bad_entry_arithmetic(e: Gamification) -> None:
 def test_several_corruptions_are_all_reported(e: Gamification) -> None:
     with tampering(e) as conn:
         conn.execute("UPDATE profiles SET xp = xp + 1 WHERE user_id = 'alice'")
-        conn.execute("UPDATE accounts SET lifetime_spent = lifetime_spent + 1 "
-                     "WHERE user_id = 'carol'")
+        conn.execute(
+            "UPDATE accounts SET lifetime_spent = lifetime_spent + 1 WHERE user_id = 'carol'"
+        )
         conn.execute("UPDATE transactions SET refunded = 0 WHERE type = 'spent'")
     assert e.verify_ledger().kinds() == {"xp_mismatch", "lifetime_mismatch", "refund_mismatch"}
 
@@ -348,7 +353,6 @@ def test_the_schema_refuses_the_corruptions_on_its_own(e: Gamification) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute("UPDATE entries SET balance_after = balance_after + 1 WHERE user_id = 'bob'")
     assert not e.verify_ledger()
-
 
 
 # -- scale ------------------------------------------------------------------------------------

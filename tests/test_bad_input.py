@@ -93,8 +93,15 @@ def test_bad_input_names_field_and_writes_nothing(
 def test_the_valid_baseline_call_does_write(seeded: Gamification, award: Award) -> None:
     """The control for the test above: without the bad argument the same call writes."""
     before = seeded.dump()
-    award(seeded, user_id="alice", amount=10, source="quest", metadata={"ok": 1},
-          idempotency_key="k" * 255, at=START - timedelta(days=1))
+    award(
+        seeded,
+        user_id="alice",
+        amount=10,
+        source="quest",
+        metadata={"ok": 1},
+        idempotency_key="k" * 255,
+        at=START - timedelta(days=1),
+    )
     assert seeded.dump() != before
 
 
@@ -119,30 +126,63 @@ def test_unknown_currency_names_currency(seeded: Gamification) -> None:
 @pytest.mark.parametrize(
     ("call", "field"),
     [
-        pytest.param(lambda g: g.spend_points("alice", 0, currency="points", source="s"),
-                     "amount", id="spend-amount"),
-        pytest.param(lambda g: g.spend_points("alice", 5, currency="points", source="s",
-                                              at=NAIVE), "at", id="spend-at"),
-        pytest.param(lambda g: g.transfer_points("alice", "", 5, currency="points"),
-                     "to_user", id="transfer-to"),
-        pytest.param(lambda g: g.transfer_points("alice", "alice", 5, currency="points"),
-                     "to_user", id="transfer-self"),
-        pytest.param(lambda g: g.transfer_points("a\nb", "bob", 5, currency="points"),
-                     "from_user", id="transfer-from"),
-        pytest.param(lambda g: g.adjust_points("alice", 0, currency="points", reason="x"),
-                     "amount", id="adjust-zero"),
-        pytest.param(lambda g: g.adjust_points("alice", 5, currency="points", reason=""),
-                     "reason", id="adjust-reason"),
-        pytest.param(lambda g: g.adjust_points("alice", 5, currency="points", reason="x",
-                                               metadata={"n": float("nan")}),
-                     "metadata", id="adjust-metadata"),
-        pytest.param(lambda g: g.reserve_points("alice", 5, currency="points", ttl=0),
-                     "ttl", id="reserve-ttl"),
-        pytest.param(lambda g: g.reserve_points("alice", 5, currency="points", ttl=60,
-                                                idempotency_key=""),
-                     "idempotency_key", id="reserve-key"),
-        pytest.param(lambda g: g.add_xp_boost("alice", 2.0, expires_at=NAIVE, source="e"),
-                     "expires_at", id="boost-naive"),
+        pytest.param(
+            lambda g: g.spend_points("alice", 0, currency="points", source="s"),
+            "amount",
+            id="spend-amount",
+        ),
+        pytest.param(
+            lambda g: g.spend_points("alice", 5, currency="points", source="s", at=NAIVE),
+            "at",
+            id="spend-at",
+        ),
+        pytest.param(
+            lambda g: g.transfer_points("alice", "", 5, currency="points"),
+            "to_user",
+            id="transfer-to",
+        ),
+        pytest.param(
+            lambda g: g.transfer_points("alice", "alice", 5, currency="points"),
+            "to_user",
+            id="transfer-self",
+        ),
+        pytest.param(
+            lambda g: g.transfer_points("a\nb", "bob", 5, currency="points"),
+            "from_user",
+            id="transfer-from",
+        ),
+        pytest.param(
+            lambda g: g.adjust_points("alice", 0, currency="points", reason="x"),
+            "amount",
+            id="adjust-zero",
+        ),
+        pytest.param(
+            lambda g: g.adjust_points("alice", 5, currency="points", reason=""),
+            "reason",
+            id="adjust-reason",
+        ),
+        pytest.param(
+            lambda g: g.adjust_points(
+                "alice", 5, currency="points", reason="x", metadata={"n": float("nan")}
+            ),
+            "metadata",
+            id="adjust-metadata",
+        ),
+        pytest.param(
+            lambda g: g.reserve_points("alice", 5, currency="points", ttl=0),
+            "ttl",
+            id="reserve-ttl",
+        ),
+        pytest.param(
+            lambda g: g.reserve_points("alice", 5, currency="points", ttl=60, idempotency_key=""),
+            "idempotency_key",
+            id="reserve-key",
+        ),
+        pytest.param(
+            lambda g: g.add_xp_boost("alice", 2.0, expires_at=NAIVE, source="e"),
+            "expires_at",
+            id="boost-naive",
+        ),
         pytest.param(lambda g: g.refund(True), "transaction_id", id="refund-bool"),
         pytest.param(lambda g: g.prestige("", idempotency_key="k"), "user_id", id="prestige"),
         pytest.param(lambda g: g.commit_reservation(0), "reservation_id", id="commit-id"),
@@ -154,80 +194,129 @@ def test_unknown_currency_names_currency(seeded: Gamification) -> None:
         pytest.param(lambda g: g.set_timezone("alice", "Moon/Base"), "timezone", id="timezone"),
         pytest.param(lambda g: g.set_timezone("alice", 5), "timezone", id="timezone-int"),
         pytest.param(lambda g: g.record_activity("alice", at=NAIVE), "at", id="activity-at"),
-        pytest.param(lambda g: g.record_activity("", idempotency_key="k"), "user_id",
-                     id="activity-user"),
+        pytest.param(
+            lambda g: g.record_activity("", idempotency_key="k"), "user_id", id="activity-user"
+        ),
         pytest.param(lambda g: g.grant_streak_freezes("alice", 0), "count", id="freezes-0"),
-        pytest.param(lambda g: g.grant_streak_freezes("alice", True), "count",
-                     id="freezes-bool"),
-        pytest.param(lambda g: g.schedule_rest_day("alice", "2026-03-05"), "day",
-                     id="rest-day-str"),
+        pytest.param(lambda g: g.grant_streak_freezes("alice", True), "count", id="freezes-bool"),
+        pytest.param(
+            lambda g: g.schedule_rest_day("alice", "2026-03-05"), "day", id="rest-day-str"
+        ),
         pytest.param(lambda g: g.cancel_rest_day("alice", START), "day", id="cancel-datetime"),
         pytest.param(lambda g: g.sweep_streaks(NAIVE), "now", id="sweep-now"),
         pytest.param(lambda g: g.close_quest_periods(NAIVE), "now", id="rollover-now"),
         pytest.param(lambda g: g.quests("alice", category=""), "category", id="quests-category"),
-        pytest.param(lambda g: g.complete_quest("alice", "q", idempotency_key=""),
-                     "idempotency_key", id="quest-key"),
-        pytest.param(lambda g: g.complete_quest("alice", "q", idempotency_key="k",
-                                                evidence={"x": float("nan")}),
-                     "evidence", id="quest-evidence"),
-        pytest.param(lambda g: g.referral_code("alice", ip="999.1.1.1"), "ip",
-                     id="code-ip"),
+        pytest.param(
+            lambda g: g.complete_quest("alice", "q", idempotency_key=""),
+            "idempotency_key",
+            id="quest-key",
+        ),
+        pytest.param(
+            lambda g: g.complete_quest(
+                "alice", "q", idempotency_key="k", evidence={"x": float("nan")}
+            ),
+            "evidence",
+            id="quest-evidence",
+        ),
+        pytest.param(lambda g: g.referral_code("alice", ip="999.1.1.1"), "ip", id="code-ip"),
         pytest.param(lambda g: g.referral_code("alice", name=""), "name", id="code-name"),
         pytest.param(lambda g: g.referral_code(""), "user_id", id="code-user"),
         pytest.param(lambda g: g.track_referral("", "bob"), "code", id="referral-code"),
         pytest.param(lambda g: g.track_referral(5, "bob"), "code", id="referral-code-int"),
-        pytest.param(lambda g: g.track_referral("X-2345", ""), "new_user_id",
-                     id="referral-new-user"),
-        pytest.param(lambda g: g.track_referral("X-2345", "bob", ip=3232235777), "ip",
-                     id="referral-ip-int"),
-        pytest.param(lambda g: g.track_referral("X-2345", "bob", ip="10.0.0"), "ip",
-                     id="referral-ip-bad"),
-        pytest.param(lambda g: g.track_referral("X-2345", "bob", device_fingerprint=""),
-                     "device_fingerprint", id="referral-device"),
-        pytest.param(lambda g: g.track_referral("X-2345", "bob", email="bob"), "email",
-                     id="referral-email"),
-        pytest.param(lambda g: g.track_referral("X-2345", "bob", email=["b@x.io"]), "email",
-                     id="referral-email-list"),
-        pytest.param(lambda g: g.track_referral("X-2345", "bob", utm="ig"), "utm",
-                     id="referral-utm-str"),
-        pytest.param(lambda g: g.track_referral("X-2345", "bob", utm={"src": "ig"}), "utm",
-                     id="referral-utm-key"),
-        pytest.param(lambda g: g.track_referral("X-2345", "bob", utm={"source": 5}), "utm",
-                     id="referral-utm-value"),
-        pytest.param(lambda g: g.track_referral("X-2345", "bob", at=NAIVE), "at",
-                     id="referral-at"),
-        pytest.param(lambda g: g.track_referral("X-2345", "bob", idempotency_key=""),
-                     "idempotency_key", id="referral-key"),
-        pytest.param(lambda g: g.convert_referral(0, kind="first_purchase"), "referral",
-                     id="convert-id"),
-        pytest.param(lambda g: g.convert_referral(True, kind="first_purchase"), "referral",
-                     id="convert-bool"),
-        pytest.param(lambda g: g.convert_referral("bob", kind="refund"), "kind",
-                     id="convert-kind"),
-        pytest.param(lambda g: g.convert_referral("bob", kind="first_purchase", revenue=-1),
-                     "revenue", id="convert-revenue"),
-        pytest.param(lambda g: g.convert_referral("bob", kind="first_purchase",
-                                                  revenue=float("nan")),
-                     "revenue", id="convert-revenue-nan"),
-        pytest.param(lambda g: g.set_referral_status("bob", "converted"), "status",
-                     id="referral-status"),
+        pytest.param(
+            lambda g: g.track_referral("X-2345", ""), "new_user_id", id="referral-new-user"
+        ),
+        pytest.param(
+            lambda g: g.track_referral("X-2345", "bob", ip=3232235777), "ip", id="referral-ip-int"
+        ),
+        pytest.param(
+            lambda g: g.track_referral("X-2345", "bob", ip="10.0.0"), "ip", id="referral-ip-bad"
+        ),
+        pytest.param(
+            lambda g: g.track_referral("X-2345", "bob", device_fingerprint=""),
+            "device_fingerprint",
+            id="referral-device",
+        ),
+        pytest.param(
+            lambda g: g.track_referral("X-2345", "bob", email="bob"), "email", id="referral-email"
+        ),
+        pytest.param(
+            lambda g: g.track_referral("X-2345", "bob", email=["b@x.io"]),
+            "email",
+            id="referral-email-list",
+        ),
+        pytest.param(
+            lambda g: g.track_referral("X-2345", "bob", utm="ig"), "utm", id="referral-utm-str"
+        ),
+        pytest.param(
+            lambda g: g.track_referral("X-2345", "bob", utm={"src": "ig"}),
+            "utm",
+            id="referral-utm-key",
+        ),
+        pytest.param(
+            lambda g: g.track_referral("X-2345", "bob", utm={"source": 5}),
+            "utm",
+            id="referral-utm-value",
+        ),
+        pytest.param(lambda g: g.track_referral("X-2345", "bob", at=NAIVE), "at", id="referral-at"),
+        pytest.param(
+            lambda g: g.track_referral("X-2345", "bob", idempotency_key=""),
+            "idempotency_key",
+            id="referral-key",
+        ),
+        pytest.param(
+            lambda g: g.convert_referral(0, kind="first_purchase"), "referral", id="convert-id"
+        ),
+        pytest.param(
+            lambda g: g.convert_referral(True, kind="first_purchase"), "referral", id="convert-bool"
+        ),
+        pytest.param(lambda g: g.convert_referral("bob", kind="refund"), "kind", id="convert-kind"),
+        pytest.param(
+            lambda g: g.convert_referral("bob", kind="first_purchase", revenue=-1),
+            "revenue",
+            id="convert-revenue",
+        ),
+        pytest.param(
+            lambda g: g.convert_referral("bob", kind="first_purchase", revenue=float("nan")),
+            "revenue",
+            id="convert-revenue-nan",
+        ),
+        pytest.param(
+            lambda g: g.set_referral_status("bob", "converted"), "status", id="referral-status"
+        ),
         pytest.param(lambda g: g.referral(-1), "referral", id="referral-read"),
         pytest.param(lambda g: g.referrals("alice", limit=0), "limit", id="referrals-limit"),
         pytest.param(lambda g: g.referral_stats(""), "user_id", id="referral-stats"),
-        pytest.param(lambda g: g.purchase("alice", "hat", quantity=0), "quantity",
-                     id="purchase-quantity-0"),
-        pytest.param(lambda g: g.purchase("alice", "hat", quantity=-2), "quantity",
-                     id="purchase-quantity-negative"),
-        pytest.param(lambda g: g.purchase("alice", "hat", quantity=True), "quantity",
-                     id="purchase-quantity-bool"),
-        pytest.param(lambda g: g.purchase("alice", "hat", quantity=1.0), "quantity",
-                     id="purchase-quantity-float"),
-        pytest.param(lambda g: g.purchase("alice", "hat", quantity=1001), "quantity",
-                     id="purchase-quantity-1001"),
+        pytest.param(
+            lambda g: g.purchase("alice", "hat", quantity=0), "quantity", id="purchase-quantity-0"
+        ),
+        pytest.param(
+            lambda g: g.purchase("alice", "hat", quantity=-2),
+            "quantity",
+            id="purchase-quantity-negative",
+        ),
+        pytest.param(
+            lambda g: g.purchase("alice", "hat", quantity=True),
+            "quantity",
+            id="purchase-quantity-bool",
+        ),
+        pytest.param(
+            lambda g: g.purchase("alice", "hat", quantity=1.0),
+            "quantity",
+            id="purchase-quantity-float",
+        ),
+        pytest.param(
+            lambda g: g.purchase("alice", "hat", quantity=1001),
+            "quantity",
+            id="purchase-quantity-1001",
+        ),
         pytest.param(lambda g: g.purchase("alice", ""), "item_key", id="purchase-item"),
         pytest.param(lambda g: g.purchase("", "hat"), "user_id", id="purchase-user"),
-        pytest.param(lambda g: g.purchase("alice", "hat", idempotency_key=""),
-                     "idempotency_key", id="purchase-key"),
+        pytest.param(
+            lambda g: g.purchase("alice", "hat", idempotency_key=""),
+            "idempotency_key",
+            id="purchase-key",
+        ),
         pytest.param(lambda g: g.purchase("alice", "hat", at=NAIVE), "at", id="purchase-at"),
         pytest.param(lambda g: g.refund_purchase(0), "order_id", id="refund-purchase-id"),
         pytest.param(lambda g: g.refund_purchase(True), "order_id", id="refund-purchase-bool"),
@@ -237,52 +326,80 @@ def test_unknown_currency_names_currency(seeded: Gamification) -> None:
         pytest.param(lambda g: g.orders("", before=None), "user_id", id="orders-user"),
         pytest.param(lambda g: g.shop(""), "user_id", id="shop-user"),
         pytest.param(lambda g: g.shop(at=NAIVE), "at", id="shop-at"),
-        pytest.param(lambda g: g.spend_points("alice", 5, currency="points", source="s",
-                                              reference=("shop_order", "1")),
-                     "reference", id="spend-shop-reference"),
-        pytest.param(lambda g: g.spend_points("alice", 5, currency="points", source="s",
-                                              reference=("battle_pass", "s1:premium")),
-                     "reference", id="spend-battle-pass-reference"),
+        pytest.param(
+            lambda g: g.spend_points(
+                "alice", 5, currency="points", source="s", reference=("shop_order", "1")
+            ),
+            "reference",
+            id="spend-shop-reference",
+        ),
+        pytest.param(
+            lambda g: g.spend_points(
+                "alice", 5, currency="points", source="s", reference=("battle_pass", "s1:premium")
+            ),
+            "reference",
+            id="spend-battle-pass-reference",
+        ),
         pytest.param(lambda g: g.battle_pass(""), "user_id", id="battle-pass-user"),
         pytest.param(lambda g: g.battle_pass("alice", at=NAIVE), "at", id="battle-pass-at"),
-        pytest.param(lambda g: g.battle_pass("alice", season=""), "season",
-                     id="battle-pass-season"),
+        pytest.param(
+            lambda g: g.battle_pass("alice", season=""), "season", id="battle-pass-season"
+        ),
         pytest.param(lambda g: g.buy_premium_pass(""), "user_id", id="premium-user"),
         pytest.param(lambda g: g.buy_premium_pass("alice", at=NAIVE), "at", id="premium-at"),
-        pytest.param(lambda g: g.buy_premium_pass("alice", idempotency_key=""),
-                     "idempotency_key", id="premium-key"),
-        pytest.param(lambda g: g.claim_tier_reward("alice", 0, track="free"), "tier",
-                     id="claim-tier-0"),
-        pytest.param(lambda g: g.claim_tier_reward("alice", True, track="free"), "tier",
-                     id="claim-tier-bool"),
-        pytest.param(lambda g: g.claim_tier_reward("alice", "1", track="free"), "tier",
-                     id="claim-tier-str"),
-        pytest.param(lambda g: g.claim_tier_reward("alice", 1001, track="free"), "tier",
-                     id="claim-tier-1001"),
-        pytest.param(lambda g: g.claim_tier_reward("alice", 1, track="gold"), "track",
-                     id="claim-track"),
-        pytest.param(lambda g: g.claim_tier_reward("alice", 1, track="free", season=5),
-                     "season", id="claim-season-int"),
-        pytest.param(lambda g: g.claim_tier_reward("", 1, track="free"), "user_id",
-                     id="claim-user"),
-        pytest.param(lambda g: g.claim_tier_reward("alice", 1, track="free", at=NAIVE), "at",
-                     id="claim-at"),
+        pytest.param(
+            lambda g: g.buy_premium_pass("alice", idempotency_key=""),
+            "idempotency_key",
+            id="premium-key",
+        ),
+        pytest.param(
+            lambda g: g.claim_tier_reward("alice", 0, track="free"), "tier", id="claim-tier-0"
+        ),
+        pytest.param(
+            lambda g: g.claim_tier_reward("alice", True, track="free"), "tier", id="claim-tier-bool"
+        ),
+        pytest.param(
+            lambda g: g.claim_tier_reward("alice", "1", track="free"), "tier", id="claim-tier-str"
+        ),
+        pytest.param(
+            lambda g: g.claim_tier_reward("alice", 1001, track="free"), "tier", id="claim-tier-1001"
+        ),
+        pytest.param(
+            lambda g: g.claim_tier_reward("alice", 1, track="gold"), "track", id="claim-track"
+        ),
+        pytest.param(
+            lambda g: g.claim_tier_reward("alice", 1, track="free", season=5),
+            "season",
+            id="claim-season-int",
+        ),
+        pytest.param(
+            lambda g: g.claim_tier_reward("", 1, track="free"), "user_id", id="claim-user"
+        ),
+        pytest.param(
+            lambda g: g.claim_tier_reward("alice", 1, track="free", at=NAIVE), "at", id="claim-at"
+        ),
         pytest.param(lambda g: g.export_user(""), "user_id", id="export-user"),
         pytest.param(lambda g: g.export_user("alice", at=NAIVE), "at", id="export-at"),
         pytest.param(lambda g: g.delete_user(7), "user_id", id="delete-user-int"),
-        pytest.param(lambda g: g.delete_user("alice", idempotency_key=""), "idempotency_key",
-                     id="delete-key"),
+        pytest.param(
+            lambda g: g.delete_user("alice", idempotency_key=""), "idempotency_key", id="delete-key"
+        ),
         pytest.param(lambda g: g.delete_user("alice", at=NAIVE), "at", id="delete-at"),
-        pytest.param(lambda g: g.use_tier_boost("alice", quantity=0), "quantity",
-                     id="boost-quantity-0"),
-        pytest.param(lambda g: g.use_tier_boost("alice", quantity=True), "quantity",
-                     id="boost-quantity-bool"),
-        pytest.param(lambda g: g.use_tier_boost("alice", quantity=1001), "quantity",
-                     id="boost-quantity-1001"),
-        pytest.param(lambda g: g.use_tier_boost("alice", idempotency_key=""),
-                     "idempotency_key", id="boost-key"),
-        pytest.param(lambda g: g.close_battle_pass_seasons(NAIVE), "now",
-                     id="close-seasons-now"),
+        pytest.param(
+            lambda g: g.use_tier_boost("alice", quantity=0), "quantity", id="boost-quantity-0"
+        ),
+        pytest.param(
+            lambda g: g.use_tier_boost("alice", quantity=True), "quantity", id="boost-quantity-bool"
+        ),
+        pytest.param(
+            lambda g: g.use_tier_boost("alice", quantity=1001), "quantity", id="boost-quantity-1001"
+        ),
+        pytest.param(
+            lambda g: g.use_tier_boost("alice", idempotency_key=""),
+            "idempotency_key",
+            id="boost-key",
+        ),
+        pytest.param(lambda g: g.close_battle_pass_seasons(NAIVE), "now", id="close-seasons-now"),
     ],
 )
 def test_other_methods_validate_too(
@@ -308,15 +425,21 @@ SHOP = {"shop": [
     ("call", "error"),
     [
         pytest.param(lambda g: g.purchase("alice", "nope"), errors.NotFound, id="unknown-item"),
-        pytest.param(lambda g: g.purchase("alice", "hat", quantity=2), errors.OutOfStock,
-                     id="out-of-stock"),
+        pytest.param(
+            lambda g: g.purchase("alice", "hat", quantity=2), errors.OutOfStock, id="out-of-stock"
+        ),
         pytest.param(lambda g: g.purchase("alice", "egg"), errors.NotOnSale, id="not-on-sale"),
-        pytest.param(lambda g: g.purchase("alice", "cap"), errors.PurchaseLimitReached,
-                     id="per-user-limit"),
-        pytest.param(lambda g: g.purchase("alice", "pin"), errors.InsufficientFunds,
-                     id="insufficient-funds"),
-        pytest.param(lambda g: g.purchase("alice", "tee"), errors.FulfillmentFailed,
-                     id="no-fulfilment-plugin"),
+        pytest.param(
+            lambda g: g.purchase("alice", "cap"), errors.PurchaseLimitReached, id="per-user-limit"
+        ),
+        pytest.param(
+            lambda g: g.purchase("alice", "pin"), errors.InsufficientFunds, id="insufficient-funds"
+        ),
+        pytest.param(
+            lambda g: g.purchase("alice", "tee"),
+            errors.FulfillmentFailed,
+            id="no-fulfilment-plugin",
+        ),
         pytest.param(lambda g: g.refund_purchase(99), errors.NotFound, id="refund-unknown"),
         pytest.param(lambda g: g.order(99), errors.NotFound, id="order-unknown"),
     ],
@@ -363,13 +486,22 @@ def test_odd_text_round_trips_through_xp(g: Gamification, text: str) -> None:
 def test_odd_text_round_trips_through_points(g: Gamification, text: str) -> None:
     metadata = {text: text}
     sent = g.award_points(
-        text, 10, currency="points", source=text, idempotency_key=text, metadata=metadata,
-        reference=(text, text), description=text,
+        text,
+        10,
+        currency="points",
+        source=text,
+        idempotency_key=text,
+        metadata=metadata,
+        reference=(text, text),
+        description=text,
     )
     (txn,) = g.history(text).transactions
     assert txn == sent
     assert (txn.user_id, txn.source, txn.idempotency_key, txn.description) == (
-        text, text, text, text,
+        text,
+        text,
+        text,
+        text,
     )
     assert (txn.reference_type, txn.reference_id) == (text, text)
     assert txn.metadata == metadata

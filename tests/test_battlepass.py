@@ -127,27 +127,56 @@ def season(**changes: Any) -> dict[str, Any]:
         ({"seasons": [season(premium_currency="gems")]}, "seasons[0].premium_currency"),
         ({"seasons": [season(name="")]}, "seasons[0].name"),
         ({"seasons": [season(number=0)]}, "seasons[0].number"),
-        ({"seasons": [season(number=1), season(key="t", number=1,
-                                               starts_at="2026-05-01T00:00:00+00:00",
-                                               ends_at="2026-06-01T00:00:00+00:00")]},
-         "seasons[1].number"),
-        ({"seasons": [season(free_rewards=[{"tier": 0, "points": {"points": 1}}])]},
-         "seasons[0].free_rewards[0].tier"),
-        ({"seasons": [season(total_tiers=3, free_rewards=[{"tier": 4, "titles": ["x"]}])]},
-         "seasons[0].free_rewards[0].tier"),
-        ({"seasons": [season(premium_rewards=[{"tier": 2, "titles": ["x"]},
-                                              {"tier": 2, "titles": ["y"]}])]},
-         "seasons[0].premium_rewards[1].tier"),
-        ({"seasons": [season(free_rewards=[{"tier": 1, "points": {"gems": 1}}])]},
-         "seasons[0].free_rewards[0].points['gems']"),
-        ({"seasons": [season(free_rewards=[{"tier": 1, "items": {"hat": 0}}])]},
-         "seasons[0].free_rewards[0].items['hat']"),
-        ({"seasons": [season(free_rewards=[{"tier": 1, "titles": [""]}])]},
-         "seasons[0].free_rewards[0].titles[0]"),
+        (
+            {
+                "seasons": [
+                    season(number=1),
+                    season(
+                        key="t",
+                        number=1,
+                        starts_at="2026-05-01T00:00:00+00:00",
+                        ends_at="2026-06-01T00:00:00+00:00",
+                    ),
+                ]
+            },
+            "seasons[1].number",
+        ),
+        (
+            {"seasons": [season(free_rewards=[{"tier": 0, "points": {"points": 1}}])]},
+            "seasons[0].free_rewards[0].tier",
+        ),
+        (
+            {"seasons": [season(total_tiers=3, free_rewards=[{"tier": 4, "titles": ["x"]}])]},
+            "seasons[0].free_rewards[0].tier",
+        ),
+        (
+            {
+                "seasons": [
+                    season(
+                        premium_rewards=[{"tier": 2, "titles": ["x"]}, {"tier": 2, "titles": ["y"]}]
+                    )
+                ]
+            },
+            "seasons[0].premium_rewards[1].tier",
+        ),
+        (
+            {"seasons": [season(free_rewards=[{"tier": 1, "points": {"gems": 1}}])]},
+            "seasons[0].free_rewards[0].points['gems']",
+        ),
+        (
+            {"seasons": [season(free_rewards=[{"tier": 1, "items": {"hat": 0}}])]},
+            "seasons[0].free_rewards[0].items['hat']",
+        ),
+        (
+            {"seasons": [season(free_rewards=[{"tier": 1, "titles": [""]}])]},
+            "seasons[0].free_rewards[0].titles[0]",
+        ),
         ({"seasons": [season(free_rewards=[{"tier": 1}])]}, "seasons[0].free_rewards[0]"),
         ({"seasons": [season(), season(key="t")]}, "seasons[1]"),
-        ({"leaderboards": {"seasons": [season(xp_per_tier=-5)]}},
-         "leaderboards.seasons[0].xp_per_tier"),
+        (
+            {"leaderboards": {"seasons": [season(xp_per_tier=-5)]}},
+            "leaderboards.seasons[0].xp_per_tier",
+        ),
         ({"seasons": [season(total_tiers="5")]}, "seasons[0].total_tiers"),
     ],
 )
@@ -185,7 +214,10 @@ def test_season_boundaries_walked_with_the_clock(bp: Gamification, clock: FakeCl
     view = bp.battle_pass("ada")
     assert (view.season, view.tier, view.season_xp, view.active) == ("spring", 1, 100, True)
     assert (view.name, view.number, view.starts_at, view.ends_at) == (
-        "Spring Shred 2026", 1, SPRING_START, SPRING_END,
+        "Spring Shred 2026",
+        1,
+        SPRING_START,
+        SPRING_END,
     )
     clock.set(SPRING_END)  # the end is out of spring and the start of summer
     bp.award_xp("ada", 250, source="t")
@@ -301,32 +333,62 @@ def test_an_undefined_rewarded_achievement_refuses_the_claim(make_engine: Make) 
 
 
 REFUSALS = [
-    pytest.param(lambda g: g.claim_tier_reward("ada", 3, track="free"), errors.NoTierReward,
-                 id="no-reward-at-tier"),
-    pytest.param(lambda g: g.claim_tier_reward("ada", 5, track="free"), errors.TierNotReached,
-                 id="not-reached"),
-    pytest.param(lambda g: g.claim_tier_reward("ada", 1, track="premium"),
-                 errors.PremiumRequired, id="premium-not-owned"),
-    pytest.param(lambda g: g.claim_tier_reward("ada", 1, track="free"),
-                 errors.RewardAlreadyClaimed, id="already-claimed"),
-    pytest.param(lambda g: g.claim_tier_reward("ada", 11, track="free"), errors.InvalidInput,
-                 id="above-total-tiers"),
-    pytest.param(lambda g: g.claim_tier_reward("ada", 1, track="free", season="winter"),
-                 errors.UnknownSeason, id="unknown-season"),
-    pytest.param(lambda g: g.claim_tier_reward("ada", 1, track="free", season="summer"),
-                 errors.SeasonNotStarted, id="season-not-started"),
-    pytest.param(lambda g: g.claim_tier_reward("ada", 1, track="free",
-                                               at=SUMMER_END + timedelta(days=1)),
-                 errors.NoActiveSeason, id="no-season-then"),
-    pytest.param(lambda g: g.claim_tier_reward("ada", 2, track="free", season="spring",
-                                               at=SPRING_END),
-                 errors.SeasonEnded, id="season-ended"),
-    pytest.param(lambda g: g.battle_pass("ada", season="winter"), errors.UnknownSeason,
-                 id="view-unknown-season"),
-    pytest.param(lambda g: g.use_tier_boost("ada"), errors.NotEnoughTierBoosts,
-                 id="no-boosts"),
-    pytest.param(lambda g: g.buy_premium_pass("ada"), errors.InsufficientFunds,
-                 id="premium-insufficient-funds"),
+    pytest.param(
+        lambda g: g.claim_tier_reward("ada", 3, track="free"),
+        errors.NoTierReward,
+        id="no-reward-at-tier",
+    ),
+    pytest.param(
+        lambda g: g.claim_tier_reward("ada", 5, track="free"),
+        errors.TierNotReached,
+        id="not-reached",
+    ),
+    pytest.param(
+        lambda g: g.claim_tier_reward("ada", 1, track="premium"),
+        errors.PremiumRequired,
+        id="premium-not-owned",
+    ),
+    pytest.param(
+        lambda g: g.claim_tier_reward("ada", 1, track="free"),
+        errors.RewardAlreadyClaimed,
+        id="already-claimed",
+    ),
+    pytest.param(
+        lambda g: g.claim_tier_reward("ada", 11, track="free"),
+        errors.InvalidInput,
+        id="above-total-tiers",
+    ),
+    pytest.param(
+        lambda g: g.claim_tier_reward("ada", 1, track="free", season="winter"),
+        errors.UnknownSeason,
+        id="unknown-season",
+    ),
+    pytest.param(
+        lambda g: g.claim_tier_reward("ada", 1, track="free", season="summer"),
+        errors.SeasonNotStarted,
+        id="season-not-started",
+    ),
+    pytest.param(
+        lambda g: g.claim_tier_reward("ada", 1, track="free", at=SUMMER_END + timedelta(days=1)),
+        errors.NoActiveSeason,
+        id="no-season-then",
+    ),
+    pytest.param(
+        lambda g: g.claim_tier_reward("ada", 2, track="free", season="spring", at=SPRING_END),
+        errors.SeasonEnded,
+        id="season-ended",
+    ),
+    pytest.param(
+        lambda g: g.battle_pass("ada", season="winter"),
+        errors.UnknownSeason,
+        id="view-unknown-season",
+    ),
+    pytest.param(lambda g: g.use_tier_boost("ada"), errors.NotEnoughTierBoosts, id="no-boosts"),
+    pytest.param(
+        lambda g: g.buy_premium_pass("ada"),
+        errors.InsufficientFunds,
+        id="premium-insufficient-funds",
+    ),
 ]
 
 
@@ -412,7 +474,11 @@ def test_tier_boosts_from_the_shop_add_a_tier_each(bp: Gamification) -> None:
     bp.award_xp("ada", 150, source="t")
     used = bp.use_tier_boost("ada", quantity=2)
     assert (used.quantity, used.xp, used.tier_before, used.tier_after, used.boosts_left) == (
-        2, 200, 1, 3, 1,
+        2,
+        200,
+        1,
+        3,
+        1,
     )
     view = bp.battle_pass("ada")
     assert (view.tier, view.xp_into_tier, view.season_xp, view.tier_boosts_used) == (3, 50, 350, 2)
@@ -631,6 +697,9 @@ def test_random_battle_pass_use_pays_each_reward_at_most_once(ops: list[Any], cl
             assert got == sum(r.points.get("points", 0) for r in claimed)
             if close:
                 assert view.archived
-                reached = [r for r in view.free_rewards + view.premium_rewards
-                           if r.tier <= view.tier and (r.track == "free" or view.premium)]
+                reached = [
+                    r
+                    for r in view.free_rewards + view.premium_rewards
+                    if r.tier <= view.tier and (r.track == "free" or view.premium)
+                ]
                 assert all(r.state == "claimed" for r in reached)

@@ -159,8 +159,11 @@ def test_a_friends_only_user_stands_on_the_group_board_their_friends_see(
         mine = g.leaderboard("xp", scope="group", group="gym-1", viewer="bob", **where)
         friend = g.leaderboard("xp", scope="group", group="gym-1", viewer="cat", **where)
         stranger = g.leaderboard("xp", scope="group", group="gym-1", viewer="ann", **where)
-        assert lines(mine) == lines(friend) == [
-            (1, 1, "ann", 50, False), (2, 2, "bob", 40, False), (3, 3, "cat", 30, False)]
+        assert (
+            lines(mine)
+            == lines(friend)
+            == [(1, 1, "ann", 50, False), (2, 2, "bob", 40, False), (3, 3, "cat", 30, False)]
+        )
         assert own(mine.viewer) == (2, 2, "bob", 40, False)
         assert [e.user_id for e in stranger.entries] == ["ann", "cat"]
 

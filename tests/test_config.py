@@ -186,24 +186,50 @@ STRICT_CASES = [
     pytest.param({"levels": {"max_level": 5.0}}, "levels.max_level", "expected int", id="5.0-int"),
     pytest.param({"levels": {"base": True}}, "levels.base", "expected int", id="bool-int"),
     pytest.param({"auto_create_profiles": 1}, "auto_create_profiles", "expected bool", id="1-bool"),
-    pytest.param({"auto_create_profiles": "true"}, "auto_create_profiles", "expected bool",
-                 id="str-bool"),
+    pytest.param(
+        {"auto_create_profiles": "true"}, "auto_create_profiles", "expected bool", id="str-bool"
+    ),
     pytest.param({"busy_timeout": "5"}, "busy_timeout", "expected a finite number", id="str-float"),
-    pytest.param({"max_xp_multiplier": True}, "max_xp_multiplier", "expected a finite number",
-                 id="bool-float"),
+    pytest.param(
+        {"max_xp_multiplier": True},
+        "max_xp_multiplier",
+        "expected a finite number",
+        id="bool-float",
+    ),
     pytest.param({"default_timezone": 5}, "default_timezone", "expected str", id="int-str"),
-    pytest.param({"currencies": [{"name": "points", "max_award": "10"}]}, "currencies[0].max_award",
-                 "", id="str-optional-int"),
-    pytest.param({"levels": {"curve": "cubic"}}, "levels.curve",
-                 "expected one of quadratic, exponential, linear, table, custom", id="bad-literal"),
-    pytest.param({"durability": "fast"}, "durability", "expected one of normal, full",
-                 id="bad-durability"),
-    pytest.param({"checkpoint": "never"}, "checkpoint", "expected one of background, inline",
-                 id="bad-checkpoint"),
-    pytest.param({"levels": {"rewards": [{"level": "3"}]}}, "levels.rewards[0].level",
-                 "expected int", id="nested-list"),
-    pytest.param({"levels": {"rewards": [{"level": 3, "points": {"points": 1.5}}]}},
-                 "levels.rewards[0].points['points']", "expected int", id="dict-value"),
+    pytest.param(
+        {"currencies": [{"name": "points", "max_award": "10"}]},
+        "currencies[0].max_award",
+        "",
+        id="str-optional-int",
+    ),
+    pytest.param(
+        {"levels": {"curve": "cubic"}},
+        "levels.curve",
+        "expected one of quadratic, exponential, linear, table, custom",
+        id="bad-literal",
+    ),
+    pytest.param(
+        {"durability": "fast"}, "durability", "expected one of normal, full", id="bad-durability"
+    ),
+    pytest.param(
+        {"checkpoint": "never"},
+        "checkpoint",
+        "expected one of background, inline",
+        id="bad-checkpoint",
+    ),
+    pytest.param(
+        {"levels": {"rewards": [{"level": "3"}]}},
+        "levels.rewards[0].level",
+        "expected int",
+        id="nested-list",
+    ),
+    pytest.param(
+        {"levels": {"rewards": [{"level": 3, "points": {"points": 1.5}}]}},
+        "levels.rewards[0].points['points']",
+        "expected int",
+        id="dict-value",
+    ),
 ]
 
 
@@ -383,8 +409,11 @@ def test_semantic_checks_from_file_are_listed_one_per_path(tmp_path: Path) -> No
     ("levels", "path", "message"),
     [
         ({"curve": "table", "max_level": 3, "table": [5, 10, 20]}, "levels.table", "start with 0"),
-        ({"curve": "table", "max_level": 4, "table": [0, 10, 20]}, "levels.table",
-         "has 3 thresholds but max_level is 4"),
+        (
+            {"curve": "table", "max_level": 4, "table": [0, 10, 20]},
+            "levels.table",
+            "has 3 thresholds but max_level is 4",
+        ),
         ({"curve": "custom"}, "levels.custom", "name the plugin curve"),
         ({"max_level": 0}, "levels.max_level", "from 1 to 10000"),
         ({"growth": 0.5}, "levels.growth", ">= 1"),

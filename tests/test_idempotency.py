@@ -52,8 +52,14 @@ def _prestige(g: Gamification) -> Call:
 
 def _award_points(g: Gamification) -> Call:
     return lambda: g.award_points(
-        "alice", 40, currency="points", source="quest", idempotency_key=KEY,
-        reference=("quest", "7"), description="Quest", metadata={"a": [1, 2]},
+        "alice",
+        40,
+        currency="points",
+        source="quest",
+        idempotency_key=KEY,
+        reference=("quest", "7"),
+        description="Quest",
+        metadata={"a": [1, 2]},
     )
 
 
@@ -281,49 +287,107 @@ def test_repeat_with_same_key_returns_original_and_writes_nothing(
 ODD_AT = datetime(2026, 3, 1, 9, 15, 30, 123456, tzinfo=timezone(timedelta(hours=5, minutes=30)))
 
 RICH: dict[str, Callable[[Gamification], Call]] = {
-    "award_points": lambda g: lambda: g.award_points(
-        "alice", 5, currency="gems", source="s", idempotency_key="r1", reference=("r", "1"),
-        description="d", metadata={"m": [1, 2.5, None]}, at=ODD_AT,
-        transaction_type="referral_reward",
+    "award_points": lambda g: (
+        lambda: g.award_points(
+            "alice",
+            5,
+            currency="gems",
+            source="s",
+            idempotency_key="r1",
+            reference=("r", "1"),
+            description="d",
+            metadata={"m": [1, 2.5, None]},
+            at=ODD_AT,
+            transaction_type="referral_reward",
+        )
     ),
-    "spend_points": lambda g: lambda: g.spend_points(
-        "alice", 5, currency="points", source="s", idempotency_key="r2", reference=("r", "1"),
-        description="d", metadata={"m": 1}, at=ODD_AT, transaction_type="purchase",
+    "spend_points": lambda g: (
+        lambda: g.spend_points(
+            "alice",
+            5,
+            currency="points",
+            source="s",
+            idempotency_key="r2",
+            reference=("r", "1"),
+            description="d",
+            metadata={"m": 1},
+            at=ODD_AT,
+            transaction_type="purchase",
+        )
     ),
-    "transfer_points": lambda g: lambda: g.transfer_points(
-        "alice", "bob", 7, currency="points", source="gift", idempotency_key="r3",
-        description="hi", metadata={"x": "y"}, at=ODD_AT,
+    "transfer_points": lambda g: (
+        lambda: g.transfer_points(
+            "alice",
+            "bob",
+            7,
+            currency="points",
+            source="gift",
+            idempotency_key="r3",
+            description="hi",
+            metadata={"x": "y"},
+            at=ODD_AT,
+        )
     ),
-    "adjust_points-up": lambda g: lambda: g.adjust_points(
-        "alice", 7, currency="gems", reason="r", idempotency_key="r4", metadata={"x": 1},
-        at=ODD_AT,
+    "adjust_points-up": lambda g: (
+        lambda: g.adjust_points(
+            "alice",
+            7,
+            currency="gems",
+            reason="r",
+            idempotency_key="r4",
+            metadata={"x": 1},
+            at=ODD_AT,
+        )
     ),
-    "adjust_points-down": lambda g: lambda: g.adjust_points(
-        "alice", -7, currency="gems", reason="r", idempotency_key="r5", at=ODD_AT
+    "adjust_points-down": lambda g: (
+        lambda: g.adjust_points(
+            "alice", -7, currency="gems", reason="r", idempotency_key="r5", at=ODD_AT
+        )
     ),
     "refund-partial": lambda g: (
-        lambda spent: lambda: g.refund(
-            spent.id, amount=10, user_id="alice", description="sorry", idempotency_key="r6",
-            at=ODD_AT,
+        lambda spent: (
+            lambda: g.refund(
+                spent.id,
+                amount=10,
+                user_id="alice",
+                description="sorry",
+                idempotency_key="r6",
+                at=ODD_AT,
+            )
         )
     )(g.spend_points("alice", 50, currency="points", source="shop")),
     "commit_reservation-with-reference": lambda g: (
         lambda held: lambda: g.commit_reservation(held.id, description="buy", idempotency_key="r7")
     )(g.reserve_points("alice", 20, currency="points", ttl=3600, reference=("order", "9"))),
-    "reserve_points-with-reference": lambda g: lambda: g.reserve_points(
-        "alice", 20, currency="points", ttl=timedelta(hours=2), source="p", reference=("o", "1"),
-        idempotency_key="r8", at=ODD_AT,
+    "reserve_points-with-reference": lambda g: (
+        lambda: g.reserve_points(
+            "alice",
+            20,
+            currency="points",
+            ttl=timedelta(hours=2),
+            source="p",
+            reference=("o", "1"),
+            idempotency_key="r8",
+            at=ODD_AT,
+        )
     ),
     "award_xp-boosted-with-rewards": lambda g: (
         g.add_xp_boost("alice", 1.5, expires_at=START + timedelta(minutes=30), source="e"),
         lambda: g.award_xp("alice", 1000, source="q", idempotency_key="r9", metadata={"a": 1}),
     )[1],
-    "award_xp-backdated": lambda g: lambda: g.award_xp(
-        "alice", 1000, source="q", idempotency_key="r10", at=ODD_AT
+    "award_xp-backdated": lambda g: (
+        lambda: g.award_xp("alice", 1000, source="q", idempotency_key="r10", at=ODD_AT)
     ),
-    "add_xp_boost-later-start": lambda g: lambda: g.add_xp_boost(
-        "alice", 2.0, starts_at=ODD_AT, expires_at=ODD_AT + timedelta(days=3), source="e",
-        idempotency_key="r11", at=ODD_AT,
+    "add_xp_boost-later-start": lambda g: (
+        lambda: g.add_xp_boost(
+            "alice",
+            2.0,
+            starts_at=ODD_AT,
+            expires_at=ODD_AT + timedelta(days=3),
+            source="e",
+            idempotency_key="r11",
+            at=ODD_AT,
+        )
     ),
 }
 
@@ -354,9 +418,10 @@ def test_replay_returns_original_even_when_state_moved_on(engine: Gamification) 
     assert engine.balance("alice", "points") == 0
     # A fresh spend would be InsufficientFunds; the replay is the original transaction.
     with unchanged(engine):
-        assert engine.spend_points(
-            "alice", 100, currency="points", source="shop", idempotency_key=KEY
-        ) == spent
+        assert (
+            engine.spend_points("alice", 100, currency="points", source="shop", idempotency_key=KEY)
+            == spent
+        )
         with pytest.raises(errors.InsufficientFunds):
             engine.spend_points("alice", 100, currency="points", source="shop")
 
@@ -397,8 +462,12 @@ def test_failed_call_does_not_burn_the_key(engine: Gamification) -> None:
     ],
 )
 def test_same_key_different_args_conflicts(engine: Gamification, changed: dict[str, Any]) -> None:
-    base: dict[str, Any] = {"user_id": "alice", "amount": 150, "source": "quest",
-                            "metadata": {"q": 1}}
+    base: dict[str, Any] = {
+        "user_id": "alice",
+        "amount": 150,
+        "source": "quest",
+        "metadata": {"q": 1},
+    }
     engine.award_xp(**base, idempotency_key=KEY)
     with unchanged(engine), pytest.raises(errors.IdempotencyConflict) as info:
         engine.award_xp(**{**base, **changed}, idempotency_key=KEY)
@@ -409,15 +478,25 @@ def test_same_key_different_args_conflicts(engine: Gamification, changed: dict[s
 
 @pytest.mark.parametrize(
     "changed",
-    [{"amount": 41}, {"currency": "gems"}, {"reference": ("quest", "8")}, {"description": "x"},
-     {"transaction_type": "bonus"}],
+    [
+        {"amount": 41},
+        {"currency": "gems"},
+        {"reference": ("quest", "8")},
+        {"description": "x"},
+        {"transaction_type": "bonus"},
+    ],
 )
 def test_points_same_key_different_args_conflicts(
     make_engine: Make, changed: dict[str, Any]
 ) -> None:
     g = make_engine(config=Config(currencies=[CurrencyConfig("points"), CurrencyConfig("gems")]))
-    base: dict[str, Any] = {"user_id": "alice", "amount": 40, "currency": "points",
-                            "source": "quest", "reference": ("quest", "7")}
+    base: dict[str, Any] = {
+        "user_id": "alice",
+        "amount": 40,
+        "currency": "points",
+        "source": "quest",
+        "reference": ("quest", "7"),
+    }
     g.award_points(**base, idempotency_key=KEY)
     with unchanged(g), pytest.raises(errors.IdempotencyConflict):
         g.award_points(**{**base, **changed}, idempotency_key=KEY)
@@ -429,11 +508,15 @@ def test_key_reuse_across_operations_conflicts(engine: Gamification) -> None:
         with pytest.raises(errors.IdempotencyConflict) as info:
             engine.award_points("alice", 10, currency="points", source="quest", idempotency_key=KEY)
         assert (info.value.operation, info.value.original_operation) == (
-            "award_points", "award_xp",
+            "award_points",
+            "award_xp",
         )
         with pytest.raises(errors.IdempotencyConflict):
             engine.add_xp_boost(
-                "alice", 2.0, expires_at=START + timedelta(hours=1), source="quest",
+                "alice",
+                2.0,
+                expires_at=START + timedelta(hours=1),
+                source="quest",
                 idempotency_key=KEY,
             )
 
@@ -450,9 +533,10 @@ def test_retry_without_at_under_moving_clock_is_a_replay(
     first = engine.award_points("alice", 10, currency="points", source="q", idempotency_key=KEY)
     clock.advance(days=3)
     with unchanged(engine):
-        assert engine.award_points(
-            "alice", 10, currency="points", source="q", idempotency_key=KEY
-        ) == first
+        assert (
+            engine.award_points("alice", 10, currency="points", source="q", idempotency_key=KEY)
+            == first
+        )
     assert first.created_at == START
 
 
@@ -515,7 +599,10 @@ def test_processes_racing_with_the_same_key_apply_once(db_path: Path) -> None:
     racers = [
         subprocess.Popen(
             [sys.executable, "-c", RACER, str(db_path), str(keys)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(processes)
     ]

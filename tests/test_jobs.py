@@ -447,9 +447,7 @@ def test_several_processes_never_run_a_job_twice(tmp_path: Path) -> None:
     nows = [utc(2026, 10, 23) + i * timedelta(minutes=53) for i in range(300)]
     context = multiprocessing.get_context("spawn")
     step = context.Barrier(4)
-    children = [
-        context.Process(target=run_child, args=(str(path), nows, step)) for _ in range(4)
-    ]
+    children = [context.Process(target=run_child, args=(str(path), nows, step)) for _ in range(4)]
     for child in children:
         child.start()
     for child in children:

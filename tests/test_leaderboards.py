@@ -439,7 +439,11 @@ def test_close_archives_with_movement_and_pays_rewards_once(
     g.run_due_jobs(clock() + timedelta(hours=1))
     w48 = g.leaderboard("xp", period="weekly", period_key="2026-W48")
     assert [(e.rank, e.user_id, e.previous_rank, e.movement) for e in w48.entries] == [
-        (1, "u05", 6, "up"), (2, "u00", 1, "down"), (3, "new", None, "new"), (4, "u01", 2, "down")]
+        (1, "u05", 6, "up"),
+        (2, "u00", 1, "down"),
+        (3, "new", None, "new"),
+        (4, "u01", 2, "down"),
+    ]
     assert g.balance("u05", "points") == 500 and g.balance("u00", "points") == 1000
     assert g.rank("u01", "xp", period="weekly", period_key="2026-W48").rank == 4  # type: ignore[union-attr]
     around = g.around("u00", "xp", period="weekly", period_key="2026-W48", n=1)
@@ -524,15 +528,28 @@ def test_bad_input_is_refused_with_nothing_written(
         ({"boards": [{"key": "x", "periods": ["yearly"]}]}, "leaderboards.boards[0].periods"),
         ({"boards": [{"key": "x"}, {"key": "x"}]}, "leaderboards.boards[1].key"),
         ({"boards": [{"key": "x", "periods": ["season"]}]}, "leaderboards.boards[0].periods"),
-        ({"boards": [{"key": "x", "rewards": [{"ranks": [3, 1], "title": "t"}]}]},
-         "leaderboards.boards[0].rewards[0].ranks"),
-        ({"boards": [{"key": "x", "rewards": [{"top_percent": 10}]}]},
-         "leaderboards.boards[0].rewards[0]"),
+        (
+            {"boards": [{"key": "x", "rewards": [{"ranks": [3, 1], "title": "t"}]}]},
+            "leaderboards.boards[0].rewards[0].ranks",
+        ),
+        (
+            {"boards": [{"key": "x", "rewards": [{"top_percent": 10}]}]},
+            "leaderboards.boards[0].rewards[0]",
+        ),
         ({"timezone": "Mars/Base"}, "leaderboards.timezone"),
         ({"week_start": "someday"}, "leaderboards.week_start"),
-        ({"seasons": [{"key": "a", "starts_at": "2026-02-01T00:00:00+00:00",
-                       "ends_at": "2026-01-01T00:00:00+00:00"}]},
-         "leaderboards.seasons[0].ends_at"),
+        (
+            {
+                "seasons": [
+                    {
+                        "key": "a",
+                        "starts_at": "2026-02-01T00:00:00+00:00",
+                        "ends_at": "2026-01-01T00:00:00+00:00",
+                    }
+                ]
+            },
+            "leaderboards.seasons[0].ends_at",
+        ),
     ],
 )
 def test_config_problems_name_the_field(leaderboards: dict[str, Any], path: str) -> None:

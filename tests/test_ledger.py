@@ -704,18 +704,43 @@ def test_every_kind_of_call_replays_exactly(g: Gamification, clock: FakeClock) -
     at = datetime(2026, 1, 1, tzinfo=UTC)
     rich = {"x": [1, 2.5, None], "y": "\u00e9t\u00e9", "z": {"deep": True}}
     calls: list[tuple[str, tuple[object, ...], dict[str, object]]] = [
-        ("award_points", ("alice", 100), dict(
-            currency="points", source="quest", reference=("order", "1"), description="d",
-            metadata=rich, at=at, transaction_type="bonus")),
+        (
+            "award_points",
+            ("alice", 100),
+            dict(
+                currency="points",
+                source="quest",
+                reference=("order", "1"),
+                description="d",
+                metadata=rich,
+                at=at,
+                transaction_type="bonus",
+            ),
+        ),
         ("award_points", ("bob", 50), dict(currency="points", source="quest")),
-        ("spend_points", ("alice", 10), dict(
-            currency="points", source="shop", reference=("order", "2"), description="dd",
-            metadata=[1, 2], transaction_type="purchase")),
-        ("transfer_points", ("alice", "bob", 5), dict(
-            currency="points", description="gift", metadata={"m": 1}, source="friend")),
+        (
+            "spend_points",
+            ("alice", 10),
+            dict(
+                currency="points",
+                source="shop",
+                reference=("order", "2"),
+                description="dd",
+                metadata=[1, 2],
+                transaction_type="purchase",
+            ),
+        ),
+        (
+            "transfer_points",
+            ("alice", "bob", 5),
+            dict(currency="points", description="gift", metadata={"m": 1}, source="friend"),
+        ),
         ("adjust_points", ("bob", -3), dict(currency="points", reason="r", metadata=True)),
-        ("reserve_points", ("alice", 7), dict(
-            currency="points", ttl=60, reference=("cart", "9"), source="shop")),
+        (
+            "reserve_points",
+            ("alice", 7),
+            dict(currency="points", ttl=60, reference=("cart", "9"), source="shop"),
+        ),
     ]
     results = [
         getattr(g, name)(*args, idempotency_key=f"k{i}", **kwargs)
@@ -726,8 +751,9 @@ def test_every_kind_of_call_replays_exactly(g: Gamification, clock: FakeClock) -
     results.append(g.commit_reservation(hold, description="buy", idempotency_key="k6"))
     spend = results[2].id
     calls.append(("refund", (spend,), {"amount": 4, "description": "back", "user_id": "alice"}))
-    results.append(g.refund(spend, amount=4, description="back", user_id="alice",
-                            idempotency_key="k7"))
+    results.append(
+        g.refund(spend, amount=4, description="back", user_id="alice", idempotency_key="k7")
+    )
     hold2 = g.reserve_points("bob", 2, currency="points", ttl=60).id
     calls.append(("release_reservation", (hold2,), {}))
     results.append(g.release_reservation(hold2, idempotency_key="k8"))

@@ -53,6 +53,8 @@ keyed = st.booleans()
 def near(limit: int) -> st.SearchStrategy[int]:
     """A small amount, or exactly ``limit`` or one more: the edges where outcomes flip."""
     return small | st.sampled_from(sorted({max(1, limit), limit + 1}))
+
+
 # Mostly two different users; now and then the same one (refused).
 pairs = st.sampled_from([(a, b) for a in USERS for b in USERS if a != b] + [("bob", "bob")])
 
@@ -115,8 +117,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def call(self, expected: type[Exception] | None, name: str, *args: Any, key: bool,
-             **kwargs: Any) -> Any:
+    def call(
+        self, expected: type[Exception] | None, name: str, *args: Any, key: bool, **kwargs: Any
+    ) -> Any:
         """Call ``engine.name``; an expected error must leave every row as it was."""
         if key:
             kwargs["idempotency_key"] = f"k{next(self.keys)}"
@@ -147,8 +150,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(user=users, currency=currencies, amount=amounts, key=keyed)
     def award(self, user: str, currency: str, amount: int, key: bool) -> None:
         a = self.acct(user, currency)
-        t = self.call(None, "award_points", user, amount, currency=currency, source="quest",
-                      key=key)
+        t = self.call(
+            None, "award_points", user, amount, currency=currency, source="quest", key=key
+        )
         assert (t.balance_before, t.balance_after) == (a.balance, a.balance + amount)
         a.balance += amount
         a.earned += amount
@@ -164,8 +168,9 @@ class LedgerMachine(RuleBasedStateMachine):
             expected = errors.InsufficientFunds
         else:
             expected = None
-        t = self.call(expected, "spend_points", user, amount, currency=currency, source="shop",
-                      key=key)
+        t = self.call(
+            expected, "spend_points", user, amount, currency=currency, source="shop", key=key
+        )
         if t is not None:
             assert (t.amount, t.balance_after) == (-amount, a.balance - amount)
             a.balance -= amount
@@ -187,11 +192,15 @@ class LedgerMachine(RuleBasedStateMachine):
             expected = errors.InsufficientFunds
         else:
             expected = None
-        t = self.call(expected, "transfer_points", sender, receiver, amount, currency=currency,
-                      key=key)
+        t = self.call(
+            expected, "transfer_points", sender, receiver, amount, currency=currency, key=key
+        )
         if t is not None:
             assert (t.amount, t.balance_after, t.counterparty) == (
-                -amount, a.balance - amount, receiver)
+                -amount,
+                a.balance - amount,
+                receiver,
+            )
             a.balance -= amount
             a.spent += amount
             b.balance += amount
@@ -203,8 +212,9 @@ class LedgerMachine(RuleBasedStateMachine):
         a = self.acct(user, currency)
         amount = data.draw(amounts if up else near(a.available).map(lambda n: -n), label="amount")
         expected = errors.InsufficientFunds if amount < 0 and a.available < -amount else None
-        t = self.call(expected, "adjust_points", user, amount, currency=currency,
-                      reason="support", key=key)
+        t = self.call(
+            expected, "adjust_points", user, amount, currency=currency, reason="support", key=key
+        )
         if t is not None:
             assert (t.amount, t.balance_after) == (amount, a.balance + amount)
             a.balance += amount
@@ -221,8 +231,7 @@ class LedgerMachine(RuleBasedStateMachine):
             expected = errors.InsufficientFunds
         else:
             expected = None
-        r = self.call(expected, "reserve_points", user, amount, currency=currency, ttl=ttl,
-                      key=key)
+        r = self.call(expected, "reserve_points", user, amount, currency=currency, ttl=ttl, key=key)
         if r is not None:
             expires = self.clock() + timedelta(seconds=ttl)
             assert (r.status, r.amount, r.expires_at) == ("active", amount, expires)
@@ -243,8 +252,11 @@ class LedgerMachine(RuleBasedStateMachine):
         t = self.call(expected, "commit_reservation", rid, key=key)
         if t is not None:
             a = self.acct(h.user, h.currency)
-            assert (t.type, t.amount, t.balance_after) == ("purchase", -h.amount,
-                                                           a.balance - h.amount)
+            assert (t.type, t.amount, t.balance_after) == (
+                "purchase",
+                -h.amount,
+                a.balance - h.amount,
+            )
             a.balance -= h.amount
             a.held -= h.amount
             a.spent += h.amount
@@ -320,7 +332,11 @@ class LedgerMachine(RuleBasedStateMachine):
             give = s.amount - s.refunded if amount is None else amount
             a = self.acct(s.user, s.currency)
             assert (t.type, t.refund_of, t.amount, t.balance_after) == (
-                "refund", tid, give, a.balance + give)
+                "refund",
+                tid,
+                give,
+                a.balance + give,
+            )
             a.balance += give
             a.spent -= give
             s.refunded += give
@@ -343,8 +359,13 @@ class LedgerMachine(RuleBasedStateMachine):
         call = data.draw(st.sampled_from(self.calls), label="call")
         before = self.g.dump()
         with pytest.raises(errors.IdempotencyConflict):
-            self.g.award_points("alice", 1, currency="coins", source="other",
-                                idempotency_key=call.kwargs["idempotency_key"])
+            self.g.award_points(
+                "alice",
+                1,
+                currency="coins",
+                source="other",
+                idempotency_key=call.kwargs["idempotency_key"],
+            )
         assert self.g.dump() == before
 
     # -- invariants -------------------------------------------------------------------------
@@ -389,7 +410,10 @@ class LedgerMachine(RuleBasedStateMachine):
                 want = self.acct(user, currency)
                 got = balances[currency]
                 assert (got.balance, got.held, got.available) == (
-                    want.balance, want.held, want.available), (user, currency)
+                    want.balance,
+                    want.held,
+                    want.available,
+                ), (user, currency)
                 assert (got.lifetime_earned, got.lifetime_spent) == (want.earned, want.spent)
                 assert self.g.balance(user, currency) == want.balance
         for rid, h in self.holds.items():

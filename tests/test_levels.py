@@ -33,8 +33,18 @@ def level_after(g: Gamification, user: str, xp: int) -> int:
 
 @pytest.mark.parametrize(
     ("xp", "level"),
-    [(0, 1), (1, 1), (99, 1), (100, 2), (399, 2), (400, 3), (899, 3), (900, 4), (9999, 10),
-     (10000, 11)],
+    [
+        (0, 1),
+        (1, 1),
+        (99, 1),
+        (100, 2),
+        (399, 2),
+        (400, 3),
+        (899, 3),
+        (900, 4),
+        (9999, 10),
+        (10000, 11),
+    ],
 )
 def test_quadratic_default_curve(g: Gamification, xp: int, level: int) -> None:
     assert g.config.levels.curve == "quadratic"

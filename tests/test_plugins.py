@@ -74,12 +74,23 @@ class Factor:
 
     @hookimpl
     def xp_multiplier(
-        self, engine: Gamification, user_id: str, source: str, base_amount: int, at: Any,
+        self,
+        engine: Gamification,
+        user_id: str,
+        source: str,
+        base_amount: int,
+        at: Any,
         metadata: Any,
     ) -> float | None:
         self.calls.append(
-            {"engine": engine, "user_id": user_id, "source": source, "base_amount": base_amount,
-             "at": at, "metadata": metadata}
+            {
+                "engine": engine,
+                "user_id": user_id,
+                "source": source,
+                "base_amount": base_amount,
+                "at": at,
+                "metadata": metadata,
+            }
         )
         if self.only_source is not None and source != self.only_source:
             return None
@@ -93,8 +104,14 @@ def test_xp_multiplier_hook_factors_multiply_and_none_is_ignored(make_engine: Ma
     assert (award.multiplier, award.amount) == (3.0, 300)
     assert g.xp_history("alice")[0].multiplier == 3.0
     assert nothing.calls == [
-        {"engine": g, "user_id": "alice", "source": "quest", "base_amount": 100, "at": START,
-         "metadata": {"k": "v"}}
+        {
+            "engine": g,
+            "user_id": "alice",
+            "source": "quest",
+            "base_amount": 100,
+            "at": START,
+            "metadata": {"k": "v"},
+        }
     ]
 
 
@@ -219,8 +236,13 @@ class PointsWatcher:
     @hookimpl
     def on_points_changed(self, engine: Gamification, transaction: Transaction) -> None:
         self.seen.append(
-            (transaction.user_id, transaction.amount, transaction.type, transaction.source,
-             engine.balance(transaction.user_id, transaction.currency))
+            (
+                transaction.user_id,
+                transaction.amount,
+                transaction.type,
+                transaction.source,
+                engine.balance(transaction.user_id, transaction.currency),
+            )
         )
 
 

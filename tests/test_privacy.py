@@ -114,9 +114,11 @@ def test_export_has_every_row_about_the_user(world: Gamification) -> None:
     # Each row names the user in one of its user columns, and nobody else's rows came along.
     for table, columns in USER_TABLES.items():
         for row in rows[table]:
-            assert ALICE in [row[c] for c in columns] if columns else json.dumps(ALICE) in row[
-                "result"
-            ], table
+            assert (
+                ALICE in [row[c] for c in columns]
+                if columns
+                else json.dumps(ALICE) in row["result"]
+            ), table
     assert {r["friend_id"] for r in rows["friends"]} == {"bob", ALICE}
     assert {r["referred_id"] for r in rows["referrals"]} == {"carol1", ALICE}
     assert rows["profiles"][0]["real_name"] == "Person Number1"
@@ -169,11 +171,14 @@ def test_delete_forfeits_balances_and_anonymises_the_shared_history(world: Gamif
     # The referral she was referred by still counts for Bob, without her details.
     (referral,) = [r for r in world.referrals("bob") if r.referred_id == pseudonym]
     assert referral.email is None and referral.ip is None
-    assert deletion.entries_anonymised == world.db.execute(
-        "SELECT COUNT(*) FROM entries WHERE account_id IN "
-        "(SELECT id FROM accounts WHERE system_name = ?)",
-        (f"deleted:{pseudonym}",),
-    ).fetchone()[0]
+    assert (
+        deletion.entries_anonymised
+        == world.db.execute(
+            "SELECT COUNT(*) FROM entries WHERE account_id IN "
+            "(SELECT id FROM accounts WHERE system_name = ?)",
+            (f"deleted:{pseudonym}",),
+        ).fetchone()[0]
+    )
 
 
 def test_delete_moves_everyone_up_on_the_boards(make_engine: Make) -> None:

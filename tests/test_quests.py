@@ -277,11 +277,20 @@ def test_quest_definitions_are_checked_whole(g: Gamification) -> None:
             {"key": "a", "name": "A", "after": "b", "objectives": [{"event": "x", "target": 1}]},
             {"key": "b", "name": "B", "after": "a", "objectives": [{"event": "x", "target": 0}]},
             {"key": "c", "name": "C", "recurrence": "event", "objectives": []},
-            {"key": "d", "name": "D", "difficulty": "extreme",
-             "objectives": [{"type": "count", "target": 1}]},
-            {"key": "e", "name": "E", "requires_achievement": "ghost", "reset_time": "25:00",
-             "rewards": {"points": {"gold": 1}},
-             "objectives": [{"event": "x", "target": 1, "filters": {"k": [1]}}]},
+            {
+                "key": "d",
+                "name": "D",
+                "difficulty": "extreme",
+                "objectives": [{"type": "count", "target": 1}],
+            },
+            {
+                "key": "e",
+                "name": "E",
+                "requires_achievement": "ghost",
+                "reset_time": "25:00",
+                "rewards": {"points": {"gold": 1}},
+                "objectives": [{"event": "x", "target": 1, "filters": {"k": [1]}}],
+            },
         ],
     }
     with unchanged(g), pytest.raises(ConfigError) as caught:
@@ -353,8 +362,10 @@ def test_a_quest_never_pays_more_than_its_maximum_per_period(
             e.amount for e in g.xp_history("ada", limit=1000) if e.source.startswith("quest:")
         )
         assert paid == sum(
-            QUESTS["quests"][[x["key"] for x in QUESTS["quests"]].index(quest)]["rewards"]
-            .get("xp", 0) * count
+            QUESTS["quests"][[x["key"] for x in QUESTS["quests"]].index(quest)]["rewards"].get(
+                "xp", 0
+            )
+            * count
             for quest, _, _, count in rows
         )
         assert not g.verify_ledger()

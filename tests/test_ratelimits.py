@@ -143,9 +143,7 @@ def test_the_window_slides_with_the_clock(make_engine: Make, clock: FakeClock) -
     status = g.rate_limit_status("ada", "gift")
     assert (status.used, status.remaining) == (1, 2)
     clock.advance(minutes=5)
-    assert g.rate_limit_status("ada", "gift") == RateLimitStatus(
-        "gift", "ada", 3, 60, 0, 3, None
-    )
+    assert g.rate_limit_status("ada", "gift") == RateLimitStatus("gift", "ada", 3, 60, 0, 3, None)
 
 
 def test_users_and_actions_are_independent(make_engine: Make) -> None:

@@ -24,7 +24,14 @@ def ratio() -> ModuleType:
 
 def tiny(ratio: ModuleType) -> object:
     return ratio.Settings(
-        "smoke", n=50, raw_n=50, rounds=1, batch=50, fill=2_000, chunk=500, verify_budget=60.0,
+        "smoke",
+        n=50,
+        raw_n=50,
+        rounds=1,
+        batch=50,
+        fill=2_000,
+        chunk=500,
+        verify_budget=60.0,
         reevaluate_users=200,
     )
 

@@ -13,9 +13,7 @@ from docs_text import README, ROOT, block_containing, blocks, documentation
 from gamification_sdk import Config, Gamification
 
 PYTHON = [
-    (path, i, block)
-    for path in documentation()
-    for i, block in enumerate(blocks(path, "python"))
+    (path, i, block) for path in documentation() for i, block in enumerate(blocks(path, "python"))
 ]
 
 

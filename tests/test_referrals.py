@@ -86,9 +86,7 @@ def test_code_collisions_draw_again_then_grow(
 
 
 def test_code_format_is_configurable(make_engine: Make) -> None:
-    g = engine(
-        make_engine, code_format="{name}-swan-{random}", code_length=6, default_name="PAL"
-    )
+    g = engine(make_engine, code_format="{name}-swan-{random}", code_length=6, default_name="PAL")
     assert re.fullmatch(rf"SEAN-SWAN-[{CODE_ALPHABET}]{{6}}", g.referral_code("s", name="sean"))
     assert re.fullmatch(rf"PAL-SWAN-[{CODE_ALPHABET}]{{6}}", g.referral_code("t"))
     g2 = engine(make_engine, code_format="{random}", code_alphabet="ABCDEFGHJKMNPQRS")
@@ -416,7 +414,8 @@ def test_conversion_pays_the_referrer_once(r: Gamification, clock: FakeClock) ->
         r.convert_referral("amy", kind="first_session", idempotency_key="session-1")
     assert (info.value.referral_id, info.value.status) == (referral.id, "converted")
     assert [n.kind for n in r.notifications("sean")][:2] == [
-        "referral_milestone", "referral_converted",
+        "referral_milestone",
+        "referral_converted",
     ]
     assert not r.verify_ledger()
 
@@ -610,9 +609,7 @@ def test_random_referral_sequences_never_pay_a_tier_twice(
     assert len(welcomed) == len(set(welcomed))  # a new user is welcomed at most once
 
 
-def test_two_processes_sharing_a_file_welcome_a_user_once(
-    make_engine: Make, db_path: Path
-) -> None:
+def test_two_processes_sharing_a_file_welcome_a_user_once(make_engine: Make, db_path: Path) -> None:
     first = engine(make_engine, path=db_path)
     second = engine(make_engine, path=db_path)
     first.track_referral(first.referral_code("sean"), "amy")

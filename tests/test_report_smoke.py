@@ -77,7 +77,8 @@ def test_one_run_prints_the_table_and_writes_the_markdown_and_the_chart(
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     # The board and the event log were built where asked, not in benchmarks/results.
     assert {p.name for p in (where / "boards").iterdir()} >= {
-        "leaderboards-1500.db", "eventlog-1500.db"
+        "leaderboards-1500.db",
+        "eventlog-1500.db",
     }
 
 
@@ -176,7 +177,12 @@ def test_missed_targets_are_red_with_a_cause_and_met_ones_green(report: ModuleTy
     assert [r.status for r in rows] == ["MISS", "PASS", "MISS"]
     assert rows[1].ratio == pytest.approx(0.002)  # lower is better: baseline / value
     assert rows[1].cells() == (
-        "rank(user) p99 @ 10 users", "0.5 ms", "0.001 ms", "0.002", "<= 1 ms", "PASS"
+        "rank(user) p99 @ 10 users",
+        "0.5 ms",
+        "0.001 ms",
+        "0.002",
+        "<= 1 ms",
+        "PASS",
     )
     text = report.ratio.render_text(rows, color=True, header=report.HEADER)
     assert "\033[31m  MISS\033[0m" in text and "\033[32m  PASS\033[0m" in text

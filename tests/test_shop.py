@@ -106,10 +106,18 @@ def test_catalogue_loads_from_toml_and_lists(make_engine: Make, tmp_path: Path) 
     assert report.added == ("shop:freeze", "shop:winter_hat")
     freeze, hat = g.shop()
     assert (freeze.key, freeze.kind, freeze.price, freeze.stock, freeze.per_user_limit) == (
-        "freeze", "streak_freeze", {"points": 100}, None, 3,
+        "freeze",
+        "streak_freeze",
+        {"points": 100},
+        None,
+        3,
     )
     assert (hat.price, hat.stock, hat.sold, hat.available, hat.bought) == (
-        {"points": 40, "gems": 2}, 10, 0, True, None,
+        {"points": 40, "gems": 2},
+        10,
+        0,
+        True,
+        None,
     )
     assert g.load_definitions(path).unchanged == ("shop:freeze", "shop:winter_hat")
     # Achievements and quests of the same file mechanism are untouched by shop items.
@@ -204,7 +212,10 @@ def test_internal_items_are_granted_in_the_commit(make_engine: Make) -> None:
     assert g.balance("ada", "points") == 1000 - 200 - 50 - 240 - 300
     (spend,) = [t for t in g.history("ada").transactions if t.id == hat.transaction_ids[0]]
     assert (spend.type, spend.amount, spend.reference_type, spend.reference_id) == (
-        "purchase", -50, "shop_order", str(hat.id),
+        "purchase",
+        -50,
+        "shop_order",
+        str(hat.id),
     )
     assert g.reservation(hat.reservation_ids[0]).status == "committed"
     assert g.orders("ada") == [g.order(o.id) for o in (title, boost, hat, freeze)]
@@ -425,7 +436,8 @@ def test_external_goods_need_a_plugin_and_no_batch(make_engine: Make) -> None:
     assert info.value.order_id is None
     (shirt,) = [item for item in g.shop() if item.key == "shirt"]
     assert (shirt.available, shirt.reason) == (
-        False, "cannot be delivered: no plugin implements fulfill_order"
+        False,
+        "cannot be delivered: no plugin implements fulfill_order",
     )
     g = shop_engine(make_engine, Merch())
     with unchanged(g), g.batch(), pytest.raises(errors.InvalidInput) as bad:
@@ -461,7 +473,9 @@ def test_shop_holds_belong_to_the_shop(make_engine: Make) -> None:
     g = shop_engine(make_engine, Meddler())
     order = g.purchase("ada", "shirt", idempotency_key="same")
     assert [type(e) for e in tried] == [
-        errors.InvalidInput, errors.InvalidInput, errors.PurchasePending
+        errors.InvalidInput,
+        errors.InvalidInput,
+        errors.PurchasePending,
     ]
     assert g.reservation(order.reservation_ids[0]).status == "committed"
     with pytest.raises(errors.NotRefundable):
@@ -487,7 +501,8 @@ def test_a_hold_that_expires_during_fulfilment_charges_nothing(make_engine: Make
     assert "expired before fulfilment finished" in info.value.reason
     order = g.order(info.value.order_id or 0)
     assert (order.status, order.failure) == (
-        "expired", "the hold expired before fulfilment finished"
+        "expired",
+        "the hold expired before fulfilment finished",
     )
     assert g.balances("ada")["points"].available == 1000
     assert stock_of(g, "shirt") == (2, 0)
@@ -557,7 +572,9 @@ def test_refund_returns_points_revokes_items_and_is_idempotent(make_engine: Make
     assert g.balance("ada", "points") == 1000
     (refund, *_) = g.history("ada").transactions
     assert (refund.type, refund.refund_of, refund.reference_id) == (
-        "refund", boost.transaction_ids[0], str(boost.id),
+        "refund",
+        boost.transaction_ids[0],
+        str(boost.id),
     )
     assert not g.verify_ledger()
 

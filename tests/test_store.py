@@ -243,7 +243,7 @@ def test_a_migration_runs_each_statement_whole(
         assert migrations.applied(g.db)[-1].name == "m999_notes"
     with closing(raw(db_path)) as conn:
         bodies = [row[0] for row in conn.execute("SELECT body FROM notes ORDER BY id")]
-        assert bodies == [";", "a; b", "it's; \"quoted\""]
+        assert bodies == [";", "a; b", 'it\'s; "quoted"']
         assert conn.execute("SELECT count(*) FROM note_log").fetchone()[0] == 0
         # The trigger kept both statements of its body.
         conn.execute("INSERT INTO notes (body) VALUES ('later')")
@@ -261,8 +261,7 @@ def test_a_failing_migration_leaves_the_file_at_the_previous_version(
     before = _file_dump(db_path)
     # It fails at its last statement, after changing rows and the schema; m013 ran before it.
     broken = (
-        "CREATE TABLE half (x TEXT); "
-        "INSERT INTO half VALUES (';'); INSERT INTO nowhere VALUES (1)"
+        "CREATE TABLE half (x TEXT); INSERT INTO half VALUES (';'); INSERT INTO nowhere VALUES (1)"
     )
     _with_migration(monkeypatch, "m999_broken", broken)
     with pytest.raises(sqlite3.OperationalError, match="no such table: nowhere"):

@@ -96,7 +96,7 @@ def test_a_differing_configuration_is_refused_naming_each_field(make_engine, db_
         make_engine(db_path, config=wanted)
     assert caught.value.fields == ["default_timezone", "leaderboards.boards", "prestige_boost"]
     assert caught.value.version == 1
-    assert "default_timezone: stored \"UTC\", given \"Europe/Paris\"" in str(caught.value)
+    assert 'default_timezone: stored "UTC", given "Europe/Paris"' in str(caught.value)
     assert file_dump(db_path) == before
 
 

@@ -51,7 +51,10 @@ def test_award_result_fields(g: Gamification) -> None:
     second = g.award_xp("alice", 10, source="quest")
     assert second.id > award.id
     assert (second.total_xp, second.old_level, second.new_level, second.leveled_up) == (
-        160, 2, 2, False,
+        160,
+        2,
+        2,
+        False,
     )
     assert second.rewards == ()
 
@@ -204,8 +207,18 @@ def test_boost_above_max_multiplier_is_refused(make_engine: Make) -> None:
 
 @pytest.mark.parametrize(
     ("base", "factor", "amount"),
-    [(10, 1.25, 13), (100, 1.15, 115), (10, 1.05, 11), (1, 1.5, 2), (3, 1.5, 5), (7, 1.1, 8),
-     (100, 1.005, 101), (1, 0.5, 1), (3, 0.5, 2), (1, 0.4, 0)],
+    [
+        (10, 1.25, 13),
+        (100, 1.15, 115),
+        (10, 1.05, 11),
+        (1, 1.5, 2),
+        (3, 1.5, 5),
+        (7, 1.1, 8),
+        (100, 1.005, 101),
+        (1, 0.5, 1),
+        (3, 0.5, 2),
+        (1, 0.4, 0),
+    ],
 )
 def test_multiplier_rounds_half_up(g: Gamification, base: int, factor: float, amount: int) -> None:
     g.add_xp_boost("alice", factor, expires_at=START + HOUR, source="event")
@@ -328,8 +341,12 @@ def test_xp_history_newest_first_with_keyset_pagination(g: Gamification) -> None
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"before": 0}, "before"),
-     ({"before": "5"}, "before")],
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"before": 0}, "before"),
+        ({"before": "5"}, "before"),
+    ],
 )
 def test_xp_history_bad_paging(g: Gamification, kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(errors.InvalidInput) as info:
@@ -360,8 +377,11 @@ def test_backdated_award_ignores_boost_active_now(g: Gamification) -> None:
 actions = st.lists(
     st.one_of(
         st.tuples(st.just("award"), st.sampled_from(["a", "b", "c"]), st.integers(1, 3000)),
-        st.tuples(st.just("boost"), st.sampled_from(["a", "b", "c"]),
-                  st.sampled_from([0.5, 1.1, 1.25, 1.5, 2.0, 3.0])),
+        st.tuples(
+            st.just("boost"),
+            st.sampled_from(["a", "b", "c"]),
+            st.sampled_from([0.5, 1.1, 1.25, 1.5, 2.0, 3.0]),
+        ),
         st.tuples(st.just("tick"), st.just(""), st.integers(1, 120)),
         st.tuples(st.just("prestige"), st.sampled_from(["a", "b", "c"]), st.just(0)),
     ),
@@ -377,7 +397,8 @@ def test_profile_xp_equals_history_sum(steps: list[tuple[str, str, float]]) -> N
     config = Config(
         max_xp_multiplier=4.0,
         levels=LevelsConfig(
-            max_level=8, level_up_bonus={"points": 5},
+            max_level=8,
+            level_up_bonus={"points": 5},
             rewards=[LevelReward(level=4, points={"points": 20}, titles=["Four"])],
         ),
     )
@@ -386,8 +407,9 @@ def test_profile_xp_equals_history_sum(steps: list[tuple[str, str, float]]) -> N
             if kind == "award":
                 g.award_xp(user, int(value), source="prop")
             elif kind == "boost":
-                g.add_xp_boost(user, value, expires_at=clock() + 30 * timedelta(minutes=1),
-                               source="prop")
+                g.add_xp_boost(
+                    user, value, expires_at=clock() + 30 * timedelta(minutes=1), source="prop"
+                )
             elif kind == "tick":
                 clock.advance(minutes=value)
             elif g.profile(user).level == g.profile(user).max_level:

@@ -78,8 +78,12 @@ def error(response: TestResponse, status: int, code: str) -> dict[str, Any]:
 
 def workout(client: FlaskClient, user: str, key: str, minutes: int = 45,
             kind: str = "cardio") -> Any:  # fmt: skip
-    body = {"userId": user, "source": "workout", "xpAmount": 9999,
-            "metadata": {"workoutId": key, "duration": minutes, "workoutType": kind}}
+    body = {
+        "userId": user,
+        "source": "workout",
+        "xpAmount": 9999,
+        "metadata": {"workoutId": key, "duration": minutes, "workoutType": kind},
+    }
     return data(post(client, "/profile/earn-xp", body, key))
 
 
@@ -129,7 +133,8 @@ def test_earn_xp_retry_replays_and_a_changed_body_conflicts(
     with unchanged(g):
         conflict = post(client, "/profile/earn-xp", {**body, "source": "workout"})
         assert error(conflict, 409, "IDEMPOTENCY_CONFLICT")["details"] == {
-            "idempotencyKey": "login-1"}
+            "idempotencyKey": "login-1"
+        }
 
 
 @pytest.mark.parametrize(
@@ -200,7 +205,8 @@ def test_available_challenges_show_progress_by_recurrence(client: FlaskClient) -
     assert cardio["userProgress"] == {"current": 20, "target": 30, "isCompleted": False,
                                       "completions": 0, "maxCompletions": 1}  # fmt: skip
     assert cardio["completionCriteria"]["objectives"] == [
-        {"type": "sum", "event": "workout", "target": 30, "description": "minutes of cardio"}]
+        {"type": "sum", "event": "workout", "target": 30, "description": "minutes of cardio"}
+    ]
     assert (cardio["xpReward"], cardio["expiresAt"]) == (15, "2026-03-03T00:00:00Z")
     hard = data(get(client, "/challenges/available?userId=ada&difficulty=hard"))
     assert [c["id"] for c in hard["weekly"]] == ["five_a_week"] and hard["daily"] == []
@@ -209,8 +215,10 @@ def test_available_challenges_show_progress_by_recurrence(client: FlaskClient) -
 
 
 def test_available_challenges_refuse_bad_queries(client: FlaskClient) -> None:
-    assert error(get(client, "/challenges/available"), 400, "VALIDATION_ERROR")[
-        "details"]["field"] == "userId"
+    assert (
+        error(get(client, "/challenges/available"), 400, "VALIDATION_ERROR")["details"]["field"]
+        == "userId"
+    )
     bad = get(client, "/challenges/available?userId=ada&difficulty=brutal")
     assert error(bad, 400, "VALIDATION_ERROR")["details"]["field"] == "difficulty"
 
@@ -235,12 +243,11 @@ def test_complete_challenge_pays_once_on_the_servers_own_record(
         again = post(client, "/challenges/complete", {**body, "idempotencyKey": "cardio-b"})
         assert error(again, 409, "CHALLENGE_ALREADY_COMPLETED")["details"] == {
             "challengeId": "morning_cardio",
-            "reason": "was already completed 1 time(s) this period (the maximum)"}
+            "reason": "was already completed 1 time(s) this period (the maximum)",
+        }
 
 
-def test_complete_challenge_refusals_write_nothing(
-    client: FlaskClient, g: Gamification
-) -> None:
+def test_complete_challenge_refusals_write_nothing(client: FlaskClient, g: Gamification) -> None:
     workout(client, "ada", "w-1", minutes=20, kind="strength")
 
     def complete(challenge: str, **extra: Any) -> TestResponse:
@@ -251,7 +258,8 @@ def test_complete_challenge_refusals_write_nothing(
         # The client claims 30 minutes; the server tracked 20 of strength: not verified.
         claimed = complete("morning_cardio", progressData={"duration": 30})
         assert error(claimed, 422, "CHALLENGE_NOT_VERIFIED")["details"]["challengeId"] == (
-            "morning_cardio")
+            "morning_cardio"
+        )
         error(complete("century_club"), 403, "CHALLENGE_LOCKED")
         missing = error(complete("moon_walk"), 404, "NOT_FOUND")
         assert missing["details"] == {"what": "challengeId", "key": "moon_walk"}
@@ -292,7 +300,10 @@ def test_purchase_of_an_external_item_goes_through_the_shop(
             "pointCost": 100_000}  # fmt: skip
     bought = data(post(client, "/points/purchase", body, key="pt-1"))
     assert (bought["externalOrderId"], bought["pointsSpent"], bought["newBalance"]) == (
-        "SHOP-000001", 100_000, 2_400)
+        "SHOP-000001",
+        100_000,
+        2_400,
+    )
     assert shop.orders == [("ada", "training_session", 1)]
 
 
@@ -301,8 +312,9 @@ def test_purchase_without_enough_points_has_seed_002s_error(
 ) -> None:
     fund(g, "ada", 2_400)
     with unchanged(g):
-        response = post(client, "/points/purchase",
-                        {"userId": "ada", "itemId": "training_session"}, key="pt-1")
+        response = post(
+            client, "/points/purchase", {"userId": "ada", "itemId": "training_session"}, key="pt-1"
+        )
         err = error(response, 402, "INSUFFICIENT_POINTS")
     assert err == {
         "code": "INSUFFICIENT_POINTS", "message": "You need 97,600 more points",
@@ -393,7 +405,10 @@ def test_premium_pass_is_bought_with_points(client: FlaskClient, g: Gamification
     fund(g, "ada", 31_000)
     bought = data(post(client, "/points/purchase", body, key="bp-1"))
     assert (bought["seasonId"], bought["pointsSpent"], bought["newBalance"]) == (
-        "shred-2026-03", 30_000, 1_000)
+        "shred-2026-03",
+        30_000,
+        1_000,
+    )
     assert data(post(client, "/points/purchase", body, key="bp-1")) == bought
     assert data(get(client, "/battle-pass/ada"))["hasPremium"] is True
     with unchanged(g):
@@ -412,15 +427,20 @@ def test_referral_signup_and_conversion(client: FlaskClient, g: Gamification) ->
     assert code.startswith("SEAN-SWAN-") and len(code) == len("SEAN-SWAN-X7Y2")
     assert made["referralUrl"].endswith(f"/join?ref={code}")
     assert made["sharingMessage"] == (
-        f"Join me at SwanStudios and get 500 bonus points! Use code {code}")
+        f"Join me at SwanStudios and get 500 bonus points! Use code {code}"
+    )
     assert data(post(client, "/referrals/generate-code", {"userId": "sean"})) == made
 
     signup = {"referralCode": code.lower(), "newUserId": "amy", "newUserEmail": "amy@example.com",
               "ipAddress": "198.51.100.7", "deviceFingerprint": "fp-amy",
               "utmSource": "instagram"}  # fmt: skip
     joined = data(post(client, "/referrals/track", signup, key="signup-amy"))
-    assert joined == {"referralId": joined["referralId"], "status": "signed_up",
-                      "referrerReward": {"points": 500}, "refereeReward": {"points": 500}}
+    assert joined == {
+        "referralId": joined["referralId"],
+        "status": "signed_up",
+        "referrerReward": {"points": 500},
+        "refereeReward": {"points": 500},
+    }
     assert data(post(client, "/referrals/track", signup, key="signup-amy")) == joined
     assert (g.balance("sean", "points"), g.balance("amy", "points")) == (500, 500)
 
@@ -436,8 +456,12 @@ def test_referral_signup_and_conversion(client: FlaskClient, g: Gamification) ->
     }  # fmt: skip
     assert g.balance("sean", "points") == 500 + 2_000 + 500
     with unchanged(g):
-        again = post(client, "/referrals/convert",
-                     {**conversion, "conversionType": "first_training_session"}, key="conv-2")
+        again = post(
+            client,
+            "/referrals/convert",
+            {**conversion, "conversionType": "first_training_session"},
+            key="conv-2",
+        )
         error(again, 409, "REFERRAL_ALREADY_CONVERTED")
     badges = data(get(client, "/achievements?userId=sean"))["achievements"]
     assert {a["id"]: a["isUnlocked"] for a in badges}["bronze_recruiter"] is True
@@ -464,20 +488,35 @@ def test_referral_fraud_is_refused_without_saying_which_rule(
 def test_referral_refusals_that_write_nothing(client: FlaskClient, g: Gamification) -> None:
     data(post(client, "/referrals/generate-code", {"userId": "sean"}))
     with unchanged(g):
-        unknown = post(client, "/referrals/track",
-                       {"referralCode": "NOPE-SWAN-2222", "newUserId": "amy"}, key="r-1")
-        assert error(unknown, 404, "INVALID_REFERRAL_CODE")["details"]["what"] == (
-            "referralCode")
+        unknown = post(
+            client,
+            "/referrals/track",
+            {"referralCode": "NOPE-SWAN-2222", "newUserId": "amy"},
+            key="r-1",
+        )
+        assert error(unknown, 404, "INVALID_REFERRAL_CODE")["details"]["what"] == ("referralCode")
         error(post(client, "/referrals/track", {"referralCode": "X", "newUserId": "amy"}),
               400, "MISSING_IDEMPOTENCY_KEY")  # fmt: skip
-        bad_ip = post(client, "/referrals/track",
-                      {"referralCode": "X", "newUserId": "amy", "ipAddress": "home"}, key="r-2")
+        bad_ip = post(
+            client,
+            "/referrals/track",
+            {"referralCode": "X", "newUserId": "amy", "ipAddress": "home"},
+            key="r-2",
+        )
         assert error(bad_ip, 400, "VALIDATION_ERROR")["details"]["field"] == "ipAddress"
-        kind = post(client, "/referrals/convert",
-                    {"referralId": "amy", "conversionType": "first_hug"}, key="c-1")
+        kind = post(
+            client,
+            "/referrals/convert",
+            {"referralId": "amy", "conversionType": "first_hug"},
+            key="c-1",
+        )
         assert error(kind, 400, "VALIDATION_ERROR")["details"]["field"] == "conversionType"
-        nobody = post(client, "/referrals/convert",
-                      {"referralId": "amy", "conversionType": "first_purchase"}, key="c-2")
+        nobody = post(
+            client,
+            "/referrals/convert",
+            {"referralId": "amy", "conversionType": "first_purchase"},
+            key="c-2",
+        )
         error(nobody, 404, "NOT_FOUND")
 
 
@@ -499,17 +538,24 @@ def test_achievements_list_progress_and_rewards(client: FlaskClient) -> None:
         "progress": {"current": 3, "target": 1, "percent": 100.0},
     }  # fmt: skip
     assert (legend["name"], legend["isUnlocked"], legend["pointReward"]) == (
-        "100 Workout Legend", False, 5_000)
+        "100 Workout Legend",
+        False,
+        5_000,
+    )
     assert legend["progress"] == {"current": 3, "target": 100, "percent": 3.0}
     assert error(get(client, "/achievements"), 400, "VALIDATION_ERROR")["details"] == {
-        "field": "userId", "problem": "required"}
+        "field": "userId",
+        "problem": "required",
+    }
 
 
 def test_leaderboards_follow_scope_and_privacy(client: FlaskClient, g: Gamification) -> None:
     seed_demo(g)
     top = data(get(client, "/leaderboards/global?userId=amy&period=all_time&limit=2"))
     assert [(r["rank"], r["displayName"]) for r in top["rankings"]] == [
-        (1, "FitnessBeast"), (2, "IronWarrior")]
+        (1, "FitnessBeast"),
+        (2, "IronWarrior"),
+    ]
     # amy keeps seed 002's default (friends only): off the global board, still told her rank
     assert top["userPosition"] == {"rank": 4, "displayName": "AmyLifts", "level": 2,
                                    "xp": 150, "isListed": False}  # fmt: skip
@@ -525,14 +571,28 @@ def test_leaderboards_follow_scope_and_privacy(client: FlaskClient, g: Gamificat
 
 def test_leaderboard_refusals(client: FlaskClient) -> None:
     error(get(client, "/leaderboards/galaxy"), 400, "VALIDATION_ERROR")
-    assert error(get(client, "/leaderboards/friends"), 400, "VALIDATION_ERROR")["details"][
-        "field"] == "userId"
-    assert error(get(client, "/leaderboards/gym?userId=ada"), 400, "VALIDATION_ERROR")[
-        "details"]["field"] == "gymId"
-    assert error(get(client, "/leaderboards/global?period=yearly"), 400, "VALIDATION_ERROR")[
-        "details"]["field"] == "period"
-    assert error(get(client, "/leaderboards/global?limit=5000"), 400, "VALIDATION_ERROR")[
-        "details"]["field"] == "limit"
+    assert (
+        error(get(client, "/leaderboards/friends"), 400, "VALIDATION_ERROR")["details"]["field"]
+        == "userId"
+    )
+    assert (
+        error(get(client, "/leaderboards/gym?userId=ada"), 400, "VALIDATION_ERROR")["details"][
+            "field"
+        ]
+        == "gymId"
+    )
+    assert (
+        error(get(client, "/leaderboards/global?period=yearly"), 400, "VALIDATION_ERROR")[
+            "details"
+        ]["field"]
+        == "period"
+    )
+    assert (
+        error(get(client, "/leaderboards/global?limit=5000"), 400, "VALIDATION_ERROR")["details"][
+            "field"
+        ]
+        == "limit"
+    )
 
 
 # -- battle pass --------------------------------------------------------------------------
@@ -547,7 +607,11 @@ def test_battle_pass_progress_and_claims(
     workout(client, "ada", "w-3")  # 600 XP this season: tier 1
     bp = data(get(client, "/battle-pass/ada"))
     assert (bp["seasonId"], bp["seasonName"], bp["currentTier"], bp["totalTiers"]) == (
-        "shred-2026-03", "Shred Season March 2026", 1, 50)
+        "shred-2026-03",
+        "Shred Season March 2026",
+        1,
+        50,
+    )
     assert (bp["currentTierXP"], bp["xpPerTier"], bp["hasPremium"]) == (100, 500, False)
     assert bp["freeRewards"][0] == {"tier": 1, "points": 100, "items": {}, "titles": [],
                                     "claimed": False, "claimable": True, "locked": False,
@@ -567,7 +631,10 @@ def test_battle_pass_progress_and_claims(
               "REWARD_ALREADY_CLAIMED")  # fmt: skip
         premium = post(client, "/battle-pass/claim", {**body, "track": "premium"}, key="c-3")
         assert error(premium, 403, "PREMIUM_REQUIRED")["details"] == {
-            "seasonId": "shred-2026-03", "tierId": 1, "track": "premium"}
+            "seasonId": "shred-2026-03",
+            "tierId": 1,
+            "track": "premium",
+        }
         error(post(client, "/battle-pass/claim", {**body, "tierId": 5}, key="c-4"), 422,
               "TIER_NOT_REACHED")  # fmt: skip
         error(post(client, "/battle-pass/claim", {**body, "tierId": 2}, key="c-5"), 404,

@@ -28,8 +28,10 @@ def show(state: State) -> None:
     emit(
         state.as_json,
         report,
-        lambda: f"version {report['version']}\n"
-        + json.dumps(report["config"], indent=2, sort_keys=True),
+        lambda: (
+            f"version {report['version']}\n"
+            + json.dumps(report["config"], indent=2, sort_keys=True)
+        ),
     )
 
 

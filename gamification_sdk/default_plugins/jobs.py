@@ -53,9 +53,7 @@ def quest_rollover(engine: Gamification, now: datetime) -> int:
 
 def leaderboard_close(engine: Gamification, now: datetime) -> list[str]:
     """Archive board periods that ended by ``now`` and pay their rank rewards, once."""
-    return [
-        f"{c.board}:{c.period}:{c.period_key}" for c in engine.close_leaderboard_periods(now)
-    ]
+    return [f"{c.board}:{c.period}:{c.period_key}" for c in engine.close_leaderboard_periods(now)]
 
 
 def battle_pass_close(engine: Gamification, now: datetime) -> list[str]:

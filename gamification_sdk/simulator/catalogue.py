@@ -103,9 +103,7 @@ def _watched(c: Any) -> Iterator[tuple[str, int]]:
             raise TypeError(f"unknown criterion {part!r}")
 
 
-def read_plan(
-    g: Gamification, config: Config, events: Mapping[str, float] | None = None
-) -> Plan:
+def read_plan(g: Gamification, config: Config, events: Mapping[str, float] | None = None) -> Plan:
     """Derive the plan from the engine's live definitions; ``events`` replaces the mix."""
     rules = []
     achievements = []
@@ -187,8 +185,10 @@ def _explicit_mix(events: Mapping[str, float]) -> EventMix:
             raise InvalidInput("events", f"{name!r}: {exc.problem}") from None
         if name.startswith("~") or "@" in name:
             raise InvalidInput("events", f"{name!r}: must not start with '~' or contain '@'")
-        if not isinstance(weight, int | float) or isinstance(weight, bool) or not (
-            math.isfinite(weight) and weight > 0
+        if (
+            not isinstance(weight, int | float)
+            or isinstance(weight, bool)
+            or not (math.isfinite(weight) and weight > 0)
         ):
             raise InvalidInput("events", f"{name}: expected a weight > 0, got {weight!r}")
     names = tuple(events)

@@ -62,26 +62,56 @@ def _write(report: SimulationReport, out: Path, plots: bool) -> list[Path]:
 
 
 @click.command("simulate")
-@click.option("--users", type=int, default=1_000, show_default=True,
-              help="How many synthetic users.")
+@click.option(
+    "--users", type=int, default=1_000, show_default=True, help="How many synthetic users."
+)
 @click.option("--days", type=int, default=90, show_default=True, help="How many days.")
-@click.option("--profile", type=click.Choice(list(POPULATIONS)), default="mixed",
-              show_default=True, help="Activity model; mixed is 70% casual, 25% core, 5% whale.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="The same seed gives the same report.")
-@click.option("--config", "config_file", metavar="FILE",
-              help="Engine configuration (TOML or JSON); default: the bundled economy.")
-@click.option("--definitions", "definitions_file", metavar="FILE",
-              help="Rules, achievements, quests and shop (TOML or JSON); default: bundled.")
-@click.option("--event", "events", multiple=True, metavar="NAME=WEIGHT",
-              help="Replace the event mix derived from the definitions (repeatable).")
-@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=DEFAULT_START.isoformat(),
-              show_default=True, help="The first simulated day.")
-@click.option("--out", "out_dir", metavar="DIR",
-              help="Write summary.md, report.json and PNG plots into DIR.")
+@click.option(
+    "--profile",
+    type=click.Choice(list(POPULATIONS)),
+    default="mixed",
+    show_default=True,
+    help="Activity model; mixed is 70% casual, 25% core, 5% whale.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="The same seed gives the same report."
+)
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    help="Engine configuration (TOML or JSON); default: the bundled economy.",
+)
+@click.option(
+    "--definitions",
+    "definitions_file",
+    metavar="FILE",
+    help="Rules, achievements, quests and shop (TOML or JSON); default: bundled.",
+)
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    metavar="NAME=WEIGHT",
+    help="Replace the event mix derived from the definitions (repeatable).",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=DEFAULT_START.isoformat(),
+    show_default=True,
+    help="The first simulated day.",
+)
+@click.option(
+    "--out", "out_dir", metavar="DIR", help="Write summary.md, report.json and PNG plots into DIR."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--plugins/--no-plugins", default=False, show_default=True,
-              help="Load installed plugins (they may send real notifications).")
+@click.option(
+    "--plugins/--no-plugins",
+    default=False,
+    show_default=True,
+    help="Load installed plugins (they may send real notifications).",
+)
 def simulate(
     users: int,
     days: int,

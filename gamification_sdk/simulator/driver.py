@@ -69,9 +69,7 @@ class _Action:
 
 def _check_int(value: object, field: str, low: int, high: int) -> int:
     if type(value) is not int or not low <= value <= high:
-        raise errors.InvalidInput(
-            field, f"expected an int from {low:,} to {high:,}, got {value!r}"
-        )
+        raise errors.InvalidInput(field, f"expected an int from {low:,} to {high:,}, got {value!r}")
     return value
 
 
@@ -233,9 +231,7 @@ class _Simulation:
         self.system: dict[tuple[str, str], int] = {}
 
     def _day_start(self, day: int) -> datetime:
-        local = datetime.combine(
-            self.start + timedelta(days=day), time(self.config.day_start_hour)
-        )
+        local = datetime.combine(self.start + timedelta(days=day), time(self.config.day_start_hour))
         return local.replace(tzinfo=self.zone).astimezone(UTC)
 
     # -- setup --------------------------------------------------------------------------------
@@ -315,7 +311,8 @@ class _Simulation:
                 if not self.plan.mix.events:
                     continue
                 picks = rng.choices(
-                    self.plan.mix.events, cum_weights=self.cum_weights[self.segments[user]],
+                    self.plan.mix.events,
+                    cum_weights=self.cum_weights[self.segments[user]],
                     k=count,
                 )
                 for event in picks:
@@ -324,9 +321,7 @@ class _Simulation:
                     meta = rng.choice(choices) if choices else None
                     actions.append(_Action(moment, len(actions), "track", user, event, meta))
             if self.plan.shop and rng.random() < p.shop_chance:
-                actions.append(
-                    _Action(moment + timedelta(minutes=1), len(actions), "shop", user)
-                )
+                actions.append(_Action(moment + timedelta(minutes=1), len(actions), "shop", user))
         actions.sort(key=lambda a: (a.moment, a.seq))
         return actions, active
 

@@ -93,7 +93,5 @@ POPULATIONS: Mapping[str, Mapping[str, float]] = {
 def population(name: str) -> Mapping[str, float]:
     """The profile shares of a named population, or ``InvalidInput`` naming ``profile``."""
     if name not in POPULATIONS:
-        raise InvalidInput(
-            "profile", f"expected one of {', '.join(POPULATIONS)}, got {name!r}"
-        )
+        raise InvalidInput("profile", f"expected one of {', '.join(POPULATIONS)}, got {name!r}")
     return POPULATIONS[name]

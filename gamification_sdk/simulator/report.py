@@ -283,9 +283,7 @@ def _segments(obs: Observations, currencies: Sequence[str]) -> tuple[SegmentSumm
     return tuple(result)
 
 
-def _achievements(
-    obs: Observations, users: int, names: Mapping[str, str]
-) -> AchievementSummary:
+def _achievements(obs: Observations, users: int, names: Mapping[str, str]) -> AchievementSummary:
     first: dict[int, int] = {}
     by_key: dict[str, list[int]] = {key: [] for key in names}
     for user, key, day in obs.unlocks:

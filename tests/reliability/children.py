@@ -37,9 +37,11 @@ def run_workers(
         report = tmp_path / f"report-{n}.json"
         stderr = (tmp_path / f"stderr-{n}.txt").open("wb")
         proc = subprocess.Popen(
-            [*WORKER_COMMAND, mode, str(db), str(n), str(ops), str(1000 + n),
-             str(report)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd=ROOT,
+            [*WORKER_COMMAND, mode, str(db), str(n), str(ops), str(1000 + n), str(report)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            cwd=ROOT,
             env=child_env(),
         )
         stderr.close()

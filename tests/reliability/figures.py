@@ -18,9 +18,7 @@ class Figures:
     inputs: int = 0
     lost: int = 0
 
-    def add(
-        self, *, operations: int = 0, faults: int = 0, inputs: int = 0, lost: int = 0
-    ) -> None:
+    def add(self, *, operations: int = 0, faults: int = 0, inputs: int = 0, lost: int = 0) -> None:
         self.operations += operations
         self.faults += faults
         self.inputs += inputs

@@ -89,7 +89,10 @@ def open_game(
 ) -> Gamification:
     """An engine on the scenario: the config, a clock at START, the definitions loaded."""
     g = Gamification.open(
-        path, config=config, clock=clock or FakeClock(START), plugins=(Trainer(), *plugins),
+        path,
+        config=config,
+        clock=clock or FakeClock(START),
+        plugins=(Trainer(), *plugins),
         load_entrypoints=False,
     )
     if load:

@@ -145,11 +145,19 @@ class APIMachine(RuleBasedStateMachine):
     def award_xp(self, user: Any, amount: Any, key: bool) -> None:
         self.call("award_xp", user, amount, source="play", key=key)
 
-    @rule(user=good_users, factor=st.sampled_from([1.5, 2.0, 0, -1, math.inf, 50.0]),
-          hours=st.integers(-2, 48))
+    @rule(
+        user=good_users,
+        factor=st.sampled_from([1.5, 2.0, 0, -1, math.inf, 50.0]),
+        hours=st.integers(-2, 48),
+    )
     def add_xp_boost(self, user: str, factor: float, hours: int) -> None:
-        self.call("add_xp_boost", user, factor, expires_at=self.clock() + timedelta(hours=hours),
-                  source="event")
+        self.call(
+            "add_xp_boost",
+            user,
+            factor,
+            expires_at=self.clock() + timedelta(hours=hours),
+            source="event",
+        )
 
     @rule(user=users, key=keyed)
     def prestige(self, user: Any, key: bool) -> None:
@@ -180,8 +188,9 @@ class APIMachine(RuleBasedStateMachine):
         tid = data.draw(st.sampled_from(self.transactions) if self.transactions else maybe)
         self.call("refund", tid, amount=amount, key=key)
 
-    @rule(user=users, amount=small, ttl=st.sampled_from([60, 3600, 3600, 0, -5, math.nan]),
-          key=keyed)
+    @rule(
+        user=users, amount=small, ttl=st.sampled_from([60, 3600, 3600, 0, -5, math.nan]), key=keyed
+    )
     def reserve_points(self, user: Any, amount: Any, ttl: Any, key: bool) -> None:
         r = self.call("reserve_points", user, amount, currency="points", ttl=ttl, key=key)
         if r is not None:
@@ -199,8 +208,12 @@ class APIMachine(RuleBasedStateMachine):
 
     # -- events, streaks, quests ------------------------------------------------------------
 
-    @rule(user=users, event=st.sampled_from(["workout", "workout", "post", "swim", "~x", ""]),
-          value=st.sampled_from([1, 1, 5, 0, -1, math.nan, 2**60]), key=keyed)
+    @rule(
+        user=users,
+        event=st.sampled_from(["workout", "workout", "post", "swim", "~x", ""]),
+        value=st.sampled_from([1, 1, 5, 0, -1, math.nan, 2**60]),
+        key=keyed,
+    )
     def track(self, user: Any, event: str, value: Any, key: bool) -> None:
         self.call("track", user, event, value=value, key=key)
 
@@ -212,15 +225,22 @@ class APIMachine(RuleBasedStateMachine):
     def grant_streak_freezes(self, user: str, count: Any, key: bool) -> None:
         self.call("grant_streak_freezes", user, count, key=key)
 
-    @rule(user=users, quest=st.sampled_from(["checkin", "checkin", "posts", "nope"]),
-          evidence=st.sampled_from([{"ok": True}, {"ok": True}, {"ok": False}, None]))
+    @rule(
+        user=users,
+        quest=st.sampled_from(["checkin", "checkin", "posts", "nope"]),
+        evidence=st.sampled_from([{"ok": True}, {"ok": True}, {"ok": False}, None]),
+    )
     def complete_quest(self, user: Any, quest: str, evidence: Any) -> None:
         self.call("complete_quest", user, quest, evidence=evidence, key=True)
 
     # -- shop and battle pass ---------------------------------------------------------------
 
-    @rule(user=users, item=st.sampled_from(["hat", "freeze", "boost", "hat", "nope"]),
-          quantity=st.sampled_from([1, 1, 2, 0, 1001, 1.0]), key=keyed)
+    @rule(
+        user=users,
+        item=st.sampled_from(["hat", "freeze", "boost", "hat", "nope"]),
+        quantity=st.sampled_from([1, 1, 2, 0, 1001, 1.0]),
+        key=keyed,
+    )
     def purchase(self, user: Any, item: str, quantity: Any, key: bool) -> None:
         order = self.call("purchase", user, item, quantity=quantity, key=key)
         if order is not None:
@@ -232,8 +252,12 @@ class APIMachine(RuleBasedStateMachine):
     def refund_purchase(self, data: st.DataObject, key: bool) -> None:
         self.call("refund_purchase", data.draw(st.sampled_from(self.orders) | maybe), key=key)
 
-    @rule(user=users, tier=st.sampled_from([1, 1, 2, 2, 3, 5, 0, 21, "1"]),
-          track=st.sampled_from(["free", "free", "free", "premium", "gold"]), key=keyed)
+    @rule(
+        user=users,
+        tier=st.sampled_from([1, 1, 2, 2, 3, 5, 0, 21, "1"]),
+        track=st.sampled_from(["free", "free", "free", "premium", "gold"]),
+        key=keyed,
+    )
     def claim_tier_reward(self, user: Any, tier: Any, track: str, key: bool) -> None:
         self.call("claim_tier_reward", user, tier, track=track, key=key)
 
@@ -257,11 +281,11 @@ class APIMachine(RuleBasedStateMachine):
     def track_referral(self, data: st.DataObject, existing: bool, key: bool) -> None:
         code = data.draw(st.sampled_from(self.codes) if self.codes else st.just("NOPE-0000"))
         new = data.draw(good_users) if existing else f"new{next(self.new_users)}"
-        self.call("track_referral", code, new, ip=f"10.0.0.{next(self.new_users) % 250}",
-                  key=key)
+        self.call("track_referral", code, new, ip=f"10.0.0.{next(self.new_users) % 250}", key=key)
 
-    @rule(user=users, kind=st.sampled_from(["first_purchase", "first_session", "refund"]),
-          key=keyed)
+    @rule(
+        user=users, kind=st.sampled_from(["first_purchase", "first_session", "refund"]), key=keyed
+    )
     def convert_referral(self, user: Any, kind: str, key: bool) -> None:
         self.call("convert_referral", user, kind=kind, key=key)
 
@@ -269,8 +293,11 @@ class APIMachine(RuleBasedStateMachine):
     def add_friend(self, user: Any, friend: Any) -> None:
         self.call("add_friend", user, friend)
 
-    @rule(user=users, group=st.sampled_from(["team", "club", ""]),
-          kind=st.sampled_from(["gym", "gym", "school"]))
+    @rule(
+        user=users,
+        group=st.sampled_from(["team", "club", ""]),
+        kind=st.sampled_from(["gym", "gym", "school"]),
+    )
     def join_group(self, user: Any, group: str, kind: str) -> None:
         self.call("join_group", user, group, kind=kind)
 
@@ -282,8 +309,9 @@ class APIMachine(RuleBasedStateMachine):
     def set_timezone(self, user: Any, zone: str) -> None:
         self.call("set_timezone", user, zone)
 
-    @rule(user=users, action=st.sampled_from(["referral_track", "quest_complete", "fly"]),
-          key=keyed)
+    @rule(
+        user=users, action=st.sampled_from(["referral_track", "quest_complete", "fly"]), key=keyed
+    )
     def rate_limit(self, user: Any, action: str, key: bool) -> None:
         self.call("rate_limit", user, action, key=key)
 
@@ -303,9 +331,18 @@ class APIMachine(RuleBasedStateMachine):
     def advance(self, hours: int) -> None:
         self.clock.advance(hours=hours)
 
-    @rule(job=st.sampled_from(["close_leaderboard_periods", "close_quest_periods",
-                               "sweep_streaks", "close_battle_pass_seasons", "run_due_jobs",
-                               "prune_rate_limits"]))
+    @rule(
+        job=st.sampled_from(
+            [
+                "close_leaderboard_periods",
+                "close_quest_periods",
+                "sweep_streaks",
+                "close_battle_pass_seasons",
+                "run_due_jobs",
+                "prune_rate_limits",
+            ]
+        )
+    )
     def job(self, job: str) -> None:
         self.call(job)
 
@@ -320,17 +357,22 @@ class APIMachine(RuleBasedStateMachine):
     def read_user(self, user: Any, read: str) -> None:
         self.call(read, user)
 
-    @rule(board_read=st.sampled_from(["leaderboard", "rank", "around"]),
-          period=st.sampled_from(["all_time", "daily", "weekly", "monthly", "hourly"]),
-          user=good_users)
+    @rule(
+        board_read=st.sampled_from(["leaderboard", "rank", "around"]),
+        period=st.sampled_from(["all_time", "daily", "weekly", "monthly", "hourly"]),
+        user=good_users,
+    )
     def read_board(self, board_read: str, period: str, user: str) -> None:
         args: tuple[Any, ...] = ("xp",) if board_read == "leaderboard" else (user, "xp")
         self.call(board_read, *args, period=period)
 
     @rule(data=st.data())
     def read_by_id(self, data: st.DataObject) -> None:
-        read, pool = data.draw(st.sampled_from([
-            ("order", self.orders), ("reservation", self.reservations), ("referral", [])]))
+        read, pool = data.draw(
+            st.sampled_from(
+                [("order", self.orders), ("reservation", self.reservations), ("referral", [])]
+            )
+        )
         self.call(read, data.draw(st.sampled_from(pool) | maybe if pool else maybe))
 
     # -- batches, retries, reused keys ------------------------------------------------------
@@ -475,4 +517,3 @@ def test_the_machine_checks_can_fail() -> None:
             machine.xp_and_levels_follow_the_log_and_the_curve()
     finally:
         machine.teardown()
-

@@ -207,8 +207,15 @@ def start_holder(path: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
 def test_another_process_holding_the_lock(path: Path, tmp_path: Path, end: str) -> None:
     with open_game(path, config=QUICK, load=False) as g:
         # A few writes, each set up while nobody holds the lock.
-        names = ["award_points", "track", "purchase", "claim_tier_reward", "complete_quest",
-                 "batch", "delete_user"]
+        names = [
+            "award_points",
+            "track",
+            "purchase",
+            "claim_tier_reward",
+            "complete_quest",
+            "batch",
+            "delete_user",
+        ]
         writes = {name: WRITES[name](g) for name in names}
         holder = start_holder(path, tmp_path)
         try:

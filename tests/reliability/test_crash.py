@@ -40,7 +40,10 @@ def kill_repeatedly(db: Path, tmp_path: Path, runs: int, seed: int) -> tuple[Pat
         with err_path.open("wb") as err:
             proc = subprocess.Popen(
                 [*WORKER_COMMAND, "crash", str(db), str(run), str(log), "10000000"],
-                stdout=subprocess.PIPE, stderr=err, cwd=ROOT, env=child_env(),
+                stdout=subprocess.PIPE,
+                stderr=err,
+                cwd=ROOT,
+                env=child_env(),
             )
         assert proc.stdout is not None
         try:
@@ -107,7 +110,7 @@ def check_after_crashes(
     assert len(ok) >= after_ready, (len(ok), after_ready)
 
     stored = {
-        key[len("call:"):]: tid
+        key[len("call:") :]: tid
         for tid, key in engine.db.conn.execute(
             "SELECT id, idempotency_key FROM transactions WHERE idempotency_key LIKE 'call:r%'"
         )

@@ -31,28 +31,36 @@ NO_CAP = 1073741823  # SQLite's default max_page_count
 def _batch(g: Gamification, i: int) -> None:
     with g.batch():
         for j in range(4):
-            g.award_points(f"b{i}-{j}", 7, currency="points", source="fill",
-                           idempotency_key=f"batch-{i}-{j}")
+            g.award_points(
+                f"b{i}-{j}", 7, currency="points", source="fill", idempotency_key=f"batch-{i}-{j}"
+            )
 
 
 # Each makes its ``i``-th call: distinct, keyed so it can be retried and replayed.
 WRITES: dict[str, Callable[[Gamification, int], Any]] = {
-    "award_xp": lambda g, i: g.award_xp(f"x{i}", 60, source="fill", idempotency_key=f"xp-{i}",
-                                        metadata={"pad": "x" * 300}),
-    "award_points": lambda g, i: g.award_points(f"p{i}", 9, currency="points", source="fill",
-                                                idempotency_key=f"pts-{i}"),
-    "spend_points": lambda g, i: g.spend_points("rich", 3, currency="points", source="shop",
-                                                idempotency_key=f"spend-{i}"),
-    "transfer_points": lambda g, i: g.transfer_points("rich", f"t{i}", 4, currency="points",
-                                                      idempotency_key=f"transfer-{i}"),
+    "award_xp": lambda g, i: g.award_xp(
+        f"x{i}", 60, source="fill", idempotency_key=f"xp-{i}", metadata={"pad": "x" * 300}
+    ),
+    "award_points": lambda g, i: g.award_points(
+        f"p{i}", 9, currency="points", source="fill", idempotency_key=f"pts-{i}"
+    ),
+    "spend_points": lambda g, i: g.spend_points(
+        "rich", 3, currency="points", source="shop", idempotency_key=f"spend-{i}"
+    ),
+    "transfer_points": lambda g, i: g.transfer_points(
+        "rich", f"t{i}", 4, currency="points", idempotency_key=f"transfer-{i}"
+    ),
     "track": lambda g, i: g.track(f"w{i}", "workout", idempotency_key=f"track-{i}"),
     "purchase": lambda g, i: g.purchase("rich", "freeze", idempotency_key=f"buy-{i}"),
     "claim_tier_reward": lambda g, i: g.claim_tier_reward(
-        f"c{i}", 1, track="free", idempotency_key=f"claim-{i}"),
+        f"c{i}", 1, track="free", idempotency_key=f"claim-{i}"
+    ),
     "complete_quest": lambda g, i: g.complete_quest(
-        f"q{i}", "checkin", evidence={"ok": True}, idempotency_key=f"quest-{i}"),
-    "reserve_points": lambda g, i: g.reserve_points("rich", 2, currency="points", ttl=600,
-                                                    idempotency_key=f"hold-{i}"),
+        f"q{i}", "checkin", evidence={"ok": True}, idempotency_key=f"quest-{i}"
+    ),
+    "reserve_points": lambda g, i: g.reserve_points(
+        "rich", 2, currency="points", ttl=600, idempotency_key=f"hold-{i}"
+    ),
     "delete_user": lambda g, i: g.delete_user(f"c{i}", idempotency_key=f"delete-{i}"),
     "batch": _batch,
 }
@@ -118,9 +126,7 @@ def fill_until_refused(
 
 
 @pytest.mark.parametrize("kind", sorted(WRITES))
-def test_a_full_file_refuses_whole_writes_typed_and_recovers(
-    full: Gamification, kind: str
-) -> None:
+def test_a_full_file_refuses_whole_writes_typed_and_recovers(full: Gamification, kind: str) -> None:
     write = WRITES[kind]
     set_cap(full, None)
     acknowledged, refused = fill_until_refused(full, write)

@@ -206,7 +206,8 @@ def test_a_plugin_raising_in_a_hook_keeps_the_hook_contract(
             if mode == "raise":
                 assert isinstance(outcome, errors.HookError), outcome
                 assert [name.split(".")[-1] for name, _ in outcome.errors] == [hook] * len(
-                    outcome.errors)
+                    outcome.errors
+                )
                 assert all(isinstance(exc, Boom) for _, exc in outcome.errors)
                 outcome = outcome.result
             else:

@@ -237,7 +237,8 @@ def g() -> Iterator[Gamification]:
 
 def check_refused(exc: BaseException, field: str) -> None:
     assert isinstance(exc, errors.GamificationError), (
-        f"{type(exc).__module__}.{type(exc).__qualname__} escaped: {exc!s:.200}")
+        f"{type(exc).__module__}.{type(exc).__qualname__} escaped: {exc!s:.200}"
+    )
     message = str(exc)
     named = getattr(exc, "field", None) == field or message.startswith(f"{field}: ")
     assert named, f"the error does not name {field!r}: {type(exc).__name__}: {message:.200}"
@@ -338,8 +339,9 @@ def test_a_malformed_definition_file_is_a_config_error_naming_the_fault(
             g.load_definitions(str(path), name="hostile")
         except Exception as exc:
             assert isinstance(exc, errors.ConfigError), f"{type(exc).__name__}: {exc!s:.200}"
-            assert exc.problems and any(named in problem for problem in exc.problems), (
-                exc.problems[:3])
+            assert exc.problems and any(named in problem for problem in exc.problems), exc.problems[
+                :3
+            ]
         else:
             raise AssertionError(f"{name} loaded")
 
@@ -418,8 +420,15 @@ def test_sql_looking_text_is_stored_verbatim_and_the_schema_is_untouched(text: s
     FIGURES.add(inputs=1)
     with open_game() as g:
         tables = g.db.table_names()
-        g.award_points(text, 5, currency="points", source=text, description=text,
-                       idempotency_key=text, metadata={text: text})
+        g.award_points(
+            text,
+            5,
+            currency="points",
+            source=text,
+            description=text,
+            idempotency_key=text,
+            metadata={text: text},
+        )
         g.track(text, text, metadata={"huge": HUGE})
         g.join_group(text, text, kind=text)
         assert g.history(text).transactions[0].description == text

@@ -60,9 +60,7 @@ def state(g: Gamification) -> dict[str, Any]:
     out["completions"] = conn.execute(
         "SELECT user_id, quest, period_start, seq FROM quest_completions ORDER BY 1, 2, 3, 4"
     ).fetchall()
-    out["claims"] = conn.execute(
-        "SELECT * FROM battle_pass_claims ORDER BY 1, 2, 3, 4"
-    ).fetchall()
+    out["claims"] = conn.execute("SELECT * FROM battle_pass_claims ORDER BY 1, 2, 3, 4").fetchall()
     return out
 
 
@@ -89,8 +87,14 @@ def play_and_replay(path: Path, before: Path, tmp_path: Path, ops: int) -> None:
     succeeded = {op_id for op_id, op in calls.items() if "result" in op}
     refusals = Counter(op["refused"] for op in calls.values() if "refused" in op)
     # The mix reached the interesting refusals, or it proved little.
-    for kind in ("InsufficientFunds", "OutOfStock", "TierNotReached", "RewardAlreadyClaimed",
-                 "QuestAlreadyCompleted", "NotEnoughTierBoosts"):
+    for kind in (
+        "InsufficientFunds",
+        "OutOfStock",
+        "TierNotReached",
+        "RewardAlreadyClaimed",
+        "QuestAlreadyCompleted",
+        "NotEnoughTierBoosts",
+    ):
         assert refusals[kind] > 0, refusals
     assert len(succeeded) > ops, refusals
 

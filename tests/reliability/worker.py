@@ -67,13 +67,16 @@ def mix_op(worker: int, index: int, rng: random.Random) -> dict[str, Any]:
 
 def apply(engine: Gamification, op: dict[str, Any]) -> Any:
     if op["op"] == "award":
-        return engine.award_points(op["user"], op["amount"], currency="points", source="mix",
-                                   idempotency_key=op["key"])
+        return engine.award_points(
+            op["user"], op["amount"], currency="points", source="mix", idempotency_key=op["key"]
+        )
     if op["op"] == "spend":
-        return engine.spend_points(op["user"], op["amount"], currency="points", source="mix",
-                                   idempotency_key=op["key"])
-    return engine.transfer_points(op["user"], op["to"], op["amount"], currency="points",
-                                  idempotency_key=op["key"])
+        return engine.spend_points(
+            op["user"], op["amount"], currency="points", source="mix", idempotency_key=op["key"]
+        )
+    return engine.transfer_points(
+        op["user"], op["to"], op["amount"], currency="points", idempotency_key=op["key"]
+    )
 
 
 def run_mix(path: str, worker: int, count: int, seed: int, report: str) -> int:
@@ -102,11 +105,14 @@ def run_mix(path: str, worker: int, count: int, seed: int, report: str) -> int:
                     failures.append(f"{op}: gamification error {exc!r}")
                 except Exception as exc:  # a raw sqlite3 error or any other escape
                     op.update(outcome="error")
-                    failures.append(f"{op}: non-gamification {type(exc).__module__}."
-                                    f"{type(exc).__qualname__}: {exc}\n{traceback.format_exc()}")
+                    failures.append(
+                        f"{op}: non-gamification {type(exc).__module__}."
+                        f"{type(exc).__qualname__}: {exc}\n{traceback.format_exc()}"
+                    )
                 else:
-                    op.update(outcome="ok", id=t.id, balance_after=t.balance_after,
-                              amount_signed=t.amount)
+                    op.update(
+                        outcome="ok", id=t.id, balance_after=t.balance_after, amount_signed=t.amount
+                    )
                 results.append(op)
     Path(report).write_text(json.dumps({"worker": worker, "ops": results, "failures": failures}))
     return 0
@@ -127,10 +133,12 @@ def crash_op(key: str) -> dict[str, Any]:
 def crash_call(engine: Gamification, key: str) -> Any:
     op = crash_op(key)
     if op["op"] == "spend":
-        return engine.spend_points(op["user"], op["amount"], currency="points", source="crash",
-                                   idempotency_key=key)
-    return engine.award_points(op["user"], op["amount"], currency="points", source="crash",
-                               idempotency_key=key)
+        return engine.spend_points(
+            op["user"], op["amount"], currency="points", source="crash", idempotency_key=key
+        )
+    return engine.award_points(
+        op["user"], op["amount"], currency="points", source="crash", idempotency_key=key
+    )
 
 
 def run_crash(path: str, run: int, log: str, limit: int) -> int:
@@ -163,8 +171,13 @@ def game_op(worker: int, index: int, rng: random.Random) -> dict[str, Any]:
     if index % 15 == 0:
         # Every worker makes this exact call: one applies it, the others get its replay.
         j = index // 15
-        return {**op, "key": f"shared-{j}", "call": "award_points",
-                "user": game.USERS[j % len(game.USERS)], "amount": 10 + j}
+        return {
+            **op,
+            "key": f"shared-{j}",
+            "call": "award_points",
+            "user": game.USERS[j % len(game.USERS)],
+            "amount": 10 + j,
+        }
     roll = rng.random()
     if roll < 0.14:
         return {**op, "call": "award_points", "user": user, "amount": rng.randint(5, 60)}
@@ -174,46 +187,61 @@ def game_op(worker: int, index: int, rng: random.Random) -> dict[str, Any]:
         return {**op, "call": "spend_points", "user": user, "amount": rng.randint(5, 80)}
     if roll < 0.43:
         other = rng.choice([u for u in game.USERS if u != user])
-        return {**op, "call": "transfer_points", "user": user, "to": other,
-                "amount": rng.randint(5, 40)}
+        return {
+            **op,
+            "call": "transfer_points",
+            "user": user,
+            "to": other,
+            "amount": rng.randint(5, 40),
+        }
     if roll < 0.60:
         return {**op, "call": "track", "user": user, "event": rng.choice(["workout", "post"])}
     if roll < 0.72:
-        return {**op, "call": "purchase", "user": user,
-                "item": rng.choice(["hat", "hat", "freeze", "boost"]),
-                "quantity": rng.choice([1, 1, 2])}
+        return {
+            **op,
+            "call": "purchase",
+            "user": user,
+            "item": rng.choice(["hat", "hat", "freeze", "boost"]),
+            "quantity": rng.choice([1, 1, 2]),
+        }
     if roll < 0.84:
-        return {**op, "call": "claim_tier_reward", "user": user, "tier": rng.randint(1, 4),
-                "track": rng.choice(["free", "free", "premium"])}
+        return {
+            **op,
+            "call": "claim_tier_reward",
+            "user": user,
+            "tier": rng.randint(1, 4),
+            "track": rng.choice(["free", "free", "premium"]),
+        }
     if roll < 0.86:
         return {**op, "call": "buy_premium_pass", "user": user}
     if roll < 0.89:
         return {**op, "call": "use_tier_boost", "user": user}
-    return {**op, "call": "complete_quest", "user": user,
-            "evidence": {"ok": rng.random() < 0.8}}
+    return {**op, "call": "complete_quest", "user": user, "evidence": {"ok": rng.random() < 0.8}}
 
 
 def game_call(engine: Gamification, op: dict[str, Any]) -> Any:
     user, key = op["user"], op["key"]
     call = op["call"]
     if call == "award_points":
-        return engine.award_points(user, op["amount"], currency="points", source="game",
-                                   idempotency_key=key)
+        return engine.award_points(
+            user, op["amount"], currency="points", source="game", idempotency_key=key
+        )
     if call == "award_xp":
         return engine.award_xp(user, op["amount"], source="game", idempotency_key=key)
     if call == "spend_points":
-        return engine.spend_points(user, op["amount"], currency="points", source="game",
-                                   idempotency_key=key)
+        return engine.spend_points(
+            user, op["amount"], currency="points", source="game", idempotency_key=key
+        )
     if call == "transfer_points":
-        return engine.transfer_points(user, op["to"], op["amount"], currency="points",
-                                      idempotency_key=key)
+        return engine.transfer_points(
+            user, op["to"], op["amount"], currency="points", idempotency_key=key
+        )
     if call == "track":
         return engine.track(user, op["event"], idempotency_key=key)
     if call == "purchase":
         return engine.purchase(user, op["item"], quantity=op["quantity"], idempotency_key=key)
     if call == "claim_tier_reward":
-        return engine.claim_tier_reward(user, op["tier"], track=op["track"],
-                                        idempotency_key=key)
+        return engine.claim_tier_reward(user, op["tier"], track=op["track"], idempotency_key=key)
     if call == "buy_premium_pass":
         return engine.buy_premium_pass(user, idempotency_key=key)
     if call == "use_tier_boost":
@@ -274,8 +302,9 @@ def run_hold(path: str) -> int:
     with game.open_game(path, load=False) as engine:
         try:
             with engine.batch():
-                engine.award_points("holder", 77, currency="points", source="hold",
-                                    idempotency_key="held")
+                engine.award_points(
+                    "holder", 77, currency="points", source="hold", idempotency_key="held"
+                )
                 sys.stdout.write("ready\n")
                 sys.stdout.flush()
                 if sys.stdin.readline().strip() != "commit":

@@ -82,7 +82,8 @@ def test_its_notifier_logs_the_unlock_and_prints_nothing(
         g.track("ada", "workout")
     records = [r for r in caplog.records if r.name == example.log.name]
     assert [r.getMessage() for r in records] == [
-        "notify ada achievement_unlocked: Achievement unlocked: Saver"]
+        "notify ada achievement_unlocked: Achievement unlocked: Saver"
+    ]
     notification = records[0].notification  # type: ignore[attr-defined]
     assert (notification.kind, notification.data["key"]) == ("achievement_unlocked", "saver")
     assert capsys.readouterr() == ("", "")

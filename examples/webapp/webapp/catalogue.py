@@ -111,9 +111,7 @@ ACHIEVEMENTS: tuple[dict[str, Any], ...] = (
 )  # fmt: skip
 
 # What each badge pays, for GET /achievements (the SDK's status lists progress, not rewards).
-POINT_REWARDS = {
-    a["key"]: a["rewards"].get("points", {}).get(CURRENCY, 0) for a in ACHIEVEMENTS
-}
+POINT_REWARDS = {a["key"]: a["rewards"].get("points", {}).get(CURRENCY, 0) for a in ACHIEVEMENTS}
 
 
 def definitions(season: Season) -> dict[str, Any]:

@@ -241,8 +241,11 @@ def track_referral() -> Response:
     body = json_body()
     code = required_text(body, "referralCode")
     new_user = required_text(body, "newUserId")
-    utm = {part: value for part in ("source", "medium", "campaign")
-           if (value := optional_text(body, f"utm{part.title()}")) is not None}
+    utm = {
+        part: value
+        for part in ("source", "medium", "campaign")
+        if (value := optional_text(body, f"utm{part.title()}")) is not None
+    }
     referral = g.track_referral(
         code, new_user,
         ip=optional_text(body, "ipAddress"),

@@ -55,9 +55,7 @@ def test_a_member_unlocks_as_seeded(g: Gamification, clock: FakeClock) -> None:
     # A workout earns 150 XP (the rule); the first one unlocks First Steps (50 points).
     first = g.track("ada", "workout_completed")
     assert first.xp is not None and first.xp.amount == 150
-    assert [(u.key, u.xp, u.points) for u in first.unlocked] == [
-        ("first_steps", 0, {"points": 50})
-    ]
+    assert [(u.key, u.xp, u.points) for u in first.unlocked] == [("first_steps", 0, {"points": 50})]
 
     # Workouts on days 1-3 and 5, a rest day on day 4, nothing on day 6, a workout on day 7:
     # the longest streak is 5. A streak freeze spent on day 6 joins them: Week Warrior.
