@@ -39,7 +39,7 @@ from pathlib import Path
 import attrs
 
 from gamification_sdk import Config, FakeClock, Gamification, LeaderboardsConfig, RateLimit
-from gamification_sdk.checkpoints import SAFETY_NET_PAGES, Checkpointer
+from gamification_sdk.storage.checkpoints import SAFETY_NET_PAGES, Checkpointer
 
 USERS = 1_000
 CURRENCY = "points"

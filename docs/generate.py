@@ -5,8 +5,9 @@ MkDocs loads this file as a hook (``hooks:`` in mkdocs.yml). A page holding a ma
 
 - ``hooks``: every hookspec in ``gamification_sdk/hookspecs.py``, with its signature,
   whether it is ``firstresult``, and its docstring (the contract);
-- ``definitions``: every kind of a definition set (``gamification_sdk/definitions.py``) and
-  every class it nests, each field with its type, default and allowed values;
+- ``definitions``: every kind of a definition set
+  (``gamification_sdk/progression/definitions.py``) and every class it nests, each field
+  with its type, default and allowed values;
 - ``config``: the same for ``Config`` and the classes it nests.
 
 The tests import it too (``tests/test_docs.py``).
@@ -28,8 +29,9 @@ from typing import Any
 import attrs
 
 from gamification_sdk import config as config_module
-from gamification_sdk import definitions, hookspecs
-from gamification_sdk.convert import converter
+from gamification_sdk import hookspecs
+from gamification_sdk.config.convert import converter
+from gamification_sdk.progression import definitions
 
 __all__ = [
     "config_reference",

@@ -1,7 +1,6 @@
 """gamification-sdk: XP, levels, a double-entry points ledger and plugins in one SQLite file."""
 
 from . import errors
-from .clock import Clock, FakeClock
 from .config import (
     AchievementsConfig,
     Config,
@@ -14,11 +13,11 @@ from .config import (
     SchedulerConfig,
     StreaksConfig,
 )
+from .config.leaderboards import BoardConfig, LeaderboardsConfig, RankReward
+from .config.seasons import Season, TierReward
+from .core.clock import Clock, FakeClock
 from .engine import Gamification
 from .hookspecs import hookimpl
-from .jobs import Job, JobRun, JobSkip, JobsReport, period_of
-from .leaderboard_config import BoardConfig, LeaderboardsConfig, RankReward
-from .levels import LevelCurve, LevelTable, Progress
 from .models import (
     AchievementStatus,
     Balance,
@@ -68,8 +67,9 @@ from .models import (
     XPBoost,
     XPEntry,
 )
-from .seasons import Season, TierReward
-from .stored_config import ConfigChange, ConfigVersion, Settings
+from .ops.jobs import Job, JobRun, JobSkip, JobsReport, period_of
+from .progression.levels import LevelCurve, LevelTable, Progress
+from .runtime.stored_config import ConfigChange, ConfigVersion, Settings
 
 __all__ = [
     "AchievementStatus",

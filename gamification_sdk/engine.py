@@ -15,13 +15,39 @@ import attrs
 import pluggy
 import sqlite_utils
 
-from . import audit
-from .achievements import Achievements
-from .battlepass import BattlePasses, check_track
-from .boards import Boards
-from .bulk import BulkXP
-from .clock import Clock, system_clock, to_text
 from .config import Config
+from .config.seasons import MAX_TIERS
+from .core.clock import Clock, system_clock, to_text
+from .core.validation import (
+    MAX_TOTAL,
+    check_amount,
+    check_at,
+    check_id,
+    check_key,
+    check_metadata,
+    check_row_id,
+    check_signed_amount,
+    check_text,
+    load_json,
+)
+from .economy.inventory import Items
+from .economy.ledger import BATTLE_PASS, CREDIT_TYPES, SHOP_ORDER, SPEND_TYPES, Ledger, Posting
+from .economy.ratelimits import PURCHASE, QUEST_COMPLETE, RateLimits
+from .economy.referrals import (
+    Referrals,
+    check_code,
+    check_email,
+    check_fingerprint,
+    check_ip,
+    check_kind,
+    check_name,
+    check_referral_ref,
+    check_revenue,
+    check_settable_status,
+    check_utm,
+)
+from .economy.reservations import Reservations
+from .economy.shop import Shop
 from .errors import (
     ConfigError,
     HookError,
@@ -32,15 +58,6 @@ from .errors import (
     UnknownGroup,
     UnknownUser,
 )
-from .events import Tracker, reevaluate, track_codec
-from .idempotency import Codec, Idempotency, fingerprint, json_codec
-from .inventory import Items
-from .jobs import Job, JobsReport, Scheduler, collect_jobs
-from .leaderboards import Leaderboards, Target
-from .ledger import BATTLE_PASS, CREDIT_TYPES, SHOP_ORDER, SPEND_TYPES, Ledger, Posting
-from .levels import LevelCurve, LevelTable
-from .loader import Loader
-from .metrics import Metrics, zone
 from .models import (
     AchievementStatus,
     Balance,
@@ -80,33 +97,25 @@ from .models import (
     XPBoost,
     XPEntry,
 )
-from .notifications import Notifications, check_preferences
-from .plugins import call_after_commit, get_plugin_manager, run_vetoes
-from .privacy import Privacy as PrivacyData
-from .profiles import Profiles
-from .quests import Quests
-from .ratelimits import PURCHASE, QUEST_COMPLETE, RateLimits
-from .referrals import (
-    Referrals,
-    check_code,
-    check_email,
-    check_fingerprint,
-    check_ip,
-    check_kind,
-    check_name,
-    check_referral_ref,
-    check_revenue,
-    check_settable_status,
-    check_utm,
-)
-from .reservations import Reservations
-from .schema import migrations
-from .seasons import MAX_TIERS
-from .shop import Shop
-from .social import Social
-from .stats import user_stats
-from .store import Store, Tx
-from .stored_config import (
+from .ops import audit
+from .ops.jobs import Job, JobsReport, Scheduler, collect_jobs
+from .ops.notifications import Notifications, check_preferences
+from .ops.privacy import Privacy as PrivacyData
+from .ops.stats import user_stats
+from .progression.achievements import Achievements
+from .progression.battlepass import BattlePasses, check_track
+from .progression.bulk import BulkXP
+from .progression.events import Tracker, reevaluate, track_codec
+from .progression.levels import LevelCurve, LevelTable
+from .progression.loader import Loader
+from .progression.metrics import Metrics, zone
+from .progression.profiles import Profiles
+from .progression.quests import Quests
+from .progression.streaks import FREEZE, Streaks
+from .progression.xp import KEY_HOME, XP
+from .runtime.idempotency import Codec, Idempotency, fingerprint, json_codec
+from .runtime.plugins import call_after_commit, get_plugin_manager, run_vetoes
+from .runtime.stored_config import (
     ConfigChange,
     Settings,
     StoredConfig,
@@ -114,20 +123,11 @@ from .stored_config import (
     local_part,
     stored_part,
 )
-from .streaks import FREEZE, Streaks
-from .validation import (
-    MAX_TOTAL,
-    check_amount,
-    check_at,
-    check_id,
-    check_key,
-    check_metadata,
-    check_row_id,
-    check_signed_amount,
-    check_text,
-    load_json,
-)
-from .xp import KEY_HOME, XP
+from .social.boards import Boards
+from .social.groups import Social
+from .social.leaderboards import Leaderboards, Target
+from .storage.schema import migrations
+from .storage.store import Store, Tx
 
 __all__ = ["Gamification"]
 

@@ -19,10 +19,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from .config import Config, LevelsConfig
-    from .definitions import Quest, ShopItem
     from .engine import Gamification
-    from .jobs import Job
-    from .levels import LevelCurve
     from .models import (
         AwardRequest,
         LedgerReport,
@@ -38,6 +35,9 @@ if TYPE_CHECKING:
         UserDeletion,
         XPAward,
     )
+    from .ops.jobs import Job
+    from .progression.definitions import Quest, ShopItem
+    from .progression.levels import LevelCurve
 
 __all__ = ["hookimpl", "hookspec"]
 

@@ -23,9 +23,9 @@ from gamification_sdk import (
     errors,
     hookimpl,
 )
-from gamification_sdk.clock import to_text
+from gamification_sdk.core.clock import to_text
 from gamification_sdk.models import Unlock
-from gamification_sdk.schema import migrations
+from gamification_sdk.storage.schema import migrations
 
 Make = Callable[..., Gamification]
 FIXTURE = HealthCheck.function_scoped_fixture

@@ -15,7 +15,7 @@ import pytest
 from conftest import START
 
 from gamification_sdk import Config, Gamification, XPAward, errors, hookimpl
-from gamification_sdk.leaderboard_config import LeaderboardsConfig
+from gamification_sdk.config.leaderboards import LeaderboardsConfig
 
 Make = Callable[..., Gamification]
 ROOT = Path(__file__).resolve().parent.parent

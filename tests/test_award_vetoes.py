@@ -25,7 +25,7 @@ from gamification_sdk import (
     hookimpl,
 )
 from gamification_sdk.config import LevelReward, StreaksConfig
-from gamification_sdk.leaderboard_config import BoardConfig, LeaderboardsConfig, RankReward
+from gamification_sdk.config.leaderboards import BoardConfig, LeaderboardsConfig, RankReward
 from gamification_sdk.models import AwardRequest
 
 Make = Callable[..., Gamification]

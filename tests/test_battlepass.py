@@ -23,8 +23,8 @@ from gamification_sdk import (
     TierReward,
     errors,
 )
-from gamification_sdk import battlepass as battlepass_module
-from gamification_sdk.leaderboard_config import BoardConfig, LeaderboardsConfig
+from gamification_sdk.config.leaderboards import BoardConfig, LeaderboardsConfig
+from gamification_sdk.progression import battlepass as battlepass_module
 
 Make = Callable[..., Gamification]
 US = timedelta(microseconds=1)

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gamification_sdk import Config, FakeClock, Gamification, hookimpl
+from gamification_sdk.config.leaderboards import LeaderboardsConfig
 from gamification_sdk.errors import BatchAborted, IdempotencyConflict, InvalidInput
-from gamification_sdk.leaderboard_config import LeaderboardsConfig
 
 NO_BOARDS = Config(leaderboards=LeaderboardsConfig(boards=()))
 

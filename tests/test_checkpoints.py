@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from gamification_sdk import Config, Gamification, LeaderboardsConfig
-from gamification_sdk import checkpoints as checkpoints_module
-from gamification_sdk.checkpoints import SAFETY_NET_PAGES, Checkpointer
+from gamification_sdk.storage import checkpoints as checkpoints_module
+from gamification_sdk.storage.checkpoints import SAFETY_NET_PAGES, Checkpointer
 
 Make = Callable[..., Gamification]
 WAIT = 30.0  # seconds: only a hung thread ever gets near it

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gamification_sdk.cli import State, cli, pass_state
-from gamification_sdk.jobs import LEASE_NAME
+from gamification_sdk.ops.jobs import LEASE_NAME
 
 T = "2026-03-02T12:00:00Z"
 LATER = "2026-03-02T13:00:00Z"

@@ -20,7 +20,7 @@ import yaml
 from docs_text import DOCS, README
 
 from gamification_sdk import Config, Gamification
-from gamification_sdk.definitions import CRITERIA, DefinitionSet
+from gamification_sdk.progression.definitions import CRITERIA, DefinitionSet
 
 
 def _load_generator() -> ModuleType:

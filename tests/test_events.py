@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gamification_sdk import Config, CurrencyConfig, FakeClock, Gamification, errors
-from gamification_sdk.events import _in_window
-from gamification_sdk.metrics import whole_hours
+from gamification_sdk.progression.events import _in_window
+from gamification_sdk.progression.metrics import whole_hours
 
 Make = Callable[..., Gamification]
 FIXTURE = HealthCheck.function_scoped_fixture

@@ -695,8 +695,8 @@ def test_award_xp_keys_from_before_the_xp_log_kept_them_still_replay(
 ) -> None:
     import sqlite_utils
 
-    from gamification_sdk.idempotency import fingerprint
-    from gamification_sdk.schema import migrations
+    from gamification_sdk.runtime.idempotency import fingerprint
+    from gamification_sdk.storage.schema import migrations
 
     db = sqlite_utils.Database(db_path)
     migrations.apply(db, stop_before="m013_xp_award_keys")

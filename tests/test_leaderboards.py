@@ -24,8 +24,8 @@ from gamification_sdk import (
     errors,
     hookimpl,
 )
-from gamification_sdk import boards as boards_module
 from gamification_sdk.models import PeriodClose, ScoredEvent
+from gamification_sdk.social import boards as boards_module
 
 Make = Callable[..., Gamification]
 PUBLIC = LeaderboardsConfig(visibility="public", show_on_global=True)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gamification_sdk import Config, FakeClock, Gamification, LevelsConfig, errors, hookimpl
-from gamification_sdk.levels import BUILTIN_CURVES, LevelTable
+from gamification_sdk.progression.levels import BUILTIN_CURVES, LevelTable
 
 Make = Callable[..., Gamification]
 

@@ -21,8 +21,8 @@ from gamification_sdk import (
     Season,
     errors,
 )
-from gamification_sdk.leaderboard_config import WEEKDAYS
-from gamification_sdk.periods import Calendar, day_in, key_problem
+from gamification_sdk.config.leaderboards import WEEKDAYS
+from gamification_sdk.social.periods import Calendar, day_in, key_problem
 
 Make = Callable[..., Gamification]
 KINDS = ("daily", "weekly", "monthly")

@@ -27,7 +27,7 @@ from gamification_sdk import (
     hookimpl,
 )
 from gamification_sdk.models import AwardRequest
-from gamification_sdk.plugins import get_plugin_manager
+from gamification_sdk.runtime.plugins import get_plugin_manager
 
 Make = Callable[..., Gamification]
 ROOT = Path(__file__).resolve().parent.parent

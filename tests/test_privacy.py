@@ -23,7 +23,7 @@ from gamification_sdk import (
     errors,
     hookimpl,
 )
-from gamification_sdk.privacy import ANONYMISED, SYSTEM_TABLES, USER_TABLES
+from gamification_sdk.ops.privacy import ANONYMISED, SYSTEM_TABLES, USER_TABLES
 
 Make = Callable[..., Gamification]
 

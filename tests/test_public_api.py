@@ -79,7 +79,9 @@ def test_every_type_in_a_public_signature_is_exported() -> None:
 
 
 def test_every_configuration_class_is_exported() -> None:
-    from gamification_sdk import config, leaderboard_config, seasons
+    from gamification_sdk import config
+    from gamification_sdk.config import leaderboards as leaderboard_config
+    from gamification_sdk.config import seasons
 
     for module in (config, leaderboard_config, seasons):
         for name in module.__all__:

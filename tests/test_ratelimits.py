@@ -23,7 +23,7 @@ from gamification_sdk import (
     errors,
 )
 from gamification_sdk.config import DEFAULT_RATE_LIMITS
-from gamification_sdk.ratelimits import (
+from gamification_sdk.economy.ratelimits import (
     _COUNTED,
     _PRUNE_USER,
     _WINDOW,
@@ -31,7 +31,7 @@ from gamification_sdk.ratelimits import (
     QUEST_COMPLETE,
     REFERRAL_TRACK,
 )
-from gamification_sdk.schema import migrations
+from gamification_sdk.storage.schema import migrations
 
 Make = Callable[..., Gamification]
 HOUR = timedelta(hours=1)

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gamification_sdk import Config, FakeClock, Gamification, Referral, ReferralsConfig, errors
-from gamification_sdk.referrals import REASONS
+from gamification_sdk.economy.referrals import REASONS
 
 Make = Callable[..., Gamification]
 NO_LIMIT: dict[str, Any] = {"referral_track": None}

@@ -79,7 +79,7 @@ def test_code_collisions_draw_again_then_grow(
     r: Gamification, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # With a "random" source that always draws the same character, every draw collides.
-    monkeypatch.setattr("gamification_sdk.referrals.secrets.choice", lambda chars: chars[0])
+    monkeypatch.setattr("gamification_sdk.economy.referrals.secrets.choice", lambda chars: chars[0])
     assert r.referral_code("a") == "FRIEND-2222"
     assert r.referral_code("b") == "FRIEND-22222"  # 16 collisions later, one longer
     assert r.referral_code("c") == "FRIEND-222222"

@@ -27,8 +27,8 @@ from gamification_sdk import (
     errors,
     hookimpl,
 )
-from gamification_sdk.definitions import ShopItem
-from gamification_sdk.schema import migrations
+from gamification_sdk.progression.definitions import ShopItem
+from gamification_sdk.storage.schema import migrations
 
 Make = Callable[..., Gamification]
 

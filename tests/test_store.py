@@ -24,8 +24,8 @@ from gamification_sdk import (
     errors,
     hookimpl,
 )
-from gamification_sdk.schema import _script as run_script
-from gamification_sdk.schema import migrations
+from gamification_sdk.storage.schema import _script as run_script
+from gamification_sdk.storage.schema import migrations
 
 Make = Callable[..., Gamification]
 

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from gamification_sdk import Config, FakeClock, Gamification, LeaderboardsConfig
 from gamification_sdk.cli import cli
+from gamification_sdk.config.leaderboards import BoardConfig
 from gamification_sdk.errors import ConfigMismatch, StaleConfig, StoredConfigInvalid
-from gamification_sdk.leaderboard_config import BoardConfig
-from gamification_sdk.periods import Calendar
-from gamification_sdk.stored_config import FORMAT, LOCAL_FIELDS, STORED_FIELDS, stored_part
+from gamification_sdk.runtime.stored_config import FORMAT, LOCAL_FIELDS, STORED_FIELDS, stored_part
+from gamification_sdk.social.periods import Calendar
 
 PUBLIC = LeaderboardsConfig(visibility="public", show_on_global=True)
 NO_BOARD = Config(leaderboards=attrs.evolve(PUBLIC, boards=()))

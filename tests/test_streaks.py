@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from gamification_sdk import Config, FakeClock, Gamification
 from gamification_sdk.config import StreaksConfig
 from gamification_sdk.errors import ConfigError, InvalidInput
-from gamification_sdk.metrics import day_bounds, local_day
+from gamification_sdk.progression.metrics import day_bounds, local_day
 
 Make = Callable[..., Gamification]
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gamification_sdk import BoardConfig, Config, FakeClock, Gamification, LeaderboardsConfig
-from gamification_sdk.schema import migrations
+from gamification_sdk.storage.schema import migrations
 
 
 def rows(g: Gamification, sql: str, *params: Any) -> list[tuple[Any, ...]]:

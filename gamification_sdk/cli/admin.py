@@ -10,8 +10,8 @@ from typing import Any
 import attrs
 import click
 
-from ..jobs import JobsReport
 from ..models import LedgerReport, LoadReport, ReevaluateReport
+from ..ops.jobs import JobsReport
 from .options import at_option, parse_at
 from .output import PROBLEMS, BusyError, CliError, emit, fmt, table
 from .state import State, pass_state

@@ -13,7 +13,7 @@ from typing import IO, Any
 import click
 
 from .. import errors
-from ..convert import converter
+from ..config.convert import converter
 
 __all__ = [
     "BUSY",

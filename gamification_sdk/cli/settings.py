@@ -7,7 +7,7 @@ import json
 import click
 
 from ..config import Config
-from ..stored_config import stored_part
+from ..runtime.stored_config import stored_part
 from .output import emit, table
 from .state import State, pass_state
 

@@ -10,9 +10,9 @@ import click
 import sqlite_utils
 
 from ..config import Config
+from ..core.validation import check_id
 from ..engine import Gamification
-from ..schema import migrations
-from ..validation import check_id
+from ..storage.schema import migrations
 from .output import CliError
 
 __all__ = ["State", "pass_state"]

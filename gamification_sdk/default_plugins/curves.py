@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..config import LevelsConfig
 from ..hookspecs import hookimpl
-from ..levels import BUILTIN_CURVES, LevelCurve
+from ..progression.levels import BUILTIN_CURVES, LevelCurve
 
 
 @hookimpl(trylast=True)

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..hookspecs import hookimpl
-from ..jobs import Job
 from ..models import LedgerReport
-from ..store import Tx
+from ..ops.jobs import Job
+from ..storage.store import Tx
 
 if TYPE_CHECKING:
     from ..engine import Gamification

@@ -15,7 +15,10 @@ from typing import Any
 import attrs
 
 from ..config import Config
-from ..definitions import (
+from ..core.validation import check_text
+from ..engine import Gamification
+from ..errors import InvalidInput
+from ..progression.definitions import (
     Achievement,
     AchievementCount,
     AllOf,
@@ -38,9 +41,6 @@ from ..definitions import (
     structure_rule,
     structure_shop_item,
 )
-from ..engine import Gamification
-from ..errors import InvalidInput
-from ..validation import check_text
 
 __all__ = ["EventMix", "Plan", "read_plan"]
 

@@ -23,13 +23,13 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from .. import errors
-from ..clock import FakeClock, to_text
 from ..config import Config
-from ..definitions import ShopItem
+from ..core.clock import FakeClock, to_text
+from ..economy.ledger import ISSUANCE, SINK
 from ..engine import Gamification
 from ..hookspecs import hookimpl
-from ..ledger import ISSUANCE, SINK
 from ..models import Order
+from ..progression.definitions import ShopItem
 from .catalogue import read_plan
 from .profiles import PROFILES, ActivityProfile, population
 from .report import STREAK_THRESHOLDS, Observations, SimulationReport, build_report

@@ -34,7 +34,7 @@ import attrs
 import pytest
 
 from gamification_sdk import Gamification, errors, hookimpl, hookspecs
-from gamification_sdk.plugins import get_plugin_manager
+from gamification_sdk.runtime.plugins import get_plugin_manager
 
 from .figures import FIGURES
 from .game import CONFIG, START, open_game

@@ -24,8 +24,8 @@ from gamification_sdk import (
     TierReward,
     hookimpl,
 )
-from gamification_sdk.definitions import ShopItem
 from gamification_sdk.models import Order
+from gamification_sdk.progression.definitions import ShopItem
 
 __all__ = [
     "ACHIEVEMENTS",

@@ -1,0 +1,1 @@
+"""Small helpers every layer uses: time, input checks, read-only tables."""

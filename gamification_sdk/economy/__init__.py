@@ -1,0 +1,3 @@
+"""Points and what spends them: the double-entry ledger, holds, the shop, referrals, inventory,
+rate limits.
+"""

@@ -1,0 +1,467 @@
+"""The double-entry points ledger: accounts, postings, balances and history.
+
+Every transaction moves one currency between at least two accounts and its entries sum to
+zero. User accounts can never go below zero (a CHECK in the schema, not just Python).
+System accounts per currency: ``issuance`` (where awards come from; it runs negative by
+what is outstanding) and ``sink`` (where spending goes). Held points of two-phase
+purchases stay in the user's account and are counted in ``held``: available is
+``balance - held``, and the schema refuses ``held > balance``.
+
+Methods here assume validated arguments and an open write transaction; the facade
+checks input and owns the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ..config import Config, CurrencyConfig
+from ..errors import (
+    InsufficientFunds,
+    InvalidInput,
+    NotFound,
+    NotRefundable,
+    NotSpendable,
+    UnknownCurrency,
+)
+from ..models import AwardRequest, HistoryPage, Totals, Transaction
+from ..progression.profiles import Profiles
+from ..runtime.idempotency import Codec
+from ..storage.store import Tx
+
+if TYPE_CHECKING:
+    from ..social.boards import Boards
+
+__all__ = [
+    "BATTLE_PASS", "CREDIT_TYPES", "ISSUANCE", "SHOP_ORDER", "SINK", "SPEND_TYPES", "Ledger",
+    "Leg", "Posting",
+]  # fmt: skip
+
+ISSUANCE = "issuance"
+SINK = "sink"
+CREDIT_TYPES = frozenset({"earned", "bonus", "referral_reward"})
+SPEND_TYPES = frozenset({"spent", "purchase"})
+# The reference type of shop purchases: their holds and refunds belong to the shop.
+SHOP_ORDER = "shop_order"
+# The reference type of battle pass rewards and premium passes (a premium pass is final).
+BATTLE_PASS = "battle_pass"
+
+_USER_ACCOUNT = "SELECT id, balance, held FROM accounts WHERE user_id = ? AND currency = ?"
+_NEW_USER_ACCOUNT = "INSERT INTO accounts (user_id, currency, created_at) VALUES (?, ?, ?)"
+_DELETED = "SELECT 1 FROM deleted_users WHERE pseudonym = ?"
+_SYSTEM_ACCOUNT = "SELECT id FROM accounts WHERE system_name = ? AND currency = ?"
+_NEW_SYSTEM_ACCOUNT = "INSERT INTO accounts (system_name, currency, created_at) VALUES (?, ?, ?)"
+_MOVE = (
+    "UPDATE accounts SET balance = balance + ?, held = held + ?, "
+    "lifetime_earned = lifetime_earned + ?, lifetime_spent = lifetime_spent + ? "
+    "WHERE id = ? RETURNING balance"
+)
+_NEW_TRANSACTION = (
+    "INSERT INTO transactions (type, currency, amount, user_id, counterparty_id, source, "
+    "reference_type, reference_id, description, metadata, refund_of, idempotency_key, "
+    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_NEW_ENTRY = (
+    "INSERT INTO entries (transaction_id, account_id, user_id, amount, balance_before, "
+    "balance_after) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_TRANSACTION = (
+    "SELECT id, type, currency, amount, user_id, counterparty_id, source, reference_type, "
+    "reference_id, description, metadata, refund_of, refunded, idempotency_key, created_at "
+    "FROM transactions WHERE id = ?"
+)
+_ADD_REFUNDED = "UPDATE transactions SET refunded = refunded + ? WHERE id = ?"
+_SIDE_COLUMNS = (
+    "SELECT t.id, t.type, t.currency, e.amount, e.balance_before, e.balance_after, t.source, "
+    "t.created_at, t.user_id, t.counterparty_id, t.reference_type, t.reference_id, "
+    "t.description, t.metadata, t.refund_of, t.idempotency_key "
+    "FROM entries e JOIN transactions t ON t.id = e.transaction_id "
+)
+_HISTORY = (
+    _SIDE_COLUMNS + "WHERE e.account_id IN ({accounts}) AND e.transaction_id < ? "
+    "ORDER BY e.transaction_id DESC LIMIT ?"
+)
+_SIDE = (
+    _SIDE_COLUMNS + "WHERE e.account_id IN (SELECT id FROM accounts WHERE user_id = ?) "
+    "AND e.transaction_id = ?"
+)
+
+
+def _side(row: tuple[Any, ...], viewer: str) -> Transaction:
+    """One user's side of a transaction, from a ``_SIDE_COLUMNS`` row."""
+    tid, kind, currency, amount, before, after, source, created, owner = row[:9]
+    counterparty = owner if kind == "transfer" and owner != viewer else row[9]
+    return Transaction(
+        id=tid,
+        type=kind,
+        user_id=viewer,
+        currency=currency,
+        amount=amount,
+        balance_before=before,
+        balance_after=after,
+        source=source,
+        created_at=datetime.fromisoformat(created),
+        counterparty=counterparty,
+        reference_type=row[10],
+        reference_id=row[11],
+        description=row[12],
+        metadata=None if row[13] is None else json.loads(row[13]),
+        refund_of=row[14],
+        idempotency_key=public_key(row[15]),
+    )
+
+
+def public_key(stored: str | None) -> str | None:
+    """Caller keys are stored as ``call:<key>`` so no caller key can collide with a derived one."""
+    if stored is not None and stored.startswith("call:"):
+        return stored[5:]
+    return stored
+
+
+@attrs.frozen
+class Leg:
+    """One side of a posting (signed ``amount``); lifetime deltas keep earned - spent = balance."""
+
+    account_id: int
+    user_id: str | None
+    amount: int
+    held: int = 0
+    earned: int = 0
+    spent: int = 0
+
+
+@attrs.frozen
+class Posting:
+    """What a transaction row records; ``amount`` is its (positive) size."""
+
+    type: str
+    currency: str
+    amount: int
+    user_id: str
+    source: str
+    at: datetime
+    at_text: str
+    counterparty: str | None = None
+    reference: tuple[str, str] | None = None
+    description: str | None = None
+    metadata: str | None = None
+    refund_of: int | None = None
+    key: str | None = None
+
+
+class Ledger:
+    def __init__(self, conn: sqlite3.Connection, config: Config, profiles: Profiles) -> None:
+        self._conn = conn
+        self._profiles = profiles
+        self._currencies = {c.name: c for c in config.currencies}
+        self._system: dict[tuple[str, str], int] = {}
+        self.codec: Codec[Transaction] = Codec(self._encode, self._decode)
+        # Points boards count what is issued to users: awards, bonuses and rewards.
+        self.boards: Boards | None = None
+        # Set by the engine: runs the validate_award plugins on every credit (plugins.run_vetoes),
+        # so no path that issues points (rules, rewards, bonuses) can pass round them.
+        self.vet: Callable[[Callable[[], AwardRequest]], None] | None = None
+
+    def _encode(self, result: Transaction) -> str:
+        # A transaction is rebuilt from its rows on a replay; store only which side it was.
+        return f"[{json.dumps(result.user_id)},{result.id}]"
+
+    def _decode(self, text: str) -> Transaction:
+        user_id, transaction_id = json.loads(text)
+        row = self._conn.execute(_SIDE, (user_id, transaction_id)).fetchone()
+        return _side(row, user_id)
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def setup(self, at_text: str) -> None:
+        """Create the system accounts of every configured currency (inside a write)."""
+        for currency in self._currencies:
+            for name in (ISSUANCE, SINK):
+                row = self._conn.execute(_SYSTEM_ACCOUNT, (name, currency)).fetchone()
+                if row is None:
+                    cursor = self._conn.execute(_NEW_SYSTEM_ACCOUNT, (name, currency, at_text))
+                    self._system[(name, currency)] = int(cursor.lastrowid or 0)
+                else:
+                    self._system[(name, currency)] = row[0]
+
+    def currency(self, name: object) -> CurrencyConfig:
+        found = self._currencies.get(name) if isinstance(name, str) else None
+        if found is None:
+            raise UnknownCurrency(name, list(self._currencies))
+        return found
+
+    def spendable(self, name: object) -> CurrencyConfig:
+        found = self.currency(name)
+        if not found.spendable:
+            raise NotSpendable(found.name)
+        return found
+
+    def user_account(self, user_id: str, currency: str) -> tuple[int, int, int] | None:
+        """``(account id, balance, held)`` or None if the user never held this currency."""
+        row = self._conn.execute(_USER_ACCOUNT, (user_id, currency)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def open_user_account(self, user_id: str, currency: str, at_text: str) -> int:
+        account = self.user_account(user_id, currency)
+        if account is not None:
+            return account[0]
+        self._profiles.ensure(user_id, at_text)
+        cursor = self._conn.execute(_NEW_USER_ACCOUNT, (user_id, currency, at_text))
+        return int(cursor.lastrowid or 0)
+
+    def require_available(self, user_id: str, currency: str, amount: int) -> tuple[int, int, int]:
+        """The user's account, or ``InsufficientFunds`` if ``balance - held < amount``."""
+        account = self.user_account(user_id, currency)
+        available = 0 if account is None else account[1] - account[2]
+        if account is None or available < amount:
+            raise InsufficientFunds(currency, amount, available)
+        return account
+
+    # -- posting --------------------------------------------------------------------------
+
+    def post(self, posting: Posting, legs: Sequence[Leg]) -> dict[int, tuple[int, int, int]]:
+        """Write one balanced transaction; returns account id -> (id, before, after)."""
+        if sum(leg.amount for leg in legs) != 0:
+            raise AssertionError(f"unbalanced posting {legs!r}")
+        conn = self._conn
+        ref = posting.reference
+        try:
+            cursor = conn.execute(
+                _NEW_TRANSACTION,
+                (
+                    posting.type,
+                    posting.currency,
+                    posting.amount,
+                    posting.user_id,
+                    posting.counterparty,
+                    posting.source,
+                    ref[0] if ref else None,
+                    ref[1] if ref else None,
+                    posting.description,
+                    posting.metadata,
+                    posting.refund_of,
+                    posting.key,
+                    posting.at_text,
+                ),
+            )
+            transaction_id = int(cursor.lastrowid or 0)
+            sides = {}
+            for leg in legs:
+                (after,) = conn.execute(
+                    _MOVE, (leg.amount, leg.held, leg.earned, leg.spent, leg.account_id)
+                ).fetchone()
+                before = after - leg.amount
+                sides[leg.account_id] = (transaction_id, before, after)
+                conn.execute(
+                    _NEW_ENTRY,
+                    (transaction_id, leg.account_id, leg.user_id, leg.amount, before, after),
+                )
+        except sqlite3.IntegrityError as exc:
+            # The schema is the last line of defence (overflow, negative balance, held > balance).
+            raise InvalidInput("amount", f"refused by the ledger's constraints ({exc})") from None
+        return sides
+
+    def _post_and_view(
+        self, tx: Tx, posting: Posting, legs: Sequence[Leg], *views: tuple[int, str, str | None]
+    ) -> Transaction:
+        """Post, then build and announce each user's side; returns the first side."""
+        sides = self.post(posting, legs)
+        results = []
+        for account_id, user_id, counterparty in views:
+            transaction_id, before, after = sides[account_id]
+            result = Transaction(
+                id=transaction_id,
+                type=posting.type,
+                user_id=user_id,
+                currency=posting.currency,
+                amount=after - before,
+                balance_before=before,
+                balance_after=after,
+                source=posting.source,
+                created_at=posting.at,
+                counterparty=counterparty,
+                reference_type=posting.reference[0] if posting.reference else None,
+                reference_id=posting.reference[1] if posting.reference else None,
+                description=posting.description,
+                metadata=None if posting.metadata is None else json.loads(posting.metadata),
+                refund_of=posting.refund_of,
+                idempotency_key=public_key(posting.key),
+            )
+            tx.emit("on_points_changed", transaction=result)
+            results.append(result)
+        return results[0]
+
+    def credit(self, tx: Tx, posting: Posting, *, origin: str) -> Transaction:
+        """Issue new points to ``posting.user_id`` (awards, bonuses, level-up rewards).
+
+        ``origin`` is what pays them (``AwardRequest.origin``). A veto raises ``Rejected``
+        before anything is written.
+        """
+        user, amount = posting.user_id, posting.amount
+        vet = self.vet
+        if vet is not None:
+            vet(
+                lambda: AwardRequest(
+                    "points", user, amount, posting.source, posting.currency,
+                    None if posting.metadata is None else json.loads(posting.metadata),
+                    posting.at, origin=origin, transaction_type=posting.type,
+                    reference=posting.reference,
+                )
+            )  # fmt: skip
+        account = self.open_user_account(user, posting.currency, posting.at_text)
+        legs = (
+            Leg(account, user, amount, earned=amount),
+            Leg(self._system[(ISSUANCE, posting.currency)], None, -amount),
+        )
+        result = self._post_and_view(tx, posting, legs, (account, user, None))
+        if self.boards is not None:
+            self.boards.add(f"points:{posting.currency}", user, amount, posting.at)
+        return result
+
+    def debit(
+        self,
+        tx: Tx,
+        posting: Posting,
+        *,
+        release_held: int = 0,
+        account: tuple[int, int, int] | None = None,
+    ) -> Transaction:
+        """Move a user's points to the sink (spending, purchases, committed reservations)."""
+        user, amount = posting.user_id, posting.amount
+        if account is None:
+            account = self.require_available(user, posting.currency, amount)
+        legs = (
+            Leg(account[0], user, -amount, held=-release_held, spent=amount),
+            Leg(self._system[(SINK, posting.currency)], None, amount),
+        )
+        return self._post_and_view(tx, posting, legs, (account[0], user, None))
+
+    def transfer(self, tx: Tx, posting: Posting) -> Transaction:
+        """Move points from ``posting.user_id`` to ``posting.counterparty``."""
+        sender, receiver, amount = posting.user_id, posting.counterparty, posting.amount
+        assert receiver is not None
+        sent_from = self.require_available(sender, posting.currency, amount)[0]
+        sent_to = self.open_user_account(receiver, posting.currency, posting.at_text)
+        legs = (
+            Leg(sent_from, sender, -amount, spent=amount),
+            Leg(sent_to, receiver, amount, earned=amount),
+        )
+        return self._post_and_view(
+            tx, posting, legs, (sent_from, sender, receiver), (sent_to, receiver, sender)
+        )
+
+    def adjust(self, tx: Tx, posting: Posting, signed_amount: int) -> Transaction:
+        """An admin correction: positive adds to earned, negative takes it back from earned."""
+        user, currency = posting.user_id, posting.currency
+        if signed_amount < 0:
+            account = self.require_available(user, currency, -signed_amount)[0]
+        else:
+            account = self.open_user_account(user, currency, posting.at_text)
+        legs = (
+            Leg(account, user, signed_amount, earned=signed_amount),
+            Leg(self._system[(ISSUANCE, currency)], None, -signed_amount),
+        )
+        return self._post_and_view(tx, posting, legs, (account, user, None))
+
+    def refundable(
+        self, transaction_id: int, amount: int | None, user_id: str | None, *, shop: bool = False
+    ) -> tuple[str, str, int]:
+        """``(owner, currency, amount to refund)``, or the reason the refund is refused.
+
+        A shop purchase is refunded whole, by the shop (``shop=True``), which also takes the
+        items back.
+        """
+        row = self._conn.execute(_TRANSACTION, (transaction_id,)).fetchone()
+        if row is None:
+            raise NotFound("transaction_id", transaction_id)
+        kind, currency, original, owner, refunded = row[1], row[2], row[3], row[4], row[12]
+        if row[7] == SHOP_ORDER and not shop:
+            raise NotRefundable(
+                f"transaction {transaction_id} pays for shop order {row[8]}: refund it with "
+                "refund_purchase(order_id), which also takes the items back"
+            )
+        if row[7] == BATTLE_PASS:
+            raise NotRefundable(
+                f"transaction {transaction_id} pays for a battle pass premium pass, which is "
+                "not refundable"
+            )
+        if kind == "refund":
+            raise NotRefundable(f"transaction {transaction_id} is itself a refund")
+        if kind not in SPEND_TYPES:
+            raise NotRefundable(
+                f"transaction {transaction_id} is of type {kind!r}; only spent and purchase "
+                "transactions can be refunded (correct awards with adjust_points)"
+            )
+        if user_id is not None and user_id != owner:
+            raise NotRefundable(
+                f"transaction {transaction_id} belongs to another user, not {user_id!r}",
+                field="user_id",
+            )
+        if self._conn.execute(_DELETED, (owner,)).fetchone() is not None:
+            raise NotRefundable(f"transaction {transaction_id} belongs to a deleted user")
+        remaining = original - refunded
+        if remaining <= 0:
+            raise NotRefundable(f"transaction {transaction_id} is already fully refunded")
+        if amount is not None and amount > remaining:
+            raise NotRefundable(
+                f"only {remaining} of {original} is left to refund, not {amount}", field="amount"
+            )
+        return owner, currency, remaining if amount is None else amount
+
+    def refund(self, tx: Tx, posting: Posting) -> Transaction:
+        """Give ``posting.amount`` of transaction ``posting.refund_of`` back from the sink."""
+        user, amount = posting.user_id, posting.amount
+        account = self.open_user_account(user, posting.currency, posting.at_text)
+        legs = (
+            Leg(account, user, amount, spent=-amount),
+            Leg(self._system[(SINK, posting.currency)], None, -amount),
+        )
+        result = self._post_and_view(tx, posting, legs, (account, user, None))
+        self._conn.execute(_ADD_REFUNDED, (amount, posting.refund_of))
+        return result
+
+    # -- reading --------------------------------------------------------------------------
+
+    def totals(self, user_id: str, currency: str | None) -> dict[str, Totals]:
+        sql = (
+            "SELECT currency, lifetime_earned, lifetime_spent, balance FROM accounts "
+            "WHERE user_id = ?"
+        )
+        args: tuple[str, ...] = (user_id,)
+        if currency is not None:
+            sql += " AND currency = ?"
+            args = (user_id, currency)
+        return {
+            name: Totals(earned, spent, balance)
+            for name, earned, spent, balance in self._conn.execute(sql + " ORDER BY currency", args)
+        }
+
+    def history(
+        self, user_id: str, *, currency: str | None, limit: int, before: int | None
+    ) -> HistoryPage:
+        sql = "SELECT id FROM accounts WHERE user_id = ?"
+        args: tuple[str, ...] = (user_id,)
+        if currency is not None:
+            sql += " AND currency = ?"
+            args = (user_id, currency)
+        accounts = [row[0] for row in self._conn.execute(sql, args)]
+        transactions: list[Transaction] = []
+        if accounts:
+            query = _HISTORY.format(accounts=",".join("?" * len(accounts)))
+            cursor = self._conn.execute(
+                query, (*accounts, before if before is not None else 2**63 - 1, limit + 1)
+            )
+            transactions = [_side(row, user_id) for row in cursor]
+        more = len(transactions) > limit
+        page = tuple(transactions[:limit])
+        return HistoryPage(
+            transactions=page,
+            totals=self.totals(user_id, currency),
+            next_before=page[-1].id if more and page else None,
+        )

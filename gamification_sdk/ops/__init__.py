@@ -1,0 +1,1 @@
+"""Running the engine: scheduled jobs, the ledger audit, notifications, stats, privacy requests."""

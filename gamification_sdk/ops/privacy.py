@@ -1,0 +1,253 @@
+"""Privacy: export every row about a user; delete a user and keep the ledger whole.
+
+Every table of the schema is classified here, in ``USER_TABLES`` (rows that name a user, by
+the listed columns) or ``SYSTEM_TABLES`` (nothing about any one user); a test fails when a
+migration adds a table that is in neither, so new data cannot escape an export or a deletion.
+
+Deletion removes the user's rows except the ledger's and the referral programme's, which
+other users' history depends on. Those are *anonymised*: the user id is replaced by a random
+pseudonym (never derived from the id, so it cannot be traced back), free text and metadata are
+cleared, and the user's accounts become closed system accounts after their balance is
+forfeited. Every transaction still sums to zero and every balance chain is unbroken, so
+``verify_ledger()`` stays empty.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from ..economy.ledger import Ledger, Posting
+from ..economy.reservations import Reservations
+from ..models import UserDeletion
+from ..social.boards import Boards
+from ..storage.store import Tx
+
+__all__ = ["ANONYMISED", "SYSTEM_TABLES", "USER_TABLES", "Privacy"]
+
+# table -> the columns that name a user.
+USER_TABLES: dict[str, tuple[str, ...]] = {
+    "profiles": ("user_id",),
+    "xp_awards": ("user_id",),
+    "xp_boosts": ("user_id",),
+    "level_rewards_granted": ("user_id",),
+    "prestiges": ("user_id",),
+    "titles": ("user_id",),
+    "accounts": ("user_id",),
+    "transactions": ("user_id", "counterparty_id"),
+    "entries": ("user_id",),
+    "reservations": ("user_id",),
+    "metrics": ("user_id",),
+    "metric_days": ("user_id",),
+    "metric_hours": ("user_id",),
+    "achievement_unlocks": ("user_id",),
+    "inventory": ("user_id",),
+    "notifications": ("user_id",),
+    "notification_preferences": ("user_id",),
+    "rest_days": ("user_id",),
+    "streak_log": ("user_id",),
+    "quest_progress": ("user_id",),
+    "quest_completions": ("user_id",),
+    "rate_limit_hits": ("user_id",),
+    "lb_scores": ("user_id",),
+    "lb_archive": ("user_id",),
+    "lb_rewards": ("user_id",),
+    "group_members": ("user_id",),
+    "friends": ("user_id", "friend_id"),
+    "referral_codes": ("user_id",),
+    "referrals": ("referrer_id", "referred_id"),
+    "referral_milestones": ("user_id",),
+    "shop_orders": ("user_id",),
+    "battle_pass_progress": ("user_id",),
+    "battle_pass_claims": ("user_id",),
+    # Not a user column: the rows whose stored result names the user (see _KEYS_ABOUT).
+    "idempotency_keys": (),
+}
+
+# Tables whose rows about the user are kept, with the user replaced by the pseudonym.
+ANONYMISED = frozenset({"accounts", "transactions", "entries", "referrals"})
+
+SYSTEM_TABLES = frozenset(
+    {
+        "_sqlite_migrations",
+        "achievement_tiers",
+        "battle_pass_seasons",
+        "config_versions",
+        "definitions",
+        "deleted_users",
+        "groups",
+        "job_runs",
+        "job_state",
+        "lb_blocks",
+        "lb_boards",
+        "lb_periods",
+        "lb_settings",
+        "lb_split_queue",
+        "leases",
+        "shop_stock",
+    }
+)
+
+# Every stored result that names the user does so as a JSON string; instr() on the quoted id
+# cannot match a longer id or an escaped quote inside other text.
+_KEYS_ABOUT = "SELECT * FROM idempotency_keys WHERE instr(result, :quoted) > 0"
+_FORGET_KEYS = "DELETE FROM idempotency_keys WHERE instr(result, :quoted) > 0"
+_HOLDS = "SELECT id FROM reservations WHERE user_id = ? AND status = 'active' ORDER BY id"
+_BALANCES = "SELECT currency, balance FROM accounts WHERE user_id = ? AND balance > 0"
+_ANONYMISE = (
+    # Both parties' columns are rewritten; text and metadata may name either of them.
+    "UPDATE transactions SET "
+    "user_id = CASE WHEN user_id = :user THEN :pseudonym ELSE user_id END, "
+    "counterparty_id = CASE WHEN counterparty_id = :user THEN :pseudonym "
+    "ELSE counterparty_id END, description = NULL, metadata = NULL "
+    "WHERE user_id = :user OR counterparty_id = :user",
+    "UPDATE accounts SET user_id = NULL, system_name = 'deleted:' || :pseudonym "
+    "WHERE user_id = :user",
+    # The referred person's contact details go with them; the referrer's count stays.
+    "UPDATE referrals SET ip = NULL, device_fingerprint = NULL, email = NULL, utm = NULL "
+    "WHERE referred_id = :user",
+    "UPDATE referrals SET "
+    "referrer_id = CASE WHEN referrer_id = :user THEN :pseudonym ELSE referrer_id END, "
+    "referred_id = CASE WHEN referred_id = :user THEN :pseudonym ELSE referred_id END "
+    "WHERE referrer_id = :user OR referred_id = :user",
+    # Other users' notifications may name the user in their JSON data (a referral sign-up).
+    "UPDATE notifications SET data = replace(data, :quoted, :pseudonym_quoted) "
+    "WHERE user_id <> :user AND instr(data, :quoted) > 0",
+)
+_ENTRIES = "UPDATE entries SET user_id = NULL WHERE user_id = :user"
+_TOMBSTONE = "INSERT INTO deleted_users (pseudonym, deleted_at) VALUES (?, ?)"
+_USER_KEYS = (
+    "SELECT id, idempotency_key FROM transactions "
+    "WHERE user_id = :user AND idempotency_key IS NOT NULL "
+    "AND idempotency_key NOT LIKE 'call:%'"
+)
+# Ledger keys the engine derives from a user id: ``<prefix><user>:...`` and
+# ``<prefix><one segment without ':'>:<user>[:...]``.
+_USER_FIRST = ("achievement:", "quest:", "level-reward:", "referral_milestone:")
+_USER_SECOND = ("battle-pass:", "battle-pass-premium:", "leaderboard:")
+
+
+def _derived_key(key: str, user: str, pseudonym: str) -> str:
+    """``key`` with the user id it was derived from replaced by the pseudonym."""
+    for prefix in _USER_FIRST:
+        if key.startswith(f"{prefix}{user}:"):
+            return f"{prefix}{pseudonym}{key[len(prefix) + len(user) :]}"
+    for prefix in _USER_SECOND:
+        if key.startswith(prefix):
+            head, colon, rest = key[len(prefix) :].partition(":")
+            if colon and (rest == user or rest.startswith(f"{user}:")):
+                return f"{prefix}{head}:{pseudonym}{rest[len(user) :]}"
+    return key
+
+
+def _where(columns: tuple[str, ...]) -> str:
+    return " OR ".join(f"{column} = :user" for column in columns)
+
+
+def _json_value(value: object) -> object:
+    return value.hex() if isinstance(value, bytes) else value
+
+
+def _rows(conn: sqlite3.Connection, sql: str, args: Any) -> list[dict[str, Any]]:
+    cursor = conn.execute(sql, args)
+    names = [d[0] for d in cursor.description]
+    return [{n: _json_value(v) for n, v in zip(names, row, strict=True)} for row in cursor]
+
+
+class Privacy:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        ledger: Ledger,
+        reservations: Reservations,
+        boards: Boards,
+    ) -> None:
+        self._conn = conn
+        self._ledger = ledger
+        self._reservations = reservations
+        self._boards = boards
+
+    def export(self, user_id: str, at: datetime) -> dict[str, Any]:
+        """Every row about the user, by table, as JSON-ready values (bytes as hex)."""
+        params = {"user": user_id, "quoted": json.dumps(user_id)}
+        tables = {
+            table: _rows(
+                self._conn, f"SELECT * FROM {table} WHERE {_where(columns)}" if columns
+                else _KEYS_ABOUT, params,
+            )
+            for table, columns in USER_TABLES.items()
+        }  # fmt: skip
+        return {"user_id": user_id, "exported_at": at.isoformat(), "tables": tables}
+
+    def _release_keys(self, params: dict[str, str]) -> None:
+        """Take the user out of the ledger's keys, so that the id can start afresh.
+
+        The idempotency records naming the user are forgotten, so a retry of one of those
+        calls runs as a new call: the ledger must not hold its key any more (a key the
+        caller may also have built from the id). Keys the engine derived from the id
+        (reward keys) get the pseudonym instead; they stay unique.
+        """
+        conn = self._conn
+        conn.execute(
+            "UPDATE transactions SET idempotency_key = NULL WHERE idempotency_key IN "
+            "(SELECT 'call:' || key FROM idempotency_keys WHERE instr(result, :quoted) > 0)",
+            params,
+        )
+        user_id, pseudonym = params["user"], params["pseudonym"]
+        renamed = [
+            (_derived_key(key, user_id, pseudonym), tid)
+            for tid, key in conn.execute(_USER_KEYS, params).fetchall()
+        ]
+        conn.executemany("UPDATE transactions SET idempotency_key = ? WHERE id = ?", renamed)
+
+    def delete(self, tx: Tx, user_id: str, at: datetime, at_text: str) -> UserDeletion:
+        """Forfeit, anonymise the shared history, delete the rest; one transaction."""
+        conn = self._conn
+        pseudonym = f"deleted-{secrets.token_hex(8)}"
+        for (reservation_id,) in conn.execute(_HOLDS, (user_id,)).fetchall():
+            self._reservations.release(
+                reservation_id, status="released", at_text=at_text, shop=True
+            )
+        forfeited: dict[str, int] = {}
+        for currency, balance in conn.execute(_BALANCES, (user_id,)).fetchall():
+            posting = Posting(
+                "admin_adjustment", currency, balance, user_id, "user_deleted", at, at_text
+            )
+            self._ledger.adjust(tx, posting, -balance)
+            forfeited[currency] = balance
+        # Unlisting moves the user out of every board's order through the usual triggers,
+        # so the rows can then go without leaving a count behind.
+        self._boards.set_listed(user_id, False)
+        params = {
+            "user": user_id, "pseudonym": pseudonym,
+            "quoted": json.dumps(user_id), "pseudonym_quoted": json.dumps(pseudonym),
+        }  # fmt: skip
+        self._release_keys(params)
+        entries = conn.execute(_ENTRIES, params).rowcount
+        for sql in _ANONYMISE:
+            conn.execute(sql, params)
+        # Rows reference each other (level rewards -> XP awards -> profiles); checking the
+        # keys once, at commit, lets the deletes run in table order.
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        deleted: dict[str, int] = {}
+        for table, columns in USER_TABLES.items():
+            if table in ANONYMISED:
+                continue
+            sql = f"DELETE FROM {table} WHERE {_where(columns)}" if columns else _FORGET_KEYS
+            cursor = conn.execute(sql, params)
+            if cursor.rowcount:
+                deleted[table] = cursor.rowcount
+        conn.execute(_TOMBSTONE, (pseudonym, at_text))
+        deletion = UserDeletion(
+            user_id=user_id,
+            pseudonym=pseudonym,
+            deleted_at=at,
+            rows_deleted=deleted,
+            entries_anonymised=entries,
+            forfeited=forfeited,
+        )
+        tx.emit("on_user_deleted", deletion=deletion)
+        return deletion

@@ -1,0 +1,303 @@
+"""``track()``: an event updates the user's metrics, pays its rule, and wakes achievements.
+
+Everything happens in the caller's transaction: the metric rows, the rule's XP and points,
+every unlock with its rewards, and the notifications. The reward always comes from the
+rules, never from the caller.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ..config.convert import converter
+from ..core.clock import to_text
+from ..models import (
+    AchievementStatus,
+    QuestCompletion,
+    ReevaluateReport,
+    TrackResult,
+    Transaction,
+    Unlock,
+    XPAward,
+)
+from ..runtime.idempotency import Codec
+from ..storage.store import Store, Tx
+from .achievements import Achievements, Context, Signal
+from .metrics import ACTIVE, Metrics
+from .profiles import Profiles
+from .quests import Quests
+from .streaks import Streaks
+from .xp import XP
+
+if TYPE_CHECKING:
+    from ..engine import Gamification
+    from ..social.boards import Boards
+
+__all__ = ["Tracker", "reevaluate", "track_codec"]
+
+
+def _in_window(minute: int, start: str, end: str) -> bool:
+    lo = int(start[:2]) * 60 + int(start[3:])
+    hi = int(end[:2]) * 60 + int(end[3:])
+    return lo <= minute < hi if lo < hi else minute >= lo or minute < hi
+
+
+class Tracker:
+    def __init__(
+        self,
+        profiles: Profiles,
+        metrics: Metrics,
+        xp: XP,
+        achievements: Achievements,
+        streaks: Streaks,
+        quests: Quests,
+        activity_events: tuple[str, ...] | None,
+    ) -> None:
+        self._quests = quests
+        self._profiles = profiles
+        self._metrics = metrics
+        self._xp = xp
+        self._achievements = achievements
+        self._streaks = streaks
+        self._activity = None if activity_events is None else frozenset(activity_events)
+        self.boards: Boards | None = None
+
+    def track(
+        self,
+        tx: Tx,
+        user_id: str,
+        event: str,
+        value: float,
+        *,
+        at: datetime,
+        at_text: str,
+        key: str | None,
+        metadata: str | None,
+    ) -> TrackResult:
+        ctx = self._achievements.context(user_id, at, at_text)
+        if not ctx.exists:
+            self._profiles.create(user_id, at_text)
+        day = ctx.day.isoformat()
+        recorded = self._metrics.record(user_id, event, value, day, at_text)
+        self._metrics.hour(user_id, event, ctx.minute // 60, value)
+        if self.boards is not None:
+            self.boards.on_event(user_id, event, value, metadata, at)
+        count, total = recorded.times, recorded.total
+        moved: list[tuple[str, float]] = [(f"count:{event}", count), (f"sum:{event}", total)]
+        signals: list[Signal] = [
+            (f"count:{event}", count - 1, count),
+            (f"sum:{event}", total - value, total),
+        ]
+        quests: list[QuestCompletion] = []
+        if recorded.today == 1:  # a new day for this event (and maybe for the user): streaks
+            signals.append((f"day:{event}", 0, 1))
+            if recorded.new_active_day:
+                signals.append((f"day:{ACTIVE}", 0, 1))
+            activity = self._activity
+            if recorded.new_active_day if activity is None else event in activity:
+                quests = self._extend_streak(tx, ctx, signals)
+        achievements = self._achievements
+        for tod in achievements.catalogue.time_of_day.get(event, ()):
+            if _in_window(ctx.minute, tod.start, tod.end):
+                derived = self._metrics.record(user_id, tod.metric, value, day, at_text).times
+                signals.append((f"tod:{tod.metric}", derived - 1, derived))
+                moved.append((f"tod:{tod.metric}", derived))
+        if event in achievements.catalogue.quests_by_event:
+            meta = None if metadata is None else json.loads(metadata)
+            quests += self._quests.on_event(tx, ctx, event, value, meta, signals)
+        xp_award: XPAward | None = None
+        points: list[Transaction] = []
+        rule = achievements.catalogue.rules.get(event)
+        rewarded = False
+        if rule is not None:
+            rewarded = rule.daily_limit is None or recorded.today <= rule.daily_limit
+        if rule is not None and rewarded:
+            source = f"event:{event}"
+            if rule.xp:
+                xp_award = self._xp.award(
+                    tx, user_id, rule.xp, source=source, metadata=metadata,
+                    key=None if key is None else f"track:{key}", at=at, at_text=at_text,
+                    origin="event",
+                )  # fmt: skip
+                achievements.moved_xp(ctx, xp_award, signals)
+            for currency, amount in sorted(rule.points.items()):
+                posting_key = None if key is None else f"track:{user_id}:{key}:{currency}"
+                credit = achievements.credit(
+                    tx, ctx, currency, amount, "earned", source, ("event", event),
+                    posting_key, signals, origin="event",
+                )  # fmt: skip
+                points.append(credit)
+        unlocked = achievements.process(tx, ctx, signals, (event,))
+        # Metrics read before the unlocks' own events would be stale in the statuses below.
+        ctx.forget(event)
+        progress = achievements.next_badges(ctx, moved)
+        return TrackResult(
+            user_id=user_id, event=event, value=value, at=at, xp=xp_award,
+            points=tuple(points), unlocked=tuple(unlocked), progress=tuple(progress),
+            rewarded=rewarded, idempotency_key=key, quests=tuple(quests),
+        )  # fmt: skip
+
+    def _extend_streak(self, tx: Tx, ctx: Context, signals: list[Signal]) -> list[QuestCompletion]:
+        """Count the context's day for the streak, and move streak quests if it grew."""
+        streak = self._streaks.extend(tx, ctx, signals)
+        if streak and self._achievements.catalogue.streak_quests:
+            return self._quests.on_streak(tx, ctx, streak, signals)
+        return []
+
+    def activity(self, tx: Tx, user_id: str, *, at: datetime, at_text: str) -> None:
+        """``record_activity``: mark the local day active without an event."""
+        ctx = self._achievements.context(user_id, at, at_text)
+        if not ctx.exists:
+            self._profiles.create(user_id, at_text)
+        signals: list[Signal] = []
+        if self._metrics.mark_active(user_id, ctx.day.isoformat(), at_text):
+            signals.append((f"day:{ACTIVE}", 0, 1))
+        self._extend_streak(tx, ctx, signals)
+        self._achievements.process(tx, ctx, signals, ())
+
+
+def reevaluate(
+    engine: Gamification,
+    store: Store,
+    achievements: Achievements,
+    user_ids: list[str] | None,
+    progress: Callable[[int, int], None] | None,
+    chunk: int,
+) -> ReevaluateReport:
+    """Evaluate every active achievement for each user, ``chunk`` users per transaction.
+
+    A run over all users keeps its place in ``job_state`` (with the catalogue's digest), so an
+    interrupted run resumes after the last committed chunk. Unlock rows make it exactly-once
+    whatever happens: a chunk run twice finds everything already unlocked.
+    """
+    conn = store.conn
+    digest = achievements.catalogue.digest
+    resumed_after: str | None = None
+    if user_ids is None:
+        with store.read():
+            row = conn.execute(
+                "SELECT cursor, digest FROM job_state WHERE name = 'reevaluate'"
+            ).fetchone()
+            total = conn.execute("SELECT COUNT(*) FROM profiles").fetchone()[0]
+        if row is not None and row[1] == digest:
+            resumed_after = row[0]
+    else:
+        total = len(user_ids)
+    cursor = resumed_after or ""
+    done = 0
+    failures: list[tuple[str, BaseException]] = []
+    if resumed_after is not None:
+        with store.read():
+            done = conn.execute(
+                "SELECT COUNT(*) FROM profiles WHERE user_id <= ?", (resumed_after,)
+            ).fetchone()[0]
+    unlocked: list[Unlock] = []
+    position = 0
+    while True:
+        if user_ids is None:
+            with store.read():
+                batch = [
+                    u for (u,) in conn.execute(
+                        "SELECT user_id FROM profiles WHERE user_id > ? ORDER BY user_id LIMIT ?",
+                        (cursor, chunk),
+                    )
+                ]  # fmt: skip
+        else:
+            batch = user_ids[position : position + chunk]
+            position += chunk
+        if not batch:
+            break
+        moment = engine._now()
+        at_text = to_text(moment)
+        with store.write() as tx:
+            for user_id in batch:
+                if user_ids is not None and not engine._profiles.exists(user_id):
+                    continue
+                ctx = achievements.context(user_id, moment, at_text)
+                unlocked += achievements.evaluate_all(tx, ctx)
+            if user_ids is None:
+                conn.execute(
+                    "INSERT INTO job_state (name, cursor, digest, updated_at) "
+                    "VALUES ('reevaluate', ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                    "cursor = excluded.cursor, digest = excluded.digest, "
+                    "updated_at = excluded.updated_at",
+                    (batch[-1], digest, at_text),
+                )
+        if tx.committed:
+            engine._dispatch(tx, None, failures)
+        cursor = batch[-1]
+        done += len(batch)
+        if progress is not None:
+            progress(done, total)
+    if user_ids is None:
+        with store.write():
+            conn.execute("DELETE FROM job_state WHERE name = 'reevaluate'")
+    report = ReevaluateReport(users=done, unlocked=tuple(unlocked), resumed_after=resumed_after)
+    engine._raise_hook_errors(failures, report)
+    return report
+
+
+_UNLOCK_FIELDS = tuple(f.name for f in attrs.fields(Unlock))
+_STATUS_FIELDS = tuple(f.name for f in attrs.fields(AchievementStatus))
+
+
+def track_codec(xp: Codec[XPAward], ledger: Codec[Transaction]) -> Codec[TrackResult]:
+    """Store a track result compactly: the XP award and transactions as references (rebuilt
+    from their rows), unlocks and progress as plain lists. A generic cattrs round trip cost
+    about as much as the rest of a keyed track() together."""
+
+    def row(value: Any, fields: tuple[str, ...]) -> list[Any]:
+        found = [getattr(value, name) for name in fields]
+        moment = found[fields.index("unlocked_at")]
+        if moment is not None:
+            found[fields.index("unlocked_at")] = moment.isoformat()
+        return found
+
+    def encode(result: TrackResult) -> str:
+        return json.dumps(
+            [
+                result.user_id, result.event, result.value, result.at.isoformat(),
+                None if result.xp is None else xp.encode(result.xp),
+                [ledger.encode(t) for t in result.points],
+                [row(u, _UNLOCK_FIELDS) for u in result.unlocked],
+                [row(s, _STATUS_FIELDS) for s in result.progress],
+                result.rewarded, result.idempotency_key,
+                [converter.unstructure(q) for q in result.quests],
+            ],
+            separators=(",", ":"),
+        )  # fmt: skip
+
+    def decode(text: str) -> TrackResult:
+        user, event, value, at, award, points, unlocks, progress, rewarded, key, quests = (
+            json.loads(text)
+        )
+        return TrackResult(
+            user_id=user, event=event, value=value, at=datetime.fromisoformat(at),
+            xp=None if award is None else xp.decode(award),
+            points=tuple(ledger.decode(t) for t in points),
+            unlocked=tuple(_unlock(row) for row in unlocks),
+            progress=tuple(_status(row) for row in progress),
+            rewarded=rewarded, idempotency_key=key,
+            quests=tuple(converter.structure(q, QuestCompletion) for q in quests),
+        )  # fmt: skip
+
+    return Codec(encode, decode)
+
+
+def _unlock(row: list[Any]) -> Unlock:
+    fields = dict(zip(_UNLOCK_FIELDS, row, strict=True))
+    fields["unlocked_at"] = datetime.fromisoformat(fields["unlocked_at"])
+    return Unlock(**fields)
+
+
+def _status(row: list[Any]) -> AchievementStatus:
+    fields = dict(zip(_STATUS_FIELDS, row, strict=True))
+    if fields["unlocked_at"] is not None:
+        fields["unlocked_at"] = datetime.fromisoformat(fields["unlocked_at"])
+    fields["tiers_unlocked"] = tuple(fields["tiers_unlocked"])
+    return AchievementStatus(**fields)

@@ -1,0 +1,437 @@
+"""XP: awards with multipliers, level-ups that pay each crossed level once, boosts, prestige.
+
+XP is not a ledger currency: it is never spent or moved between users, so a double-entry
+pair per award would double the writes on the hottest path for no audit value. It has a
+log of its own (``xp_awards``) whose amounts always sum to ``profiles.xp``, and
+``verify_ledger`` checks that too.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+
+from ..config import Config
+from ..config.convert import converter
+from ..core.clock import to_text
+from ..core.validation import MAX_TOTAL
+from ..economy.ledger import Ledger, Posting
+from ..errors import InvalidInput, PrestigeUnavailable
+from ..models import AwardRequest, LevelUpReward, XPAward, XPBoost, XPEntry
+from ..ops.notifications import Notifications
+from ..runtime.idempotency import Codec
+from ..runtime.plugins import BUILTIN_BOOSTS, run_vetoes
+from ..storage.store import Tx
+from .levels import LevelTable
+from .profiles import Profiles
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from ..engine import Gamification
+    from ..social.boards import Boards
+    from .battlepass import BattlePasses
+
+__all__ = ["KEY_HOME", "XP", "apply_multiplier", "key_in_row"]
+
+_PROFILE = (
+    "SELECT xp, level, prestige, xp_at_prestige, boosts_until FROM profiles WHERE user_id = ?"
+)
+NEW_AWARD = (
+    "INSERT INTO xp_awards (user_id, id, base_amount, multiplier, amount, total_xp, level_before, "
+    "level_after, source, metadata, idempotency_key, created_at, fingerprint) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# Where a keyed award_xp keeps its key: its own log row (see Idempotency's homes). An award
+# that pays level rewards keeps it in idempotency_keys instead, whose result holds them.
+KEY_HOME = (
+    "SELECT 'award_xp', fingerprint, json_array(user_id, id) FROM xp_awards "
+    "WHERE idempotency_key = ?1 AND fingerprint IS NOT NULL"
+)
+SET_XP = "UPDATE profiles SET xp = ?, level = ?, updated_at = ? WHERE user_id = ?"
+# The award's profile row and the user's last award id in one statement: a statement costs
+# about as much as the B-tree seek it does.
+AWARD_STATE = (
+    "SELECT xp, level, prestige, xp_at_prestige, boosts_until, "
+    "(SELECT MAX(id) FROM xp_awards WHERE user_id = ?1) FROM profiles WHERE user_id = ?1"
+)
+_BOOSTS = "SELECT factor FROM xp_boosts WHERE user_id = ? AND expires_at > ? AND starts_at <= ?"
+_BOOST_STATE = "SELECT prestige, boosts_until FROM profiles WHERE user_id = ?"
+_EXTEND_BOOSTS = (
+    "UPDATE profiles SET boosts_until = MAX(COALESCE(boosts_until, ''), ?) WHERE user_id = ?"
+)
+_GRANT_LEVEL = (
+    "INSERT OR IGNORE INTO level_rewards_granted (user_id, prestige, level, xp_award_id, "
+    "granted_at) VALUES (?, ?, ?, ?, ?)"
+)
+_GRANT_TITLE = (
+    "INSERT OR IGNORE INTO titles (user_id, title, source, granted_at) VALUES (?, ?, ?, ?)"
+)
+_NEW_BOOST = (
+    "INSERT INTO xp_boosts (user_id, factor, source, starts_at, expires_at, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_COLUMNS = (
+    "id, user_id, base_amount, multiplier, amount, total_xp, level_before, level_after, "
+    "source, metadata, idempotency_key, created_at"
+)
+_HISTORY = f"SELECT {_COLUMNS} FROM xp_awards WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+_ONE = f"SELECT {_COLUMNS} FROM xp_awards WHERE user_id = ? AND id = ?"
+
+
+def _entry(row: tuple[Any, ...]) -> XPEntry:
+    return XPEntry(
+        id=row[0],
+        user_id=row[1],
+        base_amount=row[2],
+        multiplier=row[3],
+        amount=row[4],
+        total_xp=row[5],
+        level_before=row[6],
+        level_after=row[7],
+        source=row[8],
+        metadata=None if row[9] is None else json.loads(row[9]),
+        idempotency_key=row[10],
+        created_at=datetime.fromisoformat(row[11]),
+    )
+
+
+def key_in_row(award: XPAward) -> bool:
+    """Whether a keyed award_xp keeps its key in its log row: unless it levelled up."""
+    return not award.leveled_up
+
+
+def apply_multiplier(base: int, factors: list[float], cap: float) -> tuple[int, float]:
+    """Multiply ``base`` by the product of ``factors`` (capped), rounding half up to an int.
+
+    Decimal arithmetic on each factor's shortest repr keeps 100 x 1.15 at 115, where binary
+    floats give 114.999...
+    """
+    product = Decimal(1)
+    for factor in factors:
+        product *= Decimal(repr(float(factor)))
+    product = min(product, Decimal(repr(float(cap))))
+    amount = int((Decimal(base) * product).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return amount, float(product)
+
+
+class XP:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        config: Config,
+        table: LevelTable,
+        profiles: Profiles,
+        ledger: Ledger,
+        pm: pluggy.PluginManager,
+        engine: Gamification,
+    ) -> None:
+        self._conn = conn
+        self._config = config
+        self._table = table
+        self._profiles = profiles
+        self._ledger = ledger
+        self._pm = pm
+        self._hook = pm.hook
+        self._engine = engine
+        self._rewards = {reward.level: reward for reward in config.levels.rewards}
+        self._bonus = dict(config.levels.level_up_bonus)
+        # (user_id, prestige, boosts_until) of the award in progress: the default multiplier
+        # plugin reads it instead of querying the row award() has just read.
+        self._current: tuple[str, int, str | None] | None = None
+        self.notifications: Notifications | None = None
+        self.boards: Boards | None = None
+        # Set only when a season runs a battle pass: XP during it fills the user's tiers.
+        self.battle_pass: BattlePasses | None = None
+        self.codec = Codec(self._encode, self._decode, key_in_row)
+
+    def boost_factor(self, user_id: str, at: datetime) -> float | None:
+        """The built-in multiplier: every active boost times the permanent prestige boost."""
+        current = self._current
+        if current is not None and current[0] == user_id:
+            prestige, boosts_until = current[1], current[2]
+        else:
+            row = self._conn.execute(_BOOST_STATE, (user_id,)).fetchone()
+            if row is None:
+                return None
+            prestige, boosts_until = row
+        factors: list[float] = []
+        # boosts_until is the latest expiry of any boost: past it, there is nothing to query.
+        if boosts_until is not None:
+            at_text = to_text(at)
+            if boosts_until > at_text:
+                factors = [r[0] for r in self._conn.execute(_BOOSTS, (user_id, at_text, at_text))]
+        if prestige:
+            factors.append(1.0 + self._config.prestige_boost * prestige)
+        if not factors:
+            return None
+        product = 1.0
+        for factor in factors:
+            product *= factor
+        return product
+
+    def only_builtin_multiplier(self) -> bool:
+        """Whether the built-in boosts plugin is the only ``xp_multiplier``: then it can be
+        called directly (pluggy's dispatch costs about a quarter of a batched award)."""
+        impls = self._hook.xp_multiplier.get_hookimpls()
+        return len(impls) == 1 and impls[0].plugin_name == BUILTIN_BOOSTS
+
+    def award(
+        self,
+        tx: Tx,
+        user_id: str,
+        base: int,
+        *,
+        source: str,
+        metadata: str | None,
+        key: str | None,
+        at: datetime,
+        at_text: str,
+        origin: str,
+        signature: bytes | None = None,
+    ) -> XPAward:
+        """``signature``: a direct award_xp's fingerprint, kept in its row (``key_in_row``).
+
+        ``origin`` is what pays the award, for ``validate_award`` (``AwardRequest.origin``).
+        """
+        conn = self._conn
+        row = conn.execute(AWARD_STATE, (user_id,)).fetchone()
+        if row is None:
+            self._profiles.refuse_unknown(user_id)
+            xp, old_level, prestige, xp_at_prestige, boosts_until, last_id = 0, 1, 0, 0, None, 0
+        else:
+            xp, old_level, prestige, xp_at_prestige, boosts_until, last_id = row
+        self._current = (user_id, prestige, boosts_until)
+        metadata_value: Any = None if metadata is None else json.loads(metadata)
+        run_vetoes(
+            self._pm,
+            self._engine,
+            lambda: AwardRequest(
+                "xp", user_id, base, source, None, metadata_value, at, origin=origin
+            ),
+        )
+        try:
+            multiplier_hook = self._hook.xp_multiplier
+            if self.only_builtin_multiplier():
+                # Only the built-in plugin answers: call it directly, same result.
+                if boosts_until is None and not prestige:
+                    factors = []
+                else:
+                    only = self.boost_factor(user_id, at)
+                    factors = [] if only is None else [only]
+            else:
+                factors = [
+                    f
+                    for f in multiplier_hook(
+                        engine=self._engine,
+                        user_id=user_id,
+                        source=source,
+                        base_amount=base,
+                        at=at,
+                        metadata=metadata_value,
+                    )
+                    if f is not None
+                ]
+        finally:
+            self._current = None
+        if factors:
+            for factor in factors:
+                if not isinstance(factor, int | float) or not factor > 0 or factor != factor:
+                    raise InvalidInput("xp_multiplier", f"a plugin returned {factor!r}; need > 0")
+            amount, multiplier = apply_multiplier(base, factors, self._config.max_xp_multiplier)
+        else:
+            amount, multiplier = base, 1.0
+        total = xp + amount
+        if total > MAX_TOTAL:
+            raise InvalidInput("amount", f"would push total XP past {MAX_TOTAL}")
+        new_level = self._table.level_for(total - xp_at_prestige)
+        # The profile is created only now: every refusal above comes before any write, so a
+        # refused award inside a batch leaves nothing behind (see Store.write).
+        if row is None:
+            self._profiles.create(user_id, at_text)
+        # Award ids count per user: the log is clustered by (user_id, id), so an award
+        # touches one page of it instead of a table page plus an index page, and the
+        # next id is one seek on that same page.
+        award_id = (last_id or 0) + 1
+        conn.execute(
+            NEW_AWARD,
+            (
+                user_id,
+                award_id,
+                base,
+                multiplier,
+                amount,
+                total,
+                old_level,
+                new_level,
+                source,
+                metadata,
+                key,
+                at_text,
+                None if new_level > old_level else signature,
+            ),
+        )
+        conn.execute(SET_XP, (total, new_level, at_text, user_id))
+        if amount and self.boards is not None:
+            self.boards.add("xp", user_id, amount, at)
+        if amount and self.battle_pass is not None:
+            self.battle_pass.add_xp(user_id, amount, at, at_text)
+        rewards: tuple[LevelUpReward, ...] = ()
+        if new_level > old_level:
+            rewards = self._level_rewards(
+                tx, user_id, prestige, old_level, new_level, award_id, at, at_text
+            )
+        result = XPAward(
+            id=award_id,
+            user_id=user_id,
+            base_amount=base,
+            multiplier=multiplier,
+            amount=amount,
+            total_xp=total,
+            old_level=old_level,
+            new_level=new_level,
+            leveled_up=new_level > old_level,
+            rewards=rewards,
+            source=source,
+            created_at=at,
+            idempotency_key=key,
+        )
+        tx.emit("on_xp_awarded", award=result)
+        if new_level > old_level:
+            if self.notifications is not None:
+                self.notifications.add(
+                    tx, user_id, "level_up", f"Level up! You reached level {new_level}",
+                    {"old_level": old_level, "new_level": new_level, "award_id": award_id},
+                    at, at_text,
+                )  # fmt: skip
+            tx.emit(
+                "on_level_up",
+                user_id=user_id,
+                old_level=old_level,
+                new_level=new_level,
+                award=result,
+            )
+        return result
+
+    def _level_rewards(
+        self,
+        tx: Tx,
+        user_id: str,
+        prestige: int,
+        old_level: int,
+        new_level: int,
+        award_id: int,
+        at: datetime,
+        at_text: str,
+    ) -> tuple[LevelUpReward, ...]:
+        granted = []
+        for level in range(old_level + 1, new_level + 1):
+            # Once per (user, prestige, level), whatever path led here.
+            cursor = self._conn.execute(_GRANT_LEVEL, (user_id, prestige, level, award_id, at_text))
+            if cursor.rowcount == 0:
+                continue
+            reward = self._rewards.get(level)
+            points = dict(self._bonus)
+            titles: tuple[str, ...] = ()
+            if reward is not None:
+                for currency, amount in reward.points.items():
+                    points[currency] = points.get(currency, 0) + amount
+                titles = reward.titles
+            transaction_ids = []
+            for currency, amount in sorted(points.items()):
+                posting = Posting(
+                    "bonus",
+                    currency,
+                    amount,
+                    user_id,
+                    "level_up",
+                    at,
+                    at_text,
+                    reference=("level", str(level)),
+                    description=f"Level {level - 1} \u2192 {level} bonus",
+                    key=f"level-reward:{user_id}:{prestige}:{level}:{currency}",
+                )
+                transaction = self._ledger.credit(tx, posting, origin="level_up")
+                transaction_ids.append(transaction.id)
+            for title in titles:
+                self._conn.execute(_GRANT_TITLE, (user_id, title, f"level:{level}", at_text))
+            if points or titles:
+                granted.append(LevelUpReward(level, points, titles, tuple(transaction_ids)))
+        return tuple(granted)
+
+    def add_boost(
+        self,
+        user_id: str,
+        factor: float,
+        *,
+        source: str,
+        starts_at: datetime,
+        expires_at: datetime,
+        at_text: str,
+    ) -> XPBoost:
+        cursor = self._conn.execute(
+            _NEW_BOOST,
+            (user_id, factor, source, to_text(starts_at), to_text(expires_at), at_text),
+        )
+        self._conn.execute(_EXTEND_BOOSTS, (to_text(expires_at), user_id))
+        return XPBoost(int(cursor.lastrowid or 0), user_id, factor, source, starts_at, expires_at)
+
+    def prestige(self, user_id: str, at_text: str) -> int:
+        row = self._conn.execute(_PROFILE, (user_id,)).fetchone()
+        if row is None:
+            self._profiles.refuse_unknown(user_id)
+            raise PrestigeUnavailable(user_id, 1, self._table.max_level)
+        xp, level, prestige = row[0], row[1], row[2]
+        if level < self._table.max_level:
+            raise PrestigeUnavailable(user_id, level, self._table.max_level)
+        prestige += 1
+        self._conn.execute(
+            "UPDATE profiles SET prestige = ?, xp_at_prestige = xp, level = 1, updated_at = ? "
+            "WHERE user_id = ?",
+            (prestige, at_text, user_id),
+        )
+        self._conn.execute(
+            "INSERT INTO prestiges (user_id, prestige, xp_at_prestige, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (user_id, prestige, xp, at_text),
+        )
+        return int(prestige)
+
+    def history(self, user_id: str, *, limit: int, before: int | None) -> list[XPEntry]:
+        cursor = self._conn.execute(
+            _HISTORY, (user_id, before if before is not None else 2**63 - 1, limit)
+        )
+        return [_entry(row) for row in cursor]
+
+    def _encode(self, award: XPAward) -> str:
+        # The award row holds everything but the rewards, which are stored only when paid.
+        if not award.rewards:
+            return f"[{json.dumps(award.user_id)},{award.id}]"
+        rewards = converter.unstructure(award.rewards)
+        return json.dumps([award.user_id, award.id, rewards], separators=(",", ":"))
+
+    def _decode(self, text: str) -> XPAward:
+        stored = json.loads(text)
+        row = self._conn.execute(_ONE, (stored[0], stored[1])).fetchone()
+        entry = _entry(row)
+        rewards = (
+            converter.structure(stored[2], tuple[LevelUpReward, ...]) if len(stored) > 2 else ()
+        )
+        return XPAward(
+            id=entry.id,
+            user_id=entry.user_id,
+            base_amount=entry.base_amount,
+            multiplier=entry.multiplier,
+            amount=entry.amount,
+            total_xp=entry.total_xp,
+            old_level=entry.level_before,
+            new_level=entry.level_after,
+            leveled_up=entry.level_after > entry.level_before,
+            rewards=rewards,
+            source=entry.source,
+            created_at=entry.created_at,
+            idempotency_key=entry.idempotency_key,
+        )

@@ -1,0 +1,1 @@
+"""The engine's machinery: idempotency keys, the plugin manager, the stored configuration."""

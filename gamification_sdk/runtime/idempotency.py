@@ -1,0 +1,102 @@
+"""The one idempotency mechanism every write uses.
+
+A key is recorded in the same transaction as the write it guards, together with the
+operation, a fingerprint of the arguments and the result. A repeat with the same
+fingerprint returns the stored result; a different fingerprint is a conflict (the
+Stripe/TigerBeetle rule). The lookup runs after ``BEGIN IMMEDIATE``, so two processes
+racing with one key serialise and the second sees the first's row.
+
+Results are stored through a codec: JSON by default, or, for results the engine can
+rebuild from its own rows (XP awards, ledger transactions), a short reference, which
+keeps the hottest writes small.
+
+A write may keep its keys in its own rows instead (``homes``): keyed ``award_xp`` does, in
+the XP log, which saves the hottest keyed write a row. The lookup reads every home in one
+statement, so a key names one call whichever table holds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from ..config.convert import converter
+from ..errors import IdempotencyConflict
+
+__all__ = ["Codec", "Idempotency", "fingerprint", "json_codec"]
+
+T = TypeVar("T")
+
+_LOOKUP = "SELECT operation, fingerprint, result FROM idempotency_keys WHERE key = ?1"
+RECORD = (
+    "INSERT INTO idempotency_keys (key, operation, fingerprint, result, created_at) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def fingerprint(*parts: object) -> bytes:
+    """A digest of already-validated primitive arguments; ``repr`` keeps None and 'None' apart."""
+    return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=16).digest()
+
+
+class Codec(Generic[T]):
+    """How one operation's result is stored with its key and rebuilt on a replay.
+
+    ``in_row`` says of a result whether the write kept its key in its own row (a home),
+    so that no ``idempotency_keys`` row is needed.
+    """
+
+    def __init__(
+        self,
+        encode: Callable[[T], str],
+        decode: Callable[[str], T],
+        in_row: Callable[[T], bool] | None = None,
+    ) -> None:
+        self.encode = encode
+        self.decode = decode
+        self.in_row = in_row
+
+
+_JSON_CODECS: dict[type[Any], Codec[Any]] = {}
+
+
+def json_codec(result_type: type[T]) -> Codec[T]:
+    codec = _JSON_CODECS.get(result_type)
+    if codec is None:
+
+        def encode(result: T) -> str:
+            return json.dumps(converter.unstructure(result), separators=(",", ":"))
+
+        def decode(text: str) -> T:
+            return converter.structure(json.loads(text), result_type)
+
+        codec = _JSON_CODECS[result_type] = Codec(encode, decode)
+    return codec
+
+
+class Idempotency:
+    """``homes``: SELECTs of (operation, fingerprint, result) for the key ``?1`` from the
+    tables that keep keys in their own rows; each must be served by a unique index."""
+
+    def __init__(self, conn: sqlite3.Connection, homes: tuple[str, ...] = ()) -> None:
+        self._conn = conn
+        self._lookup = " UNION ALL ".join((_LOOKUP, *homes))
+
+    def replay(self, key: str, operation: str, digest: bytes, codec: Codec[T]) -> T | None:
+        """The stored result of an earlier identical call, or None if the key is new."""
+        row = self._conn.execute(self._lookup, (key,)).fetchone()
+        if row is None:
+            return None
+        if row[0] != operation or row[1] != digest:
+            raise IdempotencyConflict(key, operation, row[0])
+        return codec.decode(row[2])
+
+    def record(
+        self, key: str, operation: str, digest: bytes, result: T, codec: Codec[T], at_text: str
+    ) -> None:
+        if codec.in_row is not None and codec.in_row(result):
+            return
+        self._conn.execute(RECORD, (key, operation, digest, codec.encode(result), at_text))

@@ -1,0 +1,110 @@
+"""One plugin manager per engine: default plugins, entry points, then the host's plugins."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import pluggy
+
+from .. import hookspecs
+from ..errors import Rejected
+
+__all__ = [
+    "BUILTIN_BOOSTS", "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "call_after_commit",
+    "get_plugin_manager", "run_vetoes",
+]  # fmt: skip
+
+log = logging.getLogger("gamification_sdk")
+
+ENTRY_POINT_GROUP = "gamification_sdk"
+# Registered under these names: a module below the plugins knows the built-in boosts plugin by
+# its name, without importing it (the layers import downwards only).
+BUILTIN_BOOSTS = "gamification_sdk.default_plugins.boosts"
+DEFAULT_PLUGINS = (
+    "gamification_sdk.default_plugins.curves",
+    BUILTIN_BOOSTS,
+    "gamification_sdk.default_plugins.jobs",
+)
+
+
+def get_plugin_manager(
+    plugins: Iterable[object] = (), *, load_entrypoints: bool = True
+) -> pluggy.PluginManager:
+    """A fresh manager: built-in behaviour first, then installed packages, then ``plugins``."""
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm.add_hookspecs(hookspecs)
+    for name in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(name), name=name)
+    if load_entrypoints:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for plugin in plugins:
+        pm.register(plugin)
+    # A misspelt hook name would otherwise be silently ignored.
+    pm.check_pending()
+    return pm
+
+
+def run_vetoes(pm: pluggy.PluginManager, engine: Any, request: Callable[[], Any]) -> None:
+    """Raise ``Rejected`` with the first reason any ``validate_award`` plugin gives.
+
+    ``request`` builds the ``AwardRequest`` only when some plugin will look at it.
+    """
+    hook = pm.hook.validate_award
+    if hook.get_hookimpls():
+        for reason in hook(engine=engine, award=request()):
+            if reason:
+                raise Rejected(str(reason))
+
+
+def call_after_commit(
+    pm: pluggy.PluginManager,
+    hook: pluggy.HookCaller,
+    impls: list[pluggy.HookImpl],
+    kwargs: Mapping[str, object],
+    failures: list[tuple[str, BaseException]],
+) -> None:
+    """Call an after-commit hook through pluggy, every plugin even if one raises.
+
+    pluggy stops a call at the first implementation that raises, so each plain
+    implementation runs in a stand-in that logs its error and adds it to ``failures``; the
+    stand-ins replace the plain implementations in one ordinary call (``subset_hook_caller``
+    without their plugins, ``call_extra`` with the stand-ins, in the same order), so the
+    host's wrappers and pluggy's tracing and monitoring see the call and its results. An
+    error a wrapper raises ends the call, as pluggy does; it is reported the same way.
+    ``impls`` is ``hook.get_hookimpls()``, which the caller has found not empty.
+    """
+    name = hook.name
+    plain = [impl for impl in impls if not (impl.wrapper or impl.hookwrapper)]
+    stand_ins = [_isolated(impl, name, kwargs, failures) for impl in plain]
+    caller = pm.subset_hook_caller(name, {impl.plugin for impl in plain})
+    try:
+        caller.call_extra(stand_ins, kwargs)
+    except Exception as exc:
+        wrappers = "+".join(i.plugin_name for i in impls if i.wrapper or i.hookwrapper)
+        log.exception("a wrapper (%s) of %s failed (write was committed)", wrappers, name)
+        failures.append((f"{wrappers}.{name}" if wrappers else name, exc))
+
+
+def _isolated(
+    impl: pluggy.HookImpl,
+    name: str,
+    kwargs: Mapping[str, object],
+    failures: list[tuple[str, BaseException]],
+) -> Callable[[], object]:
+    """``impl`` called with this call's arguments; an error is logged and recorded, not raised."""
+    args = {arg: kwargs[arg] for arg in impl.argnames}
+    args.update((arg, kwargs[arg]) for arg in impl.kwargnames if arg in kwargs)
+
+    # No parameters: pluggy passes it nothing, the arguments are bound here.
+    def call() -> object:
+        try:
+            return impl.function(**args)
+        except Exception as exc:
+            log.exception("plugin %s failed in %s (write was committed)", impl.plugin_name, name)
+            failures.append((f"{impl.plugin_name}.{name}", exc))
+            return None
+
+    return call

@@ -1,0 +1,1 @@
+"""Users among others: leaderboards and their periods, groups and friends, privacy settings."""

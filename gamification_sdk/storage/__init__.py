@@ -1,0 +1,3 @@
+"""The SQLite backend: the connection and its transactions, WAL checkpoints, the schema as named
+migrations.
+"""

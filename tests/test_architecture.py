@@ -1,0 +1,151 @@
+"""The architecture's rules, checked: SQL only in the storage layer, layers imported downwards
+only (import-linter, configured in .importlinter), the facade imported by no module below it."""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "gamification_sdk"
+# A string literal that starts like a statement, in SQL's conventional upper case.
+SQL = re.compile(
+    r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|PRAGMA|BEGIN|COMMIT|ROLLBACK|"
+    r"SAVEPOINT|RELEASE|WITH|VACUUM|ANALYZE)\b"
+)
+# Modules whose SQL has not moved to storage/ yet (issue 18, item 3): this list only shrinks,
+# and a module that no longer holds SQL must leave it.
+NOT_YET_MOVED = {
+    "cli/state.py",
+    "economy/inventory.py",
+    "economy/ledger.py",
+    "economy/ratelimits.py",
+    "economy/referral_rules.py",
+    "economy/referrals.py",
+    "economy/reservations.py",
+    "economy/shop.py",
+    "engine.py",
+    "ops/audit.py",
+    "ops/jobs.py",
+    "ops/notifications.py",
+    "ops/privacy.py",
+    "ops/stats.py",
+    "progression/achievements.py",
+    "progression/battlepass.py",
+    "progression/events.py",
+    "progression/loader.py",
+    "progression/metrics.py",
+    "progression/profiles.py",
+    "progression/quests.py",
+    "progression/streaks.py",
+    "progression/xp.py",
+    "runtime/idempotency.py",
+    "runtime/stored_config.py",
+    "simulator/catalogue.py",
+    "simulator/driver.py",
+    "social/boards.py",
+    "social/groups.py",
+    "social/leaderboards.py",
+}
+# Modules below the facade that still import it for type annotations: the same.
+FACADE_NOT_YET = {
+    "economy/referrals.py",
+    "economy/shop.py",
+    "ops/jobs.py",
+    "progression/achievements.py",
+    "progression/events.py",
+    "progression/xp.py",
+}
+
+
+def _sql_literals(path: Path) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.match(node.value):
+            found.append((node.lineno, node.value.strip().splitlines()[0][:60]))
+    return found
+
+
+def test_no_sql_outside_the_storage_layer() -> None:
+    offenders = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative.startswith("storage/") or relative in NOT_YET_MOVED:
+            continue
+        found = _sql_literals(path)
+        if found:
+            offenders[relative] = found
+    assert offenders == {}, "SQL outside gamification_sdk/storage/: move it to a storage module"
+
+
+def test_the_not_yet_moved_list_only_names_modules_that_still_hold_sql() -> None:
+    for relative in sorted(NOT_YET_MOVED):
+        assert _sql_literals(PACKAGE / relative), f"{relative} holds no SQL: drop it from the list"
+
+
+def test_the_scan_finds_sql(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text('Q = "SELECT 1"\nR = f"UPDATE t SET a = {1}"\nS = "Selected users"\n')
+    assert [line for line, _ in _sql_literals(sample)] == [1, 2]
+
+
+def test_the_import_contracts_hold() -> None:
+    """The layers and the no-cycle rule of pyproject.toml's [tool.importlinter]."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _lint_copy(tmp_path: Path, module: str, line: str) -> str:
+    """lint-imports over a copy of the package with ``line`` added to ``module``."""
+    copy = tmp_path / "gamification_sdk"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    target = copy / module
+    target.write_text(target.read_text(encoding="utf-8") + "\n" + line + "\n", encoding="utf-8")
+    contracts = (PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.importlinter]" + contracts.split("[tool.importlinter]", 1)[1], encoding="utf-8"
+    )
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode != 0
+    return done.stdout
+
+
+def test_the_contracts_fail_on_an_upward_import(tmp_path: Path) -> None:
+    found = _lint_copy(tmp_path, "core/clock.py", "from ..engine import Gamification  # noqa")
+    assert "gamification_sdk.core is not allowed to import gamification_sdk.engine" in found
+
+
+def test_the_contracts_fail_on_a_cycle(tmp_path: Path) -> None:
+    # ops already imports economy (privacy -> ledger): economy importing ops closes a loop.
+    found = _lint_copy(tmp_path, "economy/inventory.py", "from ..ops import audit  # noqa")
+    assert "No cycles are allowed in gamification_sdk" in found
+
+
+def test_no_module_below_the_facade_imports_it() -> None:
+    """Not even for type checking: services get what they need from the runtime, and plugins
+    get the facade through their hook arguments."""
+    allowed = {"engine.py", "__init__.py", "hookspecs.py"}
+    allowed_folders = ("cli/", "simulator/", "default_plugins/")
+    importers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative in allowed or relative.startswith(allowed_folders):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("engine"):
+                importers.append(relative)
+    assert sorted(set(importers) - FACADE_NOT_YET) == []
+    assert sorted(FACADE_NOT_YET - set(importers)) == [], "drop them from FACADE_NOT_YET"
