@@ -6,7 +6,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfoNotFoundError
@@ -50,7 +50,6 @@ from .economy.reservations import Reservations
 from .economy.shop import Shop
 from .errors import (
     ConfigError,
-    HookError,
     InvalidInput,
     NotFound,
     ReferralRejected,
@@ -114,7 +113,8 @@ from .progression.quests import Quests
 from .progression.streaks import FREEZE, Streaks
 from .progression.xp import KEY_HOME, XP
 from .runtime.idempotency import Codec, Idempotency, fingerprint, json_codec
-from .runtime.plugins import call_after_commit, get_plugin_manager, run_vetoes
+from .runtime.plugins import get_plugin_manager, run_vetoes
+from .runtime.runtime import Runtime
 from .runtime.stored_config import (
     ConfigChange,
     Settings,
@@ -239,6 +239,8 @@ class Gamification:
         self.clock = clock
         self.pm = pm
         self._store = store
+        self._rt = Runtime(store, clock, pm, Idempotency(store.conn, homes=(KEY_HOME,)), config)
+        self._rt.facade = self
         self._stored = StoredConfig(store.conn)
         self._config_version = config_version
         self._compose(config)
@@ -247,7 +249,9 @@ class Gamification:
             migrations.apply(store.db)
             self._setup()
         self._register_plugin_definitions()
-        self._jobs = Scheduler(self, store, config.scheduler, self._now, collect_jobs(pm, config))
+        self._jobs = Scheduler(
+            self, store, config.scheduler, self._rt.now, collect_jobs(pm, config)
+        )
         self.settings = Settings(
             store, self._stored, self._apply_config, lambda: self._config_version
         )
@@ -262,7 +266,8 @@ class Gamification:
         pm = self.pm
         conn = store.conn
         self._table = LevelTable(self._curve(pm, config), config.levels.max_level)
-        self._idempotency = Idempotency(conn, homes=(KEY_HOME,))
+        self._idempotency = self._rt.idempotency
+        self._rt.config = config
         self._profiles = Profiles(conn, config, self._table)
         self._ledger = Ledger(conn, config, self._profiles)
         self._ledger.vet = lambda request: run_vetoes(pm, self, request)
@@ -292,7 +297,7 @@ class Gamification:
         )  # fmt: skip
         self._shop = Shop(
             store, self._ledger, self._reservations, self._items, self._streaks, self._limits,
-            self._idempotency, pm, self, self._dispatch, self._now,
+            self._idempotency, pm, self, self._rt.dispatch, self._rt.now,
         )  # fmt: skip
         self._tracker = Tracker(
             self._profiles, self._metrics, self._xp, self._achievements, self._streaks,
@@ -325,7 +330,7 @@ class Gamification:
 
     def _setup(self) -> None:
         """What each service keeps in the file for its configuration (inside a write)."""
-        now = self._now()
+        now = self._rt.now()
         self._ledger.setup(to_text(now))
         self._social.setup()
         self._boards.setup(now)
@@ -406,6 +411,7 @@ class Gamification:
                 store.rollback_listeners.remove(self._boards.forget_ids)
             self.__dict__.clear()
             self.__dict__.update(saved)
+            self._rt.config = self.config  # the runtime is shared, not copied: put it back
             store.rollback_listeners.append(self._boards.forget_ids)
             raise
 
@@ -422,7 +428,7 @@ class Gamification:
         changes = tuple(path for path, _ in differences(stored_part(before), stored_part(merged)))
         if not changes and current is not None:
             return ConfigChange(current.version, ())
-        at_text = to_text(self._now())
+        at_text = to_text(self._rt.now())
         written: list[int] = []
 
         def store_version() -> None:
@@ -471,71 +477,6 @@ class Gamification:
         """Every row as SQL text; equal dumps mean an unchanged database."""
         return self._store.dump()
 
-    # -- plumbing -------------------------------------------------------------------------
-
-    def _now(self) -> datetime:
-        return check_at(self.clock(), "clock()")
-
-    def _moment(self, at: object) -> tuple[datetime, str, str | None]:
-        """A write's time, its stored text, and that text again only if the caller gave it.
-
-        The third value goes into fingerprints: ``at=None`` must not make a retry differ.
-        """
-        if at is None:
-            # The built-in clock is known to give aware UTC times: skip re-checking them.
-            moment = datetime.now(UTC) if self.clock is system_clock else self._now()
-            return moment, moment.isoformat(timespec="microseconds"), None
-        moment = check_at(at)
-        text = to_text(moment)
-        return moment, text, text
-
-    def _write(
-        self,
-        operation: str,
-        key: str | None,
-        digest: Callable[[], bytes | None],
-        codec: Codec[T],
-        at_text: str,
-        body: Callable[[Tx], T],
-    ) -> T:
-        with self._store.write() as tx:
-            if key is not None:
-                found = digest()
-                assert found is not None, "a keyed write's digest gives its fingerprint"
-                signature: bytes = found
-                prior = self._idempotency.replay(key, operation, signature, codec)
-                if prior is not None:
-                    return prior
-            result = body(tx)
-            if key is not None:
-                self._idempotency.record(key, operation, signature, result, codec, at_text)
-        if tx.committed:
-            self._dispatch(tx, result)
-        return result
-
-    def _dispatch(
-        self, tx: Tx, result: object, collect: list[tuple[str, BaseException]] | None = None
-    ) -> None:
-        """Run after-commit hooks, every plugin even if one raises, per ``Config.hook_errors``.
-
-        A call of several transactions passes ``collect``: the failures go there, so the call
-        does all its work and then raises them together with its whole result
-        (``_raise_hook_errors``), instead of stopping after the first transaction.
-        """
-        failures: list[tuple[str, BaseException]] = [] if collect is None else collect
-        for name, event in tx.events:
-            hook = getattr(self.pm.hook, name)
-            impls = hook.get_hookimpls()
-            if impls:
-                call_after_commit(self.pm, hook, impls, {"engine": self, **event}, failures)
-        tx.events.clear()
-        if collect is None:
-            self._raise_hook_errors(failures, result)
-
-    def _raise_hook_errors(self, failures: list[tuple[str, BaseException]], result: object) -> None:
-        if failures and self.config.hook_errors == "raise":
-            raise HookError(failures, result)
-
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Run many writes in one transaction: all of them commit, or none do.
@@ -560,14 +501,14 @@ class Gamification:
                 finally:
                     bulk.stop()
         if tx.committed:
-            self._dispatch(tx, None)
+            self._rt.dispatch(tx, None)
 
     # -- profiles, XP and levels ----------------------------------------------------------
 
     def profile(self, user_id: str, *, at: datetime | None = None) -> Profile:
         """The user's level, XP, progress, prestige, balances, titles, time zone and streak."""
         check_id(user_id)
-        moment = self._now() if at is None else check_at(at)
+        moment = self._rt.now() if at is None else check_at(at)
         with self._store.read():
             return self._read_profile(user_id, moment)
 
@@ -583,14 +524,11 @@ class Gamification:
             zone(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidInput("timezone", f"{timezone!r} is not an IANA time zone") from None
-        moment = self._now()
+        moment = self._rt.now()
         at_text = to_text(moment)
         with self._store.write():
             self._profiles.ensure(user_id, at_text)
-            self._store.conn.execute(
-                "UPDATE profiles SET timezone = ?, updated_at = ? WHERE user_id = ?",
-                (timezone, at_text, user_id),
-            )
+            self._profiles.set_timezone(user_id, timezone, at_text)
             return self._read_profile(user_id, moment)
 
     def award_xp(
@@ -609,14 +547,14 @@ class Gamification:
         check_text(source, "source", max_length=100)
         key = check_key(idempotency_key)
         meta = check_metadata(metadata)
-        moment, at_text, explicit = self._moment(at)
+        moment, at_text, explicit = self._rt.moment(at)
         if self._bulk.active:
             bulk = self._bulk.award(user_id, amount, source, meta, key, moment, at_text, explicit)
             if bulk is not None:
                 return bulk
         # Kept in the award's own row (xp.key_in_row), so computed here, not by _write.
         signature = None if key is None else fingerprint(user_id, amount, source, meta, explicit)
-        return self._write(
+        return self._rt.write(
             "award_xp",
             key,
             lambda: signature,
@@ -665,7 +603,7 @@ class Gamification:
             )
         check_text(source, "source", max_length=100)
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
+        moment, at_text, explicit = self._rt.moment(at)
         start = moment if starts_at is None else check_at(starts_at, "starts_at")
         end = check_at(expires_at, "expires_at")
         if end <= start:
@@ -682,7 +620,7 @@ class Gamification:
                 at_text=at_text,
             )
 
-        return self._write(
+        return self._rt.write(
             "add_xp_boost",
             key,
             lambda: fingerprint(
@@ -704,13 +642,13 @@ class Gamification:
         """At max level: back to level 1, prestige + 1, and a permanent XP boost."""
         check_id(user_id)
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
+        moment, at_text, explicit = self._rt.moment(at)
 
         def body(tx: Tx) -> Profile:
             self._xp.prestige(user_id, at_text)
             return self._read_profile(user_id, moment)
 
-        return self._write(
+        return self._rt.write(
             "prestige",
             key,
             lambda: fingerprint(user_id, explicit),
@@ -762,7 +700,9 @@ class Gamification:
             self._achievements.after_points(tx, result, posting.at, posting.at_text)
             return result
 
-        return self._write("award_points", key, digest, self._ledger.codec, posting.at_text, body)
+        return self._rt.write(
+            "award_points", key, digest, self._ledger.codec, posting.at_text, body
+        )
 
     def _points_call(
         self,
@@ -790,7 +730,7 @@ class Gamification:
         ref = _check_reference(reference)
         text = _optional_text(description, "description")
         meta = check_metadata(metadata)
-        moment, at_text, explicit = self._moment(at)
+        moment, at_text, explicit = self._rt.moment(at)
         posting = Posting(
             transaction_type, currency, amount, user_id, source, moment, at_text,
             reference=ref, description=text, metadata=meta, key=_call_key(key),
@@ -824,7 +764,7 @@ class Gamification:
             idempotency_key, reference, description, metadata, at,
         )  # fmt: skip
         if transaction_type != "purchase":
-            return self._write(
+            return self._rt.write(
                 "spend_points",
                 key,
                 digest,
@@ -840,7 +780,7 @@ class Gamification:
             self._limits.record(PURCHASE, user_id, posting.at, posting.at_text)
             return result
 
-        return self._write(
+        return self._rt.write(
             "spend_points", key, digest, self._ledger.codec, posting.at_text, purchase
         )
 
@@ -868,7 +808,7 @@ class Gamification:
         key = check_key(idempotency_key)
         text = _optional_text(description, "description")
         meta = check_metadata(metadata)
-        moment, at_text, explicit = self._moment(at)
+        moment, at_text, explicit = self._rt.moment(at)
         posting = Posting(
             "transfer",
             currency,
@@ -882,7 +822,7 @@ class Gamification:
             metadata=meta,
             key=_call_key(key),
         )
-        return self._write(
+        return self._rt.write(
             "transfer_points",
             key,
             lambda: fingerprint(from_user, to_user, amount, currency, source, text, meta, explicit),
@@ -909,7 +849,7 @@ class Gamification:
         check_text(reason, "reason", max_length=1000)
         key = check_key(idempotency_key)
         meta = check_metadata(metadata)
-        moment, at_text, explicit = self._moment(at)
+        moment, at_text, explicit = self._rt.moment(at)
         posting = Posting(
             "admin_adjustment",
             currency,
@@ -922,7 +862,7 @@ class Gamification:
             metadata=meta,
             key=_call_key(key),
         )
-        return self._write(
+        return self._rt.write(
             "adjust_points",
             key,
             lambda: fingerprint(user_id, amount, currency, reason, meta, explicit),
@@ -952,7 +892,7 @@ class Gamification:
             check_id(user_id)
         text = _optional_text(description, "description")
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
+        moment, at_text, explicit = self._rt.moment(at)
 
         def body(tx: Tx) -> Transaction:
             owner, currency, size = self._ledger.refundable(transaction_id, amount, user_id)
@@ -970,7 +910,7 @@ class Gamification:
             )
             return self._ledger.refund(tx, posting)
 
-        return self._write(
+        return self._rt.write(
             "refund",
             key,
             lambda: fingerprint(transaction_id, amount, user_id, text, explicit),
@@ -1036,7 +976,7 @@ class Gamification:
         check_text(source, "source", max_length=100)
         ref = _check_reference(reference)
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
+        moment, at_text, explicit = self._rt.moment(at)
 
         def body(tx: Tx) -> Reservation:
             # The purchase rate limit counts here, when a purchase starts, not at commit.
@@ -1054,7 +994,7 @@ class Gamification:
             self._limits.record(PURCHASE, user_id, moment, at_text)
             return result
 
-        return self._write(
+        return self._rt.write(
             "reserve_points",
             key,
             lambda: fingerprint(
@@ -1077,8 +1017,8 @@ class Gamification:
         rid = self._check_reservation_id(reservation_id)
         text = _optional_text(description, "description")
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
-        return self._write(
+        moment, at_text, explicit = self._rt.moment(at)
+        return self._rt.write(
             "commit_reservation",
             key,
             lambda: fingerprint(rid, text, explicit),
@@ -1099,8 +1039,8 @@ class Gamification:
         """Free a hold: the balance is exactly as it was before the reservation."""
         rid = self._check_reservation_id(reservation_id)
         key = check_key(idempotency_key)
-        _, at_text, explicit = self._moment(at)
-        return self._write(
+        _, at_text, explicit = self._rt.moment(at)
+        return self._rt.write(
             "release_reservation",
             key,
             lambda: fingerprint(rid, explicit),
@@ -1114,7 +1054,7 @@ class Gamification:
 
         Shop orders whose holds these were close as ``expired``, their stock put back.
         """
-        moment = self._now() if now is None else check_at(now, "now")
+        moment = self._rt.now() if now is None else check_at(now, "now")
         at_text = to_text(moment)
         with self._store.write():
             released = self._reservations.expire(at_text)
@@ -1202,7 +1142,7 @@ class Gamification:
         if not isinstance(source, str | Path | Mapping):
             kind = type(source).__name__
             raise InvalidInput("source", f"expected a path or a mapping, got {kind}")
-        at_text = to_text(self._now())
+        at_text = to_text(self._rt.now())
         with self._store.write():
             report = self._loader.load(source, name, at_text)
             self._shop.sync_stock()
@@ -1230,8 +1170,8 @@ class Gamification:
         _check_value(value)
         key = check_key(idempotency_key)
         meta = check_metadata(metadata)
-        moment, at_text, explicit = self._moment(at)
-        return self._write(
+        moment, at_text, explicit = self._rt.moment(at)
+        return self._rt.write(
             "track",
             key,
             lambda: fingerprint(user_id, event, value, meta, explicit),
@@ -1250,7 +1190,7 @@ class Gamification:
         _optional_text(category, "category", 50)
         if type(include_hidden) is not bool:
             raise InvalidInput("include_hidden", "expected True or False")
-        moment = self._now()
+        moment = self._rt.now()
         with self._store.read():
             ctx = self._achievements.context(user_id, moment, to_text(moment))
             return self._achievements.listing(ctx, include_hidden=include_hidden, category=category)
@@ -1259,7 +1199,7 @@ class Gamification:
         """One achievement with the user's progress; ``NotFound`` if unknown (or still secret)."""
         check_id(user_id)
         check_text(key, "key", max_length=100)
-        moment = self._now()
+        moment = self._rt.now()
         with self._store.read():
             entry = self._achievements.catalogue.entries.get(key)
             ctx = self._achievements.context(user_id, moment, to_text(moment))
@@ -1307,7 +1247,7 @@ class Gamification:
             chosen = list(ids)
             for i in chosen:
                 check_row_id(i, "ids")
-        at_text = to_text(self._now())
+        at_text = to_text(self._rt.now())
         with self._store.write():
             return self._notifications.mark_read(user_id, chosen, at_text)
 
@@ -1320,7 +1260,7 @@ class Gamification:
         """Switch notification kinds on or off, e.g. ``level_up=False``; returns them all."""
         check_id(user_id)
         changes = check_preferences(kinds)
-        at_text = to_text(self._now())
+        at_text = to_text(self._rt.now())
         with self._store.write():
             self._profiles.ensure(user_id, at_text)
             self._notifications.set_preferences(user_id, changes)
@@ -1348,7 +1288,7 @@ class Gamification:
         check_id(user_id)
         if type(days) is not int or not 1 <= days <= 366:
             raise InvalidInput("days", f"expected an int from 1 to 366, got {days!r}")
-        moment = self._now()
+        moment = self._rt.now()
         with self._store.read():
             ctx = self._achievements.context(user_id, moment, to_text(moment))
             return user_stats(self._store.conn, self._profiles, self._achievements, ctx, days)
@@ -1362,7 +1302,7 @@ class Gamification:
         this period's progress and when it expires."""
         check_id(user_id)
         _optional_text(category, "category", 50)
-        moment = self._now() if at is None else check_at(at)
+        moment = self._rt.now() if at is None else check_at(at)
         with self._store.read():
             ctx = self._achievements.context(user_id, moment, to_text(moment))
             return self._quests.board(ctx, category)
@@ -1386,7 +1326,7 @@ class Gamification:
             raise InvalidInput("idempotency_key", "required: a completion must be retry-safe")
         key = check_key(idempotency_key)
         proof = check_metadata(evidence, "evidence")
-        moment, at_text, explicit = self._moment(at)
+        moment, at_text, explicit = self._rt.moment(at)
 
         def body(tx: Tx) -> QuestCompletion:
             # Every refusal (seed 002's 10 a day included) comes before the first write, so
@@ -1400,7 +1340,7 @@ class Gamification:
             self._limits.record(QUEST_COMPLETE, user_id, moment, at_text)
             return completion
 
-        return self._write(
+        return self._rt.write(
             "complete_quest",
             key,
             lambda: fingerprint(user_id, quest_key, proof, explicit),
@@ -1412,7 +1352,7 @@ class Gamification:
     def close_quest_periods(self, now: datetime | None = None) -> int:
         """Mark the unfinished progress of ended quest periods expired (the rollover job);
         returns how many rows changed. Running it again changes nothing."""
-        moment = self._now() if now is None else check_at(now, "now")
+        moment = self._rt.now() if now is None else check_at(now, "now")
         with self._store.write():
             return self._quests.close_periods(to_text(moment))
 
@@ -1421,7 +1361,7 @@ class Gamification:
     def streak(self, user_id: str, *, at: datetime | None = None) -> StreakStatus:
         """The user's streak as of ``at`` (default now), missed days settled on read."""
         check_id(user_id)
-        moment = self._now() if at is None else check_at(at)
+        moment = self._rt.now() if at is None else check_at(at)
         with self._store.read():
             return self._streaks.status(user_id, moment)
 
@@ -1431,13 +1371,13 @@ class Gamification:
         """Count the user's local day of ``at`` as active (for apps that track no events)."""
         check_id(user_id)
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
+        moment, at_text, explicit = self._rt.moment(at)
 
         def body(tx: Tx) -> StreakStatus:
             self._tracker.activity(tx, user_id, at=moment, at_text=at_text)
             return self._streaks.status(user_id, moment)
 
-        return self._write(
+        return self._rt.write(
             "record_activity",
             key,
             lambda: fingerprint(user_id, explicit),
@@ -1452,7 +1392,7 @@ class Gamification:
         """Plan a rest day (today or later, at most ``rest_days_per_week`` per ISO week):
         it neither breaks nor extends the streak. Scheduling the same day again is a no-op."""
         check_id(user_id)
-        moment = self._now() if at is None else check_at(at)
+        moment = self._rt.now() if at is None else check_at(at)
         at_text = to_text(moment)
         with self._store.write():
             chosen, booked = self._streaks.check_rest_day(user_id, day, moment)
@@ -1466,7 +1406,7 @@ class Gamification:
     ) -> StreakStatus:
         """Drop a scheduled rest day that has not begun; a no-op if none was scheduled."""
         check_id(user_id)
-        moment = self._now() if at is None else check_at(at)
+        moment = self._rt.now() if at is None else check_at(at)
         with self._store.write():
             self._streaks.cancel_rest_day(user_id, day, moment)
             return self._streaks.status(user_id, moment)
@@ -1484,7 +1424,7 @@ class Gamification:
         if type(count) is not int or not 1 <= count <= 1000:
             raise InvalidInput("count", f"expected an int from 1 to 1000, got {count!r}")
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
+        moment, at_text, explicit = self._rt.moment(at)
 
         def body(tx: Tx) -> StreakStatus:
             self._profiles.ensure(user_id, at_text)
@@ -1493,7 +1433,7 @@ class Gamification:
             self._items.grant_item(user_id, FREEZE, count, at_text)
             return self._streaks.status(user_id, moment)
 
-        return self._write(
+        return self._rt.write(
             "grant_streak_freezes",
             key,
             lambda: fingerprint(user_id, count, explicit),
@@ -1505,12 +1445,12 @@ class Gamification:
     def sweep_streaks(self, now: datetime | None = None) -> SweepReport:
         """Write down broken and frozen streaks of users whose day ended, and send "streak at
         risk" warnings. Safe to run any number of times: a second run finds nothing to do."""
-        moment = self._now() if now is None else check_at(now, "now")
+        moment = self._rt.now() if now is None else check_at(now, "now")
         failures: list[tuple[str, BaseException]] = []
         report = self._streaks.sweep(
-            self._store, moment, lambda tx: self._dispatch(tx, None, failures)
+            self._store, moment, lambda tx: self._rt.dispatch(tx, None, failures)
         )
-        self._raise_hook_errors(failures, report)
+        self._rt.raise_hook_errors(failures, report)
         return report
 
     # -- rate limits ----------------------------------------------------------------------
@@ -1533,8 +1473,8 @@ class Gamification:
         check_id(user_id)
         self._limits.rule(action)
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
-        return self._write(
+        moment, at_text, explicit = self._rt.moment(at)
+        return self._rt.write(
             "rate_limit",
             key,
             lambda: fingerprint(user_id, action, explicit),
@@ -1549,7 +1489,7 @@ class Gamification:
         """How many calls of ``action`` ``user_id`` has used and has left; writes nothing."""
         check_id(user_id)
         self._limits.rule(action)
-        moment = self._now() if at is None else check_at(at)
+        moment = self._rt.now() if at is None else check_at(at)
         with self._store.read():
             return self._limits.status(action, user_id, moment)
 
@@ -1558,7 +1498,7 @@ class Gamification:
 
         Safe to run any number of times, e.g. daily; returns how many rows went.
         """
-        moment = self._now() if now is None else check_at(now, "now")
+        moment = self._rt.now() if now is None else check_at(now, "now")
         with self._store.write():
             return self._limits.prune(moment)
 
@@ -1571,7 +1511,7 @@ class Gamification:
             raise InvalidInput("board", f"expected a board key, got {board!r}")
         if not isinstance(period, str):
             raise InvalidInput("period", f"expected a period name, got {period!r}")
-        moment = self._now() if at is None else check_at(at)
+        moment = self._rt.now() if at is None else check_at(at)
         target = self._leaderboards.target(board, period, period_key, moment)  # type: ignore[arg-type]
         return target, moment
 
@@ -1644,7 +1584,7 @@ class Gamification:
         """Archive every board period that ended by ``now`` (the ``leaderboard_close`` job),
         with movement against the period before, and pay rank rewards once. Each period
         closes in its own transaction; running it again closes nothing twice."""
-        moment = self._now() if now is None else check_at(now, "now")
+        moment = self._rt.now() if now is None else check_at(now, "now")
         with self._store.read():
             due = self._leaderboards.due(moment)
         closed = []
@@ -1655,8 +1595,8 @@ class Gamification:
             if result is not None:
                 closed.append(result)
             if tx.committed:
-                self._dispatch(tx, result, failures)
-        self._raise_hook_errors(failures, closed)
+                self._rt.dispatch(tx, result, failures)
+        self._rt.raise_hook_errors(failures, closed)
         return closed
 
     def join_group(
@@ -1667,7 +1607,7 @@ class Gamification:
         check_id(user_id)
         check_id(group, "group")
         check_text(kind, "kind", max_length=50)
-        _, at_text, _ = self._moment(at)
+        _, at_text, _ = self._rt.moment(at)
         with self._store.write():
             existing = self._social.group_kind(group)
             if existing is not None and existing != kind:
@@ -1696,7 +1636,7 @@ class Gamification:
         check_id(friend_id, "friend_id")
         if friend_id == user_id:
             raise InvalidInput("friend_id", "a user cannot be their own friend")
-        _, at_text, _ = self._moment(at)
+        _, at_text, _ = self._rt.moment(at)
         with self._store.write():
             self._profiles.ensure(user_id, at_text)
             self._profiles.ensure(friend_id, at_text)
@@ -1756,7 +1696,7 @@ class Gamification:
         for name, text in (("real_name", real_name), ("username", username)):
             if text is not None:
                 changes[name] = check_text(text, name, max_length=100)
-        at_text = to_text(self._now())
+        at_text = to_text(self._rt.now())
         with self._store.write():
             self._profiles.ensure(user_id, at_text)
             before = self._social.listed(self._social.privacy(user_id))
@@ -1781,7 +1721,7 @@ class Gamification:
         this engine) holds it, runs nothing and says who in ``blocked_by``. Gives the lease
         back afterwards unless ``keep_lease`` (what the background scheduler does).
         """
-        moment = self._now() if now is None else check_at(now, "now")
+        moment = self._rt.now() if now is None else check_at(now, "now")
         if type(keep_lease) is not bool:
             raise InvalidInput("keep_lease", "expected True or False")
         return self._jobs.run_due(moment, keep_lease=keep_lease)
@@ -1813,7 +1753,7 @@ class Gamification:
         check_id(user_id)
         label = check_name(name)
         address = check_ip(ip)
-        at_text = to_text(self._now())
+        at_text = to_text(self._rt.now())
         with self._store.write():
             return self._referrals.code(user_id, label, address, at_text)
 
@@ -1844,8 +1784,8 @@ class Gamification:
         mail = check_email(email)
         source = check_utm(utm)
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
-        referral = self._write(
+        moment, at_text, explicit = self._rt.moment(at)
+        referral = self._rt.write(
             "track_referral",
             key,
             lambda: fingerprint(code, new_user_id, address, device, mail, source, explicit),
@@ -1882,8 +1822,8 @@ class Gamification:
         chosen = check_kind(kind)
         amount = check_revenue(revenue)
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
-        return self._write(
+        moment, at_text, explicit = self._rt.moment(at)
+        return self._rt.write(
             "convert_referral",
             key,
             lambda: fingerprint(ref, chosen, amount, explicit),
@@ -1905,8 +1845,8 @@ class Gamification:
         ref = check_referral_ref(referral)
         chosen = check_settable_status(status)
         key = check_key(idempotency_key)
-        _, at_text, explicit = self._moment(at)
-        return self._write(
+        _, at_text, explicit = self._rt.moment(at)
+        return self._rt.write(
             "set_referral_status",
             key,
             lambda: fingerprint(ref, chosen, explicit),
@@ -1947,7 +1887,7 @@ class Gamification:
         ``user_id``, also what they bought and what the per-user limit still allows."""
         if user_id is not None:
             check_id(user_id)
-        moment = self._now() if at is None else check_at(at)
+        moment = self._rt.now() if at is None else check_at(at)
         with self._store.read():
             return self._shop.listing(user_id, moment)
 
@@ -1972,7 +1912,7 @@ class Gamification:
         if type(quantity) is not int or not 1 <= quantity <= 1000:
             raise InvalidInput("quantity", f"expected an int from 1 to 1000, got {quantity!r}")
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
+        moment, at_text, explicit = self._rt.moment(at)
         digest = None if key is None else fingerprint(user_id, item_key, quantity, explicit)
         return self._shop.purchase(
             user_id, item_key, quantity, key, digest, moment, at_text, explicit is not None
@@ -1986,8 +1926,8 @@ class Gamification:
         its items were used (a spent streak freeze)."""
         oid = self._check_order_id(order_id)
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
-        return self._write(
+        moment, at_text, explicit = self._rt.moment(at)
+        return self._rt.write(
             "refund_purchase",
             key,
             lambda: fingerprint(oid, explicit),
@@ -2027,7 +1967,7 @@ class Gamification:
         """
         check_id(user_id)
         key = _check_season(season)
-        moment = self._now() if at is None else check_at(at)
+        moment = self._rt.now() if at is None else check_at(at)
         with self._store.read():
             return self._battle_pass.view(user_id, key, moment)
 
@@ -2041,8 +1981,8 @@ class Gamification:
         """
         check_id(user_id)
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
-        return self._write(
+        moment, at_text, explicit = self._rt.moment(at)
+        return self._rt.write(
             "buy_premium_pass",
             key,
             lambda: fingerprint(user_id, explicit),
@@ -2074,8 +2014,8 @@ class Gamification:
         chosen = check_track(track)
         name = _check_season(season)
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
-        return self._write(
+        moment, at_text, explicit = self._rt.moment(at)
+        return self._rt.write(
             "claim_tier_reward",
             key,
             lambda: fingerprint(user_id, tier, chosen, name, explicit),
@@ -2104,8 +2044,8 @@ class Gamification:
                 "quantity", f"expected an int from 1 to {MAX_TIERS}, got {quantity!r}"
             )
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
-        return self._write(
+        moment, at_text, explicit = self._rt.moment(at)
+        return self._rt.write(
             "use_tier_boost",
             key,
             lambda: fingerprint(user_id, quantity, explicit),
@@ -2119,7 +2059,7 @@ class Gamification:
         job): close it to XP, claims, purchases and boosts, record each user's final tier,
         and grant the rewards of reached tiers nobody claimed. Works in batches of users,
         each its own transaction; running it again archives nothing twice."""
-        moment = self._now() if now is None else check_at(now, "now")
+        moment = self._rt.now() if now is None else check_at(now, "now")
         at_text = to_text(moment)
         with self._store.read():
             due = self._battle_pass.due(moment)
@@ -2130,11 +2070,11 @@ class Gamification:
                 with self._store.write() as tx:
                     result = self._battle_pass.close(tx, season, moment, at_text)
                 if tx.committed:
-                    self._dispatch(tx, result, failures)
+                    self._rt.dispatch(tx, result, failures)
                 if result is not None:
                     closed.append(result)
                     break
-        self._raise_hook_errors(failures, closed)
+        self._rt.raise_hook_errors(failures, closed)
         return closed
 
     # -- privacy --------------------------------------------------------------------------
@@ -2142,7 +2082,7 @@ class Gamification:
     def export_user(self, user_id: str, *, at: datetime | None = None) -> dict[str, Any]:
         """Every row about the user, by table, ready for ``json.dumps`` (a GDPR export)."""
         check_id(user_id)
-        moment = self._now() if at is None else check_at(at)
+        moment = self._rt.now() if at is None else check_at(at)
         with self._store.read():
             if not self._profiles.exists(user_id):
                 raise UnknownUser(user_id, "nothing is stored about this user")
@@ -2159,14 +2099,14 @@ class Gamification:
         random pseudonym, delete every other row about them. ``verify_ledger()`` stays empty."""
         check_id(user_id)
         key = check_key(idempotency_key)
-        moment, at_text, explicit = self._moment(at)
+        moment, at_text, explicit = self._rt.moment(at)
 
         def body(tx: Tx) -> UserDeletion:
             if not self._profiles.exists(user_id):
                 raise UnknownUser(user_id, "nothing is stored about this user")
             return self._privacy.delete(tx, user_id, moment, at_text)
 
-        result = self._write(
+        result = self._rt.write(
             "delete_user", key, lambda: fingerprint(user_id, explicit), _DELETION_CODEC,
             at_text, body,
         )  # fmt: skip

@@ -27,7 +27,6 @@ NOT_YET_MOVED = {
     "economy/referrals.py",
     "economy/reservations.py",
     "economy/shop.py",
-    "engine.py",
     "ops/audit.py",
     "ops/jobs.py",
     "ops/notifications.py",

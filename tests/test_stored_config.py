@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from gamification_sdk import Config, FakeClock, Gamification, LeaderboardsConfig
 from gamification_sdk.cli import cli
 from gamification_sdk.config.leaderboards import BoardConfig
-from gamification_sdk.errors import ConfigMismatch, StaleConfig, StoredConfigInvalid
+from gamification_sdk.errors import ConfigError, ConfigMismatch, StaleConfig, StoredConfigInvalid
 from gamification_sdk.runtime.stored_config import FORMAT, LOCAL_FIELDS, STORED_FIELDS, stored_part
 from gamification_sdk.social.periods import Calendar
 
@@ -356,3 +356,16 @@ def test_adopt_takes_only_the_process_local_fields_of_the_config(make_engine, db
 def test_adopt_on_a_new_file_stores_the_config_given(make_engine, db_path) -> None:
     g = make_engine(db_path, config=XP_BOARD, adopt=True)
     assert stored_part(g.settings.history()[0].config) == stored_part(XP_BOARD)
+
+
+def test_a_failed_apply_leaves_the_engine_on_its_configuration(make_engine, db_path) -> None:
+    g = make_engine(db_path, config=XP_BOARD)
+    before = file_dump(db_path)
+    unknown = attrs.evolve(NO_BOARD, packs=("no-such-pack",))
+    with pytest.raises(ConfigError, match="no-such-pack"):
+        g.settings.apply(unknown)
+    assert file_dump(db_path) == before
+    assert g.config.leaderboards == XP_BOARD.leaderboards
+    assert g.settings.version == 1
+    g.award_xp("ada", 5, source="t")  # still writes, and to the board it had
+    assert scores(g) == {"ada": 5}

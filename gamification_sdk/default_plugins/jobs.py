@@ -35,7 +35,7 @@ def ledger_audit(engine: Gamification, now: datetime) -> LedgerReport:
     # Delivered like an after-commit hook: every plugin runs, errors per Config.hook_errors.
     tx = Tx()
     tx.emit("on_ledger_audit", report=report, at=now)
-    engine._dispatch(tx, report)
+    engine._rt.dispatch(tx, report)
     return report
 
 

@@ -212,7 +212,7 @@ def reevaluate(
             position += chunk
         if not batch:
             break
-        moment = engine._now()
+        moment = engine._rt.now()
         at_text = to_text(moment)
         with store.write() as tx:
             for user_id in batch:
@@ -229,7 +229,7 @@ def reevaluate(
                     (batch[-1], digest, at_text),
                 )
         if tx.committed:
-            engine._dispatch(tx, None, failures)
+            engine._rt.dispatch(tx, None, failures)
         cursor = batch[-1]
         done += len(batch)
         if progress is not None:
@@ -238,7 +238,7 @@ def reevaluate(
         with store.write():
             conn.execute("DELETE FROM job_state WHERE name = 'reevaluate'")
     report = ReevaluateReport(users=done, unlocked=tuple(unlocked), resumed_after=resumed_after)
-    engine._raise_hook_errors(failures, report)
+    engine._rt.raise_hook_errors(failures, report)
     return report
 
 

@@ -25,6 +25,9 @@ _BALANCES = (
 _TITLES = "SELECT title FROM titles WHERE user_id = ? ORDER BY granted_at, title"
 
 
+_SET_TIMEZONE = "UPDATE profiles SET timezone = ?, updated_at = ? WHERE user_id = ?"
+
+
 class Profiles:
     def __init__(self, conn: sqlite3.Connection, config: Config, table: LevelTable) -> None:
         self._conn = conn
@@ -45,6 +48,9 @@ class Profiles:
         """Raise ``UnknownUser`` for a missing profile when auto-create is off."""
         if not self._config.auto_create_profiles:
             raise UnknownUser(user_id)
+
+    def set_timezone(self, user_id: str, timezone: str, at_text: str) -> None:
+        self._conn.execute(_SET_TIMEZONE, (timezone, at_text, user_id))
 
     def exists(self, user_id: str) -> bool:
         return self._conn.execute(_EXISTS, (user_id,)).fetchone() is not None
