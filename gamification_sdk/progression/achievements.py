@@ -20,6 +20,13 @@ from ..economy.ledger import Ledger, Posting
 from ..errors import InvalidInput
 from ..models import AchievementStatus, Transaction, Unlock, XPAward
 from ..ops.notifications import Notifications
+from ..storage.achievements import (
+    EVALUATION_PROFILE,
+    LIFETIME_EARNED,
+    LONGEST_STREAK,
+    NEW_UNLOCK,
+    UNLOCKS,
+)
 from ..storage.store import Tx
 from .catalogue import ANY_EVENT, Catalogue, Entry, target_of
 from .definitions import (
@@ -51,18 +58,6 @@ __all__ = ["Achievements", "Context"]
 
 Evaluator = Callable[..., Any]
 Signal = tuple[str, float, float]
-
-_UNLOCKS = (
-    "SELECT key, tier, seq, unlocked_at, baseline FROM achievement_unlocks WHERE user_id = ? "
-    "ORDER BY key, tier, seq"
-)
-_UNLOCK = (
-    "INSERT OR IGNORE INTO achievement_unlocks (user_id, key, tier, seq, version, rarity, "
-    "points, unlocked_at, rewards, baseline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_EARNED = "SELECT lifetime_earned FROM accounts WHERE user_id = ? AND currency = ?"
-_PROFILE = "SELECT xp, level, timezone FROM profiles WHERE user_id = ?"
-_STREAK = "SELECT streak_longest FROM profiles WHERE user_id = ?"
 
 
 class Context:
@@ -112,7 +107,7 @@ class Context:
         if self._unlocks is None:
             found: dict[str, dict[int, list[tuple[int, str, float]]]] = {}
             for key, tier, seq, unlocked_at, baseline in self.conn.execute(
-                _UNLOCKS, (self.user_id,)
+                UNLOCKS, (self.user_id,)
             ):
                 found.setdefault(key, {}).setdefault(tier, []).append((seq, unlocked_at, baseline))
             self._unlocks = found
@@ -122,11 +117,11 @@ class Context:
         return key in self.unlocks
 
     def longest_streak(self) -> int:
-        row = self.conn.execute(_STREAK, (self.user_id,)).fetchone()
+        row = self.conn.execute(LONGEST_STREAK, (self.user_id,)).fetchone()
         return 0 if row is None else int(row[0])
 
     def earned(self, currency: str) -> int:
-        row = self.conn.execute(_EARNED, (self.user_id, currency)).fetchone()
+        row = self.conn.execute(LIFETIME_EARNED, (self.user_id, currency)).fetchone()
         return 0 if row is None else int(row[0])
 
 
@@ -156,7 +151,7 @@ class Achievements:
     # -- context ---------------------------------------------------------------------------
 
     def context(self, user_id: str, at: datetime, at_text: str) -> Context:
-        row = self._conn.execute(_PROFILE, (user_id,)).fetchone()
+        row = self._conn.execute(EVALUATION_PROFILE, (user_id,)).fetchone()
         xp, level, tz = (0, 1, None) if row is None else row
         return Context(
             self._conn, self._metrics, user_id, at, at_text, xp, level,
@@ -336,7 +331,7 @@ class Achievements:
         points = self._config.achievements.rarity_points[a.rarity]
         before = len(ctx.unlocks)
         self._conn.execute(
-            _UNLOCK,
+            NEW_UNLOCK,
             (
                 ctx.user_id, a.key, tier, seq, entry.version, a.rarity, points, ctx.at_text,
                 json.dumps({"xp": xp, "points": rewards.points, "title": rewards.title,

@@ -52,6 +52,23 @@ from ..models import (
     TierClaim,
     TierRewardStatus,
 )
+from ..storage.battlepass import (
+    ADD_BOOSTS,
+    ADD_XP,
+    ARCHIVE_USER,
+    CLOSE_SEASON,
+    FINISH_SEASON,
+    FINISHED_SEASON,
+    HELD_QUANTITY,
+    IS_CLAIMED,
+    NEW_CLAIM,
+    SEASON_STATE,
+    SET_PREMIUM,
+    USE_ITEMS,
+    USER_CLAIMS,
+    USER_PROGRESS,
+    USERS_TO_ARCHIVE,
+)
 from ..storage.store import Tx
 from .achievements import Achievements
 
@@ -62,62 +79,6 @@ TIER_BOOST = "tier_boost"
 SOURCE = "battle_pass"
 # Users archived per transaction by the season-end job.
 CLOSE_BATCH = 200
-
-# The hot path: one statement per XP award while a season is active. The NOT EXISTS keeps a
-# backdated award out of a season whose end was already archived.
-_ADD_XP = (
-    "INSERT INTO battle_pass_progress (season, user_id, xp, updated_at) "
-    "SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS "
-    "(SELECT 1 FROM battle_pass_seasons WHERE season = ?1) "
-    "ON CONFLICT (season, user_id) DO UPDATE SET xp = xp + excluded.xp, "
-    "updated_at = excluded.updated_at"
-)
-_ADD_BOOSTS = (
-    "INSERT INTO battle_pass_progress (season, user_id, xp, boosts, updated_at) "
-    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (season, user_id) DO UPDATE SET "
-    "xp = xp + excluded.xp, boosts = boosts + excluded.boosts, updated_at = excluded.updated_at"
-)
-_SET_PREMIUM = (
-    "INSERT INTO battle_pass_progress (season, user_id, premium_at, premium_transaction_id, "
-    "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (season, user_id) DO UPDATE SET "
-    "premium_at = excluded.premium_at, premium_transaction_id = excluded.premium_transaction_id, "
-    "updated_at = excluded.updated_at"
-)
-_PROGRESS = (
-    "SELECT xp, boosts, premium_at FROM battle_pass_progress WHERE season = ? AND user_id = ?"
-)
-_CLAIMS = (
-    "SELECT track, tier, claimed_at, auto FROM battle_pass_claims WHERE season = ? AND user_id = ?"
-)
-_CLAIMED = (
-    "SELECT 1 FROM battle_pass_claims WHERE season = ? AND user_id = ? AND track = ? AND tier = ?"
-)
-_NEW_CLAIM = (
-    "INSERT INTO battle_pass_claims (season, user_id, track, tier, rewards, transactions, auto, "
-    "claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_SEASON_STATE = "SELECT closed_at, archived_at FROM battle_pass_seasons WHERE season = ?"
-_CLOSE = "INSERT OR IGNORE INTO battle_pass_seasons (season, closed_at) VALUES (?, ?)"
-_TO_ARCHIVE = (
-    "SELECT user_id, xp, premium_at FROM battle_pass_progress WHERE season = ? "
-    "AND archived_at IS NULL ORDER BY user_id LIMIT ?"
-)
-_ARCHIVE = (
-    "UPDATE battle_pass_progress SET final_tier = ?, archived_at = ? WHERE season = ? "
-    "AND user_id = ?"
-)
-_FINISH = (
-    "UPDATE battle_pass_seasons SET archived_at = ?1, "
-    "users = (SELECT count(*) FROM battle_pass_progress WHERE season = ?2), "
-    "rewards_granted = (SELECT count(*) FROM battle_pass_claims WHERE season = ?2 AND auto = 1) "
-    "WHERE season = ?2 RETURNING users, rewards_granted"
-)
-_FINISHED = "SELECT users, rewards_granted, archived_at FROM battle_pass_seasons WHERE season = ?"
-_HELD = "SELECT quantity FROM inventory WHERE user_id = ? AND item = ?"
-_USE_ITEMS = (
-    "UPDATE inventory SET quantity = quantity - ?, updated_at = ? WHERE user_id = ? AND item = ? "
-    "AND quantity >= ?"
-)
 
 
 class BattlePasses:
@@ -175,7 +136,7 @@ class BattlePasses:
         return season
 
     def _state(self, key: str) -> tuple[str, str | None] | None:
-        row = self._conn.execute(_SEASON_STATE, (key,)).fetchone()
+        row = self._conn.execute(SEASON_STATE, (key,)).fetchone()
         return None if row is None else (row[0], row[1])
 
     def currency(self, season: Season) -> str:
@@ -187,10 +148,10 @@ class BattlePasses:
         """Count an XP award toward the tier of the season active at ``at`` (the hot path)."""
         season = self.season_at(at)
         if season is not None:
-            self._conn.execute(_ADD_XP, (season.key, user_id, amount, at_text))
+            self._conn.execute(ADD_XP, (season.key, user_id, amount, at_text))
 
     def _progress(self, key: str, user_id: str) -> tuple[int, int, str | None]:
-        row = self._conn.execute(_PROGRESS, (key, user_id)).fetchone()
+        row = self._conn.execute(USER_PROGRESS, (key, user_id)).fetchone()
         return (0, 0, None) if row is None else (row[0], row[1], row[2])
 
     def view(self, user_id: str, key: str | None, at: datetime) -> BattlePass:
@@ -200,7 +161,9 @@ class BattlePasses:
         active = season.starts_at <= at < season.ends_at and state is None
         claims = {
             (track, tier): (claimed_at, bool(auto))
-            for track, tier, claimed_at, auto in self._conn.execute(_CLAIMS, (season.key, user_id))
+            for track, tier, claimed_at, auto in self._conn.execute(
+                USER_CLAIMS, (season.key, user_id)
+            )
         }
         tier = season.tier_of(xp)
         per = season.xp_per_tier
@@ -263,7 +226,7 @@ class BattlePasses:
             raise TierNotReached(season.key, tier=tier, track=track)
         if track == "premium" and premium_at is None:
             raise PremiumRequired(season.key, tier=tier, track=track)
-        if self._conn.execute(_CLAIMED, (season.key, user_id, track, tier)).fetchone():
+        if self._conn.execute(IS_CLAIMED, (season.key, user_id, track, tier)).fetchone():
             raise RewardAlreadyClaimed(season.key, tier=tier, track=track)
         self._check_achievements(reward)
         return self._pay(tx, season, user_id, track, reward, at, at_text, auto=False)
@@ -311,7 +274,7 @@ class BattlePasses:
         granted = {"points": dict(reward.points), "items": dict(reward.items),
                    "titles": reward.titles, "achievements": unlocked}  # fmt: skip
         self._conn.execute(
-            _NEW_CLAIM,
+            NEW_CLAIM,
             (
                 season.key, user_id, track, reward.tier, json.dumps(granted, sort_keys=True),
                 json.dumps(transaction_ids), int(auto), at_text,
@@ -339,7 +302,7 @@ class BattlePasses:
         )  # fmt: skip
         # debit refuses (InsufficientFunds) before it writes anything.
         paid = self._ledger.debit(tx, posting)
-        self._conn.execute(_SET_PREMIUM, (season.key, user_id, at_text, paid.id, at_text))
+        self._conn.execute(SET_PREMIUM, (season.key, user_id, at_text, paid.id, at_text))
         return PremiumPurchase(
             user_id=user_id, season=season.key, currency=currency, price=season.premium_price,
             transaction_id=paid.id, purchased_at=datetime.fromisoformat(at_text),
@@ -349,7 +312,7 @@ class BattlePasses:
         self, tx: Tx, user_id: str, quantity: int, at: datetime, at_text: str
     ) -> TierBoostUse:
         season = self.open_season(None, at)
-        row = self._conn.execute(_HELD, (user_id, TIER_BOOST)).fetchone()
+        row = self._conn.execute(HELD_QUANTITY, (user_id, TIER_BOOST)).fetchone()
         held = 0 if row is None else int(row[0])
         if held < quantity:
             raise NotEnoughTierBoosts(season.key)
@@ -358,9 +321,9 @@ class BattlePasses:
         if before + quantity > season.total_tiers:
             raise MaxTierReached(season.key, tier=before)
         added = quantity * season.xp_per_tier
-        used = self._conn.execute(_USE_ITEMS, (quantity, at_text, user_id, TIER_BOOST, quantity))
+        used = self._conn.execute(USE_ITEMS, (quantity, at_text, user_id, TIER_BOOST, quantity))
         assert used.rowcount == 1
-        self._conn.execute(_ADD_BOOSTS, (season.key, user_id, added, quantity, at_text))
+        self._conn.execute(ADD_BOOSTS, (season.key, user_id, added, quantity, at_text))
         return TierBoostUse(
             user_id=user_id, season=season.key, quantity=quantity, xp=added, tier_before=before,
             tier_after=season.tier_of(xp + added), boosts_left=held - quantity,
@@ -384,19 +347,19 @@ class BattlePasses:
         unclaimed reached rewards; returns the result once no user is left, else None (call
         again)."""
         batch = CLOSE_BATCH
-        self._conn.execute(_CLOSE, (season.key, at_text))
-        rows = self._conn.execute(_TO_ARCHIVE, (season.key, batch)).fetchall()
+        self._conn.execute(CLOSE_SEASON, (season.key, at_text))
+        rows = self._conn.execute(USERS_TO_ARCHIVE, (season.key, batch)).fetchall()
         for user_id, xp, premium_at in rows:
             tier = season.tier_of(xp)
             self._grant_unclaimed(tx, season, user_id, tier, premium_at is not None, at, at_text)
-            self._conn.execute(_ARCHIVE, (tier, at_text, season.key, user_id))
+            self._conn.execute(ARCHIVE_USER, (tier, at_text, season.key, user_id))
         if len(rows) == batch:
             return None
-        row = self._conn.execute(_FINISHED, (season.key,)).fetchone()
+        row = self._conn.execute(FINISHED_SEASON, (season.key,)).fetchone()
         if row[2] is not None:
             users, granted, archived_text = row
         else:
-            users, granted = self._conn.execute(_FINISH, (at_text, season.key)).fetchone()
+            users, granted = self._conn.execute(FINISH_SEASON, (at_text, season.key)).fetchone()
             archived_text = at_text
         return SeasonClose(season.key, users, granted, datetime.fromisoformat(archived_text))
 
@@ -412,7 +375,7 @@ class BattlePasses:
     ) -> None:
         claimed = {
             (track, claimed_tier)
-            for track, claimed_tier, _, _ in self._conn.execute(_CLAIMS, (season.key, user_id))
+            for track, claimed_tier, _, _ in self._conn.execute(USER_CLAIMS, (season.key, user_id))
         }
         for track in TRACKS:
             if track == "premium" and not premium:

@@ -26,7 +26,7 @@ from ..errors import IdempotencyConflict, InvalidInput
 from ..models import XPAward
 from ..runtime.idempotency import Idempotency, fingerprint
 from ..storage.store import Store
-from .xp import AWARD_STATE, NEW_AWARD, SET_XP
+from ..storage.xp import AWARD_STATE, NEW_AWARD, SET_XP
 
 if TYPE_CHECKING:
     import pluggy

@@ -26,6 +26,14 @@ from ..models import (
     XPAward,
 )
 from ..runtime.idempotency import Codec
+from ..storage.events import (
+    COUNT_PROFILES,
+    COUNT_PROFILES_THROUGH,
+    FORGET_REEVALUATE_PLACE,
+    PROFILES_AFTER,
+    REEVALUATE_PLACE,
+    SAVE_REEVALUATE_PLACE,
+)
 from ..storage.store import Store, Tx
 from .achievements import Achievements, Context, Signal
 from .metrics import ACTIVE, Metrics
@@ -180,10 +188,8 @@ def reevaluate(
     resumed_after: str | None = None
     if user_ids is None:
         with store.read():
-            row = conn.execute(
-                "SELECT cursor, digest FROM job_state WHERE name = 'reevaluate'"
-            ).fetchone()
-            total = conn.execute("SELECT COUNT(*) FROM profiles").fetchone()[0]
+            row = conn.execute(REEVALUATE_PLACE).fetchone()
+            total = conn.execute(COUNT_PROFILES).fetchone()[0]
         if row is not None and row[1] == digest:
             resumed_after = row[0]
     else:
@@ -193,20 +199,13 @@ def reevaluate(
     failures: list[tuple[str, BaseException]] = []
     if resumed_after is not None:
         with store.read():
-            done = conn.execute(
-                "SELECT COUNT(*) FROM profiles WHERE user_id <= ?", (resumed_after,)
-            ).fetchone()[0]
+            done = conn.execute(COUNT_PROFILES_THROUGH, (resumed_after,)).fetchone()[0]
     unlocked: list[Unlock] = []
     position = 0
     while True:
         if user_ids is None:
             with store.read():
-                batch = [
-                    u for (u,) in conn.execute(
-                        "SELECT user_id FROM profiles WHERE user_id > ? ORDER BY user_id LIMIT ?",
-                        (cursor, chunk),
-                    )
-                ]  # fmt: skip
+                batch = [u for (u,) in conn.execute(PROFILES_AFTER, (cursor, chunk))]
         else:
             batch = user_ids[position : position + chunk]
             position += chunk
@@ -221,13 +220,7 @@ def reevaluate(
                 ctx = achievements.context(user_id, moment, at_text)
                 unlocked += achievements.evaluate_all(tx, ctx)
             if user_ids is None:
-                conn.execute(
-                    "INSERT INTO job_state (name, cursor, digest, updated_at) "
-                    "VALUES ('reevaluate', ?, ?, ?) ON CONFLICT DO UPDATE SET "
-                    "cursor = excluded.cursor, digest = excluded.digest, "
-                    "updated_at = excluded.updated_at",
-                    (batch[-1], digest, at_text),
-                )
+                conn.execute(SAVE_REEVALUATE_PLACE, (batch[-1], digest, at_text))
         if tx.committed:
             engine._rt.dispatch(tx, None, failures)
         cursor = batch[-1]
@@ -236,7 +229,7 @@ def reevaluate(
             progress(done, total)
     if user_ids is None:
         with store.write():
-            conn.execute("DELETE FROM job_state WHERE name = 'reevaluate'")
+            conn.execute(FORGET_REEVALUATE_PLACE)
     report = ReevaluateReport(users=done, unlocked=tuple(unlocked), resumed_after=resumed_after)
     engine._rt.raise_hook_errors(failures, report)
     return report

@@ -18,6 +18,15 @@ from typing import Any
 
 from ..config import Config
 from ..models import LoadReport
+from ..storage.loader import (
+    DEFINITIONS,
+    NEW_DEFINITION,
+    NEW_TIER_NUMBER,
+    RETIRE_DEFINITION,
+    TIER_NUMBERS,
+    TIER_NUMBERS_OF,
+    UPDATE_DEFINITION,
+)
 from .catalogue import Catalogue, _time_of_day
 from .definition_checks import needed_keys
 from .definitions import (
@@ -35,11 +44,6 @@ from .metrics import Metrics, whole_hours
 
 __all__ = ["Loader"]
 
-_ROWS = "SELECT kind, key, source, version, digest, body, retired_at FROM definitions"
-_TIERS = "SELECT key, name, tier FROM achievement_tiers"
-_NUMBERS = "SELECT name, tier FROM achievement_tiers WHERE key = ?"
-_NUMBER = "INSERT INTO achievement_tiers (key, tier, name) VALUES (?, ?, ?)"
-
 
 class Loader:
     def __init__(self, conn: sqlite3.Connection, config: Config) -> None:
@@ -52,7 +56,7 @@ class Loader:
         achievements: list[tuple[Achievement, int, bool]] = []
         rules: list[Rule] = []
         quests: list[tuple[Quest, int, bool]] = []
-        for kind, _, _, version, _, body, retired_at in self._conn.execute(_ROWS):
+        for kind, _, _, version, _, body, retired_at in self._conn.execute(DEFINITIONS):
             data = json.loads(body)
             if kind == "achievement":
                 achievements.append((structure_achievement(data), version, retired_at is not None))
@@ -61,7 +65,7 @@ class Loader:
             elif kind == "rule" and retired_at is None:
                 rules.append(structure_rule(data))
         numbers: dict[str, dict[str, int]] = {}
-        for key, name, tier in self._conn.execute(_TIERS):
+        for key, name, tier in self._conn.execute(TIER_NUMBERS):
             numbers.setdefault(key, {})[name] = tier
         return Catalogue(achievements, rules, quests, numbers)
 
@@ -75,7 +79,7 @@ class Loader:
         other_items: set[str] = set()
         kept: set[str] = set()  # time-of-day metrics live achievements keep now
         windows: dict[str, TimeOfDay] = {}  # ... and those they keep after this load
-        for kind, key, src, version, digest, body, was_retired in self._conn.execute(_ROWS):
+        for kind, key, src, version, digest, body, was_retired in self._conn.execute(DEFINITIONS):
             existing[(kind, key)] = (src, version, digest, was_retired)
             if was_retired is not None:
                 continue
@@ -122,21 +126,13 @@ class Loader:
             label = key if kind == "achievement" else f"{kind}:{key}"
             old = existing.get((kind, key))
             if old is None:
-                self._conn.execute(
-                    "INSERT INTO definitions (kind, key, source, version, digest, body, "
-                    "loaded_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
-                    (kind, key, name, digest, body, at_text),
-                )
+                self._conn.execute(NEW_DEFINITION, (kind, key, name, digest, body, at_text))
                 added.append(label)
             elif old[2] == digest and old[3] is None and old[0] == name:
                 unchanged.append(label)
             else:
                 # A change, a move between sources or a comeback after retirement.
-                self._conn.execute(
-                    "UPDATE definitions SET source = ?, version = version + 1, digest = ?, "
-                    "body = ?, loaded_at = ?, retired_at = NULL WHERE kind = ? AND key = ?",
-                    (name, digest, body, at_text, kind, key),
-                )
+                self._conn.execute(UPDATE_DEFINITION, (name, digest, body, at_text, kind, key))
                 updated.append(label)
         for a in defs.achievements:
             self._number_tiers(a)
@@ -148,21 +144,18 @@ class Loader:
         retired: list[str] = []
         for (kind, key), (src, _, _, was_retired) in existing.items():
             if src == name and was_retired is None and (kind, key) not in present:
-                self._conn.execute(
-                    "UPDATE definitions SET retired_at = ? WHERE kind = ? AND key = ?",
-                    (at_text, kind, key),
-                )
+                self._conn.execute(RETIRE_DEFINITION, (at_text, kind, key))
                 retired.append(key if kind == "achievement" else f"{kind}:{key}")
         return LoadReport(name, tuple(added), tuple(updated), tuple(retired), tuple(unchanged))
 
     def _number_tiers(self, a: Achievement) -> None:
         """Give each tier name the achievement never had the next number, for good: unlock
         rows keep tiers by number, so earned tiers stay what they were whatever the list."""
-        known = dict(self._conn.execute(_NUMBERS, (a.key,)).fetchall())
+        known = dict(self._conn.execute(TIER_NUMBERS_OF, (a.key,)).fetchall())
         for tier in a.tiers:
             if tier.name not in known:
                 known[tier.name] = max(known.values(), default=-1) + 1
-                self._conn.execute(_NUMBER, (a.key, known[tier.name], tier.name))
+                self._conn.execute(NEW_TIER_NUMBER, (a.key, known[tier.name], tier.name))
 
 
 def _digest(body: str) -> str:

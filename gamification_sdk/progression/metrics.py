@@ -16,66 +16,22 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from ..storage import metrics as queries
+from ..storage.metrics import (
+    COUNT_DAY,
+    COUNT_HOUR,
+    COUNT_METRIC,
+    METRIC_FROM_HOURS,
+    READ_METRIC,
+    WINDOW_TOTALS,
+)
+
 __all__ = [
     "ACTIVE", "Metrics", "Recorded", "day_bounds", "local_day", "period_start", "whole_hours",
     "zone",
 ]  # fmt: skip
 
 ACTIVE = "~active"  # the pseudo-metric whose ``days`` is the user's distinct active days
-
-_DAY = (
-    "INSERT INTO metric_days (user_id, metric, day, count, sum) VALUES (?, ?, ?, 1, ?) "
-    "ON CONFLICT DO UPDATE SET count = count + 1, sum = sum + excluded.sum RETURNING count"
-)
-_METRIC = (
-    "INSERT INTO metrics (user_id, metric, count, sum, max, days, first_at, last_at) "
-    "VALUES (?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + 1, "
-    "sum = sum + excluded.sum, max = MAX(max, excluded.max), days = days + excluded.days, "
-    "first_at = MIN(first_at, excluded.first_at), last_at = MAX(last_at, excluded.last_at) "
-    "RETURNING count, sum"
-)
-_READ = "SELECT count, sum, max, days FROM metrics WHERE user_id = ? AND metric = ?"
-_WINDOW = (
-    "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(sum), 0) FROM metric_days "
-    "WHERE user_id = ? AND metric = ? AND day >= ? AND day <= ?"
-)
-_HOUR = (
-    "INSERT INTO metric_hours (user_id, event, hour, count, sum) VALUES (?, ?, ?, 1, ?) "
-    "ON CONFLICT DO UPDATE SET count = count + 1, sum = sum + excluded.sum"
-)
-# A time-of-day metric that was not kept gets what the hour buckets know; one that was kept
-# (all along, or until its achievement was retired) keeps the larger count.
-_FROM_HOURS = (
-    "INSERT INTO metrics (user_id, metric, count, sum, max, days, first_at, last_at) "
-    "SELECT user_id, ?, SUM(count), SUM(sum), 0, 0, ?, ? FROM metric_hours "
-    "WHERE event = ? AND hour IN (SELECT value FROM json_each(?)) GROUP BY user_id "
-    "ON CONFLICT DO UPDATE SET count = MAX(count, excluded.count), sum = MAX(sum, excluded.sum)"
-)
-# The best rolling window of ``days`` local days in the user's whole history.
-_BEST_ROLLING = (
-    "SELECT COALESCE(MAX(total), 0) FROM (SELECT SUM({stat}) OVER (ORDER BY julianday(day) "
-    "RANGE BETWEEN ? PRECEDING AND CURRENT ROW) AS total "
-    "FROM metric_days WHERE user_id = ? AND metric = ?)"
-)
-# The best calendar day, ISO week (from Monday) or month in the user's whole history.
-_BEST_PERIOD = (
-    "SELECT COALESCE(MAX(total), 0) FROM (SELECT SUM({stat}) AS total FROM metric_days "
-    "WHERE user_id = ? AND metric = ? GROUP BY {period})"
-)
-_PERIODS = {
-    "day": "day",
-    "week": "date(day, '-' || ((strftime('%w', day) + 6) % 7) || ' days')",
-    "month": "substr(day, 1, 7)",
-}
-
-
-# Consecutive days minus their rank is constant within a run: group by it, take the largest.
-_LONGEST_RUN = (
-    "SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM ("
-    "SELECT julianday(day) - ROW_NUMBER() OVER (ORDER BY day) AS run FROM ("
-    "SELECT DISTINCT day FROM metric_days WHERE user_id = ? AND metric IN ({marks}))"
-    ") GROUP BY run)"
-)
 
 
 class Recorded(NamedTuple):
@@ -144,10 +100,10 @@ class Metrics:
         """Count one occurrence worth ``value`` on local ``day``; ``active=False`` for what
         happened to the user rather than what they did (the day stays as it was)."""
         execute = self._conn.execute
-        (today,) = execute(_DAY, (user_id, metric, day, value)).fetchone()
+        (today,) = execute(COUNT_DAY, (user_id, metric, day, value)).fetchone()
         first_today = today == 1
         count, total = execute(
-            _METRIC, (user_id, metric, value, value, int(first_today), at_text, at_text)
+            COUNT_METRIC, (user_id, metric, value, value, int(first_today), at_text, at_text)
         ).fetchone()
         # Only the first occurrence of an event on a day can make the day newly active.
         new_active_day = (
@@ -158,48 +114,39 @@ class Metrics:
     def mark_active(self, user_id: str, day: str, at_text: str) -> bool:
         """Mark local ``day`` active without an event; True if it was not active yet."""
         execute = self._conn.execute
-        (active,) = execute(_DAY, (user_id, ACTIVE, day, 0)).fetchone()
+        (active,) = execute(COUNT_DAY, (user_id, ACTIVE, day, 0)).fetchone()
         if active != 1:
             return False
-        execute(_METRIC, (user_id, ACTIVE, 0, 0, 1, at_text, at_text)).fetchone()
+        execute(COUNT_METRIC, (user_id, ACTIVE, 0, 0, 1, at_text, at_text)).fetchone()
         return True
 
     def hour(self, user_id: str, event: str, hour: int, value: float) -> None:
         """Count one ``event`` in the local ``hour`` of the day (0-23)."""
-        self._conn.execute(_HOUR, (user_id, event, hour, value))
+        self._conn.execute(COUNT_HOUR, (user_id, event, hour, value))
 
     def from_hours(self, metric: str, event: str, hours: list[int], at_text: str) -> None:
         """Give every user's time-of-day ``metric`` the ``event`` count of ``hours``."""
-        self._conn.execute(_FROM_HOURS, (metric, at_text, at_text, event, json.dumps(hours)))
+        self._conn.execute(METRIC_FROM_HOURS, (metric, at_text, at_text, event, json.dumps(hours)))
 
     def best_window(
         self, user_id: str, metric: str, days: int | None, period: str | None, stat: str
     ) -> float:
         """The largest ``stat`` (count or sum) of ``metric`` over any window of the user's
         history: ``days`` consecutive local days, or one calendar ``period``."""
-        column = "count" if stat == "count" else "sum"
-        args: tuple[object, ...] = (user_id, metric)
-        if days is not None:
-            sql, args = _BEST_ROLLING.format(stat=column), (days - 1, *args)
-        else:
-            sql = _BEST_PERIOD.format(stat=column, period=_PERIODS[period or "day"])
-        best: float = self._conn.execute(sql, args).fetchone()[0]
-        return best
+        return queries.best_window(self._conn, user_id, metric, days, period, stat)
 
     def longest_run(self, user_id: str, metrics: Sequence[str]) -> int:
         """The longest run of consecutive local days with at least one of ``metrics``."""
-        sql = _LONGEST_RUN.format(marks=", ".join("?" * len(metrics)))
-        (days,) = self._conn.execute(sql, (user_id, *metrics)).fetchone()
-        return int(days)
+        return queries.longest_run(self._conn, user_id, metrics)
 
     def read(self, user_id: str, metric: str) -> tuple[int, float, float, int]:
         """``(count, sum, max, days)``, zeros if the user never had the metric."""
-        row = self._conn.execute(_READ, (user_id, metric)).fetchone()
+        row = self._conn.execute(READ_METRIC, (user_id, metric)).fetchone()
         return (0, 0, 0, 0) if row is None else (row[0], row[1], row[2], row[3])
 
     def window(self, user_id: str, metric: str, first: date, last: date) -> tuple[int, float]:
         """``(count, sum)`` of the local days from ``first`` to ``last`` inclusive."""
         count, total = self._conn.execute(
-            _WINDOW, (user_id, metric, first.isoformat(), last.isoformat())
+            WINDOW_TOTALS, (user_id, metric, first.isoformat(), last.isoformat())
         ).fetchone()
         return int(count), total

@@ -8,24 +8,17 @@ from datetime import datetime
 from ..config import Config
 from ..errors import UnknownUser
 from ..models import Balance, Profile
+from ..storage.profiles import (
+    BALANCES,
+    NEW_PROFILE,
+    PROFILE_EXISTS,
+    READ_PROFILE,
+    SET_TIMEZONE,
+    TITLES,
+)
 from .levels import LevelTable
 
 __all__ = ["Profiles"]
-
-_EXISTS = "SELECT 1 FROM profiles WHERE user_id = ?"
-_CREATE = "INSERT INTO profiles (user_id, created_at, updated_at) VALUES (?, ?, ?)"
-_READ = (
-    "SELECT xp, level, prestige, xp_at_prestige, created_at, timezone FROM profiles "
-    "WHERE user_id = ?"
-)
-_BALANCES = (
-    "SELECT currency, balance, held, lifetime_earned, lifetime_spent "
-    "FROM accounts WHERE user_id = ? ORDER BY currency"
-)
-_TITLES = "SELECT title FROM titles WHERE user_id = ? ORDER BY granted_at, title"
-
-
-_SET_TIMEZONE = "UPDATE profiles SET timezone = ?, updated_at = ? WHERE user_id = ?"
 
 
 class Profiles:
@@ -36,13 +29,13 @@ class Profiles:
 
     def ensure(self, user_id: str, at_text: str) -> None:
         """Create the profile on first write, or raise ``UnknownUser`` when auto-create is off."""
-        if self._conn.execute(_EXISTS, (user_id,)).fetchone() is None:
+        if self._conn.execute(PROFILE_EXISTS, (user_id,)).fetchone() is None:
             self.create(user_id, at_text)
 
     def create(self, user_id: str, at_text: str) -> None:
         """Create a profile known to be missing, if auto-create allows it."""
         self.refuse_unknown(user_id)
-        self._conn.execute(_CREATE, (user_id, at_text, at_text))
+        self._conn.execute(NEW_PROFILE, (user_id, at_text, at_text))
 
     def refuse_unknown(self, user_id: str) -> None:
         """Raise ``UnknownUser`` for a missing profile when auto-create is off."""
@@ -50,19 +43,19 @@ class Profiles:
             raise UnknownUser(user_id)
 
     def set_timezone(self, user_id: str, timezone: str, at_text: str) -> None:
-        self._conn.execute(_SET_TIMEZONE, (timezone, at_text, user_id))
+        self._conn.execute(SET_TIMEZONE, (timezone, at_text, user_id))
 
     def exists(self, user_id: str) -> bool:
-        return self._conn.execute(_EXISTS, (user_id,)).fetchone() is not None
+        return self._conn.execute(PROFILE_EXISTS, (user_id,)).fetchone() is not None
 
     def balances(self, user_id: str) -> dict[str, Balance]:
         result = {}
-        for currency, balance, held, earned, spent in self._conn.execute(_BALANCES, (user_id,)):
+        for currency, balance, held, earned, spent in self._conn.execute(BALANCES, (user_id,)):
             result[currency] = Balance(currency, balance, held, balance - held, earned, spent)
         return result
 
     def read(self, user_id: str) -> Profile:
-        row = self._conn.execute(_READ, (user_id,)).fetchone()
+        row = self._conn.execute(READ_PROFILE, (user_id,)).fetchone()
         if row is None:
             self.refuse_unknown(user_id)
             xp, prestige, xp_at_prestige, created_at, timezone = 0, 0, 0, None, None
@@ -70,7 +63,7 @@ class Profiles:
             xp, _, prestige, xp_at_prestige, created, timezone = row
             created_at = datetime.fromisoformat(created)
         progress = self._table.progress(xp - xp_at_prestige)
-        titles = tuple(title for (title,) in self._conn.execute(_TITLES, (user_id,)))
+        titles = tuple(title for (title,) in self._conn.execute(TITLES, (user_id,)))
         return Profile(
             user_id=user_id,
             level=progress.level,

@@ -27,6 +27,15 @@ from ..errors import (
 )
 from ..models import ObjectiveProgress, QuestBoard, QuestCompletion, QuestStatus
 from ..ops.notifications import Notifications
+from ..storage.quests import (
+    CLOSE_PERIODS,
+    COMPLETED_EVER,
+    NEW_COMPLETION,
+    NEW_PROGRESS,
+    PERIOD_PROGRESS,
+    UPDATE_PROGRESS,
+    progress_of,
+)
 from ..storage.store import Tx
 from .catalogue import Catalogue
 from .definitions import Quest
@@ -37,27 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Period", "Quests", "period_of"]
 
-_PROGRESS = (
-    "SELECT progress, completions FROM quest_progress "
-    "WHERE user_id = ? AND quest = ? AND period_start = ?"
-)
-_UPDATE = (
-    "UPDATE quest_progress SET progress = ?, completions = ?, status = ?, updated_at = ? "
-    "WHERE user_id = ? AND quest = ? AND period_start = ?"
-)
-_INSERT = (
-    "INSERT INTO quest_progress (progress, completions, status, updated_at, user_id, quest, "
-    "period_start, period_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_COMPLETE = (
-    "INSERT INTO quest_completions (user_id, quest, period_start, seq, version, completed_at, "
-    "rewards, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_EVER = "SELECT 1 FROM quest_completions WHERE user_id = ? AND quest = ? LIMIT 1"
-_CLOSE = (
-    "UPDATE quest_progress SET status = 'expired', updated_at = ? "
-    "WHERE status = 'active' AND period_end <= ?"
-)
 PERIODIC = ("daily", "weekly", "monthly")  # the board's groups; the rest are "special"
 
 
@@ -184,7 +172,7 @@ class Quests:
         return None
 
     def _ever(self, user_id: str, key: str) -> bool:
-        return self._conn.execute(_EVER, (user_id, key)).fetchone() is not None
+        return self._conn.execute(COMPLETED_EVER, (user_id, key)).fetchone() is not None
 
     def period(self, ctx: Context, quest: Quest) -> Period:
         return period_of(quest, ctx.at, ctx.timezone, self._config.day_start_hour)
@@ -193,7 +181,7 @@ class Quests:
         self, ctx: Context, quest: Quest, period: Period
     ) -> tuple[list[float], int, bool]:
         """This period's objective values, completions, and whether the row exists yet."""
-        row = self._conn.execute(_PROGRESS, (ctx.user_id, quest.key, period.key)).fetchone()
+        row = self._conn.execute(PERIOD_PROGRESS, (ctx.user_id, quest.key, period.key)).fetchone()
         if row is None:
             return [0.0] * len(quest.objectives), 0, False
         return json.loads(row[0]), row[1], True
@@ -217,17 +205,11 @@ class Quests:
             found.append((quest, period))
         if not found:
             return []
-        pairs = ", ".join("(?, ?)" for _ in found)
-        args: list[str] = [ctx.user_id]
-        for quest, period in found:
-            args += (quest.key, period.key)
+        rows = progress_of(
+            self._conn, ctx.user_id, [(quest.key, period.key) for quest, period in found]
+        )
         stored = {
-            (quest, start): (progress, completions)
-            for quest, start, progress, completions in self._conn.execute(
-                "SELECT quest, period_start, progress, completions FROM quest_progress "
-                f"WHERE user_id = ? AND (quest, period_start) IN (VALUES {pairs})",
-                args,
-            )
+            (quest, start): (progress, completions) for quest, start, progress, completions in rows
         }
         result = []
         for quest, period in found:
@@ -292,9 +274,9 @@ class Quests:
     def _flush(self, writes: _Writes) -> None:
         updates, inserts = writes
         if updates:
-            self._conn.executemany(_UPDATE, updates)
+            self._conn.executemany(UPDATE_PROGRESS, updates)
         if inserts:
-            self._conn.executemany(_INSERT, inserts)
+            self._conn.executemany(NEW_PROGRESS, inserts)
 
     def _settle(
         self,
@@ -379,7 +361,7 @@ class Quests:
         version = self.catalogue.quests[quest.key][1]
         rewards = quest.rewards
         self._conn.execute(
-            _COMPLETE,
+            NEW_COMPLETION,
             (
                 ctx.user_id, quest.key, period.key, seq, version, ctx.at_text,
                 json.dumps({"xp": rewards.xp, "points": rewards.points, "title": rewards.title,
@@ -460,4 +442,4 @@ class Quests:
 
     def close_periods(self, at_text: str) -> int:
         """Mark unfinished progress of ended periods expired; returns how many rows."""
-        return self._conn.execute(_CLOSE, (at_text, at_text)).rowcount
+        return self._conn.execute(CLOSE_PERIODS, (at_text, at_text)).rowcount

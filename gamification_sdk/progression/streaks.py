@@ -25,6 +25,19 @@ from ..errors import InvalidInput
 from ..models import StreakStatus, SweepReport, XPAward
 from ..ops.notifications import Notifications
 from ..storage.store import Store, Tx
+from ..storage.streaks import (
+    ADD_REST_DAY,
+    AT_RISK,
+    CANCEL_REST_DAY,
+    DUE_USERS,
+    LOG_DAY,
+    REST_DAYS,
+    SAVE_STREAK,
+    SET_WARNED,
+    STREAK_STATE,
+    STREAK_ZONES,
+    USE_FREEZES,
+)
 from .metrics import local_day, zone
 
 if TYPE_CHECKING:
@@ -36,33 +49,6 @@ __all__ = ["FREEZE", "Streaks", "walk"]
 FREEZE = "streak_freeze"
 ONE_DAY = timedelta(days=1)
 _AHEAD = timedelta(days=400)  # rest days can be planned up to a year ahead
-
-_STATE = (
-    "SELECT p.streak_current, p.streak_longest, p.streak_last_day, p.streak_settled_day, "
-    "p.timezone, COALESCE(i.quantity, 0) FROM profiles p LEFT JOIN inventory i "
-    "ON i.user_id = p.user_id AND i.item = 'streak_freeze' WHERE p.user_id = ?"
-)
-_SAVE = (
-    "UPDATE profiles SET streak_current = ?, streak_longest = ?, streak_last_day = ?, "
-    "streak_settled_day = ?, updated_at = ? WHERE user_id = ?"
-)
-_REST = "SELECT day FROM rest_days WHERE user_id = ? AND day >= ? AND day <= ? ORDER BY day"
-_LOG = "INSERT INTO streak_log (user_id, day, kind, streak, created_at) VALUES (?, ?, ?, ?, ?)"
-_USE_FREEZE = (
-    "UPDATE inventory SET quantity = quantity - ?, updated_at = ? "
-    "WHERE user_id = ? AND item = 'streak_freeze'"
-)
-_ZONES = "SELECT DISTINCT timezone FROM profiles WHERE streak_current > 0"
-_DUE = (
-    "SELECT user_id FROM profiles WHERE streak_current > 0 AND timezone IS ? "
-    "AND streak_settled_day < ? AND user_id > ? ORDER BY user_id LIMIT ?"
-)
-_AT_RISK = (
-    "SELECT user_id, streak_current FROM profiles WHERE streak_current > 0 AND timezone IS ? "
-    "AND streak_settled_day = ? AND (streak_warned_day IS NULL OR streak_warned_day < ?) "
-    "AND NOT EXISTS (SELECT 1 FROM rest_days r WHERE r.user_id = profiles.user_id AND r.day = ?)"
-)
-_WARNED = "UPDATE profiles SET streak_warned_day = ? WHERE user_id = ?"
 
 
 class Walk(NamedTuple):
@@ -119,13 +105,13 @@ class Streaks:
     # -- reading ---------------------------------------------------------------------------
 
     def _state(self, user_id: str) -> _State | None:
-        row = self._conn.execute(_STATE, (user_id,)).fetchone()
+        row = self._conn.execute(STREAK_STATE, (user_id,)).fetchone()
         if row is None:
             return None
         return _State(row[0], row[1], _day(row[2]), _day(row[3]), row[4], row[5])
 
     def _rest(self, user_id: str, first: date, last: date) -> set[date]:
-        rows = self._conn.execute(_REST, (user_id, first.isoformat(), last.isoformat()))
+        rows = self._conn.execute(REST_DAYS, (user_id, first.isoformat(), last.isoformat()))
         return {date.fromisoformat(day) for (day,) in rows}
 
     def today(self, timezone: str | None, at: datetime) -> date:
@@ -169,10 +155,10 @@ class Streaks:
         )
         conn = self._conn
         if done.frozen:
-            conn.execute(_USE_FREEZE, (len(done.frozen), at_text, user_id))
+            conn.execute(USE_FREEZES, (len(done.frozen), at_text, user_id))
             for day in done.frozen:
                 log = (user_id, day.isoformat(), "freeze_used", state.current, at_text)
-                conn.execute(_LOG, log)
+                conn.execute(LOG_DAY, log)
             left = state.freezes - len(done.frozen)
             self._notifications.add(
                 tx, user_id, "streak_freeze_used",
@@ -183,7 +169,7 @@ class Streaks:
             )  # fmt: skip
         if done.broken_on is not None:
             conn.execute(
-                _LOG, (user_id, done.broken_on.isoformat(), "broken", state.current, at_text)
+                LOG_DAY, (user_id, done.broken_on.isoformat(), "broken", state.current, at_text)
             )
             self._notifications.add(
                 tx, user_id, "streak_broken", f"Your {state.current}-day streak ended",
@@ -193,7 +179,7 @@ class Streaks:
             done.current, state.longest, state.last_day, through, state.timezone, done.freezes
         )
         conn.execute(
-            _SAVE,
+            SAVE_STREAK,
             (
                 settled.current, settled.longest, _text(settled.last_day),
                 through.isoformat(), at_text, user_id,
@@ -214,7 +200,7 @@ class Streaks:
         config = self._config.streaks
         conn = self._conn
         conn.execute(
-            _SAVE,
+            SAVE_STREAK,
             (current, longest, day.isoformat(), day.isoformat(), ctx.at_text, ctx.user_id),
         )
         if longest != state.longest:
@@ -223,7 +209,7 @@ class Streaks:
         if every and current % every == 0 and state.freezes < config.max_earned_freezes:
             self._items.grant_item(ctx.user_id, FREEZE, 1, ctx.at_text)
             log = (ctx.user_id, day.isoformat(), "freeze_earned", current, ctx.at_text)
-            conn.execute(_LOG, log)
+            conn.execute(LOG_DAY, log)
         bonus = min(current * config.bonus_xp_per_day, config.bonus_xp_cap)
         if current >= 2 and bonus > 0:
             assert self.xp is not None and self.moved_xp is not None
@@ -269,22 +255,17 @@ class Streaks:
         return day, False
 
     def add_rest_day(self, user_id: str, day: date, at_text: str) -> None:
-        self._conn.execute(
-            "INSERT INTO rest_days (user_id, day, created_at) VALUES (?, ?, ?)",
-            (user_id, day.isoformat(), at_text),
-        )
+        self._conn.execute(ADD_REST_DAY, (user_id, day.isoformat(), at_text))
 
     def cancel_rest_day(self, user_id: str, day: object, at: datetime) -> bool:
         day, _ = self._future_day(user_id, day, at)
-        cursor = self._conn.execute(
-            "DELETE FROM rest_days WHERE user_id = ? AND day = ?", (user_id, day.isoformat())
-        )
+        cursor = self._conn.execute(CANCEL_REST_DAY, (user_id, day.isoformat()))
         return cursor.rowcount == 1
 
     # -- the sweep -------------------------------------------------------------------------
 
     def zones(self) -> list[str | None]:
-        return [tz for (tz,) in self._conn.execute(_ZONES)]
+        return [tz for (tz,) in self._conn.execute(STREAK_ZONES)]
 
     def sweep(
         self,
@@ -324,7 +305,7 @@ class Streaks:
         while True:
             with store.read():
                 batch = [
-                    u for (u,) in self._conn.execute(_DUE, (tz, yesterday, after, chunk))
+                    u for (u,) in self._conn.execute(DUE_USERS, (tz, yesterday, after, chunk))
                 ]  # fmt: skip
             if not batch:
                 return
@@ -342,9 +323,9 @@ class Streaks:
     def _warn(self, tx: Tx, tz: str | None, today: date, at: datetime, at_text: str) -> int:
         yesterday = (today - ONE_DAY).isoformat()
         day = today.isoformat()
-        rows = self._conn.execute(_AT_RISK, (tz, yesterday, day, day)).fetchall()
+        rows = self._conn.execute(AT_RISK, (tz, yesterday, day, day)).fetchall()
         for user_id, current in rows:
-            self._conn.execute(_WARNED, (day, user_id))
+            self._conn.execute(SET_WARNED, (day, user_id))
             self._notifications.add(
                 tx, user_id, "streak_at_risk",
                 f"Your {current}-day streak ends tonight: be active today to keep it",

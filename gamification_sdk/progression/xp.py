@@ -25,6 +25,23 @@ from ..ops.notifications import Notifications
 from ..runtime.idempotency import Codec
 from ..runtime.plugins import BUILTIN_BOOSTS, run_vetoes
 from ..storage.store import Tx
+from ..storage.xp import (
+    ACTIVE_BOOSTS,
+    AWARD_STATE,
+    BOOST_STATE,
+    EXTEND_BOOSTS,
+    GRANT_LEVEL,
+    GRANT_TITLE,
+    HISTORY,
+    KEY_HOME,
+    NEW_AWARD,
+    NEW_BOOST,
+    NEW_PRESTIGE,
+    ONE_AWARD,
+    PRESTIGE,
+    PRESTIGE_STATE,
+    SET_XP,
+)
 from .levels import LevelTable
 from .profiles import Profiles
 
@@ -35,51 +52,9 @@ if TYPE_CHECKING:
     from ..social.boards import Boards
     from .battlepass import BattlePasses
 
+# KEY_HOME (the statement that finds a key in the XP log) is exported here too: the engine
+# hands it to Idempotency with XP.
 __all__ = ["KEY_HOME", "XP", "apply_multiplier", "key_in_row"]
-
-_PROFILE = (
-    "SELECT xp, level, prestige, xp_at_prestige, boosts_until FROM profiles WHERE user_id = ?"
-)
-NEW_AWARD = (
-    "INSERT INTO xp_awards (user_id, id, base_amount, multiplier, amount, total_xp, level_before, "
-    "level_after, source, metadata, idempotency_key, created_at, fingerprint) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-# Where a keyed award_xp keeps its key: its own log row (see Idempotency's homes). An award
-# that pays level rewards keeps it in idempotency_keys instead, whose result holds them.
-KEY_HOME = (
-    "SELECT 'award_xp', fingerprint, json_array(user_id, id) FROM xp_awards "
-    "WHERE idempotency_key = ?1 AND fingerprint IS NOT NULL"
-)
-SET_XP = "UPDATE profiles SET xp = ?, level = ?, updated_at = ? WHERE user_id = ?"
-# The award's profile row and the user's last award id in one statement: a statement costs
-# about as much as the B-tree seek it does.
-AWARD_STATE = (
-    "SELECT xp, level, prestige, xp_at_prestige, boosts_until, "
-    "(SELECT MAX(id) FROM xp_awards WHERE user_id = ?1) FROM profiles WHERE user_id = ?1"
-)
-_BOOSTS = "SELECT factor FROM xp_boosts WHERE user_id = ? AND expires_at > ? AND starts_at <= ?"
-_BOOST_STATE = "SELECT prestige, boosts_until FROM profiles WHERE user_id = ?"
-_EXTEND_BOOSTS = (
-    "UPDATE profiles SET boosts_until = MAX(COALESCE(boosts_until, ''), ?) WHERE user_id = ?"
-)
-_GRANT_LEVEL = (
-    "INSERT OR IGNORE INTO level_rewards_granted (user_id, prestige, level, xp_award_id, "
-    "granted_at) VALUES (?, ?, ?, ?, ?)"
-)
-_GRANT_TITLE = (
-    "INSERT OR IGNORE INTO titles (user_id, title, source, granted_at) VALUES (?, ?, ?, ?)"
-)
-_NEW_BOOST = (
-    "INSERT INTO xp_boosts (user_id, factor, source, starts_at, expires_at, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
-)
-_COLUMNS = (
-    "id, user_id, base_amount, multiplier, amount, total_xp, level_before, level_after, "
-    "source, metadata, idempotency_key, created_at"
-)
-_HISTORY = f"SELECT {_COLUMNS} FROM xp_awards WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
-_ONE = f"SELECT {_COLUMNS} FROM xp_awards WHERE user_id = ? AND id = ?"
 
 
 def _entry(row: tuple[Any, ...]) -> XPEntry:
@@ -154,7 +129,7 @@ class XP:
         if current is not None and current[0] == user_id:
             prestige, boosts_until = current[1], current[2]
         else:
-            row = self._conn.execute(_BOOST_STATE, (user_id,)).fetchone()
+            row = self._conn.execute(BOOST_STATE, (user_id,)).fetchone()
             if row is None:
                 return None
             prestige, boosts_until = row
@@ -163,7 +138,9 @@ class XP:
         if boosts_until is not None:
             at_text = to_text(at)
             if boosts_until > at_text:
-                factors = [r[0] for r in self._conn.execute(_BOOSTS, (user_id, at_text, at_text))]
+                factors = [
+                    r[0] for r in self._conn.execute(ACTIVE_BOOSTS, (user_id, at_text, at_text))
+                ]
         if prestige:
             factors.append(1.0 + self._config.prestige_boost * prestige)
         if not factors:
@@ -330,7 +307,7 @@ class XP:
         granted = []
         for level in range(old_level + 1, new_level + 1):
             # Once per (user, prestige, level), whatever path led here.
-            cursor = self._conn.execute(_GRANT_LEVEL, (user_id, prestige, level, award_id, at_text))
+            cursor = self._conn.execute(GRANT_LEVEL, (user_id, prestige, level, award_id, at_text))
             if cursor.rowcount == 0:
                 continue
             reward = self._rewards.get(level)
@@ -357,7 +334,7 @@ class XP:
                 transaction = self._ledger.credit(tx, posting, origin="level_up")
                 transaction_ids.append(transaction.id)
             for title in titles:
-                self._conn.execute(_GRANT_TITLE, (user_id, title, f"level:{level}", at_text))
+                self._conn.execute(GRANT_TITLE, (user_id, title, f"level:{level}", at_text))
             if points or titles:
                 granted.append(LevelUpReward(level, points, titles, tuple(transaction_ids)))
         return tuple(granted)
@@ -373,14 +350,14 @@ class XP:
         at_text: str,
     ) -> XPBoost:
         cursor = self._conn.execute(
-            _NEW_BOOST,
+            NEW_BOOST,
             (user_id, factor, source, to_text(starts_at), to_text(expires_at), at_text),
         )
-        self._conn.execute(_EXTEND_BOOSTS, (to_text(expires_at), user_id))
+        self._conn.execute(EXTEND_BOOSTS, (to_text(expires_at), user_id))
         return XPBoost(int(cursor.lastrowid or 0), user_id, factor, source, starts_at, expires_at)
 
     def prestige(self, user_id: str, at_text: str) -> int:
-        row = self._conn.execute(_PROFILE, (user_id,)).fetchone()
+        row = self._conn.execute(PRESTIGE_STATE, (user_id,)).fetchone()
         if row is None:
             self._profiles.refuse_unknown(user_id)
             raise PrestigeUnavailable(user_id, 1, self._table.max_level)
@@ -388,21 +365,13 @@ class XP:
         if level < self._table.max_level:
             raise PrestigeUnavailable(user_id, level, self._table.max_level)
         prestige += 1
-        self._conn.execute(
-            "UPDATE profiles SET prestige = ?, xp_at_prestige = xp, level = 1, updated_at = ? "
-            "WHERE user_id = ?",
-            (prestige, at_text, user_id),
-        )
-        self._conn.execute(
-            "INSERT INTO prestiges (user_id, prestige, xp_at_prestige, created_at) "
-            "VALUES (?, ?, ?, ?)",
-            (user_id, prestige, xp, at_text),
-        )
+        self._conn.execute(PRESTIGE, (prestige, at_text, user_id))
+        self._conn.execute(NEW_PRESTIGE, (user_id, prestige, xp, at_text))
         return int(prestige)
 
     def history(self, user_id: str, *, limit: int, before: int | None) -> list[XPEntry]:
         cursor = self._conn.execute(
-            _HISTORY, (user_id, before if before is not None else 2**63 - 1, limit)
+            HISTORY, (user_id, before if before is not None else 2**63 - 1, limit)
         )
         return [_entry(row) for row in cursor]
 
@@ -415,7 +384,7 @@ class XP:
 
     def _decode(self, text: str) -> XPAward:
         stored = json.loads(text)
-        row = self._conn.execute(_ONE, (stored[0], stored[1])).fetchone()
+        row = self._conn.execute(ONE_AWARD, (stored[0], stored[1])).fetchone()
         entry = _entry(row)
         rewards = (
             converter.structure(stored[2], tuple[LevelUpReward, ...]) if len(stored) > 2 else ()

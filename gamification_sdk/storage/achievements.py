@@ -1,0 +1,18 @@
+"""The statements of progression/achievements.py: unlock rows and what criteria read."""
+
+from __future__ import annotations
+
+__all__ = ["EVALUATION_PROFILE", "LIFETIME_EARNED", "LONGEST_STREAK", "NEW_UNLOCK", "UNLOCKS"]
+
+UNLOCKS = (
+    "SELECT key, tier, seq, unlocked_at, baseline FROM achievement_unlocks WHERE user_id = ? "
+    "ORDER BY key, tier, seq"
+)
+# Unlock rows are keyed (user_id, key, tier, seq): inserting one that exists changes nothing.
+NEW_UNLOCK = (
+    "INSERT OR IGNORE INTO achievement_unlocks (user_id, key, tier, seq, version, rarity, "
+    "points, unlocked_at, rewards, baseline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+LIFETIME_EARNED = "SELECT lifetime_earned FROM accounts WHERE user_id = ? AND currency = ?"
+EVALUATION_PROFILE = "SELECT xp, level, timezone FROM profiles WHERE user_id = ?"
+LONGEST_STREAK = "SELECT streak_longest FROM profiles WHERE user_id = ?"

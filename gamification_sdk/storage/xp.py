@@ -1,0 +1,75 @@
+"""The statements of progression/xp.py: the XP log, profiles' XP and level, boosts, prestige."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACTIVE_BOOSTS",
+    "AWARD_STATE",
+    "BOOST_STATE",
+    "EXTEND_BOOSTS",
+    "GRANT_LEVEL",
+    "GRANT_TITLE",
+    "HISTORY",
+    "KEY_HOME",
+    "NEW_AWARD",
+    "NEW_BOOST",
+    "NEW_PRESTIGE",
+    "ONE_AWARD",
+    "PRESTIGE",
+    "PRESTIGE_STATE",
+    "SET_XP",
+]
+
+PRESTIGE_STATE = (
+    "SELECT xp, level, prestige, xp_at_prestige, boosts_until FROM profiles WHERE user_id = ?"
+)
+NEW_AWARD = (
+    "INSERT INTO xp_awards (user_id, id, base_amount, multiplier, amount, total_xp, level_before, "
+    "level_after, source, metadata, idempotency_key, created_at, fingerprint) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# Where a keyed award_xp keeps its key: its own log row (see Idempotency's homes). An award
+# that pays level rewards keeps it in idempotency_keys instead, whose result holds them.
+KEY_HOME = (
+    "SELECT 'award_xp', fingerprint, json_array(user_id, id) FROM xp_awards "
+    "WHERE idempotency_key = ?1 AND fingerprint IS NOT NULL"
+)
+SET_XP = "UPDATE profiles SET xp = ?, level = ?, updated_at = ? WHERE user_id = ?"
+# The award's profile row and the user's last award id in one statement: a statement costs
+# about as much as the B-tree seek it does.
+AWARD_STATE = (
+    "SELECT xp, level, prestige, xp_at_prestige, boosts_until, "
+    "(SELECT MAX(id) FROM xp_awards WHERE user_id = ?1) FROM profiles WHERE user_id = ?1"
+)
+ACTIVE_BOOSTS = (
+    "SELECT factor FROM xp_boosts WHERE user_id = ? AND expires_at > ? AND starts_at <= ?"
+)
+BOOST_STATE = "SELECT prestige, boosts_until FROM profiles WHERE user_id = ?"
+EXTEND_BOOSTS = (
+    "UPDATE profiles SET boosts_until = MAX(COALESCE(boosts_until, ''), ?) WHERE user_id = ?"
+)
+GRANT_LEVEL = (
+    "INSERT OR IGNORE INTO level_rewards_granted (user_id, prestige, level, xp_award_id, "
+    "granted_at) VALUES (?, ?, ?, ?, ?)"
+)
+GRANT_TITLE = (
+    "INSERT OR IGNORE INTO titles (user_id, title, source, granted_at) VALUES (?, ?, ?, ?)"
+)
+NEW_BOOST = (
+    "INSERT INTO xp_boosts (user_id, factor, source, starts_at, expires_at, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+PRESTIGE = (
+    "UPDATE profiles SET prestige = ?, xp_at_prestige = xp, level = 1, updated_at = ? "
+    "WHERE user_id = ?"
+)
+NEW_PRESTIGE = (
+    "INSERT INTO prestiges (user_id, prestige, xp_at_prestige, created_at) VALUES (?, ?, ?, ?)"
+)
+# The columns of an XP log entry, in the order progression/xp.py's ``_entry`` reads them.
+_COLUMNS = (
+    "id, user_id, base_amount, multiplier, amount, total_xp, level_before, level_after, "
+    "source, metadata, idempotency_key, created_at"
+)
+HISTORY = f"SELECT {_COLUMNS} FROM xp_awards WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+ONE_AWARD = f"SELECT {_COLUMNS} FROM xp_awards WHERE user_id = ? AND id = ?"
