@@ -45,7 +45,6 @@ NOT_YET_MOVED = {
     "runtime/stored_config.py",
     "simulator/catalogue.py",
     "simulator/driver.py",
-    "social/boards.py",
     "social/groups.py",
     "social/leaderboards.py",
 }
