@@ -12,6 +12,7 @@ import sqlite_utils
 from ..config import Config
 from ..core.validation import check_id
 from ..engine import Gamification
+from ..storage.cli_state import USER_EXISTS
 from ..storage.schema import migrations
 from .output import CliError
 
@@ -97,8 +98,7 @@ class State:
 
     def user_exists(self, user_id: str, field: str = "user_id") -> bool:
         check_id(user_id, field)
-        query = "SELECT 1 FROM profiles WHERE user_id = ?"
-        return self.engine().db.execute(query, [user_id]).fetchone() is not None
+        return self.engine().db.execute(USER_EXISTS, [user_id]).fetchone() is not None
 
     def require_user(self, user_id: str, field: str = "user_id") -> str:
         """Refuse a user with no profile: reads must not answer (or create) a stranger."""

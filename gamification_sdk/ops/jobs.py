@@ -33,6 +33,17 @@ from ..config import CLOCK_TIME, Config, SchedulerConfig
 from ..core.clock import to_text
 from ..core.validation import check_at
 from ..errors import ConfigError
+from ..storage.jobs import (
+    CLAIM_RUN,
+    FINISH_RUN,
+    LATEST_FINISHED,
+    LEASE,
+    LEASE_HOLDER,
+    PRUNE_RUNS,
+    RECORD_ERROR,
+    RELEASE_LEASE,
+    TAKE_LEASE,
+)
 from ..storage.store import Store
 
 if TYPE_CHECKING:
@@ -219,34 +230,22 @@ class Lease:
         """
         with self._store.write():
             conn = self._store.conn
-            row = conn.execute(
-                "SELECT holder, expires_at FROM leases WHERE name = ?", (self.name,)
-            ).fetchone()
+            row = conn.execute(LEASE, (self.name,)).fetchone()
             if row is not None and row[0] != holder and str(row[1]) > to_text(now):
                 return str(row[0])
-            conn.execute(
-                "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE "
-                "SET holder = excluded.holder, expires_at = excluded.expires_at",
-                (self.name, holder, to_text(now + ttl)),
-            )
+            conn.execute(TAKE_LEASE, (self.name, holder, to_text(now + ttl)))
             return None
 
     def release(self, holder: str) -> bool:
         """Give the lease up if ``holder`` has it; True if it did."""
         with self._store.write():
-            cursor = self._store.conn.execute(
-                "DELETE FROM leases WHERE name = ? AND holder = ?", (self.name, holder)
-            )
+            cursor = self._store.conn.execute(RELEASE_LEASE, (self.name, holder))
             return cursor.rowcount > 0
 
     def holder(self, now: datetime) -> str | None:
         """Who holds the lease at ``now`` (None if free or expired)."""
         with self._store.read() as conn:
-            row = conn.execute(
-                "SELECT holder FROM leases WHERE name = ? AND expires_at > ?",
-                (self.name, to_text(now)),
-            ).fetchone()
+            row = conn.execute(LEASE_HOLDER, (self.name, to_text(now))).fetchone()
         return None if row is None else str(row[0])
 
 
@@ -290,17 +289,6 @@ def _as_text(value: object) -> str | None:
 class _LeaseLost(Exception):
     def __init__(self, holder: str) -> None:
         self.holder = holder
-
-
-_CLAIM = (
-    "INSERT INTO job_runs (job, period, holder, started_at) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (job, period) DO UPDATE SET holder = excluded.holder, "
-    "started_at = excluded.started_at, attempts = attempts + 1"
-)
-_LATEST_FINISHED = (
-    "SELECT period FROM job_runs WHERE job = ? AND finished_at IS NOT NULL "
-    "ORDER BY period DESC LIMIT 1"
-)
 
 
 class Scheduler:
@@ -390,12 +378,12 @@ class Scheduler:
             if other is not None:
                 raise _LeaseLost(other)
             conn = self._store.conn
-            latest = conn.execute(_LATEST_FINISHED, (job,)).fetchone()
+            latest = conn.execute(LATEST_FINISHED, (job,)).fetchone()
             if latest is not None and str(latest[0]) >= period:
                 return "already ran" if latest[0] == period else "a later period ran"
             # An unfinished row is this holder's own failure or crash, or one of a holder that
             # lost the lease (we hold it now): either way, it runs again.
-            conn.execute(_CLAIM, (job, period, self.holder, to_text(moment)))
+            conn.execute(CLAIM_RUN, (job, period, self.holder, to_text(moment)))
             return None
 
     def _finish(
@@ -405,21 +393,13 @@ class Scheduler:
             moment = self._clock()
             conn = self._store.conn
             if error is not None:
-                cursor = conn.execute(
-                    "UPDATE job_runs SET error = ? WHERE job = ? AND period = ? AND holder = ?",
-                    (error, job, period, self.holder),
-                )
+                cursor = conn.execute(RECORD_ERROR, (error, job, period, self.holder))
             else:
                 cursor = conn.execute(
-                    "UPDATE job_runs SET finished_at = ?, result = ?, error = NULL "
-                    "WHERE job = ? AND period = ? AND holder = ?",
-                    (to_text(moment), _as_text(result), job, period, self.holder),
+                    FINISH_RUN, (to_text(moment), _as_text(result), job, period, self.holder)
                 )
                 cutoff = moment - timedelta(days=self._config.history_days)
-                conn.execute(
-                    "DELETE FROM job_runs WHERE job = ? AND period < ? AND started_at < ?",
-                    (job, period, to_text(cutoff)),
-                )
+                conn.execute(PRUNE_RUNS, (job, period, to_text(cutoff)))
             if cursor.rowcount == 0:
                 log.warning(
                     "scheduled job %s (period %s) ended after another process took it over "

@@ -15,6 +15,16 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..models import Notification
+from ..storage.notifications import (
+    ADD,
+    ENABLED,
+    MARK_ALL_READ,
+    MARK_READ,
+    PREFERENCES,
+    RECENT,
+    RECENT_UNREAD,
+    SET_PREFERENCE,
+)
 from ..storage.store import Tx
 
 __all__ = ["KINDS", "Notifications"]
@@ -31,13 +41,6 @@ KINDS = (
     "streak_at_risk",
     "streak_broken",
     "streak_freeze_used",
-)
-
-_ENABLED = "SELECT enabled FROM notification_preferences WHERE user_id = ? AND kind = ?"
-_ADD = "INSERT INTO notifications (user_id, kind, message, data, created_at) VALUES (?, ?, ?, ?, ?)"
-_LIST = (
-    "SELECT id, user_id, kind, message, data, created_at, read_at FROM notifications "
-    "WHERE user_id = ? {unread} ORDER BY id DESC LIMIT ?"
 )
 
 
@@ -68,52 +71,39 @@ class Notifications:
         at_text: str,
     ) -> Notification | None:
         """Store one notification unless the user switched ``kind`` off; queue its delivery."""
-        row = self._conn.execute(_ENABLED, (user_id, kind)).fetchone()
+        row = self._conn.execute(ENABLED, (user_id, kind)).fetchone()
         if row is not None and not row[0]:
             return None
         body = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        cursor = self._conn.execute(_ADD, (user_id, kind, message, body, at_text))
+        cursor = self._conn.execute(ADD, (user_id, kind, message, body, at_text))
         note = Notification(int(cursor.lastrowid or 0), user_id, kind, message, data, at)
         tx.emit("notify", notification=note)
         return note
 
     def recent(self, user_id: str, *, unread_only: bool, limit: int) -> list[Notification]:
-        sql = _LIST.format(unread="AND read_at IS NULL" if unread_only else "")
+        sql = RECENT_UNREAD if unread_only else RECENT
         return [_row(r) for r in self._conn.execute(sql, (user_id, limit))]
 
     def mark_read(self, user_id: str, ids: list[int] | None, at_text: str) -> int:
         """Mark the user's ``ids`` (or all) read; returns how many changed."""
         if ids is None:
-            cursor = self._conn.execute(
-                "UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL",
-                (at_text, user_id),
-            )
+            cursor = self._conn.execute(MARK_ALL_READ, (at_text, user_id))
             return cursor.rowcount
         changed = 0
         for nid in ids:
-            cursor = self._conn.execute(
-                "UPDATE notifications SET read_at = ? "
-                "WHERE id = ? AND user_id = ? AND read_at IS NULL",
-                (at_text, nid, user_id),
-            )
+            cursor = self._conn.execute(MARK_READ, (at_text, nid, user_id))
             changed += cursor.rowcount
         return changed
 
     def preferences(self, user_id: str) -> dict[str, bool]:
         found = dict.fromkeys(KINDS, True)
-        for kind, enabled in self._conn.execute(
-            "SELECT kind, enabled FROM notification_preferences WHERE user_id = ?", (user_id,)
-        ):
+        for kind, enabled in self._conn.execute(PREFERENCES, (user_id,)):
             found[kind] = bool(enabled)
         return found
 
     def set_preferences(self, user_id: str, changes: dict[str, bool]) -> None:
         for kind, enabled in changes.items():
-            self._conn.execute(
-                "INSERT INTO notification_preferences (user_id, kind, enabled) VALUES (?, ?, ?) "
-                "ON CONFLICT DO UPDATE SET enabled = excluded.enabled",
-                (user_id, kind, int(enabled)),
-            )
+            self._conn.execute(SET_PREFERENCE, (user_id, kind, int(enabled)))
 
 
 def check_preferences(changes: Mapping[str, object]) -> dict[str, bool]:

@@ -24,6 +24,21 @@ from ..economy.ledger import Ledger, Posting
 from ..economy.reservations import Reservations
 from ..models import UserDeletion
 from ..social.boards import Boards
+from ..storage.privacy import (
+    ANONYMISE,
+    BALANCES,
+    DEFER_FOREIGN_KEYS,
+    ENTRIES,
+    FORGET_CALL_KEYS,
+    FORGET_KEYS,
+    HOLDS,
+    KEYS_ABOUT,
+    RENAME_KEY,
+    TOMBSTONE,
+    USER_KEYS,
+    delete_rows_sql,
+    rows_sql,
+)
 from ..storage.store import Tx
 
 __all__ = ["ANONYMISED", "SYSTEM_TABLES", "USER_TABLES", "Privacy"]
@@ -63,7 +78,7 @@ USER_TABLES: dict[str, tuple[str, ...]] = {
     "shop_orders": ("user_id",),
     "battle_pass_progress": ("user_id",),
     "battle_pass_claims": ("user_id",),
-    # Not a user column: the rows whose stored result names the user (see _KEYS_ABOUT).
+    # Not a user column: the rows whose stored result names the user (see KEYS_ABOUT).
     "idempotency_keys": (),
 }
 
@@ -91,39 +106,6 @@ SYSTEM_TABLES = frozenset(
     }
 )
 
-# Every stored result that names the user does so as a JSON string; instr() on the quoted id
-# cannot match a longer id or an escaped quote inside other text.
-_KEYS_ABOUT = "SELECT * FROM idempotency_keys WHERE instr(result, :quoted) > 0"
-_FORGET_KEYS = "DELETE FROM idempotency_keys WHERE instr(result, :quoted) > 0"
-_HOLDS = "SELECT id FROM reservations WHERE user_id = ? AND status = 'active' ORDER BY id"
-_BALANCES = "SELECT currency, balance FROM accounts WHERE user_id = ? AND balance > 0"
-_ANONYMISE = (
-    # Both parties' columns are rewritten; text and metadata may name either of them.
-    "UPDATE transactions SET "
-    "user_id = CASE WHEN user_id = :user THEN :pseudonym ELSE user_id END, "
-    "counterparty_id = CASE WHEN counterparty_id = :user THEN :pseudonym "
-    "ELSE counterparty_id END, description = NULL, metadata = NULL "
-    "WHERE user_id = :user OR counterparty_id = :user",
-    "UPDATE accounts SET user_id = NULL, system_name = 'deleted:' || :pseudonym "
-    "WHERE user_id = :user",
-    # The referred person's contact details go with them; the referrer's count stays.
-    "UPDATE referrals SET ip = NULL, device_fingerprint = NULL, email = NULL, utm = NULL "
-    "WHERE referred_id = :user",
-    "UPDATE referrals SET "
-    "referrer_id = CASE WHEN referrer_id = :user THEN :pseudonym ELSE referrer_id END, "
-    "referred_id = CASE WHEN referred_id = :user THEN :pseudonym ELSE referred_id END "
-    "WHERE referrer_id = :user OR referred_id = :user",
-    # Other users' notifications may name the user in their JSON data (a referral sign-up).
-    "UPDATE notifications SET data = replace(data, :quoted, :pseudonym_quoted) "
-    "WHERE user_id <> :user AND instr(data, :quoted) > 0",
-)
-_ENTRIES = "UPDATE entries SET user_id = NULL WHERE user_id = :user"
-_TOMBSTONE = "INSERT INTO deleted_users (pseudonym, deleted_at) VALUES (?, ?)"
-_USER_KEYS = (
-    "SELECT id, idempotency_key FROM transactions "
-    "WHERE user_id = :user AND idempotency_key IS NOT NULL "
-    "AND idempotency_key NOT LIKE 'call:%'"
-)
 # Ledger keys the engine derives from a user id: ``<prefix><user>:...`` and
 # ``<prefix><one segment without ':'>:<user>[:...]``.
 _USER_FIRST = ("achievement:", "quest:", "level-reward:", "referral_milestone:")
@@ -141,10 +123,6 @@ def _derived_key(key: str, user: str, pseudonym: str) -> str:
             if colon and (rest == user or rest.startswith(f"{user}:")):
                 return f"{prefix}{head}:{pseudonym}{rest[len(user) :]}"
     return key
-
-
-def _where(columns: tuple[str, ...]) -> str:
-    return " OR ".join(f"{column} = :user" for column in columns)
 
 
 def _json_value(value: object) -> object:
@@ -174,12 +152,9 @@ class Privacy:
         """Every row about the user, by table, as JSON-ready values (bytes as hex)."""
         params = {"user": user_id, "quoted": json.dumps(user_id)}
         tables = {
-            table: _rows(
-                self._conn, f"SELECT * FROM {table} WHERE {_where(columns)}" if columns
-                else _KEYS_ABOUT, params,
-            )
+            table: _rows(self._conn, rows_sql(table, columns) if columns else KEYS_ABOUT, params)
             for table, columns in USER_TABLES.items()
-        }  # fmt: skip
+        }
         return {"user_id": user_id, "exported_at": at.isoformat(), "tables": tables}
 
     def _release_keys(self, params: dict[str, str]) -> None:
@@ -191,28 +166,24 @@ class Privacy:
         (reward keys) get the pseudonym instead; they stay unique.
         """
         conn = self._conn
-        conn.execute(
-            "UPDATE transactions SET idempotency_key = NULL WHERE idempotency_key IN "
-            "(SELECT 'call:' || key FROM idempotency_keys WHERE instr(result, :quoted) > 0)",
-            params,
-        )
+        conn.execute(FORGET_CALL_KEYS, params)
         user_id, pseudonym = params["user"], params["pseudonym"]
         renamed = [
             (_derived_key(key, user_id, pseudonym), tid)
-            for tid, key in conn.execute(_USER_KEYS, params).fetchall()
+            for tid, key in conn.execute(USER_KEYS, params).fetchall()
         ]
-        conn.executemany("UPDATE transactions SET idempotency_key = ? WHERE id = ?", renamed)
+        conn.executemany(RENAME_KEY, renamed)
 
     def delete(self, tx: Tx, user_id: str, at: datetime, at_text: str) -> UserDeletion:
         """Forfeit, anonymise the shared history, delete the rest; one transaction."""
         conn = self._conn
         pseudonym = f"deleted-{secrets.token_hex(8)}"
-        for (reservation_id,) in conn.execute(_HOLDS, (user_id,)).fetchall():
+        for (reservation_id,) in conn.execute(HOLDS, (user_id,)).fetchall():
             self._reservations.release(
                 reservation_id, status="released", at_text=at_text, shop=True
             )
         forfeited: dict[str, int] = {}
-        for currency, balance in conn.execute(_BALANCES, (user_id,)).fetchall():
+        for currency, balance in conn.execute(BALANCES, (user_id,)).fetchall():
             posting = Posting(
                 "admin_adjustment", currency, balance, user_id, "user_deleted", at, at_text
             )
@@ -226,21 +197,21 @@ class Privacy:
             "quoted": json.dumps(user_id), "pseudonym_quoted": json.dumps(pseudonym),
         }  # fmt: skip
         self._release_keys(params)
-        entries = conn.execute(_ENTRIES, params).rowcount
-        for sql in _ANONYMISE:
+        entries = conn.execute(ENTRIES, params).rowcount
+        for sql in ANONYMISE:
             conn.execute(sql, params)
         # Rows reference each other (level rewards -> XP awards -> profiles); checking the
         # keys once, at commit, lets the deletes run in table order.
-        conn.execute("PRAGMA defer_foreign_keys = ON")
+        conn.execute(DEFER_FOREIGN_KEYS)
         deleted: dict[str, int] = {}
         for table, columns in USER_TABLES.items():
             if table in ANONYMISED:
                 continue
-            sql = f"DELETE FROM {table} WHERE {_where(columns)}" if columns else _FORGET_KEYS
+            sql = delete_rows_sql(table, columns) if columns else FORGET_KEYS
             cursor = conn.execute(sql, params)
             if cursor.rowcount:
                 deleted[table] = cursor.rowcount
-        conn.execute(_TOMBSTONE, (pseudonym, at_text))
+        conn.execute(TOMBSTONE, (pseudonym, at_text))
         deletion = UserDeletion(
             user_id=user_id,
             pseudonym=pseudonym,

@@ -41,6 +41,7 @@ from ..progression.definitions import (
     structure_rule,
     structure_shop_item,
 )
+from ..storage.simulator import LIVE_DEFINITIONS
 
 __all__ = ["EventMix", "Plan", "read_plan"]
 
@@ -109,9 +110,7 @@ def read_plan(g: Gamification, config: Config, events: Mapping[str, float] | Non
     achievements = []
     quests = []
     shop = []
-    rows = g.db.execute(
-        "SELECT kind, body FROM definitions WHERE retired_at IS NULL ORDER BY kind, key"
-    ).fetchall()
+    rows = g.db.execute(LIVE_DEFINITIONS).fetchall()
     for kind, body in rows:
         data = json.loads(body)
         if kind == "rule":

@@ -30,6 +30,14 @@ from ..engine import Gamification
 from ..hookspecs import hookimpl
 from ..models import Order
 from ..progression.definitions import ShopItem
+from ..storage.simulator import (
+    FIRST_UNLOCKS,
+    LEVELS,
+    LIFETIMES,
+    PROGRESS,
+    STREAKS_FROM,
+    SYSTEM_BALANCES,
+)
 from .catalogue import read_plan
 from .profiles import PROFILES, ActivityProfile, population
 from .report import STREAK_THRESHOLDS, Observations, SimulationReport, build_report
@@ -440,15 +448,13 @@ class _Simulation:
     # -- observing ----------------------------------------------------------------------------
 
     def _system_balances(self) -> dict[tuple[str, str], int]:
-        rows = self.g.db.execute(
-            "SELECT system_name, currency, balance FROM accounts WHERE system_name IS NOT NULL"
-        ).fetchall()
+        rows = self.g.db.execute(SYSTEM_BALANCES).fetchall()
         return {(name, currency): balance for name, currency, balance in rows}
 
     def _snapshot(self, day: int) -> None:
         db = self.g.db
         index = self.index
-        for user_id, level in db.execute("SELECT user_id, level FROM profiles").fetchall():
+        for user_id, level in db.execute(LEVELS).fetchall():
             user = index.get(user_id)
             if user is None or level <= self.reached[user]:
                 continue
@@ -456,10 +462,7 @@ class _Simulation:
                 self.obs.level_days.setdefault(reached, []).append(day + 1)
             self.reached[user] = level
         counts = dict.fromkeys(STREAK_THRESHOLDS, 0)
-        rows = db.execute(
-            "SELECT user_id, streak_current FROM profiles WHERE streak_current >= ?",
-            (min(STREAK_THRESHOLDS),),
-        ).fetchall()
+        rows = db.execute(STREAKS_FROM, (min(STREAK_THRESHOLDS),)).fetchall()
         for user_id, current in rows:
             if user_id in index:
                 for n in STREAK_THRESHOLDS:
@@ -482,25 +485,19 @@ class _Simulation:
         users = len(self.ids)
         levels = [1] * users
         xp = [0] * users
-        for user_id, level, total in db.execute("SELECT user_id, level, xp FROM profiles"):
+        for user_id, level, total in db.execute(PROGRESS):
             if user_id in self.index:
                 levels[self.index[user_id]] = level
                 xp[self.index[user_id]] = total
         earned: list[dict[str, int]] = [{} for _ in range(users)]
         spent: list[dict[str, int]] = [{} for _ in range(users)]
-        for user_id, currency, got, gave in db.execute(
-            "SELECT user_id, currency, lifetime_earned, lifetime_spent FROM accounts "
-            "WHERE user_id IS NOT NULL"
-        ):
+        for user_id, currency, got, gave in db.execute(LIFETIMES):
             if user_id in self.index:
                 earned[self.index[user_id]][currency] = got
                 spent[self.index[user_id]][currency] = gave
         day_texts = [to_text(moment) for moment in self.day_starts]
         unlocks = []
-        for user_id, key, first in db.execute(
-            "SELECT user_id, key, MIN(unlocked_at) FROM achievement_unlocks "
-            "GROUP BY user_id, key ORDER BY user_id, key"
-        ):
+        for user_id, key, first in db.execute(FIRST_UNLOCKS):
             if user_id in self.index:
                 day = min(self.days, max(1, bisect.bisect_right(day_texts, first)))
                 unlocks.append((self.index[user_id], key, day))

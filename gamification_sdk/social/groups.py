@@ -9,17 +9,24 @@ from collections.abc import Callable, Iterable
 
 from ..config import Config
 from ..models import Privacy
+from ..storage.groups import (
+    ADD_FRIEND,
+    FRIENDS,
+    GROUP_KIND,
+    JOIN_GROUP,
+    LEAVE_GROUP,
+    MEMBERS,
+    NEW_GROUP,
+    PRIVACY,
+    READ_SALT,
+    SAVE_SALT,
+    UNFRIEND,
+    USER_GROUPS,
+    people_sql,
+    set_privacy_sql,
+)
 
 __all__ = ["Person", "Social"]
-
-_PEOPLE = (
-    "SELECT user_id, level, real_name, username, visibility, show_on_global, display_name_type "
-    "FROM profiles WHERE user_id IN ({marks})"
-)
-_PRIVACY = (
-    "SELECT visibility, show_on_global, display_name_type, real_name, username FROM profiles "
-    "WHERE user_id = ?"
-)
 
 FriendsOf = Callable[[str], Iterable[str] | None]
 
@@ -48,13 +55,8 @@ class Social:
 
     def setup(self) -> None:
         """Make (once) and load the secret that keeps anonymous numbers unguessable."""
-        self._conn.execute(
-            "INSERT OR IGNORE INTO lb_settings (name, value) VALUES ('anonymous_salt', ?)",
-            (secrets.token_hex(16),),
-        )
-        (salt,) = self._conn.execute(
-            "SELECT value FROM lb_settings WHERE name = 'anonymous_salt'"
-        ).fetchone()
+        self._conn.execute(SAVE_SALT, (secrets.token_hex(16),))
+        (salt,) = self._conn.execute(READ_SALT).fetchone()
         self._salt = salt.encode()
 
     def anonymous_name(self, user_id: str) -> str:
@@ -65,7 +67,7 @@ class Social:
     # -- privacy -----------------------------------------------------------------------------
 
     def privacy(self, user_id: str) -> Privacy:
-        row = self._conn.execute(_PRIVACY, (user_id,)).fetchone()
+        row = self._conn.execute(PRIVACY, (user_id,)).fetchone()
         visibility, on_global, style, real_name, username = row or (None,) * 5
         return Privacy(
             visibility=visibility or self._visibility,
@@ -81,18 +83,14 @@ class Social:
         return privacy.visibility == "public" and privacy.show_on_global
 
     def set_privacy(self, user_id: str, changes: dict[str, object], at_text: str) -> None:
-        columns = ", ".join(f"{name} = ?" for name in changes)
-        self._conn.execute(
-            f"UPDATE profiles SET {columns}, updated_at = ? WHERE user_id = ?",
-            (*changes.values(), at_text, user_id),
-        )
+        self._conn.execute(set_privacy_sql(changes), (*changes.values(), at_text, user_id))
 
     def people(self, user_ids: Iterable[str]) -> dict[str, Person]:
         ids = list(dict.fromkeys(user_ids))
         found: dict[str, Person] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            sql = _PEOPLE.format(marks=", ".join("?" * len(chunk)))
+            sql = people_sql(len(chunk))
             for user_id, level, real_name, username, visibility, _, style in self._conn.execute(
                 sql, chunk
             ):
@@ -113,43 +111,24 @@ class Social:
     # -- groups ------------------------------------------------------------------------------
 
     def group_kind(self, group: str) -> str | None:
-        row = self._conn.execute("SELECT kind FROM groups WHERE group_id = ?", (group,)).fetchone()
+        row = self._conn.execute(GROUP_KIND, (group,)).fetchone()
         return None if row is None else str(row[0])
 
     def join(self, user_id: str, group: str, kind: str, at_text: str) -> bool:
-        self._conn.execute(
-            "INSERT OR IGNORE INTO groups (group_id, kind, created_at) VALUES (?, ?, ?)",
-            (group, kind, at_text),
-        )
-        cursor = self._conn.execute(
-            "INSERT OR IGNORE INTO group_members (group_id, user_id, joined_at) VALUES (?, ?, ?)",
-            (group, user_id, at_text),
-        )
+        self._conn.execute(NEW_GROUP, (group, kind, at_text))
+        cursor = self._conn.execute(JOIN_GROUP, (group, user_id, at_text))
         return cursor.rowcount == 1
 
     def leave(self, user_id: str, group: str) -> bool:
-        cursor = self._conn.execute(
-            "DELETE FROM group_members WHERE group_id = ? AND user_id = ?", (group, user_id)
-        )
+        cursor = self._conn.execute(LEAVE_GROUP, (group, user_id))
         return cursor.rowcount == 1
 
     def members(self, group: str) -> list[str]:
-        return [
-            user_id
-            for (user_id,) in self._conn.execute(
-                "SELECT user_id FROM group_members WHERE group_id = ? ORDER BY user_id", (group,)
-            )
-        ]
+        return [user_id for (user_id,) in self._conn.execute(MEMBERS, (group,))]
 
     def groups(self, user_id: str) -> dict[str, str]:
         """The user's groups: group -> kind."""
-        return dict(
-            self._conn.execute(
-                "SELECT m.group_id, g.kind FROM group_members m JOIN groups g "
-                "ON g.group_id = m.group_id WHERE m.user_id = ? ORDER BY m.group_id",
-                (user_id,),
-            ).fetchall()
-        )
+        return dict(self._conn.execute(USER_GROUPS, (user_id,)).fetchall())
 
     # -- friends -----------------------------------------------------------------------------
 
@@ -157,19 +136,12 @@ class Social:
         """Friendship is mutual: one call makes both edges."""
         added = 0
         for a, b in ((user_id, friend_id), (friend_id, user_id)):
-            cursor = self._conn.execute(
-                "INSERT OR IGNORE INTO friends (user_id, friend_id, created_at) VALUES (?, ?, ?)",
-                (a, b, at_text),
-            )
+            cursor = self._conn.execute(ADD_FRIEND, (a, b, at_text))
             added += cursor.rowcount
         return added > 0
 
     def unfriend(self, user_id: str, friend_id: str) -> bool:
-        cursor = self._conn.execute(
-            "DELETE FROM friends WHERE (user_id = ?1 AND friend_id = ?2) "
-            "OR (user_id = ?2 AND friend_id = ?1)",
-            (user_id, friend_id),
-        )
+        cursor = self._conn.execute(UNFRIEND, (user_id, friend_id))
         return cursor.rowcount > 0
 
     def friends(self, user_id: str) -> set[str]:
@@ -178,9 +150,4 @@ class Social:
             answer = self.friends_of(user_id)
             if answer is not None:
                 return {friend for friend in answer if friend != user_id}
-        return {
-            friend
-            for (friend,) in self._conn.execute(
-                "SELECT friend_id FROM friends WHERE user_id = ?", (user_id,)
-            )
-        }
+        return {friend for (friend,) in self._conn.execute(FRIENDS, (user_id,))}

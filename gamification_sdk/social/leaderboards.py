@@ -17,6 +17,22 @@ from ..economy.ledger import Ledger, Posting
 from ..errors import InvalidInput, UnknownBoard, UnknownGroup
 from ..models import Leaderboard, LeaderboardEntry, PeriodClose
 from ..ops.notifications import Notifications
+from ..storage.leaderboards import (
+    ARCHIVE_ROWS,
+    ARCHIVED_GLOBAL,
+    ARCHIVED_RANKS,
+    CLOSE_PERIOD,
+    DELETE_PERIOD_BLOCKS,
+    DELETE_PERIOD_SCORES,
+    ENDED_PERIODS,
+    PERIOD_BY_KEY,
+    PERIOD_ROW,
+    PERIOD_SCORES,
+    PREVIOUS_BY_END,
+    PREVIOUS_BY_KEY,
+    RECORD_REWARD,
+    scores_sql,
+)
 from ..storage.store import Tx
 from .boards import Boards, Row
 from .groups import Person, Social
@@ -25,15 +41,6 @@ from .periods import key_problem
 __all__ = ["SCOPES", "Leaderboards", "Target"]
 
 SCOPES = ("global", "group", "friends")
-# An archived period's rows with whether global boards list each user now: the same rule
-# as ``lb_scores.listed`` (see boards.py), from the profile's current settings.
-_ARCHIVED_GLOBAL = (
-    "SELECT a.user_id, a.score, a.reached, a.previous_rank, a.movement, "
-    "COALESCE(p.visibility, ?2) = 'public' AND COALESCE(p.show_on_global, ?3) "
-    "FROM lb_archive AS a JOIN profiles AS p ON p.user_id = a.user_id "
-    "WHERE a.period_id = ?1 AND (a.user_id = ?4 "
-    "OR (COALESCE(p.visibility, ?2) = 'public' AND COALESCE(p.show_on_global, ?3)))"
-)
 
 
 class Target(NamedTuple):
@@ -115,11 +122,7 @@ class Leaderboards:
                 problem = f"no season {period_key!r:.50} is configured (seasons: {seasons})"
             if problem is not None:
                 raise InvalidInput("period_key", problem)
-        row = self._conn.execute(
-            "SELECT id, closed_at FROM lb_periods "
-            "WHERE board = ? AND period = ? AND period_key = ?",
-            (board, period, period_key),
-        ).fetchone()
+        row = self._conn.execute(PERIOD_BY_KEY, (board, period, period_key)).fetchone()
         if row is None:
             return Target(config, period, period_key, None, False)
         return Target(config, period, period_key, int(row[0]), row[1] is not None)
@@ -337,15 +340,10 @@ class Leaderboards:
     def _scores(
         self, target: Target, user_ids: Sequence[str]
     ) -> dict[str, tuple[float, int, int | None, str | None]]:
-        table = "lb_archive" if target.closed else "lb_scores"
-        extra = "previous_rank, movement" if target.closed else "NULL, NULL"
         found: dict[str, tuple[float, int, int | None, str | None]] = {}
         for start in range(0, len(user_ids), 500):
             chunk = user_ids[start : start + 500]
-            sql = (
-                f"SELECT user_id, score, reached, {extra} FROM {table} WHERE period_id = ? "
-                f"AND user_id IN ({', '.join('?' * len(chunk))})"
-            )
+            sql = scores_sql(target.closed, len(chunk))
             for user_id, score, reached, previous, movement in self._conn.execute(
                 sql, (target.period_id, *chunk)
             ):
@@ -358,7 +356,7 @@ class Leaderboards:
         which paid the rewards, but someone who has since gone private is off the board."""
         settings = self._config.leaderboards
         rows = self._conn.execute(
-            _ARCHIVED_GLOBAL, (period_id, settings.visibility, int(settings.show_on_global), viewer)
+            ARCHIVED_GLOBAL, (period_id, settings.visibility, int(settings.show_on_global), viewer)
         ).fetchall()
         found = {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
         return found, {row[0] for row in rows if row[5]}
@@ -367,14 +365,7 @@ class Leaderboards:
 
     def due(self, now: datetime) -> list[int]:
         """Open periods that ended by ``now``, oldest first."""
-        return [
-            period_id
-            for (period_id,) in self._conn.execute(
-                "SELECT id FROM lb_periods WHERE closed_at IS NULL AND ends_at <= ? "
-                "ORDER BY ends_at, id",
-                (to_text(now),),
-            )
-        ]
+        return [period_id for (period_id,) in self._conn.execute(ENDED_PERIODS, (to_text(now),))]
 
     def close(self, tx: Tx, period_id: int, now: datetime) -> PeriodClose | None:
         """Archive one ended period with movement, pay its rank rewards, drop its live rows.
@@ -383,17 +374,11 @@ class Leaderboards:
         job that runs twice pays nothing twice.
         """
         execute = self._conn.execute
-        row = execute(
-            "SELECT board, period, period_key, starts_at, closed_at FROM lb_periods WHERE id = ?",
-            (period_id,),
-        ).fetchone()
+        row = execute(PERIOD_ROW, (period_id,)).fetchone()
         if row is None or row[4] is not None:
             return None
         board, period, key, starts_at, _ = row
-        scores = execute(
-            "SELECT user_id, score, reached, listed FROM lb_scores WHERE period_id = ?",
-            (period_id,),
-        ).fetchall()
+        scores = execute(PERIOD_SCORES, (period_id,)).fetchall()
         ranked = _ranked([(u, s, r) for u, s, r, listed in scores if listed])
         ascending = sorted(line.score for line in ranked)
         previous = self._previous_ranks(board, period, key, starts_at)
@@ -406,8 +391,7 @@ class Leaderboards:
                 hidden = _Line(user_id, score, reached, rank, 0)
                 archive.append((*self._moved(rank, previous.get(user_id)), hidden, 0))
         self._conn.executemany(
-            "INSERT INTO lb_archive (period_id, user_id, score, reached, listed, rank, position, "
-            "previous_rank, movement) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ARCHIVE_ROWS,
             [
                 (period_id, line.user_id, line.score, line.reached, listed, line.rank,
                  line.position if listed else None, prior, movement)
@@ -416,12 +400,9 @@ class Leaderboards:
         )  # fmt: skip
         at_text = to_text(now)
         rewarded = self._reward(tx, period_id, board, period, key, ranked, now, at_text)
-        execute("DELETE FROM lb_scores WHERE period_id = ?", (period_id,))
-        execute("DELETE FROM lb_blocks WHERE period_id = ?", (period_id,))
-        execute(
-            "UPDATE lb_periods SET closed_at = ?, ranked = ? WHERE id = ?",
-            (at_text, len(ranked), period_id),
-        )
+        execute(DELETE_PERIOD_SCORES, (period_id,))
+        execute(DELETE_PERIOD_BLOCKS, (period_id,))
+        execute(CLOSE_PERIOD, (at_text, len(ranked), period_id))
         closed = PeriodClose(board, period, key, len(ranked), rewarded)
         tx.emit("on_leaderboard_closed", close=closed)
         return closed
@@ -440,24 +421,12 @@ class Leaderboards:
             season = None if calendar is None else calendar.season_before(key)
             if season is None:
                 return {}
-            row = self._conn.execute(
-                "SELECT id FROM lb_periods WHERE board = ? AND period = ? AND period_key = ? "
-                "AND closed_at IS NOT NULL",
-                (board, period, season.key),
-            ).fetchone()
+            row = self._conn.execute(PREVIOUS_BY_KEY, (board, period, season.key)).fetchone()
         else:
-            row = self._conn.execute(
-                "SELECT id FROM lb_periods WHERE board = ? AND period = ? AND ends_at = ? "
-                "AND closed_at IS NOT NULL",
-                (board, period, starts_at),
-            ).fetchone()
+            row = self._conn.execute(PREVIOUS_BY_END, (board, period, starts_at)).fetchone()
         if row is None:
             return {}
-        return dict(
-            self._conn.execute(
-                "SELECT user_id, rank FROM lb_archive WHERE period_id = ?", (row[0],)
-            ).fetchall()
-        )
+        return dict(self._conn.execute(ARCHIVED_RANKS, (row[0],)).fetchall())
 
     def _reward(
         self,
@@ -486,9 +455,7 @@ class Leaderboards:
                 if not first <= line.rank <= last:
                     continue
                 cursor = self._conn.execute(
-                    "INSERT OR IGNORE INTO lb_rewards (period_id, user_id, reward, rank, paid_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (period_id, line.user_id, index, line.rank, at_text),
+                    RECORD_REWARD, (period_id, line.user_id, index, line.rank, at_text)
                 )
                 if cursor.rowcount == 0:
                     continue

@@ -1,0 +1,30 @@
+"""The statements of ops/notifications.py: the notifications outbox and users' preferences."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ADD",
+    "ENABLED",
+    "MARK_ALL_READ",
+    "MARK_READ",
+    "PREFERENCES",
+    "RECENT",
+    "RECENT_UNREAD",
+    "SET_PREFERENCE",
+]
+
+ENABLED = "SELECT enabled FROM notification_preferences WHERE user_id = ? AND kind = ?"
+ADD = "INSERT INTO notifications (user_id, kind, message, data, created_at) VALUES (?, ?, ?, ?, ?)"
+_LIST = (
+    "SELECT id, user_id, kind, message, data, created_at, read_at FROM notifications "
+    "WHERE user_id = ? {unread} ORDER BY id DESC LIMIT ?"
+)
+RECENT = _LIST.format(unread="")
+RECENT_UNREAD = _LIST.format(unread="AND read_at IS NULL")
+MARK_ALL_READ = "UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL"
+MARK_READ = "UPDATE notifications SET read_at = ? WHERE id = ? AND user_id = ? AND read_at IS NULL"
+PREFERENCES = "SELECT kind, enabled FROM notification_preferences WHERE user_id = ?"
+SET_PREFERENCE = (
+    "INSERT INTO notification_preferences (user_id, kind, enabled) VALUES (?, ?, ?) "
+    "ON CONFLICT DO UPDATE SET enabled = excluded.enabled"
+)
