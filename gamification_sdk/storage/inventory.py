@@ -14,12 +14,13 @@ __all__ = [
 
 # rowcount 1 when the title is new to the user, 0 when they had it.
 GRANT_TITLE = (
-    "INSERT OR IGNORE INTO titles (user_id, title, source, granted_at) VALUES (?, ?, ?, ?)"
+    "INSERT INTO titles (user_id, title, source, granted_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (user_id, title) DO NOTHING"
 )
 GRANT_ITEM = (
     "INSERT INTO inventory (user_id, item, quantity, updated_at) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT DO UPDATE SET quantity = quantity + excluded.quantity, "
-    "updated_at = excluded.updated_at"
+    "ON CONFLICT (user_id, item) DO UPDATE SET "
+    "quantity = inventory.quantity + excluded.quantity, updated_at = excluded.updated_at"
 )
 TITLES = "SELECT title FROM titles WHERE user_id = ? ORDER BY granted_at, title"
 EQUIPPED_TITLE = "SELECT equipped_title FROM profiles WHERE user_id = ?"

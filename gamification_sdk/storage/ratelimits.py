@@ -14,7 +14,7 @@ COUNTED = (
 )
 RECORD = (
     "INSERT INTO rate_limit_hits (action, user_id, at, hits) VALUES (?, ?, ?, 1) "
-    "ON CONFLICT (action, user_id, at) DO UPDATE SET hits = hits + 1"
+    "ON CONFLICT (action, user_id, at) DO UPDATE SET hits = rate_limit_hits.hits + 1"
 )
 FORGET = (
     "UPDATE rate_limit_hits SET hits = hits - 1 WHERE action = ? AND user_id = ? AND at = ? "

@@ -28,8 +28,8 @@ CODE_OF = "SELECT code, ip FROM referral_codes WHERE user_id = ?"
 CODE_OWNER = "SELECT user_id FROM referral_codes WHERE code = ?"
 # rowcount 0 when the code (or the user) already has a row: the caller draws another code.
 NEW_CODE = (
-    "INSERT OR IGNORE INTO referral_codes (user_id, code, ip, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO referral_codes (user_id, code, ip, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 SET_CODE_IP = "UPDATE referral_codes SET ip = ?, updated_at = ? WHERE user_id = ?"
 # The referrer's IPs: the one given with their code, and their own signup's.
@@ -47,8 +47,9 @@ CONVERTED = (
 )
 # rowcount 0 when the (referrer, tier) was paid before.
 NEW_MILESTONE = (
-    "INSERT OR IGNORE INTO referral_milestones (user_id, tier, name, referrals, currency, "
-    "points, title, reached_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO referral_milestones (user_id, tier, name, referrals, currency, "
+    "points, title, reached_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (user_id, tier) DO NOTHING"
 )
 MILESTONES = (
     "SELECT user_id, tier, name, referrals, currency, points, title, reached_at "

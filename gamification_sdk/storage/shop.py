@@ -36,8 +36,8 @@ ALL_STOCK = "SELECT item, stock, sold FROM shop_stock"
 # Units left are the units the item may ever sell minus those sold, never below 0.
 SYNC_STOCK = (
     "INSERT INTO shop_stock (item, total, stock, sold) VALUES (?, ?, ?, 0) "
-    "ON CONFLICT (item) DO UPDATE SET total = excluded.total, "
-    "stock = CASE WHEN excluded.total IS NULL THEN NULL ELSE max(0, excluded.total - sold) END"
+    "ON CONFLICT (item) DO UPDATE SET total = excluded.total, stock = CASE "
+    "WHEN excluded.total IS NULL THEN NULL ELSE max(0, excluded.total - shop_stock.sold) END"
 )
 # rowcount 0 when fewer units are left than asked for (NULL stock: unlimited).
 TAKE_STOCK = (
