@@ -16,21 +16,6 @@ SQL = re.compile(
     r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|PRAGMA|BEGIN|COMMIT|ROLLBACK|"
     r"SAVEPOINT|RELEASE|WITH|VACUUM|ANALYZE)\b"
 )
-# Modules whose SQL has not moved to storage/ yet (issue 18, item 3): this list only shrinks,
-# and a module that no longer holds SQL must leave it.
-NOT_YET_MOVED = {
-    "economy/inventory.py",
-    "economy/ledger.py",
-    "economy/ratelimits.py",
-    "economy/referral_rules.py",
-    "economy/referrals.py",
-    "economy/reservations.py",
-    "economy/shop.py",
-    "ops/audit.py",
-    "ops/stats.py",
-    "runtime/idempotency.py",
-    "runtime/stored_config.py",
-}
 # Modules below the facade that still import it for type annotations: the same.
 FACADE_NOT_YET = {
     "economy/referrals.py",
@@ -54,17 +39,12 @@ def test_no_sql_outside_the_storage_layer() -> None:
     offenders = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE).as_posix()
-        if relative.startswith("storage/") or relative in NOT_YET_MOVED:
+        if relative.startswith("storage/"):
             continue
         found = _sql_literals(path)
         if found:
             offenders[relative] = found
     assert offenders == {}, "SQL outside gamification_sdk/storage/: move it to a storage module"
-
-
-def test_the_not_yet_moved_list_only_names_modules_that_still_hold_sql() -> None:
-    for relative in sorted(NOT_YET_MOVED):
-        assert _sql_literals(PACKAGE / relative), f"{relative} holds no SQL: drop it from the list"
 
 
 def test_the_scan_finds_sql(tmp_path: Path) -> None:

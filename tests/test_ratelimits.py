@@ -23,14 +23,8 @@ from gamification_sdk import (
     errors,
 )
 from gamification_sdk.config import DEFAULT_RATE_LIMITS
-from gamification_sdk.economy.ratelimits import (
-    _COUNTED,
-    _PRUNE_USER,
-    _WINDOW,
-    PURCHASE,
-    QUEST_COMPLETE,
-    REFERRAL_TRACK,
-)
+from gamification_sdk.economy.ratelimits import PURCHASE, QUEST_COMPLETE, REFERRAL_TRACK
+from gamification_sdk.storage.ratelimits import COUNTED, PRUNE_USER, WINDOW
 from gamification_sdk.storage.schema import migrations
 
 Make = Callable[..., Gamification]
@@ -71,7 +65,7 @@ def test_migration_adds_the_table(g: Gamification) -> None:
     assert "rate_limit_hits" in g.db.table_names()
 
 
-@pytest.mark.parametrize("sql", [_WINDOW, _COUNTED, _PRUNE_USER])
+@pytest.mark.parametrize("sql", [WINDOW, COUNTED, PRUNE_USER])
 def test_checks_use_the_primary_key_not_a_scan(g: Gamification, sql: str) -> None:
     plan = " ".join(
         str(row[-1]) for row in g.db.execute(f"EXPLAIN QUERY PLAN {sql}", ["a", "u", "t"])

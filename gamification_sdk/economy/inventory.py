@@ -6,6 +6,15 @@ import sqlite3
 
 from ..errors import NotFound
 from ..models import Inventory
+from ..storage.inventory import (
+    EQUIP_TITLE,
+    EQUIPPED_TITLE,
+    GRANT_ITEM,
+    GRANT_TITLE,
+    ITEMS,
+    OWNS_TITLE,
+    TITLES,
+)
 
 __all__ = ["Items"]
 
@@ -16,48 +25,22 @@ class Items:
 
     def grant_title(self, user_id: str, title: str, source: str, at_text: str) -> bool:
         """Give ``title`` (once); True if it is new to the user."""
-        cursor = self._conn.execute(
-            "INSERT OR IGNORE INTO titles (user_id, title, source, granted_at) VALUES (?, ?, ?, ?)",
-            (user_id, title, source, at_text),
-        )
+        cursor = self._conn.execute(GRANT_TITLE, (user_id, title, source, at_text))
         return cursor.rowcount == 1
 
     def grant_item(self, user_id: str, item: str, quantity: int, at_text: str) -> None:
-        self._conn.execute(
-            "INSERT INTO inventory (user_id, item, quantity, updated_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT DO UPDATE SET quantity = quantity + excluded.quantity, "
-            "updated_at = excluded.updated_at",
-            (user_id, item, quantity, at_text),
-        )
+        self._conn.execute(GRANT_ITEM, (user_id, item, quantity, at_text))
 
     def read(self, user_id: str) -> Inventory:
-        titles = tuple(
-            t
-            for (t,) in self._conn.execute(
-                "SELECT title FROM titles WHERE user_id = ? ORDER BY granted_at, title",
-                (user_id,),
-            )
-        )
-        row = self._conn.execute(
-            "SELECT equipped_title FROM profiles WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        items = dict(
-            self._conn.execute(
-                "SELECT item, quantity FROM inventory WHERE user_id = ? AND quantity > 0 "
-                "ORDER BY item",
-                (user_id,),
-            ).fetchall()
-        )
+        titles = tuple(t for (t,) in self._conn.execute(TITLES, (user_id,)))
+        row = self._conn.execute(EQUIPPED_TITLE, (user_id,)).fetchone()
+        items = dict(self._conn.execute(ITEMS, (user_id,)).fetchall())
         return Inventory(user_id, titles, None if row is None else row[0], items)
 
     def equip_title(self, user_id: str, title: str | None) -> None:
         """Show ``title`` (one the user owns), or none with ``None``."""
         if title is not None:
-            owned = self._conn.execute(
-                "SELECT 1 FROM titles WHERE user_id = ? AND title = ?", (user_id, title)
-            ).fetchone()
+            owned = self._conn.execute(OWNS_TITLE, (user_id, title)).fetchone()
             if owned is None:
                 raise NotFound("title", title)
-        self._conn.execute(
-            "UPDATE profiles SET equipped_title = ? WHERE user_id = ?", (title, user_id)
-        )
+        self._conn.execute(EQUIP_TITLE, (title, user_id))

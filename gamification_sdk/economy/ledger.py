@@ -33,6 +33,20 @@ from ..errors import (
 from ..models import AwardRequest, HistoryPage, Totals, Transaction
 from ..progression.profiles import Profiles
 from ..runtime.idempotency import Codec
+from ..storage import ledger as statements
+from ..storage.ledger import (
+    ADD_REFUNDED,
+    DELETED,
+    MOVE,
+    NEW_ENTRY,
+    NEW_SYSTEM_ACCOUNT,
+    NEW_TRANSACTION,
+    NEW_USER_ACCOUNT,
+    SIDE,
+    SYSTEM_ACCOUNT,
+    TRANSACTION,
+    USER_ACCOUNT,
+)
 from ..storage.store import Tx
 
 if TYPE_CHECKING:
@@ -52,49 +66,9 @@ SHOP_ORDER = "shop_order"
 # The reference type of battle pass rewards and premium passes (a premium pass is final).
 BATTLE_PASS = "battle_pass"
 
-_USER_ACCOUNT = "SELECT id, balance, held FROM accounts WHERE user_id = ? AND currency = ?"
-_NEW_USER_ACCOUNT = "INSERT INTO accounts (user_id, currency, created_at) VALUES (?, ?, ?)"
-_DELETED = "SELECT 1 FROM deleted_users WHERE pseudonym = ?"
-_SYSTEM_ACCOUNT = "SELECT id FROM accounts WHERE system_name = ? AND currency = ?"
-_NEW_SYSTEM_ACCOUNT = "INSERT INTO accounts (system_name, currency, created_at) VALUES (?, ?, ?)"
-_MOVE = (
-    "UPDATE accounts SET balance = balance + ?, held = held + ?, "
-    "lifetime_earned = lifetime_earned + ?, lifetime_spent = lifetime_spent + ? "
-    "WHERE id = ? RETURNING balance"
-)
-_NEW_TRANSACTION = (
-    "INSERT INTO transactions (type, currency, amount, user_id, counterparty_id, source, "
-    "reference_type, reference_id, description, metadata, refund_of, idempotency_key, "
-    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_NEW_ENTRY = (
-    "INSERT INTO entries (transaction_id, account_id, user_id, amount, balance_before, "
-    "balance_after) VALUES (?, ?, ?, ?, ?, ?)"
-)
-_TRANSACTION = (
-    "SELECT id, type, currency, amount, user_id, counterparty_id, source, reference_type, "
-    "reference_id, description, metadata, refund_of, refunded, idempotency_key, created_at "
-    "FROM transactions WHERE id = ?"
-)
-_ADD_REFUNDED = "UPDATE transactions SET refunded = refunded + ? WHERE id = ?"
-_SIDE_COLUMNS = (
-    "SELECT t.id, t.type, t.currency, e.amount, e.balance_before, e.balance_after, t.source, "
-    "t.created_at, t.user_id, t.counterparty_id, t.reference_type, t.reference_id, "
-    "t.description, t.metadata, t.refund_of, t.idempotency_key "
-    "FROM entries e JOIN transactions t ON t.id = e.transaction_id "
-)
-_HISTORY = (
-    _SIDE_COLUMNS + "WHERE e.account_id IN ({accounts}) AND e.transaction_id < ? "
-    "ORDER BY e.transaction_id DESC LIMIT ?"
-)
-_SIDE = (
-    _SIDE_COLUMNS + "WHERE e.account_id IN (SELECT id FROM accounts WHERE user_id = ?) "
-    "AND e.transaction_id = ?"
-)
-
 
 def _side(row: tuple[Any, ...], viewer: str) -> Transaction:
-    """One user's side of a transaction, from a ``_SIDE_COLUMNS`` row."""
+    """One user's side of a transaction, from a row of ``SIDE``'s columns."""
     tid, kind, currency, amount, before, after, source, created, owner = row[:9]
     counterparty = owner if kind == "transfer" and owner != viewer else row[9]
     return Transaction(
@@ -174,7 +148,7 @@ class Ledger:
 
     def _decode(self, text: str) -> Transaction:
         user_id, transaction_id = json.loads(text)
-        row = self._conn.execute(_SIDE, (user_id, transaction_id)).fetchone()
+        row = self._conn.execute(SIDE, (user_id, transaction_id)).fetchone()
         return _side(row, user_id)
 
     # -- accounts -------------------------------------------------------------------------
@@ -183,9 +157,9 @@ class Ledger:
         """Create the system accounts of every configured currency (inside a write)."""
         for currency in self._currencies:
             for name in (ISSUANCE, SINK):
-                row = self._conn.execute(_SYSTEM_ACCOUNT, (name, currency)).fetchone()
+                row = self._conn.execute(SYSTEM_ACCOUNT, (name, currency)).fetchone()
                 if row is None:
-                    cursor = self._conn.execute(_NEW_SYSTEM_ACCOUNT, (name, currency, at_text))
+                    cursor = self._conn.execute(NEW_SYSTEM_ACCOUNT, (name, currency, at_text))
                     self._system[(name, currency)] = int(cursor.lastrowid or 0)
                 else:
                     self._system[(name, currency)] = row[0]
@@ -204,7 +178,7 @@ class Ledger:
 
     def user_account(self, user_id: str, currency: str) -> tuple[int, int, int] | None:
         """``(account id, balance, held)`` or None if the user never held this currency."""
-        row = self._conn.execute(_USER_ACCOUNT, (user_id, currency)).fetchone()
+        row = self._conn.execute(USER_ACCOUNT, (user_id, currency)).fetchone()
         return None if row is None else (row[0], row[1], row[2])
 
     def open_user_account(self, user_id: str, currency: str, at_text: str) -> int:
@@ -212,7 +186,7 @@ class Ledger:
         if account is not None:
             return account[0]
         self._profiles.ensure(user_id, at_text)
-        cursor = self._conn.execute(_NEW_USER_ACCOUNT, (user_id, currency, at_text))
+        cursor = self._conn.execute(NEW_USER_ACCOUNT, (user_id, currency, at_text))
         return int(cursor.lastrowid or 0)
 
     def require_available(self, user_id: str, currency: str, amount: int) -> tuple[int, int, int]:
@@ -233,7 +207,7 @@ class Ledger:
         ref = posting.reference
         try:
             cursor = conn.execute(
-                _NEW_TRANSACTION,
+                NEW_TRANSACTION,
                 (
                     posting.type,
                     posting.currency,
@@ -254,12 +228,12 @@ class Ledger:
             sides = {}
             for leg in legs:
                 (after,) = conn.execute(
-                    _MOVE, (leg.amount, leg.held, leg.earned, leg.spent, leg.account_id)
+                    MOVE, (leg.amount, leg.held, leg.earned, leg.spent, leg.account_id)
                 ).fetchone()
                 before = after - leg.amount
                 sides[leg.account_id] = (transaction_id, before, after)
                 conn.execute(
-                    _NEW_ENTRY,
+                    NEW_ENTRY,
                     (transaction_id, leg.account_id, leg.user_id, leg.amount, before, after),
                 )
         except sqlite3.IntegrityError as exc:
@@ -377,7 +351,7 @@ class Ledger:
         A shop purchase is refunded whole, by the shop (``shop=True``), which also takes the
         items back.
         """
-        row = self._conn.execute(_TRANSACTION, (transaction_id,)).fetchone()
+        row = self._conn.execute(TRANSACTION, (transaction_id,)).fetchone()
         if row is None:
             raise NotFound("transaction_id", transaction_id)
         kind, currency, original, owner, refunded = row[1], row[2], row[3], row[4], row[12]
@@ -403,7 +377,7 @@ class Ledger:
                 f"transaction {transaction_id} belongs to another user, not {user_id!r}",
                 field="user_id",
             )
-        if self._conn.execute(_DELETED, (owner,)).fetchone() is not None:
+        if self._conn.execute(DELETED, (owner,)).fetchone() is not None:
             raise NotRefundable(f"transaction {transaction_id} belongs to a deleted user")
         remaining = original - refunded
         if remaining <= 0:
@@ -423,41 +397,27 @@ class Ledger:
             Leg(self._system[(SINK, posting.currency)], None, -amount),
         )
         result = self._post_and_view(tx, posting, legs, (account, user, None))
-        self._conn.execute(_ADD_REFUNDED, (amount, posting.refund_of))
+        self._conn.execute(ADD_REFUNDED, (amount, posting.refund_of))
         return result
 
     # -- reading --------------------------------------------------------------------------
 
     def totals(self, user_id: str, currency: str | None) -> dict[str, Totals]:
-        sql = (
-            "SELECT currency, lifetime_earned, lifetime_spent, balance FROM accounts "
-            "WHERE user_id = ?"
-        )
-        args: tuple[str, ...] = (user_id,)
-        if currency is not None:
-            sql += " AND currency = ?"
-            args = (user_id, currency)
         return {
             name: Totals(earned, spent, balance)
-            for name, earned, spent, balance in self._conn.execute(sql + " ORDER BY currency", args)
+            for name, earned, spent, balance in statements.totals(self._conn, user_id, currency)
         }
 
     def history(
         self, user_id: str, *, currency: str | None, limit: int, before: int | None
     ) -> HistoryPage:
-        sql = "SELECT id FROM accounts WHERE user_id = ?"
-        args: tuple[str, ...] = (user_id,)
-        if currency is not None:
-            sql += " AND currency = ?"
-            args = (user_id, currency)
-        accounts = [row[0] for row in self._conn.execute(sql, args)]
+        accounts = statements.account_ids(self._conn, user_id, currency)
         transactions: list[Transaction] = []
         if accounts:
-            query = _HISTORY.format(accounts=",".join("?" * len(accounts)))
-            cursor = self._conn.execute(
-                query, (*accounts, before if before is not None else 2**63 - 1, limit + 1)
+            rows = statements.history(
+                self._conn, accounts, before if before is not None else 2**63 - 1, limit + 1
             )
-            transactions = [_side(row, user_id) for row in cursor]
+            transactions = [_side(row, user_id) for row in rows]
         more = len(transactions) > limit
         page = tuple(transactions[:limit])
         return HistoryPage(

@@ -32,6 +32,15 @@ from ..config import Config, RateLimit
 from ..core.clock import to_text
 from ..errors import InvalidInput, RateLimited
 from ..models import RateLimitStatus
+from ..storage.ratelimits import (
+    COUNTED,
+    FORGET,
+    FORGET_LAST,
+    PRUNE,
+    PRUNE_USER,
+    RECORD,
+    WINDOW,
+)
 
 __all__ = ["PURCHASE", "QUEST_COMPLETE", "REFERRAL_TRACK", "RateLimits"]
 
@@ -39,28 +48,6 @@ __all__ = ["PURCHASE", "QUEST_COMPLETE", "REFERRAL_TRACK", "RateLimits"]
 PURCHASE = "purchase"
 QUEST_COMPLETE = "quest_complete"
 REFERRAL_TRACK = "referral_track"
-
-# All of these run on the table's primary key (action, user_id, at): no scans.
-_WINDOW = (
-    "SELECT coalesce(sum(hits), 0), min(at) FROM rate_limit_hits "
-    "WHERE action = ? AND user_id = ? AND at > ?"
-)
-_COUNTED = (
-    "SELECT at, hits FROM rate_limit_hits WHERE action = ? AND user_id = ? AND at > ? ORDER BY at"
-)
-_RECORD = (
-    "INSERT INTO rate_limit_hits (action, user_id, at, hits) VALUES (?, ?, ?, 1) "
-    "ON CONFLICT (action, user_id, at) DO UPDATE SET hits = hits + 1"
-)
-_FORGET = (
-    "UPDATE rate_limit_hits SET hits = hits - 1 WHERE action = ? AND user_id = ? AND at = ? "
-    "AND hits > 1"
-)
-_FORGET_LAST = (
-    "DELETE FROM rate_limit_hits WHERE action = ? AND user_id = ? AND at = ? AND hits = 1"
-)
-_PRUNE_USER = "DELETE FROM rate_limit_hits WHERE action = ? AND user_id = ? AND at <= ?"
-_PRUNE = "DELETE FROM rate_limit_hits WHERE action = ? AND at <= ?"
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
@@ -98,7 +85,7 @@ class RateLimits:
         if rule is None:
             return RateLimitStatus(action, user_id, None, None, 0, None, None)
         since = to_text(_shift(at, -rule.seconds))
-        used, oldest = self._conn.execute(_WINDOW, (action, user_id, since)).fetchone()
+        used, oldest = self._conn.execute(WINDOW, (action, user_id, since)).fetchone()
         remaining = max(0, rule.max - used)
         if used == 0:
             resets_at = None
@@ -111,7 +98,7 @@ class RateLimits:
 
     def _free_at(self, action: str, user_id: str, since: str, drop: int, seconds: int) -> datetime:
         gone = 0
-        for at_text, hits in self._conn.execute(_COUNTED, (action, user_id, since)):
+        for at_text, hits in self._conn.execute(COUNTED, (action, user_id, since)):
             gone += hits
             if gone >= drop:
                 return _shift(datetime.fromisoformat(at_text), seconds)
@@ -134,14 +121,14 @@ class RateLimits:
         rule = self.rule(action)
         if rule is None:
             return
-        self._conn.execute(_PRUNE_USER, (action, user_id, to_text(_shift(at, -2 * rule.seconds))))
-        self._conn.execute(_RECORD, (action, user_id, at_text))
+        self._conn.execute(PRUNE_USER, (action, user_id, to_text(_shift(at, -2 * rule.seconds))))
+        self._conn.execute(RECORD, (action, user_id, at_text))
 
     def forget(self, action: str, user_id: str, at_text: str) -> None:
         """Take back one call recorded at ``at_text`` (a purchase whose fulfilment failed)."""
         args = (action, user_id, at_text)
-        if self._conn.execute(_FORGET, args).rowcount == 0:
-            self._conn.execute(_FORGET_LAST, args)
+        if self._conn.execute(FORGET, args).rowcount == 0:
+            self._conn.execute(FORGET_LAST, args)
 
     def hit(self, action: str, user_id: str, at: datetime, at_text: str) -> RateLimitStatus:
         """``check`` then ``record``: raises ``RateLimited`` (writing nothing) or counts the call.
@@ -166,5 +153,5 @@ class RateLimits:
         for action, rule in sorted(self._limits.items()):
             if rule is not None:
                 since = to_text(_shift(at, -2 * rule.seconds))
-                deleted += self._conn.execute(_PRUNE, (action, since)).rowcount
+                deleted += self._conn.execute(PRUNE, (action, since)).rowcount
         return deleted

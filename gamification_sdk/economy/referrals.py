@@ -45,6 +45,28 @@ from ..ops.notifications import Notifications
 from ..progression.achievements import Achievements, Context, Signal
 from ..progression.metrics import Metrics
 from ..progression.profiles import Profiles
+from ..storage.referrals import (
+    BY_ID,
+    BY_REFERRED,
+    BY_REFERRER,
+    CODE_OF,
+    CODE_OWNER,
+    CONVERT,
+    CONVERTED,
+    COUNTS,
+    DEVICE_SEEN,
+    EARLIER,
+    EARNED,
+    FROM_IP,
+    KNOWN_IPS,
+    MILESTONES,
+    NEW_CODE,
+    NEW_MILESTONE,
+    NEW_REFERRAL,
+    SET_CODE_IP,
+    SET_POINTS,
+    SET_STATUS,
+)
 from ..storage.store import Tx
 from .inventory import Items
 from .ledger import Ledger, Posting
@@ -87,50 +109,6 @@ REASONS = (
     "ip_velocity", "device_seen",
 )  # fmt: skip
 MAX_REVENUE = 1e12
-
-_COLUMNS = (
-    "id, code, referrer_id, referred_id, status, flagged, reason, currency, referrer_points, "
-    "referred_points, created_at, signed_up_at, converted_at, conversion_kind, revenue, ip, "
-    "device_fingerprint, email, utm"
-)
-_BY_ID = f"SELECT {_COLUMNS} FROM referrals WHERE id = ?"
-_BY_REFERRED = f"SELECT {_COLUMNS} FROM referrals WHERE referred_id = ? AND flagged = 0"
-_BY_REFERRER = (
-    f"SELECT {_COLUMNS} FROM referrals WHERE referrer_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
-)
-_INSERT = (
-    "INSERT INTO referrals (code, referrer_id, referred_id, status, flagged, reason, currency, "
-    "ip, device_fingerprint, email, utm, created_at, signed_up_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_CODE_OF = "SELECT code, ip FROM referral_codes WHERE user_id = ?"
-_OWNER = "SELECT user_id FROM referral_codes WHERE code = ?"
-_NEW_CODE = (
-    "INSERT OR IGNORE INTO referral_codes (user_id, code, ip, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?)"
-)
-_CODE_IP = "UPDATE referral_codes SET ip = ?, updated_at = ? WHERE user_id = ?"
-# The referrer's IPs: the one given with their code, and their own signup's.
-_KNOWN_IPS = (
-    "SELECT ip FROM referral_codes WHERE user_id = ? AND ip IS NOT NULL UNION "
-    "SELECT ip FROM referrals WHERE referred_id = ? AND flagged = 0 AND ip IS NOT NULL"
-)
-_EARLIER = "SELECT min(flagged) FROM referrals WHERE referred_id = ?"
-_FROM_IP = "SELECT count(*) FROM referrals WHERE ip = ? AND created_at > ?"
-_DEVICE = "SELECT 1 FROM referrals WHERE device_fingerprint = ? LIMIT 1"
-_CONVERTED = (
-    "SELECT count(*) FROM referrals WHERE referrer_id = ? AND flagged = 0 "
-    "AND converted_at IS NOT NULL"
-)
-_NEW_MILESTONE = (
-    "INSERT OR IGNORE INTO referral_milestones (user_id, tier, name, referrals, currency, "
-    "points, title, reached_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_MILESTONES = (
-    "SELECT user_id, tier, name, referrals, currency, points, title, reached_at "
-    "FROM referral_milestones WHERE user_id = ? ORDER BY referrals"
-)
-
 
 # -- argument checks (the facade runs them before it opens the transaction) ------------------
 
@@ -292,15 +270,15 @@ class Referrals:
     # -- codes ----------------------------------------------------------------------------
 
     def code_of(self, user_id: str) -> str | None:
-        row = self._conn.execute(_CODE_OF, (user_id,)).fetchone()
+        row = self._conn.execute(CODE_OF, (user_id,)).fetchone()
         return None if row is None else str(row[0])
 
     def code(self, user_id: str, name: str | None, ip: str | None, at_text: str) -> str:
         """The user's code, made on first call; ``ip`` (if given) becomes their known IP."""
-        row = self._conn.execute(_CODE_OF, (user_id,)).fetchone()
+        row = self._conn.execute(CODE_OF, (user_id,)).fetchone()
         if row is not None:
             if ip is not None and ip != row[1]:
-                self._conn.execute(_CODE_IP, (ip, at_text, user_id))
+                self._conn.execute(SET_CODE_IP, (ip, at_text, user_id))
             return str(row[0])
         self._profiles.ensure(user_id, at_text)
         s = self._settings
@@ -311,7 +289,7 @@ class Referrals:
                 secrets.choice(s.code_alphabet) for _ in range(s.code_length + attempt // 16)
             )
             candidate = s.code_format.replace("{name}", label).replace("{random}", drawn).upper()
-            cursor = self._conn.execute(_NEW_CODE, (user_id, candidate, ip, at_text, at_text))
+            cursor = self._conn.execute(NEW_CODE, (user_id, candidate, ip, at_text, at_text))
             if cursor.rowcount == 1:
                 return candidate
         raise AssertionError("no free referral code after 64 draws")
@@ -332,7 +310,7 @@ class Referrals:
         at_text: str,
     ) -> Referral:
         """Store a referral, paid (signed_up) or flagged (pending, with its reason)."""
-        row = self._conn.execute(_OWNER, (code,)).fetchone()
+        row = self._conn.execute(CODE_OWNER, (code,)).fetchone()
         if row is None:
             raise UnknownReferralCode(code)
         referrer = str(row[0])
@@ -343,7 +321,7 @@ class Referrals:
         if reason is None and not self._profiles.exists(referred_id):
             self._profiles.refuse_unknown(referred_id)
         cursor = self._conn.execute(
-            _INSERT,
+            NEW_REFERRAL,
             (
                 code, referrer, referred_id, "pending" if reason else "signed_up",
                 int(reason is not None), reason, self._currency, ip, device, email,
@@ -367,14 +345,14 @@ class Referrals:
         if s.reject_referral_cycle and closes_cycle(conn, a.referrer_id, a.referred_id):
             return "referral_cycle"
         # A paid earlier referral always blocks: a user is welcomed once (a unique index).
-        (earlier,) = conn.execute(_EARLIER, (a.referred_id,)).fetchone()
+        (earlier,) = conn.execute(EARLIER, (a.referred_id,)).fetchone()
         if earlier == 0 or (earlier == 1 and s.reject_referred_twice):
             return "referred_twice"
         if s.reject_existing_user and has_activity(conn, a.referred_id, to_text(a.at)):
             return "existing_user"
         if a.ip is not None:
             if s.reject_same_ip:
-                known = {ip for (ip,) in conn.execute(_KNOWN_IPS, (a.referrer_id, a.referrer_id))}
+                known = {ip for (ip,) in conn.execute(KNOWN_IPS, (a.referrer_id, a.referrer_id))}
                 if a.ip in known:
                     return "same_ip"
             if s.max_referrals_per_ip:
@@ -382,13 +360,13 @@ class Referrals:
                     since = to_text(a.at - timedelta(days=s.ip_window_days))
                 except OverflowError:
                     since = ""
-                (count,) = conn.execute(_FROM_IP, (a.ip, since)).fetchone()
+                (count,) = conn.execute(FROM_IP, (a.ip, since)).fetchone()
                 if count >= s.max_referrals_per_ip:
                     return "ip_velocity"
         if (
             s.reject_seen_device
             and a.device_fingerprint is not None
-            and conn.execute(_DEVICE, (a.device_fingerprint,)).fetchone() is not None
+            and conn.execute(DEVICE_SEEN, (a.device_fingerprint,)).fetchone() is not None
         ):
             return "device_seen"
         return None
@@ -425,10 +403,7 @@ class Referrals:
                 tx, new_ctx, s.referred_reward, currency, "referral", reference,
                 f"referral:{referral_id}:referred", "Welcome bonus", new_pending,
             )  # fmt: skip
-        self._conn.execute(
-            "UPDATE referrals SET referrer_points = ?, referred_points = ? WHERE id = ?",
-            (s.referrer_reward, s.referred_reward, referral_id),
-        )
+        self._conn.execute(SET_POINTS, (s.referrer_reward, s.referred_reward, referral_id))
         self._notifications.add(
             tx, referrer, "referral_signed_up", "A friend joined with your referral code",
             {"referral_id": referral_id, "referred_id": referred, "points": s.referrer_reward,
@@ -499,11 +474,7 @@ class Referrals:
                 f"pays in {currency!r}, which is no longer configured",
             )  # fmt: skip
         amount = self._settings.conversion_reward
-        self._conn.execute(
-            "UPDATE referrals SET status = 'converted', converted_at = ?, conversion_kind = ?, "
-            "revenue = ?, referrer_points = referrer_points + ?, updated_at = ? WHERE id = ?",
-            (at_text, kind, revenue, amount, at_text, referral.id),
-        )
+        self._conn.execute(CONVERT, (at_text, kind, revenue, amount, at_text, referral.id))
         ctx = self._achievements.context(referral.referrer_id, at, at_text)
         pending: list[Signal] = []
         if amount:
@@ -530,13 +501,13 @@ class Referrals:
     def _milestones(self, tx: Tx, ctx: Context, pending: list[Signal]) -> list[MilestoneReward]:
         """Pay every configured tier the referrer's converted referrals reach and not yet paid."""
         user = ctx.user_id
-        (converted,) = self._conn.execute(_CONVERTED, (user,)).fetchone()
+        (converted,) = self._conn.execute(CONVERTED, (user,)).fetchone()
         reached: list[MilestoneReward] = []
         for tier in self._tiers:
             if tier.referrals > converted:
                 break
             cursor = self._conn.execute(
-                _NEW_MILESTONE,
+                NEW_MILESTONE,
                 (user, tier.tier, tier.name, tier.referrals, self._currency, tier.points,
                  tier.title, ctx.at_text),
             )  # fmt: skip
@@ -585,10 +556,7 @@ class Referrals:
                 referral.id, referral.status,
                 "has not converted; convert_referral it before it becomes a paid client",
             )  # fmt: skip
-        self._conn.execute(
-            "UPDATE referrals SET status = ?, updated_at = ? WHERE id = ?",
-            (status, at_text, referral.id),
-        )
+        self._conn.execute(SET_STATUS, (status, at_text, referral.id))
         return self.get(referral.id)
 
     # -- reading --------------------------------------------------------------------------
@@ -596,16 +564,16 @@ class Referrals:
     def get(self, ref: int | str) -> Referral:
         """By id, or by the new user's id (their unflagged referral); ``NotFound`` if none."""
         if isinstance(ref, int):
-            row = self._conn.execute(_BY_ID, (ref,)).fetchone()
+            row = self._conn.execute(BY_ID, (ref,)).fetchone()
         else:
-            row = self._conn.execute(_BY_REFERRED, (ref,)).fetchone()
+            row = self._conn.execute(BY_REFERRED, (ref,)).fetchone()
         if row is None:
             raise NotFound("referral", ref)
         return _referral(row)
 
     def listing(self, user_id: str, limit: int, before: int | None) -> list[Referral]:
         cursor = self._conn.execute(
-            _BY_REFERRER, (user_id, before if before is not None else 2**63 - 1, limit)
+            BY_REFERRER, (user_id, before if before is not None else 2**63 - 1, limit)
         )
         return [_referral(row) for row in cursor]
 
@@ -613,26 +581,16 @@ class Referrals:
         conn = self._conn
         counts = dict.fromkeys(STATUSES, 0)
         flagged = 0
-        for status, is_flagged, n in conn.execute(
-            "SELECT status, flagged, count(*) FROM referrals WHERE referrer_id = ? "
-            "GROUP BY status, flagged",
-            (user_id,),
-        ):
+        for status, is_flagged, n in conn.execute(COUNTS, (user_id,)):
             counts[status] += n
             flagged += n if is_flagged else 0
-        (converted,) = conn.execute(_CONVERTED, (user_id,)).fetchone()
+        (converted,) = conn.execute(CONVERTED, (user_id,)).fetchone()
         earned: dict[str, int] = {}
-        for sql in (
-            "SELECT currency, sum(referrer_points) FROM referrals "
-            "WHERE referrer_id = ? AND flagged = 0 GROUP BY currency",
-            "SELECT currency, referred_points FROM referrals WHERE referred_id = ? AND flagged = 0",
-            "SELECT currency, sum(points) FROM referral_milestones WHERE user_id = ? "
-            "GROUP BY currency",
-        ):
-            for currency, points in conn.execute(sql, (user_id,)):
+        for statement in EARNED:
+            for currency, points in conn.execute(statement, (user_id,)):
                 if points:
                     earned[currency] = earned.get(currency, 0) + points
-        milestones = tuple(_milestone(row) for row in conn.execute(_MILESTONES, (user_id,)))
+        milestones = tuple(_milestone(row) for row in conn.execute(MILESTONES, (user_id,)))
         current = [tier for tier in self._tiers if tier.referrals <= converted]
         ahead = [tier for tier in self._tiers if tier.referrals > converted]
         return ReferralStats(

@@ -15,27 +15,11 @@ from datetime import datetime
 from ..core.clock import to_text
 from ..errors import InvalidInput, NotFound, ReservationClosed, ReservationExpired
 from ..models import Reservation, Transaction
+from ..storage.reservations import CLOSE, DUE, GET, HOLD, NEW
 from ..storage.store import Tx
 from .ledger import SHOP_ORDER, Ledger, Posting
 
 __all__ = ["Reservations"]
-
-_COLUMNS = (
-    "id, user_id, currency, amount, status, source, created_at, expires_at, "
-    "reference_type, reference_id, transaction_id, account_id"
-)
-_GET = f"SELECT {_COLUMNS} FROM reservations WHERE id = ?"
-_NEW = (
-    "INSERT INTO reservations (user_id, account_id, currency, amount, status, source, "
-    "reference_type, reference_id, created_at, expires_at) "
-    "VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)"
-)
-_HOLD = "UPDATE accounts SET held = held + ? WHERE id = ?"
-_CLOSE = "UPDATE reservations SET status = ?, closed_at = ?, transaction_id = ? WHERE id = ?"
-_DUE = (
-    f"SELECT {_COLUMNS} FROM reservations WHERE status = 'active' AND expires_at <= ? "
-    "ORDER BY expires_at, id"
-)
 
 
 def _reservation(
@@ -62,7 +46,7 @@ class Reservations:
         self._ledger = ledger
 
     def get(self, reservation_id: int) -> Reservation:
-        row = self._conn.execute(_GET, (reservation_id,)).fetchone()
+        row = self._conn.execute(GET, (reservation_id,)).fetchone()
         if row is None:
             raise NotFound("reservation_id", reservation_id)
         return _reservation(row)
@@ -80,10 +64,10 @@ class Reservations:
         at_text: str,
     ) -> Reservation:
         account = self._ledger.require_available(user_id, currency, amount)
-        self._conn.execute(_HOLD, (amount, account[0]))
+        self._conn.execute(HOLD, (amount, account[0]))
         expires_text = to_text(expires_at)
         cursor = self._conn.execute(
-            _NEW,
+            NEW,
             (
                 user_id,
                 account[0],
@@ -99,7 +83,7 @@ class Reservations:
         return self.get(int(cursor.lastrowid or 0))
 
     def _open_row(self, reservation_id: int, shop: bool) -> tuple[object, ...]:
-        row = self._conn.execute(_GET, (reservation_id,)).fetchone()
+        row = self._conn.execute(GET, (reservation_id,)).fetchone()
         if row is None:
             raise NotFound("reservation_id", reservation_id)
         if row[4] != "active":
@@ -147,19 +131,19 @@ class Reservations:
             key=key,
         )
         result = self._ledger.debit(tx, posting, release_held=amount, account=account)
-        self._conn.execute(_CLOSE, ("committed", at_text, result.id, reservation_id))
+        self._conn.execute(CLOSE, ("committed", at_text, result.id, reservation_id))
         return result
 
     def release(
         self, reservation_id: int, *, status: str, at_text: str, shop: bool = False
     ) -> Reservation:
         row = self._open_row(reservation_id, shop)
-        self._conn.execute(_HOLD, (-int(row[3]), row[11]))  # type: ignore[call-overload]
-        self._conn.execute(_CLOSE, (status, at_text, None, reservation_id))
+        self._conn.execute(HOLD, (-int(row[3]), row[11]))  # type: ignore[call-overload]
+        self._conn.execute(CLOSE, (status, at_text, None, reservation_id))
         return _reservation(row, status=status)
 
     def expire(self, at_text: str) -> list[Reservation]:
-        due = self._conn.execute(_DUE, (at_text,)).fetchall()
+        due = self._conn.execute(DUE, (at_text,)).fetchall()
         return [
             self.release(int(row[0]), status="expired", at_text=at_text, shop=True) for row in due
         ]

@@ -49,6 +49,31 @@ from ..models import Order, Reservation, ShopListing
 from ..progression.definitions import ShopItem, structure_shop_item
 from ..progression.streaks import FREEZE, Streaks
 from ..runtime.idempotency import Codec, Idempotency, json_codec
+from ..storage.shop import (
+    ALL_STOCK,
+    BOUGHT,
+    BOUGHT_ALL,
+    CLOSE_ORDER,
+    COMPLETE_ORDER,
+    HELD_ITEMS,
+    ITEM,
+    LIVE_ITEMS,
+    NEW_ORDER,
+    ORDER,
+    ORDERS,
+    OWNS_TITLE,
+    PENDING_KEY,
+    PUT_BACK_STOCK,
+    REFUND_ORDER,
+    REVOKE_ITEM,
+    REVOKE_TITLE,
+    SET_RESERVATIONS,
+    STOCK,
+    SYNC_STOCK,
+    TAKE_STOCK,
+    UNEQUIP,
+    USER_TITLES,
+)
 from ..storage.store import Store, Tx
 from .inventory import Items
 from .ledger import SHOP_ORDER, Ledger, Posting
@@ -62,70 +87,6 @@ __all__ = ["Shop"]
 
 MAX_TOTAL = 2**53
 _LIVE = ("pending", "completed")  # orders that count against stock and per-user limits
-
-_ITEM = "SELECT body, version, retired_at FROM definitions WHERE kind = 'shop' AND key = ?"
-_LIVE_ITEMS = "SELECT body, version FROM definitions WHERE kind = 'shop' AND retired_at IS NULL"
-_STOCK = "SELECT stock, sold FROM shop_stock WHERE item = ?"
-_ALL_STOCK = "SELECT item, stock, sold FROM shop_stock"
-_SYNC = (
-    "INSERT INTO shop_stock (item, total, stock, sold) VALUES (?, ?, ?, 0) "
-    "ON CONFLICT (item) DO UPDATE SET total = excluded.total, "
-    "stock = CASE WHEN excluded.total IS NULL THEN NULL ELSE max(0, excluded.total - sold) END"
-)
-_TAKE = (
-    "UPDATE shop_stock SET stock = stock - ?, sold = sold + ? "
-    "WHERE item = ? AND (stock IS NULL OR stock >= ?)"
-)
-# SET expressions see the old row: the new stock is total - (old sold - n).
-_PUT_BACK = (
-    "UPDATE shop_stock SET sold = sold - ?, "
-    "stock = CASE WHEN total IS NULL THEN NULL ELSE max(0, total - sold + ?) END WHERE item = ?"
-)
-_BOUGHT = (
-    "SELECT coalesce(sum(quantity), 0) FROM shop_orders WHERE user_id = ? AND item = ? "
-    "AND status IN ('pending', 'completed')"
-)
-_BOUGHT_ALL = (
-    "SELECT item, sum(quantity) FROM shop_orders WHERE user_id = ? "
-    "AND status IN ('pending', 'completed') GROUP BY item"
-)
-_OWNS_TITLE = "SELECT 1 FROM titles WHERE user_id = ? AND title = ?"
-_NEW_ORDER = (
-    "INSERT INTO shop_orders (user_id, item, version, kind, quantity, price, grants, status, "
-    "reservations, idempotency_key, fingerprint, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', '[]', ?, ?, ?)"
-)
-_SET_RESERVATIONS = "UPDATE shop_orders SET reservations = ? WHERE id = ?"
-_COMPLETE = (
-    "UPDATE shop_orders SET status = 'completed', transactions = ?, external_reference = ?, "
-    "completed_at = ? WHERE id = ? AND status = 'pending'"
-)
-_CLOSE = (
-    "UPDATE shop_orders SET status = ?, failure = ?, closed_at = ? WHERE id = ? "
-    "AND status = 'pending'"
-)
-_REFUNDED = (
-    "UPDATE shop_orders SET status = 'refunded', refunds = ?, closed_at = ? WHERE id = ? "
-    "AND status = 'completed'"
-)
-_PENDING_KEY = (
-    "SELECT id, fingerprint FROM shop_orders WHERE idempotency_key = ? AND status = 'pending'"
-)
-_COLUMNS = (
-    "id, user_id, item, kind, quantity, price, status, created_at, version, grants, "
-    "external_reference, failure, reservations, transactions, refunds, completed_at, "
-    "closed_at, idempotency_key"
-)
-_ORDER = f"SELECT {_COLUMNS} FROM shop_orders WHERE id = ?"
-_ORDERS = (
-    f"SELECT {_COLUMNS} FROM shop_orders WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
-)
-_HELD = "SELECT quantity FROM inventory WHERE user_id = ? AND item = ?"
-_REVOKE_ITEM = (
-    "UPDATE inventory SET quantity = quantity - ?, updated_at = ? WHERE user_id = ? AND item = ?"
-)
-_REVOKE_TITLE = "DELETE FROM titles WHERE user_id = ? AND title = ?"
-_UNEQUIP = "UPDATE profiles SET equipped_title = NULL WHERE user_id = ? AND equipped_title = ?"
 
 
 def _time(text: str | None) -> datetime | None:
@@ -214,7 +175,7 @@ class Shop:
 
     def item(self, key: str) -> tuple[ShopItem, int]:
         """The live item ``key`` and its definition version; ``NotFound`` if unknown or retired."""
-        row = self._conn.execute(_ITEM, (key,)).fetchone()
+        row = self._conn.execute(ITEM, (key,)).fetchone()
         if row is None or row[2] is not None:
             raise NotFound("item_key", key)
         return self._parse(row[0]), row[1]
@@ -225,12 +186,12 @@ class Shop:
         An item's ``stock`` is the number of units it may ever sell: units left are that
         minus the units sold (and never below 0), so a reload with a new number restocks.
         """
-        for body, _ in self._conn.execute(_LIVE_ITEMS).fetchall():
+        for body, _ in self._conn.execute(LIVE_ITEMS).fetchall():
             item = self._parse(body)
-            self._conn.execute(_SYNC, (item.key, item.stock, item.stock))
+            self._conn.execute(SYNC_STOCK, (item.key, item.stock, item.stock))
 
     def _stock(self, item: ShopItem) -> tuple[int | None, int]:
-        row = self._conn.execute(_STOCK, (item.key,)).fetchone()
+        row = self._conn.execute(STOCK, (item.key,)).fetchone()
         return (item.stock, 0) if row is None else (row[0], row[1])
 
     @staticmethod
@@ -267,16 +228,15 @@ class Shop:
         """Every live item, in ``order`` then key order, with its availability at ``moment``."""
         conn = self._conn
         items = sorted(
-            ((self._parse(body), version) for body, version in conn.execute(_LIVE_ITEMS)),
+            ((self._parse(body), version) for body, version in conn.execute(LIVE_ITEMS)),
             key=lambda pair: (pair[0].order, pair[0].key),
         )
-        stocks = {item: (stock, sold) for item, stock, sold in conn.execute(_ALL_STOCK)}
+        stocks = {item: (stock, sold) for item, stock, sold in conn.execute(ALL_STOCK)}
         bought: dict[str, int] = {}
         titles: set[str] = set()
         if user_id is not None:
-            bought = dict(conn.execute(_BOUGHT_ALL, (user_id,)).fetchall())
-            titles = {t for (t,) in conn.execute("SELECT title FROM titles WHERE user_id = ?",
-                                                   (user_id,))}  # fmt: skip
+            bought = dict(conn.execute(BOUGHT_ALL, (user_id,)).fetchall())
+            titles = {t for (t,) in conn.execute(USER_TITLES, (user_id,))}
         deliverable = bool(self._pm.hook.fulfill_order.get_hookimpls())
         found = []
         for item, version in items:
@@ -319,14 +279,14 @@ class Shop:
     # -- orders ----------------------------------------------------------------------------
 
     def order(self, order_id: int) -> Order:
-        row = self._conn.execute(_ORDER, (order_id,)).fetchone()
+        row = self._conn.execute(ORDER, (order_id,)).fetchone()
         if row is None:
             raise NotFound("order_id", order_id)
         return _order(row)
 
     def orders(self, user_id: str, limit: int, before: int | None) -> list[Order]:
         cursor = self._conn.execute(
-            _ORDERS, (user_id, before if before is not None else 2**63 - 1, limit)
+            ORDERS, (user_id, before if before is not None else 2**63 - 1, limit)
         )
         return [_order(row) for row in cursor]
 
@@ -351,7 +311,7 @@ class Shop:
                 prior = self._idempotency.replay(key, "purchase", digest, self.codec)
                 if prior is not None:
                     return prior
-                pending = self._conn.execute(_PENDING_KEY, (key,)).fetchone()
+                pending = self._conn.execute(PENDING_KEY, (key,)).fetchone()
                 if pending is not None:
                     if pending[1] != digest:
                         raise IdempotencyConflict(key, "purchase", "purchase")
@@ -392,9 +352,9 @@ class Shop:
         """Refuse (writing nothing), or take the stock, write the order and hold the price."""
         conn = self._conn
         stock, _ = self._stock(item)
-        bought = conn.execute(_BOUGHT, (user_id, item.key)).fetchone()[0]
+        bought = conn.execute(BOUGHT, (user_id, item.key)).fetchone()[0]
         title = item.grants_title
-        owns = title is not None and conn.execute(_OWNS_TITLE, (user_id, title)).fetchone()
+        owns = title is not None and conn.execute(OWNS_TITLE, (user_id, title)).fetchone()
         refusal = self._refusal(item, moment, stock, bought, bool(owns), quantity)
         if refusal is not None:
             raise refusal
@@ -406,14 +366,14 @@ class Shop:
             self._ledger.spendable(currency)
             self._ledger.require_available(user_id, currency, total)
         # Nothing can refuse any more: write.
-        if conn.execute(_STOCK, (item.key,)).fetchone() is None:
-            conn.execute(_SYNC, (item.key, item.stock, item.stock))
-        taken = conn.execute(_TAKE, (quantity, quantity, item.key, quantity))
+        if conn.execute(STOCK, (item.key,)).fetchone() is None:
+            conn.execute(SYNC_STOCK, (item.key, item.stock, item.stock))
+        taken = conn.execute(TAKE_STOCK, (quantity, quantity, item.key, quantity))
         assert taken.rowcount == 1, "stock was checked inside this transaction"
         granted = item.grants_item
         items = {} if granted is None else {granted: item.units * quantity}
         cursor = conn.execute(
-            _NEW_ORDER,
+            NEW_ORDER,
             (
                 user_id, item.key, version, item.kind, quantity, json.dumps(price),
                 json.dumps({"items": items, "title": title}), key,
@@ -435,7 +395,7 @@ class Shop:
             ).id
             for currency, total in price.items()
         ]
-        conn.execute(_SET_RESERVATIONS, (json.dumps(held), order_id))
+        conn.execute(SET_RESERVATIONS, (json.dumps(held), order_id))
         self._limits.record(PURCHASE, user_id, moment, at_text)
         return Order(
             id=order_id,
@@ -482,7 +442,7 @@ class Shop:
         if order.title is not None:
             self._items.grant_title(user_id, order.title, "shop", at_text)
         done = self._conn.execute(
-            _COMPLETE, (json.dumps(transactions), reference, done_text, order.id)
+            COMPLETE_ORDER, (json.dumps(transactions), reference, done_text, order.id)
         )
         assert done.rowcount == 1
         return attrs.evolve(
@@ -550,16 +510,16 @@ class Shop:
         """Close a pending order unpaid: release its holds, put its stock back, take back its
         rate-limit hit. False (and nothing done) if it is no longer pending."""
         conn = self._conn
-        row = conn.execute(_ORDER, (order_id,)).fetchone()
+        row = conn.execute(ORDER, (order_id,)).fetchone()
         if row is None or row[6] != "pending":
             return False
         order = _order(row)
         for rid in order.reservation_ids:
             if self._reservations.get(rid).status == "active":
                 self._reservations.release(rid, status="released", at_text=at_text, shop=True)
-        conn.execute(_PUT_BACK, (order.quantity, order.quantity, order.item))
+        conn.execute(PUT_BACK_STOCK, (order.quantity, order.quantity, order.item))
         self._limits.forget(PURCHASE, order.user_id, row[7])
-        conn.execute(_CLOSE, (status, failure, at_text, order_id))
+        conn.execute(CLOSE_ORDER, (status, failure, at_text, order_id))
         return True
 
     def expired(self, released: list[Reservation], at_text: str) -> None:
@@ -594,7 +554,7 @@ class Shop:
             if name == FREEZE:
                 held = self._streaks.status(user_id, moment).freezes  # missed days settled
             else:
-                row = self._conn.execute(_HELD, (user_id, name)).fetchone()
+                row = self._conn.execute(HELD_ITEMS, (user_id, name)).fetchone()
                 held = 0 if row is None else row[0]
             if held < count:
                 raise NotRefundable(
@@ -609,10 +569,10 @@ class Shop:
         for name, count in order.items.items():
             if name == FREEZE:
                 self._streaks.settle_user(tx, user_id, moment, at_text)
-            self._conn.execute(_REVOKE_ITEM, (count, at_text, user_id, name))
+            self._conn.execute(REVOKE_ITEM, (count, at_text, user_id, name))
         if order.title is not None:
-            self._conn.execute(_REVOKE_TITLE, (user_id, order.title))
-            self._conn.execute(_UNEQUIP, (user_id, order.title))
+            self._conn.execute(REVOKE_TITLE, (user_id, order.title))
+            self._conn.execute(UNEQUIP, (user_id, order.title))
         refunds = []
         for tid, (owner, currency, size) in zip(order.transaction_ids, sizes, strict=True):
             posting = Posting(
@@ -622,8 +582,8 @@ class Shop:
                 key=f"shop-refund:{order_id}:{currency}",
             )  # fmt: skip
             refunds.append(self._ledger.refund(tx, posting).id)
-        self._conn.execute(_PUT_BACK, (order.quantity, order.quantity, order.item))
-        done = self._conn.execute(_REFUNDED, (json.dumps(refunds), at_text, order_id))
+        self._conn.execute(PUT_BACK_STOCK, (order.quantity, order.quantity, order.item))
+        done = self._conn.execute(REFUND_ORDER, (json.dumps(refunds), at_text, order_id))
         assert done.rowcount == 1
         return attrs.evolve(
             order,

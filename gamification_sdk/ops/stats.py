@@ -11,17 +11,9 @@ from ..models import DailyActivity, Stats
 from ..progression.achievements import Achievements, Context
 from ..progression.metrics import ACTIVE, day_bounds, local_day
 from ..progression.profiles import Profiles
+from ..storage.stats import POINTS_SINCE, UNLOCKS, XP_SINCE
 
 __all__ = ["user_stats"]
-
-_XP_SINCE = "SELECT amount, created_at FROM xp_awards WHERE user_id = ? AND created_at >= ?"
-_POINTS_SINCE = (
-    "SELECT a.currency, e.amount, t.created_at FROM accounts a "
-    "JOIN entries e ON e.account_id = a.id JOIN transactions t ON t.id = e.transaction_id "
-    "WHERE a.user_id = ? AND e.amount > 0 AND t.created_at >= ? "
-    "AND t.type NOT IN ('refund', 'transfer')"
-)
-_UNLOCKS = "SELECT rarity, points, unlocked_at FROM achievement_unlocks WHERE user_id = ?"
 
 
 def user_stats(
@@ -42,13 +34,13 @@ def user_stats(
     def day_of(text: str) -> str:
         return local_day(datetime.fromisoformat(text), ctx.timezone, ctx.start_hour)[0].isoformat()
 
-    for amount, created in conn.execute(_XP_SINCE, (ctx.user_id, since)):
+    for amount, created in conn.execute(XP_SINCE, (ctx.user_id, since)):
         xp_by_day[day_of(created)] += amount
-    for currency, amount, created in conn.execute(_POINTS_SINCE, (ctx.user_id, since)):
+    for currency, amount, created in conn.execute(POINTS_SINCE, (ctx.user_id, since)):
         points_by_day[day_of(created)][currency] += amount
     by_rarity: dict[str, int] = defaultdict(int)
     achievement_points = 0
-    for rarity, points, unlocked_at in conn.execute(_UNLOCKS, (ctx.user_id,)):
+    for rarity, points, unlocked_at in conn.execute(UNLOCKS, (ctx.user_id,)):
         by_rarity[rarity] += 1
         achievement_points += points
         if unlocked_at >= since:

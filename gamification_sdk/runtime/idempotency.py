@@ -25,16 +25,11 @@ from typing import Any, Generic, TypeVar
 
 from ..config.convert import converter
 from ..errors import IdempotencyConflict
+from ..storage.idempotency import RECORD, lookup
 
 __all__ = ["Codec", "Idempotency", "fingerprint", "json_codec"]
 
 T = TypeVar("T")
-
-_LOOKUP = "SELECT operation, fingerprint, result FROM idempotency_keys WHERE key = ?1"
-RECORD = (
-    "INSERT INTO idempotency_keys (key, operation, fingerprint, result, created_at) "
-    "VALUES (?, ?, ?, ?, ?)"
-)
 
 
 def fingerprint(*parts: object) -> bytes:
@@ -83,7 +78,7 @@ class Idempotency:
 
     def __init__(self, conn: sqlite3.Connection, homes: tuple[str, ...] = ()) -> None:
         self._conn = conn
-        self._lookup = " UNION ALL ".join((_LOOKUP, *homes))
+        self._lookup = lookup(homes)
 
     def replay(self, key: str, operation: str, digest: bytes, codec: Codec[T]) -> T | None:
         """The stored result of an earlier identical call, or None if the key is new."""

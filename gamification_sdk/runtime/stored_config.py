@@ -26,6 +26,7 @@ import attrs
 from ..config import Config
 from ..errors import ConfigError, ConfigMismatch, InvalidInput, StoredConfigInvalid
 from ..storage.store import Store
+from ..storage.stored_config import HISTORY, LATEST, NEW_VERSION, NEWEST_VERSION
 
 __all__ = [
     "FORMAT",
@@ -137,24 +138,18 @@ class StoredConfig:
 
     def version(self) -> int:
         """The newest stored version, 0 when none is stored yet."""
-        row = self._conn.execute("SELECT MAX(version) FROM config_versions").fetchone()
+        row = self._conn.execute(NEWEST_VERSION).fetchone()
         return 0 if row is None or row[0] is None else int(row[0])
 
     def latest(self, local: Config | None = None) -> ConfigVersion | None:
         """The newest version as a ``Config`` (process-local fields from ``local``)."""
-        row = self._conn.execute(
-            "SELECT version, format, body, applied_at, applied_by FROM config_versions "
-            "ORDER BY version DESC LIMIT 1"
-        ).fetchone()
+        row = self._conn.execute(LATEST).fetchone()
         if row is None:
             return None
         return self._load(row, local)
 
     def history(self) -> list[ConfigVersion]:
-        rows = self._conn.execute(
-            "SELECT version, format, body, applied_at, applied_by FROM config_versions "
-            "ORDER BY version"
-        ).fetchall()
+        rows = self._conn.execute(HISTORY).fetchall()
         return [self._load(row, None) for row in rows]
 
     @staticmethod
@@ -188,11 +183,8 @@ class StoredConfig:
     def store(self, config: Config, at_text: str, by: str) -> int:
         """Write ``config``'s stored part as the next version; returns its number."""
         version = self.version() + 1
-        self._conn.execute(
-            "INSERT INTO config_versions (version, format, body, applied_at, applied_by) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (version, FORMAT, json.dumps(stored_part(config), sort_keys=True), at_text, by),
-        )
+        body = json.dumps(stored_part(config), sort_keys=True)
+        self._conn.execute(NEW_VERSION, (version, FORMAT, body, at_text, by))
         return version
 
     def resolve(

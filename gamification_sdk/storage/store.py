@@ -13,6 +13,7 @@ from typing import Any
 import sqlite_utils
 
 from ..errors import BatchAborted, Busy, StorageFull
+from .backend import SQLITE, Dialect
 from .checkpoints import SAFETY_NET_PAGES, Checkpointer
 
 __all__ = ["Store", "Tx"]
@@ -84,7 +85,11 @@ class Store:
 
     One ``RLock`` makes the engine safe to share between threads: sqlite3 connections
     are not safe for concurrent use, and SQLite allows one writer at a time anyway.
+
+    It implements ``backend.Backend``, the interface the storage layer is written against.
     """
+
+    dialect: Dialect = SQLITE
 
     def __init__(
         self,

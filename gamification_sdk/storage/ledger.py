@@ -1,0 +1,89 @@
+"""The statements of ``economy/ledger.py``: accounts, postings, balances and history."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+__all__ = [
+    "ADD_REFUNDED", "DELETED", "MOVE", "NEW_ENTRY", "NEW_SYSTEM_ACCOUNT", "NEW_TRANSACTION",
+    "NEW_USER_ACCOUNT", "SIDE", "SYSTEM_ACCOUNT", "TRANSACTION", "USER_ACCOUNT", "account_ids",
+    "history", "totals",
+]  # fmt: skip
+
+USER_ACCOUNT = "SELECT id, balance, held FROM accounts WHERE user_id = ? AND currency = ?"
+NEW_USER_ACCOUNT = "INSERT INTO accounts (user_id, currency, created_at) VALUES (?, ?, ?)"
+DELETED = "SELECT 1 FROM deleted_users WHERE pseudonym = ?"
+SYSTEM_ACCOUNT = "SELECT id FROM accounts WHERE system_name = ? AND currency = ?"
+NEW_SYSTEM_ACCOUNT = "INSERT INTO accounts (system_name, currency, created_at) VALUES (?, ?, ?)"
+# One leg of a posting: the new balance comes back with the UPDATE (RETURNING), so a leg costs
+# one statement, not an UPDATE and a SELECT.
+MOVE = (
+    "UPDATE accounts SET balance = balance + ?, held = held + ?, "
+    "lifetime_earned = lifetime_earned + ?, lifetime_spent = lifetime_spent + ? "
+    "WHERE id = ? RETURNING balance"
+)
+NEW_TRANSACTION = (
+    "INSERT INTO transactions (type, currency, amount, user_id, counterparty_id, source, "
+    "reference_type, reference_id, description, metadata, refund_of, idempotency_key, "
+    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+NEW_ENTRY = (
+    "INSERT INTO entries (transaction_id, account_id, user_id, amount, balance_before, "
+    "balance_after) VALUES (?, ?, ?, ?, ?, ?)"
+)
+TRANSACTION = (
+    "SELECT id, type, currency, amount, user_id, counterparty_id, source, reference_type, "
+    "reference_id, description, metadata, refund_of, refunded, idempotency_key, created_at "
+    "FROM transactions WHERE id = ?"
+)
+ADD_REFUNDED = "UPDATE transactions SET refunded = refunded + ? WHERE id = ?"
+# One user's side of a transaction: (id, type, currency, amount, balance_before,
+# balance_after, source, created_at, user_id, counterparty_id, reference_type, reference_id,
+# description, metadata, refund_of, idempotency_key).
+_SIDE_COLUMNS = (
+    "SELECT t.id, t.type, t.currency, e.amount, e.balance_before, e.balance_after, t.source, "
+    "t.created_at, t.user_id, t.counterparty_id, t.reference_type, t.reference_id, "
+    "t.description, t.metadata, t.refund_of, t.idempotency_key "
+    "FROM entries e JOIN transactions t ON t.id = e.transaction_id "
+)
+_HISTORY = (
+    _SIDE_COLUMNS + "WHERE e.account_id IN ({accounts}) AND e.transaction_id < ? "
+    "ORDER BY e.transaction_id DESC LIMIT ?"
+)
+SIDE = (
+    _SIDE_COLUMNS + "WHERE e.account_id IN (SELECT id FROM accounts WHERE user_id = ?) "
+    "AND e.transaction_id = ?"
+)
+_TOTALS = (
+    "SELECT currency, lifetime_earned, lifetime_spent, balance FROM accounts WHERE user_id = ?"
+)
+_ACCOUNT_IDS = "SELECT id FROM accounts WHERE user_id = ?"
+_OF_CURRENCY = " AND currency = ?"
+_ALL_TOTALS = _TOTALS + " ORDER BY currency"
+_CURRENCY_TOTALS = _TOTALS + _OF_CURRENCY + " ORDER BY currency"
+_CURRENCY_ACCOUNT_IDS = _ACCOUNT_IDS + _OF_CURRENCY
+
+
+def totals(conn: sqlite3.Connection, user_id: str, currency: str | None) -> list[Any]:
+    """``(currency, lifetime_earned, lifetime_spent, balance)`` of the user's accounts (of
+    one currency, or all), by currency."""
+    if currency is None:
+        return conn.execute(_ALL_TOTALS, (user_id,)).fetchall()
+    return conn.execute(_CURRENCY_TOTALS, (user_id, currency)).fetchall()
+
+
+def account_ids(conn: sqlite3.Connection, user_id: str, currency: str | None) -> list[int]:
+    """The ids of the user's accounts (of one currency, or all)."""
+    if currency is None:
+        cursor = conn.execute(_ACCOUNT_IDS, (user_id,))
+    else:
+        cursor = conn.execute(_CURRENCY_ACCOUNT_IDS, (user_id, currency))
+    return [row[0] for row in cursor]
+
+
+def history(conn: sqlite3.Connection, accounts: list[int], before: int, limit: int) -> list[Any]:
+    """The sides (``SIDE``'s columns) on ``accounts`` of transactions older than ``before``,
+    newest first, at most ``limit``."""
+    query = _HISTORY.format(accounts=",".join("?" * len(accounts)))
+    return conn.execute(query, (*accounts, before, limit)).fetchall()
