@@ -26,7 +26,8 @@ from ..models import (
     XPAward,
 )
 from ..runtime.idempotency import Codec
-from ..storage.store import Store, Tx
+from ..runtime.runtime import Runtime
+from ..storage.store import Tx
 from .achievements import Achievements, Context, Signal
 from .metrics import ACTIVE, Metrics
 from .profiles import Profiles
@@ -35,7 +36,6 @@ from .streaks import Streaks
 from .xp import XP
 
 if TYPE_CHECKING:
-    from ..engine import Gamification
     from ..social.boards import Boards
 
 __all__ = ["Tracker", "reevaluate", "track_codec"]
@@ -150,7 +150,7 @@ class Tracker:
         return []
 
     def activity(self, tx: Tx, user_id: str, *, at: datetime, at_text: str) -> None:
-        """``record_activity``: mark the local day active without an event."""
+        """``streaks.record_activity``: mark the local day active without an event."""
         ctx = self._achievements.context(user_id, at, at_text)
         if not ctx.exists:
             self._profiles.create(user_id, at_text)
@@ -162,8 +162,8 @@ class Tracker:
 
 
 def reevaluate(
-    engine: Gamification,
-    store: Store,
+    rt: Runtime,
+    profiles: Profiles,
     achievements: Achievements,
     user_ids: list[str] | None,
     progress: Callable[[int, int], None] | None,
@@ -175,6 +175,7 @@ def reevaluate(
     interrupted run resumes after the last committed chunk. Unlock rows make it exactly-once
     whatever happens: a chunk run twice finds everything already unlocked.
     """
+    store = rt.store
     conn = store.conn
     digest = achievements.catalogue.digest
     resumed_after: str | None = None
@@ -212,11 +213,11 @@ def reevaluate(
             position += chunk
         if not batch:
             break
-        moment = engine._rt.now()
+        moment = rt.now()
         at_text = to_text(moment)
         with store.write() as tx:
             for user_id in batch:
-                if user_ids is not None and not engine._profiles.exists(user_id):
+                if user_ids is not None and not profiles.exists(user_id):
                     continue
                 ctx = achievements.context(user_id, moment, at_text)
                 unlocked += achievements.evaluate_all(tx, ctx)
@@ -229,7 +230,7 @@ def reevaluate(
                     (batch[-1], digest, at_text),
                 )
         if tx.committed:
-            engine._rt.dispatch(tx, None, failures)
+            rt.dispatch(tx, None, failures)
         cursor = batch[-1]
         done += len(batch)
         if progress is not None:
@@ -238,7 +239,7 @@ def reevaluate(
         with store.write():
             conn.execute("DELETE FROM job_state WHERE name = 'reevaluate'")
     report = ReevaluateReport(users=done, unlocked=tuple(unlocked), resumed_after=resumed_after)
-    engine._rt.raise_hook_errors(failures, report)
+    rt.raise_hook_errors(failures, report)
     return report
 
 

@@ -31,7 +31,6 @@ from .profiles import Profiles
 if TYPE_CHECKING:
     import pluggy
 
-    from ..engine import Gamification
     from ..social.boards import Boards
     from .battlepass import BattlePasses
 
@@ -127,7 +126,7 @@ class XP:
         profiles: Profiles,
         ledger: Ledger,
         pm: pluggy.PluginManager,
-        engine: Gamification,
+        facade: Any,
     ) -> None:
         self._conn = conn
         self._config = config
@@ -136,7 +135,8 @@ class XP:
         self._ledger = ledger
         self._pm = pm
         self._hook = pm.hook
-        self._engine = engine
+        # The facade only to pass plugins as engine= (runtime.facade): never called here.
+        self._facade = facade
         self._rewards = {reward.level: reward for reward in config.levels.rewards}
         self._bonus = dict(config.levels.level_up_bonus)
         # (user_id, prestige, boosts_until) of the award in progress: the default multiplier
@@ -208,7 +208,7 @@ class XP:
         metadata_value: Any = None if metadata is None else json.loads(metadata)
         run_vetoes(
             self._pm,
-            self._engine,
+            self._facade,
             lambda: AwardRequest(
                 "xp", user_id, base, source, None, metadata_value, at, origin=origin
             ),
@@ -226,7 +226,7 @@ class XP:
                 factors = [
                     f
                     for f in multiplier_hook(
-                        engine=self._engine,
+                        engine=self._facade,
                         user_id=user_id,
                         source=source,
                         base_amount=base,
