@@ -799,7 +799,7 @@ class Tracking:
 
     def __init__(self, path: Path, definitions: dict[str, object]) -> None:
         self.g = Gamification.open(path, load_entrypoints=False)
-        self.g.load_definitions(definitions, name="bench")
+        self.g.events.load(definitions, name="bench")
         self.key = ordered_keys()
         self._user = itertools.cycle(user_ids())
 
@@ -860,7 +860,7 @@ def measure_track(workdir: Path, s: Settings, log: Log, report: Report) -> None:
             with g.batch():
                 for user in ids[first : first + 10_000]:
                     g.track(user, "post")
-        g.load_definitions(
+        g.events.load(
             {"achievements": [
                 {"key": f"retro{i}", "name": f"Retro {i}", "rewards": {"xp": 1},
                  "criteria": {"type": "count", "event": "post", "target": i + 1}}
@@ -868,7 +868,7 @@ def measure_track(workdir: Path, s: Settings, log: Log, report: Report) -> None:
             name="retro",
         )  # fmt: skip
         start = time.perf_counter()
-        done = g.reevaluate(chunk=500)
+        done = g.events.reevaluate(chunk=500)
         seconds = time.perf_counter() - start
     finally:
         g.close()
@@ -927,17 +927,17 @@ def measure_time(workdir: Path, s: Settings, log: Log, report: Report) -> None:
             with g.batch():
                 for i, user in enumerate(ids[first : first + 10_000]):
                     if i % 4:
-                        g.set_timezone(user, zones[i % 4])
-                    g.record_activity(user)
+                        g.users.set_timezone(user, zones[i % 4])
+                    g.streaks.record_activity(user)
                     if i % 2:
-                        g.grant_streak_freezes(user, 1)
+                        g.streaks.grant_freezes(user, 1)
         clock.advance(days=2)
         settle()
         start = time.perf_counter()
-        swept = g.sweep_streaks()
+        swept = g.streaks.sweep()
         seconds = time.perf_counter() - start
         again = time.perf_counter()
-        g.sweep_streaks()
+        g.streaks.sweep()
         idle = time.perf_counter() - again
     finally:
         g.close()

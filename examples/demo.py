@@ -99,14 +99,14 @@ def main(path: str = "demo.db") -> None:
         g.transfer_points("ada", "grace", 25, currency="sparkle", description="thanks!")
 
         print("\nAchievements: grace shares photos through track(); rules pay, badges unlock.")
-        g.load_definitions(DEFINITIONS, name="demo")
+        g.events.load(DEFINITIONS, name="demo")
         for n in range(4):
             clock.advance(minutes=3)
             result = g.track("grace", "photo_shared", idempotency_key=f"grace:photo:{n}")
             for unlock in result.unlocked:
                 tier = f" ({unlock.tier})" if unlock.tier else ""
                 print(f"  * grace unlocked {unlock.name}{tier}: +{unlock.xp} XP {unlock.points}")
-        for status in g.achievements("grace"):
+        for status in g.achievements.list("grace"):
             print(
                 f"  {status.name:13} {status.current:>3}/{status.target:<3} "
                 f"{status.percent:5.1f}%  next: {status.next_tier or '-'}"

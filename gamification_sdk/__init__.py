@@ -68,14 +68,23 @@ from .models import (
     XPEntry,
 )
 from .ops.jobs import Job, JobRun, JobSkip, JobsReport, period_of
+from .progression.achievements_service import AchievementsService
+from .progression.battle_pass_service import BattlePassService
+from .progression.events_service import EventsService
 from .progression.levels import LevelCurve, LevelTable, Progress
+from .progression.quests_service import QuestsService
+from .progression.streaks_service import StreaksService
+from .progression.users_service import UsersService
+from .progression.xp_service import XPService
 from .runtime.stored_config import ConfigChange, ConfigVersion, Settings
 
 __all__ = [
     "AchievementStatus",
     "AchievementsConfig",
+    "AchievementsService",
     "Balance",
     "BattlePass",
+    "BattlePassService",
     "BoardConfig",
     "Clock",
     "Config",
@@ -83,6 +92,7 @@ __all__ = [
     "ConfigVersion",
     "CurrencyConfig",
     "DailyActivity",
+    "EventsService",
     "FakeClock",
     "Gamification",
     "HistoryPage",
@@ -114,6 +124,7 @@ __all__ = [
     "QuestBoard",
     "QuestCompletion",
     "QuestStatus",
+    "QuestsService",
     "RankReward",
     "RateLimit",
     "RateLimitStatus",
@@ -134,6 +145,7 @@ __all__ = [
     "Stats",
     "StreakStatus",
     "StreaksConfig",
+    "StreaksService",
     "SweepReport",
     "TierBoostUse",
     "TierClaim",
@@ -144,9 +156,11 @@ __all__ = [
     "Transaction",
     "Unlock",
     "UserDeletion",
+    "UsersService",
     "XPAward",
     "XPBoost",
     "XPEntry",
+    "XPService",
     "errors",
     "hookimpl",
     "period_of",

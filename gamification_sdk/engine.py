@@ -6,17 +6,16 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfoNotFoundError
 
 import attrs
 import pluggy
 import sqlite_utils
 
 from .config import Config
-from .config.seasons import MAX_TIERS
+from .core.checks import check_before, check_limit, optional_text
 from .core.clock import Clock, system_clock, to_text
 from .core.validation import (
     MAX_TOTAL,
@@ -28,11 +27,10 @@ from .core.validation import (
     check_row_id,
     check_signed_amount,
     check_text,
-    load_json,
 )
 from .economy.inventory import Items
 from .economy.ledger import BATTLE_PASS, CREDIT_TYPES, SHOP_ORDER, SPEND_TYPES, Ledger, Posting
-from .economy.ratelimits import PURCHASE, QUEST_COMPLETE, RateLimits
+from .economy.ratelimits import PURCHASE, RateLimits
 from .economy.referrals import (
     Referrals,
     check_code,
@@ -51,67 +49,56 @@ from .economy.shop import Shop
 from .errors import (
     ConfigError,
     InvalidInput,
-    NotFound,
     ReferralRejected,
     StaleConfig,
     UnknownGroup,
     UnknownUser,
 )
 from .models import (
-    AchievementStatus,
     Balance,
-    BattlePass,
     HistoryPage,
-    Inventory,
     Leaderboard,
     LeaderboardEntry,
     LedgerReport,
-    LoadReport,
     Notification,
     Order,
     PeriodClose,
-    PremiumPurchase,
     Privacy,
     Profile,
-    QuestBoard,
-    QuestCompletion,
     RateLimitStatus,
-    ReevaluateReport,
     Referral,
     ReferralConversion,
     ReferralStats,
     Reservation,
     ScoredEvent,
-    SeasonClose,
     ShopListing,
-    Stats,
-    StreakStatus,
-    SweepReport,
-    TierBoostUse,
-    TierClaim,
     TrackResult,
     Transaction,
     UserDeletion,
     XPAward,
-    XPBoost,
-    XPEntry,
 )
 from .ops import audit
 from .ops.jobs import Job, JobsReport, Scheduler, collect_jobs
 from .ops.notifications import Notifications, check_preferences
 from .ops.privacy import Privacy as PrivacyData
-from .ops.stats import user_stats
 from .progression.achievements import Achievements
-from .progression.battlepass import BattlePasses, check_track
+from .progression.achievements_service import AchievementsService
+from .progression.battle_pass_service import BattlePassService
+from .progression.battlepass import BattlePasses
 from .progression.bulk import BulkXP
-from .progression.events import Tracker, reevaluate, track_codec
+from .progression.events import Tracker, track_codec
+from .progression.events_service import EventsService
 from .progression.levels import LevelCurve, LevelTable
 from .progression.loader import Loader
-from .progression.metrics import Metrics, zone
+from .progression.metrics import Metrics
 from .progression.profiles import Profiles
 from .progression.quests import Quests
-from .progression.streaks import FREEZE, Streaks
+from .progression.quests_service import QuestsService
+from .progression.streaks import Streaks
+from .progression.streaks_service import StreaksService
+from .progression.users_service import UsersService
 from .progression.xp import KEY_HOME, XP
+from .progression.xp_service import XPService
 from .runtime.idempotency import Codec, Idempotency, fingerprint, json_codec
 from .runtime.plugins import get_plugin_manager, run_vetoes
 from .runtime.runtime import Runtime
@@ -133,16 +120,6 @@ __all__ = ["Gamification"]
 
 log = logging.getLogger("gamification_sdk")
 T = TypeVar("T")
-
-
-def _check_limit(limit: object) -> int:
-    if type(limit) is not int or not 1 <= limit <= 1000:
-        raise InvalidInput("limit", f"expected an int from 1 to 1000, got {limit!r}")
-    return limit
-
-
-def _check_before(before: object) -> int | None:
-    return None if before is None else check_row_id(before, "before")
 
 
 def _check_reference(reference: object) -> tuple[str, str] | None:
@@ -192,40 +169,20 @@ def _call_key(key: str | None) -> str | None:
     return None if key is None else f"call:{key}"
 
 
-def _optional_text(value: object, field: str, max_length: int = 1000) -> str | None:
-    return None if value is None else check_text(value, field, max_length=max_length)
-
-
-def _check_event(event: object) -> str:
-    check_text(event, "event", max_length=100)
-    assert isinstance(event, str)
-    if event.startswith("~") or "@" in event:
-        raise InvalidInput("event", "must not start with '~' or contain '@' (reserved)")
-    return event
-
-
-def _check_season(season: object) -> str | None:
-    if season is None:
-        return None
-    check_text(season, "season", max_length=64)
-    assert isinstance(season, str)
-    return season
-
-
-def _check_value(value: object) -> float:
-    """An int, or a finite float, from 0 to 2**53: metrics only grow."""
-    if type(value) is not int and (type(value) is not float or not math.isfinite(value)):
-        raise InvalidInput("value", f"expected an int or a finite number, got {value!r}")
-    if not 0 <= value <= 2**53:
-        raise InvalidInput("value", f"must be from 0 to 2**53, got {value!r}")
-    return value
-
-
 class Gamification:
     """One engine on one SQLite file. Safe to share between threads; open one per process.
 
     Use :meth:`open` to make one; it is a context manager.
     """
+
+    # The namespaces: one capability service each, rebuilt by _compose with the configuration.
+    xp: XPService
+    users: UsersService
+    events: EventsService
+    achievements: AchievementsService
+    quests: QuestsService
+    streaks: StreaksService
+    battle_pass: BattlePassService
 
     def __init__(
         self,
@@ -273,12 +230,18 @@ class Gamification:
         self._ledger.vet = lambda request: run_vetoes(pm, self, request)
         self._reservations = Reservations(conn, self._ledger)
         self._limits = RateLimits(conn, config)
-        self._xp = XP(conn, config, self._table, self._profiles, self._ledger, pm, self)
+        self._xp = XP(conn, config, self._table, self._profiles, self._ledger, pm, self._rt.facade)
         self._metrics = Metrics(conn)
         self._notifications = self._xp.notifications = Notifications(conn)
         self._items = Items(conn)
         self._achievements = Achievements(
-            conn, config, self._metrics, self._ledger, self._items, self._notifications, self
+            conn,
+            config,
+            self._metrics,
+            self._ledger,
+            self._items,
+            self._notifications,
+            self._rt.facade,
         )
         self._achievements.xp = self._xp
         self._loader = Loader(conn, config)
@@ -322,6 +285,24 @@ class Gamification:
             store, self._xp, self._table, self._idempotency, self._achievements, self._boards, pm
         )
         self._privacy = PrivacyData(conn, self._ledger, self._reservations, self._boards)
+        # -- services: progression --
+        rt = self._rt
+        self.xp = XPService(
+            rt, self._xp, self._table, self._bulk, self._profiles, self._streaks, self._achievements
+        )
+        self.users = UsersService(
+            rt, self._profiles, self._streaks, self._items, self._achievements
+        )
+        self.events = EventsService(
+            rt, self._tracker, self._track_codec, self._loader, self._achievements, self._profiles,
+            self._shop,
+        )  # fmt: skip
+        self.achievements = AchievementsService(rt, self._achievements)
+        self.quests = QuestsService(
+            rt, self._quests, self._achievements, self._profiles, self._limits
+        )
+        self.streaks = StreaksService(rt, self._streaks, self._tracker, self._profiles, self._items)
+        self.battle_pass = BattlePassService(rt, self._battle_pass)
         self._register_scorers()
         if pm.hook.friends_of.get_hookimpls():
             self._social.friends_of = lambda user_id: pm.hook.friends_of(
@@ -469,10 +450,6 @@ class Gamification:
         """The sqlite-utils ``Database``, for introspection (not for hot paths)."""
         return self._store.db
 
-    @property
-    def level_table(self) -> LevelTable:
-        return self._table
-
     def dump(self) -> str:
         """Every row as SQL text; equal dumps mean an unchanged database."""
         return self._store.dump()
@@ -503,33 +480,11 @@ class Gamification:
         if tx.committed:
             self._rt.dispatch(tx, None)
 
-    # -- profiles, XP and levels ----------------------------------------------------------
+    # -- quick calls: profiles, XP and events (g.users, g.xp and g.events hold the rest) ---
 
     def profile(self, user_id: str, *, at: datetime | None = None) -> Profile:
         """The user's level, XP, progress, prestige, balances, titles, time zone and streak."""
-        check_id(user_id)
-        moment = self._rt.now() if at is None else check_at(at)
-        with self._store.read():
-            return self._read_profile(user_id, moment)
-
-    def _read_profile(self, user_id: str, moment: datetime) -> Profile:
-        profile = self._profiles.read(user_id)
-        return attrs.evolve(profile, streak=self._streaks.status(user_id, moment))
-
-    def set_timezone(self, user_id: str, timezone: str) -> Profile:
-        """Set the user's IANA time zone (``"Europe/Berlin"``); their days follow it from now."""
-        check_id(user_id)
-        check_text(timezone, "timezone", max_length=100)
-        try:
-            zone(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput("timezone", f"{timezone!r} is not an IANA time zone") from None
-        moment = self._rt.now()
-        at_text = to_text(moment)
-        with self._store.write():
-            self._profiles.ensure(user_id, at_text)
-            self._profiles.set_timezone(user_id, timezone, at_text)
-            return self._read_profile(user_id, moment)
+        return self.users.get(user_id, at=at)
 
     def award_xp(
         self,
@@ -542,130 +497,29 @@ class Gamification:
         at: datetime | None = None,
     ) -> XPAward:
         """Award XP (times any active multipliers); level-ups pay each crossed level once."""
-        check_id(user_id)
-        check_amount(amount)
-        check_text(source, "source", max_length=100)
-        key = check_key(idempotency_key)
-        meta = check_metadata(metadata)
-        moment, at_text, explicit = self._rt.moment(at)
-        if self._bulk.active:
-            bulk = self._bulk.award(user_id, amount, source, meta, key, moment, at_text, explicit)
-            if bulk is not None:
-                return bulk
-        # Kept in the award's own row (xp.key_in_row), so computed here, not by _write.
-        signature = None if key is None else fingerprint(user_id, amount, source, meta, explicit)
-        return self._rt.write(
-            "award_xp",
-            key,
-            lambda: signature,
-            self._xp.codec,
-            at_text,
-            lambda tx: self._achievements.after_xp(
-                tx,
-                self._xp.award(
-                    tx,
-                    user_id,
-                    amount,
-                    source=source,
-                    metadata=meta,
-                    key=key,
-                    at=moment,
-                    at_text=at_text,
-                    origin="direct",
-                    signature=signature,
-                ),
-                moment,
-                at_text,
-            ),
+        return self.xp.award(
+            user_id,
+            amount,
+            source=source,
+            idempotency_key=idempotency_key,
+            metadata=metadata,
+            at=at,
         )
 
-    def add_xp_boost(
+    def track(
         self,
         user_id: str,
-        factor: float,
+        event: str,
         *,
-        expires_at: datetime,
-        source: str,
-        starts_at: datetime | None = None,
-        idempotency_key: str | None = None,
+        value: float = 1,
         at: datetime | None = None,
-    ) -> XPBoost:
-        """A time-limited XP multiplier; active boosts multiply together.
-
-        See docs/guides/profiles-xp-levels.md.
-        """
-        check_id(user_id)
-        if type(factor) not in (int, float) or not math.isfinite(factor) or factor <= 0:
-            raise InvalidInput("factor", f"expected a positive finite number, got {factor!r}")
-        if factor > self.config.max_xp_multiplier:
-            raise InvalidInput(
-                "factor", f"{factor} is above max_xp_multiplier {self.config.max_xp_multiplier}"
-            )
-        check_text(source, "source", max_length=100)
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-        start = moment if starts_at is None else check_at(starts_at, "starts_at")
-        end = check_at(expires_at, "expires_at")
-        if end <= start:
-            raise InvalidInput("expires_at", "must be after starts_at (or now)")
-
-        def body(tx: Tx) -> XPBoost:
-            self._profiles.ensure(user_id, at_text)
-            return self._xp.add_boost(
-                user_id,
-                float(factor),
-                source=source,
-                starts_at=start,
-                expires_at=end,
-                at_text=at_text,
-            )
-
-        return self._rt.write(
-            "add_xp_boost",
-            key,
-            lambda: fingerprint(
-                user_id,
-                float(factor),
-                source,
-                to_text(start) if starts_at else None,
-                to_text(end),
-                explicit,
-            ),
-            json_codec(XPBoost),
-            at_text,
-            body,
+        idempotency_key: str | None = None,
+        metadata: Any = None,
+    ) -> TrackResult:
+        """Record what a user did: metrics, the event's rule rewards, and due achievements."""
+        return self.events.track(
+            user_id, event, value=value, at=at, idempotency_key=idempotency_key, metadata=metadata
         )
-
-    def prestige(
-        self, user_id: str, *, idempotency_key: str | None = None, at: datetime | None = None
-    ) -> Profile:
-        """At max level: back to level 1, prestige + 1, and a permanent XP boost."""
-        check_id(user_id)
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-
-        def body(tx: Tx) -> Profile:
-            self._xp.prestige(user_id, at_text)
-            return self._read_profile(user_id, moment)
-
-        return self._rt.write(
-            "prestige",
-            key,
-            lambda: fingerprint(user_id, explicit),
-            json_codec(Profile),
-            at_text,
-            body,
-        )
-
-    def xp_history(
-        self, user_id: str, *, limit: int = 50, before: int | None = None
-    ) -> list[XPEntry]:
-        """XP changes, newest first. Pass the last entry's ``id`` as ``before`` for more."""
-        check_id(user_id)
-        _check_limit(limit)
-        _check_before(before)
-        with self._store.read():
-            return self._xp.history(user_id, limit=limit, before=before)
 
     # -- points ---------------------------------------------------------------------------
 
@@ -728,7 +582,7 @@ class Gamification:
             )
         key = check_key(idempotency_key)
         ref = _check_reference(reference)
-        text = _optional_text(description, "description")
+        text = optional_text(description, "description")
         meta = check_metadata(metadata)
         moment, at_text, explicit = self._rt.moment(at)
         posting = Posting(
@@ -806,7 +660,7 @@ class Gamification:
         self._ledger.spendable(currency)
         check_text(source, "source", max_length=100)
         key = check_key(idempotency_key)
-        text = _optional_text(description, "description")
+        text = optional_text(description, "description")
         meta = check_metadata(metadata)
         moment, at_text, explicit = self._rt.moment(at)
         posting = Posting(
@@ -890,7 +744,7 @@ class Gamification:
             check_amount(amount)
         if user_id is not None:
             check_id(user_id)
-        text = _optional_text(description, "description")
+        text = optional_text(description, "description")
         key = check_key(idempotency_key)
         moment, at_text, explicit = self._rt.moment(at)
 
@@ -949,8 +803,8 @@ class Gamification:
         check_id(user_id)
         if currency is not None:
             self._ledger.currency(currency)
-        _check_limit(limit)
-        _check_before(before)
+        check_limit(limit)
+        check_before(before)
         with self._store.read():
             return self._ledger.history(user_id, currency=currency, limit=limit, before=before)
 
@@ -1015,7 +869,7 @@ class Gamification:
     ) -> Transaction:
         """Turn a hold into a ``purchase``; refused once released, expired or committed."""
         rid = self._check_reservation_id(reservation_id)
-        text = _optional_text(description, "description")
+        text = optional_text(description, "description")
         key = check_key(idempotency_key)
         moment, at_text, explicit = self._rt.moment(at)
         return self._rt.write(
@@ -1070,7 +924,7 @@ class Gamification:
     def _check_reservation_id(reservation_id: object) -> int:
         return check_row_id(reservation_id, "reservation_id")
 
-    # -- definitions, events and achievements ---------------------------------------------
+    # -- what plugins register: scorers, criteria, definition packs ------------------------
 
     def _register_scorers(self) -> None:
         wanted = {
@@ -1123,117 +977,15 @@ class Gamification:
                  f"{', '.join(sorted(offered)) or 'none'})" for name in missing]
             )  # fmt: skip
         for name in self.config.packs:
-            self.load_definitions(offered[name], name=name)
+            self.events.load(offered[name], name=name)
         self._achievements.catalogue = self._loader.catalogue()
-
-    def load_definitions(
-        self, source: str | Path | Mapping[str, Any], *, name: str | None = None
-    ) -> LoadReport:
-        """Load a definition set (TOML/JSON path or mapping) as a whole, or raise ``ConfigError``.
-
-        ``name`` identifies the set (default: the file's name); loading a set again updates
-        what changed and retires what it no longer holds.
-        """
-        if name is None:
-            if not isinstance(source, str | Path):
-                raise InvalidInput("name", "name a definition set given as a mapping")
-            name = Path(source).name
-        check_text(name, "name", max_length=200)
-        if not isinstance(source, str | Path | Mapping):
-            kind = type(source).__name__
-            raise InvalidInput("source", f"expected a path or a mapping, got {kind}")
-        at_text = to_text(self._rt.now())
-        with self._store.write():
-            report = self._loader.load(source, name, at_text)
-            self._shop.sync_stock()
-        self._achievements.catalogue = self._loader.catalogue()
-        return report
-
-    def refresh_definitions(self) -> None:
-        """Re-read definitions another process loaded into the same file."""
-        with self._store.read():
-            self._achievements.catalogue = self._loader.catalogue()
-
-    def track(
-        self,
-        user_id: str,
-        event: str,
-        *,
-        value: float = 1,
-        at: datetime | None = None,
-        idempotency_key: str | None = None,
-        metadata: Any = None,
-    ) -> TrackResult:
-        """Record what a user did: metrics, the event's rule rewards, and due achievements."""
-        check_id(user_id)
-        _check_event(event)
-        _check_value(value)
-        key = check_key(idempotency_key)
-        meta = check_metadata(metadata)
-        moment, at_text, explicit = self._rt.moment(at)
-        return self._rt.write(
-            "track",
-            key,
-            lambda: fingerprint(user_id, event, value, meta, explicit),
-            self._track_codec,
-            at_text,
-            lambda tx: self._tracker.track(
-                tx, user_id, event, value, at=moment, at_text=at_text, key=key, metadata=meta
-            ),
-        )
-
-    def achievements(
-        self, user_id: str, *, include_hidden: bool = False, category: str | None = None
-    ) -> list[AchievementStatus]:
-        """Every achievement with the user's progress; hidden ones only once unlocked."""
-        check_id(user_id)
-        _optional_text(category, "category", 50)
-        if type(include_hidden) is not bool:
-            raise InvalidInput("include_hidden", "expected True or False")
-        moment = self._rt.now()
-        with self._store.read():
-            ctx = self._achievements.context(user_id, moment, to_text(moment))
-            return self._achievements.listing(ctx, include_hidden=include_hidden, category=category)
-
-    def achievement(self, user_id: str, key: str) -> AchievementStatus:
-        """One achievement with the user's progress; ``NotFound`` if unknown (or still secret)."""
-        check_id(user_id)
-        check_text(key, "key", max_length=100)
-        moment = self._rt.now()
-        with self._store.read():
-            entry = self._achievements.catalogue.entries.get(key)
-            ctx = self._achievements.context(user_id, moment, to_text(moment))
-            earned = ctx.unlocked(key)
-            if entry is None or ((entry.retired or entry.definition.hidden) and not earned):
-                raise NotFound("key", key)
-            return self._achievements.status(ctx, entry)
-
-    def reevaluate(
-        self,
-        user_ids: Iterable[str] | None = None,
-        *,
-        progress: Callable[[int, int], None] | None = None,
-        chunk: int = 200,
-    ) -> ReevaluateReport:
-        """Award what users already meet under new or changed definitions, exactly once.
-
-        Runs ``chunk`` users per transaction. A run over all users records where it got to,
-        so after an interruption the next call resumes there (if the definitions are the
-        same). ``progress(done, total)`` is called after each chunk.
-        """
-        if type(chunk) is not int or not 1 <= chunk <= 10_000:
-            raise InvalidInput("chunk", f"expected an int from 1 to 10000, got {chunk!r}")
-        if progress is not None and not callable(progress):
-            raise InvalidInput("progress", "expected a callable(done, total) or None")
-        ids = None if user_ids is None else [check_id(u, "user_ids[]") for u in user_ids]
-        return reevaluate(self, self._store, self._achievements, ids, progress, chunk)
 
     def notifications(
         self, user_id: str, *, unread_only: bool = True, limit: int = 50
     ) -> list[Notification]:
         """The user's notifications, newest first."""
         check_id(user_id)
-        _check_limit(limit)
+        check_limit(limit)
         if type(unread_only) is not bool:
             raise InvalidInput("unread_only", "expected True or False")
         with self._store.read():
@@ -1265,193 +1017,6 @@ class Gamification:
             self._profiles.ensure(user_id, at_text)
             self._notifications.set_preferences(user_id, changes)
             return self._notifications.preferences(user_id)
-
-    def inventory(self, user_id: str) -> Inventory:
-        """Titles (and the equipped one) and items the user owns."""
-        check_id(user_id)
-        with self._store.read():
-            return self._items.read(user_id)
-
-    def equip_title(self, user_id: str, title: str | None) -> Inventory:
-        """Show an owned ``title`` (``NotFound`` otherwise), or none with ``None``."""
-        check_id(user_id)
-        if title is not None:
-            check_text(title, "title", max_length=100)
-        with self._store.write():
-            if not self._profiles.exists(user_id):
-                raise NotFound("user", user_id)
-            self._items.equip_title(user_id, title)
-            return self._items.read(user_id)
-
-    def stats(self, user_id: str, *, days: int = 30) -> Stats:
-        """Level, achievements by rarity, recent XP and per-day activity (getUserStats)."""
-        check_id(user_id)
-        if type(days) is not int or not 1 <= days <= 366:
-            raise InvalidInput("days", f"expected an int from 1 to 366, got {days!r}")
-        moment = self._rt.now()
-        with self._store.read():
-            ctx = self._achievements.context(user_id, moment, to_text(moment))
-            return user_stats(self._store.conn, self._profiles, self._achievements, ctx, days)
-
-    # -- quests ---------------------------------------------------------------------------
-
-    def quests(
-        self, user_id: str, *, category: str | None = None, at: datetime | None = None
-    ) -> QuestBoard:
-        """The quests open to the user, grouped daily, weekly, monthly and special, each with
-        this period's progress and when it expires."""
-        check_id(user_id)
-        _optional_text(category, "category", 50)
-        moment = self._rt.now() if at is None else check_at(at)
-        with self._store.read():
-            ctx = self._achievements.context(user_id, moment, to_text(moment))
-            return self._quests.board(ctx, category)
-
-    def complete_quest(
-        self,
-        user_id: str,
-        quest_key: str,
-        *,
-        idempotency_key: str,
-        evidence: Any = None,
-        at: datetime | None = None,
-    ) -> QuestCompletion:
-        """Complete a quest that needs verification on the server: the ``verify_quest`` hook
-        decides on ``evidence`` (with no plugin answering, the tracked objectives must be
-        met). Pays the quest's rewards once; refused (typed, nothing written) when the quest
-        is unknown, closed, locked, expired, already completed this period or not verified."""
-        check_id(user_id)
-        check_text(quest_key, "quest_key", max_length=100)
-        if idempotency_key is None:
-            raise InvalidInput("idempotency_key", "required: a completion must be retry-safe")
-        key = check_key(idempotency_key)
-        proof = check_metadata(evidence, "evidence")
-        moment, at_text, explicit = self._rt.moment(at)
-
-        def body(tx: Tx) -> QuestCompletion:
-            # Every refusal (seed 002's 10 a day included) comes before the first write, so
-            # a refused call changes no row: inside a batch() it must not doom the batch.
-            ctx = self._achievements.context(user_id, moment, at_text)
-            self._limits.check(QUEST_COMPLETE, user_id, moment)
-            checked = self._quests.verified(ctx, quest_key, proof and load_json(proof), self)
-            if not ctx.exists:
-                self._profiles.create(user_id, at_text)
-            completion = self._quests.complete(tx, ctx, checked, proof)
-            self._limits.record(QUEST_COMPLETE, user_id, moment, at_text)
-            return completion
-
-        return self._rt.write(
-            "complete_quest",
-            key,
-            lambda: fingerprint(user_id, quest_key, proof, explicit),
-            json_codec(QuestCompletion),
-            at_text,
-            body,
-        )
-
-    def close_quest_periods(self, now: datetime | None = None) -> int:
-        """Mark the unfinished progress of ended quest periods expired (the rollover job);
-        returns how many rows changed. Running it again changes nothing."""
-        moment = self._rt.now() if now is None else check_at(now, "now")
-        with self._store.write():
-            return self._quests.close_periods(to_text(moment))
-
-    # -- streaks --------------------------------------------------------------------------
-
-    def streak(self, user_id: str, *, at: datetime | None = None) -> StreakStatus:
-        """The user's streak as of ``at`` (default now), missed days settled on read."""
-        check_id(user_id)
-        moment = self._rt.now() if at is None else check_at(at)
-        with self._store.read():
-            return self._streaks.status(user_id, moment)
-
-    def record_activity(
-        self, user_id: str, *, at: datetime | None = None, idempotency_key: str | None = None
-    ) -> StreakStatus:
-        """Count the user's local day of ``at`` as active (for apps that track no events)."""
-        check_id(user_id)
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-
-        def body(tx: Tx) -> StreakStatus:
-            self._tracker.activity(tx, user_id, at=moment, at_text=at_text)
-            return self._streaks.status(user_id, moment)
-
-        return self._rt.write(
-            "record_activity",
-            key,
-            lambda: fingerprint(user_id, explicit),
-            json_codec(StreakStatus),
-            at_text,
-            body,
-        )
-
-    def schedule_rest_day(
-        self, user_id: str, day: date, *, at: datetime | None = None
-    ) -> StreakStatus:
-        """Plan a rest day (today or later, at most ``rest_days_per_week`` per ISO week):
-        it neither breaks nor extends the streak. Scheduling the same day again is a no-op."""
-        check_id(user_id)
-        moment = self._rt.now() if at is None else check_at(at)
-        at_text = to_text(moment)
-        with self._store.write():
-            chosen, booked = self._streaks.check_rest_day(user_id, day, moment)
-            if not booked:
-                self._profiles.ensure(user_id, at_text)
-                self._streaks.add_rest_day(user_id, chosen, at_text)
-            return self._streaks.status(user_id, moment)
-
-    def cancel_rest_day(
-        self, user_id: str, day: date, *, at: datetime | None = None
-    ) -> StreakStatus:
-        """Drop a scheduled rest day that has not begun; a no-op if none was scheduled."""
-        check_id(user_id)
-        moment = self._rt.now() if at is None else check_at(at)
-        with self._store.write():
-            self._streaks.cancel_rest_day(user_id, day, moment)
-            return self._streaks.status(user_id, moment)
-
-    def grant_streak_freezes(
-        self,
-        user_id: str,
-        count: int,
-        *,
-        idempotency_key: str | None = None,
-        at: datetime | None = None,
-    ) -> StreakStatus:
-        """Give the user ``count`` streak freezes (a reward or a purchase the host made)."""
-        check_id(user_id)
-        if type(count) is not int or not 1 <= count <= 1000:
-            raise InvalidInput("count", f"expected an int from 1 to 1000, got {count!r}")
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-
-        def body(tx: Tx) -> StreakStatus:
-            self._profiles.ensure(user_id, at_text)
-            # Days already over are settled with the freezes held then, not with these.
-            self._streaks.settle_user(tx, user_id, moment, at_text)
-            self._items.grant_item(user_id, FREEZE, count, at_text)
-            return self._streaks.status(user_id, moment)
-
-        return self._rt.write(
-            "grant_streak_freezes",
-            key,
-            lambda: fingerprint(user_id, count, explicit),
-            json_codec(StreakStatus),
-            at_text,
-            body,
-        )
-
-    def sweep_streaks(self, now: datetime | None = None) -> SweepReport:
-        """Write down broken and frozen streaks of users whose day ended, and send "streak at
-        risk" warnings. Safe to run any number of times: a second run finds nothing to do."""
-        moment = self._rt.now() if now is None else check_at(now, "now")
-        failures: list[tuple[str, BaseException]] = []
-        report = self._streaks.sweep(
-            self._store, moment, lambda tx: self._rt.dispatch(tx, None, failures)
-        )
-        self._rt.raise_hook_errors(failures, report)
-        return report
 
     # -- rate limits ----------------------------------------------------------------------
 
@@ -1530,7 +1095,7 @@ class Gamification:
     ) -> Leaderboard:
         """A page of ``board`` for the period holding ``at`` (or ``period_key``, such as
         ``"2026-W47"``), with ``viewer``'s own line even when the board hides them."""
-        _check_limit(limit)
+        check_limit(limit)
         if type(offset) is not int or not 0 <= offset <= MAX_TOTAL:
             raise InvalidInput("offset", f"expected an int from 0 to 2**63 - 1, got {offset!r:.50}")
         if viewer is not None:
@@ -1868,8 +1433,8 @@ class Gamification:
         """The referrals made with the user's code, newest first (flagged ones included); pass
         the last one's ``id`` as ``before`` for the next page."""
         check_id(user_id)
-        _check_limit(limit)
-        _check_before(before)
+        check_limit(limit)
+        check_before(before)
         with self._store.read():
             return self._referrals.listing(user_id, limit, before)
 
@@ -1939,8 +1504,8 @@ class Gamification:
     def orders(self, user_id: str, *, limit: int = 50, before: int | None = None) -> list[Order]:
         """The user's shop orders, newest first; pass the last ``id`` as ``before`` for more."""
         check_id(user_id)
-        _check_limit(limit)
-        _check_before(before)
+        check_limit(limit)
+        check_before(before)
         with self._store.read():
             return self._shop.orders(user_id, limit, before)
 
@@ -1953,129 +1518,6 @@ class Gamification:
     @staticmethod
     def _check_order_id(order_id: object) -> int:
         return check_row_id(order_id, "order_id")
-
-    # -- battle pass ----------------------------------------------------------------------
-
-    def battle_pass(
-        self, user_id: str, *, season: str | None = None, at: datetime | None = None
-    ) -> BattlePass:
-        """The user's battle pass in the season active at ``at`` (default: now), or in
-        ``season``: tier, XP into it, premium, and every tier reward with its state.
-
-        ``errors.NoActiveSeason`` if no battle-pass season runs at ``at`` (and none is named),
-        ``errors.UnknownSeason`` for a key that is not a battle-pass season.
-        """
-        check_id(user_id)
-        key = _check_season(season)
-        moment = self._rt.now() if at is None else check_at(at)
-        with self._store.read():
-            return self._battle_pass.view(user_id, key, moment)
-
-    def buy_premium_pass(
-        self, user_id: str, *, idempotency_key: str | None = None, at: datetime | None = None
-    ) -> PremiumPurchase:
-        """Buy the active season's premium pass: its price is spent through the ledger.
-
-        Refused, writing nothing: ``NoActiveSeason``, ``SeasonEnded`` (archived),
-        ``PremiumAlreadyOwned``, ``InsufficientFunds``.
-        """
-        check_id(user_id)
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-        return self._rt.write(
-            "buy_premium_pass",
-            key,
-            lambda: fingerprint(user_id, explicit),
-            json_codec(PremiumPurchase),
-            at_text,
-            lambda tx: self._battle_pass.buy_premium(tx, user_id, moment, at_text),
-        )
-
-    def claim_tier_reward(
-        self,
-        user_id: str,
-        tier: int,
-        *,
-        track: str,
-        season: str | None = None,
-        idempotency_key: str | None = None,
-        at: datetime | None = None,
-    ) -> TierClaim:
-        """Pay the reward of ``tier`` on ``track`` (``"free"`` or ``"premium"``), once.
-
-        ``season`` pins the season the client showed (default: the one active at ``at``).
-        Refused, writing nothing: ``NoActiveSeason``, ``UnknownSeason``, ``SeasonNotStarted``,
-        ``SeasonEnded``, ``NoTierReward``, ``TierNotReached``, ``PremiumRequired``,
-        ``RewardAlreadyClaimed``; ``NotFound`` if a rewarded achievement is not defined.
-        """
-        check_id(user_id)
-        if type(tier) is not int or not 1 <= tier <= MAX_TIERS:
-            raise InvalidInput("tier", f"expected an int from 1 to {MAX_TIERS}, got {tier!r}")
-        chosen = check_track(track)
-        name = _check_season(season)
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-        return self._rt.write(
-            "claim_tier_reward",
-            key,
-            lambda: fingerprint(user_id, tier, chosen, name, explicit),
-            json_codec(TierClaim),
-            at_text,
-            lambda tx: self._battle_pass.claim(tx, user_id, name, chosen, tier, moment, at_text),
-        )
-
-    def use_tier_boost(
-        self,
-        user_id: str,
-        *,
-        quantity: int = 1,
-        idempotency_key: str | None = None,
-        at: datetime | None = None,
-    ) -> TierBoostUse:
-        """Use ``quantity`` ``tier_boost`` items (bought in the shop): each adds one tier's XP
-        to the active season's progress (not to the user's lifetime XP).
-
-        Refused, writing nothing: ``NoActiveSeason``, ``SeasonEnded``, ``NotEnoughTierBoosts``,
-        ``MaxTierReached`` (a boost would go past the last tier).
-        """
-        check_id(user_id)
-        if type(quantity) is not int or not 1 <= quantity <= MAX_TIERS:
-            raise InvalidInput(
-                "quantity", f"expected an int from 1 to {MAX_TIERS}, got {quantity!r}"
-            )
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-        return self._rt.write(
-            "use_tier_boost",
-            key,
-            lambda: fingerprint(user_id, quantity, explicit),
-            json_codec(TierBoostUse),
-            at_text,
-            lambda tx: self._battle_pass.use_boosts(tx, user_id, quantity, moment, at_text),
-        )
-
-    def close_battle_pass_seasons(self, now: datetime | None = None) -> list[SeasonClose]:
-        """Archive every battle-pass season that ended by ``now`` (the ``battle_pass_close``
-        job): close it to XP, claims, purchases and boosts, record each user's final tier,
-        and grant the rewards of reached tiers nobody claimed. Works in batches of users,
-        each its own transaction; running it again archives nothing twice."""
-        moment = self._rt.now() if now is None else check_at(now, "now")
-        at_text = to_text(moment)
-        with self._store.read():
-            due = self._battle_pass.due(moment)
-        closed = []
-        failures: list[tuple[str, BaseException]] = []
-        for season in due:
-            while True:
-                with self._store.write() as tx:
-                    result = self._battle_pass.close(tx, season, moment, at_text)
-                if tx.committed:
-                    self._rt.dispatch(tx, result, failures)
-                if result is not None:
-                    closed.append(result)
-                    break
-        self._rt.raise_hook_errors(failures, closed)
-        return closed
 
     # -- privacy --------------------------------------------------------------------------
 

@@ -71,7 +71,7 @@ def validate_award(engine: Gamification, award: AwardRequest) -> str | None:
     else ``"event"``, ``"achievement"``, ``"quest"``, ``"streak"``, ``"level_up"``,
     ``"battle_pass"``, ``"leaderboard"`` or ``"referral"``. A veto rejects the whole call
     that would pay it (``track()``, ``award_xp`` whose level-up pays a bonus,
-    ``claim_tier_reward``, a ``leaderboard_close`` run...): it rolls back and nothing is
+    ``battle_pass.claim``, a ``leaderboard_close`` run...): it rolls back and nothing is
     written. Transfers, refunds, ``adjust_points`` and spending move or take back points
     already issued and are not asked.
     """
@@ -118,7 +118,7 @@ def notify(engine: Gamification, notification: Notification) -> None:
 def verify_quest(
     engine: Gamification, user_id: str, quest: Quest, evidence: Any, progress: QuestStatus
 ) -> bool | None:
-    """Decide a ``complete_quest`` call: True to pay, False to refuse, None to leave it to the tracked objectives (inside the transaction)."""
+    """Decide a ``quests.complete`` call: True to pay, False to refuse, None to leave it to the tracked objectives (inside the transaction)."""
 
 
 @hookspec

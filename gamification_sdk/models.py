@@ -567,7 +567,7 @@ class Stats:
 
 @attrs.frozen
 class LoadReport:
-    """What ``load_definitions`` changed: keys added, updated (version bumped), retired."""
+    """What ``events.load`` changed: keys added, updated (version bumped), retired."""
 
     source: str
     added: tuple[str, ...]
@@ -578,7 +578,7 @@ class LoadReport:
 
 @attrs.frozen
 class ReevaluateReport:
-    """What ``reevaluate`` did: users checked and unlocks granted (this run only)."""
+    """What ``events.reevaluate`` did: users checked and unlocks granted (this run only)."""
 
     users: int
     unlocked: tuple[Unlock, ...]
@@ -815,7 +815,7 @@ class TierClaim:
 
 @attrs.frozen
 class PremiumPurchase:
-    """``buy_premium_pass``: the season's premium pass, paid by ledger ``transaction_id``."""
+    """``battle_pass.buy_premium``: the season's premium pass, paid by ledger ``transaction_id``."""
 
     user_id: str
     season: str
@@ -827,8 +827,8 @@ class PremiumPurchase:
 
 @attrs.frozen
 class TierBoostUse:
-    """``use_tier_boost``: ``quantity`` tier_boost items used, ``xp`` season XP added (one
-    tier each), the tier before and after, and the tier_boost items left."""
+    """``battle_pass.use_tier_boost``: ``quantity`` tier_boost items used, ``xp`` season XP
+    added (one tier each), the tier before and after, and the tier_boost items left."""
 
     user_id: str
     season: str
@@ -842,7 +842,7 @@ class TierBoostUse:
 
 @attrs.frozen
 class SeasonClose:
-    """One season archived by ``close_battle_pass_seasons``: ``users`` with progress
+    """One season archived by ``battle_pass.close_seasons``: ``users`` with progress
     archived, ``rewards_granted`` unclaimed reached rewards it paid them."""
 
     season: str

@@ -37,7 +37,7 @@ def ach(key: str, criteria: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def load(g: Gamification, *achievements: dict[str, Any], rules: Any = (), name: str = "t") -> None:
-    g.load_definitions({"achievements": list(achievements), "rules": list(rules)}, name=name)
+    g.events.load({"achievements": list(achievements), "rules": list(rules)}, name=name)
 
 
 def keys(unlocks: Any) -> list[str]:
@@ -76,9 +76,9 @@ def test_level_total_xp_and_points_earned_unlock_from_direct_awards(g: Gamificat
     g.award_xp("ada", 420, source="quiz")  # level 3 (quadratic: 400 XP)
     g.award_points("ada", 60, currency="points", source="x")
     g.spend_points("ada", 60, currency="points", source="shop")
-    assert not g.achievement("ada", "rich").unlocked  # spending does not lower "earned"
+    assert not g.achievements.get("ada", "rich").unlocked  # spending does not lower "earned"
     g.award_points("ada", 40, currency="points", source="x")
-    got = {s.key: s.unlocked for s in g.achievements("ada")}
+    got = {s.key: s.unlocked for s in g.achievements.list("ada")}
     assert got == {"lvl3": True, "xp250": True, "rich": True}
     assert g.balance("ada", "gems") == 2
     assert not g.verify_ledger()
@@ -98,7 +98,7 @@ def test_level_up_bonus_points_count_for_points_earned(make_engine: Make) -> Non
     )
     assert keys(g.track("ada", "post").unlocked) == ["p100"]  # level 2: 200 points
     g.award_xp("bob", 450, source="quiz")  # a direct award to level 3: 400 points
-    assert {s.key for s in g.achievements("bob") if s.unlocked} == {"p100", "p300"}
+    assert {s.key for s in g.achievements.list("bob") if s.unlocked} == {"p100", "p300"}
     g.track("ada", "post")
     assert keys(g.track("ada", "post").unlocked) == ["p300"]  # 450 XP: level 3, 400 points
     assert not g.verify_ledger()
@@ -122,7 +122,7 @@ def test_achievement_count_collection_and_all_any(g: Gamification) -> None:
     assert sorted(keys(g.track("ada", "b").unlocked)) == ["b", "set", "two"]
     assert keys(g.track("ada", "a").unlocked) == ["both"]
     assert keys(g.track("ada", "c").unlocked) == ["either"]
-    assert g.achievement("ada", "set").percent == 100
+    assert g.achievements.get("ada", "set").percent == 100
 
 
 def test_rolling_and_calendar_windows(g: Gamification, clock: FakeClock) -> None:
@@ -141,7 +141,7 @@ def test_rolling_and_calendar_windows(g: Gamification, clock: FakeClock) -> None
     g.track("ada", "km", value=60)
     clock.set(datetime(2026, 4, 1, 12, tzinfo=UTC))  # a new month starts from zero
     assert not g.track("ada", "km", value=60).unlocked
-    assert g.achievement("ada", "busy_month").current == 60
+    assert g.achievements.get("ada", "busy_month").current == 60
     assert keys(g.track("ada", "km", value=40).unlocked) == ["busy_month"]
 
 
@@ -151,9 +151,9 @@ def test_time_of_day_uses_local_time_and_wraps_midnight(make_engine: Make) -> No
                         "end": "05:00", "target": 2}))  # fmt: skip
     g.track("ada", "post", at=datetime(2026, 3, 2, 14, 30, tzinfo=UTC))  # 23:30 in Tokyo
     g.track("ada", "post", at=datetime(2026, 3, 2, 12, tzinfo=UTC))  # 21:00 local: not night
-    assert not g.achievement("ada", "owl").unlocked
+    assert not g.achievements.get("ada", "owl").unlocked
     result = g.track("ada", "post", at=datetime(2026, 3, 2, 17, 30, tzinfo=UTC))  # 02:30
-    assert g.achievement("ada", "owl").current == 2
+    assert g.achievements.get("ada", "owl").current == 2
     assert keys(result.unlocked) == ["owl"]
 
 
@@ -172,11 +172,11 @@ def test_streak_counts_consecutive_local_days(g: Gamification, clock: FakeClock)
     g.track("ada", "login")
     clock.advance(days=1)
     g.track("ada", "login")
-    assert g.achievement("ada", "login3").current == 2
+    assert g.achievements.get("ada", "login3").current == 2
     # A backdated login on March 4th joins the logins of the 5th and 6th into a 3-day run.
     result = g.track("ada", "login", at=datetime(2026, 3, 4, 12, tzinfo=UTC))
     assert keys(result.unlocked) == ["login3"]
-    assert g.achievement("ada", "login3").current == 3
+    assert g.achievements.get("ada", "login3").current == 3
 
 
 def test_tiers_pay_each_tier_once(g: Gamification) -> None:
@@ -190,8 +190,8 @@ def test_tiers_pay_each_tier_once(g: Gamification) -> None:
     assert got == ["writer/bronze", "writer/silver", "writer/gold"]
     assert g.profile("ada").xp == 20  # 10 XP x rare (2)
     assert g.balance("ada", "points") == 7
-    assert g.inventory("ada").titles == ("Author",)
-    status = g.achievement("ada", "writer")
+    assert g.users.inventory("ada").titles == ("Author",)
+    status = g.achievements.get("ada", "writer")
     assert status.tiers_unlocked == ("bronze", "silver", "gold") and status.next_tier is None
 
 
@@ -216,17 +216,17 @@ def test_a_removed_tier_stays_earned_and_is_not_paid_again(g: Gamification) -> N
     load(g, writer(("bronze", 2), ("silver", 4), ("gold", 6)))
     for _ in range(4):
         g.track("ada", "post")
-    assert g.achievement("ada", "writer").tiers_unlocked == ("bronze", "silver")
+    assert g.achievements.get("ada", "writer").tiers_unlocked == ("bronze", "silver")
     rows = g.db.execute(UNLOCKS).fetchall()
     load(g, writer(("bronze", 2), ("gold", 6)))  # silver removed
-    status = g.achievement("ada", "writer")
+    status = g.achievements.get("ada", "writer")
     assert (status.tiers_unlocked, status.next_tier, status.target) == (("bronze", "silver"),
                                                                         "gold", 6)  # fmt: skip
-    assert status.times_unlocked == 2 and g.reevaluate().unlocked == ()
+    assert status.times_unlocked == 2 and g.events.reevaluate().unlocked == ()
     # A changed list: a new lowest tier, silver back at another target, bronze moved.
     load(g, writer(("iron", 1), ("silver", 3), ("bronze", 5), ("gold", 6)))
-    assert keys(g.reevaluate().unlocked) == ["writer/iron"]
-    status = g.achievement("ada", "writer")
+    assert keys(g.events.reevaluate().unlocked) == ["writer/iron"]
+    status = g.achievements.get("ada", "writer")
     assert status.tiers_unlocked == ("iron", "silver", "bronze")
     assert keys(g.track("ada", "post").unlocked) == []  # 5 posts: bronze was earned at 2
     assert keys(g.track("ada", "post").unlocked) == ["writer/gold"]
@@ -252,8 +252,8 @@ def test_earned_tiers_stay_earned_and_paid_once_whatever_the_lists(
             load(g, writer(*((name, 2 * i + 1) for i, name in enumerate(names))))
             for _ in range(posts):
                 g.track("ada", "post")
-            g.reevaluate()
-            now = set(g.achievement("ada", "writer").tiers_unlocked)
+            g.events.reevaluate()
+            now = set(g.achievements.get("ada", "writer").tiers_unlocked)
             assert earned <= now  # never lost
             earned = now
         assert g.balance("ada", "gems") == sum(2 ** POOL.index(name) for name in earned)
@@ -281,12 +281,12 @@ def test_a_file_from_before_tier_numbers_keeps_its_earned_tiers(
     db.close()
     with Gamification.open(db_path, clock=clock, config=CONFIG, load_entrypoints=False) as g:
         assert migrations.pending(g.db) == []
-        assert g.achievement("ada", "writer").tiers_unlocked == ("bronze", "silver")
+        assert g.achievements.get("ada", "writer").tiers_unlocked == ("bronze", "silver")
         view = "SELECT tier FROM unlocked_achievements ORDER BY tier"
         assert g.db.execute(view).fetchall() == [("bronze",), ("silver",)]
         load(g, writer(("bronze", 2), ("gold", 6)))
-        assert g.achievement("ada", "writer").tiers_unlocked == ("bronze", "silver")
-        assert g.reevaluate().unlocked == ()
+        assert g.achievements.get("ada", "writer").tiers_unlocked == ("bronze", "silver")
+        assert g.events.reevaluate().unlocked == ()
         assert keys(g.track("ada", "post").unlocked) == []  # and track() keeps hours now
         assert g.db.execute("SELECT SUM(count) FROM metric_hours").fetchone() == (1,)
 
@@ -301,13 +301,13 @@ def test_rarity_multiplies_xp_and_gives_achievement_points(make_engine: Make) ->
 def test_hidden_ones_show_only_once_unlocked(g: Gamification) -> None:
     load(g, ach("secret", {"type": "first_time", "event": "egg"}, hidden=True),
          ach("open", {"type": "first_time", "event": "post"}))  # fmt: skip
-    assert [s.key for s in g.achievements("ada")] == ["open"]
-    assert [s.key for s in g.achievements("ada", include_hidden=True)] == ["open", "secret"]
+    assert [s.key for s in g.achievements.list("ada")] == ["open"]
+    assert [s.key for s in g.achievements.list("ada", include_hidden=True)] == ["open", "secret"]
     with pytest.raises(errors.NotFound):
-        g.achievement("ada", "secret")
+        g.achievements.get("ada", "secret")
     g.track("ada", "egg")
-    assert [s.key for s in g.achievements("ada")] == ["open", "secret"]
-    assert g.achievement("ada", "secret").unlocked
+    assert [s.key for s in g.achievements.list("ada")] == ["open", "secret"]
+    assert g.achievements.get("ada", "secret").unlocked
 
 
 def test_prerequisites_wait_for_their_achievement(g: Gamification) -> None:
@@ -340,7 +340,7 @@ def test_repeatable_with_max_and_cooldown(g: Gamification, clock: FakeClock) -> 
             seqs += [u.seq for u in g.track("ada", "login").unlocked]
         clock.advance(days=1)
     assert seqs == [1, 2]
-    assert g.achievement("ada", "regular").times_unlocked == 2
+    assert g.achievements.get("ada", "regular").times_unlocked == 2
     assert g.profile("ada").xp == 2
 
 
@@ -373,7 +373,7 @@ def test_on_achievement_unlocked_fires_after_commit(make_engine: Make) -> None:
     class Listener:
         @hookimpl
         def on_achievement_unlocked(self, engine: Gamification, unlock: Unlock) -> None:
-            committed = engine.achievement(unlock.user_id, unlock.key).unlocked
+            committed = engine.achievements.get(unlock.user_id, unlock.key).unlocked
             seen.append((unlock.key, committed))
 
     g = make_engine(plugins=(Listener(),))
@@ -396,7 +396,7 @@ def test_register_definitions_hook_loads_at_open(make_engine: Make, tmp_path: Pa
 
     db = tmp_path / "game.db"
     ignored = make_engine(db, plugins=(Pack(),))  # offered, not chosen: nothing loads
-    assert ignored.achievements("ada") == []
+    assert ignored.achievements.list("ada") == []
     chosen = Config(packs=("pack",))
     ignored.settings.apply(chosen)  # choosing the pack in the stored configuration loads it
     assert keys(ignored.track("ada", "x").unlocked) == ["p"]
@@ -429,10 +429,10 @@ def test_unlocks_and_rewards_are_exactly_once_across_processes(
     two = make_engine(db_path, config=CONFIG)
     load(one, ach("first", {"type": "count", "event": "post", "target": 1},
                   rewards={"points": {"gems": 3}}))  # fmt: skip
-    two.refresh_definitions()
+    two.events.refresh()
     assert keys(one.track("ada", "post").unlocked) == ["first"]
     assert two.track("ada", "post").unlocked == ()
-    assert two.reevaluate().unlocked == ()
+    assert two.events.reevaluate().unlocked == ()
     assert two.balance("ada", "gems") == 3
     assert not two.verify_ledger()
 
@@ -467,7 +467,7 @@ def test_every_unlock_happens_once_and_pays_once(ops: list[tuple[Any, ...]]) -> 
             elif op[0] == "xp":
                 g.award_xp("ada", op[1], source="x")
             else:
-                g.reevaluate()
+                g.events.reevaluate()
             clock.advance(minutes=1)
         rows = g.db.execute(
             "SELECT key, tier, COUNT(*) FROM achievement_unlocks GROUP BY key, tier"
@@ -481,7 +481,7 @@ def test_every_unlock_happens_once_and_pays_once(ops: list[tuple[Any, ...]]) -> 
         )
         assert g.balance("ada", "gems") == gems
         # Whatever the order, the state equals a full evaluation: nothing due is left.
-        assert g.reevaluate().unlocked == ()
+        assert g.events.reevaluate().unlocked == ()
         assert not g.verify_ledger()
 
 
@@ -496,12 +496,12 @@ def test_reevaluate_awards_new_definitions_retroactively(g: Gamification) -> Non
     load(g, ach("five", {"type": "count", "event": "post", "target": 5}, rewards={"xp": 5}),
          ach("two", {"type": "count", "event": "post", "target": 2}))  # fmt: skip
     seen: list[tuple[int, int]] = []
-    report = g.reevaluate(progress=lambda done, total: seen.append((done, total)), chunk=2)
+    report = g.events.reevaluate(progress=lambda done, total: seen.append((done, total)), chunk=2)
     assert sorted((u.user_id, u.key) for u in report.unlocked) == [
         ("ada", "five"), ("ada", "two"), ("bob", "two")]  # fmt: skip
     assert seen == [(2, 3), (3, 3)]
     assert g.profile("ada").xp == 5
-    assert g.reevaluate().unlocked == ()  # exactly once
+    assert g.events.reevaluate().unlocked == ()  # exactly once
 
 
 def paris(make_engine: Make) -> Gamification:
@@ -530,14 +530,14 @@ def test_a_time_of_day_badge_added_later_counts_the_past_in_local_hours(
     load(g, tod("three", "03:00", "04:00", 2), tod("two", "02:00", "03:00", 2),
          tod("one", "01:00", "02:00", 2), tod("wide", "01:00", "05:00", 5),
          tod("half", "03:30", "05:00", 1))  # fmt: skip
-    assert keys(g.reevaluate().unlocked) == ["three", "two", "wide"]
-    assert g.achievement("ada", "one").current == 1
+    assert keys(g.events.reevaluate().unlocked) == ["three", "two", "wide"]
+    assert g.achievements.get("ada", "one").current == 1
     # A window that starts within an hour counts only its whole hours from before it existed;
     # from then on it counts to the minute.
-    assert g.achievement("ada", "half").current == 0
+    assert g.achievements.get("ada", "half").current == 0
     assert keys(g.track("ada", "post", at=datetime(2026, 10, 31, 2, 45, tzinfo=UTC)).unlocked
                 ) == ["half"]  # 03:45 CET  # fmt: skip
-    assert g.reevaluate().unlocked == ()
+    assert g.events.reevaluate().unlocked == ()
 
 
 def test_a_time_of_day_badge_back_from_retirement_counts_what_it_missed(
@@ -551,8 +551,8 @@ def test_a_time_of_day_badge_back_from_retirement_counts_what_it_missed(
     g.track("ada", "post", at=night)
     g.track("ada", "post", at=night)
     load(g, tod("owl", "00:00", "05:00", 3), name="night")
-    assert g.achievement("ada", "owl").current == 3
-    assert keys(g.reevaluate().unlocked) == ["owl"]
+    assert g.achievements.get("ada", "owl").current == 3
+    assert keys(g.events.reevaluate().unlocked) == ["owl"]
 
 
 def test_windows_added_later_find_the_best_window_of_the_past(
@@ -571,8 +571,8 @@ def test_windows_added_later_find_the_best_window_of_the_past(
                        "target": 70}),
          ach("month2", {"type": "window", "event": "km", "period": "month", "stat": "sum",
                         "target": 100}))  # fmt: skip
-    assert sorted(keys(g.reevaluate().unlocked)) == ["month", "three_in_3", "week"]
-    assert g.achievement("ada", "four_in_3").current == 0  # progress: the present window
+    assert sorted(keys(g.events.reevaluate().unlocked)) == ["month", "three_in_3", "week"]
+    assert g.achievements.get("ada", "four_in_3").current == 0  # progress: the present window
 
 
 def test_a_repeatable_badge_added_later_repeats_for_the_past(
@@ -584,11 +584,11 @@ def test_a_repeatable_badge_added_later_repeats_for_the_past(
          ach("twice", {"type": "count", "event": "post", "target": 5}, repeatable={"max": 2}),
          ach("weekly", {"type": "count", "event": "post", "target": 10},
              repeatable={"cooldown_days": 7}))  # fmt: skip
-    found = [(u.key, u.seq) for u in g.reevaluate().unlocked]
+    found = [(u.key, u.seq) for u in g.events.reevaluate().unlocked]
     assert found == [("every10", 1), ("every10", 2), ("twice", 1), ("twice", 2), ("weekly", 1)]
-    status = g.achievement("ada", "every10")
+    status = g.achievements.get("ada", "every10")
     assert (status.times_unlocked, status.current, status.target) == (2, 5, 10)
-    assert g.reevaluate().unlocked == ()
+    assert g.events.reevaluate().unlocked == ()
 
     def post(times: int) -> list[tuple[str, int]]:
         return [(u.key, u.seq) for _ in range(times) for u in g.track("ada", "post").unlocked]
@@ -609,8 +609,8 @@ def test_reevaluate_resumes_after_an_interruption(g: Gamification) -> None:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        g.reevaluate(progress=stop_after_two, chunk=2)
-    report = g.reevaluate(chunk=2)
+        g.events.reevaluate(progress=stop_after_two, chunk=2)
+    report = g.events.reevaluate(chunk=2)
     assert report.resumed_after == "u1"
     assert sorted(u.user_id for u in report.unlocked) == ["u2", "u3", "u4"]
     assert g.db.execute("SELECT COUNT(*) FROM achievement_unlocks").fetchone()[0] == 5
@@ -621,9 +621,9 @@ def test_reevaluate_given_users_only(g: Gamification) -> None:
     g.track("ada", "post")
     g.track("bob", "post")
     load(g, ach("one", {"type": "first_time", "event": "post"}))
-    assert [u.user_id for u in g.reevaluate(["bob", "nobody"]).unlocked] == ["bob"]
+    assert [u.user_id for u in g.events.reevaluate(["bob", "nobody"]).unlocked] == ["bob"]
     with pytest.raises(errors.InvalidInput):
-        g.reevaluate(chunk=0)
+        g.events.reevaluate(chunk=0)
 
 
 # -- reading and bad input ------------------------------------------------------------------
@@ -635,13 +635,13 @@ def test_progress_and_the_next_badge(g: Gamification) -> None:
     result = g.track("ada", "post")
     assert [(p.key, p.current, p.target, p.percent) for p in result.progress] == [
         ("p3", 1, 3, 33.33)]  # fmt: skip
-    assert [s.key for s in g.achievements("ada")] == ["p10", "p3"]  # by order
-    assert g.achievements("ada", category="nope") == []
+    assert [s.key for s in g.achievements.list("ada")] == ["p10", "p3"]  # by order
+    assert g.achievements.list("ada", category="nope") == []
 
 
 def test_unknown_achievement_key(g: Gamification) -> None:
     with pytest.raises(errors.NotFound):
-        g.achievement("ada", "nope")
+        g.achievements.get("ada", "nope")
 
 
 def test_stats_count_by_rarity_and_day(g: Gamification, clock: FakeClock) -> None:
@@ -650,25 +650,25 @@ def test_stats_count_by_rarity_and_day(g: Gamification, clock: FakeClock) -> Non
     g.track("ada", "x")
     clock.advance(days=1)
     g.track("ada", "x")
-    stats = g.stats("ada", days=2)
+    stats = g.users.stats("ada", days=2)
     assert (stats.achievements_unlocked, stats.achievement_points) == (1, 100)
     assert stats.by_rarity == {"epic": 1} and stats.days_active == 2
     assert [(d.xp, d.points, d.achievements) for d in stats.daily] == [
         (31, {"points": 2}, 1), (1, {"points": 2}, 0)]  # fmt: skip
     with pytest.raises(errors.InvalidInput):
-        g.stats("ada", days=0)
+        g.users.stats("ada", days=0)
 
 
 def test_bad_calls_are_refused_and_change_nothing(g: Gamification) -> None:
     g.track("ada", "post")
     with unchanged(g):
         for call in (
-            lambda: g.achievements(""),
-            lambda: g.achievements("ada", include_hidden="yes"),  # type: ignore[arg-type]
-            lambda: g.achievement("ada", ""),
-            lambda: g.reevaluate(progress="x"),  # type: ignore[arg-type]
-            lambda: g.reevaluate(["ada", ""]),
-            lambda: g.load_definitions({"achievements": []}, name=""),
+            lambda: g.achievements.list(""),
+            lambda: g.achievements.list("ada", include_hidden="yes"),  # type: ignore[arg-type]
+            lambda: g.achievements.get("ada", ""),
+            lambda: g.events.reevaluate(progress="x"),  # type: ignore[arg-type]
+            lambda: g.events.reevaluate(["ada", ""]),
+            lambda: g.events.load({"achievements": []}, name=""),
             lambda: g.mark_read("ada", [-1]),
             lambda: g.notifications("ada", limit=0),
         ):

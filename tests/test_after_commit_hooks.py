@@ -94,7 +94,7 @@ for _hook in AFTER_COMMIT:
 
 def exercise(g: Gamification) -> None:
     """One committed call at least for each after-commit hook."""
-    g.load_definitions(DEFINITIONS, name="d")
+    g.events.load(DEFINITIONS, name="d")
     g.award_xp("ada", 150, source="quiz")  # on_xp_awarded, on_level_up, notify
     g.award_points("ada", 10, currency="points", source="quiz")  # on_points_changed
     g.track("ada", "like")  # on_achievement_unlocked

@@ -21,9 +21,6 @@ FACADE_NOT_YET = {
     "economy/referrals.py",
     "economy/shop.py",
     "ops/jobs.py",
-    "progression/achievements.py",
-    "progression/events.py",
-    "progression/xp.py",
 }
 
 

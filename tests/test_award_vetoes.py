@@ -76,7 +76,7 @@ def no_setup(g: Gamification) -> None:
 
 
 def load(g: Gamification) -> None:
-    g.load_definitions(DEFINITIONS, name="d")
+    g.events.load(DEFINITIONS, name="d")
 
 
 def referral_code(g: Gamification) -> None:
@@ -105,8 +105,8 @@ SCENARIOS: list[tuple[str, Config, Callable[[Gamification], object], Callable[[G
     ("quest points", Config(), load, lambda g: g.track("ada", "wave"),
      ("points", "quest", "quest:greeter", "points", "earned", ("quest", "greeter"))),
     ("streak xp", Config(streaks=StreaksConfig(bonus_xp_per_day=5)),
-     lambda g: g.record_activity("ada", at=START),
-     lambda g: g.record_activity("ada", at=START + DAY),
+     lambda g: g.streaks.record_activity("ada", at=START),
+     lambda g: g.streaks.record_activity("ada", at=START + DAY),
      ("xp", "streak", "streak", None, None, None)),
     ("level-up bonus", Config(levels=LevelsConfig(level_up_bonus={"points": 7})), no_setup,
      lambda g: g.award_xp("ada", 150, source="quiz"),
@@ -115,7 +115,7 @@ SCENARIOS: list[tuple[str, Config, Callable[[Gamification], object], Callable[[G
      no_setup, lambda g: g.award_xp("ada", 150, source="quiz"),
      ("points", "level_up", "level_up", "points", "bonus", ("level", "2"))),
     ("battle pass", Config(seasons=[SEASON]), lambda g: g.award_xp("ada", 100, source="quiz"),
-     lambda g: g.claim_tier_reward("ada", 1, track="free"),
+     lambda g: g.battle_pass.claim("ada", 1, track="free"),
      ("points", "battle_pass", "battle_pass", "points", "bonus", ("battle_pass", "s1:free:1"))),
     ("leaderboard", Config(leaderboards=RANKED), lambda g: g.award_xp("ada", 10, source="quiz"),
      lambda g: g.close_leaderboard_periods(START + DAY),
@@ -236,7 +236,7 @@ def test_each_xp_award_and_credit_written_was_asked_for_once(
             g.award_points(user, amount, currency="points", source="quiz", at=day)
         elif operation == "active":
             day += DAY  # a new day grows the streak: streak bonus XP
-            g.record_activity(user, at=day)
+            g.streaks.record_activity(user, at=day)
         else:
             g.track(user, operation, at=day)
     asked_xp = sorted((r.user_id, r.source, r.amount) for r in policy.seen if r.kind == "xp")

@@ -179,40 +179,50 @@ def test_unknown_currency_names_currency(seeded: Gamification) -> None:
             id="reserve-key",
         ),
         pytest.param(
-            lambda g: g.add_xp_boost("alice", 2.0, expires_at=NAIVE, source="e"),
+            lambda g: g.xp.add_boost("alice", 2.0, expires_at=NAIVE, source="e"),
             "expires_at",
             id="boost-naive",
         ),
         pytest.param(lambda g: g.refund(True), "transaction_id", id="refund-bool"),
-        pytest.param(lambda g: g.prestige("", idempotency_key="k"), "user_id", id="prestige"),
+        pytest.param(lambda g: g.xp.prestige("", idempotency_key="k"), "user_id", id="prestige"),
         pytest.param(lambda g: g.commit_reservation(0), "reservation_id", id="commit-id"),
         pytest.param(lambda g: g.profile(""), "user_id", id="profile"),
         pytest.param(lambda g: g.balances(7), "user_id", id="balances"),
         pytest.param(lambda g: g.history("alice", limit=0), "limit", id="history-limit"),
         pytest.param(lambda g: g.profile("alice", at=NAIVE), "at", id="profile-at"),
-        pytest.param(lambda g: g.streak("alice", at=NAIVE), "at", id="streak-at"),
-        pytest.param(lambda g: g.set_timezone("alice", "Moon/Base"), "timezone", id="timezone"),
-        pytest.param(lambda g: g.set_timezone("alice", 5), "timezone", id="timezone-int"),
-        pytest.param(lambda g: g.record_activity("alice", at=NAIVE), "at", id="activity-at"),
+        pytest.param(lambda g: g.streaks.get("alice", at=NAIVE), "at", id="streak-at"),
         pytest.param(
-            lambda g: g.record_activity("", idempotency_key="k"), "user_id", id="activity-user"
+            lambda g: g.users.set_timezone("alice", "Moon/Base"), "timezone", id="timezone"
         ),
-        pytest.param(lambda g: g.grant_streak_freezes("alice", 0), "count", id="freezes-0"),
-        pytest.param(lambda g: g.grant_streak_freezes("alice", True), "count", id="freezes-bool"),
+        pytest.param(lambda g: g.users.set_timezone("alice", 5), "timezone", id="timezone-int"),
         pytest.param(
-            lambda g: g.schedule_rest_day("alice", "2026-03-05"), "day", id="rest-day-str"
+            lambda g: g.streaks.record_activity("alice", at=NAIVE), "at", id="activity-at"
         ),
-        pytest.param(lambda g: g.cancel_rest_day("alice", START), "day", id="cancel-datetime"),
-        pytest.param(lambda g: g.sweep_streaks(NAIVE), "now", id="sweep-now"),
-        pytest.param(lambda g: g.close_quest_periods(NAIVE), "now", id="rollover-now"),
-        pytest.param(lambda g: g.quests("alice", category=""), "category", id="quests-category"),
         pytest.param(
-            lambda g: g.complete_quest("alice", "q", idempotency_key=""),
+            lambda g: g.streaks.record_activity("", idempotency_key="k"),
+            "user_id",
+            id="activity-user",
+        ),
+        pytest.param(lambda g: g.streaks.grant_freezes("alice", 0), "count", id="freezes-0"),
+        pytest.param(lambda g: g.streaks.grant_freezes("alice", True), "count", id="freezes-bool"),
+        pytest.param(
+            lambda g: g.streaks.schedule_rest_day("alice", "2026-03-05"), "day", id="rest-day-str"
+        ),
+        pytest.param(
+            lambda g: g.streaks.cancel_rest_day("alice", START), "day", id="cancel-datetime"
+        ),
+        pytest.param(lambda g: g.streaks.sweep(NAIVE), "now", id="sweep-now"),
+        pytest.param(lambda g: g.quests.close_periods(NAIVE), "now", id="rollover-now"),
+        pytest.param(
+            lambda g: g.quests.list("alice", category=""), "category", id="quests-category"
+        ),
+        pytest.param(
+            lambda g: g.quests.complete("alice", "q", idempotency_key=""),
             "idempotency_key",
             id="quest-key",
         ),
         pytest.param(
-            lambda g: g.complete_quest(
+            lambda g: g.quests.complete(
                 "alice", "q", idempotency_key="k", evidence={"x": float("nan")}
             ),
             "evidence",
@@ -340,43 +350,43 @@ def test_unknown_currency_names_currency(seeded: Gamification) -> None:
             "reference",
             id="spend-battle-pass-reference",
         ),
-        pytest.param(lambda g: g.battle_pass(""), "user_id", id="battle-pass-user"),
-        pytest.param(lambda g: g.battle_pass("alice", at=NAIVE), "at", id="battle-pass-at"),
+        pytest.param(lambda g: g.battle_pass.get(""), "user_id", id="battle-pass-user"),
+        pytest.param(lambda g: g.battle_pass.get("alice", at=NAIVE), "at", id="battle-pass-at"),
         pytest.param(
-            lambda g: g.battle_pass("alice", season=""), "season", id="battle-pass-season"
+            lambda g: g.battle_pass.get("alice", season=""), "season", id="battle-pass-season"
         ),
-        pytest.param(lambda g: g.buy_premium_pass(""), "user_id", id="premium-user"),
-        pytest.param(lambda g: g.buy_premium_pass("alice", at=NAIVE), "at", id="premium-at"),
+        pytest.param(lambda g: g.battle_pass.buy_premium(""), "user_id", id="premium-user"),
+        pytest.param(lambda g: g.battle_pass.buy_premium("alice", at=NAIVE), "at", id="premium-at"),
         pytest.param(
-            lambda g: g.buy_premium_pass("alice", idempotency_key=""),
+            lambda g: g.battle_pass.buy_premium("alice", idempotency_key=""),
             "idempotency_key",
             id="premium-key",
         ),
         pytest.param(
-            lambda g: g.claim_tier_reward("alice", 0, track="free"), "tier", id="claim-tier-0"
+            lambda g: g.battle_pass.claim("alice", 0, track="free"), "tier", id="claim-tier-0"
         ),
         pytest.param(
-            lambda g: g.claim_tier_reward("alice", True, track="free"), "tier", id="claim-tier-bool"
+            lambda g: g.battle_pass.claim("alice", True, track="free"), "tier", id="claim-tier-bool"
         ),
         pytest.param(
-            lambda g: g.claim_tier_reward("alice", "1", track="free"), "tier", id="claim-tier-str"
+            lambda g: g.battle_pass.claim("alice", "1", track="free"), "tier", id="claim-tier-str"
         ),
         pytest.param(
-            lambda g: g.claim_tier_reward("alice", 1001, track="free"), "tier", id="claim-tier-1001"
+            lambda g: g.battle_pass.claim("alice", 1001, track="free"), "tier", id="claim-tier-1001"
         ),
         pytest.param(
-            lambda g: g.claim_tier_reward("alice", 1, track="gold"), "track", id="claim-track"
+            lambda g: g.battle_pass.claim("alice", 1, track="gold"), "track", id="claim-track"
         ),
         pytest.param(
-            lambda g: g.claim_tier_reward("alice", 1, track="free", season=5),
+            lambda g: g.battle_pass.claim("alice", 1, track="free", season=5),
             "season",
             id="claim-season-int",
         ),
         pytest.param(
-            lambda g: g.claim_tier_reward("", 1, track="free"), "user_id", id="claim-user"
+            lambda g: g.battle_pass.claim("", 1, track="free"), "user_id", id="claim-user"
         ),
         pytest.param(
-            lambda g: g.claim_tier_reward("alice", 1, track="free", at=NAIVE), "at", id="claim-at"
+            lambda g: g.battle_pass.claim("alice", 1, track="free", at=NAIVE), "at", id="claim-at"
         ),
         pytest.param(lambda g: g.export_user(""), "user_id", id="export-user"),
         pytest.param(lambda g: g.export_user("alice", at=NAIVE), "at", id="export-at"),
@@ -386,20 +396,26 @@ def test_unknown_currency_names_currency(seeded: Gamification) -> None:
         ),
         pytest.param(lambda g: g.delete_user("alice", at=NAIVE), "at", id="delete-at"),
         pytest.param(
-            lambda g: g.use_tier_boost("alice", quantity=0), "quantity", id="boost-quantity-0"
+            lambda g: g.battle_pass.use_tier_boost("alice", quantity=0),
+            "quantity",
+            id="boost-quantity-0",
         ),
         pytest.param(
-            lambda g: g.use_tier_boost("alice", quantity=True), "quantity", id="boost-quantity-bool"
+            lambda g: g.battle_pass.use_tier_boost("alice", quantity=True),
+            "quantity",
+            id="boost-quantity-bool",
         ),
         pytest.param(
-            lambda g: g.use_tier_boost("alice", quantity=1001), "quantity", id="boost-quantity-1001"
+            lambda g: g.battle_pass.use_tier_boost("alice", quantity=1001),
+            "quantity",
+            id="boost-quantity-1001",
         ),
         pytest.param(
-            lambda g: g.use_tier_boost("alice", idempotency_key=""),
+            lambda g: g.battle_pass.use_tier_boost("alice", idempotency_key=""),
             "idempotency_key",
             id="boost-key",
         ),
-        pytest.param(lambda g: g.close_battle_pass_seasons(NAIVE), "now", id="close-seasons-now"),
+        pytest.param(lambda g: g.battle_pass.close_seasons(NAIVE), "now", id="close-seasons-now"),
     ],
 )
 def test_other_methods_validate_too(
@@ -447,7 +463,7 @@ SHOP = {"shop": [
 def test_shop_refusals_are_typed_and_write_nothing(
     seeded: Gamification, call: Callable[[Gamification], Any], error: type[Exception]
 ) -> None:
-    seeded.load_definitions(SHOP, name="shop")
+    seeded.events.load(SHOP, name="shop")
     seeded.purchase("alice", "cap")
     with unchanged(seeded), pytest.raises(error):
         call(seeded)
@@ -472,7 +488,7 @@ def test_odd_text_round_trips_through_xp(g: Gamification, text: str) -> None:
     metadata = {text: [text, {"nested": text}], "plain": text}
     award = g.award_xp(text, 10, source=text, idempotency_key=text, metadata=metadata)
     assert (award.user_id, award.source, award.idempotency_key) == (text, text, text)
-    (entry,) = g.xp_history(text)
+    (entry,) = g.xp.history(text)
     assert (entry.user_id, entry.source, entry.idempotency_key) == (text, text, text)
     assert entry.metadata == metadata
     assert g.profile(text).xp == 10

@@ -63,7 +63,7 @@ BOOSTS = {"shop": [
 @pytest.fixture
 def bp(make_engine: Make) -> Gamification:
     g = make_engine(config=CONFIG)
-    g.load_definitions(CHAMPION, name="champion")
+    g.events.load(CHAMPION, name="champion")
     return g
 
 
@@ -107,7 +107,7 @@ def test_a_battle_pass_season_is_also_a_season_board(make_engine: Make) -> None:
     g.award_xp("ann", 120, source="t")
     page = g.leaderboard("xp", period="season")
     assert [(e.user_id, e.score) for e in page.entries] == [("ann", 120)]
-    assert g.battle_pass("ann").tier == 1
+    assert g.battle_pass.get("ann").tier == 1
 
 
 def season(**changes: Any) -> dict[str, Any]:
@@ -205,13 +205,13 @@ def test_season_boundaries_walked_with_the_clock(bp: Gamification, clock: FakeCl
     clock.set(SPRING_START - US)
     bp.award_xp("ada", 100, source="t")  # before the season: counts for nothing
     with pytest.raises(errors.NoActiveSeason):
-        bp.battle_pass("ada")
+        bp.battle_pass.get("ada")
     assert progress_rows(bp) == []
     clock.set(SPRING_START)  # the first instant is in
     bp.award_xp("ada", 40, source="t")
     clock.set(SPRING_END - US)  # the last instant is in
     bp.award_xp("ada", 60, source="t")
-    view = bp.battle_pass("ada")
+    view = bp.battle_pass.get("ada")
     assert (view.season, view.tier, view.season_xp, view.active) == ("spring", 1, 100, True)
     assert (view.name, view.number, view.starts_at, view.ends_at) == (
         "Spring Shred 2026",
@@ -221,13 +221,13 @@ def test_season_boundaries_walked_with_the_clock(bp: Gamification, clock: FakeCl
     )
     clock.set(SPRING_END)  # the end is out of spring and the start of summer
     bp.award_xp("ada", 250, source="t")
-    assert bp.battle_pass("ada", season="spring").season_xp == 100
-    summer = bp.battle_pass("ada")
+    assert bp.battle_pass.get("ada", season="spring").season_xp == 100
+    summer = bp.battle_pass.get("ada")
     assert (summer.season, summer.season_xp, summer.tier) == ("summer", 250, 2)
     clock.set(SUMMER_END)
     bp.award_xp("ada", 999, source="t")
     with pytest.raises(errors.NoActiveSeason):
-        bp.battle_pass("ada")
+        bp.battle_pass.get("ada")
     assert progress_rows(bp) == [("spring", "ada", 100), ("summer", "ada", 250)]
     assert bp.profile("ada").xp == 100 + 100 + 250 + 999  # lifetime XP counts everything
 
@@ -249,15 +249,15 @@ def test_tier_math_at_exact_boundaries(
 ) -> None:
     if xp:
         bp.award_xp("ada", xp, source="t")
-    view = bp.battle_pass("ada")
+    view = bp.battle_pass.get("ada")
     assert (view.tier, view.xp_into_tier, view.xp_to_next_tier) == (tier, into, to_next)
     assert (view.season_xp, view.xp_per_tier, view.total_tiers) == (xp, 100, 10)
 
 
 def test_multiplied_xp_counts_as_awarded(bp: Gamification, clock: FakeClock) -> None:
-    bp.add_xp_boost("ada", 2.0, expires_at=clock() + timedelta(hours=1), source="weekend")
+    bp.xp.add_boost("ada", 2.0, expires_at=clock() + timedelta(hours=1), source="weekend")
     bp.award_xp("ada", 75, source="t")
-    assert bp.battle_pass("ada").season_xp == 150
+    assert bp.battle_pass.get("ada").season_xp == 150
 
 
 def test_no_battle_pass_season_means_no_statement_on_the_hot_path(make_engine: Make) -> None:
@@ -267,14 +267,14 @@ def test_no_battle_pass_season_means_no_statement_on_the_hot_path(make_engine: M
         g.award_xp("ada", 500, source="t")
         assert progress_rows(g) == []
         with pytest.raises(errors.NoActiveSeason):
-            g.battle_pass("ada")
+            g.battle_pass.get("ada")
         with unchanged(g), pytest.raises(errors.NoActiveSeason):
-            g.claim_tier_reward("ada", 1, track="free")
+            g.battle_pass.claim("ada", 1, track="free")
 
 
 def test_reading_never_writes(bp: Gamification) -> None:
     with unchanged(bp):
-        view = bp.battle_pass("nobody")
+        view = bp.battle_pass.get("nobody")
     assert (view.tier, view.season_xp, view.premium, view.tier_boosts_used) == (0, 0, False, 0)
     assert (view.premium_price, view.premium_currency) == (30_000, "points")
     assert states(view) == [(1, "locked"), (2, "locked"), (5, "locked"), (10, "locked")]
@@ -288,20 +288,20 @@ def test_reading_never_writes(bp: Gamification) -> None:
 
 def test_free_claims_pay_once_through_the_ledger(bp: Gamification) -> None:
     bp.award_xp("ada", 250, source="t")
-    assert states(bp.battle_pass("ada")) == [
+    assert states(bp.battle_pass.get("ada")) == [
         (1, "claimable"), (2, "claimable"), (5, "locked"), (10, "locked"),
     ]  # fmt: skip
-    claim = bp.claim_tier_reward("ada", 1, track="free")
+    claim = bp.battle_pass.claim("ada", 1, track="free")
     assert (claim.season, claim.track, claim.tier) == ("spring", "free", 1)
     assert claim.points == {"points": 100}
     assert claim.claimed_at == START and not claim.auto
     (txn,) = [t for t in bp.history("ada").transactions if t.id in claim.transaction_ids]
     assert (txn.type, txn.source, txn.amount) == ("bonus", "battle_pass", 100)
     assert (txn.reference_type, txn.reference_id) == ("battle_pass", "spring:free:1")
-    items = bp.claim_tier_reward("ada", 2, track="free")
+    items = bp.battle_pass.claim("ada", 2, track="free")
     assert items.items == {"protein_sample": 1} and items.transaction_ids == ()
-    assert bp.inventory("ada").items == {"protein_sample": 1}
-    view = bp.battle_pass("ada")
+    assert bp.users.inventory("ada").items == {"protein_sample": 1}
+    view = bp.battle_pass.get("ada")
     assert states(view)[:2] == [(1, "claimed"), (2, "claimed")]
     assert view.free_rewards[0].claimed_at == START
     assert bp.balance("ada", "points") == 100
@@ -310,82 +310,84 @@ def test_free_claims_pay_once_through_the_ledger(bp: Gamification) -> None:
 
 def test_titles_and_achievements_are_granted(bp: Gamification) -> None:
     bp.award_xp("ada", 1000, source="t")
-    assert bp.claim_tier_reward("ada", 5, track="free").titles == ("Spring Warrior",)
-    assert "Spring Warrior" in bp.inventory("ada").titles
-    claim = bp.claim_tier_reward("ada", 10, track="free")
+    assert bp.battle_pass.claim("ada", 5, track="free").titles == ("Spring Warrior",)
+    assert "Spring Warrior" in bp.users.inventory("ada").titles
+    claim = bp.battle_pass.claim("ada", 10, track="free")
     assert claim.achievements == ("season_champion",)
-    assert bp.achievement("ada", "season_champion").unlocked
+    assert bp.achievements.get("ada", "season_champion").unlocked
     # A user who already holds the badge gets the points, and no second unlock.
     bp.award_xp("bo", 1000, source="t")
     bp.track("bo", "crowned")
-    assert bp.claim_tier_reward("bo", 10, track="free").achievements == ()
-    assert bp.achievement("bo", "season_champion").times_unlocked == 1
+    assert bp.battle_pass.claim("bo", 10, track="free").achievements == ()
+    assert bp.achievements.get("bo", "season_champion").times_unlocked == 1
 
 
 def test_an_undefined_rewarded_achievement_refuses_the_claim(make_engine: Make) -> None:
     g = make_engine(config=CONFIG)  # season_champion is not defined
     g.award_xp("ada", 1000, source="t")
     with unchanged(g), pytest.raises(errors.NotFound) as info:
-        g.claim_tier_reward("ada", 10, track="free")
+        g.battle_pass.claim("ada", 10, track="free")
     assert info.value.key == "season_champion"
-    g.load_definitions(CHAMPION, name="champion")
-    assert g.claim_tier_reward("ada", 10, track="free").achievements == ("season_champion",)
+    g.events.load(CHAMPION, name="champion")
+    assert g.battle_pass.claim("ada", 10, track="free").achievements == ("season_champion",)
 
 
 REFUSALS = [
     pytest.param(
-        lambda g: g.claim_tier_reward("ada", 3, track="free"),
+        lambda g: g.battle_pass.claim("ada", 3, track="free"),
         errors.NoTierReward,
         id="no-reward-at-tier",
     ),
     pytest.param(
-        lambda g: g.claim_tier_reward("ada", 5, track="free"),
+        lambda g: g.battle_pass.claim("ada", 5, track="free"),
         errors.TierNotReached,
         id="not-reached",
     ),
     pytest.param(
-        lambda g: g.claim_tier_reward("ada", 1, track="premium"),
+        lambda g: g.battle_pass.claim("ada", 1, track="premium"),
         errors.PremiumRequired,
         id="premium-not-owned",
     ),
     pytest.param(
-        lambda g: g.claim_tier_reward("ada", 1, track="free"),
+        lambda g: g.battle_pass.claim("ada", 1, track="free"),
         errors.RewardAlreadyClaimed,
         id="already-claimed",
     ),
     pytest.param(
-        lambda g: g.claim_tier_reward("ada", 11, track="free"),
+        lambda g: g.battle_pass.claim("ada", 11, track="free"),
         errors.InvalidInput,
         id="above-total-tiers",
     ),
     pytest.param(
-        lambda g: g.claim_tier_reward("ada", 1, track="free", season="winter"),
+        lambda g: g.battle_pass.claim("ada", 1, track="free", season="winter"),
         errors.UnknownSeason,
         id="unknown-season",
     ),
     pytest.param(
-        lambda g: g.claim_tier_reward("ada", 1, track="free", season="summer"),
+        lambda g: g.battle_pass.claim("ada", 1, track="free", season="summer"),
         errors.SeasonNotStarted,
         id="season-not-started",
     ),
     pytest.param(
-        lambda g: g.claim_tier_reward("ada", 1, track="free", at=SUMMER_END + timedelta(days=1)),
+        lambda g: g.battle_pass.claim("ada", 1, track="free", at=SUMMER_END + timedelta(days=1)),
         errors.NoActiveSeason,
         id="no-season-then",
     ),
     pytest.param(
-        lambda g: g.claim_tier_reward("ada", 2, track="free", season="spring", at=SPRING_END),
+        lambda g: g.battle_pass.claim("ada", 2, track="free", season="spring", at=SPRING_END),
         errors.SeasonEnded,
         id="season-ended",
     ),
     pytest.param(
-        lambda g: g.battle_pass("ada", season="winter"),
+        lambda g: g.battle_pass.get("ada", season="winter"),
         errors.UnknownSeason,
         id="view-unknown-season",
     ),
-    pytest.param(lambda g: g.use_tier_boost("ada"), errors.NotEnoughTierBoosts, id="no-boosts"),
     pytest.param(
-        lambda g: g.buy_premium_pass("ada"),
+        lambda g: g.battle_pass.use_tier_boost("ada"), errors.NotEnoughTierBoosts, id="no-boosts"
+    ),
+    pytest.param(
+        lambda g: g.battle_pass.buy_premium("ada"),
         errors.InsufficientFunds,
         id="premium-insufficient-funds",
     ),
@@ -397,7 +399,7 @@ def test_refusals_are_typed_and_write_nothing(
     bp: Gamification, call: Callable[[Gamification], Any], error: type[Exception]
 ) -> None:
     bp.award_xp("ada", 250, source="t")
-    bp.claim_tier_reward("ada", 1, track="free")
+    bp.battle_pass.claim("ada", 1, track="free")
     with unchanged(bp), pytest.raises(error) as info:
         call(bp)
     if isinstance(info.value, errors.BattlePassRefused):
@@ -409,8 +411,8 @@ def test_refusal_inside_a_batch_does_not_doom_it(bp: Gamification) -> None:
     with bp.batch():
         bp.award_points("ada", 5, currency="points", source="t")
         with pytest.raises(errors.TierNotReached):
-            bp.claim_tier_reward("ada", 2, track="free")
-        bp.claim_tier_reward("ada", 1, track="free")
+            bp.battle_pass.claim("ada", 2, track="free")
+        bp.battle_pass.claim("ada", 1, track="free")
     assert bp.balance("ada", "points") == 105
 
 
@@ -419,8 +421,8 @@ def test_season_pinned_by_the_client_at_a_boundary(bp: Gamification, clock: Fake
     clock.set(SPRING_END)
     bp.award_xp("ada", 100, source="t")  # summer tier 1
     with unchanged(bp), pytest.raises(errors.SeasonEnded):
-        bp.claim_tier_reward("ada", 1, track="free", season="spring")
-    assert bp.claim_tier_reward("ada", 1, track="free").points == {"points": 7}
+        bp.battle_pass.claim("ada", 1, track="free", season="spring")
+    assert bp.battle_pass.claim("ada", 1, track="free").points == {"points": 7}
 
 
 # -- the premium pass -----------------------------------------------------------------------------
@@ -428,28 +430,28 @@ def test_season_pinned_by_the_client_at_a_boundary(bp: Gamification, clock: Fake
 
 def test_premium_is_bought_through_the_ledger_once(bp: Gamification) -> None:
     bp.award_xp("ada", 1000, source="t")
-    assert states(bp.battle_pass("ada"), "premium") == [(1, "locked"), (3, "locked"),
-                                                        (10, "locked")]  # fmt: skip
+    assert states(bp.battle_pass.get("ada"), "premium") == [(1, "locked"), (3, "locked"),
+                                                            (10, "locked")]  # fmt: skip
     bp.award_points("ada", 29_999, currency="points", source="t")
     with unchanged(bp), pytest.raises(errors.InsufficientFunds) as info:
-        bp.buy_premium_pass("ada")
+        bp.battle_pass.buy_premium("ada")
     assert info.value.shortfall == 1
     bp.award_points("ada", 1, currency="points", source="t")
-    bought = bp.buy_premium_pass("ada")
+    bought = bp.battle_pass.buy_premium("ada")
     assert (bought.season, bought.currency, bought.price) == ("spring", "points", 30_000)
     assert bp.balance("ada", "points") == 0
     (txn,) = [t for t in bp.history("ada").transactions if t.id == bought.transaction_id]
     assert (txn.type, txn.source, txn.amount) == ("purchase", "battle_pass", -30_000)
     bp.award_points("ada", 30_000, currency="points", source="t")
     with unchanged(bp), pytest.raises(errors.PremiumAlreadyOwned):
-        bp.buy_premium_pass("ada")
+        bp.battle_pass.buy_premium("ada")
     with unchanged(bp), pytest.raises(errors.NotRefundable):
         bp.refund(bought.transaction_id)
-    view = bp.battle_pass("ada")
+    view = bp.battle_pass.get("ada")
     assert view.premium
     assert states(view, "premium") == [(1, "claimable"), (3, "claimable"), (10, "claimable")]
-    assert bp.claim_tier_reward("ada", 1, track="premium").points == {"points": 1000}
-    assert bp.claim_tier_reward("ada", 3, track="premium").items == {"training_session": 1}
+    assert bp.battle_pass.claim("ada", 1, track="premium").points == {"points": 1000}
+    assert bp.battle_pass.claim("ada", 3, track="premium").items == {"training_session": 1}
     assert bp.balance("ada", "points") == 31_000
     assert not bp.verify_ledger()
 
@@ -459,8 +461,8 @@ def test_premium_in_another_currency_before_any_xp(make_engine: Make) -> None:
     config = Config(currencies=[CurrencyConfig("points"), CurrencyConfig("gems")], seasons=[gems])
     g = make_engine(config=config)
     g.award_points("ada", 60, currency="gems", source="t")
-    assert g.buy_premium_pass("ada").currency == "gems"
-    assert (g.balance("ada", "gems"), g.battle_pass("ada").premium) == (10, True)
+    assert g.battle_pass.buy_premium("ada").currency == "gems"
+    assert (g.balance("ada", "gems"), g.battle_pass.get("ada").premium) == (10, True)
     assert progress_rows(g) == [("spring", "ada", 0)]
 
 
@@ -468,11 +470,11 @@ def test_premium_in_another_currency_before_any_xp(make_engine: Make) -> None:
 
 
 def test_tier_boosts_from_the_shop_add_a_tier_each(bp: Gamification) -> None:
-    bp.load_definitions(BOOSTS, name="boosts")
+    bp.events.load(BOOSTS, name="boosts")
     bp.award_points("ada", 100, currency="points", source="t")
     order = bp.purchase("ada", "boost", quantity=3)
     bp.award_xp("ada", 150, source="t")
-    used = bp.use_tier_boost("ada", quantity=2)
+    used = bp.battle_pass.use_tier_boost("ada", quantity=2)
     assert (used.quantity, used.xp, used.tier_before, used.tier_after, used.boosts_left) == (
         2,
         200,
@@ -480,31 +482,31 @@ def test_tier_boosts_from_the_shop_add_a_tier_each(bp: Gamification) -> None:
         3,
         1,
     )
-    view = bp.battle_pass("ada")
+    view = bp.battle_pass.get("ada")
     assert (view.tier, view.xp_into_tier, view.season_xp, view.tier_boosts_used) == (3, 50, 350, 2)
     assert bp.profile("ada").xp == 150  # boosts fill the season only
-    assert bp.inventory("ada").items == {"tier_boost": 1}
+    assert bp.users.inventory("ada").items == {"tier_boost": 1}
     with unchanged(bp), pytest.raises(errors.NotEnoughTierBoosts):
-        bp.use_tier_boost("ada", quantity=2)
+        bp.battle_pass.use_tier_boost("ada", quantity=2)
     with unchanged(bp), pytest.raises(errors.NotRefundable):
         bp.refund_purchase(order.id)  # two of its boosts were used
     bp.award_xp("ada", 600, source="t")  # tier 9
-    bp.use_tier_boost("ada")
-    assert bp.battle_pass("ada").tier == 10
+    bp.battle_pass.use_tier_boost("ada")
+    assert bp.battle_pass.get("ada").tier == 10
     bp.purchase("ada", "boost")
     with unchanged(bp), pytest.raises(errors.MaxTierReached) as info:
-        bp.use_tier_boost("ada")
+        bp.battle_pass.use_tier_boost("ada")
     assert info.value.tier == 10
 
 
 def test_a_boost_that_would_pass_the_last_tier_is_refused(bp: Gamification) -> None:
-    bp.load_definitions(BOOSTS, name="boosts")
+    bp.events.load(BOOSTS, name="boosts")
     bp.award_points("ada", 100, currency="points", source="t")
     bp.purchase("ada", "boost", quantity=3)
     bp.award_xp("ada", 850, source="t")  # tier 8
     with unchanged(bp), pytest.raises(errors.MaxTierReached):
-        bp.use_tier_boost("ada", quantity=3)
-    assert bp.use_tier_boost("ada", quantity=2).tier_after == 10
+        bp.battle_pass.use_tier_boost("ada", quantity=3)
+    assert bp.battle_pass.use_tier_boost("ada", quantity=2).tier_after == 10
 
 
 # -- season end -----------------------------------------------------------------------------------
@@ -515,17 +517,17 @@ def test_season_end_archives_and_grants_unclaimed_reached_rewards(
 ) -> None:
     bp.award_xp("ada", 520, source="t")  # tier 5, premium
     bp.award_points("ada", 30_000, currency="points", source="t")
-    bp.buy_premium_pass("ada")
-    bp.claim_tier_reward("ada", 1, track="free")
+    bp.battle_pass.buy_premium("ada")
+    bp.battle_pass.claim("ada", 1, track="free")
     bp.award_xp("bo", 250, source="t")  # tier 2, free only
     clock.set(SPRING_END - US)
     assert bp.run_due_jobs().periods().get("battle_pass_close") is not None
-    assert not bp.battle_pass("ada").archived  # still running: nothing closed
+    assert not bp.battle_pass.get("ada").archived  # still running: nothing closed
     clock.set(SPRING_END)
     report = bp.run_due_jobs()
     (run,) = [r for r in report.ran if r.job == "battle_pass_close"]
     assert run.result == ["spring"]
-    ada = bp.battle_pass("ada", season="spring")
+    ada = bp.battle_pass.get("ada", season="spring")
     assert (ada.archived, ada.active, ada.tier) == (True, False, 5)
     assert [(r.tier, r.state, r.auto) for r in ada.free_rewards] == [
         (1, "claimed", False), (2, "claimed", True), (5, "claimed", True), (10, "locked", False),
@@ -533,13 +535,13 @@ def test_season_end_archives_and_grants_unclaimed_reached_rewards(
     assert [(r.tier, r.state, r.auto) for r in ada.premium_rewards] == [
         (1, "claimed", True), (3, "claimed", True), (10, "locked", False),
     ]  # fmt: skip
-    bo = bp.battle_pass("bo", season="spring")
+    bo = bp.battle_pass.get("bo", season="spring")
     assert states(bo) == [(1, "claimed"), (2, "claimed"), (5, "locked"), (10, "locked")]
     assert states(bo, "premium") == [(1, "locked"), (3, "locked"), (10, "locked")]
     assert bp.balance("ada", "points") == 100 + 1000
     assert bp.balance("bo", "points") == 100
-    assert bp.inventory("ada").items == {"protein_sample": 1, "training_session": 1}
-    assert "Spring Warrior" in bp.inventory("ada").titles
+    assert bp.users.inventory("ada").items == {"protein_sample": 1, "training_session": 1}
+    assert "Spring Warrior" in bp.users.inventory("ada").titles
     final = bp.db.execute(
         "SELECT user_id, final_tier FROM battle_pass_progress WHERE season = 'spring' "
         "ORDER BY user_id"
@@ -547,18 +549,18 @@ def test_season_end_archives_and_grants_unclaimed_reached_rewards(
     assert final == [("ada", 5), ("bo", 2)]
     # Closed for good: claims, purchases, boosts and backdated XP no longer reach it.
     with unchanged(bp):
-        assert bp.close_battle_pass_seasons() == []
+        assert bp.battle_pass.close_seasons() == []
         with pytest.raises(errors.SeasonEnded):
-            bp.claim_tier_reward("ada", 10, track="free", season="spring")
+            bp.battle_pass.claim("ada", 10, track="free", season="spring")
         for call in (
-            lambda: bp.claim_tier_reward("ada", 2, track="free", at=SPRING_END - US),
-            lambda: bp.buy_premium_pass("bo", at=SPRING_END - US),
-            lambda: bp.use_tier_boost("bo", at=SPRING_END - US),
+            lambda: bp.battle_pass.claim("ada", 2, track="free", at=SPRING_END - US),
+            lambda: bp.battle_pass.buy_premium("bo", at=SPRING_END - US),
+            lambda: bp.battle_pass.use_tier_boost("bo", at=SPRING_END - US),
         ):
             with pytest.raises(errors.SeasonEnded):
                 call()
     bp.award_xp("ada", 500, source="late", at=SPRING_END - US)
-    assert bp.battle_pass("ada", season="spring").season_xp == 520
+    assert bp.battle_pass.get("ada", season="spring").season_xp == 520
     assert not bp.verify_ledger()
 
 
@@ -569,14 +571,14 @@ def test_close_result_and_batches(
     for i in range(5):
         bp.award_xp(f"u{i}", 100 * i + 10, source="t")
     clock.set(SPRING_END + timedelta(hours=1))
-    (closed,) = bp.close_battle_pass_seasons()
+    (closed,) = bp.battle_pass.close_seasons()
     assert (closed.season, closed.users, closed.rewards_granted) == ("spring", 5, 1 + 2 + 2 + 2)
     assert closed.archived_at == clock()
     left = bp.db.execute(
         "SELECT count(*) FROM battle_pass_progress WHERE archived_at IS NULL"
     ).fetchone()
     assert left == (0,)
-    assert bp.close_battle_pass_seasons() == []
+    assert bp.battle_pass.close_seasons() == []
 
 
 def test_a_failing_close_runs_again_and_grants_once(make_engine: Make, clock: FakeClock) -> None:
@@ -587,12 +589,12 @@ def test_a_failing_close_runs_again_and_grants_once(make_engine: Make, clock: Fa
     (failed,) = report.failed
     assert failed.job == "battle_pass_close" and "season_champion" in (failed.error or "")
     assert g.balance("ada", "points") == 0  # its transaction rolled back
-    g.load_definitions(CHAMPION, name="champion")
+    g.events.load(CHAMPION, name="champion")
     clock.advance(minutes=15)
     assert g.run_due_jobs().periods()["battle_pass_close"]
     assert g.balance("ada", "points") == 100 + 5000
-    assert g.achievement("ada", "season_champion").unlocked
-    assert g.battle_pass("ada", season="spring").archived
+    assert g.achievements.get("ada", "season_champion").unlocked
+    assert g.battle_pass.get("ada", season="spring").archived
 
 
 def test_the_close_job_can_be_turned_off(make_engine: Make, clock: FakeClock) -> None:
@@ -602,7 +604,7 @@ def test_the_close_job_can_be_turned_off(make_engine: Make, clock: FakeClock) ->
     g.award_xp("ada", 100, source="t")
     clock.set(SPRING_END)
     g.run_due_jobs()
-    assert not g.battle_pass("ada", season="spring").archived
+    assert not g.battle_pass.get("ada", season="spring").archived
 
 
 # -- idempotent replays ---------------------------------------------------------------------------
@@ -612,13 +614,13 @@ def test_replays_return_the_original_even_after_the_season(
     bp: Gamification, clock: FakeClock
 ) -> None:
     bp.award_xp("ada", 100, source="t")
-    first = bp.claim_tier_reward("ada", 1, track="free", idempotency_key="claim-1")
+    first = bp.battle_pass.claim("ada", 1, track="free", idempotency_key="claim-1")
     clock.set(SPRING_END)
-    bp.close_battle_pass_seasons()
+    bp.battle_pass.close_seasons()
     with unchanged(bp):
-        assert bp.claim_tier_reward("ada", 1, track="free", idempotency_key="claim-1") == first
+        assert bp.battle_pass.claim("ada", 1, track="free", idempotency_key="claim-1") == first
         with pytest.raises(errors.IdempotencyConflict):
-            bp.claim_tier_reward("ada", 1, track="premium", idempotency_key="claim-1")
+            bp.battle_pass.claim("ada", 1, track="premium", idempotency_key="claim-1")
 
 
 # -- a property: random XP, claims, purchases and boosts ------------------------------------------
@@ -652,7 +654,7 @@ def test_random_battle_pass_use_pays_each_reward_at_most_once(ops: list[Any], cl
     clock = FakeClock(START)
     config = Config(seasons=[SMALL], rate_limits={"purchase": None})
     with Gamification.open(":memory:", config=config, clock=clock, load_entrypoints=False) as g:
-        g.load_definitions(SMALL_SHOP, name="shop")
+        g.events.load(SMALL_SHOP, name="shop")
         for user in ("ada", "bo"):
             g.award_points(user, 400, currency="points", source="seed")
         tiers = {"ada": 0, "bo": 0}
@@ -661,25 +663,25 @@ def test_random_battle_pass_use_pays_each_reward_at_most_once(ops: list[Any], cl
                 if op == "xp":
                     g.award_xp(user, n, source="t")
                 elif op == "claim":
-                    g.claim_tier_reward(user, n % 5 or 1, track=track)
+                    g.battle_pass.claim(user, n % 5 or 1, track=track)
                 elif op == "premium":
-                    g.buy_premium_pass(user)
+                    g.battle_pass.buy_premium(user)
                 elif op == "points":
                     g.award_points(user, 10 * n, currency="points", source="t")
                 elif op == "boost":
                     g.purchase(user, "boost", quantity=n % 2 + 1)
-                    g.use_tier_boost(user, quantity=n % 3 + 1)
+                    g.battle_pass.use_tier_boost(user, quantity=n % 3 + 1)
                 else:
                     clock.advance(hours=n)
             except REFUSED:
                 pass
             if clock() < SPRING_END:
-                tier = g.battle_pass(user).tier
+                tier = g.battle_pass.get(user).tier
                 assert tier >= tiers[user]
                 tiers[user] = tier
         if close:
             clock.set(SPRING_END)
-            g.close_battle_pass_seasons()
+            g.battle_pass.close_seasons()
         assert not g.verify_ledger()
         paid = g.db.execute(
             "SELECT reference_id, user_id, count(*) FROM transactions "
@@ -687,7 +689,7 @@ def test_random_battle_pass_use_pays_each_reward_at_most_once(ops: list[Any], cl
         ).fetchall()
         assert all(count == 1 for _, _, count in paid)
         for user in ("ada", "bo"):
-            view = g.battle_pass(user, season="small")
+            view = g.battle_pass.get(user, season="small")
             claimed = [r for r in view.free_rewards + view.premium_rewards if r.state == "claimed"]
             assert all(r.tier <= view.tier for r in claimed)
             assert all(view.premium for r in claimed if r.track == "premium")

@@ -86,9 +86,9 @@ def run_step(g: Gamification, step: tuple[Any, ...]) -> object:
     if kind == "points":
         return g.award_points(user, step[2], currency="points", source="gift")
     if kind == "boost":
-        return g.add_xp_boost(user, 2.0, expires_at=START + timedelta(hours=1), source="event")
+        return g.xp.add_boost(user, 2.0, expires_at=START + timedelta(hours=1), source="event")
     if kind == "history":
-        return g.xp_history(user)
+        return g.xp.history(user)
     with g.batch():
         return g.award_xp(user, step[2], source="nested")
 

@@ -171,7 +171,7 @@ def test_loaded_config_opens_an_engine(tmp_path: Path) -> None:
     path = tmp_path / "game.toml"
     path.write_text(FULL_TOML, encoding="utf-8")
     with Gamification.open(":memory:", config=Config.from_file(path), load_entrypoints=False) as g:
-        assert g.level_table.thresholds == (0, 100, 300, 700)
+        assert g.xp.level_table.thresholds == (0, 100, 300, 700)
         with pytest.raises(errors.UnknownUser):
             g.profile("nobody")
         assert g.config.currency_names == ("points", "gems")

@@ -22,38 +22,38 @@ def ach(key: str, target: int = 1, **extra: Any) -> dict[str, Any]:
 
 def problems(g: Gamification, data: Any, name: str = "set") -> list[str]:
     with unchanged(g), pytest.raises(errors.ConfigError) as info:
-        g.load_definitions(data, name=name)
+        g.events.load(data, name=name)
     return info.value.problems
 
 
 def test_load_twice_changes_nothing_then_update_and_retire(g: Gamification) -> None:
-    first = g.load_definitions({"achievements": [ach("a"), ach("b")]}, name="s")
+    first = g.events.load({"achievements": [ach("a"), ach("b")]}, name="s")
     assert (first.added, first.updated, first.retired) == (("a", "b"), (), ())
     with unchanged(g):
-        again = g.load_definitions({"achievements": [ach("a"), ach("b")]}, name="s")
+        again = g.events.load({"achievements": [ach("a"), ach("b")]}, name="s")
     assert (again.added, again.updated, again.retired, again.unchanged) == ((), (), (), ("a", "b"))
     g.track("ada", "post")  # earns a and b
-    changed = g.load_definitions({"achievements": [ach("a", 5)]}, name="s")
+    changed = g.events.load({"achievements": [ach("a", 5)]}, name="s")
     assert (changed.updated, changed.retired) == (("a",), ("b",))
     versions = dict(g.db.execute("SELECT key, version FROM definitions").fetchall())
     assert versions == {"a": 2, "b": 1}
     # b is retired: still earned by ada, gone for everyone else.
-    assert g.achievement("ada", "b").retired and g.achievement("ada", "b").unlocked
-    assert [s.key for s in g.achievements("bob")] == ["a"]
+    assert g.achievements.get("ada", "b").retired and g.achievements.get("ada", "b").unlocked
+    assert [s.key for s in g.achievements.list("bob")] == ["a"]
     with pytest.raises(errors.NotFound):
-        g.achievement("bob", "b")
+        g.achievements.get("bob", "b")
     g.track("bob", "post")
     bobs = "SELECT COUNT(*) FROM achievement_unlocks WHERE user_id = 'bob'"
     assert g.db.execute(bobs).fetchone()[0] == 0
     # Coming back bumps the version again and unlocks for new users.
-    back = g.load_definitions({"achievements": [ach("a", 5), ach("b")]}, name="s")
+    back = g.events.load({"achievements": [ach("a", 5), ach("b")]}, name="s")
     assert back.updated == ("b",)
     assert [u.key for u in g.track("cyd", "post").unlocked] == ["b"]
 
 
 def test_unlocks_record_the_version(g: Gamification) -> None:
-    g.load_definitions({"achievements": [ach("a", 2)]}, name="s")
-    g.load_definitions({"achievements": [ach("a", 1)]}, name="s")
+    g.events.load({"achievements": [ach("a", 2)]}, name="s")
+    g.events.load({"achievements": [ach("a", 1)]}, name="s")
     g.track("ada", "post")
     assert g.track("ada", "post").unlocked == ()
     assert g.track("bob", "post").unlocked[0].version == 2
@@ -69,7 +69,7 @@ def test_a_bad_file_is_rejected_whole_with_every_problem(g: Gamification, tmp_pa
         ach("c", rarity="shiny"),
     ]}))  # fmt: skip
     with unchanged(g), pytest.raises(errors.ConfigError) as info:
-        g.load_definitions(path)
+        g.events.load(path)
     found = info.value.problems
     assert "catalogue.json: achievements[1].criteria.target: expected int, got str '3'" in found
     assert any(p.startswith("catalogue.json: achievements[2].criteria: unknown criteria type")
@@ -114,7 +114,7 @@ def test_semantic_problems_are_all_named(g: Gamification) -> None:
 
 
 def test_sets_cannot_collide(g: Gamification) -> None:
-    g.load_definitions({"achievements": [ach("a")], "rules": [{"event": "x", "xp": 1}]}, name="one")
+    g.events.load({"achievements": [ach("a")], "rules": [{"event": "x", "xp": 1}]}, name="one")
     found = problems(g, {"achievements": [ach("a")], "rules": [{"event": "x", "xp": 2}]}, "two")
     assert found == [
         "two: achievements[0].key: 'a' is already defined by another definition set",
@@ -132,11 +132,11 @@ def test_malformed_sets(g: Gamification, data: Any) -> None:
 
 def test_a_mapping_needs_a_name_and_files_must_exist(g: Gamification, tmp_path: Path) -> None:
     with pytest.raises(errors.InvalidInput, match="source"):
-        g.load_definitions([], name="x")  # type: ignore[arg-type]
+        g.events.load([], name="x")  # type: ignore[arg-type]
     with pytest.raises(errors.InvalidInput):
-        g.load_definitions({"achievements": []})
+        g.events.load({"achievements": []})
     with pytest.raises(errors.ConfigError, match="cannot read"):
-        g.load_definitions(tmp_path / "missing.toml")
+        g.events.load(tmp_path / "missing.toml")
 
 
 def test_toml_files_load(g: Gamification, tmp_path: Path) -> None:
@@ -151,7 +151,7 @@ def test_toml_files_load(g: Gamification, tmp_path: Path) -> None:
     assert found == ["pack: achievements[0].criteria.target: give targets in tiers, not here, "
                      "for a tiered one"]  # fmt: skip
     path.write_text(path.read_text().replace(", target = 2", ""))
-    assert g.load_definitions(path).added == ("p", "rule:post")
+    assert g.events.load(path).added == ("p", "rule:post")
     assert g.track("ada", "post").xp is not None
 
 
@@ -174,7 +174,7 @@ def test_two_problems_in_two_entries_are_both_reported(g: Gamification) -> None:
 
 
 def test_an_entry_that_does_not_load_still_counts_for_the_others(g: Gamification) -> None:
-    g.load_definitions({"achievements": [ach("taken")]}, name="other")
+    g.events.load({"achievements": [ach("taken")]}, name="other")
     found = problems(g, {"achievements": [
         ach("a", name=5),
         ach("b", prerequisites=["a"], criteria={"type": "collection", "keys": ["a"]}),
@@ -207,7 +207,7 @@ def test_a_top_level_problem_names_its_set_or_file(g: Gamification, tmp_path: Pa
                           ("[]", "(top level): expected a table/object")]:  # fmt: skip
         path.write_text(text)
         with unchanged(g), pytest.raises(errors.ConfigError) as info:
-            g.load_definitions(path)
+            g.events.load(path)
         assert info.value.problems == [f"catalogue.json: {problem}"]
         assert info.value.source == "catalogue.json"
 
@@ -245,8 +245,8 @@ def test_collection_cycles_are_refused(
 
 
 def test_a_collection_cycle_across_sets_is_refused(g: Gamification) -> None:
-    g.load_definitions({"achievements": [ach("b")]}, name="two")
-    g.load_definitions({"achievements": [collection("c", "b")]}, name="one")
+    g.events.load({"achievements": [ach("b")]}, name="two")
+    g.events.load({"achievements": [collection("c", "b")]}, name="one")
     assert problems(g, {"achievements": [ach("b", prerequisites=["c"])]}, name="two") == [
         "two: achievements[0].prerequisites: collection cycle: b -> c -> b: 'b', 'c' can never "
         "unlock"
@@ -259,7 +259,7 @@ def test_a_collection_cycle_across_sets_is_refused(g: Gamification) -> None:
 
 
 def test_a_collection_with_a_way_around_itself_loads(g: Gamification) -> None:
-    g.load_definitions({"achievements": [ach("a", criteria={"type": "any", "criteria": [
+    g.events.load({"achievements": [ach("a", criteria={"type": "any", "criteria": [
         {"type": "collection", "keys": ["a"]}, {"type": "count", "event": "post", "target": 2}]})]},
         name="s")  # fmt: skip
     g.track("ada", "post")

@@ -56,7 +56,7 @@ def test_track_keeps_count_sum_max_and_active_days(g: Gamification, clock: FakeC
 
 
 def test_rules_pay_from_data_and_stop_at_the_daily_limit(g: Gamification, clock: FakeClock) -> None:
-    g.load_definitions(RULES, name="rules")
+    g.events.load(RULES, name="rules")
     paid = [g.track("ada", "post_created") for _ in range(3)]
     assert [r.rewarded for r in paid] == [True, True, False]
     assert paid[0].xp is not None and paid[0].xp.amount == 10
@@ -134,9 +134,9 @@ def test_backdated_events_count_in_their_own_day(g: Gamification, clock: FakeClo
 
 
 def test_metadata_goes_with_the_rules_xp(g: Gamification) -> None:
-    g.load_definitions(RULES, name="rules")
+    g.events.load(RULES, name="rules")
     g.track("ada", "comment_created", metadata={"post": 42})
-    assert g.xp_history("ada")[0].metadata == {"post": 42}
+    assert g.xp.history("ada")[0].metadata == {"post": 42}
 
 
 @pytest.mark.parametrize(
@@ -163,7 +163,7 @@ def test_metadata_goes_with_the_rules_xp(g: Gamification) -> None:
 def test_bad_track_input_is_refused_and_writes_nothing(
     g: Gamification, kwargs: dict[str, Any], field: str
 ) -> None:
-    g.load_definitions(RULES, name="rules")
+    g.events.load(RULES, name="rules")
     g.track("ada", "post_created")
     call: dict[str, Any] = {"user_id": "ada", "event": "post_created", **kwargs}
     with unchanged(g), pytest.raises(errors.InvalidInput) as info:
@@ -180,14 +180,14 @@ def test_a_vetoed_rule_reward_writes_nothing(make_engine: Make) -> None:
             return "frozen account" if award.user_id == "bob" else None
 
     g = make_engine(plugins=(NoXP(),))
-    g.load_definitions(RULES, name="rules")
+    g.events.load(RULES, name="rules")
     g.track("ada", "post_created")
     with unchanged(g), pytest.raises(errors.Rejected):
         g.track("bob", "post_created")
 
 
 def test_track_replay_with_key_returns_the_first_result(g: Gamification, clock: FakeClock) -> None:
-    g.load_definitions(RULES, name="rules")
+    g.events.load(RULES, name="rules")
     first = g.track("ada", "post_created", idempotency_key="evt-1")
     clock.advance(minutes=1)
     with unchanged(g):
@@ -218,7 +218,7 @@ def test_metrics_and_rewards_match_a_replay(
         ":memory:", clock=clock, load_entrypoints=False,
         config=Config(currencies=(CurrencyConfig("points"),)),
     ) as g:  # fmt: skip
-        g.load_definitions(RULES, name="rules")
+        g.events.load(RULES, name="rules")
         expected: dict[tuple[str, str], list[int]] = {}
         paid_today: dict[tuple[str, str, str], int] = {}
         xp: dict[str, int] = {}
@@ -245,7 +245,7 @@ def test_metrics_and_rewards_match_a_replay(
 def test_a_replay_rebuilds_unlocks_progress_xp_and_points(
     g: Gamification, clock: FakeClock
 ) -> None:
-    g.load_definitions(
+    g.events.load(
         {**RULES, "achievements": [
             {"key": "w", "name": "W", "criteria": {"type": "count", "event": "post_created"},
              "tiers": [{"name": "t1", "target": 1, "rewards": {"xp": 3, "points": {"points": 1}}},

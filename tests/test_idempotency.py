@@ -6,6 +6,7 @@ import inspect
 import subprocess
 import sys
 import textwrap
+import typing
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -39,15 +40,19 @@ def _award_xp(g: Gamification) -> Call:
     return lambda: g.award_xp("alice", 150, source="quest", idempotency_key=KEY, metadata={"q": 1})
 
 
+def _xp_award(g: Gamification) -> Call:
+    return lambda: g.xp.award("alice", 150, source="quest", idempotency_key=KEY, metadata={"q": 1})
+
+
 def _add_xp_boost(g: Gamification) -> Call:
-    return lambda: g.add_xp_boost(
+    return lambda: g.xp.add_boost(
         "alice", 1.5, expires_at=START + timedelta(days=1), source="event", idempotency_key=KEY
     )
 
 
 def _prestige(g: Gamification) -> Call:
     g.award_xp("alice", 1600, source="quest")  # max level 5 in this module's config
-    return lambda: g.prestige("alice", idempotency_key=KEY)
+    return lambda: g.xp.prestige("alice", idempotency_key=KEY)
 
 
 def _award_points(g: Gamification) -> Call:
@@ -108,7 +113,7 @@ def _release_reservation(g: Gamification) -> Call:
 
 
 def _track(g: Gamification) -> Call:
-    g.load_definitions(
+    g.events.load(
         {
             "rules": [{"event": "post_created", "xp": 10, "points": {"points": 2}}],
             "achievements": [
@@ -121,24 +126,29 @@ def _track(g: Gamification) -> Call:
     return lambda: g.track("alice", "post_created", idempotency_key=KEY)
 
 
+def _events_track(g: Gamification) -> Call:
+    _track(g)
+    return lambda: g.events.track("alice", "post_created", idempotency_key=KEY)
+
+
 def _record_activity(g: Gamification) -> Call:
-    g.record_activity("alice", at=g.clock() - timedelta(days=1))
-    return lambda: g.record_activity("alice", idempotency_key=KEY)
+    g.streaks.record_activity("alice", at=g.clock() - timedelta(days=1))
+    return lambda: g.streaks.record_activity("alice", idempotency_key=KEY)
 
 
 def _grant_streak_freezes(g: Gamification) -> Call:
-    return lambda: g.grant_streak_freezes("alice", 2, idempotency_key=KEY)
+    return lambda: g.streaks.grant_freezes("alice", 2, idempotency_key=KEY)
 
 
 def _complete_quest(g: Gamification) -> Call:
-    g.load_definitions(
+    g.events.load(
         {"quests": [{"key": "check", "name": "Check", "verification": True,
                      "rewards": {"xp": 5, "points": {"points": 2}},
                      "objectives": [{"event": "run", "target": 1}]}]},
         name="idem-quests",
     )  # fmt: skip
     g.track("alice", "run")
-    return lambda: g.complete_quest("alice", "check", idempotency_key=KEY)
+    return lambda: g.quests.complete("alice", "check", idempotency_key=KEY)
 
 
 SHOP = {"shop": [
@@ -148,13 +158,13 @@ SHOP = {"shop": [
 
 
 def _purchase(g: Gamification) -> Call:
-    g.load_definitions(SHOP, name="idem-shop")
+    g.events.load(SHOP, name="idem-shop")
     g.award_points("alice", 100, currency="points", source="seed")
     return lambda: g.purchase("alice", "freeze", quantity=2, idempotency_key=KEY)
 
 
 def _refund_purchase(g: Gamification) -> Call:
-    g.load_definitions(SHOP, name="idem-shop")
+    g.events.load(SHOP, name="idem-shop")
     g.award_points("alice", 100, currency="points", source="seed")
     order = g.purchase("alice", "freeze", quantity=2)
     return lambda: g.refund_purchase(order.id, idempotency_key=KEY)
@@ -198,29 +208,31 @@ BOOSTS = {"shop": [
 
 def _buy_premium_pass(g: Gamification) -> Call:
     g.award_points("alice", 100, currency="points", source="seed")
-    return lambda: g.buy_premium_pass("alice", idempotency_key=KEY)
+    return lambda: g.battle_pass.buy_premium("alice", idempotency_key=KEY)
 
 
 def _claim_tier_reward(g: Gamification) -> Call:
     g.award_xp("alice", 150, source="quest")
-    return lambda: g.claim_tier_reward("alice", 1, track="free", idempotency_key=KEY)
+    return lambda: g.battle_pass.claim("alice", 1, track="free", idempotency_key=KEY)
 
 
 def _use_tier_boost(g: Gamification) -> Call:
-    g.load_definitions(BOOSTS, name="idem-boosts")
+    g.events.load(BOOSTS, name="idem-boosts")
     g.award_points("alice", 100, currency="points", source="seed")
     g.purchase("alice", "boost", quantity=3)
-    return lambda: g.use_tier_boost("alice", quantity=2, idempotency_key=KEY)
+    return lambda: g.battle_pass.use_tier_boost("alice", quantity=2, idempotency_key=KEY)
 
 
 WRITES: dict[str, Callable[[Gamification], Call]] = {
-    "complete_quest": _complete_quest,
-    "record_activity": _record_activity,
-    "grant_streak_freezes": _grant_streak_freezes,
+    "quests.complete": _complete_quest,
+    "streaks.record_activity": _record_activity,
+    "streaks.grant_freezes": _grant_streak_freezes,
     "track": _track,
+    "events.track": _events_track,
     "award_xp": _award_xp,
-    "add_xp_boost": _add_xp_boost,
-    "prestige": _prestige,
+    "xp.award": _xp_award,
+    "xp.add_boost": _add_xp_boost,
+    "xp.prestige": _prestige,
     "award_points": _award_points,
     "spend_points": _spend_points,
     "transfer_points": _transfer_points,
@@ -235,9 +247,9 @@ WRITES: dict[str, Callable[[Gamification], Call]] = {
     "set_referral_status": _set_referral_status,
     "purchase": _purchase,
     "refund_purchase": _refund_purchase,
-    "buy_premium_pass": _buy_premium_pass,
-    "claim_tier_reward": _claim_tier_reward,
-    "use_tier_boost": _use_tier_boost,
+    "battle_pass.buy_premium": _buy_premium_pass,
+    "battle_pass.claim": _claim_tier_reward,
+    "battle_pass.use_tier_boost": _use_tier_boost,
     "delete_user": _delete_user,
 }
 SEASON = Season(
@@ -255,9 +267,16 @@ def engine(make_engine: Make) -> Gamification:
 
 
 def test_every_write_method_is_covered() -> None:
+    # The facade's quick calls, and every namespace's methods under their dotted names.
+    namespaces = {"": Gamification} | {
+        f"{name}.": hint
+        for name, hint in typing.get_type_hints(Gamification).items()
+        if not name.startswith("_") and isinstance(hint, type)
+    }
     takes_key = {
-        name
-        for name, member in vars(Gamification).items()
+        prefix + name
+        for prefix, cls in namespaces.items()
+        for name, member in vars(cls).items()
         if callable(member)
         and not name.startswith("_")
         and "idempotency_key" in inspect.signature(member).parameters
@@ -372,14 +391,14 @@ RICH: dict[str, Callable[[Gamification], Call]] = {
         )
     ),
     "award_xp-boosted-with-rewards": lambda g: (
-        g.add_xp_boost("alice", 1.5, expires_at=START + timedelta(minutes=30), source="e"),
+        g.xp.add_boost("alice", 1.5, expires_at=START + timedelta(minutes=30), source="e"),
         lambda: g.award_xp("alice", 1000, source="q", idempotency_key="r9", metadata={"a": 1}),
     )[1],
     "award_xp-backdated": lambda g: (
         lambda: g.award_xp("alice", 1000, source="q", idempotency_key="r10", at=ODD_AT)
     ),
     "add_xp_boost-later-start": lambda g: (
-        lambda: g.add_xp_boost(
+        lambda: g.xp.add_boost(
             "alice",
             2.0,
             starts_at=ODD_AT,
@@ -428,7 +447,7 @@ def test_replay_returns_original_even_when_state_moved_on(engine: Gamification) 
 
 def test_replayed_award_has_original_values(engine: Gamification, clock: FakeClock) -> None:
     first = engine.award_xp("alice", 150, source="quest", idempotency_key=KEY)
-    engine.add_xp_boost("alice", 2.0, expires_at=clock() + timedelta(days=1), source="event")
+    engine.xp.add_boost("alice", 2.0, expires_at=clock() + timedelta(days=1), source="event")
     clock.advance(hours=1)
     again = engine.award_xp("alice", 150, source="quest", idempotency_key=KEY)
     assert again == first
@@ -512,7 +531,7 @@ def test_key_reuse_across_operations_conflicts(engine: Gamification) -> None:
             "award_xp",
         )
         with pytest.raises(errors.IdempotencyConflict):
-            engine.add_xp_boost(
+            engine.xp.add_boost(
                 "alice",
                 2.0,
                 expires_at=START + timedelta(hours=1),
@@ -624,7 +643,7 @@ def test_processes_racing_with_the_same_key_apply_once(db_path: Path) -> None:
     id_lists = [out.split() for out, _ in outputs]
     assert all(ids == id_lists[0] for ids in id_lists)  # every process got the same awards
     with Gamification.open(db_path, load_entrypoints=False) as g:
-        history = g.xp_history("racer", limit=1000)
+        history = g.xp.history("racer", limit=1000)
         assert len(history) == keys
         assert sorted(e.idempotency_key or "" for e in history) == sorted(
             f"race-{i}" for i in range(keys)
@@ -683,7 +702,7 @@ def test_track_keys_do_not_claim_award_xp_keys(make_engine: Make) -> None:
     # A tracked event's XP row carries the derived key "track:<key>" but no fingerprint:
     # the key names the track() call, which is in the registry.
     g = make_engine()
-    g.load_definitions({"rules": [{"event": "post", "xp": 10}]}, name="rules")
+    g.events.load({"rules": [{"event": "post", "xp": 10}]}, name="rules")
     g.track("alice", "post", idempotency_key=KEY)
     assert _fingerprints(g) == [(f"track:{KEY}", False)]
     g.award_xp("alice", 10, source="q", idempotency_key=f"track:{KEY}")

@@ -209,7 +209,7 @@ def test_points_achievements_and_metric_boards(make_engine: Make) -> None:
         leaderboards=attrs.evolve(PUBLIC, boards=boards),
     )
     g = make_engine(config=config)
-    g.load_definitions(
+    g.events.load(
         {"achievements": [{"key": "first_run", "name": "First run", "rarity": "rare",
                            "criteria": {"type": "first_time", "event": "run"}}]},
         name="a",

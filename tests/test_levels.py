@@ -53,7 +53,7 @@ def test_quadratic_default_curve(g: Gamification, xp: int, level: int) -> None:
 
 
 def test_quadratic_thresholds(g: Gamification) -> None:
-    assert [g.level_table.threshold(level) for level in range(1, 6)] == [0, 100, 400, 900, 1600]
+    assert [g.xp.level_table.threshold(level) for level in range(1, 6)] == [0, 100, 400, 900, 1600]
 
 
 def test_quadratic_with_other_base(make_engine: Make) -> None:
@@ -67,14 +67,20 @@ def test_quadratic_with_other_base(make_engine: Make) -> None:
 
 def test_exponential_base_100_growth_1_5(make_engine: Make) -> None:
     g = levels_engine(make_engine, curve="exponential", base=100, growth=1.5)
-    assert [g.level_table.threshold(level) for level in (1, 2, 3, 4, 5)] == [0, 100, 250, 475, 812]
+    assert [g.xp.level_table.threshold(level) for level in (1, 2, 3, 4, 5)] == [
+        0,
+        100,
+        250,
+        475,
+        812,
+    ]
     for xp, level in [(99, 1), (100, 2), (249, 2), (250, 3), (474, 3), (475, 4)]:
         assert level_after(g, f"u{xp}", xp) == level
 
 
 def test_exponential_large_levels_are_exact(make_engine: Make) -> None:
     g = levels_engine(make_engine, curve="exponential", base=100, growth=1.5, max_level=200)
-    thresholds = g.level_table.thresholds
+    thresholds = g.xp.level_table.thresholds
     # Every step is floor(100 * 1.5**(n-1)) computed exactly, never a drifting float.
     for n in range(1, 200):
         step = thresholds[n] - thresholds[n - 1]
@@ -153,7 +159,7 @@ def test_custom_curve_from_plugin(make_engine: Make) -> None:
         config=Config(levels=LevelsConfig(curve="custom", custom="triangular", max_level=10)),
         plugins=(TriangularPlugin(),),
     )
-    assert g.level_table.thresholds[:5] == (0, 10, 30, 60, 100)
+    assert g.xp.level_table.thresholds[:5] == (0, 10, 30, 60, 100)
     assert level_after(g, "a", 29) == 2
     assert level_after(g, "b", 30) == 3
     assert level_after(g, "c", 100) == 5
@@ -162,7 +168,7 @@ def test_custom_curve_from_plugin(make_engine: Make) -> None:
 def test_plugin_not_answering_for_other_curves_keeps_builtin(make_engine: Make) -> None:
     config = Config(levels=LevelsConfig(curve="linear"))
     g = make_engine(config=config, plugins=(TriangularPlugin(),))
-    assert g.level_table.thresholds[:4] == (0, 100, 200, 300)
+    assert g.xp.level_table.thresholds[:4] == (0, 100, 200, 300)
 
 
 def test_custom_curve_without_plugin_is_config_error(make_engine: Make) -> None:
@@ -223,7 +229,7 @@ def test_broken_plugin_curve_is_config_error(
 def test_plugin_may_override_a_builtin_curve(make_engine: Make) -> None:
     config = Config(levels=LevelsConfig(max_level=4))
     g = make_engine(config=config, plugins=(_CurvePlugin(Triangular()),))
-    assert g.level_table.thresholds == (0, 10, 30, 60)
+    assert g.xp.level_table.thresholds == (0, 10, 30, 60)
 
 
 # -- properties of every built-in curve ------------------------------------------------------
@@ -308,7 +314,7 @@ def test_profile_matches_level_table(levels: LevelsConfig, amounts: list[int]) -
         for amount in amounts:
             award = g.award_xp("u", amount, source="prop")
             p = g.profile("u")
-            assert p.level == award.new_level == g.level_table.level_for(p.xp)
+            assert p.level == award.new_level == g.xp.level_table.level_for(p.xp)
             assert award.old_level == previous <= award.new_level
             assert award.leveled_up == (award.new_level > previous)
             assert 0.0 <= p.progress <= 100.0

@@ -80,17 +80,17 @@ def test_titles_from_level_rewards_can_be_equipped(make_engine: Make) -> None:
     config = Config(levels=LevelsConfig(rewards=(LevelReward(2, titles=("Novice",)),)))
     g = make_engine(config=config)
     g.award_xp("ada", 100, source="x")
-    assert g.inventory("ada").titles == ("Novice",)
-    assert g.equip_title("ada", "Novice").equipped_title == "Novice"
+    assert g.users.inventory("ada").titles == ("Novice",)
+    assert g.users.equip_title("ada", "Novice").equipped_title == "Novice"
     with unchanged(g), pytest.raises(errors.NotFound):
-        g.equip_title("ada", "Champion")  # not owned
+        g.users.equip_title("ada", "Champion")  # not owned
     with unchanged(g), pytest.raises(errors.NotFound):
-        g.equip_title("nobody", "Novice")
-    assert g.equip_title("ada", None).equipped_title is None
+        g.users.equip_title("nobody", "Novice")
+    assert g.users.equip_title("ada", None).equipped_title is None
 
 
 def test_items_add_up(g: Gamification) -> None:
-    g.load_definitions(
+    g.events.load(
         {"achievements": [
             {"key": "a", "name": "A", "criteria": {"type": "first_time", "event": "a"},
              "rewards": {"items": {"potion": 2, "frame": 1}}},
@@ -100,4 +100,4 @@ def test_items_add_up(g: Gamification) -> None:
     )  # fmt: skip
     g.track("ada", "a")
     g.track("ada", "b")
-    assert g.inventory("ada").items == {"frame": 1, "potion": 5}
+    assert g.users.inventory("ada").items == {"frame": 1, "potion": 5}

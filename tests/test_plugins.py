@@ -57,7 +57,7 @@ class CubicCurvePlugin:
 def test_level_curve_hook(make_engine: Make) -> None:
     config = Config(levels=LevelsConfig(curve="custom", custom="cubic", max_level=6))
     g = make_engine(config=config, plugins=(CubicCurvePlugin(),))
-    assert g.level_table.thresholds == (0, 1, 8, 27, 64, 125)
+    assert g.xp.level_table.thresholds == (0, 1, 8, 27, 64, 125)
     assert g.award_xp("alice", 27, source="quest").new_level == 4
     with pytest.raises(errors.ConfigError):
         make_engine(config=config)  # nobody answers for "cubic" without the plugin
@@ -102,7 +102,7 @@ def test_xp_multiplier_hook_factors_multiply_and_none_is_ignored(make_engine: Ma
     g = make_engine(plugins=(double, one_and_half, nothing))
     award = g.award_xp("alice", 100, source="quest", metadata={"k": "v"})
     assert (award.multiplier, award.amount) == (3.0, 300)
-    assert g.xp_history("alice")[0].multiplier == 3.0
+    assert g.xp.history("alice")[0].multiplier == 3.0
     assert nothing.calls == [
         {
             "engine": g,
@@ -117,9 +117,9 @@ def test_xp_multiplier_hook_factors_multiply_and_none_is_ignored(make_engine: Ma
 
 def test_xp_multiplier_hook_multiplies_with_boosts_and_is_capped(make_engine: Make) -> None:
     g = make_engine(config=Config(max_xp_multiplier=4.0), plugins=(Factor(2.0),))
-    g.add_xp_boost("alice", 1.25, expires_at=START + timedelta(hours=1), source="event")
+    g.xp.add_boost("alice", 1.25, expires_at=START + timedelta(hours=1), source="event")
     assert g.award_xp("alice", 10, source="quest").amount == 25
-    g.add_xp_boost("alice", 3.0, expires_at=START + timedelta(hours=1), source="event")
+    g.xp.add_boost("alice", 3.0, expires_at=START + timedelta(hours=1), source="event")
     award = g.award_xp("alice", 10, source="quest")
     assert (award.multiplier, award.amount) == (4.0, 40)
 
@@ -194,13 +194,13 @@ class Watcher:
         self.level_ups: list[tuple[str, int, int, XPAward, int | None, int]] = []
 
     def _committed(self, award: XPAward) -> tuple[int | None, int]:
-        entries = self.observer.xp_history(award.user_id, limit=1000)
+        entries = self.observer.xp.history(award.user_id, limit=1000)
         total = next((e.total_xp for e in entries if e.id == award.id), None)
         return total, self.observer.profile(award.user_id).xp
 
     @hookimpl
     def on_xp_awarded(self, engine: Gamification, award: XPAward) -> None:
-        assert engine.xp_history(award.user_id, limit=1)[0].id == award.id
+        assert engine.xp.history(award.user_id, limit=1)[0].id == award.id
         self.awarded.append((award, *self._committed(award)))
 
     @hookimpl
@@ -341,7 +341,7 @@ def test_hook_errors_raise_after_all_plugins_ran(make_engine: Make) -> None:
     with unchanged(g):
         assert g.award_xp("alice", 150, source="quest", idempotency_key="k1") == award
     assert g.profile("alice").xp == 150
-    assert len(g.xp_history("alice")) == 1
+    assert len(g.xp.history("alice")) == 1
 
 
 def test_hook_errors_raise_for_points(make_engine: Make) -> None:

@@ -48,33 +48,33 @@ DEFINITIONS = {
 
 def busy_life(g: Gamification, user: str, friend: str, n: int) -> None:
     """One user touching every capability, so the export and the deletion reach every table."""
-    g.load_definitions(DEFINITIONS, name="privacy")
+    g.events.load(DEFINITIONS, name="privacy")
     # Referred first: an existing user with activity cannot be referred into signing up.
     g.track_referral(
         g.referral_code(friend), user, ip=f"192.0.2.7{n}", email=f"person{n}@example.org"
     )
     g.award_xp(user, 250, source="quest", idempotency_key=f"xp-{user}", metadata={"who": user})
-    g.add_xp_boost(user, 1.5, expires_at=START + timedelta(days=2), source="event")
+    g.xp.add_boost(user, 1.5, expires_at=START + timedelta(days=2), source="event")
     g.award_points(friend, 50, currency="points", source="seed")
     g.award_points(user, 200, currency="points", source="seed", idempotency_key=f"p-{user}")
     g.transfer_points(user, friend, 20, currency="points", description=f"gift from {user}")
     g.transfer_points(friend, user, 5, currency="points")
     for _ in range(2):
         g.track(user, "run", metadata={"km": 5})
-    g.record_activity(user)
-    g.schedule_rest_day(user, date(2026, 3, 4))
-    g.grant_streak_freezes(user, 1)
+    g.streaks.record_activity(user)
+    g.streaks.schedule_rest_day(user, date(2026, 3, 4))
+    g.streaks.grant_freezes(user, 1)
     g.rate_limit(user, "quest_complete")
     g.reserve_points(user, 15, currency="points", ttl=timedelta(hours=1))
     g.purchase(user, "freeze")
-    g.buy_premium_pass(user)
-    g.claim_tier_reward(user, 1, track="free")
+    g.battle_pass.buy_premium(user)
+    g.battle_pass.claim(user, 1, track="free")
     g.add_friend(user, friend)
     g.join_group(user, "gym-1", kind="gym")
     g.set_privacy(user, visibility="public", show_on_global=True, real_name=f"Person Number{n}")
     code = g.referral_code(user, ip=f"192.0.2.1{n}")
     g.track_referral(code, f"carol{n}", ip=f"192.0.2.9{n}", email=f"carol{n}@example.org")
-    g.equip_title(user, "Rookie")
+    g.users.equip_title(user, "Rookie")
 
 
 @pytest.fixture
@@ -334,6 +334,6 @@ def test_no_ledger_key_keeps_the_id_and_the_id_can_come_back(make_engine: Make) 
     ]
     assert [t.user_id for t in again] == [user, "bob", user, user]
     g.award_xp(user, 100, source="quest")
-    assert g.claim_tier_reward(user, 1, track="free").points == {"points": 5}
-    assert g.buy_premium_pass(user).price == 20
+    assert g.battle_pass.claim(user, 1, track="free").points == {"points": 5}
+    assert g.battle_pass.buy_premium(user).price == 20
     assert not g.verify_ledger()

@@ -71,7 +71,7 @@ QUESTS: dict[str, Any] = {
 
 @pytest.fixture
 def q(g: Gamification) -> Gamification:
-    g.load_definitions(QUESTS, name="quests")
+    g.events.load(QUESTS, name="quests")
     return g
 
 
@@ -85,14 +85,14 @@ def test_progress_filters_and_completion_pay_once_per_period(
     q.track("ada", "workout", value=20, metadata={"workout_type": "strength"})  # filtered out
     first = q.track("ada", "workout", value=20, metadata={"workout_type": "cardio"})
     assert first.quests == ()
-    cardio = next(s for s in q.quests("ada").daily if s.key == "morning_cardio")
+    cardio = next(s for s in q.quests.list("ada").daily if s.key == "morning_cardio")
     assert (cardio.objectives[0].current, cardio.objectives[0].target) == (20, 30)
     done = q.track("ada", "workout", value=15, metadata={"workout_type": "cardio"})
     assert [c.key for c in done.quests] == ["morning_cardio"]
     assert done.quests[0].xp == 15
     # Completed for today: more cardio pays nothing more.
     assert q.track("ada", "workout", value=60, metadata={"workout_type": "cardio"}).quests == ()
-    status = next(s for s in q.quests("ada").daily if s.key == "morning_cardio")
+    status = next(s for s in q.quests.list("ada").daily if s.key == "morning_cardio")
     assert status.completed and status.expires_at == datetime(2026, 3, 3, tzinfo=UTC)
     clock.advance(days=1)
     again = q.track("ada", "workout", value=30, metadata={"workout_type": "cardio"})
@@ -112,30 +112,30 @@ def test_max_completions_per_period_and_rewards_in_the_ledger(q: Gamification) -
 
 
 def test_weekly_and_monthly_periods_follow_the_users_zone(q: Gamification) -> None:
-    q.set_timezone("ada", "Europe/Berlin")
+    q.users.set_timezone("ada", "Europe/Berlin")
     sunday_night = datetime(2026, 3, 8, 23, 30, tzinfo=BERLIN)  # UTC: 22:30 Sunday
     monday = datetime(2026, 3, 9, 0, 30, tzinfo=BERLIN)  # UTC: still Sunday 23:30
     for _ in range(4):
         q.track("ada", "workout", value=1, at=sunday_night)
     assert q.track("ada", "workout", value=1, at=monday).quests == ()  # a new ISO week
-    week = next(s for s in q.quests("ada", at=monday).weekly if s.key == "week_warrior")
+    week = next(s for s in q.quests.list("ada", at=monday).weekly if s.key == "week_warrior")
     assert week.objectives[0].current == 1
     assert week.period_start == datetime(2026, 3, 9, tzinfo=BERLIN)
     assert week.expires_at == datetime(2026, 3, 16, tzinfo=BERLIN)
-    month = q.quests("ada", at=monday).monthly[0]
+    month = q.quests.list("ada", at=monday).monthly[0]
     assert month.expires_at == datetime(2026, 4, 1, tzinfo=BERLIN)
 
 
 def test_daily_period_across_dst_is_23_hours(q: Gamification) -> None:
-    q.set_timezone("ada", "Europe/Berlin")
+    q.users.set_timezone("ada", "Europe/Berlin")
     spring = datetime(2026, 3, 29, 12, tzinfo=BERLIN)
-    cardio = next(s for s in q.quests("ada", at=spring).daily if s.key == "morning_cardio")
+    cardio = next(s for s in q.quests.list("ada", at=spring).daily if s.key == "morning_cardio")
     assert cardio.period_start is not None and cardio.expires_at is not None
     assert cardio.expires_at - cardio.period_start == timedelta(hours=23)
 
 
 def test_reset_time_starts_the_day_at_that_local_hour(g: Gamification) -> None:
-    g.load_definitions(
+    g.events.load(
         {"quests": [{"key": "early", "name": "Early", "reset_time": "05:00",
                      "objectives": [{"event": "run", "target": 1}], "rewards": {"xp": 1}}]},
         name="early",
@@ -154,30 +154,30 @@ def test_streak_objective_and_quest_achievements(q: Gamification, clock: FakeClo
         clock.advance(days=1)
     # A meal_logger each day; day 3 also completes streak_master (a 3-day streak).
     assert [c.key for c in paid] == ["meal_logger"] * 2 + ["streak_master", "meal_logger"]
-    assert q.achievement("ada", "questing").unlocked
+    assert q.achievements.get("ada", "questing").unlocked
     assert q.balance("ada", "points") == 3 * 3 + 50
     # One-time: it stays completed.
-    once = next(s for s in q.quests("ada").special if s.key == "streak_master")
+    once = next(s for s in q.quests.list("ada").special if s.key == "streak_master")
     assert once.completed and once.expires_at is None
 
 
 def test_sequence_counts_an_objective_only_after_the_ones_before(q: Gamification) -> None:
     q.track("ada", "run")
     q.track("ada", "warmup")
-    combo = next(s for s in q.quests("ada").daily if s.key == "combo")
+    combo = next(s for s in q.quests.list("ada").daily if s.key == "combo")
     assert [o.current for o in combo.objectives] == [1, 0]
     q.track("ada", "run")
     assert [c.key for c in q.track("ada", "run").quests] == ["combo"]
 
 
 def test_locks_chains_and_requirements(q: Gamification) -> None:
-    board = q.quests("ada")
+    board = q.quests.list("ada")
     assert "onboarding_2" not in keys(board, "special")
     assert "pro" not in keys(board, "daily") and "poster" not in keys(board, "daily")
     assert q.track("ada", "comment").quests == ()  # locked quests do not progress
     done = q.track("ada", "post").quests
     assert [c.key for c in done] == ["onboarding_1"]
-    board = q.quests("ada")
+    board = q.quests.list("ada")
     assert "onboarding_2" in keys(board, "special") and "poster" in keys(board, "daily")
     assert sorted(c.key for c in q.track("ada", "comment").quests) == ["onboarding_2", "poster"]
 
@@ -210,20 +210,20 @@ class Completions:
 def test_verify_quest_hook_decides_server_side_completion(make_engine: Make) -> None:
     trainer, listener = Trainer(), Completions()
     g = make_engine(plugins=(trainer, listener))
-    g.load_definitions(QUESTS, name="quests")
+    g.events.load(QUESTS, name="quests")
     g.track("ada", "post")
     with unchanged(g), pytest.raises(QuestNotVerified, match="trainer_check"):
-        g.complete_quest("ada", "trainer_check", evidence={"trainer": "t-9"}, idempotency_key="a")
-    done = g.complete_quest("ada", "trainer_check", evidence={"trainer": "t-1"},
-                            idempotency_key="b")  # fmt: skip
+        g.quests.complete("ada", "trainer_check", evidence={"trainer": "t-9"}, idempotency_key="a")
+    done = g.quests.complete("ada", "trainer_check", evidence={"trainer": "t-1"},
+                             idempotency_key="b")  # fmt: skip
     assert (done.key, done.seq, done.xp) == ("trainer_check", 1, 40)
     assert trainer.seen[-1][0] == "ada" and not trainer.seen[-1][1].completed
     # A retry with the same key replays; a new key is refused for this month.
-    again = g.complete_quest("ada", "trainer_check", evidence={"trainer": "t-1"},
-                             idempotency_key="b")  # fmt: skip
+    again = g.quests.complete("ada", "trainer_check", evidence={"trainer": "t-1"},
+                              idempotency_key="b")  # fmt: skip
     assert again == done
     with unchanged(g), pytest.raises(QuestAlreadyCompleted):
-        g.complete_quest("ada", "trainer_check", evidence={"trainer": "t-1"}, idempotency_key="c")
+        g.quests.complete("ada", "trainer_check", evidence={"trainer": "t-1"}, idempotency_key="c")
     assert [c.key for c in listener.completed] == ["onboarding_1", "trainer_check"]
     stored = g.db.execute("SELECT evidence FROM quest_completions WHERE quest = 'trainer_check'")
     assert stored.fetchone()[0] == '{"trainer":"t-1"}'
@@ -231,19 +231,19 @@ def test_verify_quest_hook_decides_server_side_completion(make_engine: Make) -> 
 
 def test_without_a_plugin_the_tracked_objectives_decide(make_engine: Make) -> None:
     g = make_engine()
-    g.load_definitions(
+    g.events.load(
         {"quests": [{"key": "manual", "name": "Manual", "verification": True,
                      "rewards": {"xp": 3}, "objectives": [{"event": "run", "target": 2}]}]},
         name="manual",
     )  # fmt: skip
     assert g.track("ada", "run").quests == () and g.track("ada", "run").quests == ()
-    assert g.complete_quest("ada", "manual", idempotency_key="k").xp == 3
+    assert g.quests.complete("ada", "manual", idempotency_key="k").xp == 3
     with unchanged(g), pytest.raises(QuestNotVerified):
-        g.complete_quest("bob", "manual", idempotency_key="k2")
+        g.quests.complete("bob", "manual", idempotency_key="k2")
 
 
 def test_bad_completions_are_typed_and_write_nothing(q: Gamification, clock: FakeClock) -> None:
-    q.load_definitions(
+    q.events.load(
         {"quests": [
             {"key": "spring_event", "name": "Spring", "recurrence": "event",
              "available_from": "2026-03-10T00:00:00+00:00",
@@ -255,20 +255,20 @@ def test_bad_completions_are_typed_and_write_nothing(q: Gamification, clock: Fak
     q.track("ada", "post")
     with unchanged(q):
         with pytest.raises(NotFound, match="quest"):
-            q.complete_quest("ada", "nope", idempotency_key="1")
+            q.quests.complete("ada", "nope", idempotency_key="1")
         with pytest.raises(QuestUnavailable, match="opens at"):
-            q.complete_quest("ada", "spring_event", idempotency_key="2")
+            q.quests.complete("ada", "spring_event", idempotency_key="2")
         with pytest.raises(QuestLocked, match="level 5"):
-            q.complete_quest("ada", "pro", idempotency_key="3")
+            q.quests.complete("ada", "pro", idempotency_key="3")
         with pytest.raises(QuestAlreadyCompleted):
-            q.complete_quest("ada", "onboarding_1", idempotency_key="4")
+            q.quests.complete("ada", "onboarding_1", idempotency_key="4")
         with pytest.raises(InvalidInput, match="idempotency_key"):
-            q.complete_quest("ada", "pro", idempotency_key=None)  # type: ignore[arg-type]
+            q.quests.complete("ada", "pro", idempotency_key=None)  # type: ignore[arg-type]
         with pytest.raises(InvalidInput, match="quest_key"):
-            q.complete_quest("ada", "", idempotency_key="5")
+            q.quests.complete("ada", "", idempotency_key="5")
     clock.set(datetime(2026, 3, 21, tzinfo=UTC))
     with unchanged(q), pytest.raises(QuestExpired):
-        q.complete_quest("ada", "spring_event", idempotency_key="6")
+        q.quests.complete("ada", "spring_event", idempotency_key="6")
 
 
 def test_quest_definitions_are_checked_whole(g: Gamification) -> None:
@@ -294,12 +294,12 @@ def test_quest_definitions_are_checked_whole(g: Gamification) -> None:
         ],
     }
     with unchanged(g), pytest.raises(ConfigError) as caught:
-        g.load_definitions(bad, name="bad")
+        g.events.load(bad, name="bad")
     text = str(caught.value)
     assert "quests[3].difficulty: expected one of easy, medium, hard, legendary" in text
     bad["quests"] = bad["quests"][:3] + bad["quests"][4:]
     with unchanged(g), pytest.raises(ConfigError) as caught:
-        g.load_definitions(bad, name="bad")
+        g.events.load(bad, name="bad")
     problems = caught.value.problems
     for expected in (
         "quests[1].objectives[0].target: expected an int from 1",
@@ -316,23 +316,23 @@ def test_quest_definitions_are_checked_whole(g: Gamification) -> None:
 
 def test_rollover_expires_unfinished_periods_once(q: Gamification, clock: FakeClock) -> None:
     q.track("ada", "workout", value=5, metadata={"workout_type": "cardio"})
-    assert q.close_quest_periods() == 0
+    assert q.quests.close_periods() == 0
     clock.advance(days=1)
-    assert q.close_quest_periods() == 1  # the daily cardio; the weekly one runs on
+    assert q.quests.close_periods() == 1  # the daily cardio; the weekly one runs on
     with unchanged(q):
-        assert q.close_quest_periods() == 0
+        assert q.quests.close_periods() == 0
     rows = dict(q.db.execute("SELECT quest, status FROM quest_progress").fetchall())
     assert rows["morning_cardio"] == "expired" and rows["week_warrior"] == "active"
 
 
 def test_reloading_quests_keeps_progress_and_retires_removed_ones(q: Gamification) -> None:
     q.track("ada", "meal_logged")
-    report = q.load_definitions({"quests": QUESTS["quests"][1:2]}, name="quests")
+    report = q.events.load({"quests": QUESTS["quests"][1:2]}, name="quests")
     assert "quest:meal_logger" in report.unchanged and "quest:morning_cardio" in report.retired
-    assert keys(q.quests("ada"), "daily") == ["meal_logger"]
-    assert q.quests("ada").daily[0].objectives[0].current == 1
+    assert keys(q.quests.list("ada"), "daily") == ["meal_logger"]
+    assert q.quests.list("ada").daily[0].objectives[0].current == 1
     with pytest.raises(QuestUnavailable, match="no longer offered"):
-        q.complete_quest("ada", "morning_cardio", idempotency_key="x")
+        q.quests.complete("ada", "morning_cardio", idempotency_key="x")
 
 
 @settings(
@@ -347,7 +347,7 @@ def test_a_quest_never_pays_more_than_its_maximum_per_period(
     g = Gamification.open(":memory:", clock=clock, load_entrypoints=False,
                           config=Config(default_timezone="America/Los_Angeles"))  # fmt: skip
     try:
-        g.load_definitions(QUESTS, name="quests")
+        g.events.load(QUESTS, name="quests")
         for event, hours in steps:
             clock.advance(hours=hours)
             g.track("ada", event, value=10, metadata={"workout_type": "cardio"})
@@ -359,7 +359,7 @@ def test_a_quest_never_pays_more_than_its_maximum_per_period(
         for quest, _, top, count in rows:
             assert top == count <= maxima[quest]
         paid = sum(
-            e.amount for e in g.xp_history("ada", limit=1000) if e.source.startswith("quest:")
+            e.amount for e in g.xp.history("ada", limit=1000) if e.source.startswith("quest:")
         )
         assert paid == sum(
             QUESTS["quests"][[x["key"] for x in QUESTS["quests"]].index(quest)]["rewards"].get(
@@ -385,8 +385,8 @@ def test_a_track_replay_returns_the_same_quest_completions(q: Gamification) -> N
 
 def test_quests_need_a_known_user_shape(q: Gamification) -> None:
     with pytest.raises(InvalidInput, match="category"):
-        q.quests("ada", category="x" * 51)
-    assert q.quests("newbie").daily  # open quests are listed before any activity
+        q.quests.list("ada", category="x" * 51)
+    assert q.quests.list("newbie").daily  # open quests are listed before any activity
 
 
 def test_quest_completions_are_rate_limited_per_day(make_engine: Make) -> None:
@@ -394,18 +394,18 @@ def test_quest_completions_are_rate_limited_per_day(make_engine: Make) -> None:
     from gamification_sdk.errors import RateLimited
 
     g = make_engine(config=Config(rate_limits={"quest_complete": RateLimit(max=2, seconds=86400)}))
-    g.load_definitions(
+    g.events.load(
         {"quests": [{"key": f"m{i}", "name": f"M{i}", "verification": True, "rewards": {"xp": 1},
                      "objectives": [{"event": "run", "target": 1}]} for i in range(3)]},
         name="manual",
     )  # fmt: skip
     g.track("ada", "run")
     with unchanged(g), pytest.raises(QuestNotVerified):
-        g.complete_quest("bob", "m0", idempotency_key="refused")  # a refusal is not counted
-    g.complete_quest("ada", "m0", idempotency_key="a")
-    g.complete_quest("ada", "m1", idempotency_key="b")
+        g.quests.complete("bob", "m0", idempotency_key="refused")  # a refusal is not counted
+    g.quests.complete("ada", "m0", idempotency_key="a")
+    g.quests.complete("ada", "m1", idempotency_key="b")
     with unchanged(g), pytest.raises(RateLimited) as caught:
-        g.complete_quest("ada", "m2", idempotency_key="c")
+        g.quests.complete("ada", "m2", idempotency_key="c")
     assert caught.value.retry_after.total_seconds() > 0
 
 
@@ -429,7 +429,7 @@ def test_streak_sweep_and_quest_rollover_run_as_scheduled_jobs(
 def test_a_refused_completion_inside_a_batch_does_not_doom_it(q: Gamification) -> None:
     with q.batch():
         with pytest.raises(QuestNotVerified):
-            q.complete_quest("ada", "trainer_check", idempotency_key="no-proof")
+            q.quests.complete("ada", "trainer_check", idempotency_key="no-proof")
         q.award_xp("ada", 5, source="kept")
     assert q.profile("ada").xp == 5
     assert q.rate_limit_status("ada", "quest_complete").used == 0

@@ -64,13 +64,13 @@ def test_quest_toml_example_loads() -> None:
     achievement = {"key": "first_workout", "name": "First workout",
                    "criteria": {"type": "first_time", "event": "workout"}}  # fmt: skip
     with Gamification.open(":memory:", load_entrypoints=False) as g:
-        report = g.load_definitions({"achievements": [achievement], "quests": quests}, name="r")
+        report = g.events.load({"achievements": [achievement], "quests": quests}, name="r")
     assert "quest:morning_cardio" in report.added
 
 
 def test_shop_toml_example_loads() -> None:
     with Gamification.open(":memory:", load_entrypoints=False) as g:
-        report = g.load_definitions(tomllib.loads(block_containing("toml", "[[shop]]")), name="r")
+        report = g.events.load(tomllib.loads(block_containing("toml", "[[shop]]")), name="r")
         assert report.added == ("shop:streak_freeze", "shop:swan_tshirt")
         freeze, tshirt = g.shop()
     assert (freeze.per_user_limit, tshirt.stock, tshirt.metadata) == (3, 50, {"sku": "TS-SWAN-M"})

@@ -148,7 +148,7 @@ ACTIVITY = [
     pytest.param(lambda g: g.award_xp("amy", 10, source="lesson"), id="xp"),
     pytest.param(lambda g: g.award_points("amy", 5, currency="points", source="seed"), id="points"),
     pytest.param(lambda g: g.track("amy", "workout"), id="event"),
-    pytest.param(lambda g: g.record_activity("amy"), id="active-day"),
+    pytest.param(lambda g: g.streaks.record_activity("amy"), id="active-day"),
     pytest.param(lambda g: g.track_referral(g.referral_code("amy"), "bob"), id="referred-someone"),
 ]
 
@@ -183,7 +183,7 @@ def test_existing_user_rule_switched_off(
 def test_a_profile_without_activity_can_be_referred(r: Gamification) -> None:
     # A code (or a timezone) makes a profile, not activity: the host may create one first.
     r.referral_code("amy")
-    r.set_timezone("amy", "Europe/Paris")
+    r.users.set_timezone("amy", "Europe/Paris")
     assert r.track_referral(r.referral_code("sean"), "amy").status == "signed_up"
 
 

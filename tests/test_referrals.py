@@ -183,7 +183,7 @@ def test_rewards_are_configurable(make_engine: Make) -> None:
     done = g.convert_referral("amy", kind="first_session")
     assert done.points == 7 and g.balance("sean", "gems") == 107
     assert [m.tier for m in done.milestones] == ["first"]
-    assert g.inventory("sean").titles == ("Recruiter",)
+    assert g.users.inventory("sean").titles == ("Recruiter",)
     assert g.referral_stats("sean").earned == {"gems": 107}
 
 
@@ -502,7 +502,7 @@ def test_signups_alone_reach_no_milestone(r: Gamification) -> None:
 
 
 def test_milestone_badge_as_an_achievement(r: Gamification) -> None:
-    r.load_definitions(
+    r.events.load(
         {"achievements": [{"key": "silver_recruiter", "name": "Silver Recruiter",
                            "criteria": {"type": "count", "event": "~referrals:converted",
                                         "target": 5}}]},
@@ -512,8 +512,8 @@ def test_milestone_badge_as_an_achievement(r: Gamification) -> None:
     for i in range(5):
         r.track_referral(code, f"friend-{i}")
         r.convert_referral(f"friend-{i}", kind="first_purchase")
-        assert r.achievement("sean", "silver_recruiter").unlocked == (i == 4)
-    assert r.stats("sean").days_active == 0  # referrals are not the referrer's activity
+        assert r.achievements.get("sean", "silver_recruiter").unlocked == (i == 4)
+    assert r.users.stats("sean").days_active == 0  # referrals are not the referrer's activity
 
 
 # -- the check_referral hook -----------------------------------------------------------------

@@ -66,7 +66,7 @@ class Merch:
 def shop_engine(make_engine: Make, *plugins: object, path: str | Path = ":memory:",
                 config: Config = NO_LIMIT, points: int = 1000) -> Gamification:  # fmt: skip
     g = make_engine(path, config=config, plugins=plugins)
-    g.load_definitions({"shop": ITEMS}, name="shop")
+    g.events.load({"shop": ITEMS}, name="shop")
     if points:
         g.award_points("ada", points, currency="points", source="seed")
     return g
@@ -102,7 +102,7 @@ def test_catalogue_loads_from_toml_and_lists(make_engine: Make, tmp_path: Path) 
     path = tmp_path / "shop.toml"
     path.write_text(TOML)
     g = make_engine(config=Config(currencies=[CurrencyConfig("points"), CurrencyConfig("gems")]))
-    report = g.load_definitions(path)
+    report = g.events.load(path)
     assert report.added == ("shop:freeze", "shop:winter_hat")
     freeze, hat = g.shop()
     assert (freeze.key, freeze.kind, freeze.price, freeze.stock, freeze.per_user_limit) == (
@@ -119,9 +119,9 @@ def test_catalogue_loads_from_toml_and_lists(make_engine: Make, tmp_path: Path) 
         True,
         None,
     )
-    assert g.load_definitions(path).unchanged == ("shop:freeze", "shop:winter_hat")
+    assert g.events.load(path).unchanged == ("shop:freeze", "shop:winter_hat")
     # Achievements and quests of the same file mechanism are untouched by shop items.
-    assert g.achievements("ada") == [] and g.quests("ada").daily == ()
+    assert g.achievements.list("ada") == [] and g.quests.list("ada").daily == ()
 
 
 def test_bad_items_are_named_by_path_and_nothing_loads(make_engine: Make) -> None:
@@ -136,7 +136,7 @@ def test_bad_items_are_named_by_path_and_nothing_loads(make_engine: Make) -> Non
          "available_until": "2026-03-01T00:00:00+00:00", "item": "x", "hold_seconds": 0},
     ]}  # fmt: skip
     with unchanged(g), pytest.raises(errors.ConfigError) as info:
-        g.load_definitions(bad, name="bad")
+        g.events.load(bad, name="bad")
     assert info.value.problems == [
         "bad: shop[0].price['coins']: unknown currency; configure it in currencies",
         "bad: shop[0].stock: expected an int from 0 to 2**53, got -1",
@@ -150,8 +150,8 @@ def test_bad_items_are_named_by_path_and_nothing_loads(make_engine: Make) -> Non
         "bad: shop[2].item: only a cosmetic names an item (this is external)",
     ]
     with pytest.raises(errors.ConfigError) as info:
-        g.load_definitions({"shop": [{"key": "k", "name": "K", "kind": "mount",
-                                      "price": {"points": "5"}}]}, name="types")  # fmt: skip
+        g.events.load({"shop": [{"key": "k", "name": "K", "kind": "mount",
+                                 "price": {"points": "5"}}]}, name="types")  # fmt: skip
     assert info.value.problems[0].startswith("types: shop[0].kind: ")
     assert "types: shop[0].price['points']: expected int, got str '5'" in info.value.problems
 
@@ -161,11 +161,11 @@ def test_an_item_key_belongs_to_one_set_and_retired_items_leave_the_shop(
 ) -> None:
     g = shop_engine(make_engine)
     with pytest.raises(errors.ConfigError) as info:
-        g.load_definitions({"shop": [ITEMS[1]]}, name="other")
+        g.events.load({"shop": [ITEMS[1]]}, name="other")
     assert info.value.problems == [
         "other: shop[0].key: 'hat' is already defined by another definition set"
     ]
-    report = g.load_definitions({"shop": ITEMS[:1]}, name="shop")
+    report = g.events.load({"shop": ITEMS[:1]}, name="shop")
     assert set(report.retired) == {"shop:hat", "shop:legend", "shop:boost", "shop:shirt"}
     assert [item.key for item in g.shop()] == ["freeze"]
     with unchanged(g), pytest.raises(errors.NotFound) as found:
@@ -177,7 +177,7 @@ def test_the_shop_migration_keeps_existing_definitions(clock: FakeClock, db_path
     db = sqlite_utils.Database(db_path)
     migrations.apply(db, stop_before="m009_shop")
     with Gamification.open(":memory:", load_entrypoints=False) as scratch:
-        scratch.load_definitions({"achievements": [
+        scratch.events.load({"achievements": [
             {"key": "first", "name": "First", "criteria": {"type": "first_time", "event": "x"}}]},
             name="old")  # fmt: skip
         row = scratch.db.execute("SELECT * FROM definitions WHERE kind = 'achievement'").fetchone()
@@ -186,8 +186,8 @@ def test_the_shop_migration_keeps_existing_definitions(clock: FakeClock, db_path
     db.close()
     with Gamification.open(db_path, clock=clock, load_entrypoints=False) as g:
         assert migrations.pending(g.db) == []
-        assert [a.key for a in g.achievements("ada")] == ["first"]
-        assert g.load_definitions({"shop": ITEMS}, name="shop").added
+        assert [a.key for a in g.achievements.list("ada")] == ["first"]
+        assert g.events.load({"shop": ITEMS}, name="shop").added
         with pytest.raises(sqlite3.IntegrityError):  # the kinds CHECK is still there
             g.db.execute("INSERT INTO definitions VALUES ('mystery', 'k', 's', 1, 'd', '{}', "
                          "'2026-01-01', NULL)")  # fmt: skip
@@ -201,12 +201,12 @@ def test_internal_items_are_granted_in_the_commit(make_engine: Make) -> None:
     freeze = g.purchase("ada", "freeze", quantity=2)
     assert (freeze.status, freeze.price, freeze.items) == ("completed", {"points": 200},
                                                            {"streak_freeze": 2})  # fmt: skip
-    assert g.streak("ada").freezes == 2
+    assert g.streaks.get("ada").freezes == 2
     hat = g.purchase("ada", "hat")
     boost = g.purchase("ada", "boost", quantity=3)
     title = g.purchase("ada", "legend")
     assert (boost.items, title.title) == ({"tier_boost": 6}, "Legend")
-    inventory = g.inventory("ada")
+    inventory = g.users.inventory("ada")
     assert inventory.items == {"golden_hat": 1, "streak_freeze": 2, "tier_boost": 6}
     assert inventory.titles == ("Legend",)
     assert g.balance("ada", "points") == 1000 - 200 - 50 - 240 - 300
@@ -266,9 +266,9 @@ def test_per_user_limits_count_live_orders_only(make_engine: Make) -> None:
 
 def test_a_title_is_bought_once_and_not_when_owned(make_engine: Make) -> None:
     g = shop_engine(make_engine)
-    g.load_definitions({"achievements": [
+    g.events.load({"achievements": [
         {"key": "vet", "name": "Vet", "criteria": {"type": "level", "target": 2},
-         "rewards": {"title": "Legend"}}]}, name="ach")  # fmt: skip
+                "rewards": {"title": "Legend"}}]}, name="ach")  # fmt: skip
     g.award_points("bo", 1000, currency="points", source="seed")
     g.award_xp("bo", 150, source="quiz")  # earns the title Legend
     with unchanged(g), pytest.raises(errors.PurchaseLimitReached):
@@ -283,7 +283,7 @@ def test_availability_windows_follow_the_clock(make_engine: Make, clock: FakeClo
     egg = {"key": "egg", "name": "Easter Egg", "kind": "cosmetic", "price": {"points": 10},
            "available_from": (START + timedelta(days=1)).isoformat(),
            "available_until": (START + timedelta(days=2)).isoformat()}  # fmt: skip
-    g.load_definitions({"shop": [egg]}, name="seasonal")
+    g.events.load({"shop": [egg]}, name="seasonal")
     g.award_points("ada", 100, currency="points", source="seed")
     (listing,) = g.shop("ada")
     assert not listing.available
@@ -306,8 +306,8 @@ def test_a_price_in_two_currencies_charges_both(make_engine: Make) -> None:
     config = Config(currencies=[CurrencyConfig("points"), CurrencyConfig("gems")],
                     rate_limits={"purchase": None})  # fmt: skip
     g = make_engine(config=config)
-    g.load_definitions({"shop": [{"key": "crown", "name": "Crown", "kind": "cosmetic",
-                                  "price": {"points": 100, "gems": 5}}]}, name="s")  # fmt: skip
+    g.events.load({"shop": [{"key": "crown", "name": "Crown", "kind": "cosmetic",
+                             "price": {"points": 100, "gems": 5}}]}, name="s")  # fmt: skip
     g.award_points("ada", 300, currency="points", source="seed")
     g.award_points("ada", 7, currency="gems", source="seed")
     with unchanged(g), pytest.raises(errors.InsufficientFunds) as info:
@@ -331,10 +331,10 @@ def test_stock_is_returned_and_restocked(make_engine: Make) -> None:
     g.purchase("ada", "hat", quantity=2)
     # A reload with a new stock number: units left are the new total minus units sold.
     items = [dict(ITEMS[1], stock=10), *ITEMS[:1], *ITEMS[2:]]
-    g.load_definitions({"shop": items}, name="shop")
+    g.events.load({"shop": items}, name="shop")
     assert stock_of(g, "hat") == (8, 2)
     items[0]["stock"] = 1  # below what sold: none left
-    g.load_definitions({"shop": items}, name="shop")
+    g.events.load({"shop": items}, name="shop")
     assert stock_of(g, "hat") == (0, 2)
 
 
@@ -448,7 +448,7 @@ def test_external_goods_need_a_plugin_and_no_batch(make_engine: Make) -> None:
         with pytest.raises(errors.OutOfStock):
             g.purchase("ada", "hat", quantity=3)  # refused before writing: the batch goes on
         g.purchase("ada", "freeze")
-    assert g.inventory("ada").items == {"golden_hat": 1, "streak_freeze": 1}
+    assert g.users.inventory("ada").items == {"golden_hat": 1, "streak_freeze": 1}
 
 
 def test_shop_holds_belong_to_the_shop(make_engine: Make) -> None:
@@ -556,11 +556,11 @@ def test_refund_returns_points_revokes_items_and_is_idempotent(make_engine: Make
     g = shop_engine(make_engine)
     boost = g.purchase("ada", "boost", quantity=2)
     title = g.purchase("ada", "legend")
-    g.equip_title("ada", "Legend")
+    g.users.equip_title("ada", "Legend")
     assert g.balance("ada", "points") == 1000 - 160 - 300
     refunded = g.refund_purchase(title.id, idempotency_key="refund-1")
     assert (refunded.status, len(refunded.refund_transaction_ids)) == ("refunded", 1)
-    inventory = g.inventory("ada")
+    inventory = g.users.inventory("ada")
     assert (inventory.titles, inventory.equipped_title) == ((), None)
     with unchanged(g):
         assert g.refund_purchase(title.id, idempotency_key="refund-1") == refunded
@@ -568,7 +568,7 @@ def test_refund_returns_points_revokes_items_and_is_idempotent(make_engine: Make
             g.refund_purchase(title.id)
     assert again.value.field == "order_id"
     g.refund_purchase(boost.id)
-    assert g.inventory("ada").items == {}
+    assert g.users.inventory("ada").items == {}
     assert g.balance("ada", "points") == 1000
     (refund, *_) = g.history("ada").transactions
     assert (refund.type, refund.refund_of, refund.reference_id) == (
@@ -582,16 +582,16 @@ def test_refund_returns_points_revokes_items_and_is_idempotent(make_engine: Make
 def test_used_items_cannot_be_refunded(make_engine: Make, clock: FakeClock) -> None:
     g = shop_engine(make_engine)
     order = g.purchase("ada", "freeze")
-    g.record_activity("ada")
+    g.streaks.record_activity("ada")
     clock.advance(days=2)  # yesterday was missed: the freeze covers it
-    assert g.streak("ada").freezes == 0
+    assert g.streaks.get("ada").freezes == 0
     with unchanged(g), pytest.raises(errors.NotRefundable) as info:
         g.refund_purchase(order.id)
     assert "holds 0" in info.value.problem
     # Freezes are fungible: holding another one again makes the order refundable.
-    g.grant_streak_freezes("ada", 1)
+    g.streaks.grant_freezes("ada", 1)
     assert g.refund_purchase(order.id).status == "refunded"
-    assert g.streak("ada").freezes == 0
+    assert g.streaks.get("ada").freezes == 0
 
 
 # -- concurrency -------------------------------------------------------------------------------
@@ -621,8 +621,8 @@ def test_four_processes_buy_the_last_unit_exactly_once(tmp_path: Path) -> None:
     path = tmp_path / "shop.db"
     users = ["u0", "u1", "u2", "u3"]
     with Gamification.open(path, load_entrypoints=False) as g:
-        g.load_definitions({"shop": [{"key": "last", "name": "Last one", "kind": "external",
-                                      "price": {"points": 70}, "stock": 1}]}, name="s")  # fmt: skip
+        g.events.load({"shop": [{"key": "last", "name": "Last one", "kind": "external",
+                                 "price": {"points": 70}, "stock": 1}]}, name="s")  # fmt: skip
         for user in users:
             g.award_points(user, 100, currency="points", source="seed")
     context = multiprocessing.get_context("spawn")
@@ -682,7 +682,7 @@ def test_random_purchases_keep_the_ledger_and_stock_sound(ops: list[Any]) -> Non
     clock = FakeClock(START)
     with Gamification.open(":memory:", config=NO_LIMIT, clock=clock, plugins=[flaky],
                            load_entrypoints=False) as g:  # fmt: skip
-        g.load_definitions({"shop": ITEMS}, name="shop")
+        g.events.load({"shop": ITEMS}, name="shop")
         for user in ("ada", "bo"):
             g.award_points(user, 600, currency="points", source="seed")
         totals = {item["key"]: item.get("stock") for item in ITEMS}

@@ -171,7 +171,7 @@ def test_migration_upgrade(clock: FakeClock, db_path: Path) -> None:
         assert (p.level, p.xp, p.xp_into_level, p.prestige) == (3, 450, 50, 0)
         assert p.created_at is not None
         assert p.created_at.year == 2025
-        (entry,) = g.xp_history("veteran")
+        (entry,) = g.xp.history("veteran")
         assert (entry.amount, entry.source, entry.metadata, entry.idempotency_key) == (
             450,
             "legacy",
@@ -309,7 +309,7 @@ def test_threads_sharing_one_engine(make_engine: Make, db_path: Path) -> None:
     for user in users:
         p = g.profile(user)
         assert p.xp == expected[user]
-        history = g.xp_history(user, limit=1000)
+        history = g.xp.history(user, limit=1000)
         total_entries += len(history)
         assert sum(e.amount for e in history) == expected[user]
         assert p.balances["points"].balance == 3 * (p.level - 1)
@@ -383,7 +383,7 @@ def test_caught_errors_do_not_poison_the_batch(make_engine: Make) -> None:
     assert g.profile("alice").xp == 30
     assert g.balance("alice", "points") == 5
     assert g.profile("newcomer").created_at is None  # its half-done write was undone
-    assert len(g.xp_history("newcomer")) == 0
+    assert len(g.xp.history("newcomer")) == 0
     assert not g.verify_ledger()
 
 

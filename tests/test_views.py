@@ -44,11 +44,11 @@ def test_balances_and_ledger_lines_name_accounts_by_owner(g: Gamification) -> No
 
 
 def test_unlocked_achievements_carry_names_and_tier_names(g: Gamification) -> None:
-    g.load_definitions({"achievements": [
+    g.events.load({"achievements": [
         {"key": "writer", "name": "Writer", "criteria": {"type": "count", "event": "post"},
-         "tiers": [{"name": "bronze", "target": 1}, {"name": "silver", "target": 2}]},
+                "tiers": [{"name": "bronze", "target": 1}, {"name": "silver", "target": 2}]},
         {"key": "first", "name": "First Steps", "rarity": "rare",
-         "criteria": {"type": "first_time", "event": "post"}},
+                "criteria": {"type": "first_time", "event": "post"}},
     ]}, name="community")  # fmt: skip
     g.track("ada", "post")
     g.track("ada", "post")

@@ -99,9 +99,9 @@ def test_unknown_user_when_auto_create_is_off(make_engine: Make) -> None:
         with pytest.raises(errors.UnknownUser):
             g.award_points("ghost", 10, currency="points", source="quest")
         with pytest.raises(errors.UnknownUser):
-            g.add_xp_boost("ghost", 2.0, expires_at=START + HOUR, source="event")
+            g.xp.add_boost("ghost", 2.0, expires_at=START + HOUR, source="event")
         with pytest.raises(errors.UnknownUser):
-            g.prestige("ghost")
+            g.xp.prestige("ghost")
 
 
 # -- level-up rewards ----------------------------------------------------------------------
@@ -153,7 +153,7 @@ def test_level_rewards_paid_step_by_step_equal_one_jump(make_engine: Make) -> No
 
 
 def test_boost_multiplies_and_expires(g: Gamification, clock: FakeClock) -> None:
-    boost = g.add_xp_boost("alice", 1.25, expires_at=START + HOUR, source="weekend")
+    boost = g.xp.add_boost("alice", 1.25, expires_at=START + HOUR, source="weekend")
     assert (boost.user_id, boost.factor, boost.source) == ("alice", 1.25, "weekend")
     assert boost.expires_at == START + HOUR
     award = g.award_xp("alice", 10, source="quest")
@@ -167,14 +167,14 @@ def test_boost_multiplies_and_expires(g: Gamification, clock: FakeClock) -> None
 
 
 def test_boost_is_per_user(g: Gamification) -> None:
-    g.add_xp_boost("alice", 2.0, expires_at=START + HOUR, source="event")
+    g.xp.add_boost("alice", 2.0, expires_at=START + HOUR, source="event")
     assert g.award_xp("bob", 10, source="quest").amount == 10
     assert g.award_xp("alice", 10, source="quest").amount == 20
 
 
 def test_boosts_multiply_together(g: Gamification, clock: FakeClock) -> None:
-    g.add_xp_boost("alice", 2.0, expires_at=START + HOUR, source="a")
-    g.add_xp_boost("alice", 1.5, expires_at=START + 2 * HOUR, source="b")
+    g.xp.add_boost("alice", 2.0, expires_at=START + HOUR, source="a")
+    g.xp.add_boost("alice", 1.5, expires_at=START + 2 * HOUR, source="b")
     award = g.award_xp("alice", 100, source="quest")
     assert (award.multiplier, award.amount) == (3.0, 300)
     clock.advance(hours=1)
@@ -183,7 +183,7 @@ def test_boosts_multiply_together(g: Gamification, clock: FakeClock) -> None:
 
 
 def test_boost_starting_later(g: Gamification, clock: FakeClock) -> None:
-    g.add_xp_boost("alice", 2.0, starts_at=START + HOUR, expires_at=START + 2 * HOUR, source="e")
+    g.xp.add_boost("alice", 2.0, starts_at=START + HOUR, expires_at=START + 2 * HOUR, source="e")
     assert g.award_xp("alice", 10, source="quest").amount == 10
     clock.advance(hours=1)
     assert g.award_xp("alice", 10, source="quest").amount == 20
@@ -191,17 +191,17 @@ def test_boost_starting_later(g: Gamification, clock: FakeClock) -> None:
 
 def test_boost_product_capped_by_max_multiplier(make_engine: Make) -> None:
     g = make_engine(config=Config(max_xp_multiplier=5.0))
-    g.add_xp_boost("alice", 3.0, expires_at=START + HOUR, source="a")
-    g.add_xp_boost("alice", 3.0, expires_at=START + HOUR, source="b")
+    g.xp.add_boost("alice", 3.0, expires_at=START + HOUR, source="a")
+    g.xp.add_boost("alice", 3.0, expires_at=START + HOUR, source="b")
     award = g.award_xp("alice", 10, source="quest")
     assert (award.multiplier, award.amount) == (5.0, 50)
-    assert g.xp_history("alice")[0].multiplier == 5.0
+    assert g.xp.history("alice")[0].multiplier == 5.0
 
 
 def test_boost_above_max_multiplier_is_refused(make_engine: Make) -> None:
     g = make_engine(config=Config(max_xp_multiplier=5.0))
     with unchanged(g), pytest.raises(errors.InvalidInput) as info:
-        g.add_xp_boost("alice", 5.5, expires_at=START + HOUR, source="a")
+        g.xp.add_boost("alice", 5.5, expires_at=START + HOUR, source="a")
     assert info.value.field == "factor"
 
 
@@ -221,19 +221,19 @@ def test_boost_above_max_multiplier_is_refused(make_engine: Make) -> None:
     ],
 )
 def test_multiplier_rounds_half_up(g: Gamification, base: int, factor: float, amount: int) -> None:
-    g.add_xp_boost("alice", factor, expires_at=START + HOUR, source="event")
+    g.xp.add_boost("alice", factor, expires_at=START + HOUR, source="event")
     award = g.award_xp("alice", base, source="quest")
     assert award.amount == amount
     assert g.profile("alice").xp == amount
-    entry = g.xp_history("alice")[0]
+    entry = g.xp.history("alice")[0]
     assert (entry.base_amount, entry.multiplier, entry.amount) == (base, factor, amount)
 
 
 def test_multiplier_recorded_in_history(g: Gamification, clock: FakeClock) -> None:
     g.award_xp("alice", 10, source="plain")
-    g.add_xp_boost("alice", 1.5, expires_at=START + HOUR, source="event")
+    g.xp.add_boost("alice", 1.5, expires_at=START + HOUR, source="event")
     g.award_xp("alice", 10, source="boosted")
-    history = g.xp_history("alice")
+    history = g.xp.history("alice")
     assert [(e.source, e.multiplier, e.amount) for e in history] == [
         ("boosted", 1.5, 15),
         ("plain", 1.0, 10),
@@ -242,14 +242,14 @@ def test_multiplier_recorded_in_history(g: Gamification, clock: FakeClock) -> No
 
 def test_boost_expiry_must_be_in_the_future(g: Gamification) -> None:
     with unchanged(g), pytest.raises(errors.InvalidInput) as info:
-        g.add_xp_boost("alice", 2.0, expires_at=START, source="event")
+        g.xp.add_boost("alice", 2.0, expires_at=START, source="event")
     assert info.value.field == "expires_at"
 
 
 @pytest.mark.parametrize("factor", [0, -1.0, float("nan"), float("inf"), "2", True])
 def test_bad_boost_factor(g: Gamification, factor: object) -> None:
     with unchanged(g), pytest.raises(errors.InvalidInput) as info:
-        g.add_xp_boost("alice", factor, expires_at=START + HOUR, source="event")  # type: ignore[arg-type]
+        g.xp.add_boost("alice", factor, expires_at=START + HOUR, source="event")  # type: ignore[arg-type]
     assert info.value.field == "factor"
 
 
@@ -261,9 +261,9 @@ def test_prestige_below_max_level_is_unavailable_and_writes_nothing(make_engine:
     g.award_xp("alice", 900, source="quest")  # level 4 of 5
     with unchanged(g):
         with pytest.raises(errors.PrestigeUnavailable) as info:
-            g.prestige("alice")
+            g.xp.prestige("alice")
         with pytest.raises(errors.PrestigeUnavailable):
-            g.prestige("never-seen")
+            g.xp.prestige("never-seen")
     assert (info.value.level, info.value.max_level) == (4, 5)
     assert g.profile("alice").prestige == 0
 
@@ -272,7 +272,7 @@ def test_prestige_at_max_level(make_engine: Make) -> None:
     g = make_engine(config=SMALL)
     g.award_xp("alice", 1700, source="quest")  # level 5 (max)
     assert g.balance("alice", "points") == 40  # levels 2..5
-    p = g.prestige("alice")
+    p = g.xp.prestige("alice")
     assert (p.level, p.prestige, p.xp, p.xp_into_level) == (1, 1, 1700, 0)
     assert p == g.profile("alice")
 
@@ -290,10 +290,10 @@ def test_prestige_at_max_level(make_engine: Make) -> None:
 def test_second_prestige_stacks_the_boost(make_engine: Make) -> None:
     g = make_engine(config=SMALL)
     g.award_xp("alice", 1600, source="quest")
-    g.prestige("alice")
+    g.xp.prestige("alice")
     g.award_xp("alice", 2000, source="quest")
     assert g.profile("alice").level == 5
-    assert g.prestige("alice").prestige == 2
+    assert g.xp.prestige("alice").prestige == 2
     award = g.award_xp("alice", 100, source="quest")
     assert (award.multiplier, award.amount) == (1.2, 120)
 
@@ -301,8 +301,8 @@ def test_second_prestige_stacks_the_boost(make_engine: Make) -> None:
 def test_prestige_boost_multiplies_with_other_boosts(make_engine: Make) -> None:
     g = make_engine(config=SMALL)
     g.award_xp("alice", 1600, source="quest")
-    g.prestige("alice")
-    g.add_xp_boost("alice", 2.0, expires_at=START + HOUR, source="event")
+    g.xp.prestige("alice")
+    g.xp.add_boost("alice", 2.0, expires_at=START + HOUR, source="event")
     assert g.award_xp("alice", 100, source="quest").amount == 220
 
 
@@ -312,7 +312,7 @@ def test_prestige_titles_not_duplicated(make_engine: Make) -> None:
     )
     g = make_engine(config=config)
     g.award_xp("alice", 400, source="quest")
-    g.prestige("alice")
+    g.xp.prestige("alice")
     g.award_xp("alice", 400, source="quest")
     assert g.profile("alice").titles == ("Climber",)
 
@@ -324,19 +324,19 @@ def test_xp_history_newest_first_with_keyset_pagination(g: Gamification) -> None
     for amount in range(1, 8):
         g.award_xp("alice", amount, source=f"s{amount}", metadata={"n": amount})
     g.award_xp("bob", 100, source="other")
-    first = g.xp_history("alice", limit=3)
+    first = g.xp.history("alice", limit=3)
     assert [e.amount for e in first] == [7, 6, 5]
     assert [e.metadata for e in first] == [{"n": 7}, {"n": 6}, {"n": 5}]
-    second = g.xp_history("alice", limit=3, before=first[-1].id)
+    second = g.xp.history("alice", limit=3, before=first[-1].id)
     assert [e.amount for e in second] == [4, 3, 2]
-    third = g.xp_history("alice", limit=3, before=second[-1].id)
+    third = g.xp.history("alice", limit=3, before=second[-1].id)
     assert [e.amount for e in third] == [1]
-    assert g.xp_history("alice", limit=3, before=third[-1].id) == []
-    every = g.xp_history("alice")
+    assert g.xp.history("alice", limit=3, before=third[-1].id) == []
+    every = g.xp.history("alice")
     assert every == first + second + third
     assert [e.total_xp for e in every] == [28, 21, 15, 10, 6, 3, 1]
     assert all(e.user_id == "alice" for e in every)
-    assert g.xp_history("nobody") == []
+    assert g.xp.history("nobody") == []
 
 
 @pytest.mark.parametrize(
@@ -350,7 +350,7 @@ def test_xp_history_newest_first_with_keyset_pagination(g: Gamification) -> None
 )
 def test_xp_history_bad_paging(g: Gamification, kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(errors.InvalidInput) as info:
-        g.xp_history("alice", **kwargs)  # type: ignore[arg-type]
+        g.xp.history("alice", **kwargs)  # type: ignore[arg-type]
     assert info.value.field == field
 
 
@@ -359,7 +359,7 @@ def test_backdated_award_records_created_at(g: Gamification) -> None:
     award = g.award_xp("alice", 10, source="import", at=earlier)
     assert award.created_at == earlier
     g.award_xp("alice", 20, source="live")
-    history = g.xp_history("alice")
+    history = g.xp.history("alice")
     assert history[0].created_at == START
     assert history[1].created_at == earlier
     assert history[1].created_at == datetime(2025, 12, 24, 23, 30, tzinfo=UTC)
@@ -367,7 +367,7 @@ def test_backdated_award_records_created_at(g: Gamification) -> None:
 
 
 def test_backdated_award_ignores_boost_active_now(g: Gamification) -> None:
-    g.add_xp_boost("alice", 2.0, expires_at=START + HOUR, source="event")
+    g.xp.add_boost("alice", 2.0, expires_at=START + HOUR, source="event")
     assert g.award_xp("alice", 10, source="import", at=START - HOUR).amount == 10
     assert g.award_xp("alice", 10, source="live").amount == 20
 
@@ -407,16 +407,16 @@ def test_profile_xp_equals_history_sum(steps: list[tuple[str, str, float]]) -> N
             if kind == "award":
                 g.award_xp(user, int(value), source="prop")
             elif kind == "boost":
-                g.add_xp_boost(
+                g.xp.add_boost(
                     user, value, expires_at=clock() + 30 * timedelta(minutes=1), source="prop"
                 )
             elif kind == "tick":
                 clock.advance(minutes=value)
             elif g.profile(user).level == g.profile(user).max_level:
-                g.prestige(user)
+                g.xp.prestige(user)
         for user in "abc":
             p = g.profile(user)
-            history = g.xp_history(user, limit=1000)
+            history = g.xp.history(user, limit=1000)
             assert p.xp == sum(e.amount for e in history)
             if history:
                 assert history[0].total_xp == p.xp

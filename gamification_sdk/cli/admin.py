@@ -50,7 +50,7 @@ def load(state: State, file: str, name: str | None) -> None:
     The file loads as a whole or not at all. Loading a set again updates what changed and
     retires what it no longer holds; run `reevaluate` to award what users already meet.
     """
-    report = state.engine().load_definitions(file, name=name)
+    report = state.engine().events.load(file, name=name)
     emit(state.as_json, report, lambda: _load_text(report))
 
 
@@ -105,7 +105,9 @@ def reevaluate(state: State, user_ids: tuple[str, ...], chunk: int) -> None:
     for user_id in user_ids:
         state.require_user(user_id)
     with ExitStack() as stack:
-        report = g.reevaluate(list(user_ids) or None, progress=_progress_bar(stack), chunk=chunk)
+        report = g.events.reevaluate(
+            list(user_ids) or None, progress=_progress_bar(stack), chunk=chunk
+        )
     emit(state.as_json, report, lambda: _reevaluate_text(report))
 
 

@@ -146,8 +146,8 @@ class StreaksConfig:
     """Daily streaks (docs/guides/streaks.md).
 
     ``activity_events``: the tracked events that keep a streak alive; ``None`` means every
-    event (``record_activity`` always counts). From the second day of a streak each new
-    active day pays ``min(streak * bonus_xp_per_day, bonus_xp_cap)`` XP (seed 000).
+    event (``streaks.record_activity`` always counts). From the second day of a streak each
+    new active day pays ``min(streak * bonus_xp_per_day, bonus_xp_cap)`` XP (seed 000).
     ``freeze_every``: a streak reaching each multiple of this many days earns a freeze, while
     the user holds fewer than ``max_earned_freezes`` (0 turns earning off). ``at_risk_hours``
     before the user's day ends, a live streak not yet extended today gets a warning.

@@ -12,4 +12,4 @@ if TYPE_CHECKING:
 
 @hookimpl
 def xp_multiplier(engine: Gamification, user_id: str, at: Any) -> float | None:
-    return engine._xp.boost_factor(user_id, at)
+    return engine.xp.boost_factor(user_id, at)

@@ -41,14 +41,14 @@ def ledger_audit(engine: Gamification, now: datetime) -> LedgerReport:
 
 def streak_sweep(engine: Gamification, now: datetime) -> dict[str, int]:
     """Settle streaks whose users' days ended by ``now`` and warn those at risk."""
-    report = engine.sweep_streaks(now)
+    report = engine.streaks.sweep(now)
     return {"users": report.users, "broken": report.broken,
             "freezes_used": report.freezes_used, "warned": report.warned}  # fmt: skip
 
 
 def quest_rollover(engine: Gamification, now: datetime) -> int:
     """Mark unfinished progress of quest periods that ended by ``now`` expired."""
-    return engine.close_quest_periods(now)
+    return engine.quests.close_periods(now)
 
 
 def leaderboard_close(engine: Gamification, now: datetime) -> list[str]:
@@ -58,7 +58,7 @@ def leaderboard_close(engine: Gamification, now: datetime) -> list[str]:
 
 def battle_pass_close(engine: Gamification, now: datetime) -> list[str]:
     """Archive the battle pass of seasons that ended by ``now``, granting unclaimed rewards."""
-    return [close.season for close in engine.close_battle_pass_seasons(now)]
+    return [close.season for close in engine.battle_pass.close_seasons(now)]
 
 
 @hookimpl

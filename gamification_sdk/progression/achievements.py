@@ -50,7 +50,6 @@ from .definitions import (
 from .metrics import Metrics, local_day, period_start
 
 if TYPE_CHECKING:
-    from ..engine import Gamification
     from ..social.boards import Boards
     from .xp import XP
 
@@ -134,7 +133,7 @@ class Achievements:
         ledger: Ledger,
         items: Items,
         notifications: Notifications,
-        engine: Gamification,
+        facade: Any,
     ) -> None:
         self._conn = conn
         self._config = config
@@ -142,7 +141,8 @@ class Achievements:
         self._ledger = ledger
         self._items = items
         self._notifications = notifications
-        self._engine = engine
+        # The facade only to pass custom criteria as engine= (runtime.facade).
+        self._facade = facade
         self.xp: XP | None = None  # set by the engine: XP and achievements call each other
         self.boards: Boards | None = None
         self.catalogue = Catalogue()
@@ -211,7 +211,7 @@ class Achievements:
         evaluate = self.evaluators.get(c.name)
         if evaluate is None:
             return 0  # its plugin is gone: nothing new unlocks, earned stays earned
-        value = evaluate(engine=self._engine, user_id=ctx.user_id, params=dict(c.params), at=ctx.at)
+        value = evaluate(engine=self._facade, user_id=ctx.user_id, params=dict(c.params), at=ctx.at)
         if type(value) is bool:
             return int(value)
         if not isinstance(value, int | float) or value != value:

@@ -74,7 +74,7 @@ from .achievements import Achievements
 
 __all__ = ["TIER_BOOST", "BattlePasses"]
 
-# The inventory item a ``tier_boost`` shop item grants and ``use_tier_boost`` consumes.
+# The inventory item a ``tier_boost`` shop item grants and ``battle_pass.use_tier_boost`` consumes.
 TIER_BOOST = "tier_boost"
 SOURCE = "battle_pass"
 # Users archived per transaction by the season-end job.

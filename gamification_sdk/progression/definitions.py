@@ -327,7 +327,7 @@ class Quest:
     default the engine's day start). ``logic`` combines objectives: ``all``, ``any``, or
     ``sequence`` (all, each counting only once the ones before it are done). ``after`` chains
     quests: this one opens once that one was completed. ``verification``: progress alone does
-    not complete it; ``complete_quest`` does, if the ``verify_quest`` hook (or, with no
+    not complete it; ``quests.complete`` does, if the ``verify_quest`` hook (or, with no
     plugin answering, the objectives) agree.
     """
 

@@ -26,6 +26,7 @@ from ..models import (
     XPAward,
 )
 from ..runtime.idempotency import Codec
+from ..runtime.runtime import Runtime
 from ..storage.events import (
     COUNT_PROFILES,
     COUNT_PROFILES_THROUGH,
@@ -34,7 +35,7 @@ from ..storage.events import (
     REEVALUATE_PLACE,
     SAVE_REEVALUATE_PLACE,
 )
-from ..storage.store import Store, Tx
+from ..storage.store import Tx
 from .achievements import Achievements, Context, Signal
 from .metrics import ACTIVE, Metrics
 from .profiles import Profiles
@@ -43,7 +44,6 @@ from .streaks import Streaks
 from .xp import XP
 
 if TYPE_CHECKING:
-    from ..engine import Gamification
     from ..social.boards import Boards
 
 __all__ = ["Tracker", "reevaluate", "track_codec"]
@@ -158,7 +158,7 @@ class Tracker:
         return []
 
     def activity(self, tx: Tx, user_id: str, *, at: datetime, at_text: str) -> None:
-        """``record_activity``: mark the local day active without an event."""
+        """``streaks.record_activity``: mark the local day active without an event."""
         ctx = self._achievements.context(user_id, at, at_text)
         if not ctx.exists:
             self._profiles.create(user_id, at_text)
@@ -170,8 +170,8 @@ class Tracker:
 
 
 def reevaluate(
-    engine: Gamification,
-    store: Store,
+    rt: Runtime,
+    profiles: Profiles,
     achievements: Achievements,
     user_ids: list[str] | None,
     progress: Callable[[int, int], None] | None,
@@ -183,6 +183,7 @@ def reevaluate(
     interrupted run resumes after the last committed chunk. Unlock rows make it exactly-once
     whatever happens: a chunk run twice finds everything already unlocked.
     """
+    store = rt.store
     conn = store.conn
     digest = achievements.catalogue.digest
     resumed_after: str | None = None
@@ -211,18 +212,18 @@ def reevaluate(
             position += chunk
         if not batch:
             break
-        moment = engine._rt.now()
+        moment = rt.now()
         at_text = to_text(moment)
         with store.write() as tx:
             for user_id in batch:
-                if user_ids is not None and not engine._profiles.exists(user_id):
+                if user_ids is not None and not profiles.exists(user_id):
                     continue
                 ctx = achievements.context(user_id, moment, at_text)
                 unlocked += achievements.evaluate_all(tx, ctx)
             if user_ids is None:
                 conn.execute(SAVE_REEVALUATE_PLACE, (batch[-1], digest, at_text))
         if tx.committed:
-            engine._rt.dispatch(tx, None, failures)
+            rt.dispatch(tx, None, failures)
         cursor = batch[-1]
         done += len(batch)
         if progress is not None:
@@ -231,7 +232,7 @@ def reevaluate(
         with store.write():
             conn.execute(FORGET_REEVALUATE_PLACE)
     report = ReevaluateReport(users=done, unlocked=tuple(unlocked), resumed_after=resumed_after)
-    engine._rt.raise_hook_errors(failures, report)
+    rt.raise_hook_errors(failures, report)
     return report
 
 

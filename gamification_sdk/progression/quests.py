@@ -303,7 +303,7 @@ class Quests:
     def verified(
         self, ctx: Context, key: str, evidence: Any, engine: Any
     ) -> tuple[Quest, Period, list[float], int, bool]:
-        """``complete_quest``'s checks, before anything is written: the quest is open, not at
+        """``quests.complete``'s checks, before anything is written: the quest is open, not at
         its maximum this period, and verified. Raises the typed refusal otherwise."""
         found = self.catalogue.quests.get(key)
         if found is None:

@@ -48,7 +48,6 @@ from .profiles import Profiles
 if TYPE_CHECKING:
     import pluggy
 
-    from ..engine import Gamification
     from ..social.boards import Boards
     from .battlepass import BattlePasses
 
@@ -102,7 +101,7 @@ class XP:
         profiles: Profiles,
         ledger: Ledger,
         pm: pluggy.PluginManager,
-        engine: Gamification,
+        facade: Any,
     ) -> None:
         self._conn = conn
         self._config = config
@@ -111,7 +110,8 @@ class XP:
         self._ledger = ledger
         self._pm = pm
         self._hook = pm.hook
-        self._engine = engine
+        # The facade only to pass plugins as engine= (runtime.facade): never called here.
+        self._facade = facade
         self._rewards = {reward.level: reward for reward in config.levels.rewards}
         self._bonus = dict(config.levels.level_up_bonus)
         # (user_id, prestige, boosts_until) of the award in progress: the default multiplier
@@ -185,7 +185,7 @@ class XP:
         metadata_value: Any = None if metadata is None else json.loads(metadata)
         run_vetoes(
             self._pm,
-            self._engine,
+            self._facade,
             lambda: AwardRequest(
                 "xp", user_id, base, source, None, metadata_value, at, origin=origin
             ),
@@ -203,7 +203,7 @@ class XP:
                 factors = [
                     f
                     for f in multiplier_hook(
-                        engine=self._engine,
+                        engine=self._facade,
                         user_id=user_id,
                         source=source,
                         base_amount=base,

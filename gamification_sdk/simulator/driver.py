@@ -249,11 +249,11 @@ class _Simulation:
     ) -> None:
         if definitions is None:
             if not self.config.packs:
-                self.g.load_definitions(DEFAULT_DEFINITIONS, name="simulator-default")
+                self.g.events.load(DEFAULT_DEFINITIONS, name="simulator-default")
         elif isinstance(definitions, str | Path):
-            self.g.load_definitions(definitions)
+            self.g.events.load(definitions)
         elif isinstance(definitions, Mapping):
-            self.g.load_definitions(definitions, name="simulation")
+            self.g.events.load(definitions, name="simulation")
         else:
             kind = type(definitions).__name__
             raise errors.InvalidInput(
@@ -375,7 +375,7 @@ class _Simulation:
                 self.g.track(user_id, action.event, metadata=action.metadata)
             return None
         if action.kind == "activity":
-            self.g.record_activity(user_id)
+            self.g.streaks.record_activity(user_id)
             return None
         return self._visit_shop(action.user)
 
@@ -424,25 +424,25 @@ class _Simulation:
             return
         if item.kind == "tier_boost":
             with suppress(errors.BattlePassRefused):
-                self.g.use_tier_boost(user_id)
+                self.g.battle_pass.use_tier_boost(user_id)
 
     def _battle_pass(self, user_id: str, p: ActivityProfile) -> bool:
         now = self.clock()
         if not any(s.starts_at <= now < s.ends_at for s in self.config.battle_pass_seasons):
             return False
-        bp = self.g.battle_pass(user_id)
+        bp = self.g.battle_pass.get(user_id)
         if p.buys_premium and not bp.premium:
             balance = self.g.balances(user_id).get(bp.premium_currency)
             if balance is not None and balance.available >= bp.premium_price:
                 try:
-                    self.g.buy_premium_pass(user_id)
-                    bp = self.g.battle_pass(user_id)
+                    self.g.battle_pass.buy_premium(user_id)
+                    bp = self.g.battle_pass.get(user_id)
                 except (errors.BattlePassRefused, errors.InsufficientFunds):
                     pass
         for reward in (*bp.free_rewards, *bp.premium_rewards):
             if reward.state == "claimable":
                 with suppress(errors.BattlePassRefused, errors.NotFound):
-                    self.g.claim_tier_reward(user_id, reward.tier, track=reward.track)
+                    self.g.battle_pass.claim(user_id, reward.tier, track=reward.track)
         return True
 
     # -- observing ----------------------------------------------------------------------------

@@ -72,7 +72,7 @@ DEFINITIONS: dict[str, Any] = {
 
 
 class Trainer:
-    """Approves ``complete_quest`` evidence ``{"ok": true}``; anything else is refused."""
+    """Approves ``quests.complete`` evidence ``{"ok": true}``; anything else is refused."""
 
     @hookimpl
     def verify_quest(self, evidence: Any) -> bool:
@@ -96,5 +96,5 @@ def open_game(
         load_entrypoints=False,
     )
     if load:
-        g.load_definitions(DEFINITIONS, name="reliability")
+        g.events.load(DEFINITIONS, name="reliability")
     return g

@@ -23,6 +23,7 @@ import itertools
 import math
 from collections import Counter
 from datetime import timedelta
+from operator import attrgetter
 from typing import Any
 
 import attrs
@@ -51,9 +52,10 @@ REFUSED: Counter[str] = Counter()
 # Refusals that write, as documented: a flagged referral is stored.
 WRITES_WHEN_REFUSED = (errors.ReferralRejected,)
 READS = {
-    "profile", "balances", "balance", "history", "xp_history", "leaderboard", "rank", "around",
-    "achievements", "achievement", "quests", "shop", "orders", "order", "battle_pass", "streak",
-    "stats", "notifications", "notification_preferences", "inventory", "export_user",
+    "profile", "balances", "balance", "history", "xp.history", "leaderboard", "rank", "around",
+    "achievements.list", "achievements.get", "quests.list", "shop", "orders", "order",
+    "battle_pass.get", "streaks.get", "users.stats", "notifications", "notification_preferences",
+    "users.inventory", "export_user",
     "reservation", "referral", "referrals", "referral_stats", "groups", "friends", "privacy",
     "rate_limit_status", "verify_ledger",
 }  # fmt: skip
@@ -110,12 +112,13 @@ class APIMachine(RuleBasedStateMachine):
     # -- the one way calls are made ---------------------------------------------------------
 
     def call(self, name: str, *args: Any, key: bool = False, **kwargs: Any) -> Any:
-        """Call ``g.<name>``; check what a refusal or a read may (not) write."""
+        """Call ``g.<name>`` (a dotted name reaches a namespace: ``"xp.prestige"``); check what
+        a refusal or a read may (not) write."""
         if key:
             kwargs["idempotency_key"] = f"key-{next(self.keys)}"
         FIGURES.add(operations=1)
         try:
-            result = getattr(self.g, name)(*args, **kwargs)
+            result = attrgetter(name)(self.g)(*args, **kwargs)
         except errors.GamificationError as exc:
             REFUSED[f"{name}:{typed_name(exc)}"] += 1
             if isinstance(exc, errors.InvalidInput):
@@ -152,7 +155,7 @@ class APIMachine(RuleBasedStateMachine):
     )
     def add_xp_boost(self, user: str, factor: float, hours: int) -> None:
         self.call(
-            "add_xp_boost",
+            "xp.add_boost",
             user,
             factor,
             expires_at=self.clock() + timedelta(hours=hours),
@@ -161,7 +164,7 @@ class APIMachine(RuleBasedStateMachine):
 
     @rule(user=users, key=keyed)
     def prestige(self, user: Any, key: bool) -> None:
-        self.call("prestige", user, key=key)
+        self.call("xp.prestige", user, key=key)
 
     @rule(user=users, amount=amounts, currency=currencies, key=keyed)
     def award_points(self, user: Any, amount: Any, currency: str, key: bool) -> None:
@@ -219,11 +222,11 @@ class APIMachine(RuleBasedStateMachine):
 
     @rule(user=users, key=keyed)
     def record_activity(self, user: Any, key: bool) -> None:
-        self.call("record_activity", user, key=key)
+        self.call("streaks.record_activity", user, key=key)
 
     @rule(user=good_users, count=st.sampled_from([1, 2, 0, 1001, True]), key=keyed)
     def grant_streak_freezes(self, user: str, count: Any, key: bool) -> None:
-        self.call("grant_streak_freezes", user, count, key=key)
+        self.call("streaks.grant_freezes", user, count, key=key)
 
     @rule(
         user=users,
@@ -231,7 +234,7 @@ class APIMachine(RuleBasedStateMachine):
         evidence=st.sampled_from([{"ok": True}, {"ok": True}, {"ok": False}, None]),
     )
     def complete_quest(self, user: Any, quest: str, evidence: Any) -> None:
-        self.call("complete_quest", user, quest, evidence=evidence, key=True)
+        self.call("quests.complete", user, quest, evidence=evidence, key=True)
 
     # -- shop and battle pass ---------------------------------------------------------------
 
@@ -259,15 +262,15 @@ class APIMachine(RuleBasedStateMachine):
         key=keyed,
     )
     def claim_tier_reward(self, user: Any, tier: Any, track: str, key: bool) -> None:
-        self.call("claim_tier_reward", user, tier, track=track, key=key)
+        self.call("battle_pass.claim", user, tier, track=track, key=key)
 
     @rule(user=users, key=keyed)
     def buy_premium_pass(self, user: Any, key: bool) -> None:
-        self.call("buy_premium_pass", user, key=key)
+        self.call("battle_pass.buy_premium", user, key=key)
 
     @rule(user=users, quantity=st.sampled_from([1, 1, 2, 0, 25]), key=keyed)
     def use_tier_boost(self, user: Any, quantity: Any, key: bool) -> None:
-        self.call("use_tier_boost", user, quantity=quantity, key=key)
+        self.call("battle_pass.use_tier_boost", user, quantity=quantity, key=key)
 
     # -- referrals, social, privacy, limits -------------------------------------------------
 
@@ -307,7 +310,7 @@ class APIMachine(RuleBasedStateMachine):
 
     @rule(user=users, zone=st.sampled_from(["Europe/Paris", "Asia/Tokyo", "Mars/Olympus"]))
     def set_timezone(self, user: Any, zone: str) -> None:
-        self.call("set_timezone", user, zone)
+        self.call("users.set_timezone", user, zone)
 
     @rule(
         user=users, action=st.sampled_from(["referral_track", "quest_complete", "fly"]), key=keyed
@@ -335,9 +338,9 @@ class APIMachine(RuleBasedStateMachine):
         job=st.sampled_from(
             [
                 "close_leaderboard_periods",
-                "close_quest_periods",
-                "sweep_streaks",
-                "close_battle_pass_seasons",
+                "quests.close_periods",
+                "streaks.sweep",
+                "battle_pass.close_seasons",
                 "run_due_jobs",
                 "prune_rate_limits",
             ]
@@ -349,8 +352,9 @@ class APIMachine(RuleBasedStateMachine):
     # -- reads ------------------------------------------------------------------------------
 
     @rule(user=users, read=st.sampled_from([
-        "profile", "balances", "history", "xp_history", "achievements", "quests", "orders",
-        "battle_pass", "streak", "stats", "notifications", "inventory", "export_user",
+        "profile", "balances", "history", "xp.history", "achievements.list", "quests.list",
+        "orders", "battle_pass.get", "streaks.get", "users.stats", "notifications",
+        "users.inventory", "export_user",
         "referral_stats", "referrals", "groups", "friends", "privacy",
         "notification_preferences",
     ]))  # fmt: skip
@@ -399,7 +403,7 @@ class APIMachine(RuleBasedStateMachine):
         """A keyed call repeated exactly replays its result and writes nothing."""
         call = data.draw(st.sampled_from(self.keyed))
         FIGURES.add(operations=1)
-        again = getattr(self.g, call.name)(*call.args, **call.kwargs)
+        again = attrgetter(call.name)(self.g)(*call.args, **call.kwargs)
         if call.name != "delete_user":  # its pseudonym is not part of the stored result
             assert again == call.result, call.name
         assert self.g.dump() == self.last, f"a retried {call.name} wrote"
@@ -488,7 +492,7 @@ def test_random_calls_across_the_public_api_keep_every_invariant() -> None:
     # The sequences reached most of the API, both ways.
     refused = {name.split(":")[0] for name in REFUSED}
     missing = [name for name in ("award_xp", "award_points", "spend_points", "transfer_points",
-                                 "track", "purchase", "claim_tier_reward", "complete_quest",
+                                 "track", "purchase", "battle_pass.claim", "quests.complete",
                                  "reserve_points", "batch", "retry", "delete_user")
                if not SUCCEEDED[name]]  # fmt: skip
     assert missing == [], (missing, SUCCEEDED)

@@ -64,7 +64,7 @@ def _refund_purchase(g: Gamification) -> Callable[[], Any]:
 
 def _use_tier_boost(g: Gamification) -> Callable[[], Any]:
     g.purchase("u0", "boost")
-    return lambda: g.use_tier_boost("u0")
+    return lambda: g.battle_pass.use_tier_boost("u0")
 
 
 def _convert_referral(g: Gamification) -> Callable[[], Any]:
@@ -79,7 +79,7 @@ def _set_referral_status(g: Gamification) -> Callable[[], Any]:
 # Each sets up what its write needs (before the lock is taken) and returns the write.
 WRITES: dict[str, Setup] = {
     "award_xp": lambda g: lambda: g.award_xp("u0", 10, source="quest"),
-    "add_xp_boost": lambda g: lambda: g.add_xp_boost(
+    "xp.add_boost": lambda g: lambda: g.xp.add_boost(
         "u0", 1.5, expires_at=START + timedelta(days=1), source="event"),
     "award_points": lambda g: lambda: g.award_points("u0", 10, currency="points", source="q"),
     "spend_points": lambda g: lambda: g.spend_points("u0", 10, currency="points", source="s"),
@@ -92,20 +92,20 @@ WRITES: dict[str, Setup] = {
     "release_reservation": _release,
     "expire_reservations": lambda g: lambda: g.expire_reservations(LATER),
     "track": lambda g: lambda: g.track("u0", "workout"),
-    "record_activity": lambda g: lambda: g.record_activity("u0"),
-    "grant_streak_freezes": lambda g: lambda: g.grant_streak_freezes("u0", 1),
-    "schedule_rest_day": lambda g: lambda: g.schedule_rest_day(
+    "streaks.record_activity": lambda g: lambda: g.streaks.record_activity("u0"),
+    "streaks.grant_freezes": lambda g: lambda: g.streaks.grant_freezes("u0", 1),
+    "streaks.schedule_rest_day": lambda g: lambda: g.streaks.schedule_rest_day(
         "u0", (START + timedelta(days=3)).date()),
-    "sweep_streaks": lambda g: lambda: g.sweep_streaks(LATER),
-    "complete_quest": lambda g: lambda: g.complete_quest(
+    "streaks.sweep": lambda g: lambda: g.streaks.sweep(LATER),
+    "quests.complete": lambda g: lambda: g.quests.complete(
         "u1", "checkin", evidence={"ok": True}, idempotency_key="quest"),
-    "close_quest_periods": lambda g: lambda: g.close_quest_periods(LATER),
+    "quests.close_periods": lambda g: lambda: g.quests.close_periods(LATER),
     "purchase": lambda g: lambda: g.purchase("u0", "hat"),
     "refund_purchase": _refund_purchase,
-    "claim_tier_reward": lambda g: lambda: g.claim_tier_reward("u2", 1, track="free"),
-    "buy_premium_pass": lambda g: lambda: g.buy_premium_pass("u0"),
-    "use_tier_boost": _use_tier_boost,
-    "close_battle_pass_seasons": lambda g: lambda: g.close_battle_pass_seasons(
+    "battle_pass.claim": lambda g: lambda: g.battle_pass.claim("u2", 1, track="free"),
+    "battle_pass.buy_premium": lambda g: lambda: g.battle_pass.buy_premium("u0"),
+    "battle_pass.use_tier_boost": _use_tier_boost,
+    "battle_pass.close_seasons": lambda g: lambda: g.battle_pass.close_seasons(
         SEASON.ends_at),
     "close_leaderboard_periods": lambda g: lambda: g.close_leaderboard_periods(LATER),
     "rate_limit": lambda g: lambda: g.rate_limit("u0", "referral_track"),
@@ -113,16 +113,16 @@ WRITES: dict[str, Setup] = {
     "track_referral": lambda g: lambda: g.track_referral(g.referral_code("u5"), "u7"),
     "convert_referral": _convert_referral,
     "set_referral_status": _set_referral_status,
-    "set_timezone": lambda g: lambda: g.set_timezone("u0", "Europe/Berlin"),
+    "users.set_timezone": lambda g: lambda: g.users.set_timezone("u0", "Europe/Berlin"),
     "set_notification_preferences": lambda g: lambda: g.set_notification_preferences(
         "u0", streak_at_risk=False),
     "mark_read": lambda g: lambda: g.mark_read("u2"),
     "join_group": lambda g: lambda: g.join_group("u0", "team", kind="gym"),
     "add_friend": lambda g: lambda: g.add_friend("u0", "u1"),
     "set_privacy": lambda g: lambda: g.set_privacy("u0", visibility="public"),
-    "load_definitions": lambda g: lambda: g.load_definitions(
+    "events.load": lambda g: lambda: g.events.load(
         {"rules": [{"event": "swim", "xp": 5}]}, name="more"),
-    "reevaluate": lambda g: lambda: g.reevaluate(),
+    "events.reevaluate": lambda g: lambda: g.events.reevaluate(),
     "run_due_jobs": lambda g: lambda: g.run_due_jobs(LATER),
     "delete_user": lambda g: lambda: g.delete_user("u3"),
     "batch": _batch,
@@ -138,7 +138,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         g.track("u2", "workout")  # an unread notification
         g.track("u1", "workout")
         g.award_xp("u3", 30, source="seed")
-        g.record_activity("u3", at=START - timedelta(days=1))
+        g.streaks.record_activity("u3", at=START - timedelta(days=1))
         g.track_referral(g.referral_code("u5"), "u6")
     return path
 
@@ -184,7 +184,7 @@ def test_every_write_raises_busy_past_the_timeout_then_succeeds(
         other.execute("ROLLBACK")
     write()
     FIGURES.add(operations=1)
-    if name not in ("reevaluate", "run_due_jobs", "expire_reservations", "mark_read"):
+    if name not in ("events.reevaluate", "run_due_jobs", "expire_reservations", "mark_read"):
         assert engine.dump() != before, f"{name} should have written something"
     check_file(engine)
 
@@ -211,8 +211,8 @@ def test_another_process_holding_the_lock(path: Path, tmp_path: Path, end: str) 
             "award_points",
             "track",
             "purchase",
-            "claim_tier_reward",
-            "complete_quest",
+            "battle_pass.claim",
+            "quests.complete",
             "batch",
             "delete_user",
         ]

@@ -52,10 +52,10 @@ WRITES: dict[str, Callable[[Gamification, int], Any]] = {
     ),
     "track": lambda g, i: g.track(f"w{i}", "workout", idempotency_key=f"track-{i}"),
     "purchase": lambda g, i: g.purchase("rich", "freeze", idempotency_key=f"buy-{i}"),
-    "claim_tier_reward": lambda g, i: g.claim_tier_reward(
+    "battle_pass.claim": lambda g, i: g.battle_pass.claim(
         f"c{i}", 1, track="free", idempotency_key=f"claim-{i}"
     ),
-    "complete_quest": lambda g, i: g.complete_quest(
+    "quests.complete": lambda g, i: g.quests.complete(
         f"q{i}", "checkin", evidence={"ok": True}, idempotency_key=f"quest-{i}"
     ),
     "reserve_points": lambda g, i: g.reserve_points(

@@ -79,9 +79,9 @@ TRIGGERS: dict[str, Callable[[Gamification], Any]] = {
     "on_points_changed": lambda g: g.award_points("u0", 5, currency="points", source="lesson"),
     "on_achievement_unlocked": lambda g: g.track("u2", "workout"),
     "notify": lambda g: g.track("u2", "workout"),
-    "verify_quest": lambda g: g.complete_quest(
+    "verify_quest": lambda g: g.quests.complete(
         "u1", "checkin", evidence={"ok": True}, idempotency_key="quest-u1"),
-    "on_quest_completed": lambda g: g.complete_quest(
+    "on_quest_completed": lambda g: g.quests.complete(
         "u1", "checkin", evidence={"ok": True}, idempotency_key="quest-u1"),
     "check_referral": lambda g: g.track_referral(g.referral_code("u5"), "newcomer"),
     "friends_of": lambda g: g.leaderboard("xp", scope="friends", viewer="u3"),
@@ -122,7 +122,7 @@ class Merch:
 def seed(path: Path) -> None:
     """The file every case starts from: each trigger's preconditions, made with no fault."""
     with open_game(path, plugins=(Merch(),)) as g:
-        g.load_definitions(MERCH, name="merch")
+        g.events.load(MERCH, name="merch")
         g.award_points("u0", 500, currency="points", source="seed")
         g.award_xp("u3", 30, source="seed")
         g.add_friend("u3", "u4")
@@ -251,10 +251,10 @@ def call(g: Gamification, hook: str) -> Any:
 SEVERAL: dict[str, tuple[str, Callable[[Gamification], Any]]] = {
     "close_leaderboard_periods": (
         "on_leaderboard_closed", lambda g: g.close_leaderboard_periods(START + timedelta(days=40))),
-    "close_battle_pass_seasons": (
-        "on_points_changed", lambda g: g.close_battle_pass_seasons(START + timedelta(days=90))),
-    "sweep_streaks": ("notify", lambda g: g.sweep_streaks(START + timedelta(days=3))),
-    "reevaluate": ("on_achievement_unlocked", lambda g: g.reevaluate(chunk=1)),
+    "battle_pass.close_seasons": (
+        "on_points_changed", lambda g: g.battle_pass.close_seasons(START + timedelta(days=90))),
+    "streaks.sweep": ("notify", lambda g: g.streaks.sweep(START + timedelta(days=3))),
+    "events.reevaluate": ("on_achievement_unlocked", lambda g: g.events.reevaluate(chunk=1)),
 }  # fmt: skip
 
 
@@ -262,9 +262,9 @@ def prepare_several(g: Gamification) -> None:
     """Work for each call above that spans more than one transaction."""
     for user in ("u1", "u2", "u3"):
         g.award_xp(user, 250, source="seed")  # tier 2 of the season, unclaimed
-        g.record_activity(user, at=START - timedelta(days=1))
-        g.record_activity(user)
-    g.load_definitions(
+        g.streaks.record_activity(user, at=START - timedelta(days=1))
+        g.streaks.record_activity(user)
+    g.events.load(
         {"achievements": [{"key": "xp_200", "name": "200 XP",
                            "criteria": {"type": "total_xp", "target": 200}}]},
         name="late",

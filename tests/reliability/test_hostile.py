@@ -120,43 +120,43 @@ SLOTS: list[tuple[str, str, str, Call]] = [
     ("history", "before", "row", lambda g, v: g.history("u0", before=v)),
     ("history", "limit", "int", lambda g, v: g.history("u0", limit=v)),
     ("history", "currency", "name", lambda g, v: g.history("u0", currency=v)),
-    ("xp_history", "before", "row", lambda g, v: g.xp_history("u0", before=v)),
+    ("xp.history", "before", "row", lambda g, v: g.xp.history("u0", before=v)),
     ("balances", "user_id", "id", lambda g, v: g.balances(v)),
     ("profile", "at", "when", lambda g, v: g.profile("u0", at=v)),
-    ("add_xp_boost", "factor", "number",
-     lambda g, v: g.add_xp_boost("u0", v, expires_at=START + timedelta(days=1), source="s")),
-    ("add_xp_boost", "expires_at", "when",
-     lambda g, v: g.add_xp_boost("u0", 2.0, expires_at=v, source="s")),
-    ("add_xp_boost", "starts_at", "when",
-     lambda g, v: g.add_xp_boost("u0", 2.0, expires_at=START + timedelta(days=1),
-                                 starts_at=v, source="s")),
+    ("xp.add_boost", "factor", "number",
+     lambda g, v: g.xp.add_boost("u0", v, expires_at=START + timedelta(days=1), source="s")),
+    ("xp.add_boost", "expires_at", "when",
+     lambda g, v: g.xp.add_boost("u0", 2.0, expires_at=v, source="s")),
+    ("xp.add_boost", "starts_at", "when",
+     lambda g, v: g.xp.add_boost("u0", 2.0, expires_at=START + timedelta(days=1),
+                                    starts_at=v, source="s")),
     ("track", "event", "text", lambda g, v: g.track("u0", v)),
     ("track", "value", "number", lambda g, v: g.track("u0", "workout", value=v)),
     ("track", "metadata", "json", lambda g, v: g.track("u0", "workout", metadata=v)),
     ("track", "at", "when", lambda g, v: g.track("u0", "workout", at=v)),
-    ("achievement", "key", "name", lambda g, v: g.achievement("u0", v)),
-    ("achievements", "category", "text", lambda g, v: g.achievements("u0", category=v)),
-    ("reevaluate", "user_ids[]", "id", lambda g, v: g.reevaluate([v])),
-    ("reevaluate", "chunk", "int", lambda g, v: g.reevaluate(["u0"], chunk=v)),
+    ("achievements.get", "key", "name", lambda g, v: g.achievements.get("u0", v)),
+    ("achievements.list", "category", "text", lambda g, v: g.achievements.list("u0", category=v)),
+    ("events.reevaluate", "user_ids[]", "id", lambda g, v: g.events.reevaluate([v])),
+    ("events.reevaluate", "chunk", "int", lambda g, v: g.events.reevaluate(["u0"], chunk=v)),
     ("notifications", "limit", "int", lambda g, v: g.notifications("u0", limit=v)),
     ("mark_read", "ids", "row", lambda g, v: g.mark_read("u0", [v])),
     ("set_notification_preferences", "level_up", "number",
      lambda g, v: g.set_notification_preferences("u0", level_up=v)),
-    ("equip_title", "title", "name", lambda g, v: g.equip_title("u0", v)),
-    ("stats", "days", "int", lambda g, v: g.stats("u0", days=v)),
-    ("streak", "at", "when", lambda g, v: g.streak("u0", at=v)),
-    ("record_activity", "at", "when", lambda g, v: g.record_activity("u0", at=v)),
-    ("grant_streak_freezes", "count", "int", lambda g, v: g.grant_streak_freezes("u0", v)),
-    ("schedule_rest_day", "day", "day", lambda g, v: g.schedule_rest_day("u0", v)),
-    ("cancel_rest_day", "day", "day-type", lambda g, v: g.cancel_rest_day("u0", v)),
-    ("sweep_streaks", "now", "when", lambda g, v: g.sweep_streaks(v)),
-    ("set_timezone", "timezone", "zone", lambda g, v: g.set_timezone("u0", v)),
-    ("quests", "at", "when", lambda g, v: g.quests("u0", at=v)),
-    ("complete_quest", "quest_key", "name",
-     lambda g, v: g.complete_quest("u1", v, idempotency_key="k")),
-    ("complete_quest", "evidence", "json",
-     lambda g, v: g.complete_quest("u1", "checkin", idempotency_key="k", evidence=v)),
-    ("close_quest_periods", "now", "when", lambda g, v: g.close_quest_periods(v)),
+    ("users.equip_title", "title", "name", lambda g, v: g.users.equip_title("u0", v)),
+    ("users.stats", "days", "int", lambda g, v: g.users.stats("u0", days=v)),
+    ("streaks.get", "at", "when", lambda g, v: g.streaks.get("u0", at=v)),
+    ("streaks.record_activity", "at", "when", lambda g, v: g.streaks.record_activity("u0", at=v)),
+    ("streaks.grant_freezes", "count", "int", lambda g, v: g.streaks.grant_freezes("u0", v)),
+    ("streaks.schedule_rest_day", "day", "day", lambda g, v: g.streaks.schedule_rest_day("u0", v)),
+    ("streaks.cancel_rest_day", "day", "day-type", lambda g, v: g.streaks.cancel_rest_day("u0", v)),
+    ("streaks.sweep", "now", "when", lambda g, v: g.streaks.sweep(v)),
+    ("users.set_timezone", "timezone", "zone", lambda g, v: g.users.set_timezone("u0", v)),
+    ("quests.list", "at", "when", lambda g, v: g.quests.list("u0", at=v)),
+    ("quests.complete", "quest_key", "name",
+     lambda g, v: g.quests.complete("u1", v, idempotency_key="k")),
+    ("quests.complete", "evidence", "json",
+     lambda g, v: g.quests.complete("u1", "checkin", idempotency_key="k", evidence=v)),
+    ("quests.close_periods", "now", "when", lambda g, v: g.quests.close_periods(v)),
     ("rate_limit", "action", "name", lambda g, v: g.rate_limit("u0", v)),
     ("rate_limit", "at", "when", lambda g, v: g.rate_limit("u0", "referral_track", at=v)),
     ("prune_rate_limits", "now", "when", lambda g, v: g.prune_rate_limits(v)),
@@ -198,21 +198,22 @@ SLOTS: list[tuple[str, str, str, Call]] = [
     ("refund_purchase", "order_id", "row", lambda g, v: g.refund_purchase(v)),
     ("order", "order_id", "row", lambda g, v: g.order(v)),
     ("orders", "before", "row", lambda g, v: g.orders("u0", before=v)),
-    ("battle_pass", "season", "name", lambda g, v: g.battle_pass("u0", season=v)),
-    ("battle_pass", "at", "when", lambda g, v: g.battle_pass("u0", at=v)),
-    ("claim_tier_reward", "tier", "int",
-     lambda g, v: g.claim_tier_reward("u2", v, track="free")),
-    ("claim_tier_reward", "track", "name",
-     lambda g, v: g.claim_tier_reward("u2", 1, track=v)),
-    ("claim_tier_reward", "season", "name",
-     lambda g, v: g.claim_tier_reward("u2", 1, track="free", season=v)),
-    ("use_tier_boost", "quantity", "int", lambda g, v: g.use_tier_boost("u0", quantity=v)),
-    ("close_battle_pass_seasons", "now", "when", lambda g, v: g.close_battle_pass_seasons(v)),
+    ("battle_pass.get", "season", "name", lambda g, v: g.battle_pass.get("u0", season=v)),
+    ("battle_pass.get", "at", "when", lambda g, v: g.battle_pass.get("u0", at=v)),
+    ("battle_pass.claim", "tier", "int",
+     lambda g, v: g.battle_pass.claim("u2", v, track="free")),
+    ("battle_pass.claim", "track", "name",
+     lambda g, v: g.battle_pass.claim("u2", 1, track=v)),
+    ("battle_pass.claim", "season", "name",
+     lambda g, v: g.battle_pass.claim("u2", 1, track="free", season=v)),
+    ("battle_pass.use_tier_boost", "quantity", "int",
+     lambda g, v: g.battle_pass.use_tier_boost("u0", quantity=v)),
+    ("battle_pass.close_seasons", "now", "when", lambda g, v: g.battle_pass.close_seasons(v)),
     ("export_user", "user_id", "id", lambda g, v: g.export_user(v)),
     ("export_user", "at", "when", lambda g, v: g.export_user("u0", at=v)),
     ("delete_user", "user_id", "id", lambda g, v: g.delete_user(v)),
-    ("load_definitions", "name", "text",
-     lambda g, v: g.load_definitions({"rules": []}, name=v)),
+    ("events.load", "name", "text",
+     lambda g, v: g.events.load({"rules": []}, name=v)),
 ]  # fmt: skip
 
 CASES = [
@@ -336,7 +337,7 @@ def test_a_malformed_definition_file_is_a_config_error_naming_the_fault(
             path.write_text(content, encoding="utf-8", errors="surrogatepass")
     with unchanged(g):
         try:
-            g.load_definitions(str(path), name="hostile")
+            g.events.load(str(path), name="hostile")
         except Exception as exc:
             assert isinstance(exc, errors.ConfigError), f"{type(exc).__name__}: {exc!s:.200}"
             assert exc.problems and any(named in problem for problem in exc.problems), exc.problems[
@@ -366,7 +367,7 @@ def test_a_hostile_definition_mapping_is_a_config_error(
 ) -> None:
     FIGURES.add(inputs=1)
     with unchanged(g), pytest.raises(errors.ConfigError) as info:
-        g.load_definitions(source, name="hostile")
+        g.events.load(source, name="hostile")
     assert any(named in problem for problem in info.value.problems), info.value.problems[:3]
 
 
@@ -442,9 +443,9 @@ def test_a_huge_int_in_metadata_round_trips() -> None:
     """JSON has no integer limit and the engine reads metadata back with Python's json."""
     with open_game() as g:
         award = g.award_xp("u0", 5, source="s", metadata={"n": HUGE})
-        assert g.xp_history("u0")[0].metadata == {"n": HUGE} == award_metadata(g, award.id)
+        assert g.xp.history("u0")[0].metadata == {"n": HUGE} == award_metadata(g, award.id)
 
 
 def award_metadata(g: Gamification, award_id: int) -> Any:
-    (entry,) = [e for e in g.xp_history("u0") if e.id == award_id]
+    (entry,) = [e for e in g.xp.history("u0") if e.id == award_id]
     return entry.metadata

@@ -44,14 +44,14 @@ def state(g: Gamification) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for user in USERS:
         profile = g.profile(user)
-        bp = g.battle_pass(user)
+        bp = g.battle_pass.get(user)
         out[user] = {
             "xp": (profile.xp, profile.level),
             "balances": {c: (b.balance, b.held, b.lifetime_earned, b.lifetime_spent)
                          for c, b in g.balances(user).items()},
             "unlocks": sorted((s.key, s.tiers_unlocked, s.unlocked_at is not None)
-                              for s in g.achievements(user, include_hidden=True)),
-            "inventory": g.inventory(user),
+                              for s in g.achievements.list(user, include_hidden=True)),
+            "inventory": g.users.inventory(user),
             "battle_pass": (bp.tier, bp.season_xp, bp.premium, bp.tier_boosts_used,
                             [(r.track, r.tier, r.state) for r in
                              (*bp.free_rewards, *bp.premium_rewards)]),

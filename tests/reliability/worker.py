@@ -241,13 +241,13 @@ def game_call(engine: Gamification, op: dict[str, Any]) -> Any:
     if call == "purchase":
         return engine.purchase(user, op["item"], quantity=op["quantity"], idempotency_key=key)
     if call == "claim_tier_reward":
-        return engine.claim_tier_reward(user, op["tier"], track=op["track"], idempotency_key=key)
+        return engine.battle_pass.claim(user, op["tier"], track=op["track"], idempotency_key=key)
     if call == "buy_premium_pass":
-        return engine.buy_premium_pass(user, idempotency_key=key)
+        return engine.battle_pass.buy_premium(user, idempotency_key=key)
     if call == "use_tier_boost":
-        return engine.use_tier_boost(user, idempotency_key=key)
+        return engine.battle_pass.use_tier_boost(user, idempotency_key=key)
     assert call == "complete_quest", call
-    return engine.complete_quest(user, "checkin", evidence=op["evidence"], idempotency_key=key)
+    return engine.quests.complete(user, "checkin", evidence=op["evidence"], idempotency_key=key)
 
 
 def logged_call(engine: Gamification, op: dict[str, Any]) -> Any:

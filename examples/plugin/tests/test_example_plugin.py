@@ -51,25 +51,25 @@ def test_loaded_when_an_engine_opens_with_entry_points(g: Gamification) -> None:
 
 
 def test_its_criterion_unlocks_an_achievement_defined_with_it(g: Gamification) -> None:
-    g.load_definitions(saver(), name="savings")
+    g.events.load(saver(), name="savings")
     assert [g.track("ada", "workout").unlocked for _ in range(2)] == [(), ()]
     third = g.track("ada", "workout")  # the evaluator sees this event's 400 points: 1,200
     assert [(u.key, u.name) for u in third.unlocked] == [("saver", "Saver")]
-    status = g.achievement("ada", "saver")
+    status = g.achievements.get("ada", "saver")
     assert (status.unlocked, status.current, status.target) == (True, 1200, 1000)
 
 
 def test_its_criterion_counts_points_held_not_points_earned(g: Gamification) -> None:
-    g.load_definitions(saver(), name="savings")
+    g.events.load(saver(), name="savings")
     g.track("ada", "workout")
     g.track("ada", "workout")
     g.spend_points("ada", 500, currency="points", source="shop")
     assert g.track("ada", "workout").unlocked == ()  # earned 1,200, holds 700
-    assert g.achievement("ada", "saver").current == 700
+    assert g.achievements.get("ada", "saver").current == 700
 
 
 def test_an_unknown_currency_counts_zero_instead_of_failing_the_event(g: Gamification) -> None:
-    g.load_definitions(saver(target=1, currency="gems"), name="savings")
+    g.events.load(saver(target=1, currency="gems"), name="savings")
     result = g.track("ada", "workout")
     assert result.unlocked == () and g.balance("ada", "points") == 400
 
@@ -77,7 +77,7 @@ def test_an_unknown_currency_counts_zero_instead_of_failing_the_event(g: Gamific
 def test_its_notifier_logs_the_unlock_and_prints_nothing(
     g: Gamification, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    g.load_definitions(saver(target=400), name="savings")
+    g.events.load(saver(target=400), name="savings")
     with caplog.at_level(logging.INFO, logger=example.log.name):
         g.track("ada", "workout")
     records = [r for r in caplog.records if r.name == example.log.name]

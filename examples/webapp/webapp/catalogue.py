@@ -216,7 +216,7 @@ def open_engine(
         load_entrypoints=load_entrypoints,
     )
     try:
-        engine.load_definitions(definitions(config.seasons[0]), name="swanstudios")
+        engine.events.load(definitions(config.seasons[0]), name="swanstudios")
     except BaseException:
         engine.close()
         raise

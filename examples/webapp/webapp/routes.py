@@ -103,7 +103,7 @@ def challenges() -> Response:
     difficulty = optional_text(request.args, "difficulty")
     if difficulty is not None and difficulty not in DIFFICULTIES:
         raise invalid("difficulty", f"expected one of {', '.join(DIFFICULTIES)}")
-    board = _engine().quests(user, category=category)
+    board = _engine().quests.list(user, category=category)
 
     def shown(group: tuple[Any, ...]) -> list[dict[str, Any]]:
         return [shapes.challenge(q) for q in group if difficulty in (None, q.difficulty)]
@@ -126,7 +126,7 @@ def complete_challenge() -> Response:
     key = idempotency_key(body)
     collector = cast(UnlockCollector, current_app.extensions["gamification.unlocks"])
     with collector.collect() as unlocked:
-        done = g.complete_quest(user, challenge, evidence=evidence or None, idempotency_key=key)
+        done = g.quests.complete(user, challenge, evidence=evidence or None, idempotency_key=key)
     return _ok({
         "challengeCompleted": True,
         "challengeId": done.key,
@@ -157,8 +157,8 @@ def purchase() -> Response:
     cost = body.get("pointCost")
     key = idempotency_key(body)
     if item_type == PREMIUM_PASS or item == PREMIUM_PASS:
-        _check_cost(cost, g.battle_pass(user).premium_price)
-        bought = g.buy_premium_pass(user, idempotency_key=key)
+        _check_cost(cost, g.battle_pass.get(user).premium_price)
+        bought = g.battle_pass.buy_premium(user, idempotency_key=key)
         return _ok({
             "transactionId": bought.transaction_id, "orderId": None, "itemId": PREMIUM_PASS,
             "seasonId": bought.season, "pointsSpent": bought.price,
@@ -298,7 +298,7 @@ def convert_referral() -> Response:
 def achievements() -> Response:
     """Every badge with the user's progress; secret ones only once unlocked."""
     user = required_text(request.args, "userId")
-    listed = _engine().achievements(user)
+    listed = _engine().achievements.list(user)
     return _ok({
         "total": len(listed),
         "unlocked": sum(a.unlocked for a in listed),
@@ -345,7 +345,7 @@ def leaderboard(scope: str) -> Response:
 @api.get("/battle-pass/<user_id>")
 def battle_pass(user_id: str) -> Response:
     season = optional_text(request.args, "seasonId")
-    return _ok(shapes.battle_pass(_engine().battle_pass(user_id, season=season)))
+    return _ok(shapes.battle_pass(_engine().battle_pass.get(user_id, season=season)))
 
 
 @api.post("/battle-pass/claim")
@@ -357,7 +357,7 @@ def claim_tier() -> Response:
     user = required_text(body, "userId")
     track = required_text(body, "track")
     tier = cast(int, body.get("tierId"))  # the SDK checks it is an int from 1 to the last tier
-    claim = g.claim_tier_reward(
+    claim = g.battle_pass.claim(
         user, tier, track=track,
         season=optional_text(body, "seasonId"), idempotency_key=idempotency_key(body),
     )  # fmt: skip

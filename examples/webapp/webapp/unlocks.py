@@ -13,7 +13,7 @@ __all__ = ["UnlockCollector"]
 
 
 class UnlockCollector:
-    """Hears the achievements a request unlocks. ``complete_quest`` returns the completion
+    """Hears the achievements a request unlocks. ``quests.complete`` returns the completion
     but not the badges it unlocked; the SDK calls ``on_achievement_unlocked`` after commit,
     in the thread that made the call, so a thread-local list catches exactly this request's."""
 

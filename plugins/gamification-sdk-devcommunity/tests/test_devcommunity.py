@@ -35,13 +35,13 @@ def keys(result: TrackResult) -> set[str]:
 
 
 def test_pack_loads_cleanly_and_a_reload_changes_nothing(g: Gamification) -> None:
-    listed = g.achievements("ada", include_hidden=True)
+    listed = g.achievements.list("ada", include_hidden=True)
     assert len(listed) == 20
     assert {a.category for a in listed} == {
         "projects", "battles", "community", "engagement", "milestones",
     }  # fmt: skip
     assert {a.rarity for a in listed} == {"common"} and not any(a.hidden for a in listed)
-    report = g.load_definitions(pack.DEFINITIONS, name=pack.NAME)
+    report = g.events.load(pack.DEFINITIONS, name=pack.NAME)
     assert (report.added, report.updated, report.retired) == ((), (), ())
     assert len(report.unchanged) == 20  # and no rules: the seed prices no events
 
@@ -80,7 +80,7 @@ def test_a_member_unlocks_as_seeded(g: Gamification, clock: FakeClock) -> None:
     for _ in range(6):
         assert keys(g.track("ada", "daily_login")) == set()
         clock.advance(days=1)
-    assert g.achievement("ada", "7_day_streak").current == 6
+    assert g.achievements.get("ada", "7_day_streak").current == 6
     assert keys(g.track("ada", "daily_login")) == {"7_day_streak"}
     assert g.balance("ada", "points") == 90
 
@@ -92,11 +92,11 @@ def test_a_member_unlocks_as_seeded(g: Gamification, clock: FakeClock) -> None:
     # Points the host awards count toward the milestones too (lifetime earned, not balance).
     g.spend_points("ada", 100, currency="points", source="shop")
     g.award_points("ada", 390, currency="points", source="contest")
-    assert g.achievement("ada", "500_points").unlocked
-    assert not g.achievement("ada", "1000_points").unlocked
-    assert g.achievement("ada", "1000_points").current == 510
+    assert g.achievements.get("ada", "500_points").unlocked
+    assert not g.achievements.get("ada", "1000_points").unlocked
+    assert g.achievements.get("ada", "1000_points").current == 510
 
-    earned = {a.key for a in g.achievements("ada") if a.unlocked}
+    earned = {a.key for a in g.achievements.list("ada") if a.unlocked}
     assert earned == {
         "first_project", "5_projects", "first_published", "first_battle", "5_battles",
         "5_wins", "help_5", "first_login", "7_day_streak", "10_quizzes", "100_points",

@@ -35,12 +35,12 @@ def keys(result: TrackResult) -> set[str]:
 
 
 def test_pack_loads_cleanly_and_a_reload_changes_nothing(g: Gamification) -> None:
-    listed = g.achievements("ada", include_hidden=True)
+    listed = g.achievements.list("ada", include_hidden=True)
     assert [a.key for a in listed] == [
         "first_steps", "workout_legend", "challenge_champion", "week_warrior", "year_streak",
         "lucky_13", "level_50_club", "recruiter",
     ]  # fmt: skip
-    report = g.load_definitions(pack.DEFINITIONS, name=pack.NAME)
+    report = g.events.load(pack.DEFINITIONS, name=pack.NAME)
     assert (report.added, report.updated, report.retired) == ((), (), ())
     assert len(report.unchanged) == 8 + 4
 
@@ -68,14 +68,14 @@ def test_a_member_unlocks_as_seeded(g: Gamification, clock: FakeClock) -> None:
     g.track("ada", "workout_completed")
     clock.advance(days=2)
     assert keys(g.track("ada", "workout_completed")) == set()
-    assert g.achievement("ada", "week_warrior").current == 5
+    assert g.achievements.get("ada", "week_warrior").current == 5
     freeze = g.track("ada", "streak_freeze_used", at=clock() - timedelta(days=1))
     assert [(u.key, u.points) for u in freeze.unlocked] == [("week_warrior", {"points": 100})]
     assert g.profile("ada").xp == 5 * 150
 
     # Level 13 (14,400 XP on the default curve): Lucky 13.
     assert g.award_xp("ada", 14_400 - 750, source="migration").new_level == 13
-    assert g.achievement("ada", "lucky_13").unlocked
+    assert g.achievements.get("ada", "lucky_13").unlocked
 
     # Referrals: each signup pays the referrer 500 points; the milestones are tiers.
     tiers = []
@@ -88,7 +88,7 @@ def test_a_member_unlocks_as_seeded(g: Gamification, clock: FakeClock) -> None:
         ("silver", {"points": 3000}, {}),
         ("gold", {"points": 8000}, {"golden_border": 1}),
     ]
-    assert g.achievement("ada", "recruiter").next_tier == "platinum"
+    assert g.achievements.get("ada", "recruiter").next_tier == "platinum"
     assert g.track("ada", "referral_converted").points[0].amount == 2000
     assert g.track("bob", "joined_with_referral").points[0].amount == 500
 
@@ -99,10 +99,10 @@ def test_a_member_unlocks_as_seeded(g: Gamification, clock: FakeClock) -> None:
     assert [(u.key, u.rarity, u.points, u.title) for u in legend.unlocked] == [
         ("workout_legend", "legendary", {"points": 5000}, "Legendary Warrior")
     ]
-    inventory = g.inventory("ada")
+    inventory = g.users.inventory("ada")
     assert "Legendary Warrior" in inventory.titles and inventory.items == {"golden_border": 1}
 
-    earned = {a.key for a in g.achievements("ada") if a.unlocked}
+    earned = {a.key for a in g.achievements.list("ada") if a.unlocked}
     assert earned == {"first_steps", "week_warrior", "lucky_13", "recruiter", "workout_legend"}
     assert g.profile("ada").xp == 14_400 + 95 * 150
     assert g.balance("ada", "points") == (

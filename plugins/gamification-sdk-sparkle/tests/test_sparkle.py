@@ -38,13 +38,13 @@ def keys(result: TrackResult) -> set[str]:
 
 
 def test_pack_loads_cleanly_and_a_reload_changes_nothing(g: Gamification) -> None:
-    listed = g.achievements("ada", include_hidden=True)
+    listed = g.achievements.list("ada", include_hidden=True)
     assert len(listed) == 33
     assert [a.key for a in listed][:3] == ["first_post", "prolific_writer", "content_creator"]
     assert {a.key for a in listed if a.hidden} == {
         "bug_hunter", "sparkle_superfan", "mod_appreciation",
     }  # fmt: skip
-    report = g.load_definitions(pack.DEFINITIONS, name=pack.NAME)
+    report = g.events.load(pack.DEFINITIONS, name=pack.NAME)
     assert (report.added, report.updated, report.retired) == ((), (), ())
     assert len(report.unchanged) == 33 + 10
     assert sum(1 for u in report.unchanged if u.startswith("rule:")) == 10
@@ -103,28 +103,28 @@ def test_a_member_unlocks_as_seeded(g: Gamification, clock: FakeClock) -> None:
     for day in range(1, 30):
         assert keys(g.track("ada", "daily_login")) == set(), day
         clock.advance(days=1)
-    assert g.achievement("ada", "streak_master").current == 29
+    assert g.achievements.get("ada", "streak_master").current == 29
     streak = g.track("ada", "daily_login")
     assert [(u.key, u.xp, u.points) for u in streak.unlocked] == [
         ("streak_master", 1500, {"sparkle": 50})
     ]
-    assert g.achievement("ada", "dedication").current == 30
+    assert g.achievements.get("ada", "dedication").current == 30
     assert g.profile("ada").xp == 3750 + 33 * 10 + 1500
 
     # A direct XP award to level 10 (8100 XP on the default curve) unlocks Rising Star.
     award = g.award_xp("ada", 8100 - 5580, source="migration")
     assert award.new_level == 10
-    assert g.achievement("ada", "level_10").unlocked
-    assert not g.achievement("ada", "level_25").unlocked
+    assert g.achievements.get("ada", "level_10").unlocked
+    assert not g.achievements.get("ada", "level_25").unlocked
     assert g.profile("ada").xp == 8100 + 100
 
     # A hidden one stays out of the listing until it is earned.
-    assert "mod_appreciation" not in {a.key for a in g.achievements("ada")}
+    assert "mod_appreciation" not in {a.key for a in g.achievements.list("ada")}
     with pytest.raises(errors.NotFound):
-        g.achievement("ada", "mod_appreciation")
+        g.achievements.get("ada", "mod_appreciation")
     mod = g.track("ada", "mod_recognition")
     assert [(u.key, u.xp) for u in mod.unlocked] == [("mod_appreciation", 3000)]
-    assert "mod_appreciation" in {a.key for a in g.achievements("ada")}
+    assert "mod_appreciation" in {a.key for a in g.achievements.list("ada")}
 
     # True Sparkle Fan needs the Sparkle badges as well as ten Sparkle challenges.
     for _ in range(10):
@@ -134,11 +134,11 @@ def test_a_member_unlocks_as_seeded(g: Gamification, clock: FakeClock) -> None:
     assert [(u.key, u.xp, u.points) for u in party.unlocked] == [
         ("sparkle_anniversary", 3000, {"sparkle": 200})
     ]
-    (superfan,) = [a for a in g.achievements("ada", include_hidden=True)
+    (superfan,) = [a for a in g.achievements.list("ada", include_hidden=True)
                    if a.key == "sparkle_superfan"]  # fmt: skip
     assert (superfan.unlocked, superfan.current, superfan.target) == (False, 1, 2)
 
-    earned = {a.key for a in g.achievements("ada", include_hidden=True) if a.unlocked}
+    earned = {a.key for a in g.achievements.list("ada", include_hidden=True) if a.unlocked}
     assert earned == {
         "first_post", "prolific_writer", "night_owl", "viral_sensation", "streak_master",
         "level_10", "mod_appreciation", "summer_sparkle", "sparkle_anniversary",
