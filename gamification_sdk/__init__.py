@@ -16,6 +16,10 @@ from .config import (
 from .config.leaderboards import BoardConfig, LeaderboardsConfig, RankReward
 from .config.seasons import Season, TierReward
 from .core.clock import Clock, FakeClock
+from .economy.points_service import PointsService
+from .economy.rate_limits_service import RateLimitsService
+from .economy.referrals_service import ReferralsService
+from .economy.shop_service import ShopService
 from .engine import Gamification
 from .hookspecs import hookimpl
 from .models import (
@@ -107,6 +111,7 @@ __all__ = [
     "ObjectiveProgress",
     "Order",
     "PeriodClose",
+    "PointsService",
     "PremiumPurchase",
     "Privacy",
     "Profile",
@@ -117,6 +122,7 @@ __all__ = [
     "RankReward",
     "RateLimit",
     "RateLimitStatus",
+    "RateLimitsService",
     "ReevaluateReport",
     "Referral",
     "ReferralAttempt",
@@ -124,6 +130,7 @@ __all__ = [
     "ReferralStats",
     "ReferralTier",
     "ReferralsConfig",
+    "ReferralsService",
     "Reservation",
     "SchedulerConfig",
     "ScoredEvent",
@@ -131,6 +138,7 @@ __all__ = [
     "SeasonClose",
     "Settings",
     "ShopListing",
+    "ShopService",
     "Stats",
     "StreakStatus",
     "StreaksConfig",

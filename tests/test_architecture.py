@@ -51,8 +51,6 @@ NOT_YET_MOVED = {
 }
 # Modules below the facade that still import it for type annotations: the same.
 FACADE_NOT_YET = {
-    "economy/referrals.py",
-    "economy/shop.py",
     "ops/jobs.py",
     "progression/achievements.py",
     "progression/events.py",

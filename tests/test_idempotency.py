@@ -6,6 +6,7 @@ import inspect
 import subprocess
 import sys
 import textwrap
+import typing
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -77,7 +78,7 @@ def _transfer_points(g: Gamification) -> Call:
 
 def _adjust_points(g: Gamification) -> Call:
     g.award_points("alice", 100, currency="points", source="seed")
-    return lambda: g.adjust_points(
+    return lambda: g.points.adjust(
         "alice", -100, currency="points", reason="fraud", idempotency_key=KEY
     )
 
@@ -150,39 +151,39 @@ SHOP = {"shop": [
 def _purchase(g: Gamification) -> Call:
     g.load_definitions(SHOP, name="idem-shop")
     g.award_points("alice", 100, currency="points", source="seed")
-    return lambda: g.purchase("alice", "freeze", quantity=2, idempotency_key=KEY)
+    return lambda: g.shop.purchase("alice", "freeze", quantity=2, idempotency_key=KEY)
 
 
 def _refund_purchase(g: Gamification) -> Call:
     g.load_definitions(SHOP, name="idem-shop")
     g.award_points("alice", 100, currency="points", source="seed")
-    order = g.purchase("alice", "freeze", quantity=2)
-    return lambda: g.refund_purchase(order.id, idempotency_key=KEY)
+    order = g.shop.purchase("alice", "freeze", quantity=2)
+    return lambda: g.shop.refund(order.id, idempotency_key=KEY)
 
 
 def _rate_limit(g: Gamification) -> Call:
-    return lambda: g.rate_limit("alice", "quest_complete", idempotency_key=KEY)
+    return lambda: g.rate_limits.hit("alice", "quest_complete", idempotency_key=KEY)
 
 
 def _track_referral(g: Gamification) -> Call:
-    code = g.referral_code("alice", ip="192.0.2.1")
-    return lambda: g.track_referral(
+    code = g.referrals.code("alice", ip="192.0.2.1")
+    return lambda: g.referrals.track(
         code, "bob", ip="192.0.2.2", device_fingerprint="fp", email="bob@example.com",
         utm={"source": "ig"}, idempotency_key=KEY,
     )  # fmt: skip
 
 
 def _convert_referral(g: Gamification) -> Call:
-    g.track_referral(g.referral_code("alice"), "bob")
-    return lambda: g.convert_referral(
+    g.referrals.track(g.referrals.code("alice"), "bob")
+    return lambda: g.referrals.convert(
         "bob", kind="first_purchase", revenue=12.5, idempotency_key=KEY
     )
 
 
 def _set_referral_status(g: Gamification) -> Call:
-    g.track_referral(g.referral_code("alice"), "bob")
-    g.convert_referral("bob", kind="first_session")
-    return lambda: g.set_referral_status("bob", "paid_client", idempotency_key=KEY)
+    g.referrals.track(g.referrals.code("alice"), "bob")
+    g.referrals.convert("bob", kind="first_session")
+    return lambda: g.referrals.set_status("bob", "paid_client", idempotency_key=KEY)
 
 
 def _delete_user(g: Gamification) -> Call:
@@ -209,7 +210,7 @@ def _claim_tier_reward(g: Gamification) -> Call:
 def _use_tier_boost(g: Gamification) -> Call:
     g.load_definitions(BOOSTS, name="idem-boosts")
     g.award_points("alice", 100, currency="points", source="seed")
-    g.purchase("alice", "boost", quantity=3)
+    g.shop.purchase("alice", "boost", quantity=3)
     return lambda: g.use_tier_boost("alice", quantity=2, idempotency_key=KEY)
 
 
@@ -224,17 +225,17 @@ WRITES: dict[str, Callable[[Gamification], Call]] = {
     "award_points": _award_points,
     "spend_points": _spend_points,
     "transfer_points": _transfer_points,
-    "adjust_points": _adjust_points,
+    "points.adjust": _adjust_points,
     "refund": _refund,
     "reserve_points": _reserve_points,
     "commit_reservation": _commit_reservation,
     "release_reservation": _release_reservation,
-    "rate_limit": _rate_limit,
-    "track_referral": _track_referral,
-    "convert_referral": _convert_referral,
-    "set_referral_status": _set_referral_status,
-    "purchase": _purchase,
-    "refund_purchase": _refund_purchase,
+    "rate_limits.hit": _rate_limit,
+    "referrals.track": _track_referral,
+    "referrals.convert": _convert_referral,
+    "referrals.set_status": _set_referral_status,
+    "shop.purchase": _purchase,
+    "shop.refund": _refund_purchase,
     "buy_premium_pass": _buy_premium_pass,
     "claim_tier_reward": _claim_tier_reward,
     "use_tier_boost": _use_tier_boost,
@@ -254,15 +255,33 @@ def engine(make_engine: Make) -> Gamification:
     return make_engine(config=CONFIG)
 
 
+# The facade's quick calls delegate to these service methods: covering one covers the other.
+QUICK = {
+    "points.award": "award_points",
+    "points.spend": "spend_points",
+    "points.transfer": "transfer_points",
+    "points.refund": "refund",
+    "points.reserve": "reserve_points",
+    "points.commit": "commit_reservation",
+    "points.release": "release_reservation",
+}
+
+
 def test_every_write_method_is_covered() -> None:
+    """Every public method of the facade and of its services (``g.points.adjust``...)."""
+    owners: list[tuple[str, type]] = [("", Gamification)]
+    owners += [(f"{name}.", cls) for name, cls in typing.get_type_hints(Gamification).items()]
     takes_key = {
-        name
-        for name, member in vars(Gamification).items()
+        prefix + name
+        for prefix, owner in owners
+        for name, member in vars(owner).items()
         if callable(member)
         and not name.startswith("_")
         and "idempotency_key" in inspect.signature(member).parameters
     }
-    assert takes_key == set(WRITES)
+    assert takes_key == set(WRITES) | {
+        service for service, quick in QUICK.items() if quick in WRITES
+    }
 
 
 @pytest.mark.parametrize("method", sorted(WRITES))
@@ -329,7 +348,7 @@ RICH: dict[str, Callable[[Gamification], Call]] = {
         )
     ),
     "adjust_points-up": lambda g: (
-        lambda: g.adjust_points(
+        lambda: g.points.adjust(
             "alice",
             7,
             currency="gems",
@@ -340,7 +359,7 @@ RICH: dict[str, Callable[[Gamification], Call]] = {
         )
     ),
     "adjust_points-down": lambda g: (
-        lambda: g.adjust_points(
+        lambda: g.points.adjust(
             "alice", -7, currency="gems", reason="r", idempotency_key="r5", at=ODD_AT
         )
     ),

@@ -28,17 +28,24 @@ def _types_in(hint: object) -> Iterator[type]:
             yield from _types_in(arg)
 
 
+def _services() -> set[type]:
+    """The classes of the facade's namespaces (``g.points``...), declared on the class."""
+    hints = typing.get_type_hints(Gamification, localns=vars(gamification_sdk))
+    return {hint for hint in hints.values() if isinstance(hint, type)}
+
+
 def _hints(cls: type) -> Iterator[tuple[str, object]]:
-    """(where, hint) for the fields of an attrs class, and for the parameters and results of
-    a class's public methods, properties and constructor."""
+    """(where, hint) for the fields of an attrs class, the facade's namespaces, and the
+    parameters and results of a class's public methods, properties and constructor."""
     names = vars(gamification_sdk)  # for names imported only under TYPE_CHECKING
-    if attrs.has(cls):
+    if attrs.has(cls) or cls is Gamification:
         for name, hint in typing.get_type_hints(cls, localns=names).items():
             yield f"{cls.__name__}.{name}", hint
     for name, member in inspect.getmembers(cls):
-        # An engine is made by Gamification.open(): its __init__ takes the internal Store.
-        # An attrs class's __init__ takes its fields, walked above.
-        constructor = name == "__init__" and cls is not Gamification and not attrs.has(cls)
+        # An engine is made by Gamification.open(), and its services by the engine: their
+        # __init__ takes internal parts. An attrs class's __init__ takes its fields, walked above.
+        made_inside = cls is Gamification or cls in _services()
+        constructor = name == "__init__" and not made_inside and not attrs.has(cls)
         if name.startswith("_") and not constructor:
             continue
         static = inspect.getattr_static(cls, name)
@@ -69,6 +76,7 @@ def test_every_type_in_a_public_signature_is_exported() -> None:
     # The walk reaches the models, the level table and the configuration classes.
     names = {cls.__name__ for cls in found}
     assert {"TrackResult", "LevelTable", "Progress", "AchievementsConfig", "TierReward"} <= names
+    assert {"PointsService", "ShopService", "ReferralsService", "RateLimitsService"} <= names
     missing = [
         f"{cls.__module__}.{cls.__name__} (in {where})"
         for cls, where in found.items()

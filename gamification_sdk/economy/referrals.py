@@ -26,7 +26,7 @@ import sqlite3
 import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pluggy
 
@@ -50,9 +50,6 @@ from .inventory import Items
 from .ledger import Ledger, Posting
 from .ratelimits import REFERRAL_TRACK, RateLimits
 from .referral_rules import closes_cycle, has_activity
-
-if TYPE_CHECKING:
-    from ..engine import Gamification
 
 __all__ = [
     "CONVERSION_KINDS",
@@ -272,7 +269,7 @@ class Referrals:
         notifications: Notifications,
         limits: RateLimits,
         pm: pluggy.PluginManager,
-        engine: Gamification,
+        facade: Any,
     ) -> None:
         self._conn = conn
         self._settings = config.referrals
@@ -287,7 +284,8 @@ class Referrals:
         self._notifications = notifications
         self._limits = limits
         self._pm = pm
-        self._engine = engine
+        # Only handed to hooks as their ``engine=`` argument: opaque here.
+        self._facade = facade
 
     # -- codes ----------------------------------------------------------------------------
 
@@ -396,7 +394,7 @@ class Referrals:
     def _plugin_reason(self, attempt: ReferralAttempt) -> str | None:
         hook = self._pm.hook.check_referral
         if hook.get_hookimpls():
-            for reason in hook(engine=self._engine, referral=attempt):
+            for reason in hook(engine=self._facade, referral=attempt):
                 if reason:
                     return str(reason)
         return None
