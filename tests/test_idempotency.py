@@ -347,7 +347,7 @@ RICH: dict[str, Callable[[Gamification], Call]] = {
             at=ODD_AT,
         )
     ),
-    "adjust_points-up": lambda g: (
+    "points.adjust-up": lambda g: (
         lambda: g.points.adjust(
             "alice",
             7,
@@ -358,7 +358,7 @@ RICH: dict[str, Callable[[Gamification], Call]] = {
             at=ODD_AT,
         )
     ),
-    "adjust_points-down": lambda g: (
+    "points.adjust-down": lambda g: (
         lambda: g.points.adjust(
             "alice", -7, currency="gems", reason="r", idempotency_key="r5", at=ODD_AT
         )

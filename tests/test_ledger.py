@@ -6,6 +6,7 @@ Raw SQL is only used to inspect rows (the ``entries`` of a transaction, the stor
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,7 +17,15 @@ import pytest
 from conftest import START, unchanged
 
 import gamification_sdk
-from gamification_sdk import Config, CurrencyConfig, FakeClock, Gamification, Transaction, errors
+from gamification_sdk import (
+    Config,
+    CurrencyConfig,
+    FakeClock,
+    Gamification,
+    PointsService,
+    Transaction,
+    errors,
+)
 
 MULTI = Config(
     currencies=(
@@ -73,6 +82,44 @@ def count(engine: Gamification, table: str) -> int:
 
 
 # -- currencies -----------------------------------------------------------------------------
+
+
+# The facade's quick calls and the g.points methods they stand for.
+QUICK = {
+    "award_points": "award",
+    "spend_points": "spend",
+    "transfer_points": "transfer",
+    "refund": "refund",
+    "balance": "balance",
+    "history": "history",
+    "reserve_points": "reserve",
+    "commit_reservation": "commit",
+    "release_reservation": "release",
+    "verify_ledger": "verify",
+}
+
+
+@pytest.mark.parametrize(("quick", "name"), QUICK.items())
+def test_a_quick_call_has_its_service_methods_signature_and_docstring(
+    quick: str, name: str
+) -> None:
+    facade, service = getattr(Gamification, quick), getattr(PointsService, name)
+    assert inspect.signature(facade) == inspect.signature(service)
+    assert facade.__doc__ == service.__doc__
+
+
+def test_the_points_namespace_does_what_the_quick_calls_do(g: Gamification) -> None:
+    g.points.award("alice", 100, currency="points", source="quest")
+    spent = g.points.spend("alice", 30, currency="points", source="shop")
+    g.points.transfer("alice", "bob", 20, currency="points")
+    g.points.refund(spent.id, amount=10)
+    hold = g.points.reserve("alice", 5, currency="points", ttl=60)
+    g.points.commit(hold.id)
+    released = g.points.release(g.points.reserve("alice", 5, currency="points", ttl=60).id)
+    assert released.status == "released"
+    assert g.points.balance("alice", "points") == g.balance("alice", "points") == 55
+    assert g.points.history("alice") == g.history("alice")
+    assert not g.points.verify() and not g.verify_ledger()
 
 
 def test_default_config_has_the_single_points_currency(g: Gamification) -> None:
@@ -363,7 +410,7 @@ def test_transfer_with_too_little_writes_nothing(g: Gamification) -> None:
     assert g.profile("bob").created_at is None
 
 
-# -- adjust_points --------------------------------------------------------------------------
+# -- points.adjust -------------------------------------------------------------------------
 
 
 def test_adjust_positive_and_negative(g: Gamification) -> None:

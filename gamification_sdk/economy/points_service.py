@@ -52,7 +52,7 @@ def check_reference(reference: object) -> tuple[str, str] | None:
     ):
         raise InvalidInput("reference", "expected a (type, id) pair of str, e.g. ('order', '42')")
     if reference[0] == SHOP_ORDER:
-        raise InvalidInput("reference", f"{SHOP_ORDER!r} is reserved for purchase()")
+        raise InvalidInput("reference", f"{SHOP_ORDER!r} is reserved for shop.purchase()")
     if reference[0] == BATTLE_PASS:
         raise InvalidInput("reference", f"{BATTLE_PASS!r} is reserved for the battle pass")
     check_text(reference[0], "reference[0]", max_length=100)

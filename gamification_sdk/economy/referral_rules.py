@@ -26,7 +26,7 @@ _UPSTREAM = """
 """
 
 # What a user did or earned at or before a time: XP, a ledger entry, or any metric (tracked
-# events, active days, quests, referrals made). A profile alone is not activity: referral_code
+# events, active days, quests, referrals made). A profile alone is not activity: referrals.code
 # and the host's own sign-up flow may create one before the referral is tracked. The time
 # bound lets a referral recorded late with ``at=`` (an import) pass for a user who only became
 # active after it.

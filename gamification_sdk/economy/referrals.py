@@ -220,7 +220,7 @@ def check_settable_status(value: object) -> str:
     if value not in SETTABLE_STATUSES or type(value) is not str:
         raise InvalidInput(
             "status",
-            f"expected one of {', '.join(SETTABLE_STATUSES)} (convert_referral converts), "
+            f"expected one of {', '.join(SETTABLE_STATUSES)} (referrals.convert converts), "
             f"got {value!r}",
         )
     return value
@@ -581,7 +581,7 @@ class Referrals:
         if status == "paid_client" and referral.converted_at is None:
             raise ReferralUnavailable(
                 referral.id, referral.status,
-                "has not converted; convert_referral it before it becomes a paid client",
+                "has not converted; referrals.convert it before it becomes a paid client",
             )  # fmt: skip
         self._conn.execute(
             "UPDATE referrals SET status = ?, updated_at = ? WHERE id = ?",
