@@ -16,6 +16,10 @@ from .config import (
 from .config.leaderboards import BoardConfig, LeaderboardsConfig, RankReward
 from .config.seasons import Season, TierReward
 from .core.clock import Clock, FakeClock
+from .economy.points_service import PointsService
+from .economy.rate_limits_service import RateLimitsService
+from .economy.referrals_service import ReferralsService
+from .economy.shop_service import ShopService
 from .engine import Gamification
 from .hookspecs import hookimpl
 from .models import (
@@ -117,6 +121,7 @@ __all__ = [
     "ObjectiveProgress",
     "Order",
     "PeriodClose",
+    "PointsService",
     "PremiumPurchase",
     "Privacy",
     "Profile",
@@ -128,6 +133,7 @@ __all__ = [
     "RankReward",
     "RateLimit",
     "RateLimitStatus",
+    "RateLimitsService",
     "ReevaluateReport",
     "Referral",
     "ReferralAttempt",
@@ -135,6 +141,7 @@ __all__ = [
     "ReferralStats",
     "ReferralTier",
     "ReferralsConfig",
+    "ReferralsService",
     "Reservation",
     "SchedulerConfig",
     "ScoredEvent",
@@ -142,6 +149,7 @@ __all__ = [
     "SeasonClose",
     "Settings",
     "ShopListing",
+    "ShopService",
     "Stats",
     "StreakStatus",
     "StreaksConfig",

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,63 +14,46 @@ import pluggy
 import sqlite_utils
 
 from .config import Config
-from .core.checks import check_before, check_limit, optional_text
+from .core.checks import check_limit
 from .core.clock import Clock, system_clock, to_text
 from .core.validation import (
     MAX_TOTAL,
-    check_amount,
     check_at,
     check_id,
     check_key,
-    check_metadata,
     check_row_id,
-    check_signed_amount,
     check_text,
 )
 from .economy.inventory import Items
-from .economy.ledger import BATTLE_PASS, CREDIT_TYPES, SHOP_ORDER, SPEND_TYPES, Ledger, Posting
-from .economy.ratelimits import PURCHASE, RateLimits
+from .economy.ledger import Ledger
+from .economy.points_service import PointsService
+from .economy.rate_limits_service import RateLimitsService
+from .economy.ratelimits import RateLimits
 from .economy.referrals import (
     Referrals,
-    check_code,
-    check_email,
-    check_fingerprint,
-    check_ip,
-    check_kind,
-    check_name,
-    check_referral_ref,
-    check_revenue,
-    check_settable_status,
-    check_utm,
 )
+from .economy.referrals_service import ReferralsService
 from .economy.reservations import Reservations
 from .economy.shop import Shop
+from .economy.shop_service import ShopService
 from .errors import (
     ConfigError,
     InvalidInput,
-    ReferralRejected,
     StaleConfig,
     UnknownGroup,
     UnknownUser,
 )
 from .models import (
-    Balance,
     HistoryPage,
     Leaderboard,
     LeaderboardEntry,
     LedgerReport,
     Notification,
-    Order,
     PeriodClose,
     Privacy,
     Profile,
-    RateLimitStatus,
-    Referral,
-    ReferralConversion,
-    ReferralStats,
     Reservation,
     ScoredEvent,
-    ShopListing,
     TrackResult,
     Transaction,
     UserDeletion,
@@ -122,51 +104,11 @@ log = logging.getLogger("gamification_sdk")
 T = TypeVar("T")
 
 
-def _check_reference(reference: object) -> tuple[str, str] | None:
-    if reference is None:
-        return None
-    if (
-        not isinstance(reference, tuple | list)
-        or len(reference) != 2
-        or not all(isinstance(part, str) for part in reference)
-    ):
-        raise InvalidInput("reference", "expected a (type, id) pair of str, e.g. ('order', '42')")
-    if reference[0] == SHOP_ORDER:
-        raise InvalidInput("reference", f"{SHOP_ORDER!r} is reserved for purchase()")
-    if reference[0] == BATTLE_PASS:
-        raise InvalidInput("reference", f"{BATTLE_PASS!r} is reserved for the battle pass")
-    check_text(reference[0], "reference[0]", max_length=100)
-    check_text(reference[1], "reference[1]")
-    return (reference[0], reference[1])
-
-
-MAX_TTL = timedelta(days=366)
-
-
-def _check_ttl(ttl: object) -> timedelta:
-    if isinstance(ttl, timedelta):
-        span = ttl
-    elif type(ttl) in (int, float) and math.isfinite(ttl):  # type: ignore[arg-type]
-        if not 0 < ttl <= MAX_TTL.total_seconds():  # type: ignore[operator]
-            raise InvalidInput("ttl", f"must be over 0 and at most {MAX_TTL.days} days: {ttl!r}")
-        span = timedelta(seconds=ttl)  # type: ignore[arg-type]
-    else:
-        raise InvalidInput("ttl", f"expected a timedelta or seconds, got {ttl!r}")
-    if not timedelta(0) < span <= MAX_TTL:
-        raise InvalidInput("ttl", f"must be over 0 and at most {MAX_TTL.days} days, got {span}")
-    return span
-
-
 def _encode_deletion(result: UserDeletion) -> str:
     return json_codec(UserDeletion).encode(attrs.evolve(result, user_id=""))
 
 
 _DELETION_CODEC = Codec(_encode_deletion, json_codec(UserDeletion).decode)
-
-
-def _call_key(key: str | None) -> str | None:
-    # Caller keys live under "call:" in transactions so none can collide with a derived key.
-    return None if key is None else f"call:{key}"
 
 
 class Gamification:
@@ -183,6 +125,10 @@ class Gamification:
     quests: QuestsService
     streaks: StreaksService
     battle_pass: BattlePassService
+    points: PointsService
+    shop: ShopService
+    referrals: ReferralsService
+    rate_limits: RateLimitsService
 
     def __init__(
         self,
@@ -256,11 +202,11 @@ class Gamification:
             self._quests.verify = pm.hook.verify_quest
         self._referrals = Referrals(
             conn, config, self._profiles, self._ledger, self._achievements, self._metrics,
-            self._items, self._notifications, self._limits, pm, self,
+            self._items, self._notifications, self._limits, pm, self._rt.facade,
         )  # fmt: skip
         self._shop = Shop(
             store, self._ledger, self._reservations, self._items, self._streaks, self._limits,
-            self._idempotency, pm, self, self._rt.dispatch, self._rt.now,
+            self._idempotency, pm, self._rt.facade, self._rt.dispatch, self._rt.now,
         )  # fmt: skip
         self._tracker = Tracker(
             self._profiles, self._metrics, self._xp, self._achievements, self._streaks,
@@ -303,6 +249,14 @@ class Gamification:
         )
         self.streaks = StreaksService(rt, self._streaks, self._tracker, self._profiles, self._items)
         self.battle_pass = BattlePassService(rt, self._battle_pass)
+        # -- services: economy --
+        self.points = PointsService(
+            rt, self._ledger, self._reservations, self._limits, self._profiles,
+            self._achievements, self._shop, audit.verify,
+        )  # fmt: skip
+        self.shop = ShopService(rt, self._shop)
+        self.referrals = ReferralsService(rt, self._referrals)
+        self.rate_limits = RateLimitsService(rt, self._limits)
         self._register_scorers()
         if pm.hook.friends_of.get_hookimpls():
             self._social.friends_of = lambda user_id: pm.hook.friends_of(
@@ -538,64 +492,11 @@ class Gamification:
         transaction_type: str = "earned",
     ) -> Transaction:
         """Issue points to a user; returns the transaction with the new balance."""
-        cur = self._ledger.currency(currency)
-        if type(amount) is int and cur.max_award is not None and amount > cur.max_award:
-            raise InvalidInput(
-                "amount", f"{amount} is above {currency}'s max_award {cur.max_award}"
-            )
-        posting, key, digest = self._points_call(
-            CREDIT_TYPES, transaction_type, user_id, amount, currency, source,
-            idempotency_key, reference, description, metadata, at,
+        return self.points.award(
+            user_id, amount, currency=currency, source=source, idempotency_key=idempotency_key,
+            reference=reference, description=description, metadata=metadata, at=at,
+            transaction_type=transaction_type,
         )  # fmt: skip
-
-        def body(tx: Tx) -> Transaction:
-            # credit() asks the validate_award plugins first.
-            result = self._ledger.credit(tx, posting, origin="direct")
-            self._achievements.after_points(tx, result, posting.at, posting.at_text)
-            return result
-
-        return self._rt.write(
-            "award_points", key, digest, self._ledger.codec, posting.at_text, body
-        )
-
-    def _points_call(
-        self,
-        allowed_types: frozenset[str],
-        transaction_type: str,
-        user_id: str,
-        amount: int,
-        currency: str,
-        source: str,
-        idempotency_key: str | None,
-        reference: tuple[str, str] | None,
-        description: str | None,
-        metadata: Any,
-        at: datetime | None,
-    ) -> tuple[Posting, str | None, Callable[[], bytes]]:
-        """Check a one-user points call; returns its posting, key and fingerprint."""
-        check_id(user_id)
-        check_amount(amount)
-        check_text(source, "source", max_length=100)
-        if transaction_type not in allowed_types:
-            raise InvalidInput(
-                "transaction_type", f"expected one of {', '.join(sorted(allowed_types))}"
-            )
-        key = check_key(idempotency_key)
-        ref = _check_reference(reference)
-        text = optional_text(description, "description")
-        meta = check_metadata(metadata)
-        moment, at_text, explicit = self._rt.moment(at)
-        posting = Posting(
-            transaction_type, currency, amount, user_id, source, moment, at_text,
-            reference=ref, description=text, metadata=meta, key=_call_key(key),
-        )  # fmt: skip
-        return (
-            posting,
-            key,
-            lambda: fingerprint(
-                user_id, amount, currency, source, ref, text, meta, explicit, transaction_type
-            ),
-        )
 
     def spend_points(
         self,
@@ -612,31 +513,11 @@ class Gamification:
         transaction_type: str = "spent",
     ) -> Transaction:
         """Spend available points; ``InsufficientFunds`` (and no write) if there are too few."""
-        self._ledger.spendable(currency)
-        posting, key, digest = self._points_call(
-            SPEND_TYPES, transaction_type, user_id, amount, currency, source,
-            idempotency_key, reference, description, metadata, at,
+        return self.points.spend(
+            user_id, amount, currency=currency, source=source, idempotency_key=idempotency_key,
+            reference=reference, description=description, metadata=metadata, at=at,
+            transaction_type=transaction_type,
         )  # fmt: skip
-        if transaction_type != "purchase":
-            return self._rt.write(
-                "spend_points",
-                key,
-                digest,
-                self._ledger.codec,
-                posting.at_text,
-                lambda tx: self._ledger.debit(tx, posting),
-            )
-
-        def purchase(tx: Tx) -> Transaction:
-            # Refused (RateLimited) before the debit writes; counted only once it succeeded.
-            self._limits.check(PURCHASE, user_id, posting.at)
-            result = self._ledger.debit(tx, posting)
-            self._limits.record(PURCHASE, user_id, posting.at, posting.at_text)
-            return result
-
-        return self._rt.write(
-            "spend_points", key, digest, self._ledger.codec, posting.at_text, purchase
-        )
 
     def transfer_points(
         self,
@@ -652,78 +533,10 @@ class Gamification:
         at: datetime | None = None,
     ) -> Transaction:
         """Give points to another user; returns the sender's side of the transaction."""
-        check_id(from_user, "from_user")
-        check_id(to_user, "to_user")
-        if from_user == to_user:
-            raise InvalidInput("to_user", "cannot transfer to the same user")
-        check_amount(amount)
-        self._ledger.spendable(currency)
-        check_text(source, "source", max_length=100)
-        key = check_key(idempotency_key)
-        text = optional_text(description, "description")
-        meta = check_metadata(metadata)
-        moment, at_text, explicit = self._rt.moment(at)
-        posting = Posting(
-            "transfer",
-            currency,
-            amount,
-            from_user,
-            source,
-            moment,
-            at_text,
-            counterparty=to_user,
-            description=text,
-            metadata=meta,
-            key=_call_key(key),
-        )
-        return self._rt.write(
-            "transfer_points",
-            key,
-            lambda: fingerprint(from_user, to_user, amount, currency, source, text, meta, explicit),
-            self._ledger.codec,
-            at_text,
-            lambda tx: self._ledger.transfer(tx, posting),
-        )
-
-    def adjust_points(
-        self,
-        user_id: str,
-        amount: int,
-        *,
-        currency: str,
-        reason: str,
-        idempotency_key: str | None = None,
-        metadata: Any = None,
-        at: datetime | None = None,
-    ) -> Transaction:
-        """An admin correction, positive or negative; ``reason`` is required and recorded."""
-        check_id(user_id)
-        check_signed_amount(amount)
-        self._ledger.currency(currency)
-        check_text(reason, "reason", max_length=1000)
-        key = check_key(idempotency_key)
-        meta = check_metadata(metadata)
-        moment, at_text, explicit = self._rt.moment(at)
-        posting = Posting(
-            "admin_adjustment",
-            currency,
-            abs(amount),
-            user_id,
-            "admin",
-            moment,
-            at_text,
-            description=reason,
-            metadata=meta,
-            key=_call_key(key),
-        )
-        return self._rt.write(
-            "adjust_points",
-            key,
-            lambda: fingerprint(user_id, amount, currency, reason, meta, explicit),
-            self._ledger.codec,
-            at_text,
-            lambda tx: self._ledger.adjust(tx, posting, amount),
-        )
+        return self.points.transfer(
+            from_user, to_user, amount, currency=currency, source=source,
+            idempotency_key=idempotency_key, description=description, metadata=metadata, at=at,
+        )  # fmt: skip
 
     def refund(
         self,
@@ -739,57 +552,14 @@ class Gamification:
 
         Pass ``user_id`` to have the call refused if the transaction is someone else's.
         """
-        check_row_id(transaction_id, "transaction_id")
-        if amount is not None:
-            check_amount(amount)
-        if user_id is not None:
-            check_id(user_id)
-        text = optional_text(description, "description")
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-
-        def body(tx: Tx) -> Transaction:
-            owner, currency, size = self._ledger.refundable(transaction_id, amount, user_id)
-            posting = Posting(
-                "refund",
-                currency,
-                size,
-                owner,
-                "refund",
-                moment,
-                at_text,
-                description=text,
-                refund_of=transaction_id,
-                key=_call_key(key),
-            )
-            return self._ledger.refund(tx, posting)
-
-        return self._rt.write(
-            "refund",
-            key,
-            lambda: fingerprint(transaction_id, amount, user_id, text, explicit),
-            self._ledger.codec,
-            at_text,
-            body,
-        )
+        return self.points.refund(
+            transaction_id, amount=amount, user_id=user_id, description=description,
+            idempotency_key=idempotency_key, at=at,
+        )  # fmt: skip
 
     def balance(self, user_id: str, currency: str) -> int:
         """The user's balance in ``currency``, held points included (0 if none)."""
-        check_id(user_id)
-        self._ledger.currency(currency)
-        with self._store.read():
-            account = self._ledger.user_account(user_id, currency)
-        return 0 if account is None else account[1]
-
-    def balances(self, user_id: str) -> dict[str, Balance]:
-        """Every configured currency: balance, held, available, lifetime earned and spent."""
-        check_id(user_id)
-        with self._store.read():
-            found = self._profiles.balances(user_id)
-        return {
-            name: found.get(name) or Balance(name, 0, 0, 0, 0, 0)
-            for name in self.config.currency_names
-        }
+        return self.points.balance(user_id, currency)
 
     def history(
         self,
@@ -800,13 +570,7 @@ class Gamification:
         before: int | None = None,
     ) -> HistoryPage:
         """Points transactions newest first, with per-currency totals (earned, spent, net)."""
-        check_id(user_id)
-        if currency is not None:
-            self._ledger.currency(currency)
-        check_limit(limit)
-        check_before(before)
-        with self._store.read():
-            return self._ledger.history(user_id, currency=currency, limit=limit, before=before)
+        return self.points.history(user_id, currency=currency, limit=limit, before=before)
 
     # -- two-phase purchases --------------------------------------------------------------
 
@@ -823,41 +587,10 @@ class Gamification:
         at: datetime | None = None,
     ) -> Reservation:
         """Hold points for a purchase until ``ttl`` runs out; commit or release it after."""
-        check_id(user_id)
-        check_amount(amount)
-        self._ledger.spendable(currency)
-        span = _check_ttl(ttl)
-        check_text(source, "source", max_length=100)
-        ref = _check_reference(reference)
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-
-        def body(tx: Tx) -> Reservation:
-            # The purchase rate limit counts here, when a purchase starts, not at commit.
-            self._limits.check(PURCHASE, user_id, moment)
-            result = self._reservations.reserve(
-                user_id,
-                amount,
-                currency=currency,
-                source=source,
-                expires_at=moment + span,
-                reference=ref,
-                at=moment,
-                at_text=at_text,
-            )
-            self._limits.record(PURCHASE, user_id, moment, at_text)
-            return result
-
-        return self._rt.write(
-            "reserve_points",
-            key,
-            lambda: fingerprint(
-                user_id, amount, currency, span.total_seconds(), source, ref, explicit
-            ),
-            json_codec(Reservation),
-            at_text,
-            body,
-        )
+        return self.points.reserve(
+            user_id, amount, currency=currency, ttl=ttl, source=source, reference=reference,
+            idempotency_key=idempotency_key, at=at,
+        )  # fmt: skip
 
     def commit_reservation(
         self,
@@ -868,19 +601,8 @@ class Gamification:
         at: datetime | None = None,
     ) -> Transaction:
         """Turn a hold into a ``purchase``; refused once released, expired or committed."""
-        rid = self._check_reservation_id(reservation_id)
-        text = optional_text(description, "description")
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-        return self._rt.write(
-            "commit_reservation",
-            key,
-            lambda: fingerprint(rid, text, explicit),
-            self._ledger.codec,
-            at_text,
-            lambda tx: self._reservations.commit(
-                tx, rid, description=text, at=moment, at_text=at_text, key=_call_key(key)
-            ),
+        return self.points.commit(
+            reservation_id, description=description, idempotency_key=idempotency_key, at=at
         )
 
     def release_reservation(
@@ -891,38 +613,7 @@ class Gamification:
         at: datetime | None = None,
     ) -> Reservation:
         """Free a hold: the balance is exactly as it was before the reservation."""
-        rid = self._check_reservation_id(reservation_id)
-        key = check_key(idempotency_key)
-        _, at_text, explicit = self._rt.moment(at)
-        return self._rt.write(
-            "release_reservation",
-            key,
-            lambda: fingerprint(rid, explicit),
-            json_codec(Reservation),
-            at_text,
-            lambda tx: self._reservations.release(rid, status="released", at_text=at_text),
-        )
-
-    def expire_reservations(self, now: datetime | None = None) -> list[Reservation]:
-        """Release every hold whose time ran out by ``now``; safe to run any number of times.
-
-        Shop orders whose holds these were close as ``expired``, their stock put back.
-        """
-        moment = self._rt.now() if now is None else check_at(now, "now")
-        at_text = to_text(moment)
-        with self._store.write():
-            released = self._reservations.expire(at_text)
-            self._shop.expired(released, at_text)
-            return released
-
-    def reservation(self, reservation_id: int) -> Reservation:
-        rid = self._check_reservation_id(reservation_id)
-        with self._store.read():
-            return self._reservations.get(rid)
-
-    @staticmethod
-    def _check_reservation_id(reservation_id: object) -> int:
-        return check_row_id(reservation_id, "reservation_id")
+        return self.points.release(reservation_id, idempotency_key=idempotency_key, at=at)
 
     # -- what plugins register: scorers, criteria, definition packs ------------------------
 
@@ -1019,53 +710,6 @@ class Gamification:
             return self._notifications.preferences(user_id)
 
     # -- rate limits ----------------------------------------------------------------------
-
-    def rate_limit(
-        self,
-        user_id: str,
-        action: str,
-        *,
-        idempotency_key: str | None = None,
-        at: datetime | None = None,
-    ) -> RateLimitStatus:
-        """Count one call of ``action`` (a key of ``Config.rate_limits``) for ``user_id``.
-
-        Over the limit it raises ``errors.RateLimited`` (with ``retry_after``) and writes
-        nothing; otherwise it returns the status after this call. An action whose limit is
-        turned off (None) is not counted. The engine counts its built-in actions itself
-        (``purchase`` in ``reserve_points`` and purchase spends): call this for your own.
-        """
-        check_id(user_id)
-        self._limits.rule(action)
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-        return self._rt.write(
-            "rate_limit",
-            key,
-            lambda: fingerprint(user_id, action, explicit),
-            json_codec(RateLimitStatus),
-            at_text,
-            lambda tx: self._limits.hit(action, user_id, moment, at_text),
-        )
-
-    def rate_limit_status(
-        self, user_id: str, action: str, *, at: datetime | None = None
-    ) -> RateLimitStatus:
-        """How many calls of ``action`` ``user_id`` has used and has left; writes nothing."""
-        check_id(user_id)
-        self._limits.rule(action)
-        moment = self._rt.now() if at is None else check_at(at)
-        with self._store.read():
-            return self._limits.status(action, user_id, moment)
-
-    def prune_rate_limits(self, now: datetime | None = None) -> int:
-        """Delete counted calls too old to matter (users prune their own as they call).
-
-        Safe to run any number of times, e.g. daily; returns how many rows went.
-        """
-        moment = self._rt.now() if now is None else check_at(now, "now")
-        with self._store.write():
-            return self._limits.prune(moment)
 
     # -- leaderboards ---------------------------------------------------------------------
 
@@ -1308,216 +952,7 @@ class Gamification:
 
     # -- referrals ------------------------------------------------------------------------
 
-    def referral_code(self, user_id: str, *, name: str | None = None, ip: str | None = None) -> str:
-        """The user's referral code, made on first call and the same ever after.
-
-        ``name`` fills ``{name}`` in ``ReferralsConfig.code_format`` when the code is made
-        (later calls ignore it). ``ip``, the address the user is using, is recorded as the
-        referrer's IP for the same-IP fraud rule (the latest one given counts).
-        """
-        check_id(user_id)
-        label = check_name(name)
-        address = check_ip(ip)
-        at_text = to_text(self._rt.now())
-        with self._store.write():
-            return self._referrals.code(user_id, label, address, at_text)
-
-    def track_referral(
-        self,
-        code: str,
-        new_user_id: str,
-        *,
-        ip: str | None = None,
-        device_fingerprint: str | None = None,
-        email: str | None = None,
-        utm: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-        at: datetime | None = None,
-    ) -> Referral:
-        """Record that ``new_user_id`` signed up with ``code``, and pay both sides.
-
-        A referral that breaks an anti-fraud rule or that a ``check_referral`` plugin refuses
-        is stored flagged with its reason, pays nothing, and raises ``errors.ReferralRejected``
-        (``.reason``, ``.referral_id``). An unknown code raises ``errors.UnknownReferralCode``
-        and the ``referral_track`` rate limit (per referrer) ``errors.RateLimited``; those
-        write nothing.
-        """
-        code = check_code(code)
-        check_id(new_user_id, "new_user_id")
-        address = check_ip(ip)
-        device = check_fingerprint(device_fingerprint)
-        mail = check_email(email)
-        source = check_utm(utm)
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-        referral = self._rt.write(
-            "track_referral",
-            key,
-            lambda: fingerprint(code, new_user_id, address, device, mail, source, explicit),
-            json_codec(Referral),
-            at_text,
-            lambda tx: self._referrals.track(
-                tx, code, new_user_id, ip=address, device=device, email=mail, utm=source,
-                at=moment, at_text=at_text,
-            ),
-        )  # fmt: skip
-        if referral.flagged:
-            # The flagged row is committed (the write returned); the caller learns why.
-            assert referral.reason is not None
-            raise ReferralRejected(referral.reason, referral.id)
-        return referral
-
-    def convert_referral(
-        self,
-        referral: int | str,
-        *,
-        kind: str,
-        revenue: float | None = None,
-        idempotency_key: str | None = None,
-        at: datetime | None = None,
-    ) -> ReferralConversion:
-        """The referred user's first purchase or first session (``kind``): pays the referrer
-        the conversion reward and every milestone this conversion reaches, once.
-
-        ``referral`` is the referral id or the new user's id. A referral converts once: a
-        second conversion raises ``errors.ReferralAlreadyConverted`` and a flagged one
-        ``errors.ReferralUnavailable``; neither writes anything.
-        """
-        ref = check_referral_ref(referral)
-        chosen = check_kind(kind)
-        amount = check_revenue(revenue)
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-        return self._rt.write(
-            "convert_referral",
-            key,
-            lambda: fingerprint(ref, chosen, amount, explicit),
-            json_codec(ReferralConversion),
-            at_text,
-            lambda tx: self._referrals.convert(tx, ref, chosen, amount, moment, at_text),
-        )
-
-    def set_referral_status(
-        self,
-        referral: int | str,
-        status: str,
-        *,
-        idempotency_key: str | None = None,
-        at: datetime | None = None,
-    ) -> Referral:
-        """Mark a referral ``paid_client`` (after it converted) or ``churned``; setting the
-        status it has is a no-op. Pays nothing; flagged referrals cannot change."""
-        ref = check_referral_ref(referral)
-        chosen = check_settable_status(status)
-        key = check_key(idempotency_key)
-        _, at_text, explicit = self._rt.moment(at)
-        return self._rt.write(
-            "set_referral_status",
-            key,
-            lambda: fingerprint(ref, chosen, explicit),
-            json_codec(Referral),
-            at_text,
-            lambda tx: self._referrals.set_status(ref, chosen, at_text),
-        )
-
-    def referral(self, referral: int | str) -> Referral:
-        """One referral by id, flagged ones included, or by the new user's id (their unflagged
-        referral); ``errors.NotFound`` if there is none."""
-        ref = check_referral_ref(referral)
-        with self._store.read():
-            return self._referrals.get(ref)
-
-    def referrals(
-        self, user_id: str, *, limit: int = 50, before: int | None = None
-    ) -> list[Referral]:
-        """The referrals made with the user's code, newest first (flagged ones included); pass
-        the last one's ``id`` as ``before`` for the next page."""
-        check_id(user_id)
-        check_limit(limit)
-        check_before(before)
-        with self._store.read():
-            return self._referrals.listing(user_id, limit, before)
-
-    def referral_stats(self, user_id: str) -> ReferralStats:
-        """Counts by status, converted referrals, points earned, the milestone tier reached
-        and how many conversions the next one needs."""
-        check_id(user_id)
-        with self._store.read():
-            return self._referrals.stats(user_id)
-
     # -- shop -----------------------------------------------------------------------------
-
-    def shop(self, user_id: str | None = None, *, at: datetime | None = None) -> list[ShopListing]:
-        """The live shop items with price, stock and whether one can be bought at ``at``; with
-        ``user_id``, also what they bought and what the per-user limit still allows."""
-        if user_id is not None:
-            check_id(user_id)
-        moment = self._rt.now() if at is None else check_at(at)
-        with self._store.read():
-            return self._shop.listing(user_id, moment)
-
-    def purchase(
-        self,
-        user_id: str,
-        item_key: str,
-        *,
-        quantity: int = 1,
-        idempotency_key: str | None = None,
-        at: datetime | None = None,
-    ) -> Order:
-        """Buy ``quantity`` of a shop item: hold the price, fulfil, then charge and grant.
-
-        Refused, writing nothing: ``NotFound`` (unknown item), ``NotOnSale``, ``OutOfStock``,
-        ``PurchaseLimitReached``, ``RateLimited``, ``InsufficientFunds``. An ``external``
-        item is fulfilled by the ``fulfill_order`` hook outside any transaction; if it
-        raises or refuses, the hold is released and ``FulfillmentFailed`` raised.
-        """
-        check_id(user_id)
-        check_text(item_key, "item_key", max_length=100)
-        if type(quantity) is not int or not 1 <= quantity <= 1000:
-            raise InvalidInput("quantity", f"expected an int from 1 to 1000, got {quantity!r}")
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-        digest = None if key is None else fingerprint(user_id, item_key, quantity, explicit)
-        return self._shop.purchase(
-            user_id, item_key, quantity, key, digest, moment, at_text, explicit is not None
-        )
-
-    def refund_purchase(
-        self, order_id: int, *, idempotency_key: str | None = None, at: datetime | None = None
-    ) -> Order:
-        """Refund a completed order whole: points back through the ledger, granted items
-        and titles taken back, stock returned. ``NotRefundable`` if it is not completed or
-        its items were used (a spent streak freeze)."""
-        oid = self._check_order_id(order_id)
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-        return self._rt.write(
-            "refund_purchase",
-            key,
-            lambda: fingerprint(oid, explicit),
-            self._shop.codec,
-            at_text,
-            lambda tx: self._shop.refund(tx, oid, moment, at_text),
-        )
-
-    def orders(self, user_id: str, *, limit: int = 50, before: int | None = None) -> list[Order]:
-        """The user's shop orders, newest first; pass the last ``id`` as ``before`` for more."""
-        check_id(user_id)
-        check_limit(limit)
-        check_before(before)
-        with self._store.read():
-            return self._shop.orders(user_id, limit, before)
-
-    def order(self, order_id: int) -> Order:
-        """One shop order (``NotFound`` if there is none)."""
-        oid = self._check_order_id(order_id)
-        with self._store.read():
-            return self._shop.order(oid)
-
-    @staticmethod
-    def _check_order_id(order_id: object) -> int:
-        return check_row_id(order_id, "order_id")
 
     # -- privacy --------------------------------------------------------------------------
 
@@ -1559,5 +994,4 @@ class Gamification:
 
     def verify_ledger(self) -> LedgerReport:
         """Recompute sums, balances, chains, holds and XP totals; empty when all agree."""
-        with self._store.read() as conn:
-            return audit.verify(conn)
+        return self.points.verify()

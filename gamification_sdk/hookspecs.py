@@ -72,7 +72,7 @@ def validate_award(engine: Gamification, award: AwardRequest) -> str | None:
     ``"battle_pass"``, ``"leaderboard"`` or ``"referral"``. A veto rejects the whole call
     that would pay it (``track()``, ``award_xp`` whose level-up pays a bonus,
     ``battle_pass.claim``, a ``leaderboard_close`` run...): it rolls back and nothing is
-    written. Transfers, refunds, ``adjust_points`` and spending move or take back points
+    written. Transfers, refunds, ``points.adjust`` and spending move or take back points
     already issued and are not asked.
     """
 

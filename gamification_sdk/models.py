@@ -714,7 +714,7 @@ class MilestoneReward:
 
 @attrs.frozen
 class ReferralConversion:
-    """``convert_referral``: the converted referral, what it paid the referrer, and any
+    """``g.referrals.convert``: the converted referral, what it paid the referrer, and any
     milestones it reached."""
 
     referral: Referral

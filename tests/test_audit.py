@@ -43,8 +43,8 @@ def e(make_engine: Callable[..., Gamification], clock: FakeClock) -> Gamificatio
     engine.award_points("alice", 40, currency="gems", source="quest")
     spend = engine.spend_points("alice", 120, currency="coins", source="shop")
     engine.transfer_points("alice", "bob", 60, currency="coins")
-    engine.adjust_points("bob", -10, currency="coins", reason="typo")
-    engine.adjust_points("carol", 15, currency="coins", reason="welcome")
+    engine.points.adjust("bob", -10, currency="coins", reason="typo")
+    engine.points.adjust("carol", 15, currency="coins", reason="welcome")
     engine.award_xp("alice", 250, source="quest")  # two level-ups: rewards in coins and gems
     engine.award_xp("bob", 30, source="quest")
     committed = engine.reserve_points("alice", 50, currency="coins", ttl=60)
@@ -54,7 +54,7 @@ def e(make_engine: Callable[..., Gamification], clock: FakeClock) -> Gamificatio
     engine.reserve_points("bob", 5, currency="coins", ttl=30)  # will expire
     engine.reserve_points("alice", 70, currency="coins", ttl=3600)  # stays active
     clock.advance(seconds=45)
-    assert len(engine.expire_reservations()) == 1
+    assert len(engine.points.expire_reservations()) == 1
     engine.refund(spend.id, amount=20)
     return engine
 
@@ -119,7 +119,7 @@ def test_healthy_ledger_is_empty(e: Gamification) -> None:
     statuses = {row[0] for row in e.db.conn.execute("SELECT status FROM reservations")}
     assert statuses == {"active", "committed", "released", "expired"}
     assert e.profile("alice").level == 3
-    assert e.balances("alice")["gems"].balance == 40 + 3 + 3
+    assert e.points.balances("alice")["gems"].balance == 40 + 3 + 3
 
 
 def test_a_fresh_engine_is_healthy(g: Gamification) -> None:

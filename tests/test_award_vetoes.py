@@ -80,7 +80,7 @@ def load(g: Gamification) -> None:
 
 
 def referral_code(g: Gamification) -> None:
-    g.referral_code("sean")
+    g.referrals.code("sean")
 
 
 # (id, config, setup, the call, the request it must make:
@@ -122,7 +122,7 @@ SCENARIOS: list[tuple[str, Config, Callable[[Gamification], object], Callable[[G
      ("points", "leaderboard", "leaderboard", "points", "bonus",
       ("leaderboard", "xp:daily:2026-03-02"))),
     ("referral", Config(), referral_code,
-     lambda g: g.track_referral(g.referral_code("sean"), "amy"),
+     lambda g: g.referrals.track(g.referrals.code("sean"), "amy"),
      ("points", "referral", "referral", "points", "referral_reward", ("referral", "1"))),
 ]  # fmt: skip
 

@@ -152,17 +152,17 @@ def test_unknown_currency_names_currency(seeded: Gamification) -> None:
             id="transfer-from",
         ),
         pytest.param(
-            lambda g: g.adjust_points("alice", 0, currency="points", reason="x"),
+            lambda g: g.points.adjust("alice", 0, currency="points", reason="x"),
             "amount",
             id="adjust-zero",
         ),
         pytest.param(
-            lambda g: g.adjust_points("alice", 5, currency="points", reason=""),
+            lambda g: g.points.adjust("alice", 5, currency="points", reason=""),
             "reason",
             id="adjust-reason",
         ),
         pytest.param(
-            lambda g: g.adjust_points(
+            lambda g: g.points.adjust(
                 "alice", 5, currency="points", reason="x", metadata={"n": float("nan")}
             ),
             "metadata",
@@ -187,7 +187,7 @@ def test_unknown_currency_names_currency(seeded: Gamification) -> None:
         pytest.param(lambda g: g.xp.prestige("", idempotency_key="k"), "user_id", id="prestige"),
         pytest.param(lambda g: g.commit_reservation(0), "reservation_id", id="commit-id"),
         pytest.param(lambda g: g.profile(""), "user_id", id="profile"),
-        pytest.param(lambda g: g.balances(7), "user_id", id="balances"),
+        pytest.param(lambda g: g.points.balances(7), "user_id", id="balances"),
         pytest.param(lambda g: g.history("alice", limit=0), "limit", id="history-limit"),
         pytest.param(lambda g: g.profile("alice", at=NAIVE), "at", id="profile-at"),
         pytest.param(lambda g: g.streaks.get("alice", at=NAIVE), "at", id="streak-at"),
@@ -228,114 +228,122 @@ def test_unknown_currency_names_currency(seeded: Gamification) -> None:
             "evidence",
             id="quest-evidence",
         ),
-        pytest.param(lambda g: g.referral_code("alice", ip="999.1.1.1"), "ip", id="code-ip"),
-        pytest.param(lambda g: g.referral_code("alice", name=""), "name", id="code-name"),
-        pytest.param(lambda g: g.referral_code(""), "user_id", id="code-user"),
-        pytest.param(lambda g: g.track_referral("", "bob"), "code", id="referral-code"),
-        pytest.param(lambda g: g.track_referral(5, "bob"), "code", id="referral-code-int"),
+        pytest.param(lambda g: g.referrals.code("alice", ip="999.1.1.1"), "ip", id="code-ip"),
+        pytest.param(lambda g: g.referrals.code("alice", name=""), "name", id="code-name"),
+        pytest.param(lambda g: g.referrals.code(""), "user_id", id="code-user"),
+        pytest.param(lambda g: g.referrals.track("", "bob"), "code", id="referral-code"),
+        pytest.param(lambda g: g.referrals.track(5, "bob"), "code", id="referral-code-int"),
         pytest.param(
-            lambda g: g.track_referral("X-2345", ""), "new_user_id", id="referral-new-user"
+            lambda g: g.referrals.track("X-2345", ""), "new_user_id", id="referral-new-user"
         ),
         pytest.param(
-            lambda g: g.track_referral("X-2345", "bob", ip=3232235777), "ip", id="referral-ip-int"
+            lambda g: g.referrals.track("X-2345", "bob", ip=3232235777), "ip", id="referral-ip-int"
         ),
         pytest.param(
-            lambda g: g.track_referral("X-2345", "bob", ip="10.0.0"), "ip", id="referral-ip-bad"
+            lambda g: g.referrals.track("X-2345", "bob", ip="10.0.0"), "ip", id="referral-ip-bad"
         ),
         pytest.param(
-            lambda g: g.track_referral("X-2345", "bob", device_fingerprint=""),
+            lambda g: g.referrals.track("X-2345", "bob", device_fingerprint=""),
             "device_fingerprint",
             id="referral-device",
         ),
         pytest.param(
-            lambda g: g.track_referral("X-2345", "bob", email="bob"), "email", id="referral-email"
+            lambda g: g.referrals.track("X-2345", "bob", email="bob"), "email", id="referral-email"
         ),
         pytest.param(
-            lambda g: g.track_referral("X-2345", "bob", email=["b@x.io"]),
+            lambda g: g.referrals.track("X-2345", "bob", email=["b@x.io"]),
             "email",
             id="referral-email-list",
         ),
         pytest.param(
-            lambda g: g.track_referral("X-2345", "bob", utm="ig"), "utm", id="referral-utm-str"
+            lambda g: g.referrals.track("X-2345", "bob", utm="ig"), "utm", id="referral-utm-str"
         ),
         pytest.param(
-            lambda g: g.track_referral("X-2345", "bob", utm={"src": "ig"}),
+            lambda g: g.referrals.track("X-2345", "bob", utm={"src": "ig"}),
             "utm",
             id="referral-utm-key",
         ),
         pytest.param(
-            lambda g: g.track_referral("X-2345", "bob", utm={"source": 5}),
+            lambda g: g.referrals.track("X-2345", "bob", utm={"source": 5}),
             "utm",
             id="referral-utm-value",
         ),
-        pytest.param(lambda g: g.track_referral("X-2345", "bob", at=NAIVE), "at", id="referral-at"),
         pytest.param(
-            lambda g: g.track_referral("X-2345", "bob", idempotency_key=""),
+            lambda g: g.referrals.track("X-2345", "bob", at=NAIVE), "at", id="referral-at"
+        ),
+        pytest.param(
+            lambda g: g.referrals.track("X-2345", "bob", idempotency_key=""),
             "idempotency_key",
             id="referral-key",
         ),
         pytest.param(
-            lambda g: g.convert_referral(0, kind="first_purchase"), "referral", id="convert-id"
+            lambda g: g.referrals.convert(0, kind="first_purchase"), "referral", id="convert-id"
         ),
         pytest.param(
-            lambda g: g.convert_referral(True, kind="first_purchase"), "referral", id="convert-bool"
+            lambda g: g.referrals.convert(True, kind="first_purchase"),
+            "referral",
+            id="convert-bool",
         ),
-        pytest.param(lambda g: g.convert_referral("bob", kind="refund"), "kind", id="convert-kind"),
         pytest.param(
-            lambda g: g.convert_referral("bob", kind="first_purchase", revenue=-1),
+            lambda g: g.referrals.convert("bob", kind="refund"), "kind", id="convert-kind"
+        ),
+        pytest.param(
+            lambda g: g.referrals.convert("bob", kind="first_purchase", revenue=-1),
             "revenue",
             id="convert-revenue",
         ),
         pytest.param(
-            lambda g: g.convert_referral("bob", kind="first_purchase", revenue=float("nan")),
+            lambda g: g.referrals.convert("bob", kind="first_purchase", revenue=float("nan")),
             "revenue",
             id="convert-revenue-nan",
         ),
         pytest.param(
-            lambda g: g.set_referral_status("bob", "converted"), "status", id="referral-status"
+            lambda g: g.referrals.set_status("bob", "converted"), "status", id="referral-status"
         ),
-        pytest.param(lambda g: g.referral(-1), "referral", id="referral-read"),
-        pytest.param(lambda g: g.referrals("alice", limit=0), "limit", id="referrals-limit"),
-        pytest.param(lambda g: g.referral_stats(""), "user_id", id="referral-stats"),
+        pytest.param(lambda g: g.referrals.get(-1), "referral", id="referral-read"),
+        pytest.param(lambda g: g.referrals.list("alice", limit=0), "limit", id="referrals-limit"),
+        pytest.param(lambda g: g.referrals.stats(""), "user_id", id="referral-stats"),
         pytest.param(
-            lambda g: g.purchase("alice", "hat", quantity=0), "quantity", id="purchase-quantity-0"
+            lambda g: g.shop.purchase("alice", "hat", quantity=0),
+            "quantity",
+            id="purchase-quantity-0",
         ),
         pytest.param(
-            lambda g: g.purchase("alice", "hat", quantity=-2),
+            lambda g: g.shop.purchase("alice", "hat", quantity=-2),
             "quantity",
             id="purchase-quantity-negative",
         ),
         pytest.param(
-            lambda g: g.purchase("alice", "hat", quantity=True),
+            lambda g: g.shop.purchase("alice", "hat", quantity=True),
             "quantity",
             id="purchase-quantity-bool",
         ),
         pytest.param(
-            lambda g: g.purchase("alice", "hat", quantity=1.0),
+            lambda g: g.shop.purchase("alice", "hat", quantity=1.0),
             "quantity",
             id="purchase-quantity-float",
         ),
         pytest.param(
-            lambda g: g.purchase("alice", "hat", quantity=1001),
+            lambda g: g.shop.purchase("alice", "hat", quantity=1001),
             "quantity",
             id="purchase-quantity-1001",
         ),
-        pytest.param(lambda g: g.purchase("alice", ""), "item_key", id="purchase-item"),
-        pytest.param(lambda g: g.purchase("", "hat"), "user_id", id="purchase-user"),
+        pytest.param(lambda g: g.shop.purchase("alice", ""), "item_key", id="purchase-item"),
+        pytest.param(lambda g: g.shop.purchase("", "hat"), "user_id", id="purchase-user"),
         pytest.param(
-            lambda g: g.purchase("alice", "hat", idempotency_key=""),
+            lambda g: g.shop.purchase("alice", "hat", idempotency_key=""),
             "idempotency_key",
             id="purchase-key",
         ),
-        pytest.param(lambda g: g.purchase("alice", "hat", at=NAIVE), "at", id="purchase-at"),
-        pytest.param(lambda g: g.refund_purchase(0), "order_id", id="refund-purchase-id"),
-        pytest.param(lambda g: g.refund_purchase(True), "order_id", id="refund-purchase-bool"),
-        pytest.param(lambda g: g.refund_purchase(1, at=NAIVE), "at", id="refund-purchase-at"),
-        pytest.param(lambda g: g.order("1"), "order_id", id="order-id"),
-        pytest.param(lambda g: g.orders("alice", limit=0), "limit", id="orders-limit"),
-        pytest.param(lambda g: g.orders("", before=None), "user_id", id="orders-user"),
-        pytest.param(lambda g: g.shop(""), "user_id", id="shop-user"),
-        pytest.param(lambda g: g.shop(at=NAIVE), "at", id="shop-at"),
+        pytest.param(lambda g: g.shop.purchase("alice", "hat", at=NAIVE), "at", id="purchase-at"),
+        pytest.param(lambda g: g.shop.refund(0), "order_id", id="refund-purchase-id"),
+        pytest.param(lambda g: g.shop.refund(True), "order_id", id="refund-purchase-bool"),
+        pytest.param(lambda g: g.shop.refund(1, at=NAIVE), "at", id="refund-purchase-at"),
+        pytest.param(lambda g: g.shop.order("1"), "order_id", id="order-id"),
+        pytest.param(lambda g: g.shop.orders("alice", limit=0), "limit", id="orders-limit"),
+        pytest.param(lambda g: g.shop.orders("", before=None), "user_id", id="orders-user"),
+        pytest.param(lambda g: g.shop.list(""), "user_id", id="shop-user"),
+        pytest.param(lambda g: g.shop.list(at=NAIVE), "at", id="shop-at"),
         pytest.param(
             lambda g: g.spend_points(
                 "alice", 5, currency="points", source="s", reference=("shop_order", "1")
@@ -440,31 +448,39 @@ SHOP = {"shop": [
 @pytest.mark.parametrize(
     ("call", "error"),
     [
-        pytest.param(lambda g: g.purchase("alice", "nope"), errors.NotFound, id="unknown-item"),
         pytest.param(
-            lambda g: g.purchase("alice", "hat", quantity=2), errors.OutOfStock, id="out-of-stock"
-        ),
-        pytest.param(lambda g: g.purchase("alice", "egg"), errors.NotOnSale, id="not-on-sale"),
-        pytest.param(
-            lambda g: g.purchase("alice", "cap"), errors.PurchaseLimitReached, id="per-user-limit"
+            lambda g: g.shop.purchase("alice", "nope"), errors.NotFound, id="unknown-item"
         ),
         pytest.param(
-            lambda g: g.purchase("alice", "pin"), errors.InsufficientFunds, id="insufficient-funds"
+            lambda g: g.shop.purchase("alice", "hat", quantity=2),
+            errors.OutOfStock,
+            id="out-of-stock",
+        ),
+        pytest.param(lambda g: g.shop.purchase("alice", "egg"), errors.NotOnSale, id="not-on-sale"),
+        pytest.param(
+            lambda g: g.shop.purchase("alice", "cap"),
+            errors.PurchaseLimitReached,
+            id="per-user-limit",
         ),
         pytest.param(
-            lambda g: g.purchase("alice", "tee"),
+            lambda g: g.shop.purchase("alice", "pin"),
+            errors.InsufficientFunds,
+            id="insufficient-funds",
+        ),
+        pytest.param(
+            lambda g: g.shop.purchase("alice", "tee"),
             errors.FulfillmentFailed,
             id="no-fulfilment-plugin",
         ),
-        pytest.param(lambda g: g.refund_purchase(99), errors.NotFound, id="refund-unknown"),
-        pytest.param(lambda g: g.order(99), errors.NotFound, id="order-unknown"),
+        pytest.param(lambda g: g.shop.refund(99), errors.NotFound, id="refund-unknown"),
+        pytest.param(lambda g: g.shop.order(99), errors.NotFound, id="order-unknown"),
     ],
 )
 def test_shop_refusals_are_typed_and_write_nothing(
     seeded: Gamification, call: Callable[[Gamification], Any], error: type[Exception]
 ) -> None:
     seeded.events.load(SHOP, name="shop")
-    seeded.purchase("alice", "cap")
+    seeded.shop.purchase("alice", "cap")
     with unchanged(seeded), pytest.raises(error):
         call(seeded)
 

@@ -472,7 +472,7 @@ def test_premium_in_another_currency_before_any_xp(make_engine: Make) -> None:
 def test_tier_boosts_from_the_shop_add_a_tier_each(bp: Gamification) -> None:
     bp.events.load(BOOSTS, name="boosts")
     bp.award_points("ada", 100, currency="points", source="t")
-    order = bp.purchase("ada", "boost", quantity=3)
+    order = bp.shop.purchase("ada", "boost", quantity=3)
     bp.award_xp("ada", 150, source="t")
     used = bp.battle_pass.use_tier_boost("ada", quantity=2)
     assert (used.quantity, used.xp, used.tier_before, used.tier_after, used.boosts_left) == (
@@ -489,11 +489,11 @@ def test_tier_boosts_from_the_shop_add_a_tier_each(bp: Gamification) -> None:
     with unchanged(bp), pytest.raises(errors.NotEnoughTierBoosts):
         bp.battle_pass.use_tier_boost("ada", quantity=2)
     with unchanged(bp), pytest.raises(errors.NotRefundable):
-        bp.refund_purchase(order.id)  # two of its boosts were used
+        bp.shop.refund(order.id)  # two of its boosts were used
     bp.award_xp("ada", 600, source="t")  # tier 9
     bp.battle_pass.use_tier_boost("ada")
     assert bp.battle_pass.get("ada").tier == 10
-    bp.purchase("ada", "boost")
+    bp.shop.purchase("ada", "boost")
     with unchanged(bp), pytest.raises(errors.MaxTierReached) as info:
         bp.battle_pass.use_tier_boost("ada")
     assert info.value.tier == 10
@@ -502,7 +502,7 @@ def test_tier_boosts_from_the_shop_add_a_tier_each(bp: Gamification) -> None:
 def test_a_boost_that_would_pass_the_last_tier_is_refused(bp: Gamification) -> None:
     bp.events.load(BOOSTS, name="boosts")
     bp.award_points("ada", 100, currency="points", source="t")
-    bp.purchase("ada", "boost", quantity=3)
+    bp.shop.purchase("ada", "boost", quantity=3)
     bp.award_xp("ada", 850, source="t")  # tier 8
     with unchanged(bp), pytest.raises(errors.MaxTierReached):
         bp.battle_pass.use_tier_boost("ada", quantity=3)
@@ -669,7 +669,7 @@ def test_random_battle_pass_use_pays_each_reward_at_most_once(ops: list[Any], cl
                 elif op == "points":
                     g.award_points(user, 10 * n, currency="points", source="t")
                 elif op == "boost":
-                    g.purchase(user, "boost", quantity=n % 2 + 1)
+                    g.shop.purchase(user, "boost", quantity=n % 2 + 1)
                     g.battle_pass.use_tier_boost(user, quantity=n % 3 + 1)
                 else:
                     clock.advance(hours=n)

@@ -504,17 +504,20 @@ def test_reservation_expiry_job_releases_expired_holds(make_engine: Make, clock:
     short = g.reserve_points("ada", 30, currency="points", ttl=timedelta(minutes=10))
     long = g.reserve_points("ada", 20, currency="points", ttl=timedelta(hours=2))
     g.run_due_jobs()
-    assert g.balances("ada")["points"].held == 50
+    assert g.points.balances("ada")["points"].held == 50
     clock.advance(minutes=11)
     report = g.run_due_jobs()
     assert report.periods() == {"expire_reservations": "2026-03-02T12:10:00.000000+00:00"}
     assert report.ran[0].result == [short.id]
-    assert g.reservation(short.id).status == "expired"
-    assert g.reservation(long.id).status == "active"
-    assert (g.balances("ada")["points"].held, g.balances("ada")["points"].available) == (20, 80)
+    assert g.points.reservation(short.id).status == "expired"
+    assert g.points.reservation(long.id).status == "active"
+    assert (
+        g.points.balances("ada")["points"].held,
+        g.points.balances("ada")["points"].available,
+    ) == (20, 80)
     clock.advance(hours=3)  # many periods missed: one run catches up
     assert g.run_due_jobs().ran[0].result == [long.id]
-    assert g.balances("ada")["points"].held == 0
+    assert g.points.balances("ada")["points"].held == 0
     assert g.verify_ledger().ok
 
 

@@ -6,16 +6,26 @@ Raw SQL is only used to inspect rows (the ``entries`` of a transaction, the stor
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 
 import pytest
 from conftest import START, unchanged
 
 import gamification_sdk
-from gamification_sdk import Config, CurrencyConfig, FakeClock, Gamification, Transaction, errors
+from gamification_sdk import (
+    Config,
+    CurrencyConfig,
+    FakeClock,
+    Gamification,
+    PointsService,
+    Transaction,
+    errors,
+)
 
 MULTI = Config(
     currencies=(
@@ -74,9 +84,47 @@ def count(engine: Gamification, table: str) -> int:
 # -- currencies -----------------------------------------------------------------------------
 
 
+# The facade's quick calls and the g.points methods they stand for.
+QUICK = {
+    "award_points": "award",
+    "spend_points": "spend",
+    "transfer_points": "transfer",
+    "refund": "refund",
+    "balance": "balance",
+    "history": "history",
+    "reserve_points": "reserve",
+    "commit_reservation": "commit",
+    "release_reservation": "release",
+    "verify_ledger": "verify",
+}
+
+
+@pytest.mark.parametrize(("quick", "name"), QUICK.items())
+def test_a_quick_call_has_its_service_methods_signature_and_docstring(
+    quick: str, name: str
+) -> None:
+    facade, service = getattr(Gamification, quick), getattr(PointsService, name)
+    assert inspect.signature(facade) == inspect.signature(service)
+    assert facade.__doc__ == service.__doc__
+
+
+def test_the_points_namespace_does_what_the_quick_calls_do(g: Gamification) -> None:
+    g.points.award("alice", 100, currency="points", source="quest")
+    spent = g.points.spend("alice", 30, currency="points", source="shop")
+    g.points.transfer("alice", "bob", 20, currency="points")
+    g.points.refund(spent.id, amount=10)
+    hold = g.points.reserve("alice", 5, currency="points", ttl=60)
+    g.points.commit(hold.id)
+    released = g.points.release(g.points.reserve("alice", 5, currency="points", ttl=60).id)
+    assert released.status == "released"
+    assert g.points.balance("alice", "points") == g.balance("alice", "points") == 55
+    assert g.points.history("alice") == g.history("alice")
+    assert not g.points.verify() and not g.verify_ledger()
+
+
 def test_default_config_has_the_single_points_currency(g: Gamification) -> None:
     assert g.config.currency_names == ("points",)
-    assert set(g.balances("alice")) == {"points"}
+    assert set(g.points.balances("alice")) == {"points"}
     t = g.award_points("alice", 10, currency="points", source="quest")
     assert t.currency == "points"
     assert g.balance("alice", "points") == 10
@@ -97,7 +145,7 @@ def test_multiple_currencies_are_independent(m: Gamification) -> None:
     assert m.balance("alice", "coins") == 60
     assert m.balance("alice", "gems") == 7
     assert m.balance("alice", "tokens") == 300
-    balances = m.balances("alice")
+    balances = m.points.balances("alice")
     assert [b.balance for b in balances.values()] == [60, 7, 300]
     # Each currency has its own system accounts: a coins award never touches the gems ones.
     rows = m.db.conn.execute(
@@ -114,7 +162,7 @@ def test_multiple_currencies_are_independent(m: Gamification) -> None:
         lambda e: e.award_points("alice", 1, currency="diamonds", source="quest"),
         lambda e: e.spend_points("alice", 1, currency="diamonds", source="shop"),
         lambda e: e.transfer_points("alice", "bob", 1, currency="diamonds"),
-        lambda e: e.adjust_points("alice", 1, currency="diamonds", reason="fix"),
+        lambda e: e.points.adjust("alice", 1, currency="diamonds", reason="fix"),
         lambda e: e.reserve_points("alice", 1, currency="diamonds", ttl=60),
         lambda e: e.balance("alice", "diamonds"),
         lambda e: e.history("alice", currency="diamonds"),
@@ -155,7 +203,7 @@ def test_non_spendable_currency_cannot_leave_the_account(
 
 def test_non_spendable_currency_can_be_awarded_and_adjusted(m: Gamification) -> None:
     m.award_points("alice", 50, currency="gems", source="quest")
-    t = m.adjust_points("alice", -20, currency="gems", reason="cheating")
+    t = m.points.adjust("alice", -20, currency="gems", reason="cheating")
     assert t.balance_after == 30
     assert m.balance("alice", "gems") == 30
 
@@ -234,8 +282,8 @@ def test_every_transaction_is_double_entry(g: Gamification) -> None:
     g.award_points("bob", 50, currency="points", source="quest")
     spent = g.spend_points("alice", 30, currency="points", source="shop")
     g.transfer_points("alice", "bob", 20, currency="points")
-    g.adjust_points("bob", -5, currency="points", reason="typo")
-    g.adjust_points("bob", 8, currency="points", reason="goodwill")
+    g.points.adjust("bob", -5, currency="points", reason="typo")
+    g.points.adjust("bob", 8, currency="points", reason="goodwill")
     g.refund(spent.id, amount=10)
     r = g.reserve_points("bob", 40, currency="points", ttl=60)
     g.commit_reservation(r.id)
@@ -334,8 +382,8 @@ def test_transfer_moves_points_between_users(g: Gamification) -> None:
     assert sorted((r[1], r[2]) for r in rows) == [("alice", -30), ("bob", 30)]
     assert_double_entry(g, sent.id)
     # lifetime totals move too, so earned - spent stays the balance on both sides.
-    assert g.balances("alice")["points"].lifetime_spent == 30
-    assert g.balances("bob")["points"].lifetime_earned == 35
+    assert g.points.balances("alice")["points"].lifetime_spent == 30
+    assert g.points.balances("bob")["points"].lifetime_earned == 35
 
 
 def test_transfer_to_a_new_user_opens_their_account(g: Gamification) -> None:
@@ -362,17 +410,17 @@ def test_transfer_with_too_little_writes_nothing(g: Gamification) -> None:
     assert g.profile("bob").created_at is None
 
 
-# -- adjust_points --------------------------------------------------------------------------
+# -- points.adjust -------------------------------------------------------------------------
 
 
 def test_adjust_positive_and_negative(g: Gamification) -> None:
     g.award_points("alice", 100, currency="points", source="quest")
-    up = g.adjust_points("alice", 25, currency="points", reason="support ticket 9")
+    up = g.points.adjust("alice", 25, currency="points", reason="support ticket 9")
     assert up.type == "admin_adjustment"
     assert up.amount == 25
     assert (up.balance_before, up.balance_after) == (100, 125)
     assert up.description == "support ticket 9"
-    down = g.adjust_points("alice", -40, currency="points", reason="duplicate award")
+    down = g.points.adjust("alice", -40, currency="points", reason="duplicate award")
     assert down.type == "admin_adjustment"
     assert down.amount == -40
     assert (down.balance_before, down.balance_after) == (125, 85)
@@ -380,7 +428,7 @@ def test_adjust_positive_and_negative(g: Gamification) -> None:
     assert g.balance("alice", "points") == 85
     assert_double_entry(g, up.id)
     assert_double_entry(g, down.id)
-    b = g.balances("alice")["points"]
+    b = g.points.balances("alice")["points"]
     assert b.lifetime_earned - b.lifetime_spent == b.balance == 85
     assert [t.description for t in g.history("alice").transactions[:2]] == [
         "duplicate award",
@@ -389,7 +437,7 @@ def test_adjust_positive_and_negative(g: Gamification) -> None:
 
 
 def test_adjust_positive_on_a_new_user(g: Gamification) -> None:
-    t = g.adjust_points("newbie", 10, currency="points", reason="welcome")
+    t = g.points.adjust("newbie", 10, currency="points", reason="welcome")
     assert (t.balance_before, t.balance_after) == (0, 10)
 
 
@@ -397,25 +445,25 @@ def test_adjust_positive_on_a_new_user(g: Gamification) -> None:
 def test_adjust_requires_a_reason(g: Gamification, reason: object) -> None:
     g.award_points("alice", 100, currency="points", source="quest")
     with unchanged(g), pytest.raises(errors.InvalidInput) as info:
-        g.adjust_points("alice", 10, currency="points", reason=reason)  # type: ignore[arg-type]
+        g.points.adjust("alice", 10, currency="points", reason=reason)  # type: ignore[arg-type]
     assert info.value.field == "reason"
 
 
 def test_adjust_rejects_zero(g: Gamification) -> None:
     with unchanged(g), pytest.raises(errors.InvalidInput):
-        g.adjust_points("alice", 0, currency="points", reason="nothing")
+        g.points.adjust("alice", 0, currency="points", reason="nothing")
 
 
 def test_negative_adjust_beyond_available_raises(g: Gamification) -> None:
     g.award_points("alice", 100, currency="points", source="quest")
     with unchanged(g), pytest.raises(errors.InsufficientFunds) as info:
-        g.adjust_points("alice", -101, currency="points", reason="too much")
+        g.points.adjust("alice", -101, currency="points", reason="too much")
     assert info.value.details() == {"required": 101, "current": 100, "shortfall": 1}
     # Held points are not available to take back either.
     g.reserve_points("alice", 60, currency="points", ttl=60)
     with unchanged(g), pytest.raises(errors.InsufficientFunds):
-        g.adjust_points("alice", -41, currency="points", reason="too much")
-    assert g.adjust_points("alice", -40, currency="points", reason="ok").balance_after == 60
+        g.points.adjust("alice", -41, currency="points", reason="too much")
+    assert g.points.adjust("alice", -40, currency="points", reason="ok").balance_after == 60
 
 
 # -- refund ---------------------------------------------------------------------------------
@@ -473,7 +521,7 @@ def test_refund_of_a_credit_or_transfer_is_rejected(g: Gamification, kind: str) 
     if kind == "transfer":
         t = g.transfer_points("alice", "bob", 10, currency="points")
     elif kind == "adjust":
-        t = g.adjust_points("alice", -10, currency="points", reason="fix")
+        t = g.points.adjust("alice", -10, currency="points", reason="fix")
     with unchanged(g), pytest.raises(errors.NotRefundable) as info:
         g.refund(t.id)
     assert info.value.field == "transaction_id"
@@ -519,7 +567,7 @@ def test_refund_is_idempotent_with_a_key(g: Gamification, spent: Transaction) ->
 def test_balance_of_an_unknown_user_is_zero(m: Gamification) -> None:
     with unchanged(m):
         assert m.balance("ghost", "coins") == 0
-        balances = m.balances("ghost")
+        balances = m.points.balances("ghost")
     assert list(balances) == ["coins", "gems", "tokens"]
     for name, b in balances.items():
         assert b.currency == name
@@ -529,7 +577,7 @@ def test_balance_of_an_unknown_user_is_zero(m: Gamification) -> None:
 def test_balances_lists_every_configured_currency(m: Gamification) -> None:
     m.award_points("alice", 100, currency="coins", source="quest")
     m.reserve_points("alice", 30, currency="coins", ttl=60)
-    balances = m.balances("alice")
+    balances = m.points.balances("alice")
     assert list(balances) == ["coins", "gems", "tokens"]
     coins = balances["coins"]
     assert (coins.balance, coins.held, coins.available) == (100, 30, 70)
@@ -546,7 +594,7 @@ def test_lifetime_earned_is_not_the_balance(g: Gamification) -> None:
     b = g.profile("alice").balances["points"]
     assert (b.balance, b.lifetime_earned, b.lifetime_spent) == (80, 100, 20)
     assert b.lifetime_earned - b.lifetime_spent == b.balance
-    assert g.balances("alice")["points"] == b
+    assert g.points.balances("alice")["points"] == b
 
 
 def test_lifetime_invariant_holds_for_every_kind_of_write(m: Gamification) -> None:
@@ -555,8 +603,8 @@ def test_lifetime_invariant_holds_for_every_kind_of_write(m: Gamification) -> No
     s = m.spend_points("alice", 120, currency="coins", source="shop")
     m.transfer_points("alice", "bob", 80, currency="coins")
     m.transfer_points("bob", "alice", 15, currency="coins")
-    m.adjust_points("alice", -30, currency="coins", reason="fix")
-    m.adjust_points("bob", 12, currency="coins", reason="fix")
+    m.points.adjust("alice", -30, currency="coins", reason="fix")
+    m.points.adjust("bob", 12, currency="coins", reason="fix")
     m.refund(s.id, amount=50)
     r = m.reserve_points("alice", 40, currency="coins", ttl=60)
     m.commit_reservation(r.id)
@@ -575,7 +623,7 @@ def test_balance_and_balances_validate_input(g: Gamification) -> None:
         with pytest.raises(errors.InvalidInput):
             g.balance(bad, "points")  # type: ignore[arg-type]
         with pytest.raises(errors.InvalidInput):
-            g.balances(bad)  # type: ignore[arg-type]
+            g.points.balances(bad)  # type: ignore[arg-type]
 
 
 # -- history --------------------------------------------------------------------------------
@@ -735,7 +783,7 @@ def test_every_kind_of_call_replays_exactly(g: Gamification, clock: FakeClock) -
             ("alice", "bob", 5),
             dict(currency="points", description="gift", metadata={"m": 1}, source="friend"),
         ),
-        ("adjust_points", ("bob", -3), dict(currency="points", reason="r", metadata=True)),
+        ("points.adjust", ("bob", -3), dict(currency="points", reason="r", metadata=True)),
         (
             "reserve_points",
             ("alice", 7),
@@ -743,7 +791,7 @@ def test_every_kind_of_call_replays_exactly(g: Gamification, clock: FakeClock) -
         ),
     ]
     results = [
-        getattr(g, name)(*args, idempotency_key=f"k{i}", **kwargs)
+        attrgetter(name)(g)(*args, idempotency_key=f"k{i}", **kwargs)
         for i, (name, args, kwargs) in enumerate(calls)
     ]
     hold = results[-1].id
@@ -763,7 +811,7 @@ def test_every_kind_of_call_replays_exactly(g: Gamification, clock: FakeClock) -
     g.spend_points("bob", 1, currency="points", source="shop")
     for i, ((name, args, kwargs), first) in enumerate(zip(calls, results, strict=True)):
         with unchanged(g):
-            again = getattr(g, name)(*args, idempotency_key=f"k{i}", **kwargs)
+            again = attrgetter(name)(g)(*args, idempotency_key=f"k{i}", **kwargs)
         assert again == first, name
     assert results[0].metadata == rich
     assert results[3].counterparty == "bob"
@@ -840,7 +888,7 @@ def test_on_points_changed_fires_after_commit(
     refund = e.refund(spend.id, amount=5)
     r = e.reserve_points("bob", 25, currency="points", ttl=60)
     purchase = e.commit_reservation(r.id)
-    fix = e.adjust_points("alice", -1, currency="points", reason="typo")
+    fix = e.points.adjust("alice", -1, currency="points", reason="typo")
     calls = [(t.id, t.user_id, t.amount, t.type) for t, _ in rec.calls]
     assert calls == [
         (award.id, "alice", 100, "earned"),

@@ -255,7 +255,7 @@ def test_on_points_changed_hook(make_engine: Make) -> None:
     g.transfer_points("alice", "bob", 20, currency="points", source="gift")
     g.award_xp("carol", 400, source="quest")  # levels 2 and 3: two reward credits
     g.refund(spent.id, amount=10)
-    g.adjust_points("bob", -5, currency="points", reason="correction")
+    g.points.adjust("bob", -5, currency="points", reason="correction")
     held = g.reserve_points("alice", 15, currency="points", ttl=60)
     g.commit_reservation(held.id)
     assert watcher.seen == [

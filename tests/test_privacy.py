@@ -50,8 +50,8 @@ def busy_life(g: Gamification, user: str, friend: str, n: int) -> None:
     """One user touching every capability, so the export and the deletion reach every table."""
     g.events.load(DEFINITIONS, name="privacy")
     # Referred first: an existing user with activity cannot be referred into signing up.
-    g.track_referral(
-        g.referral_code(friend), user, ip=f"192.0.2.7{n}", email=f"person{n}@example.org"
+    g.referrals.track(
+        g.referrals.code(friend), user, ip=f"192.0.2.7{n}", email=f"person{n}@example.org"
     )
     g.award_xp(user, 250, source="quest", idempotency_key=f"xp-{user}", metadata={"who": user})
     g.xp.add_boost(user, 1.5, expires_at=START + timedelta(days=2), source="event")
@@ -64,16 +64,16 @@ def busy_life(g: Gamification, user: str, friend: str, n: int) -> None:
     g.streaks.record_activity(user)
     g.streaks.schedule_rest_day(user, date(2026, 3, 4))
     g.streaks.grant_freezes(user, 1)
-    g.rate_limit(user, "quest_complete")
+    g.rate_limits.hit(user, "quest_complete")
     g.reserve_points(user, 15, currency="points", ttl=timedelta(hours=1))
-    g.purchase(user, "freeze")
+    g.shop.purchase(user, "freeze")
     g.battle_pass.buy_premium(user)
     g.battle_pass.claim(user, 1, track="free")
     g.add_friend(user, friend)
     g.join_group(user, "gym-1", kind="gym")
     g.set_privacy(user, visibility="public", show_on_global=True, real_name=f"Person Number{n}")
-    code = g.referral_code(user, ip=f"192.0.2.1{n}")
-    g.track_referral(code, f"carol{n}", ip=f"192.0.2.9{n}", email=f"carol{n}@example.org")
+    code = g.referrals.code(user, ip=f"192.0.2.1{n}")
+    g.referrals.track(code, f"carol{n}", ip=f"192.0.2.9{n}", email=f"carol{n}@example.org")
     g.users.equip_title(user, "Rookie")
 
 
@@ -133,7 +133,7 @@ def test_export_of_unknown_user_raises(world: Gamification) -> None:
 
 
 def test_delete_leaves_nothing_that_names_the_user(world: Gamification) -> None:
-    bob_before = world.balances("bob")
+    bob_before = world.points.balances("bob")
     dave_before = world.dump().count("dave")
     deletion = world.delete_user(ALICE)
     assert isinstance(deletion, UserDeletion)
@@ -144,7 +144,7 @@ def test_delete_leaves_nothing_that_names_the_user(world: Gamification) -> None:
                      f"gift from {ALICE}"):  # fmt: skip
         assert personal not in dump, personal
     assert dump.count("dave") == dave_before  # the other busy user is untouched
-    assert world.balances("bob") == bob_before
+    assert world.points.balances("bob") == bob_before
     assert not world.verify_ledger()
     assert world.db.execute("PRAGMA foreign_key_check").fetchall() == []
     assert world.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -153,7 +153,7 @@ def test_delete_leaves_nothing_that_names_the_user(world: Gamification) -> None:
 
 
 def test_delete_forfeits_balances_and_anonymises_the_shared_history(world: Gamification) -> None:
-    held = world.balances(ALICE)["points"]
+    held = world.points.balances(ALICE)["points"]
     assert held.held == 15
     deletion = world.delete_user(ALICE)
     assert deletion.forfeited == {"points": held.balance}
@@ -169,7 +169,7 @@ def test_delete_forfeits_balances_and_anonymises_the_shared_history(world: Gamif
     ).fetchall()
     assert closed == [(f"deleted:{pseudonym}", 0, 0)]
     # The referral she was referred by still counts for Bob, without her details.
-    (referral,) = [r for r in world.referrals("bob") if r.referred_id == pseudonym]
+    (referral,) = [r for r in world.referrals.list("bob") if r.referred_id == pseudonym]
     assert referral.email is None and referral.ip is None
     assert (
         deletion.entries_anonymised
@@ -288,13 +288,13 @@ def test_deletion_keeps_the_ledger_and_the_others_whole(
         for op, user, other, amount in ops:
             with contextlib.suppress(errors.InsufficientFunds, errors.InvalidInput):
                 run_op(g, op, user, other, amount)
-        survivors = {u: g.balances(u) for u in ("u1", "u2", "u3") if u != victim}
+        survivors = {u: g.points.balances(u) for u in ("u1", "u2", "u3") if u != victim}
         supply_before = g.db.execute(
             "SELECT SUM(balance) FROM accounts WHERE user_id IS NOT NULL"
         ).fetchone()[0]
         deletion = g.delete_user(victim)
         assert not g.verify_ledger()
-        assert {u: g.balances(u) for u in survivors} == survivors
+        assert {u: g.points.balances(u) for u in survivors} == survivors
         supply_after = g.db.execute(
             "SELECT SUM(balance) FROM accounts WHERE user_id IS NOT NULL"
         ).fetchone()[0]

@@ -83,7 +83,13 @@ def test_every_type_in_a_public_signature_is_exported() -> None:
     # The walk reaches the models, the level table and the configuration classes.
     names = {cls.__name__ for cls in found}
     assert {"TrackResult", "LevelTable", "Progress", "AchievementsConfig", "TierReward"} <= names
-    assert {"XPService", "QuestsService", "BattlePassService"} <= names
+    assert {
+        "XPService",
+        "QuestsService",
+        "BattlePassService",
+        "PointsService",
+        "ShopService",
+    } <= names
     missing = [
         f"{cls.__module__}.{cls.__name__} (in {where})"
         for cls, where in found.items()

@@ -432,4 +432,4 @@ def test_a_refused_completion_inside_a_batch_does_not_doom_it(q: Gamification) -
             q.quests.complete("ada", "trainer_check", idempotency_key="no-proof")
         q.award_xp("ada", 5, source="kept")
     assert q.profile("ada").xp == 5
-    assert q.rate_limit_status("ada", "quest_complete").used == 0
+    assert q.rate_limits.status("ada", "quest_complete").used == 0

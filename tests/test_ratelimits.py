@@ -79,7 +79,9 @@ def test_checks_use_the_primary_key_not_a_scan(g: Gamification, sql: str) -> Non
 
 def test_calls_count_until_the_limit_then_rate_limited_with_exact_retry(make_engine: Make) -> None:
     g = make_engine(config=GIFTS)
-    statuses = [g.rate_limit("ada", "gift", at=START + timedelta(seconds=s)) for s in (0, 10, 20)]
+    statuses = [
+        g.rate_limits.hit("ada", "gift", at=START + timedelta(seconds=s)) for s in (0, 10, 20)
+    ]
     assert [(s.used, s.remaining) for s in statuses] == [(1, 2), (2, 1), (3, 0)]
     assert statuses[-1] == RateLimitStatus(
         action="gift", user_id="ada", limit=3, window=60, used=3, remaining=0,
@@ -87,7 +89,7 @@ def test_calls_count_until_the_limit_then_rate_limited_with_exact_retry(make_eng
     )  # fmt: skip
     at = START + timedelta(seconds=45)
     with unchanged(g), pytest.raises(errors.RateLimited) as info:
-        g.rate_limit("ada", "gift", at=at)
+        g.rate_limits.hit("ada", "gift", at=at)
     exc = info.value
     assert (exc.action, exc.user_id, exc.limit, exc.window) == ("gift", "ada", 3, 60)
     assert exc.retry_at == START + timedelta(seconds=60)  # the oldest call leaves the window
@@ -96,69 +98,69 @@ def test_calls_count_until_the_limit_then_rate_limited_with_exact_retry(make_eng
     assert exc.retryable
     assert isinstance(exc, errors.GamificationError)
     assert str(exc).startswith("action: 'gift' allows 3 per 60s and 'ada' used them all")
-    assert g.rate_limit_status("ada", "gift", at=at) == statuses[-1]
+    assert g.rate_limits.status("ada", "gift", at=at) == statuses[-1]
 
 
 def test_retry_after_is_exact_to_the_microsecond(make_engine: Make) -> None:
     g = make_engine(config=GIFTS)
     first = START + timedelta(microseconds=123_457)
     for offset in (0, 1, 2):
-        g.rate_limit("ada", "gift", at=first + timedelta(seconds=offset))
+        g.rate_limits.hit("ada", "gift", at=first + timedelta(seconds=offset))
     at = first + timedelta(seconds=59, microseconds=999_998)
     with pytest.raises(errors.RateLimited) as info:
-        g.rate_limit("ada", "gift", at=at)
+        g.rate_limits.hit("ada", "gift", at=at)
     assert info.value.retry_after == 2 * US
     assert info.value.retry_after_seconds == 1
     with unchanged(g), pytest.raises(errors.RateLimited) as again:
-        g.rate_limit("ada", "gift", at=at + US)
+        g.rate_limits.hit("ada", "gift", at=at + US)
     assert again.value.retry_after == US
-    status = g.rate_limit("ada", "gift", at=at + info.value.retry_after)
+    status = g.rate_limits.hit("ada", "gift", at=at + info.value.retry_after)
     assert (status.used, status.remaining) == (3, 0)
 
 
 def test_the_window_slides_with_the_clock(make_engine: Make, clock: FakeClock) -> None:
     g = make_engine(config=GIFTS)
-    g.rate_limit("ada", "gift")  # 12:00:00
+    g.rate_limits.hit("ada", "gift")  # 12:00:00
     clock.advance(seconds=30)
-    g.rate_limit("ada", "gift")  # 12:00:30
-    g.rate_limit("ada", "gift")  # 12:00:30
+    g.rate_limits.hit("ada", "gift")  # 12:00:30
+    g.rate_limits.hit("ada", "gift")  # 12:00:30
     with pytest.raises(errors.RateLimited) as info:
-        g.rate_limit("ada", "gift")
+        g.rate_limits.hit("ada", "gift")
     assert info.value.retry_after == timedelta(seconds=30)
     clock.advance(seconds=30)  # the first call left; the two at :30 still count
-    status = g.rate_limit("ada", "gift")
+    status = g.rate_limits.hit("ada", "gift")
     assert (status.used, status.remaining) == (3, 0)
     assert status.resets_at == START + timedelta(seconds=90)
     with pytest.raises(errors.RateLimited) as info:
-        g.rate_limit("ada", "gift")
+        g.rate_limits.hit("ada", "gift")
     # Both calls at :30 leave at :90 together, and free two places.
     assert info.value.retry_after == timedelta(seconds=30)
     clock.advance(seconds=30)
-    status = g.rate_limit_status("ada", "gift")
+    status = g.rate_limits.status("ada", "gift")
     assert (status.used, status.remaining) == (1, 2)
     clock.advance(minutes=5)
-    assert g.rate_limit_status("ada", "gift") == RateLimitStatus("gift", "ada", 3, 60, 0, 3, None)
+    assert g.rate_limits.status("ada", "gift") == RateLimitStatus("gift", "ada", 3, 60, 0, 3, None)
 
 
 def test_users_and_actions_are_independent(make_engine: Make) -> None:
     g = make_engine(config=Config(rate_limits={"gift": RateLimit(1, 60), "vote": RateLimit(1, 60)}))
-    g.rate_limit("ada", "gift")
+    g.rate_limits.hit("ada", "gift")
     with pytest.raises(errors.RateLimited):
-        g.rate_limit("ada", "gift")
-    assert g.rate_limit("bob", "gift").remaining == 0
-    assert g.rate_limit("ada", "vote").remaining == 0
-    assert g.rate_limit_status("cy", "gift").remaining == 1
+        g.rate_limits.hit("ada", "gift")
+    assert g.rate_limits.hit("bob", "gift").remaining == 0
+    assert g.rate_limits.hit("ada", "vote").remaining == 0
+    assert g.rate_limits.status("cy", "gift").remaining == 1
 
 
 def test_two_engines_on_one_file_share_the_limit(make_engine: Make, db_path: Path) -> None:
     first = make_engine(db_path, config=GIFTS)
     second = make_engine(db_path, config=GIFTS)
-    first.rate_limit("ada", "gift")
-    second.rate_limit("ada", "gift")
-    first.rate_limit("ada", "gift")
+    first.rate_limits.hit("ada", "gift")
+    second.rate_limits.hit("ada", "gift")
+    first.rate_limits.hit("ada", "gift")
     with unchanged(second), pytest.raises(errors.RateLimited):
-        second.rate_limit("ada", "gift")
-    assert first.rate_limit_status("ada", "gift").used == 3
+        second.rate_limits.hit("ada", "gift")
+    assert first.rate_limits.status("ada", "gift").used == 3
 
 
 def test_two_engines_share_the_purchase_limit(make_engine: Make, db_path: Path) -> None:
@@ -175,38 +177,38 @@ def test_two_engines_share_the_purchase_limit(make_engine: Make, db_path: Path) 
 def test_a_lowered_limit_waits_until_enough_calls_left(make_engine: Make, db_path: Path) -> None:
     roomy = make_engine(db_path, config=Config(rate_limits={"gift": RateLimit(5, 60)}))
     for second in range(5):
-        roomy.rate_limit("ada", "gift", at=START + timedelta(seconds=second))
+        roomy.rate_limits.hit("ada", "gift", at=START + timedelta(seconds=second))
     tight = make_engine(db_path)
     tight.settings.apply(Config(rate_limits={"gift": RateLimit(2, 60)}))
     at = START + timedelta(seconds=10)
-    assert tight.rate_limit_status("ada", "gift", at=at) == RateLimitStatus(
+    assert tight.rate_limits.status("ada", "gift", at=at) == RateLimitStatus(
         "gift", "ada", 2, 60, 5, 0, START + timedelta(seconds=63)
     )
     with unchanged(tight), pytest.raises(errors.RateLimited) as info:
-        tight.rate_limit("ada", "gift", at=at)
+        tight.rate_limits.hit("ada", "gift", at=at)
     # Four of the five calls (at 0, 1, 2 and 3 s) must leave before one more fits.
     assert info.value.retry_after == timedelta(seconds=53)
-    assert tight.rate_limit("ada", "gift", at=info.value.retry_at).used == 2
+    assert tight.rate_limits.hit("ada", "gift", at=info.value.retry_at).used == 2
 
 
 def test_calls_in_the_same_microsecond_share_a_row(make_engine: Make) -> None:
     g = make_engine(config=GIFTS)
     for _ in range(3):
-        g.rate_limit("ada", "gift")
+        g.rate_limits.hit("ada", "gift")
     assert rows(g) == [("gift", "ada", "2026-03-02T12:00:00.000000+00:00", 3)]
     with pytest.raises(errors.RateLimited) as info:
-        g.rate_limit("ada", "gift")
+        g.rate_limits.hit("ada", "gift")
     assert info.value.retry_after == timedelta(seconds=60)
 
 
 def test_a_call_out_of_time_order_is_judged_against_later_calls(make_engine: Make) -> None:
     g = make_engine(config=Config(rate_limits={"gift": RateLimit(2, 60)}))
-    g.rate_limit("ada", "gift", at=START + timedelta(seconds=50))
-    g.rate_limit("ada", "gift", at=START + timedelta(seconds=70))
+    g.rate_limits.hit("ada", "gift", at=START + timedelta(seconds=50))
+    g.rate_limits.hit("ada", "gift", at=START + timedelta(seconds=70))
     # At 20 s, the call at 50 s shares a window with it, and so does the one at 70 s:
     # the window [20 s, 80 s) would hold three.
     with unchanged(g), pytest.raises(errors.RateLimited) as info:
-        g.rate_limit("ada", "gift", at=START + timedelta(seconds=20))
+        g.rate_limits.hit("ada", "gift", at=START + timedelta(seconds=20))
     assert info.value.retry_at == START + timedelta(seconds=110)
 
 
@@ -215,60 +217,60 @@ def test_a_call_up_to_a_window_late_still_sees_older_calls(make_engine: Make) ->
     with even after a later call pruned what had left that later call's window."""
     g = make_engine(config=Config(rate_limits={"gift": RateLimit(3, 10)}))
     for at in (0.0, 0.5, 10.6):
-        g.rate_limit("ada", "gift", at=START + timedelta(seconds=at))
+        g.rate_limits.hit("ada", "gift", at=START + timedelta(seconds=at))
     with unchanged(g), pytest.raises(errors.RateLimited) as info:
-        g.rate_limit("ada", "gift", at=START + timedelta(seconds=9))
+        g.rate_limits.hit("ada", "gift", at=START + timedelta(seconds=9))
     assert info.value.retry_at == START + timedelta(seconds=10)
 
 
 def test_timezones_are_compared_as_instants(make_engine: Make) -> None:
     g = make_engine(config=Config(rate_limits={"gift": RateLimit(1, 3600)}))
-    g.rate_limit("ada", "gift", at=START)
+    g.rate_limits.hit("ada", "gift", at=START)
     berlin = timezone(timedelta(hours=1))
     with pytest.raises(errors.RateLimited) as info:
-        g.rate_limit("ada", "gift", at=(START + timedelta(minutes=59)).astimezone(berlin))
+        g.rate_limits.hit("ada", "gift", at=(START + timedelta(minutes=59)).astimezone(berlin))
     assert info.value.retry_after == timedelta(minutes=1)
-    assert g.rate_limit("ada", "gift", at=(START + HOUR).astimezone(berlin)).used == 1
+    assert g.rate_limits.hit("ada", "gift", at=(START + HOUR).astimezone(berlin)).used == 1
 
 
 def test_a_rolled_back_call_is_not_counted(make_engine: Make) -> None:
     g = make_engine(config=GIFTS)
     with pytest.raises(RuntimeError), g.batch():
-        g.rate_limit("ada", "gift")
+        g.rate_limits.hit("ada", "gift")
         raise RuntimeError("the host's own write failed")
-    assert g.rate_limit_status("ada", "gift").used == 0
+    assert g.rate_limits.status("ada", "gift").used == 0
     assert rows(g) == []
 
 
 def test_rate_limited_inside_a_batch_leaves_the_batch_going(make_engine: Make) -> None:
     g = make_engine(config=Config(rate_limits={"gift": RateLimit(1, 60)}))
     with g.batch():
-        g.rate_limit("ada", "gift")
+        g.rate_limits.hit("ada", "gift")
         with pytest.raises(errors.RateLimited):
-            g.rate_limit("ada", "gift")
+            g.rate_limits.hit("ada", "gift")
         g.award_xp("ada", 10, source="quest")
     assert g.profile("ada").xp == 10
-    assert g.rate_limit_status("ada", "gift").used == 1
+    assert g.rate_limits.status("ada", "gift").used == 1
 
 
 def test_an_idempotent_call_counts_once(make_engine: Make, clock: FakeClock) -> None:
     g = make_engine(config=GIFTS)
-    first = g.rate_limit("ada", "gift", idempotency_key="req-1")
+    first = g.rate_limits.hit("ada", "gift", idempotency_key="req-1")
     clock.advance(seconds=5)
     with unchanged(g):
-        assert g.rate_limit("ada", "gift", idempotency_key="req-1") == first
-    assert g.rate_limit_status("ada", "gift").used == 1
+        assert g.rate_limits.hit("ada", "gift", idempotency_key="req-1") == first
+    assert g.rate_limits.status("ada", "gift").used == 1
     with unchanged(g), pytest.raises(errors.IdempotencyConflict):
-        g.rate_limit("ada", "gift", idempotency_key="req-1", at=START)
+        g.rate_limits.hit("ada", "gift", idempotency_key="req-1", at=START)
 
 
 def test_a_refused_call_does_not_burn_its_key(make_engine: Make, clock: FakeClock) -> None:
     g = make_engine(config=Config(rate_limits={"gift": RateLimit(1, 60)}))
-    g.rate_limit("ada", "gift")
+    g.rate_limits.hit("ada", "gift")
     with unchanged(g), pytest.raises(errors.RateLimited):
-        g.rate_limit("ada", "gift", idempotency_key="req-2")
+        g.rate_limits.hit("ada", "gift", idempotency_key="req-2")
     clock.advance(minutes=1)
-    assert g.rate_limit("ada", "gift", idempotency_key="req-2").used == 1
+    assert g.rate_limits.hit("ada", "gift", idempotency_key="req-2").used == 1
 
 
 # -- turning limits off and adding actions ---------------------------------------------------
@@ -281,9 +283,9 @@ def test_a_limit_turned_off_counts_nothing(make_engine: Make) -> None:
         purchase(g)
         g.reserve_points("ada", 1, currency="points", ttl=60)
     off = RateLimitStatus("purchase", "ada", None, None, 0, None, None)
-    assert g.rate_limit_status("ada", "purchase") == off
+    assert g.rate_limits.status("ada", "purchase") == off
     with unchanged(g):
-        assert g.rate_limit("ada", "purchase") == off
+        assert g.rate_limits.hit("ada", "purchase") == off
     assert rows(g) == []
     assert g.config.rate_limits["quest_complete"] == RateLimit(10, 86_400)  # the others stay
 
@@ -328,12 +330,12 @@ def test_reservations_count_when_they_start_not_when_committed(
     purchase(g)
     for hold in holds:
         g.commit_reservation(hold.id)
-    assert g.rate_limit_status("ada", "purchase").used == 5
+    assert g.rate_limits.status("ada", "purchase").used == 5
     with unchanged(g), pytest.raises(errors.RateLimited):
         g.reserve_points("ada", 10, currency="points", ttl=3600)
     g.release_reservation(g.reserve_points("ada", 10, currency="points", ttl=60,
                                            at=START + HOUR).id)  # fmt: skip
-    assert g.rate_limit_status("ada", "purchase", at=START + HOUR).used == 1
+    assert g.rate_limits.status("ada", "purchase", at=START + HOUR).used == 1
 
 
 @pytest.mark.parametrize("method", ["spend_points", "reserve_points"])
@@ -348,12 +350,12 @@ def test_a_replayed_purchase_is_not_counted_again(
         return g.reserve_points("ada", 1, currency="points", ttl=600, idempotency_key="order-1")
 
     first = call()
-    assert g.rate_limit_status("ada", "purchase").used == 1
+    assert g.rate_limits.status("ada", "purchase").used == 1
     clock.advance(minutes=1)
     with unchanged(g):
         for _ in range(10):
             assert call() == first
-    assert g.rate_limit_status("ada", "purchase").used == 1
+    assert g.rate_limits.status("ada", "purchase").used == 1
 
 
 def test_a_replay_works_even_when_the_limit_is_used_up(g: Gamification) -> None:
@@ -375,7 +377,7 @@ def test_a_refused_purchase_is_not_counted(g: Gamification) -> None:
     fund(g, amount=3)
     with unchanged(g), pytest.raises(errors.InsufficientFunds):
         g.spend_points("ada", 5, currency="points", source="s", transaction_type="purchase")
-    assert g.rate_limit_status("ada", "purchase").used == 0
+    assert g.rate_limits.status("ada", "purchase").used == 0
 
 
 def test_a_refused_purchase_inside_a_batch_leaves_no_hit_and_the_batch_going(
@@ -392,7 +394,7 @@ def test_a_refused_purchase_inside_a_batch_leaves_no_hit_and_the_batch_going(
         with pytest.raises(errors.RateLimited):
             purchase(g)
         g.award_xp("ada", 5, source="quest")
-    assert g.rate_limit_status("ada", "purchase").used == 5
+    assert g.rate_limits.status("ada", "purchase").used == 5
     assert g.profile("ada").xp == 5
     assert not g.verify_ledger()
 
@@ -403,7 +405,7 @@ def test_a_refused_purchase_inside_a_batch_leaves_no_hit_and_the_batch_going(
 def test_a_users_old_calls_are_pruned_as_they_call(make_engine: Make, clock: FakeClock) -> None:
     g = make_engine(config=GIFTS)
     for _ in range(5):
-        g.rate_limit("ada", "gift")
+        g.rate_limits.hit("ada", "gift")
         clock.advance(seconds=50)
     # Calls at 0, 50, 100, 150 and 200 s. A row is kept two windows (120 s) after its time:
     # the call at 150 s pruned the one at 0 s, and the call at 200 s the one at 50 s.
@@ -418,18 +420,18 @@ def test_prune_rate_limits_clears_idle_users(make_engine: Make, clock: FakeClock
     g = make_engine(config=GIFTS)
     fund(g)
     for user in ("ada", "bob", "cy"):
-        g.rate_limit(user, "gift")
+        g.rate_limits.hit(user, "gift")
     purchase(g)
     clock.advance(seconds=119)
     with unchanged(g):
-        assert g.prune_rate_limits() == 0
+        assert g.rate_limits.prune() == 0
     clock.advance(seconds=1)
-    assert g.prune_rate_limits() == 3  # the gifts are two windows old; the purchase is not
+    assert g.rate_limits.prune() == 3  # the gifts are two windows old; the purchase is not
     assert [r[0] for r in rows(g)] == ["purchase"]
-    assert g.prune_rate_limits(START + 2 * HOUR) == 1
+    assert g.rate_limits.prune(START + 2 * HOUR) == 1
     assert rows(g) == []
     with pytest.raises(errors.InvalidInput) as info:
-        g.prune_rate_limits(datetime(2026, 1, 1))
+        g.rate_limits.prune(datetime(2026, 1, 1))
     assert info.value.field == "now"
 
 
@@ -455,23 +457,23 @@ def test_bad_input_is_named_and_writes_nothing(
     args = {"user_id": "ada", "action": "gift", **kwargs}
     user_id, action = args.pop("user_id"), args.pop("action")
     with unchanged(g), pytest.raises(errors.InvalidInput) as info:
-        g.rate_limit(user_id, action, **args)
+        g.rate_limits.hit(user_id, action, **args)
     assert info.value.field == field
     with pytest.raises(errors.InvalidInput) as info:
-        g.rate_limit_status(user_id, action, **args)
+        g.rate_limits.status(user_id, action, **args)
     assert info.value.field == field
 
 
 def test_an_unknown_action_lists_the_configured_ones(make_engine: Make) -> None:
     g = make_engine(config=GIFTS)
     with unchanged(g), pytest.raises(errors.InvalidInput) as info:
-        g.rate_limit("ada", "gifts")
+        g.rate_limits.hit("ada", "gifts")
     assert str(info.value) == (
         "action: no rate limit is configured for 'gifts'; "
         "configured: gift, purchase, quest_complete, referral_track"
     )
     with unchanged(g), pytest.raises(errors.InvalidInput) as key_info:
-        g.rate_limit("ada", "gift", idempotency_key="")
+        g.rate_limits.hit("ada", "gift", idempotency_key="")
     assert key_info.value.field == "idempotency_key"
 
 
@@ -583,7 +585,7 @@ def test_no_window_ever_holds_more_than_max(limit: int, seconds: int, steps: lis
             latest = max(latest, at)
             counted = sorted(h for h in accepted if h > at - window)
             try:
-                status = g.rate_limit("ada", "act", at=at)
+                status = g.rate_limits.hit("ada", "act", at=at)
             except errors.RateLimited as exc:
                 assert len(counted) >= limit
                 assert exc.retry_at == counted[len(counted) - limit] + window
@@ -596,7 +598,7 @@ def test_no_window_ever_holds_more_than_max(limit: int, seconds: int, steps: lis
         for start in accepted:
             inside = [h for h in accepted if start <= h < start + window]
             assert len(inside) <= limit, (start, sorted(accepted))
-        assert g.rate_limit_status("ada", "act", at=latest + 3 * window).used == 0
+        assert g.rate_limits.status("ada", "act", at=latest + 3 * window).used == 0
 
 
 def test_the_schema_refuses_a_row_without_hits(g: Gamification) -> None:
@@ -608,7 +610,7 @@ def test_the_schema_refuses_a_row_without_hits(g: Gamification) -> None:
 
 def test_status_is_in_utc(make_engine: Make) -> None:
     g = make_engine(config=GIFTS)
-    status = g.rate_limit("ada", "gift")
+    status = g.rate_limits.hit("ada", "gift")
     assert status.resets_at is not None
     assert status.resets_at.tzinfo is not None
     assert status.resets_at.utcoffset() == timedelta(0)

@@ -72,7 +72,7 @@ def test_shop_toml_example_loads() -> None:
     with Gamification.open(":memory:", load_entrypoints=False) as g:
         report = g.events.load(tomllib.loads(block_containing("toml", "[[shop]]")), name="r")
         assert report.added == ("shop:streak_freeze", "shop:swan_tshirt")
-        freeze, tshirt = g.shop()
+        freeze, tshirt = g.shop.list()
     assert (freeze.per_user_limit, tshirt.stock, tshirt.metadata) == (3, 50, {"sku": "TS-SWAN-M"})
 
 

@@ -56,18 +56,18 @@ def tables_written(g: Gamification, call: Callable[[], Any]) -> set[str]:
 
 def test_the_reported_two_cycle_is_refused(r: Gamification) -> None:
     # The report: Jon, referred by Ivy, refers Ivy back; both were paid 500 more.
-    ivy = r.referral_code("ivy", name="Ivy", ip="203.0.113.80")
-    r.track_referral(ivy, "jon", ip="198.51.103.1", device_fingerprint="fp-jon")
-    jon = r.referral_code("jon", name="Jon", ip="198.51.103.1")
+    ivy = r.referrals.code("ivy", name="Ivy", ip="203.0.113.80")
+    r.referrals.track(ivy, "jon", ip="198.51.103.1", device_fingerprint="fp-jon")
+    jon = r.referrals.code("jon", name="Jon", ip="198.51.103.1")
     exc = rejected(
-        lambda: r.track_referral(jon, "ivy", ip="198.51.103.2", device_fingerprint="fp-ivy")
+        lambda: r.referrals.track(jon, "ivy", ip="198.51.103.2", device_fingerprint="fp-ivy")
     )
     assert exc.reason == "referral_cycle"
-    stored = r.referral(exc.referral_id)
+    stored = r.referrals.get(exc.referral_id)
     assert (stored.referrer_id, stored.referred_id, stored.flagged) == ("jon", "ivy", True)
     assert (stored.status, stored.referrer_points, stored.referred_points) == ("pending", 0, 0)
     assert (points(r, "ivy"), points(r, "jon")) == (500, 500)
-    assert r.referral_stats("jon").earned == {"points": 500}
+    assert r.referrals.stats("jon").earned == {"points": 500}
     assert not r.verify_ledger()
 
 
@@ -75,21 +75,21 @@ def test_longer_cycles_are_refused_too(r: Gamification) -> None:
     # a -> b -> c -> d; d refers a (4-cycle), c refers a (3-cycle): both close a ring.
     users = ["a", "b", "c", "d"]
     for referrer, referred in itertools.pairwise(users):
-        r.track_referral(r.referral_code(referrer), referred)
+        r.referrals.track(r.referrals.code(referrer), referred)
     before = {u: points(r, u) for u in users}
     for closer in ("d", "c"):
         with pytest.raises(errors.ReferralRejected) as info:
-            r.track_referral(r.referral_code(closer), "a")
+            r.referrals.track(r.referrals.code(closer), "a")
         assert info.value.reason == "referral_cycle"
     assert {u: points(r, u) for u in users} == before
 
 
 def test_a_cycle_is_named_before_the_other_rules_it_breaks(r: Gamification) -> None:
     # b was referred (referred_twice) and is active (existing_user): the ring is the reason.
-    r.track_referral(r.referral_code("a"), "b")
-    r.track_referral(r.referral_code("b"), "c")
-    r.track_referral(r.referral_code("c"), "d")
-    assert rejected(lambda: r.track_referral(r.referral_code("d"), "b")).reason == (
+    r.referrals.track(r.referrals.code("a"), "b")
+    r.referrals.track(r.referrals.code("b"), "c")
+    r.referrals.track(r.referrals.code("c"), "d")
+    assert rejected(lambda: r.referrals.track(r.referrals.code("d"), "b")).reason == (
         "referral_cycle"
     )
     assert REASONS.index("self_referral") < REASONS.index("referral_cycle")
@@ -98,24 +98,24 @@ def test_a_cycle_is_named_before_the_other_rules_it_breaks(r: Gamification) -> N
 
 def test_referring_sideways_in_the_tree_is_not_a_cycle(r: Gamification) -> None:
     # a referred b and c; b refers a brand-new user, and c's friend is nobody's ancestor.
-    code = r.referral_code("a")
-    r.track_referral(code, "b")
-    r.track_referral(code, "c")
-    assert r.track_referral(r.referral_code("b"), "e").status == "signed_up"
-    assert r.track_referral(r.referral_code("c"), "f").status == "signed_up"
+    code = r.referrals.code("a")
+    r.referrals.track(code, "b")
+    r.referrals.track(code, "c")
+    assert r.referrals.track(r.referrals.code("b"), "e").status == "signed_up"
+    assert r.referrals.track(r.referrals.code("c"), "f").status == "signed_up"
 
 
 def test_flagged_referrals_are_not_edges_of_the_graph(r: Gamification) -> None:
     # b's referral by a was flagged: b refers a later, and that closes no ring of paid ones.
-    code = r.referral_code("a", ip="192.0.2.1")
-    rejected(lambda: r.track_referral(code, "b", ip="192.0.2.1"))
-    assert r.track_referral(r.referral_code("b"), "a").status == "signed_up"
+    code = r.referrals.code("a", ip="192.0.2.1")
+    rejected(lambda: r.referrals.track(code, "b", ip="192.0.2.1"))
+    assert r.referrals.track(r.referrals.code("b"), "a").status == "signed_up"
 
 
 def test_cycle_rule_switched_off(make_engine: Make) -> None:
     def two_cycle(g: Gamification) -> Callable[[], Referral]:
-        g.track_referral(g.referral_code("ivy"), "jon")
-        return lambda: g.track_referral(g.referral_code("jon"), "ivy")
+        g.referrals.track(g.referrals.code("ivy"), "jon")
+        return lambda: g.referrals.track(g.referrals.code("jon"), "ivy")
 
     # Ivy was paid as referrer: the existing-user rule still refuses her.
     g = engine(make_engine, reject_referral_cycle=False)
@@ -131,12 +131,12 @@ def test_a_cycle_stored_before_the_rule_does_not_trap_the_walk(
 ) -> None:
     old = engine(make_engine, path=db_path, reject_referral_cycle=False,
                  reject_existing_user=False)  # fmt: skip
-    old.track_referral(old.referral_code("a"), "b")
-    old.track_referral(old.referral_code("b"), "a")
+    old.referrals.track(old.referrals.code("a"), "b")
+    old.referrals.track(old.referrals.code("b"), "a")
     g = old
     g.settings.apply(engine(make_engine).config)  # the rules switched on, as by default
-    assert g.track_referral(g.referral_code("a"), "new").status == "signed_up"
-    assert rejected(lambda: g.track_referral(g.referral_code("new"), "b")).reason == (
+    assert g.referrals.track(g.referrals.code("a"), "new").status == "signed_up"
+    assert rejected(lambda: g.referrals.track(g.referrals.code("new"), "b")).reason == (
         "referral_cycle"
     )
 
@@ -149,7 +149,9 @@ ACTIVITY = [
     pytest.param(lambda g: g.award_points("amy", 5, currency="points", source="seed"), id="points"),
     pytest.param(lambda g: g.track("amy", "workout"), id="event"),
     pytest.param(lambda g: g.streaks.record_activity("amy"), id="active-day"),
-    pytest.param(lambda g: g.track_referral(g.referral_code("amy"), "bob"), id="referred-someone"),
+    pytest.param(
+        lambda g: g.referrals.track(g.referrals.code("amy"), "bob"), id="referred-someone"
+    ),
 ]
 
 
@@ -157,12 +159,12 @@ ACTIVITY = [
 def test_an_existing_user_cannot_be_referred(
     r: Gamification, activity: Callable[[Gamification], Any]
 ) -> None:
-    code = r.referral_code("sean")
+    code = r.referrals.code("sean")
     activity(r)
     before = points(r, "amy")
-    exc = rejected(lambda: r.track_referral(code, "amy"))
+    exc = rejected(lambda: r.referrals.track(code, "amy"))
     assert exc.reason == "existing_user"
-    assert r.referral(exc.referral_id).flagged
+    assert r.referrals.get(exc.referral_id).flagged
     assert (points(r, "sean"), points(r, "amy")) == (0, before)
     assert r.notifications("sean") == []
 
@@ -172,32 +174,32 @@ def test_existing_user_rule_switched_off(
     make_engine: Make, activity: Callable[[Gamification], Any]
 ) -> None:
     g = engine(make_engine, reject_existing_user=False)
-    code = g.referral_code("sean")
+    code = g.referrals.code("sean")
     activity(g)
     before = points(g, "amy")
-    assert g.track_referral(code, "amy").status == "signed_up"
+    assert g.referrals.track(code, "amy").status == "signed_up"
     assert points(g, "amy") == before + 500
     assert not g.verify_ledger()
 
 
 def test_a_profile_without_activity_can_be_referred(r: Gamification) -> None:
     # A code (or a timezone) makes a profile, not activity: the host may create one first.
-    r.referral_code("amy")
+    r.referrals.code("amy")
     r.users.set_timezone("amy", "Europe/Paris")
-    assert r.track_referral(r.referral_code("sean"), "amy").status == "signed_up"
+    assert r.referrals.track(r.referrals.code("sean"), "amy").status == "signed_up"
 
 
 def test_activity_counts_up_to_the_referral_time(r: Gamification, clock: FakeClock) -> None:
-    code = r.referral_code("sean")
+    code = r.referrals.code("sean")
     clock.advance(hours=1)
     r.award_xp("amy", 10, source="lesson")  # an hour after START
     # Recorded late with at=: amy was not active yet when she signed up.
-    assert r.track_referral(code, "amy", at=START).status == "signed_up"
+    assert r.referrals.track(code, "amy", at=START).status == "signed_up"
     r.award_xp("bob", 10, source="lesson", at=START)
     # Activity at the very moment of the referral came first: it counts.
-    assert rejected(lambda: r.track_referral(code, "bob", at=START)).reason == "existing_user"
+    assert rejected(lambda: r.referrals.track(code, "bob", at=START)).reason == "existing_user"
     r.award_xp("cy", 10, source="lesson", at=START + timedelta(minutes=5))
-    assert rejected(lambda: r.track_referral(code, "cy")).reason == "existing_user"
+    assert rejected(lambda: r.referrals.track(code, "cy")).reason == "existing_user"
 
 
 # -- refusals write what the other rules' refusals write, replays still replay ---------------
@@ -206,7 +208,7 @@ def test_activity_counts_up_to_the_referral_time(r: Gamification, clock: FakeClo
 @pytest.mark.parametrize(
     ("setup", "reason"),
     [
-        pytest.param(lambda g: g.track_referral(g.referral_code("amy"), "sean"),
+        pytest.param(lambda g: g.referrals.track(g.referrals.code("amy"), "sean"),
                      "referral_cycle", id="cycle"),
         pytest.param(lambda g: g.award_xp("amy", 10, source="lesson"), "existing_user",
                      id="existing"),
@@ -215,35 +217,35 @@ def test_activity_counts_up_to_the_referral_time(r: Gamification, clock: FakeClo
 def test_a_refusal_writes_only_the_flagged_row_and_its_rate_limit_hit(
     g: Gamification, setup: Callable[[Gamification], Any], reason: str
 ) -> None:
-    code = g.referral_code("sean")
+    code = g.referrals.code("sean")
     setup(g)
-    self_referral = tables_written(g, lambda: g.track_referral(code, "sean"))
+    self_referral = tables_written(g, lambda: g.referrals.track(code, "sean"))
     assert self_referral == {"referrals", "rate_limit_hits"}
-    assert tables_written(g, lambda: g.track_referral(code, "amy")) == self_referral
-    assert g.referrals("sean")[0].reason == reason
+    assert tables_written(g, lambda: g.referrals.track(code, "amy")) == self_referral
+    assert g.referrals.list("sean")[0].reason == reason
 
 
 def test_replays_of_a_refusal_raise_it_again_and_write_nothing(
     r: Gamification, clock: FakeClock
 ) -> None:
-    r.track_referral(r.referral_code("ivy"), "jon")
-    jon = r.referral_code("jon")
-    first = rejected(lambda: r.track_referral(jon, "ivy", idempotency_key="signup-ivy"))
+    r.referrals.track(r.referrals.code("ivy"), "jon")
+    jon = r.referrals.code("jon")
+    first = rejected(lambda: r.referrals.track(jon, "ivy", idempotency_key="signup-ivy"))
     clock.advance(minutes=5)
     with unchanged(r):
-        again = rejected(lambda: r.track_referral(jon, "ivy", idempotency_key="signup-ivy"))
+        again = rejected(lambda: r.referrals.track(jon, "ivy", idempotency_key="signup-ivy"))
     assert (again.reason, again.referral_id) == (first.reason, first.referral_id)
 
 
 def test_a_paid_referral_replays_after_the_new_user_became_active(
     r: Gamification, clock: FakeClock
 ) -> None:
-    code = r.referral_code("sean")
-    paid = r.track_referral(code, "amy", idempotency_key="signup-amy")
+    code = r.referrals.code("sean")
+    paid = r.referrals.track(code, "amy", idempotency_key="signup-amy")
     r.award_xp("amy", 10, source="lesson")  # the welcome bonus made her active anyway
     clock.advance(minutes=5)
     with unchanged(r):
-        assert r.track_referral(code, "amy", idempotency_key="signup-amy") == paid
+        assert r.referrals.track(code, "amy", idempotency_key="signup-amy") == paid
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -304,7 +306,7 @@ def test_random_attempts_never_pay_a_cycle_and_refer_each_user_once(
     make_engine: Make, ops: list[Any]
 ) -> None:
     g = engine(make_engine)
-    codes = {user: g.referral_code(user) for user in USERS}  # profiles, not activity
+    codes = {user: g.referrals.code(user) for user in USERS}  # profiles, not activity
     referred_by: dict[str, str] = {}  # the paid referrals
     tried: set[str] = set()  # every referred user, flagged attempts included
     active: set[str] = set()
@@ -316,16 +318,16 @@ def test_random_attempts_never_pay_a_cycle_and_refer_each_user_once(
             pair = (USERS[i], USERS[j])
             if key in keys and keys[key][0] != pair:
                 with pytest.raises(errors.IdempotencyConflict):
-                    g.track_referral(codes[pair[0]], pair[1], idempotency_key=key)
+                    g.referrals.track(codes[pair[0]], pair[1], idempotency_key=key)
                 continue
             replay = key in keys
             want = keys[key][1] if replay else expected_reason(*pair, referred_by, tried, active)
             if want is None:
-                referral = g.track_referral(codes[pair[0]], pair[1], idempotency_key=key)
+                referral = g.referrals.track(codes[pair[0]], pair[1], idempotency_key=key)
                 assert referral.status == "signed_up"
             else:
                 with pytest.raises(errors.ReferralRejected) as info:
-                    g.track_referral(codes[pair[0]], pair[1], idempotency_key=key)
+                    g.referrals.track(codes[pair[0]], pair[1], idempotency_key=key)
                 assert info.value.reason == want
             if replay:
                 continue
@@ -341,13 +343,13 @@ def test_random_attempts_never_pay_a_cycle_and_refer_each_user_once(
         else:
             user = USERS[op[1]]
             if user in referred_by and user not in converted:
-                g.convert_referral(user, kind="first_purchase")
+                g.referrals.convert(user, kind="first_purchase")
                 converted.add(user)
             else:
                 with pytest.raises((errors.NotFound, errors.ReferralUnavailable)):
-                    g.convert_referral(user, kind="first_purchase")
+                    g.referrals.convert(user, kind="first_purchase")
     # What the database says, whatever the model thought.
-    paid = [x for u in USERS for x in g.referrals(u, limit=100) if not x.flagged]
+    paid = [x for u in USERS for x in g.referrals.list(u, limit=100) if not x.flagged]
     parent = {x.referred_id: x.referrer_id for x in paid}
     assert len(parent) == len(paid)  # each user referred (paid) at most once
     for user in USERS:

@@ -58,17 +58,17 @@ def rejected(call: Callable[[], Any]) -> errors.ReferralRejected:
 
 
 def test_code_is_made_once_and_stays(r: Gamification) -> None:
-    code = r.referral_code("sean", name="Seán")
+    code = r.referrals.code("sean", name="Seán")
     assert re.fullmatch(rf"SEAN-[{CODE_ALPHABET}]{{4}}", code)
     with unchanged(r):
-        assert r.referral_code("sean") == code
-        assert r.referral_code("sean", name="Someone Else") == code
-    assert r.referral_stats("sean").code == code
+        assert r.referrals.code("sean") == code
+        assert r.referrals.code("sean", name="Someone Else") == code
+    assert r.referrals.stats("sean").code == code
     assert r.profile("sean").created_at is not None  # a code belongs to a profile
 
 
 def test_codes_avoid_look_alikes_and_differ(r: Gamification) -> None:
-    codes = {r.referral_code(f"user-{i}") for i in range(300)}
+    codes = {r.referrals.code(f"user-{i}") for i in range(300)}
     assert len(codes) == 300
     for code in codes:
         assert code.startswith("FRIEND-")
@@ -80,22 +80,22 @@ def test_code_collisions_draw_again_then_grow(
 ) -> None:
     # With a "random" source that always draws the same character, every draw collides.
     monkeypatch.setattr("gamification_sdk.economy.referrals.secrets.choice", lambda chars: chars[0])
-    assert r.referral_code("a") == "FRIEND-2222"
-    assert r.referral_code("b") == "FRIEND-22222"  # 16 collisions later, one longer
-    assert r.referral_code("c") == "FRIEND-222222"
+    assert r.referrals.code("a") == "FRIEND-2222"
+    assert r.referrals.code("b") == "FRIEND-22222"  # 16 collisions later, one longer
+    assert r.referrals.code("c") == "FRIEND-222222"
 
 
 def test_code_format_is_configurable(make_engine: Make) -> None:
     g = engine(make_engine, code_format="{name}-swan-{random}", code_length=6, default_name="PAL")
-    assert re.fullmatch(rf"SEAN-SWAN-[{CODE_ALPHABET}]{{6}}", g.referral_code("s", name="sean"))
-    assert re.fullmatch(rf"PAL-SWAN-[{CODE_ALPHABET}]{{6}}", g.referral_code("t"))
+    assert re.fullmatch(rf"SEAN-SWAN-[{CODE_ALPHABET}]{{6}}", g.referrals.code("s", name="sean"))
+    assert re.fullmatch(rf"PAL-SWAN-[{CODE_ALPHABET}]{{6}}", g.referrals.code("t"))
     g2 = engine(make_engine, code_format="{random}", code_alphabet="ABCDEFGHJKMNPQRS")
-    assert re.fullmatch(r"[A-HJKMNP-S]{4}", g2.referral_code("u"))
+    assert re.fullmatch(r"[A-HJKMNP-S]{4}", g2.referrals.code("u"))
 
 
 def test_codes_are_case_insensitive_when_tracked(r: Gamification) -> None:
-    code = r.referral_code("sean")
-    assert r.track_referral(f"  {code.lower()} ", "amy").code == code
+    code = r.referrals.code("sean")
+    assert r.referrals.track(f"  {code.lower()} ", "amy").code == code
 
 
 @pytest.mark.parametrize(
@@ -147,8 +147,8 @@ def test_referral_config_loads_from_a_file_shape() -> None:
 
 
 def test_signup_pays_both_sides_through_the_ledger(r: Gamification) -> None:
-    code = r.referral_code("sean")
-    referral = r.track_referral(
+    code = r.referrals.code("sean")
+    referral = r.referrals.track(
         code, "amy", ip="203.0.113.7", device_fingerprint="fp-1", email="amy@example.com",
         utm={"source": "instagram", "campaign": "spring"},
     )  # fmt: skip
@@ -163,8 +163,8 @@ def test_signup_pays_both_sides_through_the_ledger(r: Gamification) -> None:
     assert (txn.reference_type, txn.reference_id) == ("referral", str(referral.id))
     (note,) = r.notifications("sean")
     assert note.kind == "referral_signed_up" and note.data["referred_id"] == "amy"
-    assert r.referral("amy") == r.referral(referral.id) == referral
-    assert r.referrals("sean") == [referral]
+    assert r.referrals.get("amy") == r.referrals.get(referral.id) == referral
+    assert r.referrals.list("sean") == [referral]
     assert not r.verify_ledger()
 
 
@@ -178,18 +178,18 @@ def test_rewards_are_configurable(make_engine: Make) -> None:
         rate_limits=NO_LIMIT,
     )  # fmt: skip
     g = make_engine(config=config)
-    g.track_referral(g.referral_code("sean"), "amy")
+    g.referrals.track(g.referrals.code("sean"), "amy")
     assert g.balance("sean", "gems") == 100 and g.history("amy").transactions == ()
-    done = g.convert_referral("amy", kind="first_session")
+    done = g.referrals.convert("amy", kind="first_session")
     assert done.points == 7 and g.balance("sean", "gems") == 107
     assert [m.tier for m in done.milestones] == ["first"]
     assert g.users.inventory("sean").titles == ("Recruiter",)
-    assert g.referral_stats("sean").earned == {"gems": 107}
+    assert g.referrals.stats("sean").earned == {"gems": 107}
 
 
 def test_first_currency_is_the_default(make_engine: Make) -> None:
     g = make_engine(config=Config(currencies=[CurrencyConfig("coins")], rate_limits=NO_LIMIT))
-    g.track_referral(g.referral_code("sean"), "amy")
+    g.referrals.track(g.referrals.code("sean"), "amy")
     assert g.balance("amy", "coins") == 500
 
 
@@ -197,41 +197,41 @@ def test_first_currency_is_the_default(make_engine: Make) -> None:
 
 
 def _self_referral(g: Gamification) -> Callable[[], Referral]:
-    code = g.referral_code("sean")
-    return lambda: g.track_referral(code, "sean")
+    code = g.referrals.code("sean")
+    return lambda: g.referrals.track(code, "sean")
 
 
 def _same_ip_as_code(g: Gamification) -> Callable[[], Referral]:
-    code = g.referral_code("sean", ip="198.51.100.4")
-    return lambda: g.track_referral(code, "amy", ip="198.51.100.4")
+    code = g.referrals.code("sean", ip="198.51.100.4")
+    return lambda: g.referrals.track(code, "amy", ip="198.51.100.4")
 
 
 def _same_ip_as_own_signup(g: Gamification) -> Callable[[], Referral]:
     # The referrer joined through someone else's code from this IP (IPv4-mapped is the same).
-    g.track_referral(g.referral_code("zed"), "sean", ip="198.51.100.4")
-    code = g.referral_code("sean")
-    return lambda: g.track_referral(code, "amy", ip="::ffff:198.51.100.4")
+    g.referrals.track(g.referrals.code("zed"), "sean", ip="198.51.100.4")
+    code = g.referrals.code("sean")
+    return lambda: g.referrals.track(code, "amy", ip="::ffff:198.51.100.4")
 
 
 def _ip_velocity(g: Gamification) -> Callable[[], Referral]:
     for i in range(3):
-        g.track_referral(g.referral_code(f"ref-{i}"), f"new-{i}", ip="192.0.2.1")
-    code = g.referral_code("sean")
-    return lambda: g.track_referral(code, "amy", ip="192.0.2.1")
+        g.referrals.track(g.referrals.code(f"ref-{i}"), f"new-{i}", ip="192.0.2.1")
+    code = g.referrals.code("sean")
+    return lambda: g.referrals.track(code, "amy", ip="192.0.2.1")
 
 
 def _device_seen(g: Gamification) -> Callable[[], Referral]:
-    code = g.referral_code("sean")
-    g.track_referral(code, "amy", device_fingerprint="phone-1")
-    return lambda: g.track_referral(code, "bob", device_fingerprint="phone-1")
+    code = g.referrals.code("sean")
+    g.referrals.track(code, "amy", device_fingerprint="phone-1")
+    return lambda: g.referrals.track(code, "bob", device_fingerprint="phone-1")
 
 
 def _referred_twice_after_flag(g: Gamification) -> Callable[[], Referral]:
     # amy's first referral was flagged (self-made IP); a second referrer tries again.
-    rejected(lambda: g.track_referral(g.referral_code("sean", ip="192.0.2.9"), "amy",
+    rejected(lambda: g.referrals.track(g.referrals.code("sean", ip="192.0.2.9"), "amy",
                                       ip="192.0.2.9"))  # fmt: skip
-    code = g.referral_code("zed")
-    return lambda: g.track_referral(code, "amy")
+    code = g.referrals.code("zed")
+    return lambda: g.referrals.track(code, "amy")
 
 
 RULES = [
@@ -255,7 +255,7 @@ def test_each_rule_flags_when_on(
     before = {u: points(g, u) for u in ("sean", "amy", "bob", "zed")}
     exc = rejected(call)
     assert exc.reason == reason
-    stored = g.referral(exc.referral_id)
+    stored = g.referrals.get(exc.referral_id)
     assert (stored.flagged, stored.reason, stored.status) == (True, reason, "pending")
     assert (stored.referrer_points, stored.referred_points) == (0, 0)
     assert {u: points(g, u) for u in before} == before  # nothing paid
@@ -276,8 +276,8 @@ def test_each_rule_can_be_switched_off(
 
 def test_a_user_is_welcomed_once_whatever_the_rules(make_engine: Make) -> None:
     g = engine(make_engine, reject_referred_twice=False)
-    g.track_referral(g.referral_code("sean"), "amy")
-    assert rejected(lambda: g.track_referral(g.referral_code("zed"), "amy")).reason == (
+    g.referrals.track(g.referrals.code("sean"), "amy")
+    assert rejected(lambda: g.referrals.track(g.referrals.code("zed"), "amy")).reason == (
         "referred_twice"
     )
     assert points(g, "amy") == 500 and points(g, "zed") == 0
@@ -286,20 +286,20 @@ def test_a_user_is_welcomed_once_whatever_the_rules(make_engine: Make) -> None:
 def test_ip_window_is_seven_days_and_counts_flagged_attempts(
     r: Gamification, clock: FakeClock
 ) -> None:
-    code = r.referral_code("sean")
-    rejected(lambda: r.track_referral(code, "sean", ip="192.0.2.1"))  # flagged, still counted
-    r.track_referral(code, "a", ip="192.0.2.1")
+    code = r.referrals.code("sean")
+    rejected(lambda: r.referrals.track(code, "sean", ip="192.0.2.1"))  # flagged, still counted
+    r.referrals.track(code, "a", ip="192.0.2.1")
     clock.advance(days=3)
-    r.track_referral(code, "b", ip="192.0.2.1")
-    assert rejected(lambda: r.track_referral(code, "c", ip="192.0.2.1")).reason == "ip_velocity"
+    r.referrals.track(code, "b", ip="192.0.2.1")
+    assert rejected(lambda: r.referrals.track(code, "c", ip="192.0.2.1")).reason == "ip_velocity"
     clock.advance(days=4)  # the first two are 7 days old: out of the window
-    assert r.track_referral(code, "d", ip="192.0.2.1").status == "signed_up"
+    assert r.referrals.track(code, "d", ip="192.0.2.1").status == "signed_up"
 
 
 def test_rules_are_checked_in_order(r: Gamification) -> None:
-    code = r.referral_code("sean", ip="192.0.2.5")
+    code = r.referrals.code("sean", ip="192.0.2.5")
     # Self-referral from the referrer's own IP: the first rule names it.
-    assert rejected(lambda: r.track_referral(code, "sean", ip="192.0.2.5")).reason == (
+    assert rejected(lambda: r.referrals.track(code, "sean", ip="192.0.2.5")).reason == (
         "self_referral"
     )
 
@@ -308,88 +308,88 @@ def test_rules_are_checked_in_order(r: Gamification) -> None:
 
 
 def test_flagged_referral_is_stored_and_pays_nothing(r: Gamification) -> None:
-    code = r.referral_code("sean")
+    code = r.referrals.code("sean")
     before = r.dump()
-    exc = rejected(lambda: r.track_referral(code, "sean", ip="192.0.2.1", email="s@x.io"))
+    exc = rejected(lambda: r.referrals.track(code, "sean", ip="192.0.2.1", email="s@x.io"))
     assert r.dump() != before  # the flagged row committed despite the exception
     assert str(exc).startswith("referral rejected: self_referral")
     assert r.history("sean").transactions == ()
-    assert r.referrals("sean")[0].email == "s@x.io"
-    stats = r.referral_stats("sean")
+    assert r.referrals.list("sean")[0].email == "s@x.io"
+    stats = r.referrals.stats("sean")
     assert (stats.flagged, stats.counts["pending"], stats.counts["signed_up"]) == (1, 1, 0)
     assert stats.earned == {}
     with pytest.raises(errors.NotFound):
-        r.referral("nobody")  # flagged rows are not found by the new user's id
+        r.referrals.get("nobody")  # flagged rows are not found by the new user's id
     assert r.notifications("sean") == []
 
 
 def test_replay_of_a_rejection_raises_it_again_and_writes_nothing(
     r: Gamification, clock: FakeClock
 ) -> None:
-    code = r.referral_code("sean")
-    first = rejected(lambda: r.track_referral(code, "sean", idempotency_key="signup-1"))
+    code = r.referrals.code("sean")
+    first = rejected(lambda: r.referrals.track(code, "sean", idempotency_key="signup-1"))
     clock.advance(minutes=5)
     with unchanged(r):
-        again = rejected(lambda: r.track_referral(code, "sean", idempotency_key="signup-1"))
+        again = rejected(lambda: r.referrals.track(code, "sean", idempotency_key="signup-1"))
     assert (again.reason, again.referral_id) == (first.reason, first.referral_id)
     with pytest.raises(errors.IdempotencyConflict):
-        r.track_referral(code, "amy", idempotency_key="signup-1")
+        r.referrals.track(code, "amy", idempotency_key="signup-1")
 
 
 def test_flagged_referral_inside_a_batch_commits_with_it(r: Gamification) -> None:
-    code = r.referral_code("sean")
+    code = r.referrals.code("sean")
     with r.batch():
-        r.track_referral(code, "amy")
-        rejected(lambda: r.track_referral(code, "sean"))
-    assert [x.flagged for x in r.referrals("sean")] == [True, False]
+        r.referrals.track(code, "amy")
+        rejected(lambda: r.referrals.track(code, "sean"))
+    assert [x.flagged for x in r.referrals.list("sean")] == [True, False]
     assert points(r, "sean") == 500
 
 
 def test_unknown_code_writes_nothing(r: Gamification) -> None:
-    r.referral_code("sean")
+    r.referrals.code("sean")
     with unchanged(r), pytest.raises(errors.UnknownReferralCode) as info:
-        r.track_referral("NOPE-2345", "amy")
+        r.referrals.track("NOPE-2345", "amy")
     assert isinstance(info.value, errors.NotFound) and info.value.code == "NOPE-2345"
 
 
 def test_unknown_users_with_auto_create_off(make_engine: Make, db_path: Path) -> None:
     g = engine(make_engine, path=db_path)
-    code = g.referral_code("sean", ip="192.0.2.1")
+    code = g.referrals.code("sean", ip="192.0.2.1")
     g.settings.apply(attrs.evolve(g.config, auto_create_profiles=False))
     with unchanged(g):
         with pytest.raises(errors.UnknownUser):
-            g.referral_code("ghost")
+            g.referrals.code("ghost")
         with pytest.raises(errors.UnknownUser):
-            g.track_referral(code, "ghost")
+            g.referrals.track(code, "ghost")
     # A flagged referral needs no profile: it is stored all the same.
-    rejected(lambda: g.track_referral(code, "ghost", ip="192.0.2.1"))
-    assert g.referrals("sean")[0].reason == "same_ip"
+    rejected(lambda: g.referrals.track(code, "ghost", ip="192.0.2.1"))
+    assert g.referrals.list("sean")[0].reason == "same_ip"
 
 
 # -- the rate limit --------------------------------------------------------------------------
 
 
 def test_tracking_is_rate_limited_per_referrer(g: Gamification, clock: FakeClock) -> None:
-    code = g.referral_code("sean")
+    code = g.referrals.code("sean")
     for i in range(3):
-        g.track_referral(code, f"new-{i}")
+        g.referrals.track(code, f"new-{i}")
     with unchanged(g), pytest.raises(errors.RateLimited) as info:
-        g.track_referral(code, "new-3")
+        g.referrals.track(code, "new-3")
     assert (info.value.action, info.value.user_id) == ("referral_track", "sean")
-    g.track_referral(g.referral_code("zed"), "new-3")  # another referrer has their own limit
+    g.referrals.track(g.referrals.code("zed"), "new-3")  # another referrer has their own limit
     clock.advance(days=1)
-    assert g.track_referral(code, "new-4").status == "signed_up"
+    assert g.referrals.track(code, "new-4").status == "signed_up"
 
 
 def test_refused_call_inside_a_batch_does_not_doom_it(g: Gamification) -> None:
-    code = g.referral_code("sean")
+    code = g.referrals.code("sean")
     with g.batch():
         for i in range(3):
-            g.track_referral(code, f"new-{i}")
+            g.referrals.track(code, f"new-{i}")
         with pytest.raises(errors.RateLimited):
-            g.track_referral(code, "new-3")
+            g.referrals.track(code, "new-3")
         with pytest.raises(errors.UnknownReferralCode):
-            g.track_referral("NOPE-2345", "new-3")
+            g.referrals.track("NOPE-2345", "new-3")
     assert points(g, "sean") == 1500
 
 
@@ -397,9 +397,9 @@ def test_refused_call_inside_a_batch_does_not_doom_it(g: Gamification) -> None:
 
 
 def test_conversion_pays_the_referrer_once(r: Gamification, clock: FakeClock) -> None:
-    code = r.referral_code("sean")
-    referral = r.track_referral(code, "amy")
-    done = r.convert_referral(referral.id, kind="first_purchase", revenue=49.99,
+    code = r.referrals.code("sean")
+    referral = r.referrals.track(code, "amy")
+    done = r.referrals.convert(referral.id, kind="first_purchase", revenue=49.99,
                               idempotency_key="order-1")  # fmt: skip
     assert done.points == 2000 and done.referral.status == "converted"
     assert (done.referral.conversion_kind, done.referral.revenue) == ("first_purchase", 49.99)
@@ -407,11 +407,11 @@ def test_conversion_pays_the_referrer_once(r: Gamification, clock: FakeClock) ->
     assert points(r, "sean") == 500 + 2000 + 500
     clock.advance(minutes=5)
     with unchanged(r):
-        assert r.convert_referral(referral.id, kind="first_purchase", revenue=49.99,
+        assert r.referrals.convert(referral.id, kind="first_purchase", revenue=49.99,
                                   idempotency_key="order-1") == done  # fmt: skip
     # A second conversion (another key, another kind) is refused: it pays once.
     with unchanged(r), pytest.raises(errors.ReferralAlreadyConverted) as info:
-        r.convert_referral("amy", kind="first_session", idempotency_key="session-1")
+        r.referrals.convert("amy", kind="first_session", idempotency_key="session-1")
     assert (info.value.referral_id, info.value.status) == (referral.id, "converted")
     assert [n.kind for n in r.notifications("sean")][:2] == [
         "referral_milestone",
@@ -421,57 +421,57 @@ def test_conversion_pays_the_referrer_once(r: Gamification, clock: FakeClock) ->
 
 
 def test_flagged_or_unknown_referrals_do_not_convert(r: Gamification) -> None:
-    code = r.referral_code("sean")
-    exc = rejected(lambda: r.track_referral(code, "sean"))
+    code = r.referrals.code("sean")
+    exc = rejected(lambda: r.referrals.track(code, "sean"))
     with unchanged(r):
         with pytest.raises(errors.ReferralUnavailable):
-            r.convert_referral(exc.referral_id, kind="first_purchase")
+            r.referrals.convert(exc.referral_id, kind="first_purchase")
         with pytest.raises(errors.NotFound):
-            r.convert_referral("sean", kind="first_purchase")
+            r.referrals.convert("sean", kind="first_purchase")
         with pytest.raises(errors.NotFound):
-            r.convert_referral(999, kind="first_purchase")
+            r.referrals.convert(999, kind="first_purchase")
 
 
 # -- statuses --------------------------------------------------------------------------------
 
 
 def test_statuses_move_as_documented(r: Gamification) -> None:
-    code = r.referral_code("sean")
+    code = r.referrals.code("sean")
     for user in ("a", "b", "c"):
-        r.track_referral(code, user)
+        r.referrals.track(code, user)
     with unchanged(r), pytest.raises(errors.ReferralUnavailable):
-        r.set_referral_status("a", "paid_client")  # not converted yet
-    r.convert_referral("a", kind="first_purchase")
-    assert r.set_referral_status("a", "paid_client").status == "paid_client"
-    assert r.set_referral_status("b", "churned").status == "churned"
+        r.referrals.set_status("a", "paid_client")  # not converted yet
+    r.referrals.convert("a", kind="first_purchase")
+    assert r.referrals.set_status("a", "paid_client").status == "paid_client"
+    assert r.referrals.set_status("b", "churned").status == "churned"
     with unchanged(r):
-        assert r.set_referral_status("b", "churned").status == "churned"  # no-op
+        assert r.referrals.set_status("b", "churned").status == "churned"  # no-op
     # A churned referral that never converted can still convert.
-    assert r.convert_referral("b", kind="first_session").referral.status == "converted"
-    stats = r.referral_stats("sean")
+    assert r.referrals.convert("b", kind="first_session").referral.status == "converted"
+    stats = r.referrals.stats("sean")
     assert stats.counts == {"pending": 0, "signed_up": 1, "converted": 1, "paid_client": 1,
                             "churned": 0}  # fmt: skip
     assert stats.converted == 2
-    r.set_referral_status("a", "churned")
-    assert r.referral_stats("sean").converted == 2  # milestones never go back
-    flagged = rejected(lambda: r.track_referral(code, "sean")).referral_id
+    r.referrals.set_status("a", "churned")
+    assert r.referrals.stats("sean").converted == 2  # milestones never go back
+    flagged = rejected(lambda: r.referrals.track(code, "sean")).referral_id
     with unchanged(r), pytest.raises(errors.ReferralUnavailable):
-        r.set_referral_status(flagged, "churned")
+        r.referrals.set_status(flagged, "churned")
 
 
 # -- milestones ------------------------------------------------------------------------------
 
 
 def test_milestone_boundaries_pay_each_tier_once(r: Gamification) -> None:
-    code = r.referral_code("sean")
+    code = r.referrals.code("sean")
     for i in range(6):
-        r.track_referral(code, f"friend-{i}")
+        r.referrals.track(code, f"friend-{i}")
     paid = []
     for i in range(6):
         before = points(r, "sean")
-        done = r.convert_referral(f"friend-{i}", kind="first_purchase")
+        done = r.referrals.convert(f"friend-{i}", kind="first_purchase")
         paid.append((points(r, "sean") - before, [m.tier for m in done.milestones]))
-        stats = r.referral_stats("sean")
+        stats = r.referrals.stats("sean")
         assert stats.converted == i + 1
     assert paid == [
         (2000 + 500, ["bronze"]),
@@ -481,7 +481,7 @@ def test_milestone_boundaries_pay_each_tier_once(r: Gamification) -> None:
         (2000 + 3000, ["silver"]),  # the 5th: Silver, once
         (2000, []),  # the 6th: nothing more until Gold at 10
     ]
-    stats = r.referral_stats("sean")
+    stats = r.referrals.stats("sean")
     assert (stats.tier, stats.next_tier, stats.referrals_to_next) == ("silver", "gold", 4)
     assert [m.tier for m in stats.milestones] == ["bronze", "silver"]
     assert stats.earned == {"points": 6 * 500 + 6 * 2000 + 500 + 3000}
@@ -493,10 +493,10 @@ def test_milestone_boundaries_pay_each_tier_once(r: Gamification) -> None:
 
 
 def test_signups_alone_reach_no_milestone(r: Gamification) -> None:
-    code = r.referral_code("sean")
+    code = r.referrals.code("sean")
     for i in range(5):
-        r.track_referral(code, f"friend-{i}")
-    stats = r.referral_stats("sean")
+        r.referrals.track(code, f"friend-{i}")
+    stats = r.referrals.stats("sean")
     assert (stats.counts["signed_up"], stats.converted, stats.tier) == (5, 0, None)
     assert (stats.next_tier, stats.referrals_to_next) == ("bronze", 1)
 
@@ -508,10 +508,10 @@ def test_milestone_badge_as_an_achievement(r: Gamification) -> None:
                                         "target": 5}}]},
         name="badges",
     )  # fmt: skip
-    code = r.referral_code("sean")
+    code = r.referrals.code("sean")
     for i in range(5):
-        r.track_referral(code, f"friend-{i}")
-        r.convert_referral(f"friend-{i}", kind="first_purchase")
+        r.referrals.track(code, f"friend-{i}")
+        r.referrals.convert(f"friend-{i}", kind="first_purchase")
         assert r.achievements.get("sean", "silver_recruiter").unlocked == (i == 4)
     assert r.users.stats("sean").days_active == 0  # referrals are not the referrer's activity
 
@@ -535,16 +535,16 @@ class DisposableEmails:
 def test_check_referral_plugin_flags(make_engine: Make) -> None:
     plugin = DisposableEmails()
     g = engine(make_engine, plugins=(plugin,))
-    code = g.referral_code("sean")
-    exc = rejected(lambda: g.track_referral(code, "amy", email="amy@spam.test", at=START))
+    code = g.referrals.code("sean")
+    exc = rejected(lambda: g.referrals.track(code, "amy", email="amy@spam.test", at=START))
     assert exc.reason == "disposable email"
-    assert g.referral(exc.referral_id).reason == "disposable email"
-    assert g.track_referral(code, "bob", email="bob@example.com").status == "signed_up"
+    assert g.referrals.get(exc.referral_id).reason == "disposable email"
+    assert g.referrals.track(code, "bob", email="bob@example.com").status == "signed_up"
     assert plugin.seen[0] == ReferralAttempt(
         code, "sean", "amy", None, None, "amy@spam.test", None, START
     )
     # A referral a built-in rule flags never reaches the plugins.
-    rejected(lambda: g.track_referral(code, "sean"))
+    rejected(lambda: g.referrals.track(code, "sean"))
     assert len(plugin.seen) == 2
 
 
@@ -579,7 +579,7 @@ def test_random_referral_sequences_never_pay_a_tier_twice(
 ) -> None:
     g = engine(make_engine, milestones=TIERS, max_referrals_per_ip=2)
     referrers = [f"ref-{i}" for i in range(3)]
-    codes = [g.referral_code(user) for user in referrers]
+    codes = [g.referrals.code(user) for user in referrers]
     expected_errors = (
         errors.ReferralRejected, errors.ReferralUnavailable, errors.NotFound,
         errors.IdempotencyConflict,
@@ -588,17 +588,17 @@ def test_random_referral_sequences_never_pay_a_tier_twice(
         try:
             if op[0] == "track":
                 _, who, new, ip, device, key = op
-                g.track_referral(codes[who], f"new-{new}", ip=ip, device_fingerprint=device,
+                g.referrals.track(codes[who], f"new-{new}", ip=ip, device_fingerprint=device,
                                  idempotency_key=key)  # fmt: skip
             elif op[0] == "convert":
-                g.convert_referral(f"new-{op[1]}", kind="first_purchase", idempotency_key=op[2])
+                g.referrals.convert(f"new-{op[1]}", kind="first_purchase", idempotency_key=op[2])
             else:
-                g.set_referral_status(f"new-{op[1]}", op[2])
+                g.referrals.set_status(f"new-{op[1]}", op[2])
         except expected_errors:
             pass
     assert not g.verify_ledger()
     for user in referrers:
-        stats = g.referral_stats(user)
+        stats = g.referrals.stats(user)
         tiers = [m.tier for m in stats.milestones]
         assert tiers == [t.tier for t in TIERS if t.referrals <= stats.converted]
         history = g.history(user, limit=1000).transactions
@@ -612,8 +612,8 @@ def test_random_referral_sequences_never_pay_a_tier_twice(
 def test_two_processes_sharing_a_file_welcome_a_user_once(make_engine: Make, db_path: Path) -> None:
     first = engine(make_engine, path=db_path)
     second = engine(make_engine, path=db_path)
-    first.track_referral(first.referral_code("sean"), "amy")
-    assert rejected(lambda: second.track_referral(second.referral_code("zed"), "amy")).reason == (
+    first.referrals.track(first.referrals.code("sean"), "amy")
+    assert rejected(lambda: second.referrals.track(second.referrals.code("zed"), "amy")).reason == (
         "referred_twice"
     )
     assert (second.balance("amy", "points"), second.balance("zed", "points")) == (500, 0)

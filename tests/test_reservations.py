@@ -26,7 +26,7 @@ def rich(g: Gamification) -> Gamification:
 
 
 def held(engine: Gamification, user: str = "alice") -> tuple[int, int, int]:
-    b = engine.balances(user)["points"]
+    b = engine.points.balances(user)["points"]
     assert b.available == b.balance - b.held
     return b.balance, b.held, b.available
 
@@ -42,7 +42,7 @@ def test_reserve_holds_funds(rich: Gamification) -> None:
     assert r.created_at == START
     assert r.expires_at == START + timedelta(minutes=15)
     assert r.transaction_id is None
-    assert rich.reservation(r.id) == r
+    assert rich.points.reservation(r.id) == r
     assert held(rich) == (100, 40, 60)
     assert rich.balance("alice", "points") == 100
     # A hold is not a transaction: history is unchanged.
@@ -88,11 +88,11 @@ def test_commit_turns_the_hold_into_a_purchase(rich: Gamification) -> None:
     assert t.description == "Order #9"
     assert t.source == "purchase"
     assert held(rich) == (60, 0, 60)
-    closed = rich.reservation(r.id)
+    closed = rich.points.reservation(r.id)
     assert closed.status == "committed"
     assert closed.transaction_id == t.id
     assert rich.history("alice").transactions[0] == t
-    b = rich.balances("alice")["points"]
+    b = rich.points.balances("alice")["points"]
     assert b.lifetime_spent == 40
     assert not rich.verify_ledger()
 
@@ -105,14 +105,14 @@ def test_commit_without_a_reference_points_at_the_reservation(rich: Gamification
 
 
 def test_release_leaves_the_balance_exactly_as_before(rich: Gamification) -> None:
-    before = rich.balances("alice")
+    before = rich.points.balances("alice")
     r = rich.reserve_points("alice", 100, currency="points", ttl=60)
     assert held(rich) == (100, 100, 0)
     released = rich.release_reservation(r.id)
     assert released.status == "released"
     assert released.id == r.id
-    assert rich.balances("alice") == before
-    assert rich.reservation(r.id).status == "released"
+    assert rich.points.balances("alice") == before
+    assert rich.points.reservation(r.id).status == "released"
     assert rich.spend_points("alice", 100, currency="points", source="shop").balance_after == 0
 
 
@@ -141,7 +141,7 @@ def test_commit_after_expiry_is_refused(rich: Gamification, clock: FakeClock) ->
         rich.commit_reservation(r.id)
     assert info.value.reservation_id == r.id
     assert isinstance(info.value, errors.InvalidInput)
-    assert rich.reservation(r.id).status == "active"
+    assert rich.points.reservation(r.id).status == "active"
     assert held(rich) == (100, 50, 50)
     # A hold that has not run out yet still commits.
     t = rich.commit_reservation(ok.id)
@@ -167,38 +167,38 @@ def test_expire_reservations_releases_every_expired_hold(
     assert held(rich) == (100, 40, 60)
 
     with unchanged(rich):
-        assert rich.expire_reservations(START + timedelta(seconds=29)) == []
-    expired = rich.expire_reservations(START + timedelta(seconds=60))
+        assert rich.points.expire_reservations(START + timedelta(seconds=29)) == []
+    expired = rich.points.expire_reservations(START + timedelta(seconds=60))
     assert sorted(r.id for r in expired) == [a.id, b.id]
     assert all(r.status == "expired" for r in expired)
     assert {r.id: r.amount for r in expired} == {a.id: 10, b.id: 20}
-    assert rich.reservation(a.id).status == "expired"
-    assert rich.reservation(b.id).status == "expired"
-    assert rich.reservation(c.id).status == "active"
-    assert rich.reservation(d.id).status == "released"
+    assert rich.points.reservation(a.id).status == "expired"
+    assert rich.points.reservation(b.id).status == "expired"
+    assert rich.points.reservation(c.id).status == "active"
+    assert rich.points.reservation(d.id).status == "released"
     assert held(rich) == (100, 30, 70)
     assert held(rich, "bob") == (50, 0, 50)
 
     with unchanged(rich):
-        assert rich.expire_reservations(START + timedelta(seconds=60)) == []
+        assert rich.points.expire_reservations(START + timedelta(seconds=60)) == []
     with pytest.raises(errors.ReservationClosed) as info:
         rich.commit_reservation(a.id)
     assert info.value.status == "expired"
 
     # Without an argument, the engine's clock decides.
     clock.advance(seconds=600)
-    assert [r.id for r in rich.expire_reservations()] == [c.id]
+    assert [r.id for r in rich.points.expire_reservations()] == [c.id]
     with unchanged(rich):
-        assert rich.expire_reservations() == []
+        assert rich.points.expire_reservations() == []
     assert held(rich) == (100, 0, 100)
     assert not rich.verify_ledger()
 
 
 def test_expire_needs_an_aware_datetime(rich: Gamification) -> None:
     with pytest.raises(errors.InvalidInput):
-        rich.expire_reservations(START.replace(tzinfo=None))
+        rich.points.expire_reservations(START.replace(tzinfo=None))
     with pytest.raises(errors.InvalidInput):
-        rich.expire_reservations("2026-03-02")  # type: ignore[arg-type]
+        rich.points.expire_reservations("2026-03-02")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -219,13 +219,13 @@ def test_huge_ttl_is_invalid_input(rich: Gamification, ttl: object) -> None:
 
 @pytest.mark.parametrize("rid", [0, -1, "1", 1.0, None, True])
 def test_bad_reservation_ids(rich: Gamification, rid: object) -> None:
-    for call in (rich.commit_reservation, rich.release_reservation, rich.reservation):
+    for call in (rich.commit_reservation, rich.release_reservation, rich.points.reservation):
         with unchanged(rich), pytest.raises(errors.InvalidInput):
             call(rid)  # type: ignore[operator]
 
 
 def test_unknown_reservation(rich: Gamification) -> None:
-    for call in (rich.commit_reservation, rich.release_reservation, rich.reservation):
+    for call in (rich.commit_reservation, rich.release_reservation, rich.points.reservation):
         with unchanged(rich), pytest.raises(errors.NotFound):
             call(999)  # type: ignore[operator]
 
@@ -233,7 +233,7 @@ def test_unknown_reservation(rich: Gamification) -> None:
 def test_failed_external_step_leaves_no_trace(rich: Gamification, clock: FakeClock) -> None:
     """Reserve, the shop's order call fails, release: as if nothing had happened."""
     rich.spend_points("alice", 10, currency="points", source="shop")
-    balances = rich.balances("alice")
+    balances = rich.points.balances("alice")
     history = rich.history("alice")
 
     class ShopDown(Exception):
@@ -250,9 +250,9 @@ def test_failed_external_step_leaves_no_trace(rich: Gamification, clock: FakeClo
         rich.release_reservation(r.id)
     else:  # pragma: no cover
         pytest.fail("the order was expected to fail")
-    assert rich.balances("alice") == balances
+    assert rich.points.balances("alice") == balances
     assert rich.history("alice") == history
-    assert rich.reservation(r.id).status == "released"
+    assert rich.points.reservation(r.id).status == "released"
     assert not rich.verify_ledger()
 
 
@@ -267,7 +267,7 @@ def test_refund_of_a_committed_purchase(rich: Gamification) -> None:
     assert rich.balance("alice", "points") == 100
     with unchanged(rich), pytest.raises(errors.NotRefundable):
         rich.refund(purchase.id, amount=1)
-    b = rich.balances("alice")["points"]
+    b = rich.points.balances("alice")["points"]
     assert (b.balance, b.held, b.lifetime_earned, b.lifetime_spent) == (100, 0, 100, 0)
     assert not rich.verify_ledger()
 
@@ -281,8 +281,8 @@ def test_reservations_per_currency(make_engine: Callable[..., Gamification]) -> 
     with unchanged(e), pytest.raises(errors.NotSpendable):
         e.reserve_points("alice", 10, currency="gems", ttl=60)
     r = e.reserve_points("alice", 50, currency="coins", ttl=60)
-    assert e.balances("alice")["coins"].available == 0
-    assert e.balances("alice")["gems"].available == 50
+    assert e.points.balances("alice")["coins"].available == 0
+    assert e.points.balances("alice")["gems"].available == 50
     e.commit_reservation(r.id)
     assert e.balance("alice", "coins") == 0
 
@@ -316,7 +316,7 @@ def test_commit_inside_a_failed_batch_keeps_the_hold(rich: Gamification) -> None
     with pytest.raises(RuntimeError), rich.batch():
         rich.commit_reservation(r.id)
         raise RuntimeError("host failure after commit")
-    assert rich.reservation(r.id).status == "active"
+    assert rich.points.reservation(r.id).status == "active"
     assert held(rich) == (100, 30, 70)
     rich.commit_reservation(r.id)
     assert held(rich) == (70, 0, 70)

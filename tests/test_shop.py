@@ -73,7 +73,7 @@ def shop_engine(make_engine: Make, *plugins: object, path: str | Path = ":memory
 
 
 def stock_of(g: Gamification, key: str) -> tuple[int | None, int]:
-    (listing,) = [item for item in g.shop() if item.key == key]
+    (listing,) = [item for item in g.shop.list() if item.key == key]
     return listing.stock, listing.sold
 
 
@@ -104,7 +104,7 @@ def test_catalogue_loads_from_toml_and_lists(make_engine: Make, tmp_path: Path) 
     g = make_engine(config=Config(currencies=[CurrencyConfig("points"), CurrencyConfig("gems")]))
     report = g.events.load(path)
     assert report.added == ("shop:freeze", "shop:winter_hat")
-    freeze, hat = g.shop()
+    freeze, hat = g.shop.list()
     assert (freeze.key, freeze.kind, freeze.price, freeze.stock, freeze.per_user_limit) == (
         "freeze",
         "streak_freeze",
@@ -167,9 +167,9 @@ def test_an_item_key_belongs_to_one_set_and_retired_items_leave_the_shop(
     ]
     report = g.events.load({"shop": ITEMS[:1]}, name="shop")
     assert set(report.retired) == {"shop:hat", "shop:legend", "shop:boost", "shop:shirt"}
-    assert [item.key for item in g.shop()] == ["freeze"]
+    assert [item.key for item in g.shop.list()] == ["freeze"]
     with unchanged(g), pytest.raises(errors.NotFound) as found:
-        g.purchase("ada", "hat")
+        g.shop.purchase("ada", "hat")
     assert found.value.what == "item_key"
 
 
@@ -198,13 +198,13 @@ def test_the_shop_migration_keeps_existing_definitions(clock: FakeClock, db_path
 
 def test_internal_items_are_granted_in_the_commit(make_engine: Make) -> None:
     g = shop_engine(make_engine)
-    freeze = g.purchase("ada", "freeze", quantity=2)
+    freeze = g.shop.purchase("ada", "freeze", quantity=2)
     assert (freeze.status, freeze.price, freeze.items) == ("completed", {"points": 200},
                                                            {"streak_freeze": 2})  # fmt: skip
     assert g.streaks.get("ada").freezes == 2
-    hat = g.purchase("ada", "hat")
-    boost = g.purchase("ada", "boost", quantity=3)
-    title = g.purchase("ada", "legend")
+    hat = g.shop.purchase("ada", "hat")
+    boost = g.shop.purchase("ada", "boost", quantity=3)
+    title = g.shop.purchase("ada", "legend")
     assert (boost.items, title.title) == ({"tier_boost": 6}, "Legend")
     inventory = g.users.inventory("ada")
     assert inventory.items == {"golden_hat": 1, "streak_freeze": 2, "tier_boost": 6}
@@ -217,51 +217,51 @@ def test_internal_items_are_granted_in_the_commit(make_engine: Make) -> None:
         "shop_order",
         str(hat.id),
     )
-    assert g.reservation(hat.reservation_ids[0]).status == "committed"
-    assert g.orders("ada") == [g.order(o.id) for o in (title, boost, hat, freeze)]
-    assert [o.id for o in g.orders("ada", limit=2, before=boost.id)] == [hat.id, freeze.id]
+    assert g.points.reservation(hat.reservation_ids[0]).status == "committed"
+    assert g.shop.orders("ada") == [g.shop.order(o.id) for o in (title, boost, hat, freeze)]
+    assert [o.id for o in g.shop.orders("ada", limit=2, before=boost.id)] == [hat.id, freeze.id]
     assert not g.verify_ledger()
 
 
 def test_refusals_are_typed_and_write_nothing(make_engine: Make, clock: FakeClock) -> None:
     g = shop_engine(make_engine, points=500)
-    g.purchase("ada", "freeze", quantity=2)
-    g.purchase("ada", "hat", quantity=3)
+    g.shop.purchase("ada", "freeze", quantity=2)
+    g.shop.purchase("ada", "hat", quantity=3)
     g.award_points("bo", 10, currency="points", source="seed")
     cases: list[tuple[Callable[[], object], type[Exception]]] = [
-        (lambda: g.purchase("ada", "nope"), errors.NotFound),
-        (lambda: g.purchase("ada", "freeze", quantity=2), errors.PurchaseLimitReached),
-        (lambda: g.purchase("ada", "hat"), errors.OutOfStock),
-        (lambda: g.purchase("ada", "legend", quantity=2), errors.PurchaseLimitReached),
-        (lambda: g.purchase("bo", "freeze"), errors.InsufficientFunds),
-        (lambda: g.purchase("nobody", "freeze"), errors.InsufficientFunds),
-        (lambda: g.purchase("ada", "freeze", quantity=0), errors.InvalidInput),
+        (lambda: g.shop.purchase("ada", "nope"), errors.NotFound),
+        (lambda: g.shop.purchase("ada", "freeze", quantity=2), errors.PurchaseLimitReached),
+        (lambda: g.shop.purchase("ada", "hat"), errors.OutOfStock),
+        (lambda: g.shop.purchase("ada", "legend", quantity=2), errors.PurchaseLimitReached),
+        (lambda: g.shop.purchase("bo", "freeze"), errors.InsufficientFunds),
+        (lambda: g.shop.purchase("nobody", "freeze"), errors.InsufficientFunds),
+        (lambda: g.shop.purchase("ada", "freeze", quantity=0), errors.InvalidInput),
     ]
     for call, error in cases:
         with unchanged(g), pytest.raises(error):
             call()
     with pytest.raises(errors.OutOfStock) as out:
-        g.purchase("ada", "hat")
+        g.shop.purchase("ada", "hat")
     assert str(out.value) == "item_key: 'hat' is sold out"
     assert out.value.reason == "is sold out"
-    assert g.purchase("ada", "freeze").quantity == 1  # the third of three
+    assert g.shop.purchase("ada", "freeze").quantity == 1  # the third of three
     assert not g.verify_ledger()
 
 
 def test_per_user_limits_count_live_orders_only(make_engine: Make) -> None:
     g = shop_engine(make_engine)
     g.award_points("bo", 1000, currency="points", source="seed")
-    first = g.purchase("ada", "freeze", quantity=3)
+    first = g.shop.purchase("ada", "freeze", quantity=3)
     with unchanged(g), pytest.raises(errors.PurchaseLimitReached) as info:
-        g.purchase("ada", "freeze")
+        g.shop.purchase("ada", "freeze")
     assert info.value.reason == "is limited to 3 per user; the user has bought 3"
-    assert g.purchase("bo", "freeze", quantity=3).status == "completed"  # per user
-    (listing,) = [i for i in g.shop("ada") if i.key == "freeze"]
+    assert g.shop.purchase("bo", "freeze", quantity=3).status == "completed"  # per user
+    (listing,) = [i for i in g.shop.list("ada") if i.key == "freeze"]
     assert (listing.bought, listing.remaining_for_user, listing.available) == (3, 0, False)
-    g.refund_purchase(first.id)
-    (listing,) = [i for i in g.shop("ada") if i.key == "freeze"]
+    g.shop.refund(first.id)
+    (listing,) = [i for i in g.shop.list("ada") if i.key == "freeze"]
     assert (listing.bought, listing.remaining_for_user, listing.available) == (0, 3, True)
-    assert g.purchase("ada", "freeze").status == "completed"
+    assert g.shop.purchase("ada", "freeze").status == "completed"
 
 
 def test_a_title_is_bought_once_and_not_when_owned(make_engine: Make) -> None:
@@ -272,10 +272,10 @@ def test_a_title_is_bought_once_and_not_when_owned(make_engine: Make) -> None:
     g.award_points("bo", 1000, currency="points", source="seed")
     g.award_xp("bo", 150, source="quiz")  # earns the title Legend
     with unchanged(g), pytest.raises(errors.PurchaseLimitReached):
-        g.purchase("bo", "legend")
-    g.purchase("ada", "legend")
+        g.shop.purchase("bo", "legend")
+    g.shop.purchase("ada", "legend")
     with unchanged(g), pytest.raises(errors.PurchaseLimitReached):
-        g.purchase("ada", "legend")
+        g.shop.purchase("ada", "legend")
 
 
 def test_availability_windows_follow_the_clock(make_engine: Make, clock: FakeClock) -> None:
@@ -285,21 +285,23 @@ def test_availability_windows_follow_the_clock(make_engine: Make, clock: FakeClo
            "available_until": (START + timedelta(days=2)).isoformat()}  # fmt: skip
     g.events.load({"shop": [egg]}, name="seasonal")
     g.award_points("ada", 100, currency="points", source="seed")
-    (listing,) = g.shop("ada")
+    (listing,) = g.shop.list("ada")
     assert not listing.available
     assert listing.reason == "is not on sale until 2026-03-03T12:00:00+00:00"
     with unchanged(g), pytest.raises(errors.NotOnSale):
-        g.purchase("ada", "egg")
+        g.shop.purchase("ada", "egg")
     clock.advance(days=1)  # exactly the start: on sale
-    assert g.shop()[0].available
-    assert g.purchase("ada", "egg").status == "completed"
+    assert g.shop.list()[0].available
+    assert g.shop.purchase("ada", "egg").status == "completed"
     clock.advance(days=1)  # exactly the end: over
     with unchanged(g), pytest.raises(errors.NotOnSale) as info:
-        g.purchase("ada", "egg")
+        g.shop.purchase("ada", "egg")
     assert info.value.reason == "is no longer on sale (its sale ended 2026-03-04T12:00:00+00:00)"
     # A backdated purchase is judged at its own time.
-    assert g.purchase("ada", "egg", at=START + timedelta(days=1, hours=5)).status == "completed"
-    assert g.shop(at=START + timedelta(days=1, hours=1))[0].available
+    assert (
+        g.shop.purchase("ada", "egg", at=START + timedelta(days=1, hours=5)).status == "completed"
+    )
+    assert g.shop.list(at=START + timedelta(days=1, hours=1))[0].available
 
 
 def test_a_price_in_two_currencies_charges_both(make_engine: Make) -> None:
@@ -311,12 +313,12 @@ def test_a_price_in_two_currencies_charges_both(make_engine: Make) -> None:
     g.award_points("ada", 300, currency="points", source="seed")
     g.award_points("ada", 7, currency="gems", source="seed")
     with unchanged(g), pytest.raises(errors.InsufficientFunds) as info:
-        g.purchase("ada", "crown", quantity=2)
+        g.shop.purchase("ada", "crown", quantity=2)
     assert (info.value.currency, info.value.shortfall) == ("gems", 3)
-    order = g.purchase("ada", "crown")
+    order = g.shop.purchase("ada", "crown")
     assert order.price == {"gems": 5, "points": 100} and len(order.transaction_ids) == 2
     assert (g.balance("ada", "points"), g.balance("ada", "gems")) == (200, 2)
-    refunded = g.refund_purchase(order.id)
+    refunded = g.shop.refund(order.id)
     assert len(refunded.refund_transaction_ids) == 2
     assert (g.balance("ada", "points"), g.balance("ada", "gems")) == (300, 7)
     assert not g.verify_ledger()
@@ -324,11 +326,11 @@ def test_a_price_in_two_currencies_charges_both(make_engine: Make) -> None:
 
 def test_stock_is_returned_and_restocked(make_engine: Make) -> None:
     g = shop_engine(make_engine)
-    order = g.purchase("ada", "hat", quantity=3)
+    order = g.shop.purchase("ada", "hat", quantity=3)
     assert stock_of(g, "hat") == (0, 3)
-    g.refund_purchase(order.id)
+    g.shop.refund(order.id)
     assert stock_of(g, "hat") == (3, 0)
-    g.purchase("ada", "hat", quantity=2)
+    g.shop.purchase("ada", "hat", quantity=2)
     # A reload with a new stock number: units left are the new total minus units sold.
     items = [dict(ITEMS[1], stock=10), *ITEMS[:1], *ITEMS[2:]]
     g.events.load({"shop": items}, name="shop")
@@ -343,15 +345,15 @@ def test_the_purchase_rate_limit_counts_purchases(make_engine: Make, clock: Fake
     merch = Merch(error=RuntimeError("warehouse down"))
     g = shop_engine(make_engine, merch, config=Config())
     with pytest.raises(errors.FulfillmentFailed):
-        g.purchase("ada", "shirt")
+        g.shop.purchase("ada", "shirt")
     for _ in range(5):
-        g.purchase("ada", "boost")
+        g.shop.purchase("ada", "boost")
     with unchanged(g), pytest.raises(errors.RateLimited) as info:
-        g.purchase("ada", "boost")
+        g.shop.purchase("ada", "boost")
     assert info.value.action == "purchase"
-    assert g.rate_limit_status("ada", "purchase").used == 5
+    assert g.rate_limits.status("ada", "purchase").used == 5
     clock.advance(hours=1)
-    assert g.purchase("ada", "boost").status == "completed"
+    assert g.shop.purchase("ada", "boost").status == "completed"
 
 
 # -- external goods: the fulfill_order hook ----------------------------------------------------
@@ -367,7 +369,7 @@ def test_fulfill_order_plugin_delivers_external_goods(make_engine: Make, db_path
         def fulfill_order(self, engine: Gamification, order: Order, item: ShopItem) -> Any:
             if item.kind != "external" or "sku" not in item.metadata:
                 return None
-            balance = engine.balances(order.user_id)["points"]
+            balance = engine.points.balances(order.user_id)["points"]
             seen.append((balance.balance, balance.held, balance.available))
             # No write transaction is open: another connection can write at once.
             with Gamification.open(db_path, config=Config(busy_timeout=0.2), adopt=True,
@@ -381,13 +383,13 @@ def test_fulfill_order_plugin_delivers_external_goods(make_engine: Make, db_path
             return None
 
     g = shop_engine(make_engine, NotMine(), Shopify(), path=db_path)
-    order = g.purchase("ada", "shirt", idempotency_key="buy-shirt")
+    order = g.shop.purchase("ada", "shirt", idempotency_key="buy-shirt")
     assert seen == [(1000, 200, 800)]  # held, not yet charged
     assert (order.status, order.external_reference) == ("completed", f"shopify:TS-42:{order.id}")
-    assert g.balances("ada")["points"].available == 800
-    assert g.order(order.id) == order
+    assert g.points.balances("ada")["points"].available == 800
+    assert g.shop.order(order.id) == order
     assert g.profile("someone").xp == 5
-    assert g.purchase("ada", "shirt", idempotency_key="buy-shirt") == order  # a replay
+    assert g.shop.purchase("ada", "shirt", idempotency_key="buy-shirt") == order  # a replay
     assert seen == [(1000, 200, 800)]
     assert not g.verify_ledger()
 
@@ -410,21 +412,27 @@ def test_a_fulfilment_failure_leaves_balance_and_stock(
     make_engine: Make, merch: Merch, reason: str
 ) -> None:
     g = shop_engine(make_engine, merch)
-    before = (g.balances("ada"), stock_of(g, "shirt"), g.rate_limit_status("ada", "purchase"))
-    with pytest.raises(errors.FulfillmentFailed) as info:
-        g.purchase("ada", "shirt", idempotency_key="k")
-    assert info.value.reason == reason
-    assert (g.balances("ada"), stock_of(g, "shirt"), g.rate_limit_status("ada", "purchase")) == (
-        before
+    before = (
+        g.points.balances("ada"),
+        stock_of(g, "shirt"),
+        g.rate_limits.status("ada", "purchase"),
     )
-    failed = g.order(info.value.order_id or 0)
+    with pytest.raises(errors.FulfillmentFailed) as info:
+        g.shop.purchase("ada", "shirt", idempotency_key="k")
+    assert info.value.reason == reason
+    assert (
+        g.points.balances("ada"),
+        stock_of(g, "shirt"),
+        g.rate_limits.status("ada", "purchase"),
+    ) == (before)
+    failed = g.shop.order(info.value.order_id or 0)
     assert (failed.status, failed.failure, failed.transaction_ids) == ("failed", reason, ())
-    assert g.reservation(failed.reservation_ids[0]).status == "released"
+    assert g.points.reservation(failed.reservation_ids[0]).status == "released"
     with unchanged(g), pytest.raises(errors.NotRefundable):
-        g.refund_purchase(failed.id)
+        g.shop.refund(failed.id)
     # The key was not used up: the same call may try again.
     merch.error, merch.answer = None, "ext"
-    again = g.purchase("ada", "shirt", idempotency_key="k")
+    again = g.shop.purchase("ada", "shirt", idempotency_key="k")
     assert again.status == "completed" and again.id != failed.id
     assert not g.verify_ledger()
 
@@ -432,22 +440,22 @@ def test_a_fulfilment_failure_leaves_balance_and_stock(
 def test_external_goods_need_a_plugin_and_no_batch(make_engine: Make) -> None:
     g = shop_engine(make_engine)
     with unchanged(g), pytest.raises(errors.FulfillmentFailed) as info:
-        g.purchase("ada", "shirt")
+        g.shop.purchase("ada", "shirt")
     assert info.value.order_id is None
-    (shirt,) = [item for item in g.shop() if item.key == "shirt"]
+    (shirt,) = [item for item in g.shop.list() if item.key == "shirt"]
     assert (shirt.available, shirt.reason) == (
         False,
         "cannot be delivered: no plugin implements fulfill_order",
     )
     g = shop_engine(make_engine, Merch())
     with unchanged(g), g.batch(), pytest.raises(errors.InvalidInput) as bad:
-        g.purchase("ada", "shirt")
+        g.shop.purchase("ada", "shirt")
     assert bad.value.field == "item_key"
     with g.batch():  # internal items may be bought in a batch
-        g.purchase("ada", "hat")
+        g.shop.purchase("ada", "hat")
         with pytest.raises(errors.OutOfStock):
-            g.purchase("ada", "hat", quantity=3)  # refused before writing: the batch goes on
-        g.purchase("ada", "freeze")
+            g.shop.purchase("ada", "hat", quantity=3)  # refused before writing: the batch goes on
+        g.shop.purchase("ada", "freeze")
     assert g.users.inventory("ada").items == {"golden_hat": 1, "streak_freeze": 1}
 
 
@@ -461,7 +469,7 @@ def test_shop_holds_belong_to_the_shop(make_engine: Make) -> None:
             calls = (
                 lambda: engine.commit_reservation(held),
                 lambda: engine.release_reservation(held),
-                lambda: engine.purchase("ada", "shirt", idempotency_key="same"),
+                lambda: engine.shop.purchase("ada", "shirt", idempotency_key="same"),
             )
             for call in calls:
                 try:
@@ -471,13 +479,13 @@ def test_shop_holds_belong_to_the_shop(make_engine: Make) -> None:
             return "ok"
 
     g = shop_engine(make_engine, Meddler())
-    order = g.purchase("ada", "shirt", idempotency_key="same")
+    order = g.shop.purchase("ada", "shirt", idempotency_key="same")
     assert [type(e) for e in tried] == [
         errors.InvalidInput,
         errors.InvalidInput,
         errors.PurchasePending,
     ]
-    assert g.reservation(order.reservation_ids[0]).status == "committed"
+    assert g.points.reservation(order.reservation_ids[0]).status == "committed"
     with pytest.raises(errors.NotRefundable):
         g.refund(order.transaction_ids[0])
     with pytest.raises(errors.InvalidInput) as info:
@@ -490,21 +498,21 @@ def test_a_hold_that_expires_during_fulfilment_charges_nothing(make_engine: Make
         @hookimpl
         def fulfill_order(self, engine: Gamification, order: Order) -> str:
             # The expiry job (in another process, say) runs while the host is still busy.
-            expires = engine.reservation(order.reservation_ids[0]).expires_at
+            expires = engine.points.reservation(order.reservation_ids[0]).expires_at
             assert expires == START + timedelta(seconds=60)  # seed 002: a 60-second hold
-            engine.expire_reservations(expires)
+            engine.points.expire_reservations(expires)
             return "too-late"
 
     g = shop_engine(make_engine, Slow())
     with pytest.raises(errors.FulfillmentFailed) as info:
-        g.purchase("ada", "shirt")
+        g.shop.purchase("ada", "shirt")
     assert "expired before fulfilment finished" in info.value.reason
-    order = g.order(info.value.order_id or 0)
+    order = g.shop.order(info.value.order_id or 0)
     assert (order.status, order.failure) == (
         "expired",
         "the hold expired before fulfilment finished",
     )
-    assert g.balances("ada")["points"].available == 1000
+    assert g.points.balances("ada")["points"].available == 1000
     assert stock_of(g, "shirt") == (2, 0)
     assert not g.verify_ledger()
 
@@ -518,7 +526,7 @@ def crash_while_fulfilling(path: str) -> None:
             os._exit(3)
 
     g = Gamification.open(path, plugins=[Crash()], clock=FakeClock(START), load_entrypoints=False)
-    g.purchase("ada", "shirt", idempotency_key="crashy")
+    g.shop.purchase("ada", "shirt", idempotency_key="crashy")
 
 
 def test_a_crash_between_reserve_and_commit_is_cleaned_up_by_expiry(
@@ -532,19 +540,19 @@ def test_a_crash_between_reserve_and_commit_is_cleaned_up_by_expiry(
     child.start()
     child.join(timeout=60)
     assert child.exitcode == 3
-    (pending,) = g.orders("ada")
+    (pending,) = g.shop.orders("ada")
     assert pending.status == "pending"
-    assert g.balances("ada")["points"].held == 200 and stock_of(g, "shirt") == (1, 1)
+    assert g.points.balances("ada")["points"].held == 200 and stock_of(g, "shirt") == (1, 1)
     with unchanged(g), pytest.raises(errors.PurchasePending):
-        g.purchase("ada", "shirt", idempotency_key="crashy")
+        g.shop.purchase("ada", "shirt", idempotency_key="crashy")
     with unchanged(g), pytest.raises(errors.IdempotencyConflict):
-        g.purchase("ada", "shirt", quantity=2, idempotency_key="crashy")
+        g.shop.purchase("ada", "shirt", quantity=2, idempotency_key="crashy")
     clock.advance(minutes=5)
     report = g.run_due_jobs()  # the built-in expire_reservations job
     assert "expire_reservations" in report.periods()
-    assert g.order(pending.id).status == "expired"
-    assert g.balances("ada")["points"].held == 0 and stock_of(g, "shirt") == (2, 0)
-    retried = g.purchase("ada", "shirt", idempotency_key="crashy")
+    assert g.shop.order(pending.id).status == "expired"
+    assert g.points.balances("ada")["points"].held == 0 and stock_of(g, "shirt") == (2, 0)
+    retried = g.shop.purchase("ada", "shirt", idempotency_key="crashy")
     assert retried.status == "completed" and merch.orders[0][0].idempotency_key == "crashy"
     assert not g.verify_ledger()
 
@@ -554,20 +562,20 @@ def test_a_crash_between_reserve_and_commit_is_cleaned_up_by_expiry(
 
 def test_refund_returns_points_revokes_items_and_is_idempotent(make_engine: Make) -> None:
     g = shop_engine(make_engine)
-    boost = g.purchase("ada", "boost", quantity=2)
-    title = g.purchase("ada", "legend")
+    boost = g.shop.purchase("ada", "boost", quantity=2)
+    title = g.shop.purchase("ada", "legend")
     g.users.equip_title("ada", "Legend")
     assert g.balance("ada", "points") == 1000 - 160 - 300
-    refunded = g.refund_purchase(title.id, idempotency_key="refund-1")
+    refunded = g.shop.refund(title.id, idempotency_key="refund-1")
     assert (refunded.status, len(refunded.refund_transaction_ids)) == ("refunded", 1)
     inventory = g.users.inventory("ada")
     assert (inventory.titles, inventory.equipped_title) == ((), None)
     with unchanged(g):
-        assert g.refund_purchase(title.id, idempotency_key="refund-1") == refunded
+        assert g.shop.refund(title.id, idempotency_key="refund-1") == refunded
         with pytest.raises(errors.NotRefundable) as again:
-            g.refund_purchase(title.id)
+            g.shop.refund(title.id)
     assert again.value.field == "order_id"
-    g.refund_purchase(boost.id)
+    g.shop.refund(boost.id)
     assert g.users.inventory("ada").items == {}
     assert g.balance("ada", "points") == 1000
     (refund, *_) = g.history("ada").transactions
@@ -581,16 +589,16 @@ def test_refund_returns_points_revokes_items_and_is_idempotent(make_engine: Make
 
 def test_used_items_cannot_be_refunded(make_engine: Make, clock: FakeClock) -> None:
     g = shop_engine(make_engine)
-    order = g.purchase("ada", "freeze")
+    order = g.shop.purchase("ada", "freeze")
     g.streaks.record_activity("ada")
     clock.advance(days=2)  # yesterday was missed: the freeze covers it
     assert g.streaks.get("ada").freezes == 0
     with unchanged(g), pytest.raises(errors.NotRefundable) as info:
-        g.refund_purchase(order.id)
+        g.shop.refund(order.id)
     assert "holds 0" in info.value.problem
     # Freezes are fungible: holding another one again makes the order refundable.
     g.streaks.grant_freezes("ada", 1)
-    assert g.refund_purchase(order.id).status == "refunded"
+    assert g.shop.refund(order.id).status == "refunded"
     assert g.streaks.get("ada").freezes == 0
 
 
@@ -610,7 +618,7 @@ def buy_the_last_one(path: str, user: str, start: Any, results: Any) -> None:
     with Gamification.open(path, plugins=[SlowMerch()], load_entrypoints=False) as g:
         start.wait(timeout=30)
         try:
-            order = g.purchase(user, "last", idempotency_key=f"{user}-last")
+            order = g.shop.purchase(user, "last", idempotency_key=f"{user}-last")
         except errors.GamificationError as exc:
             results.put((user, type(exc).__name__))
         else:
@@ -643,8 +651,8 @@ def test_four_processes_buy_the_last_unit_exactly_once(tmp_path: Path) -> None:
     with Gamification.open(path, load_entrypoints=False) as g:
         for user in users:
             assert g.balance(user, "points") == (30 if user in winners else 100)
-            assert g.balances(user)["points"].held == 0
-        (last,) = g.shop()
+            assert g.points.balances(user)["points"].held == 0
+        (last,) = g.shop.list()
         assert (last.stock, last.sold, last.available) == (0, 1, False)
         assert not g.verify_ledger()
 
@@ -690,34 +698,36 @@ def test_random_purchases_keep_the_ledger_and_stock_sound(ops: list[Any]) -> Non
             flaky.fail = fail
             try:
                 if op == "buy":
-                    g.purchase(user, key, quantity=quantity)
+                    g.shop.purchase(user, key, quantity=quantity)
                 elif op == "refund":
-                    done = [o for o in g.orders(user) if o.status == "completed"]
+                    done = [o for o in g.shop.orders(user) if o.status == "completed"]
                     if done:
-                        g.refund_purchase(done[quantity % len(done)].id)
+                        g.shop.refund(done[quantity % len(done)].id)
                 else:
                     clock.advance(seconds=61)
-                    g.expire_reservations()
+                    g.points.expire_reservations()
             except (errors.PurchaseRefused, errors.InsufficientFunds,
                     errors.FulfillmentFailed, errors.NotRefundable):  # fmt: skip
                 pass
             assert not g.verify_ledger()
-            for listing in g.shop():
+            for listing in g.shop.list():
                 assert listing.stock is None or listing.stock >= 0
                 if totals[listing.key] is not None:
                     assert listing.stock is not None
                     assert listing.stock + listing.sold == totals[listing.key]
-                live = sum(o.quantity for u in ("ada", "bo") for o in g.orders(u)
+                live = sum(o.quantity for u in ("ada", "bo") for o in g.shop.orders(u)
                            if o.item == listing.key and o.status in LIVE)  # fmt: skip
                 assert listing.sold == live
             for user in ("ada", "bo"):
-                balance = g.balances(user)["points"]
-                charged = sum(o.price["points"] for o in g.orders(user) if o.status == "completed")
+                balance = g.points.balances(user)["points"]
+                charged = sum(
+                    o.price["points"] for o in g.shop.orders(user) if o.status == "completed"
+                )
                 assert balance.balance == 600 - charged and balance.held == 0
 
 
 def test_a_rate_limit_on_purchases_can_be_changed(make_engine: Make) -> None:
     g = shop_engine(make_engine, config=Config(rate_limits={"purchase": RateLimit(1, 60)}))
-    g.purchase("ada", "hat")
+    g.shop.purchase("ada", "hat")
     with unchanged(g), pytest.raises(errors.RateLimited):
-        g.purchase("ada", "hat")
+        g.shop.purchase("ada", "hat")

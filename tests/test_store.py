@@ -73,7 +73,7 @@ WRITES: dict[str, Callable[[Gamification], object]] = {
     "award_xp": lambda g: g.award_xp("alice", 10, source="quest"),
     "award_points": lambda g: g.award_points("alice", 10, currency="points", source="quest"),
     "spend_points": lambda g: g.spend_points("alice", 1, currency="points", source="shop"),
-    "expire_reservations": lambda g: g.expire_reservations(),
+    "expire_reservations": lambda g: g.points.expire_reservations(),
 }
 
 

@@ -39,7 +39,7 @@ def test_balances_and_ledger_lines_name_accounts_by_owner(g: Gamification) -> No
     earned = "SELECT account, amount FROM ledger_lines WHERE type = 'earned' ORDER BY amount"
     assert rows(g, earned) == [("system:issuance", -500), ("ada", 500)]
     g.release_reservation(hold.id)
-    assert g.balances("ada")["points"].available == 450
+    assert g.points.balances("ada")["points"].available == 450
     assert rows(g, "SELECT available FROM user_balances WHERE user_id = 'ada'") == [(450,)]
 
 

@@ -117,7 +117,7 @@ def test_jump_over_several_levels_pays_each_level_once(make_engine: Make) -> Non
     assert all(len(r.transaction_ids) == 1 for r in award.rewards)
 
     assert g.balance("alice", "points") == 650
-    balance = g.balances("alice")["points"]
+    balance = g.points.balances("alice")["points"]
     assert (balance.balance, balance.available, balance.lifetime_earned) == (650, 650, 650)
     p = g.profile("alice")
     assert p.titles == ("Rookie",)

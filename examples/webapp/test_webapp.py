@@ -332,7 +332,7 @@ def test_purchase_when_the_shop_fails_charges_nothing(
                     key="ps-1")  # fmt: skip
     err = error(response, 502, "ORDER_FAILED")
     assert err["details"] == {"orderId": 1, "itemId": "protein_sample"}
-    balance = g.balances("ada")["points"]
+    balance = g.points.balances("ada")["points"]
     assert (balance.balance, balance.available) == (10_000, 10_000)
     shop.available = True  # the failed order did not use the key up
     assert data(post(client, "/points/purchase", {"userId": "ada", "itemId": "protein_sample"},
@@ -482,7 +482,7 @@ def test_referral_fraud_is_refused_without_saying_which_rule(
     err = error(post(client, "/referrals/track", reused, key="r-3"), 422, "INVALID_REFERRAL")
     assert err["message"] == "Suspicious activity"  # the device was seen before
     # Refused referrals are kept on record, flagged and unpaid (the SDK's anti-fraud trail).
-    assert g.referral_stats("sean").flagged == 2 and g.balance("bot-2", "points") == 0
+    assert g.referrals.stats("sean").flagged == 2 and g.balance("bot-2", "points") == 0
 
 
 def test_referral_refusals_that_write_nothing(client: FlaskClient, g: Gamification) -> None:

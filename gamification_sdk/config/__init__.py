@@ -279,7 +279,7 @@ class ReferralsConfig:
 
     ``code_format``: literal text (A-Z, 0-9, ``-``, ``_``) with ``{random}`` once and
     ``{name}`` at most once; ``{random}`` is ``code_length`` characters of ``code_alphabet``,
-    ``{name}`` the ``name`` given to ``referral_code`` (``default_name`` without one).
+    ``{name}`` the ``name`` given to ``g.referrals.code`` (``default_name`` without one).
     ``currency``: what rewards pay in (None: the first configured currency). Amounts of 0 pay
     nothing. Each anti-fraud rule switches off on its own; ``max_referrals_per_ip`` 0 is off.
     """

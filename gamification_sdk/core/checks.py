@@ -1,22 +1,29 @@
-"""Argument checks the capability services share, beyond ``validation``'s: page sizes and
-cursors, optional text, event names, metric values and season keys. Each raises
-``InvalidInput`` naming the field."""
+"""Argument checks the capability services share, run before a call opens its transaction,
+beyond ``validation``'s: page sizes and cursors, optional text, event names, metric values,
+season keys and hold lifetimes. Each raises ``InvalidInput`` naming the argument, or returns
+the value to use."""
 
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 from ..errors import InvalidInput
 from .validation import check_row_id, check_text
 
 __all__ = [
+    "MAX_TTL",
+    "call_key",
     "check_before",
     "check_event",
     "check_limit",
     "check_season",
+    "check_ttl",
     "check_value",
     "optional_text",
 ]
+
+MAX_TTL = timedelta(days=366)
 
 
 def check_limit(limit: object) -> int:
@@ -59,3 +66,23 @@ def check_value(value: object) -> float:
     if not 0 <= value <= 2**53:
         raise InvalidInput("value", f"must be from 0 to 2**53, got {value!r}")
     return value
+
+
+def check_ttl(ttl: object) -> timedelta:
+    """A hold's lifetime: a timedelta or seconds, over 0 and at most ``MAX_TTL``."""
+    if isinstance(ttl, timedelta):
+        span = ttl
+    elif type(ttl) in (int, float) and math.isfinite(ttl):  # type: ignore[arg-type]
+        if not 0 < ttl <= MAX_TTL.total_seconds():  # type: ignore[operator]
+            raise InvalidInput("ttl", f"must be over 0 and at most {MAX_TTL.days} days: {ttl!r}")
+        span = timedelta(seconds=ttl)  # type: ignore[arg-type]
+    else:
+        raise InvalidInput("ttl", f"expected a timedelta or seconds, got {ttl!r}")
+    if not timedelta(0) < span <= MAX_TTL:
+        raise InvalidInput("ttl", f"must be over 0 and at most {MAX_TTL.days} days, got {span}")
+    return span
+
+
+def call_key(key: str | None) -> str | None:
+    # Caller keys live under "call:" in transactions so none can collide with a derived key.
+    return None if key is None else f"call:{key}"

@@ -22,7 +22,7 @@ log = logging.getLogger("gamification_sdk")
 
 def expire_reservations(engine: Gamification, now: datetime) -> list[int]:
     """Release every hold past due by ``now`` (all of them, however many periods were missed)."""
-    return [reservation.id for reservation in engine.expire_reservations(now)]
+    return [reservation.id for reservation in engine.points.expire_reservations(now)]
 
 
 def ledger_audit(engine: Gamification, now: datetime) -> LedgerReport:

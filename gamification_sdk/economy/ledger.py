@@ -358,7 +358,7 @@ class Ledger:
         if row[7] == SHOP_ORDER and not shop:
             raise NotRefundable(
                 f"transaction {transaction_id} pays for shop order {row[8]}: refund it with "
-                "refund_purchase(order_id), which also takes the items back"
+                "shop.refund(order_id), which also takes the items back"
             )
         if row[7] == BATTLE_PASS:
             raise NotRefundable(
@@ -370,7 +370,7 @@ class Ledger:
         if kind not in SPEND_TYPES:
             raise NotRefundable(
                 f"transaction {transaction_id} is of type {kind!r}; only spent and purchase "
-                "transactions can be refunded (correct awards with adjust_points)"
+                "transactions can be refunded (correct awards with points.adjust)"
             )
         if user_id is not None and user_id != owner:
             raise NotRefundable(

@@ -26,7 +26,7 @@ import sqlite3
 import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pluggy
 
@@ -72,9 +72,6 @@ from .inventory import Items
 from .ledger import Ledger, Posting
 from .ratelimits import REFERRAL_TRACK, RateLimits
 from .referral_rules import closes_cycle, has_activity
-
-if TYPE_CHECKING:
-    from ..engine import Gamification
 
 __all__ = [
     "CONVERSION_KINDS",
@@ -201,7 +198,7 @@ def check_settable_status(value: object) -> str:
     if value not in SETTABLE_STATUSES or type(value) is not str:
         raise InvalidInput(
             "status",
-            f"expected one of {', '.join(SETTABLE_STATUSES)} (convert_referral converts), "
+            f"expected one of {', '.join(SETTABLE_STATUSES)} (referrals.convert converts), "
             f"got {value!r}",
         )
     return value
@@ -250,7 +247,7 @@ class Referrals:
         notifications: Notifications,
         limits: RateLimits,
         pm: pluggy.PluginManager,
-        engine: Gamification,
+        facade: Any,
     ) -> None:
         self._conn = conn
         self._settings = config.referrals
@@ -265,7 +262,8 @@ class Referrals:
         self._notifications = notifications
         self._limits = limits
         self._pm = pm
-        self._engine = engine
+        # Only handed to hooks as their ``engine=`` argument: opaque here.
+        self._facade = facade
 
     # -- codes ----------------------------------------------------------------------------
 
@@ -374,7 +372,7 @@ class Referrals:
     def _plugin_reason(self, attempt: ReferralAttempt) -> str | None:
         hook = self._pm.hook.check_referral
         if hook.get_hookimpls():
-            for reason in hook(engine=self._engine, referral=attempt):
+            for reason in hook(engine=self._facade, referral=attempt):
                 if reason:
                     return str(reason)
         return None
@@ -554,7 +552,7 @@ class Referrals:
         if status == "paid_client" and referral.converted_at is None:
             raise ReferralUnavailable(
                 referral.id, referral.status,
-                "has not converted; convert_referral it before it becomes a paid client",
+                "has not converted; referrals.convert it before it becomes a paid client",
             )  # fmt: skip
         self._conn.execute(SET_STATUS, (status, at_text, referral.id))
         return self.get(referral.id)

@@ -91,8 +91,8 @@ class Reservations:
         if row[8] == SHOP_ORDER and not shop:
             raise InvalidInput(
                 "reservation_id",
-                f"reservation {reservation_id} holds shop order {row[9]}: purchase() commits "
-                "or releases it",
+                f"reservation {reservation_id} holds shop order {row[9]}: shop.purchase() "
+                "commits or releases it",
             )
         return tuple(row)
 

@@ -27,7 +27,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import pluggy
@@ -79,9 +79,6 @@ from .inventory import Items
 from .ledger import SHOP_ORDER, Ledger, Posting
 from .ratelimits import PURCHASE, RateLimits
 from .reservations import Reservations
-
-if TYPE_CHECKING:
-    from ..engine import Gamification
 
 __all__ = ["Shop"]
 
@@ -144,7 +141,7 @@ class Shop:
         limits: RateLimits,
         idempotency: Idempotency,
         pm: pluggy.PluginManager,
-        engine: Gamification,
+        facade: Any,
         dispatch: Callable[[Tx, object], None],
         now: Callable[[], datetime],
     ) -> None:
@@ -157,7 +154,8 @@ class Shop:
         self._limits = limits
         self._idempotency = idempotency
         self._pm = pm
-        self._engine = engine
+        # Only handed to hooks as their ``engine=`` argument: opaque here.
+        self._facade = facade
         self._dispatch = dispatch
         self._now = now
         self._parsed: dict[str, ShopItem] = {}
@@ -465,7 +463,7 @@ class Shop:
     ) -> Order:
         """Phases 2 and 3 of an external purchase: the hook, then commit or release."""
         try:
-            answer = self._pm.hook.fulfill_order(engine=self._engine, order=order, item=item)
+            answer = self._pm.hook.fulfill_order(engine=self._facade, order=order, item=item)
         except BaseException as exc:
             raised = f"fulfill_order raised {type(exc).__name__}: {exc}"
             self._close_failed(order.id, "failed", raised)

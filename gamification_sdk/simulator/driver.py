@@ -389,7 +389,7 @@ class _Simulation:
         p = self.profiles[user]
         user_id = self.ids[user]
         season_active = self._battle_pass(user_id, p)
-        available = {name: b.available for name, b in self.g.balances(user_id).items()}
+        available = {name: b.available for name, b in self.g.points.balances(user_id).items()}
         budget = {name: int(amount * p.budget_share) for name, amount in available.items()}
         candidates = [
             item for item in self.plan.shop
@@ -413,7 +413,7 @@ class _Simulation:
     def _buy(self, user: int, item: ShopItem) -> None:
         user_id = self.ids[user]
         try:
-            self.g.purchase(user_id, item.key)
+            self.g.shop.purchase(user_id, item.key)
         except (errors.PurchaseLimitReached, errors.OutOfStock):
             self.exhausted[user].add(item.key)
             return
@@ -432,7 +432,7 @@ class _Simulation:
             return False
         bp = self.g.battle_pass.get(user_id)
         if p.buys_premium and not bp.premium:
-            balance = self.g.balances(user_id).get(bp.premium_currency)
+            balance = self.g.points.balances(user_id).get(bp.premium_currency)
             if balance is not None and balance.available >= bp.premium_price:
                 try:
                     self.g.battle_pass.buy_premium(user_id)

@@ -52,12 +52,12 @@ REFUSED: Counter[str] = Counter()
 # Refusals that write, as documented: a flagged referral is stored.
 WRITES_WHEN_REFUSED = (errors.ReferralRejected,)
 READS = {
-    "profile", "balances", "balance", "history", "xp.history", "leaderboard", "rank", "around",
-    "achievements.list", "achievements.get", "quests.list", "shop", "orders", "order",
-    "battle_pass.get", "streaks.get", "users.stats", "notifications", "notification_preferences",
-    "users.inventory", "export_user",
-    "reservation", "referral", "referrals", "referral_stats", "groups", "friends", "privacy",
-    "rate_limit_status", "verify_ledger",
+    "profile", "points.balances", "balance", "history", "xp.history", "leaderboard", "rank",
+    "around", "achievements.list", "achievements.get", "quests.list", "shop.list", "shop.orders",
+    "shop.order", "battle_pass.get", "streaks.get", "users.stats", "notifications",
+    "notification_preferences", "users.inventory", "export_user", "points.reservation",
+    "referrals.get", "referrals.list", "referrals.stats", "groups", "friends", "privacy",
+    "rate_limits.status", "verify_ledger",
 }  # fmt: skip
 
 BAD_IDS = ["", 5, None, "a\x00b", "x" * 256, "a\ud800"]
@@ -184,7 +184,7 @@ class APIMachine(RuleBasedStateMachine):
 
     @rule(user=users, amount=st.integers(-200, 200) | amounts, key=keyed)
     def adjust_points(self, user: Any, amount: Any, key: bool) -> None:
-        self.call("adjust_points", user, amount, currency="points", reason="support", key=key)
+        self.call("points.adjust", user, amount, currency="points", reason="support", key=key)
 
     @rule(data=st.data(), amount=st.none() | amounts, key=keyed)
     def refund(self, data: st.DataObject, amount: Any, key: bool) -> None:
@@ -207,7 +207,7 @@ class APIMachine(RuleBasedStateMachine):
 
     @rule()
     def expire_reservations(self) -> None:
-        self.call("expire_reservations")
+        self.call("points.expire_reservations")
 
     # -- events, streaks, quests ------------------------------------------------------------
 
@@ -245,7 +245,7 @@ class APIMachine(RuleBasedStateMachine):
         key=keyed,
     )
     def purchase(self, user: Any, item: str, quantity: Any, key: bool) -> None:
-        order = self.call("purchase", user, item, quantity=quantity, key=key)
+        order = self.call("shop.purchase", user, item, quantity=quantity, key=key)
         if order is not None:
             self.orders.append(order.id)
             self.transactions.extend(order.transaction_ids)
@@ -253,7 +253,7 @@ class APIMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.orders)
     @rule(data=st.data(), key=keyed)
     def refund_purchase(self, data: st.DataObject, key: bool) -> None:
-        self.call("refund_purchase", data.draw(st.sampled_from(self.orders) | maybe), key=key)
+        self.call("shop.refund", data.draw(st.sampled_from(self.orders) | maybe), key=key)
 
     @rule(
         user=users,
@@ -276,7 +276,7 @@ class APIMachine(RuleBasedStateMachine):
 
     @rule(user=users)
     def referral_code(self, user: Any) -> None:
-        code = self.call("referral_code", user)
+        code = self.call("referrals.code", user)
         if code is not None:
             self.codes.append(code)
 
@@ -284,13 +284,13 @@ class APIMachine(RuleBasedStateMachine):
     def track_referral(self, data: st.DataObject, existing: bool, key: bool) -> None:
         code = data.draw(st.sampled_from(self.codes) if self.codes else st.just("NOPE-0000"))
         new = data.draw(good_users) if existing else f"new{next(self.new_users)}"
-        self.call("track_referral", code, new, ip=f"10.0.0.{next(self.new_users) % 250}", key=key)
+        self.call("referrals.track", code, new, ip=f"10.0.0.{next(self.new_users) % 250}", key=key)
 
     @rule(
         user=users, kind=st.sampled_from(["first_purchase", "first_session", "refund"]), key=keyed
     )
     def convert_referral(self, user: Any, kind: str, key: bool) -> None:
-        self.call("convert_referral", user, kind=kind, key=key)
+        self.call("referrals.convert", user, kind=kind, key=key)
 
     @rule(user=users, friend=users)
     def add_friend(self, user: Any, friend: Any) -> None:
@@ -316,7 +316,7 @@ class APIMachine(RuleBasedStateMachine):
         user=users, action=st.sampled_from(["referral_track", "quest_complete", "fly"]), key=keyed
     )
     def rate_limit(self, user: Any, action: str, key: bool) -> None:
-        self.call("rate_limit", user, action, key=key)
+        self.call("rate_limits.hit", user, action, key=key)
 
     @rule(user=users)
     def mark_read(self, user: Any) -> None:
@@ -342,7 +342,7 @@ class APIMachine(RuleBasedStateMachine):
                 "streaks.sweep",
                 "battle_pass.close_seasons",
                 "run_due_jobs",
-                "prune_rate_limits",
+                "rate_limits.prune",
             ]
         )
     )
@@ -352,10 +352,10 @@ class APIMachine(RuleBasedStateMachine):
     # -- reads ------------------------------------------------------------------------------
 
     @rule(user=users, read=st.sampled_from([
-        "profile", "balances", "history", "xp.history", "achievements.list", "quests.list",
-        "orders", "battle_pass.get", "streaks.get", "users.stats", "notifications",
-        "users.inventory", "export_user",
-        "referral_stats", "referrals", "groups", "friends", "privacy",
+        "profile", "points.balances", "history", "xp.history", "achievements.list", "quests.list",
+        "shop.orders", "battle_pass.get", "streaks.get", "users.stats", "notifications",
+        "users.inventory", "export_user", "referrals.stats", "referrals.list", "groups", "friends",
+        "privacy",
         "notification_preferences",
     ]))  # fmt: skip
     def read_user(self, user: Any, read: str) -> None:
@@ -374,7 +374,11 @@ class APIMachine(RuleBasedStateMachine):
     def read_by_id(self, data: st.DataObject) -> None:
         read, pool = data.draw(
             st.sampled_from(
-                [("order", self.orders), ("reservation", self.reservations), ("referral", [])]
+                [
+                    ("shop.order", self.orders),
+                    ("points.reservation", self.reservations),
+                    ("referrals.get", []),
+                ]
             )
         )
         self.call(read, data.draw(st.sampled_from(pool) | maybe if pool else maybe))
@@ -457,7 +461,7 @@ class APIMachine(RuleBasedStateMachine):
         conn = self.g.db.conn
         stock = conn.execute("SELECT item FROM shop_stock WHERE stock < 0").fetchall()
         assert stock == []
-        for listing in self.g.shop():
+        for listing in self.g.shop.list():
             assert listing.stock is None or listing.stock >= 0, listing
         twice = conn.execute(
             "SELECT user_id, key, tier FROM achievement_unlocks "
@@ -492,7 +496,7 @@ def test_random_calls_across_the_public_api_keep_every_invariant() -> None:
     # The sequences reached most of the API, both ways.
     refused = {name.split(":")[0] for name in REFUSED}
     missing = [name for name in ("award_xp", "award_points", "spend_points", "transfer_points",
-                                 "track", "purchase", "battle_pass.claim", "quests.complete",
+                                 "track", "shop.purchase", "battle_pass.claim", "quests.complete",
                                  "reserve_points", "batch", "retry", "delete_user")
                if not SUCCEEDED[name]]  # fmt: skip
     assert missing == [], (missing, SUCCEEDED)

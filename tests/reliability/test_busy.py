@@ -58,22 +58,22 @@ def _refund(g: Gamification) -> Callable[[], Any]:
 
 
 def _refund_purchase(g: Gamification) -> Callable[[], Any]:
-    order = g.purchase("u0", "freeze")
-    return lambda: g.refund_purchase(order.id)
+    order = g.shop.purchase("u0", "freeze")
+    return lambda: g.shop.refund(order.id)
 
 
 def _use_tier_boost(g: Gamification) -> Callable[[], Any]:
-    g.purchase("u0", "boost")
+    g.shop.purchase("u0", "boost")
     return lambda: g.battle_pass.use_tier_boost("u0")
 
 
 def _convert_referral(g: Gamification) -> Callable[[], Any]:
-    return lambda: g.convert_referral("u6", kind="first_purchase", revenue=10)
+    return lambda: g.referrals.convert("u6", kind="first_purchase", revenue=10)
 
 
 def _set_referral_status(g: Gamification) -> Callable[[], Any]:
-    g.convert_referral("u6", kind="first_session")
-    return lambda: g.set_referral_status("u6", "paid_client")
+    g.referrals.convert("u6", kind="first_session")
+    return lambda: g.referrals.set_status("u6", "paid_client")
 
 
 # Each sets up what its write needs (before the lock is taken) and returns the write.
@@ -84,13 +84,13 @@ WRITES: dict[str, Setup] = {
     "award_points": lambda g: lambda: g.award_points("u0", 10, currency="points", source="q"),
     "spend_points": lambda g: lambda: g.spend_points("u0", 10, currency="points", source="s"),
     "transfer_points": lambda g: lambda: g.transfer_points("u0", "u1", 10, currency="points"),
-    "adjust_points": lambda g: lambda: g.adjust_points("u0", -5, currency="points",
+    "points.adjust": lambda g: lambda: g.points.adjust("u0", -5, currency="points",
                                                        reason="support"),
     "refund": _refund,
     "reserve_points": lambda g: lambda: g.reserve_points("u0", 10, currency="points", ttl=60),
     "commit_reservation": _commit,
     "release_reservation": _release,
-    "expire_reservations": lambda g: lambda: g.expire_reservations(LATER),
+    "points.expire_reservations": lambda g: lambda: g.points.expire_reservations(LATER),
     "track": lambda g: lambda: g.track("u0", "workout"),
     "streaks.record_activity": lambda g: lambda: g.streaks.record_activity("u0"),
     "streaks.grant_freezes": lambda g: lambda: g.streaks.grant_freezes("u0", 1),
@@ -100,7 +100,7 @@ WRITES: dict[str, Setup] = {
     "quests.complete": lambda g: lambda: g.quests.complete(
         "u1", "checkin", evidence={"ok": True}, idempotency_key="quest"),
     "quests.close_periods": lambda g: lambda: g.quests.close_periods(LATER),
-    "purchase": lambda g: lambda: g.purchase("u0", "hat"),
+    "purchase": lambda g: lambda: g.shop.purchase("u0", "hat"),
     "refund_purchase": _refund_purchase,
     "battle_pass.claim": lambda g: lambda: g.battle_pass.claim("u2", 1, track="free"),
     "battle_pass.buy_premium": lambda g: lambda: g.battle_pass.buy_premium("u0"),
@@ -108,9 +108,9 @@ WRITES: dict[str, Setup] = {
     "battle_pass.close_seasons": lambda g: lambda: g.battle_pass.close_seasons(
         SEASON.ends_at),
     "close_leaderboard_periods": lambda g: lambda: g.close_leaderboard_periods(LATER),
-    "rate_limit": lambda g: lambda: g.rate_limit("u0", "referral_track"),
-    "referral_code": lambda g: lambda: g.referral_code("u4"),
-    "track_referral": lambda g: lambda: g.track_referral(g.referral_code("u5"), "u7"),
+    "rate_limit": lambda g: lambda: g.rate_limits.hit("u0", "referral_track"),
+    "referral_code": lambda g: lambda: g.referrals.code("u4"),
+    "track_referral": lambda g: lambda: g.referrals.track(g.referrals.code("u5"), "u7"),
     "convert_referral": _convert_referral,
     "set_referral_status": _set_referral_status,
     "users.set_timezone": lambda g: lambda: g.users.set_timezone("u0", "Europe/Berlin"),
@@ -139,7 +139,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         g.track("u1", "workout")
         g.award_xp("u3", 30, source="seed")
         g.streaks.record_activity("u3", at=START - timedelta(days=1))
-        g.track_referral(g.referral_code("u5"), "u6")
+        g.referrals.track(g.referrals.code("u5"), "u6")
     return path
 
 

@@ -64,7 +64,7 @@ def check(
             expected[op["user"]] -= op["amount"]
             expected[op["to"]] += op["amount"]
     for user in worker.USERS:
-        b = engine.balances(user)["points"]
+        b = engine.points.balances(user)["points"]
         assert b.balance == expected[user], user
         assert b.balance >= 0 and b.held == 0
         assert b.lifetime_earned - b.lifetime_spent == b.balance

@@ -145,7 +145,7 @@ def check_after_crashes(
         op = worker.crash_op(key)
         expected[op["user"]] += op["amount"] if op["op"] == "award" else -op["amount"]
     for user in worker.USERS:
-        b = engine.balances(user)["points"]
+        b = engine.points.balances(user)["points"]
         assert b.balance == expected[user] >= 0, user
         assert b.lifetime_earned - b.lifetime_spent == b.balance
 

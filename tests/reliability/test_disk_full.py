@@ -51,7 +51,7 @@ WRITES: dict[str, Callable[[Gamification, int], Any]] = {
         "rich", f"t{i}", 4, currency="points", idempotency_key=f"transfer-{i}"
     ),
     "track": lambda g, i: g.track(f"w{i}", "workout", idempotency_key=f"track-{i}"),
-    "purchase": lambda g, i: g.purchase("rich", "freeze", idempotency_key=f"buy-{i}"),
+    "purchase": lambda g, i: g.shop.purchase("rich", "freeze", idempotency_key=f"buy-{i}"),
     "battle_pass.claim": lambda g, i: g.battle_pass.claim(
         f"c{i}", 1, track="free", idempotency_key=f"claim-{i}"
     ),

@@ -83,12 +83,12 @@ TRIGGERS: dict[str, Callable[[Gamification], Any]] = {
         "u1", "checkin", evidence={"ok": True}, idempotency_key="quest-u1"),
     "on_quest_completed": lambda g: g.quests.complete(
         "u1", "checkin", evidence={"ok": True}, idempotency_key="quest-u1"),
-    "check_referral": lambda g: g.track_referral(g.referral_code("u5"), "newcomer"),
+    "check_referral": lambda g: g.referrals.track(g.referrals.code("u5"), "newcomer"),
     "friends_of": lambda g: g.leaderboard("xp", scope="friends", viewer="u3"),
     "on_leaderboard_closed": lambda g: g.close_leaderboard_periods(LATER),
     "on_user_deleted": lambda g: g.delete_user("u3"),
     "on_ledger_audit": lambda g: g.run_due_jobs(LATER),
-    "fulfill_order": lambda g: g.purchase("u0", "tee"),
+    "fulfill_order": lambda g: g.shop.purchase("u0", "tee"),
 }  # fmt: skip
 
 # The same kind of call once the plugin is gone, where repeating the trigger cannot work.
@@ -127,7 +127,7 @@ def seed(path: Path) -> None:
         g.award_xp("u3", 30, source="seed")
         g.add_friend("u3", "u4")
         g.track("u1", "workout")
-        g.track_referral(g.referral_code("u5"), "u6")
+        g.referrals.track(g.referrals.code("u5"), "u6")
 
 
 def dump_file(path: Path) -> str:
@@ -225,8 +225,8 @@ def test_a_plugin_raising_in_a_hook_keeps_the_hook_contract(
             assert when == "fulfil"
             assert isinstance(outcome, errors.FulfillmentFailed), outcome
             assert outcome.order_id is not None
-            assert g.order(outcome.order_id).status == "failed"
-            balance = g.balances("u0")["points"]
+            assert g.shop.order(outcome.order_id).status == "failed"
+            balance = g.points.balances("u0")["points"]
             assert (balance.balance, balance.held) == (500, 0)
         check_file(g)
 

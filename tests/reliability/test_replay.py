@@ -48,7 +48,7 @@ def state(g: Gamification) -> dict[str, Any]:
         out[user] = {
             "xp": (profile.xp, profile.level),
             "balances": {c: (b.balance, b.held, b.lifetime_earned, b.lifetime_spent)
-                         for c, b in g.balances(user).items()},
+                         for c, b in g.points.balances(user).items()},
             "unlocks": sorted((s.key, s.tiers_unlocked, s.unlocked_at is not None)
                               for s in g.achievements.list(user, include_hidden=True)),
             "inventory": g.users.inventory(user),
@@ -56,7 +56,7 @@ def state(g: Gamification) -> dict[str, Any]:
                             [(r.track, r.tier, r.state) for r in
                              (*bp.free_rewards, *bp.premium_rewards)]),
         }  # fmt: skip
-    out["stock"] = {item.key: (item.stock, item.sold) for item in g.shop()}
+    out["stock"] = {item.key: (item.stock, item.sold) for item in g.shop.list()}
     out["completions"] = conn.execute(
         "SELECT user_id, quest, period_start, seq FROM quest_completions ORDER BY 1, 2, 3, 4"
     ).fetchall()

@@ -239,7 +239,7 @@ def game_call(engine: Gamification, op: dict[str, Any]) -> Any:
     if call == "track":
         return engine.track(user, op["event"], idempotency_key=key)
     if call == "purchase":
-        return engine.purchase(user, op["item"], quantity=op["quantity"], idempotency_key=key)
+        return engine.shop.purchase(user, op["item"], quantity=op["quantity"], idempotency_key=key)
     if call == "claim_tier_reward":
         return engine.battle_pass.claim(user, op["tier"], track=op["track"], idempotency_key=key)
     if call == "buy_premium_pass":
@@ -286,7 +286,7 @@ def run_game(path: str, worker: int, count: int, seed: int, report: str) -> int:
             results.append(op)
             # A client reads between its writes, as a web page would; it also lets the other
             # workers take the write lock instead of this one taking it straight back.
-            engine.balances(op["user"])
+            engine.points.balances(op["user"])
     Path(report).write_text(json.dumps({"worker": worker, "ops": results, "failures": failures}))
     return 0
 

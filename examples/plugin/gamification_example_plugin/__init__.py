@@ -37,7 +37,7 @@ def balance(engine: Gamification, user_id: str, params: dict[str, Any], at: date
     engine does not have. It runs inside the event's transaction, so it already sees what the
     event itself paid."""
     currency = params.get("currency", "points")
-    found = engine.balances(user_id).get(currency)
+    found = engine.points.balances(user_id).get(currency)
     return found.balance if found is not None else 0
 
 

@@ -144,7 +144,7 @@ def complete_challenge() -> Response:
 
 @api.post("/points/purchase")
 def purchase() -> Response:
-    """Seed 002's two-phase purchase through ``g.purchase``: the price is held, the shop's
+    """Seed 002's two-phase purchase through ``g.shop.purchase``: the price is held, the shop's
     order service (``fulfill_order``) creates the order, then the hold becomes the charge;
     if the shop fails, the hold is released and nothing is charged. ``pointCost`` is checked
     against the server's price, never charged as sent."""
@@ -164,13 +164,13 @@ def purchase() -> Response:
             "seasonId": bought.season, "pointsSpent": bought.price,
             "newBalance": g.balance(user, CURRENCY), "message": "Purchase successful!",
         })  # fmt: skip
-    listing = next((i for i in g.shop(user) if i.key == item), None)
+    listing = next((i for i in g.shop.list(user) if i.key == item), None)
     if listing is not None:  # an unknown item is the SDK's NotFound, below
         if item_type is not None and item_type != listing.category:
             raise invalid("itemType", f"{item!r} is a {listing.category} item")
         if type(quantity) is int:
             _check_cost(cost, listing.price.get(CURRENCY, 0) * quantity)
-    order = g.purchase(user, item, quantity=quantity, idempotency_key=key)
+    order = g.shop.purchase(user, item, quantity=quantity, idempotency_key=key)
     return _ok({
         "transactionId": order.transaction_ids[0] if order.transaction_ids else None,
         "orderId": order.id,
@@ -223,7 +223,7 @@ def generate_code() -> Response:
     user = required_text(body, "userId")
     name = optional_text(body, "firstName")
     ip = optional_text(body, "ipAddress") or request.remote_addr
-    code = g.referral_code(user, name=name or user, ip=ip)
+    code = g.referrals.code(user, name=name or user, ip=ip)
     bonus = g.config.referrals.referred_reward
     return _ok({
         "referralCode": code,
@@ -246,7 +246,7 @@ def track_referral() -> Response:
         for part in ("source", "medium", "campaign")
         if (value := optional_text(body, f"utm{part.title()}")) is not None
     }
-    referral = g.track_referral(
+    referral = g.referrals.track(
         code, new_user,
         ip=optional_text(body, "ipAddress"),
         device_fingerprint=optional_text(body, "deviceFingerprint"),
@@ -275,7 +275,7 @@ def convert_referral() -> Response:
     if kind not in CONVERSIONS:
         raise invalid("conversionType", f"expected one of {', '.join(CONVERSIONS)}")
     revenue = body.get("revenueGenerated")
-    done = g.convert_referral(referral, kind=CONVERSIONS[kind], revenue=revenue,
+    done = g.referrals.convert(referral, kind=CONVERSIONS[kind], revenue=revenue,
                               idempotency_key=idempotency_key(body))  # fmt: skip
     what = "purchase" if kind == "first_purchase" else "training session"
     milestones = [

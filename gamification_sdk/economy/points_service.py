@@ -1,0 +1,491 @@
+"""``g.points``: the points ledger's calls (award, spend, transfer, adjust, refund), balances
+and history, two-phase purchases (reserve, commit, release) and the ledger's audit.
+
+Each call checks its arguments, then runs in one write through the runtime (replaying a keyed
+call); the ledger, reservations and rate limits do the work inside the transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..core.checks import call_key, check_before, check_limit, check_ttl, optional_text
+from ..core.clock import to_text
+from ..core.validation import (
+    check_amount,
+    check_at,
+    check_id,
+    check_key,
+    check_metadata,
+    check_row_id,
+    check_signed_amount,
+    check_text,
+)
+from ..errors import InvalidInput
+from ..models import Balance, HistoryPage, LedgerReport, Reservation, Transaction
+from ..runtime.idempotency import fingerprint, json_codec
+from ..runtime.runtime import Runtime
+from ..storage.store import Tx
+from .ledger import BATTLE_PASS, CREDIT_TYPES, SHOP_ORDER, SPEND_TYPES, Ledger, Posting
+from .ratelimits import PURCHASE, RateLimits
+from .reservations import Reservations
+from .shop import Shop
+
+if TYPE_CHECKING:
+    # Held only to call: importing them at run time would close a cycle between capabilities.
+    from ..progression.achievements import Achievements
+    from ..progression.profiles import Profiles
+
+__all__ = ["PointsService", "check_reference"]
+
+
+def check_reference(reference: object) -> tuple[str, str] | None:
+    if reference is None:
+        return None
+    if (
+        not isinstance(reference, tuple | list)
+        or len(reference) != 2
+        or not all(isinstance(part, str) for part in reference)
+    ):
+        raise InvalidInput("reference", "expected a (type, id) pair of str, e.g. ('order', '42')")
+    if reference[0] == SHOP_ORDER:
+        raise InvalidInput("reference", f"{SHOP_ORDER!r} is reserved for shop.purchase()")
+    if reference[0] == BATTLE_PASS:
+        raise InvalidInput("reference", f"{BATTLE_PASS!r} is reserved for the battle pass")
+    check_text(reference[0], "reference[0]", max_length=100)
+    check_text(reference[1], "reference[1]")
+    return (reference[0], reference[1])
+
+
+class PointsService:
+    """The points ledger, as ``g.points``."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        ledger: Ledger,
+        reservations: Reservations,
+        limits: RateLimits,
+        profiles: Profiles,
+        achievements: Achievements,
+        shop: Shop,
+        verify: Callable[[sqlite3.Connection], LedgerReport],
+    ) -> None:
+        self._rt = rt
+        self._ledger = ledger
+        self._reservations = reservations
+        self._limits = limits
+        self._profiles = profiles
+        self._achievements = achievements
+        self._shop = shop
+        # The audit lives in ops/, which imports the ledger: the facade hands it in.
+        self._verify = verify
+
+    def award(
+        self,
+        user_id: str,
+        amount: int,
+        *,
+        currency: str,
+        source: str,
+        idempotency_key: str | None = None,
+        reference: tuple[str, str] | None = None,
+        description: str | None = None,
+        metadata: Any = None,
+        at: datetime | None = None,
+        transaction_type: str = "earned",
+    ) -> Transaction:
+        """Issue points to a user; returns the transaction with the new balance."""
+        cur = self._ledger.currency(currency)
+        if type(amount) is int and cur.max_award is not None and amount > cur.max_award:
+            raise InvalidInput(
+                "amount", f"{amount} is above {currency}'s max_award {cur.max_award}"
+            )
+        posting, key, digest = self._points_call(
+            CREDIT_TYPES, transaction_type, user_id, amount, currency, source,
+            idempotency_key, reference, description, metadata, at,
+        )  # fmt: skip
+
+        def body(tx: Tx) -> Transaction:
+            # credit() asks the validate_award plugins first.
+            result = self._ledger.credit(tx, posting, origin="direct")
+            self._achievements.after_points(tx, result, posting.at, posting.at_text)
+            return result
+
+        return self._rt.write(
+            "award_points", key, digest, self._ledger.codec, posting.at_text, body
+        )
+
+    def _points_call(
+        self,
+        allowed_types: frozenset[str],
+        transaction_type: str,
+        user_id: str,
+        amount: int,
+        currency: str,
+        source: str,
+        idempotency_key: str | None,
+        reference: tuple[str, str] | None,
+        description: str | None,
+        metadata: Any,
+        at: datetime | None,
+    ) -> tuple[Posting, str | None, Callable[[], bytes]]:
+        """Check a one-user points call; returns its posting, key and fingerprint."""
+        check_id(user_id)
+        check_amount(amount)
+        check_text(source, "source", max_length=100)
+        if transaction_type not in allowed_types:
+            raise InvalidInput(
+                "transaction_type", f"expected one of {', '.join(sorted(allowed_types))}"
+            )
+        key = check_key(idempotency_key)
+        ref = check_reference(reference)
+        text = optional_text(description, "description")
+        meta = check_metadata(metadata)
+        moment, at_text, explicit = self._rt.moment(at)
+        posting = Posting(
+            transaction_type, currency, amount, user_id, source, moment, at_text,
+            reference=ref, description=text, metadata=meta, key=call_key(key),
+        )  # fmt: skip
+        return (
+            posting,
+            key,
+            lambda: fingerprint(
+                user_id, amount, currency, source, ref, text, meta, explicit, transaction_type
+            ),
+        )
+
+    def spend(
+        self,
+        user_id: str,
+        amount: int,
+        *,
+        currency: str,
+        source: str,
+        idempotency_key: str | None = None,
+        reference: tuple[str, str] | None = None,
+        description: str | None = None,
+        metadata: Any = None,
+        at: datetime | None = None,
+        transaction_type: str = "spent",
+    ) -> Transaction:
+        """Spend available points; ``InsufficientFunds`` (and no write) if there are too few."""
+        self._ledger.spendable(currency)
+        posting, key, digest = self._points_call(
+            SPEND_TYPES, transaction_type, user_id, amount, currency, source,
+            idempotency_key, reference, description, metadata, at,
+        )  # fmt: skip
+        if transaction_type != "purchase":
+            return self._rt.write(
+                "spend_points",
+                key,
+                digest,
+                self._ledger.codec,
+                posting.at_text,
+                lambda tx: self._ledger.debit(tx, posting),
+            )
+
+        def purchase(tx: Tx) -> Transaction:
+            # Refused (RateLimited) before the debit writes; counted only once it succeeded.
+            self._limits.check(PURCHASE, user_id, posting.at)
+            result = self._ledger.debit(tx, posting)
+            self._limits.record(PURCHASE, user_id, posting.at, posting.at_text)
+            return result
+
+        return self._rt.write(
+            "spend_points", key, digest, self._ledger.codec, posting.at_text, purchase
+        )
+
+    def transfer(
+        self,
+        from_user: str,
+        to_user: str,
+        amount: int,
+        *,
+        currency: str,
+        source: str = "gift",
+        idempotency_key: str | None = None,
+        description: str | None = None,
+        metadata: Any = None,
+        at: datetime | None = None,
+    ) -> Transaction:
+        """Give points to another user; returns the sender's side of the transaction."""
+        check_id(from_user, "from_user")
+        check_id(to_user, "to_user")
+        if from_user == to_user:
+            raise InvalidInput("to_user", "cannot transfer to the same user")
+        check_amount(amount)
+        self._ledger.spendable(currency)
+        check_text(source, "source", max_length=100)
+        key = check_key(idempotency_key)
+        text = optional_text(description, "description")
+        meta = check_metadata(metadata)
+        moment, at_text, explicit = self._rt.moment(at)
+        posting = Posting(
+            "transfer",
+            currency,
+            amount,
+            from_user,
+            source,
+            moment,
+            at_text,
+            counterparty=to_user,
+            description=text,
+            metadata=meta,
+            key=call_key(key),
+        )
+        return self._rt.write(
+            "transfer_points",
+            key,
+            lambda: fingerprint(from_user, to_user, amount, currency, source, text, meta, explicit),
+            self._ledger.codec,
+            at_text,
+            lambda tx: self._ledger.transfer(tx, posting),
+        )
+
+    def adjust(
+        self,
+        user_id: str,
+        amount: int,
+        *,
+        currency: str,
+        reason: str,
+        idempotency_key: str | None = None,
+        metadata: Any = None,
+        at: datetime | None = None,
+    ) -> Transaction:
+        """An admin correction, positive or negative; ``reason`` is required and recorded."""
+        check_id(user_id)
+        check_signed_amount(amount)
+        self._ledger.currency(currency)
+        check_text(reason, "reason", max_length=1000)
+        key = check_key(idempotency_key)
+        meta = check_metadata(metadata)
+        moment, at_text, explicit = self._rt.moment(at)
+        posting = Posting(
+            "admin_adjustment",
+            currency,
+            abs(amount),
+            user_id,
+            "admin",
+            moment,
+            at_text,
+            description=reason,
+            metadata=meta,
+            key=call_key(key),
+        )
+        return self._rt.write(
+            "adjust_points",
+            key,
+            lambda: fingerprint(user_id, amount, currency, reason, meta, explicit),
+            self._ledger.codec,
+            at_text,
+            lambda tx: self._ledger.adjust(tx, posting, amount),
+        )
+
+    def refund(
+        self,
+        transaction_id: int,
+        *,
+        amount: int | None = None,
+        user_id: str | None = None,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Transaction:
+        """Give back all or part of a spend; refunds never add up to more than the original.
+
+        Pass ``user_id`` to have the call refused if the transaction is someone else's.
+        """
+        check_row_id(transaction_id, "transaction_id")
+        if amount is not None:
+            check_amount(amount)
+        if user_id is not None:
+            check_id(user_id)
+        text = optional_text(description, "description")
+        key = check_key(idempotency_key)
+        moment, at_text, explicit = self._rt.moment(at)
+
+        def body(tx: Tx) -> Transaction:
+            owner, currency, size = self._ledger.refundable(transaction_id, amount, user_id)
+            posting = Posting(
+                "refund",
+                currency,
+                size,
+                owner,
+                "refund",
+                moment,
+                at_text,
+                description=text,
+                refund_of=transaction_id,
+                key=call_key(key),
+            )
+            return self._ledger.refund(tx, posting)
+
+        return self._rt.write(
+            "refund",
+            key,
+            lambda: fingerprint(transaction_id, amount, user_id, text, explicit),
+            self._ledger.codec,
+            at_text,
+            body,
+        )
+
+    def balance(self, user_id: str, currency: str) -> int:
+        """The user's balance in ``currency``, held points included (0 if none)."""
+        check_id(user_id)
+        self._ledger.currency(currency)
+        with self._rt.store.read():
+            account = self._ledger.user_account(user_id, currency)
+        return 0 if account is None else account[1]
+
+    def balances(self, user_id: str) -> dict[str, Balance]:
+        """Every configured currency: balance, held, available, lifetime earned and spent."""
+        check_id(user_id)
+        with self._rt.store.read():
+            found = self._profiles.balances(user_id)
+        return {
+            name: found.get(name) or Balance(name, 0, 0, 0, 0, 0)
+            for name in self._rt.config.currency_names
+        }
+
+    def history(
+        self,
+        user_id: str,
+        *,
+        currency: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+    ) -> HistoryPage:
+        """Points transactions newest first, with per-currency totals (earned, spent, net)."""
+        check_id(user_id)
+        if currency is not None:
+            self._ledger.currency(currency)
+        check_limit(limit)
+        check_before(before)
+        with self._rt.store.read():
+            return self._ledger.history(user_id, currency=currency, limit=limit, before=before)
+
+    # -- two-phase purchases --------------------------------------------------------------
+
+    def reserve(
+        self,
+        user_id: str,
+        amount: int,
+        *,
+        currency: str,
+        ttl: timedelta | float,
+        source: str = "purchase",
+        reference: tuple[str, str] | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Reservation:
+        """Hold points for a purchase until ``ttl`` runs out; commit or release it after."""
+        check_id(user_id)
+        check_amount(amount)
+        self._ledger.spendable(currency)
+        span = check_ttl(ttl)
+        check_text(source, "source", max_length=100)
+        ref = check_reference(reference)
+        key = check_key(idempotency_key)
+        moment, at_text, explicit = self._rt.moment(at)
+
+        def body(tx: Tx) -> Reservation:
+            # The purchase rate limit counts here, when a purchase starts, not at commit.
+            self._limits.check(PURCHASE, user_id, moment)
+            result = self._reservations.reserve(
+                user_id,
+                amount,
+                currency=currency,
+                source=source,
+                expires_at=moment + span,
+                reference=ref,
+                at=moment,
+                at_text=at_text,
+            )
+            self._limits.record(PURCHASE, user_id, moment, at_text)
+            return result
+
+        return self._rt.write(
+            "reserve_points",
+            key,
+            lambda: fingerprint(
+                user_id, amount, currency, span.total_seconds(), source, ref, explicit
+            ),
+            json_codec(Reservation),
+            at_text,
+            body,
+        )
+
+    def commit(
+        self,
+        reservation_id: int,
+        *,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Transaction:
+        """Turn a hold into a ``purchase``; refused once released, expired or committed."""
+        rid = self._check_reservation_id(reservation_id)
+        text = optional_text(description, "description")
+        key = check_key(idempotency_key)
+        moment, at_text, explicit = self._rt.moment(at)
+        return self._rt.write(
+            "commit_reservation",
+            key,
+            lambda: fingerprint(rid, text, explicit),
+            self._ledger.codec,
+            at_text,
+            lambda tx: self._reservations.commit(
+                tx, rid, description=text, at=moment, at_text=at_text, key=call_key(key)
+            ),
+        )
+
+    def release(
+        self,
+        reservation_id: int,
+        *,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Reservation:
+        """Free a hold: the balance is exactly as it was before the reservation."""
+        rid = self._check_reservation_id(reservation_id)
+        key = check_key(idempotency_key)
+        _, at_text, explicit = self._rt.moment(at)
+        return self._rt.write(
+            "release_reservation",
+            key,
+            lambda: fingerprint(rid, explicit),
+            json_codec(Reservation),
+            at_text,
+            lambda tx: self._reservations.release(rid, status="released", at_text=at_text),
+        )
+
+    def expire_reservations(self, now: datetime | None = None) -> list[Reservation]:
+        """Release every hold whose time ran out by ``now``; safe to run any number of times.
+
+        Shop orders whose holds these were close as ``expired``, their stock put back.
+        """
+        moment = self._rt.now() if now is None else check_at(now, "now")
+        at_text = to_text(moment)
+        with self._rt.store.write():
+            released = self._reservations.expire(at_text)
+            self._shop.expired(released, at_text)
+            return released
+
+    def reservation(self, reservation_id: int) -> Reservation:
+        rid = self._check_reservation_id(reservation_id)
+        with self._rt.store.read():
+            return self._reservations.get(rid)
+
+    @staticmethod
+    def _check_reservation_id(reservation_id: object) -> int:
+        return check_row_id(reservation_id, "reservation_id")
+
+    def verify(self) -> LedgerReport:
+        """Recompute sums, balances, chains, holds and XP totals; empty when all agree."""
+        with self._rt.store.read() as conn:
+            return self._verify(conn)
