@@ -713,3 +713,19 @@ def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert data(namespace["app"].test_client().get(API_PREFIX + "/profile/ada"))["level"] == 1
     finally:
         namespace["engine"].close()
+
+
+def test_reopening_a_file_next_month_keeps_its_stored_season(tmp_path: Path) -> None:
+    # The configuration is built from "today"; a file opened again a month later must keep
+    # the season it stores instead of being refused as a different configuration.
+    path = tmp_path / "app.db"
+    first = open_engine(path, clock=FakeClock(START), load_entrypoints=False)
+    season = first.config.seasons[0].key
+    first.close()
+    later = datetime(START.year + 1, 1, 15, tzinfo=UTC)
+    again = open_engine(path, clock=FakeClock(later), load_entrypoints=False)
+    try:
+        assert again.config.seasons[0].key == season
+        assert again.settings.version == 1
+    finally:
+        again.close()

@@ -205,18 +205,22 @@ def open_engine(
     shop: ShopService | None = None,
     load_entrypoints: bool = True,
 ) -> Gamification:
-    """Open (creating as needed) the example's engine on ``path`` with its definitions."""
+    """Open (creating as needed) the example's engine on ``path`` with its definitions.
+
+    A new file stores the configuration of today's season; reopened later (another month, the
+    command line, a second worker), it keeps the configuration it stores (``adopt=True``).
+    """
     moment = clock() if clock is not None else datetime.now(UTC)
-    config = build_config(moment)
     engine = Gamification.open(
         path,
-        config=config,
+        config=build_config(moment),
+        adopt=True,
         clock=clock,
         plugins=[shop or ShopService()],
         load_entrypoints=load_entrypoints,
     )
     try:
-        engine.events.load(definitions(config.seasons[0]), name="swanstudios")
+        engine.events.load(definitions(engine.config.seasons[0]), name="swanstudios")
     except BaseException:
         engine.close()
         raise
