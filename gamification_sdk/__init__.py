@@ -68,8 +68,13 @@ from .models import (
     XPEntry,
 )
 from .ops.jobs import Job, JobRun, JobSkip, JobsReport, period_of
+from .ops.jobs_service import JobsService
+from .ops.notifications_service import NotificationsService
+from .ops.privacy_service import PrivacyService
 from .progression.levels import LevelCurve, LevelTable, Progress
 from .runtime.stored_config import ConfigChange, ConfigVersion, Settings
+from .social.boards_service import BoardsService
+from .social.social_service import SocialService
 
 __all__ = [
     "AchievementStatus",
@@ -77,6 +82,7 @@ __all__ = [
     "Balance",
     "BattlePass",
     "BoardConfig",
+    "BoardsService",
     "Clock",
     "Config",
     "ConfigChange",
@@ -91,6 +97,7 @@ __all__ = [
     "JobRun",
     "JobSkip",
     "JobsReport",
+    "JobsService",
     "Leaderboard",
     "LeaderboardEntry",
     "LeaderboardsConfig",
@@ -104,11 +111,13 @@ __all__ = [
     "LoadReport",
     "MilestoneReward",
     "Notification",
+    "NotificationsService",
     "ObjectiveProgress",
     "Order",
     "PeriodClose",
     "PremiumPurchase",
     "Privacy",
+    "PrivacyService",
     "Profile",
     "Progress",
     "QuestBoard",
@@ -131,6 +140,7 @@ __all__ = [
     "SeasonClose",
     "Settings",
     "ShopListing",
+    "SocialService",
     "Stats",
     "StreakStatus",
     "StreaksConfig",

@@ -53,7 +53,6 @@ NOT_YET_MOVED = {
 FACADE_NOT_YET = {
     "economy/referrals.py",
     "economy/shop.py",
-    "ops/jobs.py",
     "progression/achievements.py",
     "progression/events.py",
     "progression/xp.py",

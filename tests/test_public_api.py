@@ -3,6 +3,7 @@ configuration class, imports from ``gamification_sdk`` itself."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 from collections.abc import Iterator
@@ -28,6 +29,15 @@ def _types_in(hint: object) -> Iterator[type]:
             yield from _types_in(arg)
 
 
+@functools.cache
+def _namespaces() -> tuple[type, ...]:
+    """The classes of an engine's public attributes: its namespaces (``g.boards``,
+    ``g.jobs``, ``g.settings``...), which the facade builds."""
+    with Gamification.open(":memory:", load_entrypoints=False) as g:
+        found = [type(value) for name, value in vars(g).items() if not name.startswith("_")]
+    return tuple(cls for cls in found if cls.__module__.startswith("gamification_sdk."))
+
+
 def _hints(cls: type) -> Iterator[tuple[str, object]]:
     """(where, hint) for the fields of an attrs class, and for the parameters and results of
     a class's public methods, properties and constructor."""
@@ -35,10 +45,11 @@ def _hints(cls: type) -> Iterator[tuple[str, object]]:
     if attrs.has(cls):
         for name, hint in typing.get_type_hints(cls, localns=names).items():
             yield f"{cls.__name__}.{name}", hint
+    # An engine is made by Gamification.open(), its namespaces by the engine: their __init__
+    # take internal parts. An attrs class's __init__ takes its fields, walked above.
+    built = (Gamification, *_namespaces())
     for name, member in inspect.getmembers(cls):
-        # An engine is made by Gamification.open(): its __init__ takes the internal Store.
-        # An attrs class's __init__ takes its fields, walked above.
-        constructor = name == "__init__" and cls is not Gamification and not attrs.has(cls)
+        constructor = name == "__init__" and cls not in built and not attrs.has(cls)
         if name.startswith("_") and not constructor:
             continue
         static = inspect.getattr_static(cls, name)
@@ -65,10 +76,12 @@ def _project_types(roots: list[type]) -> dict[type, str]:
 
 
 def test_every_type_in_a_public_signature_is_exported() -> None:
-    found = _project_types([Gamification, Config])
-    # The walk reaches the models, the level table and the configuration classes.
+    found = _project_types([Gamification, Config, *_namespaces()])
+    # The walk reaches the models, the level table, the configuration classes and the
+    # namespaces' signatures.
     names = {cls.__name__ for cls in found}
     assert {"TrackResult", "LevelTable", "Progress", "AchievementsConfig", "TierReward"} <= names
+    assert {"BoardsService", "JobsService", "PeriodClose", "JobsReport", "Privacy"} <= names
     missing = [
         f"{cls.__module__}.{cls.__name__} (in {where})"
         for cls, where in found.items()

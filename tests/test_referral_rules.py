@@ -164,7 +164,7 @@ def test_an_existing_user_cannot_be_referred(
     assert exc.reason == "existing_user"
     assert r.referral(exc.referral_id).flagged
     assert (points(r, "sean"), points(r, "amy")) == (0, before)
-    assert r.notifications("sean") == []
+    assert r.notifications.list("sean") == []
 
 
 @pytest.mark.parametrize("activity", ACTIVITY)

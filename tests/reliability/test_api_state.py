@@ -23,6 +23,7 @@ import itertools
 import math
 from collections import Counter
 from datetime import timedelta
+from operator import attrgetter
 from typing import Any
 
 import attrs
@@ -51,10 +52,12 @@ REFUSED: Counter[str] = Counter()
 # Refusals that write, as documented: a flagged referral is stored.
 WRITES_WHEN_REFUSED = (errors.ReferralRejected,)
 READS = {
-    "profile", "balances", "balance", "history", "xp_history", "leaderboard", "rank", "around",
+    "profile", "balances", "balance", "history", "xp_history",
+    "boards.get", "boards.rank", "boards.around",
     "achievements", "achievement", "quests", "shop", "orders", "order", "battle_pass", "streak",
-    "stats", "notifications", "notification_preferences", "inventory", "export_user",
-    "reservation", "referral", "referrals", "referral_stats", "groups", "friends", "privacy",
+    "stats", "notifications.list", "notifications.preferences", "inventory", "privacy.export",
+    "reservation", "referral", "referrals", "referral_stats",
+    "social.groups", "social.friends", "social.privacy",
     "rate_limit_status", "verify_ledger",
 }  # fmt: skip
 
@@ -110,12 +113,13 @@ class APIMachine(RuleBasedStateMachine):
     # -- the one way calls are made ---------------------------------------------------------
 
     def call(self, name: str, *args: Any, key: bool = False, **kwargs: Any) -> Any:
-        """Call ``g.<name>``; check what a refusal or a read may (not) write."""
+        """Call ``g.<name>`` (dotted for a namespace: ``"boards.get"``); check what a refusal
+        or a read may (not) write."""
         if key:
             kwargs["idempotency_key"] = f"key-{next(self.keys)}"
         FIGURES.add(operations=1)
         try:
-            result = getattr(self.g, name)(*args, **kwargs)
+            result = attrgetter(name)(self.g)(*args, **kwargs)
         except errors.GamificationError as exc:
             REFUSED[f"{name}:{typed_name(exc)}"] += 1
             if isinstance(exc, errors.InvalidInput):
@@ -291,7 +295,7 @@ class APIMachine(RuleBasedStateMachine):
 
     @rule(user=users, friend=users)
     def add_friend(self, user: Any, friend: Any) -> None:
-        self.call("add_friend", user, friend)
+        self.call("social.add_friend", user, friend)
 
     @rule(
         user=users,
@@ -299,11 +303,11 @@ class APIMachine(RuleBasedStateMachine):
         kind=st.sampled_from(["gym", "gym", "school"]),
     )
     def join_group(self, user: Any, group: str, kind: str) -> None:
-        self.call("join_group", user, group, kind=kind)
+        self.call("social.join_group", user, group, kind=kind)
 
     @rule(user=users, visibility=st.sampled_from(["public", "friends_only", "private", "all"]))
     def set_privacy(self, user: Any, visibility: str) -> None:
-        self.call("set_privacy", user, visibility=visibility, show_on_global=True)
+        self.call("social.set_privacy", user, visibility=visibility, show_on_global=True)
 
     @rule(user=users, zone=st.sampled_from(["Europe/Paris", "Asia/Tokyo", "Mars/Olympus"]))
     def set_timezone(self, user: Any, zone: str) -> None:
@@ -317,11 +321,11 @@ class APIMachine(RuleBasedStateMachine):
 
     @rule(user=users)
     def mark_read(self, user: Any) -> None:
-        self.call("mark_read", user)
+        self.call("notifications.mark_read", user)
 
     @rule(user=users, key=keyed)
     def delete_user(self, user: Any, key: bool) -> None:
-        if self.call("delete_user", user, key=key) is not None:
+        if self.call("privacy.delete", user, key=key) is not None:
             # Their calls' records went with them: a retry of one is a new call now.
             self.keyed = [k for k in self.keyed if repr(user) not in repr((k.args, k.result))]
 
@@ -334,11 +338,11 @@ class APIMachine(RuleBasedStateMachine):
     @rule(
         job=st.sampled_from(
             [
-                "close_leaderboard_periods",
+                "boards.close_periods",
                 "close_quest_periods",
                 "sweep_streaks",
                 "close_battle_pass_seasons",
-                "run_due_jobs",
+                "jobs.run_due",
                 "prune_rate_limits",
             ]
         )
@@ -350,20 +354,20 @@ class APIMachine(RuleBasedStateMachine):
 
     @rule(user=users, read=st.sampled_from([
         "profile", "balances", "history", "xp_history", "achievements", "quests", "orders",
-        "battle_pass", "streak", "stats", "notifications", "inventory", "export_user",
-        "referral_stats", "referrals", "groups", "friends", "privacy",
-        "notification_preferences",
+        "battle_pass", "streak", "stats", "notifications.list", "inventory", "privacy.export",
+        "referral_stats", "referrals", "social.groups", "social.friends", "social.privacy",
+        "notifications.preferences",
     ]))  # fmt: skip
     def read_user(self, user: Any, read: str) -> None:
         self.call(read, user)
 
     @rule(
-        board_read=st.sampled_from(["leaderboard", "rank", "around"]),
+        board_read=st.sampled_from(["boards.get", "boards.rank", "boards.around"]),
         period=st.sampled_from(["all_time", "daily", "weekly", "monthly", "hourly"]),
         user=good_users,
     )
     def read_board(self, board_read: str, period: str, user: str) -> None:
-        args: tuple[Any, ...] = ("xp",) if board_read == "leaderboard" else (user, "xp")
+        args: tuple[Any, ...] = ("xp",) if board_read == "boards.get" else (user, "xp")
         self.call(board_read, *args, period=period)
 
     @rule(data=st.data())
@@ -399,8 +403,8 @@ class APIMachine(RuleBasedStateMachine):
         """A keyed call repeated exactly replays its result and writes nothing."""
         call = data.draw(st.sampled_from(self.keyed))
         FIGURES.add(operations=1)
-        again = getattr(self.g, call.name)(*call.args, **call.kwargs)
-        if call.name != "delete_user":  # its pseudonym is not part of the stored result
+        again = attrgetter(call.name)(self.g)(*call.args, **call.kwargs)
+        if call.name != "privacy.delete":  # its pseudonym is not part of the stored result
             assert again == call.result, call.name
         assert self.g.dump() == self.last, f"a retried {call.name} wrote"
         SUCCEEDED["retry"] += 1
@@ -489,7 +493,7 @@ def test_random_calls_across_the_public_api_keep_every_invariant() -> None:
     refused = {name.split(":")[0] for name in REFUSED}
     missing = [name for name in ("award_xp", "award_points", "spend_points", "transfer_points",
                                  "track", "purchase", "claim_tier_reward", "complete_quest",
-                                 "reserve_points", "batch", "retry", "delete_user")
+                                 "reserve_points", "batch", "retry", "privacy.delete")
                if not SUCCEEDED[name]]  # fmt: skip
     assert missing == [], (missing, SUCCEEDED)
     assert len(SUCCEEDED) >= 35, SUCCEEDED
