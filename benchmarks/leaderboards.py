@@ -5,8 +5,9 @@
 Builds (once, cached in benchmarks/results/) a database of N users with heavy-tailed XP, lets
 the engine start its ``xp`` board from those totals, then measures in fresh processes:
 
-- p50/p99 of ``leaderboard("xp")`` (top 100), ``rank(user)`` and ``around(user, n=5)`` for
-  random users, and the same rank as a plain ``COUNT(*) WHERE score > ?`` over an index;
+- p50/p99 of ``boards.get("xp")`` (top 100), ``boards.rank(user)`` and
+  ``boards.around(user, n=5)`` for random users, and the same rank as a plain
+  ``COUNT(*) WHERE score > ?`` over an index;
 - award_xp (keyed, one transaction each, on random users) with no board, and with the
   all-time, daily, weekly and monthly boards kept: the upkeep as a share of award_xp;
 - resident memory after the reads, and the time to open an engine on the file.
@@ -140,9 +141,9 @@ def reads(path: Path, users: int, samples: int) -> dict[str, object]:
     chosen = picks(users, samples)
     out: dict[str, object] = {"open_s": opened}
     for name, call in (
-        ("top100", lambda u: g.leaderboard("xp")),
-        ("rank", lambda u: g.rank(u, "xp")),
-        ("around", lambda u: g.around(u, "xp", n=5)),
+        ("top100", lambda u: g.boards.get("xp")),
+        ("rank", lambda u: g.boards.rank(u, "xp")),
+        ("around", lambda u: g.boards.around(u, "xp", n=5)),
     ):
         out[name] = timed(call, chosen)
     # The engine's memory, before the comparison below builds an index in this process.
@@ -152,7 +153,7 @@ def reads(path: Path, users: int, samples: int) -> dict[str, object]:
     conn.execute("CREATE INDEX IF NOT EXISTS bench_xp ON profiles (xp)")
     naive = []
     for user in chosen[: min(300, samples)]:
-        entry = g.rank(user, "xp")
+        entry = g.boards.rank(user, "xp")
         assert entry is not None
         t0 = time.perf_counter()
         (higher,) = conn.execute(

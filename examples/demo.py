@@ -133,9 +133,9 @@ def main(path: str = "demo.db") -> None:
         print(f"  earned {totals.earned}, spent {totals.spent}, net {totals.net}")
 
         for user in ("ada", "grace", "linus"):  # seed 002 keeps everyone off global boards
-            g.set_privacy(user, visibility="public", show_on_global=True)
-        g.set_privacy("grace", display_name_type="anonymous")
-        board = g.leaderboard("xp", period="weekly", viewer="grace")
+            g.social.set_privacy(user, visibility="public", show_on_global=True)
+        g.social.set_privacy("grace", display_name_type="anonymous")
+        board = g.boards.get("xp", period="weekly", viewer="grace")
         print(f"\nXP leaderboard, week {board.period_key}:")
         for e in board.entries:
             print(f"  #{e.rank} {e.display_name:<16} level {e.level:<3} {e.score:>6} XP")

@@ -72,6 +72,9 @@ from .models import (
     XPEntry,
 )
 from .ops.jobs import Job, JobRun, JobSkip, JobsReport, period_of
+from .ops.jobs_service import JobsService
+from .ops.notifications_service import NotificationsService
+from .ops.privacy_service import PrivacyService
 from .progression.achievements_service import AchievementsService
 from .progression.battle_pass_service import BattlePassService
 from .progression.events_service import EventsService
@@ -81,6 +84,8 @@ from .progression.streaks_service import StreaksService
 from .progression.users_service import UsersService
 from .progression.xp_service import XPService
 from .runtime.stored_config import ConfigChange, ConfigVersion, Settings
+from .social.boards_service import BoardsService
+from .social.social_service import SocialService
 
 __all__ = [
     "AchievementStatus",
@@ -90,6 +95,7 @@ __all__ = [
     "BattlePass",
     "BattlePassService",
     "BoardConfig",
+    "BoardsService",
     "Clock",
     "Config",
     "ConfigChange",
@@ -105,6 +111,7 @@ __all__ = [
     "JobRun",
     "JobSkip",
     "JobsReport",
+    "JobsService",
     "Leaderboard",
     "LeaderboardEntry",
     "LeaderboardsConfig",
@@ -118,12 +125,14 @@ __all__ = [
     "LoadReport",
     "MilestoneReward",
     "Notification",
+    "NotificationsService",
     "ObjectiveProgress",
     "Order",
     "PeriodClose",
     "PointsService",
     "PremiumPurchase",
     "Privacy",
+    "PrivacyService",
     "Profile",
     "Progress",
     "QuestBoard",
@@ -150,6 +159,7 @@ __all__ = [
     "Settings",
     "ShopListing",
     "ShopService",
+    "SocialService",
     "Stats",
     "StreakStatus",
     "StreaksConfig",

@@ -9,20 +9,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import attrs
 import pluggy
 import sqlite_utils
 
 from .config import Config
-from .core.checks import check_limit
 from .core.clock import Clock, system_clock, to_text
 from .core.validation import (
-    MAX_TOTAL,
     check_at,
-    check_id,
-    check_key,
-    check_row_id,
-    check_text,
 )
 from .economy.inventory import Items
 from .economy.ledger import Ledger
@@ -40,29 +33,24 @@ from .errors import (
     ConfigError,
     InvalidInput,
     StaleConfig,
-    UnknownGroup,
-    UnknownUser,
 )
 from .models import (
     HistoryPage,
-    Leaderboard,
-    LeaderboardEntry,
     LedgerReport,
-    Notification,
-    PeriodClose,
-    Privacy,
     Profile,
     Reservation,
     ScoredEvent,
     TrackResult,
     Transaction,
-    UserDeletion,
     XPAward,
 )
 from .ops import audit
-from .ops.jobs import Job, JobsReport, Scheduler, collect_jobs
-from .ops.notifications import Notifications, check_preferences
+from .ops.jobs import collect_jobs
+from .ops.jobs_service import JobsService
+from .ops.notifications import Notifications
+from .ops.notifications_service import NotificationsService
 from .ops.privacy import Privacy as PrivacyData
+from .ops.privacy_service import PrivacyService
 from .progression.achievements import Achievements
 from .progression.achievements_service import AchievementsService
 from .progression.battle_pass_service import BattlePassService
@@ -81,7 +69,7 @@ from .progression.streaks_service import StreaksService
 from .progression.users_service import UsersService
 from .progression.xp import KEY_HOME, XP
 from .progression.xp_service import XPService
-from .runtime.idempotency import Codec, Idempotency, fingerprint, json_codec
+from .runtime.idempotency import Idempotency
 from .runtime.plugins import get_plugin_manager, run_vetoes
 from .runtime.runtime import Runtime
 from .runtime.stored_config import (
@@ -93,22 +81,17 @@ from .runtime.stored_config import (
     stored_part,
 )
 from .social.boards import Boards
+from .social.boards_service import BoardsService
 from .social.groups import Social
-from .social.leaderboards import Leaderboards, Target
+from .social.leaderboards import Leaderboards
+from .social.social_service import SocialService
 from .storage.schema import migrations
-from .storage.store import Store, Tx
+from .storage.store import Store
 
 __all__ = ["Gamification"]
 
 log = logging.getLogger("gamification_sdk")
 T = TypeVar("T")
-
-
-def _encode_deletion(result: UserDeletion) -> str:
-    return json_codec(UserDeletion).encode(attrs.evolve(result, user_id=""))
-
-
-_DELETION_CODEC = Codec(_encode_deletion, json_codec(UserDeletion).decode)
 
 
 class Gamification:
@@ -129,6 +112,11 @@ class Gamification:
     shop: ShopService
     referrals: ReferralsService
     rate_limits: RateLimitsService
+    boards: BoardsService
+    social: SocialService
+    notifications: NotificationsService
+    jobs: JobsService
+    privacy: PrivacyService
 
     def __init__(
         self,
@@ -152,9 +140,9 @@ class Gamification:
             migrations.apply(store.db)
             self._setup()
         self._register_plugin_definitions()
-        self._jobs = Scheduler(
-            self, store, config.scheduler, self._rt.now, collect_jobs(pm, config)
-        )
+        # Built once, not by _compose: it keeps its lease holder id and background thread
+        # across configuration changes (jobs are collected at open).
+        self.jobs = JobsService(self._rt, collect_jobs(pm, config))
         self.settings = Settings(
             store, self._stored, self._apply_config, lambda: self._config_version
         )
@@ -257,6 +245,11 @@ class Gamification:
         self.shop = ShopService(rt, self._shop)
         self.referrals = ReferralsService(rt, self._referrals)
         self.rate_limits = RateLimitsService(rt, self._limits)
+        # -- services: social --
+        self.boards = BoardsService(rt, self._leaderboards)
+        self.social = SocialService(rt, self._social, self._profiles, self._boards)
+        self.notifications = NotificationsService(rt, self._notifications, self._profiles)
+        self.privacy = PrivacyService(rt, self._privacy, self._profiles)
         self._register_scorers()
         if pm.hook.friends_of.get_hookimpls():
             self._social.friends_of = lambda user_id: pm.hook.friends_of(
@@ -396,7 +389,7 @@ class Gamification:
 
         The engine cannot be used afterwards.
         """
-        self._jobs.stop()
+        self.jobs.stop()
         self._store.close()
 
     @property
@@ -671,324 +664,17 @@ class Gamification:
             self.events.load(offered[name], name=name)
         self._achievements.catalogue = self._loader.catalogue()
 
-    def notifications(
-        self, user_id: str, *, unread_only: bool = True, limit: int = 50
-    ) -> list[Notification]:
-        """The user's notifications, newest first."""
-        check_id(user_id)
-        check_limit(limit)
-        if type(unread_only) is not bool:
-            raise InvalidInput("unread_only", "expected True or False")
-        with self._store.read():
-            return self._notifications.recent(user_id, unread_only=unread_only, limit=limit)
-
-    def mark_read(self, user_id: str, ids: Iterable[int] | None = None) -> int:
-        """Mark the user's notifications ``ids`` (or all) read; returns how many changed."""
-        check_id(user_id)
-        chosen = None
-        if ids is not None:
-            chosen = list(ids)
-            for i in chosen:
-                check_row_id(i, "ids")
-        at_text = to_text(self._rt.now())
-        with self._store.write():
-            return self._notifications.mark_read(user_id, chosen, at_text)
-
-    def notification_preferences(self, user_id: str) -> dict[str, bool]:
-        check_id(user_id)
-        with self._store.read():
-            return self._notifications.preferences(user_id)
-
-    def set_notification_preferences(self, user_id: str, **kinds: bool) -> dict[str, bool]:
-        """Switch notification kinds on or off, e.g. ``level_up=False``; returns them all."""
-        check_id(user_id)
-        changes = check_preferences(kinds)
-        at_text = to_text(self._rt.now())
-        with self._store.write():
-            self._profiles.ensure(user_id, at_text)
-            self._notifications.set_preferences(user_id, changes)
-            return self._notifications.preferences(user_id)
-
     # -- rate limits ----------------------------------------------------------------------
 
     # -- leaderboards ---------------------------------------------------------------------
 
-    def _target(
-        self, board: object, period: object, period_key: object, at: object
-    ) -> tuple[Target, datetime]:
-        if not isinstance(board, str):
-            raise InvalidInput("board", f"expected a board key, got {board!r}")
-        if not isinstance(period, str):
-            raise InvalidInput("period", f"expected a period name, got {period!r}")
-        moment = self._rt.now() if at is None else check_at(at)
-        target = self._leaderboards.target(board, period, period_key, moment)  # type: ignore[arg-type]
-        return target, moment
-
-    def leaderboard(
-        self,
-        board: str,
-        *,
-        period: str = "all_time",
-        scope: str = "global",
-        group: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-        viewer: str | None = None,
-        period_key: str | None = None,
-        at: datetime | None = None,
-    ) -> Leaderboard:
-        """A page of ``board`` for the period holding ``at`` (or ``period_key``, such as
-        ``"2026-W47"``), with ``viewer``'s own line even when the board hides them."""
-        check_limit(limit)
-        if type(offset) is not int or not 0 <= offset <= MAX_TOTAL:
-            raise InvalidInput("offset", f"expected an int from 0 to 2**63 - 1, got {offset!r:.50}")
-        if viewer is not None:
-            check_id(viewer, "viewer")
-        with self._store.read():
-            target, _ = self._target(board, period, period_key, at)
-            self._leaderboards.check_scope(scope, group, viewer)
-            return self._leaderboards.leaderboard(target, scope, group, limit, offset, viewer)
-
-    def rank(
-        self,
-        user_id: str,
-        board: str,
-        *,
-        period: str = "all_time",
-        scope: str = "global",
-        group: str | None = None,
-        period_key: str | None = None,
-        at: datetime | None = None,
-    ) -> LeaderboardEntry | None:
-        """The user's line on ``board`` (None if they have no score in the period); a user the
-        board hides gets the rank they would have, marked ``hidden``."""
-        check_id(user_id)
-        with self._store.read():
-            target, _ = self._target(board, period, period_key, at)
-            self._leaderboards.check_scope(scope, group, user_id)
-            return self._leaderboards.rank(target, user_id, scope, group)
-
-    def around(
-        self,
-        user_id: str,
-        board: str,
-        *,
-        period: str = "all_time",
-        n: int = 5,
-        scope: str = "global",
-        group: str | None = None,
-        period_key: str | None = None,
-        at: datetime | None = None,
-    ) -> Leaderboard:
-        """The ``n`` lines above and below the user on ``board``, the user's own included."""
-        check_id(user_id)
-        if type(n) is not int or not 1 <= n <= 100:
-            raise InvalidInput("n", f"expected an int from 1 to 100, got {n!r}")
-        with self._store.read():
-            target, _ = self._target(board, period, period_key, at)
-            self._leaderboards.check_scope(scope, group, user_id)
-            return self._leaderboards.around(target, user_id, n, scope, group)
-
-    def close_leaderboard_periods(self, now: datetime | None = None) -> list[PeriodClose]:
-        """Archive every board period that ended by ``now`` (the ``leaderboard_close`` job),
-        with movement against the period before, and pay rank rewards once. Each period
-        closes in its own transaction; running it again closes nothing twice."""
-        moment = self._rt.now() if now is None else check_at(now, "now")
-        with self._store.read():
-            due = self._leaderboards.due(moment)
-        closed = []
-        failures: list[tuple[str, BaseException]] = []
-        for period_id in due:
-            with self._store.write() as tx:
-                result = self._leaderboards.close(tx, period_id, moment)
-            if result is not None:
-                closed.append(result)
-            if tx.committed:
-                self._rt.dispatch(tx, result, failures)
-        self._rt.raise_hook_errors(failures, closed)
-        return closed
-
-    def join_group(
-        self, user_id: str, group: str, *, kind: str, at: datetime | None = None
-    ) -> bool:
-        """Add the user to ``group`` (made on first join, with its ``kind``: gym, school,
-        class, team...); False if they were in it already. Joining twice changes nothing."""
-        check_id(user_id)
-        check_id(group, "group")
-        check_text(kind, "kind", max_length=50)
-        _, at_text, _ = self._rt.moment(at)
-        with self._store.write():
-            existing = self._social.group_kind(group)
-            if existing is not None and existing != kind:
-                raise InvalidInput("kind", f"group {group!r} is a {existing!r}, not {kind!r}")
-            self._profiles.ensure(user_id, at_text)
-            return self._social.join(user_id, group, kind, at_text)
-
-    def leave_group(self, user_id: str, group: str) -> bool:
-        """Take the user out of ``group``; False if they were not in it."""
-        check_id(user_id)
-        check_id(group, "group")
-        with self._store.write():
-            if self._social.group_kind(group) is None:
-                raise UnknownGroup(group)
-            return self._social.leave(user_id, group)
-
-    def groups(self, user_id: str) -> dict[str, str]:
-        """The user's groups and their kinds."""
-        check_id(user_id)
-        with self._store.read():
-            return self._social.groups(user_id)
-
-    def add_friend(self, user_id: str, friend_id: str, *, at: datetime | None = None) -> bool:
-        """Make two users friends (both ways); False if they were already."""
-        check_id(user_id)
-        check_id(friend_id, "friend_id")
-        if friend_id == user_id:
-            raise InvalidInput("friend_id", "a user cannot be their own friend")
-        _, at_text, _ = self._rt.moment(at)
-        with self._store.write():
-            self._profiles.ensure(user_id, at_text)
-            self._profiles.ensure(friend_id, at_text)
-            return self._social.befriend(user_id, friend_id, at_text)
-
-    def remove_friend(self, user_id: str, friend_id: str) -> bool:
-        """End a friendship (both ways); False if there was none."""
-        check_id(user_id)
-        check_id(friend_id, "friend_id")
-        if friend_id == user_id:
-            raise InvalidInput("friend_id", "a user cannot be their own friend")
-        with self._store.write():
-            return self._social.unfriend(user_id, friend_id)
-
-    def friends(self, user_id: str) -> list[str]:
-        """The user's friends (the ``friends_of`` plugin's, when one answers)."""
-        check_id(user_id)
-        with self._store.read():
-            return sorted(self._social.friends(user_id))
-
-    def privacy(self, user_id: str) -> Privacy:
-        """How the user appears on boards."""
-        check_id(user_id)
-        with self._store.read():
-            return self._social.privacy(user_id)
-
-    def set_privacy(
-        self,
-        user_id: str,
-        *,
-        visibility: str | None = None,
-        show_on_global: bool | None = None,
-        display_name_type: str | None = None,
-        real_name: str | None = None,
-        username: str | None = None,
-    ) -> Privacy:
-        """Change how the user appears on boards (arguments left None stay as they are).
-
-        ``visibility``: public, friends_only or private. ``show_on_global``: whether global
-        boards list them (only when public). ``display_name_type``: real_name, username or
-        anonymous (a stable "Anonymous #1234").
-        """
-        check_id(user_id)
-        changes: dict[str, object] = {}
-        for name, value, allowed in (
-            ("visibility", visibility, ("public", "friends_only", "private")),
-            ("display_name_type", display_name_type, ("real_name", "username", "anonymous")),
-        ):
-            if value is not None:
-                if value not in allowed:
-                    raise InvalidInput(name, f"expected one of {', '.join(allowed)}, got {value!r}")
-                changes[name] = value
-        if show_on_global is not None:
-            if type(show_on_global) is not bool:
-                raise InvalidInput("show_on_global", f"expected bool, got {show_on_global!r}")
-            changes["show_on_global"] = int(show_on_global)
-        for name, text in (("real_name", real_name), ("username", username)):
-            if text is not None:
-                changes[name] = check_text(text, name, max_length=100)
-        at_text = to_text(self._rt.now())
-        with self._store.write():
-            self._profiles.ensure(user_id, at_text)
-            before = self._social.listed(self._social.privacy(user_id))
-            if changes:
-                self._social.set_privacy(user_id, changes, at_text)
-            privacy = self._social.privacy(user_id)
-            if self._social.listed(privacy) != before:
-                self._boards.set_listed(user_id, not before)
-            return privacy
-
     # -- scheduled jobs -------------------------------------------------------------------
-
-    @property
-    def jobs(self) -> tuple[Job, ...]:
-        """The scheduled jobs plugins registered (``register_jobs``), in the order they run."""
-        return self._jobs.jobs
-
-    def run_due_jobs(self, now: datetime | None = None, *, keep_lease: bool = False) -> JobsReport:
-        """Run each job's latest period due at ``now`` (default: the clock) if it has not run.
-
-        Takes the scheduler lease first: while another live process (or another thread of
-        this engine) holds it, runs nothing and says who in ``blocked_by``. Gives the lease
-        back afterwards unless ``keep_lease`` (what the background scheduler does).
-        """
-        moment = self._rt.now() if now is None else check_at(now, "now")
-        if type(keep_lease) is not bool:
-            raise InvalidInput("keep_lease", "expected True or False")
-        return self._jobs.run_due(moment, keep_lease=keep_lease)
-
-    def start_scheduler(self) -> bool:
-        """Run due jobs every ``scheduler.tick_seconds`` in an APScheduler background thread.
-
-        Returns False, changing nothing, if this engine's scheduler already runs.
-        """
-        return self._jobs.start()
-
-    def stop_scheduler(self) -> bool:
-        """Stop the background scheduler (waiting for a running job) and give the lease back.
-
-        Returns False if it was not running. ``close()`` calls it. Not from inside a job: it
-        would wait for itself.
-        """
-        return self._jobs.stop()
 
     # -- referrals ------------------------------------------------------------------------
 
     # -- shop -----------------------------------------------------------------------------
 
     # -- privacy --------------------------------------------------------------------------
-
-    def export_user(self, user_id: str, *, at: datetime | None = None) -> dict[str, Any]:
-        """Every row about the user, by table, ready for ``json.dumps`` (a GDPR export)."""
-        check_id(user_id)
-        moment = self._rt.now() if at is None else check_at(at)
-        with self._store.read():
-            if not self._profiles.exists(user_id):
-                raise UnknownUser(user_id, "nothing is stored about this user")
-            return self._privacy.export(user_id, moment)
-
-    def delete_user(
-        self,
-        user_id: str,
-        *,
-        idempotency_key: str | None = None,
-        at: datetime | None = None,
-    ) -> UserDeletion:
-        """Erase the user: forfeit balances, anonymise ledger and referral history under a
-        random pseudonym, delete every other row about them. ``verify_ledger()`` stays empty."""
-        check_id(user_id)
-        key = check_key(idempotency_key)
-        moment, at_text, explicit = self._rt.moment(at)
-
-        def body(tx: Tx) -> UserDeletion:
-            if not self._profiles.exists(user_id):
-                raise UnknownUser(user_id, "nothing is stored about this user")
-            return self._privacy.delete(tx, user_id, moment, at_text)
-
-        result = self._rt.write(
-            "delete_user", key, lambda: fingerprint(user_id, explicit), _DELETION_CODEC,
-            at_text, body,
-        )  # fmt: skip
-        # The stored result leaves the id out, or the record would keep what was erased.
-        return attrs.evolve(result, user_id=user_id)
 
     # -- audit ----------------------------------------------------------------------------
 

@@ -138,7 +138,7 @@ def on_ledger_audit(engine: Gamification, report: LedgerReport, at: datetime) ->
 
 @hookspec(firstresult=True)
 def friends_of(engine: Gamification, user_id: str) -> Iterable[str] | None:
-    """Return the user's friends when the host owns the social graph (friends boards read it), or None to use ``add_friend``'s edges."""
+    """Return the user's friends when the host owns the social graph (friends boards read it), or None to use ``g.social.add_friend``'s edges."""
 
 
 @hookspec
@@ -165,4 +165,4 @@ def fulfill_order(engine: Gamification, order: Order, item: ShopItem) -> str | b
 
 @hookspec
 def on_user_deleted(engine: Gamification, deletion: UserDeletion) -> None:
-    """Called after commit when ``delete_user`` has removed a user, so a plugin or host can forget what it keeps about ``deletion.user_id`` elsewhere; the return value is ignored."""
+    """Called after commit when ``g.privacy.delete`` has removed a user, so a plugin or host can forget what it keeps about ``deletion.user_id`` elsewhere; the return value is ignored."""

@@ -645,7 +645,7 @@ class Privacy:
 
 @attrs.frozen
 class PeriodClose:
-    """One period archived by ``close_leaderboard_periods``."""
+    """One period archived by ``g.boards.close_periods``."""
 
     board: str
     period: str
@@ -853,7 +853,7 @@ class SeasonClose:
 
 @attrs.frozen
 class UserDeletion:
-    """What ``delete_user`` did: rows deleted per table, ledger entries anonymised, balances
+    """What ``g.privacy.delete`` did: rows deleted per table, ledger entries anonymised, balances
     forfeited per currency. ``pseudonym`` replaces the user in the ledger and referrals."""
 
     user_id: str

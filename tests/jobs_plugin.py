@@ -20,7 +20,7 @@ class LogRun:
         self.name = name
 
     def __call__(self, engine: Gamification, now: datetime) -> str:
-        (job,) = [job for job in engine.jobs if job.name == self.name]
+        (job,) = [job for job in engine.jobs.list() if job.name == self.name]
         period = period_of(job, now)
         with engine.batch():
             engine.db.execute(
@@ -48,10 +48,10 @@ class LoggedJobs:
 
 
 def run_child(path: str, nows: list[datetime], step: Any) -> None:
-    """One process: open the file, then call run_due_jobs twice at every ``now``, in step
+    """One process: open the file, then call jobs.run_due twice at every ``now``, in step
     with the other processes (``step`` is a barrier) so that they all race for each one."""
     with Gamification.open(path, plugins=[LoggedJobs()], load_entrypoints=False) as g:
         for now in nows:
             step.wait(timeout=60)
-            g.run_due_jobs(now)
-            g.run_due_jobs(now)
+            g.jobs.run_due(now)
+            g.jobs.run_due(now)

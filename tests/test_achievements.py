@@ -414,9 +414,9 @@ def test_notifications_for_unlocks_respect_preferences(g: Gamification) -> None:
         ach("b", {"type": "first_time", "event": "b"}),
     )
     g.track("ada", "a")
-    g.set_notification_preferences("ada", achievement_unlocked=False)
+    g.notifications.set_preferences("ada", achievement_unlocked=False)
     g.track("ada", "b")
-    assert [n.data["key"] for n in g.notifications("ada")] == ["a"]
+    assert [n.data["key"] for n in g.notifications.list("ada")] == ["a"]
 
 
 # -- exactly once ---------------------------------------------------------------------------
@@ -669,8 +669,8 @@ def test_bad_calls_are_refused_and_change_nothing(g: Gamification) -> None:
             lambda: g.events.reevaluate(progress="x"),  # type: ignore[arg-type]
             lambda: g.events.reevaluate(["ada", ""]),
             lambda: g.events.load({"achievements": []}, name=""),
-            lambda: g.mark_read("ada", [-1]),
-            lambda: g.notifications("ada", limit=0),
+            lambda: g.notifications.mark_read("ada", [-1]),
+            lambda: g.notifications.list("ada", limit=0),
         ):
             with pytest.raises(errors.InvalidInput):
                 call()

@@ -99,10 +99,10 @@ def exercise(g: Gamification) -> None:
     g.award_points("ada", 10, currency="points", source="quiz")  # on_points_changed
     g.track("ada", "like")  # on_achievement_unlocked
     g.track("ada", "wave")  # on_quest_completed
-    g.close_leaderboard_periods(START + timedelta(days=1))  # on_leaderboard_closed
-    g.run_due_jobs()  # on_ledger_audit
+    g.boards.close_periods(START + timedelta(days=1))  # on_leaderboard_closed
+    g.jobs.run_due()  # on_ledger_audit
     g.award_xp("bob", 5, source="quiz")
-    g.delete_user("bob")  # on_user_deleted
+    g.privacy.delete("bob")  # on_user_deleted
 
 
 def test_every_after_commit_hook_is_emitted_by_the_engine() -> None:

@@ -118,7 +118,7 @@ SCENARIOS: list[tuple[str, Config, Callable[[Gamification], object], Callable[[G
      lambda g: g.battle_pass.claim("ada", 1, track="free"),
      ("points", "battle_pass", "battle_pass", "points", "bonus", ("battle_pass", "s1:free:1"))),
     ("leaderboard", Config(leaderboards=RANKED), lambda g: g.award_xp("ada", 10, source="quiz"),
-     lambda g: g.close_leaderboard_periods(START + DAY),
+     lambda g: g.boards.close_periods(START + DAY),
      ("points", "leaderboard", "leaderboard", "points", "bonus",
       ("leaderboard", "xp:daily:2026-03-02"))),
     ("referral", Config(), referral_code,

@@ -396,13 +396,15 @@ def test_unknown_currency_names_currency(seeded: Gamification) -> None:
         pytest.param(
             lambda g: g.battle_pass.claim("alice", 1, track="free", at=NAIVE), "at", id="claim-at"
         ),
-        pytest.param(lambda g: g.export_user(""), "user_id", id="export-user"),
-        pytest.param(lambda g: g.export_user("alice", at=NAIVE), "at", id="export-at"),
-        pytest.param(lambda g: g.delete_user(7), "user_id", id="delete-user-int"),
+        pytest.param(lambda g: g.privacy.export(""), "user_id", id="export-user"),
+        pytest.param(lambda g: g.privacy.export("alice", at=NAIVE), "at", id="export-at"),
+        pytest.param(lambda g: g.privacy.delete(7), "user_id", id="delete-user-int"),
         pytest.param(
-            lambda g: g.delete_user("alice", idempotency_key=""), "idempotency_key", id="delete-key"
+            lambda g: g.privacy.delete("alice", idempotency_key=""),
+            "idempotency_key",
+            id="delete-key",
         ),
-        pytest.param(lambda g: g.delete_user("alice", at=NAIVE), "at", id="delete-at"),
+        pytest.param(lambda g: g.privacy.delete("alice", at=NAIVE), "at", id="delete-at"),
         pytest.param(
             lambda g: g.battle_pass.use_tier_boost("alice", quantity=0),
             "quantity",

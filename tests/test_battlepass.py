@@ -105,7 +105,7 @@ def test_a_battle_pass_season_is_also_a_season_board(make_engine: Make) -> None:
     )  # fmt: skip
     g = make_engine(config=Config(seasons=[SPRING, SUMMER], leaderboards=boards))
     g.award_xp("ann", 120, source="t")
-    page = g.leaderboard("xp", period="season")
+    page = g.boards.get("xp", period="season")
     assert [(e.user_id, e.score) for e in page.entries] == [("ann", 120)]
     assert g.battle_pass.get("ann").tier == 1
 
@@ -521,10 +521,10 @@ def test_season_end_archives_and_grants_unclaimed_reached_rewards(
     bp.battle_pass.claim("ada", 1, track="free")
     bp.award_xp("bo", 250, source="t")  # tier 2, free only
     clock.set(SPRING_END - US)
-    assert bp.run_due_jobs().periods().get("battle_pass_close") is not None
+    assert bp.jobs.run_due().periods().get("battle_pass_close") is not None
     assert not bp.battle_pass.get("ada").archived  # still running: nothing closed
     clock.set(SPRING_END)
-    report = bp.run_due_jobs()
+    report = bp.jobs.run_due()
     (run,) = [r for r in report.ran if r.job == "battle_pass_close"]
     assert run.result == ["spring"]
     ada = bp.battle_pass.get("ada", season="spring")
@@ -585,13 +585,13 @@ def test_a_failing_close_runs_again_and_grants_once(make_engine: Make, clock: Fa
     g = make_engine(config=CONFIG)  # season_champion is not defined yet
     g.award_xp("ada", 1000, source="t")
     clock.set(SPRING_END)
-    report = g.run_due_jobs()
+    report = g.jobs.run_due()
     (failed,) = report.failed
     assert failed.job == "battle_pass_close" and "season_champion" in (failed.error or "")
     assert g.balance("ada", "points") == 0  # its transaction rolled back
     g.events.load(CHAMPION, name="champion")
     clock.advance(minutes=15)
-    assert g.run_due_jobs().periods()["battle_pass_close"]
+    assert g.jobs.run_due().periods()["battle_pass_close"]
     assert g.balance("ada", "points") == 100 + 5000
     assert g.achievements.get("ada", "season_champion").unlocked
     assert g.battle_pass.get("ada", season="spring").archived
@@ -600,10 +600,10 @@ def test_a_failing_close_runs_again_and_grants_once(make_engine: Make, clock: Fa
 def test_the_close_job_can_be_turned_off(make_engine: Make, clock: FakeClock) -> None:
     config = attrs.evolve(CONFIG, scheduler=SchedulerConfig(battle_pass_close_minutes=None))
     g = make_engine(config=config)
-    assert "battle_pass_close" not in [job.name for job in g.jobs]
+    assert "battle_pass_close" not in [job.name for job in g.jobs.list()]
     g.award_xp("ada", 100, source="t")
     clock.set(SPRING_END)
-    g.run_due_jobs()
+    g.jobs.run_due()
     assert not g.battle_pass.get("ada", season="spring").archived
 
 

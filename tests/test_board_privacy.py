@@ -42,10 +42,10 @@ def closed_week(make_engine: Make, clock: FakeClock, scores: dict[str, int]) -> 
     clock.set(WEEK_47)
     for user, xp in scores.items():
         g.award_xp(user, xp, source="t")
-        g.join_group(user, "gym-1", kind="gym")
+        g.social.join_group(user, "gym-1", kind="gym")
         clock.advance(minutes=1)
     clock.set(AFTER_47)
-    assert "2026-W47" in [c.period_key for c in g.close_leaderboard_periods()]
+    assert "2026-W47" in [c.period_key for c in g.boards.close_periods()]
     return g
 
 
@@ -56,9 +56,9 @@ def test_archived_global_board_drops_a_user_who_went_private_after_the_close(
     make_engine: Make, clock: FakeClock
 ) -> None:
     g = closed_week(make_engine, clock, {"cat": 30})
-    g.set_privacy("cat", visibility="private")
+    g.social.set_privacy("cat", visibility="private")
     for scope, group in (("global", None), ("group", "gym-1")):
-        board = g.leaderboard("xp", scope=scope, group=group, **W47)
+        board = g.boards.get("xp", scope=scope, group=group, **W47)
         assert board.closed and board.entries == () and board.total == 0, scope
 
 
@@ -66,23 +66,23 @@ def test_archived_ranks_close_up_as_on_an_open_board_and_the_hidden_user_sees_th
     make_engine: Make, clock: FakeClock
 ) -> None:
     g = closed_week(make_engine, clock, {"ann": 50, "bob": 40, "cat": 30, "dan": 20})
-    g.set_privacy("bob", show_on_global=False)  # off global boards, still on group boards
-    board = g.leaderboard("xp", viewer="bob", **W47)
+    g.social.set_privacy("bob", show_on_global=False)  # off global boards, still on group boards
+    board = g.boards.get("xp", viewer="bob", **W47)
     assert lines(board) == [(1, 1, "ann", 50, False), (2, 2, "cat", 30, False),
                             (3, 3, "dan", 20, False)]  # fmt: skip
     assert board.total == 3 and own(board.viewer) == (2, 2, "bob", 40, True)
     # The archive keeps the standings the period closed with: movement is not re-judged.
     assert [e.movement for e in board.entries] == ["new", "new", "new"]
-    assert own(g.rank("bob", "xp", **W47)) == (2, 2, "bob", 40, True)
-    assert own(g.rank("cat", "xp", **W47)) == (2, 2, "cat", 30, False)
-    around = g.around("bob", "xp", n=1, **W47)
+    assert own(g.boards.rank("bob", "xp", **W47)) == (2, 2, "bob", 40, True)
+    assert own(g.boards.rank("cat", "xp", **W47)) == (2, 2, "cat", 30, False)
+    around = g.boards.around("bob", "xp", n=1, **W47)
     assert lines(around) == [(1, 1, "ann", 50, False), (2, 2, "bob", 40, True),
                              (2, 2, "cat", 30, False)]  # fmt: skip
-    group = g.leaderboard("xp", scope="group", group="gym-1", **W47)
+    group = g.boards.get("xp", scope="group", group="gym-1", **W47)
     assert [e.user_id for e in group.entries] == ["ann", "bob", "cat", "dan"]
     # Back on: the archived board lists bob again, in the place he closed in.
-    g.set_privacy("bob", show_on_global=True)
-    assert [(e.rank, e.user_id) for e in g.leaderboard("xp", **W47).entries] == [
+    g.social.set_privacy("bob", show_on_global=True)
+    assert [(e.rank, e.user_id) for e in g.boards.get("xp", **W47).entries] == [
         (1, "ann"), (2, "bob"), (3, "cat"), (4, "dan")]  # fmt: skip
 
 
@@ -93,25 +93,25 @@ def test_a_user_unlisted_at_the_close_who_opts_in_later_is_on_the_archived_board
     clock.set(WEEK_47)
     g.award_xp("ann", 10, source="t")
     g.award_xp("bob", 20, source="t")
-    g.set_privacy("bob", show_on_global=False)
+    g.social.set_privacy("bob", show_on_global=False)
     clock.set(AFTER_47)
-    g.close_leaderboard_periods()
-    assert [e.user_id for e in g.leaderboard("xp", **W47).entries] == ["ann"]
-    g.set_privacy("bob", show_on_global=True)
-    assert [(e.rank, e.user_id) for e in g.leaderboard("xp", **W47).entries] == [
+    g.boards.close_periods()
+    assert [e.user_id for e in g.boards.get("xp", **W47).entries] == ["ann"]
+    g.social.set_privacy("bob", show_on_global=True)
+    assert [(e.rank, e.user_id) for e in g.boards.get("xp", **W47).entries] == [
         (1, "bob"), (2, "ann")]  # fmt: skip
 
 
 def test_archived_friends_board_follows_privacy_now(make_engine: Make, clock: FakeClock) -> None:
     g = closed_week(make_engine, clock, {"ann": 50, "bob": 40})
-    g.add_friend("ann", "bob")
-    g.set_privacy("bob", visibility="friends_only")
-    friends = g.leaderboard("xp", scope="friends", viewer="ann", **W47)
+    g.social.add_friend("ann", "bob")
+    g.social.set_privacy("bob", visibility="friends_only")
+    friends = g.boards.get("xp", scope="friends", viewer="ann", **W47)
     assert [e.user_id for e in friends.entries] == ["ann", "bob"]
-    g.set_privacy("bob", visibility="private")
-    friends = g.leaderboard("xp", scope="friends", viewer="ann", **W47)
+    g.social.set_privacy("bob", visibility="private")
+    friends = g.boards.get("xp", scope="friends", viewer="ann", **W47)
     assert [e.user_id for e in friends.entries] == ["ann"]
-    mine = g.leaderboard("xp", scope="friends", viewer="bob", **W47)
+    mine = g.boards.get("xp", scope="friends", viewer="bob", **W47)
     assert lines(mine) == [(1, 1, "ann", 50, False)]
     assert own(mine.viewer) == (2, 2, "bob", 40, True)
 
@@ -129,22 +129,22 @@ def test_a_private_users_own_line_is_hidden_and_moves_nobody(
         for user, xp in (("ann", 50), ("bob", 40), ("cat", 30)):
             g.award_xp(user, xp, source="t")
     for a, b in (("bob", "ann"), ("bob", "cat"), ("ann", "cat")):
-        g.add_friend(a, b)
-    g.set_privacy("bob", visibility="private")
+        g.social.add_friend(a, b)
+    g.social.set_privacy("bob", visibility="private")
     where: dict[str, Any] = {"scope": scope, "group": "gym-1" if scope == "group" else None,
                              "period": "weekly"}  # fmt: skip
     if archived:
         where["period_key"] = "2026-W47"
-    board = g.leaderboard("xp", viewer="bob", **where)
+    board = g.boards.get("xp", viewer="bob", **where)
     assert board.closed == archived
     assert lines(board) == [(1, 1, "ann", 50, False), (2, 2, "cat", 30, False)]
     assert board.total == 2 and own(board.viewer) == (2, 2, "bob", 40, True)
-    assert own(g.rank("bob", "xp", **where)) == (2, 2, "bob", 40, True)
-    around = g.around("bob", "xp", n=1, **where)
+    assert own(g.boards.rank("bob", "xp", **where)) == (2, 2, "bob", 40, True)
+    around = g.boards.around("bob", "xp", n=1, **where)
     assert lines(around) == [(1, 1, "ann", 50, False), (2, 2, "bob", 40, True),
                              (2, 2, "cat", 30, False)]  # fmt: skip
     # What the others see of the same board: bob is nowhere, cat keeps rank 2.
-    seen = g.leaderboard("xp", viewer="ann", **where)
+    seen = g.boards.get("xp", viewer="ann", **where)
     assert lines(seen) == [(1, 1, "ann", 50, False), (2, 2, "cat", 30, False)]
 
 
@@ -152,13 +152,13 @@ def test_a_friends_only_user_stands_on_the_group_board_their_friends_see(
     make_engine: Make, clock: FakeClock
 ) -> None:
     g = closed_week(make_engine, clock, {"ann": 50, "bob": 40, "cat": 30})
-    g.add_friend("bob", "cat")
-    g.set_privacy("bob", visibility="friends_only")
+    g.social.add_friend("bob", "cat")
+    g.social.set_privacy("bob", visibility="friends_only")
     for archived in (False, True):
         where = W47 if archived else {"period": "all_time"}
-        mine = g.leaderboard("xp", scope="group", group="gym-1", viewer="bob", **where)
-        friend = g.leaderboard("xp", scope="group", group="gym-1", viewer="cat", **where)
-        stranger = g.leaderboard("xp", scope="group", group="gym-1", viewer="ann", **where)
+        mine = g.boards.get("xp", scope="group", group="gym-1", viewer="bob", **where)
+        friend = g.boards.get("xp", scope="group", group="gym-1", viewer="cat", **where)
+        stranger = g.boards.get("xp", scope="group", group="gym-1", viewer="ann", **where)
         assert (
             lines(mine)
             == lines(friend)
@@ -200,29 +200,29 @@ def test_property_an_archived_board_reads_like_the_open_board_with_its_scores(
     with Gamification.open(":memory:", config=config, clock=clock, load_entrypoints=False) as g:
         for user, amount, (visibility, on_global) in zip(USERS, xp, before, strict=True):
             g.award_xp(user, amount, source="t")  # few values: many ties
-            g.join_group(user, "gym-1", kind="gym")
-            g.set_privacy(user, visibility=visibility, show_on_global=on_global)
+            g.social.join_group(user, "gym-1", kind="gym")
+            g.social.set_privacy(user, visibility=visibility, show_on_global=on_global)
             clock.advance(seconds=1)
         for a, b in friends:
             if a != b:
-                g.add_friend(a, b)
+                g.social.add_friend(a, b)
         clock.set(AFTER_47)
-        g.close_leaderboard_periods()
+        g.boards.close_periods()
         for user, (visibility, on_global) in zip(USERS, after, strict=True):
-            g.set_privacy(user, visibility=visibility, show_on_global=on_global)
+            g.social.set_privacy(user, visibility=visibility, show_on_global=on_global)
         live: dict[str, Any] = {"period": "all_time"}
         for scope, group in (("global", None), ("group", "gym-1"), ("friends", None)):
             where = {"scope": scope, "group": group}
             for viewer in [*USERS, None] if scope != "friends" else USERS:
-                closed = g.leaderboard("xp", viewer=viewer, **where, **W47)
-                opened = g.leaderboard("xp", viewer=viewer, **where, **live)
+                closed = g.boards.get("xp", viewer=viewer, **where, **W47)
+                opened = g.boards.get("xp", viewer=viewer, **where, **live)
                 assert lines(closed) == lines(opened), (scope, viewer)
                 assert own(closed.viewer) == own(opened.viewer), (scope, viewer)
                 assert closed.total == opened.total
             for user in USERS:
-                assert own(g.rank(user, "xp", **where, **W47)) == own(
-                    g.rank(user, "xp", **where, **live)
+                assert own(g.boards.rank(user, "xp", **where, **W47)) == own(
+                    g.boards.rank(user, "xp", **where, **live)
                 )
-                assert lines(g.around(user, "xp", n=2, **where, **W47)) == lines(
-                    g.around(user, "xp", n=2, **where, **live)
+                assert lines(g.boards.around(user, "xp", n=2, **where, **W47)) == lines(
+                    g.boards.around(user, "xp", n=2, **where, **live)
                 )

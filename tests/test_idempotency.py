@@ -198,7 +198,7 @@ def _set_referral_status(g: Gamification) -> Call:
 def _delete_user(g: Gamification) -> Call:
     g.award_points("alice", 40, currency="points", source="seed")
     g.transfer_points("alice", "bob", 15, currency="points")
-    return lambda: g.delete_user("alice", idempotency_key=KEY)
+    return lambda: g.privacy.delete("alice", idempotency_key=KEY)
 
 
 BOOSTS = {"shop": [
@@ -250,7 +250,7 @@ WRITES: dict[str, Callable[[Gamification], Call]] = {
     "battle_pass.buy_premium": _buy_premium_pass,
     "battle_pass.claim": _claim_tier_reward,
     "battle_pass.use_tier_boost": _use_tier_boost,
-    "delete_user": _delete_user,
+    "privacy.delete": _delete_user,
 }
 SEASON = Season(
     "idem", START - timedelta(days=1), START + timedelta(days=30), total_tiers=5,

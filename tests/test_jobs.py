@@ -85,7 +85,7 @@ def job_runs(g: Gamification) -> list[tuple[Any, ...]]:
 def walk(g: Gamification, start: datetime, end: datetime, step: timedelta) -> None:
     now = start
     while now <= end:
-        assert g.run_due_jobs(now).ok
+        assert g.jobs.run_due(now).ok
         now += step
 
 
@@ -172,10 +172,10 @@ def test_running_twice_runs_nothing_the_second_time(make_engine: Make) -> None:
             recording("daily", calls, daily_at="06:00", timezone="Europe/Berlin"),
         ),),
     )  # fmt: skip
-    first = g.run_due_jobs()
+    first = g.jobs.run_due()
     assert first.periods() == {"five": "2026-03-02T12:00:00.000000+00:00", "daily": "2026-03-02"}
     assert first.ok and first.failed == () and first.skipped == ()
-    again = g.run_due_jobs()
+    again = g.jobs.run_due()
     assert again.ran == ()
     assert again.skipped == (
         JobSkip("five", "2026-03-02T12:00:00.000000+00:00", "already ran"),
@@ -194,10 +194,10 @@ def test_after_missed_periods_the_latest_runs_once(make_engine: Make, clock: Fak
         config=QUIET_CONFIG,
         plugins=(JobsPlugin(recording("five", calls, every=timedelta(minutes=5))),),
     )
-    g.run_due_jobs()
+    g.jobs.run_due()
     clock.advance(hours=3, minutes=2)  # 36 periods missed
-    assert g.run_due_jobs().periods() == {"five": "2026-03-02T15:00:00.000000+00:00"}
-    assert g.run_due_jobs().ran == ()
+    assert g.jobs.run_due().periods() == {"five": "2026-03-02T15:00:00.000000+00:00"}
+    assert g.jobs.run_due().ran == ()
     assert [period for _, period, _ in calls] == [
         "2026-03-02T12:00:00.000000+00:00",
         "2026-03-02T15:00:00.000000+00:00",
@@ -210,8 +210,8 @@ def test_an_earlier_now_never_runs_a_period_before_the_latest_that_ran(make_engi
         config=QUIET_CONFIG,
         plugins=(JobsPlugin(recording("hourly", calls, every=timedelta(hours=1))),),
     )
-    g.run_due_jobs(START + timedelta(hours=5))
-    report = g.run_due_jobs(START + timedelta(hours=2))  # a process whose clock lags
+    g.jobs.run_due(START + timedelta(hours=5))
+    report = g.jobs.run_due(START + timedelta(hours=2))  # a process whose clock lags
     assert report.skipped == (
         JobSkip("hourly", "2026-03-02T14:00:00.000000+00:00", "a later period ran"),
     )
@@ -222,7 +222,7 @@ def test_not_due_is_reported(make_engine: Make) -> None:
     tomorrow = START + timedelta(days=1)
     job = Job("later", lambda g, now: None, every=timedelta(hours=1), start=tomorrow)
     g = make_engine(config=QUIET_CONFIG, plugins=(JobsPlugin(job),))
-    assert g.run_due_jobs().skipped == (JobSkip("later", None, "not due"),)
+    assert g.jobs.run_due().skipped == (JobSkip("later", None, "not due"),)
     assert job_runs(g) == []
 
 
@@ -247,7 +247,7 @@ def test_a_failing_job_is_recorded_and_retried_and_others_still_run(
     )  # fmt: skip
     period = "2026-03-02T12:00:00.000000+00:00"
     with caplog.at_level(logging.ERROR, logger="gamification_sdk"):
-        report = g.run_due_jobs()
+        report = g.jobs.run_due()
     assert "scheduled job flaky" in caplog.text and "attempt 1 failed" in caplog.text
     assert not report.ok
     assert [(r.job, r.period, r.error) for r in report.failed] == [
@@ -259,12 +259,12 @@ def test_a_failing_job_is_recorded_and_retried_and_others_still_run(
         ("steady", period, 1, 1, None),
     ]
     clock.advance(minutes=1)
-    assert [r.error for r in g.run_due_jobs().failed] == ["RuntimeError: attempt 2 failed"]
-    report = g.run_due_jobs()
+    assert [r.error for r in g.jobs.run_due().failed] == ["RuntimeError: attempt 2 failed"]
+    report = g.jobs.run_due()
     assert report.ok and report.periods() == {"flaky": period}
     assert job_runs(g)[0] == ("flaky", period, 1, 3, None)
     assert g.db.execute("SELECT result FROM job_runs WHERE job = 'flaky'").fetchone() == ('"fine"',)
-    assert g.run_due_jobs().ran == ()
+    assert g.jobs.run_due().ran == ()
     assert len(calls) == 1
 
 
@@ -283,9 +283,9 @@ def test_a_crash_mid_job_runs_it_again(make_engine: Make) -> None:
         config=QUIET_CONFIG, plugins=(JobsPlugin(Job("j", dies_once, every=timedelta(hours=1))),)
     )
     with pytest.raises(Crash):
-        g.run_due_jobs()
+        g.jobs.run_due()
     assert job_runs(g) == [("j", "2026-03-02T12:00:00.000000+00:00", 0, 1, None)]
-    assert g.run_due_jobs().periods() == {"j": "2026-03-02T12:00:00.000000+00:00"}
+    assert g.jobs.run_due().periods() == {"j": "2026-03-02T12:00:00.000000+00:00"}
     assert len(runs) == 2
 
 
@@ -294,7 +294,7 @@ def test_job_results_are_stored_as_json(make_engine: Make) -> None:
         return {"at": now, "report": engine.verify_ledger(), "ids": (1, 2), "span": timedelta(1)}
 
     g = make_engine(config=QUIET_CONFIG, plugins=(JobsPlugin(Job("rich", rich, daily_at="00:00")),))
-    (run,) = g.run_due_jobs().ran
+    (run,) = g.jobs.run_due().ran
     assert isinstance(run.result["report"], LedgerReport)
     (text,) = g.db.execute("SELECT result FROM job_runs").fetchone()
     assert text == (
@@ -310,11 +310,11 @@ def test_old_finished_runs_are_pruned_but_the_latest_is_kept(
     calls: Calls = []
     g = make_engine(config=config, plugins=(JobsPlugin(recording("d", calls, daily_at="00:00")),))
     for _ in range(6):
-        g.run_due_jobs()
+        g.jobs.run_due()
         clock.advance(days=1)
     assert [row[1] for row in job_runs(g)] == ["2026-03-05", "2026-03-06", "2026-03-07"]
     # A lagging caller does not bring pruned periods back.
-    assert g.run_due_jobs(START).skipped == (JobSkip("d", "2026-03-02", "a later period ran"),)
+    assert g.jobs.run_due(START).skipped == (JobSkip("d", "2026-03-02", "a later period ran"),)
     assert len(calls) == 6
 
 
@@ -350,7 +350,7 @@ def test_property_each_period_runs_at_most_once_and_the_latest_due_always_ran(
         for minutes, repeats in steps:
             now += timedelta(minutes=minutes)
             for _ in range(repeats):
-                assert g.run_due_jobs(now).ok
+                assert g.jobs.run_due(now).ok
             counts = Counter((name, period) for name, period, _ in calls)
             assert max(counts.values()) == 1
             for job in jobs:
@@ -370,19 +370,19 @@ def test_while_one_engine_holds_the_lease_another_runs_nothing(
     plugin = JobsPlugin(recording("hourly", calls, every=timedelta(hours=1)))
     a = make_engine(db_path, config=QUIET_CONFIG, plugins=(plugin,))
     b = make_engine(db_path, config=QUIET_CONFIG, plugins=(plugin,))
-    first = a.run_due_jobs(keep_lease=True)  # the lease is A's until 12:05
+    first = a.jobs.run_due(keep_lease=True)  # the lease is A's until 12:05
     assert first.periods() == {"hourly": "2026-03-02T12:00:00.000000+00:00"}
-    blocked = b.run_due_jobs()
+    blocked = b.jobs.run_due()
     assert blocked.blocked_by == first.holder != blocked.holder
     assert not blocked.ok and blocked.ran == () and blocked.skipped == ()
     clock.advance(seconds=299)
-    assert a.run_due_jobs(keep_lease=True).ran == ()  # renewed until 12:09:59
+    assert a.jobs.run_due(keep_lease=True).ran == ()  # renewed until 12:09:59
     clock.advance(seconds=200)
-    assert b.run_due_jobs().blocked_by == first.holder
+    assert b.jobs.run_due().blocked_by == first.holder
     clock.advance(hours=1)  # A stopped renewing (as if it died): its lease ran out
-    taken = b.run_due_jobs()
+    taken = b.jobs.run_due()
     assert taken.ok and taken.periods() == {"hourly": "2026-03-02T13:00:00.000000+00:00"}
-    assert a.run_due_jobs().ran == ()  # B gave the lease back; nothing is left to run
+    assert a.jobs.run_due().ran == ()  # B gave the lease back; nothing is left to run
     assert len(calls) == 2
 
 
@@ -394,7 +394,7 @@ def test_a_holder_that_lost_the_lease_mid_job_leaves_the_rest(
 
     def slow(engine: Gamification, now: datetime) -> None:
         clock.advance(seconds=301)  # longer than the lease: B takes over meanwhile
-        reports.append(b.run_due_jobs(now, keep_lease=True))
+        reports.append(b.jobs.run_due(now, keep_lease=True))
 
     plugin = JobsPlugin(Job("slow", slow, every=timedelta(hours=1)),
                         recording("after", calls, every=timedelta(hours=1)))  # fmt: skip
@@ -404,7 +404,7 @@ def test_a_holder_that_lost_the_lease_mid_job_leaves_the_rest(
         recording("after", calls, every=timedelta(hours=1)),
     ),))  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="gamification_sdk"):
-        report = a.run_due_jobs()
+        report = a.jobs.run_due()
     period = "2026-03-02T12:00:00.000000+00:00"
     # B ran "slow" again (A's run looked dead: the lease said so) and "after".
     assert reports[0].periods() == {"slow": period, "after": period}
@@ -427,13 +427,13 @@ def test_a_job_calling_run_due_jobs_again_is_refused(make_engine: Make, db_path:
     inner: list[Any] = []
 
     def reentrant(engine: Gamification, now: datetime) -> None:
-        inner.append(engine.run_due_jobs(now))
-        inner.append(other.run_due_jobs(now))
+        inner.append(engine.jobs.run_due(now))
+        inner.append(other.jobs.run_due(now))
 
     plugin = JobsPlugin(Job("r", reentrant, every=timedelta(hours=1)))
     g = make_engine(db_path, config=QUIET_CONFIG, plugins=(plugin,))
     other = make_engine(db_path, config=QUIET_CONFIG)
-    report = g.run_due_jobs()
+    report = g.jobs.run_due()
     assert report.ok
     assert [r.blocked_by for r in inner] == [report.holder, report.holder]
     assert g.db.execute("SELECT COUNT(*) FROM leases").fetchone() == (0,)
@@ -467,7 +467,7 @@ def test_several_processes_never_run_a_job_twice(tmp_path: Path) -> None:
         assert sorted(finished) == sorted(counts)
         assert len({pid for _, _, pid in rows}) >= 2, "the lease never changed hands"
         # Walking the whole sequence again runs nothing.
-        assert all(not g.run_due_jobs(now).ran for now in nows[::50])
+        assert all(not g.jobs.run_due(now).ran for now in nows[::50])
 
 
 # -- built-in jobs ---------------------------------------------------------------------------
@@ -475,7 +475,7 @@ def test_several_processes_never_run_a_job_twice(tmp_path: Path) -> None:
 
 def test_built_in_jobs_are_registered_from_config(make_engine: Make) -> None:
     g = make_engine()
-    assert [(j.name, j.every, j.daily_at, j.timezone) for j in g.jobs] == [
+    assert [(j.name, j.every, j.daily_at, j.timezone) for j in g.jobs.list()] == [
         ("streak_sweep", timedelta(minutes=30), None, "UTC"),
         ("quest_rollover", timedelta(minutes=30), None, "UTC"),
         ("expire_reservations", timedelta(minutes=5), None, "UTC"),
@@ -488,14 +488,14 @@ def test_built_in_jobs_are_registered_from_config(make_engine: Make) -> None:
         scheduler=attrs.evolve(QUIET, reservation_expiry_minutes=1, ledger_audit_at="04:15"),
     )
     g = make_engine(config=config)
-    assert [(j.name, j.every, j.daily_at, j.timezone) for j in g.jobs] == [
+    assert [(j.name, j.every, j.daily_at, j.timezone) for j in g.jobs.list()] == [
         ("expire_reservations", timedelta(minutes=1), None, "UTC"),
         ("ledger_audit", None, "04:15", "Europe/Berlin"),
     ]
     zone = attrs.evolve(QUIET, ledger_audit_timezone="Asia/Tokyo", ledger_audit_at="03:30")
     g = make_engine(config=Config(default_timezone="Europe/Berlin", scheduler=zone))
-    assert [(j.name, j.timezone) for j in g.jobs] == [("ledger_audit", "Asia/Tokyo")]
-    assert make_engine(config=QUIET_CONFIG).jobs == ()
+    assert [(j.name, j.timezone) for j in g.jobs.list()] == [("ledger_audit", "Asia/Tokyo")]
+    assert make_engine(config=QUIET_CONFIG).jobs.list() == ()
 
 
 def test_reservation_expiry_job_releases_expired_holds(make_engine: Make, clock: FakeClock) -> None:
@@ -503,10 +503,10 @@ def test_reservation_expiry_job_releases_expired_holds(make_engine: Make, clock:
     g.award_points("ada", 100, currency="points", source="quest")
     short = g.reserve_points("ada", 30, currency="points", ttl=timedelta(minutes=10))
     long = g.reserve_points("ada", 20, currency="points", ttl=timedelta(hours=2))
-    g.run_due_jobs()
+    g.jobs.run_due()
     assert g.points.balances("ada")["points"].held == 50
     clock.advance(minutes=11)
-    report = g.run_due_jobs()
+    report = g.jobs.run_due()
     assert report.periods() == {"expire_reservations": "2026-03-02T12:10:00.000000+00:00"}
     assert report.ran[0].result == [short.id]
     assert g.points.reservation(short.id).status == "expired"
@@ -516,7 +516,7 @@ def test_reservation_expiry_job_releases_expired_holds(make_engine: Make, clock:
         g.points.balances("ada")["points"].available,
     ) == (20, 80)
     clock.advance(hours=3)  # many periods missed: one run catches up
-    assert g.run_due_jobs().ran[0].result == [long.id]
+    assert g.jobs.run_due().ran[0].result == [long.id]
     assert g.points.balances("ada")["points"].held == 0
     assert g.verify_ledger().ok
 
@@ -537,17 +537,17 @@ def test_ledger_audit_job_sends_its_report_to_on_ledger_audit(
     config = Config(default_timezone="Europe/Berlin")
     g = make_engine(config=config, plugins=(inbox,))
     g.award_points("ada", 100, currency="points", source="quest")
-    report = g.run_due_jobs()
+    report = g.jobs.run_due()
     assert report.periods()["ledger_audit"] == "2026-03-02"
     ((engine, audit, at),) = inbox.reports
     assert engine is g and at == START
     assert isinstance(audit, LedgerReport) and audit.ok and audit.checked_transactions == 1
-    g.run_due_jobs()
+    g.jobs.run_due()
     assert len(inbox.reports) == 1  # once a day
     g.db.execute("UPDATE accounts SET balance = balance + 5 WHERE user_id = 'ada'")
     clock.set(datetime(2026, 3, 3, 2, 30, tzinfo=UTC))  # 03:30 in Berlin
     with caplog.at_level(logging.ERROR, logger="gamification_sdk"):
-        assert g.run_due_jobs().periods()["ledger_audit"] == "2026-03-03"
+        assert g.jobs.run_due().periods()["ledger_audit"] == "2026-03-03"
     assert "balance_mismatch" in inbox.reports[1][1].kinds()
     assert "ledger audit found" in caplog.text
 
@@ -560,12 +560,26 @@ def test_ledger_audit_hook_errors_follow_hook_errors(make_engine: Make, clock: F
 
     inbox = AuditInbox()
     logged = make_engine(plugins=(Broken(), inbox))
-    assert logged.run_due_jobs().ok and len(inbox.reports) == 1  # logged; the job finished
+    assert logged.jobs.run_due().ok and len(inbox.reports) == 1  # logged; the job finished
     raised = make_engine(config=Config(hook_errors="raise"), plugins=(Broken(),))
-    (failed,) = raised.run_due_jobs().failed
+    (failed,) = raised.jobs.run_due().failed
     assert failed.job == "ledger_audit" and "pager down" in str(failed.error)
     clock.advance(minutes=1)
-    assert raised.run_due_jobs().failed[0].job == "ledger_audit"  # retried
+    assert raised.jobs.run_due().failed[0].job == "ledger_audit"  # retried
+
+
+def test_announce_audit_is_the_public_way_a_job_hands_on_a_report(make_engine: Make) -> None:
+    """What the ledger_audit job calls; a plugin's own audit job can call it too."""
+    inbox = AuditInbox()
+    g = make_engine(config=QUIET_CONFIG, plugins=(inbox,))
+    report = g.verify_ledger()
+    g.jobs.announce_audit(report, at=START)
+    assert inbox.reports == [(g, report, START)]
+    with pytest.raises(errors.InvalidInput, match="report"):
+        g.jobs.announce_audit("fine", at=START)  # type: ignore[arg-type]
+    with pytest.raises(errors.InvalidInput, match="at"):
+        g.jobs.announce_audit(report, at=datetime(2026, 3, 2))  # naive
+    assert len(inbox.reports) == 1
 
 
 # -- register_jobs ---------------------------------------------------------------------------
@@ -590,15 +604,15 @@ class Nightly:
 def test_register_jobs_hook(make_engine: Make, clock: FakeClock) -> None:
     nightly = Nightly()
     g = make_engine(config=Config(default_timezone="Asia/Tokyo"), plugins=(nightly,))
-    assert [job.name for job in g.jobs] == [
+    assert [job.name for job in g.jobs.list()] == [
         "nightly_sweep", "streak_sweep", "quest_rollover", "expire_reservations",
         "leaderboard_close", "battle_pass_close", "ledger_audit",
     ]  # fmt: skip
-    assert g.run_due_jobs().periods()["nightly_sweep"] == "2026-03-02"  # 21:00 in Tokyo
+    assert g.jobs.run_due().periods()["nightly_sweep"] == "2026-03-02"  # 21:00 in Tokyo
     clock.set(utc(2026, 3, 2, 15, 4))  # 00:04 on the 3rd in Tokyo
-    assert "nightly_sweep" not in g.run_due_jobs().periods()
+    assert "nightly_sweep" not in g.jobs.run_due().periods()
     clock.set(utc(2026, 3, 2, 15, 5))
-    assert g.run_due_jobs().periods()["nightly_sweep"] == "2026-03-03"
+    assert g.jobs.run_due().periods()["nightly_sweep"] == "2026-03-03"
     assert nightly.seen == [("Asia/Tokyo", START), ("Asia/Tokyo", utc(2026, 3, 2, 15, 5))]
 
 
@@ -687,9 +701,9 @@ def test_scheduler_config_loads_and_can_turn_built_ins_off() -> None:
 
 def test_run_due_jobs_checks_its_arguments(g: Gamification) -> None:
     with pytest.raises(errors.InvalidInput, match="now"):
-        g.run_due_jobs(datetime(2026, 3, 2, 12))
+        g.jobs.run_due(datetime(2026, 3, 2, 12))
     with pytest.raises(errors.InvalidInput, match="keep_lease"):
-        g.run_due_jobs(keep_lease=1)  # type: ignore[arg-type]
+        g.jobs.run_due(keep_lease=1)  # type: ignore[arg-type]
 
 
 # -- the background scheduler ----------------------------------------------------------------
@@ -706,20 +720,20 @@ def test_start_and_stop_scheduler(make_engine: Make, db_path: Path) -> None:
     plugin = JobsPlugin(Job("ping", ping, daily_at="00:00"))
     g = make_engine(db_path, config=config, plugins=(plugin,))
     other = make_engine(db_path, config=config)
-    assert g.start_scheduler() is True
-    assert g.start_scheduler() is False  # already running: nothing changes
+    assert g.jobs.start() is True
+    assert g.jobs.start() is False  # already running: nothing changes
     assert fired.wait(timeout=3)
-    holder = other.run_due_jobs().blocked_by  # the scheduler keeps the lease between ticks
+    holder = other.jobs.run_due().blocked_by  # the scheduler keeps the lease between ticks
     assert holder is not None and holder.rsplit(":", 2)[1] == str(os.getpid())
-    assert g.stop_scheduler() is True
-    assert g.stop_scheduler() is False
+    assert g.jobs.stop() is True
+    assert g.jobs.stop() is False
     assert job_runs(g) == [("ping", "2026-03-02", 1, 1, None)]
     assert g.db.execute("SELECT COUNT(*) FROM leases").fetchone() == (0,)
-    assert other.run_due_jobs().ok
-    assert g.start_scheduler() is True  # may start again
+    assert other.jobs.run_due().ok
+    assert g.jobs.start() is True  # may start again
     g.close()  # close() stops it
-    assert not g._jobs.running
-    assert other.run_due_jobs().blocked_by is None
+    assert not g.jobs._scheduler.running
+    assert other.jobs.run_due().blocked_by is None
 
 
 def test_period_of_refuses_a_naive_now() -> None:

@@ -36,7 +36,7 @@ def public(**changes: Any) -> Config:
 
 
 def board_of(g: Gamification, board: str = "xp", **kwargs: Any) -> list[tuple[int, str, float]]:
-    page = g.leaderboard(board, **kwargs)
+    page = g.boards.get(board, **kwargs)
     return [(e.rank, e.user_id, e.score) for e in page.entries]
 
 
@@ -53,10 +53,10 @@ def test_competition_ranking_with_ties_in_the_order_scores_were_reached(
     g.award_xp("eve", 30, source="t")  # reaches 30 last
     assert board_of(g) == [(1, "ann", 50), (2, "bob", 30), (2, "cat", 30), (2, "eve", 30),
                            (5, "dan", 10)]  # fmt: skip
-    page = g.leaderboard("xp")
+    page = g.boards.get("xp")
     assert [e.position for e in page.entries] == [1, 2, 3, 4, 5] and page.total == 5
-    assert g.rank("eve", "xp").rank == 2  # type: ignore[union-attr]
-    assert g.rank("eve", "xp").position == 4  # type: ignore[union-attr]
+    assert g.boards.rank("eve", "xp").rank == 2  # type: ignore[union-attr]
+    assert g.boards.rank("eve", "xp").position == 4  # type: ignore[union-attr]
     clock.advance(minutes=1)
     g.award_xp("bob", 20, source="t")  # bob ties ann now, but reached 50 later
     assert board_of(g)[:3] == [(1, "ann", 50), (1, "bob", 50), (3, "cat", 30)]
@@ -66,21 +66,21 @@ def test_rank_of_unknown_user_is_none_and_limit_offset_page(make_engine: Make) -
     g = make_engine(config=public())
     for i in range(12):
         g.award_xp(f"u{i:02d}", 100 - i, source="t")
-    assert g.rank("nobody", "xp") is None
-    assert [e.user_id for e in g.leaderboard("xp", limit=3, offset=4).entries] == [
+    assert g.boards.rank("nobody", "xp") is None
+    assert [e.user_id for e in g.boards.get("xp", limit=3, offset=4).entries] == [
         "u04", "u05", "u06"]  # fmt: skip
-    assert g.leaderboard("xp", offset=50).entries == ()
+    assert g.boards.get("xp", offset=50).entries == ()
 
 
 def test_around_me_returns_neighbours_with_ranks(make_engine: Make) -> None:
     g = make_engine(config=public())
     for i in range(20):
         g.award_xp(f"u{i:02d}", 200 - 5 * i, source="t")
-    around = g.around("u10", "xp", n=2)
+    around = g.boards.around("u10", "xp", n=2)
     assert [(e.rank, e.user_id) for e in around.entries] == [
         (9, "u08"), (10, "u09"), (11, "u10"), (12, "u11"), (13, "u12")]  # fmt: skip
     assert around.viewer is not None and around.viewer.user_id == "u10"
-    assert [e.user_id for e in g.around("u00", "xp", n=2).entries] == ["u00", "u01", "u02"]
+    assert [e.user_id for e in g.boards.around("u00", "xp", n=2).entries] == ["u00", "u01", "u02"]
 
 
 # -- exactness against a brute-force sort ----------------------------------------------------
@@ -123,7 +123,7 @@ def test_property_ranks_pages_and_around_agree_with_a_brute_force_sort(
             seq += 1
             if action == 0:
                 score, reached, on = model.get(user, (0, 0, 1))
-                g.set_privacy(user, show_on_global=not on)
+                g.social.set_privacy(user, show_on_global=not on)
                 if user in model:
                     model[user] = (score, reached, 0 if on else 1)
                 continue
@@ -131,7 +131,7 @@ def test_property_ranks_pages_and_around_agree_with_a_brute_force_sort(
                 continue
             on = model.get(user, (0, 0, 1))[2]
             if user not in model:
-                on = int(g.privacy(user).show_on_global)
+                on = int(g.social.privacy(user).show_on_global)
             model[user] = (model.get(user, (0, 0, on))[0] + xp, seq, on)
             g.award_xp(user, xp, source="t")
         expected = _brute(model)
@@ -139,11 +139,13 @@ def test_property_ranks_pages_and_around_agree_with_a_brute_force_sort(
         for offset in (0, 3, 7):
             assert board_of(g, limit=5, offset=offset) == expected[offset : offset + 5]
         for user, (score, _, on) in model.items():
-            entry = g.rank(user, "xp")
+            entry = g.boards.rank(user, "xp")
             assert entry is not None
             assert entry.rank == 1 + sum(1 for _, (s, _, o) in model.items() if o and s > score)
             assert entry.hidden == (not on)
-            around = [(e.rank, e.user_id, e.score) for e in g.around(user, "xp", n=3).entries]
+            around = [
+                (e.rank, e.user_id, e.score) for e in g.boards.around(user, "xp", n=3).entries
+            ]
             if on:
                 at = next(i for i, row in enumerate(expected) if row[1] == user)
                 assert around == expected[max(0, at - 3) : at + 4]
@@ -167,7 +169,7 @@ def test_daily_weekly_monthly_boards_follow_the_board_time_zone(
     assert board_of(g, period="daily", period_key="2026-11-21") == [(1, "ann", 10)]
     # Weeks start on Sunday: Sat 21 is in the week named for Mon 16 (W47), Sun 22 in W48.
     assert board_of(g, period="weekly", period_key="2026-W47") == [(1, "ann", 10)]
-    assert g.leaderboard("xp", period="weekly").period_key == "2026-W48"
+    assert g.boards.get("xp", period="weekly").period_key == "2026-W48"
     assert board_of(g, period="monthly") == [(1, "ann", 15), (2, "bob", 7)]
     assert board_of(g, period="all_time") == [(1, "ann", 15), (2, "bob", 7)]
 
@@ -294,23 +296,25 @@ def test_a_rolled_back_write_does_not_poison_the_period_cache(make_engine: Make)
 def _social(g: Gamification) -> None:
     for user, xp in [("ann", 90), ("bob", 80), ("cat", 70), ("dan", 60), ("eve", 50)]:
         g.award_xp(user, xp, source="t")
-    g.set_privacy("ann", visibility="public", show_on_global=True, username="Annie")
-    g.set_privacy("bob", visibility="friends_only", show_on_global=True)
-    g.set_privacy("cat", visibility="private")
-    g.set_privacy("dan", visibility="public", show_on_global=False, display_name_type="anonymous")
-    g.set_privacy("eve", visibility="public", show_on_global=True, real_name="Eve Adams",
+    g.social.set_privacy("ann", visibility="public", show_on_global=True, username="Annie")
+    g.social.set_privacy("bob", visibility="friends_only", show_on_global=True)
+    g.social.set_privacy("cat", visibility="private")
+    g.social.set_privacy(
+        "dan", visibility="public", show_on_global=False, display_name_type="anonymous"
+    )
+    g.social.set_privacy("eve", visibility="public", show_on_global=True, real_name="Eve Adams",
                   display_name_type="real_name")  # fmt: skip
-    g.add_friend("eve", "bob")
+    g.social.add_friend("eve", "bob")
     for user in ("ann", "bob", "cat", "dan", "eve"):
-        g.join_group(user, "gym-1", kind="gym")
+        g.social.join_group(user, "gym-1", kind="gym")
 
 
 def test_defaults_follow_seed_002_nobody_is_on_global_boards(g: Gamification) -> None:
     g.award_xp("ann", 10, source="t")
-    assert g.privacy("ann").visibility == "friends_only"
-    assert g.privacy("ann").show_on_global is False
-    assert g.leaderboard("xp").entries == ()
-    mine = g.rank("ann", "xp")
+    assert g.social.privacy("ann").visibility == "friends_only"
+    assert g.social.privacy("ann").show_on_global is False
+    assert g.boards.get("xp").entries == ()
+    mine = g.boards.rank("ann", "xp")
     assert mine is not None and mine.rank == 1 and mine.hidden
 
 
@@ -318,15 +322,15 @@ def test_global_board_shows_only_public_opted_in_users_and_hidden_users_see_them
     g: Gamification,
 ) -> None:
     _social(g)
-    assert [(e.rank, e.display_name) for e in g.leaderboard("xp").entries] == [
+    assert [(e.rank, e.display_name) for e in g.boards.get("xp").entries] == [
         (1, "Annie"), (2, "Eve Adams")]  # fmt: skip
     for viewer, rank in [("bob", 2), ("cat", 2), ("dan", 2)]:  # would-be ranks
-        page = g.leaderboard("xp", viewer=viewer)
+        page = g.boards.get("xp", viewer=viewer)
         assert [e.user_id for e in page.entries] == ["ann", "eve"]
         assert page.viewer is not None and page.viewer.hidden and page.viewer.rank == rank
-    seen = g.leaderboard("xp", viewer="eve").viewer
+    seen = g.boards.get("xp", viewer="eve").viewer
     assert seen is not None and not seen.hidden and seen.rank == 2
-    around = g.around("dan", "xp", n=2)
+    around = g.boards.around("dan", "xp", n=2)
     assert [(e.user_id, e.rank, e.hidden) for e in around.entries] == [
         ("ann", 1, False), ("dan", 2, True), ("eve", 2, False)]  # fmt: skip
     assert around.entries[1].display_name.startswith("Anonymous #")
@@ -334,39 +338,39 @@ def test_global_board_shows_only_public_opted_in_users_and_hidden_users_see_them
 
 def test_friends_board_from_each_viewer(g: Gamification) -> None:
     _social(g)
-    g.add_friend("eve", "cat")
+    g.social.add_friend("eve", "cat")
     # eve sees herself, friends_only bob (a friend), not private cat.
-    assert [e.user_id for e in g.leaderboard("xp", scope="friends", viewer="eve").entries] == [
+    assert [e.user_id for e in g.boards.get("xp", scope="friends", viewer="eve").entries] == [
         "bob", "eve"]  # fmt: skip
     # cat is private: off every board, cat's own included; cat's line is hidden, with the
     # rank cat would have, and eve keeps the rank everyone else sees.
-    cat = g.leaderboard("xp", scope="friends", viewer="cat")
+    cat = g.boards.get("xp", scope="friends", viewer="cat")
     assert [(e.user_id, e.rank) for e in cat.entries] == [("eve", 1)]
     assert cat.viewer is not None and (cat.viewer.rank, cat.viewer.hidden) == (1, True)
     # ann has no friends: only herself.
-    assert [e.user_id for e in g.leaderboard("xp", scope="friends", viewer="ann").entries] == [
+    assert [e.user_id for e in g.boards.get("xp", scope="friends", viewer="ann").entries] == [
         "ann"]  # fmt: skip
 
 
 def test_group_board_from_self_friend_and_stranger(g: Gamification) -> None:
     _social(g)
-    stranger = [e.user_id for e in g.leaderboard("xp", scope="group", group="gym-1").entries]
+    stranger = [e.user_id for e in g.boards.get("xp", scope="group", group="gym-1").entries]
     assert stranger == ["ann", "dan", "eve"]  # public members only
-    friend = g.leaderboard("xp", scope="group", group="gym-1", viewer="eve")
+    friend = g.boards.get("xp", scope="group", group="gym-1", viewer="eve")
     assert [(e.user_id, e.rank) for e in friend.entries] == [
         ("ann", 1), ("bob", 2), ("dan", 3), ("eve", 4)]  # fmt: skip
-    me = g.leaderboard("xp", scope="group", group="gym-1", viewer="cat")  # private cat
+    me = g.boards.get("xp", scope="group", group="gym-1", viewer="cat")  # private cat
     assert [(e.user_id, e.rank) for e in me.entries] == [("ann", 1), ("dan", 2), ("eve", 3)]
     assert me.viewer is not None and (me.viewer.rank, me.viewer.hidden) == (2, True)
-    g.leave_group("ann", "gym-1")
-    left = g.leaderboard("xp", scope="group", group="gym-1").entries
+    g.social.leave_group("ann", "gym-1")
+    left = g.boards.get("xp", scope="group", group="gym-1").entries
     assert "ann" not in [e.user_id for e in left]
-    assert g.groups("bob") == {"gym-1": "gym"}
+    assert g.social.groups("bob") == {"gym-1": "gym"}
 
 
 def test_anonymous_names_are_stable_and_not_the_user_id(make_engine: Make, db_path: Any) -> None:
     g = make_engine(db_path)
-    g.set_privacy("dan", display_name_type="anonymous")
+    g.social.set_privacy("dan", display_name_type="anonymous")
     name = g._social.anonymous_name("dan")
     assert name.startswith("Anonymous #") and len(name) == len("Anonymous #1234")
     g.close()
@@ -385,11 +389,11 @@ def test_friends_of_hook_answers_for_the_host(make_engine: Make) -> None:
     g.award_xp("eve", 5, source="t")
     g.award_xp("bob", 9, source="t")
     g.award_xp("ann", 7, source="t")
-    g.add_friend("eve", "ann")  # the host's answer wins for eve
-    assert g.friends("eve") == ["bob"]
-    assert [e.user_id for e in g.leaderboard("xp", scope="friends", viewer="eve").entries] == [
+    g.social.add_friend("eve", "ann")  # the host's answer wins for eve
+    assert g.social.friends("eve") == ["bob"]
+    assert [e.user_id for e in g.boards.get("xp", scope="friends", viewer="eve").entries] == [
         "bob", "eve"]  # fmt: skip
-    assert g.friends("ann") == ["eve"]  # no answer for ann: stored edges
+    assert g.social.friends("ann") == ["eve"]  # no answer for ann: stored edges
 
 
 # -- closing periods --------------------------------------------------------------------------
@@ -423,11 +427,11 @@ def test_close_archives_with_movement_and_pays_rewards_once(
     for i, xp in [(5, 500), (0, 400), (1, 50)]:
         g.award_xp(f"u{i:02d}", xp, source="t")
     g.award_xp("new", 60, source="t")
-    closed = g.close_leaderboard_periods(datetime(2026, 11, 23, 0, 0, 1, tzinfo=UTC))
+    closed = g.boards.close_periods(datetime(2026, 11, 23, 0, 0, 1, tzinfo=UTC))
     assert [(c.period, c.period_key, c.ranked) for c in closed] == [("weekly", "2026-W47", 12)]
     assert seen.closes == closed
-    assert g.close_leaderboard_periods(datetime(2026, 11, 23, 1, tzinfo=UTC)) == []
-    w47 = g.leaderboard("xp", period="weekly", period_key="2026-W47")
+    assert g.boards.close_periods(datetime(2026, 11, 23, 1, tzinfo=UTC)) == []
+    w47 = g.boards.get("xp", period="weekly", period_key="2026-W47")
     assert w47.closed and w47.total == 12
     assert [(e.rank, e.user_id, e.movement) for e in w47.entries[:2]] == [
         (1, "u00", "new"), (2, "u01", "new")]  # fmt: skip
@@ -435,9 +439,9 @@ def test_close_archives_with_movement_and_pays_rewards_once(
     assert [g.balance(f"u{i:02d}", "points") for i in range(4)] == [500, 500, 500, 0]
     assert "Top 10%" in g.profile("u01").titles and "Top 10%" not in g.profile("u02").titles
     clock.set(datetime(2026, 12, 1, 12, tzinfo=UTC))
-    g.run_due_jobs()  # the leaderboard_close job closes W48 (and pays it) only once
-    g.run_due_jobs(clock() + timedelta(hours=1))
-    w48 = g.leaderboard("xp", period="weekly", period_key="2026-W48")
+    g.jobs.run_due()  # the leaderboard_close job closes W48 (and pays it) only once
+    g.jobs.run_due(clock() + timedelta(hours=1))
+    w48 = g.boards.get("xp", period="weekly", period_key="2026-W48")
     assert [(e.rank, e.user_id, e.previous_rank, e.movement) for e in w48.entries] == [
         (1, "u05", 6, "up"),
         (2, "u00", 1, "down"),
@@ -445,8 +449,8 @@ def test_close_archives_with_movement_and_pays_rewards_once(
         (4, "u01", 2, "down"),
     ]
     assert g.balance("u05", "points") == 500 and g.balance("u00", "points") == 1000
-    assert g.rank("u01", "xp", period="weekly", period_key="2026-W48").rank == 4  # type: ignore[union-attr]
-    around = g.around("u00", "xp", period="weekly", period_key="2026-W48", n=1)
+    assert g.boards.rank("u01", "xp", period="weekly", period_key="2026-W48").rank == 4  # type: ignore[union-attr]
+    around = g.boards.around("u00", "xp", period="weekly", period_key="2026-W48", n=1)
     assert [e.user_id for e in around.entries] == ["u05", "u00", "new"]
     assert g.verify_ledger().ok
 
@@ -454,7 +458,7 @@ def test_close_archives_with_movement_and_pays_rewards_once(
 def test_late_award_into_a_closed_period_is_not_counted(make_engine: Make) -> None:
     g = make_engine(config=public())
     g.award_xp("ann", 5, source="t")
-    g.close_leaderboard_periods(START + timedelta(days=1))
+    g.boards.close_periods(START + timedelta(days=1))
     g.award_xp("ann", 7, source="t", at=START)  # backdated into the closed day
     assert board_of(g, period="daily", period_key="2026-03-02") == [(1, "ann", 5)]
     assert board_of(g) == [(1, "ann", 12)]  # all-time never closes
@@ -473,12 +477,12 @@ def test_season_board(make_engine: Make, clock: FakeClock) -> None:
     g.award_xp("bob", 3, source="t")
     assert board_of(g, period="season", period_key="s1") == [(1, "ann", 5)]
     assert board_of(g, period="season") == [(1, "bob", 3), (2, "ann", 1)]
-    g.close_leaderboard_periods(datetime(2026, 7, 1, tzinfo=UTC))
-    s2 = g.leaderboard("xp", period="season", period_key="s2")
+    g.boards.close_periods(datetime(2026, 7, 1, tzinfo=UTC))
+    s2 = g.boards.get("xp", period="season", period_key="s2")
     assert [(e.user_id, e.movement) for e in s2.entries] == [("bob", "new"), ("ann", "down")]
     clock.set(datetime(2026, 8, 1, tzinfo=UTC))
     with pytest.raises(errors.InvalidInput, match="no season is active"):
-        g.leaderboard("xp", period="season")
+        g.boards.get("xp", period="season")
 
 
 # -- bad input --------------------------------------------------------------------------------
@@ -487,33 +491,33 @@ def test_season_board(make_engine: Make, clock: FakeClock) -> None:
 @pytest.mark.parametrize(
     ("call", "field"),
     [
-        (lambda g: g.leaderboard("nope"), "board"),
-        (lambda g: g.leaderboard("xp", period="yearly"), "period"),
-        (lambda g: g.leaderboard("xp", period="daily", period_key="2026-13"), "period_key"),
-        (lambda g: g.leaderboard("xp", scope="world"), "scope"),
-        (lambda g: g.leaderboard("xp", scope="group", group="nope"), "group"),
-        (lambda g: g.leaderboard("xp", scope="group"), "group"),
-        (lambda g: g.leaderboard("xp", scope="friends"), "viewer"),
-        (lambda g: g.leaderboard("xp", limit=0), "limit"),
-        (lambda g: g.leaderboard("xp", limit=1001), "limit"),
-        (lambda g: g.leaderboard("xp", offset=-1), "offset"),
-        (lambda g: g.rank("ann", "nope"), "board"),
-        (lambda g: g.around("ann", "xp", n=0), "n"),
-        (lambda g: g.add_friend("ann", "ann"), "friend_id"),
-        (lambda g: g.remove_friend("ann", "ann"), "friend_id"),
-        (lambda g: g.join_group("ann", "gym-1", kind="school"), "kind"),
-        (lambda g: g.join_group("ann", "", kind="gym"), "group"),
-        (lambda g: g.leave_group("ann", "nope"), "group"),
-        (lambda g: g.set_privacy("ann", visibility="everyone"), "visibility"),
-        (lambda g: g.set_privacy("ann", show_on_global=1), "show_on_global"),
-        (lambda g: g.set_privacy("ann", display_name_type="nick"), "display_name_type"),
-        (lambda g: g.set_privacy("ann", username="x" * 101), "username"),
+        (lambda g: g.boards.get("nope"), "board"),
+        (lambda g: g.boards.get("xp", period="yearly"), "period"),
+        (lambda g: g.boards.get("xp", period="daily", period_key="2026-13"), "period_key"),
+        (lambda g: g.boards.get("xp", scope="world"), "scope"),
+        (lambda g: g.boards.get("xp", scope="group", group="nope"), "group"),
+        (lambda g: g.boards.get("xp", scope="group"), "group"),
+        (lambda g: g.boards.get("xp", scope="friends"), "viewer"),
+        (lambda g: g.boards.get("xp", limit=0), "limit"),
+        (lambda g: g.boards.get("xp", limit=1001), "limit"),
+        (lambda g: g.boards.get("xp", offset=-1), "offset"),
+        (lambda g: g.boards.rank("ann", "nope"), "board"),
+        (lambda g: g.boards.around("ann", "xp", n=0), "n"),
+        (lambda g: g.social.add_friend("ann", "ann"), "friend_id"),
+        (lambda g: g.social.remove_friend("ann", "ann"), "friend_id"),
+        (lambda g: g.social.join_group("ann", "gym-1", kind="school"), "kind"),
+        (lambda g: g.social.join_group("ann", "", kind="gym"), "group"),
+        (lambda g: g.social.leave_group("ann", "nope"), "group"),
+        (lambda g: g.social.set_privacy("ann", visibility="everyone"), "visibility"),
+        (lambda g: g.social.set_privacy("ann", show_on_global=1), "show_on_global"),
+        (lambda g: g.social.set_privacy("ann", display_name_type="nick"), "display_name_type"),
+        (lambda g: g.social.set_privacy("ann", username="x" * 101), "username"),
     ],
 )
 def test_bad_input_is_refused_with_nothing_written(
     g: Gamification, call: Callable[[Gamification], object], field: str
 ) -> None:
-    g.join_group("bob", "gym-1", kind="gym")
+    g.social.join_group("bob", "gym-1", kind="gym")
     with unchanged(g), pytest.raises(errors.InvalidInput) as info:
         call(g)
     assert info.value.field == field

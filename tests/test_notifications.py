@@ -19,7 +19,7 @@ class Outbox:
 
     @hookimpl
     def notify(self, engine: Gamification, notification: Notification) -> None:
-        stored = engine.notifications(notification.user_id, unread_only=False)
+        stored = engine.notifications.list(notification.user_id, unread_only=False)
         assert notification in stored  # delivered after commit: it is already readable
         self.delivered.append(notification)
 
@@ -28,7 +28,7 @@ def test_level_up_is_stored_and_delivered_after_commit(make_engine: Make) -> Non
     outbox = Outbox()
     g = make_engine(plugins=(outbox,))
     g.award_xp("ada", 450, source="quiz")  # level 3
-    [note] = g.notifications("ada")
+    [note] = g.notifications.list("ada")
     assert (note.kind, note.data) == ("level_up", {"old_level": 1, "new_level": 3, "award_id": 1})
     assert outbox.delivered == [note]
 
@@ -39,41 +39,41 @@ def test_nothing_is_delivered_for_a_rolled_back_write(make_engine: Make) -> None
     with pytest.raises(RuntimeError), g.batch():
         g.award_xp("ada", 450, source="quiz")
         raise RuntimeError("undo")
-    assert outbox.delivered == [] and g.notifications("ada") == []
+    assert outbox.delivered == [] and g.notifications.list("ada") == []
 
 
 def test_preferences_switch_kinds_off(make_engine: Make) -> None:
     outbox = Outbox()
     g = make_engine(plugins=(outbox,))
-    prefs = g.set_notification_preferences("ada", level_up=False)
+    prefs = g.notifications.set_preferences("ada", level_up=False)
     assert prefs["level_up"] is False and prefs["achievement_unlocked"] is True
     g.award_xp("ada", 450, source="quiz")
-    assert g.notifications("ada") == [] and outbox.delivered == []
-    assert g.notification_preferences("ada")["level_up"] is False
-    g.set_notification_preferences("ada", level_up=True)
+    assert g.notifications.list("ada") == [] and outbox.delivered == []
+    assert g.notifications.preferences("ada")["level_up"] is False
+    g.notifications.set_preferences("ada", level_up=True)
     g.award_xp("ada", 1000, source="quiz")
-    assert len(g.notifications("ada")) == 1
+    assert len(g.notifications.list("ada")) == 1
 
 
 @pytest.mark.parametrize("kinds", [{}, {"nope": True}, {"level_up": "no"}])
 def test_bad_preferences_are_refused(g: Gamification, kinds: dict[str, object]) -> None:
     g.award_xp("ada", 1, source="x")
     with unchanged(g), pytest.raises(errors.InvalidInput):
-        g.set_notification_preferences("ada", **kinds)  # type: ignore[arg-type]
+        g.notifications.set_preferences("ada", **kinds)  # type: ignore[arg-type]
 
 
 def test_mark_read_some_or_all(g: Gamification) -> None:
     for amount in (150, 300, 600):  # three level-ups
         g.award_xp("ada", amount, source="quiz")
-    newest, middle, oldest = g.notifications("ada")
-    assert g.mark_read("ada", [oldest.id, 999_999]) == 1
-    assert [n.id for n in g.notifications("ada")] == [newest.id, middle.id]
-    assert g.mark_read("bob", [newest.id]) == 0  # not bob's
-    assert g.mark_read("ada") == 2
-    assert g.notifications("ada") == []
-    assert len(g.notifications("ada", unread_only=False, limit=2)) == 2
+    newest, middle, oldest = g.notifications.list("ada")
+    assert g.notifications.mark_read("ada", [oldest.id, 999_999]) == 1
+    assert [n.id for n in g.notifications.list("ada")] == [newest.id, middle.id]
+    assert g.notifications.mark_read("bob", [newest.id]) == 0  # not bob's
+    assert g.notifications.mark_read("ada") == 2
+    assert g.notifications.list("ada") == []
+    assert len(g.notifications.list("ada", unread_only=False, limit=2)) == 2
     with unchanged(g), pytest.raises(errors.InvalidInput):
-        g.mark_read("ada", [0])
+        g.notifications.mark_read("ada", [0])
 
 
 def test_titles_from_level_rewards_can_be_equipped(make_engine: Make) -> None:

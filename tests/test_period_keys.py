@@ -55,10 +55,10 @@ BAD_KEYS = [
     ("season", 7, "expected a season key (a string), got 7"),
 ]
 READS: dict[str, Callable[..., object]] = {
-    "leaderboard": lambda g, **kw: g.leaderboard("xp", **kw),
-    "leaderboard-group": lambda g, **kw: g.leaderboard("xp", scope="group", group="gym", **kw),
-    "rank": lambda g, **kw: g.rank("ann", "xp", **kw),
-    "around": lambda g, **kw: g.around("ann", "xp", **kw),
+    "leaderboard": lambda g, **kw: g.boards.get("xp", **kw),
+    "leaderboard-group": lambda g, **kw: g.boards.get("xp", scope="group", group="gym", **kw),
+    "rank": lambda g, **kw: g.boards.rank("ann", "xp", **kw),
+    "around": lambda g, **kw: g.boards.around("ann", "xp", **kw),
 }
 
 
@@ -66,7 +66,7 @@ READS: dict[str, Callable[..., object]] = {
 def game(make_engine: Make) -> Gamification:
     g = make_engine(config=CONFIG)
     g.award_xp("ann", 10, source="t")
-    g.join_group("ann", "gym", kind="gym")
+    g.social.join_group("ann", "gym", kind="gym")
     return g
 
 
@@ -88,16 +88,16 @@ def test_an_impossible_period_key_is_refused_naming_the_problem(
      ("monthly", "2026-12"), ("all_time", "all"), ("season", "s1")],
 )  # fmt: skip
 def test_a_possible_period_key_reads_its_board(game: Gamification, period: str, key: str) -> None:
-    board = game.leaderboard("xp", period=period, period_key=key)
+    board = game.boards.get("xp", period=period, period_key=key)
     assert board.period_key == key
 
 
 def test_the_current_keys_read_the_current_board(game: Gamification) -> None:
     for period in ("daily", "weekly", "monthly", "season"):
-        key = game.leaderboard("xp", period=period).period_key
-        board = game.leaderboard("xp", period=period, period_key=key)
+        key = game.boards.get("xp", period=period).period_key
+        board = game.boards.get("xp", period=period, period_key=key)
         assert [e.user_id for e in board.entries] == ["ann"]
-        assert game.rank("ann", "xp", period=period, period_key=key) is not None
+        assert game.boards.rank("ann", "xp", period=period, period_key=key) is not None
 
 
 # -- properties -----------------------------------------------------------------------------
@@ -164,10 +164,10 @@ def test_property_the_engine_refuses_what_names_no_period(
     game: Gamification, kind: str, key: str
 ) -> None:
     if _names_a_period(kind, key):
-        assert game.leaderboard("xp", period=kind, period_key=key).period_key == key
+        assert game.boards.get("xp", period=kind, period_key=key).period_key == key
         return
     with pytest.raises(errors.InvalidInput) as info:
-        game.rank("ann", "xp", period=kind, period_key=key)
+        game.boards.rank("ann", "xp", period=kind, period_key=key)
     assert info.value.field == "period_key"
 
 
@@ -175,7 +175,7 @@ def test_a_closed_periods_key_still_reads_its_archive(make_engine: Make, clock: 
     g = make_engine(config=CONFIG)
     clock.set(datetime(2026, 12, 28, 12, tzinfo=UTC))  # Monday of 2026-W53
     g.award_xp("ann", 5, source="t")
-    g.close_leaderboard_periods(clock() + timedelta(days=7))
+    g.boards.close_periods(clock() + timedelta(days=7))
     where: dict[str, Any] = {"period": "weekly", "period_key": "2026-W53", "viewer": "ann"}
-    board = g.leaderboard("xp", **where)
+    board = g.boards.get("xp", **where)
     assert board.closed and board.viewer is not None and board.viewer.score == 5

@@ -1,4 +1,5 @@
-"""export_user and delete_user: every row about a user out, then nothing about them left in."""
+"""g.privacy.export and g.privacy.delete: every row about a user out, then nothing about them
+left in."""
 
 from __future__ import annotations
 
@@ -69,9 +70,11 @@ def busy_life(g: Gamification, user: str, friend: str, n: int) -> None:
     g.shop.purchase(user, "freeze")
     g.battle_pass.buy_premium(user)
     g.battle_pass.claim(user, 1, track="free")
-    g.add_friend(user, friend)
-    g.join_group(user, "gym-1", kind="gym")
-    g.set_privacy(user, visibility="public", show_on_global=True, real_name=f"Person Number{n}")
+    g.social.add_friend(user, friend)
+    g.social.join_group(user, "gym-1", kind="gym")
+    g.social.set_privacy(
+        user, visibility="public", show_on_global=True, real_name=f"Person Number{n}"
+    )
     code = g.referrals.code(user, ip=f"192.0.2.1{n}")
     g.referrals.track(code, f"carol{n}", ip=f"192.0.2.9{n}", email=f"carol{n}@example.org")
     g.users.equip_title(user, "Rookie")
@@ -102,7 +105,7 @@ def test_every_table_is_classified(g: Gamification) -> None:
 
 def test_export_has_every_row_about_the_user(world: Gamification) -> None:
     with unchanged(world):
-        export = world.export_user(ALICE)
+        export = world.privacy.export(ALICE)
     assert export["user_id"] == ALICE
     assert export["exported_at"] == START.isoformat()
     rows = export["tables"]
@@ -127,7 +130,7 @@ def test_export_has_every_row_about_the_user(world: Gamification) -> None:
 
 def test_export_of_unknown_user_raises(world: Gamification) -> None:
     with unchanged(world), pytest.raises(errors.UnknownUser) as info:
-        world.export_user("nobody")
+        world.privacy.export("nobody")
     assert info.value.user_id == "nobody"
     assert "nothing is stored" in str(info.value)
 
@@ -135,7 +138,7 @@ def test_export_of_unknown_user_raises(world: Gamification) -> None:
 def test_delete_leaves_nothing_that_names_the_user(world: Gamification) -> None:
     bob_before = world.points.balances("bob")
     dave_before = world.dump().count("dave")
-    deletion = world.delete_user(ALICE)
+    deletion = world.privacy.delete(ALICE)
     assert isinstance(deletion, UserDeletion)
     assert deletion.user_id == ALICE
     dump = world.dump()
@@ -149,13 +152,13 @@ def test_delete_leaves_nothing_that_names_the_user(world: Gamification) -> None:
     assert world.db.execute("PRAGMA foreign_key_check").fetchall() == []
     assert world.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     with pytest.raises(errors.UnknownUser):
-        world.export_user(ALICE)
+        world.privacy.export(ALICE)
 
 
 def test_delete_forfeits_balances_and_anonymises_the_shared_history(world: Gamification) -> None:
     held = world.points.balances(ALICE)["points"]
     assert held.held == 15
-    deletion = world.delete_user(ALICE)
+    deletion = world.privacy.delete(ALICE)
     assert deletion.forfeited == {"points": held.balance}
     pseudonym = deletion.pseudonym
     assert pseudonym.startswith("deleted-") and ALICE not in pseudonym
@@ -185,18 +188,18 @@ def test_delete_moves_everyone_up_on_the_boards(make_engine: Make) -> None:
     g = make_engine()
     for user, xp in (("a", 300), ("b", 200), ("c", 100)):
         g.award_xp(user, xp, source="s")
-        g.set_privacy(user, visibility="public", show_on_global=True)
-    g.delete_user("a")
-    board = g.leaderboard("xp")
+        g.social.set_privacy(user, visibility="public", show_on_global=True)
+    g.privacy.delete("a")
+    board = g.boards.get("xp")
     assert [(e.rank, e.user_id) for e in board.entries] == [(1, "b"), (2, "c")]
-    assert g.rank("c", "xp").rank == 2
+    assert g.boards.rank("c", "xp").rank == 2
     g.award_xp("c", 150, source="s")  # the block counts left behind are right: c overtakes b
-    assert [(e.rank, e.user_id) for e in g.leaderboard("xp").entries] == [(1, "c"), (2, "b")]
+    assert [(e.rank, e.user_id) for e in g.boards.get("xp").entries] == [(1, "c"), (2, "b")]
 
 
 def test_deleted_users_spending_cannot_be_refunded(world: Gamification) -> None:
     spend = world.spend_points(ALICE, 1, currency="points", source="s")
-    world.delete_user(ALICE)
+    world.privacy.delete(ALICE)
     with unchanged(world), pytest.raises(errors.NotRefundable) as info:
         world.refund(spend.id)
     assert "deleted user" in str(info.value)
@@ -204,15 +207,15 @@ def test_deleted_users_spending_cannot_be_refunded(world: Gamification) -> None:
 
 def test_delete_of_unknown_user_writes_nothing(world: Gamification) -> None:
     with unchanged(world), pytest.raises(errors.UnknownUser):
-        world.delete_user("nobody", idempotency_key="d1")
+        world.privacy.delete("nobody", idempotency_key="d1")
     # The key was not burnt: the same key deletes a real user afterwards.
-    assert world.delete_user("dave", idempotency_key="d1").user_id == "dave"
+    assert world.privacy.delete("dave", idempotency_key="d1").user_id == "dave"
 
 
 def test_replay_returns_the_deletion_without_storing_the_id(world: Gamification) -> None:
-    first = world.delete_user(ALICE, idempotency_key="erase")
+    first = world.privacy.delete(ALICE, idempotency_key="erase")
     with unchanged(world):
-        again = world.delete_user(ALICE, idempotency_key="erase")
+        again = world.privacy.delete(ALICE, idempotency_key="erase")
     assert again == first
     (stored,) = world.db.execute(
         "SELECT result FROM idempotency_keys WHERE key = 'erase'"
@@ -220,12 +223,12 @@ def test_replay_returns_the_deletion_without_storing_the_id(world: Gamification)
     assert json.dumps(ALICE)[1:-1] not in stored
     # Without the key, a second deletion finds nobody.
     with pytest.raises(errors.UnknownUser):
-        world.delete_user(ALICE)
+        world.privacy.delete(ALICE)
 
 
 def test_a_retried_award_after_deletion_is_a_new_request(world: Gamification) -> None:
     """The user's idempotency records go with them: none can replay a deleted row."""
-    world.delete_user(ALICE)
+    world.privacy.delete(ALICE)
     award = world.award_xp(ALICE, 250, source="quest", idempotency_key=f"xp-{ALICE}",
                            metadata={"who": ALICE})  # fmt: skip
     assert award.total_xp == 250 and award.old_level == 1
@@ -235,7 +238,7 @@ def test_a_retried_small_award_after_deletion_is_a_new_request(world: Gamificati
     """An award that crossed no level keeps its key in its own XP row: that goes too."""
     first = world.award_xp(ALICE, 1, source="quest", idempotency_key="small")
     assert not first.leveled_up
-    world.delete_user(ALICE)
+    world.privacy.delete(ALICE)
     again = world.award_xp(ALICE, 1, source="quest", idempotency_key="small")
     assert (again.id, again.total_xp) == (1, 1)
 
@@ -248,7 +251,7 @@ class Forgetter:
     def on_user_deleted(self, engine: Gamification, deletion: UserDeletion) -> None:
         assert engine.verify_ledger().ok  # called after commit: the deletion is visible
         with pytest.raises(errors.UnknownUser):
-            engine.export_user(deletion.user_id)
+            engine.privacy.export(deletion.user_id)
         self.deleted.append(deletion)
 
 
@@ -256,10 +259,10 @@ def test_on_user_deleted_hook_runs_after_commit(make_engine: Make) -> None:
     forgetter = Forgetter()
     g = make_engine(plugins=(forgetter,))
     g.award_points("erin", 5, currency="points", source="s")
-    deletion = g.delete_user("erin")
+    deletion = g.privacy.delete("erin")
     assert forgetter.deleted == [deletion]
     with pytest.raises(errors.UnknownUser):
-        g.delete_user("erin")
+        g.privacy.delete("erin")
     assert len(forgetter.deleted) == 1
 
 
@@ -292,7 +295,7 @@ def test_deletion_keeps_the_ledger_and_the_others_whole(
         supply_before = g.db.execute(
             "SELECT SUM(balance) FROM accounts WHERE user_id IS NOT NULL"
         ).fetchone()[0]
-        deletion = g.delete_user(victim)
+        deletion = g.privacy.delete(victim)
         assert not g.verify_ledger()
         assert {u: g.points.balances(u) for u in survivors} == survivors
         supply_after = g.db.execute(
@@ -324,7 +327,7 @@ def test_no_ledger_key_keeps_the_id_and_the_id_can_come_back(make_engine: Make) 
     g = make_engine(config=CONFIG)
     busy_life(g, user, "bob", 3)
     g.transfer_points("bob", user, 5, currency="points", idempotency_key="gift-7")
-    g.delete_user(user)
+    g.privacy.delete(user)
     assert user not in g.dump()
     again = [
         g.award_points(user, 200, currency="points", source="seed", idempotency_key=f"p-{user}"),

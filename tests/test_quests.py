@@ -99,7 +99,7 @@ def test_progress_filters_and_completion_pay_once_per_period(
     # The fifth workout of the week also completes the weekly quest.
     assert [c.key for c in again.quests] == ["morning_cardio", "week_warrior"]
     assert q.db.execute("SELECT COUNT(*) FROM quest_completions").fetchone()[0] == 3
-    assert "quest_completed" in [n.kind for n in q.notifications("ada")]
+    assert "quest_completed" in [n.kind for n in q.notifications.list("ada")]
 
 
 def test_max_completions_per_period_and_rewards_in_the_ledger(q: Gamification) -> None:
@@ -412,17 +412,17 @@ def test_quest_completions_are_rate_limited_per_day(make_engine: Make) -> None:
 def test_streak_sweep_and_quest_rollover_run_as_scheduled_jobs(
     q: Gamification, clock: FakeClock
 ) -> None:
-    assert {"streak_sweep", "quest_rollover"} <= {job.name for job in q.jobs}
+    assert {"streak_sweep", "quest_rollover"} <= {job.name for job in q.jobs.list()}
     q.track("ada", "meal_logged")
     q.track("ada", "workout", value=5, metadata={"workout_type": "cardio"})
     clock.advance(days=2)
-    report = q.run_due_jobs()
+    report = q.jobs.run_due()
     assert report.ok and {"streak_sweep", "quest_rollover"} <= set(report.periods())
     assert q.db.execute("SELECT COUNT(*) FROM streak_log WHERE kind = 'broken'").fetchone() == (1,)
     statuses = {s for (s,) in q.db.execute("SELECT status FROM quest_progress")}
     assert "expired" in statuses
     with unchanged(q):
-        again = q.run_due_jobs()
+        again = q.jobs.run_due()
     assert not again.ran
 
 

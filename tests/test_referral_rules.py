@@ -166,7 +166,7 @@ def test_an_existing_user_cannot_be_referred(
     assert exc.reason == "existing_user"
     assert r.referrals.get(exc.referral_id).flagged
     assert (points(r, "sean"), points(r, "amy")) == (0, before)
-    assert r.notifications("sean") == []
+    assert r.notifications.list("sean") == []
 
 
 @pytest.mark.parametrize("activity", ACTIVITY)

@@ -161,7 +161,7 @@ def test_signup_pays_both_sides_through_the_ledger(r: Gamification) -> None:
     (txn,) = r.history("amy").transactions
     assert (txn.type, txn.description) == ("referral_reward", "Welcome bonus")
     assert (txn.reference_type, txn.reference_id) == ("referral", str(referral.id))
-    (note,) = r.notifications("sean")
+    (note,) = r.notifications.list("sean")
     assert note.kind == "referral_signed_up" and note.data["referred_id"] == "amy"
     assert r.referrals.get("amy") == r.referrals.get(referral.id) == referral
     assert r.referrals.list("sean") == [referral]
@@ -320,7 +320,7 @@ def test_flagged_referral_is_stored_and_pays_nothing(r: Gamification) -> None:
     assert stats.earned == {}
     with pytest.raises(errors.NotFound):
         r.referrals.get("nobody")  # flagged rows are not found by the new user's id
-    assert r.notifications("sean") == []
+    assert r.notifications.list("sean") == []
 
 
 def test_replay_of_a_rejection_raises_it_again_and_writes_nothing(
@@ -413,7 +413,7 @@ def test_conversion_pays_the_referrer_once(r: Gamification, clock: FakeClock) ->
     with unchanged(r), pytest.raises(errors.ReferralAlreadyConverted) as info:
         r.referrals.convert("amy", kind="first_session", idempotency_key="session-1")
     assert (info.value.referral_id, info.value.status) == (referral.id, "converted")
-    assert [n.kind for n in r.notifications("sean")][:2] == [
+    assert [n.kind for n in r.notifications.list("sean")][:2] == [
         "referral_milestone",
         "referral_converted",
     ]

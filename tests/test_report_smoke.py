@@ -139,9 +139,9 @@ def test_the_sorted_list_baseline_gives_the_engines_ranks(
         path, config=boards.config(), clock=FakeClock(boards.NOW), load_entrypoints=False
     ) as g:
         for i in range(400):
-            entry = g.rank(boards.user_id(i), "xp")
+            entry = g.boards.rank(boards.user_id(i), "xp")
             assert entry is not None and entry.rank == limit.rank(boards.user_id(i)), i
-        page = g.leaderboard("xp").entries
+        page = g.boards.get("xp").entries
         assert [(e.rank, e.score) for e in page] == [(r, s) for r, _, s in limit.top()]
 
 
@@ -161,9 +161,9 @@ def test_the_sorted_list_baseline_gives_the_engines_windows(
         limit = boards.SortedBoard(boards.scores(path))
         for i in (0, 1, 7, 150, 298, 299, scores.index(max(scores))):
             user = boards.user_id(i)
-            near = g.around(user, "xp", n=5).entries
+            near = g.boards.around(user, "xp", n=5).entries
             assert [(e.rank, e.user_id, e.score) for e in near] == limit.around(user), user
-        top = g.leaderboard("xp").entries
+        top = g.boards.get("xp").entries
         assert [(e.rank, e.user_id, e.score) for e in top] == limit.top()
 
 

@@ -548,7 +548,7 @@ def test_a_crash_between_reserve_and_commit_is_cleaned_up_by_expiry(
     with unchanged(g), pytest.raises(errors.IdempotencyConflict):
         g.shop.purchase("ada", "shirt", quantity=2, idempotency_key="crashy")
     clock.advance(minutes=5)
-    report = g.run_due_jobs()  # the built-in expire_reservations job
+    report = g.jobs.run_due()  # the built-in expire_reservations job
     assert "expire_reservations" in report.periods()
     assert g.shop.order(pending.id).status == "expired"
     assert g.points.balances("ada")["points"].held == 0 and stock_of(g, "shirt") == (2, 0)

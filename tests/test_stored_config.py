@@ -42,7 +42,7 @@ def file_dump(path: Path) -> str:
 
 
 def scores(engine: Gamification, board: str = "xp", period: str = "all_time") -> dict[str, float]:
-    found = engine.leaderboard(board, period=period, limit=1000)
+    found = engine.boards.get(board, period=period, limit=1000)
     return {entry.user_id: entry.score for entry in found.entries}
 
 
@@ -338,7 +338,7 @@ def test_boards_always_equal_the_xp_log(tmp_path_factory, first, steps) -> None:
                 for user, amount, at in log:
                     if start is None or datetime.fromisoformat(at) >= start:
                         expected[user] = expected.get(user, 0) + amount
-                found = check.leaderboard(board.key, period=period, limit=1000)
+                found = check.boards.get(board.key, period=period, limit=1000)
                 got = {e.user_id: e.score for e in found.entries}
                 assert got == {u: s for u, s in expected.items() if s}, (board.key, period)
     finally:

@@ -26,7 +26,7 @@ def at_local(day: date, hour: int, zone: ZoneInfo, minute: int = 0) -> datetime:
 
 
 def kinds(g: Gamification, user: str) -> list[str]:
-    return [n.kind for n in reversed(g.notifications(user, unread_only=False, limit=100))]
+    return [n.kind for n in reversed(g.notifications.list(user, unread_only=False, limit=100))]
 
 
 def test_consecutive_days_count_and_a_gap_breaks_on_read(g: Gamification) -> None:

@@ -75,18 +75,18 @@ def test_leaderboard_lines_rank_listed_users_in_open_and_closed_periods(
     g = make_engine(config=config)
     for user, xp in [("ann", 50), ("bob", 30), ("cat", 30), ("dan", 10)]:
         g.award_xp(user, xp, source="lesson")
-    g.set_privacy("dan", show_on_global=False)
+    g.social.set_privacy("dan", show_on_global=False)
     sql = (
         "SELECT rank, user_id, score, closed, movement FROM leaderboard_lines "
         "WHERE board = 'xp' AND period = ? ORDER BY rank, user_id"
     )
     expected = [(1, "ann", 50, 0, None), (2, "bob", 30, 0, None), (2, "cat", 30, 0, None)]
     assert rows(g, sql, "weekly") == expected
-    page = g.leaderboard("xp", period="weekly")
+    page = g.boards.get("xp", period="weekly")
     assert [(e.rank, e.user_id) for e in page.entries] == [(r[0], r[1]) for r in expected]
 
     clock.set(datetime(2026, 11, 24, 0, 30, tzinfo=UTC))
-    g.close_leaderboard_periods()
+    g.boards.close_periods()
     closed = rows(g, sql, "weekly")
     assert closed == [(1, "ann", 50, 1, "new"), (2, "bob", 30, 1, "new"), (2, "cat", 30, 1, "new")]
     assert rows(g, "SELECT period_key FROM leaderboard_lines WHERE period = 'weekly' "

@@ -143,7 +143,7 @@ def run_jobs(state: State, at: str | None) -> None:
     holds the scheduler lease, 1 if a job failed.
     """
     moment = parse_at(at)
-    report = state.engine().run_due_jobs(moment)
+    report = state.engine().jobs.run_due(moment)
     emit(state.as_json, report, lambda: _jobs_text(report))
     if report.blocked_by is not None:
         raise BusyError(

@@ -45,7 +45,7 @@ def leaderboard(
     g = state.engine()
     if viewer is not None:
         state.require_user(viewer, "--viewer")
-    result = g.leaderboard(
+    result = g.boards.get(
         board if board is not None else g.config.leaderboards.boards[0].key,
         period=period,
         scope=scope or ("group" if group is not None else "global"),

@@ -25,7 +25,7 @@ def export_user(state: State, user_id: str, output: str | None) -> None:
     exist. With -o the file is written and a summary printed.
     """
     state.require_user(user_id)
-    export = state.engine().export_user(user_id)
+    export = state.engine().privacy.export(user_id)
     text = json.dumps(export, indent=2, ensure_ascii=False, default=str)
     if output is None:
         click.echo(text)
@@ -64,7 +64,7 @@ def delete_user(state: State, user_id: str, yes: bool, key: str | None, at: str 
         click.confirm(
             f"Erase {user_id!r} from {state.db}? This cannot be undone", abort=True, err=True
         )
-    deletion = state.engine().delete_user(user_id, idempotency_key=key, at=moment)
+    deletion = state.engine().privacy.delete(user_id, idempotency_key=key, at=moment)
     emit(state.as_json, deletion, lambda: _deletion_text(deletion))
 
 

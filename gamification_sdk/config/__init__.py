@@ -214,7 +214,7 @@ converter.register_structure_hook(RateLimit | None, _structure_rate_limit)
 
 @attrs.frozen
 class SchedulerConfig:
-    """Scheduled jobs (``start_scheduler``, ``run_due_jobs``) and the built-in ones.
+    """Scheduled jobs (``g.jobs.start``, ``g.jobs.run_due``) and the built-in ones.
 
     ``tick_seconds``: how often the background scheduler looks for due jobs.
     ``lease_seconds``: how long a process that stopped answering keeps the right to run jobs;

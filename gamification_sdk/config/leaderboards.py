@@ -105,7 +105,7 @@ class LeaderboardsConfig:
     """Boards, their period boundaries (``timezone``, ``week_start``) and privacy defaults.
 
     The privacy defaults are seed 002's: visible to friends only, off global boards, shown
-    by username. A user's own settings (``set_privacy``) override them.
+    by username. A user's own settings (``g.social.set_privacy``) override them.
     """
 
     boards: tuple[BoardConfig, ...] = attrs.field(default=(BoardConfig("xp"),), converter=_boards)

@@ -12,7 +12,6 @@ from ..config import Config
 from ..hookspecs import hookimpl
 from ..models import LedgerReport
 from ..ops.jobs import Job
-from ..storage.store import Tx
 
 if TYPE_CHECKING:
     from ..engine import Gamification
@@ -32,10 +31,7 @@ def ledger_audit(engine: Gamification, now: datetime) -> LedgerReport:
         log.error(
             "ledger audit found %d problem(s): %s", len(report), ", ".join(sorted(report.kinds()))
         )
-    # Delivered like an after-commit hook: every plugin runs, errors per Config.hook_errors.
-    tx = Tx()
-    tx.emit("on_ledger_audit", report=report, at=now)
-    engine._rt.dispatch(tx, report)
+    engine.jobs.announce_audit(report, at=now)
     return report
 
 
@@ -53,7 +49,7 @@ def quest_rollover(engine: Gamification, now: datetime) -> int:
 
 def leaderboard_close(engine: Gamification, now: datetime) -> list[str]:
     """Archive board periods that ended by ``now`` and pay their rank rewards, once."""
-    return [f"{c.board}:{c.period}:{c.period_key}" for c in engine.close_leaderboard_periods(now)]
+    return [f"{c.board}:{c.period}:{c.period_key}" for c in engine.boards.close_periods(now)]
 
 
 def battle_pass_close(engine: Gamification, now: datetime) -> list[str]:

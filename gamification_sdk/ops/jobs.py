@@ -23,7 +23,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -45,9 +45,6 @@ from ..storage.jobs import (
     TAKE_LEASE,
 )
 from ..storage.store import Store
-
-if TYPE_CHECKING:
-    from ..engine import Gamification
 
 __all__ = [
     "Job",
@@ -123,7 +120,7 @@ class Job:
     """
 
     name: str
-    run: Callable[[Gamification, datetime], object]
+    run: Callable[[Any, datetime], object]
     every: timedelta | None = None
     daily_at: str | None = None
     timezone: str = "UTC"
@@ -191,7 +188,7 @@ class JobSkip:
 
 @attrs.frozen
 class JobsReport:
-    """What ``run_due_jobs`` did.
+    """What ``g.jobs.run_due`` did.
 
     ``blocked_by`` names the live lease holder that kept this call from running anything (or
     this engine's own ``holder`` when another of its threads was running jobs); ``ran``
@@ -296,7 +293,7 @@ class Scheduler:
 
     def __init__(
         self,
-        engine: Gamification,
+        facade: Any,
         store: Store,
         config: SchedulerConfig,
         clock: Callable[[], datetime],
@@ -305,7 +302,8 @@ class Scheduler:
         self.jobs = jobs
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.lease = Lease(store)
-        self._engine = engine
+        # Only handed to each job as its ``engine``: the scheduler never calls it.
+        self._facade = facade
         self._store = store
         self._config = config
         self._clock = clock
@@ -355,7 +353,7 @@ class Scheduler:
                 skipped.append(JobSkip(job.name, period, reason))
                 continue
             try:
-                result = job.run(self._engine, now)
+                result = job.run(self._facade, now)
             except Exception as exc:
                 log.exception(
                     "scheduled job %s (period %s) failed; it runs again on the next call",
@@ -415,7 +413,7 @@ class Scheduler:
         return self._background is not None
 
     def start(self) -> bool:
-        # Imported here: hosts that only call run_due_jobs never load APScheduler.
+        # Imported here: hosts that only call jobs.run_due() never load APScheduler.
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 

@@ -285,7 +285,7 @@ class _Simulation:
             self.obs.daily_active.append(active)
             self._execute(actions)
             self.clock.set(self.day_starts[day + 1] + timedelta(minutes=1))
-            self.g.run_due_jobs()
+            self.g.jobs.run_due()
             self._snapshot(day)
             if progress is not None:
                 progress(day + 1, self.days)

@@ -52,12 +52,12 @@ REFUSED: Counter[str] = Counter()
 # Refusals that write, as documented: a flagged referral is stored.
 WRITES_WHEN_REFUSED = (errors.ReferralRejected,)
 READS = {
-    "profile", "points.balances", "balance", "history", "xp.history", "leaderboard", "rank",
-    "around", "achievements.list", "achievements.get", "quests.list", "shop.list", "shop.orders",
-    "shop.order", "battle_pass.get", "streaks.get", "users.stats", "notifications",
-    "notification_preferences", "users.inventory", "export_user", "points.reservation",
-    "referrals.get", "referrals.list", "referrals.stats", "groups", "friends", "privacy",
-    "rate_limits.status", "verify_ledger",
+    "profile", "points.balances", "balance", "history", "xp.history", "boards.get",
+    "boards.rank", "boards.around", "achievements.list", "achievements.get", "quests.list",
+    "shop.list", "shop.orders", "shop.order", "battle_pass.get", "streaks.get", "users.stats",
+    "notifications.list", "notifications.preferences", "users.inventory", "privacy.export",
+    "points.reservation", "referrals.get", "referrals.list", "referrals.stats", "social.groups",
+    "social.friends", "social.privacy", "rate_limits.status", "verify_ledger",
 }  # fmt: skip
 
 BAD_IDS = ["", 5, None, "a\x00b", "x" * 256, "a\ud800"]
@@ -294,7 +294,7 @@ class APIMachine(RuleBasedStateMachine):
 
     @rule(user=users, friend=users)
     def add_friend(self, user: Any, friend: Any) -> None:
-        self.call("add_friend", user, friend)
+        self.call("social.add_friend", user, friend)
 
     @rule(
         user=users,
@@ -302,11 +302,11 @@ class APIMachine(RuleBasedStateMachine):
         kind=st.sampled_from(["gym", "gym", "school"]),
     )
     def join_group(self, user: Any, group: str, kind: str) -> None:
-        self.call("join_group", user, group, kind=kind)
+        self.call("social.join_group", user, group, kind=kind)
 
     @rule(user=users, visibility=st.sampled_from(["public", "friends_only", "private", "all"]))
     def set_privacy(self, user: Any, visibility: str) -> None:
-        self.call("set_privacy", user, visibility=visibility, show_on_global=True)
+        self.call("social.set_privacy", user, visibility=visibility, show_on_global=True)
 
     @rule(user=users, zone=st.sampled_from(["Europe/Paris", "Asia/Tokyo", "Mars/Olympus"]))
     def set_timezone(self, user: Any, zone: str) -> None:
@@ -320,11 +320,11 @@ class APIMachine(RuleBasedStateMachine):
 
     @rule(user=users)
     def mark_read(self, user: Any) -> None:
-        self.call("mark_read", user)
+        self.call("notifications.mark_read", user)
 
     @rule(user=users, key=keyed)
     def delete_user(self, user: Any, key: bool) -> None:
-        if self.call("delete_user", user, key=key) is not None:
+        if self.call("privacy.delete", user, key=key) is not None:
             # Their calls' records went with them: a retry of one is a new call now.
             self.keyed = [k for k in self.keyed if repr(user) not in repr((k.args, k.result))]
 
@@ -337,11 +337,11 @@ class APIMachine(RuleBasedStateMachine):
     @rule(
         job=st.sampled_from(
             [
-                "close_leaderboard_periods",
+                "boards.close_periods",
                 "quests.close_periods",
                 "streaks.sweep",
                 "battle_pass.close_seasons",
-                "run_due_jobs",
+                "jobs.run_due",
                 "rate_limits.prune",
             ]
         )
@@ -353,21 +353,20 @@ class APIMachine(RuleBasedStateMachine):
 
     @rule(user=users, read=st.sampled_from([
         "profile", "points.balances", "history", "xp.history", "achievements.list", "quests.list",
-        "shop.orders", "battle_pass.get", "streaks.get", "users.stats", "notifications",
-        "users.inventory", "export_user", "referrals.stats", "referrals.list", "groups", "friends",
-        "privacy",
-        "notification_preferences",
+        "shop.orders", "battle_pass.get", "streaks.get", "users.stats", "notifications.list",
+        "users.inventory", "privacy.export", "referrals.stats", "referrals.list", "social.groups",
+        "social.friends", "social.privacy", "notifications.preferences",
     ]))  # fmt: skip
     def read_user(self, user: Any, read: str) -> None:
         self.call(read, user)
 
     @rule(
-        board_read=st.sampled_from(["leaderboard", "rank", "around"]),
+        board_read=st.sampled_from(["boards.get", "boards.rank", "boards.around"]),
         period=st.sampled_from(["all_time", "daily", "weekly", "monthly", "hourly"]),
         user=good_users,
     )
     def read_board(self, board_read: str, period: str, user: str) -> None:
-        args: tuple[Any, ...] = ("xp",) if board_read == "leaderboard" else (user, "xp")
+        args: tuple[Any, ...] = ("xp",) if board_read == "boards.get" else (user, "xp")
         self.call(board_read, *args, period=period)
 
     @rule(data=st.data())
@@ -408,7 +407,7 @@ class APIMachine(RuleBasedStateMachine):
         call = data.draw(st.sampled_from(self.keyed))
         FIGURES.add(operations=1)
         again = attrgetter(call.name)(self.g)(*call.args, **call.kwargs)
-        if call.name != "delete_user":  # its pseudonym is not part of the stored result
+        if call.name != "privacy.delete":  # its pseudonym is not part of the stored result
             assert again == call.result, call.name
         assert self.g.dump() == self.last, f"a retried {call.name} wrote"
         SUCCEEDED["retry"] += 1
@@ -497,7 +496,7 @@ def test_random_calls_across_the_public_api_keep_every_invariant() -> None:
     refused = {name.split(":")[0] for name in REFUSED}
     missing = [name for name in ("award_xp", "award_points", "spend_points", "transfer_points",
                                  "track", "shop.purchase", "battle_pass.claim", "quests.complete",
-                                 "reserve_points", "batch", "retry", "delete_user")
+                                 "reserve_points", "batch", "retry", "privacy.delete")
                if not SUCCEEDED[name]]  # fmt: skip
     assert missing == [], (missing, SUCCEEDED)
     assert len(SUCCEEDED) >= 35, SUCCEEDED

@@ -107,24 +107,24 @@ WRITES: dict[str, Setup] = {
     "battle_pass.use_tier_boost": _use_tier_boost,
     "battle_pass.close_seasons": lambda g: lambda: g.battle_pass.close_seasons(
         SEASON.ends_at),
-    "close_leaderboard_periods": lambda g: lambda: g.close_leaderboard_periods(LATER),
+    "close_leaderboard_periods": lambda g: lambda: g.boards.close_periods(LATER),
     "rate_limit": lambda g: lambda: g.rate_limits.hit("u0", "referral_track"),
     "referral_code": lambda g: lambda: g.referrals.code("u4"),
     "track_referral": lambda g: lambda: g.referrals.track(g.referrals.code("u5"), "u7"),
     "convert_referral": _convert_referral,
     "set_referral_status": _set_referral_status,
     "users.set_timezone": lambda g: lambda: g.users.set_timezone("u0", "Europe/Berlin"),
-    "set_notification_preferences": lambda g: lambda: g.set_notification_preferences(
+    "set_notification_preferences": lambda g: lambda: g.notifications.set_preferences(
         "u0", streak_at_risk=False),
-    "mark_read": lambda g: lambda: g.mark_read("u2"),
-    "join_group": lambda g: lambda: g.join_group("u0", "team", kind="gym"),
-    "add_friend": lambda g: lambda: g.add_friend("u0", "u1"),
-    "set_privacy": lambda g: lambda: g.set_privacy("u0", visibility="public"),
+    "mark_read": lambda g: lambda: g.notifications.mark_read("u2"),
+    "join_group": lambda g: lambda: g.social.join_group("u0", "team", kind="gym"),
+    "add_friend": lambda g: lambda: g.social.add_friend("u0", "u1"),
+    "set_privacy": lambda g: lambda: g.social.set_privacy("u0", visibility="public"),
     "events.load": lambda g: lambda: g.events.load(
         {"rules": [{"event": "swim", "xp": 5}]}, name="more"),
     "events.reevaluate": lambda g: lambda: g.events.reevaluate(),
-    "run_due_jobs": lambda g: lambda: g.run_due_jobs(LATER),
-    "delete_user": lambda g: lambda: g.delete_user("u3"),
+    "run_due_jobs": lambda g: lambda: g.jobs.run_due(LATER),
+    "delete_user": lambda g: lambda: g.privacy.delete("u3"),
     "batch": _batch,
 }  # fmt: skip
 

@@ -61,7 +61,7 @@ WRITES: dict[str, Callable[[Gamification, int], Any]] = {
     "reserve_points": lambda g, i: g.reserve_points(
         "rich", 2, currency="points", ttl=600, idempotency_key=f"hold-{i}"
     ),
-    "delete_user": lambda g, i: g.delete_user(f"c{i}", idempotency_key=f"delete-{i}"),
+    "delete_user": lambda g, i: g.privacy.delete(f"c{i}", idempotency_key=f"delete-{i}"),
     "batch": _batch,
 }
 

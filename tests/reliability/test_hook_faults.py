@@ -84,16 +84,16 @@ TRIGGERS: dict[str, Callable[[Gamification], Any]] = {
     "on_quest_completed": lambda g: g.quests.complete(
         "u1", "checkin", evidence={"ok": True}, idempotency_key="quest-u1"),
     "check_referral": lambda g: g.referrals.track(g.referrals.code("u5"), "newcomer"),
-    "friends_of": lambda g: g.leaderboard("xp", scope="friends", viewer="u3"),
-    "on_leaderboard_closed": lambda g: g.close_leaderboard_periods(LATER),
-    "on_user_deleted": lambda g: g.delete_user("u3"),
-    "on_ledger_audit": lambda g: g.run_due_jobs(LATER),
+    "friends_of": lambda g: g.boards.get("xp", scope="friends", viewer="u3"),
+    "on_leaderboard_closed": lambda g: g.boards.close_periods(LATER),
+    "on_user_deleted": lambda g: g.privacy.delete("u3"),
+    "on_ledger_audit": lambda g: g.jobs.run_due(LATER),
     "fulfill_order": lambda g: g.shop.purchase("u0", "tee"),
 }  # fmt: skip
 
 # The same kind of call once the plugin is gone, where repeating the trigger cannot work.
 AGAIN: dict[str, Callable[[Gamification], Any]] = {
-    "on_user_deleted": lambda g: g.delete_user("u4"),
+    "on_user_deleted": lambda g: g.privacy.delete("u4"),
 }
 
 
@@ -125,7 +125,7 @@ def seed(path: Path) -> None:
         g.events.load(MERCH, name="merch")
         g.award_points("u0", 500, currency="points", source="seed")
         g.award_xp("u3", 30, source="seed")
-        g.add_friend("u3", "u4")
+        g.social.add_friend("u3", "u4")
         g.track("u1", "workout")
         g.referrals.track(g.referrals.code("u5"), "u6")
 
@@ -250,7 +250,7 @@ def call(g: Gamification, hook: str) -> Any:
 # of all of them come together at the end, with the call's whole result.
 SEVERAL: dict[str, tuple[str, Callable[[Gamification], Any]]] = {
     "close_leaderboard_periods": (
-        "on_leaderboard_closed", lambda g: g.close_leaderboard_periods(START + timedelta(days=40))),
+        "on_leaderboard_closed", lambda g: g.boards.close_periods(START + timedelta(days=40))),
     "battle_pass.close_seasons": (
         "on_points_changed", lambda g: g.battle_pass.close_seasons(START + timedelta(days=90))),
     "streaks.sweep": ("notify", lambda g: g.streaks.sweep(START + timedelta(days=3))),

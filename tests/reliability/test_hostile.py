@@ -138,10 +138,10 @@ SLOTS: list[tuple[str, str, str, Call]] = [
     ("achievements.list", "category", "text", lambda g, v: g.achievements.list("u0", category=v)),
     ("events.reevaluate", "user_ids[]", "id", lambda g, v: g.events.reevaluate([v])),
     ("events.reevaluate", "chunk", "int", lambda g, v: g.events.reevaluate(["u0"], chunk=v)),
-    ("notifications", "limit", "int", lambda g, v: g.notifications("u0", limit=v)),
-    ("mark_read", "ids", "row", lambda g, v: g.mark_read("u0", [v])),
+    ("notifications", "limit", "int", lambda g, v: g.notifications.list("u0", limit=v)),
+    ("mark_read", "ids", "row", lambda g, v: g.notifications.mark_read("u0", [v])),
     ("set_notification_preferences", "level_up", "number",
-     lambda g, v: g.set_notification_preferences("u0", level_up=v)),
+     lambda g, v: g.notifications.set_preferences("u0", level_up=v)),
     ("users.equip_title", "title", "name", lambda g, v: g.users.equip_title("u0", v)),
     ("users.stats", "days", "int", lambda g, v: g.users.stats("u0", days=v)),
     ("streaks.get", "at", "when", lambda g, v: g.streaks.get("u0", at=v)),
@@ -160,22 +160,22 @@ SLOTS: list[tuple[str, str, str, Call]] = [
     ("rate_limit", "action", "name", lambda g, v: g.rate_limits.hit("u0", v)),
     ("rate_limit", "at", "when", lambda g, v: g.rate_limits.hit("u0", "referral_track", at=v)),
     ("prune_rate_limits", "now", "when", lambda g, v: g.rate_limits.prune(v)),
-    ("leaderboard", "board", "name", lambda g, v: g.leaderboard(v)),
-    ("leaderboard", "period", "name", lambda g, v: g.leaderboard("xp", period=v)),
-    ("leaderboard", "scope", "name", lambda g, v: g.leaderboard("xp", scope=v)),
-    ("leaderboard", "limit", "int", lambda g, v: g.leaderboard("xp", limit=v)),
-    ("leaderboard", "offset", "int", lambda g, v: g.leaderboard("xp", offset=v)),
+    ("leaderboard", "board", "name", lambda g, v: g.boards.get(v)),
+    ("leaderboard", "period", "name", lambda g, v: g.boards.get("xp", period=v)),
+    ("leaderboard", "scope", "name", lambda g, v: g.boards.get("xp", scope=v)),
+    ("leaderboard", "limit", "int", lambda g, v: g.boards.get("xp", limit=v)),
+    ("leaderboard", "offset", "int", lambda g, v: g.boards.get("xp", offset=v)),
     ("leaderboard", "period_key", "name",
-     lambda g, v: g.leaderboard("xp", period="daily", period_key=v)),
-    ("leaderboard", "at", "when", lambda g, v: g.leaderboard("xp", at=v)),
-    ("around", "n", "int", lambda g, v: g.around("u0", "xp", n=v)),
-    ("close_leaderboard_periods", "now", "when", lambda g, v: g.close_leaderboard_periods(v)),
-    ("join_group", "group", "text", lambda g, v: g.join_group("u0", v, kind="gym")),
-    ("join_group", "kind", "text", lambda g, v: g.join_group("u0", "team", kind=v)),
-    ("add_friend", "friend_id", "id", lambda g, v: g.add_friend("u0", v)),
-    ("set_privacy", "visibility", "name", lambda g, v: g.set_privacy("u0", visibility=v)),
-    ("set_privacy", "real_name", "text", lambda g, v: g.set_privacy("u0", real_name=v)),
-    ("run_due_jobs", "now", "when", lambda g, v: g.run_due_jobs(v)),
+     lambda g, v: g.boards.get("xp", period="daily", period_key=v)),
+    ("leaderboard", "at", "when", lambda g, v: g.boards.get("xp", at=v)),
+    ("around", "n", "int", lambda g, v: g.boards.around("u0", "xp", n=v)),
+    ("close_leaderboard_periods", "now", "when", lambda g, v: g.boards.close_periods(v)),
+    ("join_group", "group", "text", lambda g, v: g.social.join_group("u0", v, kind="gym")),
+    ("join_group", "kind", "text", lambda g, v: g.social.join_group("u0", "team", kind=v)),
+    ("add_friend", "friend_id", "id", lambda g, v: g.social.add_friend("u0", v)),
+    ("set_privacy", "visibility", "name", lambda g, v: g.social.set_privacy("u0", visibility=v)),
+    ("set_privacy", "real_name", "text", lambda g, v: g.social.set_privacy("u0", real_name=v)),
+    ("run_due_jobs", "now", "when", lambda g, v: g.jobs.run_due(v)),
     ("referral_code", "name", "text", lambda g, v: g.referrals.code("u0", name=v)),
     ("referral_code", "ip", "name", lambda g, v: g.referrals.code("u0", ip=v)),
     ("track_referral", "code", "name", lambda g, v: g.referrals.track(v, "u9")),
@@ -209,9 +209,9 @@ SLOTS: list[tuple[str, str, str, Call]] = [
     ("battle_pass.use_tier_boost", "quantity", "int",
      lambda g, v: g.battle_pass.use_tier_boost("u0", quantity=v)),
     ("battle_pass.close_seasons", "now", "when", lambda g, v: g.battle_pass.close_seasons(v)),
-    ("export_user", "user_id", "id", lambda g, v: g.export_user(v)),
-    ("export_user", "at", "when", lambda g, v: g.export_user("u0", at=v)),
-    ("delete_user", "user_id", "id", lambda g, v: g.delete_user(v)),
+    ("export_user", "user_id", "id", lambda g, v: g.privacy.export(v)),
+    ("export_user", "at", "when", lambda g, v: g.privacy.export("u0", at=v)),
+    ("delete_user", "user_id", "id", lambda g, v: g.privacy.delete(v)),
     ("events.load", "name", "text",
      lambda g, v: g.events.load({"rules": []}, name=v)),
 ]  # fmt: skip
@@ -431,9 +431,9 @@ def test_sql_looking_text_is_stored_verbatim_and_the_schema_is_untouched(text: s
             metadata={text: text},
         )
         g.track(text, text, metadata={"huge": HUGE})
-        g.join_group(text, text, kind=text)
+        g.social.join_group(text, text, kind=text)
         assert g.history(text).transactions[0].description == text
-        assert g.groups(text) == {text: text}
+        assert g.social.groups(text) == {text: text}
         assert g.db.table_names() == tables
         report = g.verify_ledger()
         assert report.ok, report.problems

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
         for name in ("werkzeug", "gamification_example_plugin"):
             logging.getLogger(name).setLevel(logging.INFO)
         # Holds of unfinished purchases expire, boards and seasons close, in the background.
-        engine.start_scheduler()
+        engine.jobs.start()
         app = create_app(engine)
         print(f"Demo database {args.db}: users {', '.join(USERS)}")
         print(f"Try: curl http://{args.host}:{args.port}{API_PREFIX}/profile/sean")

@@ -32,12 +32,12 @@ def seed_demo(g: Gamification) -> None:
                 at = now - timedelta(days=day, hours=n)
                 g.track(user, "workout", value=45, metadata={"workoutType": "cardio"}, at=at,
                         idempotency_key=f"demo:{user}:{day}:{n}")  # fmt: skip
-        g.join_group(user, GYM, kind="gym")
+        g.social.join_group(user, GYM, kind="gym")
         if user == "amy":  # keeps seed 002's default: friends only, off the global board
-            g.set_privacy(user, username=username)
+            g.social.set_privacy(user, username=username)
         else:
-            g.set_privacy(user, visibility="public", show_on_global=True, username=username)
-    g.add_friend("sean", "maria")
+            g.social.set_privacy(user, visibility="public", show_on_global=True, username=username)
+    g.social.add_friend("sean", "maria")
     g.award_points("sean", 120_000, currency=CURRENCY, source="admin",
                    description="Demo welcome bonus", transaction_type="bonus",
                    idempotency_key="demo:sean:welcome")  # fmt: skip

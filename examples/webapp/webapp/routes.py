@@ -53,7 +53,7 @@ def _ok(data: dict[str, Any]) -> Response:
 @api.get("/profile/<user_id>")
 def profile(user_id: str) -> Response:
     g = _engine()
-    return _ok(shapes.profile(g.profile(user_id), g.privacy(user_id)))
+    return _ok(shapes.profile(g.profile(user_id), g.social.privacy(user_id)))
 
 
 @api.post("/profile/earn-xp")
@@ -320,11 +320,11 @@ def leaderboard(scope: str) -> Response:
     gym = optional_text(request.args, "gymId")
     if scope == "gym" and gym is None:
         assert user is not None
-        gyms = [name for name, kind in g.groups(user).items() if kind == "gym"]
+        gyms = [name for name, kind in g.social.groups(user).items() if kind == "gym"]
         if not gyms:
             raise invalid("gymId", "the user belongs to no gym; name one")
         gym = gyms[0]
-    board = g.leaderboard("xp", period=period, scope=SCOPES[scope], group=gym, limit=limit,
+    board = g.boards.get("xp", period=period, scope=SCOPES[scope], group=gym, limit=limit,
                           viewer=user)  # fmt: skip
     viewer = board.viewer
     return _ok({
