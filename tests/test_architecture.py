@@ -101,5 +101,4 @@ def test_no_module_below_the_facade_imports_it() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("engine"):
                 importers.append(relative)
-    assert sorted(set(importers) - FACADE_NOT_YET) == []
-    assert sorted(FACADE_NOT_YET - set(importers)) == [], "drop them from FACADE_NOT_YET"
+    assert importers == []
