@@ -16,8 +16,6 @@ SQL = re.compile(
     r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|PRAGMA|BEGIN|COMMIT|ROLLBACK|"
     r"SAVEPOINT|RELEASE|WITH|VACUUM|ANALYZE)\b"
 )
-# Modules below the facade that still import it for type annotations: the same.
-FACADE_NOT_YET = {}
 
 
 def _sql_literals(path: Path) -> list[tuple[int, str]]:
