@@ -2,96 +2,55 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pluggy
 import sqlite_utils
 
+from .assembly import Parts
 from .config import Config
 from .core.clock import Clock, system_clock, to_text
-from .core.validation import (
-    check_at,
-)
-from .economy.inventory import Items
-from .economy.ledger import Ledger
+from .core.validation import check_at
 from .economy.points_service import PointsService
 from .economy.rate_limits_service import RateLimitsService
-from .economy.ratelimits import RateLimits
-from .economy.referrals import (
-    Referrals,
-)
 from .economy.referrals_service import ReferralsService
-from .economy.reservations import Reservations
-from .economy.shop import Shop
 from .economy.shop_service import ShopService
-from .errors import (
-    ConfigError,
-    InvalidInput,
-    StaleConfig,
-)
+from .errors import InvalidInput
 from .models import (
     HistoryPage,
     LedgerReport,
     Profile,
     Reservation,
-    ScoredEvent,
     TrackResult,
     Transaction,
     XPAward,
 )
-from .ops import audit
 from .ops.jobs import collect_jobs
 from .ops.jobs_service import JobsService
-from .ops.notifications import Notifications
 from .ops.notifications_service import NotificationsService
-from .ops.privacy import Privacy as PrivacyData
 from .ops.privacy_service import PrivacyService
-from .progression.achievements import Achievements
 from .progression.achievements_service import AchievementsService
 from .progression.battle_pass_service import BattlePassService
-from .progression.battlepass import BattlePasses
-from .progression.bulk import BulkXP
-from .progression.events import Tracker, track_codec
 from .progression.events_service import EventsService
-from .progression.levels import LevelCurve, LevelTable
-from .progression.loader import Loader
-from .progression.metrics import Metrics
-from .progression.profiles import Profiles
-from .progression.quests import Quests
 from .progression.quests_service import QuestsService
-from .progression.streaks import Streaks
 from .progression.streaks_service import StreaksService
 from .progression.users_service import UsersService
-from .progression.xp import KEY_HOME, XP
+from .progression.xp import KEY_HOME
 from .progression.xp_service import XPService
 from .runtime.idempotency import Idempotency
-from .runtime.plugins import get_plugin_manager, run_vetoes
+from .runtime.plugins import get_plugin_manager
 from .runtime.runtime import Runtime
-from .runtime.stored_config import (
-    ConfigChange,
-    Settings,
-    StoredConfig,
-    differences,
-    local_part,
-    stored_part,
-)
-from .social.boards import Boards
+from .runtime.stored_config import Settings, StoredConfig
 from .social.boards_service import BoardsService
-from .social.groups import Social
-from .social.leaderboards import Leaderboards
 from .social.social_service import SocialService
 from .storage.schema import migrations
 from .storage.store import Store
 
 __all__ = ["Gamification"]
-
-log = logging.getLogger("gamification_sdk")
-T = TypeVar("T")
 
 
 class Gamification:
@@ -100,7 +59,7 @@ class Gamification:
     Use :meth:`open` to make one; it is a context manager.
     """
 
-    # The namespaces: one capability service each, rebuilt by _compose with the configuration.
+    # The namespaces: one capability service each, rebuilt with the configuration (Parts).
     xp: XPService
     users: UsersService
     events: EventsService
@@ -132,136 +91,43 @@ class Gamification:
         self._store = store
         self._rt = Runtime(store, clock, pm, Idempotency(store.conn, homes=(KEY_HOME,)), config)
         self._rt.facade = self
-        self._stored = StoredConfig(store.conn)
-        self._config_version = config_version
-        self._compose(config)
-        store.rollback_listeners.append(self._boards.forget_ids)
+        self._use(Parts(self._rt, config))
+        # Through the current parts: rebuilt parts must not leave a stale listener behind.
+        store.rollback_listeners.append(lambda: self._parts.boards.forget_ids())
         with store.write():
             migrations.apply(store.db)
-            self._setup()
-        self._register_plugin_definitions()
-        # Built once, not by _compose: it keeps its lease holder id and background thread
+            self._parts.setup()
+        self._parts.register_plugin_definitions()
+        # Built once, not with the parts: it keeps its lease holder id and background thread
         # across configuration changes (jobs are collected at open).
         self.jobs = JobsService(self._rt, collect_jobs(pm, config))
         self.settings = Settings(
-            store, self._stored, self._apply_config, lambda: self._config_version
-        )
+            store, StoredConfig(store.conn), lambda: self.config, self._reconfigure,
+            self._rt.now, config_version,
+        )  # fmt: skip
         if not store.memory:
             # Another process may change the stored configuration: each write checks.
-            store.watch = self._watch
+            store.watch = self.settings.watch
 
-    def _compose(self, config: Config) -> None:
-        """Build every service for ``config``; writes nothing."""
-        self.config = config
-        store = self._store
-        pm = self.pm
-        conn = store.conn
-        self._table = LevelTable(self._curve(pm, config), config.levels.max_level)
-        self._idempotency = self._rt.idempotency
-        self._rt.config = config
-        self._profiles = Profiles(conn, config, self._table)
-        self._ledger = Ledger(conn, config, self._profiles)
-        self._ledger.vet = lambda request: run_vetoes(pm, self, request)
-        self._reservations = Reservations(conn, self._ledger)
-        self._limits = RateLimits(conn, config)
-        self._xp = XP(conn, config, self._table, self._profiles, self._ledger, pm, self._rt.facade)
-        self._metrics = Metrics(conn)
-        self._notifications = self._xp.notifications = Notifications(conn)
-        self._items = Items(conn)
-        self._achievements = Achievements(
-            conn,
-            config,
-            self._metrics,
-            self._ledger,
-            self._items,
-            self._notifications,
-            self._rt.facade,
-        )
-        self._achievements.xp = self._xp
-        self._loader = Loader(conn, config)
-        self._track_codec = track_codec(self._xp.codec, self._ledger.codec)
-        self._streaks = Streaks(conn, config, self._items, self._notifications)
-        self._streaks.xp = self._xp
-        self._streaks.moved_xp = self._achievements.moved_xp
-        self._quests = Quests(
-            conn, config, self._metrics, self._items, self._notifications, self._achievements
-        )
-        if pm.hook.verify_quest.get_hookimpls():
-            self._quests.verify = pm.hook.verify_quest
-        self._referrals = Referrals(
-            conn, config, self._profiles, self._ledger, self._achievements, self._metrics,
-            self._items, self._notifications, self._limits, pm, self._rt.facade,
-        )  # fmt: skip
-        self._shop = Shop(
-            store, self._ledger, self._reservations, self._items, self._streaks, self._limits,
-            self._idempotency, pm, self._rt.facade, self._rt.dispatch, self._rt.now,
-        )  # fmt: skip
-        self._tracker = Tracker(
-            self._profiles, self._metrics, self._xp, self._achievements, self._streaks,
-            self._quests, config.streaks.activity_events,
-        )  # fmt: skip
-        self._boards = Boards(conn, config)
-        self._social = Social(conn, config)
-        self._leaderboards = Leaderboards(
-            conn, config, self._boards, self._social, self._ledger, self._items,
-            self._notifications,
-        )  # fmt: skip
-        self._ledger.boards = self._achievements.boards = self._boards
-        # Boards are fixed at open: an award needs no call at all when none follows XP.
-        self._xp.boards = self._boards if self._boards.follows("xp") else None
-        self._battle_pass = BattlePasses(
-            conn, config, self._ledger, self._items, self._achievements
-        )
-        if self._battle_pass.seasons:
-            self._xp.battle_pass = self._battle_pass
-        self._tracker.boards = self._boards
-        self._bulk = BulkXP(
-            store, self._xp, self._table, self._idempotency, self._achievements, self._boards, pm
-        )
-        self._privacy = PrivacyData(conn, self._ledger, self._reservations, self._boards)
-        # -- services: progression --
-        rt = self._rt
-        self.xp = XPService(
-            rt, self._xp, self._table, self._bulk, self._profiles, self._streaks, self._achievements
-        )
-        self.users = UsersService(
-            rt, self._profiles, self._streaks, self._items, self._achievements
-        )
-        self.events = EventsService(
-            rt, self._tracker, self._track_codec, self._loader, self._achievements, self._profiles,
-            self._shop,
-        )  # fmt: skip
-        self.achievements = AchievementsService(rt, self._achievements)
-        self.quests = QuestsService(
-            rt, self._quests, self._achievements, self._profiles, self._limits
-        )
-        self.streaks = StreaksService(rt, self._streaks, self._tracker, self._profiles, self._items)
-        self.battle_pass = BattlePassService(rt, self._battle_pass)
-        # -- services: economy --
-        self.points = PointsService(
-            rt, self._ledger, self._reservations, self._limits, self._profiles,
-            self._achievements, self._shop, audit.verify,
-        )  # fmt: skip
-        self.shop = ShopService(rt, self._shop)
-        self.referrals = ReferralsService(rt, self._referrals)
-        self.rate_limits = RateLimitsService(rt, self._limits)
-        # -- services: social --
-        self.boards = BoardsService(rt, self._leaderboards)
-        self.social = SocialService(rt, self._social, self._profiles, self._boards)
-        self.notifications = NotificationsService(rt, self._notifications, self._profiles)
-        self.privacy = PrivacyService(rt, self._privacy, self._profiles)
-        self._register_scorers()
-        if pm.hook.friends_of.get_hookimpls():
-            self._social.friends_of = lambda user_id: pm.hook.friends_of(
-                engine=self, user_id=user_id
-            )
-
-    def _setup(self) -> None:
-        """What each service keeps in the file for its configuration (inside a write)."""
-        now = self._rt.now()
-        self._ledger.setup(to_text(now))
-        self._social.setup()
-        self._boards.setup(now)
+    def _use(self, parts: Parts) -> None:
+        """Run on ``parts`` from now on: the namespaces are their services."""
+        self._parts = parts
+        self.config = parts.config
+        self.xp = parts.xp_service
+        self.users = parts.users_service
+        self.events = parts.events_service
+        self.achievements = parts.achievements_service
+        self.quests = parts.quests_service
+        self.streaks = parts.streaks_service
+        self.battle_pass = parts.battle_pass_service
+        self.points = parts.points_service
+        self.shop = parts.shop_service
+        self.referrals = parts.referrals_service
+        self.rate_limits = parts.rate_limits_service
+        self.boards = parts.boards_service
+        self.social = parts.social_service
+        self.notifications = parts.notifications_service
+        self.privacy = parts.privacy_service
 
     @classmethod
     def open(
@@ -305,78 +171,21 @@ class Gamification:
             store.close()
             raise
 
-    def _watch(self) -> Callable[[], None] | None:
-        """Inside a write, after another connection committed: has the stored configuration
-        moved on? If so, the store rolls back and calls what this returns."""
-        if self._stored.version() == self._config_version:
-            return None
-        found = self._stored.latest(self.config)
-        assert found is not None
-
-        def reread() -> None:
-            self._reconfigure(found.config)
-            self._config_version = found.version
-            raise StaleConfig(found.version)
-
-        return reread
-
-    def _reconfigure(self, config: Config, tx_body: Callable[[], None] | None = None) -> None:
-        """Run on ``config`` from now on: every service is rebuilt. ``tx_body`` runs in the
-        same transaction as the services' setup; on any failure nothing changes."""
-        store = self._store
-        saved = dict(self.__dict__)
-        store.rollback_listeners.remove(self._boards.forget_ids)
+    def _reconfigure(self, config: Config, tx_body: Callable[[], None] | None) -> None:
+        """Run on ``config`` from now on: every part is rebuilt. ``tx_body`` runs in the
+        same transaction as the new parts' setup; on any failure nothing changes."""
+        old = self._parts
         try:
-            self._compose(config)
-            store.rollback_listeners.append(self._boards.forget_ids)
-            with store.write():
+            parts = Parts(self._rt, config)
+            with self._store.write():
                 if tx_body is not None:
                     tx_body()
-                self._setup()
-                self._register_plugin_definitions()
+                parts.setup()
+                parts.register_plugin_definitions()
         except BaseException:
-            if self._boards.forget_ids in store.rollback_listeners:
-                store.rollback_listeners.remove(self._boards.forget_ids)
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            self._rt.config = self.config  # the runtime is shared, not copied: put it back
-            store.rollback_listeners.append(self._boards.forget_ids)
+            self._rt.config = old.config  # the new parts had switched the shared runtime
             raise
-
-    def _apply_config(self, config: Config) -> ConfigChange:
-        """Store ``config``'s stored parts as the next version and run on it, in one
-        transaction with the boards it adds (back-filled) and removes."""
-        if not isinstance(config, Config):
-            raise InvalidInput("config", f"expected a Config, got {type(config).__name__}")
-        merged = Config.from_dict({**stored_part(config), **local_part(self.config)})
-        with self._store.read():
-            current = self._stored.latest(self.config)
-        expected = 0 if current is None else current.version
-        before = self.config if current is None else current.config
-        changes = tuple(path for path, _ in differences(stored_part(before), stored_part(merged)))
-        if not changes and current is not None:
-            return ConfigChange(current.version, ())
-        at_text = to_text(self._rt.now())
-        written: list[int] = []
-
-        def store_version() -> None:
-            if self._stored.version() != expected:  # another process applied one meanwhile
-                raise StaleConfig(self._stored.version())
-            written.append(self._stored.store(merged, at_text, "apply"))
-
-        self._reconfigure(merged, store_version)
-        self._config_version = written[0]
-        return ConfigChange(written[0], changes)
-
-    @staticmethod
-    def _curve(pm: pluggy.PluginManager, config: Config) -> LevelCurve:
-        curve = pm.hook.level_curve(levels=config.levels)
-        if curve is None:
-            name = config.levels.custom if config.levels.curve == "custom" else config.levels.curve
-            raise ConfigError([f"levels.curve: no plugin provides the curve {name!r}"])
-        if not isinstance(curve, LevelCurve):
-            raise ConfigError(["levels.curve: the plugin's curve has no total_xp_for(level)"])
-        return curve
+        self._use(parts)
 
     def __enter__(self) -> Gamification:
         return self
@@ -414,7 +223,7 @@ class Gamification:
         """
         with self._store.write(savepoint=True) as tx:
             # Plain XP awards of the outermost batch are buffered (see bulk.py).
-            bulk = None if self._store.nested else self._bulk
+            bulk = None if self._store.nested else self._parts.bulk
             if bulk is None:
                 yield
             else:
@@ -488,7 +297,7 @@ class Gamification:
         return self.points.award(
             user_id, amount, currency=currency, source=source, idempotency_key=idempotency_key,
             reference=reference, description=description, metadata=metadata, at=at,
-            transaction_type=transaction_type,
+            transaction_type=transaction_type
         )  # fmt: skip
 
     def spend_points(
@@ -509,7 +318,7 @@ class Gamification:
         return self.points.spend(
             user_id, amount, currency=currency, source=source, idempotency_key=idempotency_key,
             reference=reference, description=description, metadata=metadata, at=at,
-            transaction_type=transaction_type,
+            transaction_type=transaction_type
         )  # fmt: skip
 
     def transfer_points(
@@ -528,7 +337,7 @@ class Gamification:
         """Give points to another user; returns the sender's side of the transaction."""
         return self.points.transfer(
             from_user, to_user, amount, currency=currency, source=source,
-            idempotency_key=idempotency_key, description=description, metadata=metadata, at=at,
+            idempotency_key=idempotency_key, description=description, metadata=metadata, at=at
         )  # fmt: skip
 
     def refund(
@@ -547,7 +356,7 @@ class Gamification:
         """
         return self.points.refund(
             transaction_id, amount=amount, user_id=user_id, description=description,
-            idempotency_key=idempotency_key, at=at,
+            idempotency_key=idempotency_key, at=at
         )  # fmt: skip
 
     def balance(self, user_id: str, currency: str) -> int:
@@ -582,7 +391,7 @@ class Gamification:
         """Hold points for a purchase until ``ttl`` runs out; commit or release it after."""
         return self.points.reserve(
             user_id, amount, currency=currency, ttl=ttl, source=source, reference=reference,
-            idempotency_key=idempotency_key, at=at,
+            idempotency_key=idempotency_key, at=at
         )  # fmt: skip
 
     def commit_reservation(
@@ -607,74 +416,6 @@ class Gamification:
     ) -> Reservation:
         """Free a hold: the balance is exactly as it was before the reservation."""
         return self.points.release(reservation_id, idempotency_key=idempotency_key, at=at)
-
-    # -- what plugins register: scorers, criteria, definition packs ------------------------
-
-    def _register_scorers(self) -> None:
-        wanted = {
-            board.scorer for board in self.config.leaderboards.boards if board.source == "custom"
-        }
-        scorers: dict[str, Callable[[ScoredEvent], float | None]] = {}
-
-        def add_scorer(name: str, scorer: Callable[[ScoredEvent], float | None]) -> None:
-            if type(name) is not str or not name.strip() or not callable(scorer):
-                raise ConfigError([f"register_scorers: need (name, callable), got {name!r}"])
-            if name in scorers:
-                raise ConfigError([f"register_scorers: {name!r} is registered twice"])
-            scorers[name] = scorer
-
-        self.pm.hook.register_scorers(register=add_scorer)
-        missing = sorted(str(name) for name in wanted if name not in scorers)
-        if missing:
-            raise ConfigError(
-                [f"leaderboards.boards: no plugin registers the scorer {n!r}" for n in missing]
-            )
-        self._boards.scorers = {name: scorers[name] for name in sorted(str(n) for n in wanted)}
-
-    def _register_plugin_definitions(self) -> None:
-        evaluators: dict[str, Callable[..., Any]] = {}
-
-        def add_criterion(name: str, evaluate: Callable[..., Any]) -> None:
-            if type(name) is not str or not name.strip() or not callable(evaluate):
-                raise ConfigError([f"register_criteria: need (name, callable), got {name!r}"])
-            if name in evaluators:
-                raise ConfigError([f"register_criteria: {name!r} is registered twice"])
-            evaluators[name] = evaluate
-
-        self.pm.hook.register_criteria(register=add_criterion)
-        self._achievements.evaluators = evaluators
-        self._loader.custom_names = set(evaluators)
-        offered: dict[str, Any] = {}
-
-        def add_definitions(source: Any, name: str) -> None:
-            if type(name) is not str or not name.strip():
-                raise ConfigError([f"register_definitions: name the pack, got {name!r}"])
-            if name in offered:
-                raise ConfigError([f"register_definitions: two plugins offer the pack {name!r}"])
-            offered[name] = source
-
-        self.pm.hook.register_definitions(register=add_definitions)
-        missing = [name for name in self.config.packs if name not in offered]
-        if missing:
-            raise ConfigError(
-                [f"packs: no installed plugin offers {name!r} (offered: "
-                 f"{', '.join(sorted(offered)) or 'none'})" for name in missing]
-            )  # fmt: skip
-        for name in self.config.packs:
-            self.events.load(offered[name], name=name)
-        self._achievements.catalogue = self._loader.catalogue()
-
-    # -- rate limits ----------------------------------------------------------------------
-
-    # -- leaderboards ---------------------------------------------------------------------
-
-    # -- scheduled jobs -------------------------------------------------------------------
-
-    # -- referrals ------------------------------------------------------------------------
-
-    # -- shop -----------------------------------------------------------------------------
-
-    # -- privacy --------------------------------------------------------------------------
 
     # -- audit ----------------------------------------------------------------------------
 

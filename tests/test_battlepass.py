@@ -263,7 +263,7 @@ def test_multiplied_xp_counts_as_awarded(bp: Gamification, clock: FakeClock) -> 
 def test_no_battle_pass_season_means_no_statement_on_the_hot_path(make_engine: Make) -> None:
     for config in (Config(), Config(seasons=[Season("plain", SPRING_START, SPRING_END)])):
         g = make_engine(config=config)
-        assert g._xp.battle_pass is None
+        assert g._parts.xp.battle_pass is None
         g.award_xp("ada", 500, source="t")
         assert progress_rows(g) == []
         with pytest.raises(errors.NoActiveSeason):

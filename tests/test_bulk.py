@@ -27,7 +27,7 @@ def engines() -> Iterator[tuple[Gamification, Gamification]]:
                              load_entrypoints=False)  # fmt: skip
     slow = Gamification.open(":memory:", config=NO_BOARDS, clock=FakeClock(START),
                              load_entrypoints=False)  # fmt: skip
-    slow._bulk.award = lambda *args: None  # type: ignore[method-assign]
+    slow._parts.bulk.award = lambda *args: None  # type: ignore[method-assign]
     for g in (fast, slow):
         for user in ("ann", "bob", "cy"):  # dee stays new
             g.award_xp(user, 1, source="seed")
@@ -120,10 +120,10 @@ def test_plain_awards_are_buffered_until_the_batch_commits(db_path: Any) -> None
             for i in range(50):
                 g.award_xp("ann", 1, source="quiz", idempotency_key=f"k{i}")
             # Nothing written yet, not even into this transaction.
-            assert len(g._bulk._awards) == 50
+            assert len(g._parts.bulk._awards) == 50
             # A read inside the batch sees every award (the buffer is written first).
             assert g.profile("ann").xp == 51
-            assert g._bulk._awards == []
+            assert g._parts.bulk._awards == []
             g.award_xp("ann", 1, source="quiz")
         (xp,) = other.execute("SELECT xp FROM profiles WHERE user_id = 'ann'").fetchone()
         assert xp == 52
@@ -158,7 +158,7 @@ def test_a_refused_award_leaves_the_batch_going(make_engine: Any) -> None:
                 g.award_xp("ann", 6, source="quiz", idempotency_key="a")
             with pytest.raises(InvalidInput, match="amount"):
                 g.award_xp("ann", 0, source="quiz")
-            assert g._bulk._awards == []
+            assert g._parts.bulk._awards == []
         g.award_xp("ann", 5, source="quiz")
     assert g.profile("ann").xp == 11
 
@@ -211,5 +211,5 @@ def test_plugins_and_boards_take_the_statement_path(make_engine: Any) -> None:
         g.award_xp("ann", 1, source="seed")
         with g.batch():
             g.award_xp("ann", 5, source="quiz")
-            assert g._bulk._awards == []
+            assert g._parts.bulk._awards == []
     assert doubled.profile("ann").xp == 2 + 10

@@ -371,11 +371,11 @@ def test_group_board_from_self_friend_and_stranger(g: Gamification) -> None:
 def test_anonymous_names_are_stable_and_not_the_user_id(make_engine: Make, db_path: Any) -> None:
     g = make_engine(db_path)
     g.social.set_privacy("dan", display_name_type="anonymous")
-    name = g._social.anonymous_name("dan")
+    name = g._parts.social.anonymous_name("dan")
     assert name.startswith("Anonymous #") and len(name) == len("Anonymous #1234")
     g.close()
     again = make_engine(db_path)
-    assert again._social.anonymous_name("dan") == name
+    assert again._parts.social.anonymous_name("dan") == name
 
 
 class HostGraph:

@@ -19,12 +19,20 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
 
 from ..config import Config
-from ..errors import ConfigError, ConfigMismatch, InvalidInput, StoredConfigInvalid
+from ..core.clock import to_text
+from ..errors import (
+    ConfigError,
+    ConfigMismatch,
+    InvalidInput,
+    StaleConfig,
+    StoredConfigInvalid,
+)
 from ..storage.store import Store
 from ..storage.stored_config import HISTORY, LATEST, NEW_VERSION, NEWEST_VERSION
 
@@ -226,25 +234,38 @@ class ConfigChange:
     changed: tuple[str, ...]
 
 
+# How the facade switches to a configuration: it rebuilds its parts, running the callable (if
+# any) in the same transaction as their setup, and changes nothing if any of it fails.
+Reconfigure = Callable[[Config, Callable[[], None] | None], None]
+
+
 class Settings:
-    """``g.settings``: the stored configuration, its history, and the one way to change it."""
+    """``g.settings``: the stored configuration, its history, and the one way to change it.
+
+    It also keeps this engine in step with the file: ``watch`` runs inside each write once
+    another connection has committed, and re-reads a configuration another process applied.
+    """
 
     def __init__(
         self,
         store: Store,
         stored: StoredConfig,
-        apply: Callable[[Config], ConfigChange],
-        version: Callable[[], int],
+        current: Callable[[], Config],
+        reconfigure: Reconfigure,
+        now: Callable[[], datetime],
+        version: int,
     ) -> None:
         self._store = store
         self._stored = stored
-        self._apply = apply
+        self._current = current
+        self._reconfigure = reconfigure
+        self._now = now
         self._version = version
 
     @property
     def version(self) -> int:
         """The stored version this engine runs on (0: none stored yet, a file from before)."""
-        return self._version()
+        return self._version
 
     def history(self) -> list[ConfigVersion]:
         """Every stored version, oldest first."""
@@ -270,4 +291,40 @@ class Settings:
         processes re-read it at their next write, which raises ``StaleConfig`` once.
         Process-local fields of ``config`` are ignored: this engine keeps its own.
         """
-        return self._apply(config)
+        if not isinstance(config, Config):
+            raise InvalidInput("config", f"expected a Config, got {type(config).__name__}")
+        local = self._current()
+        merged = Config.from_dict({**stored_part(config), **local_part(local)})
+        with self._store.read():
+            current = self._stored.latest(local)
+        expected = 0 if current is None else current.version
+        before = local if current is None else current.config
+        changes = tuple(path for path, _ in differences(stored_part(before), stored_part(merged)))
+        if not changes and current is not None:
+            return ConfigChange(current.version, ())
+        at_text = to_text(self._now())
+        written: list[int] = []
+
+        def store_version() -> None:
+            if self._stored.version() != expected:  # another process applied one meanwhile
+                raise StaleConfig(self._stored.version())
+            written.append(self._stored.store(merged, at_text, "apply"))
+
+        self._reconfigure(merged, store_version)
+        self._version = written[0]
+        return ConfigChange(written[0], changes)
+
+    def watch(self) -> Callable[[], None] | None:
+        """Inside a write, after another connection committed: has the stored configuration
+        moved on? If so, the store rolls back and calls what this returns."""
+        if self._stored.version() == self._version:
+            return None
+        found = self._stored.latest(self._current())
+        assert found is not None
+
+        def reread() -> None:
+            self._reconfigure(found.config, None)
+            self._version = found.version
+            raise StaleConfig(found.version)
+
+        return reread

@@ -1,0 +1,240 @@
+"""How one engine is wired: every capability's domain objects and namespace services for one
+configuration, and what plugins register into them (scorers, criteria, definition packs).
+
+The facade builds a ``Parts`` when it opens and again when the stored configuration changes;
+it exposes the services as its namespaces. Nothing here imports the facade: what plugins get
+as ``engine=`` is the runtime's ``facade``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+from .config import Config
+from .core.clock import to_text
+from .economy.inventory import Items
+from .economy.ledger import Ledger
+from .economy.points_service import PointsService
+from .economy.rate_limits_service import RateLimitsService
+from .economy.ratelimits import RateLimits
+from .economy.referrals import Referrals
+from .economy.referrals_service import ReferralsService
+from .economy.reservations import Reservations
+from .economy.shop import Shop
+from .economy.shop_service import ShopService
+from .errors import ConfigError
+from .models import ScoredEvent
+from .ops import audit
+from .ops.notifications import Notifications
+from .ops.notifications_service import NotificationsService
+from .ops.privacy import Privacy
+from .ops.privacy_service import PrivacyService
+from .progression.achievements import Achievements
+from .progression.achievements_service import AchievementsService
+from .progression.battle_pass_service import BattlePassService
+from .progression.battlepass import BattlePasses
+from .progression.bulk import BulkXP
+from .progression.events import Tracker, track_codec
+from .progression.events_service import EventsService
+from .progression.levels import LevelCurve, LevelTable
+from .progression.loader import Loader
+from .progression.metrics import Metrics
+from .progression.profiles import Profiles
+from .progression.quests import Quests
+from .progression.quests_service import QuestsService
+from .progression.streaks import Streaks
+from .progression.streaks_service import StreaksService
+from .progression.users_service import UsersService
+from .progression.xp import XP
+from .progression.xp_service import XPService
+from .runtime.plugins import run_vetoes
+from .runtime.runtime import Runtime
+from .social.boards import Boards
+from .social.boards_service import BoardsService
+from .social.groups import Social
+from .social.leaderboards import Leaderboards
+from .social.social_service import SocialService
+
+__all__ = ["Parts", "level_curve"]
+
+
+def level_curve(pm: pluggy.PluginManager, config: Config) -> LevelCurve:
+    """The level curve a plugin provides for ``config.levels`` (the built-in ones included)."""
+    curve = pm.hook.level_curve(levels=config.levels)
+    if curve is None:
+        name = config.levels.custom if config.levels.curve == "custom" else config.levels.curve
+        raise ConfigError([f"levels.curve: no plugin provides the curve {name!r}"])
+    if not isinstance(curve, LevelCurve):
+        raise ConfigError(["levels.curve: the plugin's curve has no total_xp_for(level)"])
+    return curve
+
+
+class Parts:
+    """Every domain object and namespace service of one engine, built for ``config``.
+
+    Building writes nothing; ``setup()`` writes what the configuration keeps in the file
+    (inside the caller's write), ``register_plugin_definitions()`` loads the packs it names.
+    """
+
+    def __init__(self, rt: Runtime, config: Config) -> None:
+        self.config = config
+        self._rt = rt
+        store, pm, conn, facade = rt.store, rt.pm, rt.store.conn, rt.facade
+        rt.config = config
+        self.table = LevelTable(level_curve(pm, config), config.levels.max_level)
+        self.profiles = Profiles(conn, config, self.table)
+        self.ledger = Ledger(conn, config, self.profiles)
+        self.ledger.vet = lambda request: run_vetoes(pm, facade, request)
+        self.reservations = Reservations(conn, self.ledger)
+        self.limits = RateLimits(conn, config)
+        self.xp = XP(conn, config, self.table, self.profiles, self.ledger, pm, facade)
+        self.metrics = Metrics(conn)
+        self.notifications = self.xp.notifications = Notifications(conn)
+        self.items = Items(conn)
+        self.achievements = Achievements(
+            conn, config, self.metrics, self.ledger, self.items, self.notifications, facade
+        )
+        self.achievements.xp = self.xp
+        self.loader = Loader(conn, config)
+        self.streaks = Streaks(conn, config, self.items, self.notifications)
+        self.streaks.xp = self.xp
+        self.streaks.moved_xp = self.achievements.moved_xp
+        self.quests = Quests(
+            conn, config, self.metrics, self.items, self.notifications, self.achievements
+        )
+        if pm.hook.verify_quest.get_hookimpls():
+            self.quests.verify = pm.hook.verify_quest
+        self.referrals = Referrals(
+            conn, config, self.profiles, self.ledger, self.achievements, self.metrics,
+            self.items, self.notifications, self.limits, pm, facade,
+        )  # fmt: skip
+        self.shop = Shop(
+            store, self.ledger, self.reservations, self.items, self.streaks, self.limits,
+            rt.idempotency, pm, facade, rt.dispatch, rt.now,
+        )  # fmt: skip
+        self.tracker = Tracker(
+            self.profiles, self.metrics, self.xp, self.achievements, self.streaks,
+            self.quests, config.streaks.activity_events,
+        )  # fmt: skip
+        self.boards = Boards(conn, config)
+        self.social = Social(conn, config)
+        self.leaderboards = Leaderboards(
+            conn, config, self.boards, self.social, self.ledger, self.items, self.notifications
+        )
+        self.ledger.boards = self.achievements.boards = self.tracker.boards = self.boards
+        # Boards are fixed per configuration: an award needs no call when none follows XP.
+        self.xp.boards = self.boards if self.boards.follows("xp") else None
+        self.battle_pass = BattlePasses(conn, config, self.ledger, self.items, self.achievements)
+        if self.battle_pass.seasons:
+            self.xp.battle_pass = self.battle_pass
+        self.bulk = BulkXP(
+            store, self.xp, self.table, rt.idempotency, self.achievements, self.boards, pm
+        )
+        self.privacy = Privacy(conn, self.ledger, self.reservations, self.boards)
+        self._register_scorers()
+        if pm.hook.friends_of.get_hookimpls():
+            self.social.friends_of = lambda user_id: pm.hook.friends_of(
+                engine=facade, user_id=user_id
+            )
+        self._services()
+
+    def _services(self) -> None:
+        rt = self._rt
+        # progression
+        self.xp_service = XPService(
+            rt, self.xp, self.table, self.bulk, self.profiles, self.streaks, self.achievements
+        )
+        self.users_service = UsersService(
+            rt, self.profiles, self.streaks, self.items, self.achievements
+        )
+        self.events_service = EventsService(
+            rt, self.tracker, track_codec(self.xp.codec, self.ledger.codec), self.loader,
+            self.achievements, self.profiles, self.shop,
+        )  # fmt: skip
+        self.achievements_service = AchievementsService(rt, self.achievements)
+        self.quests_service = QuestsService(
+            rt, self.quests, self.achievements, self.profiles, self.limits
+        )
+        self.streaks_service = StreaksService(
+            rt, self.streaks, self.tracker, self.profiles, self.items
+        )
+        self.battle_pass_service = BattlePassService(rt, self.battle_pass)
+        # economy
+        self.points_service = PointsService(
+            rt, self.ledger, self.reservations, self.limits, self.profiles,
+            self.achievements, self.shop, audit.verify,
+        )  # fmt: skip
+        self.shop_service = ShopService(rt, self.shop)
+        self.referrals_service = ReferralsService(rt, self.referrals)
+        self.rate_limits_service = RateLimitsService(rt, self.limits)
+        # social and ops
+        self.boards_service = BoardsService(rt, self.leaderboards)
+        self.social_service = SocialService(rt, self.social, self.profiles, self.boards)
+        self.notifications_service = NotificationsService(rt, self.notifications, self.profiles)
+        self.privacy_service = PrivacyService(rt, self.privacy, self.profiles)
+
+    def setup(self) -> None:
+        """What each capability keeps in the file for its configuration (inside a write)."""
+        now = self._rt.now()
+        self.ledger.setup(to_text(now))
+        self.social.setup()
+        self.boards.setup(now)
+
+    def _register_scorers(self) -> None:
+        wanted = {
+            board.scorer for board in self.config.leaderboards.boards if board.source == "custom"
+        }
+        scorers: dict[str, Callable[[ScoredEvent], float | None]] = {}
+
+        def add_scorer(name: str, scorer: Callable[[ScoredEvent], float | None]) -> None:
+            if type(name) is not str or not name.strip() or not callable(scorer):
+                raise ConfigError([f"register_scorers: need (name, callable), got {name!r}"])
+            if name in scorers:
+                raise ConfigError([f"register_scorers: {name!r} is registered twice"])
+            scorers[name] = scorer
+
+        self._rt.pm.hook.register_scorers(register=add_scorer)
+        missing = sorted(str(name) for name in wanted if name not in scorers)
+        if missing:
+            raise ConfigError(
+                [f"leaderboards.boards: no plugin registers the scorer {n!r}" for n in missing]
+            )
+        self.boards.scorers = {name: scorers[name] for name in sorted(str(n) for n in wanted)}
+
+    def register_plugin_definitions(self) -> None:
+        """Custom criteria from plugins, and the definition packs the configuration names."""
+        pm = self._rt.pm
+        evaluators: dict[str, Callable[..., Any]] = {}
+
+        def add_criterion(name: str, evaluate: Callable[..., Any]) -> None:
+            if type(name) is not str or not name.strip() or not callable(evaluate):
+                raise ConfigError([f"register_criteria: need (name, callable), got {name!r}"])
+            if name in evaluators:
+                raise ConfigError([f"register_criteria: {name!r} is registered twice"])
+            evaluators[name] = evaluate
+
+        pm.hook.register_criteria(register=add_criterion)
+        self.achievements.evaluators = evaluators
+        self.loader.custom_names = set(evaluators)
+        offered: dict[str, Any] = {}
+
+        def add_definitions(source: Any, name: str) -> None:
+            if type(name) is not str or not name.strip():
+                raise ConfigError([f"register_definitions: name the pack, got {name!r}"])
+            if name in offered:
+                raise ConfigError([f"register_definitions: two plugins offer the pack {name!r}"])
+            offered[name] = source
+
+        pm.hook.register_definitions(register=add_definitions)
+        missing = [name for name in self.config.packs if name not in offered]
+        if missing:
+            raise ConfigError(
+                [f"packs: no installed plugin offers {name!r} (offered: "
+                 f"{', '.join(sorted(offered)) or 'none'})" for name in missing]
+            )  # fmt: skip
+        for name in self.config.packs:
+            self.events_service.load(offered[name], name=name)
+        self.achievements.catalogue = self.loader.catalogue()
