@@ -50,6 +50,7 @@ from .progression.streaks_service import StreaksService
 from .progression.users_service import UsersService
 from .progression.xp import XP
 from .progression.xp_service import XPService
+from .runtime.bus import AchievementUnlocked, Bus, EventTracked, PointsIssued, XPAwarded
 from .runtime.plugins import run_vetoes
 from .runtime.runtime import Runtime
 from .social.boards import Boards
@@ -124,15 +125,9 @@ class Parts:
         self.leaderboards = Leaderboards(
             conn, config, self.boards, self.social, self.ledger, self.items, self.notifications
         )
-        self.ledger.boards = self.achievements.boards = self.tracker.boards = self.boards
-        # Boards are fixed per configuration: an award needs no call when none follows XP.
-        self.xp.boards = self.boards if self.boards.follows("xp") else None
         self.battle_pass = BattlePasses(conn, config, self.ledger, self.items, self.achievements)
-        if self.battle_pass.seasons:
-            self.xp.battle_pass = self.battle_pass
-        self.bulk = BulkXP(
-            store, self.xp, self.table, rt.idempotency, self.achievements, self.boards, pm
-        )
+        self.bus = self._subscribe()
+        self.bulk = BulkXP(store, self.xp, self.table, rt.idempotency, self.achievements, pm)
         self.privacy = Privacy(conn, self.ledger, self.reservations, self.boards)
         self._register_scorers()
         if pm.hook.friends_of.get_hookimpls():
@@ -140,6 +135,44 @@ class Parts:
                 engine=facade, user_id=user_id
             )
         self._services()
+
+    def _subscribe(self) -> Bus:
+        """Who reacts to what, for this configuration; publishers get ``None`` for an event
+        nothing follows, and skip it."""
+        bus, boards = Bus(), self.boards
+        if boards.follows("xp"):
+            bus.subscribe(
+                XPAwarded, "boards", lambda e: boards.add("xp", e.user_id, e.amount, e.at)
+            )
+        if self.battle_pass.seasons:  # only while a season runs a battle pass
+            fill = self.battle_pass.add_xp
+            bus.subscribe(
+                XPAwarded, "battle_pass", lambda e: fill(e.user_id, e.amount, e.at, e.at_text)
+            )
+        if boards.follows_points():
+            bus.subscribe(
+                PointsIssued,
+                "boards",
+                lambda e: boards.add(f"points:{e.currency}", e.user_id, e.amount, e.at),
+            )
+        if boards.follows("achievements") or boards.follows("achievement_points"):
+
+            def unlocked(e: AchievementUnlocked) -> None:
+                boards.add("achievements", e.user_id, 1, e.at)
+                boards.add("achievement_points", e.user_id, e.points, e.at)
+
+            bus.subscribe(AchievementUnlocked, "boards", unlocked)
+        if boards.follows_events():
+            bus.subscribe(
+                EventTracked,
+                "boards",
+                lambda e: boards.on_event(e.user_id, e.event, e.value, e.metadata, e.at),
+            )
+        self.xp.publish_xp = bus.publisher(XPAwarded)
+        self.ledger.publish_issued = bus.publisher(PointsIssued)
+        self.achievements.publish_unlocked = bus.publisher(AchievementUnlocked)
+        self.tracker.publish_tracked = bus.publisher(EventTracked)
+        return bus
 
     def _services(self) -> None:
         rt = self._rt

@@ -25,6 +25,7 @@ from gamification_sdk import (
 )
 from gamification_sdk.config.leaderboards import BoardConfig, LeaderboardsConfig
 from gamification_sdk.progression import battlepass as battlepass_module
+from gamification_sdk.runtime.bus import XPAwarded
 
 Make = Callable[..., Gamification]
 US = timedelta(microseconds=1)
@@ -263,7 +264,7 @@ def test_multiplied_xp_counts_as_awarded(bp: Gamification, clock: FakeClock) -> 
 def test_no_battle_pass_season_means_no_statement_on_the_hot_path(make_engine: Make) -> None:
     for config in (Config(), Config(seasons=[Season("plain", SPRING_START, SPRING_END)])):
         g = make_engine(config=config)
-        assert g._parts.xp.battle_pass is None
+        assert "battle_pass" not in g._parts.bus.subscribers(XPAwarded)
         g.award_xp("ada", 500, source="t")
         assert progress_rows(g) == []
         with pytest.raises(errors.NoActiveSeason):

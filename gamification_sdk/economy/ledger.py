@@ -17,7 +17,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -32,6 +32,7 @@ from ..errors import (
 )
 from ..models import AwardRequest, HistoryPage, Totals, Transaction
 from ..progression.profiles import Profiles
+from ..runtime.bus import PointsIssued
 from ..runtime.idempotency import Codec
 from ..storage import ledger as statements
 from ..storage.ledger import (
@@ -48,9 +49,6 @@ from ..storage.ledger import (
     USER_ACCOUNT,
 )
 from ..storage.store import Tx
-
-if TYPE_CHECKING:
-    from ..social.boards import Boards
 
 __all__ = [
     "BATTLE_PASS", "CREDIT_TYPES", "ISSUANCE", "SHOP_ORDER", "SINK", "SPEND_TYPES", "Ledger",
@@ -136,8 +134,9 @@ class Ledger:
         self._currencies = {c.name: c for c in config.currencies}
         self._system: dict[tuple[str, str], int] = {}
         self.codec: Codec[Transaction] = Codec(self._encode, self._decode)
-        # Points boards count what is issued to users: awards, bonuses and rewards.
-        self.boards: Boards | None = None
+        # Points boards count what is issued to users (awards, bonuses and rewards): they
+        # subscribe to PointsIssued when the parts are wired.
+        self.publish_issued: Callable[[PointsIssued], None] | None = None
         # Set by the engine: runs the validate_award plugins on every credit (plugins.run_vetoes),
         # so no path that issues points (rules, rewards, bonuses) can pass round them.
         self.vet: Callable[[Callable[[], AwardRequest]], None] | None = None
@@ -294,8 +293,8 @@ class Ledger:
             Leg(self._system[(ISSUANCE, posting.currency)], None, -amount),
         )
         result = self._post_and_view(tx, posting, legs, (account, user, None))
-        if self.boards is not None:
-            self.boards.add(f"points:{posting.currency}", user, amount, posting.at)
+        if self.publish_issued is not None:
+            self.publish_issued(PointsIssued(user, posting.currency, amount, posting.at))
         return result
 
     def debit(

@@ -20,6 +20,7 @@ from ..economy.ledger import Ledger, Posting
 from ..errors import InvalidInput
 from ..models import AchievementStatus, Transaction, Unlock, XPAward
 from ..ops.notifications import Notifications
+from ..runtime.bus import AchievementUnlocked
 from ..storage.achievements import (
     EVALUATION_PROFILE,
     LIFETIME_EARNED,
@@ -50,7 +51,6 @@ from .definitions import (
 from .metrics import Metrics, local_day, period_start
 
 if TYPE_CHECKING:
-    from ..social.boards import Boards
     from .xp import XP
 
 __all__ = ["Achievements", "Context"]
@@ -144,7 +144,8 @@ class Achievements:
         # The facade only to pass custom criteria as engine= (runtime.facade).
         self._facade = facade
         self.xp: XP | None = None  # set by the engine: XP and achievements call each other
-        self.boards: Boards | None = None
+        # Set when the parts are wired: achievement boards subscribe.
+        self.publish_unlocked: Callable[[AchievementUnlocked], None] | None = None
         self.catalogue = Catalogue()
         self.evaluators: dict[str, Evaluator] = {}
 
@@ -340,9 +341,8 @@ class Achievements:
             ),
         )  # fmt: skip
         ctx.unlocks.setdefault(a.key, {}).setdefault(tier, []).append((seq, ctx.at_text, baseline))
-        if self.boards is not None:
-            self.boards.add("achievements", ctx.user_id, 1, ctx.at)
-            self.boards.add("achievement_points", ctx.user_id, points, ctx.at)
+        if self.publish_unlocked is not None:
+            self.publish_unlocked(AchievementUnlocked(ctx.user_id, a.key, points, ctx.at))
         pending.append(("achievements", before, len(ctx.unlocks)))
         ref = f"{a.key}:{tier}:{seq}"
         if xp:

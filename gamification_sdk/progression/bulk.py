@@ -31,7 +31,6 @@ from ..storage.xp import AWARD_STATE, NEW_AWARD, SET_XP
 if TYPE_CHECKING:
     import pluggy
 
-    from ..social.boards import Boards
     from .achievements import Achievements
     from .levels import LevelTable
     from .xp import XP
@@ -63,7 +62,6 @@ class BulkXP:
         table: LevelTable,
         idempotency: Idempotency,
         achievements: Achievements,
-        boards: Boards,
         pm: pluggy.PluginManager,
     ) -> None:
         self._store = store
@@ -72,7 +70,6 @@ class BulkXP:
         self._table = table
         self._idempotency = idempotency
         self._achievements = achievements
-        self._boards = boards
         self._hook = pm.hook
         self.active = False
         # Whether the engine's plugins and boards leave an XP award plain: fixed while a
@@ -97,12 +94,12 @@ class BulkXP:
         self._users.clear()
 
     def _plain_engine(self) -> bool:
-        """No plugin, board or battle pass would do anything more for an XP award."""
+        """No plugin, and nothing subscribed to XPAwarded (a board, the battle pass), would
+        do anything more for an XP award."""
         return (
             not self._hook.validate_award.get_hookimpls()
             and self._xp.only_builtin_multiplier()
-            and self._xp.battle_pass is None
-            and not self._boards.follows("xp")
+            and self._xp.publish_xp is None
         )
 
     def award(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -25,6 +25,7 @@ from ..models import (
     Unlock,
     XPAward,
 )
+from ..runtime.bus import EventTracked
 from ..runtime.idempotency import Codec
 from ..runtime.runtime import Runtime
 from ..storage.events import (
@@ -42,9 +43,6 @@ from .profiles import Profiles
 from .quests import Quests
 from .streaks import Streaks
 from .xp import XP
-
-if TYPE_CHECKING:
-    from ..social.boards import Boards
 
 __all__ = ["Tracker", "reevaluate", "track_codec"]
 
@@ -73,7 +71,8 @@ class Tracker:
         self._achievements = achievements
         self._streaks = streaks
         self._activity = None if activity_events is None else frozenset(activity_events)
-        self.boards: Boards | None = None
+        # Set when the parts are wired: metric and custom boards subscribe.
+        self.publish_tracked: Callable[[EventTracked], None] | None = None
 
     def track(
         self,
@@ -93,8 +92,8 @@ class Tracker:
         day = ctx.day.isoformat()
         recorded = self._metrics.record(user_id, event, value, day, at_text)
         self._metrics.hour(user_id, event, ctx.minute // 60, value)
-        if self.boards is not None:
-            self.boards.on_event(user_id, event, value, metadata, at)
+        if self.publish_tracked is not None:
+            self.publish_tracked(EventTracked(user_id, event, value, metadata, at))
         count, total = recorded.times, recorded.total
         moved: list[tuple[str, float]] = [(f"count:{event}", count), (f"sum:{event}", total)]
         signals: list[Signal] = [

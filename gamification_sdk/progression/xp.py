@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from ..economy.ledger import Ledger, Posting
 from ..errors import InvalidInput, PrestigeUnavailable
 from ..models import AwardRequest, LevelUpReward, XPAward, XPBoost, XPEntry
 from ..ops.notifications import Notifications
+from ..runtime.bus import XPAwarded
 from ..runtime.idempotency import Codec
 from ..runtime.plugins import BUILTIN_BOOSTS, run_vetoes
 from ..storage.store import Tx
@@ -48,8 +50,6 @@ from .profiles import Profiles
 if TYPE_CHECKING:
     import pluggy
 
-    from ..social.boards import Boards
-    from .battlepass import BattlePasses
 
 # KEY_HOME (the statement that finds a key in the XP log) is exported here too: the engine
 # hands it to Idempotency with XP.
@@ -118,9 +118,8 @@ class XP:
         # plugin reads it instead of querying the row award() has just read.
         self._current: tuple[str, int, str | None] | None = None
         self.notifications: Notifications | None = None
-        self.boards: Boards | None = None
-        # Set only when a season runs a battle pass: XP during it fills the user's tiers.
-        self.battle_pass: BattlePasses | None = None
+        # Set when the parts are wired: what follows XP (boards, the battle pass) subscribes.
+        self.publish_xp: Callable[[XPAwarded], None] | None = None
         self.codec = Codec(self._encode, self._decode, key_in_row)
 
     def boost_factor(self, user_id: str, at: datetime) -> float | None:
@@ -252,10 +251,8 @@ class XP:
             ),
         )
         conn.execute(SET_XP, (total, new_level, at_text, user_id))
-        if amount and self.boards is not None:
-            self.boards.add("xp", user_id, amount, at)
-        if amount and self.battle_pass is not None:
-            self.battle_pass.add_xp(user_id, amount, at, at_text)
+        if amount and self.publish_xp is not None:
+            self.publish_xp(XPAwarded(user_id, amount, at, at_text))
         rewards: tuple[LevelUpReward, ...] = ()
         if new_level > old_level:
             rewards = self._level_rewards(

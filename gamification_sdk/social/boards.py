@@ -146,6 +146,14 @@ class Boards:
         self.scorers: dict[str, Callable[[ScoredEvent], float | None]] = {}
         self._upserts: dict[int, str] = {}
 
+    def follows_events(self) -> bool:
+        """Whether any board counts tracked events (metric and custom boards)."""
+        return self._event_boards
+
+    def follows_points(self) -> bool:
+        """Whether any board counts points issued, in any currency."""
+        return any(source.startswith("points:") for source in self._by_source)
+
     def follows(self, source: str) -> bool:
         """Whether any board counts ``source`` (``"xp"``, ``"points:coins"``, ...)."""
         return source in self._by_source
