@@ -10,11 +10,11 @@ from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
 from ..core.readonly import ReadOnlyTables, mapping_repr, read_only
+from ..core.validation import is_zone
 from ..errors import ConfigError
 from .convert import converter, load_mapping, structure
 from .leaderboards import LeaderboardsConfig, leaderboard_problems
@@ -497,7 +497,7 @@ def _problems(config: Config, seasons_field: str = "seasons") -> list[str]:
         p.extend(_level_problems(config.levels, set(names)))
     else:
         p.append("levels: expected a LevelsConfig")
-    if not _is_zone(config.default_timezone):
+    if not is_zone(config.default_timezone):
         p.append(f"default_timezone: {config.default_timezone!r} is not an IANA time zone")
     if not _is_int(config.day_start_hour) or not 0 <= config.day_start_hour <= 23:
         p.append(f"day_start_hour: expected an int from 0 to 23, got {config.day_start_hour!r}")
@@ -567,14 +567,6 @@ def _rate_limit_problems(limits: Mapping[str, RateLimit | None]) -> list[str]:
     return p
 
 
-def _is_zone(name: object) -> bool:
-    try:
-        ZoneInfo(name)  # type: ignore[arg-type]
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        return False
-    return True
-
-
 def _scheduler_problems(config: SchedulerConfig) -> list[str]:
     p: list[str] = []
     tick, lease = config.tick_seconds, config.lease_seconds
@@ -598,7 +590,7 @@ def _scheduler_problems(config: SchedulerConfig) -> list[str]:
     if at is not None and (not isinstance(at, str) or not CLOCK_TIME.match(at)):
         p.append(f"scheduler.ledger_audit_at: expected a local time 'HH:MM' or null, got {at!r}")
     zone = config.ledger_audit_timezone
-    if zone is not None and not _is_zone(zone):
+    if zone is not None and not is_zone(zone):
         p.append(f"scheduler.ledger_audit_timezone: {zone!r} is not an IANA time zone")
     if not _is_int(config.history_days) or config.history_days < 1:
         p.append(f"scheduler.history_days: expected a positive int, got {config.history_days!r}")

@@ -7,6 +7,7 @@ import math
 import re
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import InvalidInput
 
@@ -24,6 +25,7 @@ __all__ = [
     "check_signed_amount",
     "check_text",
     "in_range",
+    "is_zone",
 ]
 
 MAX_AMOUNT = 2**53
@@ -167,3 +169,12 @@ def in_range(moment: datetime) -> bool:
 
 def load_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+def is_zone(name: object) -> bool:
+    """Whether ``name`` is an IANA time zone this machine's zoneinfo (or tzdata) knows."""
+    try:
+        ZoneInfo(name)  # type: ignore[arg-type]
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return False
+    return True

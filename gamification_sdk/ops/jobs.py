@@ -24,14 +24,14 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import attrs
 import pluggy
 
 from ..config import CLOCK_TIME, Config, SchedulerConfig
 from ..core.clock import to_text
-from ..core.validation import check_at
+from ..core.validation import check_at, is_zone
 from ..errors import ConfigError
 from ..storage.jobs import (
     CLAIM_RUN,
@@ -65,14 +65,6 @@ MAX_TEXT = 10_000
 _JOB_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
-def _is_zone(name: object) -> bool:
-    try:
-        ZoneInfo(name)  # type: ignore[arg-type]
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        return False
-    return True
-
-
 def _job_problems(job: Job) -> list[str]:
     name = job.name
     where = f"jobs[{name!r}]"
@@ -91,7 +83,7 @@ def _job_problems(job: Job) -> list[str]:
         not isinstance(job.daily_at, str) or not CLOCK_TIME.match(job.daily_at)
     ):
         p.append(f"{where}.daily_at: expected a local time 'HH:MM', got {job.daily_at!r}")
-    if not _is_zone(job.timezone):
+    if not is_zone(job.timezone):
         p.append(f"{where}.timezone: {job.timezone!r} is not an IANA time zone")
     elif job.every is not None and job.timezone != "UTC":
         p.append(f"{where}.timezone: every= periods are aligned to the epoch in UTC")
