@@ -142,45 +142,35 @@ class Backend(Protocol):
     @property
     def dialect(self) -> Dialect:
         """The SQL this backend speaks where engines differ."""
-        ...
 
     @property
     def conn(self) -> Connection:
         """The connection statements run on (inside ``write()`` or ``read()``)."""
-        ...
 
     @property
     def lock(self) -> WriteLock:
         """Held by every write and read; hold it to make several calls one step."""
-        ...
 
     @property
     def in_write(self) -> bool:
         """Whether a write transaction is open."""
-        ...
 
     @property
     def nested(self) -> bool:
         """Inside ``write()``: whether this write runs inside another."""
-        ...
 
     @property
     def current(self) -> Tx | None:
         """The open write transaction, if any."""
-        ...
 
     def write(self, *, savepoint: bool = False) -> AbstractContextManager[Tx, None]:
         """A write transaction (nested: a savepoint or a light frame, see above)."""
-        ...
 
     def read(self) -> AbstractContextManager[Connection, bool | None]:
         """A consistent snapshot; gives the connection to read through."""
-        ...
 
     def doom(self, error: BaseException) -> None:
         """Make the open transaction roll back: ``error`` left it half-written."""
-        ...
 
     def close(self) -> None:
         """Close the connection; closing twice is harmless."""
-        ...
