@@ -1,0 +1,147 @@
+"""Migrations m012 on: readable views, keys in the XP log, stored configuration, tier numbers,
+hour counts. Append new migrations here (or in a new module imported last)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import migrations
+from .script import _script
+
+
+@migrations()
+def m012_readable_views(db: Any) -> None:
+    # Views for people browsing the file (sqlite3, Datasette; docs/datasette.md): the engine
+    # never reads them. They join what the normalised tables keep apart: account ids to
+    # owners, entries to their transactions, board scores to ranks, unlocks to names.
+    _script(
+        db,
+        """
+        CREATE VIEW user_balances AS
+        SELECT user_id, currency, balance, held, balance - held AS available,
+               lifetime_earned, lifetime_spent, created_at
+        FROM accounts WHERE user_id IS NOT NULL;
+
+        CREATE VIEW ledger_lines AS
+        SELECT e.transaction_id, t.created_at, t.type, t.currency,
+               COALESCE(a.user_id, 'system:' || a.system_name) AS account,
+               e.amount, e.balance_before, e.balance_after, t.source, t.description,
+               t.reference_type, t.reference_id, t.refund_of, t.idempotency_key
+        FROM entries AS e
+        JOIN transactions AS t ON t.id = e.transaction_id
+        JOIN accounts AS a ON a.id = e.account_id;
+
+        CREATE VIEW leaderboard_lines AS
+        SELECT p.board, p.period, p.period_key, p.closed_at IS NOT NULL AS closed,
+               RANK() OVER (PARTITION BY s.period_id ORDER BY s.score DESC) AS rank,
+               s.user_id, s.score, pr.level, NULL AS movement
+        FROM lb_scores AS s
+        JOIN lb_periods AS p ON p.id = s.period_id
+        LEFT JOIN profiles AS pr ON pr.user_id = s.user_id
+        WHERE s.listed = 1
+        UNION ALL
+        SELECT p.board, p.period, p.period_key, 1, r.rank, r.user_id, r.score, pr.level,
+               r.movement
+        FROM lb_archive AS r
+        JOIN lb_periods AS p ON p.id = r.period_id
+        LEFT JOIN profiles AS pr ON pr.user_id = r.user_id
+        WHERE r.listed = 1;
+
+        CREATE VIEW unlocked_achievements AS
+        SELECT u.user_id, u.key, json_extract(d.body, '$.name') AS name,
+               json_extract(d.body, '$.tiers[' || u.tier || '].name') AS tier,
+               u.seq AS repeat, u.rarity, u.points AS achievement_points, u.unlocked_at,
+               u.version
+        FROM achievement_unlocks AS u
+        LEFT JOIN definitions AS d ON d.kind = 'achievement' AND d.key = u.key
+        """,
+    )
+
+
+@migrations()
+def m013_xp_award_keys(db: Any) -> None:
+    # A keyed award_xp keeps its key in its own log row: the fingerprint of the call's
+    # arguments, unique by key. That is one row and one B-tree page fewer per keyed award
+    # than a row in idempotency_keys. Older awards' keys stay in idempotency_keys, and the
+    # lookup reads both (see idempotency.py), so the key namespace stays one.
+    _script(
+        db,
+        """
+        ALTER TABLE xp_awards ADD COLUMN fingerprint BLOB;
+        CREATE UNIQUE INDEX xp_awards_by_key ON xp_awards(idempotency_key)
+            WHERE fingerprint IS NOT NULL
+        """,
+    )
+
+
+@migrations()
+def m014_config_versions(db: Any) -> None:
+    # The configuration that shapes stored data, one row per version (stored_config.py):
+    # every engine on the file runs on the newest row, so processes cannot disagree.
+    _script(
+        db,
+        """
+        CREATE TABLE config_versions (
+            version INTEGER PRIMARY KEY CHECK (version >= 1),
+            format INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            applied_at TEXT NOT NULL,
+            applied_by TEXT NOT NULL
+        )
+        """,
+    )
+
+
+@migrations()
+def m015_achievement_tier_numbers(db: Any) -> None:
+    # An unlock row keeps its tier as a number. The number was the tier's place in the current
+    # list, so removing or inserting a tier moved earned unlocks onto other tiers. Now each
+    # tier name keeps the number it first got, here, for good: a removed tier stays earned and
+    # a returning one is not paid again. Existing definitions number their current lists,
+    # which is what their unlock rows meant so far.
+    _script(
+        db,
+        """
+        CREATE TABLE achievement_tiers (
+            key TEXT NOT NULL,
+            tier INTEGER NOT NULL CHECK (tier >= 0),
+            name TEXT NOT NULL,
+            PRIMARY KEY (key, tier),
+            UNIQUE (key, name)
+        ) WITHOUT ROWID;
+
+        INSERT INTO achievement_tiers (key, tier, name)
+        SELECT d.key, CAST(t.key AS INTEGER), json_extract(t.value, '$.name')
+        FROM definitions AS d, json_each(d.body, '$.tiers') AS t
+        WHERE d.kind = 'achievement';
+
+        DROP VIEW unlocked_achievements;
+        CREATE VIEW unlocked_achievements AS
+        SELECT u.user_id, u.key, json_extract(d.body, '$.name') AS name, t.name AS tier,
+               u.seq AS repeat, u.rarity, u.points AS achievement_points, u.unlocked_at,
+               u.version
+        FROM achievement_unlocks AS u
+        LEFT JOIN definitions AS d ON d.kind = 'achievement' AND d.key = u.key
+        LEFT JOIN achievement_tiers AS t ON t.key = u.key AND t.tier = u.tier
+        """,
+    )
+
+
+@migrations()
+def m016_metric_hours(db: Any) -> None:
+    # Per user, event and local hour of the day (the wall clock in the user's zone then): how
+    # many and how much. Kept for every event, so a time_of_day achievement loaded later
+    # counts the events before it. At most 24 rows per user and event; one upsert per track.
+    _script(
+        db,
+        """
+        CREATE TABLE metric_hours (
+            user_id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            hour INTEGER NOT NULL CHECK (hour BETWEEN 0 AND 23),
+            count INTEGER NOT NULL DEFAULT 0,
+            sum NUMERIC NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, event, hour)
+        ) WITHOUT ROWID
+        """,
+    )
