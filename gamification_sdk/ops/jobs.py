@@ -29,7 +29,8 @@ from zoneinfo import ZoneInfo
 import attrs
 import pluggy
 
-from ..config import CLOCK_TIME, Config, SchedulerConfig
+from ..config import Config, SchedulerConfig
+from ..config.sections import CLOCK_TIME
 from ..core.clock import to_text
 from ..core.validation import check_at, is_zone
 from ..errors import ConfigError
