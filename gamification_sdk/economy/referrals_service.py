@@ -13,8 +13,7 @@ from ..errors import ReferralRejected
 from ..models import Referral, ReferralConversion, ReferralStats
 from ..runtime.idempotency import fingerprint, json_codec
 from ..runtime.runtime import Runtime
-from .referrals import (
-    Referrals,
+from .referral_checks import (
     check_code,
     check_email,
     check_fingerprint,
@@ -26,6 +25,7 @@ from .referrals import (
     check_settable_status,
     check_utm,
 )
+from .referrals import Referrals
 
 __all__ = ["ReferralsService"]
 
