@@ -29,12 +29,12 @@ from ..storage.loader import (
 )
 from .catalogue import Catalogue, _time_of_day
 from .definition_checks import needed_keys
+from .definition_sets import load_set
 from .definitions import (
     Achievement,
     Quest,
     Rule,
     TimeOfDay,
-    load_set,
     structure_achievement,
     structure_quest,
     structure_rule,
