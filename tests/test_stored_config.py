@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gamification_sdk import Config, FakeClock, Gamification, LeaderboardsConfig
+from gamification_sdk import Config, FakeClock, Gamification, LeaderboardsConfig, errors
 from gamification_sdk.cli import cli
 from gamification_sdk.config.leaderboards import BoardConfig
 from gamification_sdk.errors import ConfigError, ConfigMismatch, StaleConfig, StoredConfigInvalid
@@ -183,9 +183,11 @@ def test_an_engine_of_another_process_rereads_at_its_next_write(make_engine, db_
 
 def test_apply_refuses_a_config_that_is_not_one(make_engine, db_path) -> None:
     g = make_engine(db_path, config=XP_BOARD)
-    with pytest.raises(Exception, match="config: expected a Config"):
+    before = file_dump(db_path)
+    with pytest.raises(errors.InvalidInput, match="config: expected a Config"):
         g.settings.apply({"levels": {}})  # type: ignore[arg-type]
     assert g.settings.version == 1
+    assert file_dump(db_path) == before
 
 
 def _stored_row(path: Path, sql: str, *args: object) -> None:
@@ -216,8 +218,10 @@ def test_a_configuration_from_a_newer_version_is_a_typed_error(make_engine, db_p
 def test_a_malformed_stored_row_is_named_at_open(make_engine, db_path, body, problem) -> None:
     make_engine(db_path, config=XP_BOARD).close()
     _stored_row(db_path, "UPDATE config_versions SET body = ?", body)
+    before = file_dump(db_path)
     with pytest.raises(StoredConfigInvalid) as caught:
         make_engine(db_path)
+    assert file_dump(db_path) == before
     assert caught.value.where == "config_versions row 1"
     assert problem in str(caught.value)
 
