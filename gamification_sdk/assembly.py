@@ -9,6 +9,7 @@ as ``engine=`` is the runtime's ``facade``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pluggy
@@ -28,10 +29,10 @@ from .economy.shop_service import ShopService
 from .errors import ConfigError
 from .models import ScoredEvent
 from .ops import audit
-from .ops.notifications import Notifications
 from .ops.notifications_service import NotificationsService
 from .ops.privacy import Privacy
 from .ops.privacy_service import PrivacyService
+from .ops.stats import user_stats
 from .progression.achievements import Achievements
 from .progression.achievements_service import AchievementsService
 from .progression.battle_pass_service import BattlePassService
@@ -51,6 +52,7 @@ from .progression.users_service import UsersService
 from .progression.xp import XP
 from .progression.xp_service import XPService
 from .runtime.bus import AchievementUnlocked, Bus, EventTracked, PointsIssued, XPAwarded
+from .runtime.outbox import Notifications
 from .runtime.plugins import run_vetoes
 from .runtime.runtime import Runtime
 from .social.boards import Boards
@@ -181,8 +183,9 @@ class Parts:
             rt, self.xp, self.table, self.bulk, self.profiles, self.streaks, self.achievements
         )
         self.users_service = UsersService(
-            rt, self.profiles, self.streaks, self.items, self.achievements
-        )
+            rt, self.profiles, self.streaks, self.items, self.achievements,
+            partial(user_stats, rt.store.conn, self.profiles, self.achievements),
+        )  # fmt: skip
         self.events_service = EventsService(
             rt, self.tracker, track_codec(self.xp.codec, self.ledger.codec), self.loader,
             self.achievements, self.profiles, self.shop,

@@ -37,10 +37,10 @@ from ..errors import (
     UnknownReferralCode,
 )
 from ..models import MilestoneReward, Referral, ReferralAttempt, ReferralConversion, ReferralStats
-from ..ops.notifications import Notifications
 from ..progression.achievements import Achievements, Context, Signal
 from ..progression.metrics import Metrics
 from ..progression.profiles import Profiles
+from ..runtime.outbox import Notifications
 from ..storage.referrals import (
     BY_ID,
     BY_REFERRED,
