@@ -46,12 +46,21 @@ from .progression.metrics import Metrics
 from .progression.profiles import Profiles
 from .progression.quests import Quests
 from .progression.quests_service import QuestsService
+from .progression.referral_progress import ReferralProgress
 from .progression.streaks import Streaks
 from .progression.streaks_service import StreaksService
 from .progression.users_service import UsersService
 from .progression.xp import XP
 from .progression.xp_service import XPService
-from .runtime.bus import AchievementUnlocked, Bus, EventTracked, PointsIssued, XPAwarded
+from .runtime.bus import (
+    AchievementUnlocked,
+    Bus,
+    EventTracked,
+    PointsIssued,
+    ReferralConverted,
+    ReferralSignedUp,
+    XPAwarded,
+)
 from .runtime.outbox import Notifications
 from .runtime.plugins import run_vetoes
 from .runtime.runtime import Runtime
@@ -111,8 +120,8 @@ class Parts:
         if pm.hook.verify_quest.get_hookimpls():
             self.quests.verify = pm.hook.verify_quest
         self.referrals = Referrals(
-            conn, config, self.profiles, self.ledger, self.achievements, self.metrics,
-            self.items, self.notifications, self.limits, pm, facade,
+            conn, config, self.profiles, self.ledger, self.items, self.notifications,
+            self.limits, pm, facade,
         )  # fmt: skip
         self.shop = Shop(
             store, self.ledger, self.reservations, self.items, self.streaks, self.limits,
@@ -170,10 +179,16 @@ class Parts:
                 "boards",
                 lambda e: boards.on_event(e.user_id, e.event, e.value, e.metadata, e.at),
             )
+        # Always: the referral metrics are kept whether or not a badge watches them yet.
+        referred = ReferralProgress(self.achievements, self.metrics)
+        bus.subscribe(ReferralSignedUp, "achievements", referred.signed_up)
+        bus.subscribe(ReferralConverted, "achievements", referred.converted)
         self.xp.publish_xp = bus.publisher(XPAwarded)
         self.ledger.publish_issued = bus.publisher(PointsIssued)
         self.achievements.publish_unlocked = bus.publisher(AchievementUnlocked)
         self.tracker.publish_tracked = bus.publisher(EventTracked)
+        self.referrals.publish_signed_up = bus.publisher(ReferralSignedUp)
+        self.referrals.publish_converted = bus.publisher(ReferralConverted)
         return bus
 
     def _services(self) -> None:
