@@ -15,7 +15,7 @@ from typing import Any
 import pluggy
 
 from .config import Config
-from .core.clock import to_text
+from .core.clock import Clock, to_text
 from .economy.inventory import Items
 from .economy.ledger import Ledger
 from .economy.points_service import PointsService
@@ -50,7 +50,7 @@ from .progression.referral_progress import ReferralProgress
 from .progression.streaks import Streaks
 from .progression.streaks_service import StreaksService
 from .progression.users_service import UsersService
-from .progression.xp import XP
+from .progression.xp import KEY_HOME, XP
 from .progression.xp_service import XPService
 from .runtime.bus import (
     AchievementUnlocked,
@@ -61,6 +61,7 @@ from .runtime.bus import (
     ReferralSignedUp,
     XPAwarded,
 )
+from .runtime.idempotency import Idempotency
 from .runtime.outbox import Notifications
 from .runtime.plugins import run_vetoes
 from .runtime.runtime import Runtime
@@ -69,8 +70,18 @@ from .social.boards_service import BoardsService
 from .social.groups import Social
 from .social.leaderboards import Leaderboards
 from .social.social_service import SocialService
+from .storage.store import Store
 
-__all__ = ["Parts", "level_curve"]
+__all__ = ["Parts", "level_curve", "new_runtime", "rebuild"]
+
+
+def new_runtime(
+    store: Store, clock: Clock, pm: pluggy.PluginManager, config: Config, *, facade: object
+) -> Runtime:
+    """What every service of one engine shares; ``facade`` is what plugins get as ``engine=``."""
+    rt = Runtime(store, clock, pm, Idempotency(store.conn, homes=(KEY_HOME,)), config)
+    rt.facade = facade
+    return rt
 
 
 def level_curve(pm: pluggy.PluginManager, config: Config) -> LevelCurve:
@@ -289,3 +300,19 @@ class Parts:
         for name in self.config.packs:
             self.events_service.load(offered[name], name=name)
         self.achievements.catalogue = self.loader.catalogue()
+
+
+def rebuild(rt: Runtime, old: Parts, config: Config, tx_body: Callable[[], None] | None) -> Parts:
+    """New parts for ``config``, set up in one write with ``tx_body``; on any failure the
+    runtime is back on ``old``'s configuration and nothing changed."""
+    try:
+        parts = Parts(rt, config)
+        with rt.store.write():
+            if tx_body is not None:
+                tx_body()
+            parts.setup()
+            parts.register_plugin_definitions()
+    except BaseException:
+        rt.config = old.config  # the new parts had switched the shared runtime
+        raise
+    return parts
