@@ -56,6 +56,7 @@ from .runtime.bus import (
     AchievementUnlocked,
     Bus,
     EventTracked,
+    PointsAwarded,
     PointsIssued,
     ReferralConverted,
     ReferralSignedUp,
@@ -190,6 +191,13 @@ class Parts:
                 "boards",
                 lambda e: boards.on_event(e.user_id, e.event, e.value, e.metadata, e.at),
             )
+        # Always, as badges can be loaded later: after_points checks what they watch first.
+        after_points = self.achievements.after_points
+        bus.subscribe(
+            PointsAwarded,
+            "achievements",
+            lambda e: after_points(e.tx, e.transaction, e.at, e.at_text),
+        )
         # Always: the referral metrics are kept whether or not a badge watches them yet.
         referred = ReferralProgress(self.achievements, self.metrics)
         bus.subscribe(ReferralSignedUp, "achievements", referred.signed_up)
@@ -226,9 +234,10 @@ class Parts:
         self.battle_pass_service = BattlePassService(rt, self.battle_pass)
         # economy
         self.points_service = PointsService(
-            rt, self.ledger, self.reservations, self.limits, self.profiles,
-            self.achievements, self.shop, audit.verify,
+            rt, self.ledger, self.reservations, self.limits, self.profiles.balances,
+            self.shop, audit.verify,
         )  # fmt: skip
+        self.points_service.publish_awarded = self.bus.publisher(PointsAwarded)
         self.shop_service = ShopService(rt, self.shop)
         self.referrals_service = ReferralsService(rt, self.referrals)
         self.rate_limits_service = RateLimitsService(rt, self.limits)

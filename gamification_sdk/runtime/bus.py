@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ..models import MilestoneReward
+from ..models import MilestoneReward, Transaction
 from ..storage.store import Tx
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "AchievementUnlocked",
     "Bus",
     "EventTracked",
+    "PointsAwarded",
     "PointsIssued",
     "ReferralConverted",
     "ReferralSignedUp",
@@ -54,6 +55,18 @@ class PointsIssued:
     currency: str
     amount: int
     at: datetime
+
+
+@attrs.frozen(slots=True)
+class PointsAwarded:
+    """Points awarded directly (``g.award_points``), as ``transaction``; ``tx`` is the write
+    it happened in. Points a rule, a reward or a referral pays are not: whoever pays them
+    moves the badges they concern itself."""
+
+    tx: Tx
+    transaction: Transaction
+    at: datetime
+    at_text: str
 
 
 @attrs.frozen(slots=True)
