@@ -39,12 +39,11 @@ from .progression.quests_service import QuestsService
 from .progression.streaks_service import StreaksService
 from .progression.users_service import UsersService
 from .progression.xp_service import XPService
-from .runtime.opening import open_store
+from .runtime.opening import migrate, open_store
 from .runtime.plugins import get_plugin_manager
 from .runtime.stored_config import Settings, StoredConfig
 from .social.boards_service import BoardsService
 from .social.social_service import SocialService
-from .storage.schema import migrations
 from .storage.store import Store
 
 __all__ = ["Gamification"]
@@ -91,7 +90,7 @@ class Gamification:
         # Through the current parts: rebuilt parts must not leave a stale listener behind.
         store.rollback_listeners.append(lambda: self._parts.boards.forget_ids())
         with store.write():
-            migrations.apply(store.db)
+            migrate(store)
             self._parts.setup()
         self._parts.register_plugin_definitions()
         # Built once, not with the parts: it keeps its lease holder id and background thread

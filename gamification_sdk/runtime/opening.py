@@ -12,7 +12,12 @@ from ..storage.schema import migrations
 from ..storage.store import Store
 from .stored_config import StoredConfig
 
-__all__ = ["open_store"]
+__all__ = ["migrate", "open_store"]
+
+
+def migrate(store: Store) -> None:
+    """Bring the file's schema up to date, inside the caller's write."""
+    migrations.apply(store.db)
 
 
 def open_store(
@@ -33,7 +38,7 @@ def open_store(
     try:
         with store.write():
             fresh = "profiles" not in store.db.table_names()
-            migrations.apply(store.db)
+            migrate(store)
             at_text = to_text(check_at(clock(), "clock()"))
             resolved, version = StoredConfig(store.conn).resolve(config, at_text, fresh, adopt)
     except BaseException:
