@@ -9,12 +9,13 @@ as ``engine=`` is the runtime's ``facade``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pluggy
 
 from .config import Config
-from .core.clock import to_text
+from .core.clock import Clock, to_text
 from .economy.inventory import Items
 from .economy.ledger import Ledger
 from .economy.points_service import PointsService
@@ -28,10 +29,10 @@ from .economy.shop_service import ShopService
 from .errors import ConfigError
 from .models import ScoredEvent
 from .ops import audit
-from .ops.notifications import Notifications
 from .ops.notifications_service import NotificationsService
 from .ops.privacy import Privacy
 from .ops.privacy_service import PrivacyService
+from .ops.stats import user_stats
 from .progression.achievements import Achievements
 from .progression.achievements_service import AchievementsService
 from .progression.battle_pass_service import BattlePassService
@@ -45,12 +46,24 @@ from .progression.metrics import Metrics
 from .progression.profiles import Profiles
 from .progression.quests import Quests
 from .progression.quests_service import QuestsService
+from .progression.referral_progress import ReferralProgress
 from .progression.streaks import Streaks
 from .progression.streaks_service import StreaksService
 from .progression.users_service import UsersService
-from .progression.xp import XP
+from .progression.xp import KEY_HOME, XP
 from .progression.xp_service import XPService
-from .runtime.bus import AchievementUnlocked, Bus, EventTracked, PointsIssued, XPAwarded
+from .runtime.bus import (
+    AchievementUnlocked,
+    Bus,
+    EventTracked,
+    PointsAwarded,
+    PointsIssued,
+    ReferralConverted,
+    ReferralSignedUp,
+    XPAwarded,
+)
+from .runtime.idempotency import Idempotency
+from .runtime.outbox import Notifications
 from .runtime.plugins import run_vetoes
 from .runtime.runtime import Runtime
 from .social.boards import Boards
@@ -58,8 +71,18 @@ from .social.boards_service import BoardsService
 from .social.groups import Social
 from .social.leaderboards import Leaderboards
 from .social.social_service import SocialService
+from .storage.store import Store
 
-__all__ = ["Parts", "level_curve"]
+__all__ = ["Parts", "level_curve", "new_runtime", "rebuild"]
+
+
+def new_runtime(
+    store: Store, clock: Clock, pm: pluggy.PluginManager, config: Config, *, facade: object
+) -> Runtime:
+    """What every service of one engine shares; ``facade`` is what plugins get as ``engine=``."""
+    rt = Runtime(store, clock, pm, Idempotency(store.conn, homes=(KEY_HOME,)), config)
+    rt.facade = facade
+    return rt
 
 
 def level_curve(pm: pluggy.PluginManager, config: Config) -> LevelCurve:
@@ -109,8 +132,8 @@ class Parts:
         if pm.hook.verify_quest.get_hookimpls():
             self.quests.verify = pm.hook.verify_quest
         self.referrals = Referrals(
-            conn, config, self.profiles, self.ledger, self.achievements, self.metrics,
-            self.items, self.notifications, self.limits, pm, facade,
+            conn, config, self.profiles, self.ledger, self.items, self.notifications,
+            self.limits, pm, facade,
         )  # fmt: skip
         self.shop = Shop(
             store, self.ledger, self.reservations, self.items, self.streaks, self.limits,
@@ -168,10 +191,23 @@ class Parts:
                 "boards",
                 lambda e: boards.on_event(e.user_id, e.event, e.value, e.metadata, e.at),
             )
+        # Always, as badges can be loaded later: after_points checks what they watch first.
+        after_points = self.achievements.after_points
+        bus.subscribe(
+            PointsAwarded,
+            "achievements",
+            lambda e: after_points(e.tx, e.transaction, e.at, e.at_text),
+        )
+        # Always: the referral metrics are kept whether or not a badge watches them yet.
+        referred = ReferralProgress(self.achievements, self.metrics)
+        bus.subscribe(ReferralSignedUp, "achievements", referred.signed_up)
+        bus.subscribe(ReferralConverted, "achievements", referred.converted)
         self.xp.publish_xp = bus.publisher(XPAwarded)
         self.ledger.publish_issued = bus.publisher(PointsIssued)
         self.achievements.publish_unlocked = bus.publisher(AchievementUnlocked)
         self.tracker.publish_tracked = bus.publisher(EventTracked)
+        self.referrals.publish_signed_up = bus.publisher(ReferralSignedUp)
+        self.referrals.publish_converted = bus.publisher(ReferralConverted)
         return bus
 
     def _services(self) -> None:
@@ -181,8 +217,9 @@ class Parts:
             rt, self.xp, self.table, self.bulk, self.profiles, self.streaks, self.achievements
         )
         self.users_service = UsersService(
-            rt, self.profiles, self.streaks, self.items, self.achievements
-        )
+            rt, self.profiles, self.streaks, self.items, self.achievements,
+            partial(user_stats, rt.store.conn, self.profiles, self.achievements),
+        )  # fmt: skip
         self.events_service = EventsService(
             rt, self.tracker, track_codec(self.xp.codec, self.ledger.codec), self.loader,
             self.achievements, self.profiles, self.shop,
@@ -197,9 +234,10 @@ class Parts:
         self.battle_pass_service = BattlePassService(rt, self.battle_pass)
         # economy
         self.points_service = PointsService(
-            rt, self.ledger, self.reservations, self.limits, self.profiles,
-            self.achievements, self.shop, audit.verify,
+            rt, self.ledger, self.reservations, self.limits, self.profiles.balances,
+            self.shop, audit.verify,
         )  # fmt: skip
+        self.points_service.publish_awarded = self.bus.publisher(PointsAwarded)
         self.shop_service = ShopService(rt, self.shop)
         self.referrals_service = ReferralsService(rt, self.referrals)
         self.rate_limits_service = RateLimitsService(rt, self.limits)
@@ -271,3 +309,19 @@ class Parts:
         for name in self.config.packs:
             self.events_service.load(offered[name], name=name)
         self.achievements.catalogue = self.loader.catalogue()
+
+
+def rebuild(rt: Runtime, old: Parts, config: Config, tx_body: Callable[[], None] | None) -> Parts:
+    """New parts for ``config``, set up in one write with ``tx_body``; on any failure the
+    runtime is back on ``old``'s configuration and nothing changed."""
+    try:
+        parts = Parts(rt, config)
+        with rt.store.write():
+            if tx_body is not None:
+                tx_body()
+            parts.setup()
+            parts.register_plugin_definitions()
+    except BaseException:
+        rt.config = old.config  # the new parts had switched the shared runtime
+        raise
+    return parts

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,10 +11,9 @@ from typing import Any
 import pluggy
 import sqlite_utils
 
-from .assembly import Parts
+from .assembly import Parts, new_runtime, rebuild
 from .config import Config
-from .core.clock import Clock, system_clock, to_text
-from .core.validation import check_at
+from .core.clock import Clock, system_clock
 from .economy.points_service import PointsService
 from .economy.rate_limits_service import RateLimitsService
 from .economy.referrals_service import ReferralsService
@@ -39,15 +38,12 @@ from .progression.events_service import EventsService
 from .progression.quests_service import QuestsService
 from .progression.streaks_service import StreaksService
 from .progression.users_service import UsersService
-from .progression.xp import KEY_HOME
 from .progression.xp_service import XPService
-from .runtime.idempotency import Idempotency
+from .runtime.opening import migrate, open_store
 from .runtime.plugins import get_plugin_manager
-from .runtime.runtime import Runtime
 from .runtime.stored_config import Settings, StoredConfig
 from .social.boards_service import BoardsService
 from .social.social_service import SocialService
-from .storage.schema import migrations
 from .storage.store import Store
 
 __all__ = ["Gamification"]
@@ -89,13 +85,12 @@ class Gamification:
         self.clock = clock
         self.pm = pm
         self._store = store
-        self._rt = Runtime(store, clock, pm, Idempotency(store.conn, homes=(KEY_HOME,)), config)
-        self._rt.facade = self
+        self._rt = new_runtime(store, clock, pm, config, facade=self)
         self._use(Parts(self._rt, config))
         # Through the current parts: rebuilt parts must not leave a stale listener behind.
         store.rollback_listeners.append(lambda: self._parts.boards.forget_ids())
         with store.write():
-            migrations.apply(store.db)
+            migrate(store)
             self._parts.setup()
         self._parts.register_plugin_definitions()
         # Built once, not with the parts: it keeps its lease holder id and background thread
@@ -150,22 +145,10 @@ class Gamification:
         """
         if config is not None and not isinstance(config, Config):
             raise InvalidInput("config", f"expected a Config, got {type(config).__name__}")
-        local = config if config is not None else Config()
         pm = get_plugin_manager(plugins, load_entrypoints=load_entrypoints)
-        store = Store(
-            str(path),
-            durability=local.durability,
-            busy_timeout=local.busy_timeout,
-            cache_size_mb=local.cache_size_mb,
-            checkpoint=local.checkpoint,
-        )
         clock = clock or system_clock
+        store, resolved, version = open_store(path, config, clock, adopt)
         try:
-            with store.write():
-                fresh = "profiles" not in store.db.table_names()
-                migrations.apply(store.db)
-                at_text = to_text(check_at(clock(), "clock()"))
-                resolved, version = StoredConfig(store.conn).resolve(config, at_text, fresh, adopt)
             return cls(store, resolved, clock, pm, config_version=version)
         except BaseException:
             store.close()
@@ -174,18 +157,7 @@ class Gamification:
     def _reconfigure(self, config: Config, tx_body: Callable[[], None] | None) -> None:
         """Run on ``config`` from now on: every part is rebuilt. ``tx_body`` runs in the
         same transaction as the new parts' setup; on any failure nothing changes."""
-        old = self._parts
-        try:
-            parts = Parts(self._rt, config)
-            with self._store.write():
-                if tx_body is not None:
-                    tx_body()
-                parts.setup()
-                parts.register_plugin_definitions()
-        except BaseException:
-            self._rt.config = old.config  # the new parts had switched the shared runtime
-            raise
-        self._use(parts)
+        self._use(rebuild(self._rt, self._parts, config, tx_body))
 
     def __enter__(self) -> Gamification:
         return self
@@ -221,18 +193,13 @@ class Gamification:
         and raises ``BatchAborted``. A nested ``batch()`` is a
         savepoint, so a write wrapped in one can fail without dooming the outer batch.
         """
-        with self._store.write(savepoint=True) as tx:
-            # Plain XP awards of the outermost batch are buffered (see bulk.py).
-            bulk = None if self._store.nested else self._parts.bulk
-            if bulk is None:
-                yield
-            else:
-                bulk.start()
-                try:
-                    yield
-                    bulk.flush()
-                finally:
-                    bulk.stop()
+        # Plain XP awards of the outermost batch are buffered (see bulk.py); ``nested`` is
+        # read once the write has begun.
+        with (
+            self._store.write(savepoint=True) as tx,
+            nullcontext() if self._store.nested else self._parts.bulk.buffering(),
+        ):
+            yield
         if tx.committed:
             self._rt.dispatch(tx, None)
 

@@ -1,5 +1,6 @@
 """The architecture's rules, checked: SQL only in the storage layer, layers imported downwards
-only (import-linter, configured in .importlinter), the facade imported by no module below it."""
+only (import-linter, configured in pyproject.toml) with no import excused, the facade imported
+by no module below it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gamification_sdk"
@@ -55,6 +57,60 @@ def test_the_import_contracts_hold() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def _contracts() -> list[dict[str, object]]:
+    with (PACKAGE.parent / "pyproject.toml").open("rb") as file:
+        return list(tomllib.load(file)["tool"]["importlinter"]["contracts"])
+
+
+def test_no_import_is_excused_from_the_contracts() -> None:
+    """The cycles between capabilities are gone: no contract may list ``ignore_imports``
+    again. A follow-up effect is a domain event, a question a protocol (docs/architecture.md)."""
+    assert [c["name"] for c in _contracts() if "ignore_imports" in c] == []
+
+
+def test_the_capabilities_are_layered_ops_social_progression_economy() -> None:
+    (layers,) = [c["layers"] for c in _contracts() if c["type"] == "layers"]
+    assert isinstance(layers, list)
+    order = [name.removeprefix("gamification_sdk.") for name in layers]
+    capabilities = [name for name in order if name in ("ops", "social", "progression", "economy")]
+    assert capabilities == ["ops", "social", "progression", "economy"]
+    assert order.index("economy") + 1 == order.index("runtime")
+
+
+def _type_only_imports(path: Path) -> list[str]:
+    """The modules ``path`` imports under ``if TYPE_CHECKING:`` (import-linter skips them)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.ImportFrom) and inner.module is not None:
+                    found.append("." * inner.level + inner.module)
+    return found
+
+
+def test_no_capability_reaches_up_even_for_type_checking() -> None:
+    """import-linter skips type-only imports: a capability holding a higher one behind
+    ``TYPE_CHECKING`` would still call it for a follow-up effect, so that is checked here."""
+    order = ["economy", "progression", "social", "ops"]
+    upward = []
+    for low, package in enumerate(order):
+        for path in sorted((PACKAGE / package).glob("*.py")):
+            for module in _type_only_imports(path):
+                target = module.lstrip(".").split(".")[0] if module.startswith("..") else package
+                if target in order and order.index(target) > low:
+                    upward.append(f"{package}/{path.name} -> {module}")
+    assert upward == []
+
+
+def test_the_type_only_scan_finds_imports(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from ..progression.achievements import Achievements\n    from .xp import XP\n"
+    )
+    assert _type_only_imports(sample) == ["..progression.achievements", ".xp"]
+
+
 def _lint_copy(tmp_path: Path, module: str, line: str) -> str:
     """lint-imports over a copy of the package with ``line`` added to ``module``."""
     copy = tmp_path / "gamification_sdk"
@@ -78,6 +134,14 @@ def _lint_copy(tmp_path: Path, module: str, line: str) -> str:
 def test_the_contracts_fail_on_an_upward_import(tmp_path: Path) -> None:
     found = _lint_copy(tmp_path, "core/clock.py", "from ..engine import Gamification  # noqa")
     assert "gamification_sdk.core is not allowed to import gamification_sdk.engine" in found
+
+
+def test_the_contracts_fail_when_economy_imports_progression(tmp_path: Path) -> None:
+    # The ledger once opened profiles itself: now it gets the user rows from runtime/users.py.
+    found = _lint_copy(tmp_path, "economy/ledger.py", "from ..progression import profiles  # noqa")
+    assert "gamification_sdk.economy is not allowed to import gamification_sdk.progression" in (
+        found.replace("\n", " ")
+    )
 
 
 def test_the_contracts_fail_on_a_cycle(tmp_path: Path) -> None:

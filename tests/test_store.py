@@ -13,7 +13,7 @@ import pytest
 import sqlite_utils
 from conftest import START, unchanged
 
-import gamification_sdk.engine as engine_module
+import gamification_sdk.runtime.opening as opening_module
 from gamification_sdk import (
     Config,
     FakeClock,
@@ -213,7 +213,7 @@ def _with_migration(monkeypatch: pytest.MonkeyPatch, name: str, sql: str) -> Non
     for migration in migrations.pending(sqlite_utils.Database(memory=True)):
         extended(name=migration.name)(migration.fn)
     extended(name=name)(lambda db: run_script(db, sql))
-    monkeypatch.setattr(engine_module, "migrations", extended)
+    monkeypatch.setattr(opening_module, "migrations", extended)
 
 
 def _file_dump(path: Path) -> list[str]:

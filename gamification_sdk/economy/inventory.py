@@ -16,7 +16,10 @@ from ..storage.inventory import (
     TITLES,
 )
 
-__all__ = ["Items"]
+__all__ = ["FREEZE", "Items"]
+
+# The inventory item a streak spends to cover a missed day; the shop sells it.
+FREEZE = "streak_freeze"
 
 
 class Items:

@@ -31,9 +31,9 @@ from ..errors import (
     UnknownCurrency,
 )
 from ..models import AwardRequest, HistoryPage, Totals, Transaction
-from ..progression.profiles import Profiles
 from ..runtime.bus import PointsIssued
 from ..runtime.idempotency import Codec
+from ..runtime.users import UserRows
 from ..storage import ledger as statements
 from ..storage.ledger import (
     ADD_REFUNDED,
@@ -128,9 +128,9 @@ class Posting:
 
 
 class Ledger:
-    def __init__(self, conn: sqlite3.Connection, config: Config, profiles: Profiles) -> None:
+    def __init__(self, conn: sqlite3.Connection, config: Config, users: UserRows) -> None:
         self._conn = conn
-        self._profiles = profiles
+        self._users = users
         self._currencies = {c.name: c for c in config.currencies}
         self._system: dict[tuple[str, str], int] = {}
         self.codec: Codec[Transaction] = Codec(self._encode, self._decode)
@@ -184,7 +184,7 @@ class Ledger:
         account = self.user_account(user_id, currency)
         if account is not None:
             return account[0]
-        self._profiles.ensure(user_id, at_text)
+        self._users.ensure(user_id, at_text)
         cursor = self._conn.execute(NEW_USER_ACCOUNT, (user_id, currency, at_text))
         return int(cursor.lastrowid or 0)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..core.checks import call_key, check_before, check_limit, check_ttl, optional_text
 from ..core.clock import to_text
@@ -26,6 +26,7 @@ from ..core.validation import (
 )
 from ..errors import InvalidInput
 from ..models import Balance, HistoryPage, LedgerReport, Reservation, Transaction
+from ..runtime.bus import PointsAwarded
 from ..runtime.idempotency import fingerprint, json_codec
 from ..runtime.runtime import Runtime
 from ..storage.store import Tx
@@ -33,11 +34,6 @@ from .ledger import BATTLE_PASS, CREDIT_TYPES, SHOP_ORDER, SPEND_TYPES, Ledger, 
 from .ratelimits import PURCHASE, RateLimits
 from .reservations import Reservations
 from .shop import Shop
-
-if TYPE_CHECKING:
-    # Held only to call: importing them at run time would close a cycle between capabilities.
-    from ..progression.achievements import Achievements
-    from ..progression.profiles import Profiles
 
 __all__ = ["PointsService", "check_reference"]
 
@@ -69,8 +65,7 @@ class PointsService:
         ledger: Ledger,
         reservations: Reservations,
         limits: RateLimits,
-        profiles: Profiles,
-        achievements: Achievements,
+        balances: Callable[[str], dict[str, Balance]],
         shop: Shop,
         verify: Callable[[sqlite3.Connection], LedgerReport],
     ) -> None:
@@ -78,11 +73,13 @@ class PointsService:
         self._ledger = ledger
         self._reservations = reservations
         self._limits = limits
-        self._profiles = profiles
-        self._achievements = achievements
+        # A user's balances are read with their profile (progression/profiles.py), and the
+        # audit lives in ops/, above economy: assembly hands both in.
+        self._balances = balances
         self._shop = shop
-        # The audit lives in ops/, which imports the ledger: the facade hands it in.
         self._verify = verify
+        # The badges watching lifetime points follow a direct award: achievements subscribe.
+        self.publish_awarded: Callable[[PointsAwarded], None] | None = None
 
     def award(
         self,
@@ -112,7 +109,8 @@ class PointsService:
         def body(tx: Tx) -> Transaction:
             # credit() asks the validate_award plugins first.
             result = self._ledger.credit(tx, posting, origin="direct")
-            self._achievements.after_points(tx, result, posting.at, posting.at_text)
+            if self.publish_awarded is not None:
+                self.publish_awarded(PointsAwarded(tx, result, posting.at, posting.at_text))
             return result
 
         return self._rt.write(
@@ -346,7 +344,7 @@ class PointsService:
         """Every configured currency: balance, held, available, lifetime earned and spent."""
         check_id(user_id)
         with self._rt.store.read():
-            found = self._profiles.balances(user_id)
+            found = self._balances(user_id)
         return {
             name: found.get(name) or Balance(name, 0, 0, 0, 0, 0)
             for name in self._rt.config.currency_names

@@ -10,7 +10,9 @@ facade returns normally from the transaction (so the row commits) and raises
 Every payment goes through the ledger in the same transaction, with a key derived from the
 referral (``referral:<id>:referrer``, ``referral:<id>:referred``, ``referral:<id>:conversion``)
 or from the referrer and tier (``referral_milestone:<user>:<tier>``), and milestones also have
-one ``referral_milestones`` row per (referrer, tier): nothing can pay twice.
+one ``referral_milestones`` row per (referrer, tier): nothing can pay twice. A signup and a
+conversion are published (``ReferralSignedUp``, ``ReferralConverted``) once paid; progression
+counts the referrer's referral metrics and unlocks the badges they and the points move.
 
 Methods here assume validated arguments and an open write transaction; the facade checks
 input and owns the transaction.
@@ -23,6 +25,7 @@ import re
 import secrets
 import sqlite3
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,10 +40,9 @@ from ..errors import (
     UnknownReferralCode,
 )
 from ..models import MilestoneReward, Referral, ReferralAttempt, ReferralConversion, ReferralStats
-from ..ops.notifications import Notifications
-from ..progression.achievements import Achievements, Context, Signal
-from ..progression.metrics import Metrics
-from ..progression.profiles import Profiles
+from ..runtime.bus import ReferralConverted, ReferralSignedUp
+from ..runtime.outbox import Notifications
+from ..runtime.users import UserRows
 from ..storage.referrals import (
     BY_ID,
     BY_REFERRED,
@@ -131,10 +133,8 @@ class Referrals:
         self,
         conn: sqlite3.Connection,
         config: Config,
-        profiles: Profiles,
+        users: UserRows,
         ledger: Ledger,
-        achievements: Achievements,
-        metrics: Metrics,
         items: Items,
         notifications: Notifications,
         limits: RateLimits,
@@ -146,16 +146,17 @@ class Referrals:
         self._currencies = set(config.currency_names)
         self._currency = config.referrals.currency or config.currencies[0].name
         self._tiers = sorted(config.referrals.milestones, key=lambda tier: tier.referrals)
-        self._profiles = profiles
+        self._users = users
         self._ledger = ledger
-        self._achievements = achievements
-        self._metrics = metrics
         self._items = items
         self._notifications = notifications
         self._limits = limits
         self._pm = pm
         # Only handed to hooks as their ``engine=`` argument: opaque here.
         self._facade = facade
+        # The referral metrics and badges are progression's: it subscribes to these events.
+        self.publish_signed_up: Callable[[ReferralSignedUp], None] | None = None
+        self.publish_converted: Callable[[ReferralConverted], None] | None = None
 
     # -- codes ----------------------------------------------------------------------------
 
@@ -170,7 +171,7 @@ class Referrals:
             if ip is not None and ip != row[1]:
                 self._conn.execute(SET_CODE_IP, (ip, at_text, user_id))
             return str(row[0])
-        self._profiles.ensure(user_id, at_text)
+        self._users.ensure(user_id, at_text)
         s = self._settings
         label = _label(name) or s.default_name
         # Each try draws a fresh random part; after every 16 collisions it grows by one.
@@ -208,8 +209,8 @@ class Referrals:
         self._limits.check(REFERRAL_TRACK, referrer, at)
         attempt = ReferralAttempt(code, referrer, referred_id, ip, device, email, utm, at)
         reason = self._broken_rule(attempt) or self._plugin_reason(attempt)
-        if reason is None and not self._profiles.exists(referred_id):
-            self._profiles.refuse_unknown(referred_id)
+        if reason is None and not self._users.exists(referred_id):
+            self._users.refuse_unknown(referred_id)
         cursor = self._conn.execute(
             NEW_REFERRAL,
             (
@@ -275,23 +276,17 @@ class Referrals:
         s = self._settings
         currency = self._currency
         reference = ("referral", str(referral_id))
-        self._profiles.ensure(referrer, at_text)
-        self._profiles.ensure(referred, at_text)
-        ctx = self._achievements.context(referrer, at, at_text)
-        pending: list[Signal] = []
+        self._users.ensure(referrer, at_text)
+        self._users.ensure(referred, at_text)
         if s.referrer_reward:
             self._pay(
-                tx, ctx, s.referrer_reward, currency, "referral", reference,
-                f"referral:{referral_id}:referrer", "Referral signup bonus", pending,
+                tx, referrer, s.referrer_reward, currency, "referral", reference,
+                f"referral:{referral_id}:referrer", "Referral signup bonus", at, at_text,
             )  # fmt: skip
-        self._count(ctx, SIGNED_UP_METRIC, pending)
-        # A self-referral (its rule switched off) pays one user twice: share the context.
-        new_ctx = ctx if referred == referrer else self._achievements.context(referred, at, at_text)
-        new_pending = pending if new_ctx is ctx else []
         if s.referred_reward:
             self._pay(
-                tx, new_ctx, s.referred_reward, currency, "referral", reference,
-                f"referral:{referral_id}:referred", "Welcome bonus", new_pending,
+                tx, referred, s.referred_reward, currency, "referral", reference,
+                f"referral:{referral_id}:referred", "Welcome bonus", at, at_text,
             )  # fmt: skip
         self._conn.execute(SET_POINTS, (s.referrer_reward, s.referred_reward, referral_id))
         self._notifications.add(
@@ -300,39 +295,32 @@ class Referrals:
              "currency": currency},
             at, at_text,
         )  # fmt: skip
-        self._achievements.process(tx, ctx, pending, ())
-        if new_ctx is not ctx:
-            self._achievements.process(tx, new_ctx, new_pending, ())
+        if self.publish_signed_up is not None:
+            self.publish_signed_up(
+                ReferralSignedUp(
+                    tx, referral_id, referrer, referred, currency, s.referrer_reward,
+                    s.referred_reward, at, at_text,
+                )
+            )  # fmt: skip
 
     def _pay(
         self,
         tx: Tx,
-        ctx: Context,
+        user_id: str,
         amount: int,
         currency: str,
         source: str,
         reference: tuple[str, str],
         key: str,
         description: str,
-        pending: list[Signal],
+        at: datetime,
+        at_text: str,
     ) -> None:
         posting = Posting(
-            "referral_reward", currency, amount, ctx.user_id, source, ctx.at, ctx.at_text,
+            "referral_reward", currency, amount, user_id, source, at, at_text,
             reference=reference, description=description, key=key,
         )  # fmt: skip
         self._ledger.credit(tx, posting, origin="referral")
-        signal = f"points:{currency}"
-        if signal in self._achievements.catalogue.watched:
-            earned = ctx.earned(currency)
-            pending.append((signal, earned - amount, earned))
-
-    def _count(self, ctx: Context, metric: str, pending: list[Signal]) -> None:
-        # Something that happened to the referrer, not something they did: not an active day.
-        count = self._metrics.record(
-            ctx.user_id, metric, 1, ctx.day.isoformat(), ctx.at_text, active=False
-        ).times
-        ctx.forget(metric)
-        pending.append((f"count:{metric}", count - 1, count))
 
     # -- conversion and status ------------------------------------------------------------
 
@@ -365,32 +353,34 @@ class Referrals:
             )  # fmt: skip
         amount = self._settings.conversion_reward
         self._conn.execute(CONVERT, (at_text, kind, revenue, amount, at_text, referral.id))
-        ctx = self._achievements.context(referral.referrer_id, at, at_text)
-        pending: list[Signal] = []
+        referrer = referral.referrer_id
         if amount:
             self._pay(
-                tx, ctx, amount, currency, "referral", ("referral", str(referral.id)),
-                f"referral:{referral.id}:conversion", "Referral conversion bonus", pending,
+                tx, referrer, amount, currency, "referral", ("referral", str(referral.id)),
+                f"referral:{referral.id}:conversion", "Referral conversion bonus", at, at_text,
             )  # fmt: skip
-        self._count(ctx, CONVERTED_METRIC, pending)
         message = (
             "Your referral made their first purchase!"
             if kind == "first_purchase"
             else "Your referral completed their first session!"
         )
         self._notifications.add(
-            tx, referral.referrer_id, "referral_converted", message,
+            tx, referrer, "referral_converted", message,
             {"referral_id": referral.id, "referred_id": referral.referred_id, "kind": kind,
              "points": amount, "currency": currency},
             at, at_text,
         )  # fmt: skip
-        reached = self._milestones(tx, ctx, pending)
-        self._achievements.process(tx, ctx, pending, ())
+        reached = self._milestones(tx, referrer, at, at_text)
+        if self.publish_converted is not None:
+            self.publish_converted(
+                ReferralConverted(
+                    tx, referral.id, referrer, currency, amount, tuple(reached), at, at_text
+                )
+            )
         return ReferralConversion(self.get(referral.id), amount, tuple(reached))
 
-    def _milestones(self, tx: Tx, ctx: Context, pending: list[Signal]) -> list[MilestoneReward]:
+    def _milestones(self, tx: Tx, user: str, at: datetime, at_text: str) -> list[MilestoneReward]:
         """Pay every configured tier the referrer's converted referrals reach and not yet paid."""
-        user = ctx.user_id
         (converted,) = self._conn.execute(CONVERTED, (user,)).fetchone()
         reached: list[MilestoneReward] = []
         for tier in self._tiers:
@@ -399,23 +389,23 @@ class Referrals:
             cursor = self._conn.execute(
                 NEW_MILESTONE,
                 (user, tier.tier, tier.name, tier.referrals, self._currency, tier.points,
-                 tier.title, ctx.at_text),
+                 tier.title, at_text),
             )  # fmt: skip
             if cursor.rowcount != 1:
                 continue  # paid before
             if tier.points:
                 self._pay(
-                    tx, ctx, tier.points, self._currency, "referral_milestone",
+                    tx, user, tier.points, self._currency, "referral_milestone",
                     ("referral_milestone", tier.tier), f"referral_milestone:{user}:{tier.tier}",
-                    tier.name, pending,
+                    tier.name, at, at_text,
                 )  # fmt: skip
             if tier.title is not None:
-                self._items.grant_title(user, tier.title, f"referral:{tier.tier}", ctx.at_text)
+                self._items.grant_title(user, tier.title, f"referral:{tier.tier}", at_text)
             self._notifications.add(
                 tx, user, "referral_milestone", f"Referral milestone: {tier.name}",
                 {"tier": tier.tier, "referrals": tier.referrals, "points": tier.points,
                  "currency": self._currency, "title": tier.title},
-                ctx.at, ctx.at_text,
+                at, at_text,
             )  # fmt: skip
             reached.append(
                 MilestoneReward(
@@ -426,7 +416,7 @@ class Referrals:
                     self._currency,
                     tier.points,
                     tier.title,
-                    ctx.at,
+                    at,
                 )
             )
         return reached

@@ -46,9 +46,8 @@ from ..errors import (
     PurchaseRefused,
 )
 from ..models import Order, Reservation, ShopListing
-from ..progression.definitions import ShopItem, structure_shop_item
-from ..progression.streaks import FREEZE, Streaks
 from ..runtime.idempotency import Codec, Idempotency, json_codec
+from ..runtime.ports import StreakFreezes
 from ..storage.shop import (
     ALL_STOCK,
     BOUGHT,
@@ -75,10 +74,11 @@ from ..storage.shop import (
     USER_TITLES,
 )
 from ..storage.store import Store, Tx
-from .inventory import Items
+from .inventory import FREEZE, Items
 from .ledger import SHOP_ORDER, Ledger, Posting
 from .ratelimits import PURCHASE, RateLimits
 from .reservations import Reservations
+from .shop_items import ShopItem, structure_shop_item
 
 __all__ = ["Shop"]
 
@@ -137,7 +137,7 @@ class Shop:
         ledger: Ledger,
         reservations: Reservations,
         items: Items,
-        streaks: Streaks,
+        streaks: StreakFreezes,
         limits: RateLimits,
         idempotency: Idempotency,
         pm: pluggy.PluginManager,

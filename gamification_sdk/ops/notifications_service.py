@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from ..core.checks import check_limit
 from ..core.clock import to_text
 from ..core.validation import check_id, check_row_id
 from ..errors import InvalidInput
 from ..models import Notification
+from ..progression.profiles import Profiles
+from ..runtime.outbox import Notifications, check_preferences
 from ..runtime.runtime import Runtime
-from .notifications import Notifications, check_preferences
-
-if TYPE_CHECKING:
-    # Annotation only: a real import would close an ops <-> progression cycle.
-    from ..progression.profiles import Profiles
 
 __all__ = ["NotificationsService"]
 

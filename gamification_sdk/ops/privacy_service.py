@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from ..core.validation import check_at, check_id, check_key
 from ..errors import UnknownUser
 from ..models import UserDeletion
+from ..progression.profiles import Profiles
 from ..runtime.idempotency import Codec, fingerprint, json_codec
 from ..runtime.runtime import Runtime
 from ..storage.store import Tx
 from .privacy import Privacy as PrivacyData
-
-if TYPE_CHECKING:
-    # Annotation only: a real import would close an ops <-> progression cycle.
-    from ..progression.profiles import Profiles
 
 __all__ = ["PrivacyService"]
 

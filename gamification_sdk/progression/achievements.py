@@ -19,8 +19,8 @@ from ..economy.inventory import Items
 from ..economy.ledger import Ledger, Posting
 from ..errors import InvalidInput
 from ..models import AchievementStatus, Transaction, Unlock, XPAward
-from ..ops.notifications import Notifications
 from ..runtime.bus import AchievementUnlocked
+from ..runtime.outbox import Notifications
 from ..storage.achievements import (
     EVALUATION_PROFILE,
     LIFETIME_EARNED,

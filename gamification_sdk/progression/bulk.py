@@ -18,6 +18,8 @@ database and return the same results for random sequences of awards.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -85,6 +87,16 @@ class BulkXP:
         self.active = True
         self._plain = self._plain_engine()
         self._store.before_write = self._before_write
+
+    @contextmanager
+    def buffering(self) -> Iterator[None]:
+        """The outermost batch body: awards buffered, flushed at its end unless it raises."""
+        self.start()
+        try:
+            yield
+            self.flush()
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         """End of the batch body: whatever was not flushed is dropped with the batch."""

@@ -1,4 +1,5 @@
-"""Profile rows: creation on first write, and reading a user's level, balances and titles."""
+"""Profiles: a user's level, balances and titles, read over the user row (``runtime/users.py``
+creates it on first write)."""
 
 from __future__ import annotations
 
@@ -6,47 +7,21 @@ import sqlite3
 from datetime import datetime
 
 from ..config import Config
-from ..errors import UnknownUser
 from ..models import Balance, Profile
-from ..storage.profiles import (
-    BALANCES,
-    NEW_PROFILE,
-    PROFILE_EXISTS,
-    READ_PROFILE,
-    SET_TIMEZONE,
-    TITLES,
-)
+from ..runtime.users import UserRows
+from ..storage.profiles import BALANCES, READ_PROFILE, SET_TIMEZONE, TITLES
 from .levels import LevelTable
 
 __all__ = ["Profiles"]
 
 
-class Profiles:
+class Profiles(UserRows):
     def __init__(self, conn: sqlite3.Connection, config: Config, table: LevelTable) -> None:
-        self._conn = conn
-        self._config = config
+        super().__init__(conn, config)
         self._table = table
-
-    def ensure(self, user_id: str, at_text: str) -> None:
-        """Create the profile on first write, or raise ``UnknownUser`` when auto-create is off."""
-        if self._conn.execute(PROFILE_EXISTS, (user_id,)).fetchone() is None:
-            self.create(user_id, at_text)
-
-    def create(self, user_id: str, at_text: str) -> None:
-        """Create a profile known to be missing, if auto-create allows it."""
-        self.refuse_unknown(user_id)
-        self._conn.execute(NEW_PROFILE, (user_id, at_text, at_text))
-
-    def refuse_unknown(self, user_id: str) -> None:
-        """Raise ``UnknownUser`` for a missing profile when auto-create is off."""
-        if not self._config.auto_create_profiles:
-            raise UnknownUser(user_id)
 
     def set_timezone(self, user_id: str, timezone: str, at_text: str) -> None:
         self._conn.execute(SET_TIMEZONE, (timezone, at_text, user_id))
-
-    def exists(self, user_id: str) -> bool:
-        return self._conn.execute(PROFILE_EXISTS, (user_id,)).fetchone() is not None
 
     def balances(self, user_id: str) -> dict[str, Balance]:
         result = {}

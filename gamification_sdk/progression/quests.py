@@ -26,7 +26,7 @@ from ..errors import (
     QuestUnavailable,
 )
 from ..models import ObjectiveProgress, QuestBoard, QuestCompletion, QuestStatus
-from ..ops.notifications import Notifications
+from ..runtime.outbox import Notifications
 from ..storage.quests import (
     CLOSE_PERIODS,
     COMPLETED_EVER,

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..config import Config
 from ..core.clock import to_text
-from ..economy.inventory import Items
+from ..economy.inventory import FREEZE, Items
 from ..errors import InvalidInput
 from ..models import StreakStatus, SweepReport, XPAward
-from ..ops.notifications import Notifications
+from ..runtime.outbox import Notifications
 from ..storage.store import Store, Tx
 from ..storage.streaks import (
     ADD_REST_DAY,
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FREEZE", "Streaks", "walk"]
 
-FREEZE = "streak_freeze"
 ONE_DAY = timedelta(days=1)
 _AHEAD = timedelta(days=400)  # rest days can be planned up to a year ahead
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfoNotFoundError
 
@@ -12,9 +13,8 @@ from ..core.validation import check_at, check_id, check_text
 from ..economy.inventory import Items
 from ..errors import InvalidInput, NotFound
 from ..models import Inventory, Profile, Stats
-from ..ops.stats import user_stats
 from ..runtime.runtime import Runtime
-from .achievements import Achievements
+from .achievements import Achievements, Context
 from .metrics import zone
 from .profiles import Profiles
 from .streaks import Streaks
@@ -37,6 +37,7 @@ class UsersService:
         streaks: Streaks,
         items: Items,
         achievements: Achievements,
+        stats: Callable[[Context, int], Stats],
     ) -> None:
         self._rt = rt
         self._store = rt.store
@@ -44,6 +45,8 @@ class UsersService:
         self._streaks = streaks
         self._items = items
         self._achievements = achievements
+        # ops/stats.py, which reads across the capabilities from the layer above them.
+        self._stats = stats
 
     def get(self, user_id: str, *, at: datetime | None = None) -> Profile:
         """The user's level, XP, progress, prestige, balances, titles, time zone and streak."""
@@ -75,7 +78,7 @@ class UsersService:
         moment = self._rt.now()
         with self._store.read():
             ctx = self._achievements.context(user_id, moment, to_text(moment))
-            return user_stats(self._store.conn, self._profiles, self._achievements, ctx, days)
+            return self._stats(ctx, days)
 
     def inventory(self, user_id: str) -> Inventory:
         """Titles (and the equipped one) and items the user owns."""

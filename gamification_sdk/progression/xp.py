@@ -22,9 +22,9 @@ from ..core.validation import MAX_TOTAL
 from ..economy.ledger import Ledger, Posting
 from ..errors import InvalidInput, PrestigeUnavailable
 from ..models import AwardRequest, LevelUpReward, XPAward, XPBoost, XPEntry
-from ..ops.notifications import Notifications
 from ..runtime.bus import XPAwarded
 from ..runtime.idempotency import Codec
+from ..runtime.outbox import Notifications
 from ..runtime.plugins import BUILTIN_BOOSTS, run_vetoes
 from ..storage.store import Tx
 from ..storage.xp import (

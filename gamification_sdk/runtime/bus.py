@@ -17,12 +17,18 @@ from typing import Any, TypeVar
 
 import attrs
 
+from ..models import MilestoneReward, Transaction
+from ..storage.store import Tx
+
 __all__ = [
     "SUBSCRIBERS",
     "AchievementUnlocked",
     "Bus",
     "EventTracked",
+    "PointsAwarded",
     "PointsIssued",
+    "ReferralConverted",
+    "ReferralSignedUp",
     "XPAwarded",
 ]
 
@@ -52,6 +58,18 @@ class PointsIssued:
 
 
 @attrs.frozen(slots=True)
+class PointsAwarded:
+    """Points awarded directly (``g.award_points``), as ``transaction``; ``tx`` is the write
+    it happened in. Points a rule, a reward or a referral pays are not: whoever pays them
+    moves the badges they concern itself."""
+
+    tx: Tx
+    transaction: Transaction
+    at: datetime
+    at_text: str
+
+
+@attrs.frozen(slots=True)
 class AchievementUnlocked:
     """An achievement (or a tier, or a repeat of one) unlocked, worth ``points``."""
 
@@ -70,6 +88,38 @@ class EventTracked:
     value: float
     metadata: str | None
     at: datetime
+
+
+@attrs.frozen(slots=True)
+class ReferralSignedUp:
+    """A referral signed up and paid: ``referrer_points`` to the referrer, then
+    ``referred_points`` to the referred user, in ``currency`` (0: not paid). ``tx`` is the
+    write it happened in, for what the subscribers queue until the commit."""
+
+    tx: Tx
+    referral_id: int
+    referrer_id: str
+    referred_id: str
+    currency: str
+    referrer_points: int
+    referred_points: int
+    at: datetime
+    at_text: str
+
+
+@attrs.frozen(slots=True)
+class ReferralConverted:
+    """A referral converted: ``points`` paid to the referrer in ``currency`` (0: none), then
+    each milestone it reached paid in turn."""
+
+    tx: Tx
+    referral_id: int
+    referrer_id: str
+    currency: str
+    points: int
+    milestones: tuple[MilestoneReward, ...]
+    at: datetime
+    at_text: str
 
 
 E = TypeVar("E")

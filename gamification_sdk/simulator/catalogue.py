@@ -16,6 +16,7 @@ import attrs
 
 from ..config import Config
 from ..core.validation import check_text
+from ..economy.shop_items import ShopItem, structure_shop_item
 from ..engine import Gamification
 from ..errors import InvalidInput
 from ..progression.definitions import (
@@ -30,7 +31,6 @@ from ..progression.definitions import (
     Level,
     Max,
     PointsEarned,
-    ShopItem,
     Streak,
     Sum,
     TimeOfDay,
@@ -39,7 +39,6 @@ from ..progression.definitions import (
     structure_achievement,
     structure_quest,
     structure_rule,
-    structure_shop_item,
 )
 from ..storage.simulator import LIVE_DEFINITIONS
 

@@ -16,7 +16,7 @@ from ..economy.inventory import Items
 from ..economy.ledger import Ledger, Posting
 from ..errors import InvalidInput, UnknownBoard, UnknownGroup
 from ..models import Leaderboard, LeaderboardEntry, PeriodClose
-from ..ops.notifications import Notifications
+from ..runtime.outbox import Notifications
 from ..storage.leaderboards import (
     ARCHIVE_ROWS,
     ARCHIVED_GLOBAL,

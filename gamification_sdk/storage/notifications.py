@@ -1,4 +1,4 @@
-"""The statements of ops/notifications.py: the notifications outbox and users' preferences."""
+"""The statements of runtime/outbox.py: the notifications outbox and users' preferences."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The statements of progression/profiles.py: profile rows, a user's balances and titles."""
+"""The statements of runtime/users.py and progression/profiles.py: profile rows, a user's balances
+and titles."""
 
 from __future__ import annotations
 
