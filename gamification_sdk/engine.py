@@ -15,6 +15,7 @@ from .assembly import Parts
 from .config import Config
 from .core.clock import Clock, system_clock, to_text
 from .core.validation import check_at
+from .economy.ledger import KEY_HOME as LEDGER_KEY_HOME
 from .economy.points_service import PointsService
 from .economy.rate_limits_service import RateLimitsService
 from .economy.referrals_service import ReferralsService
@@ -89,7 +90,9 @@ class Gamification:
         self.clock = clock
         self.pm = pm
         self._store = store
-        self._rt = Runtime(store, clock, pm, Idempotency(store.conn, homes=(KEY_HOME,)), config)
+        self._rt = Runtime(
+            store, clock, pm, Idempotency(store.conn, homes=(KEY_HOME, LEDGER_KEY_HOME)), config
+        )
         self._rt.facade = self
         self._use(Parts(self._rt, config))
         # Through the current parts: rebuilt parts must not leave a stale listener behind.
