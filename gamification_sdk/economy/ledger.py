@@ -265,18 +265,17 @@ class Ledger:
             raise InvalidInput("amount", f"refused by the ledger's constraints ({exc})") from None
         return sides
 
-    def move_user(self, posting: Posting, leg: Leg, available: int) -> tuple[int, int] | None:
+    def move_user(
+        self, posting: Posting, amount: int, earned: int, spent: int, available: int
+    ) -> tuple[int, int] | None:
         """Move the user's leg of a credit or debit by owner and currency, without reading the
         account first: ``(account id, balance after)``, or None (nothing written) if the user
         has no account in this currency or less than ``available`` available."""
         try:
             row = self._conn.execute(
                 MOVE_USER,
-                (
-                    leg.amount, leg.held, leg.earned, leg.spent,
-                    posting.user_id, posting.currency, available,
-                ),
-            ).fetchone()  # fmt: skip
+                (amount, earned, spent, posting.user_id, posting.currency, available),
+            ).fetchone()
         except sqlite3.IntegrityError as exc:
             raise InvalidInput("amount", f"refused by the ledger's constraints ({exc})") from None
         return None if row is None else (row[0], row[1])
@@ -335,15 +334,14 @@ class Ledger:
             )  # fmt: skip
         # The user's account is moved first, found by owner and currency: an account that
         # exists (every award but a user's first in the currency) costs no SELECT.
-        leg = Leg(0, user, amount, earned=amount)
-        moved = self.move_user(posting, leg, 0)
+        moved = self.move_user(posting, amount, amount, 0, 0)
         if moved is None:
             self.open_user_account(user, posting.currency, posting.at_text)
-            moved = self.move_user(posting, leg, 0)
+            moved = self.move_user(posting, amount, amount, 0, 0)
             assert moved is not None
         account = moved[0]
         legs = (
-            attrs.evolve(leg, account_id=account),
+            Leg(account, user, amount, earned=amount),
             Leg(self._system[(ISSUANCE, posting.currency)], None, -amount),
         )
         result = self._post_and_view(tx, posting, legs, (account, user, None), user_leg=moved)
@@ -367,12 +365,11 @@ class Ledger:
             legs = (Leg(account[0], user, -amount, held=-release_held, spent=amount), sink)
             return self._post_and_view(tx, posting, legs, (account[0], user, None))
         # The balance check is the UPDATE's own condition: no SELECT of the account first.
-        leg = Leg(0, user, -amount, spent=amount)
-        moved = self.move_user(posting, leg, amount)
+        moved = self.move_user(posting, -amount, 0, amount, amount)
         if moved is None:
             self.require_available(user, posting.currency, amount)
             raise AssertionError("move_user refused an account with enough available")
-        legs = (attrs.evolve(leg, account_id=moved[0]), sink)
+        legs = (Leg(moved[0], user, -amount, spent=amount), sink)
         return self._post_and_view(tx, posting, legs, (moved[0], user, None), user_leg=moved)
 
     def transfer(self, tx: Tx, posting: Posting) -> Transaction:

@@ -26,11 +26,11 @@ MOVE = (
 )
 # The user's leg of a credit or debit, found by owner and currency rather than by id, so the
 # account needs no SELECT first: no row comes back if the account does not exist yet or (for
-# a debit, ?7 = the amount) holds less than ?7 available, and then nothing was written.
+# a debit, ?6 = the amount) holds less than ?7 available, and then nothing was written.
 MOVE_USER = (
-    "UPDATE accounts SET balance = balance + ?1, held = held + ?2, "
-    "lifetime_earned = lifetime_earned + ?3, lifetime_spent = lifetime_spent + ?4 "
-    "WHERE user_id = ?5 AND currency = ?6 AND balance - held >= ?7 RETURNING id, balance"
+    "UPDATE accounts SET balance = balance + ?1, lifetime_earned = lifetime_earned + ?2, "
+    "lifetime_spent = lifetime_spent + ?3 "
+    "WHERE user_id = ?4 AND currency = ?5 AND balance - held >= ?6 RETURNING id, balance"
 )
 # ``operation`` and ``fingerprint`` are set when the row keeps its call's key (KEY_HOME).
 NEW_TRANSACTION = (
