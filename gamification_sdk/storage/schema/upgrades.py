@@ -1,5 +1,6 @@
 """Migrations m012 on: readable views, keys in the XP log, stored configuration, tier numbers,
-hour counts, keys in ledger transactions. Append new migrations here (or in a new module imported last)."""
+hour counts, keys in ledger transactions. Append new migrations here (or in a new module
+imported last)."""
 
 from __future__ import annotations
 
