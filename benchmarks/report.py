@@ -98,10 +98,12 @@ WHY = {
     ),
     "award_points": (
         "double entry: raw sqlite3 doing only the writes the ledger's design requires (the "
-        "double-entry floor row) already runs below 0.5 of the baseline; the engine adds "
-        "validation, the idempotency registry row and the result"
+        "double-entry floor row) already runs below 0.5 of the baseline. Against the floor, "
+        "the engine runs 8 statements to its 7 (the key lookup, the store's data_version check) "
+        "and dirties about 6.6 WAL pages to its 4.4 (wider account and entry rows); validation, "
+        "the fingerprint and the result add Python"
     ),
-    "spend_points": "the same double-entry floor as award_points, plus the balance check",
+    "spend_points": "the same double-entry floor as award_points (the balance check is free)",
     "batch()": (
         "with the commit shared, what is left is each award's Python work (validation, the "
         "level lookup, the statements, the result object)"

@@ -17,6 +17,7 @@ import pluggy
 from .config import Config
 from .core.clock import Clock, to_text
 from .economy.inventory import Items
+from .economy.ledger import KEY_HOME as LEDGER_KEY_HOME
 from .economy.ledger import Ledger
 from .economy.points_service import PointsService
 from .economy.rate_limits_service import RateLimitsService
@@ -80,7 +81,9 @@ def new_runtime(
     store: Store, clock: Clock, pm: pluggy.PluginManager, config: Config, *, facade: object
 ) -> Runtime:
     """What every service of one engine shares; ``facade`` is what plugins get as ``engine=``."""
-    rt = Runtime(store, clock, pm, Idempotency(store.conn, homes=(KEY_HOME,)), config)
+    rt = Runtime(
+        store, clock, pm, Idempotency(store.conn, homes=(KEY_HOME, LEDGER_KEY_HOME)), config
+    )
     rt.facade = facade
     return rt
 

@@ -38,8 +38,9 @@ from ..storage import ledger as statements
 from ..storage.ledger import (
     ADD_REFUNDED,
     DELETED,
+    KEY_HOME,
     MOVE,
-    NEW_ENTRY,
+    MOVE_USER,
     NEW_SYSTEM_ACCOUNT,
     NEW_TRANSACTION,
     NEW_USER_ACCOUNT,
@@ -50,9 +51,11 @@ from ..storage.ledger import (
 )
 from ..storage.store import Tx
 
+# KEY_HOME (the statement that finds a key in a transaction row) is exported here too: the
+# engine hands it to Idempotency with the ledger.
 __all__ = [
-    "BATTLE_PASS", "CREDIT_TYPES", "ISSUANCE", "SHOP_ORDER", "SINK", "SPEND_TYPES", "Ledger",
-    "Leg", "Posting",
+    "BATTLE_PASS", "CREDIT_TYPES", "ISSUANCE", "KEY_HOME", "SHOP_ORDER", "SINK", "SPEND_TYPES",
+    "Ledger", "Leg", "Posting",
 ]  # fmt: skip
 
 ISSUANCE = "issuance"
@@ -96,6 +99,10 @@ def public_key(stored: str | None) -> str | None:
     return stored
 
 
+def _in_row(result: Transaction) -> bool:
+    return True
+
+
 @attrs.frozen
 class Leg:
     """One side of a posting (signed ``amount``); lifetime deltas keep earned - spent = balance."""
@@ -125,6 +132,10 @@ class Posting:
     metadata: str | None = None
     refund_of: int | None = None
     key: str | None = None
+    # A keyed call that keeps its key in this row (see KEY_HOME): its operation and the
+    # fingerprint of its arguments. None when the registry holds the key, or there is none.
+    operation: str | None = None
+    fingerprint: bytes | None = None
 
 
 class Ledger:
@@ -134,6 +145,9 @@ class Ledger:
         self._currencies = {c.name: c for c in config.currencies}
         self._system: dict[tuple[str, str], int] = {}
         self.codec: Codec[Transaction] = Codec(self._encode, self._decode)
+        # For writes whose posting carries the call's operation and fingerprint: the key is
+        # in the transaction row, so no idempotency_keys row is written.
+        self.keyed_codec: Codec[Transaction] = Codec(self._encode, self._decode, _in_row)
         # Points boards count what is issued to users (awards, bonuses and rewards): they
         # subscribe to PointsIssued when the parts are wired.
         self.publish_issued: Callable[[PointsIssued], None] | None = None
@@ -198,8 +212,14 @@ class Ledger:
 
     # -- posting --------------------------------------------------------------------------
 
-    def post(self, posting: Posting, legs: Sequence[Leg]) -> dict[int, tuple[int, int, int]]:
-        """Write one balanced transaction; returns account id -> (id, before, after)."""
+    def post(
+        self, posting: Posting, legs: Sequence[Leg], user_leg: tuple[int, int] | None = None
+    ) -> dict[int, tuple[int, int, int]]:
+        """Write one balanced transaction; returns account id -> (id, before, after).
+
+        ``user_leg``: ``(account id, balance after)`` of a first leg the caller already
+        moved (``move_user``), which this then only records.
+        """
         if sum(leg.amount for leg in legs) != 0:
             raise AssertionError(f"unbalanced posting {legs!r}")
         conn = self._conn
@@ -221,30 +241,55 @@ class Ledger:
                     posting.refund_of,
                     posting.key,
                     posting.at_text,
+                    posting.operation,
+                    posting.fingerprint,
                 ),
             )
             transaction_id = int(cursor.lastrowid or 0)
             sides = {}
+            values: list[object] = []
             for leg in legs:
-                (after,) = conn.execute(
-                    MOVE, (leg.amount, leg.held, leg.earned, leg.spent, leg.account_id)
-                ).fetchone()
+                if user_leg is not None and leg.account_id == user_leg[0]:
+                    after = user_leg[1]
+                else:
+                    (after,) = conn.execute(
+                        MOVE, (leg.amount, leg.held, leg.earned, leg.spent, leg.account_id)
+                    ).fetchone()
                 before = after - leg.amount
                 sides[leg.account_id] = (transaction_id, before, after)
-                conn.execute(
-                    NEW_ENTRY,
-                    (transaction_id, leg.account_id, leg.user_id, leg.amount, before, after),
-                )
+                values += (transaction_id, leg.account_id, leg.user_id, leg.amount, before, after)
+            # Every leg's entry in one statement: a statement costs about what its seek does.
+            conn.execute(statements.new_entries(len(legs)), values)
         except sqlite3.IntegrityError as exc:
             # The schema is the last line of defence (overflow, negative balance, held > balance).
             raise InvalidInput("amount", f"refused by the ledger's constraints ({exc})") from None
         return sides
 
+    def move_user(
+        self, posting: Posting, amount: int, earned: int, spent: int, available: int
+    ) -> tuple[int, int] | None:
+        """Move the user's leg of a credit or debit by owner and currency, without reading the
+        account first: ``(account id, balance after)``, or None (nothing written) if the user
+        has no account in this currency or less than ``available`` available."""
+        try:
+            row = self._conn.execute(
+                MOVE_USER,
+                (amount, earned, spent, posting.user_id, posting.currency, available),
+            ).fetchone()
+        except sqlite3.IntegrityError as exc:
+            raise InvalidInput("amount", f"refused by the ledger's constraints ({exc})") from None
+        return None if row is None else (row[0], row[1])
+
     def _post_and_view(
-        self, tx: Tx, posting: Posting, legs: Sequence[Leg], *views: tuple[int, str, str | None]
+        self,
+        tx: Tx,
+        posting: Posting,
+        legs: Sequence[Leg],
+        *views: tuple[int, str, str | None],
+        user_leg: tuple[int, int] | None = None,
     ) -> Transaction:
         """Post, then build and announce each user's side; returns the first side."""
-        sides = self.post(posting, legs)
+        sides = self.post(posting, legs, user_leg)
         results = []
         for account_id, user_id, counterparty in views:
             transaction_id, before, after = sides[account_id]
@@ -287,12 +332,19 @@ class Ledger:
                     reference=posting.reference,
                 )
             )  # fmt: skip
-        account = self.open_user_account(user, posting.currency, posting.at_text)
+        # The user's account is moved first, found by owner and currency: an account that
+        # exists (every award but a user's first in the currency) costs no SELECT.
+        moved = self.move_user(posting, amount, amount, 0, 0)
+        if moved is None:
+            self.open_user_account(user, posting.currency, posting.at_text)
+            moved = self.move_user(posting, amount, amount, 0, 0)
+            assert moved is not None
+        account = moved[0]
         legs = (
             Leg(account, user, amount, earned=amount),
             Leg(self._system[(ISSUANCE, posting.currency)], None, -amount),
         )
-        result = self._post_and_view(tx, posting, legs, (account, user, None))
+        result = self._post_and_view(tx, posting, legs, (account, user, None), user_leg=moved)
         if self.publish_issued is not None:
             self.publish_issued(PointsIssued(user, posting.currency, amount, posting.at))
         return result
@@ -307,13 +359,18 @@ class Ledger:
     ) -> Transaction:
         """Move a user's points to the sink (spending, purchases, committed reservations)."""
         user, amount = posting.user_id, posting.amount
-        if account is None:
-            account = self.require_available(user, posting.currency, amount)
-        legs = (
-            Leg(account[0], user, -amount, held=-release_held, spent=amount),
-            Leg(self._system[(SINK, posting.currency)], None, amount),
-        )
-        return self._post_and_view(tx, posting, legs, (account[0], user, None))
+        sink = Leg(self._system[(SINK, posting.currency)], None, amount)
+        assert account is not None or not release_held, "held points belong to a known account"
+        if account is not None:
+            legs = (Leg(account[0], user, -amount, held=-release_held, spent=amount), sink)
+            return self._post_and_view(tx, posting, legs, (account[0], user, None))
+        # The balance check is the UPDATE's own condition: no SELECT of the account first.
+        moved = self.move_user(posting, -amount, 0, amount, amount)
+        if moved is None:
+            self.require_available(user, posting.currency, amount)
+            raise AssertionError("move_user refused an account with enough available")
+        legs = (Leg(moved[0], user, -amount, spent=amount), sink)
+        return self._post_and_view(tx, posting, legs, (moved[0], user, None), user_leg=moved)
 
     def transfer(self, tx: Tx, posting: Posting) -> Transaction:
         """Move points from ``posting.user_id`` to ``posting.counterparty``."""

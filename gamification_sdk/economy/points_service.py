@@ -102,7 +102,7 @@ class PointsService:
                 "amount", f"{amount} is above {currency}'s max_award {cur.max_award}"
             )
         posting, key, digest = self._points_call(
-            CREDIT_TYPES, transaction_type, user_id, amount, currency, source,
+            "award_points", CREDIT_TYPES, transaction_type, user_id, amount, currency, source,
             idempotency_key, reference, description, metadata, at,
         )  # fmt: skip
 
@@ -114,11 +114,12 @@ class PointsService:
             return result
 
         return self._rt.write(
-            "award_points", key, digest, self._ledger.codec, posting.at_text, body
+            "award_points", key, digest, self._ledger.keyed_codec, posting.at_text, body
         )
 
     def _points_call(
         self,
+        operation: str,
         allowed_types: frozenset[str],
         transaction_type: str,
         user_id: str,
@@ -130,8 +131,11 @@ class PointsService:
         description: str | None,
         metadata: Any,
         at: datetime | None,
-    ) -> tuple[Posting, str | None, Callable[[], bytes]]:
-        """Check a one-user points call; returns its posting, key and fingerprint."""
+    ) -> tuple[Posting, str | None, Callable[[], bytes | None]]:
+        """Check a one-user points call; returns its posting, key and fingerprint.
+
+        A keyed call's posting carries ``operation`` and the fingerprint: the transaction row
+        keeps the key (``Ledger.keyed_codec``)."""
         check_id(user_id)
         check_amount(amount)
         check_text(source, "source", max_length=100)
@@ -144,17 +148,19 @@ class PointsService:
         text = optional_text(description, "description")
         meta = check_metadata(metadata)
         moment, at_text, explicit = self._rt.moment(at)
+        digest = (
+            None
+            if key is None
+            else fingerprint(
+                user_id, amount, currency, source, ref, text, meta, explicit, transaction_type
+            )
+        )
         posting = Posting(
             transaction_type, currency, amount, user_id, source, moment, at_text,
             reference=ref, description=text, metadata=meta, key=call_key(key),
+            operation=None if key is None else operation, fingerprint=digest,
         )  # fmt: skip
-        return (
-            posting,
-            key,
-            lambda: fingerprint(
-                user_id, amount, currency, source, ref, text, meta, explicit, transaction_type
-            ),
-        )
+        return posting, key, lambda: digest
 
     def spend(
         self,
@@ -173,7 +179,7 @@ class PointsService:
         """Spend available points; ``InsufficientFunds`` (and no write) if there are too few."""
         self._ledger.spendable(currency)
         posting, key, digest = self._points_call(
-            SPEND_TYPES, transaction_type, user_id, amount, currency, source,
+            "spend_points", SPEND_TYPES, transaction_type, user_id, amount, currency, source,
             idempotency_key, reference, description, metadata, at,
         )  # fmt: skip
         if transaction_type != "purchase":
@@ -181,7 +187,7 @@ class PointsService:
                 "spend_points",
                 key,
                 digest,
-                self._ledger.codec,
+                self._ledger.keyed_codec,
                 posting.at_text,
                 lambda tx: self._ledger.debit(tx, posting),
             )
@@ -194,7 +200,7 @@ class PointsService:
             return result
 
         return self._rt.write(
-            "spend_points", key, digest, self._ledger.codec, posting.at_text, purchase
+            "spend_points", key, digest, self._ledger.keyed_codec, posting.at_text, purchase
         )
 
     def transfer(
@@ -222,6 +228,9 @@ class PointsService:
         text = optional_text(description, "description")
         meta = check_metadata(metadata)
         moment, at_text, explicit = self._rt.moment(at)
+        digest = None if key is None else fingerprint(
+            from_user, to_user, amount, currency, source, text, meta, explicit
+        )  # fmt: skip
         posting = Posting(
             "transfer",
             currency,
@@ -234,12 +243,14 @@ class PointsService:
             description=text,
             metadata=meta,
             key=call_key(key),
+            operation=None if key is None else "transfer_points",
+            fingerprint=digest,
         )
         return self._rt.write(
             "transfer_points",
             key,
-            lambda: fingerprint(from_user, to_user, amount, currency, source, text, meta, explicit),
-            self._ledger.codec,
+            lambda: digest,
+            self._ledger.keyed_codec,
             at_text,
             lambda tx: self._ledger.transfer(tx, posting),
         )
@@ -263,6 +274,9 @@ class PointsService:
         key = check_key(idempotency_key)
         meta = check_metadata(metadata)
         moment, at_text, explicit = self._rt.moment(at)
+        digest = (
+            None if key is None else fingerprint(user_id, amount, currency, reason, meta, explicit)
+        )
         posting = Posting(
             "admin_adjustment",
             currency,
@@ -274,12 +288,14 @@ class PointsService:
             description=reason,
             metadata=meta,
             key=call_key(key),
+            operation=None if key is None else "adjust_points",
+            fingerprint=digest,
         )
         return self._rt.write(
             "adjust_points",
             key,
-            lambda: fingerprint(user_id, amount, currency, reason, meta, explicit),
-            self._ledger.codec,
+            lambda: digest,
+            self._ledger.keyed_codec,
             at_text,
             lambda tx: self._ledger.adjust(tx, posting, amount),
         )
@@ -306,6 +322,9 @@ class PointsService:
         text = optional_text(description, "description")
         key = check_key(idempotency_key)
         moment, at_text, explicit = self._rt.moment(at)
+        digest = (
+            None if key is None else fingerprint(transaction_id, amount, user_id, text, explicit)
+        )
 
         def body(tx: Tx) -> Transaction:
             owner, currency, size = self._ledger.refundable(transaction_id, amount, user_id)
@@ -320,14 +339,16 @@ class PointsService:
                 description=text,
                 refund_of=transaction_id,
                 key=call_key(key),
+                operation=None if key is None else "refund",
+                fingerprint=digest,
             )
             return self._ledger.refund(tx, posting)
 
         return self._rt.write(
             "refund",
             key,
-            lambda: fingerprint(transaction_id, amount, user_id, text, explicit),
-            self._ledger.codec,
+            lambda: digest,
+            self._ledger.keyed_codec,
             at_text,
             body,
         )

@@ -31,6 +31,7 @@ from ..storage.privacy import (
     ENTRIES,
     FORGET_CALL_KEYS,
     FORGET_KEYS,
+    FORGET_ROW_KEYS,
     HOLDS,
     KEYS_ABOUT,
     RENAME_KEY,
@@ -167,6 +168,7 @@ class Privacy:
         """
         conn = self._conn
         conn.execute(FORGET_CALL_KEYS, params)
+        conn.execute(FORGET_ROW_KEYS, params)
         user_id, pseudonym = params["user"], params["pseudonym"]
         renamed = [
             (_derived_key(key, user_id, pseudonym), tid)

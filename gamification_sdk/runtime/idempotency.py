@@ -11,8 +11,9 @@ rebuild from its own rows (XP awards, ledger transactions), a short reference, w
 keeps the hottest writes small.
 
 A write may keep its keys in its own rows instead (``homes``): keyed ``award_xp`` does, in
-the XP log, which saves the hottest keyed write a row. The lookup reads every home in one
-statement, so a key names one call whichever table holds it.
+the XP log, and keyed ledger calls (award, spend, transfer, adjust, refund) in their
+transaction row, which saves the hottest keyed writes a row each. The lookup reads every home
+in one statement, so a key names one call whichever table holds it.
 """
 
 from __future__ import annotations

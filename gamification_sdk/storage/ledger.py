@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from functools import cache
 from typing import Any
 
 __all__ = [
-    "ADD_REFUNDED", "DELETED", "MOVE", "NEW_ENTRY", "NEW_SYSTEM_ACCOUNT", "NEW_TRANSACTION",
-    "NEW_USER_ACCOUNT", "SIDE", "SYSTEM_ACCOUNT", "TRANSACTION", "USER_ACCOUNT", "account_ids",
-    "history", "totals",
+    "ADD_REFUNDED", "DELETED", "KEY_HOME", "MOVE", "MOVE_USER", "NEW_SYSTEM_ACCOUNT",
+    "NEW_TRANSACTION", "NEW_USER_ACCOUNT", "SIDE", "SYSTEM_ACCOUNT", "TRANSACTION",
+    "USER_ACCOUNT", "account_ids", "history", "new_entries", "totals",
 ]  # fmt: skip
 
 USER_ACCOUNT = "SELECT id, balance, held FROM accounts WHERE user_id = ? AND currency = ?"
@@ -23,15 +24,32 @@ MOVE = (
     "lifetime_earned = lifetime_earned + ?, lifetime_spent = lifetime_spent + ? "
     "WHERE id = ? RETURNING balance"
 )
+# The user's leg of a credit or debit, found by owner and currency rather than by id, so the
+# account needs no SELECT first: no row comes back if the account does not exist yet or (for
+# a debit, ?6 = the amount) holds less than ?7 available, and then nothing was written.
+MOVE_USER = (
+    "UPDATE accounts SET balance = balance + ?1, lifetime_earned = lifetime_earned + ?2, "
+    "lifetime_spent = lifetime_spent + ?3 "
+    "WHERE user_id = ?4 AND currency = ?5 AND balance - held >= ?6 RETURNING id, balance"
+)
+# ``operation`` and ``fingerprint`` are set when the row keeps its call's key (KEY_HOME).
 NEW_TRANSACTION = (
     "INSERT INTO transactions (type, currency, amount, user_id, counterparty_id, source, "
     "reference_type, reference_id, description, metadata, refund_of, idempotency_key, "
-    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "created_at, operation, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-NEW_ENTRY = (
+# Where a keyed ledger write keeps its key: its own transaction row (see Idempotency's homes),
+# found through the UNIQUE index on idempotency_key. Rows without a fingerprint name a key
+# the registry holds (older files, derived keys, writes that store a fuller result).
+KEY_HOME = (
+    "SELECT operation, fingerprint, json_array(user_id, id) FROM transactions "
+    "WHERE idempotency_key = 'call:' || ?1 AND fingerprint IS NOT NULL"
+)
+_NEW_ENTRIES = (
     "INSERT INTO entries (transaction_id, account_id, user_id, amount, balance_before, "
-    "balance_after) VALUES (?, ?, ?, ?, ?, ?)"
+    "balance_after) VALUES "
 )
+_ENTRY_VALUES = "(?, ?, ?, ?, ?, ?)"
 TRANSACTION = (
     "SELECT id, type, currency, amount, user_id, counterparty_id, source, reference_type, "
     "reference_id, description, metadata, refund_of, refunded, idempotency_key, created_at "
@@ -63,6 +81,12 @@ _OF_CURRENCY = " AND currency = ?"
 _ALL_TOTALS = _TOTALS + " ORDER BY currency"
 _CURRENCY_TOTALS = _TOTALS + _OF_CURRENCY + " ORDER BY currency"
 _CURRENCY_ACCOUNT_IDS = _ACCOUNT_IDS + _OF_CURRENCY
+
+
+@cache
+def new_entries(count: int) -> str:
+    """One INSERT of ``count`` entries (a posting's legs): one statement, not one per leg."""
+    return _NEW_ENTRIES + ", ".join([_ENTRY_VALUES] * count)
 
 
 def totals(conn: sqlite3.Connection, user_id: str, currency: str | None) -> list[Any]:

@@ -9,6 +9,7 @@ __all__ = [
     "ENTRIES",
     "FORGET_CALL_KEYS",
     "FORGET_KEYS",
+    "FORGET_ROW_KEYS",
     "HOLDS",
     "KEYS_ABOUT",
     "RENAME_KEY",
@@ -65,6 +66,12 @@ TOMBSTONE = "INSERT INTO deleted_users (pseudonym, deleted_at) VALUES (?, ?)"
 FORGET_CALL_KEYS = (
     "UPDATE transactions SET idempotency_key = NULL WHERE idempotency_key IN "
     "(SELECT 'call:' || key FROM idempotency_keys WHERE instr(result, :quoted) > 0)"
+)
+# Keys kept in the user's own transaction rows (a keyed award, spend, transfer...: m017): the
+# same calls whose registry results name the user, forgotten the same way.
+FORGET_ROW_KEYS = (
+    "UPDATE transactions SET idempotency_key = NULL, operation = NULL, fingerprint = NULL "
+    "WHERE user_id = :user AND fingerprint IS NOT NULL"
 )
 USER_KEYS = (
     "SELECT id, idempotency_key FROM transactions "

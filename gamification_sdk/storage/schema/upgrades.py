@@ -1,5 +1,6 @@
 """Migrations m012 on: readable views, keys in the XP log, stored configuration, tier numbers,
-hour counts. Append new migrations here (or in a new module imported last)."""
+hour counts, keys in ledger transactions. Append new migrations here (or in a new module
+imported last)."""
 
 from __future__ import annotations
 
@@ -143,5 +144,22 @@ def m016_metric_hours(db: Any) -> None:
             sum NUMERIC NOT NULL DEFAULT 0,
             PRIMARY KEY (user_id, event, hour)
         ) WITHOUT ROWID
+        """,
+    )
+
+
+@migrations()
+def m017_ledger_keys(db: Any) -> None:
+    # A keyed ledger write (award, spend, transfer, adjust, refund) keeps its key in its own
+    # transaction row, as keyed award_xp does in its log row (m013): the operation and the
+    # fingerprint of the call's arguments next to the ``call:<key>`` the row already holds,
+    # unique by the existing UNIQUE on idempotency_key. That is one row and one B-tree page
+    # fewer per keyed write than a row in idempotency_keys. Older writes' keys stay in
+    # idempotency_keys, and the lookup reads both, so the key namespace stays one.
+    _script(
+        db,
+        """
+        ALTER TABLE transactions ADD COLUMN operation TEXT;
+        ALTER TABLE transactions ADD COLUMN fingerprint BLOB
         """,
     )
