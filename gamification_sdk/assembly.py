@@ -169,6 +169,8 @@ class Parts:
                 lambda e: boards.on_event(e.user_id, e.event, e.value, e.metadata, e.at),
             )
         self.xp.publish_xp = bus.publisher(XPAwarded)
+        if bus.subscribers(XPAwarded) == ["boards"]:
+            self.xp.boards_only = lambda adds: boards.add_many("xp", adds)
         self.ledger.publish_issued = bus.publisher(PointsIssued)
         self.achievements.publish_unlocked = bus.publisher(AchievementUnlocked)
         self.tracker.publish_tracked = bus.publisher(EventTracked)

@@ -297,6 +297,44 @@ class Boards:
             # A few thousand rows off the log's oldest pages, once in a while, in this write.
             self._conn.execute(PRUNE_LOG, (LOG_WINDOW,))
 
+    def add_many(self, source: str, adds: list[tuple[str, int, datetime]]) -> None:
+        """What ``add`` does for each ``(user, delta, at)``, written as one upsert per user
+        and set of periods (a batch's buffered awards): sums and the latest moment are what
+        the awards one by one would leave, and the log gets one change per row."""
+        boards = self._by_source.get(source)
+        if not boards:
+            return
+        totals: dict[tuple[str, tuple[int, ...]], list[int]] = {}
+        for user_id, delta, at in adds:
+            if not delta:
+                continue
+            ids: list[int] = []
+            for board in boards:
+                periods = board.calendar.at(at)
+                for kind in board.config.periods:
+                    period = periods.get(kind)
+                    if period is not None:
+                        ids.append(self.period_id(board.config.key, period))
+            if not ids:
+                continue
+            found = totals.get((user_id, tuple(ids)))
+            if found is None:
+                totals[(user_id, tuple(ids))] = [delta, micros(at)]
+            else:
+                found[0] += delta
+                found[1] = max(found[1], micros(at))
+        visibility, on_global = self._defaults
+        by_size: dict[int, list[tuple[object, ...]]] = {}
+        for (user_id, ids_of), (delta, reached) in totals.items():
+            by_size.setdefault(len(ids_of), []).append(
+                (user_id, delta, reached, visibility, on_global, *ids_of)
+            )
+        for size, params in by_size.items():
+            sql = self._upserts.get(size)
+            if sql is None:
+                sql = self._upserts[size] = upsert_sql(size)
+            self._conn.executemany(sql, params)
+
     def set_listed(self, user_id: str, listed: bool) -> None:
         """Move the user onto, or off, every open period's global order (the log says so)."""
         self._conn.execute(SET_LISTED, (int(listed), user_id))
