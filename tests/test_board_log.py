@@ -187,6 +187,8 @@ def test_property_order_keeps_board_order_with_any_score_and_user_id(
         )
         assert order.entries(0, 100) == ordered
         assert len(order) == len(ordered)
+        # Built in one go from the rows in any order, it holds the same.
+        assert Order(reversed(ordered), 2).entries(0, 100) == ordered
         for i, (u, s, r) in enumerate(ordered):
             assert order.index(u, s, r) == i
             assert order.higher(s) == sum(1 for e in ordered if e[1] > s)

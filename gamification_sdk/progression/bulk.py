@@ -124,6 +124,7 @@ class BulkXP:
                 not self.active
                 or not self._plain
                 or store.nested
+                or store.doomed  # the statement path refuses it with BatchAborted
                 or "xp" in self._achievements.catalogue.watched
             ):
                 return None
