@@ -57,9 +57,7 @@ def check_engine(g: Gamification, expected: list[tuple[int, str, float]], period
         entry = g.boards.rank(user, "xp", period=period)
         assert entry is not None and (entry.rank, entry.position) == (rank, at + 1)
         around = g.boards.around(user, "xp", period=period, n=2).entries
-        assert [(e.rank, e.user_id, e.score) for e in around] == expected[
-            max(0, at - 2) : at + 3
-        ]
+        assert [(e.rank, e.user_id, e.score) for e in around] == expected[max(0, at - 2) : at + 3]
 
 
 ops = st.lists(
@@ -93,8 +91,7 @@ def test_property_ranks_pages_and_around_from_several_engines_equal_a_brute_forc
     db = tmp_path_factory.mktemp("board") / "board.db"
     clock = FakeClock(START)
     engines = [
-        Gamification.open(db, config=PUBLIC, clock=clock, load_entrypoints=False)
-        for _ in range(3)
+        Gamification.open(db, config=PUBLIC, clock=clock, load_entrypoints=False) for _ in range(3)
     ]
     try:
         for engine_no, user_no, xp, action in ops:

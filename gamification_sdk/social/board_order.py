@@ -93,7 +93,9 @@ class Order:
             return (-score, reached, user_id)
         bits = 8 * self._width
         uid = int.from_bytes(user_id.encode().ljust(self._width, b"\0"), "big")
-        return ((-int(score)) << (_REACHED_BITS + bits)) + ((reached + _REACHED_OFFSET) << bits) + uid
+        return (
+            ((-int(score)) << (_REACHED_BITS + bits)) + ((reached + _REACHED_OFFSET) << bits) + uid
+        )
 
     def _floor(self, score: float) -> Key:
         """The smallest key any entry with ``score`` can have: entries before it score higher."""

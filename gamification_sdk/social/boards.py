@@ -253,7 +253,10 @@ class Boards:
         and the orders if a read inside the write applied log rows that are now gone."""
         self._ids.clear()
         if self._orders:
-            (top,) = self._conn.execute(LOG_TOP).fetchone()
+            try:
+                (top,) = self._conn.execute(LOG_TOP).fetchone()
+            except sqlite3.Error:  # the connection failed with the write: start over
+                top = -1
             if top < self._seq:
                 self._orders.clear()
                 self._seq = 0

@@ -126,8 +126,7 @@ BACKFILL_SCORES = (
 SET_LISTED = "UPDATE lb_scores SET listed = ?1 WHERE user_id = ?2 AND listed != ?1"
 # Who is listed, from each profile now (the defaults bound as ?1 and ?2).
 RELIST_PERIOD = (
-    f"UPDATE lb_scores SET listed = {_listed('lb_scores.user_id', '?1', '?2')} "
-    "WHERE period_id = ?3"
+    f"UPDATE lb_scores SET listed = {_listed('lb_scores.user_id', '?1', '?2')} WHERE period_id = ?3"
 )
 
 # -- backfill: a board added to an engine in use starts with what its users already did --------
