@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
 import pytest
 from conftest import START
 from hypothesis import HealthCheck, given, settings
@@ -53,7 +54,7 @@ def check_engine(g: Gamification, expected: list[tuple[int, str, float]], period
     assert page.total == len(expected)
     top = g.boards.get("xp", period=period, limit=3, offset=2)
     assert [(e.rank, e.user_id, e.score) for e in top.entries] == expected[2:5]
-    for at, (rank, user, score) in enumerate(expected):
+    for at, (rank, user, _) in enumerate(expected):
         entry = g.boards.rank(user, "xp", period=period)
         assert entry is not None and (entry.rank, entry.position) == (rank, at + 1)
         around = g.boards.around(user, "xp", period=period, n=2).entries

@@ -3,12 +3,12 @@
 In a batch the commit is shared, so what is left of each award is its statements: a key
 lookup, the profile read, the log INSERT (which holds the key) and the profile UPDATE. A plain
 award (no veto or multiplier plugin, no boost or prestige, no battle pass or achievement
-following XP, no level crossed; boards following XP are fine: their additions are
-buffered too and written together, per user and period, see ``Boards.add_many``) needs none of those writes at once: its result
-follows from the user's state, which this buffer keeps. So it validates and answers at
-once, exactly as the statement path would, and its rows wait here. They are written, in
-one ``executemany`` per table, before anything else touches the database: the next write
-or read of the engine (``Store.pending``), a level-up, or the batch's commit. A rolled-back
+following XP, no level crossed; boards following XP are fine: their additions are buffered
+too and written together, per user and period, see ``Boards.add_many``) needs none of those
+writes at once: its result follows from the user's state, which this buffer keeps. So it
+validates and answers at once, exactly as the statement path would, and its rows wait here.
+They are written, in one ``executemany`` per table, before anything else touches the
+database: the next write or read of the engine (``Store.pending``), a level-up, or the batch's commit. A rolled-back
 batch drops them with everything else.
 
 Any award that is not plain goes the usual way, after the buffer is written, so the two

@@ -23,6 +23,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterable
 from itertools import islice
+from typing import Any
 
 __all__ = ["Order"]
 
@@ -30,7 +31,8 @@ _REACHED_BITS = 64
 _REACHED_OFFSET = 2**62  # reached can be before 1970: keep its field non-negative
 _FIRST_WIDTH = 16  # bytes of user id the int keys make room for at first
 
-Key = int | tuple[float, int, str]
+# An int, or a (-score, reached, user_id) tuple: never both in one order, so typed loosely.
+Key = Any
 Entry = tuple[str, float, int]  # (user_id, score, reached)
 
 
@@ -52,7 +54,7 @@ class Order:
             self._encode(batch)
         keys = [key for piece in self._chunks for key in piece]
         self._chunks = []
-        keys.sort()  # type: ignore[arg-type]  (all ints or all tuples)
+        keys.sort()  # all ints or all tuples
         self._chunks = [keys[i : i + load] for i in range(0, len(keys), load)]
         self._maxes = [chunk[-1] for chunk in self._chunks]
         self._lens = [len(chunk) for chunk in self._chunks]
@@ -64,21 +66,21 @@ class Order:
         they fit the int keys (the build of a million users spends most of its time here)."""
         width = self._width
         encoded = [user_id.encode() for user_id, _, _ in batch]
-        if self._ints and all(type(row[1]) is int for row in batch):
-            if max(map(len, encoded)) <= width:
-                bits = 8 * width
-                high = _REACHED_BITS + bits
-                offset = _REACHED_OFFSET
-                pad, number = bytes.ljust, int.from_bytes
-                self._chunks.append(
-                    [
-                        ((-score) << high)
-                        + ((reached + offset) << bits)
-                        + number(pad(uid, width, b"\0"), "big")
-                        for uid, (_, score, reached) in zip(encoded, batch, strict=True)
-                    ]
-                )
-                return
+        fits = self._ints and max(map(len, encoded)) <= width
+        if fits and all(type(row[1]) is int for row in batch):
+            bits = 8 * width
+            high = _REACHED_BITS + bits
+            offset = _REACHED_OFFSET
+            pad, number = bytes.ljust, int.from_bytes
+            self._chunks.append(
+                [
+                    ((-int(score)) << high)
+                    + ((reached + offset) << bits)
+                    + number(pad(uid, width, b"\0"), "big")
+                    for uid, (_, score, reached) in zip(encoded, batch, strict=True)
+                ]
+            )
+            return
         piece: list[Key] = []
         self._chunks.append(piece)
         for user_id, score, reached in batch:
@@ -100,7 +102,7 @@ class Order:
     def _floor(self, score: float) -> Key:
         """The smallest key any entry with ``score`` can have: entries before it score higher."""
         if not self._ints:
-            return (-score,)  # type: ignore[return-value]  (shorter tuples sort first)
+            return (-score,)  # shorter tuples sort first: before every entry with score
         return (-int(score)) << (_REACHED_BITS + 8 * self._width)
 
     def _entry(self, key: Key) -> Entry:
@@ -145,13 +147,13 @@ class Order:
             maxes.append(key)
             self._lens.append(1)
             return
-        at = bisect_left(maxes, key)  # type: ignore[arg-type]
+        at = bisect_left(maxes, key)
         if at == len(maxes):
             at -= 1
             chunks[at].append(key)
             maxes[at] = key
         else:
-            insort(chunks[at], key)  # type: ignore[type-var]
+            insort(chunks[at], key)
         self._lens[at] += 1
         if self._lens[at] > 2 * self._load:
             chunk = chunks[at]
@@ -165,9 +167,9 @@ class Order:
         if not self._fits(user_id, score):
             self._rekey(user_id, score)
         key = self._key(user_id, score, reached)
-        at = bisect_left(self._maxes, key)  # type: ignore[arg-type]
+        at = bisect_left(self._maxes, key)
         chunk = self._chunks[at]
-        i = bisect_left(chunk, key)  # type: ignore[arg-type]
+        i = bisect_left(chunk, key)
         if chunk[i] != key:
             raise LookupError(f"{user_id!r} is not in the order with {score!r}, {reached!r}")
         del chunk[i]
@@ -183,10 +185,10 @@ class Order:
         return sum(self._lens)
 
     def _position(self, key: Key) -> int:
-        at = bisect_left(self._maxes, key)  # type: ignore[arg-type]
+        at = bisect_left(self._maxes, key)
         if at == len(self._maxes):
             return len(self)
-        return sum(self._lens[:at]) + bisect_left(self._chunks[at], key)  # type: ignore[arg-type]
+        return sum(self._lens[:at]) + bisect_left(self._chunks[at], key)
 
     def higher(self, score: float) -> int:
         """How many entries score more than ``score``: the competition rank is this + 1."""
