@@ -8,8 +8,8 @@ too and written together, per user and period, see ``Boards.add_many``) needs no
 writes at once: its result follows from the user's state, which this buffer keeps. So it
 validates and answers at once, exactly as the statement path would, and its rows wait here.
 They are written, in one ``executemany`` per table, before anything else touches the
-database: the next write or read of the engine (``Store.pending``), a level-up, or the batch's commit. A rolled-back
-batch drops them with everything else.
+database: the next write or read of the engine (``Store.pending``), a level-up, or the
+batch's commit. A rolled-back batch drops them with everything else.
 
 Any award that is not plain goes the usual way, after the buffer is written, so the two
 paths never see different states. ``tests/test_bulk.py`` checks that both leave the same
