@@ -29,7 +29,7 @@ __all__ = ["Order"]
 
 _REACHED_BITS = 64
 _REACHED_OFFSET = 2**62  # reached can be before 1970: keep its field non-negative
-_FIRST_WIDTH = 16  # bytes of user id the int keys make room for at first
+_FIRST_WIDTH = 16  # bytes of user id an empty order's int keys make room for
 
 # An int, or a (-score, reached, user_id) tuple: never both in one order, so typed loosely.
 Key = Any
@@ -64,8 +64,10 @@ class Order:
     def _encode(self, batch: list[Entry]) -> None:
         """Add the keys of ``batch`` to the pieces being built; in one comprehension while
         they fit the int keys (the build of a million users spends most of its time here)."""
-        width = self._width
         encoded = [user_id.encode() for user_id, _, _ in batch]
+        if not self._chunks:  # the first batch: as wide as its ids (a byte saved is 1 MB)
+            self._width = max(1, *map(len, encoded))
+        width = self._width
         fits = self._ints and max(map(len, encoded)) <= width
         if fits and all(type(row[1]) is int for row in batch):
             bits = 8 * width

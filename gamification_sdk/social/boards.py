@@ -40,6 +40,7 @@ from ..errors import InvalidInput
 from ..models import ScoredEvent
 from ..storage.boards import (
     BACKFILL_SCORES,
+    CACHE_SIZE,
     DELETE_PERIOD_SCORES,
     LISTED_SCORES,
     LOG_FROM,
@@ -60,6 +61,7 @@ from ..storage.boards import (
     SET_LISTED,
     STORED_BOARDS,
     backfill_query,
+    cache_size_sql,
     drop_temp_trigger,
     temp_triggers,
     upsert_sql,
@@ -73,6 +75,8 @@ __all__ = ["BLOCK", "Boards", "Row", "micros"]
 BLOCK = 1000
 # Log rows kept behind the newest: a process that fell further behind builds again.
 LOG_WINDOW = 200_000
+# KiB of page cache while a period's order is built (the connection's own is restored after).
+BUILD_CACHE_KIB = 2048
 # Awards of this process between two prunings of the log.
 PRUNE_EVERY = 2048
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -402,8 +406,16 @@ class Boards:
         if not self._orders:
             (self._seq,) = self._conn.execute(LOG_TOP).fetchone()
         # In the same snapshot as the log position: no change is missed or applied twice.
-        rows = self._conn.execute(LISTED_SCORES, (period_id,))
-        found = self._orders[period_id] = Order(rows, BLOCK)
+        # The scan reads every score page once: through a small page cache, so a million
+        # users' pages do not stay resident beside the order built from them.
+        execute = self._conn.execute
+        (cache,) = execute(CACHE_SIZE).fetchone()
+        execute(cache_size_sql(-BUILD_CACHE_KIB))
+        try:
+            found = Order(execute(LISTED_SCORES, (period_id,)), BLOCK)
+        finally:
+            execute(cache_size_sql(cache))
+        self._orders[period_id] = found
         return found
 
     def row(self, period_id: int, user_id: str) -> tuple[float, int, int] | None:

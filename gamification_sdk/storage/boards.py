@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "BACKFILL_SCORES",
+    "CACHE_SIZE",
     "DELETE_PERIOD_SCORES",
     "LISTED_SCORES",
     "LOG_FROM",
@@ -24,6 +25,7 @@ __all__ = [
     "SET_LISTED",
     "STORED_BOARDS",
     "backfill_query",
+    "cache_size_sql",
     "drop_temp_trigger",
     "temp_triggers",
     "upsert_sql",
@@ -107,6 +109,13 @@ PRUNE_LOG = "DELETE FROM lb_log WHERE seq < (SELECT MAX(seq) FROM lb_log) - ?"
 # (clustered by user), read once per process and period.
 LISTED_SCORES = "SELECT user_id, score, reached FROM lb_scores WHERE period_id = ? AND listed = 1"
 PERIODS_OF_USER = "SELECT DISTINCT period_id FROM lb_scores WHERE user_id = ?"
+CACHE_SIZE = "PRAGMA cache_size"
+
+
+def cache_size_sql(size: int) -> str:
+    """Set this connection's page cache (``size`` as PRAGMA cache_size takes it)."""
+    return f"PRAGMA cache_size = {int(size)}"
+
 
 # -- setting boards up ----------------------------------------------------------------------
 
