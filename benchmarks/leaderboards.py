@@ -285,15 +285,18 @@ def raw_floor(path: Path, users: int, count: int) -> dict[str, float]:
         execute("COMMIT")
 
     out: dict[str, float] = {}
-    for label, call in (("floor none", plain), ("floor indexed", indexed),
-                        ("floor logged", logged), ("floor none2", plain),
-                        ("floor indexed2", indexed), ("floor logged2", logged)):  # fmt: skip
-        rounds(rnd, users, count, label, call, out)
+    for suffix in SUFFIXES:
+        for label, call in (("floor none", plain), ("floor indexed", indexed),
+                            ("floor logged", logged)):  # fmt: skip
+            rounds(rnd, users, count, label + suffix, call, out)
     conn.close()
     return out
 
 
 Award = Callable[[str, int, int, int], object]  # (user, amount, round, index)
+# Each variant of the awards runs this many times, alternating with the others: the machine
+# is shared, and its noise should hit every variant alike.
+SUFFIXES = ("", "2", "3", "4")
 
 
 def rounds(
@@ -318,8 +321,9 @@ def _awards(path: Path, bare: Path, users: int, count: int) -> dict[str, float]:
     out: dict[str, float] = {}
     rnd = random.Random(13)
     run = time.time_ns()  # keys unique to this run
-    for label, cfg, where in (("none", NO_BOARDS, bare), ("boards", config(), path),
-                              ("none2", NO_BOARDS, bare), ("boards2", config(), path)):  # fmt: skip
+    variants = (("none", NO_BOARDS, bare), ("boards", config(), path))
+    runs = [(name + suffix, cfg, where) for suffix in SUFFIXES for name, cfg, where in variants]
+    for label, cfg, where in runs:
         g = Gamification.open(where, config=cfg, clock=FakeClock(NOW), load_entrypoints=False)
 
         def award(user: str, amount: int, round_no: int, i: int) -> object:
@@ -334,13 +338,14 @@ def _awards(path: Path, bare: Path, users: int, count: int) -> dict[str, float]:
 def upkeep(
     found: dict[str, Any], phase: str, prefix: str = "", kept_label: str = ""
 ) -> tuple[float, float]:
-    """µs per award_xp with no board and with the four periods kept, both runs averaged
+    """µs per award_xp with no board and with the four periods kept, the median of the
+    interleaved runs
     (``prefix="floor "``: the raw floor's awards, with no board and with the plain index,
     or ``kept_label="logged"``: with the engine's design, score rows and a change log;
     ``prefix="small "``: the same on the small board)."""
     kept_label = kept_label or ("indexed" if "floor" in prefix else "boards")
-    none = (found[f"{prefix}none:{phase}"] + found[f"{prefix}none2:{phase}"]) / 2
-    kept = (found[f"{prefix}{kept_label}:{phase}"] + found[f"{prefix}{kept_label}2:{phase}"]) / 2
+    none = statistics.median(found[f"{prefix}none{suffix}:{phase}"] for suffix in SUFFIXES)
+    kept = statistics.median(found[f"{prefix}{kept_label}{suffix}:{phase}"] for suffix in SUFFIXES)
     return none, kept
 
 
