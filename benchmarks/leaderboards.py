@@ -245,6 +245,40 @@ _FLOOR_LOGGED = (
     "(?1, 4, ?2, ?3) ON CONFLICT DO UPDATE SET score = score + excluded.score, "
     "reached = excluded.reached"
 )
+# Two other layouts, to show where the floor is. "wide": one row per user and board with the
+# four periods side by side (score, reached, period key) and one change row per award.
+# "profile": the four periods in columns of the profile row the award already rewrites,
+# and one change row: no page beyond the award's own but the log's last.
+_FLOOR_OTHER_SCHEMA = (
+    "CREATE TABLE floor_wide (user_id TEXT NOT NULL, board TEXT NOT NULL, s0, r0, s1, r1, k1, "
+    "s2, r2, k2, s3, r3, k3, PRIMARY KEY (user_id, board)) WITHOUT ROWID",
+    "INSERT INTO floor_wide SELECT user_id, 'xp', xp, 0, 0, 0, 'd', 0, 0, 'w', 0, 0, 'm' "
+    "FROM profiles",
+    "CREATE TABLE floor_wide_changes (seq INTEGER PRIMARY KEY, user_id TEXT, old, new)",
+    "CREATE TEMP TRIGGER floor_wide_logged AFTER UPDATE ON main.floor_wide BEGIN "
+    "INSERT INTO floor_wide_changes (user_id, old, new) VALUES (new.user_id, "
+    "json_array(old.s0, old.r0, old.s1, old.r1, old.s2, old.r2, old.s3, old.r3), "
+    "json_array(new.s0, new.r0, new.s1, new.r1, new.s2, new.r2, new.s3, new.r3)); END",
+    "ALTER TABLE profiles ADD COLUMN floor_b0 INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE profiles ADD COLUMN floor_b1 INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE profiles ADD COLUMN floor_b2 INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE profiles ADD COLUMN floor_b3 INTEGER NOT NULL DEFAULT 0",
+)
+_FLOOR_WIDE = (
+    "UPDATE floor_wide SET s0 = s0 + ?2, r0 = ?3, "
+    "s1 = CASE WHEN k1 = 'd' THEN s1 + ?2 ELSE ?2 END, r1 = ?3, k1 = 'd', "
+    "s2 = CASE WHEN k2 = 'w' THEN s2 + ?2 ELSE ?2 END, r2 = ?3, k2 = 'w', "
+    "s3 = CASE WHEN k3 = 'm' THEN s3 + ?2 ELSE ?2 END, r3 = ?3, k3 = 'm' "
+    "WHERE user_id = ?1 AND board = 'xp'"
+)
+_FLOOR_PROFILE = (
+    "UPDATE profiles SET xp = xp + ?2, floor_b0 = floor_b0 + ?2, floor_b1 = floor_b1 + ?2, "
+    "floor_b2 = floor_b2 + ?2, floor_b3 = floor_b3 + ?2 WHERE user_id = ?1"
+)
+_FLOOR_PROFILE_CHANGE = (
+    "INSERT INTO floor_changes (period, user_id, old_score, old_reached, score, reached) "
+    "VALUES (0, ?, 0, 0, ?, ?)"
+)
 _FLOOR_SCORE = (
     "INSERT INTO floor_scores VALUES (?1, 1, ?2, ?3), (?1, 2, ?2, ?3), (?1, 3, ?2, ?3), "
     "(?1, 4, ?2, ?3) ON CONFLICT DO UPDATE SET score = score + excluded.score, "
@@ -259,7 +293,7 @@ def raw_floor(path: Path, users: int, count: int) -> dict[str, float]:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA cache_size = -65536")  # the engine's page cache
-    for statement in (*_FLOOR_SCHEMA, *_FLOOR_FILL, *_FLOOR_LOG_SCHEMA):
+    for statement in (*_FLOOR_SCHEMA, *_FLOOR_FILL, *_FLOOR_LOG_SCHEMA, *_FLOOR_OTHER_SCHEMA):
         conn.execute(statement)
     os.sync()
     rnd = random.Random(13)
@@ -275,6 +309,17 @@ def raw_floor(path: Path, users: int, count: int) -> dict[str, float]:
     def logged(user: str, amount: int, round_no: int, i: int) -> None:
         award(user, amount, None, _FLOOR_LOGGED)
 
+    def wide(user: str, amount: int, round_no: int, i: int) -> None:
+        award(user, amount, None, _FLOOR_WIDE)
+
+    def in_profile(user: str, amount: int, round_no: int, i: int) -> None:
+        execute("BEGIN IMMEDIATE")
+        execute(_FLOOR_PROFILE, (user, amount))
+        execute("INSERT INTO floor_log (user_id, amount, key) VALUES (?, ?, ?)",
+                (user, amount, f"k{next(serial):012d}"))  # fmt: skip
+        execute(_FLOOR_PROFILE_CHANGE, (user, amount, next(serial)))
+        execute("COMMIT")
+
     def award(user: str, amount: int, indexed: bool | None, board: str = _FLOOR_SCORE) -> None:
         execute("BEGIN IMMEDIATE")
         execute("UPDATE profiles SET xp = xp + ? WHERE user_id = ?", (amount, user))
@@ -287,7 +332,8 @@ def raw_floor(path: Path, users: int, count: int) -> dict[str, float]:
     out: dict[str, float] = {}
     for suffix in SUFFIXES:
         for label, call in (("floor none", plain), ("floor indexed", indexed),
-                            ("floor logged", logged)):  # fmt: skip
+                            ("floor logged", logged), ("floor wide", wide),
+                            ("floor profile", in_profile)):  # fmt: skip
             rounds(rnd, users, count, label + suffix, call, out)
     conn.close()
     return out
@@ -572,7 +618,12 @@ def main() -> None:
                 f"{'award_xp ' + phase + ', 4 periods':<34}{kept:>10.1f}   "
                 f"{kept / none:.2f}x ({target})"
             )
-            for label, what in (("indexed", "4 indexed"), ("logged", "4 rows + log")):
+            for label, what in (
+                ("indexed", "4 indexed"),
+                ("logged", "4 rows + log"),
+                ("wide", "1 wide row + log"),
+                ("profile", "in profile + log"),
+            ):
                 none, kept = upkeep(found, phase, prefix + "floor ", label)
                 print(
                     f"{'raw floor ' + phase + ', ' + what:<34}{kept:>10.1f}   "

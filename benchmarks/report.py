@@ -110,6 +110,12 @@ WHY = {
         "track() is an award_xp (the rule's XP, itself under 0.5) plus the event's writes and "
         "the evaluation of every watching definition"
     ),
+    "award_xp with the four periodic boards kept vs none @ 20,000": (
+        "any page beyond the award's own costs about 0.3x at this size (the raw floor rows): "
+        "score rows in a table of their own, one per period or one per board, and their "
+        "change log cannot fit in +30%; only periods kept in the profile row the award "
+        "already rewrites can (its raw floor row)"
+    ),
     "award_xp with the four periodic boards": (
         "the award writes its score rows (one page, clustered by user) and appends four "
         "change rows to the board's log; the raw floor row of that design (plain sqlite3 "
@@ -157,6 +163,8 @@ def measure_boards(directory: Path, s: Settings, log: Log, found: Findings) -> N
     logged = leaderboards.upkeep(engine, "steady", "floor ", "logged")
     small = leaderboards.upkeep(engine, "steady", "small ")
     small_logged = leaderboards.upkeep(engine, "steady", "small floor ", "logged")
+    small_wide = leaderboards.upkeep(engine, "steady", "small floor ", "wide")
+    small_profile = leaderboards.upkeep(engine, "steady", "small floor ", "profile")
     few = f"{leaderboards.SMALL:,}"
     report.rows += [
         Row(f"leaderboard top-100 p99 @ {size} users (baseline: sorted list in memory)",
@@ -169,6 +177,12 @@ def measure_boards(directory: Path, s: Settings, log: Log, found: Findings) -> N
             "(time ratio)", small[1] / small[0], unit="x", limit=1.3),
         Row(f"raw floor @ {few} users: a raw keyed award writing four score rows and their "
             "change log vs none (time ratio)", small_logged[1] / small_logged[0], unit="x"),
+        Row(f"raw floor @ {few} users, one row per user and board with the periods side by "
+            "side and one change row, vs none (time ratio)", small_wide[1] / small_wide[0],
+            unit="x"),
+        Row(f"raw floor @ {few} users, the periods in the profile row the award rewrites and "
+            "one change row, vs none (time ratio)", small_profile[1] / small_profile[0],
+            unit="x"),
         Row(f"award_xp with the four periodic boards kept vs none @ {size} users "
             "(time ratio)", steady[1] / steady[0], unit="x", limit=1.5),
         Row("award_xp with the four boards vs none, each user's first award of the period",
