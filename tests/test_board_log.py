@@ -190,6 +190,8 @@ def test_property_order_keeps_board_order_with_any_score_and_user_id(
         for i, (u, s, r) in enumerate(ordered):
             assert order.index(u, s, r) == i
             assert order.higher(s) == sum(1 for e in ordered if e[1] > s)
+        for probe in (-1.5, 0.5, 2.0, 3, 2.5):  # a hidden user's score, real or not
+            assert order.higher(probe) == sum(1 for e in ordered if e[1] > probe)
 
 
 # -- other processes -------------------------------------------------------------------------

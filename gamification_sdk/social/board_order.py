@@ -20,6 +20,7 @@ read is a few microseconds at any size and an insert or removal moves at most on
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, insort
 from collections.abc import Iterable
 from itertools import islice
@@ -195,10 +196,9 @@ class Order:
     def higher(self, score: float) -> int:
         """How many entries score more than ``score``: the competition rank is this + 1."""
         if self._ints and type(score) is not int:
-            if score != int(score):
-                self._rekey("", score)
-            else:
-                score = int(score)
+            # Every entry is an int, and an int is above a real s exactly when it is above
+            # floor(s): a hidden user's real score needs no re-keying of the listed ones.
+            score = math.floor(score)
         return self._position(self._floor(score))
 
     def index(self, user_id: str, score: float, reached: int) -> int:
