@@ -206,6 +206,8 @@ class Parts:
         bus.subscribe(ReferralSignedUp, "achievements", referred.signed_up)
         bus.subscribe(ReferralConverted, "achievements", referred.converted)
         self.xp.publish_xp = bus.publisher(XPAwarded)
+        if bus.subscribers(XPAwarded) == ["boards"]:
+            self.xp.boards_only = lambda adds: boards.add_many("xp", adds)
         self.ledger.publish_issued = bus.publisher(PointsIssued)
         self.achievements.publish_unlocked = bus.publisher(AchievementUnlocked)
         self.tracker.publish_tracked = bus.publisher(EventTracked)

@@ -69,6 +69,7 @@ USER_TABLES: dict[str, tuple[str, ...]] = {
     "quest_completions": ("user_id",),
     "rate_limit_hits": ("user_id",),
     "lb_scores": ("user_id",),
+    "lb_log": ("user_id",),
     "lb_archive": ("user_id",),
     "lb_rewards": ("user_id",),
     "group_members": ("user_id",),
@@ -97,11 +98,9 @@ SYSTEM_TABLES = frozenset(
         "groups",
         "job_runs",
         "job_state",
-        "lb_blocks",
         "lb_boards",
         "lb_periods",
         "lb_settings",
-        "lb_split_queue",
         "leases",
         "shop_stock",
     }
@@ -191,9 +190,9 @@ class Privacy:
             )
             self._ledger.adjust(tx, posting, -balance)
             forfeited[currency] = balance
-        # Unlisting moves the user out of every board's order through the usual triggers,
-        # so the rows can then go without leaving a count behind.
-        self._boards.set_listed(user_id, False)
+        # Every period the user scored in is reset (readers build its order again), so the
+        # log rows naming the user can go with the rest.
+        self._boards.forget_user(user_id)
         params = {
             "user": user_id, "pseudonym": pseudonym,
             "quoted": json.dumps(user_id), "pseudonym_quoted": json.dumps(pseudonym),

@@ -2,13 +2,14 @@
 
 In a batch the commit is shared, so what is left of each award is its statements: a key
 lookup, the profile read, the log INSERT (which holds the key) and the profile UPDATE. A plain
-award (no veto or multiplier plugin, no boost or prestige, no board, battle pass or
-achievement following XP, no level crossed) needs none of those writes at once: its result
-follows from the user's state, which this buffer keeps. So it validates and answers at
-once, exactly as the statement path would, and its rows wait here. They are written, in
-one ``executemany`` per table, before anything else touches the database: the next write
-or read of the engine (``Store.pending``), a level-up, or the batch's commit. A rolled-back
-batch drops them with everything else.
+award (no veto or multiplier plugin, no boost or prestige, no battle pass or achievement
+following XP, no level crossed; boards following XP are fine: their additions are buffered
+too and written together, per user and period, see ``Boards.add_many``) needs none of those
+writes at once: its result follows from the user's state, which this buffer keeps. So it
+validates and answers at once, exactly as the statement path would, and its rows wait here.
+They are written, in one ``executemany`` per table, before anything else touches the
+database: the next write or read of the engine (``Store.pending``), a level-up, or the
+batch's commit. A rolled-back batch drops them with everything else.
 
 Any award that is not plain goes the usual way, after the buffer is written, so the two
 paths never see different states. ``tests/test_bulk.py`` checks that both leave the same
@@ -82,6 +83,7 @@ class BulkXP:
         self._awards: list[tuple[object, ...]] = []
         self._keys: dict[str, tuple[bytes, XPAward]] = {}
         self._leaving: str | None = None  # the user whose award went the statement path
+        self._board_adds: list[tuple[str, int, datetime]] = []
 
     def start(self) -> None:
         self.active = True
@@ -111,7 +113,7 @@ class BulkXP:
         return (
             not self._hook.validate_award.get_hookimpls()
             and self._xp.only_builtin_multiplier()
-            and self._xp.publish_xp is None
+            and (self._xp.publish_xp is None or self._xp.boards_only is not None)
         )
 
     def award(
@@ -134,6 +136,7 @@ class BulkXP:
                 not self.active
                 or not self._plain
                 or store.nested
+                or store.doomed  # the statement path refuses it with BatchAborted
                 or "xp" in self._achievements.catalogue.watched
             ):
                 return None
@@ -182,6 +185,8 @@ class BulkXP:
             # Nothing can fail from here on: the award is taken.
             user.xp, user.last_id, user.updated_at = total, award_id, at_text
             self._changed[user_id] = user
+            if self._xp.boards_only is not None:
+                self._board_adds.append((user_id, amount, at))
             # No level crossed: the key is kept in the row (xp.key_in_row), as the statement
             # path does.
             self._awards.append(
@@ -208,6 +213,9 @@ class BulkXP:
                 SET_XP,
                 [(u.xp, u.level, u.updated_at, user_id) for user_id, u in self._changed.items()],
             )
+            if self._board_adds:
+                assert self._xp.boards_only is not None
+                self._xp.boards_only(self._board_adds)
         except BaseException as exc:
             # Some rows may be in: the transaction cannot commit without the rest.
             self._store.doom(exc)
@@ -229,5 +237,6 @@ class BulkXP:
     def _drop(self) -> None:
         self._changed.clear()
         self._awards.clear()
+        self._board_adds.clear()
         self._keys.clear()
         self._store.pending = None

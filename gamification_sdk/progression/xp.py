@@ -120,6 +120,9 @@ class XP:
         self.notifications: Notifications | None = None
         # Set when the parts are wired: what follows XP (boards, the battle pass) subscribes.
         self.publish_xp: Callable[[XPAwarded], None] | None = None
+        # When the boards are the only ones following XPAwarded: the call that adds many
+        # awards to them at once (user, amount, at), for batch() (see bulk.py).
+        self.boards_only: Callable[[list[tuple[str, int, datetime]]], None] | None = None
         self.codec = Codec(self._encode, self._decode, key_in_row)
 
     def boost_factor(self, user_id: str, at: datetime) -> float | None:

@@ -1,25 +1,26 @@
-"""Board scores, kept in the award's transaction, and exact ranks read without scanning.
+"""Board scores, kept in the award's transaction; board order, kept in each process's memory.
 
-Each (user, period) has one ``lb_scores`` row, clustered by user: an award that counts on
-the all-time, daily, weekly and monthly boards rewrites one page. Sorted order is not an
-index over scores (that would dirty one index page per period on every award, and each
-dirty page costs about as much as the award's own writes at commit). Instead:
+An award upserts the user's row in every open period of each board following its source:
+``lb_scores`` is clustered by user, so all of them share one page. The statement's
+triggers append each listed change, old and new ``(score, reached, listed)``, to the
+``lb_log`` table: one more page, the log's last, which consecutive awards share. Nothing
+in the file is ordered by score, so an award writes no index entry at a random place.
 
-- ``lb_blocks`` cuts each period's score line into ranges ``[lo, next lo)`` and counts the
-  listed users in each, exactly, in the same transaction as every change.
-- A row records the block it is counted in (``blk``) and that block's upper bound
-  (``blk_hi``). An award that keeps the score inside the block touches nothing else; only
-  one that crosses a bound moves the user (two counts, and the ``lb_members`` index entry).
-- A multi-valued block holds at most ``2 * BLOCK`` users; past that it is split where it
-  is. A run of one score shared by many users gets a block of its own, ``[v, v+1)`` (the
-  next float for real scores): every member of such a block ties, so nothing in it needs
-  sorting by score, and its order (who reached the score first) is the ``lb_members``
-  index, ``entered`` being the moment each member reached that score.
+Order lives in memory, one ``board_order.Order`` per period a process has read, built on
+first read from the period's listed rows (not at open: opening stays instant) and caught up
+from the log before every read, inside the read's snapshot: the rows a read sees and the
+order it uses are the same committed state, whichever process wrote them. Ranks are
+therefore exact, not estimates:
 
-So the rank of a score s is ``1 + (sum of the counts of the blocks above s's block) +
-(members of s's block with a higher score)``: a sum over block rows and at most
-``2 * BLOCK`` member rows, at any number of users. Both parts are exact counts kept in
-the same transactions as the scores, so the rank is exact, not an estimate.
+- building reads the period's rows and the log's last ``seq`` in one snapshot;
+- applying a log row removes exactly the key its old values make and adds its new one, in
+  ``seq`` order; committed ``seq`` numbers have no gaps (one writer at a time, and the
+  newest row is never pruned), so a reader that finds the row after its position missing
+  knows it fell behind the pruning and builds again;
+- bulk changes (a backfill, a relisting, a closed period, a deleted user) log one reset row
+  for the period: readers drop it and build it again when next read;
+- a read inside a write may apply the write's own rows; if that write rolls back, the
+  orders are dropped (``forget_ids``), so memory never keeps what the file does not.
 """
 
 from __future__ import annotations
@@ -27,11 +28,9 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from itertools import groupby
-from operator import itemgetter
 from typing import NamedTuple
 
 from ..config import Config
@@ -40,50 +39,46 @@ from ..core.clock import to_text
 from ..errors import InvalidInput
 from ..models import ScoredEvent
 from ..storage.boards import (
-    ABOVE,
     BACKFILL_SCORES,
-    BEFORE_IN_RUN,
-    BLOCK_OF,
-    BLOCKS_ABOVE,
-    BLOCKS_FROM,
-    BLOCKS_FROM_TOP,
-    COUNT_LISTED,
-    DELETE_BLOCK,
-    DELETE_PERIOD_BLOCKS,
+    CACHE_SIZE,
     DELETE_PERIOD_SCORES,
-    FIRST_BLOCK,
-    HIGHER_IN,
-    INSERT_BLOCKS,
-    LISTED_COUNT,
+    LISTED_SCORES,
+    LOG_FROM,
+    LOG_RESET,
+    LOG_TOP,
     MARK_BOARD,
-    MEMBERS,
     NEW_PERIOD,
     OPEN_PERIODS,
     OPEN_PERIODS_OF,
     PERIOD_ID,
-    PLACE,
-    PLACE_ALL_FIRST,
-    QUEUED_SPLITS,
+    PERIODS_OF_USER,
+    PRUNE_LOG,
     READ_DEFAULTS,
     RELIST_PERIOD,
-    RUN_MEMBERS,
     SAVE_BOARD,
     SAVE_DEFAULTS,
     SCORE_ROW,
     SET_LISTED,
     STORED_BOARDS,
-    UNQUEUE_SPLIT,
     backfill_query,
+    cache_size_sql,
     drop_temp_trigger,
     temp_triggers,
     upsert_sql,
 )
+from .board_order import Order
 from .periods import BoardPeriod, Calendar
 
 __all__ = ["BLOCK", "Boards", "Row", "micros"]
 
-BLOCK = 128
-MIN_LO = -(2**63)
+# Keys per chunk of an in-memory order (chunks hold up to twice this).
+BLOCK = 1000
+# Log rows kept behind the newest: a process that fell further behind builds again.
+LOG_WINDOW = 200_000
+# KiB of page cache while a period's order is built (the connection's own is restored after).
+BUILD_CACHE_KIB = 2048
+# Awards of this process between two prunings of the log.
+PRUNE_EVERY = 2048
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 
@@ -91,20 +86,6 @@ _MICRO = timedelta(microseconds=1)
 def micros(moment: datetime) -> int:
     """``moment`` as whole microseconds since 1970: exact, and ordered like the moments."""
     return (moment - _EPOCH) // _MICRO
-
-
-def _successor(value: float) -> float:
-    """The smallest score above ``value``: a block ``[v, successor(v))`` holds only ``v``."""
-    if type(value) is int:
-        return value + 1
-    return math.nextafter(value, math.inf)
-
-
-def is_run(lo: float, hi: float | None) -> bool:
-    return hi is not None and lo != MIN_LO and hi == _successor(lo)
-
-
-Member = tuple[str, float, int]  # (user_id, score, reached)
 
 
 class Row(NamedTuple):
@@ -123,7 +104,7 @@ class _Board(NamedTuple):
 
 
 class Boards:
-    """The live scores of every open period, their blocks, and reads over them."""
+    """The live scores of every open period, their orders in memory, and reads over them."""
 
     def __init__(self, conn: sqlite3.Connection, config: Config) -> None:
         self._conn = conn
@@ -141,10 +122,14 @@ class Boards:
         self._ids: dict[tuple[str, str, str], int] = {}
         # Whether any board follows tracked events: if none, track() pays nothing for boards.
         self._event_boards = any(b.source in ("metric", "custom") for b in settings.boards)
-        self._triggers = temp_triggers(2 * BLOCK)
+        self._triggers = temp_triggers()
         # name -> the plugin scorer of custom boards (only those some board uses).
         self.scorers: dict[str, Callable[[ScoredEvent], float | None]] = {}
         self._upserts: dict[int, str] = {}
+        # period id -> its order, as of log row ``_seq`` (every order is at the same row).
+        self._orders: dict[int, Order] = {}
+        self._seq = 0
+        self._adds = 0
 
     def follows_events(self) -> bool:
         """Whether any board counts tracked events (metric and custom boards)."""
@@ -206,20 +191,18 @@ class Boards:
             # Scores of open periods meant something else, or missed what happened while
             # the board was removed: they start over from the logs.
             for (period_id,) in execute(OPEN_PERIODS_OF, (key,)).fetchall():
-                execute(DELETE_PERIOD_SCORES, (period_id,))
-                execute(DELETE_PERIOD_BLOCKS, (period_id,))
+                self.drop_period(period_id)
             execute(SAVE_BOARD, (key, mark, at_text))
             self._backfill(board, calendar, now)
 
     def _add_triggers(self) -> None:
-        # Per connection: they carry this process's block size.
+        # Per connection: the bulk paths drop them for a moment (see _quiet).
         for sql in self._triggers.values():
             self._conn.execute(sql)
 
     @contextmanager
     def _quiet(self) -> Iterator[None]:
-        """Bulk work without the triggers placing rows one by one: ``rebuild`` cuts the
-        blocks afterwards in one pass."""
+        """Bulk work without a log row per changed row: the caller logs a reset instead."""
         for name in self._triggers:
             self._conn.execute(drop_temp_trigger(name))
         try:
@@ -257,20 +240,30 @@ class Boards:
             if not rows:  # no period row for nothing: closing it would archive an empty board
                 continue
             period_id = self.period_id(board.key, period)
-            # Rows go in unlisted (the triggers would place listed rows one by one); rebuild
-            # lists them and cuts the blocks in one pass.
-            self._conn.executemany(
-                BACKFILL_SCORES,
-                (
-                    (user_id, period_id, score, micros(datetime.fromisoformat(at)))
-                    for user_id, score, at in rows
-                ),
-            )
+            # Rows go in unlisted and unlogged; rebuild lists them in one statement and logs
+            # one reset for the period.
+            with self._quiet():
+                self._conn.executemany(
+                    BACKFILL_SCORES,
+                    (
+                        (user_id, period_id, score, micros(datetime.fromisoformat(at)))
+                        for user_id, score, at in rows
+                    ),
+                )
             self.rebuild(period_id)
 
     def forget_ids(self) -> None:
-        """Drop cached period ids: a rolled-back transaction may have made some of them."""
+        """After a rollback: drop cached period ids (the transaction may have made some),
+        and the orders if a read inside the write applied log rows that are now gone."""
         self._ids.clear()
+        if self._orders:
+            try:
+                (top,) = self._conn.execute(LOG_TOP).fetchone()
+            except sqlite3.Error:  # the connection failed with the write: start over
+                top = -1
+            if top < self._seq:
+                self._orders.clear()
+                self._seq = 0
 
     # -- writing -------------------------------------------------------------------------
 
@@ -305,207 +298,154 @@ class Boards:
         if sql is None:
             sql = self._upserts[len(ids)] = upsert_sql(len(ids))
         visibility, on_global = self._defaults
-        conn = self._conn
-        before = conn.total_changes
-        cursor = conn.execute(sql, (user_id, delta, micros(at), visibility, on_global, *ids))
-        # Only rows that moved block make the triggers write: only then can one be queued.
-        if conn.total_changes - before > cursor.rowcount:
-            self._split_queued()
+        self._conn.execute(sql, (user_id, delta, micros(at), visibility, on_global, *ids))
+        self._adds += 1
+        if self._adds % PRUNE_EVERY == 0:
+            # A few thousand rows off the log's oldest pages, once in a while, in this write.
+            self._conn.execute(PRUNE_LOG, (LOG_WINDOW,))
 
-    def _split_queued(self) -> None:
-        execute = self._conn.execute
-        for period_id, lo in execute(QUEUED_SPLITS).fetchall():
-            execute(UNQUEUE_SPLIT, (period_id, lo))
-            row = execute(BLOCK_OF, (period_id, lo)).fetchone()
-            if row is not None and row[0] == lo:
-                self.split(period_id, lo, row[1])
-
-    def _block_of(self, period_id: int, score: float) -> tuple[float, float | None]:
-        row = self._conn.execute(BLOCK_OF, (period_id, score)).fetchone()
-        return (MIN_LO, None) if row is None else (row[0], row[1])
-
-    def split(self, period_id: int, lo: float, hi: float | None) -> None:
-        """Cut block ``lo`` into blocks of at most ``BLOCK`` users, runs of one score apart."""
-        execute = self._conn.execute
-        members = sorted(execute(MEMBERS, (period_id, lo)).fetchall(), key=itemgetter(1))
-        pieces = self._pack(lo, members)
-        if hi is not None and pieces[-1][0] == hi:  # a run ending right at hi left [hi, hi)
-            pieces.pop()
-        execute(DELETE_BLOCK, (period_id, lo))
-        execute_many = self._conn.executemany
-        bounds = [piece_lo for piece_lo, _ in pieces[1:]] + [hi]
-        execute_many(
-            INSERT_BLOCKS,
-            [
-                (period_id, piece_lo, len(piece), int(is_run(piece_lo, piece_hi)))
-                for (piece_lo, piece), piece_hi in zip(pieces, bounds, strict=True)
-            ],
-        )
-        execute_many(
-            PLACE,
-            [
-                (piece_lo, piece_hi, member[0], period_id)
-                for (piece_lo, piece), piece_hi in zip(pieces, bounds, strict=True)
-                for member in piece
-            ],
-        )
-
-    @staticmethod
-    def _pack(lo: float, members: Sequence[Member]) -> list[tuple[float, list[Member]]]:
-        pieces: list[tuple[float, list[Member]]] = []
-        current_lo: float = lo
-        current: list[Member] = []
-        for score, run in groupby(members, key=itemgetter(1)):
-            group = list(run)
-            if len(group) > BLOCK // 2:
-                if current or current_lo != score:
-                    pieces.append((current_lo, current))
-                pieces.append((score, group))
-                current_lo, current = _successor(score), []
-            elif current and len(current) + len(group) > BLOCK:
-                pieces.append((current_lo, current))
-                current_lo, current = score, group
+    def add_many(self, source: str, adds: list[tuple[str, int, datetime]]) -> None:
+        """What ``add`` does for each ``(user, delta, at)``, written as one upsert per user
+        and set of periods (a batch's buffered awards): sums and the latest moment are what
+        the awards one by one would leave, and the log gets one change per row."""
+        boards = self._by_source.get(source)
+        if not boards:
+            return
+        totals: dict[tuple[str, tuple[int, ...]], list[int]] = {}
+        for user_id, delta, at in adds:
+            if not delta:
+                continue
+            ids: list[int] = []
+            for board in boards:
+                periods = board.calendar.at(at)
+                for kind in board.config.periods:
+                    period = periods.get(kind)
+                    if period is not None:
+                        ids.append(self.period_id(board.config.key, period))
+            if not ids:
+                continue
+            found = totals.get((user_id, tuple(ids)))
+            if found is None:
+                totals[(user_id, tuple(ids))] = [delta, micros(at)]
             else:
-                current.extend(group)
-        pieces.append((current_lo, current))
-        return pieces
+                found[0] += delta
+                found[1] = max(found[1], micros(at))
+        visibility, on_global = self._defaults
+        by_size: dict[int, list[tuple[object, ...]]] = {}
+        for (user_id, ids_of), (delta, reached) in totals.items():
+            by_size.setdefault(len(ids_of), []).append(
+                (user_id, delta, reached, visibility, on_global, *ids_of)
+            )
+        for size, params in by_size.items():
+            sql = self._upserts.get(size)
+            if sql is None:
+                sql = self._upserts[size] = upsert_sql(size)
+            self._conn.executemany(sql, params)
 
     def set_listed(self, user_id: str, listed: bool) -> None:
-        """Move the user onto, or off, every open period's global order (the triggers do)."""
-        conn = self._conn
-        before = conn.total_changes
-        cursor = conn.execute(SET_LISTED, (int(listed), user_id))
-        if conn.total_changes - before > cursor.rowcount:
-            self._split_queued()
+        """Move the user onto, or off, every open period's global order (the log says so)."""
+        self._conn.execute(SET_LISTED, (int(listed), user_id))
+
+    def forget_user(self, user_id: str) -> list[int]:
+        """Before a deleted user's rows and log rows go: reset every period they scored in,
+        so no reader needs the log rows that named them. Returns those periods."""
+        periods = [pid for (pid,) in self._conn.execute(PERIODS_OF_USER, (user_id,))]
+        for period_id in periods:
+            self._conn.execute(LOG_RESET, (period_id,))
+        return periods
+
+    def drop_period(self, period_id: int) -> None:
+        """A closed period's live rows go (its archive is written): readers drop its order."""
+        with self._quiet():
+            self._conn.execute(DELETE_PERIOD_SCORES, (period_id,))
+        self._conn.execute(LOG_RESET, (period_id,))
 
     def rebuild(self, period_id: int) -> None:
-        """Work out again who is listed in a period and cut its blocks in one pass (after a
-        bulk load, or when the configured privacy defaults changed)."""
-        execute = self._conn.execute
+        """Work out again who is listed in a period (after a bulk load, or when the
+        configured privacy defaults changed); readers build its order again."""
         with self._quiet():
-            execute(RELIST_PERIOD, (*self._defaults, period_id))
-            execute(DELETE_PERIOD_BLOCKS, (period_id,))
-            (n,) = execute(COUNT_LISTED, (period_id,)).fetchone()
-            execute(PLACE_ALL_FIRST, (MIN_LO, period_id))
-            execute(FIRST_BLOCK, (period_id, MIN_LO, n))
-            if n > 2 * BLOCK:
-                self.split(period_id, MIN_LO, None)
+            self._conn.execute(RELIST_PERIOD, (*self._defaults, period_id))
+        self._conn.execute(LOG_RESET, (period_id,))
 
     # -- reading -------------------------------------------------------------------------
 
-    def row(self, period_id: int, user_id: str) -> tuple[float, int, int, float, float] | None:
-        """``(score, reached, listed, blk, blk_hi)`` of the user in the period, if any."""
+    def sync(self) -> None:
+        """Bring every order in memory up to the read's snapshot, from the log."""
+        if not self._orders:
+            return
+        orders = self._orders
+        expected = self._seq + 1
+        seq = self._seq
+        for row in self._conn.execute(LOG_FROM, (self._seq,)):
+            seq, period_id, user_id = row[0], row[1], row[2]
+            if seq != expected:  # pruned past our position: build again when read
+                orders.clear()
+                break
+            expected += 1
+            order = orders.get(period_id)
+            if order is None:
+                continue
+            if user_id is None:  # a reset
+                del orders[period_id]
+                continue
+            if row[5]:
+                order.remove(user_id, row[3], row[4])
+            if row[8]:
+                order.add(user_id, row[6], row[7])
+        if not orders:
+            self._seq = 0
+            return
+        self._seq = seq
+
+    def order(self, period_id: int) -> Order:
+        """The period's order as of this read's snapshot (built on first use)."""
+        self.sync()
+        found = self._orders.get(period_id)
+        if found is not None:
+            return found
+        if not self._orders:
+            (self._seq,) = self._conn.execute(LOG_TOP).fetchone()
+        # In the same snapshot as the log position: no change is missed or applied twice.
+        # The scan reads every score page once: through a small page cache, so a million
+        # users' pages do not stay resident beside the order built from them.
+        execute = self._conn.execute
+        (cache,) = execute(CACHE_SIZE).fetchone()
+        execute(cache_size_sql(-BUILD_CACHE_KIB))
+        try:
+            found = Order(execute(LISTED_SCORES, (period_id,)), BLOCK)
+        finally:
+            execute(cache_size_sql(cache))
+        self._orders[period_id] = found
+        return found
+
+    def row(self, period_id: int, user_id: str) -> tuple[float, int, int] | None:
+        """``(score, reached, listed)`` of the user in the period, if any."""
         found = self._conn.execute(SCORE_ROW, (user_id, period_id)).fetchone()
-        return None if found is None else (found[0], found[1], found[2], found[3], found[4])
+        return None if found is None else (found[0], found[1], found[2])
 
     def rank_of(self, period_id: int, score: float) -> int:
         """1 + the number of listed users with a higher score."""
-        lo, hi = self._block_of(period_id, score)
-        execute = self._conn.execute
-        (above,) = execute(ABOVE, (period_id, lo)).fetchone()
-        if is_run(lo, hi):
-            return 1 + int(above)
-        (inside,) = execute(HIGHER_IN, (period_id, lo, score)).fetchone()
-        return 1 + int(above) + int(inside)
+        return 1 + self.order(period_id).higher(score)
+
+    def position(self, period_id: int, user_id: str, score: float, reached: int) -> int:
+        """The 0-based position of a listed user."""
+        return self.order(period_id).index(user_id, score, reached)
 
     def count(self, period_id: int) -> int:
-        (n,) = self._conn.execute(LISTED_COUNT, (period_id,)).fetchone()
-        return int(n)
+        return len(self.order(period_id))
 
-    def locate(
-        self, period_id: int, user_id: str, row: tuple[float, int, int, float, float]
-    ) -> tuple[int, float, int, int]:
-        """``(0-based position, block, users above the block, rank)`` of a listed user whose
-        ``row()`` the caller has read."""
-        score, reached, _, lo, hi = row
-        execute = self._conn.execute
-        (above,) = execute(ABOVE, (period_id, lo)).fetchone()
-        above = int(above)
-        if is_run(lo, hi):
-            (before,) = execute(BEFORE_IN_RUN, (period_id, lo, reached, user_id)).fetchone()
-            return above + int(before), lo, above, above + 1
-        ordered = self._sorted_members(period_id, lo)
-        index = next(i for i, member in enumerate(ordered) if member[0] == user_id)
-        higher = next(i for i, member in enumerate(ordered) if member[1] == score)
-        return above + index, lo, above, above + higher + 1
-
-    def anchor(self, period_id: int, score: float) -> tuple[int, float, int, int]:
-        """Where an unlisted user with ``score`` would stand: ``(position, block, above,
-        rank)``, the position being the first of the users they would tie."""
-        rank = self.rank_of(period_id, score)
-        lo, _ = self._block_of(period_id, score)
-        (above,) = self._conn.execute(ABOVE, (period_id, lo)).fetchone()
-        return rank - 1, lo, int(above), rank
-
-    def _sorted_members(self, period_id: int, lo: float) -> list[tuple[str, float, int]]:
-        members = self._conn.execute(MEMBERS, (period_id, lo)).fetchall()
-        members.sort(key=lambda m: (-m[1], m[2], m[0]))
-        return members
-
-    def _blocks(
-        self, period_id: int, start: int, anchor: tuple[float, int] | None = None
-    ) -> Iterator[tuple[float, float | None, int, int]]:
-        """``(lo, hi, n, users above it)`` of each block, best first, from the one holding
-        position ``start`` on. Without an ``anchor`` (a block and the users above it) the
-        walk starts at the top; with one, it climbs from there, so reading around the
-        900,000th user costs what reading around the 10th does."""
-        execute = self._conn.execute
-        if anchor is None:
-            first: float | None = None
-            before, hi = 0, None
-        else:
-            first, before = anchor
-            hi = None
-            climb = execute(BLOCKS_ABOVE, (period_id, first))
-            for up_lo, up_n in climb:
-                if before <= start:
-                    hi = up_lo
-                    break
-                first, before = up_lo, before - up_n
-        if first is None:
-            cursor = execute(BLOCKS_FROM_TOP, (period_id,))
-        else:
-            cursor = execute(BLOCKS_FROM, (period_id, first))
-        for lo, n in cursor:
-            if before + n > start:
-                yield lo, hi, n, before
-            before += n
-            hi = lo
-
-    def page(
-        self, period_id: int, offset: int, limit: int, anchor: tuple[float, int] | None = None
-    ) -> list[Row]:
+    def page(self, period_id: int, offset: int, limit: int) -> list[Row]:
         """Listed entries ``offset`` to ``offset + limit`` in board order, with their ranks."""
-        blocks = self._blocks(period_id, offset, anchor)
-        return list(self._entries(blocks, period_id, offset, limit))
-
-    def _entries(
-        self,
-        blocks: Iterator[tuple[float, float | None, int, int]],
-        period_id: int,
-        offset: int,
-        limit: int,
-    ) -> Iterator[Row]:
-        end = offset + limit
-        for lo, hi, n, before in blocks:
-            if before >= end:
-                return
-            if n == 0:
-                continue
-            skip = max(0, offset - before)
-            take = min(n, end - before) - skip
-            if is_run(lo, hi):
-                members = self._conn.execute(RUN_MEMBERS, (period_id, lo, take, skip)).fetchall()
-                for i, (user_id, entered) in enumerate(members):
-                    yield Row(before + skip + i, before + 1, user_id, lo, entered)
-                continue
-            ordered = self._sorted_members(period_id, lo)
-            higher = 0
-            for i, (user_id, score, reached) in enumerate(ordered):
-                if i and score != ordered[i - 1][1]:
-                    higher = i
-                if skip <= i < skip + take:
-                    yield Row(before + i, before + higher + 1, user_id, score, reached)
+        order = self.order(period_id)
+        rows: list[Row] = []
+        rank = 0
+        previous: float | None = None
+        for i, (user_id, score, reached) in enumerate(order.entries(offset, offset + limit)):
+            if score != previous:
+                rank = 1 + (order.higher(score) if previous is None else offset + i)
+                previous = score
+            rows.append(Row(offset + i, rank, user_id, score, reached))
+        return rows
 
 
 # The fingerprint of a board no longer configured: never equal to a configured board's.

@@ -22,8 +22,6 @@ from ..storage.leaderboards import (
     ARCHIVED_GLOBAL,
     ARCHIVED_RANKS,
     CLOSE_PERIOD,
-    DELETE_PERIOD_BLOCKS,
-    DELETE_PERIOD_SCORES,
     ENDED_PERIODS,
     PERIOD_BY_KEY,
     PERIOD_ROW,
@@ -234,7 +232,8 @@ class Leaderboards:
             for line in lines
         ]
 
-    # The global board of an open period: the block structure, never a scan.
+    # The global board of an open period: the period's order in memory (boards.py), caught
+    # up from the log in this read's snapshot, never a scan.
 
     def _live_global(
         self, target: Target, limit: int, offset: int, viewer: str | None
@@ -257,30 +256,29 @@ class Leaderboards:
         found = None if pid is None else self._boards.row(pid, user_id)
         if pid is None or found is None:
             return None
-        score, reached, listed = found[0], found[1], found[2]
-        if listed:
-            position, _, _, rank = self._boards.locate(pid, user_id, found)
-            return _Line(user_id, score, reached, rank, position + 1)
+        score, reached, listed = found
         rank = self._boards.rank_of(pid, score)
+        if listed:
+            position = self._boards.position(pid, user_id, score, reached)
+            return _Line(user_id, score, reached, rank, position + 1)
         return _Line(user_id, score, reached, rank, rank, hidden=True)
 
     def _live_around(self, target: Target, user_id: str, n: int) -> Leaderboard:
         pid = target.period_id
-        found = None if pid is None else self._boards.row(pid, user_id)
-        if pid is None or found is None:
+        own = self._live_line(target, user_id)
+        if pid is None or own is None:
             total = 0 if pid is None else self._boards.count(pid)
             return self._board(target, "global", None, [], None, total)
         boards = self._boards
-        listed = bool(found[2])
-        located = boards.locate(pid, user_id, found) if listed else boards.anchor(pid, found[0])
-        position, block, above, rank = located
+        # A hidden user is not in the order: read n above and n below where they would be
+        # (the first of the users they tie).
+        listed = not own.hidden
+        position = own.position - 1
         start = max(0, position - n)
-        # A hidden user is not in the order: read n above and n below where they would be.
         wanted = position + n + (1 if listed else 0) - start
-        lines = [self._from_row(row) for row in boards.page(pid, start, wanted, (block, above))]
+        lines = [self._from_row(row) for row in boards.page(pid, start, wanted)]
         if not listed:
-            lines.insert(position - start, _Line(user_id, found[0], found[1], rank, rank, True))
-        own = self._find(lines, user_id)
+            lines.insert(position - start, own)
         return self._board(target, "global", None, lines, own, boards.count(pid))
 
     # Group and friends boards, and every board of a closed period: built from the rows of
@@ -400,8 +398,7 @@ class Leaderboards:
         )  # fmt: skip
         at_text = to_text(now)
         rewarded = self._reward(tx, period_id, board, period, key, ranked, now, at_text)
-        execute(DELETE_PERIOD_SCORES, (period_id,))
-        execute(DELETE_PERIOD_BLOCKS, (period_id,))
+        self._boards.drop_period(period_id)
         execute(CLOSE_PERIOD, (at_text, len(ranked), period_id))
         closed = PeriodClose(board, period, key, len(ranked), rewarded)
         tx.emit("on_leaderboard_closed", close=closed)

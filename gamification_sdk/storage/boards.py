@@ -1,41 +1,31 @@
-"""The statements of social/boards.py: live board scores, their blocks and the block triggers."""
+"""The statements of social/boards.py: live board scores, their change log and its triggers."""
 
 from __future__ import annotations
 
 __all__ = [
-    "ABOVE",
     "BACKFILL_SCORES",
-    "BEFORE_IN_RUN",
-    "BLOCKS_ABOVE",
-    "BLOCKS_FROM",
-    "BLOCKS_FROM_TOP",
-    "BLOCK_OF",
-    "COUNT_LISTED",
-    "DELETE_BLOCK",
-    "DELETE_PERIOD_BLOCKS",
+    "CACHE_SIZE",
     "DELETE_PERIOD_SCORES",
-    "FIRST_BLOCK",
-    "INSERT_BLOCKS",
-    "LISTED_COUNT",
+    "LISTED_SCORES",
+    "LOG_FROM",
+    "LOG_RESET",
+    "LOG_TOP",
     "MARK_BOARD",
-    "MEMBERS",
     "NEW_PERIOD",
     "OPEN_PERIODS",
     "OPEN_PERIODS_OF",
+    "PERIODS_OF_USER",
     "PERIOD_ID",
-    "PLACE",
-    "PLACE_ALL_FIRST",
-    "QUEUED_SPLITS",
+    "PRUNE_LOG",
     "READ_DEFAULTS",
     "RELIST_PERIOD",
-    "RUN_MEMBERS",
     "SAVE_BOARD",
     "SAVE_DEFAULTS",
     "SCORE_ROW",
     "SET_LISTED",
     "STORED_BOARDS",
-    "UNQUEUE_SPLIT",
     "backfill_query",
+    "cache_size_sql",
     "drop_temp_trigger",
     "temp_triggers",
     "upsert_sql",
@@ -68,53 +58,28 @@ def upsert_sql(periods: int) -> str:
     return _UPSERT.format(ids=", ".join(["?"] * periods))
 
 
-# A listed row whose score left its block moves in SQL, inside the statement that changed
-# it: Python round trips per crossing would cost more than the crossing's own writes. A
-# multi-valued block that grew past the limit is queued; Python splits it after the write.
-_PLACE_SQL = """
-    UPDATE lb_scores SET
-        blk = (SELECT lo FROM lb_blocks WHERE period_id = new.period_id AND lo <= new.score
-               ORDER BY lo DESC LIMIT 1),
-        blk_hi = (SELECT lo FROM lb_blocks WHERE period_id = new.period_id AND lo > new.score
-                  ORDER BY lo LIMIT 1),
-        entered = new.reached
-    WHERE user_id = new.user_id AND period_id = new.period_id;
-    UPDATE lb_blocks SET n = n + 1 WHERE period_id = new.period_id
-        AND lo = (SELECT blk FROM lb_scores WHERE user_id = new.user_id
-                  AND period_id = new.period_id);
-    INSERT OR IGNORE INTO lb_split_queue (period_id, lo)
-        SELECT period_id, lo FROM lb_blocks WHERE period_id = new.period_id
-        AND lo = (SELECT blk FROM lb_scores WHERE user_id = new.user_id
-                  AND period_id = new.period_id)
-        AND n > {limit} AND run = 0;
-"""
-_ENTER_SQL = (
-    f"INSERT OR IGNORE INTO lb_blocks (period_id, lo, n) VALUES (new.period_id, {-(2**63)}, 0);"
-    + _PLACE_SQL
-)
+# Every change to a row that is (or was) listed appends its old and new values to lb_log, in
+# the statement that made it: readers remove the old key from their order and insert the
+# new one without keeping a copy of anyone's score. Appends land on the log's last page,
+# which consecutive awards share. Rows of unlisted users (both before and after) are not in
+# any order and are not logged. Bulk changes (a backfill, a relisting, a closed period) run
+# with the triggers dropped and log one reset row for the period instead (see boards.py).
 _TRIGGERS = {
-    "lb_cross": "AFTER UPDATE OF score ON main.lb_scores "
-    "WHEN new.listed = 1 AND (new.score < new.blk OR new.score >= new.blk_hi) BEGIN "
-    "UPDATE lb_blocks SET n = n - 1 WHERE period_id = new.period_id AND lo = new.blk;"
-    + _PLACE_SQL
-    + " END",
-    "lb_enter": "AFTER INSERT ON main.lb_scores WHEN new.listed = 1 BEGIN " + _ENTER_SQL + " END",
-    "lb_list": "AFTER UPDATE OF listed ON main.lb_scores "
-    "WHEN new.listed = 1 AND old.listed = 0 BEGIN " + _ENTER_SQL + " END",
-    "lb_unlist": "AFTER UPDATE OF listed ON main.lb_scores "
-    "WHEN new.listed = 0 AND old.listed = 1 BEGIN "
-    "UPDATE lb_blocks SET n = n - 1 WHERE period_id = new.period_id AND lo = old.blk; "
-    "UPDATE lb_scores SET blk = NULL, blk_hi = NULL, entered = NULL "
-    "WHERE user_id = new.user_id AND period_id = new.period_id; END",
+    "lb_log_insert": "AFTER INSERT ON main.lb_scores WHEN new.listed = 1 BEGIN "
+    "INSERT INTO lb_log (period_id, user_id, score, reached, listed) "
+    "VALUES (new.period_id, new.user_id, new.score, new.reached, 1); END",
+    "lb_log_update": "AFTER UPDATE ON main.lb_scores WHEN new.listed = 1 OR old.listed = 1 "
+    "BEGIN INSERT INTO lb_log (period_id, user_id, old_score, old_reached, old_listed, "
+    "score, reached, listed) VALUES (new.period_id, new.user_id, old.score, old.reached, "
+    "old.listed, new.score, new.reached, new.listed); END",
 }
 
 
-def temp_triggers(limit: int) -> dict[str, str]:
-    """Trigger name -> the statement that creates it on this connection (TEMP: the block
-    size ``limit``, past which a block is queued for a split, is this process's)."""
+def temp_triggers() -> dict[str, str]:
+    """Trigger name -> the statement that creates it on this connection. TEMP, so the bulk
+    paths can drop them for a moment without touching other processes' connections."""
     return {
-        name: f"CREATE TEMP TRIGGER IF NOT EXISTS {name} " + sql.replace("{limit}", str(limit))
-        for name, sql in _TRIGGERS.items()
+        name: f"CREATE TEMP TRIGGER IF NOT EXISTS {name} " + sql for name, sql in _TRIGGERS.items()
     }
 
 
@@ -122,34 +87,35 @@ def drop_temp_trigger(name: str) -> str:
     return f"DROP TRIGGER temp.{name}"
 
 
-BLOCK_OF = (
-    "SELECT lo, (SELECT lo FROM lb_blocks WHERE period_id = ?1 AND lo > b.lo ORDER BY lo "
-    "LIMIT 1) FROM lb_blocks b WHERE period_id = ?1 AND lo <= ?2 ORDER BY lo DESC LIMIT 1"
-)
-PLACE = (
-    "UPDATE lb_scores SET blk = ?, blk_hi = ?, entered = reached "
-    "WHERE user_id = ? AND period_id = ?"
-)
-ABOVE = "SELECT COALESCE(SUM(n), 0) FROM lb_blocks WHERE period_id = ? AND lo > ?"
-HIGHER_IN = "SELECT COUNT(*) FROM lb_scores WHERE period_id = ? AND blk = ? AND score > ?"
-BEFORE_IN_RUN = (
-    "SELECT COUNT(*) FROM lb_scores WHERE period_id = ? AND blk = ? AND (entered, user_id) < (?, ?)"
-)
-MEMBERS = "SELECT user_id, score, reached FROM lb_scores WHERE period_id = ? AND blk = ?"
-# In a run block every score is lo and every member's reached is its entered: the
-# lb_members index alone answers, so skipping thousands of tied users reads no table rows.
-RUN_MEMBERS = (
-    "SELECT user_id, entered FROM lb_scores WHERE period_id = ? AND blk = ? "
-    "ORDER BY entered, user_id LIMIT ? OFFSET ?"
-)
-SCORE_ROW = (
-    "SELECT score, reached, listed, blk, blk_hi FROM lb_scores WHERE user_id = ? AND period_id = ?"
-)
+SCORE_ROW = "SELECT score, reached, listed FROM lb_scores WHERE user_id = ? AND period_id = ?"
 PERIOD_ID = "SELECT id FROM lb_periods WHERE board = ? AND period = ? AND period_key = ?"
 NEW_PERIOD = (
     "INSERT OR IGNORE INTO lb_periods (board, period, period_key, starts_at, ends_at) "
     "VALUES (?, ?, ?, ?, ?)"
 )
+
+# -- the change log -------------------------------------------------------------------------
+
+LOG_TOP = "SELECT COALESCE(MAX(seq), 0) FROM lb_log"
+LOG_FROM = (
+    "SELECT seq, period_id, user_id, old_score, old_reached, old_listed, score, reached, "
+    "listed FROM lb_log WHERE seq > ? ORDER BY seq"
+)
+# A reset row (no user): readers drop what they hold of the period and read it again.
+LOG_RESET = "INSERT INTO lb_log (period_id) VALUES (?)"
+# Never the newest row: seq numbers must keep growing (a rowid table reuses max + 1).
+PRUNE_LOG = "DELETE FROM lb_log WHERE seq < (SELECT MAX(seq) FROM lb_log) - ?"
+# Every listed user of a period, for building its order in memory: a scan of the score rows
+# (clustered by user), read once per process and period.
+LISTED_SCORES = "SELECT user_id, score, reached FROM lb_scores WHERE period_id = ? AND listed = 1"
+PERIODS_OF_USER = "SELECT DISTINCT period_id FROM lb_scores WHERE user_id = ?"
+CACHE_SIZE = "PRAGMA cache_size"
+
+
+def cache_size_sql(size: int) -> str:
+    """Set this connection's page cache (``size`` as PRAGMA cache_size takes it)."""
+    return f"PRAGMA cache_size = {int(size)}"
+
 
 # -- setting boards up ----------------------------------------------------------------------
 
@@ -161,38 +127,16 @@ SAVE_BOARD = "INSERT OR REPLACE INTO lb_boards (key, fingerprint, created_at) VA
 OPEN_PERIODS_OF = "SELECT id FROM lb_periods WHERE board = ? AND closed_at IS NULL"
 OPEN_PERIODS = "SELECT id FROM lb_periods WHERE closed_at IS NULL"
 DELETE_PERIOD_SCORES = "DELETE FROM lb_scores WHERE period_id = ?"
-DELETE_PERIOD_BLOCKS = "DELETE FROM lb_blocks WHERE period_id = ?"
-# Backfilled rows go in unlisted: the triggers would place listed rows one by one.
 BACKFILL_SCORES = (
     "INSERT INTO lb_scores (user_id, period_id, score, reached, listed) "
     "VALUES (?, ?, ?, ?, 0) "
     "ON CONFLICT DO UPDATE SET score = excluded.score, reached = excluded.reached"
 )
-
-# -- splitting blocks and listing users ------------------------------------------------------
-
-QUEUED_SPLITS = "SELECT period_id, lo FROM lb_split_queue"
-UNQUEUE_SPLIT = "DELETE FROM lb_split_queue WHERE period_id = ? AND lo = ?"
-DELETE_BLOCK = "DELETE FROM lb_blocks WHERE period_id = ? AND lo = ?"
-INSERT_BLOCKS = "INSERT INTO lb_blocks (period_id, lo, n, run) VALUES (?, ?, ?, ?)"
 SET_LISTED = "UPDATE lb_scores SET listed = ?1 WHERE user_id = ?2 AND listed != ?1"
-# Who is listed, from each profile now (the defaults bound as ?1 and ?2), every row unplaced.
+# Who is listed, from each profile now (the defaults bound as ?1 and ?2).
 RELIST_PERIOD = (
-    f"UPDATE lb_scores SET listed = {_listed('lb_scores.user_id', '?1', '?2')}, "
-    "blk = NULL, blk_hi = NULL, entered = NULL WHERE period_id = ?3"
+    f"UPDATE lb_scores SET listed = {_listed('lb_scores.user_id', '?1', '?2')} WHERE period_id = ?3"
 )
-COUNT_LISTED = "SELECT COUNT(*) FROM lb_scores WHERE period_id = ? AND listed = 1"
-PLACE_ALL_FIRST = (
-    "UPDATE lb_scores SET blk = ?, entered = reached WHERE period_id = ? AND listed = 1"
-)
-FIRST_BLOCK = "INSERT INTO lb_blocks (period_id, lo, n) VALUES (?, ?, ?)"
-
-# -- reading ---------------------------------------------------------------------------------
-
-LISTED_COUNT = "SELECT COALESCE(SUM(n), 0) FROM lb_blocks WHERE period_id = ?"
-BLOCKS_ABOVE = "SELECT lo, n FROM lb_blocks WHERE period_id = ? AND lo > ? ORDER BY lo"
-BLOCKS_FROM_TOP = "SELECT lo, n FROM lb_blocks WHERE period_id = ? ORDER BY lo DESC"
-BLOCKS_FROM = "SELECT lo, n FROM lb_blocks WHERE period_id = ? AND lo <= ? ORDER BY lo DESC"
 
 # -- backfill: a board added to an engine in use starts with what its users already did --------
 

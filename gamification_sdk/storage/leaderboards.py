@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from .boards import DELETE_PERIOD_BLOCKS, DELETE_PERIOD_SCORES
-
 __all__ = [
     "ARCHIVED_GLOBAL",
     "ARCHIVED_RANKS",
     "ARCHIVE_ROWS",
     "CLOSE_PERIOD",
-    "DELETE_PERIOD_BLOCKS",
-    "DELETE_PERIOD_SCORES",
     "ENDED_PERIODS",
     "PERIOD_BY_KEY",
     "PERIOD_ROW",

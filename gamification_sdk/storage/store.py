@@ -177,6 +177,11 @@ class Store:
         """The open write transaction, if any."""
         return self._tx
 
+    @property
+    def doomed(self) -> bool:
+        """Whether the open transaction (or savepoint) must roll back: writes are refused."""
+        return self._doomed[-1] is not None
+
     def doom(self, error: BaseException) -> None:
         """Make the open transaction roll back: ``error`` left it half-written."""
         if self._doomed[-1] is None:

@@ -1,6 +1,6 @@
 """Migrations m012 on: readable views, keys in the XP log, stored configuration, tier numbers,
-hour counts, keys in ledger transactions. Append new migrations here (or in a new module
-imported last)."""
+hour counts, keys in ledger transactions, the board change log. Append new migrations here
+(or in a new module imported last)."""
 
 from __future__ import annotations
 
@@ -161,5 +161,38 @@ def m017_ledger_keys(db: Any) -> None:
         """
         ALTER TABLE transactions ADD COLUMN operation TEXT;
         ALTER TABLE transactions ADD COLUMN fingerprint BLOB
+        """,
+    )
+
+
+@migrations()
+def m019_board_change_log(db: Any) -> None:
+    # Board order moves out of the file and into each process's memory (social/boards.py):
+    # an award now writes its score rows (one page, clustered by user) and appends change
+    # rows to lb_log, which every process reads from its last position before a read. The
+    # blocks, the split queue and the order index (and the row columns that placed a user
+    # in a block) go: they made every award rewrite counts and index entries at random
+    # places in the file.
+    _script(
+        db,
+        """
+        DROP INDEX lb_members;
+        DROP TABLE lb_blocks;
+        DROP TABLE lb_split_queue;
+        ALTER TABLE lb_scores DROP COLUMN blk;
+        ALTER TABLE lb_scores DROP COLUMN blk_hi;
+        ALTER TABLE lb_scores DROP COLUMN entered;
+
+        CREATE TABLE lb_log (
+            seq INTEGER PRIMARY KEY,
+            period_id INTEGER NOT NULL,
+            user_id TEXT,
+            old_score,
+            old_reached INTEGER,
+            old_listed INTEGER,
+            score,
+            reached INTEGER,
+            listed INTEGER
+        )
         """,
     )
