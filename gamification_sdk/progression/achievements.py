@@ -23,6 +23,7 @@ from ..ops.notifications import Notifications
 from ..runtime.bus import AchievementUnlocked
 from ..storage.achievements import (
     EVALUATION_PROFILE,
+    EVALUATION_PROFILE_AND_UNLOCKS,
     LIFETIME_EARNED,
     LONGEST_STREAK,
     NEW_UNLOCK,
@@ -100,6 +101,17 @@ class Context:
     def forget(self, name: str) -> None:
         self._metric.pop(name, None)
 
+    def knows(self, name: str, row: tuple[int, float, float, int]) -> None:
+        """``name``'s row as this call just wrote it (an upsert's RETURNING): no read back."""
+        self._metric[name] = row
+
+    def known_unlocks(self, rows: str) -> None:
+        """The unlocks as ``EVALUATION_PROFILE_AND_UNLOCKS`` read them (a JSON array of rows)."""
+        found: dict[str, dict[int, list[tuple[int, str, float]]]] = {}
+        for key, tier, seq, unlocked_at, baseline in json.loads(rows):
+            found.setdefault(key, {}).setdefault(tier, []).append((seq, unlocked_at, baseline))
+        self._unlocks = found
+
     @property
     def unlocks(self) -> dict[str, dict[int, list[tuple[int, str, float]]]]:
         """key -> tier -> [(seq, unlocked_at, baseline)], in order."""
@@ -151,13 +163,23 @@ class Achievements:
 
     # -- context ---------------------------------------------------------------------------
 
-    def context(self, user_id: str, at: datetime, at_text: str) -> Context:
-        row = self._conn.execute(EVALUATION_PROFILE, (user_id,)).fetchone()
-        xp, level, tz = (0, 1, None) if row is None else row
-        return Context(
+    def context(
+        self, user_id: str, at: datetime, at_text: str, *, unlocks: bool = False
+    ) -> Context:
+        """The user's context; ``unlocks=True`` reads their unlocks in the same statement, for
+        a caller that will need them (track() with badges ahead on its event)."""
+        if unlocks:
+            row = self._conn.execute(EVALUATION_PROFILE_AND_UNLOCKS, (user_id,)).fetchone()
+        else:
+            row = self._conn.execute(EVALUATION_PROFILE, (user_id,)).fetchone()
+        xp, level, tz = (0, 1, None) if row is None else row[:3]
+        ctx = Context(
             self._conn, self._metrics, user_id, at, at_text, xp, level,
             tz or self._config.default_timezone, row is not None, self._config.day_start_hour,
         )  # fmt: skip
+        if unlocks and row is not None:
+            ctx.known_unlocks(row[3])
+        return ctx
 
     # -- measuring -------------------------------------------------------------------------
 
