@@ -160,14 +160,20 @@ def m018_hours_in_metrics(db: Any) -> None:
     for hour in hours:
         db.execute(f"ALTER TABLE metrics ADD COLUMN h{hour:02d}_count INTEGER NOT NULL DEFAULT 0")
         db.execute(f"ALTER TABLE metrics ADD COLUMN h{hour:02d}_sum NUMERIC NOT NULL DEFAULT 0")
-    # Every hour row has its metric row: track() wrote both in one transaction, and erasing
-    # a user deleted both.
-    for hour in hours:
-        db.execute(
-            f"UPDATE metrics SET h{hour:02d}_count = h.count, h{hour:02d}_sum = h.sum "
-            "FROM metric_hours AS h WHERE h.user_id = metrics.user_id "
-            f"AND h.event = metrics.metric AND h.hour = {hour}"
-        )
+    # One pass: each metric row with hours is rewritten once, all its hours pivoted into it.
+    # Every hour row has its metric row: track() wrote both in one transaction, and erasing a
+    # user deleted both.
+    sets = ", ".join(f"h{h:02d}_count = p.c{h:02d}, h{h:02d}_sum = p.s{h:02d}" for h in hours)
+    pivot = ", ".join(
+        f"COALESCE(SUM(count) FILTER (WHERE hour = {h}), 0) AS c{h:02d}, "
+        f"COALESCE(SUM(sum) FILTER (WHERE hour = {h}), 0) AS s{h:02d}"
+        for h in hours
+    )
+    db.execute(
+        f"UPDATE metrics SET {sets} FROM (SELECT user_id, event, {pivot} FROM metric_hours "
+        "GROUP BY user_id, event) AS p WHERE p.user_id = metrics.user_id "
+        "AND p.event = metrics.metric"
+    )
     db.execute("DROP TABLE metric_hours")
     branches = " UNION ALL ".join(
         f"SELECT user_id, metric AS event, {hour} AS hour, h{hour:02d}_count AS count, "
