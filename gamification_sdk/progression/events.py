@@ -8,6 +8,7 @@ rules, never from the caller.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -254,6 +255,8 @@ def reevaluate(
 
 _UNLOCK_FIELDS = tuple(f.name for f in attrs.fields(Unlock))
 _STATUS_FIELDS = tuple(f.name for f in attrs.fields(AchievementStatus))
+# One encoder for every call: json.dumps with arguments builds a new one each time.
+_compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def track_codec(xp: Codec[XPAward], ledger: Codec[Transaction]) -> Codec[TrackResult]:
@@ -261,25 +264,29 @@ def track_codec(xp: Codec[XPAward], ledger: Codec[Transaction]) -> Codec[TrackRe
     from their rows), unlocks and progress as plain lists. A generic cattrs round trip cost
     about as much as the rest of a keyed track() together."""
 
-    def row(value: Any, fields: tuple[str, ...]) -> list[Any]:
-        found = [getattr(value, name) for name in fields]
-        moment = found[fields.index("unlocked_at")]
+    unlock_fields = operator.attrgetter(*_UNLOCK_FIELDS)
+    status_fields = operator.attrgetter(*_STATUS_FIELDS)
+    unlock_at = _UNLOCK_FIELDS.index("unlocked_at")
+    status_at = _STATUS_FIELDS.index("unlocked_at")
+
+    def row(value: Any, fields: Callable[[Any], tuple[Any, ...]], at: int) -> list[Any]:
+        found = list(fields(value))
+        moment = found[at]
         if moment is not None:
-            found[fields.index("unlocked_at")] = moment.isoformat()
+            found[at] = moment.isoformat()
         return found
 
     def encode(result: TrackResult) -> str:
-        return json.dumps(
+        return _compact(
             [
                 result.user_id, result.event, result.value, result.at.isoformat(),
                 None if result.xp is None else xp.encode(result.xp),
                 [ledger.encode(t) for t in result.points],
-                [row(u, _UNLOCK_FIELDS) for u in result.unlocked],
-                [row(s, _STATUS_FIELDS) for s in result.progress],
+                [row(u, unlock_fields, unlock_at) for u in result.unlocked],
+                [row(s, status_fields, status_at) for s in result.progress],
                 result.rewarded, result.idempotency_key,
                 [converter.unstructure(q) for q in result.quests],
             ],
-            separators=(",", ":"),
         )  # fmt: skip
 
     def decode(text: str) -> TrackResult:
