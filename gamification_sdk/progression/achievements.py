@@ -256,12 +256,14 @@ class Achievements:
             woken += catalogue.woken(f"event:{event}")
         if events:
             woken += catalogue.woken(ANY_EVENT)
+        watched = catalogue.watched
         pending = list(signals)
         while pending or woken:
             due: list[tuple[str, int]] = []
             for name, old, new in pending:
-                due += catalogue.crossed(name, old, new)
-                woken += catalogue.woken(name)
+                if name in watched:  # most signals of a call move nothing anyone watches
+                    due += catalogue.crossed(name, old, new)
+                    woken += catalogue.woken(name)
             pending = []
             for key, tier in due:
                 entry = catalogue.entries[key]

@@ -52,10 +52,6 @@ class Plan(NamedTuple):
     count_signal: str  # "count:<event>"
     sum_signal: str  # "sum:<event>"
     day_signal: str  # "day:<event>"
-    event_signal: str  # "event:<event>"
-    # Whether an achievement watches one of the event's signals (or every event): if not,
-    # and the rule pays nothing that is watched, there is nothing to evaluate.
-    watched: bool
     # Simple achievements ahead on the event's count or sum: the "next badge" statuses read
     # the user's unlocks, so the context reads them with the profile.
     badges: bool
@@ -233,11 +229,9 @@ class Catalogue:
         found = self._plans.get(event)
         if found is not None:
             return found
-        names = (f"count:{event}", f"sum:{event}", f"day:{event}", f"event:{event}")
-        watched = self.watched
+        names = (f"count:{event}", f"sum:{event}", f"day:{event}")
         found = Plan(
             *names,
-            watched=any(name in watched for name in names) or ANY_EVENT in watched,
             badges=names[0] in self._targets or names[1] in self._targets,
             time_of_day=tuple(self.time_of_day.get(event, ())),
             quests=event in self.quests_by_event,
