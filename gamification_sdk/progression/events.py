@@ -94,7 +94,7 @@ class Tracker:
         publish-and-subscribe round costs more µs than the call it replaces."""
         achievements = self._achievements
         plan = achievements.catalogue.plan(event)
-        ctx = achievements.context(user_id, at, at_text, unlocks=plan.badges)
+        ctx = achievements.context(user_id, at, at_text)
         if not ctx.exists:
             self._profiles.create(user_id, at_text)
         signals, moved, recorded = self._record(ctx, plan, event, value)
