@@ -135,6 +135,10 @@ class Context:
                 found.setdefault(tier, []).append((seq, unlocked_at, baseline))
         return found
 
+    def none_unlocked(self) -> None:
+        """The user has no unlock yet (the profile read said so): nothing to read."""
+        self._unlocks = {}
+
     def add_unlock(self, key: str, tier: int, row: tuple[int, str, float]) -> None:
         """An unlock row just inserted: into what was read before it (a read after it finds
         the row itself)."""
@@ -184,11 +188,14 @@ class Achievements:
 
     def context(self, user_id: str, at: datetime, at_text: str) -> Context:
         row = self._conn.execute(EVALUATION_PROFILE, (user_id,)).fetchone()
-        xp, level, tz = (0, 1, None) if row is None else row
-        return Context(
+        xp, level, tz, any_unlock = (0, 1, None, True) if row is None else row
+        ctx = Context(
             self._conn, self._metrics, user_id, at, at_text, xp, level,
             tz or self._config.default_timezone, row is not None, self._config.day_start_hour,
         )  # fmt: skip
+        if not any_unlock:
+            ctx.none_unlocked()
+        return ctx
 
     # -- measuring -------------------------------------------------------------------------
 

@@ -26,5 +26,9 @@ NEW_UNLOCK = (
     "points, unlocked_at, rewards, baseline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 LIFETIME_EARNED = "SELECT lifetime_earned FROM accounts WHERE user_id = ? AND currency = ?"
-EVALUATION_PROFILE = "SELECT xp, level, timezone FROM profiles WHERE user_id = ?"
+# The profile, and whether the user has unlocked anything: if not, no unlock is read later.
+EVALUATION_PROFILE = (
+    "SELECT xp, level, timezone, EXISTS (SELECT 1 FROM achievement_unlocks WHERE user_id = ?1) "
+    "FROM profiles WHERE user_id = ?1"
+)
 LONGEST_STREAK = "SELECT streak_longest FROM profiles WHERE user_id = ?"
