@@ -58,7 +58,6 @@ USER_TABLES: dict[str, tuple[str, ...]] = {
     "reservations": ("user_id",),
     "metrics": ("user_id",),
     "metric_days": ("user_id",),
-    "metric_hours": ("user_id",),
     "achievement_unlocks": ("user_id",),
     "inventory": ("user_id",),
     "notifications": ("user_id",),

@@ -27,6 +27,7 @@ from ..storage.achievements import (
     LONGEST_STREAK,
     NEW_UNLOCK,
     UNLOCKS,
+    UNLOCKS_OF,
 )
 from ..storage.store import Tx
 from .catalogue import ANY_EVENT, Catalogue, Entry, target_of
@@ -90,6 +91,7 @@ class Context:
         self.retroactive = False
         self._metric: dict[str, tuple[int, float, float, int]] = {}
         self._unlocks: dict[str, dict[int, list[tuple[int, str, float]]]] | None = None
+        self._keyed: dict[str, dict[int, list[tuple[int, str, float]]]] = {}
 
     def metric(self, name: str) -> tuple[int, float, float, int]:
         found = self._metric.get(name)
@@ -100,9 +102,14 @@ class Context:
     def forget(self, name: str) -> None:
         self._metric.pop(name, None)
 
+    def knows(self, name: str, row: tuple[int, float, float, int]) -> None:
+        """``name``'s row as this call just wrote it (an upsert's RETURNING): no read back."""
+        self._metric[name] = row
+
     @property
     def unlocks(self) -> dict[str, dict[int, list[tuple[int, str, float]]]]:
-        """key -> tier -> [(seq, unlocked_at, baseline)], in order."""
+        """key -> tier -> [(seq, unlocked_at, baseline)], in order: every unlock of the user,
+        for what needs them all (a count, a listing, reevaluate)."""
         if self._unlocks is None:
             found: dict[str, dict[int, list[tuple[int, str, float]]]] = {}
             for key, tier, seq, unlocked_at, baseline in self.conn.execute(
@@ -110,10 +117,38 @@ class Context:
             ):
                 found.setdefault(key, {}).setdefault(tier, []).append((seq, unlocked_at, baseline))
             self._unlocks = found
+            self._keyed = {}  # the whole map answers from now on
         return self._unlocks
 
+    def unlocks_of(self, key: str) -> dict[int, list[tuple[int, str, float]]]:
+        """``key``'s unlocks (tier -> rows): from the whole map once it is read, else by one
+        indexed read of that key, so a track() costs the same however much the user has
+        unlocked (reading every unlock cost ~1 us per unlock). Read only, like ``unlocks``."""
+        if self._unlocks is not None:
+            return self._unlocks.get(key, {})
+        found = self._keyed.get(key)
+        if found is None:
+            found = self._keyed[key] = {}
+            for tier, seq, unlocked_at, baseline in self.conn.execute(
+                UNLOCKS_OF, (self.user_id, key)
+            ):
+                found.setdefault(tier, []).append((seq, unlocked_at, baseline))
+        return found
+
+    def none_unlocked(self) -> None:
+        """The user has no unlock yet (the profile read said so): nothing to read."""
+        self._unlocks = {}
+
+    def add_unlock(self, key: str, tier: int, row: tuple[int, str, float]) -> None:
+        """An unlock row just inserted: into what was read before it (a read after it finds
+        the row itself)."""
+        if self._unlocks is not None:
+            self._unlocks.setdefault(key, {}).setdefault(tier, []).append(row)
+        elif key in self._keyed:
+            self._keyed[key].setdefault(tier, []).append(row)
+
     def unlocked(self, key: str) -> bool:
-        return key in self.unlocks
+        return bool(self.unlocks_of(key))
 
     def longest_streak(self) -> int:
         row = self.conn.execute(LONGEST_STREAK, (self.user_id,)).fetchone()
@@ -153,11 +188,14 @@ class Achievements:
 
     def context(self, user_id: str, at: datetime, at_text: str) -> Context:
         row = self._conn.execute(EVALUATION_PROFILE, (user_id,)).fetchone()
-        xp, level, tz = (0, 1, None) if row is None else row
-        return Context(
+        xp, level, tz, any_unlock = (0, 1, None, True) if row is None else row
+        ctx = Context(
             self._conn, self._metrics, user_id, at, at_text, xp, level,
             tz or self._config.default_timezone, row is not None, self._config.day_start_hour,
         )  # fmt: skip
+        if not any_unlock:
+            ctx.none_unlocked()
+        return ctx
 
     # -- measuring -------------------------------------------------------------------------
 
@@ -234,16 +272,18 @@ class Achievements:
             woken += catalogue.woken(f"event:{event}")
         if events:
             woken += catalogue.woken(ANY_EVENT)
+        watched = catalogue.watched
         pending = list(signals)
         while pending or woken:
             due: list[tuple[str, int]] = []
             for name, old, new in pending:
-                due += catalogue.crossed(name, old, new)
-                woken += catalogue.woken(name)
+                if name in watched:  # most signals of a call move nothing anyone watches
+                    due += catalogue.crossed(name, old, new)
+                    woken += catalogue.woken(name)
             pending = []
             for key, tier in due:
                 entry = catalogue.entries[key]
-                if tier in ctx.unlocks.get(key, {}):
+                if tier in ctx.unlocks_of(key):
                     continue
                 unlocked.append(self._unlock(tx, ctx, entry, tier, 1, 0, pending))
             seen: set[str] = set()
@@ -261,7 +301,7 @@ class Achievements:
             return []
         if any(not ctx.unlocked(pre) for pre in a.prerequisites):
             return []
-        done = ctx.unlocks.get(a.key, {})
+        done = ctx.unlocks_of(a.key)
         found: list[Unlock] = []
         if a.repeatable is not None:
             history = done.get(0, [])
@@ -296,6 +336,7 @@ class Achievements:
     def evaluate_all(self, tx: Tx, ctx: Context) -> list[Unlock]:
         """Everything active, for ``reevaluate``: prerequisites first, until nothing changes."""
         ctx.retroactive = True
+        ctx.unlocks  # every entry asks for its unlocks: one read of them all  # noqa: B018
         found: list[Unlock] = []
         while True:
             pending: list[Signal] = []
@@ -330,7 +371,9 @@ class Achievements:
         multiplier = self._config.achievements.rarity_xp_multipliers[a.rarity]
         xp = int(Decimal(rewards.xp * Decimal(str(multiplier))).quantize(0, ROUND_HALF_UP))
         points = self._config.achievements.rarity_points[a.rarity]
-        before = len(ctx.unlocks)
+        # The count of unlocked keys, only if something watches it (it reads every unlock).
+        counted = "achievements" in self.catalogue.watched
+        before = len(ctx.unlocks) if counted else 0
         self._conn.execute(
             NEW_UNLOCK,
             (
@@ -340,10 +383,11 @@ class Achievements:
                 baseline,
             ),
         )  # fmt: skip
-        ctx.unlocks.setdefault(a.key, {}).setdefault(tier, []).append((seq, ctx.at_text, baseline))
+        ctx.add_unlock(a.key, tier, (seq, ctx.at_text, baseline))
         if self.publish_unlocked is not None:
             self.publish_unlocked(AchievementUnlocked(ctx.user_id, a.key, points, ctx.at))
-        pending.append(("achievements", before, len(ctx.unlocks)))
+        if counted:
+            pending.append(("achievements", before, len(ctx.unlocks)))
         ref = f"{a.key}:{tier}:{seq}"
         if xp:
             assert self.xp is not None
@@ -388,7 +432,7 @@ class Achievements:
         unless the user has it; then whatever that makes due. Check ``grantable`` first."""
         entry = self.catalogue.entries[key]
         first = entry.tiers[0]
-        if first in ctx.unlocks.get(key, {}):
+        if first in ctx.unlocks_of(key):
             return []
         pending: list[Signal] = []
         unlocked = [self._unlock(tx, ctx, entry, first, 1, 0.0, pending)]
@@ -467,7 +511,7 @@ class Achievements:
 
     def status(self, ctx: Context, entry: Entry) -> AchievementStatus:
         a = entry.definition
-        done = ctx.unlocks.get(a.key, {})
+        done = ctx.unlocks_of(a.key)
         history = [row for rows in done.values() for row in rows]
         first = min((row[1] for row in history), default=None)
         # Current tiers in order, then earned tiers the definition no longer has.
@@ -500,6 +544,7 @@ class Achievements:
         self, ctx: Context, *, include_hidden: bool, category: str | None
     ) -> list[AchievementStatus]:
         found = []
+        ctx.unlocks  # every entry asks for its unlocks: one read of them all  # noqa: B018
         entries = sorted(self.catalogue.entries.values(), key=lambda e: (e.definition.order, e.key))
         for entry in entries:
             a = entry.definition

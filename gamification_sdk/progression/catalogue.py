@@ -14,7 +14,7 @@ import bisect
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -39,9 +39,25 @@ from .definitions import (
 )
 from .definitions import Rule as RuleDefinition
 
-__all__ = ["Catalogue", "Entry", "signals_of", "target_of"]
+__all__ = ["Catalogue", "Entry", "Plan", "signals_of", "target_of"]
 
 ANY_EVENT = "event:*"
+_PLANS = 4096  # plans kept per catalogue: event names come from callers, so bound them
+
+
+class Plan(NamedTuple):
+    """What ``track()`` does for one event under this catalogue, worked out once: the signal
+    names it moves, and which follow-ups can react at all, so a call skips the rest."""
+
+    count_signal: str  # "count:<event>"
+    sum_signal: str  # "sum:<event>"
+    day_signal: str  # "day:<event>"
+    # Simple achievements ahead on the event's count or sum: the "next badge" statuses read
+    # the user's unlocks, so the context reads them with the profile.
+    badges: bool
+    time_of_day: tuple[TimeOfDay, ...]
+    quests: bool  # a live quest has an objective on the event
+    rule: RuleDefinition | None
 
 
 def value_signal(c: Any) -> str | None:
@@ -200,6 +216,7 @@ class Catalogue:
             self._targets[signal] = [t for t, _, _ in items]
             self._owners[signal] = [(k, tier) for _, k, tier in items]
         self.watched = frozenset(self._targets) | frozenset(self._woken)
+        self._plans: dict[str, Plan] = {}
         self.digest = hashlib.blake2b(
             repr(sorted((e.key, e.version, e.retired) for e in self.entries.values())).encode()
             + repr(sorted(self.rules)).encode()
@@ -207,10 +224,28 @@ class Catalogue:
             digest_size=8,
         ).hexdigest()
 
+    def plan(self, event: str) -> Plan:
+        """What tracking ``event`` involves (cached)."""
+        found = self._plans.get(event)
+        if found is not None:
+            return found
+        names = (f"count:{event}", f"sum:{event}", f"day:{event}")
+        found = Plan(
+            *names,
+            badges=names[0] in self._targets or names[1] in self._targets,
+            time_of_day=tuple(self.time_of_day.get(event, ())),
+            quests=event in self.quests_by_event,
+            rule=self.rules.get(event),
+        )
+        if len(self._plans) < _PLANS:
+            self._plans[event] = found
+        return found
+
     def crossed(self, signal: str, old: float, new: float) -> list[tuple[str, int]]:
         """Simple achievements whose target lies in ``(old, new]`` for ``signal``."""
         targets = self._targets.get(signal)
-        if not targets or new <= old:
+        # The usual case, no target within reach, costs two comparisons and no bisect.
+        if not targets or new <= old or new < targets[0] or old >= targets[-1]:
             return []
         lo = bisect.bisect_right(targets, old)
         hi = bisect.bisect_right(targets, new)

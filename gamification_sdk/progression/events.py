@@ -8,6 +8,7 @@ rules, never from the caller.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -38,7 +39,8 @@ from ..storage.events import (
 )
 from ..storage.store import Tx
 from .achievements import Achievements, Context, Signal
-from .metrics import ACTIVE, Metrics
+from .catalogue import Plan
+from .metrics import ACTIVE, Metrics, Recorded
 from .profiles import Profiles
 from .quests import Quests
 from .streaks import Streaks
@@ -86,43 +88,35 @@ class Tracker:
         key: str | None,
         metadata: str | None,
     ) -> TrackResult:
-        ctx = self._achievements.context(user_id, at, at_text)
+        """Record the event, let streaks and quests follow it, pay its rule, then unlock what
+        all that made due and report the next badges. The follow-ups are direct calls, in
+        this order, because each returns what the next needs (signals, completions): a
+        publish-and-subscribe round costs more µs than the call it replaces."""
+        achievements = self._achievements
+        plan = achievements.catalogue.plan(event)
+        ctx = achievements.context(user_id, at, at_text)
         if not ctx.exists:
             self._profiles.create(user_id, at_text)
-        day = ctx.day.isoformat()
-        recorded = self._metrics.record(user_id, event, value, day, at_text)
-        self._metrics.hour(user_id, event, ctx.minute // 60, value)
+        signals, moved, recorded = self._record(ctx, plan, event, value)
         if self.publish_tracked is not None:
             self.publish_tracked(EventTracked(user_id, event, value, metadata, at))
-        count, total = recorded.times, recorded.total
-        moved: list[tuple[str, float]] = [(f"count:{event}", count), (f"sum:{event}", total)]
-        signals: list[Signal] = [
-            (f"count:{event}", count - 1, count),
-            (f"sum:{event}", total - value, total),
-        ]
         quests: list[QuestCompletion] = []
         if recorded.today == 1:  # a new day for this event (and maybe for the user): streaks
-            signals.append((f"day:{event}", 0, 1))
+            signals.append((plan.day_signal, 0, 1))
             if recorded.new_active_day:
                 signals.append((f"day:{ACTIVE}", 0, 1))
             activity = self._activity
             if recorded.new_active_day if activity is None else event in activity:
                 quests = self._extend_streak(tx, ctx, signals)
-        achievements = self._achievements
-        for tod in achievements.catalogue.time_of_day.get(event, ()):
-            if _in_window(ctx.minute, tod.start, tod.end):
-                derived = self._metrics.record(user_id, tod.metric, value, day, at_text).times
-                signals.append((f"tod:{tod.metric}", derived - 1, derived))
-                moved.append((f"tod:{tod.metric}", derived))
-        if event in achievements.catalogue.quests_by_event:
+        if plan.quests:
             meta = None if metadata is None else json.loads(metadata)
             quests += self._quests.on_event(tx, ctx, event, value, meta, signals)
+        rule = plan.rule
+        rewarded = rule is not None and (
+            rule.daily_limit is None or recorded.today <= rule.daily_limit
+        )
         xp_award: XPAward | None = None
         points: list[Transaction] = []
-        rule = achievements.catalogue.rules.get(event)
-        rewarded = False
-        if rule is not None:
-            rewarded = rule.daily_limit is None or recorded.today <= rule.daily_limit
         if rule is not None and rewarded:
             source = f"event:{event}"
             if rule.xp:
@@ -140,14 +134,38 @@ class Tracker:
                 )  # fmt: skip
                 points.append(credit)
         unlocked = achievements.process(tx, ctx, signals, (event,))
-        # Metrics read before the unlocks' own events would be stale in the statuses below.
-        ctx.forget(event)
-        progress = achievements.next_badges(ctx, moved)
+        if unlocked:  # an unlock's own writes may move metrics: the statuses read them anew
+            ctx.forget(event)
+        progress = achievements.next_badges(ctx, moved) if plan.badges or moved[2:] else []
         return TrackResult(
             user_id=user_id, event=event, value=value, at=at, xp=xp_award,
             points=tuple(points), unlocked=tuple(unlocked), progress=tuple(progress),
             rewarded=rewarded, idempotency_key=key, quests=tuple(quests),
         )  # fmt: skip
+
+    def _record(
+        self, ctx: Context, plan: Plan, event: str, value: float
+    ) -> tuple[list[Signal], list[tuple[str, float]], Recorded]:
+        """Count the event (its day, its local hour, its time-of-day windows); the signals
+        that moved, the values for next badges, and the event's counts. The rows written are
+        what the context caches: nothing later in the call reads them back."""
+        user_id, day, at_text = ctx.user_id, ctx.day.isoformat(), ctx.at_text
+        metrics = self._metrics
+        recorded = metrics.record(user_id, event, value, day, at_text, hour=ctx.minute // 60)
+        ctx.knows(event, recorded.row)
+        count, total = recorded.times, recorded.total
+        moved: list[tuple[str, float]] = [(plan.count_signal, count), (plan.sum_signal, total)]
+        signals: list[Signal] = [
+            (plan.count_signal, count - 1, count),
+            (plan.sum_signal, total - value, total),
+        ]
+        for tod in plan.time_of_day:
+            if _in_window(ctx.minute, tod.start, tod.end):
+                derived = metrics.record(user_id, tod.metric, value, day, at_text)
+                ctx.knows(tod.metric, derived.row)
+                signals.append((f"tod:{tod.metric}", derived.times - 1, derived.times))
+                moved.append((f"tod:{tod.metric}", derived.times))
+        return signals, moved, recorded
 
     def _extend_streak(self, tx: Tx, ctx: Context, signals: list[Signal]) -> list[QuestCompletion]:
         """Count the context's day for the streak, and move streak quests if it grew."""
@@ -237,6 +255,8 @@ def reevaluate(
 
 _UNLOCK_FIELDS = tuple(f.name for f in attrs.fields(Unlock))
 _STATUS_FIELDS = tuple(f.name for f in attrs.fields(AchievementStatus))
+# One encoder for every call: json.dumps with arguments builds a new one each time.
+_compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def track_codec(xp: Codec[XPAward], ledger: Codec[Transaction]) -> Codec[TrackResult]:
@@ -244,25 +264,29 @@ def track_codec(xp: Codec[XPAward], ledger: Codec[Transaction]) -> Codec[TrackRe
     from their rows), unlocks and progress as plain lists. A generic cattrs round trip cost
     about as much as the rest of a keyed track() together."""
 
-    def row(value: Any, fields: tuple[str, ...]) -> list[Any]:
-        found = [getattr(value, name) for name in fields]
-        moment = found[fields.index("unlocked_at")]
+    unlock_fields = operator.attrgetter(*_UNLOCK_FIELDS)
+    status_fields = operator.attrgetter(*_STATUS_FIELDS)
+    unlock_at = _UNLOCK_FIELDS.index("unlocked_at")
+    status_at = _STATUS_FIELDS.index("unlocked_at")
+
+    def row(value: Any, fields: Callable[[Any], tuple[Any, ...]], at: int) -> list[Any]:
+        found = list(fields(value))
+        moment = found[at]
         if moment is not None:
-            found[fields.index("unlocked_at")] = moment.isoformat()
+            found[at] = moment.isoformat()
         return found
 
     def encode(result: TrackResult) -> str:
-        return json.dumps(
+        return _compact(
             [
                 result.user_id, result.event, result.value, result.at.isoformat(),
                 None if result.xp is None else xp.encode(result.xp),
                 [ledger.encode(t) for t in result.points],
-                [row(u, _UNLOCK_FIELDS) for u in result.unlocked],
-                [row(s, _STATUS_FIELDS) for s in result.progress],
+                [row(u, unlock_fields, unlock_at) for u in result.unlocked],
+                [row(s, status_fields, status_at) for s in result.progress],
                 result.rewarded, result.idempotency_key,
                 [converter.unstructure(q) for q in result.quests],
             ],
-            separators=(",", ":"),
         )  # fmt: skip
 
     def decode(text: str) -> TrackResult:

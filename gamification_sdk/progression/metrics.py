@@ -2,13 +2,13 @@
 
 Day buckets make windowed criteria ("10 posts within 7 days", "this week") a range read of
 at most 31 rows instead of a scan of history. Weeks and months are sums of their days.
-Hour buckets (the local hour of the day, at most 24 rows per user and event) are kept for
-every event, so a time-of-day achievement loaded later can count the past (``from_hours``).
+The metric row of an event also counts it per local hour of the day (24 count and 24 sum
+columns, written by the same upsert), so a time-of-day achievement loaded later can count the
+past (``from_hours``).
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 from ..storage import metrics as queries
 from ..storage.metrics import (
     COUNT_DAY,
-    COUNT_HOUR,
     COUNT_METRIC,
-    METRIC_FROM_HOURS,
+    COUNT_METRIC_IN_HOUR,
     READ_METRIC,
     WINDOW_TOTALS,
+    metric_from_hours,
 )
 
 __all__ = [
@@ -36,12 +36,14 @@ ACTIVE = "~active"  # the pseudo-metric whose ``days`` is the user's distinct ac
 
 class Recorded(NamedTuple):
     """One recorded occurrence: the metric's new count (``times``) and sum, its count on that
-    local day, and whether it made the day newly active."""
+    local day, whether it made the day newly active, and the metric's whole new row
+    (``Metrics.read``'s shape), so the caller need not read it back."""
 
     times: int
     total: float
     today: int
     new_active_day: bool
+    row: tuple[int, float, float, int]
 
 
 @lru_cache(maxsize=512)
@@ -96,20 +98,21 @@ class Metrics:
         at_text: str,
         *,
         active: bool = True,
+        hour: int | None = None,
     ) -> Recorded:
-        """Count one occurrence worth ``value`` on local ``day``; ``active=False`` for what
-        happened to the user rather than what they did (the day stays as it was)."""
+        """Count one occurrence worth ``value`` on local ``day`` (and in the local ``hour`` of
+        the day, 0-23, for an event); ``active=False`` for what happened to the user rather
+        than what they did (the day stays as it was)."""
         execute = self._conn.execute
         (today,) = execute(COUNT_DAY, (user_id, metric, day, value)).fetchone()
         first_today = today == 1
-        count, total = execute(
-            COUNT_METRIC, (user_id, metric, value, value, int(first_today), at_text, at_text)
-        ).fetchone()
+        sql = COUNT_METRIC if hour is None else COUNT_METRIC_IN_HOUR[hour]
+        row = execute(sql, (user_id, metric, value, int(first_today), at_text)).fetchone()
         # Only the first occurrence of an event on a day can make the day newly active.
         new_active_day = (
             first_today and active and metric != ACTIVE and self.mark_active(user_id, day, at_text)
         )
-        return Recorded(count, total, today, new_active_day)
+        return Recorded(row[0], row[1], today, new_active_day, row)
 
     def mark_active(self, user_id: str, day: str, at_text: str) -> bool:
         """Mark local ``day`` active without an event; True if it was not active yet."""
@@ -117,16 +120,12 @@ class Metrics:
         (active,) = execute(COUNT_DAY, (user_id, ACTIVE, day, 0)).fetchone()
         if active != 1:
             return False
-        execute(COUNT_METRIC, (user_id, ACTIVE, 0, 0, 1, at_text, at_text)).fetchone()
+        execute(COUNT_METRIC, (user_id, ACTIVE, 0, 1, at_text)).fetchone()
         return True
-
-    def hour(self, user_id: str, event: str, hour: int, value: float) -> None:
-        """Count one ``event`` in the local ``hour`` of the day (0-23)."""
-        self._conn.execute(COUNT_HOUR, (user_id, event, hour, value))
 
     def from_hours(self, metric: str, event: str, hours: list[int], at_text: str) -> None:
         """Give every user's time-of-day ``metric`` the ``event`` count of ``hours``."""
-        self._conn.execute(METRIC_FROM_HOURS, (metric, at_text, at_text, event, json.dumps(hours)))
+        self._conn.execute(metric_from_hours(hours), (metric, at_text, event))
 
     def best_window(
         self, user_id: str, metric: str, days: int | None, period: str | None, stat: str

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-__all__ = ["EVALUATION_PROFILE", "LIFETIME_EARNED", "LONGEST_STREAK", "NEW_UNLOCK", "UNLOCKS"]
+__all__ = [
+    "EVALUATION_PROFILE",
+    "LIFETIME_EARNED",
+    "LONGEST_STREAK",
+    "NEW_UNLOCK",
+    "UNLOCKS",
+    "UNLOCKS_OF",
+]
 
 UNLOCKS = (
     "SELECT key, tier, seq, unlocked_at, baseline FROM achievement_unlocks WHERE user_id = ? "
     "ORDER BY key, tier, seq"
+)
+# One achievement's unlocks: a range of the primary key (user_id, key, tier, seq).
+UNLOCKS_OF = (
+    "SELECT tier, seq, unlocked_at, baseline FROM achievement_unlocks WHERE user_id = ? "
+    "AND key = ? ORDER BY tier, seq"
 )
 # Unlock rows are keyed (user_id, key, tier, seq): inserting one that exists changes nothing.
 NEW_UNLOCK = (
@@ -14,5 +26,9 @@ NEW_UNLOCK = (
     "points, unlocked_at, rewards, baseline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 LIFETIME_EARNED = "SELECT lifetime_earned FROM accounts WHERE user_id = ? AND currency = ?"
-EVALUATION_PROFILE = "SELECT xp, level, timezone FROM profiles WHERE user_id = ?"
+# The profile, and whether the user has unlocked anything: if not, no unlock is read later.
+EVALUATION_PROFILE = (
+    "SELECT xp, level, timezone, EXISTS (SELECT 1 FROM achievement_unlocks WHERE user_id = ?1) "
+    "FROM profiles WHERE user_id = ?1"
+)
 LONGEST_STREAK = "SELECT streak_longest FROM profiles WHERE user_id = ?"

@@ -1,4 +1,5 @@
-"""The statements of progression/metrics.py: per-user metrics and their day and hour buckets."""
+"""The statements of progression/metrics.py: per-user metrics (with their local
+hours of the day) and their day buckets."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from collections.abc import Sequence
 
 __all__ = [
     "COUNT_DAY",
-    "COUNT_HOUR",
     "COUNT_METRIC",
-    "METRIC_FROM_HOURS",
+    "COUNT_METRIC_IN_HOUR",
     "READ_METRIC",
     "WINDOW_TOTALS",
     "best_window",
     "longest_run",
+    "metric_from_hours",
 ]
 
 # One occurrence in a local-day bucket; returns the day's new count.
@@ -21,31 +22,47 @@ COUNT_DAY = (
     "INSERT INTO metric_days (user_id, metric, day, count, sum) VALUES (?, ?, ?, 1, ?) "
     "ON CONFLICT DO UPDATE SET count = count + 1, sum = sum + excluded.sum RETURNING count"
 )
-# One occurrence in the metric's totals; returns its new count and sum.
-COUNT_METRIC = (
-    "INSERT INTO metrics (user_id, metric, count, sum, max, days, first_at, last_at) "
-    "VALUES (?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + 1, "
+# One occurrence in the metric's totals (?1 user, ?2 metric, ?3 value, ?4 1 on the first of
+# its local day, ?5 the time); returns the whole new row, so nothing reads it again.
+_COUNT = (
+    "INSERT INTO metrics (user_id, metric, count, sum, max, days, first_at, last_at{columns}) "
+    "VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5, ?5{values}) ON CONFLICT DO UPDATE SET count = count + 1, "
     "sum = sum + excluded.sum, max = MAX(max, excluded.max), days = days + excluded.days, "
-    "first_at = MIN(first_at, excluded.first_at), last_at = MAX(last_at, excluded.last_at) "
-    "RETURNING count, sum"
+    "first_at = MIN(first_at, excluded.first_at), last_at = MAX(last_at, excluded.last_at)"
+    "{sets} RETURNING count, sum, max, days"
+)
+COUNT_METRIC = _COUNT.format(columns="", values="", sets="")
+# The same, counting the occurrence in its local hour of the day too (m018): one statement
+# per hour, so each is prepared once and the hour's two columns are named, not computed.
+COUNT_METRIC_IN_HOUR = tuple(
+    _COUNT.format(
+        columns=f", h{h:02d}_count, h{h:02d}_sum",
+        values=", 1, ?3",
+        sets=f", h{h:02d}_count = h{h:02d}_count + 1, h{h:02d}_sum = h{h:02d}_sum + excluded.sum",
+    )
+    for h in range(24)
 )
 READ_METRIC = "SELECT count, sum, max, days FROM metrics WHERE user_id = ? AND metric = ?"
 WINDOW_TOTALS = (
     "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(sum), 0) FROM metric_days "
     "WHERE user_id = ? AND metric = ? AND day >= ? AND day <= ?"
 )
-COUNT_HOUR = (
-    "INSERT INTO metric_hours (user_id, event, hour, count, sum) VALUES (?, ?, ?, 1, ?) "
-    "ON CONFLICT DO UPDATE SET count = count + 1, sum = sum + excluded.sum"
-)
-# A time-of-day metric that was not kept gets what the hour buckets know; one that was kept
-# (all along, or until its achievement was retired) keeps the larger count.
-METRIC_FROM_HOURS = (
-    "INSERT INTO metrics (user_id, metric, count, sum, max, days, first_at, last_at) "
-    "SELECT user_id, ?, SUM(count), SUM(sum), 0, 0, ?, ? FROM metric_hours "
-    "WHERE event = ? AND hour IN (SELECT value FROM json_each(?)) GROUP BY user_id "
-    "ON CONFLICT DO UPDATE SET count = MAX(count, excluded.count), sum = MAX(sum, excluded.sum)"
-)
+
+
+def metric_from_hours(hours: Sequence[int]) -> str:
+    """Give every user's time-of-day metric ``?1`` (at time ``?2``) what the hour columns of
+    ``hours`` know of event ``?3``. A metric that was not kept gets the hours' count; one that
+    was kept (all along, or until its achievement was retired) keeps the larger count."""
+    count = " + ".join(f"h{h:02d}_count" for h in hours) or "0"
+    total = " + ".join(f"h{h:02d}_sum" for h in hours) or "0"
+    return (
+        "INSERT INTO metrics (user_id, metric, count, sum, max, days, first_at, last_at) "
+        f"SELECT user_id, ?1, {count}, {total}, 0, 0, ?2, ?2 FROM metrics "
+        f"WHERE metric = ?3 AND {count} > 0 ON CONFLICT DO UPDATE SET "
+        "count = MAX(count, excluded.count), sum = MAX(sum, excluded.sum)"
+    )
+
+
 # The best rolling window of ``days`` local days in the user's whole history.
 _BEST_ROLLING = (
     "SELECT COALESCE(MAX(total), 0) FROM (SELECT SUM({stat}) OVER (ORDER BY julianday(day) "
