@@ -40,7 +40,7 @@ def test_measurements_return_positive_numbers(ratio: ModuleType, tmp_path: Path)
     s = tiny(ratio)
     messages: list[str] = []
     report = ratio.run(s, tmp_path, messages.append)
-    assert len(report.rows) == 32 and messages and report.notes and report.samples
+    assert len(report.rows) == 34 and messages and report.notes and report.samples
     for row in report.rows:
         assert row.value > 0, row
         assert row.baseline is None or row.baseline > 0, row
