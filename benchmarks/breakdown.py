@@ -156,13 +156,15 @@ def seed(path: Path, spec: Path_, users: list[str]) -> None:
 class Replay:
     """Raw sqlite3 with the engine's pragmas, running recorded statements one by one."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, setup: Sequence[str]) -> None:
         self.conn = sqlite3.connect(path, isolation_level=None, cached_statements=512)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_NET_PAGES}")
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.execute(f"PRAGMA cache_size = {-1024 * 64}")
+        for sql in setup:
+            self.conn.execute(sql)
         self.checkpointer = Checkpointer(str(path), busy_timeout=5.0)
         self.spent: dict[str, int] = defaultdict(int)
         self.seen: dict[str, int] = defaultdict(int)
@@ -252,6 +254,9 @@ def measure(spec: Path_, workdir: Path, n: int, rounds: int, users: list[str]) -
     # Record every call of every round first, so the replay runs exactly those statements.
     with recording() as log:
         g = Gamification.open(workdir / f"{spec.name}-record.db", load_entrypoints=False)
+        # Per-connection state the engine sets up at open (the boards' TEMP triggers) must
+        # exist on the replaying connection too, or their work would go unmeasured.
+        setup = [sql for sql, _, _ in log if sql.lstrip().upper().startswith("CREATE TEMP")]
         key, user = ordered_keys("rec"), itertools.cycle(users)
         recorded = [
             [split_calls(log, lambda: spec.call(g, next(user), key())) for _ in range(n)]
@@ -259,7 +264,7 @@ def measure(spec: Path_, workdir: Path, n: int, rounds: int, users: list[str]) -
         ]
         g.close()
     g = Gamification.open(workdir / f"{spec.name}-engine.db", load_entrypoints=False)
-    replay = Replay(workdir / f"{spec.name}-replay.db")
+    replay = Replay(workdir / f"{spec.name}-replay.db", setup)
     key, user = ordered_keys("eng"), itertools.cycle(users)
     engine_times: list[float] = []
     replay_times: list[float] = []
