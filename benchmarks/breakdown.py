@@ -215,7 +215,7 @@ def _place(filename: str, line: int, function: str) -> str:
 def python_share(spec: Path_, path: Path, users: list[str], n: int) -> list[tuple[str, float]]:
     """Self time per engine function under cProfile, sqlite3's C methods left out, as
     shares of the whole Python time."""
-    g = Gamification.open(path, load_entrypoints=False)
+    g = Gamification.open(path, config=spec.config, load_entrypoints=False)
     key, user = ordered_keys("prof"), itertools.cycle(users)
     for _ in range(200):
         spec.call(g, next(user), key())
@@ -253,7 +253,9 @@ def measure(spec: Path_, workdir: Path, n: int, rounds: int, users: list[str]) -
         shutil.copy(base, workdir / f"{spec.name}-{copy}.db")
     # Record every call of every round first, so the replay runs exactly those statements.
     with recording() as log:
-        g = Gamification.open(workdir / f"{spec.name}-record.db", load_entrypoints=False)
+        g = Gamification.open(
+            workdir / f"{spec.name}-record.db", config=spec.config, load_entrypoints=False
+        )
         # Per-connection state the engine sets up at open (the boards' TEMP triggers) must
         # exist on the replaying connection too, or their work would go unmeasured.
         setup = [sql for sql, _, _ in log if sql.lstrip().upper().startswith("CREATE TEMP")]
@@ -263,7 +265,9 @@ def measure(spec: Path_, workdir: Path, n: int, rounds: int, users: list[str]) -
             for _ in range(rounds)
         ]
         g.close()
-    g = Gamification.open(workdir / f"{spec.name}-engine.db", load_entrypoints=False)
+    g = Gamification.open(
+        workdir / f"{spec.name}-engine.db", config=spec.config, load_entrypoints=False
+    )
     replay = Replay(workdir / f"{spec.name}-replay.db", setup)
     key, user = ordered_keys("eng"), itertools.cycle(users)
     engine_times: list[float] = []

@@ -82,8 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 subprocess.run(
                     ["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False
                 )
-    names = list(dict.fromkeys(name for run in runs[args.after] for name in run))
-    names += [n for run in runs[args.before] for n in run if n not in names]
+    names = list(
+        dict.fromkeys(
+            name for rev in (args.after, args.before) for run in runs[rev] for name in run
+        )
+    )
     lines = [
         f"# Ratio rows: {args.before} ({revs[args.before]}) vs {args.after} ({revs[args.after]})",
         "",
