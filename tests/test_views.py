@@ -15,8 +15,10 @@ def rows(g: Gamification, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 def test_the_views_come_with_their_migration(g: Gamification) -> None:
     assert "m012_readable_views" in [m.name for m in migrations.applied(g.db)]
+    assert "m020_xp_board_slots" in [m.name for m in migrations.applied(g.db)]
+    # lb_live (m020) is the one the engine reads too: every live score, slots included.
     assert set(g.db.view_names()) == {
-        "user_balances", "ledger_lines", "leaderboard_lines", "unlocked_achievements"
+        "user_balances", "ledger_lines", "leaderboard_lines", "unlocked_achievements", "lb_live"
     }  # fmt: skip
 
 

@@ -123,6 +123,10 @@ class XP:
         # When the boards are the only ones following XPAwarded: the call that adds many
         # awards to them at once (user, amount, at), for batch() (see bulk.py).
         self.boards_only: Callable[[list[tuple[str, int, datetime]]], None] | None = None
+        # When a board keeps its scores in the profile row (social/board_slots.py): the call
+        # that writes the award's profile update with them, (user, xp, level, updated_at,
+        # amount, at), in place of SET_XP: one statement, no page of the board's own.
+        self.write_xp: Callable[[str, int, int, str, int, datetime], None] | None = None
         self.codec = Codec(self._encode, self._decode, key_in_row)
 
     def boost_factor(self, user_id: str, at: datetime) -> float | None:
@@ -253,7 +257,10 @@ class XP:
                 None if new_level > old_level else signature,
             ),
         )
-        conn.execute(SET_XP, (total, new_level, at_text, user_id))
+        if amount and self.write_xp is not None:
+            self.write_xp(user_id, total, new_level, at_text, amount, at)
+        else:
+            conn.execute(SET_XP, (total, new_level, at_text, user_id))
         if amount and self.publish_xp is not None:
             self.publish_xp(XPAwarded(user_id, amount, at, at_text))
         rewards: tuple[LevelUpReward, ...] = ()

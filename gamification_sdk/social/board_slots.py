@@ -1,0 +1,169 @@
+"""One XP board's current scores, kept in the profile row the XP award already rewrites.
+
+Of the boards whose source is XP, the first with at most ``SLOTS`` periods besides all-time
+is the slotted board: its all-time score is ``profiles.xp`` itself and each other period
+has a slot (period id, score, moment reached) in the profile row. An award then writes the
+slots in one update of a page the award dirties anyway, so the board costs no page of its
+own; a listed user's change still appends to lb_log (the TEMP trigger of board_slots.py),
+so orders in memory follow it as they follow lb_scores.
+
+A (user, period) is in a slot or in ``lb_scores``, never both: a slot moves on only to a
+newer period (the old score goes to lb_scores while that period is open, for its close),
+and an award dated in an older period than the slot holds goes to lb_scores. Reads of a
+period take both (``lb_live``, or the slot's statements here plus lb_scores).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+
+from ..config.leaderboards import BoardConfig
+from ..storage.board_slots import (
+    SLOTS,
+    clear_slot_sql,
+    fill_slot_sql,
+    move_slot_sql,
+    slot_listed_sql,
+    slot_row_sql,
+    slot_sql,
+    slot_triggers,
+)
+from ..storage.boards import DELETE_PERIOD_SCORES, NEWEST_OPEN, PERIOD_KIND, SAVE_SLOTS
+from .periods import BoardPeriod
+
+__all__ = ["Slots", "slotted"]
+
+
+def slotted(boards: list[BoardConfig]) -> BoardConfig | None:
+    """The board whose scores the profile row keeps: the first XP board that fits."""
+    for board in boards:
+        if board.source == "xp" and sum(1 for k in board.periods if k != "all_time") <= SLOTS:
+            return board
+    return None
+
+
+class Slots:
+    """The slotted board's writes and reads (``Boards`` delegates to it)."""
+
+    def __init__(self, conn: sqlite3.Connection, board: BoardConfig, defaults: tuple[str, int]):
+        self._conn = conn
+        self.board = board
+        # period kind -> slot: all-time is slot 0, the others 1.. in the board's order.
+        periodic = [kind for kind in board.periods if kind != "all_time"]
+        self.kinds = {kind: i + 1 for i, kind in enumerate(periodic)}
+        if "all_time" in board.periods:
+            self.kinds["all_time"] = 0
+        self.triggers = slot_triggers(defaults)
+        self._defaults = defaults
+        self._sql: dict[tuple[bool, ...], str] = {}
+        # period id -> the slot holding it (None: not one of the slotted board's).
+        self._of: dict[int, int | None] = {}
+
+    def marker(self) -> str:
+        """What lb_settings keeps of the slot layout: a change empties every slot."""
+        return json.dumps([self.board.key, self.kinds], separators=(",", ":"), sort_keys=True)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def add(
+        self,
+        periods: dict[str, BoardPeriod],
+        ids: dict[str, int],
+        user_id: str,
+        delta: float,
+        at: int,
+        profile: tuple[int, int, str] | None = None,
+    ) -> list[int]:
+        """Add ``delta`` at ``at`` (microseconds) to the user's slots for ``ids`` (kind ->
+        period id); returns the period ids the slots did not take (an award dated in an
+        older period than a slot holds), which the caller adds to lb_scores. ``profile``:
+        award_xp's new (xp, level, updated_at), set by the same statement."""
+        present = [False] * (SLOTS + 1)
+        params: list[object] = [user_id, delta, at] + [None] * (2 * (SLOTS + 1))
+        for kind, period_id in ids.items():
+            slot = self.kinds[kind]
+            present[slot] = True
+            start = periods[kind].starts_at
+            params[3 + 2 * slot] = period_id
+            params[4 + 2 * slot] = None if start is None else start.isoformat()
+        if profile is None and not any(present):
+            return []
+        key = (*present, profile is not None)
+        sql = self._sql.get(key)
+        if sql is None:
+            sql = self._sql[key] = slot_sql(list(enumerate(present)), profile is not None)
+        if profile is not None:
+            params += profile
+        else:
+            # Numbered parameters: SQLite counts up to the highest one the statement names.
+            last = max(slot for slot, there in enumerate(present) if there)
+            del params[5 + 2 * last :]
+        row = self._conn.execute(sql, params).fetchone()
+        if row is None:  # no profile (a board fed by something other than award_xp)
+            return [pid for kind, pid in ids.items() if kind != "all_time"]
+        return [
+            pid
+            for kind, pid in ids.items()
+            if kind != "all_time" and row[self.kinds[kind] - 1] != pid
+        ]
+
+    @staticmethod
+    def clear_all(conn: sqlite3.Connection) -> None:
+        """Empty every slot of every profile (the caller has dropped the triggers)."""
+        for slot in range(SLOTS + 1):
+            conn.execute(clear_slot_sql(slot))
+
+    def fill(self, kind: str, period_id: int, rows: Iterable[tuple[str, float, int]]) -> None:
+        """A backfilled period into its slot (triggers dropped): ``(user, score, reached)``."""
+        self._conn.executemany(
+            fill_slot_sql(self.kinds[kind]),
+            ((period_id, score, reached, user_id) for user_id, score, reached in rows),
+        )
+
+    def move_in(self) -> list[int]:
+        """The upgrade: each kind's newest open period moves from lb_scores into its slot,
+        every score and moment as it stood (triggers dropped). Returns the periods moved."""
+        moved: list[int] = []
+        for kind, slot in self.kinds.items():
+            found = self._conn.execute(NEWEST_OPEN, (self.board.key, kind)).fetchone()
+            if found is None:
+                continue
+            self._conn.execute(move_slot_sql(slot), (found[0],))
+            self._conn.execute(DELETE_PERIOD_SCORES, (found[0],))
+            moved.append(int(found[0]))
+        return moved
+
+    def save(self) -> None:
+        self._conn.execute(SAVE_SLOTS, (self.marker(),))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def slot_of(self, period_id: int) -> int | None:
+        if period_id in self._of:
+            return self._of[period_id]
+        found = self._conn.execute(PERIOD_KIND, (period_id,)).fetchone()
+        slot = None
+        if found is not None and found[0] == self.board.key:
+            slot = self.kinds.get(found[1])
+        self._of[period_id] = slot
+        return slot
+
+    def row(self, period_id: int, user_id: str) -> tuple[float, int, int] | None:
+        slot = self.slot_of(period_id)
+        if slot is None:
+            return None
+        found = self._conn.execute(
+            slot_row_sql(slot), (user_id, period_id, *self._defaults)
+        ).fetchone()
+        return None if found is None else (found[0], found[1], int(found[2]))
+
+    def listed(self, period_id: int) -> sqlite3.Cursor | None:
+        slot = self.slot_of(period_id)
+        if slot is None:
+            return None
+        return self._conn.execute(slot_listed_sql(slot), (period_id, *self._defaults))
+
+    def forget_ids(self) -> None:
+        self._of.clear()
