@@ -11,6 +11,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 from conftest import START
 
 from gamification_sdk import BoardConfig, Config, FakeClock, Gamification, LeaderboardsConfig
@@ -152,3 +153,35 @@ def test_a_private_user_is_logged_nowhere_and_going_public_lists_every_slot(
         assert g.boards.get("xp", period="weekly").total == 0
         entry = g.boards.rank("ann", "xp", period="weekly")
         assert entry is not None and entry.hidden and entry.score == 15
+
+
+def test_another_board_taking_the_slots_leaves_the_xp_board_as_it_stood(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    clock = FakeClock(START)
+    periods = ("all_time", "daily", "weekly", "monthly")
+    default = LeaderboardsConfig(visibility="public", show_on_global=True)
+    first = BoardConfig("first", source="xp", periods=("all_time", "daily"))
+    with Gamification.open(db, config=Config(leaderboards=default), clock=clock,
+                           load_entrypoints=False) as g:  # fmt: skip
+        for i, xp in enumerate([5, 9, 5, 9, 1]):
+            g.award_xp(f"u{i}", xp, source="t")
+            clock.advance(seconds=1)
+        before = {period: lines(g, period) for period in periods}
+        positions = [e.user_id for e in g.boards.get("xp", period="weekly").entries]
+        assert positions == ["u1", "u3", "u0", "u2", "u4"]
+        # A new XP board listed first takes the profile slots: xp's rows go to lb_scores.
+        boards = (first, *default.boards)
+        g.settings.apply(Config(leaderboards=attrs.evolve(default, boards=boards)))
+        assert {period: lines(g, period) for period in periods} == before
+        assert [e.user_id for e in g.boards.get("xp", period="weekly").entries] == positions
+        assert [e.user_id for e in g.boards.get("first").entries] == positions
+        assert rows(db, "SELECT COUNT(*) FROM lb_scores") == [(20,)]
+        g.award_xp("u4", 10, source="t")
+        # And back: xp's current rows move into the profile row again.
+        g.settings.apply(Config(leaderboards=default))
+        assert lines(g, "daily")[0] == (1, "u4", 11)
+        assert [e.user_id for e in g.boards.get("xp", period="monthly").entries] == [
+            "u4", "u1", "u3", "u0", "u2"]  # fmt: skip
+    # The removed board's rows stay as they stood (in lb_scores now); none of xp's.
+    scored = "SELECT p.board, COUNT(*) FROM lb_scores s JOIN lb_periods p ON p.id = s.period_id"
+    assert rows(db, scored + " GROUP BY p.board") == [("first", 10)]

@@ -24,13 +24,15 @@ from ..storage.board_slots import (
     SLOTS,
     clear_slot_sql,
     fill_slot_sql,
-    move_slot_sql,
+    move_in_sql,
+    move_out_sql,
+    moved_in_sql,
     slot_listed_sql,
     slot_row_sql,
     slot_sql,
     slot_triggers,
 )
-from ..storage.boards import DELETE_PERIOD_SCORES, NEWEST_OPEN, PERIOD_KIND, SAVE_SLOTS
+from ..storage.boards import PERIOD_KIND, SAVE_SLOTS
 from .periods import BoardPeriod
 
 __all__ = ["Slots", "slotted"]
@@ -110,6 +112,14 @@ class Slots:
         ]
 
     @staticmethod
+    def move_out(conn: sqlite3.Connection, defaults: tuple[str, int]) -> None:
+        """Every slot's scores of open periods to lb_scores, and every slot emptied (the
+        slotted board changed or went; triggers dropped): the scores stay as they stood."""
+        for slot in range(SLOTS + 1):
+            conn.execute(move_out_sql(slot), defaults)
+        Slots.clear_all(conn)
+
+    @staticmethod
     def clear_all(conn: sqlite3.Connection) -> None:
         """Empty every slot of every profile (the caller has dropped the triggers)."""
         for slot in range(SLOTS + 1):
@@ -122,18 +132,13 @@ class Slots:
             ((period_id, score, reached, user_id) for user_id, score, reached in rows),
         )
 
-    def move_in(self) -> list[int]:
-        """The upgrade: each kind's newest open period moves from lb_scores into its slot,
-        every score and moment as it stood (triggers dropped). Returns the periods moved."""
-        moved: list[int] = []
+    def move_in(self) -> None:
+        """The board becomes slotted (a file from before m020, or a change of boards): each
+        user's newest open period of each kind moves from lb_scores into its slot, every
+        score and moment as it stood (triggers dropped)."""
         for kind, slot in self.kinds.items():
-            found = self._conn.execute(NEWEST_OPEN, (self.board.key, kind)).fetchone()
-            if found is None:
-                continue
-            self._conn.execute(move_slot_sql(slot), (found[0],))
-            self._conn.execute(DELETE_PERIOD_SCORES, (found[0],))
-            moved.append(int(found[0]))
-        return moved
+            self._conn.execute(move_in_sql(slot), (self.board.key, kind))
+            self._conn.execute(moved_in_sql(slot))
 
     def save(self) -> None:
         self._conn.execute(SAVE_SLOTS, (self.marker(),))

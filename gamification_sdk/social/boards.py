@@ -190,11 +190,13 @@ class Boards:
             self._relist_all()
         execute(SAVE_DEFAULTS, (defaults,))
         (layout,) = execute(READ_SLOTS).fetchone() or (None,)
-        if layout != (None if self.slots is None else self.slots.marker()):
-            # Another board (or none) keeps its scores in the profile row now: what the slots
-            # held belongs to a board whose fingerprint changed with it, rebuilt below.
+        relaid = layout != (None if self.slots is None else self.slots.marker())
+        if relaid:
+            # Another board (or none) keeps its scores in the profile row now: what the
+            # slots held goes to lb_scores as it stands, and the slotted board's rows come
+            # in below (none of it changes a score, so orders in memory stay right).
             with self._quiet():
-                Slots.clear_all(self._conn)
+                Slots.move_out(self._conn, self._defaults)
             if self.slots is not None:
                 self.slots.save()
         stored = dict(execute(STORED_BOARDS).fetchall())
@@ -205,17 +207,13 @@ class Boards:
                 execute(MARK_BOARD, (REMOVED, key))
         for key, (board, calendar) in self.boards.items():
             slots = self.slots if self.slots is not None and self.slots.board is board else None
-            mark = fingerprint(board, slotted=slots is not None)
+            mark = fingerprint(board)
             if stored.get(key) == mark:
-                continue
-            if slots is not None and stored.get(key) == fingerprint(board, slotted=False):
-                # The upgrade to slots: the current periods' rows move into the profile
-                # row as they stand (moments included, so ties keep their order).
-                with self._quiet():
-                    moved = slots.move_in()
-                for period_id in moved:
-                    self.rebuild(period_id)
-                execute(SAVE_BOARD, (key, mark, at_text))
+                if slots is not None and relaid:
+                    # A file from before m020, or the board newly slotted: each user's
+                    # current rows move into the profile row, moments included.
+                    with self._quiet():
+                        slots.move_in()
                 continue
             # Scores of open periods meant something else, or missed what happened while
             # the board was removed: they start over from the logs.
@@ -561,10 +559,6 @@ def _sum(
 REMOVED = "removed"
 
 
-def fingerprint(board: BoardConfig, *, slotted: bool = False) -> str:
-    """What a board's stored scores depend on: change any of it and they are rebuilt. A
-    board kept in the profile slots says so (moving in or out of them rebuilds it)."""
-    parts: list[object] = [board.source_key, sorted(board.periods)]
-    if slotted:
-        parts.append("slots")
-    return json.dumps(parts, separators=(",", ":"))
+def fingerprint(board: BoardConfig) -> str:
+    """What a board's stored scores depend on: change any of it and they are rebuilt."""
+    return json.dumps([board.source_key, sorted(board.periods)], separators=(",", ":"))

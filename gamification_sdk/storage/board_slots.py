@@ -16,7 +16,9 @@ __all__ = [
     "clear_slot_sql",
     "fill_slot_sql",
     "listed_sql",
-    "move_slot_sql",
+    "move_in_sql",
+    "move_out_sql",
+    "moved_in_sql",
     "slot_listed_sql",
     "slot_row_sql",
     "slot_sql",
@@ -114,17 +116,24 @@ def slot_triggers(defaults: tuple[str, int]) -> dict[str, str]:
     found["lb_slots_log"] = (
         f"AFTER UPDATE ON main.profiles WHEN {old} OR {new} BEGIN " + "; ".join(body) + "; END"
     )
+    # One trigger for the three slots, fired only by the statements that set a slot's period.
+    spills, moved = [], []
     for slot in range(1, SLOTS + 1):
         p, r = f"lb_p{slot}", f"lb_r{slot}"
-        found[f"lb_slot{slot}_spill"] = (
-            f"AFTER UPDATE OF {p} ON main.profiles "
-            f"WHEN old.{p} IS NOT NULL AND old.{p} != new.{p} BEGIN "
+        moved.append(f"(old.{p} IS NOT NULL AND old.{p} != new.{p})")
+        spills.append(
             "INSERT INTO lb_scores (user_id, period_id, score, reached, listed) "
             f"SELECT old.user_id, id, old.lb_s{slot}, old.{r}, {old} FROM lb_periods "
-            f"WHERE id = old.{p} AND closed_at IS NULL "
+            f"WHERE id = old.{p} AND old.{p} != new.{p} AND closed_at IS NULL "
             "ON CONFLICT DO UPDATE SET score = score + excluded.score, "
-            "reached = MAX(reached, excluded.reached); END"
+            "reached = MAX(reached, excluded.reached)"
         )
+    columns = ", ".join(f"lb_p{slot}" for slot in range(1, SLOTS + 1))
+    found["lb_slots_spill"] = (
+        f"AFTER UPDATE OF {columns} ON main.profiles WHEN {' OR '.join(moved)} BEGIN "
+        + "; ".join(spills)
+        + "; END"
+    )
     return {name: f"CREATE TEMP TRIGGER IF NOT EXISTS {name} " + sql for name, sql in found.items()}
 
 
@@ -164,14 +173,38 @@ def fill_slot_sql(slot: int) -> str:
     )
 
 
-def move_slot_sql(slot: int) -> str:
-    """Move period ?1's lb_scores rows into ``slot`` (the upgrade to slots keeps every score
-    and moment as it stood); the caller deletes the rows after."""
-    if slot == 0:
-        values = "lb_p0 = s.period_id, lb_r0 = s.reached"
-    else:
-        values = f"lb_p{slot} = s.period_id, lb_s{slot} = s.score, lb_r{slot} = s.reached"
+def move_in_sql(slot: int) -> str:
+    """Move into ``slot`` each user's row of the newest open period of board ?1's kind ?2
+    that the user has a row in (the upgrade to slots keeps every score and moment as it
+    stood): the slot then holds the user's newest period, as awards keep it."""
+    score = "" if slot == 0 else f", lb_s{slot} = s.score"
     return (
-        f"UPDATE profiles SET {values} FROM lb_scores AS s "
-        "WHERE s.user_id = profiles.user_id AND s.period_id = ?1"
+        f"UPDATE profiles SET lb_p{slot} = s.period_id{score}, lb_r{slot} = s.reached FROM ("
+        "SELECT r.user_id, r.period_id, r.score, r.reached, ROW_NUMBER() OVER ("
+        "PARTITION BY r.user_id ORDER BY julianday(l.starts_at) DESC, l.id DESC) AS n "
+        "FROM lb_scores AS r JOIN lb_periods AS l ON l.id = r.period_id "
+        "WHERE l.board = ?1 AND l.period = ?2 AND l.closed_at IS NULL) AS s "
+        "WHERE s.n = 1 AND s.user_id = profiles.user_id"
+    )
+
+
+def moved_in_sql(slot: int) -> str:
+    """Delete the lb_scores rows ``move_in_sql`` copied into ``slot``."""
+    return (
+        "DELETE FROM lb_scores WHERE EXISTS (SELECT 1 FROM profiles AS p "
+        f"WHERE p.user_id = lb_scores.user_id AND p.lb_p{slot} = lb_scores.period_id)"
+    )
+
+
+def move_out_sql(slot: int) -> str:
+    """Copy ``slot``'s scores of open periods to lb_scores (no board keeps them in the
+    profile any more), listed as the profile says (the defaults bound as ?1, ?2)."""
+    return (
+        "INSERT INTO lb_scores (user_id, period_id, score, reached, listed) "
+        f"SELECT p.user_id, p.lb_p{slot}, {_score(slot, 'p')}, p.lb_r{slot}, "
+        f"{listed_sql('p', '?1', '?2')} FROM profiles AS p "
+        f"JOIN lb_periods AS l ON l.id = p.lb_p{slot} AND l.closed_at IS NULL "
+        f"WHERE p.lb_r{slot} IS NOT NULL "
+        "ON CONFLICT DO UPDATE SET score = score + excluded.score, "
+        "reached = MAX(reached, excluded.reached)"
     )

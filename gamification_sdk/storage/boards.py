@@ -11,7 +11,6 @@ __all__ = [
     "LOG_RESET",
     "LOG_TOP",
     "MARK_BOARD",
-    "NEWEST_OPEN",
     "NEW_PERIOD",
     "OPEN_PERIODS",
     "OPEN_PERIODS_OF",
@@ -216,8 +215,3 @@ def backfill_query(
 PERIOD_KIND = "SELECT board, period FROM lb_periods WHERE id = ?"
 READ_SLOTS = "SELECT value FROM lb_settings WHERE name = 'slots'"
 SAVE_SLOTS = "INSERT OR REPLACE INTO lb_settings (name, value) VALUES ('slots', ?)"
-# The newest open period of a board's kind: the one a slot holds after the upgrade.
-NEWEST_OPEN = (
-    "SELECT id FROM lb_periods WHERE board = ? AND period = ? AND closed_at IS NULL "
-    "ORDER BY julianday(starts_at) DESC, id DESC LIMIT 1"
-)
