@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
+from datetime import datetime
 
 from ..config.leaderboards import BoardConfig
 from ..storage.board_slots import (
@@ -31,8 +32,9 @@ from ..storage.board_slots import (
     slot_row_sql,
     slot_sql,
     slot_triggers,
+    write_sql,
 )
-from ..storage.boards import PERIOD_KIND, SAVE_SLOTS
+from ..storage.boards import PERIOD_KIND, PERIOD_START, SAVE_SLOTS
 from .periods import BoardPeriod
 
 __all__ = ["Slots", "slotted"]
@@ -62,6 +64,9 @@ class Slots:
         self._sql: dict[tuple[bool, ...], str] = {}
         # period id -> the slot holding it (None: not one of the slotted board's).
         self._of: dict[int, int | None] = {}
+        self._writes: dict[tuple[int, ...], str] = {}
+        # period id -> its start, for award_xp's choice of a slot's case (see write).
+        self._starts: dict[int, datetime] = {}
 
     def marker(self) -> str:
         """What lb_settings keeps of the slot layout: a change empties every slot."""
@@ -110,6 +115,54 @@ class Slots:
             for kind, pid in ids.items()
             if kind != "all_time" and row[self.kinds[kind] - 1] != pid
         ]
+
+    def write(
+        self,
+        periods: dict[str, BoardPeriod],
+        ids: dict[str, int],
+        held: tuple[int | None, ...],
+        user_id: str,
+        delta: float,
+        at: int,
+        profile: tuple[int, int, str],
+    ) -> list[int]:
+        """``add`` for award_xp, which read the periods the slots hold (``held``) with the
+        profile row: each slot's case is decided here, so the update has no CASE and no
+        RETURNING (a few microseconds less per award)."""
+        modes = [0] * (SLOTS + 1)
+        params: list[object] = [user_id, delta, at] + [None] * (2 * (SLOTS + 1))
+        rest: list[int] = []
+        for kind, period_id in ids.items():
+            slot = self.kinds[kind]
+            if slot == 0:
+                modes[0] = 1
+            elif held[slot - 1] == period_id:
+                modes[slot] = 1
+            elif held[slot - 1] is None or self._newer(periods[kind], held[slot - 1]):
+                modes[slot] = 2
+            else:  # dated in an older period than the slot holds
+                rest.append(period_id)
+                continue
+            params[3 + 2 * slot] = period_id
+        key = tuple(modes)
+        sql = self._writes.get(key)
+        if sql is None:
+            sql = self._writes[key] = write_sql(key)
+        self._conn.execute(sql, [*params, *profile])
+        return rest
+
+    def _newer(self, period: BoardPeriod, held: int | None) -> bool:
+        """Whether ``period`` starts after the period ``held`` (as the update's julianday
+        comparison decides: starts carry their zone's offset)."""
+        if held is None or period.starts_at is None:
+            return True
+        start = self._starts.get(held)
+        if start is None:
+            found = self._conn.execute(PERIOD_START, (held,)).fetchone()
+            if found is None or found[0] is None:
+                return True
+            start = self._starts[held] = datetime.fromisoformat(found[0])
+        return period.starts_at > start
 
     @staticmethod
     def move_out(conn: sqlite3.Connection, defaults: tuple[str, int]) -> None:
@@ -172,3 +225,4 @@ class Slots:
 
     def forget_ids(self) -> None:
         self._of.clear()
+        self._starts.clear()

@@ -347,17 +347,27 @@ class Boards:
         self._upsert(ids, user_id, delta, at)
 
     def write_xp(
-        self, user_id: str, total: int, level: int, at_text: str, delta: int, at: datetime
+        self,
+        user_id: str,
+        total: int,
+        level: int,
+        at_text: str,
+        delta: int,
+        at: datetime,
+        held: tuple[int | None, ...],
     ) -> None:
         """award_xp's update of the profile (``total``, ``level``, ``updated_at``) with the
         slotted board's scores in the same statement: the board costs no page of its own.
-        The other boards follow through ``add(..., slots=False)``."""
-        held = self.slots
-        assert held is not None
-        board = self.boards[held.board.key]
+        ``held``: the periods the slots hold, read with the award's profile row in this
+        transaction. The other boards follow through ``add(..., slots=False)``."""
+        slots = self.slots
+        assert slots is not None
+        board = self.boards[slots.board.key]
         periods = board.calendar.at(at)
         kind_ids = self._kind_ids(board, periods)
-        rest = held.add(periods, kind_ids, user_id, delta, micros(at), (total, level, at_text))
+        rest = slots.write(
+            periods, kind_ids, held, user_id, delta, micros(at), (total, level, at_text)
+        )
         self._upsert(rest, user_id, delta, at)
 
     def _upsert(self, ids: list[int], user_id: str, delta: float, at: datetime) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "slot_row_sql",
     "slot_sql",
     "slot_triggers",
+    "write_sql",
 ]
 
 # Periodic periods a board may have and still keep its scores in the profile row.
@@ -80,6 +81,26 @@ def slot_sql(slots: list[tuple[int, bool]], profile: bool = False) -> str:
         )
     returning = ", ".join(f"lb_p{slot}" for slot in range(1, SLOTS + 1))
     return f"UPDATE profiles SET {', '.join(sets)} WHERE user_id = ?1 RETURNING {returning}"
+
+
+def write_sql(modes: tuple[int, ...]) -> str:
+    """award_xp's update when the award's profile row said which periods the slots hold:
+    ``modes`` per slot, 0 untouched, 1 the award's period is the slot's (add), 2 a newer
+    one (the slot moves on to it; the spill trigger keeps the old score). No CASE, and a
+    slot's period is set only when it changes (so the spill trigger fires only then).
+    Binds as ``slot_sql`` does."""
+    n = 4 + 2 * (SLOTS + 1)
+    sets = [f"xp = ?{n}, level = ?{n + 1}, updated_at = ?{n + 2}"]
+    for slot, mode in enumerate(modes):
+        if not mode:
+            continue
+        if slot == 0:
+            sets.append("lb_p0 = ?4, lb_r0 = MAX(COALESCE(lb_r0, ?3), ?3)")
+        elif mode == 1:
+            sets.append(f"lb_s{slot} = lb_s{slot} + ?2, lb_r{slot} = MAX(lb_r{slot}, ?3)")
+        else:
+            sets.append(f"lb_p{slot} = ?{4 + 2 * slot}, lb_s{slot} = ?2, lb_r{slot} = ?3")
+    return f"UPDATE profiles SET {', '.join(sets)} WHERE user_id = ?1"
 
 
 def slot_triggers(defaults: tuple[str, int]) -> dict[str, str]:

@@ -17,6 +17,7 @@ __all__ = [
     "PERIODS_OF_USER",
     "PERIOD_ID",
     "PERIOD_KIND",
+    "PERIOD_START",
     "PRUNE_LOG",
     "READ_DEFAULTS",
     "READ_SLOTS",
@@ -213,5 +214,6 @@ def backfill_query(
 
 # The board and kind of a period: whether one of the XP board's profile slots holds it.
 PERIOD_KIND = "SELECT board, period FROM lb_periods WHERE id = ?"
+PERIOD_START = "SELECT starts_at FROM lb_periods WHERE id = ?"
 READ_SLOTS = "SELECT value FROM lb_settings WHERE name = 'slots'"
 SAVE_SLOTS = "INSERT OR REPLACE INTO lb_settings (name, value) VALUES ('slots', ?)"
