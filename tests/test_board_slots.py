@@ -185,3 +185,31 @@ def test_another_board_taking_the_slots_leaves_the_xp_board_as_it_stood(tmp_path
     # The removed board's rows stay as they stood (in lb_scores now); none of xp's.
     scored = "SELECT p.board, COUNT(*) FROM lb_scores s JOIN lb_periods p ON p.id = s.period_id"
     assert rows(db, scored + " GROUP BY p.board") == [("first", 10)]
+
+
+def test_a_batch_across_midnight_leaves_what_the_awards_one_by_one_leave(tmp_path: Path) -> None:
+    moments = [START + timedelta(hours=h) for h in (-30, 1, 11, 13)]  # yesterday, today
+    plan = [(f"u{i % 3}", 1 + i % 4, moments[i % 4]) for i in range(12)]
+    plan.append(("u0", 7, moments[0]))  # dated in yesterday after u0's slot moved on
+    boards = {}
+    for batched in (False, True):
+        clock = FakeClock(START + timedelta(hours=12))
+        path = tmp_path / f"{batched}.db"
+        with Gamification.open(path, config=PUBLIC, clock=clock, load_entrypoints=False) as g:
+            for user in ("u0", "u1", "u2"):
+                g.award_xp(user, 1, source="t", at=moments[0])
+            if batched:
+                with g.batch():
+                    for user, xp, at in plan:
+                        g.award_xp(user, xp, source="t", at=at)
+            else:
+                for user, xp, at in plan:
+                    g.award_xp(user, xp, source="t", at=at)
+            days = [START - timedelta(days=1), START]
+            boards[batched] = [
+                [(e.user_id, e.score) for e in g.boards.get("xp", period=p, at=at).entries]
+                for p in ("all_time", "daily", "weekly", "monthly")
+                for at in days
+            ]
+    assert boards[True] == boards[False]
+    assert boards[False][2] != boards[False][3]  # yesterday and today differ

@@ -25,6 +25,7 @@ from ..storage.board_slots import (
     SLOTS,
     clear_slot_sql,
     fill_slot_sql,
+    held_sql,
     move_in_sql,
     move_out_sql,
     moved_in_sql,
@@ -129,6 +130,68 @@ class Slots:
         """``add`` for award_xp, which read the periods the slots hold (``held``) with the
         profile row: each slot's case is decided here, so the update has no CASE and no
         RETURNING (a few microseconds less per award)."""
+        modes, params, rest = self._plan(periods, ids, held, user_id, delta, at)
+        key = (*modes, True)
+        sql = self._writes.get(key)
+        if sql is None:
+            sql = self._writes[key] = write_sql(modes)
+        self._conn.execute(sql, [*params, *profile])
+        return rest
+
+    def write_many(
+        self, entries: list[tuple[str, dict[str, BoardPeriod], dict[str, int], int, int]]
+    ) -> list[tuple[str, list[int], int, int]]:
+        """``write`` for a batch's summed awards, ``(user, periods, kind -> id, delta,
+        reached)`` each, their profiles already updated: the slots the profiles hold are
+        read at once, and the updates go as one executemany per shape. Returns what the
+        slots did not take, ``(user, period ids, delta, reached)``, for lb_scores."""
+        users = list(dict.fromkeys(entry[0] for entry in entries))
+        held: dict[str, tuple[int | None, ...]] = {}
+        for start in range(0, len(users), 500):
+            chunk = users[start : start + 500]
+            for user_id, *slots in self._conn.execute(held_sql(len(chunk)), chunk):
+                held[user_id] = tuple(slots)
+        counts: dict[str, int] = {}
+        for entry in entries:
+            counts[entry[0]] = counts.get(entry[0], 0) + 1
+        shapes: dict[tuple[int, ...], list[list[object]]] = {}
+        rest: list[tuple[str, list[int], int, int]] = []
+        for user_id, periods, ids, delta, reached in entries:
+            current = held.get(user_id, (None,) * SLOTS)
+            modes, params, older = self._plan(periods, ids, current, user_id, delta, reached)
+            if older:
+                rest.append((user_id, older, delta, reached))
+            if not any(modes):
+                continue
+            # Numbered parameters: SQLite counts up to the highest one the statement names.
+            del params[_highest(modes) :]
+            if counts[user_id] > 1:
+                # Several periods of one user (a batch across midnight): in order, one by
+                # one, as the slots move on between them.
+                moved = list(current)
+                for kind, period_id in ids.items():
+                    slot = self.kinds[kind]
+                    if slot and modes[slot] == 2:
+                        moved[slot - 1] = period_id
+                held[user_id] = tuple(moved)
+                self._conn.execute(write_sql(modes, profile=False), params)
+            else:
+                shapes.setdefault(modes, []).append(params)
+        for modes, rows in shapes.items():
+            self._conn.executemany(write_sql(modes, profile=False), rows)
+        return rest
+
+    def _plan(
+        self,
+        periods: dict[str, BoardPeriod],
+        ids: dict[str, int],
+        held: tuple[int | None, ...],
+        user_id: str,
+        delta: float,
+        at: int,
+    ) -> tuple[tuple[int, ...], list[object], list[int]]:
+        """Each slot's case for an award (see ``write_sql``), its parameters, and the
+        periods it falls in that are older than their slot's (for lb_scores)."""
         modes = [0] * (SLOTS + 1)
         params: list[object] = [user_id, delta, at] + [None] * (2 * (SLOTS + 1))
         rest: list[int] = []
@@ -144,12 +207,7 @@ class Slots:
                 rest.append(period_id)
                 continue
             params[3 + 2 * slot] = period_id
-        key = tuple(modes)
-        sql = self._writes.get(key)
-        if sql is None:
-            sql = self._writes[key] = write_sql(key)
-        self._conn.execute(sql, [*params, *profile])
-        return rest
+        return tuple(modes), params, rest
 
     def _newer(self, period: BoardPeriod, held: int | None) -> bool:
         """Whether ``period`` starts after the period ``held`` (as the update's julianday
@@ -226,3 +284,10 @@ class Slots:
     def forget_ids(self) -> None:
         self._of.clear()
         self._starts.clear()
+
+
+def _highest(modes: tuple[int, ...]) -> int:
+    """The highest parameter ``write_sql(modes, profile=False)`` names."""
+    return max(
+        [3, 4 if modes[0] else 0, *(4 + 2 * slot for slot, mode in enumerate(modes) if mode == 2)]
+    )

@@ -420,13 +420,16 @@ class Boards:
                         ids.append(self.period_id(board.config.key, period))
             if ids:
                 _sum(totals, (user_id, tuple(ids)), delta, micros(at))
-        for ident, (delta, reached) in held.items():
+        if held:
             assert slots is not None
-            periods = held_periods[ident]
             board = self.boards[slots.board.key]
-            rest = slots.add(periods, self._kind_ids(board, periods), ident[0], delta, reached)
-            if rest:
-                _sum(totals, (ident[0], tuple(rest)), delta, reached)
+            entries = [
+                (ident[0], periods, self._kind_ids(board, periods), delta, reached)
+                for ident, (delta, reached) in held.items()
+                for periods in (held_periods[ident],)
+            ]
+            for user_id, rest, delta, reached in slots.write_many(entries):
+                _sum(totals, (user_id, tuple(rest)), delta, reached)
         visibility, on_global = self._defaults
         by_size: dict[int, list[tuple[object, ...]]] = {}
         for (user_id, ids_of), (delta, reached) in totals.items():

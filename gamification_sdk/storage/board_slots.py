@@ -15,6 +15,7 @@ __all__ = [
     "SLOTS",
     "clear_slot_sql",
     "fill_slot_sql",
+    "held_sql",
     "listed_sql",
     "move_in_sql",
     "move_out_sql",
@@ -83,14 +84,22 @@ def slot_sql(slots: list[tuple[int, bool]], profile: bool = False) -> str:
     return f"UPDATE profiles SET {', '.join(sets)} WHERE user_id = ?1 RETURNING {returning}"
 
 
-def write_sql(modes: tuple[int, ...]) -> str:
+def held_sql(users: int) -> str:
+    """The periods the slots of ``users`` profiles hold: ``(user_id, lb_p1, ...)``."""
+    columns = ", ".join(f"lb_p{slot}" for slot in range(1, SLOTS + 1))
+    marks = ", ".join("?" * users)
+    return f"SELECT user_id, {columns} FROM profiles WHERE user_id IN ({marks})"
+
+
+def write_sql(modes: tuple[int, ...], *, profile: bool = True) -> str:
     """award_xp's update when the award's profile row said which periods the slots hold:
     ``modes`` per slot, 0 untouched, 1 the award's period is the slot's (add), 2 a newer
     one (the slot moves on to it; the spill trigger keeps the old score). No CASE, and a
     slot's period is set only when it changes (so the spill trigger fires only then).
-    Binds as ``slot_sql`` does."""
+    Binds as ``slot_sql`` does; without ``profile`` (a batch, whose profiles are written
+    already), only the slots."""
     n = 4 + 2 * (SLOTS + 1)
-    sets = [f"xp = ?{n}, level = ?{n + 1}, updated_at = ?{n + 2}"]
+    sets = [f"xp = ?{n}, level = ?{n + 1}, updated_at = ?{n + 2}"] if profile else []
     for slot, mode in enumerate(modes):
         if not mode:
             continue
