@@ -166,10 +166,17 @@ class Parts:
         """Who reacts to what, for this configuration; publishers get ``None`` for an event
         nothing follows, and skip it."""
         bus, boards = Bus(), self.boards
+        self.xp.write_xp = None
         if boards.follows("xp"):
+            # The board kept in the profile row is written by award_xp's own update
+            # (write_xp); the subscription adds the other XP boards.
+            held = boards.slots is not None
             bus.subscribe(
-                XPAwarded, "boards", lambda e: boards.add("xp", e.user_id, e.amount, e.at)
+                XPAwarded,
+                "boards",
+                lambda e: boards.add("xp", e.user_id, e.amount, e.at, slots=not held),
             )
+            self.xp.write_xp = boards.write_xp if held else None
         if self.battle_pass.seasons:  # only while a season runs a battle pass
             fill = self.battle_pass.add_xp
             bus.subscribe(

@@ -33,7 +33,7 @@ def expected_board(db: Path, period: str = "all_time") -> list[tuple[int, str, f
     conn = sqlite3.connect(db)
     try:
         rows = conn.execute(
-            "SELECT s.user_id, s.score, s.reached FROM lb_scores s "
+            "SELECT s.user_id, s.score, s.reached FROM lb_live s "
             "JOIN lb_periods p ON p.id = s.period_id "
             "WHERE p.board = 'xp' AND p.period = ? AND p.closed_at IS NULL AND s.listed = 1",
             (period,),

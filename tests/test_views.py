@@ -14,11 +14,13 @@ def rows(g: Gamification, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 def test_the_views_come_with_their_migration(g: Gamification) -> None:
-    applied = [m.name for m in migrations.applied(g.db)]
-    assert {"m012_readable_views", "m018_hours_in_metrics"} <= set(applied)
+    applied = {m.name for m in migrations.applied(g.db)}
+    assert {"m012_readable_views", "m018_hours_in_metrics", "m020_xp_board_slots"} <= applied
+    # lb_live (m020) is the one the engine reads too: every live score, slots included.
     assert set(g.db.view_names()) == {
         "user_balances", "ledger_lines", "leaderboard_lines", "unlocked_achievements",
         "metric_hours",  # m018: the hour counts moved into the metric rows
+        "lb_live",
     }  # fmt: skip
 
 

@@ -123,6 +123,13 @@ class XP:
         # When the boards are the only ones following XPAwarded: the call that adds many
         # awards to them at once (user, amount, at), for batch() (see bulk.py).
         self.boards_only: Callable[[list[tuple[str, int, datetime]]], None] | None = None
+        # When a board keeps its scores in the profile row (social/board_slots.py): the call
+        # that writes the award's profile update with them, (user, xp, level, updated_at,
+        # amount, at, the periods the slots hold), in place of SET_XP: one statement, no
+        # page of the board's own.
+        self.write_xp: (
+            Callable[[str, int, int, str, int, datetime, tuple[int | None, ...]], None] | None
+        ) = None
         self.codec = Codec(self._encode, self._decode, key_in_row)
 
     def boost_factor(self, user_id: str, at: datetime) -> float | None:
@@ -178,11 +185,13 @@ class XP:
         """
         conn = self._conn
         row = conn.execute(AWARD_STATE, (user_id,)).fetchone()
+        held: tuple[int | None, ...] = (None, None, None)
         if row is None:
             self._profiles.refuse_unknown(user_id)
             xp, old_level, prestige, xp_at_prestige, boosts_until, last_id = 0, 1, 0, 0, None, 0
         else:
-            xp, old_level, prestige, xp_at_prestige, boosts_until, last_id = row
+            xp, old_level, prestige, xp_at_prestige, boosts_until, last_id = row[:6]
+            held = row[6:]
         self._current = (user_id, prestige, boosts_until)
         metadata_value: Any = None if metadata is None else json.loads(metadata)
         run_vetoes(
@@ -253,7 +262,10 @@ class XP:
                 None if new_level > old_level else signature,
             ),
         )
-        conn.execute(SET_XP, (total, new_level, at_text, user_id))
+        if amount and self.write_xp is not None:
+            self.write_xp(user_id, total, new_level, at_text, amount, at, held)
+        else:
+            conn.execute(SET_XP, (total, new_level, at_text, user_id))
         if amount and self.publish_xp is not None:
             self.publish_xp(XPAwarded(user_id, amount, at, at_text))
         rewards: tuple[LevelUpReward, ...] = ()

@@ -31,6 +31,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import NamedTuple
 
 from ..config import Config
@@ -54,6 +55,7 @@ from ..storage.boards import (
     PERIODS_OF_USER,
     PRUNE_LOG,
     READ_DEFAULTS,
+    READ_SLOTS,
     RELIST_PERIOD,
     SAVE_BOARD,
     SAVE_DEFAULTS,
@@ -67,6 +69,7 @@ from ..storage.boards import (
     upsert_sql,
 )
 from .board_order import Order
+from .board_slots import Slots, slotted
 from .periods import BoardPeriod, Calendar
 
 __all__ = ["BLOCK", "Boards", "Row", "micros"]
@@ -123,6 +126,11 @@ class Boards:
         # Whether any board follows tracked events: if none, track() pays nothing for boards.
         self._event_boards = any(b.source in ("metric", "custom") for b in settings.boards)
         self._triggers = temp_triggers()
+        # The XP board whose current scores the profile row keeps (board_slots.py), if any.
+        found = slotted(list(settings.boards))
+        self.slots = None if found is None else Slots(conn, found, self._defaults)
+        if self.slots is not None:
+            self._triggers.update(self.slots.triggers)
         # name -> the plugin scorer of custom boards (only those some board uses).
         self.scorers: dict[str, Callable[[ScoredEvent], float | None]] = {}
         self._upserts: dict[int, str] = {}
@@ -172,12 +180,25 @@ class Boards:
         configured privacy defaults changed."""
         execute = self._conn.execute
         at_text = to_text(now)
+        # Made again, not kept: the slot triggers spell out the privacy defaults.
+        for name in self._triggers:
+            execute(drop_temp_trigger(name, if_exists=True))
         self._add_triggers()
         defaults = json.dumps(self._defaults)
         found = execute(READ_DEFAULTS).fetchone()
         if found is not None and found[0] != defaults:
             self._relist_all()
         execute(SAVE_DEFAULTS, (defaults,))
+        (layout,) = execute(READ_SLOTS).fetchone() or (None,)
+        relaid = layout != (None if self.slots is None else self.slots.marker())
+        if relaid:
+            # Another board (or none) keeps its scores in the profile row now: what the
+            # slots held goes to lb_scores as it stands, and the slotted board's rows come
+            # in below (none of it changes a score, so orders in memory stay right).
+            with self._quiet():
+                Slots.move_out(self._conn, self._defaults)
+            if self.slots is not None:
+                self.slots.save()
         stored = dict(execute(STORED_BOARDS).fetchall())
         for key, mark in stored.items():
             if key not in self.boards and mark != REMOVED:
@@ -185,13 +206,22 @@ class Boards:
                 # the board back rebuilds it from the logs (its fingerprint no longer matches).
                 execute(MARK_BOARD, (REMOVED, key))
         for key, (board, calendar) in self.boards.items():
+            slots = self.slots if self.slots is not None and self.slots.board is board else None
             mark = fingerprint(board)
             if stored.get(key) == mark:
+                if slots is not None and relaid:
+                    # A file from before m020, or the board newly slotted: each user's
+                    # current rows move into the profile row, moments included.
+                    with self._quiet():
+                        slots.move_in()
                 continue
             # Scores of open periods meant something else, or missed what happened while
             # the board was removed: they start over from the logs.
             for (period_id,) in execute(OPEN_PERIODS_OF, (key,)).fetchall():
                 self.drop_period(period_id)
+            if slots is not None:
+                with self._quiet():
+                    Slots.clear_all(self._conn)
             execute(SAVE_BOARD, (key, mark, at_text))
             self._backfill(board, calendar, now)
 
@@ -242,6 +272,16 @@ class Boards:
             period_id = self.period_id(board.key, period)
             # Rows go in unlisted and unlogged; rebuild lists them in one statement and logs
             # one reset for the period.
+            slots = self.slots
+            if slots is not None and slots.board is board:
+                with self._quiet():
+                    slots.fill(
+                        kind,
+                        period_id,
+                        ((u, s, micros(datetime.fromisoformat(a))) for u, s, a in rows),
+                    )
+                self.rebuild(period_id)
+                continue
             with self._quiet():
                 self._conn.executemany(
                     BACKFILL_SCORES,
@@ -256,6 +296,8 @@ class Boards:
         """After a rollback: drop cached period ids (the transaction may have made some),
         and the orders if a read inside the write applied log rows that are now gone."""
         self._ids.clear()
+        if self.slots is not None:
+            self.slots.forget_ids()
         if self._orders:
             try:
                 (top,) = self._conn.execute(LOG_TOP).fetchone()
@@ -280,29 +322,74 @@ class Boards:
         self._ids[ident] = found
         return int(found)
 
-    def add(self, source: str, user_id: str, delta: float, at: datetime) -> None:
-        """Add ``delta`` to every open period, of every board following ``source``, at ``at``."""
+    def add(
+        self, source: str, user_id: str, delta: float, at: datetime, *, slots: bool = True
+    ) -> None:
+        """Add ``delta`` to every open period, of every board following ``source``, at ``at``
+        (without the slotted board's when ``slots`` is false: ``write_xp`` wrote them)."""
         boards = self._by_source.get(source)
         if not boards or not delta:
             return
         ids: list[int] = []
+        held = self.slots
         for board in boards:
             periods = board.calendar.at(at)
+            if held is not None and board.config is held.board:
+                if slots:
+                    # One update of the profile row; what the slots do not take goes below.
+                    kind_ids = self._kind_ids(board, periods)
+                    ids += held.add(periods, kind_ids, user_id, delta, micros(at))
+                continue
             for kind in board.config.periods:
                 period = periods.get(kind)
                 if period is not None:
                     ids.append(self.period_id(board.config.key, period))
-        if not ids:
-            return
-        sql = self._upserts.get(len(ids))
-        if sql is None:
-            sql = self._upserts[len(ids)] = upsert_sql(len(ids))
-        visibility, on_global = self._defaults
-        self._conn.execute(sql, (user_id, delta, micros(at), visibility, on_global, *ids))
+        self._upsert(ids, user_id, delta, at)
+
+    def write_xp(
+        self,
+        user_id: str,
+        total: int,
+        level: int,
+        at_text: str,
+        delta: int,
+        at: datetime,
+        held: tuple[int | None, ...],
+    ) -> None:
+        """award_xp's update of the profile (``total``, ``level``, ``updated_at``) with the
+        slotted board's scores in the same statement: the board costs no page of its own.
+        ``held``: the periods the slots hold, read with the award's profile row in this
+        transaction. The other boards follow through ``add(..., slots=False)``."""
+        slots = self.slots
+        assert slots is not None
+        board = self.boards[slots.board.key]
+        periods = board.calendar.at(at)
+        kind_ids = self._kind_ids(board, periods)
+        rest = slots.write(
+            periods, kind_ids, held, user_id, delta, micros(at), (total, level, at_text)
+        )
+        self._upsert(rest, user_id, delta, at)
+
+    def _upsert(self, ids: list[int], user_id: str, delta: float, at: datetime) -> None:
+        if ids:
+            sql = self._upserts.get(len(ids))
+            if sql is None:
+                sql = self._upserts[len(ids)] = upsert_sql(len(ids))
+            visibility, on_global = self._defaults
+            self._conn.execute(sql, (user_id, delta, micros(at), visibility, on_global, *ids))
+        # Counted whether or not lb_scores was written: slot changes are logged too.
         self._adds += 1
         if self._adds % PRUNE_EVERY == 0:
             # A few thousand rows off the log's oldest pages, once in a while, in this write.
             self._conn.execute(PRUNE_LOG, (LOG_WINDOW,))
+
+    def _kind_ids(self, board: _Board, periods: dict[str, BoardPeriod]) -> dict[str, int]:
+        key = board.config.key
+        return {
+            kind: self.period_id(key, periods[kind])
+            for kind in board.config.periods
+            if periods.get(kind) is not None
+        }
 
     def add_many(self, source: str, adds: list[tuple[str, int, datetime]]) -> None:
         """What ``add`` does for each ``(user, delta, at)``, written as one upsert per user
@@ -312,24 +399,37 @@ class Boards:
         if not boards:
             return
         totals: dict[tuple[str, tuple[int, ...]], list[int]] = {}
+        slots = self.slots
+        # (user, slot period ids) -> [delta, reached], with each key's periods: the slots' share.
+        held: dict[tuple[str, tuple[int, ...]], list[int]] = {}
+        held_periods: dict[tuple[str, tuple[int, ...]], dict[str, BoardPeriod]] = {}
         for user_id, delta, at in adds:
             if not delta:
                 continue
             ids: list[int] = []
             for board in boards:
                 periods = board.calendar.at(at)
+                if slots is not None and board.config is slots.board:
+                    kind_ids = self._kind_ids(board, periods)
+                    _sum(held, (user_id, tuple(kind_ids.values())), delta, micros(at))
+                    held_periods[(user_id, tuple(kind_ids.values()))] = periods
+                    continue
                 for kind in board.config.periods:
                     period = periods.get(kind)
                     if period is not None:
                         ids.append(self.period_id(board.config.key, period))
-            if not ids:
-                continue
-            found = totals.get((user_id, tuple(ids)))
-            if found is None:
-                totals[(user_id, tuple(ids))] = [delta, micros(at)]
-            else:
-                found[0] += delta
-                found[1] = max(found[1], micros(at))
+            if ids:
+                _sum(totals, (user_id, tuple(ids)), delta, micros(at))
+        if held:
+            assert slots is not None
+            board = self.boards[slots.board.key]
+            entries = [
+                (ident[0], periods, self._kind_ids(board, periods), delta, reached)
+                for ident, (delta, reached) in held.items()
+                for periods in (held_periods[ident],)
+            ]
+            for user_id, rest, delta, reached in slots.write_many(entries):
+                _sum(totals, (user_id, tuple(rest)), delta, reached)
         visibility, on_global = self._defaults
         by_size: dict[int, list[tuple[object, ...]]] = {}
         for (user_id, ids_of), (delta, reached) in totals.items():
@@ -412,7 +512,9 @@ class Boards:
         (cache,) = execute(CACHE_SIZE).fetchone()
         execute(cache_size_sql(-BUILD_CACHE_KIB))
         try:
-            found = Order(execute(LISTED_SCORES, (period_id,)), BLOCK)
+            rows = execute(LISTED_SCORES, (period_id,))
+            held = None if self.slots is None else self.slots.listed(period_id)
+            found = Order(rows if held is None else chain(rows, held), BLOCK)
         finally:
             execute(cache_size_sql(cache))
         self._orders[period_id] = found
@@ -420,6 +522,10 @@ class Boards:
 
     def row(self, period_id: int, user_id: str) -> tuple[float, int, int] | None:
         """``(score, reached, listed)`` of the user in the period, if any."""
+        if self.slots is not None:
+            held = self.slots.row(period_id, user_id)
+            if held is not None:
+                return held
         found = self._conn.execute(SCORE_ROW, (user_id, period_id)).fetchone()
         return None if found is None else (found[0], found[1], found[2])
 
@@ -446,6 +552,20 @@ class Boards:
                 previous = score
             rows.append(Row(offset + i, rank, user_id, score, reached))
         return rows
+
+
+def _sum(
+    totals: dict[tuple[str, tuple[int, ...]], list[int]],
+    ident: tuple[str, tuple[int, ...]],
+    delta: int,
+    reached: int,
+) -> None:
+    found = totals.get(ident)
+    if found is None:
+        totals[ident] = [delta, reached]
+    else:
+        found[0] += delta
+        found[1] = max(found[1], reached)
 
 
 # The fingerprint of a board no longer configured: never equal to a configured board's.

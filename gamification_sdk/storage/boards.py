@@ -16,11 +16,15 @@ __all__ = [
     "OPEN_PERIODS_OF",
     "PERIODS_OF_USER",
     "PERIOD_ID",
+    "PERIOD_KIND",
+    "PERIOD_START",
     "PRUNE_LOG",
     "READ_DEFAULTS",
+    "READ_SLOTS",
     "RELIST_PERIOD",
     "SAVE_BOARD",
     "SAVE_DEFAULTS",
+    "SAVE_SLOTS",
     "SCORE_ROW",
     "SET_LISTED",
     "STORED_BOARDS",
@@ -83,8 +87,8 @@ def temp_triggers() -> dict[str, str]:
     }
 
 
-def drop_temp_trigger(name: str) -> str:
-    return f"DROP TRIGGER temp.{name}"
+def drop_temp_trigger(name: str, *, if_exists: bool = False) -> str:
+    return f"DROP TRIGGER {'IF EXISTS ' if if_exists else ''}temp.{name}"
 
 
 SCORE_ROW = "SELECT score, reached, listed FROM lb_scores WHERE user_id = ? AND period_id = ?"
@@ -108,7 +112,8 @@ PRUNE_LOG = "DELETE FROM lb_log WHERE seq < (SELECT MAX(seq) FROM lb_log) - ?"
 # Every listed user of a period, for building its order in memory: a scan of the score rows
 # (clustered by user), read once per process and period.
 LISTED_SCORES = "SELECT user_id, score, reached FROM lb_scores WHERE period_id = ? AND listed = 1"
-PERIODS_OF_USER = "SELECT DISTINCT period_id FROM lb_scores WHERE user_id = ?"
+# lb_live: the XP board's profile slots too (m020).
+PERIODS_OF_USER = "SELECT DISTINCT period_id FROM lb_live WHERE user_id = ?"
 CACHE_SIZE = "PRAGMA cache_size"
 
 
@@ -205,3 +210,10 @@ def backfill_query(
     if source == "metric":
         sql = sql.format(column="count" if aggregate == "count" else "sum")
     return sql, params
+
+
+# The board and kind of a period: whether one of the XP board's profile slots holds it.
+PERIOD_KIND = "SELECT board, period FROM lb_periods WHERE id = ?"
+PERIOD_START = "SELECT starts_at FROM lb_periods WHERE id = ?"
+READ_SLOTS = "SELECT value FROM lb_settings WHERE name = 'slots'"
+SAVE_SLOTS = "INSERT OR REPLACE INTO lb_settings (name, value) VALUES ('slots', ?)"

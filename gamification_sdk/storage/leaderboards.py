@@ -34,8 +34,8 @@ PERIOD_BY_KEY = (
 def scores_sql(closed: bool, users: int) -> str:
     """``(user_id, score, reached, previous_rank, movement)`` of ``users`` users (bound after
     the period id) in a period: from the archive once it is ``closed``, else the live rows,
-    which have no movement yet."""
-    table = "lb_archive" if closed else "lb_scores"
+    which have no movement yet (``lb_live``: lb_scores and the XP board's profile slots)."""
+    table = "lb_archive" if closed else "lb_live"
     extra = "previous_rank, movement" if closed else "NULL, NULL"
     return (
         f"SELECT user_id, score, reached, {extra} FROM {table} WHERE period_id = ? "
@@ -49,7 +49,7 @@ ENDED_PERIODS = (
     "SELECT id FROM lb_periods WHERE closed_at IS NULL AND ends_at <= ? ORDER BY ends_at, id"
 )
 PERIOD_ROW = "SELECT board, period, period_key, starts_at, closed_at FROM lb_periods WHERE id = ?"
-PERIOD_SCORES = "SELECT user_id, score, reached, listed FROM lb_scores WHERE period_id = ?"
+PERIOD_SCORES = "SELECT user_id, score, reached, listed FROM lb_live WHERE period_id = ?"
 ARCHIVE_ROWS = (
     "INSERT INTO lb_archive (period_id, user_id, score, reached, listed, rank, position, "
     "previous_rank, movement) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"

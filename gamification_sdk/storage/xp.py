@@ -36,10 +36,12 @@ KEY_HOME = (
 )
 SET_XP = "UPDATE profiles SET xp = ?, level = ?, updated_at = ? WHERE user_id = ?"
 # The award's profile row and the user's last award id in one statement: a statement costs
-# about as much as the B-tree seek it does.
+# about as much as the B-tree seek it does. Last, the periods the XP board's slots hold
+# (m020): the award's update then writes each slot without a CASE (see board_slots.py).
 AWARD_STATE = (
     "SELECT xp, level, prestige, xp_at_prestige, boosts_until, "
-    "(SELECT MAX(id) FROM xp_awards WHERE user_id = ?1) FROM profiles WHERE user_id = ?1"
+    "(SELECT MAX(id) FROM xp_awards WHERE user_id = ?1), lb_p1, lb_p2, lb_p3 "
+    "FROM profiles WHERE user_id = ?1"
 )
 ACTIVE_BOOSTS = (
     "SELECT factor FROM xp_boosts WHERE user_id = ? AND expires_at > ? AND starts_at <= ?"

@@ -1,6 +1,7 @@
 """Migrations m012 on: readable views, keys in the XP log, stored configuration, tier numbers,
 hour counts (m016, moved into the metric rows by m018), keys in ledger transactions, the board
-change log. Append new migrations here (or in a new module imported last)."""
+change log, the XP board in the profile row. Append new migrations here (or in a new module
+imported last)."""
 
 from __future__ import annotations
 
@@ -229,5 +230,57 @@ def m019_board_change_log(db: Any) -> None:
             reached INTEGER,
             listed INTEGER
         )
+        """,
+    )
+
+
+@migrations()
+def m020_xp_board_slots(db: Any) -> None:
+    # One XP board keeps its current periods' scores in the profile row, which every XP
+    # award rewrites anyway (social/board_slots.py): an award then dirties no page for the
+    # board. Slot 0 is the all-time period, whose score is xp itself; slots 1-3 hold one
+    # periodic period each. Which board, and the move of its rows out of lb_scores, is the
+    # engine's to decide at setup (the file does not know the configuration). lb_live is
+    # every live score wherever it is kept; leaderboard_lines reads it.
+    slots = "".join(
+        f"ALTER TABLE profiles ADD COLUMN lb_p{i} INTEGER;"
+        + ("" if i == 0 else f"ALTER TABLE profiles ADD COLUMN lb_s{i};")
+        + f"ALTER TABLE profiles ADD COLUMN lb_r{i} INTEGER;"
+        for i in range(4)
+    )
+    listed = (
+        "(COALESCE(visibility, (SELECT json_extract(value, '$[0]') FROM lb_settings "
+        "WHERE name = 'defaults')) = 'public' AND COALESCE(show_on_global, "
+        "(SELECT json_extract(value, '$[1]') FROM lb_settings WHERE name = 'defaults')))"
+    )
+    live = " UNION ALL ".join(
+        f"SELECT user_id, lb_p{i} AS period_id, {'xp' if i == 0 else f'lb_s{i}'} AS score, "
+        f"lb_r{i} AS reached, {listed} AS listed FROM profiles WHERE lb_p{i} IS NOT NULL"
+        for i in range(4)
+    )
+    _script(
+        db,
+        slots
+        + f"""
+        CREATE VIEW lb_live AS
+        SELECT user_id, period_id, score, reached, listed FROM lb_scores
+        UNION ALL {live};
+
+        DROP VIEW leaderboard_lines;
+        CREATE VIEW leaderboard_lines AS
+        SELECT p.board, p.period, p.period_key, 0 AS closed,
+               RANK() OVER (PARTITION BY s.period_id ORDER BY s.score DESC) AS rank,
+               s.user_id, s.score, pr.level, NULL AS movement
+        FROM lb_live AS s
+        JOIN lb_periods AS p ON p.id = s.period_id AND p.closed_at IS NULL
+        LEFT JOIN profiles AS pr ON pr.user_id = s.user_id
+        WHERE s.listed = 1
+        UNION ALL
+        SELECT p.board, p.period, p.period_key, 1, r.rank, r.user_id, r.score, pr.level,
+               r.movement
+        FROM lb_archive AS r
+        JOIN lb_periods AS p ON p.id = r.period_id
+        LEFT JOIN profiles AS pr ON pr.user_id = r.user_id
+        WHERE r.listed = 1
         """,
     )

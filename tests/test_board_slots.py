@@ -1,0 +1,215 @@
+"""The XP board kept in the profile row (m020_xp_board_slots, social/board_slots.py).
+
+An award writes the board's current periods in the profile row; a period the row moves past
+keeps its standing in lb_scores until it closes; an award dated in an older period goes to
+lb_scores; a file from before m020 moves its rows into the profile as they stood.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import attrs
+from conftest import START
+
+from gamification_sdk import BoardConfig, Config, FakeClock, Gamification, LeaderboardsConfig
+
+PUBLIC = Config(leaderboards=LeaderboardsConfig(visibility="public", show_on_global=True))
+
+
+def lines(g: Gamification, period: str, **kw: object) -> list[tuple[int, str, float]]:
+    page = g.boards.get("xp", period=period, limit=100, **kw)  # type: ignore[arg-type]
+    return [(e.rank, e.user_id, e.score) for e in page.entries]
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_an_award_writes_no_score_row_for_the_xp_board(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    clock = FakeClock(START)
+    with Gamification.open(db, config=PUBLIC, clock=clock, load_entrypoints=False) as g:
+        g.award_xp("ann", 10, source="t")
+        clock.advance(seconds=1)
+        g.award_xp("bob", 10, source="t")
+        for period in ("all_time", "daily", "weekly", "monthly"):
+            assert lines(g, period) == [(1, "ann", 10), (1, "bob", 10)]
+    assert rows(db, "SELECT COUNT(*) FROM lb_scores") == [(0,)]
+    assert rows(db, "SELECT COUNT(*) FROM lb_live") == [(8,)]
+
+
+def test_a_new_day_leaves_the_old_one_in_lb_scores_and_late_awards_join_it(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "g.db"
+    clock = FakeClock(START)
+    with Gamification.open(db, config=PUBLIC, clock=clock, load_entrypoints=False) as g:
+        g.award_xp("ann", 10, source="t")
+        g.award_xp("bob", 4, source="t")
+        yesterday = g.boards.get("xp", period="daily").period_key
+        clock.advance(days=1)
+        g.award_xp("ann", 3, source="t")  # the slot moves on; yesterday's 10 is kept
+        g.award_xp("bob", 20, source="t", at=START + timedelta(minutes=1))  # dated yesterday
+        assert lines(g, "daily", period_key=yesterday) == [(1, "bob", 24), (2, "ann", 10)]
+        assert lines(g, "daily") == [(1, "ann", 3)]
+        assert lines(g, "all_time") == [(1, "bob", 24), (2, "ann", 13)]
+        closed = g.boards.close_periods(START + timedelta(days=1))
+        assert ("daily", yesterday, 2) in [(c.period, c.period_key, c.ranked) for c in closed]
+        archived = g.boards.get("xp", period="daily", period_key=yesterday)
+        assert archived.closed and [(e.user_id, e.score) for e in archived.entries] == [
+            ("bob", 24), ("ann", 10)]  # fmt: skip
+        clock.advance(days=1)
+        g.award_xp("bob", 1, source="t")  # bob's slot leaves the closed day: nothing kept
+        assert lines(g, "daily") == [(1, "bob", 1)]
+    assert rows(db, "SELECT COUNT(*) FROM lb_scores") == [(0,)]  # went with the close
+
+
+def test_a_second_xp_board_and_a_board_with_four_periods_keep_lb_scores(tmp_path: Path) -> None:
+    boards = (
+        BoardConfig("xp", periods=("all_time", "daily", "weekly")),
+        BoardConfig("xp2", source="xp", periods=("all_time", "daily")),
+    )
+    config = Config(
+        leaderboards=LeaderboardsConfig(visibility="public", show_on_global=True, boards=boards)
+    )
+    clock = FakeClock(START)
+    with Gamification.open(
+        tmp_path / "g.db", config=config, clock=clock, load_entrypoints=False
+    ) as g:
+        with g.batch():
+            for i in range(5):
+                g.award_xp(f"u{i}", 10 - i, source="t")
+                clock.advance(seconds=1)
+        g.award_xp("u4", 30, source="t")
+        for board in ("xp", "xp2"):
+            page = g.boards.get(board, period="daily")
+            assert [(e.user_id, e.score) for e in page.entries] == [
+                ("u4", 36), ("u0", 10), ("u1", 9), ("u2", 8), ("u3", 7)]  # fmt: skip
+    assert rows(
+        tmp_path / "g.db",
+        "SELECT DISTINCT p.board FROM lb_scores s JOIN lb_periods p ON p.id = s.period_id",
+    ) == [("xp2",)]
+
+
+def test_a_file_from_before_m020_moves_its_rows_into_the_profile_as_they_stood(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "g.db"
+    clock = FakeClock(START)
+    with Gamification.open(db, config=PUBLIC, clock=clock, load_entrypoints=False) as g:
+        for user in ("ann", "bob", "cat"):
+            g.award_xp(user, 10, source="t")
+            clock.advance(seconds=1)
+    # The file as m019 left it: the board's rows in lb_scores, the profile columns empty.
+    # bob reached 10 first there (not what his profile's updated_at says): a backfill from
+    # the logs would put ann first, the move keeps bob first.
+    conn = sqlite3.connect(db)
+    with conn:
+        for i in range(4):
+            score = "xp" if i == 0 else f"lb_s{i}"
+            conn.execute(
+                f"INSERT INTO lb_scores (user_id, period_id, score, reached, listed) "
+                f"SELECT user_id, lb_p{i}, {score}, lb_r{i}, 1 FROM profiles "
+                f"WHERE lb_p{i} IS NOT NULL"
+            )
+            conn.execute(f"UPDATE profiles SET lb_p{i} = NULL, lb_r{i} = NULL")
+        conn.execute("UPDATE lb_scores SET reached = reached - 10000000 WHERE user_id = 'bob'")
+        conn.execute(
+            "UPDATE lb_boards SET fingerprint = "
+            '\'["xp",["all_time","daily","monthly","weekly"]]\' WHERE key = \'xp\''
+        )
+        conn.execute("DELETE FROM lb_settings WHERE name = 'slots'")
+    conn.close()
+    with Gamification.open(db, config=PUBLIC, clock=clock, load_entrypoints=False) as g:
+        for period in ("all_time", "daily", "weekly", "monthly"):
+            page = g.boards.get("xp", period=period)
+            assert [e.user_id for e in page.entries] == ["bob", "ann", "cat"]
+        g.award_xp("cat", 1, source="t", at=datetime(2026, 3, 2, 13, tzinfo=UTC))
+        assert lines(g, "daily")[0] == (1, "cat", 11)
+    assert rows(db, "SELECT COUNT(*) FROM lb_scores") == [(0,)]
+
+
+def test_a_private_user_is_logged_nowhere_and_going_public_lists_every_slot(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "g.db"
+    clock = FakeClock(START)
+    with Gamification.open(db, clock=clock, load_entrypoints=False) as g:  # private default
+        g.award_xp("ann", 10, source="t")
+        assert rows(db, "SELECT COUNT(*) FROM lb_log WHERE user_id IS NOT NULL") == [(0,)]
+        assert g.boards.get("xp").total == 0
+        g.social.set_privacy("ann", visibility="public", show_on_global=True)
+        g.award_xp("ann", 5, source="t")
+        for period in ("all_time", "daily", "weekly", "monthly"):
+            assert lines(g, period) == [(1, "ann", 15)]
+        g.social.set_privacy("ann", visibility="private")
+        assert g.boards.get("xp", period="weekly").total == 0
+        entry = g.boards.rank("ann", "xp", period="weekly")
+        assert entry is not None and entry.hidden and entry.score == 15
+
+
+def test_another_board_taking_the_slots_leaves_the_xp_board_as_it_stood(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    clock = FakeClock(START)
+    periods = ("all_time", "daily", "weekly", "monthly")
+    default = LeaderboardsConfig(visibility="public", show_on_global=True)
+    first = BoardConfig("first", source="xp", periods=("all_time", "daily"))
+    with Gamification.open(db, config=Config(leaderboards=default), clock=clock,
+                           load_entrypoints=False) as g:  # fmt: skip
+        for i, xp in enumerate([5, 9, 5, 9, 1]):
+            g.award_xp(f"u{i}", xp, source="t")
+            clock.advance(seconds=1)
+        before = {period: lines(g, period) for period in periods}
+        positions = [e.user_id for e in g.boards.get("xp", period="weekly").entries]
+        assert positions == ["u1", "u3", "u0", "u2", "u4"]
+        # A new XP board listed first takes the profile slots: xp's rows go to lb_scores.
+        boards = (first, *default.boards)
+        g.settings.apply(Config(leaderboards=attrs.evolve(default, boards=boards)))
+        assert {period: lines(g, period) for period in periods} == before
+        assert [e.user_id for e in g.boards.get("xp", period="weekly").entries] == positions
+        assert [e.user_id for e in g.boards.get("first").entries] == positions
+        assert rows(db, "SELECT COUNT(*) FROM lb_scores") == [(20,)]
+        g.award_xp("u4", 10, source="t")
+        # And back: xp's current rows move into the profile row again.
+        g.settings.apply(Config(leaderboards=default))
+        assert lines(g, "daily")[0] == (1, "u4", 11)
+        assert [e.user_id for e in g.boards.get("xp", period="monthly").entries] == [
+            "u4", "u1", "u3", "u0", "u2"]  # fmt: skip
+    # The removed board's rows stay as they stood (in lb_scores now); none of xp's.
+    scored = "SELECT p.board, COUNT(*) FROM lb_scores s JOIN lb_periods p ON p.id = s.period_id"
+    assert rows(db, scored + " GROUP BY p.board") == [("first", 10)]
+
+
+def test_a_batch_across_midnight_leaves_what_the_awards_one_by_one_leave(tmp_path: Path) -> None:
+    moments = [START + timedelta(hours=h) for h in (-30, 1, 11, 13)]  # yesterday, today
+    plan = [(f"u{i % 3}", 1 + i % 4, moments[i % 4]) for i in range(12)]
+    plan.append(("u0", 7, moments[0]))  # dated in yesterday after u0's slot moved on
+    boards = {}
+    for batched in (False, True):
+        clock = FakeClock(START + timedelta(hours=12))
+        path = tmp_path / f"{batched}.db"
+        with Gamification.open(path, config=PUBLIC, clock=clock, load_entrypoints=False) as g:
+            for user in ("u0", "u1", "u2"):
+                g.award_xp(user, 1, source="t", at=moments[0])
+            if batched:
+                with g.batch():
+                    for user, xp, at in plan:
+                        g.award_xp(user, xp, source="t", at=at)
+            else:
+                for user, xp, at in plan:
+                    g.award_xp(user, xp, source="t", at=at)
+            days = [START - timedelta(days=1), START]
+            boards[batched] = [
+                [(e.user_id, e.score) for e in g.boards.get("xp", period=p, at=at).entries]
+                for p in ("all_time", "daily", "weekly", "monthly")
+                for at in days
+            ]
+    assert boards[True] == boards[False]
+    assert boards[False][2] != boards[False][3]  # yesterday and today differ
