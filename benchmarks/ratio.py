@@ -727,6 +727,7 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
             "award_xp, unique key, default config: its XP board's 4 periods kept",
             med["award_xp key, xp board"],
             base,
+            target_ratio=0.5,
         ),
         Row("award_points, unique key", med["award_points key"], base, target_ratio=0.5),
         Row(

@@ -90,6 +90,12 @@ class Findings:
 # Why a target is missed, by the start of the row's name: the causes measured and argued in
 # benchmarks/README.md and the README's leaderboard section, shown under a missed row.
 WHY = {
+    "award_xp, unique key, default config": (
+        "the board's periods ride in the profile's UPDATE (no extra page, a wider statement: "
+        "about 3 us more), and Python decides per period whether the award adds to its slot or "
+        "moves it to a new period (about 5-9 us): on top of the keyed award of the row above, "
+        "which is itself about 0.53 of the baseline (benchmarks/README.md, the breakdown)"
+    ),
     "award_xp, unique key": (
         "a keyed award dirties about 3.7 WAL pages per commit (profile, XP log and its key "
         "index; page splits of the log, clustered by user) against the baseline's ~3.2, and "
@@ -109,8 +115,11 @@ WHY = {
         "level lookup, the statements, the result object)"
     ),
     "track()": (
-        "track() is an award_xp (the rule's XP, itself under 0.5) plus the event's writes and "
-        "the evaluation of every watching definition"
+        "the rule's keyed XP award (itself about 0.53 of an award's raw writes) with the XP "
+        "board's periods, the event's metric row and day bucket (a page the baseline does not "
+        "write), the call's key and stored result (a registry row), 16 statements to the "
+        "baseline's 5 and about 85 us of Python spread over some 130 functions (benchmarks/"
+        "README.md: where the time of one track() goes)"
     ),
     "award_xp with the four periodic boards kept vs none @ 20,000": (
         "any page beyond the award's own costs about 0.3x at this size (the raw floor rows): "
