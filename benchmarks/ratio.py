@@ -216,7 +216,7 @@ _RAW_METRIC_SCHEMA = (
     "PRIMARY KEY (user_id, event)) WITHOUT ROWID",
 )
 _RAW_METRIC = (
-    "INSERT INTO metrics (user_id, event, count, total, updated_at) VALUES (?, 'post', 1, 1, ?) "
+    "INSERT INTO metrics (user_id, event, count, total, updated_at) VALUES (?2, 'post', 1, 1, ?1) "
     "ON CONFLICT (user_id, event) DO UPDATE SET count = metrics.count + 1, "
     "total = metrics.total + 1, updated_at = excluded.updated_at"
 )
@@ -299,17 +299,7 @@ class Raw:
             )
             self.conn.execute("COMMIT")
             self._quests = quests
-        execute, user, key = self.conn.execute, self._user, self.key
-        at = datetime.now(UTC).isoformat(timespec="microseconds")
-        start = time.perf_counter()
-        for _ in range(n):
-            who = next(user)
-            execute("BEGIN IMMEDIATE")
-            execute(_RAW_UPDATE, (10, who))
-            execute(_RAW_INSERT, (who, 1, key()))
-            execute(_RAW_PROGRESS, (at, who))
-            execute("COMMIT")
-        return n / (time.perf_counter() - start)
+        return self._award_and(n, _RAW_PROGRESS)
 
     def prefill(self, rows: int, chunk: int = 50_000) -> float:
         """Insert ``rows`` log rows (committed in chunks); returns the seconds it took."""
@@ -382,6 +372,11 @@ class Raw:
             for statement in _RAW_METRIC_SCHEMA:
                 self.conn.execute(statement)
             self._metrics = True
+        return self._award_and(n, _RAW_METRIC)
+
+    def _award_and(self, n: int, extra: str) -> float:
+        """``n`` transactions of the award's UPDATE + INSERT and ``extra`` (bound to the
+        time and the user); committed transactions per second."""
         execute, user, key = self.conn.execute, self._user, self.key
         at = datetime.now(UTC).isoformat(timespec="microseconds")
         start = time.perf_counter()
@@ -390,7 +385,7 @@ class Raw:
             execute("BEGIN IMMEDIATE")
             execute(_RAW_UPDATE, (10, who))
             execute(_RAW_INSERT, (who, 10, key()))
-            execute(_RAW_METRIC, (who, at))
+            execute(extra, (at, who))
             execute("COMMIT")
         return n / (time.perf_counter() - start)
 

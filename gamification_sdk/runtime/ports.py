@@ -22,8 +22,6 @@ class StreakFreezes(Protocol):
 
     def status(self, user_id: str, at: datetime) -> StreakStatus:
         """The streak as of ``at``, missed days settled in memory (its ``freezes`` held)."""
-        ...
 
     def settle_user(self, tx: Tx, user_id: str, at: datetime, at_text: str) -> object:
         """Settle the user's missed days up to yesterday, before their freezes change."""
-        ...
