@@ -18,6 +18,8 @@ import pluggy
 if TYPE_CHECKING:
     from datetime import datetime
 
+    import click
+
     from .config import Config, LevelsConfig
     from .engine import Gamification
     from .models import (
@@ -166,3 +168,8 @@ def fulfill_order(engine: Gamification, order: Order, item: ShopItem) -> str | b
 @hookspec
 def on_user_deleted(engine: Gamification, deletion: UserDeletion) -> None:
     """Called after commit when ``g.privacy.delete`` has removed a user, so a plugin or host can forget what it keeps about ``deletion.user_id`` elsewhere; the return value is ignored."""
+
+
+@hookspec
+def register_commands(register: Callable[[click.Command], None]) -> None:
+    """Call ``register(command)`` for each click command or group to add to the ``gamification`` command line; collected when the command line starts, names must not clash with another command."""

@@ -3,7 +3,9 @@
 Commands live in the modules next to this one. A command from elsewhere joins with one line,
 ``cli.add_command(command)``; it gets the global options' ``State`` with ``@pass_state`` (or
 ``click.get_current_context().find_object(State)``), and its ``GamificationError``s, missing
-files and a busy database become one ``error:`` line and an exit code like any other's.
+files and a busy database become one ``error:`` line and an exit code like any other's. An
+installed plugin adds commands through the ``register_commands`` hook: they are collected the
+first time a command is looked up, unless ``--no-plugins`` is given.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+import pluggy
 
+from ..errors import ConfigError
+from ..runtime.plugins import get_plugin_manager
 from ..simulator.command import simulate
 from .admin import init, load, reevaluate, run_jobs, verify
 from .boards import leaderboard
 from .ledger import award_points, history
-from .output import BUSY, OK, PROBLEMS, USAGE, USER_ERROR, BusyError, CliError, translate_errors
+from .output import (
+    BUSY, OK, PROBLEMS, USAGE, USER_ERROR, BusyError, CliError, emit, table, translate_errors,
+)  # fmt: skip
 from .privacy import delete_user, export_user
 from .settings import config
 from .state import State, pass_state
@@ -33,8 +40,11 @@ __all__ = [
     "CliError",
     "State",
     "cli",
+    "emit",
     "main",
     "pass_state",
+    "plugin_commands",
+    "table",
 ]
 
 EXIT_CODES = f"""\b
@@ -49,11 +59,43 @@ Exit codes:
 """
 
 
+def plugin_commands(pm: pluggy.PluginManager, taken: set[str]) -> list[click.Command]:
+    """The commands plugins offer through ``register_commands``; ``ConfigError`` when one is
+    not a click command or its name is in ``taken`` or offered twice."""
+    found: dict[str, click.Command] = {}
+
+    def register(command: object) -> None:
+        if not isinstance(command, click.Command) or not command.name:
+            raise ConfigError([f"register_commands: expected a named click command, got {command!r}"])
+        if command.name in taken or command.name in found:
+            raise ConfigError([f"register_commands: the command {command.name!r} already exists"])
+        found[command.name] = command
+
+    pm.hook.register_commands(register=register)
+    return list(found.values())
+
+
 class Group(click.Group):
     """Lists commands in the order they were added, and turns user errors into exit codes."""
 
+    _plugins_loaded = False
+
+    def _load_plugins(self, ctx: click.Context) -> None:
+        # Once per process, and only for the root group: a subgroup has its own commands.
+        if self._plugins_loaded or ctx.parent is not None or not ctx.params.get("plugins", True):
+            return
+        self._plugins_loaded = True
+        for command in plugin_commands(get_plugin_manager(), set(self.commands)):
+            self.add_command(command)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugins(ctx)
         return list(self.commands)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            self._load_plugins(ctx)
+        return super().get_command(ctx, cmd_name)
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         """Register ``cmd``; this package's commands also take ``--json`` after their name.

@@ -1,0 +1,373 @@
+"""The webhooks plugin against a real HTTP receiver on 127.0.0.1: signatures checked by an
+independent verifier, retries on a fake clock, timeouts, rotation, the dead letter, bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import gamification_sdk_webhooks as plugin
+import pytest
+from click.testing import CliRunner
+from gamification_sdk import FakeClock, Gamification, errors
+from gamification_sdk.cli import cli
+from gamification_sdk_webhooks import RetryPolicy, Webhooks
+from hypothesis import given
+from hypothesis import strategies as st
+from webhook_receiver import Receiver, receiving, verify
+
+START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 24 bytes
+NEW_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="  # 32 bytes
+NO_JITTER = RetryPolicy(base=timedelta(seconds=30), max_attempts=3, jitter=0.5)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def g(tmp_path: Path, clock: FakeClock) -> Iterator[Gamification]:
+    engine = Gamification.open(
+        tmp_path / "game.db", clock=clock, plugins=[plugin], load_entrypoints=False
+    )
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with receiving() as found:
+        yield found
+
+
+def hooks(g: Gamification, clock: FakeClock, **kwargs: Any) -> Webhooks:
+    kwargs.setdefault("retry", NO_JITTER)
+    kwargs.setdefault("random", lambda: 0.0)
+    return Webhooks(g, clock=clock, timeout=0.2, **kwargs)
+
+
+def now_seconds(clock: FakeClock) -> int:
+    return int(clock().timestamp())
+
+
+def level_up(g: Gamification, user: str = "ada", key: str = "lvl") -> None:
+    g.award_xp(user, 450, source="post", idempotency_key=key)  # level 1 -> 3: one notification
+
+
+def test_a_level_up_is_delivered_signed_once(
+    g: Gamification, clock: FakeClock, receiver: Receiver
+) -> None:
+    wh = hooks(g, clock)
+    endpoint = wh.add("crm", receiver.url, kinds=["level_up"], secret=SECRET)
+    assert (endpoint.secret, endpoint.kinds, endpoint.active_secrets) == (SECRET, ("level_up",), 1)
+    level_up(g)
+    g.award_points("ada", 5, currency="points", source="gift")  # no notification kind
+    (pending,) = wh.deliveries("pending")
+    report = wh.deliver()
+    assert report.delivered == (pending.id,) and not report.retrying and not report.dead
+    (got,) = receiver.received
+    assert verify(SECRET, got.headers, got.body, now_seconds(clock))
+    assert got.headers["webhook-id"] == pending.message_id
+    assert got.headers["content-type"] == "application/json"
+    payload = json.loads(got.body)
+    assert payload["type"] == "level_up"
+    assert payload["data"]["user_id"] == "ada"
+    assert payload["data"]["data"]["new_level"] == 3
+    assert wh.deliver().counts() == {"delivered": 0, "retrying": 0, "dead": 0}
+    assert len(receiver.received) == 1
+    assert wh.counts() == {"pending": 0, "delivered": 1, "dead": 0}
+    # A tampered body or another secret does not verify.
+    assert not verify(SECRET, got.headers, got.body + " ", now_seconds(clock))
+    assert not verify(NEW_SECRET, got.headers, got.body, now_seconds(clock))
+
+
+def test_only_chosen_kinds_go_and_any_kind_string_works(
+    g: Gamification, clock: FakeClock, receiver: Receiver
+) -> None:
+    wh = hooks(g, clock)
+    wh.add("levels", receiver.url, kinds=["level_up"])
+    wh.add("tiers", receiver.url, kinds=["tier_changed"])  # a kind this engine never makes
+    wh.add("all", receiver.url, kinds=["*"])
+    level_up(g)
+    # A notification of a kind another capability adds: stored the way the outbox stores one.
+    with g.batch():
+        g.db.execute(
+            "INSERT INTO notifications (user_id, kind, message, data, created_at) "
+            "VALUES ('ada', 'tier_changed', 'Gold!', '{\"tier\":\"gold\"}', '2026-03-02')"
+        )
+    by_endpoint = sorted((d.endpoint, d.kind) for d in wh.deliveries())
+    assert by_endpoint == [
+        ("all", "level_up"), ("all", "tier_changed"), ("levels", "level_up"),
+        ("tiers", "tier_changed"),
+    ]  # fmt: skip
+    assert len(wh.deliver().delivered) == 4
+    assert len(set(receiver.ids())) == 4
+
+
+def test_a_rolled_back_write_queues_nothing_and_a_plain_engine_queues_too(
+    g: Gamification, clock: FakeClock, tmp_path: Path
+) -> None:
+    wh = hooks(g, clock)
+    wh.add("crm", "https://example.com/hooks", kinds=["level_up"])
+    with pytest.raises(RuntimeError), g.batch():
+        level_up(g)
+        raise RuntimeError("the host's own failure")
+    assert wh.deliveries() == []
+    # Another process without the plugin loaded: its notifications are queued all the same.
+    with Gamification.open(tmp_path / "game.db", clock=clock, load_entrypoints=False) as other:
+        level_up(other, "bo", "other")
+    assert [d.user_id for d in wh.deliveries()] == ["bo"]
+
+
+def test_failures_back_off_and_keep_the_webhook_id_until_it_recovers(
+    g: Gamification, clock: FakeClock, receiver: Receiver
+) -> None:
+    wh = hooks(g, clock, retry=RetryPolicy(base=timedelta(seconds=30), max_attempts=5))
+    wh.add("crm", receiver.url, kinds=["level_up"], secret=SECRET)
+    level_up(g)
+    receiver.plan = [500, "hang", 200]
+    first = wh.deliver()
+    assert first.retrying and not first.delivered
+    (row,) = wh.deliveries()
+    assert (row.attempts, row.last_status, row.last_error) == (1, 500, "HTTP 500")
+    assert row.next_attempt_at == (START + timedelta(seconds=30)).isoformat(timespec="microseconds")
+    assert wh.deliver().counts()["retrying"] == 0  # not due yet: nothing sent
+    assert len(receiver.received) == 1
+
+    clock.advance(seconds=30)
+    assert wh.deliver().retrying  # the receiver hangs past the 0.2 s timeout
+    (row,) = wh.deliveries()
+    assert row.attempts == 2 and row.last_status is None and "Timeout" in (row.last_error or "")
+    assert row.next_attempt_at == (clock() + timedelta(seconds=60)).isoformat(timespec="microseconds")
+
+    clock.advance(seconds=60)
+    assert wh.deliver().delivered == (row.id,)
+    assert receiver.ids() == [row.message_id] * 3
+    assert all(verify(SECRET, r.headers, r.body, now_seconds(clock)) for r in receiver.received)
+    assert wh.deliveries()[0].status == "delivered"
+
+
+def test_an_unreachable_endpoint_is_retried(g: Gamification, clock: FakeClock) -> None:
+    wh = hooks(g, clock)
+    with receiving() as gone:
+        url = gone.url
+    wh.add("gone", url, kinds=["level_up"])
+    level_up(g)
+    assert wh.deliver().retrying
+    assert "ConnectError" in (wh.deliveries()[0].last_error or "")
+
+
+def test_the_dead_letter_lists_and_replays_under_the_same_id(
+    g: Gamification, clock: FakeClock, receiver: Receiver, tmp_path: Path
+) -> None:
+    wh = hooks(g, clock, retry=RetryPolicy(base=timedelta(seconds=10), max_attempts=2))
+    wh.add("crm", receiver.url, kinds=["level_up"], secret=SECRET)
+    level_up(g)
+    receiver.plan = [503, 503]
+    assert wh.deliver().retrying
+    clock.advance(seconds=10)
+    report = wh.deliver()
+    assert report.dead and not report.retrying
+    (dead,) = wh.dead()
+    assert (dead.status, dead.attempts, dead.last_status) == ("dead", 2, 503)
+    clock.advance(days=1)
+    assert wh.deliver().counts() == {"delivered": 0, "retrying": 0, "dead": 0}
+
+    runner = CliRunner()
+    db = ["--db", str(tmp_path / "game.db")]
+    listed = runner.invoke(cli, [*db, "--json", "webhooks", "dead"])
+    assert listed.exit_code == 0, listed.output
+    assert [d["message_id"] for d in json.loads(listed.stdout)] == [dead.message_id]
+    replayed = runner.invoke(cli, [*db, "webhooks", "replay", str(dead.id)])
+    assert replayed.exit_code == 0, replayed.output
+    assert wh.dead() == [] and wh.deliveries("pending")[0].attempts == 0
+    assert wh.deliver().delivered == (dead.id,)
+    assert receiver.ids() == [dead.message_id] * 3
+    assert wh.replay() == []  # nothing dead any more
+
+
+def test_rotation_signs_with_old_and_new_until_the_old_expires(
+    g: Gamification, clock: FakeClock, receiver: Receiver
+) -> None:
+    wh = hooks(g, clock)
+    wh.add("crm", receiver.url, kinds=["level_up"], secret=SECRET)
+    rotated = wh.rotate_secret("crm", NEW_SECRET, keep_old_for=timedelta(hours=1))
+    assert (rotated.secret, rotated.active_secrets) == (NEW_SECRET, 2)
+    assert wh.rotate_secret("crm", NEW_SECRET) == rotated  # the same rotation again: no change
+    level_up(g, "ada", "one")
+    wh.deliver()
+    (during,) = receiver.received
+    assert len(during.headers["webhook-signature"].split(" ")) == 2
+    assert verify(SECRET, during.headers, during.body, now_seconds(clock))
+    assert verify(NEW_SECRET, during.headers, during.body, now_seconds(clock))
+
+    clock.advance(hours=1)
+    assert wh.endpoint("crm").active_secrets == 1
+    level_up(g, "bo", "two")
+    wh.deliver()
+    after = receiver.received[1]
+    assert verify(NEW_SECRET, after.headers, after.body, now_seconds(clock))
+    assert not verify(SECRET, after.headers, after.body, now_seconds(clock))
+    generated = wh.rotate_secret("crm", keep_old_for=timedelta(0))
+    assert generated.secret.startswith("whsec_") and generated.active_secrets == 1
+
+
+def bad_calls() -> list[tuple[str, Any]]:
+    return [
+        ("url", lambda wh: wh.add("crm", "ftp://example.com/x", kinds=["level_up"])),
+        ("url", lambda wh: wh.add("crm", "example.com/x", kinds=["level_up"])),
+        ("url", lambda wh: wh.add("crm", "", kinds=["level_up"])),
+        ("url", lambda wh: wh.add("crm", "javascript:alert(1)", kinds=["level_up"])),
+        ("secret", lambda wh: wh.add("crm", "https://a.example", kinds=["x"], secret="")),
+        ("secret", lambda wh: wh.add("crm", "https://a.example", kinds=["x"], secret="abc")),
+        ("secret", lambda wh: wh.add("crm", "https://a.example", kinds=["x"], secret="whsec_!!")),
+        ("secret", lambda wh: wh.add("crm", "https://a.example", kinds=["x"], secret="whsec_YQ==")),
+        ("kinds", lambda wh: wh.add("crm", "https://a.example", kinds=[])),
+        ("kinds", lambda wh: wh.add("crm", "https://a.example", kinds="level_up")),
+        ("kinds", lambda wh: wh.add("crm", "https://a.example", kinds=["*", "level_up"])),
+        ("kinds", lambda wh: wh.add("crm", "https://a.example", kinds=["bad kind"])),
+        ("name", lambda wh: wh.add("", "https://a.example", kinds=["x"])),
+        ("name", lambda wh: wh.rotate_secret("nobody")),
+        ("secret", lambda wh: wh.rotate_secret("crm", "")),
+        ("keep_old_for", lambda wh: wh.rotate_secret("crm", keep_old_for=timedelta(-1))),
+        ("status", lambda wh: wh.deliveries("lost")),  # type: ignore[arg-type]
+        ("ids", lambda wh: wh.replay([0])),
+        ("now", lambda wh: wh.deliver(now=datetime(2026, 3, 2))),
+    ]
+
+
+@pytest.mark.parametrize("configured", [False, True], ids=["fresh", "configured"])
+@pytest.mark.parametrize(("field", "call"), bad_calls())
+def test_bad_input_names_the_field_and_writes_nothing(
+    g: Gamification, clock: FakeClock, field: str, call: Any, configured: bool
+) -> None:
+    wh = hooks(g, clock)
+    if configured:
+        wh.add("crm", "https://crm.example/hooks", kinds=["level_up"], secret=SECRET)
+        level_up(g)
+    before = g.dump()
+    with pytest.raises(errors.GamificationError) as raised:
+        call(wh)
+    assert getattr(raised.value, "field", None) == field or (
+        isinstance(raised.value, errors.NotFound) and raised.value.what == field
+    ), raised.value
+    assert g.dump() == before
+
+
+def test_adding_a_name_again_with_other_settings_writes_nothing(
+    g: Gamification, clock: FakeClock
+) -> None:
+    wh = hooks(g, clock)
+    endpoint = wh.add("crm", "https://crm.example/hooks", kinds=["level_up"], secret=SECRET)
+    before = g.dump()
+    assert wh.add("crm", "https://crm.example/hooks", kinds=["level_up"]) == endpoint
+    for other in [
+        {"url": "https://other.example/hooks", "kinds": ["level_up"]},
+        {"url": "https://crm.example/hooks", "kinds": ["*"]},
+        {"url": "https://crm.example/hooks", "kinds": ["level_up"], "secret": NEW_SECRET},
+    ]:
+        with pytest.raises(plugin.EndpointExists) as raised:
+            wh.add("crm", **other)
+        assert raised.value.field == "name"
+    assert g.dump() == before
+
+
+def test_delivery_never_runs_inside_a_write(g: Gamification, clock: FakeClock) -> None:
+    wh = hooks(g, clock)
+    with g.batch(), pytest.raises(plugin.InsideTransaction):
+        wh.deliver()
+
+
+def test_removing_an_endpoint_forgets_its_queue(g: Gamification, clock: FakeClock) -> None:
+    wh = hooks(g, clock)
+    wh.add("crm", "https://crm.example/hooks", kinds=["*"])
+    level_up(g)
+    assert wh.remove("crm") and not wh.remove("crm")
+    assert wh.deliveries() == [] and wh.list() == []
+
+
+def test_deleting_a_user_deletes_their_deliveries(g: Gamification, clock: FakeClock) -> None:
+    wh = hooks(g, clock)
+    wh.add("crm", "https://crm.example/hooks", kinds=["*"])
+    level_up(g, "ada", "a")
+    level_up(g, "bo", "b")
+    g.privacy.delete("ada")
+    assert [d.user_id for d in wh.deliveries()] == ["bo"]
+
+
+def test_the_scheduled_job_delivers(
+    g: Gamification, clock: FakeClock, receiver: Receiver
+) -> None:
+    assert "webhooks_deliver" in [job.name for job in g.jobs.list()]
+    assert g.jobs.run_due().periods()["webhooks_deliver"]  # no endpoint yet: nothing to do
+    assert "webhook_deliveries" not in g.db.table_names()
+    Webhooks(g).add("crm", receiver.url, kinds=["level_up"], secret=SECRET)
+    level_up(g)
+    clock.advance(minutes=1)
+    report = g.jobs.run_due()
+    done = [r.result for r in report.ran if r.job == "webhooks_deliver"]
+    assert report.ok and done == [{"delivered": 1, "retrying": 0, "dead": 0}]
+    (got,) = receiver.received
+    assert verify(SECRET, got.headers, got.body, now_seconds(clock))
+
+
+def test_the_command_line_manages_endpoints(tmp_path: Path) -> None:
+    runner = CliRunner()
+    db = ["--db", str(tmp_path / "game.db")]
+    assert runner.invoke(cli, [*db, "init"]).exit_code == 0
+    added = runner.invoke(cli, [*db, "--json", "webhooks", "add", "crm", "https://crm.example/h",
+                                "--kind", "level_up", "--kind", "quest_completed"])  # fmt: skip
+    assert added.exit_code == 0, added.output
+    secret = json.loads(added.stdout)["secret"]
+    assert secret.startswith("whsec_")
+    listed = runner.invoke(cli, [*db, "webhooks", "list"])
+    assert "crm" in listed.stdout and secret not in listed.stdout
+    rotated = runner.invoke(cli, [*db, "--json", "webhooks", "rotate-secret", "crm"])
+    assert json.loads(rotated.stdout)["active_secrets"] == 2
+    bad = runner.invoke(cli, [*db, "webhooks", "add", "x", "ftp://x", "--kind", "level_up"])
+    assert bad.exit_code == 1 and bad.stderr.startswith("error: url: ")
+    assert runner.invoke(cli, [*db, "webhooks", "replay"]).exit_code == 2
+    assert runner.invoke(cli, [*db, "webhooks", "remove", "crm"]).stdout == "crm: removed\n"
+    # --no-plugins: the plugin's commands are not there.
+    assert runner.invoke(cli, [*db, "--no-plugins", "webhooks", "list"]).exit_code == 2
+
+
+@given(
+    failures=st.integers(1, 40),
+    roll=st.floats(0, 1, exclude_max=True),
+    base=st.integers(1, 600),
+    cap_factor=st.integers(1, 10_000),
+    jitter=st.floats(0, 1),
+    max_attempts=st.integers(1, 40),
+)
+def test_backoff_stays_within_its_bounds(
+    failures: int, roll: float, base: int, cap_factor: int, jitter: float, max_attempts: int
+) -> None:
+    policy = RetryPolicy(
+        base=timedelta(seconds=base), cap=timedelta(seconds=base * cap_factor),
+        max_attempts=max_attempts, jitter=jitter,
+    )  # fmt: skip
+    ceiling = policy.ceiling(failures)
+    assert timedelta(seconds=base) <= ceiling <= policy.cap
+    assert ceiling >= policy.ceiling(failures - 1) if failures > 1 else True
+    delay = policy.delay(failures, lambda: roll)
+    assert ceiling * (1 - jitter) - timedelta(microseconds=1) <= delay <= ceiling
+    later = policy.next_attempt(failures, START, lambda: roll)
+    assert (later is None) == (failures >= max_attempts)
+    if later is not None:
+        assert START < later <= START + policy.cap
+
+
+@pytest.mark.parametrize(
+    ("field", "values"),
+    [("base", {"base": timedelta(0)}), ("cap", {"cap": timedelta(seconds=1)}),
+     ("max_attempts", {"max_attempts": 0}), ("jitter", {"jitter": 2})],
+)  # fmt: skip
+def test_a_bad_retry_policy_names_the_field(field: str, values: dict[str, Any]) -> None:
+    with pytest.raises(errors.ConfigError, match=f"retry.{field}"):
+        RetryPolicy(**values)
