@@ -11,8 +11,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import click
 import pluggy
 import pytest
+from click.testing import CliRunner
 from conftest import START, unchanged
 
 import gamification_sdk
@@ -276,6 +278,44 @@ def test_no_points_hook_for_awards_without_rewards(make_engine: Make) -> None:
     g = make_engine(plugins=(watcher,))
     g.award_xp("alice", 500, source="quest")
     assert watcher.seen == []
+
+
+# -- register_commands -----------------------------------------------------------------------
+
+
+@click.command("hello")
+@click.argument("name")
+def hello(name: str) -> None:
+    """Greet NAME."""
+    click.echo(f"hello {name}")
+
+
+class HelloCommandPlugin:
+    def __init__(self, command: click.Command = hello) -> None:
+        self.command = command
+
+    @hookimpl
+    def register_commands(self, register: Callable[[click.Command], None]) -> None:
+        register(self.command)
+
+
+def test_register_commands_hook_adds_commands_to_the_command_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gamification_sdk import cli as cli_module
+
+    pm = get_plugin_manager([HelloCommandPlugin()], load_entrypoints=False)
+    monkeypatch.setattr(cli_module, "get_plugin_manager", lambda: pm)
+    monkeypatch.setattr(cli_module.cli, "_from_plugins", None)
+    runner = CliRunner()
+    assert runner.invoke(cli_module.cli, ["hello", "ada"]).stdout == "hello ada\n"
+    assert "hello" in runner.invoke(cli_module.cli, ["--help"]).stdout
+    assert runner.invoke(cli_module.cli, ["--no-plugins", "hello", "ada"]).exit_code == 2
+    # A name a command already has, or a thing that is not a command, is refused.
+    for bad in (click.Command("profile"), "hello"):
+        clash = get_plugin_manager([HelloCommandPlugin(bad)], load_entrypoints=False)  # type: ignore[arg-type]
+        with pytest.raises(errors.ConfigError, match="register_commands"):
+            cli_module.plugin_commands(clash, set(cli_module.cli.commands))
 
 
 # -- hook error policy -----------------------------------------------------------------------

@@ -23,7 +23,16 @@ from .admin import init, load, reevaluate, run_jobs, verify
 from .boards import leaderboard
 from .ledger import award_points, history
 from .output import (
-    BUSY, OK, PROBLEMS, USAGE, USER_ERROR, BusyError, CliError, emit, table, translate_errors,
+    BUSY,
+    OK,
+    PROBLEMS,
+    USAGE,
+    USER_ERROR,
+    BusyError,
+    CliError,
+    emit,
+    table,
+    translate_errors,
 )  # fmt: skip
 from .privacy import delete_user, export_user
 from .settings import config
@@ -66,7 +75,9 @@ def plugin_commands(pm: pluggy.PluginManager, taken: set[str]) -> list[click.Com
 
     def register(command: object) -> None:
         if not isinstance(command, click.Command) or not command.name:
-            raise ConfigError([f"register_commands: expected a named click command, got {command!r}"])
+            raise ConfigError(
+                [f"register_commands: expected a named click command, got {command!r}"]
+            )
         if command.name in taken or command.name in found:
             raise ConfigError([f"register_commands: the command {command.name!r} already exists"])
         found[command.name] = command
@@ -78,24 +89,25 @@ def plugin_commands(pm: pluggy.PluginManager, taken: set[str]) -> list[click.Com
 class Group(click.Group):
     """Lists commands in the order they were added, and turns user errors into exit codes."""
 
-    _plugins_loaded = False
+    # The plugins' commands, collected once per process, kept apart from the built-in ones
+    # so that ``--no-plugins`` hides them in every invocation.
+    _from_plugins: dict[str, click.Command] | None = None
 
-    def _load_plugins(self, ctx: click.Context) -> None:
-        # Once per process, and only for the root group: a subgroup has its own commands.
-        if self._plugins_loaded or ctx.parent is not None or not ctx.params.get("plugins", True):
-            return
-        self._plugins_loaded = True
-        for command in plugin_commands(get_plugin_manager(), set(self.commands)):
-            self.add_command(command)
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        if not ctx.params.get("plugins", True):
+            return {}
+        if self._from_plugins is None:
+            found = plugin_commands(get_plugin_manager(), set(self.commands))
+            self._from_plugins = {str(command.name): command for command in found}
+        return self._from_plugins
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._load_plugins(ctx)
-        return list(self.commands)
+        return [*self.commands, *self._plugin_commands(ctx)]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands:
-            self._load_plugins(ctx)
-        return super().get_command(ctx, cmd_name)
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        return self._plugin_commands(ctx).get(cmd_name)
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         """Register ``cmd``; this package's commands also take ``--json`` after their name.

@@ -4,7 +4,9 @@ The hooks are discovered from the plugin manager, so a new hookspec gets a case 
 fails until it is given a trigger and a contract). What each kind of hook promises when
 its plugin raises (``hookspecs.py``, README "Hooks"):
 
-- at open (``level_curve``, ``register_*``): the open fails with the plugin's error, the
+- ``register_commands``, collected by the command line: it fails with the plugin's error
+  before it opens any file;
+- at open (``level_curve``, the other ``register_*``): the open fails with the plugin's error, the
   connection is closed (no lock left behind) and the file is exactly as it was;
 - inside the transaction: the plugin's error propagates and the whole write is rolled back;
 - on a read (``friends_of``): the read fails and nothing is written;
@@ -34,6 +36,7 @@ import attrs
 import pytest
 
 from gamification_sdk import Gamification, errors, hookimpl, hookspecs
+from gamification_sdk.cli import plugin_commands
 from gamification_sdk.runtime.plugins import get_plugin_manager
 
 from .figures import FIGURES
@@ -50,6 +53,7 @@ WHEN = {
     "register_definitions": "open",
     "register_jobs": "open",
     "register_scorers": "open",
+    "register_commands": "cli",
     "xp_multiplier": "inside",
     "validate_award": "inside",
     "verify_quest": "inside",
@@ -147,7 +151,7 @@ def hook_doc(hook: str) -> str:
 
 def test_every_hook_has_a_fault_case() -> None:
     assert set(WHEN) == set(HOOKS)
-    assert set(TRIGGERS) == {hook for hook, when in WHEN.items() if when != "open"}
+    assert set(TRIGGERS) == {hook for hook, when in WHEN.items() if when not in ("open", "cli")}
     # The table says what the hookspec's own contract says.
     for hook, when in WHEN.items():
         if when == "inside":
@@ -175,6 +179,15 @@ def test_a_plugin_raising_in_a_hook_keeps_the_hook_contract(
     shutil.copy(seeded, path)
     faulty = raising(hook)
     FIGURES.add(operations=1, faults=1)
+
+    if when == "cli":
+        # Collected by the command line, never by an engine: the command line fails before
+        # it opens the file, and the file is untouched.
+        before = dump_file(path)
+        with pytest.raises(Boom):
+            plugin_commands(get_plugin_manager([faulty], load_entrypoints=False), set())
+        assert dump_file(path) == before
+        return
 
     if when == "open":
         before = dump_file(path)

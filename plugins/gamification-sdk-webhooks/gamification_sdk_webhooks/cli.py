@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import attrs
 import click
+
 from gamification_sdk.cli import State, emit, table
 
 from .service import Webhooks
@@ -41,8 +42,10 @@ def add(name: str, url: str, kinds: tuple[str, ...], secret: str | None) -> None
     emit(
         _as_json(),
         attrs.asdict(endpoint),
-        lambda: f"{endpoint.name}: {endpoint.url} ({', '.join(endpoint.kinds)})\n"
-        f"secret: {endpoint.secret}",
+        lambda: (
+            f"{endpoint.name}: {endpoint.url} ({', '.join(endpoint.kinds)})\n"
+            f"secret: {endpoint.secret}"
+        ),
     )
 
 
@@ -62,9 +65,7 @@ def list_endpoints() -> None:
               help="How long the old secrets keep signing too.")  # fmt: skip
 def rotate_secret(name: str, secret: str | None, keep_old_hours: float) -> None:
     """Sign NAME's messages with a new secret, and the old ones for a while; prints it."""
-    endpoint = _hooks().rotate_secret(
-        name, secret, keep_old_for=timedelta(hours=keep_old_hours)
-    )
+    endpoint = _hooks().rotate_secret(name, secret, keep_old_for=timedelta(hours=keep_old_hours))
     emit(_as_json(), attrs.asdict(endpoint), lambda: f"{endpoint.name}: secret {endpoint.secret}")
 
 

@@ -9,13 +9,15 @@ past the send's timeout, so two workers never post the same attempt at once.
 
 from __future__ import annotations
 
+import builtins
 import random as random_module
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+
 from gamification_sdk import Gamification
 from gamification_sdk.core.clock import to_text
 from gamification_sdk.core.validation import check_at
@@ -38,7 +40,9 @@ USER_AGENT = "gamification-sdk-webhooks/0.1"
 
 def check_name(name: object) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidInput("name", f"expected 1-100 characters of A-Z a-z 0-9 _ . : -, got {name!r}")
+        raise InvalidInput(
+            "name", f"expected 1-100 characters of A-Z a-z 0-9 _ . : -, got {name!r}"
+        )
     return name
 
 
@@ -66,7 +70,8 @@ def check_kinds(kinds: object) -> tuple[str, ...]:
     for kind in kinds:
         if not isinstance(kind, str) or not (kind == "*" or _KIND.match(kind)):
             raise InvalidInput(
-                "kinds", f"expected kinds of 1-100 characters A-Z a-z 0-9 _ . : - or '*', got {kind!r}"
+                "kinds",
+                f"expected kinds of 1-100 characters A-Z a-z 0-9 _ . : - or '*', got {kind!r}",
             )
         if kind not in found:
             found.append(kind)
@@ -119,7 +124,7 @@ class Webhooks:
     def _now(self) -> datetime:
         return check_at(self._clock(), "clock()")
 
-    def _exec(self, statement: str, params: Iterable[Any] | dict[str, Any] = ()) -> Any:
+    def _exec(self, statement: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         return self._engine.db.conn.execute(statement, params)
 
     def _has_tables(self) -> bool:
@@ -209,7 +214,9 @@ class Webhooks:
             if secret is not None and self._endpoint(row, at_text).secret == secret:
                 return self._endpoint(row, at_text)
             cursor = self._exec(sql.ADD_SECRET, (name, secret or new_secret(), at_text))
-            self._exec(sql.RETIRE_SECRETS, (to_text(now + keep_old_for), name, cursor.lastrowid, at_text))
+            self._exec(
+                sql.RETIRE_SECRETS, (to_text(now + keep_old_for), name, cursor.lastrowid, at_text)
+            )
             self._exec(sql.PRUNE_SECRETS, (name, at_text))
             return self._endpoint(row, at_text)
 
@@ -223,7 +230,9 @@ class Webhooks:
 
     # -- deliveries --------------------------------------------------------------------------
 
-    def deliveries(self, status: Status | None = None, *, limit: int = 100) -> list[Delivery]:
+    def deliveries(
+        self, status: Status | None = None, *, limit: int = 100
+    ) -> builtins.list[Delivery]:
         """Deliveries oldest first, all or of one ``status`` ("pending", "delivered", "dead")."""
         if status is not None and status not in STATUSES:
             raise InvalidInput("status", f"expected one of {STATUSES} or None, got {status!r}")
@@ -238,14 +247,14 @@ class Webhooks:
                 rows = self._exec(sql.DELIVERIES, (status, limit)).fetchall()
         return [_delivery(row) for row in rows]
 
-    def dead(self, *, limit: int = 100) -> list[Delivery]:
+    def dead(self, *, limit: int = 100) -> builtins.list[Delivery]:
         """The dead letter: deliveries that failed ``retry.max_attempts`` times."""
         return self.deliveries("dead", limit=limit)
 
-    def replay(self, ids: Iterable[int] | None = None) -> list[int]:
+    def replay(self, ids: Iterable[int] | None = None) -> builtins.list[int]:
         """Queue dead deliveries (``ids``, or all of them) again, with fresh attempts and the
         same ``webhook-id``; returns the ids queued. An id that is not dead is left alone."""
-        chosen: list[int] | None = None
+        chosen: builtins.list[int] | None = None
         if ids is not None:
             if isinstance(ids, str) or not isinstance(ids, Iterable):
                 raise InvalidInput("ids", f"expected delivery ids, got {ids!r}")
@@ -278,9 +287,9 @@ class Webhooks:
         moment = self._now() if now is None else check_at(now, "now")
         if type(limit) is not int or not 1 <= limit <= 1_000_000:
             raise InvalidInput("limit", f"expected 1 to 1000000, got {limit!r}")
-        delivered: list[int] = []
-        retrying: list[int] = []
-        dead: list[int] = []
+        delivered: builtins.list[int] = []
+        retrying: builtins.list[int] = []
+        dead: builtins.list[int] = []
         with httpx.Client(
             timeout=self.timeout, transport=self._transport, follow_redirects=False
         ) as client:
@@ -298,15 +307,17 @@ class Webhooks:
                     )
         return DeliveryReport(tuple(delivered), tuple(retrying), tuple(dead))
 
-    def _claim(self, now: datetime, room: int) -> tuple[list[dict[str, Any]], list[int]]:
+    def _claim(
+        self, now: datetime, room: int
+    ) -> tuple[builtins.list[dict[str, Any]], builtins.list[int]]:
         """Due deliveries, each with its attempt counted and its secrets, in one transaction.
 
         A row still pending after its last attempt was claimed by a worker that stopped
         before recording the outcome: it goes to the dead letter (replay sends it again).
         """
         at_text = to_text(now)
-        claimed: list[dict[str, Any]] = []
-        expired: list[int] = []
+        claimed: builtins.list[dict[str, Any]] = []
+        expired: builtins.list[int] = []
         with self._engine.batch():
             if not self._has_tables():
                 return [], []
@@ -317,9 +328,7 @@ class Webhooks:
                     self._exec(sql.DEAD, (None, error, delivery_id, attempts))
                     expired.append(delivery_id)
                     continue
-                self._exec(
-                    sql.CLAIM, (to_text(now + self._lease), at_text, delivery_id, attempts)
-                )
+                self._exec(sql.CLAIM, (to_text(now + self._lease), at_text, delivery_id, attempts))
                 active = [s for s, _ in self._exec(sql.ACTIVE_SECRETS, (endpoint, at_text))]
                 claimed.append({
                     "id": delivery_id, "message_id": message_id, "body": body, "url": url,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import attrs
+
 from gamification_sdk.errors import ConfigError, InvalidInput
 
 __all__ = ["PREFIX", "RetryPolicy", "check_secret", "new_secret", "sign", "signature_header"]
@@ -32,9 +33,11 @@ def new_secret() -> str:
 
 
 def check_secret(secret: object, field: str = "secret") -> bytes:
-    """The key bytes of a ``whsec_<base64>`` secret; ``InvalidInput`` naming ``field`` if not one."""
+    """The key bytes of a ``whsec_<base64>`` secret, else ``InvalidInput`` naming ``field``."""
     if not isinstance(secret, str):
-        raise InvalidInput(field, f"expected a 'whsec_<base64>' string, got {type(secret).__name__}")
+        raise InvalidInput(
+            field, f"expected a 'whsec_<base64>' string, got {type(secret).__name__}"
+        )
     if not secret:
         raise InvalidInput(field, "must not be empty")
     if not secret.startswith(PREFIX):
@@ -58,9 +61,7 @@ def sign(secret: str, message_id: str, timestamp: int, body: str) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def signature_header(
-    active: Sequence[str], message_id: str, timestamp: int, body: str
-) -> str:
+def signature_header(active: Sequence[str], message_id: str, timestamp: int, body: str) -> str:
     """The ``webhook-signature`` header: one signature per active secret, space-separated."""
     return " ".join(sign(secret, message_id, timestamp, body) for secret in active)
 

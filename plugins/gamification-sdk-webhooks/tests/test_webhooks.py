@@ -12,12 +12,13 @@ from typing import Any
 import gamification_sdk_webhooks as plugin
 import pytest
 from click.testing import CliRunner
-from gamification_sdk import FakeClock, Gamification, errors
-from gamification_sdk.cli import cli
 from gamification_sdk_webhooks import RetryPolicy, Webhooks
 from hypothesis import given
 from hypothesis import strategies as st
 from webhook_receiver import Receiver, receiving, verify
+
+from gamification_sdk import FakeClock, Gamification, errors
+from gamification_sdk.cli import cli
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 24 bytes
@@ -143,7 +144,9 @@ def test_failures_back_off_and_keep_the_webhook_id_until_it_recovers(
     assert wh.deliver().retrying  # the receiver hangs past the 0.2 s timeout
     (row,) = wh.deliveries()
     assert row.attempts == 2 and row.last_status is None and "Timeout" in (row.last_error or "")
-    assert row.next_attempt_at == (clock() + timedelta(seconds=60)).isoformat(timespec="microseconds")
+    assert row.next_attempt_at == (clock() + timedelta(seconds=60)).isoformat(
+        timespec="microseconds"
+    )
 
     clock.advance(seconds=60)
     assert wh.deliver().delivered == (row.id,)
@@ -235,7 +238,7 @@ def bad_calls() -> list[tuple[str, Any]]:
         ("name", lambda wh: wh.rotate_secret("nobody")),
         ("secret", lambda wh: wh.rotate_secret("crm", "")),
         ("keep_old_for", lambda wh: wh.rotate_secret("crm", keep_old_for=timedelta(-1))),
-        ("status", lambda wh: wh.deliveries("lost")),  # type: ignore[arg-type]
+        ("status", lambda wh: wh.deliveries("lost")),
         ("ids", lambda wh: wh.replay([0])),
         ("now", lambda wh: wh.deliver(now=datetime(2026, 3, 2))),
     ]
@@ -266,11 +269,12 @@ def test_adding_a_name_again_with_other_settings_writes_nothing(
     endpoint = wh.add("crm", "https://crm.example/hooks", kinds=["level_up"], secret=SECRET)
     before = g.dump()
     assert wh.add("crm", "https://crm.example/hooks", kinds=["level_up"]) == endpoint
-    for other in [
+    others: list[dict[str, Any]] = [
         {"url": "https://other.example/hooks", "kinds": ["level_up"]},
         {"url": "https://crm.example/hooks", "kinds": ["*"]},
         {"url": "https://crm.example/hooks", "kinds": ["level_up"], "secret": NEW_SECRET},
-    ]:
+    ]
+    for other in others:
         with pytest.raises(plugin.EndpointExists) as raised:
             wh.add("crm", **other)
         assert raised.value.field == "name"
@@ -300,9 +304,7 @@ def test_deleting_a_user_deletes_their_deliveries(g: Gamification, clock: FakeCl
     assert [d.user_id for d in wh.deliveries()] == ["bo"]
 
 
-def test_the_scheduled_job_delivers(
-    g: Gamification, clock: FakeClock, receiver: Receiver
-) -> None:
+def test_the_scheduled_job_delivers(g: Gamification, clock: FakeClock, receiver: Receiver) -> None:
     assert "webhooks_deliver" in [job.name for job in g.jobs.list()]
     assert g.jobs.run_due().periods()["webhooks_deliver"]  # no endpoint yet: nothing to do
     assert "webhook_deliveries" not in g.db.table_names()
