@@ -290,6 +290,8 @@ class Webhooks:
         delivered: builtins.list[int] = []
         retrying: builtins.list[int] = []
         dead: builtins.list[int] = []
+        if not self._has_tables():  # no endpoint was ever added: not even a transaction
+            return DeliveryReport()
         with httpx.Client(
             timeout=self.timeout, transport=self._transport, follow_redirects=False
         ) as client:

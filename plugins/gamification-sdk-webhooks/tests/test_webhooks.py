@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import gamification_sdk_webhooks as plugin
+import httpx
 import pytest
 from click.testing import CliRunner
 from gamification_sdk_webhooks import RetryPolicy, Webhooks
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from webhook_receiver import Receiver, receiving, verify
 
@@ -335,6 +336,14 @@ def test_the_command_line_manages_endpoints(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and bad.stderr.startswith("error: url: ")
     assert runner.invoke(cli, [*db, "webhooks", "replay"]).exit_code == 2
     assert runner.invoke(cli, [*db, "webhooks", "remove", "crm"]).stdout == "crm: removed\n"
+    with receiving() as receiver:
+        url = ["webhooks", "add", "local", receiver.url, "--kind", "level_up"]
+        assert runner.invoke(cli, [*db, *url]).exit_code == 0
+        assert runner.invoke(cli, [*db, "award-xp", "ada", "450"]).exit_code == 0
+        receiver.plan = [500]
+        sent = runner.invoke(cli, [*db, "--json", "webhooks", "deliver", "--timeout", "5"])
+        assert json.loads(sent.stdout) == {"delivered": 0, "retrying": 1, "dead": 0}
+        assert runner.invoke(cli, [*db, "webhooks", "replay", "--all"]).stdout == "queued 0: []\n"
     # --no-plugins: the plugin's commands are not there.
     assert runner.invoke(cli, [*db, "--no-plugins", "webhooks", "list"]).exit_code == 2
 
@@ -373,3 +382,42 @@ def test_backoff_stays_within_its_bounds(
 def test_a_bad_retry_policy_names_the_field(field: str, values: dict[str, Any]) -> None:
     with pytest.raises(errors.ConfigError, match=f"retry.{field}"):
         RetryPolicy(**values)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    users=st.integers(1, 4),
+    outcomes=st.lists(st.sampled_from([200, 204, 500, 503, 410, 302]), max_size=40),
+    waits=st.lists(st.integers(0, 400), min_size=1, max_size=12),
+)
+def test_every_message_ends_delivered_once_or_dead_under_the_same_id(
+    users: int, outcomes: list[int], waits: list[int]
+) -> None:
+    clock = FakeClock(START)
+    answers = list(outcomes)
+    acknowledged: list[str] = []
+    seen: dict[str, set[str]] = {}
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        status = answers.pop(0) if answers else 200
+        seen.setdefault(request.headers["webhook-id"], set()).add(request.content.decode())
+        assert verify(SECRET, dict(request.headers), request.content.decode(), now_seconds(clock))
+        if 200 <= status < 300:
+            acknowledged.append(request.headers["webhook-id"])
+        return httpx.Response(status)
+
+    policy = RetryPolicy(base=timedelta(seconds=10), cap=timedelta(seconds=80), max_attempts=4)
+    with Gamification.open(":memory:", clock=clock, plugins=[plugin], load_entrypoints=False) as g:
+        wh = Webhooks(g, clock=clock, retry=policy, transport=httpx.MockTransport(receiver))
+        wh.add("crm", "https://crm.example/hooks", kinds=["*"], secret=SECRET)
+        for n in range(users):
+            level_up(g, f"user{n}", f"key{n}")
+        for wait in [*waits, 10_000, 10_000, 10_000, 10_000]:
+            wh.deliver()
+            clock.advance(seconds=wait)
+        final = wh.deliveries()
+    assert len(final) == users
+    assert all(d.status in ("delivered", "dead") for d in final)
+    assert sorted(acknowledged) == sorted(d.message_id for d in final if d.status == "delivered")
+    assert all(1 <= d.attempts <= policy.max_attempts for d in final)
+    assert all(len(bodies) == 1 for bodies in seen.values())  # one body per webhook-id
