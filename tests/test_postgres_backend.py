@@ -20,7 +20,9 @@ from gamification_sdk.storage.postgres.dialect import POSTGRES
 from gamification_sdk.storage.postgres.schema import DISTRIBUTED, LOCAL, MIGRATIONS, REFERENCE
 
 ROOT = Path(__file__).resolve().parent.parent
-MEMBERS = ("close", "conn", "current", "dialect", "doom", "in_write", "lock", "nested", "read", "write")  # fmt: skip
+MEMBERS = (
+    "close", "conn", "current", "dialect", "doom", "in_write", "lock", "nested", "read", "write",
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -142,9 +144,7 @@ def test_a_pool_serves_threads_of_several_engines(postgres_url: str, pg_schema: 
                 with backend.write():
                     backend.conn.execute("INSERT INTO t VALUES (%s, %s)", (f"{who}-{i}", i))
 
-        threads = [
-            threading.Thread(target=work, args=(engines[n % 3], n)) for n in range(6)
-        ]
+        threads = [threading.Thread(target=work, args=(engines[n % 3], n)) for n in range(6)]
         for thread in threads:
             thread.start()
         for thread in threads:

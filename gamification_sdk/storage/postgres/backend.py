@@ -72,9 +72,9 @@ class Connection:
 
     def _count(self, cursor: Cursor) -> None:
         result = cursor.pgresult
-        if result is not None and result.command_status:
-            if result.command_status.startswith(_WRITING) and cursor.rowcount > 0:
-                self.changes += cursor.rowcount
+        status = result.command_status if result is not None else None
+        if status and status.startswith(_WRITING) and cursor.rowcount > 0:
+            self.changes += cursor.rowcount
 
     @property
     def in_transaction(self) -> bool:

@@ -82,7 +82,9 @@ def connect(url: str) -> psycopg.Connection[Any]:
     """A connection in autocommit mode (the backend writes its own ``BEGIN``)."""
     parts = check_url(url)
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=parts.get("connect_timeout", 10))
+        return psycopg.connect(
+            url, autocommit=True, connect_timeout=parts.get("connect_timeout", 10)
+        )
     except psycopg.OperationalError as exc:
         where = f"{parts.get('host', 'the local socket')}:{parts.get('port', 5432)}"
         raise DatabaseUnreachable(
@@ -116,8 +118,12 @@ def migrate(
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(schema),))
         ours = _prepare(conn, schema, role, database)
-        applied = {row[0] for row in conn.execute(sql.SQL(
-            "SELECT version FROM {}.schema_migrations").format(sql.Identifier(schema)))}
+        applied = {
+            row[0]
+            for row in conn.execute(
+                sql.SQL("SELECT version FROM {}.schema_migrations").format(sql.Identifier(schema))
+            )
+        }
         pending = [m for m in migrations if m[0] not in applied]
         if pending and not ours:
             _require(conn, role, "CREATE", "SCHEMA", schema, "to create the engine's tables")
@@ -179,13 +185,16 @@ def _require(
     check = "has_database_privilege" if kind == "DATABASE" else "has_schema_privilege"
     row = conn.execute(f"SELECT {check}(%s, %s)", (name, privilege)).fetchone()
     if row is None or not row[0]:
-        target = sql.Identifier(name).as_string(conn)
+        # A schema's name is a checked plain name; a database's may need quotes.
+        target = name if kind == "SCHEMA" else sql.Identifier(name).as_string(conn)
         raise MissingPrivilege(role, privilege, f"{kind} {target}", why)
 
 
 def _shown(url: object) -> str:
     """The URL without its password, for messages."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url)) if isinstance(url, str) else repr(url)
+    return (
+        re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url)) if isinstance(url, str) else repr(url)
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -38,7 +38,9 @@ _HOURS = "".join(
     for h in range(24)
 )
 _SLOTS = "".join(
-    f"    lb_p{i} BIGINT,\n" + ("" if i == 0 else f"    lb_s{i} NUMERIC,\n") + f"    lb_r{i} BIGINT,\n"
+    f"    lb_p{i} BIGINT,\n"
+    + ("" if i == 0 else f"    lb_s{i} NUMERIC,\n")
+    + f"    lb_r{i} BIGINT,\n"
     for i in range(4)
 )
 
