@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from gamification_sdk.errors import BatchAborted, InvalidInput
@@ -196,3 +197,48 @@ def test_app_servers_starting_together_migrate_once(postgres_url: str, pg_schema
         versions = [row[0] for row in conn.execute("SELECT version FROM schema_migrations")]
     backend.close()
     assert versions == [number for number, _, _ in MIGRATIONS]
+
+
+def test_a_read_inside_a_read_or_a_write_shares_its_view(backend: Backend) -> None:
+    with backend.read() as outer, backend.read() as inner:
+        assert inner is outer
+        assert outer.in_transaction
+    with backend.write():
+        backend.conn.execute("INSERT INTO t VALUES ('a', 1)")
+        with backend.read() as conn:
+            assert conn.execute("SELECT count(*) FROM t").fetchone() == (1,)
+    assert rows(backend) == [("a", 1)]
+
+
+def terminate_mid_write(backend: Backend, url: str) -> None:
+    """A write whose session the server ends between two statements (pg_terminate_backend)."""
+    with pytest.raises(psycopg.OperationalError), backend.write():
+        backend.conn.execute("INSERT INTO t VALUES ('lost', 1)")
+        (pid,) = backend.conn.execute("SELECT pg_backend_pid()").fetchone()
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        backend.conn.execute("INSERT INTO t VALUES ('lost', 2)")
+
+
+def test_a_session_ended_mid_write_leaves_nothing_and_the_next_write_reconnects(
+    backend: Backend, postgres_url: str
+) -> None:
+    terminate_mid_write(backend, postgres_url)
+    assert not backend.in_write
+    with backend.write():
+        backend.conn.execute("INSERT INTO t VALUES ('after', 1)")
+    assert rows(backend) == [("after", 1)]
+
+
+def test_a_pooled_session_ended_mid_write_leaves_nothing(postgres_url: str, pg_schema: str) -> None:
+    from psycopg_pool import ConnectionPool
+
+    with ConnectionPool(postgres_url, min_size=1, max_size=2, open=True) as pool:
+        backend = open_backend(pool, schema=pg_schema)
+        with backend.write():
+            backend.conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT NOT NULL)")
+        terminate_mid_write(backend, postgres_url)
+        with backend.write():
+            backend.conn.execute("INSERT INTO t VALUES ('after', 1)")
+        assert rows(backend) == [("after", 1)]
+        backend.close()

@@ -64,7 +64,7 @@ def open_backend(
     conn = connect(source)
     try:
         migrate(conn, schema)
-        return PostgresBackend(conn, schema, isolation=isolation)
+        return PostgresBackend(conn, schema, isolation=isolation, reconnect=lambda: connect(source))
     except BaseException:
         conn.close()
         raise

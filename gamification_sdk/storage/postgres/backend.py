@@ -111,6 +111,7 @@ class PostgresBackend:
         schema: str,
         *,
         isolation: str = "READ COMMITTED",
+        reconnect: Callable[[], psycopg.Connection[Any]] | None = None,
     ) -> None:
         if isolation not in ISOLATION_LEVELS:
             raise InvalidInput("isolation", f"{isolation!r} is not one of {ISOLATION_LEVELS}")
@@ -127,11 +128,10 @@ class PostgresBackend:
             path = "; " + local.as_string(None)
         self._begin_sql = f"BEGIN ISOLATION LEVEL {isolation}{path}"
         self._read_sql = f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY{path}"
+        self._reconnect = reconnect
         if self._pool is None:
             assert isinstance(source, psycopg.Connection)
-            source.autocommit = True
-            source.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-            self._own = Connection(source)
+            self._own = self._adopt(source)
         self._current: Connection | None = None
         self._closed = False
         self._tx: Tx | None = None
@@ -169,10 +169,20 @@ class PostgresBackend:
     def write(self, *, savepoint: bool = False) -> _Write:
         return _Write(self, savepoint)
 
+    def _adopt(self, raw: psycopg.Connection[Any]) -> Connection:
+        raw.autocommit = True
+        raw.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        return Connection(raw)
+
     def _checkout(self) -> Connection:
         if self._closed:
             raise RuntimeError("the PostgreSQL backend is closed")
         if self._own is not None:
+            if self._own.raw.broken and self._reconnect is not None:
+                # The server ended the session (restart, pg_terminate_backend): the write
+                # that saw it failed and wrote nothing; the next one gets a new session.
+                self._own.raw.close()
+                self._own = self._adopt(self._reconnect())
             self._current = self._own
         else:
             assert self._pool is not None
@@ -285,10 +295,11 @@ class PostgresBackend:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A consistent snapshot (``REPEATABLE READ``) for reads of several statements."""
+        """A consistent snapshot (``REPEATABLE READ``) for reads of several statements; inside
+        a write or another read, that one's view."""
         with self.lock:
-            if self._tx is not None:
-                yield self.conn
+            if self._current is not None:
+                yield self._current
                 return
             conn = self._checkout()
             try:
