@@ -242,3 +242,17 @@ def test_a_pooled_session_ended_mid_write_leaves_nothing(postgres_url: str, pg_s
             backend.conn.execute("INSERT INTO t VALUES ('after', 1)")
         assert rows(backend) == [("after", 1)]
         backend.close()
+
+
+def test_a_pool_gets_its_connections_back_as_they_were(postgres_url: str, pg_schema: str) -> None:
+    from psycopg_pool import ConnectionPool
+
+    with ConnectionPool(postgres_url, min_size=1, max_size=1, open=True) as pool:
+        backend = open_backend(pool, schema=pg_schema)
+        with backend.write():
+            backend.conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT NOT NULL)")
+        with pool.connection() as conn:
+            assert not conn.autocommit
+            path = conn.execute("SHOW search_path").fetchone()
+        assert path is not None and pg_schema not in path[0]  # SET LOCAL: that write only
+        backend.close()

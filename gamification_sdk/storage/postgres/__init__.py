@@ -55,10 +55,13 @@ def open_backend(
             raise DatabaseUnreachable(
                 f"server: the pool gave no connection within its timeout ({exc})"
             ) from None
+        was = raw.autocommit
         try:
             raw.autocommit = True
             migrate(raw, schema)
         finally:
+            if not raw.broken:
+                raw.autocommit = was  # the pool's other users get it back as it was
             source.putconn(raw)
         return PostgresBackend(source, schema, isolation=isolation)
     conn = connect(source)

@@ -52,11 +52,12 @@ class Connection:
     """The ``backend.Connection`` the statements run on: psycopg's connection, the transaction
     state SQLite's connection reports, and a count of the rows writing statements changed."""
 
-    __slots__ = ("changes", "raw")
+    __slots__ = ("changes", "raw", "was_autocommit")
 
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
         self.changes = 0
+        self.was_autocommit = raw.autocommit
 
     def execute(self, query: str, parameters: Any = None, /) -> Cursor:
         cursor = Cursor(self.raw)
@@ -187,13 +188,16 @@ class PostgresBackend:
         else:
             assert self._pool is not None
             raw = self._pool.getconn()
-            raw.autocommit = True
             self._current = Connection(raw)
+            raw.autocommit = True
         return self._current
 
     def _checkin(self) -> None:
         conn, self._current = self._current, None
         if conn is not None and self._pool is not None:
+            if not conn.raw.broken:
+                # The pool's other users get it back as it was.
+                conn.raw.autocommit = conn.was_autocommit
             self._pool.putconn(conn.raw)
 
     def _begin(self, savepoint: bool) -> Tx:
