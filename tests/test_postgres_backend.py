@@ -256,3 +256,38 @@ def test_a_pool_gets_its_connections_back_as_they_were(postgres_url: str, pg_sch
             path = conn.execute("SHOW search_path").fetchone()
         assert path is not None and pg_schema not in path[0]  # SET LOCAL: that write only
         backend.close()
+
+
+def test_a_server_starting_while_another_migrates_waits_for_it(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """Another app server holds the migration lock: opening waits on it (seen in pg_locks)
+    and creates nothing until it is released, then finds its way."""
+    from gamification_sdk.storage.postgres.migrate import lock_key
+
+    waiting = (
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+        "AND ((classid::bigint << 32) | objid::bigint) = (%s::bigint & x'ffffffffffffffff'::bigint)"
+    )
+    opened: list[Backend] = []
+    with psycopg.connect(postgres_url, autocommit=True) as other:
+        with other.transaction():
+            other.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(pg_schema),))
+            thread = threading.Thread(
+                target=lambda: opened.append(open_backend(postgres_url, schema=pg_schema))
+            )
+            thread.start()
+            for _ in range(400):  # until the opener is seen waiting (at most ~20 s)
+                if other.execute(waiting, (lock_key(pg_schema),)).fetchone() == (1,):
+                    break
+                thread.join(0.05)
+            else:
+                pytest.fail("the opener never waited on the migration lock")
+            assert thread.is_alive() and opened == []
+            gone = other.execute(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = %s", (pg_schema,)
+            ).fetchone()
+            assert gone == (0,)
+        thread.join(60)
+    assert not thread.is_alive() and len(opened) == 1
+    opened[0].close()
