@@ -12,6 +12,9 @@ __all__ = [
     "Busy",
     "ConfigError",
     "ConfigMismatch",
+    "DatabaseUnreachable",
+    "DatabaseUrlInvalid",
+    "DriverMissing",
     "FulfillmentFailed",
     "GamificationError",
     "HookError",
@@ -19,6 +22,7 @@ __all__ = [
     "InsufficientFunds",
     "InvalidInput",
     "MaxTierReached",
+    "MissingPrivilege",
     "NoActiveSeason",
     "NoTierReward",
     "NotEnoughTierBoosts",
@@ -46,8 +50,10 @@ __all__ = [
     "ReservationClosed",
     "ReservationExpired",
     "RewardAlreadyClaimed",
+    "SchemaOccupied",
     "SeasonEnded",
     "SeasonNotStarted",
+    "ServerTooOld",
     "StaleConfig",
     "StorageFull",
     "StoredConfigInvalid",
@@ -502,3 +508,62 @@ class NotEnoughTierBoosts(BattlePassRefused):
 
 class MaxTierReached(BattlePassRefused):
     """The tier boosts would go past the season's last tier; nothing was written."""
+
+
+class DatabaseUrlInvalid(InvalidInput):
+    """The database URL cannot be used: the message says what is wrong with it."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("url", problem)
+
+
+class DatabaseUnreachable(GamificationError):
+    """The database server could not be reached or refused the connection; nothing was
+    written. Check the host, port, credentials and that the server runs, then retry."""
+
+    retryable = True
+
+
+class ServerTooOld(GamificationError):
+    """The database server is older than this engine supports; nothing was written."""
+
+    def __init__(self, found: str, needed: str) -> None:
+        self.found = found
+        self.needed = needed
+        super().__init__(f"server: PostgreSQL {found} found; {needed} or later is needed")
+
+
+class MissingPrivilege(GamificationError):
+    """The database role lacks a right the engine needs; nothing was written.
+
+    ``privilege`` names the right and ``on`` what it is on (``DATABASE app``, ``SCHEMA
+    gamification``).
+    """
+
+    def __init__(self, role: str, privilege: str, on: str, why: str) -> None:
+        self.role = role
+        self.privilege = privilege
+        self.on = on
+        super().__init__(
+            f"privileges: role {role!r} lacks {privilege} on {on}, needed {why}; an owner "
+            f"can grant it (GRANT {privilege} ON {on} TO {role}), or create the schema first"
+        )
+
+
+class SchemaOccupied(GamificationError):
+    """The schema already holds another application's tables; nothing was written there.
+    Choose another schema (``schema=``) or empty this one."""
+
+    def __init__(self, schema: str, tables: Sequence[str]) -> None:
+        self.schema = schema
+        self.tables = list(tables)
+        shown = ", ".join(self.tables[:5]) + (", ..." if len(self.tables) > 5 else "")
+        super().__init__(
+            f"schema: {schema!r} already holds tables this engine did not create ({shown}); "
+            f"give the engine a schema of its own (schema=...) or empty this one"
+        )
+
+
+class DriverMissing(GamificationError, ImportError):
+    """The PostgreSQL driver is not installed: ``pip install 'gamification-sdk[postgres]'``
+    (psycopg 3 and psycopg-pool)."""

@@ -75,3 +75,46 @@ def deep_list(depth: int) -> list[Any]:
         node.append(child)
         node = child
     return root
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server's URL: ``GAMIFICATION_TEST_POSTGRES_URL`` if set (a server of your
+    own; tests make and drop schemas named ``gamification_test_*`` there), else a throwaway
+    cluster (tests/pg_cluster.py) started on first use and stopped at the end of the session,
+    on failure too. Without PostgreSQL 15+ or psycopg the tests that need it are skipped with
+    the reason (``pytest -ra`` lists it)."""
+    import os
+
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed: pip install 'gamification-sdk[postgres]'")
+    own = os.environ.get("GAMIFICATION_TEST_POSTGRES_URL")
+    if own:
+        yield own
+        return
+    import pg_cluster
+
+    try:
+        cluster = pg_cluster.start()
+    except pg_cluster.ClusterUnavailable as exc:
+        pytest.skip(f"no PostgreSQL server for the PostgreSQL tests: {exc}")
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_schema(postgres_url: str) -> Iterator[str]:
+    """A schema name of this test's own, dropped (with everything in it) afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"gamification_test_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")

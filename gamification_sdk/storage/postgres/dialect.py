@@ -1,0 +1,23 @@
+"""The SQL PostgreSQL speaks where it differs from SQLite (see storage/backend.py)."""
+
+from __future__ import annotations
+
+from ..backend import Dialect
+
+__all__ = ["POSTGRES"]
+
+POSTGRES = Dialect(
+    name="postgresql",
+    # psycopg's own paramstyle is "pyformat"; the statements use only its positional form.
+    paramstyle="format",
+    # Rows lock as they are written: a write takes no lock on the whole database.
+    begin_write="BEGIN",
+    without_rowid="",
+    integer="BIGINT",
+    blob="BYTEA",
+    conflict_clauses=False,
+    returning=True,
+    json_functions=("json_build_array", "->>", "json_array_elements"),
+    greatest="GREATEST",
+    temp_schema="pg_temp",
+)
