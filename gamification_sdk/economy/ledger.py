@@ -56,8 +56,8 @@ from .lots import Lots
 # KEY_HOME (the statement that finds a key in a transaction row) is exported here too: the
 # engine hands it to Idempotency with the ledger.
 __all__ = [
-    "BATTLE_PASS", "BREAKAGE", "CREDIT_TYPES", "ISSUANCE", "KEY_HOME", "SHOP_ORDER", "SINK", "SPEND_TYPES",
-    "Ledger", "Leg", "Posting",
+    "BATTLE_PASS", "BREAKAGE", "CREDIT_TYPES", "ISSUANCE", "KEY_HOME", "POINT_LOT", "SHOP_ORDER",
+    "SINK", "SPEND_TYPES", "Ledger", "Leg", "Posting",
 ]  # fmt: skip
 
 ISSUANCE = "issuance"
