@@ -254,3 +254,16 @@ def test_lots_always_sum_to_the_balance_and_expire_once_never_early(
         assert now
     finally:
         g.close()
+
+
+def test_the_simulator_reports_the_breakage_rate() -> None:
+    from gamification_sdk.simulator import simulate
+
+    config = Config(currencies=[CurrencyConfig("points", expire_after_days=3)])
+    report = simulate(users=30, days=10, profile="casual", config=config, database=":memory:")
+    (points,) = report.currencies
+    assert points.expired > 0
+    assert points.breakage_rate == round(points.expired / points.issued, 4)
+    assert points.supply == points.issued - points.spent - points.expired
+    assert sum(day.expired for day in points.days) == points.expired
+    assert "breakage" in report.to_markdown()
