@@ -267,3 +267,17 @@ def test_the_simulator_reports_the_breakage_rate() -> None:
     assert points.supply == points.issued - points.spent - points.expired
     assert sum(day.expired for day in points.days) == points.expired
     assert "breakage" in report.to_markdown()
+
+
+def test_deleting_a_user_forfeits_their_lots_and_the_ledger_still_agrees(
+    make_engine: Callable[..., Gamification], clock: FakeClock
+) -> None:
+    g = make_engine(config=EXPIRING)
+    g.award_points("ada", 100, currency="points", source="quest")
+    g.transfer_points("ada", "bob", 30, currency="points")
+    g.points.reserve("ada", 20, currency="points", ttl=300)
+    g.privacy.delete("ada")
+    assert g.db.execute("SELECT COUNT(*) FROM point_lots WHERE user_id = 'ada'").fetchone() == (0,)
+    clock.advance(timedelta(days=31))
+    assert [t.user_id for t in g.points.expire_points().expired] == ["bob"]
+    assert not g.verify_ledger()
