@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from gamification_sdk import Config, CurrencyConfig, FakeClock, Gamification
 from gamification_sdk.economy.lots import expiry_of
-from gamification_sdk.errors import ConfigError, GamificationError
+from gamification_sdk.errors import ConfigError, GamificationError, InvalidInput
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 EXPIRING = Config(
@@ -320,3 +320,15 @@ def test_a_shop_refund_restores_the_lots_its_purchase_used(
     assert [t.amount for t in g.points.expire_points().expired] == [-30]
     assert g.balance("ada", "points") == 0
     assert not g.verify_ledger()
+
+
+def test_a_bad_now_is_refused_and_nothing_expires(
+    make_engine: Callable[..., Gamification], clock: FakeClock
+) -> None:
+    g = make_engine(config=EXPIRING)
+    g.award_points("ada", 10, currency="points", source="quest")
+    with pytest.raises(InvalidInput) as refused:
+        g.points.expire_points(datetime(2027, 1, 1))  # naive: no time zone
+    assert refused.value.field == "now"
+    assert g.balance("ada", "points") == 10
+    assert g.db.execute("SELECT COUNT(*) FROM transactions").fetchone() == (1,)
