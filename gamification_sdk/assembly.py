@@ -247,7 +247,7 @@ class Parts:
         # economy
         self.points_service = PointsService(
             rt, self.ledger, self.reservations, self.limits, self.profiles.balances,
-            self.shop, audit.verify,
+            self.shop, audit.verify, self.notifications,
         )  # fmt: skip
         self.points_service.publish_awarded = self.bus.publisher(PointsAwarded)
         self.shop_service = ShopService(rt, self.shop)

@@ -260,7 +260,7 @@ def test_the_json_output(cwd: Path) -> None:
                                          "per_achievement"}  # fmt: skip
     points = data["currencies"][0]
     assert points["currency"] == "points" and len(points["days"]) == 5
-    assert set(points["days"][0]) == {"day", "issued", "spent", "supply"}
+    assert set(points["days"][0]) == {"day", "issued", "spent", "supply", "expired"}
     assert [s["threshold"] for s in data["streaks"]] == [3, 7, 14, 30]
     assert list(cwd.iterdir()) == []  # no --out: nothing written
 

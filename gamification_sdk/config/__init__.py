@@ -220,6 +220,39 @@ def _level_problems(levels: LevelsConfig, currencies: set[str]) -> list[str]:
     return p
 
 
+_MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _expiry_problems(where: str, currency: CurrencyConfig) -> list[str]:
+    p: list[str] = []
+    days, on = currency.expire_after_days, currency.expire_on
+    if days is not None and (not _is_int(days) or not 1 <= days <= 36_500):
+        p.append(
+            f"{where}.expire_after_days: expected an int from 1 to 36500 or null, got {days!r}"
+        )
+    if on is not None:
+        match = _MONTH_DAY.match(on) if isinstance(on, str) else None
+        # 02-29 would expire some years' points almost four years late: refused.
+        if match is None or int(match[2]) > _MONTH_DAYS[int(match[1]) - 1]:
+            p.append(f"{where}.expire_on: expected a day of every year 'MM-DD' or null, got {on!r}")
+    if days is not None and on is not None:
+        p.append(f"{where}.expire_on: set expire_after_days or expire_on, not both")
+    zone = currency.expire_timezone
+    if zone is not None and not is_zone(zone):
+        p.append(f"{where}.expire_timezone: {zone!r} is not an IANA time zone")
+    notice = currency.expiry_notice_days
+    if notice is not None and (not _is_int(notice) or not 1 <= notice <= 365):
+        p.append(
+            f"{where}.expiry_notice_days: expected an int from 1 to 365 or null, got {notice!r}"
+        )
+    if (notice is not None or zone is not None) and not currency.expires:
+        p.append(
+            f"{where}: expiry_notice_days and expire_timezone need expire_after_days or expire_on"
+        )
+    return p
+
+
 def _problems(config: Config, seasons_field: str = "seasons") -> list[str]:
     p: list[str] = []
     names: list[str] = []
@@ -244,6 +277,7 @@ def _problems(config: Config, seasons_field: str = "seasons") -> list[str]:
             p.append(f"currencies[{i}].max_award: expected a positive int or null")
         if type(currency.spendable) is not bool:
             p.append(f"currencies[{i}].spendable: expected bool")
+        p.extend(_expiry_problems(f"currencies[{i}]", currency))
     if not config.currencies:
         p.append("currencies: configure at least one currency")
     if isinstance(config.levels, LevelsConfig):
@@ -335,6 +369,7 @@ def _scheduler_problems(config: SchedulerConfig) -> list[str]:
         "reservation_expiry_minutes",
         "leaderboard_close_minutes",
         "battle_pass_close_minutes",
+        "points_expiry_minutes",
     ):
         minutes = getattr(config, name)
         if minutes is not None and (not _is_int(minutes) or not 1 <= minutes <= 1440):

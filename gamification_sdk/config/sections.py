@@ -81,12 +81,27 @@ class LevelsConfig(ReadOnlyTables):
 
 @attrs.frozen
 class CurrencyConfig:
-    """A points currency. ``max_award`` caps a single award; ``None`` means no cap."""
+    """A points currency. ``max_award`` caps a single award; ``None`` means no cap.
+
+    Expiry (docs/guides/expiring-points.md): each credit opens a lot that expires
+    ``expire_after_days`` days after it, or at the end of the next ``expire_on`` day
+    ("MM-DD") in ``expire_timezone`` (None: ``Config.default_timezone``); set one or neither.
+    ``expiry_notice_days``: a "points expiring soon" notification goes out this many days
+    before a lot expires (None: none).
+    """
 
     name: str
     spendable: bool = True
     max_award: int | None = None
     description: str = ""
+    expire_after_days: int | None = None
+    expire_on: str | None = None
+    expire_timezone: str | None = None
+    expiry_notice_days: int | None = None
+
+    @property
+    def expires(self) -> bool:
+        return self.expire_after_days is not None or self.expire_on is not None
 
 
 RARITY_XP = {"common": 1, "uncommon": 1.5, "rare": 2, "epic": 3, "legendary": 5, "mythic": 10}
@@ -210,6 +225,8 @@ class SchedulerConfig:
     the boards' ended periods and pays their rank rewards (None: off).
     ``battle_pass_close_minutes``: the period of the ``battle_pass_close`` job, which archives
     the battle pass of each ended season and grants its unclaimed reached rewards (None: off).
+    ``points_expiry_minutes``: the period of the ``expire_points`` job, which expires the
+    lots of expiring currencies that are due and sends their "expiring soon" notices.
     ``history_days``: finished ``job_runs`` rows older than this are deleted (the latest
     period of each job is always kept).
     """
@@ -223,6 +240,7 @@ class SchedulerConfig:
     ledger_audit_timezone: str | None = None
     leaderboard_close_minutes: int | None = 15
     battle_pass_close_minutes: int | None = 15
+    points_expiry_minutes: int | None = 60
     history_days: int = 30
 
 

@@ -1,5 +1,6 @@
 """The built-in scheduled jobs: the streak sweep, quest period rollover, reservation expiry,
-leaderboard period close, battle pass season close and the nightly ledger audit."""
+points expiry, leaderboard period close, battle pass season close and the nightly ledger
+audit."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ log = logging.getLogger("gamification_sdk")
 def expire_reservations(engine: Gamification, now: datetime) -> list[int]:
     """Release every hold past due by ``now`` (all of them, however many periods were missed)."""
     return [reservation.id for reservation in engine.points.expire_reservations(now)]
+
+
+def expire_points(engine: Gamification, now: datetime) -> dict[str, int]:
+    """Expire the lots due by ``now`` and send the "points expiring soon" notices due."""
+    run = engine.points.expire_points(now)
+    return {"lots": len(run.expired), "points": sum(t.amount for t in run.expired),
+            "notices": run.notices}  # fmt: skip
 
 
 def ledger_audit(engine: Gamification, now: datetime) -> LedgerReport:
@@ -69,6 +77,11 @@ def register_jobs(register: Callable[[Job], None], config: Config) -> None:
     if scheduler.reservation_expiry_minutes is not None:
         every = timedelta(minutes=scheduler.reservation_expiry_minutes)
         register(Job("expire_reservations", expire_reservations, every=every))
+    if scheduler.points_expiry_minutes is not None and any(
+        currency.expires for currency in config.currencies
+    ):
+        every = timedelta(minutes=scheduler.points_expiry_minutes)
+        register(Job("expire_points", expire_points, every=every))
     if scheduler.leaderboard_close_minutes is not None:
         every = timedelta(minutes=scheduler.leaderboard_close_minutes)
         register(Job("leaderboard_close", leaderboard_close, every=every))

@@ -3,7 +3,8 @@
 Every transaction moves one currency between at least two accounts and its entries sum to
 zero. User accounts can never go below zero (a CHECK in the schema, not just Python).
 System accounts per currency: ``issuance`` (where awards come from; it runs negative by
-what is outstanding) and ``sink`` (where spending goes). Held points of two-phase
+what is outstanding), ``sink`` (where spending goes) and, for expiring currencies,
+``breakage`` (where expired points go; economy/lots.py keeps their lots). Held points of two-phase
 purchases stay in the user's account and are counted in ``held``: available is
 ``balance - held``, and the schema refuses ``held > balance``.
 
@@ -50,16 +51,20 @@ from ..storage.ledger import (
     USER_ACCOUNT,
 )
 from ..storage.store import Tx
+from .lots import Lots
 
 # KEY_HOME (the statement that finds a key in a transaction row) is exported here too: the
 # engine hands it to Idempotency with the ledger.
 __all__ = [
-    "BATTLE_PASS", "CREDIT_TYPES", "ISSUANCE", "KEY_HOME", "SHOP_ORDER", "SINK", "SPEND_TYPES",
-    "Ledger", "Leg", "Posting",
+    "BATTLE_PASS", "BREAKAGE", "CREDIT_TYPES", "ISSUANCE", "KEY_HOME", "POINT_LOT", "SHOP_ORDER",
+    "SINK", "SPEND_TYPES", "Ledger", "Leg", "Posting",
 ]  # fmt: skip
 
 ISSUANCE = "issuance"
 SINK = "sink"
+BREAKAGE = "breakage"
+# The reference type of expiry transactions: the lot they expired.
+POINT_LOT = "point_lot"
 CREDIT_TYPES = frozenset({"earned", "bonus", "referral_reward"})
 SPEND_TYPES = frozenset({"spent", "purchase"})
 # The reference type of shop purchases: their holds and refunds belong to the shop.
@@ -144,6 +149,9 @@ class Ledger:
         self._users = users
         self._currencies = {c.name: c for c in config.currencies}
         self._system: dict[tuple[str, str], int] = {}
+        self.lots = Lots(conn, config)
+        # Only these currencies keep lots: a membership test is all others pay.
+        self._expiring = self.lots.expiring
         self.codec: Codec[Transaction] = Codec(self._encode, self._decode)
         # For writes whose posting carries the call's operation and fingerprint: the key is
         # in the transaction row, so no idempotency_keys row is written.
@@ -169,13 +177,15 @@ class Ledger:
     def setup(self, at_text: str) -> None:
         """Create the system accounts of every configured currency (inside a write)."""
         for currency in self._currencies:
-            for name in (ISSUANCE, SINK):
+            names = (ISSUANCE, SINK, BREAKAGE) if currency in self._expiring else (ISSUANCE, SINK)
+            for name in names:
                 row = self._conn.execute(SYSTEM_ACCOUNT, (name, currency)).fetchone()
                 if row is None:
                     cursor = self._conn.execute(NEW_SYSTEM_ACCOUNT, (name, currency, at_text))
                     self._system[(name, currency)] = int(cursor.lastrowid or 0)
                 else:
                     self._system[(name, currency)] = row[0]
+        self.lots.setup(at_text)
 
     def currency(self, name: object) -> CurrencyConfig:
         found = self._currencies.get(name) if isinstance(name, str) else None
@@ -345,9 +355,18 @@ class Ledger:
             Leg(self._system[(ISSUANCE, posting.currency)], None, -amount),
         )
         result = self._post_and_view(tx, posting, legs, (account, user, None), user_leg=moved)
+        if posting.currency in self._expiring:
+            self._open_lot(account, posting, result.id, amount)
         if self.publish_issued is not None:
             self.publish_issued(PointsIssued(user, posting.currency, amount, posting.at))
         return result
+
+    def _open_lot(self, account: int, posting: Posting, transaction_id: int, amount: int) -> None:
+        expires_at = self.lots.expires_at(posting.currency, posting.at)
+        self.lots.open(
+            account, posting.user_id, posting.currency, transaction_id, amount, expires_at,
+            posting.at_text,
+        )  # fmt: skip
 
     def debit(
         self,
@@ -357,20 +376,29 @@ class Ledger:
         release_held: int = 0,
         account: tuple[int, int, int] | None = None,
     ) -> Transaction:
-        """Move a user's points to the sink (spending, purchases, committed reservations)."""
+        """Move a user's points to the sink (spending, purchases, committed reservations).
+
+        A debit that releases held points takes the lots its reservation held: the caller
+        hands them over (``Lots.commit``)."""
         user, amount = posting.user_id, posting.amount
         sink = Leg(self._system[(SINK, posting.currency)], None, amount)
         assert account is not None or not release_held, "held points belong to a known account"
         if account is not None:
             legs = (Leg(account[0], user, -amount, held=-release_held, spent=amount), sink)
-            return self._post_and_view(tx, posting, legs, (account[0], user, None))
+            result = self._post_and_view(tx, posting, legs, (account[0], user, None))
+            if posting.currency in self._expiring and not release_held:
+                self.lots.consume(account[0], result.id, amount)
+            return result
         # The balance check is the UPDATE's own condition: no SELECT of the account first.
         moved = self.move_user(posting, -amount, 0, amount, amount)
         if moved is None:
             self.require_available(user, posting.currency, amount)
             raise AssertionError("move_user refused an account with enough available")
         legs = (Leg(moved[0], user, -amount, spent=amount), sink)
-        return self._post_and_view(tx, posting, legs, (moved[0], user, None), user_leg=moved)
+        result = self._post_and_view(tx, posting, legs, (moved[0], user, None), user_leg=moved)
+        if posting.currency in self._expiring:
+            self.lots.consume(moved[0], result.id, amount)
+        return result
 
     def transfer(self, tx: Tx, posting: Posting) -> Transaction:
         """Move points from ``posting.user_id`` to ``posting.counterparty``."""
@@ -382,9 +410,18 @@ class Ledger:
             Leg(sent_from, sender, -amount, spent=amount),
             Leg(sent_to, receiver, amount, earned=amount),
         )
-        return self._post_and_view(
+        result = self._post_and_view(
             tx, posting, legs, (sent_from, sender, receiver), (sent_to, receiver, sender)
         )
+        if posting.currency in self._expiring:
+            # The receiver's points expire when the sender's would have: a gift extends
+            # no expiry.
+            for taken, expires_at in self.lots.consume(sent_from, result.id, amount):
+                self.lots.open(
+                    sent_to, receiver, posting.currency, result.id, taken, expires_at,
+                    posting.at_text,
+                )  # fmt: skip
+        return result
 
     def adjust(self, tx: Tx, posting: Posting, signed_amount: int) -> Transaction:
         """An admin correction: positive adds to earned, negative takes it back from earned."""
@@ -397,7 +434,13 @@ class Ledger:
             Leg(account, user, signed_amount, earned=signed_amount),
             Leg(self._system[(ISSUANCE, currency)], None, -signed_amount),
         )
-        return self._post_and_view(tx, posting, legs, (account, user, None))
+        result = self._post_and_view(tx, posting, legs, (account, user, None))
+        if currency in self._expiring:
+            if signed_amount < 0:
+                self.lots.consume(account, result.id, -signed_amount)
+            else:
+                self._open_lot(account, posting, result.id, signed_amount)
+        return result
 
     def refundable(
         self, transaction_id: int, amount: int | None, user_id: str | None, *, shop: bool = False
@@ -454,7 +497,34 @@ class Ledger:
         )
         result = self._post_and_view(tx, posting, legs, (account, user, None))
         self._conn.execute(ADD_REFUNDED, (amount, posting.refund_of))
+        if posting.currency in self._expiring:
+            assert posting.refund_of is not None
+            self.lots.refund(
+                posting.refund_of, result.id, account, user, posting.currency, amount,
+                posting.at_text,
+            )  # fmt: skip
         return result
+
+    def expire(self, tx: Tx, at: datetime, at_text: str) -> list[Transaction]:
+        """Debit what is left of every lot due by ``at`` to its currency's breakage account,
+        as one ``expired`` transaction per lot. A lot expires once: it is left with nothing
+        (``Lots.expired``), and its derived key is unique in the ledger."""
+        expired = []
+        for lot_id, account, user, currency, remaining in self.lots.due(at_text):
+            if currency not in self._expiring:
+                continue
+            posting = Posting(
+                "expired", currency, remaining, user, "expiry", at, at_text,
+                reference=(POINT_LOT, str(lot_id)), key=f"expiry:lot:{lot_id}",
+            )  # fmt: skip
+            legs = (
+                Leg(account, user, -remaining, spent=remaining),
+                Leg(self._system[(BREAKAGE, currency)], None, remaining),
+            )
+            result = self._post_and_view(tx, posting, legs, (account, user, None))
+            self.lots.expired(lot_id, result.id, remaining)
+            expired.append(result)
+        return expired
 
     # -- reading --------------------------------------------------------------------------
 

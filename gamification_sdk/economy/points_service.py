@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
+
 from ..core.checks import call_key, check_before, check_limit, check_ttl, optional_text
 from ..core.clock import to_text
 from ..core.validation import (
@@ -25,9 +27,18 @@ from ..core.validation import (
     check_text,
 )
 from ..errors import InvalidInput
-from ..models import Balance, HistoryPage, LedgerReport, Reservation, Transaction
+from ..models import (
+    Balance,
+    ExpiringPoints,
+    ExpiryRun,
+    HistoryPage,
+    LedgerReport,
+    Reservation,
+    Transaction,
+)
 from ..runtime.bus import PointsAwarded
 from ..runtime.idempotency import fingerprint, json_codec
+from ..runtime.outbox import Notifications
 from ..runtime.runtime import Runtime
 from ..storage.store import Tx
 from .ledger import BATTLE_PASS, CREDIT_TYPES, SHOP_ORDER, SPEND_TYPES, Ledger, Posting
@@ -36,6 +47,9 @@ from .reservations import Reservations
 from .shop import Shop
 
 __all__ = ["PointsService", "check_reference"]
+
+# How many of a user's next expiries balances() and history() show per currency.
+_UPCOMING = 5
 
 
 def check_reference(reference: object) -> tuple[str, str] | None:
@@ -68,6 +82,7 @@ class PointsService:
         balances: Callable[[str], dict[str, Balance]],
         shop: Shop,
         verify: Callable[[sqlite3.Connection], LedgerReport],
+        notifications: Notifications,
     ) -> None:
         self._rt = rt
         self._ledger = ledger
@@ -78,6 +93,7 @@ class PointsService:
         self._balances = balances
         self._shop = shop
         self._verify = verify
+        self._notifications = notifications
         # The badges watching lifetime points follow a direct award: achievements subscribe.
         self.publish_awarded: Callable[[PointsAwarded], None] | None = None
 
@@ -366,10 +382,31 @@ class PointsService:
         check_id(user_id)
         with self._rt.store.read():
             found = self._balances(user_id)
+            expiring = self._expiring(user_id, None)
         return {
-            name: found.get(name) or Balance(name, 0, 0, 0, 0, 0)
+            name: attrs.evolve(
+                found.get(name) or Balance(name, 0, 0, 0, 0, 0),
+                expiring=expiring.get(name, ()),
+            )
             for name in self._rt.config.currency_names
         }
+
+    def _expiring(
+        self, user_id: str, currency: str | None
+    ) -> dict[str, tuple[ExpiringPoints, ...]]:
+        """The next expiries of the user's expiring currencies (inside a read)."""
+        lots = self._ledger.lots
+        names = sorted(lots.expiring) if currency is None else [currency]
+        found = {}
+        for name in names:
+            if name in lots.expiring:
+                upcoming = lots.upcoming(user_id, name, _UPCOMING)
+                if upcoming:
+                    found[name] = tuple(
+                        ExpiringPoints(name, amount, datetime.fromisoformat(at))
+                        for at, amount in upcoming
+                    )
+        return found
 
     def history(
         self,
@@ -386,7 +423,33 @@ class PointsService:
         check_limit(limit)
         check_before(before)
         with self._rt.store.read():
-            return self._ledger.history(user_id, currency=currency, limit=limit, before=before)
+            page = self._ledger.history(user_id, currency=currency, limit=limit, before=before)
+            if not self._ledger.lots.expiring:
+                return page
+            return attrs.evolve(page, expiring=self._expiring(user_id, currency))
+
+    def expire_points(self, now: datetime | None = None) -> ExpiryRun:
+        """Expire every lot due by ``now`` and send the "points expiring soon" notices due by
+        then; safe to run any number of times, from any number of processes (each lot
+        expires and is announced once)."""
+        moment = self._rt.now() if now is None else check_at(now, "now")
+        at_text = to_text(moment)
+        with self._rt.store.write() as tx:
+            expired = self._ledger.expire(tx, moment, at_text)
+            notices = 0
+            for lot_id, user, currency, amount, expires_at in self._ledger.lots.notices(moment):
+                when = datetime.fromisoformat(expires_at)
+                note = self._notifications.add(
+                    tx, user, "points_expiring",
+                    f"{amount} {currency} expire on {when:%Y-%m-%d %H:%M} UTC",
+                    {"currency": currency, "amount": amount, "expires_at": expires_at,
+                     "lot_id": lot_id},
+                    moment, at_text,
+                )  # fmt: skip
+                notices += note is not None
+        if tx.committed:
+            self._rt.dispatch(tx, None)
+        return ExpiryRun(tuple(expired), notices)
 
     # -- two-phase purchases --------------------------------------------------------------
 

@@ -4,7 +4,8 @@ A hold does not move points: it raises the account's ``held``, so available drop
 the balance stays; the schema refuses ``held > balance``, so held points cannot be spent
 twice even by a buggy caller. Commit posts one ``purchase`` from user to sink and drops the
 hold in the same UPDATE; release and expiry only drop the hold, leaving the balance exactly
-as it was.
+as it was. In an expiring currency a hold also holds lots, first-expiring first
+(economy/lots.py), which its commit consumes and its release frees.
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ class Reservations:
                 expires_text,
             ),
         )
-        return self.get(int(cursor.lastrowid or 0))
+        reservation_id = int(cursor.lastrowid or 0)
+        if currency in self._ledger.lots.expiring:
+            self._ledger.lots.hold(account[0], reservation_id, amount)
+        return self.get(reservation_id)
 
     def _open_row(self, reservation_id: int, shop: bool) -> tuple[object, ...]:
         row = self._conn.execute(GET, (reservation_id,)).fetchone()
@@ -131,6 +135,8 @@ class Reservations:
             key=key,
         )
         result = self._ledger.debit(tx, posting, release_held=amount, account=account)
+        if currency in self._ledger.lots.expiring:
+            self._ledger.lots.commit(reservation_id, result.id)
         self._conn.execute(CLOSE, ("committed", at_text, result.id, reservation_id))
         return result
 
@@ -139,6 +145,8 @@ class Reservations:
     ) -> Reservation:
         row = self._open_row(reservation_id, shop)
         self._conn.execute(HOLD, (-int(row[3]), row[11]))  # type: ignore[call-overload]
+        if row[2] in self._ledger.lots.expiring:
+            self._ledger.lots.release(reservation_id)
         self._conn.execute(CLOSE, (status, at_text, None, reservation_id))
         return _reservation(row, status=status)
 

@@ -4,6 +4,8 @@ Grouped by capability in the modules beside this one; every name is importable f
 """
 
 from .ledger import (
+    ExpiringPoints,
+    ExpiryRun,
     HistoryPage,
     LedgerProblem,
     LedgerReport,
@@ -66,6 +68,8 @@ __all__ = [
     "Balance",
     "BattlePass",
     "DailyActivity",
+    "ExpiringPoints",
+    "ExpiryRun",
     "HistoryPage",
     "Inventory",
     "Leaderboard",

@@ -8,6 +8,8 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "ExpiringPoints",
+    "ExpiryRun",
     "HistoryPage",
     "LedgerProblem",
     "LedgerReport",
@@ -56,11 +58,33 @@ class Totals:
 
 @attrs.frozen
 class HistoryPage:
-    """A page of history, newest first; pass ``next_before`` as ``before`` for the next page."""
+    """A page of history, newest first; pass ``next_before`` as ``before`` for the next page.
+
+    ``expiring``: per expiring currency the user holds, the next amounts to expire.
+    """
 
     transactions: tuple[Transaction, ...]
     totals: dict[str, Totals]
     next_before: int | None
+    expiring: dict[str, tuple[ExpiringPoints, ...]] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class ExpiringPoints:
+    """``amount`` of a user's points in ``currency`` expire at ``expires_at`` (UTC)."""
+
+    currency: str
+    amount: int
+    expires_at: datetime
+
+
+@attrs.frozen
+class ExpiryRun:
+    """What ``g.points.expire_points()`` did: one ``expired`` transaction per lot that
+    expired, and how many "points expiring soon" notices it sent."""
+
+    expired: tuple[Transaction, ...]
+    notices: int
 
 
 @attrs.frozen

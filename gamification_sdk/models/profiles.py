@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 
+from .ledger import ExpiringPoints
+
 __all__ = [
     "AwardRequest",
     "Balance",
@@ -34,6 +36,8 @@ class Balance:
     available: int
     lifetime_earned: int
     lifetime_spent: int
+    # The next amounts to expire, soonest first (expiring currencies only).
+    expiring: tuple[ExpiringPoints, ...] = ()
 
 
 @attrs.frozen

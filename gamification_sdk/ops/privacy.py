@@ -56,6 +56,7 @@ USER_TABLES: dict[str, tuple[str, ...]] = {
     "transactions": ("user_id", "counterparty_id"),
     "entries": ("user_id",),
     "reservations": ("user_id",),
+    "point_lots": ("user_id",),
     "metrics": ("user_id",),
     "metric_days": ("user_id",),
     "achievement_unlocks": ("user_id",),
@@ -84,7 +85,7 @@ USER_TABLES: dict[str, tuple[str, ...]] = {
 }
 
 # Tables whose rows about the user are kept, with the user replaced by the pseudonym.
-ANONYMISED = frozenset({"accounts", "transactions", "entries", "referrals"})
+ANONYMISED = frozenset({"accounts", "transactions", "entries", "referrals", "point_lots"})
 
 SYSTEM_TABLES = frozenset(
     {
@@ -101,6 +102,9 @@ SYSTEM_TABLES = frozenset(
         "lb_periods",
         "lb_settings",
         "leases",
+        "lot_currencies",
+        "lot_holds",
+        "lot_uses",
         "shop_stock",
     }
 )

@@ -33,6 +33,7 @@ KINDS = (
     "achievement_unlocked",
     "leaderboard_reward",
     "level_up",
+    "points_expiring",
     "quest_completed",
     "rank_changed",
     "referral_converted",

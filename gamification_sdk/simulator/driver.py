@@ -25,7 +25,7 @@ import attrs
 from .. import errors
 from ..config import Config
 from ..core.clock import FakeClock, to_text
-from ..economy.ledger import ISSUANCE, SINK
+from ..economy.ledger import BREAKAGE, ISSUANCE, SINK
 from ..engine import Gamification
 from ..hookspecs import hookimpl
 from ..models import Order
@@ -476,8 +476,12 @@ class _Simulation:
             sink = now.get((SINK, currency), 0)
             issued = before.get((ISSUANCE, currency), 0) - issuance
             spent = sink - before.get((SINK, currency), 0)
-            # Users hold what left issuance and did not reach the sink: the ledger sums to 0.
-            self.obs.flows.setdefault(currency, []).append((issued, spent, -issuance - sink))
+            breakage = now.get((BREAKAGE, currency), 0)
+            expired = breakage - before.get((BREAKAGE, currency), 0)
+            # Users hold what left issuance and reached neither the sink nor breakage (expired
+            # points): the ledger sums to 0.
+            held = -issuance - sink - breakage
+            self.obs.flows.setdefault(currency, []).append((issued, spent, held, expired))
         self.balances_before = now
 
     def report(self, profile: str, catalogue: str) -> SimulationReport:

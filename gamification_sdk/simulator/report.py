@@ -89,12 +89,14 @@ class AchievementSummary:
 
 @attrs.frozen
 class DailyFlow:
-    """One day of one currency: issued to users, spent by them, and the users' total after."""
+    """One day of one currency: issued to users, spent by them, the users' total after, and
+    what expired (expiring currencies)."""
 
     day: int
     issued: int
     spent: int
     supply: int
+    expired: int = 0
 
 
 @attrs.frozen
@@ -102,6 +104,8 @@ class CurrencyFlow:
     """Issued vs spent over the run. ``sink_ratio`` is spent / issued; ``net_per_day`` the
     average daily supply growth; ``last_week_growth`` the supply's compound growth per day
     over the last 7 days (0.05 = 5% a day), None when the supply was 0 a week before the end.
+    ``expired``: what expired unspent (expiring currencies); ``breakage_rate`` is expired /
+    issued (None when nothing was issued).
     """
 
     currency: str
@@ -112,6 +116,8 @@ class CurrencyFlow:
     net_per_day: float
     last_week_growth: float | None
     days: tuple[DailyFlow, ...]
+    expired: int = 0
+    breakage_rate: float | None = None
 
 
 @attrs.frozen
@@ -195,7 +201,7 @@ class Observations:
     streak_counts: dict[int, list[int]] = attrs.field(
         factory=lambda: {n: [] for n in STREAK_THRESHOLDS}
     )
-    flows: dict[str, list[tuple[int, int, int]]] = attrs.field(factory=dict)
+    flows: dict[str, list[tuple[int, int, int, int]]] = attrs.field(factory=dict)
     # (user index, achievement key, day of the first unlock)
     unlocks: list[tuple[int, str, int]] = attrs.field(factory=list)
     earned: list[dict[str, int]] = attrs.field(factory=list)
@@ -310,10 +316,11 @@ def _achievements(obs: Observations, users: int, names: Mapping[str, str]) -> Ac
     )
 
 
-def _flow(currency: str, days: list[tuple[int, int, int]]) -> CurrencyFlow:
+def _flow(currency: str, days: list[tuple[int, int, int, int]]) -> CurrencyFlow:
     flows = tuple(DailyFlow(i + 1, *day) for i, day in enumerate(days))
     issued = sum(f.issued for f in flows)
     spent = sum(f.spent for f in flows)
+    expired = sum(f.expired for f in flows)
     supply = flows[-1].supply if flows else 0
     growth = None
     if len(flows) > 7 and flows[-8].supply > 0:
@@ -327,6 +334,8 @@ def _flow(currency: str, days: list[tuple[int, int, int]]) -> CurrencyFlow:
         net_per_day=round((issued - spent) / len(flows), 2) if flows else 0.0,
         last_week_growth=growth,
         days=flows,
+        expired=expired,
+        breakage_rate=round(expired / issued, 4) if issued else None,
     )
 
 
@@ -424,6 +433,12 @@ def _markdown(r: SimulationReport) -> list[str]:
             f"day on average; supply growth over the last week: {growth} a day.",
             "",
         ]
+        if flow.expired and flow.breakage_rate is not None:
+            out += [
+                f"`{flow.currency}` breakage: {_n(flow.expired)} expired unspent "
+                f"({_pct(flow.breakage_rate)} of what was issued).",
+                "",
+            ]
         weeks = [flow.days[i : i + 7] for i in range(0, len(flow.days), 7)]
         out += _table(
             ["days", "issued", "spent", "net", "held at the end"],

@@ -71,6 +71,27 @@ CHECKS: tuple[tuple[str, str], ...] = (
            GROUP BY a.id HAVING a.held <> COALESCE(SUM(r.amount), 0) OR a.held > a.balance""",
     ),
     (
+        "lot_mismatch",
+        """SELECT 'balance ' || a.balance || ' held ' || a.held || ' but open lots hold '
+                  || COALESCE(SUM(l.remaining), 0) || ' with ' || COALESCE(SUM(l.held), 0)
+                  || ' held', NULL, a.id, a.user_id
+           FROM accounts a LEFT JOIN point_lots l ON l.account_id = a.id
+           WHERE a.user_id IS NOT NULL
+                 AND a.currency IN (SELECT currency FROM lot_currencies)
+           GROUP BY a.id HAVING a.balance <> COALESCE(SUM(l.remaining), 0)
+                 OR a.held <> COALESCE(SUM(l.held), 0)""",
+    ),
+    (
+        "lot_hold_mismatch",
+        """SELECT 'lot holds ' || held || ' but active reservations hold ' || holding,
+                  NULL, account_id, user_id
+           FROM (SELECT l.*, COALESCE((SELECT SUM(h.amount) FROM lot_holds h
+                         JOIN reservations r ON r.id = h.reservation_id
+                         WHERE h.lot_id = l.id AND r.status = 'active'), 0) AS holding
+                 FROM point_lots l WHERE l.held > 0 OR l.id IN (SELECT lot_id FROM lot_holds))
+           WHERE held <> holding""",
+    ),
+    (
         "lifetime_mismatch",
         """SELECT 'lifetime earned ' || lifetime_earned || ' - spent ' || lifetime_spent
                   || ' <> balance ' || balance, NULL, id, user_id

@@ -49,6 +49,9 @@ ANONYMISE = (
     "WHERE user_id = :user OR counterparty_id = :user",
     "UPDATE accounts SET user_id = NULL, system_name = 'deleted:' || :pseudonym "
     "WHERE user_id = :user",
+    # The lots of expiring currencies, emptied by the forfeit, stay as the history of what
+    # each credit became (lot_uses and the expiry transactions refer to them).
+    "UPDATE point_lots SET user_id = :pseudonym WHERE user_id = :user",
     # The referred person's contact details go with them; the referrer's count stays.
     "UPDATE referrals SET ip = NULL, device_fingerprint = NULL, email = NULL, utm = NULL "
     "WHERE referred_id = :user",
