@@ -17,6 +17,8 @@ from gamification_sdk.storage.schema import migrations
 ADDED = {
     "idempotency_keys": {"user_id"},  # keys are unique per user: Citus shards by user
     "entries": {"user_id"},  # a ledger line lives on its transaction's shard
+    "lot_uses": {"user_id"},  # a lot's use and hold live on the lot's shard
+    "lot_holds": {"user_id"},
 }
 CONSTRAINT = re.compile(r"(PRIMARY KEY|UNIQUE|CHECK|FOREIGN KEY|CONSTRAINT)\b")
 

@@ -27,6 +27,7 @@ SELECT create_reference_table('shop_stock');
 SELECT create_reference_table('battle_pass_seasons');
 SELECT create_reference_table('deleted_users');
 SELECT create_reference_table('config_versions');
+SELECT create_reference_table('lot_currencies');
 
 -- Everything a user owns, sharded by the user and colocated with the profile, so one user's
 -- writes (an award and its ledger lines) touch one shard. profiles first: the others have
@@ -62,6 +63,9 @@ SELECT create_distributed_table('referral_milestones', 'user_id', colocate_with 
 SELECT create_distributed_table('shop_orders', 'user_id', colocate_with => 'profiles');
 SELECT create_distributed_table('battle_pass_progress', 'user_id', colocate_with => 'profiles');
 SELECT create_distributed_table('battle_pass_claims', 'user_id', colocate_with => 'profiles');
+SELECT create_distributed_table('point_lots', 'user_id', colocate_with => 'profiles');
+SELECT create_distributed_table('lot_uses', 'user_id', colocate_with => 'profiles');
+SELECT create_distributed_table('lot_holds', 'user_id', colocate_with => 'profiles');
 SELECT create_distributed_table('referrals', 'referred_id', colocate_with => 'profiles');
 
 -- The boards' change log is read in one global order by every app server: it stays on the

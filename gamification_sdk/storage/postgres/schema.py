@@ -32,10 +32,14 @@ from __future__ import annotations
 __all__ = ["DISTRIBUTED", "LOCAL", "MIGRATIONS", "REFERENCE", "Migration"]
 
 from .p001 import P001
+from .p002 import P002
 
 Migration = tuple[int, str, str]
 
-MIGRATIONS: tuple[Migration, ...] = ((1, "p001_tables_as_of_sqlite_m020", P001),)
+MIGRATIONS: tuple[Migration, ...] = (
+    (1, "p001_tables_as_of_sqlite_m020", P001),
+    (2, "p002_point_lots_as_of_sqlite_m021", P002),
+)
 """``(version, name, SQL)`` in order; applied ones are never edited, new ones appended."""
 
 DISTRIBUTED: dict[str, str] = {
@@ -47,7 +51,7 @@ DISTRIBUTED: dict[str, str] = {
         "notification_preferences", "rest_days", "streak_log", "quest_progress",
         "quest_completions", "rate_limit_hits", "lb_scores", "lb_archive", "lb_rewards",
         "group_members", "friends", "referral_milestones", "shop_orders",
-        "battle_pass_progress", "battle_pass_claims",
+        "battle_pass_progress", "battle_pass_claims", "point_lots", "lot_uses", "lot_holds",
     )
 } | {"referrals": "referred_id"}  # fmt: skip
 """User-owned tables and their distribution column. A referral belongs to the new user: one
@@ -56,7 +60,7 @@ unflagged referral per referred user is the key the welcome bonus relies on."""
 REFERENCE: tuple[str, ...] = (
     "definitions", "achievement_tiers", "job_state", "job_runs", "leases", "lb_boards",
     "lb_periods", "lb_settings", "groups", "referral_codes", "shop_stock",
-    "battle_pass_seasons", "deleted_users", "config_versions",
+    "battle_pass_seasons", "deleted_users", "config_versions", "lot_currencies",
 )  # fmt: skip
 """Definitions, configuration and shared state, copied to every node. ``referral_codes`` is
 here because a code is looked up without knowing its user."""
