@@ -118,6 +118,7 @@ class Parts:
         self.reservations = Reservations(conn, self.ledger)
         self.limits = RateLimits(conn, config)
         self.xp = XP(conn, config, self.table, self.profiles, self.ledger, pm, facade)
+        self.xp.confirm = rt.store.confirm
         self.metrics = Metrics(conn)
         self.notifications = self.xp.notifications = Notifications(conn)
         self.items = Items(conn)

@@ -17,7 +17,8 @@ from gamification_sdk.storage.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 MEMBERS = (
-    "close", "conn", "current", "dialect", "doom", "in_write", "lock", "nested", "read", "write",
+    "close", "confirm", "conn", "current", "dialect", "doom", "in_write", "lock", "nested", "read",
+    "write",
 )  # fmt: skip
 
 

@@ -73,6 +73,10 @@ def _entry(row: tuple[Any, ...]) -> XPEntry:
     )
 
 
+def _no_confirm(version: int | None) -> None:
+    """Until the parts are wired, nothing to confirm."""
+
+
 def key_in_row(award: XPAward) -> bool:
     """Whether a keyed award_xp keeps its key in its log row: unless it levelled up."""
     return not award.leveled_up
@@ -131,6 +135,8 @@ class XP:
             Callable[[str, int, int, str, int, datetime, tuple[int | None, ...]], None] | None
         ) = None
         self.codec = Codec(self._encode, self._decode, key_in_row)
+        # Store.confirm: award() hands it the configuration version its first read returns.
+        self.confirm: Callable[[int | None], None] = _no_confirm
 
     def boost_factor(self, user_id: str, at: datetime) -> float | None:
         """The built-in multiplier: every active boost times the permanent prestige boost."""
@@ -191,7 +197,8 @@ class XP:
             xp, old_level, prestige, xp_at_prestige, boosts_until, last_id = 0, 1, 0, 0, None, 0
         else:
             xp, old_level, prestige, xp_at_prestige, boosts_until, last_id = row[:6]
-            held = row[6:]
+            held = row[6:9]
+            self.confirm(row[9])
         self._current = (user_id, prestige, boosts_until)
         metadata_value: Any = None if metadata is None else json.loads(metadata)
         run_vetoes(

@@ -102,6 +102,7 @@ class XPService:
                 moment,
                 at_text,
             ),
+            confirms=True,
         )
 
     def add_boost(

@@ -71,10 +71,15 @@ class Runtime:
         codec: Codec[T],
         at_text: str,
         body: Callable[[Tx], T],
+        *,
+        confirms: bool = False,
     ) -> T:
         """Run ``body`` in one write transaction, replaying a keyed call made before; after
-        the commit, the hooks its events queued."""
-        with self.store.write() as tx:
+        the commit, the hooks its events queued.
+
+        ``confirms``: ``body``'s first read confirms the stored configuration version
+        (``Store.write``)."""
+        with self.store.write(confirms=confirms) as tx:
             if key is not None:
                 found = digest()
                 assert found is not None, "a keyed write's digest gives its fingerprint"

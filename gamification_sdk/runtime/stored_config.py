@@ -260,7 +260,12 @@ class Settings:
         self._current = current
         self._reconfigure = reconfigure
         self._now = now
+        self._run_on(version)
+
+    def _run_on(self, version: int) -> None:
         self._version = version
+        # For writes that confirm the version with their first read (Store.confirm).
+        self._store.config_version = version
 
     @property
     def version(self) -> int:
@@ -311,7 +316,7 @@ class Settings:
             written.append(self._stored.store(merged, at_text, "apply"))
 
         self._reconfigure(merged, store_version)
-        self._version = written[0]
+        self._run_on(written[0])
         return ConfigChange(written[0], changes)
 
     def watch(self) -> Callable[[], None] | None:
@@ -324,7 +329,7 @@ class Settings:
 
         def reread() -> None:
             self._reconfigure(found.config, None)
-            self._version = found.version
+            self._run_on(found.version)
             raise StaleConfig(found.version)
 
         return reread

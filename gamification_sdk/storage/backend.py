@@ -163,8 +163,15 @@ class Backend(Protocol):
     def current(self) -> Tx | None:
         """The open write transaction, if any."""
 
-    def write(self, *, savepoint: bool = False) -> AbstractContextManager[Tx, None]:
-        """A write transaction (nested: a savepoint or a light frame, see above)."""
+    def write(
+        self, *, savepoint: bool = False, confirms: bool = False
+    ) -> AbstractContextManager[Tx, None]:
+        """A write transaction (nested: a savepoint or a light frame, see above);
+        ``confirms``: its first read hands the configuration version to ``confirm``."""
+
+    def confirm(self, version: int | None) -> None:
+        """In a ``confirms`` write: the stored configuration version its first read saw;
+        raises (and the write re-reads the configuration) if another process moved it."""
 
     def read(self) -> AbstractContextManager[Connection, bool | None]:
         """A consistent snapshot; gives the connection to read through."""

@@ -24,11 +24,14 @@ Event = tuple[str, dict[str, Any]]
 class Tx:
     """One outermost write transaction. Events queue here until it commits."""
 
-    __slots__ = ("committed", "events")
+    __slots__ = ("committed", "events", "unconfirmed")
 
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.committed = False
+        # A write begun with confirms=True whose configuration version no statement has
+        # confirmed yet (see Store.confirm): checked with PRAGMA data_version before COMMIT.
+        self.unconfirmed = False
 
     def emit(self, hook: str, **kwargs: Any) -> None:
         self.events.append((hook, kwargs))
@@ -64,17 +67,22 @@ def _typed(error: BaseException | None) -> BaseException | None:
     return error
 
 
+class _ConfigMoved(Exception):
+    """Another process stored a newer configuration: the write rolls back, then re-reads it."""
+
+
 class _Write:
     """The context manager ``Store.write()`` returns (a class: it is on every write's path)."""
 
-    __slots__ = ("_savepoint", "_store")
+    __slots__ = ("_confirms", "_savepoint", "_store")
 
-    def __init__(self, store: Store, savepoint: bool) -> None:
+    def __init__(self, store: Store, savepoint: bool, confirms: bool) -> None:
         self._store = store
         self._savepoint = savepoint
+        self._confirms = confirms
 
     def __enter__(self) -> Tx:
-        return self._store._begin(self._savepoint)
+        return self._store._begin(self._savepoint, self._confirms)
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         self._store._end(exc if kind is not None else None)
@@ -135,6 +143,10 @@ class Store:
         # a stored configuration another process changed, then raises).
         self.watch: Callable[[], Callable[[], None] | None] | None = None
         self._data_version = -1
+        # The stored configuration version this engine runs on (set by the engine's
+        # settings), for Store.confirm; what a confirmed write rolled back to re-read.
+        self.config_version = 0
+        self._reread: Callable[[], None] | None = None
         try:
             self._configure(durability, busy_timeout, cache_size_mb, checkpoint)
         except sqlite3.OperationalError as exc:
@@ -197,7 +209,7 @@ class Store:
         """Inside ``write()``: whether this write runs inside another (``batch()``)."""
         return bool(self._frames)
 
-    def write(self, *, savepoint: bool = False) -> _Write:
+    def write(self, *, savepoint: bool = False, confirms: bool = False) -> _Write:
         """A write transaction: ``BEGIN IMMEDIATE`` outermost; nested, see below.
 
         A nested write is a savepoint when asked for (``batch()``). Otherwise it is a light
@@ -205,15 +217,20 @@ class Store:
         happen before anything is written. A light frame that fails having changed nothing
         just drops its events; one that fails after changing rows dooms the enclosing
         savepoint or transaction, which then rolls back and raises ``BatchAborted``.
-        """
-        return _Write(self, savepoint)
 
-    def _begin(self, savepoint: bool) -> Tx:
+        ``confirms``: the write's first read returns the stored configuration version and
+        hands it to ``confirm`` before anything is written, in place of the ``PRAGMA
+        data_version`` statement every other write begins with (a sixth of a keyed award's
+        Python cost). Nested writes ignore it: their transaction was checked as it began.
+        """
+        return _Write(self, savepoint, confirms)
+
+    def _begin(self, savepoint: bool, confirms: bool = False) -> Tx:
         self.lock.acquire()
         try:
             tx = self._tx
             if tx is None:
-                return self._begin_outermost()
+                return self._begin_outermost(confirms)
             if self.before_write is not None:
                 self.before_write()
             if self._doomed[-1] is not None:
@@ -231,18 +248,46 @@ class Store:
             self.lock.release()
             raise
 
-    def _begin_outermost(self) -> Tx:
+    def _begin_outermost(self, confirms: bool) -> Tx:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if _is_busy(exc):
                 raise busy_error(exc) from exc
             raise
-        if self.watch is not None:
-            self._check_others()
         tx = self._tx = Tx()
+        if self.watch is not None:
+            if confirms:
+                tx.unconfirmed = True
+            else:
+                try:
+                    self._check_others()
+                except BaseException:
+                    self._tx = None
+                    raise
         self._doomed = [None]
         return tx
+
+    def confirm(self, version: int | None) -> None:
+        """The stored configuration version (``MAX(version)``, None for none), as read by a
+        ``confirms`` write's first statement, under the write lock: if another process
+        stored a newer one, the write raises here, rolls back and re-reads it
+        (``StaleConfig``). A no-op in any other write.
+
+        BEGIN IMMEDIATE holds the write lock, so the version cannot move during the
+        transaction: checked by the first read, it holds for every write after it.
+        """
+        tx = self._tx
+        if tx is None or not tx.unconfirmed:
+            return
+        tx.unconfirmed = False
+        if (version or 0) == self.config_version:
+            return
+        assert self.watch is not None
+        then = self.watch()
+        if then is not None:
+            self._reread = then
+            raise _ConfigMoved()
 
     def _check_others(self) -> None:
         assert self.watch is not None
@@ -259,6 +304,17 @@ class Store:
         if then is not None:
             self.conn.execute("ROLLBACK")
             then()
+
+    def _check_late(self) -> None:
+        """``_check_others`` at the end of a ``confirms`` write that confirmed nothing."""
+        assert self.watch is not None
+        (version,) = self.conn.execute("PRAGMA data_version").fetchone()
+        if version == self._data_version:
+            return
+        then = self.watch()
+        self._data_version = version
+        if then is not None:
+            self._reread = then
 
     def _end(self, error: BaseException | None) -> None:
         """Commit, release or roll back; always drops the lock taken by ``_begin``.
@@ -313,6 +369,20 @@ class Store:
         assert tx is not None
         doom = self._doomed[0]
         try:
+            if tx.unconfirmed and self.conn.in_transaction:
+                # No statement confirmed the version (a replay, a first award): check now.
+                # Also when the write failed: a stale configuration may be why it did.
+                tx.unconfirmed = False
+                try:
+                    self._check_late()
+                except BaseException:
+                    self._rollback()
+                    raise
+            reread = self._reread
+            if reread is not None:
+                self._reread = None
+                self._rollback()
+                reread()
             if error is not None or doom is not None:
                 self._rollback()
                 if error is None:

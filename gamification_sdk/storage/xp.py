@@ -38,9 +38,12 @@ SET_XP = "UPDATE profiles SET xp = ?, level = ?, updated_at = ? WHERE user_id = 
 # The award's profile row and the user's last award id in one statement: a statement costs
 # about as much as the B-tree seek it does. Last, the periods the XP board's slots hold
 # (m020): the award's update then writes each slot without a CASE (see board_slots.py).
+# The last column is the stored configuration version, for Store.confirm (award_xp's first
+# read: see XP.award).
 AWARD_STATE = (
     "SELECT xp, level, prestige, xp_at_prestige, boosts_until, "
-    "(SELECT MAX(id) FROM xp_awards WHERE user_id = ?1), lb_p1, lb_p2, lb_p3 "
+    "(SELECT MAX(id) FROM xp_awards WHERE user_id = ?1), lb_p1, lb_p2, lb_p3, "
+    "(SELECT MAX(version) FROM config_versions) "
     "FROM profiles WHERE user_id = ?1"
 )
 ACTIVE_BOOSTS = (

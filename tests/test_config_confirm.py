@@ -1,0 +1,112 @@
+"""award_xp confirms the stored configuration version with its first read, instead of a
+``PRAGMA data_version`` statement: every way through it still sees another process's apply."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import attrs
+import pytest
+
+from gamification_sdk import Config, Gamification, LeaderboardsConfig, errors, hookimpl
+from gamification_sdk.errors import StaleConfig
+from gamification_sdk.models import AwardRequest
+
+PUBLIC = LeaderboardsConfig(visibility="public", show_on_global=True)
+NO_BOARD = Config(leaderboards=attrs.evolve(PUBLIC, boards=()))
+XP_BOARD = Config(leaderboards=PUBLIC)
+
+
+def file_dump(path: Path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return "\n".join(conn.iterdump())
+    finally:
+        conn.close()
+
+
+class NoJackpots:
+    """Vetoes awards of 1,000 or more, inside the award's transaction."""
+
+    @hookimpl
+    def validate_award(self, engine: Gamification, award: AwardRequest) -> str | None:
+        return "too much" if award.amount >= 1000 else None
+
+
+@pytest.fixture
+def pair(make_engine, db_path) -> tuple[Gamification, Gamification]:
+    first = make_engine(db_path, config=XP_BOARD)
+    second = make_engine(db_path, plugins=(NoJackpots(),))
+    second.award_xp("bo", 5, source="t")  # bo has a profile: award_xp's first read finds it
+    return first, second
+
+
+def statements(engine: Gamification) -> list[str]:
+    seen: list[str] = []
+    engine.db.conn.set_trace_callback(seen.append)
+    return seen
+
+
+def test_an_existing_user_award_raises_stale_config_and_writes_nothing(pair, db_path) -> None:
+    first, second = pair
+    first.settings.apply(NO_BOARD)
+    before = file_dump(db_path)
+    with pytest.raises(StaleConfig) as caught:
+        second.award_xp("bo", 5, source="t")
+    assert caught.value.version == 2
+    assert file_dump(db_path) == before
+    assert second.config.leaderboards.boards == ()
+    assert second.award_xp("bo", 5, source="t").total_xp == 10
+
+
+def test_a_keyed_replay_checks_the_version_before_its_commit(pair, db_path) -> None:
+    first, second = pair
+    award = second.award_xp("bo", 7, source="t", idempotency_key="k1")
+    first.settings.apply(NO_BOARD)
+    before = file_dump(db_path)
+    with pytest.raises(StaleConfig):
+        second.award_xp("bo", 7, source="t", idempotency_key="k1")
+    assert file_dump(db_path) == before
+    assert second.award_xp("bo", 7, source="t", idempotency_key="k1") == award
+
+
+def test_stale_config_comes_before_the_write_s_own_refusal(pair, db_path) -> None:
+    """A refusal made on a stale configuration may be wrong: the caller retries on the
+    new one instead."""
+    first, second = pair
+    first.settings.apply(NO_BOARD)
+    before = file_dump(db_path)
+    with pytest.raises(StaleConfig):
+        second.award_xp("bo", 1000, source="t")
+    assert file_dump(db_path) == before
+    with pytest.raises(errors.Rejected, match="too much"):
+        second.award_xp("bo", 1000, source="t")
+
+
+def test_an_award_to_an_existing_user_runs_no_data_version_statement(pair) -> None:
+    _, second = pair
+    seen = statements(second)
+    second.award_xp("bo", 5, source="t", idempotency_key="fresh")
+    assert seen[0] == "BEGIN IMMEDIATE"
+    assert not any("data_version" in s for s in seen)
+    assert any("MAX(version) FROM config_versions" in s for s in seen)
+
+
+def test_other_writes_and_first_awards_still_check_data_version(pair) -> None:
+    _, second = pair
+    seen = statements(second)
+    second.award_xp("newcomer", 5, source="t")
+    second.award_points("bo", 5, currency="points", source="t")
+    assert sum("PRAGMA data_version" in s for s in seen) == 2
+
+
+def test_a_batch_checks_once_as_it_begins(pair) -> None:
+    first, second = pair
+    first.settings.apply(NO_BOARD)
+    with pytest.raises(StaleConfig), second.batch():
+        second.award_xp("bo", 5, source="t")
+    assert second.profile("bo").xp == 5
+    with second.batch():
+        second.award_xp("bo", 5, source="t")
+    assert second.profile("bo").xp == 10
