@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         QuestStatus,
         ReferralAttempt,
         ScoredEvent,
+        TierChange,
         Transaction,
         Unlock,
         UserDeletion,
@@ -166,3 +167,8 @@ def fulfill_order(engine: Gamification, order: Order, item: ShopItem) -> str | b
 @hookspec
 def on_user_deleted(engine: Gamification, deletion: UserDeletion) -> None:
     """Called after commit when ``g.privacy.delete`` has removed a user, so a plugin or host can forget what it keeps about ``deletion.user_id`` elsewhere; the return value is ignored."""
+
+
+@hookspec
+def on_tier_changed(engine: Gamification, change: TierChange) -> None:
+    """Called after commit for every status tier change (an upgrade as the user qualifies, a downgrade at a requalification); the return value is ignored."""

@@ -210,6 +210,8 @@ class SchedulerConfig:
     the boards' ended periods and pays their rank rewards (None: off).
     ``battle_pass_close_minutes``: the period of the ``battle_pass_close`` job, which archives
     the battle pass of each ended season and grants its unclaimed reached rewards (None: off).
+    ``tier_requalify_minutes``: the period of the ``tier_requalify`` job, which downgrades
+    status tiers whose requalification date and grace have passed (None: off).
     ``history_days``: finished ``job_runs`` rows older than this are deleted (the latest
     period of each job is always kept).
     """
@@ -223,6 +225,7 @@ class SchedulerConfig:
     ledger_audit_timezone: str | None = None
     leaderboard_close_minutes: int | None = 15
     battle_pass_close_minutes: int | None = 15
+    tier_requalify_minutes: int | None = 30
     history_days: int = 30
 
 

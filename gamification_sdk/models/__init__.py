@@ -59,6 +59,7 @@ from .social import (
     TierRewardStatus,
     UserDeletion,
 )
+from .tiers import TierChange, TierStanding, TierStatus
 
 __all__ = [
     "AchievementStatus",
@@ -99,8 +100,11 @@ __all__ = [
     "StreakStatus",
     "SweepReport",
     "TierBoostUse",
+    "TierChange",
     "TierClaim",
     "TierRewardStatus",
+    "TierStanding",
+    "TierStatus",
     "Totals",
     "TrackResult",
     "Transaction",

@@ -27,6 +27,7 @@ DEFAULT_PLUGINS = (
     "gamification_sdk.default_plugins.curves",
     BUILTIN_BOOSTS,
     "gamification_sdk.default_plugins.jobs",
+    "gamification_sdk.default_plugins.tiers",
 )
 
 
