@@ -114,7 +114,8 @@ def test_export_has_every_row_about_the_user(world: Gamification) -> None:
     # What one afternoon of activity cannot reach: closed periods, milestones, broken streaks;
     # and lb_scores: the XP board's current scores are in the profile row (board_slots.py).
     assert empty == ["lb_archive", "lb_rewards", "lb_scores", "notification_preferences",
-                     "prestiges", "referral_milestones", "streak_log"]  # fmt: skip
+                     "prestiges", "referral_milestones", "streak_log",
+                     "tier_changes", "tier_earnings", "tier_status"]  # fmt: skip
     (profile,) = rows["profiles"]
     assert profile["lb_p0"] is not None and profile["lb_r0"] is not None
     # Each row names the user in one of its user columns, and nobody else's rows came along.

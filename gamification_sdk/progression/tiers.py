@@ -134,7 +134,9 @@ class StatusTiers:
         tiers = self.config.tiers
         tier = tiers[new].name if new >= 0 else None
         if new >= 0 and requalify_on is None:
-            requalify_on = self._window(at.astimezone(zone).date(), 1)
+            # Held for a whole window after the day it was reached: the first
+            # requalification judges the days after that one, not the earning that upgraded.
+            requalify_on = self._window(at.astimezone(zone).date(), 1) + timedelta(days=1)
         if new < 0:
             requalify_on = None
         at_text = to_text(at)
