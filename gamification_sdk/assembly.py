@@ -231,8 +231,10 @@ class Parts:
     def _subscribe_tiers(self, bus: Bus) -> None:
         """Status tiers follow the one measure they are configured with (none: nothing)."""
         tiers = self.tiers
+        self.xp.tier_factor = None
         if not tiers.on:
             return
+        self.xp.tier_factor = tiers.xp_factor
         measure = tiers.config.measure
         if measure == "xp":
             bus.subscribe(XPAwarded, "tiers", lambda e: tiers.earn(e.user_id, e.amount, e.at))

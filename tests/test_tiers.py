@@ -91,6 +91,21 @@ def test_the_tier_multiplies_xp_through_the_built_in_plugin(make_engine: Make) -
     assert g.tiers.status("ada").xp_multiplier == 1.5
 
 
+def test_the_tier_multiplier_holds_in_a_batch_and_beside_other_plugins(make_engine: Make) -> None:
+    class Double:
+        @hookimpl
+        def xp_multiplier(self, engine: Gamification, user_id: str) -> float:
+            return 2.0
+
+    g = make_engine(config=tiers_config())
+    g.award_points("ada", 5_000, currency="points", source="order")
+    with g.batch():
+        assert g.award_xp("ada", 100, source="post").amount == 150
+    doubled = make_engine(config=tiers_config(), plugins=(Double(),))
+    doubled.award_points("ada", 5_000, currency="points", source="order")
+    assert doubled.award_xp("ada", 100, source="post").amount == 300
+
+
 def test_an_event_measure_counts_the_tracked_values(make_engine: Make) -> None:
     g = make_engine(config=tiers_config(measure="event:miles", tiers=THREE))
     g.track("ada", "miles", value=150)
