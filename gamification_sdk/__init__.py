@@ -11,6 +11,8 @@ from .config import (
     ReferralsConfig,
     ReferralTier,
     SchedulerConfig,
+    StatusTier,
+    StatusTiersConfig,
     StreaksConfig,
 )
 from .config.leaderboards import BoardConfig, LeaderboardsConfig, RankReward
@@ -62,8 +64,11 @@ from .models import (
     StreakStatus,
     SweepReport,
     TierBoostUse,
+    TierChange,
     TierClaim,
     TierRewardStatus,
+    TierStanding,
+    TierStatus,
     Totals,
     TrackResult,
     Transaction,
@@ -83,6 +88,7 @@ from .progression.events_service import EventsService
 from .progression.levels import LevelCurve, LevelTable, Progress
 from .progression.quests_service import QuestsService
 from .progression.streaks_service import StreaksService
+from .progression.tiers_service import TiersService
 from .progression.users_service import UsersService
 from .progression.xp_service import XPService
 from .runtime.stored_config import ConfigChange, ConfigVersion, Settings
@@ -165,14 +171,20 @@ __all__ = [
     "ShopService",
     "SocialService",
     "Stats",
+    "StatusTier",
+    "StatusTiersConfig",
     "StreakStatus",
     "StreaksConfig",
     "StreaksService",
     "SweepReport",
     "TierBoostUse",
+    "TierChange",
     "TierClaim",
     "TierReward",
     "TierRewardStatus",
+    "TierStanding",
+    "TierStatus",
+    "TiersService",
     "Totals",
     "TrackResult",
     "Transaction",

@@ -50,6 +50,8 @@ from .progression.quests_service import QuestsService
 from .progression.referral_progress import ReferralProgress
 from .progression.streaks import Streaks
 from .progression.streaks_service import StreaksService
+from .progression.tiers import StatusTiers
+from .progression.tiers_service import TiersService
 from .progression.users_service import UsersService
 from .progression.xp import KEY_HOME, XP
 from .progression.xp_service import XPService
@@ -153,6 +155,9 @@ class Parts:
             conn, config, self.boards, self.social, self.ledger, self.items, self.notifications
         )
         self.battle_pass = BattlePasses(conn, config, self.ledger, self.items, self.achievements)
+        self.tiers = StatusTiers(
+            conn, config, self.items, self.notifications, lambda: store.current
+        )
         self.bus = self._subscribe()
         self.bulk = BulkXP(store, self.xp, self.table, rt.idempotency, self.achievements, pm)
         self.privacy = Privacy(conn, self.ledger, self.reservations, self.boards)
@@ -202,6 +207,7 @@ class Parts:
                 "boards",
                 lambda e: boards.on_event(e.user_id, e.event, e.value, e.metadata, e.at),
             )
+        self._subscribe_tiers(bus)
         # Always, as badges can be loaded later: after_points checks what they watch first.
         after_points = self.achievements.after_points
         bus.subscribe(
@@ -222,6 +228,33 @@ class Parts:
         self.referrals.publish_signed_up = bus.publisher(ReferralSignedUp)
         self.referrals.publish_converted = bus.publisher(ReferralConverted)
         return bus
+
+    def _subscribe_tiers(self, bus: Bus) -> None:
+        """Status tiers follow the one measure they are configured with (none: nothing)."""
+        tiers = self.tiers
+        self.xp.tier_factor = None
+        if not tiers.on:
+            return
+        self.xp.tier_factor = tiers.xp_factor
+        measure = tiers.config.measure
+        if measure == "xp":
+            bus.subscribe(XPAwarded, "tiers", lambda e: tiers.earn(e.user_id, e.amount, e.at))
+        elif measure.startswith("points:"):
+            currency = measure.removeprefix("points:")
+
+            def issued(e: PointsIssued) -> None:
+                if e.currency == currency:
+                    tiers.earn(e.user_id, e.amount, e.at)
+
+            bus.subscribe(PointsIssued, "tiers", issued)
+        else:
+            event = measure.removeprefix("event:")
+
+            def tracked(e: EventTracked) -> None:
+                if e.event == event:
+                    tiers.earn(e.user_id, e.value, e.at)
+
+            bus.subscribe(EventTracked, "tiers", tracked)
 
     def _services(self) -> None:
         rt = self._rt
@@ -245,6 +278,7 @@ class Parts:
             rt, self.streaks, self.tracker, self.profiles, self.items
         )
         self.battle_pass_service = BattlePassService(rt, self.battle_pass)
+        self.tiers_service = TiersService(rt, self.tiers)
         # economy
         self.points_service = PointsService(
             rt, self.ledger, self.reservations, self.limits, self.profiles.balances,

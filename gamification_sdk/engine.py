@@ -37,6 +37,7 @@ from .progression.battle_pass_service import BattlePassService
 from .progression.events_service import EventsService
 from .progression.quests_service import QuestsService
 from .progression.streaks_service import StreaksService
+from .progression.tiers_service import TiersService
 from .progression.users_service import UsersService
 from .progression.xp_service import XPService
 from .runtime.opening import migrate, open_store
@@ -63,6 +64,7 @@ class Gamification:
     quests: QuestsService
     streaks: StreaksService
     battle_pass: BattlePassService
+    tiers: TiersService
     points: PointsService
     shop: ShopService
     referrals: ReferralsService
@@ -115,6 +117,7 @@ class Gamification:
         self.quests = parts.quests_service
         self.streaks = parts.streaks_service
         self.battle_pass = parts.battle_pass_service
+        self.tiers = parts.tiers_service
         self.points = parts.points_service
         self.shop = parts.shop_service
         self.referrals = parts.referrals_service

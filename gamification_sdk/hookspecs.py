@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         QuestStatus,
         ReferralAttempt,
         ScoredEvent,
+        TierChange,
         Transaction,
         Unlock,
         UserDeletion,
@@ -173,3 +174,8 @@ def on_user_deleted(engine: Gamification, deletion: UserDeletion) -> None:
 @hookspec
 def register_commands(register: Callable[[click.Command], None]) -> None:
     """Call ``register(command)`` for each click command or group to add to the ``gamification`` command line; collected when the command line starts, names must not clash with another command."""
+
+
+@hookspec
+def on_tier_changed(engine: Gamification, change: TierChange) -> None:
+    """Called after commit for every status tier change (an upgrade as the user qualifies, a downgrade at a requalification); the return value is ignored."""

@@ -39,6 +39,7 @@ DEFAULTS = {
     "gamification_sdk.default_plugins.jobs",
     "gamification_sdk.default_plugins.curves",
     "gamification_sdk.default_plugins.boosts",
+    "gamification_sdk.default_plugins.tiers",
 }
 
 

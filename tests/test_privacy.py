@@ -115,8 +115,8 @@ def test_export_has_every_row_about_the_user(world: Gamification) -> None:
     # lb_scores: the XP board's current scores are in the profile row (board_slots.py); and
     # point_lots: no currency of this configuration expires.
     assert empty == ["lb_archive", "lb_rewards", "lb_scores", "notification_preferences",
-                     "point_lots", "prestiges", "referral_milestones",
-                     "streak_log"]  # fmt: skip
+                     "point_lots", "prestiges", "referral_milestones", "streak_log",
+                     "tier_changes", "tier_earnings", "tier_status"]  # fmt: skip
     (profile,) = rows["profiles"]
     assert profile["lb_p0"] is not None and profile["lb_r0"] is not None
     # Each row names the user in one of its user columns, and nobody else's rows came along.

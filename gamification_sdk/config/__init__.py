@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from .convert import converter, load_mapping, structure
 from .leaderboards import LeaderboardsConfig, leaderboard_problems
 from .seasons import Season, season_problems
+from .tiers import StatusTier, StatusTiersConfig, status_tier_problems
 
 __all__ = [
     "CODE_ALPHABET",
@@ -31,6 +32,8 @@ __all__ = [
     "ReferralTier",
     "ReferralsConfig",
     "SchedulerConfig",
+    "StatusTier",
+    "StatusTiersConfig",
     "StreaksConfig",
 ]
 
@@ -100,6 +103,8 @@ class Config(ReadOnlyTables):
     referrals: ReferralsConfig = attrs.field(factory=ReferralsConfig)
     # Seasons for season boards and the battle pass; the same list as leaderboards.seasons.
     seasons: tuple[Season, ...] = attrs.field(default=(), converter=_season_list)
+    # Status tiers by what a user earned in a rolling window (none: off).
+    tiers: StatusTiersConfig = attrs.field(factory=StatusTiersConfig)
 
     def __attrs_post_init__(self) -> None:
         field, clash = self._share_seasons()
@@ -324,6 +329,7 @@ def _problems(config: Config, seasons_field: str = "seasons") -> list[str]:
         p.extend(_referral_problems(config.referrals, names))
     else:
         p.append("referrals: expected a ReferralsConfig")
+    p.extend(status_tier_problems(config.tiers, set(names)))
     return p
 
 
@@ -370,6 +376,7 @@ def _scheduler_problems(config: SchedulerConfig) -> list[str]:
         "leaderboard_close_minutes",
         "battle_pass_close_minutes",
         "points_expiry_minutes",
+        "tier_requalify_minutes",
     ):
         minutes = getattr(config, name)
         if minutes is not None and (not _is_int(minutes) or not 1 <= minutes <= 1440):

@@ -227,6 +227,8 @@ class SchedulerConfig:
     the battle pass of each ended season and grants its unclaimed reached rewards (None: off).
     ``points_expiry_minutes``: the period of the ``expire_points`` job, which expires the
     lots of expiring currencies that are due and sends their "expiring soon" notices.
+    ``tier_requalify_minutes``: the period of the ``tier_requalify`` job, which downgrades
+    status tiers whose requalification date and grace have passed (None: off).
     ``history_days``: finished ``job_runs`` rows older than this are deleted (the latest
     period of each job is always kept).
     """
@@ -241,6 +243,7 @@ class SchedulerConfig:
     leaderboard_close_minutes: int | None = 15
     battle_pass_close_minutes: int | None = 15
     points_expiry_minutes: int | None = 60
+    tier_requalify_minutes: int | None = 30
     history_days: int = 30
 
 

@@ -1,6 +1,6 @@
 """The built-in scheduled jobs: the streak sweep, quest period rollover, reservation expiry,
-points expiry, leaderboard period close, battle pass season close and the nightly ledger
-audit."""
+points expiry, leaderboard period close, battle pass season close, status tier
+requalification and the nightly ledger audit."""
 
 from __future__ import annotations
 
@@ -60,6 +60,11 @@ def leaderboard_close(engine: Gamification, now: datetime) -> list[str]:
     return [f"{c.board}:{c.period}:{c.period_key}" for c in engine.boards.close_periods(now)]
 
 
+def tier_requalify(engine: Gamification, now: datetime) -> list[str]:
+    """Downgrade the status tiers whose requalification date and grace passed by ``now``."""
+    return [f"{c.user_id}:{c.old_tier}->{c.new_tier}" for c in engine.tiers.requalify(now)]
+
+
 def battle_pass_close(engine: Gamification, now: datetime) -> list[str]:
     """Archive the battle pass of seasons that ended by ``now``, granting unclaimed rewards."""
     return [close.season for close in engine.battle_pass.close_seasons(now)]
@@ -88,6 +93,9 @@ def register_jobs(register: Callable[[Job], None], config: Config) -> None:
     if scheduler.battle_pass_close_minutes is not None:
         every = timedelta(minutes=scheduler.battle_pass_close_minutes)
         register(Job("battle_pass_close", battle_pass_close, every=every))
+    if scheduler.tier_requalify_minutes is not None:
+        every = timedelta(minutes=scheduler.tier_requalify_minutes)
+        register(Job("tier_requalify", tier_requalify, every=every))
     if scheduler.ledger_audit_at is not None:
         zone = scheduler.ledger_audit_timezone or config.default_timezone
         at = scheduler.ledger_audit_at

@@ -61,6 +61,7 @@ from .social import (
     TierRewardStatus,
     UserDeletion,
 )
+from .tiers import TierChange, TierStanding, TierStatus
 
 __all__ = [
     "AchievementStatus",
@@ -103,8 +104,11 @@ __all__ = [
     "StreakStatus",
     "SweepReport",
     "TierBoostUse",
+    "TierChange",
     "TierClaim",
     "TierRewardStatus",
+    "TierStanding",
+    "TierStatus",
     "Totals",
     "TrackResult",
     "Transaction",

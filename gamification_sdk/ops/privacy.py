@@ -80,6 +80,9 @@ USER_TABLES: dict[str, tuple[str, ...]] = {
     "shop_orders": ("user_id",),
     "battle_pass_progress": ("user_id",),
     "battle_pass_claims": ("user_id",),
+    "tier_status": ("user_id",),
+    "tier_earnings": ("user_id",),
+    "tier_changes": ("user_id",),
     # Not a user column: the rows whose stored result names the user (see KEYS_ABOUT).
     "idempotency_keys": (),
 }

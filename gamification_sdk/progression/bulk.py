@@ -108,11 +108,12 @@ class BulkXP:
         self._users.clear()
 
     def _plain_engine(self) -> bool:
-        """No plugin, and nothing subscribed to XPAwarded (a board, the battle pass), would
-        do anything more for an XP award."""
+        """No plugin, no status tier multiplier, and nothing subscribed to XPAwarded (a
+        board, the battle pass) would do anything more for an XP award."""
         return (
             not self._hook.validate_award.get_hookimpls()
             and self._xp.only_builtin_multiplier()
+            and self._xp.tier_factor is None
             and (self._xp.publish_xp is None or self._xp.boards_only is not None)
         )
 

@@ -25,7 +25,7 @@ from ..models import AwardRequest, LevelUpReward, XPAward, XPBoost, XPEntry
 from ..runtime.bus import XPAwarded
 from ..runtime.idempotency import Codec
 from ..runtime.outbox import Notifications
-from ..runtime.plugins import BUILTIN_BOOSTS, run_vetoes
+from ..runtime.plugins import BUILTIN_MULTIPLIERS, run_vetoes
 from ..storage.store import Tx
 from ..storage.xp import (
     ACTIVE_BOOSTS,
@@ -134,6 +134,9 @@ class XP:
         self.write_xp: (
             Callable[[str, int, int, str, int, datetime, tuple[int | None, ...]], None] | None
         ) = None
+        # When status tiers are configured: the held tier's XP multiplier (what the built-in
+        # tiers plugin answers), asked directly while only the built-in plugins multiply.
+        self.tier_factor: Callable[[str], float | None] | None = None
         self.codec = Codec(self._encode, self._decode, key_in_row)
         # Store.confirm: award() hands it the configuration version its first read returns.
         self.confirm: Callable[[int | None], None] = _no_confirm
@@ -166,10 +169,11 @@ class XP:
         return product
 
     def only_builtin_multiplier(self) -> bool:
-        """Whether the built-in boosts plugin is the only ``xp_multiplier``: then it can be
-        called directly (pluggy's dispatch costs about a quarter of a batched award)."""
+        """Whether the built-in plugins (boosts, status tiers) are the only
+        ``xp_multiplier``s: then what they answer is asked directly (pluggy's dispatch costs
+        about a quarter of a batched award)."""
         impls = self._hook.xp_multiplier.get_hookimpls()
-        return len(impls) == 1 and impls[0].plugin_name == BUILTIN_BOOSTS
+        return all(impl.plugin_name in BUILTIN_MULTIPLIERS for impl in impls)
 
     def award(
         self,
@@ -217,6 +221,10 @@ class XP:
                 else:
                     only = self.boost_factor(user_id, at)
                     factors = [] if only is None else [only]
+                if self.tier_factor is not None:
+                    tier = self.tier_factor(user_id)
+                    if tier is not None:
+                        factors.append(tier)
             else:
                 factors = [
                     f

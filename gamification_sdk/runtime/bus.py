@@ -34,7 +34,9 @@ __all__ = [
 
 # Who reacts first when several subscribe to one event. Boards come after achievements and
 # quests so that a board never lags behind what those add in the same call.
-SUBSCRIBERS = ("achievements", "quests", "boards", "battle_pass", "streaks", "outbox")
+SUBSCRIBERS = (
+    "achievements", "quests", "boards", "battle_pass", "streaks", "tiers", "outbox",
+)  # fmt: skip
 
 
 @attrs.frozen(slots=True)

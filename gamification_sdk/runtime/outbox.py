@@ -42,6 +42,7 @@ KINDS = (
     "streak_at_risk",
     "streak_broken",
     "streak_freeze_used",
+    "tier_changed",
 )
 
 

@@ -13,8 +13,8 @@ from .. import hookspecs
 from ..errors import Rejected
 
 __all__ = [
-    "BUILTIN_BOOSTS", "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "call_after_commit",
-    "get_plugin_manager", "run_vetoes",
+    "BUILTIN_BOOSTS", "BUILTIN_MULTIPLIERS", "BUILTIN_TIERS", "DEFAULT_PLUGINS",
+    "ENTRY_POINT_GROUP", "call_after_commit", "get_plugin_manager", "run_vetoes",
 ]  # fmt: skip
 
 log = logging.getLogger("gamification_sdk")
@@ -23,10 +23,15 @@ ENTRY_POINT_GROUP = "gamification_sdk"
 # Registered under these names: a module below the plugins knows the built-in boosts plugin by
 # its name, without importing it (the layers import downwards only).
 BUILTIN_BOOSTS = "gamification_sdk.default_plugins.boosts"
+BUILTIN_TIERS = "gamification_sdk.default_plugins.tiers"
+# The built-in xp_multiplier plugins: while they are the only ones, XP calls what they
+# would answer directly (progression/xp.py), without pluggy's dispatch.
+BUILTIN_MULTIPLIERS = frozenset({BUILTIN_BOOSTS, BUILTIN_TIERS})
 DEFAULT_PLUGINS = (
     "gamification_sdk.default_plugins.curves",
     BUILTIN_BOOSTS,
     "gamification_sdk.default_plugins.jobs",
+    BUILTIN_TIERS,
 )
 
 

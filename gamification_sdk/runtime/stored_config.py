@@ -68,6 +68,7 @@ STORED_FIELDS = (
     "referrals",
     "seasons",
     "streaks",
+    "tiers",
 )
 LOCAL_FIELDS = (
     "busy_timeout",
