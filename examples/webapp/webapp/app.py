@@ -9,6 +9,7 @@ result and writes nothing. Errors leave in seed 002's shape (see ``errors.py``).
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import cast
 
@@ -19,6 +20,8 @@ from gamification_sdk import Gamification, errors
 
 from .catalogue import open_engine
 from .errors import ApiError, describe
+from .operator_pages import operator
+from .pages import pages
 from .routes import API_PREFIX, api
 from .unlocks import UnlockCollector
 
@@ -40,7 +43,12 @@ def create_app(engine_or_path: Gamification | str | Path) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["gamification"] = engine
     app.extensions["gamification.unlocks"] = collector
+    # The HTML screens' toasts ride in the signed session cookie; a fresh key per process
+    # suits a demo (a real host sets its own, shared by its workers).
+    app.secret_key = os.environ.get("WEBAPP_SECRET_KEY") or os.urandom(32)
     app.register_blueprint(api)
+    app.register_blueprint(pages)
+    app.register_blueprint(operator)
     app.register_error_handler(ApiError, _error)
     app.register_error_handler(errors.GamificationError, _error)
     app.register_error_handler(HTTPException, _http_error)
