@@ -89,7 +89,7 @@ def _profile_page(user: str, problems: dict[str, str]) -> str:
     g = engine()
     now = g.clock()
     profile = g.profile(user)
-    badges = g.achievements.list(user)
+    badges = g.achievements.list(user, include_hidden=True)
     badges.sort(key=lambda a: (not a.unlocked, RARITIES.index(a.rarity)
                                if a.rarity in RARITIES else 99, a.name))  # fmt: skip
     board = g.quests.list(user)
