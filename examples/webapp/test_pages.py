@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from flask.testing import FlaskClient
 from webapp import ShopService, create_app, open_engine, seed_demo
+from werkzeug.test import TestResponse
 
 from gamification_sdk import FakeClock, Gamification
 
@@ -39,6 +40,11 @@ def unchanged(engine: Gamification) -> Iterator[None]:
     assert engine.dump() == before, "a refused form changed the database"
 
 
+def reserve(client: FlaskClient, key: str, item: str, quantity: str) -> TestResponse:
+    form = {"key": key, "item": item, "quantity": quantity}
+    return client.post("/play/sean/shop/reserve", data=form)
+
+
 def page(client: FlaskClient, url: str) -> str:
     response = client.get(url)
     assert response.status_code == 200, response.data[:500]
@@ -55,8 +61,8 @@ def toasts(html: str) -> list[str]:
 
 
 def field_error(html: str, name: str) -> str:
-    found = re.search(rf'id="{name}-error" role="alert"><span aria-hidden="true">⚠</span> (.*?)</p>',
-                      html)  # fmt: skip
+    shown = rf'id="{name}-error" role="alert"><span aria-hidden="true">⚠</span> (.*?)</p>'
+    found = re.search(shown, html)
     assert found, f"no error shown for {name}"
     return found.group(1)
 
@@ -125,8 +131,8 @@ def test_bad_minutes_are_shown_by_the_field(
     client: FlaskClient, g: Gamification, minutes: str, problem: str
 ) -> None:
     with unchanged(g):
-        refused = client.post("/play/sean/track",
-                              data={"key": "k-1", "event": "workout", "minutes": minutes})  # fmt: skip
+        form = {"key": "k-1", "event": "workout", "minutes": minutes}
+        refused = client.post("/play/sean/track", data=form)
     assert refused.status_code == 422
     assert field_error(refused.get_data(as_text=True), "track-minutes") == problem
 
@@ -153,8 +159,7 @@ def test_purchase_reserves_then_confirms_once(client: FlaskClient, g: Gamificati
     key = re.search(r'value="([^"]+)">\s*<input type="hidden" name="item" value="protein_sample"',
                     shop)  # fmt: skip
     assert key
-    held = client.post("/play/sean/shop/reserve",
-                       data={"key": key.group(1), "item": "protein_sample", "quantity": "2"})  # fmt: skip
+    held = reserve(client, key.group(1), "protein_sample", "2")
     assert held.status_code == 302
     confirm_url = held.headers["Location"]
     review = page(client, confirm_url)
@@ -173,8 +178,7 @@ def test_purchase_reserves_then_confirms_once(client: FlaskClient, g: Gamificati
 
 def test_cancel_frees_the_held_points(client: FlaskClient, g: Gamification) -> None:
     before = g.dump()
-    held = client.post("/play/sean/shop/reserve",
-                       data={"key": "r-1", "item": "swan_tshirt", "quantity": "1"})  # fmt: skip
+    held = reserve(client, "r-1", "swan_tshirt", "1")
     client.post(held.headers["Location"], data={"key": "c-1", "action": "cancel"})
     assert g.profile("sean").balances["points"].available == g.balance("sean", "points")
     assert g.shop.orders("sean") == [] and g.dump() != before  # the hold is on record, released
@@ -182,8 +186,7 @@ def test_cancel_frees_the_held_points(client: FlaskClient, g: Gamification) -> N
 
 def test_overspending_shows_the_shortfall(client: FlaskClient, g: Gamification) -> None:
     with unchanged(g):
-        refused = client.post("/play/sean/shop/reserve",
-                              data={"key": "r-2", "item": "training_session", "quantity": "2"})  # fmt: skip
+        refused = reserve(client, "r-2", "training_session", "2")
     assert refused.status_code == 422
     shown = field_error(refused.get_data(as_text=True), "buy-training_session")
     assert shown == "amount: you need 79,550 more points (required 200,000, available 120,450)"
@@ -194,16 +197,14 @@ def test_bad_quantity_is_shown_by_the_field(
     client: FlaskClient, g: Gamification, quantity: str
 ) -> None:
     with unchanged(g):
-        refused = client.post("/play/sean/shop/reserve",
-                              data={"key": "r-3", "item": "swan_tshirt", "quantity": quantity})  # fmt: skip
+        refused = reserve(client, "r-3", "swan_tshirt", quantity)
     assert refused.status_code == 422
     shown = field_error(refused.get_data(as_text=True), "buy-swan_tshirt-quantity")
     assert shown.startswith("quantity: expected an int from 1 to 1000")
 
 
 def test_someone_elses_hold_is_not_shown(client: FlaskClient) -> None:
-    held = client.post("/play/sean/shop/reserve",
-                       data={"key": "r-4", "item": "swan_tshirt", "quantity": "1"})  # fmt: skip
+    held = reserve(client, "r-4", "swan_tshirt", "1")
     other = held.headers["Location"].replace("/sean/", "/maria/")
     assert client.get(other).status_code == 404
 

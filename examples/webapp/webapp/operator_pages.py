@@ -14,6 +14,7 @@ import tomllib
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from gamification_sdk import errors
 from gamification_sdk.runtime.stored_config import stored_part
@@ -58,31 +59,32 @@ def home() -> str:
 
 
 @operator.route("/definitions", methods=["GET", "POST"])
-def definitions() -> Response | str | tuple[str, int]:
+def definitions() -> BaseResponse | str | tuple[str, int]:
     if request.method == "GET":
         return render_template("operator/definitions.html", problems=[], name="")
     upload = request.files.get("file")
-    name = (request.form.get("name") or "").strip()
+    typed = (request.form.get("name") or "").strip()
+    source = typed or (upload.filename if upload else None) or "the file"
     try:
         if upload is None or not upload.filename:
             raise errors.ConfigError(["file: choose a TOML or JSON definitions file"])
-        name = name or upload.filename
-        report = engine().events.load(_parse(upload.filename, upload.read()), name=name)
+        data = _parse(upload.filename, upload.read())
+        report = engine().events.load(data, name=typed or upload.filename)
     except errors.ConfigError as exc:
         problems = [_split(p, exc.source) for p in exc.problems]
-        page = render_template("operator/definitions.html", problems=problems, name=name)
-        return page, 422
     except errors.InvalidInput as exc:
-        page = render_template("operator/definitions.html", name=name,
-                               problems=[(exc.field, exc.problem)])  # fmt: skip
-        return page, 422
-    summary = ", ".join(
-        f"{len(keys)} {what}"
-        for what, keys in (("added", report.added), ("updated", report.updated),
-                           ("retired", report.retired), ("unchanged", report.unchanged))
-    )  # fmt: skip
-    flash(f"Loaded {report.source}: {summary}.", "xp")
-    return redirect(url_for("operator.definitions"))
+        problems = [(exc.field, exc.problem)]
+    else:
+        summary = ", ".join(
+            f"{len(keys)} {what}"
+            for what, keys in (("added", report.added), ("updated", report.updated),
+                               ("retired", report.retired), ("unchanged", report.unchanged))
+        )  # fmt: skip
+        flash(f"Loaded {report.source}: {summary}.", "xp")
+        return redirect(url_for("operator.definitions"))
+    page = render_template("operator/definitions.html", problems=problems, name=typed,
+                           source=source)  # fmt: skip
+    return page, 422
 
 
 @operator.get("/config")
