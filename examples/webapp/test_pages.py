@@ -327,3 +327,13 @@ def test_economy_charts_are_svg_with_tables(client: FlaskClient) -> None:
         assert chart.status_code == 200 and chart.mimetype == "image/svg+xml"
         assert chart.data.lstrip().startswith(b"<?xml")
     assert client.get("/operator/economy/pie.svg").status_code == 404
+
+
+def test_screen_errors_are_pages_and_api_errors_stay_json(client: FlaskClient) -> None:
+    bad_user = client.get("/play/" + "x" * 300)
+    assert bad_user.status_code == 400 and bad_user.mimetype == "text/html"
+    assert "user_id" in bad_user.get_data(as_text=True)
+    missing = client.get("/play/sean/nowhere")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+    api = client.get("/api/gamification/nowhere")
+    assert api.status_code == 404 and api.json is not None and api.json["success"] is False

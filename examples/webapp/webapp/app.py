@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import cast
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from gamification_sdk import Gamification, errors
@@ -59,12 +59,25 @@ def create_app(engine_or_path: Gamification | str | Path) -> Flask:
 # -- errors in seed 002's shape ----------------------------------------------------------
 
 
+def _screen() -> bool:
+    """A request for an HTML screen rather than the JSON API: its errors are pages."""
+    return not request.path.startswith(API_PREFIX)
+
+
+def _page(status: int, message: str) -> tuple[Response, int]:
+    return Response(render_template("message.html", user=None, message=message)), status
+
+
 def _error(exc: Exception) -> tuple[Response, int, dict[str, str]]:
     status, body, headers = describe(cast(ApiError | errors.GamificationError, exc))
+    if _screen():
+        return (*_page(status, str(exc)), headers)
     return jsonify(body), status, headers
 
 
 def _http_error(exc: HTTPException) -> tuple[Response, int]:
+    if _screen():
+        return _page(exc.code or 500, f"{exc.code} {exc.name}: {exc.description}")
     code = (exc.name or "error").upper().replace(" ", "_")
     body = {"success": False, "error": {"code": code, "message": exc.description}}
     return jsonify(body), exc.code or 500
@@ -72,5 +85,7 @@ def _http_error(exc: HTTPException) -> tuple[Response, int]:
 
 def _unexpected(exc: Exception) -> tuple[Response, int]:
     log.exception("unhandled error in %s %s", request.method, request.path)
+    if _screen():
+        return _page(500, "Something went wrong on our side; nothing was written twice.")
     body = {"success": False, "error": {"code": "INTERNAL_ERROR", "message": "internal error"}}
     return jsonify(body), 500
