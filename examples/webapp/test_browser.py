@@ -2,7 +2,7 @@
 from a thread on 127.0.0.1 (a free port, a temporary database, a fake clock).
 
 Skipped, with the reason in pytest's ``-ra`` summary, when Playwright or ``/usr/bin/chromium``
-is missing (``./run test`` installs Chromium with apt when it can). Screenshots go to
+(or ``$WEBAPP_CHROMIUM``) is missing (``./run test`` installs Chromium with apt when it can). Screenshots go to
 ``test-artifacts/browser/`` (git-ignored); with ``WEBAPP_SCREENSHOTS=docs/img`` two of them
 are also copied there for the README.
 """
@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 
 from gamification_sdk import FakeClock, Gamification
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("WEBAPP_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]  # fmt: skip
