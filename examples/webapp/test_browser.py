@@ -2,9 +2,9 @@
 from a thread on 127.0.0.1 (a free port, a temporary database, a fake clock).
 
 Skipped, with the reason in pytest's ``-ra`` summary, when Playwright or ``/usr/bin/chromium``
-(or ``$WEBAPP_CHROMIUM``) is missing (``./run test`` installs Chromium with apt when it can). Screenshots go to
-``test-artifacts/browser/`` (git-ignored); with ``WEBAPP_SCREENSHOTS=docs/img`` two of them
-are also copied there for the README.
+(or ``$WEBAPP_CHROMIUM``) is missing (``./run test`` installs Chromium with apt when it can).
+Screenshots go to ``test-artifacts/browser/`` (git-ignored); with
+``WEBAPP_SCREENSHOTS=docs/img`` two of them are also copied there for the README.
 """
 
 from __future__ import annotations
