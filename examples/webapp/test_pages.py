@@ -337,3 +337,26 @@ def test_screen_errors_are_pages_and_api_errors_stay_json(client: FlaskClient) -
     assert missing.status_code == 404 and missing.mimetype == "text/html"
     api = client.get("/api/gamification/nowhere")
     assert api.status_code == 404 and api.json is not None and api.json["success"] is False
+
+
+def test_an_expired_hold_buys_nothing(client: FlaskClient, g: Gamification) -> None:
+    held = reserve(client, "r-5", "swan_tshirt", "1")
+    balance = g.balance("sean", "points")
+    clock = g.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(minutes=11)
+    form = {"key": "c-5", "action": "confirm"}
+    late = client.post(held.headers["Location"], data=form)
+    assert late.status_code == 422 and "expired at" in late.get_data(as_text=True)
+    again = client.post(held.headers["Location"], data=form)  # resent: still no purchase
+    assert again.status_code == 422 and "already released" in again.get_data(as_text=True)
+    assert g.shop.orders("sean") == [] and g.balance("sean", "points") == balance
+    assert g.profile("sean").balances["points"].held == 0
+
+
+def test_a_hold_confirmed_by_two_forms_buys_once(client: FlaskClient, g: Gamification) -> None:
+    held = reserve(client, "r-6", "swan_tshirt", "1")
+    client.post(held.headers["Location"], data={"key": "c-6", "action": "confirm"})
+    other = client.post(held.headers["Location"], data={"key": "c-7", "action": "confirm"})
+    assert other.status_code == 422 and "already released" in other.get_data(as_text=True)
+    assert [o.item for o in g.shop.orders("sean")] == ["swan_tshirt"]

@@ -287,8 +287,13 @@ def confirm(user: str, rid: int) -> Response | Page:
     key = form_key()
     try:
         item, quantity, held = _held_item(user, rid)
-        if held.status == "active":
-            g.release_reservation(rid, idempotency_key=f"{key}:release")
+        if held.status == "active" and held.expires_at <= g.clock():
+            # Ran out before the expiry job saw it: free it, and buy nothing at a stale price.
+            g.release_reservation(rid, idempotency_key=f"{key}:expired")
+            raise errors.ReservationExpired(rid, held.expires_at.isoformat(timespec="seconds"))
+        # Always under this form's key: a resent form replays its own release (and then its
+        # own purchase); a hold already closed some other way is refused by the SDK.
+        g.release_reservation(rid, idempotency_key=f"{key}:release")
         if request.form.get("action") == "cancel":
             flash("Purchase cancelled; your points are free again.", "info")
             return redirect(url_for("pages.shop", user=user))
