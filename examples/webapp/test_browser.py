@@ -130,7 +130,9 @@ def test_player_journey(server: tuple[str, Gamification], browser: Any) -> None:
 
     page.goto(f"{base}/play/sean")
     for _ in range(2):  # 3 workouts today in all (the rule's daily limit): 750 XP this week
+        shown = page.locator("#xp-text").inner_text()
         page.get_by_role("button", name="Log workout").click()
+        expect(page.locator("#xp-text")).not_to_have_text(shown)  # this one's page is in
         expect(page.locator(".toast").first).to_contain_text("+150 XP")
     assert weekly_rank(page, base) == 2
     shot(page, "board-weekly.png")
