@@ -17,7 +17,6 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from werkzeug.wrappers import Response as BaseResponse
 
 from gamification_sdk import errors
-from gamification_sdk.runtime.stored_config import stored_part
 
 from .forms import engine
 from .overview import chart_svg, overview
@@ -90,7 +89,7 @@ def definitions() -> BaseResponse | str | tuple[str, int]:
 @operator.get("/config")
 def config() -> str:
     g = engine()
-    text = json.dumps(stored_part(g.config), indent=2, sort_keys=True, default=str)
+    text = json.dumps(g.config.to_dict(), indent=2, sort_keys=True, default=str)
     return render_template("operator/config.html", version=g.settings.version,
                            history=g.settings.history(), text=text)  # fmt: skip
 
