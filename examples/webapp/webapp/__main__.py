@@ -1,4 +1,5 @@
-"""``./run web``: a fresh demo database, then the API on http://127.0.0.1:5000 until Ctrl-C."""
+"""``./run web``: a fresh demo database, then the API and the screens on http://127.0.0.1:5000
+until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
         engine.jobs.start()
         app = create_app(engine)
         print(f"Demo database {args.db}: users {', '.join(USERS)}")
+        print(f"Screens: http://{args.host}:{args.port}/ (the operator's: /operator/)")
         print(f"Try: curl http://{args.host}:{args.port}{API_PREFIX}/profile/sean")
         app.run(host=args.host, port=args.port, threaded=True)
     finally:

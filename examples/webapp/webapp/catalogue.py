@@ -108,6 +108,15 @@ ACHIEVEMENTS: tuple[dict[str, Any], ...] = (
     _badge("bronze_recruiter", "Bronze Recruiter",
            "A friend you referred made their first purchase", "referral", "rare", 0,
            {"type": "count", "event": "~referrals:converted", "target": 1}, 6),
+    # For the player's screens: a tiered badge (progress toward the next tier) and a secret
+    # one, shown as "???" until it is unlocked. The tiers pay nothing: the demo's balances
+    # stay those of seed 002's badges.
+    {**_badge("regular", "Regular", "Workouts, counted in tiers", "workout_milestone",
+              "uncommon", 0, {"type": "count", "event": "workout"}, 7),
+     "tiers": [{"name": "bronze", "target": 3}, {"name": "silver", "target": 10},
+               {"name": "gold", "target": 25}]},
+    {**_badge("early_bird", "Early Bird", "Check in for the first time", "special", "epic", 25,
+              {"type": "first_time", "event": "daily_login"}, 8), "hidden": True},
 )  # fmt: skip
 
 # What each badge pays, for GET /achievements (the SDK's status lists progress, not rewards).
