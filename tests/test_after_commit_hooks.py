@@ -14,7 +14,15 @@ import pluggy
 import pytest
 from conftest import START
 
-from gamification_sdk import Config, Gamification, XPAward, errors, hookimpl
+from gamification_sdk import (
+    Config,
+    Gamification,
+    StatusTier,
+    StatusTiersConfig,
+    XPAward,
+    errors,
+    hookimpl,
+)
 from gamification_sdk.config.leaderboards import LeaderboardsConfig
 
 Make = Callable[..., Gamification]
@@ -22,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 AFTER_COMMIT = (
     "on_xp_awarded", "on_level_up", "on_points_changed", "on_achievement_unlocked", "notify",
     "on_quest_completed", "on_leaderboard_closed", "on_ledger_audit", "on_user_deleted",
+    "on_tier_changed",
 )  # fmt: skip
 DEFINITIONS: dict[str, Any] = {
     "achievements": [
@@ -33,7 +42,11 @@ DEFINITIONS: dict[str, Any] = {
          "objectives": [{"event": "wave", "target": 1}]},
     ],
 }  # fmt: skip
-PUBLIC = Config(leaderboards=LeaderboardsConfig(visibility="public", show_on_global=True))
+PUBLIC = Config(
+    leaderboards=LeaderboardsConfig(visibility="public", show_on_global=True),
+    # Reached only by exercise()'s last award, so the other call orders stay as they are.
+    tiers=StatusTiersConfig(measure="xp", window_months=12, tiers=(StatusTier("legend", 10**9),)),
+)
 
 
 def _wrap(hook: str) -> Any:
@@ -103,6 +116,7 @@ def exercise(g: Gamification) -> None:
     g.jobs.run_due()  # on_ledger_audit
     g.award_xp("bob", 5, source="quiz")
     g.privacy.delete("bob")  # on_user_deleted
+    g.award_xp("ada", 10**9, source="quiz")  # on_tier_changed
 
 
 def test_every_after_commit_hook_is_emitted_by_the_engine() -> None:

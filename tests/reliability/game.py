@@ -17,6 +17,8 @@ from gamification_sdk import (
     FakeClock,
     Gamification,
     Season,
+    StatusTier,
+    StatusTiersConfig,
     TierReward,
     hookimpl,
 )
@@ -38,6 +40,8 @@ CONFIG = Config(
     currencies=(CurrencyConfig("points"), CurrencyConfig("stars", spendable=False)),
     seasons=[SEASON],
     rate_limits={"purchase": None, "quest_complete": None},
+    # One status tier no scenario reaches: the hook fault cases award it on purpose.
+    tiers=StatusTiersConfig(measure="xp", window_months=12, tiers=(StatusTier("legend", 10**12),)),
     busy_timeout=30,
 )
 

@@ -67,6 +67,7 @@ WHEN = {
     "on_quest_completed": "after",
     "on_leaderboard_closed": "after",
     "on_user_deleted": "after",
+    "on_tier_changed": "after",
     "on_ledger_audit": "audit",
     "fulfill_order": "fulfil",
 }
@@ -78,6 +79,7 @@ MERCH = {"shop": [{"key": "tee", "name": "Tee", "kind": "external", "price": {"p
 TRIGGERS: dict[str, Callable[[Gamification], Any]] = {
     "xp_multiplier": lambda g: g.award_xp("u0", 500, source="lesson"),
     "on_xp_awarded": lambda g: g.award_xp("u0", 500, source="lesson"),
+    "on_tier_changed": lambda g: g.award_xp("u0", 10**12, source="lesson"),
     "on_level_up": lambda g: g.award_xp("u0", 500, source="lesson"),
     "validate_award": lambda g: g.award_points("u0", 5, currency="points", source="lesson"),
     "on_points_changed": lambda g: g.award_points("u0", 5, currency="points", source="lesson"),

@@ -66,6 +66,9 @@ SELECT create_distributed_table('battle_pass_claims', 'user_id', colocate_with =
 SELECT create_distributed_table('point_lots', 'user_id', colocate_with => 'profiles');
 SELECT create_distributed_table('lot_uses', 'user_id', colocate_with => 'profiles');
 SELECT create_distributed_table('lot_holds', 'user_id', colocate_with => 'profiles');
+SELECT create_distributed_table('tier_status', 'user_id', colocate_with => 'profiles');
+SELECT create_distributed_table('tier_earnings', 'user_id', colocate_with => 'profiles');
+SELECT create_distributed_table('tier_changes', 'user_id', colocate_with => 'profiles');
 SELECT create_distributed_table('referrals', 'referred_id', colocate_with => 'profiles');
 
 -- The boards' change log is read in one global order by every app server: it stays on the

@@ -33,12 +33,14 @@ __all__ = ["DISTRIBUTED", "LOCAL", "MIGRATIONS", "REFERENCE", "Migration"]
 
 from .p001 import P001
 from .p002 import P002
+from .p003 import P003
 
 Migration = tuple[int, str, str]
 
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "p001_tables_as_of_sqlite_m020", P001),
     (2, "p002_point_lots_as_of_sqlite_m021", P002),
+    (3, "p003_status_tiers_as_of_sqlite_m022", P003),
 )
 """``(version, name, SQL)`` in order; applied ones are never edited, new ones appended."""
 
@@ -52,6 +54,7 @@ DISTRIBUTED: dict[str, str] = {
         "quest_completions", "rate_limit_hits", "lb_scores", "lb_archive", "lb_rewards",
         "group_members", "friends", "referral_milestones", "shop_orders",
         "battle_pass_progress", "battle_pass_claims", "point_lots", "lot_uses", "lot_holds",
+        "tier_status", "tier_earnings", "tier_changes",
     )
 } | {"referrals": "referred_id"}  # fmt: skip
 """User-owned tables and their distribution column. A referral belongs to the new user: one
