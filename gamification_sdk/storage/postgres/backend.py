@@ -29,7 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from ...errors import BatchAborted, InvalidInput
 from ..backend import Backend, Dialect
-from ..store import Tx
+from ..store import Tx, _ConfigMoved
 from .dialect import POSTGRES
 
 __all__ = ["ISOLATION_LEVELS", "Connection", "PostgresBackend"]
@@ -141,6 +141,11 @@ class PostgresBackend:
         # Per savepoint level (the transaction itself first): the error that doomed it.
         self._doomed: list[BaseException | None] = [None]
         self.rollback_listeners: list[Callable[[], None]] = []
+        # As on Store: the stored configuration version this process runs on, and the
+        # settings' check that re-reads a newer one (None until settings are attached).
+        self.config_version = 0
+        self.watch: Callable[[], Callable[[], None] | None] | None = None
+        self._reread: Callable[[], None] | None = None
 
     @property
     def conn(self) -> Connection:
@@ -167,8 +172,20 @@ class PostgresBackend:
         if self._doomed[-1] is None:
             self._doomed[-1] = error
 
-    def write(self, *, savepoint: bool = False) -> _Write:
+    def write(self, *, savepoint: bool = False, confirms: bool = False) -> _Write:
+        # ``confirms`` changes nothing here: no statement is saved by it on this backend,
+        # and ``confirm`` checks whatever version a write's first read hands it.
         return _Write(self, savepoint)
+
+    def confirm(self, version: int | None) -> None:
+        """The stored configuration version a write read: if another process stored a
+        newer one, the write raises here, rolls back and re-reads it (as on Store)."""
+        if self._tx is None or (version or 0) == self.config_version or self.watch is None:
+            return
+        then = self.watch()
+        if then is not None:
+            self._reread = then
+            raise _ConfigMoved()
 
     def _adopt(self, raw: psycopg.Connection[Any]) -> Connection:
         raw.autocommit = True
@@ -270,6 +287,11 @@ class PostgresBackend:
         assert tx is not None
         doom = self._doomed[0]
         try:
+            reread = self._reread
+            if reread is not None:
+                self._reread = None
+                self._rollback()
+                reread()
             if error is not None or doom is not None:
                 self._rollback()
                 if error is None:
