@@ -64,6 +64,7 @@ __all__ = [
     "UnknownReferralCode",
     "UnknownSeason",
     "UnknownUser",
+    "WriteConflict",
 ]
 
 
@@ -195,6 +196,12 @@ class Busy(GamificationError):
     """The database stayed locked by another writer past busy_timeout; retry later."""
 
     retryable = True
+
+
+class WriteConflict(Busy):
+    """Another transaction wrote the same rows at the same time (a serialization failure or
+    a deadlock, on PostgreSQL); the write was rolled back and nothing of it stored. Retry:
+    every write is idempotent."""
 
 
 class StorageFull(GamificationError):

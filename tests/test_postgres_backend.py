@@ -14,15 +14,23 @@ from typing import Any
 import psycopg
 import pytest
 
-from gamification_sdk.errors import BatchAborted, InvalidInput
+from gamification_sdk.errors import (
+    BatchAborted,
+    Busy,
+    DatabaseUnreachable,
+    InvalidInput,
+    WriteConflict,
+)
 from gamification_sdk.storage.backend import Backend
 from gamification_sdk.storage.postgres import open_backend
+from gamification_sdk.storage.postgres.backend import PostgresBackend
 from gamification_sdk.storage.postgres.dialect import POSTGRES
 from gamification_sdk.storage.postgres.schema import DISTRIBUTED, LOCAL, MIGRATIONS, REFERENCE
 
 ROOT = Path(__file__).resolve().parent.parent
 MEMBERS = (
-    "close", "conn", "current", "dialect", "doom", "in_write", "lock", "nested", "read", "write",
+    "close", "confirm", "conn", "current", "dialect", "doom", "in_write", "lock", "nested",
+    "read", "write",
 )  # fmt: skip
 
 
@@ -212,12 +220,13 @@ def test_a_read_inside_a_read_or_a_write_shares_its_view(backend: Backend) -> No
 
 def terminate_mid_write(backend: Backend, url: str) -> None:
     """A write whose session the server ends between two statements (pg_terminate_backend)."""
-    with pytest.raises(psycopg.OperationalError), backend.write():
+    with pytest.raises(DatabaseUnreachable, match="ended the session") as caught, backend.write():
         backend.conn.execute("INSERT INTO t VALUES ('lost', 1)")
         (pid,) = backend.conn.execute("SELECT pg_backend_pid()").fetchone()
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         backend.conn.execute("INSERT INTO t VALUES ('lost', 2)")
+    assert caught.value.retryable and isinstance(caught.value.__cause__, psycopg.OperationalError)
 
 
 def test_a_session_ended_mid_write_leaves_nothing_and_the_next_write_reconnects(
@@ -228,6 +237,60 @@ def test_a_session_ended_mid_write_leaves_nothing_and_the_next_write_reconnects(
     with backend.write():
         backend.conn.execute("INSERT INTO t VALUES ('after', 1)")
     assert rows(backend) == [("after", 1)]
+
+
+def test_a_serialization_failure_is_a_typed_retryable_conflict(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """Two SERIALIZABLE writers update one row: the later one gets WriteConflict (a Busy),
+    with nothing of it stored, and its retry succeeds."""
+    first = open_backend(postgres_url, schema=pg_schema, isolation="SERIALIZABLE")
+    second = open_backend(postgres_url, schema=pg_schema, isolation="SERIALIZABLE")
+    with first.write():
+        first.conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT NOT NULL)")
+        first.conn.execute("INSERT INTO t VALUES ('a', 1)")
+    with pytest.raises(WriteConflict) as caught, second.write():
+        second.conn.execute("SELECT n FROM t WHERE k = 'a'")  # its snapshot starts here
+        with first.write():
+            first.conn.execute("UPDATE t SET n = n + 1 WHERE k = 'a'")
+        second.conn.execute("INSERT INTO t VALUES ('b', 1)")
+        second.conn.execute("UPDATE t SET n = n + 10 WHERE k = 'a'")
+    assert isinstance(caught.value, Busy) and caught.value.retryable
+    assert caught.value.__cause__ is not None
+    assert rows(first) == [("a", 2)]
+    with second.write():
+        second.conn.execute("UPDATE t SET n = n + 10 WHERE k = 'a'")
+    assert rows(first) == [("a", 12)]
+    first.close()
+    second.close()
+
+
+def test_a_moved_configuration_rolls_the_write_back_and_rereads(backend: Backend) -> None:
+    """As on Store: a write whose first read sees a newer stored configuration version
+    writes nothing and runs the settings' re-read, which raises (StaleConfig there)."""
+    assert isinstance(backend, PostgresBackend)
+    reread: list[int] = []
+
+    class Moved(Exception):
+        pass
+
+    def then() -> None:
+        reread.append(1)
+        raise Moved
+
+    backend.watch = lambda: then
+    with backend.write(confirms=True):
+        backend.conn.execute("INSERT INTO t VALUES ('same', 1)")
+        backend.confirm(None)  # version 0: what this process runs on
+    with pytest.raises(Moved), backend.write(confirms=True):
+        backend.conn.execute("INSERT INTO t VALUES ('stale', 1)")
+        backend.confirm(3)
+    assert reread == [1] and rows(backend) == [("same", 1)]
+    backend.config_version = 3
+    with backend.write(confirms=True):
+        backend.confirm(3)
+        backend.conn.execute("INSERT INTO t VALUES ('after', 1)")
+    assert rows(backend) == [("after", 1), ("same", 1)]
 
 
 def test_a_pooled_session_ended_mid_write_leaves_nothing(postgres_url: str, pg_schema: str) -> None:

@@ -27,7 +27,13 @@ import psycopg
 from psycopg import pq, sql
 from psycopg_pool import ConnectionPool
 
-from ...errors import BatchAborted, InvalidInput
+from ...errors import (
+    BatchAborted,
+    DatabaseUnreachable,
+    InvalidInput,
+    StorageFull,
+    WriteConflict,
+)
 from ..backend import Backend, Dialect
 from ..store import Tx, _ConfigMoved
 from .dialect import POSTGRES
@@ -85,6 +91,26 @@ class Connection:
     def failed(self) -> bool:
         """A statement failed: the transaction refuses everything but a rollback."""
         return self.raw.info.transaction_status == pq.TransactionStatus.INERROR
+
+
+def _typed(error: BaseException, conn: Connection) -> BaseException:
+    """The engine's typed error for a psycopg failure that ended a write; else ``error``."""
+    if isinstance(error, psycopg.errors.SerializationFailure | psycopg.errors.DeadlockDetected):
+        return WriteConflict(
+            f"another transaction wrote the same rows at the same time ({error.sqlstate}: "
+            f"{str(error).strip()}); the write was rolled back and nothing of it stored; retry"
+        )
+    if isinstance(error, psycopg.errors.DiskFull):
+        return StorageFull(
+            f"storage: the database server is out of disk space ({str(error).strip()}); the "
+            f"write was rolled back and nothing of it stored. Free space, then retry"
+        )
+    if isinstance(error, psycopg.OperationalError) and (conn.raw.broken or conn.raw.closed):
+        return DatabaseUnreachable(
+            f"the server ended the session during the write ({str(error).strip()}); nothing "
+            f"of it was stored, and the next write opens a new session; retry"
+        )
+    return error
 
 
 class _Write:
@@ -225,8 +251,11 @@ class PostgresBackend:
                 conn = self._checkout()
                 try:
                     conn.execute(self._begin_sql)
-                except BaseException:
+                except BaseException as exc:
                     self._checkin()
+                    typed = _typed(exc, conn)
+                    if typed is not exc:
+                        raise typed from exc
                     raise
                 tx = self._tx = Tx()
                 self._doomed = [None]
@@ -297,11 +326,17 @@ class PostgresBackend:
                 if error is None:
                     assert doom is not None
                     raise BatchAborted(doom)
+                typed = _typed(error, self.conn)
+                if typed is not error:
+                    raise typed from error
                 return
             try:
                 self.conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 self._rollback()
+                typed = _typed(exc, self.conn)
+                if typed is not exc:
+                    raise typed from exc
                 raise
             tx.committed = True
         finally:
