@@ -19,6 +19,7 @@ ADDED = {
     "entries": {"user_id"},  # a ledger line lives on its transaction's shard
     "lot_uses": {"user_id"},  # a lot's use and hold live on the lot's shard
     "lot_holds": {"user_id"},
+    "lb_log": {"tx"},  # the writing transaction's id: readers take rows in commit order
 }
 CONSTRAINT = re.compile(r"(PRIMARY KEY|UNIQUE|CHECK|FOREIGN KEY|CONSTRAINT)\b")
 
@@ -45,6 +46,8 @@ def ddl_columns() -> dict[str, set[str]]:
             found = re.match(r"    (\w+) ", line)  # a column starts a line, indented once
             if found and not CONSTRAINT.match(line.strip()):
                 names.add(found.group(1))
+    for table, column in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+) ", ddl):
+        columns[table].add(column)
     return columns
 
 
