@@ -53,7 +53,7 @@ def test_it_is_a_backend_speaking_postgresql(backend: Backend) -> None:
     for name in MEMBERS:
         assert hasattr(backend, name), name
     assert backend.dialect is POSTGRES
-    assert backend.dialect.paramstyle == "format"
+    assert backend.dialect.paramstyle == "qmark"
 
 
 def test_opening_makes_the_schema_once(postgres_url: str, pg_schema: str) -> None:
@@ -63,7 +63,7 @@ def test_opening_makes_the_schema_once(postgres_url: str, pg_schema: str) -> Non
     with second.read() as conn:
         applied = [tuple(r) for r in conn.execute("SELECT version, name FROM schema_migrations")]
         tables = conn.execute(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = %s", (pg_schema,)
+            "SELECT count(*) FROM pg_tables WHERE schemaname = ?", (pg_schema,)
         ).fetchone()
     second.close()
     second.close()  # twice is harmless
@@ -73,11 +73,11 @@ def test_opening_makes_the_schema_once(postgres_url: str, pg_schema: str) -> Non
 
 def test_a_write_commits_and_a_failed_one_leaves_nothing(backend: Backend) -> None:
     with backend.write() as tx:
-        backend.conn.execute("INSERT INTO t VALUES (%s, %s)", ("a", 1))
+        backend.conn.execute("INSERT INTO t VALUES (?, ?)", ("a", 1))
         tx.emit("done", k="a")
     assert tx.committed and tx.events == [("done", {"k": "a"})]
     with pytest.raises(RuntimeError), backend.write():
-        backend.conn.execute("INSERT INTO t VALUES (%s, %s)", ("b", 2))
+        backend.conn.execute("INSERT INTO t VALUES (?, ?)", ("b", 2))
         raise RuntimeError("boom")
     assert rows(backend) == [("a", 1)]
     assert not backend.in_write and backend.current is None
@@ -151,7 +151,7 @@ def test_a_pool_serves_threads_of_several_engines(postgres_url: str, pg_schema: 
         def work(backend: Backend, who: int) -> None:
             for i in range(20):
                 with backend.write():
-                    backend.conn.execute("INSERT INTO t VALUES (%s, %s)", (f"{who}-{i}", i))
+                    backend.conn.execute("INSERT INTO t VALUES (?, ?)", (f"{who}-{i}", i))
 
         threads = [threading.Thread(target=work, args=(engines[n % 3], n)) for n in range(6)]
         for thread in threads:

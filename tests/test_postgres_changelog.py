@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
 
 from gamification_sdk.storage.postgres import open_backend  # noqa: E402
+from gamification_sdk.storage.postgres.backend import Connection  # noqa: E402
 from gamification_sdk.storage.postgres.changelog import (  # noqa: E402
     ChangeLogReader,
     LogBehind,
@@ -69,7 +70,7 @@ class Log:
     def read(self, reader: ChangeLogReader) -> list[LogRow]:
         with self.session() as conn:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return reader.read(conn)
+            return reader.read(Connection(conn))
 
     def scores(self) -> dict[str, int]:
         return dict(self.admin.execute("SELECT user_id, score FROM scores").fetchall())
@@ -89,7 +90,7 @@ def log(postgres_url: str, pg_schema: str) -> Iterator[Log]:
 def started(log: Log) -> ChangeLogReader:
     reader = ChangeLogReader()
     with log.session() as conn:
-        reader.start(conn)
+        reader.start(Connection(conn))
     return reader
 
 
@@ -156,15 +157,15 @@ def test_pruning_sends_a_reader_that_fell_behind_to_rebuild(log: Log) -> None:
     assert len(log.read(current)) == 3
     log.award(log.writers[0], "bo", 1)
     log.writers[0].commit()
-    watermark = prune(log.admin, keep=1)
+    watermark = prune(Connection(log.admin), keep=1)
     assert watermark is not None
     assert [row[0] for row in log.admin.execute("SELECT user_id FROM lb_log")] == ["bo"]
     with pytest.raises(LogBehind, match="pruned"):
         log.read(behind)
     assert [(row.user_id, row.score) for row in log.read(current)] == [("bo", 1)]
-    assert prune(log.admin, keep=1) is None  # nothing more to delete; the mark stays
+    assert prune(Connection(log.admin), keep=1) is None  # nothing more to delete
     with pytest.raises(ValueError, match="keep"):
-        prune(log.admin, keep=-1)
+        prune(Connection(log.admin), keep=-1)
     with pytest.raises(LogBehind, match="not started"):
         log.read(ChangeLogReader())
 
@@ -223,7 +224,7 @@ def test_readers_see_every_commit_once_and_each_user_in_order(
             end(writer, action == "commit")
         elif action == "read":
             apply(log.read(reader))
-        elif prune(log.admin, keep=points % 3) is not None:
+        elif prune(Connection(log.admin), keep=points % 3) is not None:
             try:
                 apply(log.read(reader))
             except LogBehind:
@@ -231,7 +232,7 @@ def test_readers_see_every_commit_once_and_each_user_in_order(
                 rebuilt = True
                 with log.session() as conn:
                     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    reader.start(conn)
+                    reader.start(Connection(conn))
                     held = dict(conn.execute("SELECT user_id, score FROM scores").fetchall())
     for writer in range(WRITERS):
         end(writer, commit=True)

@@ -39,8 +39,7 @@ class Failed(Exception):
 
 def run(backend: Backend, program: list[tuple[list[Op], bool]]) -> tuple[list[str], list[int]]:
     """Each step is one outermost write; the outcomes and the rows left."""
-    mark = "%s" if backend.dialect.paramstyle == "format" else "?"
-    insert = f"INSERT INTO t (n) VALUES ({mark})"
+    insert = "INSERT INTO t (n) VALUES (?)"  # one text for both: the PostgreSQL one rewrites it
     counter = itertools.count(1)
 
     def body(steps: list[Op]) -> None:

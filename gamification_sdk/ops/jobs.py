@@ -34,6 +34,7 @@ from ..config.sections import CLOCK_TIME
 from ..core.clock import to_text
 from ..core.validation import check_at, is_zone
 from ..errors import ConfigError
+from ..storage.backend import Backend
 from ..storage.jobs import (
     CLAIM_RUN,
     FINISH_RUN,
@@ -208,7 +209,7 @@ class JobsReport:
 class Lease:
     """The right to run scheduled jobs: one row in ``leases``, held until ``expires_at``."""
 
-    def __init__(self, store: Store, name: str = LEASE_NAME) -> None:
+    def __init__(self, store: Backend, name: str = LEASE_NAME) -> None:
         self._store = store
         self.name = name
 
@@ -218,12 +219,14 @@ class Lease:
         Returns None when ``holder`` has it, else the other live holder. A write of its own,
         or part of the caller's if one is open.
         """
+        params = (self.name, holder, to_text(now + ttl), to_text(now))
         with self._store.write():
             conn = self._store.conn
-            row = conn.execute(LEASE, (self.name,)).fetchone()
-            if row is not None and row[0] != holder and str(row[1]) > to_text(now):
-                return str(row[0])
-            conn.execute(TAKE_LEASE, (self.name, holder, to_text(now + ttl)))
+            while conn.execute(TAKE_LEASE, params).fetchone() is None:
+                row = conn.execute(LEASE, (self.name,)).fetchone()
+                if row is not None:
+                    return str(row[0])
+                # Released between the two statements (PostgreSQL, READ COMMITTED): again.
             return None
 
     def release(self, holder: str) -> bool:

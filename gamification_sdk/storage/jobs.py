@@ -17,10 +17,17 @@ __all__ = [
 # -- the lease: one row per name, held until expires_at ---------------------------------------
 
 LEASE = "SELECT holder, expires_at FROM leases WHERE name = ?"
+# Takes the lease if it is free, expired (at or before the fourth parameter, now) or already
+# the holder's, in one statement: it returns the row when taken, nothing when another holds
+# it. One statement is atomic on both backends: SQLite holds the write lock, PostgreSQL
+# locks the row and re-checks the WHERE on its newest version, so two servers taking an
+# expired lease at once cannot both win.
 TAKE_LEASE = (
     "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
     "ON CONFLICT (name) DO UPDATE "
-    "SET holder = excluded.holder, expires_at = excluded.expires_at"
+    "SET holder = excluded.holder, expires_at = excluded.expires_at "
+    "WHERE leases.holder = excluded.holder OR leases.expires_at <= ? "
+    "RETURNING holder"
 )
 RELEASE_LEASE = "DELETE FROM leases WHERE name = ? AND holder = ?"
 LEASE_HOLDER = "SELECT holder FROM leases WHERE name = ? AND expires_at > ?"

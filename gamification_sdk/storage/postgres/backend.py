@@ -19,7 +19,7 @@ trip as ``BEGIN``), so engines and other code can share the pool.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ from ...errors import (
 from ..backend import Backend, Dialect
 from ..store import Tx, _ConfigMoved
 from .dialect import POSTGRES
+from .placeholders import bind, translate
 
 __all__ = ["ISOLATION_LEVELS", "Connection", "PostgresBackend"]
 
@@ -66,14 +67,23 @@ class Connection:
         self.was_autocommit = raw.autocommit
 
     def execute(self, query: str, parameters: Any = None, /) -> Cursor:
+        """Run a statement written with SQLite's placeholders (see placeholders.py)."""
         cursor = Cursor(self.raw)
-        cursor.execute(query, parameters)
+        cursor.execute(*bind(query, parameters))
         self._count(cursor)
         return cursor
 
     def executemany(self, query: str, parameters: Iterable[Any], /) -> Cursor:
         cursor = Cursor(self.raw)
-        cursor.executemany(query, parameters)
+        rows = list(parameters)
+        if not rows:
+            return cursor
+        named = isinstance(rows[0], Mapping)
+        translated = translate(query, named)
+        order = translated.order
+        if order is not None:
+            rows = [[row[index] for index in order] for row in rows]
+        cursor.executemany(translated.sql, rows)
         self._count(cursor)
         return cursor
 

@@ -43,7 +43,7 @@ _READ = (
     "(SELECT value::bigint FROM lb_settings WHERE name = 'log_pruned_below') AS pruned) "
     "SELECT h.xmin, h.pruned, l.seq, l.tx::text::bigint, l.period_id, l.user_id, "
     "l.old_score, l.old_reached, l.old_listed, l.score, l.reached, l.listed "
-    "FROM h LEFT JOIN lb_log l ON l.tx >= %s::text::xid8 ORDER BY l.seq"
+    "FROM h LEFT JOIN lb_log l ON l.tx >= ?::text::xid8 ORDER BY l.seq"
 )
 _START = (
     "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) "
@@ -53,7 +53,7 @@ _START = (
 # newest ``keep``, and moves the watermark above every deleted row's id (never down).
 _PRUNE = (
     "WITH gone AS (DELETE FROM lb_log WHERE tx < pg_snapshot_xmin(pg_current_snapshot()) "
-    "AND seq <= (SELECT MAX(seq) FROM lb_log) - %s RETURNING tx::text::bigint AS tx) "
+    "AND seq <= (SELECT MAX(seq) FROM lb_log) - ? RETURNING tx::text::bigint AS tx) "
     "INSERT INTO lb_settings (name, value) "
     "SELECT 'log_pruned_below', (MAX(tx) + 1)::text FROM gone HAVING COUNT(*) > 0 "
     "ON CONFLICT (name) DO UPDATE SET value = GREATEST(lb_settings.value::bigint, "

@@ -8,8 +8,9 @@ __all__ = ["POSTGRES"]
 
 POSTGRES = Dialect(
     name="postgresql",
-    # psycopg's own paramstyle is "pyformat"; the statements use only its positional form.
-    paramstyle="format",
+    # The statements keep SQLite's ? and ?N (and :name); the backend's connection rewrites
+    # them once per statement for psycopg (placeholders.py).
+    paramstyle="qmark",
     # Rows lock as they are written: a write takes no lock on the whole database.
     begin_write="BEGIN",
     without_rowid="",
