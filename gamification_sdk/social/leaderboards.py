@@ -29,6 +29,7 @@ from ..storage.leaderboards import (
     PREVIOUS_BY_END,
     PREVIOUS_BY_KEY,
     RECORD_REWARD,
+    SCORES_CHUNK,
     scores_sql,
 )
 from ..storage.store import Tx
@@ -339,8 +340,8 @@ class Leaderboards:
         self, target: Target, user_ids: Sequence[str]
     ) -> dict[str, tuple[float, int, int | None, str | None]]:
         found: dict[str, tuple[float, int, int | None, str | None]] = {}
-        for start in range(0, len(user_ids), 500):
-            chunk = user_ids[start : start + 500]
+        for start in range(0, len(user_ids), SCORES_CHUNK):
+            chunk = user_ids[start : start + SCORES_CHUNK]
             sql = scores_sql(target.closed, len(chunk))
             for user_id, score, reached, previous, movement in self._conn.execute(
                 sql, (target.period_id, *chunk)

@@ -22,8 +22,9 @@ UNLOCKS_OF = (
 )
 # Unlock rows are keyed (user_id, key, tier, seq): inserting one that exists changes nothing.
 NEW_UNLOCK = (
-    "INSERT OR IGNORE INTO achievement_unlocks (user_id, key, tier, seq, version, rarity, "
-    "points, unlocked_at, rewards, baseline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO achievement_unlocks (user_id, key, tier, seq, version, rarity, "
+    "points, unlocked_at, rewards, baseline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (user_id, key, tier, seq) DO NOTHING"
 )
 LIFETIME_EARNED = "SELECT lifetime_earned FROM accounts WHERE user_id = ? AND currency = ?"
 # The profile, and whether the user has unlocked anything: if not, no unlock is read later.

@@ -44,7 +44,7 @@ CHECKS: tuple[tuple[str, str], ...] = (
                   || previous, transaction_id, account_id, user_id
            FROM (SELECT e.*, COALESCE(LAG(e.balance_after) OVER (
                         PARTITION BY e.account_id ORDER BY e.transaction_id), 0) AS previous
-                 FROM entries e)
+                 FROM entries e) AS chained
            WHERE balance_before <> previous""",
     ),
     (
@@ -89,6 +89,7 @@ CHECKS: tuple[tuple[str, str], ...] = (
                          JOIN reservations r ON r.id = h.reservation_id
                          WHERE h.lot_id = l.id AND r.status = 'active'), 0) AS holding
                  FROM point_lots l WHERE l.held > 0 OR l.id IN (SELECT lot_id FROM lot_holds))
+                AS holds
            WHERE held <> holding""",
     ),
     (

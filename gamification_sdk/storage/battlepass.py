@@ -26,13 +26,14 @@ ADD_XP = (
     "INSERT INTO battle_pass_progress (season, user_id, xp, updated_at) "
     "SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS "
     "(SELECT 1 FROM battle_pass_seasons WHERE season = ?1) "
-    "ON CONFLICT (season, user_id) DO UPDATE SET xp = xp + excluded.xp, "
+    "ON CONFLICT (season, user_id) DO UPDATE SET xp = battle_pass_progress.xp + excluded.xp, "
     "updated_at = excluded.updated_at"
 )
 ADD_BOOSTS = (
     "INSERT INTO battle_pass_progress (season, user_id, xp, boosts, updated_at) "
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (season, user_id) DO UPDATE SET "
-    "xp = xp + excluded.xp, boosts = boosts + excluded.boosts, updated_at = excluded.updated_at"
+    "xp = battle_pass_progress.xp + excluded.xp, "
+    "boosts = battle_pass_progress.boosts + excluded.boosts, updated_at = excluded.updated_at"
 )
 SET_PREMIUM = (
     "INSERT INTO battle_pass_progress (season, user_id, premium_at, premium_transaction_id, "
@@ -54,7 +55,10 @@ NEW_CLAIM = (
     "claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 SEASON_STATE = "SELECT closed_at, archived_at FROM battle_pass_seasons WHERE season = ?"
-CLOSE_SEASON = "INSERT OR IGNORE INTO battle_pass_seasons (season, closed_at) VALUES (?, ?)"
+CLOSE_SEASON = (
+    "INSERT INTO battle_pass_seasons (season, closed_at) VALUES (?, ?) "
+    "ON CONFLICT (season) DO NOTHING"
+)
 USERS_TO_ARCHIVE = (
     "SELECT user_id, xp, premium_at FROM battle_pass_progress WHERE season = ? "
     "AND archived_at IS NULL ORDER BY user_id LIMIT ?"

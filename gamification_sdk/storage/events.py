@@ -15,7 +15,7 @@ __all__ = [
 REEVALUATE_PLACE = "SELECT cursor, digest FROM job_state WHERE name = 'reevaluate'"
 SAVE_REEVALUATE_PLACE = (
     "INSERT INTO job_state (name, cursor, digest, updated_at) "
-    "VALUES ('reevaluate', ?, ?, ?) ON CONFLICT DO UPDATE SET "
+    "VALUES ('reevaluate', ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
     "cursor = excluded.cursor, digest = excluded.digest, "
     "updated_at = excluded.updated_at"
 )

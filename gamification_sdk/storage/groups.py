@@ -21,7 +21,10 @@ __all__ = [
     "set_privacy_sql",
 ]
 
-SAVE_SALT = "INSERT OR IGNORE INTO lb_settings (name, value) VALUES ('anonymous_salt', ?)"
+SAVE_SALT = (
+    "INSERT INTO lb_settings (name, value) VALUES ('anonymous_salt', ?) "
+    "ON CONFLICT (name) DO NOTHING"
+)
 READ_SALT = "SELECT value FROM lb_settings WHERE name = 'anonymous_salt'"
 PRIVACY = (
     "SELECT visibility, show_on_global, display_name_type, real_name, username FROM profiles "
@@ -48,8 +51,14 @@ def set_privacy_sql(columns: Iterable[str]) -> str:
 # -- groups ------------------------------------------------------------------------------------
 
 GROUP_KIND = "SELECT kind FROM groups WHERE group_id = ?"
-NEW_GROUP = "INSERT OR IGNORE INTO groups (group_id, kind, created_at) VALUES (?, ?, ?)"
-JOIN_GROUP = "INSERT OR IGNORE INTO group_members (group_id, user_id, joined_at) VALUES (?, ?, ?)"
+NEW_GROUP = (
+    "INSERT INTO groups (group_id, kind, created_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (group_id) DO NOTHING"
+)
+JOIN_GROUP = (
+    "INSERT INTO group_members (group_id, user_id, joined_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (group_id, user_id) DO NOTHING"
+)
 LEAVE_GROUP = "DELETE FROM group_members WHERE group_id = ? AND user_id = ?"
 MEMBERS = "SELECT user_id FROM group_members WHERE group_id = ? ORDER BY user_id"
 USER_GROUPS = (
@@ -59,7 +68,11 @@ USER_GROUPS = (
 
 # -- friends: one row per direction --------------------------------------------------------------
 
-ADD_FRIEND = "INSERT OR IGNORE INTO friends (user_id, friend_id, created_at) VALUES (?, ?, ?)"
+# The service refuses a user befriending themselves, so only the key can conflict.
+ADD_FRIEND = (
+    "INSERT INTO friends (user_id, friend_id, created_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (user_id, friend_id) DO NOTHING"
+)
 UNFRIEND = (
     "DELETE FROM friends WHERE (user_id = ?1 AND friend_id = ?2) "
     "OR (user_id = ?2 AND friend_id = ?1)"

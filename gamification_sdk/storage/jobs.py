@@ -37,7 +37,7 @@ LEASE_HOLDER = "SELECT holder FROM leases WHERE name = ? AND expires_at > ?"
 CLAIM_RUN = (
     "INSERT INTO job_runs (job, period, holder, started_at) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (job, period) DO UPDATE SET holder = excluded.holder, "
-    "started_at = excluded.started_at, attempts = attempts + 1"
+    "started_at = excluded.started_at, attempts = job_runs.attempts + 1"
 )
 LATEST_FINISHED = (
     "SELECT period FROM job_runs WHERE job = ? AND finished_at IS NOT NULL "

@@ -14,6 +14,7 @@ __all__ = [
     "PREVIOUS_BY_END",
     "PREVIOUS_BY_KEY",
     "RECORD_REWARD",
+    "SCORES_CHUNK",
     "scores_sql",
 ]
 
@@ -21,14 +22,17 @@ __all__ = [
 # as ``lb_scores.listed`` (see boards.py), from the profile's current settings.
 ARCHIVED_GLOBAL = (
     "SELECT a.user_id, a.score, a.reached, a.previous_rank, a.movement, "
-    "COALESCE(p.visibility, ?2) = 'public' AND COALESCE(p.show_on_global, ?3) "
+    "COALESCE(p.visibility, ?2) = 'public' AND COALESCE(p.show_on_global, ?3) <> 0 "
     "FROM lb_archive AS a JOIN profiles AS p ON p.user_id = a.user_id "
     "WHERE a.period_id = ?1 AND (a.user_id = ?4 "
-    "OR (COALESCE(p.visibility, ?2) = 'public' AND COALESCE(p.show_on_global, ?3)))"
+    "OR (COALESCE(p.visibility, ?2) = 'public' AND COALESCE(p.show_on_global, ?3) <> 0))"
 )
 PERIOD_BY_KEY = (
     "SELECT id, closed_at FROM lb_periods WHERE board = ? AND period = ? AND period_key = ?"
 )
+
+SCORES_CHUNK = 500
+"""The most users ``scores_sql`` is built for: longer lists are read in chunks."""
 
 
 def scores_sql(closed: bool, users: int) -> str:
@@ -67,6 +71,6 @@ PREVIOUS_BY_END = (
 ARCHIVED_RANKS = "SELECT user_id, rank FROM lb_archive WHERE period_id = ?"
 # The row is the once-only record: a reward already paid inserts nothing.
 RECORD_REWARD = (
-    "INSERT OR IGNORE INTO lb_rewards (period_id, user_id, reward, rank, paid_at) "
-    "VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO lb_rewards (period_id, user_id, reward, rank, paid_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (period_id, user_id, reward) DO NOTHING"
 )

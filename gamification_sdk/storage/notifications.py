@@ -26,5 +26,5 @@ MARK_READ = "UPDATE notifications SET read_at = ? WHERE id = ? AND user_id = ? A
 PREFERENCES = "SELECT kind, enabled FROM notification_preferences WHERE user_id = ?"
 SET_PREFERENCE = (
     "INSERT INTO notification_preferences (user_id, kind, enabled) VALUES (?, ?, ?) "
-    "ON CONFLICT DO UPDATE SET enabled = excluded.enabled"
+    "ON CONFLICT (user_id, kind) DO UPDATE SET enabled = excluded.enabled"
 )

@@ -14,6 +14,7 @@ __all__ = [
     "PERIOD_PROGRESS",
     "UPDATE_PROGRESS",
     "progress_of",
+    "progress_sql",
 ]
 
 PERIOD_PROGRESS = (
@@ -45,12 +46,16 @@ def progress_of(
 ) -> list[tuple[str, str, Any, int]]:
     """``(quest, period_start, progress, completions)`` of the stored ones among ``periods``
     (``(quest, period_start)`` pairs, at least one), read in one statement."""
-    pairs = ", ".join("(?, ?)" for _ in periods)
     args: list[str] = [user_id]
     for quest, start in periods:
         args += (quest, start)
-    return conn.execute(
+    return conn.execute(progress_sql(len(periods)), args).fetchall()
+
+
+def progress_sql(periods: int) -> str:
+    """``progress_of``'s statement for ``periods`` (quest, period_start) pairs."""
+    pairs = ", ".join("(?, ?)" for _ in range(periods))
+    return (
         "SELECT quest, period_start, progress, completions FROM quest_progress "
-        f"WHERE user_id = ? AND (quest, period_start) IN (VALUES {pairs})",
-        args,
-    ).fetchall()
+        f"WHERE user_id = ? AND (quest, period_start) IN (VALUES {pairs})"
+    )

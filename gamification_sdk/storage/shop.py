@@ -37,7 +37,8 @@ ALL_STOCK = "SELECT item, stock, sold FROM shop_stock"
 SYNC_STOCK = (
     "INSERT INTO shop_stock (item, total, stock, sold) VALUES (?, ?, ?, 0) "
     "ON CONFLICT (item) DO UPDATE SET total = excluded.total, stock = CASE "
-    "WHEN excluded.total IS NULL THEN NULL ELSE max(0, excluded.total - shop_stock.sold) END"
+    "WHEN excluded.total IS NULL THEN NULL WHEN excluded.total > shop_stock.sold "
+    "THEN excluded.total - shop_stock.sold ELSE 0 END"
 )
 # rowcount 0 when fewer units are left than asked for (NULL stock: unlimited).
 TAKE_STOCK = (
@@ -46,8 +47,9 @@ TAKE_STOCK = (
 )
 # SET expressions see the old row: the new stock is total - (old sold - n).
 PUT_BACK_STOCK = (
-    "UPDATE shop_stock SET sold = sold - ?, "
-    "stock = CASE WHEN total IS NULL THEN NULL ELSE max(0, total - sold + ?) END WHERE item = ?"
+    "UPDATE shop_stock SET sold = sold - ?1, "
+    "stock = CASE WHEN total IS NULL THEN NULL WHEN total - sold + ?2 > 0 THEN total - sold + ?2 "
+    "ELSE 0 END WHERE item = ?3"
 )
 BOUGHT = (
     "SELECT coalesce(sum(quantity), 0) FROM shop_orders WHERE user_id = ? AND item = ? "

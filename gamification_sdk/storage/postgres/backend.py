@@ -38,6 +38,7 @@ from ..backend import Backend, Dialect
 from ..store import Tx, _ConfigMoved
 from .dialect import POSTGRES
 from .placeholders import bind, translate
+from .statements import OVERRIDES
 
 __all__ = ["ISOLATION_LEVELS", "Connection", "PostgresBackend"]
 
@@ -67,9 +68,10 @@ class Connection:
         self.was_autocommit = raw.autocommit
 
     def execute(self, query: str, parameters: Any = None, /) -> Cursor:
-        """Run a statement written with SQLite's placeholders (see placeholders.py)."""
+        """Run a statement written with SQLite's placeholders (see placeholders.py); one
+        SQLite cannot share with PostgreSQL runs as its PostgreSQL text (statements.py)."""
         cursor = Cursor(self.raw)
-        cursor.execute(*bind(query, parameters))
+        cursor.execute(*bind(OVERRIDES.get(query, query), parameters))
         self._count(cursor)
         return cursor
 
@@ -79,7 +81,7 @@ class Connection:
         if not rows:
             return cursor
         named = isinstance(rows[0], Mapping)
-        translated = translate(query, named)
+        translated = translate(OVERRIDES.get(query, query), named)
         order = translated.order
         if order is not None:
             rows = [[row[index] for index in order] for row in rows]
