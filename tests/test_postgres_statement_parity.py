@@ -1,0 +1,302 @@
+"""The ported statements mean the same on both engines: representative rewritten statements
+(written once for both) and overrides (storage/postgres/statements.py) run on a migrated
+SQLite file and on a migrated PostgreSQL schema, against the same rows, and give the same
+results. On PostgreSQL they go through the backend's connection, which applies OVERRIDES.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("psycopg")
+
+from gamification_sdk.storage import (
+    achievements,
+    battlepass,
+    boards,
+    groups,
+    idempotency,
+    jobs,
+    leaderboards,
+    metrics,
+    shop,
+    streaks,
+    xp,
+)
+from gamification_sdk.storage.backend import Backend
+from gamification_sdk.storage.postgres import open_backend
+from gamification_sdk.storage.postgres.statements import OVERRIDES
+from gamification_sdk.storage.schema import migrations
+from gamification_sdk.storage.store import Store
+
+AT = "2026-03-01T10:00:00.000000+00:00"
+
+
+def _plain(value: Any) -> Any:
+    """A value as both engines can be compared on: PostgreSQL's NUMERIC and booleans as
+    SQLite gives them (an integer, or else a float)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _rows(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    return [tuple(_plain(v) for v in row) for row in rows]
+
+
+class Both:
+    """The same statements on a SQLite file and a PostgreSQL schema."""
+
+    def __init__(self, sqlite: Store, postgres: Backend) -> None:
+        self.backends: tuple[Backend, Backend] = (sqlite, postgres)
+
+    def run(self, sql: str, params: Any = ()) -> tuple[list[Any], list[Any]]:
+        """Each engine's rows (or rowcount, for a statement that returns none)."""
+        out = []
+        for backend in self.backends:
+            with backend.write():
+                cursor: Any = backend.conn.execute(sql, params)
+                if cursor.description is None:
+                    out.append([("rowcount", cursor.rowcount)])
+                else:
+                    out.append(_rows(cursor.fetchall()))
+        return out[0], out[1]
+
+    def same(self, sql: str, params: Any = (), *, ordered: bool = True) -> list[Any]:
+        sqlite, postgres = self.run(sql, params)
+        if not ordered:
+            sqlite, postgres = sorted(sqlite, key=repr), sorted(postgres, key=repr)
+        assert sqlite == postgres, sql
+        return sqlite
+
+    def each(self, call: Any) -> list[Any]:
+        """``call(conn)`` on each engine, inside a write."""
+        out = []
+        for backend in self.backends:
+            with backend.write():
+                out.append(call(backend.conn))
+        return out
+
+
+@pytest.fixture
+def both(tmp_path: Path, postgres_url: str, pg_schema: str) -> Iterator[Both]:
+    store = Store(str(tmp_path / "parity.db"))
+    with store.write():
+        migrations.apply(store.db)
+    backend = open_backend(postgres_url, schema=pg_schema)
+    pair = Both(store, backend)
+    users = [
+        ("u1", "public", 1, None, 3, "2026-02-27"),
+        ("u2", "private", None, "Europe/Paris", 2, "2026-02-27"),
+        ("u3", None, None, None, 0, None),
+    ]
+    for user, visibility, on_global, zone, streak, settled in users:
+        pair.same(
+            "INSERT INTO profiles (user_id, created_at, updated_at, visibility, show_on_global, "
+            "timezone, streak_current, streak_longest, streak_settled_day) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (user, AT, AT, visibility, on_global, zone, streak, streak, settled),
+        )
+    yield pair
+    store.close()
+    backend.close()
+
+
+def test_the_statements_compared_here_are_ported(both: Both) -> None:
+    """Both kinds are covered: overrides, and statements SQLite and PostgreSQL share."""
+    assert xp.KEY_HOME in OVERRIDES and streaks.DUE_USERS in OVERRIDES
+    assert shop.SYNC_STOCK not in OVERRIDES and metrics.COUNT_METRIC not in OVERRIDES
+
+
+def test_insert_once_statements_report_a_new_row_once(both: Both) -> None:
+    for sql, params in (
+        (groups.NEW_GROUP, ("g", "team", AT)),
+        (groups.JOIN_GROUP, ("g", "u1", AT)),
+        (groups.ADD_FRIEND, ("u1", "u2", AT)),
+        (xp.GRANT_TITLE, ("u1", "Champion", "level", AT)),
+        (battlepass.CLOSE_SEASON, ("s1", AT)),
+        (
+            achievements.NEW_UNLOCK,
+            ("u1", "first", 0, 1, 1, "common", 10, AT, "{}", 0),
+        ),
+    ):
+        assert both.same(sql, params) == [("rowcount", 1)]
+        assert both.same(sql, params) == [("rowcount", 0)]
+    both.same(groups.SAVE_SALT, ("first",))
+    both.same(groups.SAVE_SALT, ("second",))
+    assert both.same(groups.READ_SALT) == [("first",)]
+
+
+def test_upserts_add_to_the_existing_row(both: Both) -> None:
+    for _ in range(3):
+        both.same(jobs.CLAIM_RUN, ("daily", "2026-03-01", "me", AT))
+        both.same(battlepass.ADD_XP, ("s2", "u1", 40, AT))
+        both.same(battlepass.ADD_BOOSTS, ("s2", "u2", 5, 1, AT))
+    assert both.same("SELECT attempts FROM job_runs") == [(3,)]
+    assert both.same(battlepass.USER_PROGRESS, ("s2", "u1")) == [(120, 0, None)]
+    assert both.same(battlepass.USER_PROGRESS, ("s2", "u2")) == [(15, 3, None)]
+
+
+def test_stock_never_goes_below_zero(both: Both) -> None:
+    both.same(shop.SYNC_STOCK, ("hat", 5, 5))
+    assert both.same(shop.TAKE_STOCK, (4, 4, "hat", 4)) == [("rowcount", 1)]
+    both.same(shop.SYNC_STOCK, ("hat", 2, 2))  # fewer than sold: none left
+    assert both.same(shop.STOCK, ("hat",)) == [(0, 4)]
+    both.same(shop.PUT_BACK_STOCK, (3, 3, "hat"))
+    assert both.same(shop.STOCK, ("hat",)) == [(1, 1)]
+    both.same(shop.SYNC_STOCK, ("hat", None, None))
+    assert both.same(shop.STOCK, ("hat",)) == [(None, 1)]
+
+
+def test_keys_kept_in_rows_read_back_the_same(both: Both) -> None:
+    both.same(
+        xp.NEW_AWARD,
+        ("u1", 7, 10, 1.0, 10, 10, 1, 1, "test", None, "key-1", AT, b"\x01\x02"),
+    )
+    sqlite, postgres = both.run(xp.KEY_HOME, ("key-1",))
+    assert sqlite[0][:2] == postgres[0][:2] == ("award_xp", b"\x01\x02")
+    assert json.loads(sqlite[0][2]) == json.loads(postgres[0][2]) == ["u1", 7]
+    lookup = idempotency.lookup((xp.KEY_HOME,))
+    sqlite, postgres = both.run(lookup, ("key-1",))
+    assert json.loads(sqlite[0][2]) == json.loads(postgres[0][2])
+
+
+def test_a_streak_zone_of_none_matches_profiles_without_one(both: Both) -> None:
+    for zone in (None, "Europe/Paris", "Asia/Tokyo"):
+        both.same(streaks.DUE_USERS, (zone, "2026-02-28", "", 10))
+        both.same(streaks.AT_RISK, (zone, "2026-02-27", "2026-02-28", "2026-02-28"))
+    assert both.same(streaks.DUE_USERS, (None, "2026-02-28", "", 10)) == [("u1",)]
+
+
+def _period(both: Both, key: str) -> list[int]:
+    both.same(boards.NEW_PERIOD, ("xp", "daily", key, f"{key}T00:00:00+00:00", None))
+    return [rows[0][0] for rows in both.run(boards.PERIOD_ID, ("xp", "daily", key))]
+
+
+def test_board_scores_and_listing(both: Both) -> None:
+    """The award's upsert, the relisting, and lb_live (the live scores wherever kept)."""
+    both.same(boards.SAVE_DEFAULTS, (json.dumps(["public", 1]),))
+    first, second = _period(both, "2026-03-01"), _period(both, "2026-03-02")
+    for user, delta, reached in (("u1", 5, 100), ("u2", 7, 90), ("u1", 2, 80), ("u3", 1, 70)):
+        for i, backend in enumerate(both.backends):
+            with backend.write():
+                backend.conn.execute(
+                    boards.upsert_sql(2), (user, delta, reached, "private", 0, first[i], second[i])
+                )
+    rows = both.same("SELECT user_id, score, reached, listed FROM lb_scores", ordered=False)
+    assert ("u1", 7, 100, 1, ) in rows  # fmt: skip
+    # u3 has no settings: the defaults given (now public and listed) decide.
+    for i, backend in enumerate(both.backends):
+        with backend.write():
+            backend.conn.execute(boards.RELIST_PERIOD, ("public", 1, first[i]))
+    assert both.same(
+        "SELECT user_id, listed FROM lb_scores WHERE period_id IN "
+        "(SELECT id FROM lb_periods WHERE period_key = '2026-03-01') ORDER BY user_id"
+    ) == [("u1", 1), ("u2", 0), ("u3", 1)]
+    # A profile slot holds u2's score of the second period: lb_live lists it with the rest.
+    for i, backend in enumerate(both.backends):
+        with backend.write():
+            backend.conn.execute(
+                "UPDATE profiles SET lb_p1 = ?, lb_s1 = 30, lb_r1 = 60 WHERE user_id = 'u2'",
+                (second[i],),
+            )
+            backend.conn.execute(
+                "DELETE FROM lb_scores WHERE user_id = 'u2' AND period_id = ?", (second[i],)
+            )
+    scores = both.each(
+        lambda conn: sorted(
+            _rows(conn.execute(leaderboards.PERIOD_SCORES, (second[0],)).fetchall())
+        )
+    )
+    assert scores[0] == scores[1] and ("u2", 30, 60, 0) in scores[0]
+    live = both.each(
+        lambda conn: sorted(
+            _rows(
+                conn.execute(leaderboards.scores_sql(False, 2), (second[0], "u2", "u3")).fetchall()
+            )
+        )
+    )
+    assert live[0] == live[1] == [("u2", 30, 60, None, None), ("u3", 1, 70, None, None)]
+    periods = both.each(
+        lambda conn: sorted(row[0] for row in conn.execute(boards.PERIODS_OF_USER, ("u2",)))
+    )
+    assert periods == [[first[0], second[0]], [first[1], second[1]]]
+
+
+_values = st.one_of(st.integers(-50, 50), st.sampled_from([0.5, 2.25, -1.5]))
+_moments = st.integers(0, 100).map(lambda d: (date(2026, 1, 1) + timedelta(days=d)).isoformat())
+_users = itertools.count()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    occurrences=st.lists(st.tuples(_values, st.integers(0, 1), _moments, st.integers(0, 23)),
+                         min_size=1, max_size=8),
+)  # fmt: skip
+def test_metric_totals_agree(both: Both, occurrences: list[tuple[Any, int, str, int]]) -> None:
+    """The tracked totals' upsert (count, sum, max, days, first and last moment), with and
+    without the hour columns, and the day buckets."""
+    user = f"m{next(_users)}"
+    for value, first_of_day, moment, hour in occurrences:
+        for sql in (metrics.COUNT_METRIC, metrics.COUNT_METRIC_IN_HOUR[hour]):
+            both.same(sql, (user, "evt" if sql == metrics.COUNT_METRIC else "hourly", value,
+                            first_of_day, moment))  # fmt: skip
+        both.same(metrics.COUNT_DAY, (user, "evt", moment[:10], value))
+    both.same(
+        "SELECT metric, count, sum, max, days, first_at, last_at, h07_count, h07_sum "
+        "FROM metrics WHERE user_id = ? ORDER BY metric",
+        (user,),
+    )
+    both.same(metrics.metric_from_hours([6, 7, 8]), ("morning", AT, "hourly"))
+    both.same("SELECT user_id, count, sum FROM metrics WHERE metric = 'morning' ORDER BY user_id")
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    days=st.lists(st.tuples(st.integers(0, 60), st.integers(1, 5), st.sampled_from(["a", "b"])),
+                  min_size=1, max_size=20),
+    window=st.integers(1, 10),
+)  # fmt: skip
+def test_best_windows_and_runs_agree(
+    both: Both, days: list[tuple[int, int, str]], window: int
+) -> None:
+    """The day arithmetic spelled for each engine: rolling windows, ISO weeks (from Monday,
+    across a DST change and a year's end), months, and runs of consecutive days."""
+    user = f"d{next(_users)}"
+    start = date(2025, 12, 20)
+    for offset, count, metric in days:
+        day = (start + timedelta(days=offset)).isoformat()
+        both.same(metrics.COUNT_DAY, (user, metric, day, count))
+    for stat in metrics.STATS:
+        found = both.each(
+            lambda conn, stat=stat: _plain(metrics.best_window(conn, user, "a", window, None, stat))
+        )
+        assert found[0] == found[1]
+        for period in metrics.PERIODS:
+            found = both.each(
+                lambda conn, stat=stat, period=period: _plain(
+                    metrics.best_window(conn, user, "a", None, period, stat)
+                )
+            )
+            assert found[0] == found[1]
+    for chosen in (["a"], ["b"], ["a", "b"]):
+        found = both.each(lambda conn, chosen=chosen: metrics.longest_run(conn, user, chosen))
+        assert found[0] == found[1]
