@@ -2,8 +2,9 @@
 
 What exists: ``open_backend()``, which checks the URL, the server and the role's rights,
 creates and migrates the engine's schema (its own, ``gamification`` unless named), and gives
-a ``Backend`` (storage/backend.py) to run statements on. The storage modules' statements are
-not ported yet, so ``Gamification.open()`` does not take a PostgreSQL URL.
+a ``Backend`` (storage/backend.py) to run statements on, which runs the storage modules'
+statements in PostgreSQL's text where SQLite's differs (statements.py). The engine is not
+wired to it yet, so ``Gamification.open()`` does not take a PostgreSQL URL.
 
 psycopg is imported only here, when called: ``import gamification_sdk`` needs no driver.
 """
