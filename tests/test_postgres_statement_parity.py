@@ -300,3 +300,16 @@ def test_best_windows_and_runs_agree(
     for chosen in (["a"], ["b"], ["a", "b"]):
         found = both.each(lambda conn, chosen=chosen: metrics.longest_run(conn, user, chosen))
         assert found[0] == found[1]
+
+
+def test_executemany_sends_the_postgresql_text_too(both: Both) -> None:
+    """The batch path (a board's bulk upsert, ...) applies OVERRIDES as execute does."""
+    assert xp.GRANT_LEVEL in OVERRIDES
+    rows = [("u1", 0, level, 1, AT) for level in (2, 3, 2)]
+    for backend in both.backends:
+        with backend.write():
+            backend.conn.executemany(xp.GRANT_LEVEL, rows)
+    assert both.same("SELECT user_id, level FROM level_rewards_granted ORDER BY level") == [
+        ("u1", 2),
+        ("u1", 3),
+    ]
