@@ -23,6 +23,7 @@ pytest.importorskip("psycopg")
 from gamification_sdk.storage import (
     achievements,
     battlepass,
+    board_slots,
     boards,
     groups,
     idempotency,
@@ -313,3 +314,40 @@ def test_executemany_sends_the_postgresql_text_too(both: Both) -> None:
         ("u1", 2),
         ("u1", 3),
     ]
+
+
+def test_the_xp_boards_profile_slots_move_on_only_to_newer_periods(both: Both) -> None:
+    """board_slots.py's award update: its julianday() on zoned period starts, as
+    timestamptz on PostgreSQL, across a DST change (a later start with a larger offset)."""
+    starts = {
+        "old": "2026-03-28T00:00:00+01:00",
+        "held": "2026-03-29T00:00:00+01:00",
+        "new": "2026-03-30T00:00:00+02:00",
+    }
+    ids: dict[str, list[int]] = {}
+    for key, start in starts.items():
+        both.same(boards.NEW_PERIOD, ("xp", "daily", key, start, None))
+        ids[key] = [rows[0][0] for rows in both.run(boards.PERIOD_ID, ("xp", "daily", key))]
+    names = [{ids[key][i]: key for key in ids} for i in range(2)]
+    held = ("UPDATE profiles SET lb_p1 = ?, lb_s1 = 5, lb_r1 = 100 WHERE user_id = 'u1'",)
+    present = [(0, False), (1, True), (2, False), (3, False)]
+    for key, expected in (("held", ("held", 8, 100)), ("new", ("new", 3, 90)),
+                          ("old", ("held", 5, 100))):  # fmt: skip
+        found = []
+        for i, backend in enumerate(both.backends):
+            with backend.write():
+                backend.conn.execute(held[0], (ids["held"][i],))
+                returned = backend.conn.execute(
+                    board_slots.slot_sql(present),
+                    ("u1", 3, 90, None, None, ids[key][i], starts[key]),
+                ).fetchall()
+                row = backend.conn.execute(
+                    "SELECT lb_p1, lb_s1, lb_r1 FROM profiles WHERE user_id = 'u1'"
+                ).fetchone()
+            found.append((names[i][row[0]], *_rows([row[1:]])[0], names[i][returned[0][0]]))
+        assert found[0] == found[1] == (*expected, expected[0])
+    # The award's own update once the slot's period is known: add, keep the later moment.
+    for backend in both.backends:
+        with backend.write():
+            backend.conn.execute(board_slots.write_sql((0, 1, 0, 0), profile=False), ("u1", 2, 50))
+    assert both.same("SELECT lb_s1, lb_r1 FROM profiles WHERE user_id = 'u1'") == [(7, 100)]
