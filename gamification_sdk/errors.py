@@ -51,6 +51,7 @@ __all__ = [
     "ReservationExpired",
     "RewardAlreadyClaimed",
     "SchemaOccupied",
+    "SchemaTooNew",
     "SeasonEnded",
     "SeasonNotStarted",
     "ServerTooOld",
@@ -529,6 +530,19 @@ class DatabaseUnreachable(GamificationError):
     written. Check the host, port, credentials and that the server runs, then retry."""
 
     retryable = True
+
+
+class SchemaTooNew(GamificationError):
+    """The database was migrated by a newer version of gamification-sdk; this one would not
+    know its tables. Nothing was written: upgrade the package (``.migrations`` names them)."""
+
+    def __init__(self, where: str, migrations: Sequence[str]) -> None:
+        self.migrations = list(migrations)
+        super().__init__(
+            f"schema: {where} has migrations this version does not know "
+            f"({', '.join(self.migrations)}): it was upgraded by a newer gamification-sdk; "
+            f"upgrade this one too"
+        )
 
 
 class ServerTooOld(GamificationError):

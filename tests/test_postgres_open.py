@@ -19,6 +19,7 @@ from gamification_sdk.errors import (
     DatabaseUrlInvalid,
     MissingPrivilege,
     SchemaOccupied,
+    SchemaTooNew,
     ServerTooOld,
 )
 from gamification_sdk.storage.postgres import migrate as migrate_module
@@ -222,3 +223,19 @@ except DriverMissing as exc:
     )
     assert done.returncode == 0, done.stderr
     assert "pip install 'gamification-sdk[postgres]'" in done.stdout
+
+
+def test_a_schema_migrated_by_a_newer_version_is_refused_unchanged(
+    postgres_url: str, pg_schema: str
+) -> None:
+    open_backend(postgres_url, schema=pg_schema).close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(
+            f"INSERT INTO {pg_schema}.schema_migrations (version, name, applied_at) "
+            "VALUES (999, 'p999_from_the_future', now())"
+        )
+    before = relations(postgres_url, pg_schema)
+    with pytest.raises(SchemaTooNew, match="p999") as caught:
+        open_backend(postgres_url, schema=pg_schema)
+    assert caught.value.migrations == ["p999"]
+    assert relations(postgres_url, pg_schema) == before

@@ -536,3 +536,26 @@ def test_close_twice_is_harmless(clock: FakeClock, db_path: Path) -> None:
 
 def test_engine_uses_the_injected_clock(clock: FakeClock, g: Gamification) -> None:
     assert g.award_xp("alice", 1, source="quest").created_at == START == clock()
+
+
+def test_a_file_migrated_by_a_newer_version_is_refused_unchanged(tmp_path: Path) -> None:
+    """An older package must not run on tables it does not know: SchemaTooNew names the
+    migrations, and the file is left as it was."""
+    from gamification_sdk import Gamification
+    from gamification_sdk.errors import SchemaTooNew
+
+    path = tmp_path / "game.db"
+    g = Gamification.open(path, load_entrypoints=False)
+    g.award_xp("ada", 10, source="s")
+    g.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+            "VALUES ('gamification_sdk', 'm999_from_the_future', '2027-01-01')"
+        )
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(SchemaTooNew, match="m999_from_the_future") as caught:
+        Gamification.open(path, load_entrypoints=False)
+    assert caught.value.migrations == ["m999_from_the_future"]
+    assert path.read_bytes() == before

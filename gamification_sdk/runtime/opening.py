@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlite_utils
+
 from ..config import Config
 from ..core.clock import Clock, to_text
 from ..core.validation import check_at
+from ..errors import SchemaTooNew
 from ..storage.schema import migrations
 from ..storage.store import Store
 from .stored_config import StoredConfig
@@ -16,8 +19,18 @@ __all__ = ["migrate", "open_store"]
 
 
 def migrate(store: Store) -> None:
-    """Bring the file's schema up to date, inside the caller's write."""
+    """Bring the file's schema up to date, inside the caller's write; ``SchemaTooNew`` if a
+    newer version of the package migrated it further than this one knows."""
+    unknown = [m.name for m in migrations.applied(store.db) if m.name not in _known()]
+    if unknown:
+        raise SchemaTooNew(f"the file {store.path!r}", unknown)
     migrations.apply(store.db)
+
+
+def _known() -> frozenset[str]:
+    # Every registered migration is pending on an empty database (not cached: a host or a
+    # test may register one after import).
+    return frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
 
 
 def open_store(

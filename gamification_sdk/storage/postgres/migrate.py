@@ -24,6 +24,7 @@ from ...errors import (
     InvalidInput,
     MissingPrivilege,
     SchemaOccupied,
+    SchemaTooNew,
     ServerTooOld,
 )
 from .schema import MIGRATIONS, Migration
@@ -124,6 +125,9 @@ def migrate(
                 sql.SQL("SELECT version FROM {}.schema_migrations").format(sql.Identifier(schema))
             )
         }
+        unknown = sorted(applied - {number for number, _, _ in migrations})
+        if unknown:
+            raise SchemaTooNew(f"the schema {schema!r}", [f"p{n:03d}" for n in unknown])
         pending = [m for m in migrations if m[0] not in applied]
         if pending and not ours:
             _require(conn, role, "CREATE", "SCHEMA", schema, "to create the engine's tables")
