@@ -5,10 +5,12 @@
   transaction row, two entry lines, ``COMMIT`` (9 round trips).
 - ``cte``: the same writes as one statement of data-modifying CTEs in autocommit (1 round
   trip); the transaction row's unique key makes a repeat write nothing.
+- ``function``: the interactive statements inside a PL/pgSQL function, called in autocommit
+  (1 round trip); the key lookup and the order of the writes are the interactive shape's.
 
 Both book the issuance side on one of 64 stripe rows (a row every award would update is a
 queue: docs/postgresql.md), on the schema's own tables (storage/postgres/schema.py). Awards per
-second from 1 and 4 processes, each process its own users. Not run by CI.
+second from 1, 2, 4 and 8 processes, each process its own users. Not run by CI.
 
     .venv/bin/python benchmarks/pg_award_shapes.py [--url postgresql://...] [--seconds 5]
 
@@ -94,6 +96,38 @@ SELECT (SELECT id FROM tx), (SELECT balance FROM account)
 """
 
 
+FUNCTION = """
+CREATE FUNCTION award(p_user TEXT, p_amount BIGINT, p_key TEXT, p_fingerprint BYTEA,
+    p_now TEXT, p_stripe TEXT) RETURNS BIGINT LANGUAGE plpgsql AS $$
+DECLARE
+    v_account BIGINT; v_balance BIGINT; v_system BIGINT; v_system_balance BIGINT; v_tx BIGINT;
+BEGIN
+    SELECT id INTO v_tx FROM transactions WHERE user_id = p_user AND idempotency_key = p_key;
+    IF FOUND THEN RETURN v_tx; END IF;
+    INSERT INTO accounts (user_id, currency, created_at) VALUES (p_user, 'coins', p_now)
+    ON CONFLICT (user_id, system_name, currency) DO UPDATE SET currency = EXCLUDED.currency
+    RETURNING id INTO v_account;
+    UPDATE accounts SET balance = balance + p_amount,
+        lifetime_earned = lifetime_earned + p_amount
+    WHERE user_id = p_user AND id = v_account RETURNING balance INTO v_balance;
+    UPDATE accounts SET balance = balance - p_amount WHERE user_id = p_stripe
+        AND system_name = 'issuance' AND currency = 'coins'
+    RETURNING id, balance INTO v_system, v_system_balance;
+    INSERT INTO transactions (user_id, type, currency, amount, source, idempotency_key,
+        operation, fingerprint, created_at)
+    VALUES (p_user, 'earned', 'coins', p_amount, 'bench', p_key, 'award_points',
+        p_fingerprint, p_now) RETURNING id INTO v_tx;
+    INSERT INTO entries (user_id, transaction_id, account_id, amount, balance_before,
+        balance_after)
+    VALUES (p_user, v_tx, v_account, p_amount, v_balance - p_amount, v_balance),
+        (p_user, v_tx, v_system, -p_amount, v_system_balance + p_amount, v_system_balance);
+    RETURN v_tx;
+END $$
+"""
+SHAPES = (("interactive", 9), ("cte", 1), ("function", 1))
+PROCESSES = (1, 2, 4, 8)
+
+
 def stripe(user: str) -> str:
     digest = hashlib.blake2b(user.encode(), digest_size=2).digest()
     return f"$issuance:{int.from_bytes(digest) % STRIPES}"
@@ -112,6 +146,7 @@ def setup(url: str) -> None:
                 (f"$issuance:{n}", NOW),
             )
             # Each stripe's entries name a transaction of that stripe's own (see schema.py).
+        conn.execute(FUNCTION)
 
 
 def interactive(conn: psycopg.Connection[Any], user: str, key: str) -> None:
@@ -144,8 +179,15 @@ def one_statement(conn: psycopg.Connection[Any], user: str, key: str) -> None:
     ).fetchone()
 
 
+def function(conn: psycopg.Connection[Any], user: str, key: str) -> None:
+    fingerprint = hashlib.blake2b(key.encode(), digest_size=16).digest()
+    conn.execute(
+        "SELECT award(%s, %s, %s, %s, %s, %s)", (user, 5, key, fingerprint, NOW, stripe(user))
+    ).fetchone()
+
+
 def worker(url: str, shape: str, who: int, seconds: float, done: Any) -> None:
-    award = interactive if shape == "interactive" else one_statement
+    award = {"interactive": interactive, "cte": one_statement, "function": function}[shape]
     count = 0
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"SET search_path TO {SCHEMA}")
@@ -197,12 +239,13 @@ def main() -> None:
         args.url = cluster.url
     try:
         setup(args.url)
-        print("| shape | round trips | 1 process | 4 processes |")
-        print("| --- | ---: | ---: | ---: |")
-        for shape, trips in (("interactive", 9), ("cte", 1)):
-            one = run(args.url, shape, 1, args.seconds)
-            four = run(args.url, shape, 4, args.seconds)
-            print(f"| {shape} | {trips} | {one:,.0f}/s | {four:,.0f}/s |")
+        heads = " | ".join(f"{n} process{'es' if n > 1 else ''}" for n in PROCESSES)
+        print(f"| shape | round trips | {heads} |")
+        print("| --- | ---: |" + " ---: |" * len(PROCESSES))
+        for shape, trips in SHAPES:
+            rates = [run(args.url, shape, n, args.seconds) for n in PROCESSES]
+            shown = " | ".join(f"{rate:,.0f}/s" for rate in rates)
+            print(f"| {shape} | {trips} | {shown} |", flush=True)
         check(args.url)
     finally:
         if cluster is not None:
