@@ -9,10 +9,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import unchanged
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import unchanged
 from gamification_sdk import Config, CurrencyConfig, FakeClock, Gamification
 from gamification_sdk.economy.lots import expiry_of
 from gamification_sdk.errors import (
