@@ -266,7 +266,8 @@ class Gamification:
     ) -> Transaction:
         """Issue points to a user; returns the transaction with the new balance.
 
-        ``expires_at``: when these points expire, instead of the currency's rule."""
+        ``expires_at``: when these points expire, instead of the currency's rule (later or
+        sooner); only for a currency that expires, and after the award's moment."""
         return self.points.award(
             user_id, amount, currency=currency, source=source, idempotency_key=idempotency_key,
             reference=reference, description=description, metadata=metadata, at=at,
