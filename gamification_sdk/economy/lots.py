@@ -5,8 +5,8 @@ balance is one implicit lot that never expires, so its awards and spends cost no
 more. A lot expires by its currency's rule, or at the moment its award gave
 (``award(expires_at=)``). Debits, holds and refunds take from lots first-expiring-first (lots
 without expiry last). A lot expires whole, once: the expiry job (``Ledger.expire``) debits
-what is left of it to the currency's ``breakage`` account. The sum of an account's open lots is its balance, and
-the sum of their ``held`` its held points (``verify_ledger`` checks both).
+what is left of it to the currency's ``breakage`` account. The sum of an account's open lots
+is its balance, and the sum of their ``held`` its held points (``verify_ledger`` checks both).
 
 Methods here run inside the ledger's write transaction.
 """
