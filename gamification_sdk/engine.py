@@ -262,12 +262,16 @@ class Gamification:
         metadata: Any = None,
         at: datetime | None = None,
         transaction_type: str = "earned",
+        expires_at: datetime | None = None,
     ) -> Transaction:
-        """Issue points to a user; returns the transaction with the new balance."""
+        """Issue points to a user; returns the transaction with the new balance.
+
+        ``expires_at``: when these points expire, instead of the currency's rule (later or
+        sooner); only for a currency that expires, and after the award's moment."""
         return self.points.award(
             user_id, amount, currency=currency, source=source, idempotency_key=idempotency_key,
             reference=reference, description=description, metadata=metadata, at=at,
-            transaction_type=transaction_type
+            transaction_type=transaction_type, expires_at=expires_at
         )  # fmt: skip
 
     def spend_points(

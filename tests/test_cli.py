@@ -233,6 +233,21 @@ def test_award_points_in_the_default_and_another_currency(run: Run) -> None:
     assert (gems["currency"], gems["balance_after"], gems["type"]) == ("gems", 7, "earned")
 
 
+def test_award_points_with_its_own_expiry(run: Run, folder: Path) -> None:
+    (folder / "expiring.toml").write_text(
+        '[[currencies]]\nname = "points"\nexpire_after_days = 30\n'
+    )
+    ok(run("init", config="expiring.toml"))
+    args = ("award-points", "ada", "5", "--at", T, "--expires-at", "2026-03-09T12:00:00+01:00")
+    ok(run(*args, config="expiring.toml"))
+    conn = sqlite3.connect(folder / "game.db")
+    try:
+        (found,) = conn.execute("SELECT expires_at FROM point_lots").fetchone()
+    finally:
+        conn.close()
+    assert found == "2026-03-09T11:00:00.000000+00:00"
+
+
 def test_load_reports_added_then_unchanged(run: Run, folder: Path) -> None:
     ok(run("init"))
     text = ok(run("load", "defs.toml")).stdout
@@ -563,6 +578,16 @@ BAD_VALUES = [
         ["award-points", "alice", "5", "--metadata", "nan"],
         "--metadata: not valid JSON",
         id="award-points-bad-json",
+    ),
+    pytest.param(
+        ["award-points", "alice", "5", "--expires-at", "2027-01-01T00:00:00"],
+        "--expires-at: ",
+        id="award-points-naive-expiry",
+    ),
+    pytest.param(
+        ["award-points", "alice", "5", "--expires-at", "2027-01-01T00:00:00Z"],
+        "expires_at: 'points' does not expire",
+        id="award-points-expiry-of-a-lasting-currency",
     ),
     pytest.param(["award-xp", "alice", "0"], "amount: ", id="award-xp-zero"),
     pytest.param(["award-points", "alice", "--", "-5"], "amount: ", id="award-points-negative"),

@@ -6,14 +6,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import unchanged
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gamification_sdk import Config, CurrencyConfig, FakeClock, Gamification
 from gamification_sdk.economy.lots import expiry_of
-from gamification_sdk.errors import ConfigError, GamificationError, InvalidInput
+from gamification_sdk.errors import (
+    ConfigError,
+    GamificationError,
+    IdempotencyConflict,
+    InvalidInput,
+)
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 EXPIRING = Config(
@@ -192,8 +199,138 @@ def test_fixed_day_expiry_follows_local_midnight_across_dst() -> None:
     assert expiry_of(winter, after, "UTC") == datetime(2028, 1, 1, 5, 0, tzinfo=UTC)
 
 
+def expiring(g: Gamification, user: str) -> list[tuple[int, datetime]]:
+    return [(e.amount, e.expires_at) for e in g.points.balances(user)["points"].expiring]
+
+
+def test_an_award_can_expire_sooner_or_later_than_its_currency_rule(
+    make_engine: Callable[..., Gamification], clock: FakeClock
+) -> None:
+    g = make_engine(config=EXPIRING)
+    week, rule, season = (START + timedelta(days=n) for n in (7, 30, 90))
+    g.award_points("ada", 50, currency="points", source="promo", expires_at=week)
+    g.award_points("ada", 40, currency="points", source="quest")
+    g.points.award("ada", 30, currency="points", source="season", expires_at=season)
+    assert expiring(g, "ada") == [(50, week), (40, rule), (30, season)]
+    # First-expiring first: the promotional lot pays before the currency rule's.
+    g.spend_points("ada", 20, currency="points", source="shop")
+    assert expiring(g, "ada") == [(30, week), (40, rule), (30, season)]
+    # Its notice comes expiry_notice_days (7) before its own moment: right away.
+    run = g.points.expire_points()
+    assert (run.expired, run.notices) == ((), 1)
+    (note,) = g.notifications.list("ada")
+    assert note.data["expires_at"] == week.isoformat(timespec="microseconds")
+    clock.advance(days=7)
+    assert [t.amount for t in g.points.expire_points().expired] == [-30]
+    clock.advance(days=23)
+    assert [t.amount for t in g.points.expire_points().expired] == [-40]
+    clock.advance(days=60)
+    assert [t.amount for t in g.points.expire_points().expired] == [-30]
+    assert g.balance("ada", "points") == 0
+    assert not g.verify_ledger()
+
+
+def test_an_awards_own_expiry_follows_its_points_through_transfers_and_refunds(
+    make_engine: Callable[..., Gamification], clock: FakeClock
+) -> None:
+    g = make_engine(config=EXPIRING)
+    soon = datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
+    # Any zone: the instant is what counts, stored in UTC.
+    g.award_points(
+        "ada", 50, currency="points", source="promo",
+        expires_at=soon.astimezone(ZoneInfo("Asia/Tokyo")),
+    )  # fmt: skip
+    g.transfer_points("ada", "bob", 10, currency="points")
+    spent = g.spend_points("ada", 30, currency="points", source="shop")
+    g.refund(spent.id, amount=25)
+    assert expiring(g, "ada") == [(35, soon)]
+    assert [(e.amount, e.expires_at) for e in g.points.history("bob").expiring["points"]] == [
+        (10, soon)
+    ]
+    clock.advance(days=3)
+    assert sorted(t.amount for t in g.points.expire_points().expired) == [-25, -10, -10]
+    assert g.balance("ada", "points") == g.balance("bob", "points") == 0
+    assert not g.verify_ledger()
+
+
+def test_an_awards_own_expiry_is_part_of_its_key(
+    make_engine: Callable[..., Gamification], clock: FakeClock
+) -> None:
+    g = make_engine(config=EXPIRING)
+    week = START + timedelta(days=7)
+
+    def award(**kwargs: Any) -> Any:
+        return g.award_points(
+            "ada", 50, currency="points", source="promo", idempotency_key="promo-1", **kwargs
+        )
+
+    first = award(expires_at=week)
+    assert award(expires_at=week.astimezone(ZoneInfo("America/New_York"))) == first
+    with unchanged(g):
+        for other in ({"expires_at": week + timedelta(seconds=1)}, {}):
+            with pytest.raises(IdempotencyConflict):
+                award(**other)
+    # A retry after the moment passed still returns the award it repeats.
+    clock.advance(days=8)
+    assert award(expires_at=week) == first
+    assert lots(g, "ada") == [(50, week.isoformat(timespec="microseconds"), 0)]
+
+
+@pytest.mark.parametrize(
+    ("expires_at", "currency", "problem"),
+    [
+        (START - timedelta(days=1), "points", "not after"),
+        (START, "points", "not after"),
+        (datetime(2026, 4, 1), "points", "timezone-aware"),
+        ("2026-04-01T00:00:00+00:00", "points", "expected a datetime"),
+        (START + timedelta(days=1), "gems", "does not expire"),
+    ],
+)
+def test_a_bad_expires_at_is_refused_and_nothing_is_written(
+    make_engine: Callable[..., Gamification], expires_at: Any, currency: str, problem: str
+) -> None:
+    g = make_engine(config=EXPIRING)
+    g.award_points("ada", 10, currency="points", source="quest")
+    with unchanged(g), pytest.raises(InvalidInput, match=problem) as refused:
+        g.award_points("ada", 5, currency=currency, source="promo", expires_at=expires_at)
+    assert refused.value.field == "expires_at"
+
+
+def test_expires_at_is_checked_against_the_awards_own_moment(
+    make_engine: Callable[..., Gamification],
+) -> None:
+    g = make_engine(config=EXPIRING)
+    later = START + timedelta(days=10)
+    with unchanged(g), pytest.raises(InvalidInput, match="not after"):
+        g.award_points(
+            "ada", 5, currency="points", source="promo", at=later, expires_at=later - timedelta(1)
+        )
+    # Backdated: it may already lie before now (the next run expires it).
+    g.award_points(
+        "ada", 5, currency="points", source="promo", at=START - timedelta(days=3),
+        expires_at=START - timedelta(days=1),
+    )  # fmt: skip
+    assert [t.amount for t in g.points.expire_points().expired] == [-5]
+
+
+def test_a_batch_goes_on_after_a_refused_expires_at(
+    make_engine: Callable[..., Gamification], clock: FakeClock
+) -> None:
+    g = make_engine(config=EXPIRING)
+    with g.batch():
+        g.award_points("ada", 5, currency="points", source="promo", expires_at=START + timedelta(1))
+        with pytest.raises(InvalidInput):
+            g.award_points("ada", 5, currency="points", source="promo", expires_at=START)
+        g.award_points("ada", 7, currency="points", source="quest")
+    assert expiring(g, "ada") == [(5, START + timedelta(1)), (7, START + timedelta(30))]
+    assert not g.verify_ledger()
+
+
 _step = st.one_of(
     st.tuples(st.just("award"), st.sampled_from("ab"), st.integers(1, 50)),
+    # An award with its own expiry: n half-days ahead (sooner or later than the 10-day rule;
+    # zero or less is refused).
+    st.tuples(st.just("promo"), st.sampled_from("ab"), st.integers(-2, 50)),
     st.tuples(st.just("spend"), st.sampled_from("ab"), st.integers(1, 60)),
     st.tuples(st.just("transfer"), st.sampled_from("ab"), st.integers(1, 60)),
     st.tuples(st.just("reserve"), st.sampled_from("ab"), st.integers(1, 40)),
@@ -214,12 +351,26 @@ def test_lots_always_sum_to_the_balance_and_expire_once_never_early(
     g = Gamification.open(":memory:", config=config, clock=clock, load_entrypoints=False)
     spends: list[int] = []
     holds: list[int] = []
+    # transaction id -> the expiry its lot must carry
+    credits: dict[int, datetime] = {}
     try:
         for op, user, n in steps:
             other = "b" if user == "a" else "a"
             try:
                 if op == "award":
-                    g.award_points(user, n, currency="points", source="s")
+                    credit = g.award_points(user, n, currency="points", source="s")
+                    credits[credit.id] = clock() + timedelta(days=10)
+                elif op == "promo":
+                    when = clock() + timedelta(days=n / 2)
+                    before = g.dump()
+                    try:
+                        credit = g.award_points(
+                            user, 5, currency="points", source="s", expires_at=when
+                        )
+                    except InvalidInput:
+                        assert n <= 0 and g.dump() == before
+                        continue
+                    credits[credit.id] = when
                 elif op == "spend":
                     spends.append(g.spend_points(user, n, currency="points", source="s").id)
                 elif op == "transfer":
@@ -250,6 +401,11 @@ def test_lots_always_sum_to_the_balance_and_expire_once_never_early(
             "GROUP BY reference_id HAVING COUNT(*) > 1)"
         ).fetchone()
         assert twice == (0,)
+        for transaction_id, when in credits.items():
+            found = g.db.execute(
+                "SELECT expires_at FROM point_lots WHERE transaction_id = ?", (transaction_id,)
+            ).fetchone()
+            assert found == (when.isoformat(timespec="microseconds"),)
     finally:
         g.close()
 

@@ -19,6 +19,11 @@ __all__ = ["award_points", "history"]
 @click.option("--source", default="cli", show_default=True, help="What earned them.")
 @click.option("--description", help="A note stored on the transaction.")
 @click.option("--metadata", metavar="JSON", help="Anything JSON to store with the award.")
+@click.option(
+    "--expires-at",
+    metavar="TIME",
+    help="When these points expire, instead of the currency's rule (ISO-8601 with a zone).",
+)
 @key_option
 @at_option()
 @pass_state
@@ -30,6 +35,7 @@ def award_points(
     source: str,
     description: str | None,
     metadata: str | None,
+    expires_at: str | None,
     key: str | None,
     at: str | None,
 ) -> None:
@@ -38,6 +44,7 @@ def award_points(
     A double-entry ledger transaction; prints the balance before and after.
     """
     meta = parse_json(metadata, "--metadata")
+    expiry = parse_at(expires_at, "--expires-at")
     moment = parse_at(at)
     g = state.engine()
     result = g.award_points(
@@ -49,6 +56,7 @@ def award_points(
         description=description,
         metadata=meta,
         at=moment,
+        expires_at=expiry,
     )
     emit(state.as_json, result, lambda: _transaction_text(result))
 

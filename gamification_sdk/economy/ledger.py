@@ -141,6 +141,8 @@ class Posting:
     # fingerprint of its arguments. None when the registry holds the key, or there is none.
     operation: str | None = None
     fingerprint: bytes | None = None
+    # A credit's own expiry (``award(expires_at=)``), replacing its currency's rule.
+    expires_at: str | None = None
 
 
 class Ledger:
@@ -362,7 +364,7 @@ class Ledger:
         return result
 
     def _open_lot(self, account: int, posting: Posting, transaction_id: int, amount: int) -> None:
-        expires_at = self.lots.expires_at(posting.currency, posting.at)
+        expires_at = posting.expires_at or self.lots.expires_at(posting.currency, posting.at)
         self.lots.open(
             account, posting.user_id, posting.currency, transaction_id, amount, expires_at,
             posting.at_text,

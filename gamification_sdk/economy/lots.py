@@ -2,10 +2,11 @@
 
 Only currencies with ``expire_after_days`` or ``expire_on`` keep lots; every other currency's
 balance is one implicit lot that never expires, so its awards and spends cost no statement
-more. Debits, holds and refunds take from lots first-expiring-first (lots without expiry
-last). A lot expires whole, once: the expiry job (``Ledger.expire``) debits what is left of it
-to the currency's ``breakage`` account. The sum of an account's open lots is its balance, and
-the sum of their ``held`` its held points (``verify_ledger`` checks both).
+more. A lot expires by its currency's rule, or at the moment its award gave
+(``award(expires_at=)``). Debits, holds and refunds take from lots first-expiring-first (lots
+without expiry last). A lot expires whole, once: the expiry job (``Ledger.expire``) debits
+what is left of it to the currency's ``breakage`` account. The sum of an account's open lots
+is its balance, and the sum of their ``held`` its held points (``verify_ledger`` checks both).
 
 Methods here run inside the ledger's write transaction.
 """
@@ -18,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 from ..config import Config, CurrencyConfig
 from ..core.clock import to_text
+from ..core.validation import check_at
+from ..errors import InvalidInput
 from ..storage.lots import (
     ADD_HOLD,
     ADD_USE,
@@ -44,7 +47,7 @@ from ..storage.lots import (
     WATCH_CURRENCY,
 )
 
-__all__ = ["Lots", "expiry_of"]
+__all__ = ["Lots", "check_after", "check_expires_at", "expiry_of"]
 
 
 def expiry_of(currency: CurrencyConfig, at: datetime, default_zone: str) -> datetime | None:
@@ -68,6 +71,30 @@ def expiry_of(currency: CurrencyConfig, at: datetime, default_zone: str) -> date
         if end > at:
             return end
     raise AssertionError("the next year's day always lies ahead")
+
+
+def check_expires_at(value: object, currency: str, expiring: frozenset[str]) -> datetime | None:
+    """An award's own expiry (``expires_at=``), in UTC: an aware datetime, for a currency that
+    keeps lots. Whether it lies after the award's moment is checked once the call is known
+    not to be a replay (a retry after that moment still replays)."""
+    if value is None:
+        return None
+    moment = check_at(value, "expires_at")
+    if currency not in expiring:
+        # A currency without expiry keeps no lots and runs no expiry job: there is nothing
+        # to hold the moment or act on it.
+        raise InvalidInput(
+            "expires_at",
+            f"{currency!r} does not expire; give it expire_after_days or expire_on first",
+        )
+    return moment
+
+
+def check_after(expires_at: datetime, at: datetime) -> None:
+    if expires_at <= at:
+        raise InvalidInput(
+            "expires_at", f"{to_text(expires_at)} is not after the award ({to_text(at)})"
+        )
 
 
 class Lots:

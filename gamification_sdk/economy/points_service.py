@@ -42,6 +42,7 @@ from ..runtime.outbox import Notifications
 from ..runtime.runtime import Runtime
 from ..storage.store import Tx
 from .ledger import BATTLE_PASS, CREDIT_TYPES, SHOP_ORDER, SPEND_TYPES, Ledger, Posting
+from .lots import check_after, check_expires_at
 from .ratelimits import PURCHASE, RateLimits
 from .reservations import Reservations
 from .shop import Shop
@@ -110,19 +111,28 @@ class PointsService:
         metadata: Any = None,
         at: datetime | None = None,
         transaction_type: str = "earned",
+        expires_at: datetime | None = None,
     ) -> Transaction:
-        """Issue points to a user; returns the transaction with the new balance."""
+        """Issue points to a user; returns the transaction with the new balance.
+
+        ``expires_at``: when these points expire, instead of the currency's rule (later or
+        sooner); only for a currency that expires, and after the award's moment."""
         cur = self._ledger.currency(currency)
         if type(amount) is int and cur.max_award is not None and amount > cur.max_award:
             raise InvalidInput(
                 "amount", f"{amount} is above {currency}'s max_award {cur.max_award}"
             )
+        expiry = check_expires_at(expires_at, currency, self._ledger.lots.expiring)
         posting, key, digest = self._points_call(
             "award_points", CREDIT_TYPES, transaction_type, user_id, amount, currency, source,
             idempotency_key, reference, description, metadata, at,
+            None if expiry is None else to_text(expiry),
         )  # fmt: skip
 
         def body(tx: Tx) -> Transaction:
+            if expiry is not None:
+                # Here, past the replay: a keyed retry after the moment returns its result.
+                check_after(expiry, posting.at)
             # credit() asks the validate_award plugins first.
             result = self._ledger.credit(tx, posting, origin="direct")
             if self.publish_awarded is not None:
@@ -147,11 +157,13 @@ class PointsService:
         description: str | None,
         metadata: Any,
         at: datetime | None,
+        expires_at: str | None = None,
     ) -> tuple[Posting, str | None, Callable[[], bytes | None]]:
         """Check a one-user points call; returns its posting, key and fingerprint.
 
         A keyed call's posting carries ``operation`` and the fingerprint: the transaction row
-        keeps the key (``Ledger.keyed_codec``)."""
+        keeps the key (``Ledger.keyed_codec``). ``expires_at`` (a credit's own expiry) joins
+        the fingerprint only when given, so keys recorded before it existed still match."""
         check_id(user_id)
         check_amount(amount)
         check_text(source, "source", max_length=100)
@@ -164,17 +176,14 @@ class PointsService:
         text = optional_text(description, "description")
         meta = check_metadata(metadata)
         moment, at_text, explicit = self._rt.moment(at)
-        digest = (
-            None
-            if key is None
-            else fingerprint(
-                user_id, amount, currency, source, ref, text, meta, explicit, transaction_type
-            )
-        )
+        parts = (user_id, amount, currency, source, ref, text, meta, explicit, transaction_type)
+        extra = () if expires_at is None else (expires_at,)
+        digest = None if key is None else fingerprint(*parts, *extra)
         posting = Posting(
             transaction_type, currency, amount, user_id, source, moment, at_text,
             reference=ref, description=text, metadata=meta, key=call_key(key),
             operation=None if key is None else operation, fingerprint=digest,
+            expires_at=expires_at,
         )  # fmt: skip
         return posting, key, lambda: digest
 
