@@ -19,6 +19,7 @@ from .core.clock import Clock, to_text
 from .economy.inventory import Items
 from .economy.ledger import KEY_HOME as LEDGER_KEY_HOME
 from .economy.ledger import Ledger
+from .economy.multipliers import PointsMultipliers
 from .economy.points_service import PointsService
 from .economy.rate_limits_service import RateLimitsService
 from .economy.ratelimits import RateLimits
@@ -117,6 +118,7 @@ class Parts:
         self.profiles = Profiles(conn, config, self.table)
         self.ledger = Ledger(conn, config, self.profiles)
         self.ledger.vet = lambda request: run_vetoes(pm, facade, request)
+        self._max_award = {c.name: c.max_award for c in config.currencies}
         self.reservations = Reservations(conn, self.ledger)
         self.limits = RateLimits(conn, config)
         self.xp = XP(conn, config, self.table, self.profiles, self.ledger, pm, facade)
@@ -233,6 +235,10 @@ class Parts:
         """Status tiers follow the one measure they are configured with (none: nothing)."""
         tiers = self.tiers
         self.xp.tier_factor = None
+        tier_points = tiers.points_factor if tiers.points_currencies else None
+        self.ledger.multiply = PointsMultipliers(
+            self._rt.pm, self._rt.facade, tier_points, self._max_award
+        )
         if not tiers.on:
             return
         self.xp.tier_factor = tiers.xp_factor

@@ -66,6 +66,19 @@ def xp_multiplier(
 
 
 @hookspec
+def points_multiplier(
+    engine: Gamification,
+    user_id: str,
+    currency: str,
+    source: str,
+    base_amount: int,
+    at: Any,
+    metadata: Any,
+) -> float | None:
+    """Return a factor > 0 for this earned points award, or None; all factors are multiplied (inside the transaction)."""
+
+
+@hookspec
 def validate_award(engine: Gamification, award: AwardRequest) -> str | None:
     """Return a reason to veto the XP or points award (raises errors.Rejected), else None (inside the transaction).
 

@@ -22,13 +22,19 @@ def _items(value: Mapping[str, int] | None) -> Mapping[str, int]:
     return dict(value or {})
 
 
+def _factors(value: Mapping[str, float] | None) -> Mapping[str, float]:
+    return dict(value or {})
+
+
 @attrs.frozen
 class StatusTier:
     """One tier, reached by earning ``threshold`` of the measure within the window.
 
     Reaching it grants ``title`` (if set) and ``items`` (once per user) and multiplies every
-    XP award by ``xp_multiplier`` while the user holds it. ``downgrade_to`` names a lower
-    tier a downgrade from this one never goes below (None: the ``downgrade`` rule alone).
+    XP award by ``xp_multiplier`` while the user holds it, and every earned points award in a
+    currency by ``points_multiplier[currency]`` (``g.points.award`` of type ``earned``).
+    ``downgrade_to`` names a lower tier a downgrade from this one never goes below (None: the
+    ``downgrade`` rule alone).
     """
 
     name: str
@@ -37,6 +43,7 @@ class StatusTier:
     xp_multiplier: float = 1.0
     items: Mapping[str, int] = attrs.field(factory=dict, converter=_items)
     downgrade_to: str | None = None
+    points_multiplier: Mapping[str, float] = attrs.field(factory=dict, converter=_factors)
 
 
 def _tier_list(value: Iterable[StatusTier]) -> tuple[StatusTier, ...]:
@@ -101,7 +108,7 @@ def _window_problems(config: StatusTiersConfig) -> list[str]:
     return []
 
 
-def _one_tier(where: str, tier: StatusTier, names: list[str]) -> list[str]:
+def _one_tier(where: str, tier: StatusTier, names: list[str], currencies: set[str]) -> list[str]:
     p: list[str] = []
     if not isinstance(tier.name, str) or not _NAME.match(tier.name):
         p.append(f"{where}.name: expected a lowercase identifier, got {tier.name!r}")
@@ -117,6 +124,17 @@ def _one_tier(where: str, tier: StatusTier, names: list[str]) -> list[str]:
     factor = tier.xp_multiplier
     if not _is_number(factor) or not 0 < factor <= 100:
         p.append(f"{where}.xp_multiplier: expected a number over 0, at most 100, got {factor!r}")
+    for currency, points in tier.points_multiplier.items():
+        if currency not in currencies:
+            p.append(
+                f"{where}.points_multiplier: unknown currency {currency!r}; configure it in "
+                f"currencies"
+            )
+        if not _is_number(points) or not 0 < points <= 100:
+            p.append(
+                f"{where}.points_multiplier['{currency}']: expected a number over 0, at most "
+                f"100, got {points!r}"
+            )
     for item, quantity in tier.items.items():
         if not isinstance(item, str) or not item.strip() or len(item) > 100:
             p.append(f"{where}.items: expected item names of 1-100 characters, got {item!r}")
@@ -156,7 +174,7 @@ def status_tier_problems(config: object, currencies: set[str]) -> list[str]:
         if not isinstance(tier, StatusTier):
             p.append(f"{where}: expected a StatusTier")
             continue
-        p.extend(_one_tier(where, tier, names))
+        p.extend(_one_tier(where, tier, names, currencies))
         if _is_number(tier.threshold):
             if below is not None and tier.threshold <= below:
                 p.append(

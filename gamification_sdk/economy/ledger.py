@@ -164,6 +164,9 @@ class Ledger:
         # Set by the engine: runs the validate_award plugins on every credit (plugins.run_vetoes),
         # so no path that issues points (rules, rewards, bonuses) can pass round them.
         self.vet: Callable[[Callable[[], AwardRequest]], None] | None = None
+        # Set by the engine (economy/multipliers.py): the amount a direct earned award
+        # credits once points_multiplier plugins and the user's tier have multiplied it.
+        self.multiply: Callable[[Posting], int] | None = None
 
     def _encode(self, result: Transaction) -> str:
         # A transaction is rebuilt from its rows on a replay; store only which side it was.
@@ -344,6 +347,12 @@ class Ledger:
                     reference=posting.reference,
                 )
             )  # fmt: skip
+        # As XP: vetoes see the amount asked for, the multipliers then apply to it.
+        if origin == "direct" and posting.type == "earned" and self.multiply is not None:
+            multiplied = self.multiply(posting)
+            if multiplied != amount:
+                amount = multiplied
+                posting = attrs.evolve(posting, amount=amount)
         # The user's account is moved first, found by owner and currency: an account that
         # exists (every award but a user's first in the currency) costs no SELECT.
         moved = self.move_user(posting, amount, amount, 0, 0)

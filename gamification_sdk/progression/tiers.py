@@ -18,7 +18,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from ..config import Config
-from ..config.tiers import StatusTiersConfig
+from ..config.tiers import StatusTier, StatusTiersConfig
 from ..core.clock import to_text
 from ..economy.inventory import Items
 from ..models import TierChange, TierStanding, TierStatus
@@ -65,6 +65,10 @@ class StatusTiers:
     ) -> None:
         self._conn = conn
         self.config: StatusTiersConfig = config.tiers
+        # The currencies some tier multiplies: an award in any other asks nothing.
+        self.points_currencies = frozenset(
+            currency for tier in self.config.tiers for currency in tier.points_multiplier
+        )
         self._default_zone = config.default_timezone
         self._items = items
         self._notifications = notifications
@@ -267,10 +271,22 @@ class StatusTiers:
 
     def xp_factor(self, user_id: str) -> float | None:
         """The held tier's XP multiplier, or None (no tier, or a factor of 1)."""
+        tier = self._held(user_id)
+        factor = None if tier is None else tier.xp_multiplier
+        return None if factor == 1 else factor
+
+    def points_factor(self, user_id: str, currency: str) -> float | None:
+        """The held tier's multiplier of earned ``currency``, or None (none, or 1)."""
+        if currency not in self.points_currencies:
+            return None
+        tier = self._held(user_id)
+        factor = None if tier is None else tier.points_multiplier.get(currency)
+        return None if factor == 1 else factor
+
+    def _held(self, user_id: str) -> StatusTier | None:
         if not self.on:
             return None
         row = self._conn.execute(STATUS, (user_id,)).fetchone()
         if row is None or int(row[1]) < 0:
             return None
-        factor = self.config.tiers[min(int(row[1]), len(self.config.tiers) - 1)].xp_multiplier
-        return None if factor == 1 else factor
+        return self.config.tiers[min(int(row[1]), len(self.config.tiers) - 1)]

@@ -48,6 +48,11 @@ class TiersService:
         to the ``xp_multiplier`` hook, inside the award's transaction)."""
         return self._tiers.xp_factor(user_id)
 
+    def points_factor(self, user_id: str, currency: str) -> float | None:
+        """The multiplier of earned ``currency`` of the user's tier, or None (what the
+        built-in plugin returns to the ``points_multiplier`` hook, inside the transaction)."""
+        return self._tiers.points_factor(user_id, currency)
+
     def requalify(self, now: datetime | None = None) -> list[TierChange]:
         """Requalify every tier whose requalification date and grace passed by ``now`` (the
         ``tier_requalify`` job): downgrade those the window ending then leaves short, move

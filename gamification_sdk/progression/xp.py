@@ -12,12 +12,12 @@ import json
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..config.convert import converter
 from ..core.clock import to_text
+from ..core.multiply import apply_multiplier
 from ..core.validation import MAX_TOTAL
 from ..economy.ledger import Ledger, Posting
 from ..errors import InvalidInput, PrestigeUnavailable
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 # KEY_HOME (the statement that finds a key in the XP log) is exported here too: the engine
 # hands it to Idempotency with XP.
-__all__ = ["KEY_HOME", "XP", "apply_multiplier", "key_in_row"]
+__all__ = ["KEY_HOME", "XP", "key_in_row"]
 
 
 def _entry(row: tuple[Any, ...]) -> XPEntry:
@@ -80,20 +80,6 @@ def _no_confirm(version: int | None) -> None:
 def key_in_row(award: XPAward) -> bool:
     """Whether a keyed award_xp keeps its key in its log row: unless it levelled up."""
     return not award.leveled_up
-
-
-def apply_multiplier(base: int, factors: list[float], cap: float) -> tuple[int, float]:
-    """Multiply ``base`` by the product of ``factors`` (capped), rounding half up to an int.
-
-    Decimal arithmetic on each factor's shortest repr keeps 100 x 1.15 at 115, where binary
-    floats give 114.999...
-    """
-    product = Decimal(1)
-    for factor in factors:
-        product *= Decimal(repr(float(factor)))
-    product = min(product, Decimal(repr(float(cap))))
-    amount = int((Decimal(base) * product).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return amount, float(product)
 
 
 class XP:
