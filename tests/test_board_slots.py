@@ -213,3 +213,58 @@ def test_a_batch_across_midnight_leaves_what_the_awards_one_by_one_leave(tmp_pat
             ]
     assert boards[True] == boards[False]
     assert boards[False][2] != boards[False][3]  # yesterday and today differ
+
+
+def test_awards_across_midnight_a_dst_change_and_backdating_match_cold_caches(
+    tmp_path: Path,
+) -> None:
+    # award_xp keeps the last periods' ids and slot plans (Boards.write_xp, Slots.write):
+    # every award below, made in one session, must leave what the same awards leave with
+    # every cache cold (the file reopened before each), and a change of boards between them.
+    zone = LeaderboardsConfig(visibility="public", show_on_global=True, timezone="Europe/Berlin")
+    other = attrs.evolve(zone, boards=(BoardConfig("xp", periods=("all_time", "daily")),))
+    switch = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # Berlin moves to summer time at 01:00
+    moments = [
+        datetime(2026, 3, 28, 22, 59, tzinfo=UTC),  # 23:59 in Berlin
+        datetime(2026, 3, 28, 23, 0, tzinfo=UTC),  # midnight in Berlin: a new day and week
+        switch,
+        switch + timedelta(hours=1),  # after the change: the same local day
+        datetime(2026, 3, 27, 9, 0, tzinfo=UTC),  # backdated into an older day and week
+        datetime(2026, 3, 29, 21, 59, tzinfo=UTC),  # 23:59 in Berlin, summer time
+        datetime(2026, 3, 29, 22, 0, tzinfo=UTC),  # midnight: a new day (and month soon)
+        datetime(2026, 3, 31, 22, 0, tzinfo=UTC),  # 1 April in Berlin: a new month
+        datetime(2026, 3, 31, 21, 0, tzinfo=UTC),  # back into March
+    ]
+    plan = [(f"u{i % 3}", 1 + i % 5, at) for i, at in enumerate(moments * 2)]
+    configs = [zone] * len(moments) + [other] * 3 + [zone] * (len(moments) - 3)
+
+    def boards(g: Gamification) -> list[list[tuple[str, float]]]:
+        return [
+            [(e.user_id, e.score) for e in g.boards.get("xp", period=p, at=at).entries]
+            for p in ("all_time", "daily", "weekly", "monthly")
+            for at in moments
+        ]
+
+    clock = FakeClock(datetime(2026, 4, 1, 12, 0, tzinfo=UTC))
+    warm = tmp_path / "warm.db"
+    with Gamification.open(warm, config=Config(leaderboards=zone), clock=clock,
+                           load_entrypoints=False) as g:  # fmt: skip
+        for (user, xp, at), config in zip(plan, configs, strict=True):
+            g.settings.apply(Config(leaderboards=config))
+            g.award_xp(user, xp, source="t", at=at, idempotency_key=f"{user}{at}{xp}")
+        g.settings.apply(Config(leaderboards=zone))
+        warmed = boards(g)
+    cold = tmp_path / "cold.db"
+    stored = zone
+    for (user, xp, at), config in zip(plan, configs, strict=True):
+        with Gamification.open(cold, config=Config(leaderboards=stored), clock=clock,
+                               load_entrypoints=False) as g:  # fmt: skip
+            g.settings.apply(Config(leaderboards=config))
+            stored = config
+            g.award_xp(user, xp, source="t", at=at, idempotency_key=f"{user}{at}{xp}")
+    with Gamification.open(cold, config=Config(leaderboards=stored), clock=clock,
+                           load_entrypoints=False) as g:  # fmt: skip
+        g.settings.apply(Config(leaderboards=zone))
+        assert boards(g) == warmed
+        daily = warmed[len(moments) : 2 * len(moments)]
+        assert daily[0] != daily[1]  # 23:59 and midnight in Berlin are different days

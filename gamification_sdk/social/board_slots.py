@@ -68,6 +68,10 @@ class Slots:
         self._writes: dict[tuple[int, ...], str] = {}
         # period id -> its start, for award_xp's choice of a slot's case (see write).
         self._starts: dict[int, datetime] = {}
+        # write's plans for the kind -> id map ``_plan_ids``: held slots -> (statement,
+        # slot parameters, ids the slots do not take).
+        self._plan_ids: dict[str, int] | None = None
+        self._plans: dict[tuple[int | None, ...], tuple[str, tuple[object, ...], list[int]]] = {}
 
     def marker(self) -> str:
         """What lb_settings keeps of the slot layout: a change empties every slot."""
@@ -130,12 +134,23 @@ class Slots:
         """``add`` for award_xp, which read the periods the slots hold (``held``) with the
         profile row: each slot's case is decided here, so the update has no CASE and no
         RETURNING (a few microseconds less per award)."""
-        modes, params, rest = self._plan(periods, ids, held, user_id, delta, at)
-        key = (*modes, True)
-        sql = self._writes.get(key)
-        if sql is None:
-            sql = self._writes[key] = write_sql(modes)
-        self._conn.execute(sql, [*params, *profile])
+        # Most awards see the ids of the last (the same periods object: see Boards.write_xp)
+        # and a slot layout seen before: the plan is then the one made for it.
+        if ids is not self._plan_ids:
+            self._plan_ids = ids
+            self._plans.clear()
+        plan = self._plans.get(held)
+        if plan is None:
+            modes, params, rest = self._plan(periods, ids, held, user_id, delta, at)
+            key = (*modes, True)
+            sql = self._writes.get(key)
+            if sql is None:
+                sql = self._writes[key] = write_sql(modes)
+            if len(self._plans) >= 64:
+                self._plans.clear()
+            plan = self._plans[held] = (sql, tuple(params[3:]), rest)
+        sql, slots, rest = plan
+        self._conn.execute(sql, (user_id, delta, at, *slots, *profile))
         return rest
 
     def write_many(
@@ -284,6 +299,8 @@ class Slots:
     def forget_ids(self) -> None:
         self._of.clear()
         self._starts.clear()
+        self._plan_ids = None
+        self._plans.clear()
 
 
 def _highest(modes: tuple[int, ...]) -> int:

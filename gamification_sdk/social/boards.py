@@ -123,6 +123,8 @@ class Boards:
             self.boards[board.key] = entry
             self._by_source.setdefault(board.source_key, []).append(entry)
         self._ids: dict[tuple[str, str, str], int] = {}
+        # write_xp's last (periods, board, kind -> period id); see there.
+        self._xp_ids: tuple[dict[str, BoardPeriod], _Board, dict[str, int]] | None = None
         # Whether any board follows tracked events: if none, track() pays nothing for boards.
         self._event_boards = any(b.source in ("metric", "custom") for b in settings.boards)
         self._triggers = temp_triggers()
@@ -296,6 +298,7 @@ class Boards:
         """After a rollback: drop cached period ids (the transaction may have made some),
         and the orders if a read inside the write applied log rows that are now gone."""
         self._ids.clear()
+        self._xp_ids = None
         if self.slots is not None:
             self.slots.forget_ids()
         if self._orders:
@@ -364,7 +367,14 @@ class Boards:
         assert slots is not None
         board = self.boards[slots.board.key]
         periods = board.calendar.at(at)
-        kind_ids = self._kind_ids(board, periods)
+        # The calendar hands back the same periods for every moment of one local day (and
+        # no season): their ids are then the last award's, without a lookup per period.
+        cached = self._xp_ids
+        if cached is not None and cached[0] is periods and cached[1] is board:
+            kind_ids = cached[2]
+        else:
+            kind_ids = self._kind_ids(board, periods)
+            self._xp_ids = (periods, board, kind_ids)
         rest = slots.write(
             periods, kind_ids, held, user_id, delta, micros(at), (total, level, at_text)
         )
