@@ -208,3 +208,15 @@ def test_balances_are_the_multiplied_awards(make_engine: Make, awards: Any, fact
         g.spend_points("ada", expected["points"], currency="points", source="shop")
         assert g.balance("ada", "points") == 0
     assert g.verify_ledger().ok
+
+
+def test_a_plugin_registered_after_open_multiplies_and_unregistered_stops(
+    make_engine: Make,
+) -> None:
+    g = make_engine(config=Config(currencies=CURRENCIES))
+    assert g.award_points("ada", 10, currency="points", source="promo").amount == 10
+    promo = Promo(4)
+    g.pm.register(promo)
+    assert g.award_points("ada", 10, currency="points", source="promo").amount == 40
+    g.pm.unregister(promo)
+    assert g.award_points("ada", 10, currency="points", source="promo").amount == 10

@@ -29,7 +29,11 @@ class PointsMultipliers:
         tier_factor: Callable[[str, str], float | None] | None,
         max_award: dict[str, int | None],
     ) -> None:
+        self._pm = pm
         self._hook = pm.hook.points_multiplier
+        # Whether only the built-in plugin answers, and the registrations it was decided at.
+        self._builtin_only = True
+        self._seen: int | None = None
         self._facade = facade
         self._tier_factor = tier_factor
         self._max_award = max_award
@@ -56,8 +60,12 @@ class PointsMultipliers:
         return amount
 
     def _factors(self, posting: Posting) -> list[float]:
-        impls = self._hook.get_hookimpls()
-        if all(impl.plugin_name in BUILTIN_MULTIPLIERS for impl in impls):
+        generation = getattr(self._pm, "generation", None)
+        if generation is None or generation != self._seen:
+            impls = self._hook.get_hookimpls()
+            self._builtin_only = all(impl.plugin_name in BUILTIN_MULTIPLIERS for impl in impls)
+            self._seen = generation
+        if self._builtin_only:
             # Only the built-in tier plugin answers: ask the tiers directly, same answer.
             if self._tier_factor is None:
                 return []

@@ -14,7 +14,8 @@ from ..errors import Rejected
 
 __all__ = [
     "BUILTIN_BOOSTS", "BUILTIN_MULTIPLIERS", "BUILTIN_TIERS", "DEFAULT_PLUGINS",
-    "ENTRY_POINT_GROUP", "call_after_commit", "get_plugin_manager", "run_vetoes",
+    "ENTRY_POINT_GROUP", "PluginManager", "call_after_commit", "get_plugin_manager",
+    "run_vetoes",
 ]  # fmt: skip
 
 log = logging.getLogger("gamification_sdk")
@@ -35,11 +36,28 @@ DEFAULT_PLUGINS = (
 )
 
 
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, counting registrations: a hot path that asks "only the built-in
+    plugins?" decides again only when ``generation`` moved (a host may register later)."""
+
+    generation = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        registered = super().register(plugin, name)
+        self.generation += 1
+        return registered
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        removed = super().unregister(plugin, name)
+        self.generation += 1
+        return removed
+
+
 def get_plugin_manager(
     plugins: Iterable[object] = (), *, load_entrypoints: bool = True
 ) -> pluggy.PluginManager:
     """A fresh manager: built-in behaviour first, then installed packages, then ``plugins``."""
-    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm = PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
     for name in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(name), name=name)
