@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-__all__ = ["apply_multiplier"]
+from ..errors import InvalidInput
+
+__all__ = ["apply_multiplier", "check_factors"]
+
+
+def check_factors(factors: list[float], hook: str) -> None:
+    """Refuse a factor a ``hook`` plugin returned that is not a number over 0 (NaN too)."""
+    for factor in factors:
+        if not isinstance(factor, int | float) or not factor > 0 or factor != factor:
+            raise InvalidInput(hook, f"a plugin returned {factor!r}; need > 0")
 
 
 def apply_multiplier(base: int, factors: list[float], cap: float) -> tuple[int, float]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pluggy
 
-from ..core.multiply import apply_multiplier
+from ..core.multiply import apply_multiplier, check_factors
 from ..errors import InvalidInput
 from ..runtime.plugins import BUILTIN_MULTIPLIERS
 from .ledger import Posting
@@ -42,9 +42,7 @@ class PointsMultipliers:
         factors = self._factors(posting)
         if not factors:
             return posting.amount
-        for factor in factors:
-            if not isinstance(factor, int | float) or not factor > 0 or factor != factor:
-                raise InvalidInput("points_multiplier", f"a plugin returned {factor!r}; need > 0")
+        check_factors(factors, "points_multiplier")
         amount, product = apply_multiplier(posting.amount, factors, math.inf)
         if amount < 1:
             raise InvalidInput(

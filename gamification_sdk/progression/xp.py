@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import Config
 from ..config.convert import converter
 from ..core.clock import to_text
-from ..core.multiply import apply_multiplier
+from ..core.multiply import apply_multiplier, check_factors
 from ..core.validation import MAX_TOTAL
 from ..economy.ledger import Ledger, Posting
 from ..errors import InvalidInput, PrestigeUnavailable
@@ -227,9 +227,7 @@ class XP:
         finally:
             self._current = None
         if factors:
-            for factor in factors:
-                if not isinstance(factor, int | float) or not factor > 0 or factor != factor:
-                    raise InvalidInput("xp_multiplier", f"a plugin returned {factor!r}; need > 0")
+            check_factors(factors, "xp_multiplier")
             amount, multiplier = apply_multiplier(base, factors, self._config.max_xp_multiplier)
         else:
             amount, multiplier = base, 1.0
