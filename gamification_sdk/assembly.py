@@ -84,9 +84,9 @@ def new_runtime(
     store: Store, clock: Clock, pm: pluggy.PluginManager, config: Config, *, facade: object
 ) -> Runtime:
     """What every service of one engine shares; ``facade`` is what plugins get as ``engine=``."""
-    rt = Runtime(
-        store, clock, pm, Idempotency(store.conn, homes=(KEY_HOME, LEDGER_KEY_HOME)), config
-    )
+    per_user = store.dialect.name != "sqlite"
+    homes = (KEY_HOME, LEDGER_KEY_HOME)
+    rt = Runtime(store, clock, pm, Idempotency(store.conn, homes, per_user=per_user), config)
     rt.facade = facade
     return rt
 
@@ -116,7 +116,9 @@ class Parts:
         rt.config = config
         self.table = LevelTable(level_curve(pm, config), config.levels.max_level)
         self.profiles = Profiles(conn, config, self.table)
-        self.ledger = Ledger(conn, config, self.profiles)
+        self.ledger = Ledger(
+            conn, config, self.profiles, system_per_user=store.dialect.name != "sqlite"
+        )
         self.ledger.vet = lambda request: run_vetoes(pm, facade, request)
         self._max_award = {c.name: c.max_award for c in config.currencies}
         self.reservations = Reservations(conn, self.ledger)
@@ -151,7 +153,7 @@ class Parts:
             self.profiles, self.metrics, self.xp, self.achievements, self.streaks,
             self.quests, config.streaks.activity_events,
         )  # fmt: skip
-        self.boards = Boards(conn, config)
+        self.boards = Boards(conn, config, connection_triggers=store.dialect.name == "sqlite")
         self.social = Social(conn, config)
         self.leaderboards = Leaderboards(
             conn, config, self.boards, self.social, self.ledger, self.items, self.notifications

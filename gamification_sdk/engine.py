@@ -137,6 +137,7 @@ class Gamification:
         plugins: Iterable[object] = (),
         load_entrypoints: bool = True,
         adopt: bool = False,
+        schema: str | None = None,
     ) -> Gamification:
         """Open (creating and migrating as needed) an engine on ``path`` or ``":memory:"``.
 
@@ -145,12 +146,16 @@ class Gamification:
         raises ``ConfigMismatch`` and writes nothing (see ``settings``). ``adopt=True``
         takes only ``config``'s process-local fields (durability, busy_timeout, ...) and
         the stored rest.
+
+        ``path`` may instead be a ``postgresql://`` URL or a ``psycopg_pool.ConnectionPool``:
+        the engine then keeps its tables in the PostgreSQL schema ``schema`` (default
+        ``gamification``), created and migrated as needed (docs/postgresql.md).
         """
         if config is not None and not isinstance(config, Config):
             raise InvalidInput("config", f"expected a Config, got {type(config).__name__}")
         pm = get_plugin_manager(plugins, load_entrypoints=load_entrypoints)
         clock = clock or system_clock
-        store, resolved, version = open_store(path, config, clock, adopt)
+        store, resolved, version = open_store(path, config, clock, adopt, schema)
         try:
             return cls(store, resolved, clock, pm, config_version=version)
         except BaseException:

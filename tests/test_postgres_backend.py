@@ -159,7 +159,7 @@ def test_a_pool_serves_threads_of_several_engines(postgres_url: str, pg_schema: 
         for thread in threads:
             thread.join()
         with pytest.raises(RuntimeError, match="only in write"):
-            engines[1].conn  # noqa: B018
+            engines[1].conn.execute("SELECT 1")
         with engines[1].read() as conn:
             count = conn.execute("SELECT count(*) FROM t").fetchone()
         assert count is not None and count[0] == 120

@@ -41,6 +41,7 @@ from ..storage.ledger import (
     DELETED,
     KEY_HOME,
     MOVE,
+    MOVE_SYSTEM,
     MOVE_USER,
     NEW_SYSTEM_ACCOUNT,
     NEW_TRANSACTION,
@@ -118,6 +119,9 @@ class Leg:
     held: int = 0
     earned: int = 0
     spent: int = 0
+    # Where system accounts are booked per user (PostgreSQL): the system account's name,
+    # whose row for the posting's owner the leg moves (created by its first leg).
+    system: str | None = None
 
 
 @attrs.frozen
@@ -146,11 +150,22 @@ class Posting:
 
 
 class Ledger:
-    def __init__(self, conn: sqlite3.Connection, config: Config, users: UserRows) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        config: Config,
+        users: UserRows,
+        *,
+        system_per_user: bool = False,
+    ) -> None:
         self._conn = conn
         self._users = users
         self._currencies = {c.name: c for c in config.currencies}
         self._system: dict[tuple[str, str], int] = {}
+        # PostgreSQL books each system account (issuance, sink, breakage) as one row per
+        # user, so a posting stays on its owner's shard and no row takes every award
+        # (docs/postgresql.md). The SQLite file keeps one row per system account.
+        self._per_user = system_per_user
         self.lots = Lots(conn, config)
         # Only these currencies keep lots: a membership test is all others pay.
         self._expiring = self.lots.expiring
@@ -180,8 +195,9 @@ class Ledger:
     # -- accounts -------------------------------------------------------------------------
 
     def setup(self, at_text: str) -> None:
-        """Create the system accounts of every configured currency (inside a write)."""
-        for currency in self._currencies:
+        """Create the system accounts of every configured currency (inside a write); per
+        user, they are created by their first leg."""
+        for currency in self._currencies if not self._per_user else ():
             names = (ISSUANCE, SINK, BREAKAGE) if currency in self._expiring else (ISSUANCE, SINK)
             for name in names:
                 row = self._conn.execute(SYSTEM_ACCOUNT, (name, currency)).fetchone()
@@ -191,6 +207,11 @@ class Ledger:
                 else:
                     self._system[(name, currency)] = row[0]
         self.lots.setup(at_text)
+
+    def _system_leg(self, name: str, currency: str, amount: int) -> Leg:
+        if self._per_user:
+            return Leg(0, None, amount, system=name)
+        return Leg(self._system[(name, currency)], None, amount)
 
     def currency(self, name: object) -> CurrencyConfig:
         found = self._currencies.get(name) if isinstance(name, str) else None
@@ -264,15 +285,25 @@ class Ledger:
             sides = {}
             values: list[object] = []
             for leg in legs:
-                if user_leg is not None and leg.account_id == user_leg[0]:
+                account_id, owner = leg.account_id, leg.user_id
+                if leg.system is not None:
+                    account_id, after = conn.execute(
+                        MOVE_SYSTEM,
+                        (posting.user_id, leg.system, posting.currency, leg.amount,
+                         posting.at_text),
+                    ).fetchone()  # fmt: skip
+                elif user_leg is not None and account_id == user_leg[0]:
                     after = user_leg[1]
                 else:
                     (after,) = conn.execute(
-                        MOVE, (leg.amount, leg.held, leg.earned, leg.spent, leg.account_id)
+                        MOVE, (leg.amount, leg.held, leg.earned, leg.spent, account_id)
                     ).fetchone()
+                if self._per_user:
+                    # Every entry of a transaction lives on its owner's shard.
+                    owner = posting.user_id
                 before = after - leg.amount
-                sides[leg.account_id] = (transaction_id, before, after)
-                values += (transaction_id, leg.account_id, leg.user_id, leg.amount, before, after)
+                sides[account_id] = (transaction_id, before, after)
+                values += (transaction_id, account_id, owner, leg.amount, before, after)
             # Every leg's entry in one statement: a statement costs about what its seek does.
             conn.execute(statements.new_entries(len(legs)), values)
         except sqlite3.IntegrityError as exc:
@@ -363,7 +394,7 @@ class Ledger:
         account = moved[0]
         legs = (
             Leg(account, user, amount, earned=amount),
-            Leg(self._system[(ISSUANCE, posting.currency)], None, -amount),
+            self._system_leg(ISSUANCE, posting.currency, -amount),
         )
         result = self._post_and_view(tx, posting, legs, (account, user, None), user_leg=moved)
         if posting.currency in self._expiring:
@@ -392,7 +423,7 @@ class Ledger:
         A debit that releases held points takes the lots its reservation held: the caller
         hands them over (``Lots.commit``)."""
         user, amount = posting.user_id, posting.amount
-        sink = Leg(self._system[(SINK, posting.currency)], None, amount)
+        sink = self._system_leg(SINK, posting.currency, amount)
         assert account is not None or not release_held, "held points belong to a known account"
         if account is not None:
             legs = (Leg(account[0], user, -amount, held=-release_held, spent=amount), sink)
@@ -443,7 +474,7 @@ class Ledger:
             account = self.open_user_account(user, currency, posting.at_text)
         legs = (
             Leg(account, user, signed_amount, earned=signed_amount),
-            Leg(self._system[(ISSUANCE, currency)], None, -signed_amount),
+            self._system_leg(ISSUANCE, currency, -signed_amount),
         )
         result = self._post_and_view(tx, posting, legs, (account, user, None))
         if currency in self._expiring:
@@ -504,7 +535,7 @@ class Ledger:
         account = self.open_user_account(user, posting.currency, posting.at_text)
         legs = (
             Leg(account, user, amount, spent=-amount),
-            Leg(self._system[(SINK, posting.currency)], None, -amount),
+            self._system_leg(SINK, posting.currency, -amount),
         )
         result = self._post_and_view(tx, posting, legs, (account, user, None))
         self._conn.execute(ADD_REFUNDED, (amount, posting.refund_of))
@@ -530,7 +561,7 @@ class Ledger:
             )  # fmt: skip
             legs = (
                 Leg(account, user, -remaining, spent=remaining),
-                Leg(self._system[(BREAKAGE, currency)], None, remaining),
+                self._system_leg(BREAKAGE, currency, remaining),
             )
             result = self._post_and_view(tx, posting, legs, (account, user, None))
             self.lots.expired(lot_id, result.id, remaining)

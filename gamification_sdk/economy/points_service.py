@@ -7,7 +7,6 @@ call); the ledger, reservations and rate limits do the work inside the transacti
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,7 +81,7 @@ class PointsService:
         limits: RateLimits,
         balances: Callable[[str], dict[str, Balance]],
         shop: Shop,
-        verify: Callable[[sqlite3.Connection], LedgerReport],
+        verify: Callable[..., LedgerReport],
         notifications: Notifications,
     ) -> None:
         self._rt = rt
@@ -140,8 +139,9 @@ class PointsService:
             return result
 
         return self._rt.write(
-            "award_points", key, digest, self._ledger.keyed_codec, posting.at_text, body
-        )
+            "award_points", key, digest, self._ledger.keyed_codec, posting.at_text, body,
+            user_id=posting.user_id,
+        )  # fmt: skip
 
     def _points_call(
         self,
@@ -215,6 +215,7 @@ class PointsService:
                 self._ledger.keyed_codec,
                 posting.at_text,
                 lambda tx: self._ledger.debit(tx, posting),
+                user_id=posting.user_id,
             )
 
         def purchase(tx: Tx) -> Transaction:
@@ -225,8 +226,9 @@ class PointsService:
             return result
 
         return self._rt.write(
-            "spend_points", key, digest, self._ledger.keyed_codec, posting.at_text, purchase
-        )
+            "spend_points", key, digest, self._ledger.keyed_codec, posting.at_text, purchase,
+            user_id=posting.user_id,
+        )  # fmt: skip
 
     def transfer(
         self,
@@ -278,6 +280,7 @@ class PointsService:
             self._ledger.keyed_codec,
             at_text,
             lambda tx: self._ledger.transfer(tx, posting),
+            user_id=posting.user_id,
         )
 
     def adjust(
@@ -323,6 +326,7 @@ class PointsService:
             self._ledger.keyed_codec,
             at_text,
             lambda tx: self._ledger.adjust(tx, posting, amount),
+            user_id=posting.user_id,
         )
 
     def refund(
@@ -376,6 +380,7 @@ class PointsService:
             self._ledger.keyed_codec,
             at_text,
             body,
+            user_id=self._rt.owner_of("transaction", transaction_id),
         )
 
     def balance(self, user_id: str, currency: str) -> int:
@@ -509,6 +514,7 @@ class PointsService:
             json_codec(Reservation),
             at_text,
             body,
+            user_id=user_id,
         )
 
     def commit(
@@ -533,6 +539,7 @@ class PointsService:
             lambda tx: self._reservations.commit(
                 tx, rid, description=text, at=moment, at_text=at_text, key=call_key(key)
             ),
+            user_id=self._rt.owner_of("reservation", rid),
         )
 
     def release(
@@ -553,6 +560,7 @@ class PointsService:
             json_codec(Reservation),
             at_text,
             lambda tx: self._reservations.release(rid, status="released", at_text=at_text),
+            user_id=self._rt.owner_of("reservation", rid),
         )
 
     def expire_reservations(self, now: datetime | None = None) -> list[Reservation]:
@@ -578,5 +586,6 @@ class PointsService:
 
     def verify(self) -> LedgerReport:
         """Recompute sums, balances, chains, holds and XP totals; empty when all agree."""
-        with self._rt.store.read() as conn:
-            return self._verify(conn)
+        store = self._rt.store
+        with store.read() as conn:
+            return self._verify(conn, temp_table=store.dialect.name == "sqlite")

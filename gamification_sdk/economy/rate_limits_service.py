@@ -47,6 +47,7 @@ class RateLimitsService:
             json_codec(RateLimitStatus),
             at_text,
             lambda tx: self._limits.hit(action, user_id, moment, at_text),
+            user_id=user_id,
         )
 
     def status(self, user_id: str, action: str, *, at: datetime | None = None) -> RateLimitStatus:

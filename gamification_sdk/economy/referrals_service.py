@@ -89,6 +89,7 @@ class ReferralsService:
                 tx, code, new_user_id, ip=address, device=device, email=mail, utm=source,
                 at=moment, at_text=at_text,
             ),
+            user_id=new_user_id,
         )  # fmt: skip
         if referral.flagged:
             # The flagged row is committed (the write returned); the caller learns why.
@@ -124,6 +125,8 @@ class ReferralsService:
             json_codec(ReferralConversion),
             at_text,
             lambda tx: self._referrals.convert(tx, ref, chosen, amount, moment, at_text),
+            # A referral belongs to the new user: given by id, it is read.
+            user_id=ref if isinstance(ref, str) else self._rt.owner_of("referral", ref),
         )
 
     def set_status(
@@ -147,6 +150,8 @@ class ReferralsService:
             json_codec(Referral),
             at_text,
             lambda tx: self._referrals.set_status(ref, chosen, at_text),
+            # A referral belongs to the new user: given by id, it is read.
+            user_id=ref if isinstance(ref, str) else self._rt.owner_of("referral", ref),
         )
 
     def get(self, referral: int | str) -> Referral:

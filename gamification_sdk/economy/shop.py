@@ -306,7 +306,7 @@ class Shop:
         with self._store.write() as tx:
             if key is not None:
                 assert digest is not None
-                prior = self._idempotency.replay(key, "purchase", digest, self.codec)
+                prior = self._idempotency.replay(key, "purchase", digest, self.codec, user_id)
                 if prior is not None:
                     return prior
                 pending = self._conn.execute(PENDING_KEY, (key,)).fetchone()
@@ -329,7 +329,9 @@ class Shop:
                 order = self._complete(tx, order, item, None, moment, at_text, at_text)
                 if key is not None:
                     assert digest is not None
-                    self._idempotency.record(key, "purchase", digest, order, self.codec, at_text)
+                    self._idempotency.record(
+                        key, "purchase", digest, order, self.codec, at_text, user_id
+                    )
         if tx.committed:
             self._dispatch(tx, order)
         if not external:
@@ -489,12 +491,16 @@ class Shop:
             if key is not None:
                 assert digest is not None
                 try:
-                    prior = self._idempotency.replay(key, "purchase", digest, self.codec)
+                    prior = self._idempotency.replay(
+                        key, "purchase", digest, self.codec, order.user_id
+                    )
                     taken = prior is not None
                 except IdempotencyConflict:
                     taken = True  # meanwhile used by another call: the order row keeps it
                 if not taken:
-                    self._idempotency.record(key, "purchase", digest, order, self.codec, at_text)
+                    self._idempotency.record(
+                        key, "purchase", digest, order, self.codec, at_text, order.user_id
+                    )
         if tx.committed:
             self._dispatch(tx, order)
         return order

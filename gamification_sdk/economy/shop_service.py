@@ -76,6 +76,7 @@ class ShopService:
             self._shop.codec,
             at_text,
             lambda tx: self._shop.refund(tx, oid, moment, at_text),
+            user_id=self._rt.owner_of("shop_order", oid),
         )
 
     # ``builtins.list``: inside this class, a bare ``list`` in an annotation names the method.

@@ -63,7 +63,7 @@ class PrivacyService:
 
         result = self._rt.write(
             "delete_user", key, lambda: fingerprint(user_id, explicit), _DELETION_CODEC,
-            at_text, body,
+            at_text, body, user_id=user_id,
         )  # fmt: skip
         # The stored result leaves the id out, or the record would keep what was erased.
         return attrs.evolve(result, user_id=user_id)

@@ -57,6 +57,7 @@ class BattlePassService:
             json_codec(PremiumPurchase),
             at_text,
             lambda tx: self._battle_pass.buy_premium(tx, user_id, moment, at_text),
+            user_id=user_id,
         )
 
     def claim(
@@ -90,6 +91,7 @@ class BattlePassService:
             json_codec(TierClaim),
             at_text,
             lambda tx: self._battle_pass.claim(tx, user_id, name, chosen, tier, moment, at_text),
+            user_id=user_id,
         )
 
     def use_tier_boost(
@@ -120,6 +122,7 @@ class BattlePassService:
             json_codec(TierBoostUse),
             at_text,
             lambda tx: self._battle_pass.use_boosts(tx, user_id, quantity, moment, at_text),
+            user_id=user_id,
         )
 
     def close_seasons(self, now: datetime | None = None) -> list[SeasonClose]:

@@ -149,7 +149,7 @@ class BulkXP:
                     if buffered[0] != digest:
                         raise IdempotencyConflict(key, _OPERATION, _OPERATION)
                     return buffered[1]
-                prior = self._idempotency.replay(key, _OPERATION, digest, self._xp.codec)
+                prior = self._idempotency.replay(key, _OPERATION, digest, self._xp.codec, user_id)
                 if prior is not None:
                     return prior
             user = self._users.get(user_id)

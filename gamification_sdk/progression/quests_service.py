@@ -91,6 +91,7 @@ class QuestsService:
             json_codec(QuestCompletion),
             at_text,
             body,
+            user_id=user_id,
         )
 
     def close_periods(self, now: datetime | None = None) -> int:

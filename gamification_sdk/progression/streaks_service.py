@@ -61,6 +61,7 @@ class StreaksService:
             json_codec(StreakStatus),
             at_text,
             body,
+            user_id=user_id,
         )
 
     def schedule_rest_day(
@@ -117,6 +118,7 @@ class StreaksService:
             json_codec(StreakStatus),
             at_text,
             body,
+            user_id=user_id,
         )
 
     def sweep(self, now: datetime | None = None) -> SweepReport:

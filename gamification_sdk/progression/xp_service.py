@@ -103,6 +103,7 @@ class XPService:
                 at_text,
             ),
             confirms=True,
+            user_id=user_id,
         )
 
     def add_boost(
@@ -161,6 +162,7 @@ class XPService:
             json_codec(XPBoost),
             at_text,
             body,
+            user_id=user_id,
         )
 
     def boost_factor(self, user_id: str, at: datetime) -> float | None:
@@ -191,6 +193,7 @@ class XPService:
             json_codec(Profile),
             at_text,
             body,
+            user_id=user_id,
         )
 
     def history(self, user_id: str, *, limit: int = 50, before: int | None = None) -> list[XPEntry]:

@@ -26,7 +26,7 @@ from typing import Any, Generic, TypeVar
 
 from ..config.convert import converter
 from ..errors import IdempotencyConflict
-from ..storage.idempotency import RECORD, lookup
+from ..storage.idempotency import RECORD, RECORD_PER_USER, lookup
 
 __all__ = ["Codec", "Idempotency", "fingerprint", "json_codec"]
 
@@ -75,15 +75,26 @@ def json_codec(result_type: type[T]) -> Codec[T]:
 
 class Idempotency:
     """``homes``: SELECTs of (operation, fingerprint, result) for the key ``?1`` from the
-    tables that keep keys in their own rows; each must be served by a unique index."""
+    tables that keep keys in their own rows; each must be served by a unique index.
 
-    def __init__(self, conn: sqlite3.Connection, homes: tuple[str, ...] = ()) -> None:
+    ``per_user``: keys are unique per user (PostgreSQL, where every key row lives on its
+    user's shard, docs/postgresql.md); a key is looked up under the call's user and under
+    ``""``, the user of calls that have none (and of keys copied from a SQLite file). The
+    SQLite file keeps one namespace for all users and ignores ``user_id``."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, homes: tuple[str, ...] = (), *, per_user: bool = False
+    ) -> None:
         self._conn = conn
-        self._lookup = lookup(homes)
+        self.per_user = self._per_user = per_user
+        self._lookup = lookup(homes, per_user=per_user)
 
-    def replay(self, key: str, operation: str, digest: bytes, codec: Codec[T]) -> T | None:
+    def replay(
+        self, key: str, operation: str, digest: bytes, codec: Codec[T], user_id: str = ""
+    ) -> T | None:
         """The stored result of an earlier identical call, or None if the key is new."""
-        row = self._conn.execute(self._lookup, (key,)).fetchone()
+        params = (key, user_id) if self._per_user else (key,)
+        row = self._conn.execute(self._lookup, params).fetchone()
         if row is None:
             return None
         if row[0] != operation or row[1] != digest:
@@ -91,8 +102,19 @@ class Idempotency:
         return codec.decode(row[2])
 
     def record(
-        self, key: str, operation: str, digest: bytes, result: T, codec: Codec[T], at_text: str
+        self,
+        key: str,
+        operation: str,
+        digest: bytes,
+        result: T,
+        codec: Codec[T],
+        at_text: str,
+        user_id: str = "",
     ) -> None:
         if codec.in_row is not None and codec.in_row(result):
             return
-        self._conn.execute(RECORD, (key, operation, digest, codec.encode(result), at_text))
+        encoded = codec.encode(result)
+        if self._per_user:
+            self._conn.execute(RECORD_PER_USER, (user_id, key, operation, digest, encoded, at_text))
+        else:
+            self._conn.execute(RECORD, (key, operation, digest, encoded, at_text))

@@ -3,24 +3,27 @@ configuration to run on, resolved against the one the file keeps (``stored_confi
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any, cast
 
 import sqlite_utils
 
 from ..config import Config
 from ..core.clock import Clock, to_text
 from ..core.validation import check_at
-from ..errors import SchemaTooNew
+from ..errors import InvalidInput, SchemaTooNew
 from ..storage.schema import migrations
 from ..storage.store import Store
 from .stored_config import StoredConfig
 
-__all__ = ["migrate", "open_store"]
+__all__ = ["is_postgres", "migrate", "open_store"]
 
 
 def migrate(store: Store) -> None:
     """Bring the file's schema up to date, inside the caller's write; ``SchemaTooNew`` if a
-    newer version of the package migrated it further than this one knows."""
+    newer version of the package migrated it further than this one knows. (A PostgreSQL
+    schema is migrated as its backend opens, under an advisory lock: nothing to do here.)"""
+    if store.dialect.name != "sqlite":
+        return
     unknown = [m.name for m in migrations.applied(store.db) if m.name not in _known()]
     if unknown:
         raise SchemaTooNew(f"the file {store.path!r}", unknown)
@@ -33,13 +36,30 @@ def _known() -> frozenset[str]:
     return frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
 
 
+def is_postgres(source: object) -> bool:
+    """Whether ``open()`` was given a PostgreSQL URL or a psycopg pool (not imported here:
+    SQLite users need no driver)."""
+    if isinstance(source, str):
+        return source.startswith(_POSTGRES_SCHEMES)
+    return type(source).__module__.startswith("psycopg_pool")
+
+
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
 def open_store(
-    path: str | Path, config: Config | None, clock: Clock, adopt: bool
+    path: Any, config: Config | None, clock: Clock, adopt: bool, schema: str | None = None
 ) -> tuple[Store, Config, int]:
     """The open store, the configuration resolved for it and its stored version.
 
-    Nothing is left open when this raises (a ``ConfigMismatch`` writes nothing).
+    ``path``: a file, ``":memory:"``, or a PostgreSQL URL or pool (then ``schema`` names
+    the engine's schema there). Nothing is left open when this raises (a ``ConfigMismatch``
+    writes nothing).
     """
+    if is_postgres(path):
+        return _open_postgres(path, config, clock, adopt, schema or "gamification")
+    if schema is not None:
+        raise InvalidInput("schema", "names a PostgreSQL schema; a SQLite file has none")
     local = config if config is not None else Config()
     store = Store(
         str(path),
@@ -54,6 +74,26 @@ def open_store(
             migrate(store)
             at_text = to_text(check_at(clock(), "clock()"))
             resolved, version = StoredConfig(store.conn).resolve(config, at_text, fresh, adopt)
+    except BaseException:
+        store.close()
+        raise
+    return store, resolved, version
+
+
+def _open_postgres(
+    source: Any, config: Config | None, clock: Clock, adopt: bool, schema: str
+) -> tuple[Store, Config, int]:
+    from ..storage.postgres import open_backend
+
+    backend = open_backend(source, schema=schema)
+    # The services are typed against Store; the backend gives them the same surface
+    # (storage/backend.py's Backend, the batch's hooks), which tests check on both.
+    store = cast(Store, backend)
+    try:
+        with store.write():
+            at_text = to_text(check_at(clock(), "clock()"))
+            # A schema has no "file from before stored configuration": always fresh.
+            resolved, version = StoredConfig(store.conn).resolve(config, at_text, True, adopt)
     except BaseException:
         store.close()
         raise

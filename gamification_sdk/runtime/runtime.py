@@ -18,6 +18,7 @@ from ..config import Config
 from ..core.clock import Clock, system_clock, to_text
 from ..core.validation import check_at
 from ..errors import HookError
+from ..storage.owners import OWNER_OF
 from ..storage.store import Store, Tx
 from .idempotency import Codec, Idempotency
 from .plugins import call_after_commit
@@ -73,26 +74,42 @@ class Runtime:
         body: Callable[[Tx], T],
         *,
         confirms: bool = False,
+        user_id: str | Callable[[], str] = "",
     ) -> T:
         """Run ``body`` in one write transaction, replaying a keyed call made before; after
         the commit, the hooks its events queued.
 
         ``confirms``: ``body``'s first read confirms the stored configuration version
-        (``Store.write``)."""
+        (``Store.write``). ``user_id``: whose call it is, where keys are unique per user
+        (``Idempotency``); ``""`` for a call of no user; a function for a call by a row's
+        id, which reads the row's owner (asked only for a keyed call, in the transaction)."""
         with self.store.write(confirms=confirms) as tx:
             if key is not None:
                 found = digest()
                 assert found is not None, "a keyed write's digest gives its fingerprint"
                 signature: bytes = found
-                prior = self.idempotency.replay(key, operation, signature, codec)
+                if not isinstance(user_id, str):
+                    user_id = user_id() if self.idempotency.per_user else ""
+                prior = self.idempotency.replay(key, operation, signature, codec, user_id)
                 if prior is not None:
                     return prior
             result = body(tx)
             if key is not None:
-                self.idempotency.record(key, operation, signature, result, codec, at_text)
+                assert isinstance(user_id, str)
+                self.idempotency.record(key, operation, signature, result, codec, at_text, user_id)
         if tx.committed:
             self.dispatch(tx, result)
         return result
+
+    def owner_of(self, kind: str, row_id: int) -> Callable[[], str]:
+        """For ``write(user_id=)``: the owner of the ``kind`` row ``row_id`` (see
+        storage/owners.py), or ``""`` if there is none (the call then refuses the id)."""
+
+        def owner() -> str:
+            row = self.store.conn.execute(OWNER_OF[kind], (row_id,)).fetchone()
+            return "" if row is None else str(row[0])
+
+        return owner
 
     def dispatch(
         self, tx: Tx, result: object, collect: list[tuple[str, BaseException]] | None = None

@@ -54,6 +54,7 @@ from ..storage.boards import (
     PERIOD_ID,
     PERIODS_OF_USER,
     PRUNE_LOG,
+    QUIET_LOG,
     READ_DEFAULTS,
     READ_SLOTS,
     RELIST_PERIOD,
@@ -109,8 +110,13 @@ class _Board(NamedTuple):
 class Boards:
     """The live scores of every open period, their orders in memory, and reads over them."""
 
-    def __init__(self, conn: sqlite3.Connection, config: Config) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, config: Config, *, connection_triggers: bool = True
+    ) -> None:
         self._conn = conn
+        # SQLite logs score changes through TEMP triggers this connection creates; a
+        # PostgreSQL schema has permanent ones (postgres/p006.py), quieted per transaction.
+        self._connection_triggers = connection_triggers
         settings = config.leaderboards
         self._defaults = (settings.visibility, int(settings.show_on_global))
         self.boards: dict[str, _Board] = {}
@@ -127,9 +133,10 @@ class Boards:
         self._xp_ids: tuple[dict[str, BoardPeriod], _Board, dict[str, int]] | None = None
         # Whether any board follows tracked events: if none, track() pays nothing for boards.
         self._event_boards = any(b.source in ("metric", "custom") for b in settings.boards)
-        self._triggers = temp_triggers()
-        # The XP board whose current scores the profile row keeps (board_slots.py), if any.
-        found = slotted(list(settings.boards))
+        self._triggers = temp_triggers() if connection_triggers else {}
+        # The XP board whose current scores the profile row keeps (board_slots.py), if any:
+        # a measure against SQLite's cost per statement, whose log needs TEMP triggers.
+        found = slotted(list(settings.boards)) if connection_triggers else None
         self.slots = None if found is None else Slots(conn, found, self._defaults)
         if self.slots is not None:
             self._triggers.update(self.slots.triggers)
@@ -235,6 +242,13 @@ class Boards:
     @contextmanager
     def _quiet(self) -> Iterator[None]:
         """Bulk work without a log row per changed row: the caller logs a reset instead."""
+        if not self._connection_triggers:
+            self._conn.execute(QUIET_LOG, ("on",))
+            try:
+                yield
+            finally:
+                self._conn.execute(QUIET_LOG, ("off",))
+            return
         for name in self._triggers:
             self._conn.execute(drop_temp_trigger(name))
         try:
@@ -304,7 +318,7 @@ class Boards:
         if self._orders:
             try:
                 (top,) = self._conn.execute(LOG_TOP).fetchone()
-            except sqlite3.Error:  # the connection failed with the write: start over
+            except Exception:  # the connection failed with the write: start over
                 top = -1
             if top < self._seq:
                 self._orders.clear()
@@ -519,6 +533,10 @@ class Boards:
         # The scan reads every score page once: through a small page cache, so a million
         # users' pages do not stay resident beside the order built from them.
         execute = self._conn.execute
+        if not self._connection_triggers:  # a server's cache is the server's
+            found = Order(execute(LISTED_SCORES, (period_id,)), BLOCK)
+            self._orders[period_id] = found
+            return found
         (cache,) = execute(CACHE_SIZE).fetchone()
         execute(cache_size_sql(-BUILD_CACHE_KIB))
         try:

@@ -134,9 +134,16 @@ COUNT_TRANSACTIONS = "SELECT COUNT(*) FROM transactions"
 COUNT_ACCOUNTS = "SELECT COUNT(*) FROM accounts"
 
 
-def findings(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
-    """Every check's rows, each as ``(kind, detail, transaction_id, account_id, user_id)``."""
+def findings(conn: sqlite3.Connection, *, temp_table: bool = True) -> list[tuple[Any, ...]]:
+    """Every check's rows, each as ``(kind, detail, transaction_id, account_id, user_id)``.
+
+    ``temp_table=False``: the checks compute the per-transaction sums themselves (PostgreSQL's
+    text of them, postgres/accounts.py), for a read-only snapshot."""
     found: list[tuple[Any, ...]] = []
+    if not temp_table:
+        for kind, sql in CHECKS:
+            found.extend((kind, *row) for row in conn.execute(sql))
+        return found
     conn.execute(DROP_PER_TRANSACTION)
     conn.execute(PER_TRANSACTION)
     try:

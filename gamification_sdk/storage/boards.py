@@ -19,6 +19,7 @@ __all__ = [
     "PERIOD_KIND",
     "PERIOD_START",
     "PRUNE_LOG",
+    "QUIET_LOG",
     "READ_DEFAULTS",
     "READ_SLOTS",
     "RELIST_PERIOD",
@@ -85,6 +86,10 @@ def temp_triggers() -> dict[str, str]:
     return {
         name: f"CREATE TEMP TRIGGER IF NOT EXISTS {name} " + sql for name, sql in _TRIGGERS.items()
     }
+
+
+# PostgreSQL's permanent log triggers (postgres/p006.py) skip a transaction that says "on".
+QUIET_LOG = "SELECT set_config('gamification.quiet_log', ?, true)"
 
 
 def drop_temp_trigger(name: str, *, if_exists: bool = False) -> str:

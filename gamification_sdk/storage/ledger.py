@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 __all__ = [
-    "ADD_REFUNDED", "DELETED", "KEY_HOME", "MOVE", "MOVE_USER", "NEW_SYSTEM_ACCOUNT",
+    "ADD_REFUNDED", "DELETED", "KEY_HOME", "MOVE", "MOVE_SYSTEM", "MOVE_USER", "NEW_SYSTEM_ACCOUNT",
     "NEW_TRANSACTION", "NEW_USER_ACCOUNT", "SIDE", "SYSTEM_ACCOUNT", "TRANSACTION",
     "USER_ACCOUNT", "account_ids", "history", "new_entries", "totals",
 ]  # fmt: skip
@@ -23,6 +23,14 @@ MOVE = (
     "UPDATE accounts SET balance = balance + ?, held = held + ?, "
     "lifetime_earned = lifetime_earned + ?, lifetime_spent = lifetime_spent + ? "
     "WHERE id = ? RETURNING balance"
+)
+# A system account's leg where each user has their own row of it (PostgreSQL, see
+# economy/ledger.py): the row of the posting's owner (?1), created by its first leg. System
+# legs move only the balance.
+MOVE_SYSTEM = (
+    "INSERT INTO accounts (user_id, system_name, currency, balance, created_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, system_name, currency) "
+    "DO UPDATE SET balance = accounts.balance + excluded.balance RETURNING id, balance"
 )
 # The user's leg of a credit or debit, found by owner and currency rather than by id, so the
 # account needs no SELECT first: no row comes back if the account does not exist yet or (for

@@ -18,6 +18,7 @@ trip as ``BEGIN``), so engines and other code can share the pool.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import pq, sql
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
 from psycopg_pool import ConnectionPool
 
 from ...errors import (
@@ -37,6 +40,7 @@ from ...errors import (
 from ..backend import Backend, Dialect
 from ..store import Tx, _ConfigMoved
 from .dialect import POSTGRES
+from .identity import identity_insert
 from .placeholders import bind, translate
 from .statements import OVERRIDES
 
@@ -48,12 +52,18 @@ _WRITING = (b"INSERT", b"UPDATE", b"DELETE", b"MERGE", b"COPY")
 
 
 class Cursor(psycopg.Cursor[Any]):
-    """psycopg's cursor with PEP 249's ``lastrowid``, which PostgreSQL has no use for: rows
-    say their ids with ``RETURNING``."""
+    """psycopg's cursor with PEP 249's ``lastrowid``: an ``INSERT`` into a table numbered by
+    an identity column runs with ``RETURNING`` of that column (``identity_insert``), which
+    this reads back, as SQLite's cursor reports the rowid."""
+
+    returns_id = False
 
     @property
     def lastrowid(self) -> int | None:
-        return None
+        if not self.returns_id:
+            return None
+        row = self.fetchone()
+        return None if row is None else int(row[0])
 
 
 class Connection:
@@ -62,16 +72,29 @@ class Connection:
 
     __slots__ = ("changes", "raw", "was_autocommit")
 
-    def __init__(self, raw: psycopg.Connection[Any]) -> None:
-        self.raw = raw
+    def __init__(self, raw: psycopg.Connection[Any] | None) -> None:
+        # ``raw`` changes under the same object: the services keep this connection from
+        # their construction on, while a pool or a reconnect hands out new sessions.
+        self.raw: psycopg.Connection[Any] = raw  # type: ignore[assignment]
         self.changes = 0
-        self.was_autocommit = raw.autocommit
+        self.was_autocommit = raw.autocommit if raw is not None else True
 
     def execute(self, query: str, parameters: Any = None, /) -> Cursor:
         """Run a statement written with SQLite's placeholders (see placeholders.py); one
         SQLite cannot share with PostgreSQL runs as its PostgreSQL text (statements.py)."""
         cursor = Cursor(self.raw)
-        cursor.execute(*bind(OVERRIDES.get(query, query), parameters))
+        text = OVERRIDES.get(query, query)
+        numbered = identity_insert(text)
+        if numbered is not None:
+            text = numbered
+            cursor.returns_id = True
+        try:
+            cursor.execute(*bind(text, parameters))
+        except (psycopg.errors.IntegrityError, psycopg.errors.NumericValueOutOfRange) as exc:
+            # The storage layer speaks the DB-API of sqlite3 (backend.Connection): a broken
+            # constraint is its IntegrityError, whichever engine refused the row (a BIGINT
+            # overflow too, which the file refuses with a CHECK).
+            raise sqlite3.IntegrityError(str(exc).strip()) from exc
         self._count(cursor)
         return cursor
 
@@ -103,6 +126,28 @@ class Connection:
     def failed(self) -> bool:
         """A statement failed: the transaction refuses everything but a rollback."""
         return self.raw.info.transaction_status == pq.TransactionStatus.INERROR
+
+
+class _NumberLoader(Loader):
+    """``NUMERIC`` (metric sums, board scores) as SQLite gives them: an ``int`` when whole,
+    else a ``float``, not a ``Decimal``."""
+
+    def load(self, data: Buffer) -> int | float:
+        text = bytes(data)
+        if b"." in text or b"e" in text or b"N" in text:
+            number = float(text)
+            return int(number) if number.is_integer() and b"N" not in text else number
+        return int(text)
+
+
+class _NoSession:
+    """A pooled backend's connection between writes: any use says why it cannot be."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("a pooled PostgreSQL backend has a session only in write()/read()")
+
+
+_NO_SESSION = _NoSession()
 
 
 def _typed(error: BaseException, conn: Connection) -> BaseException:
@@ -168,6 +213,10 @@ class PostgresBackend:
         self._begin_sql = f"BEGIN ISOLATION LEVEL {isolation}{path}"
         self._read_sql = f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY{path}"
         self._reconnect = reconnect
+        # One connection object for the engine's life (see Connection): its session is the
+        # owned one, or the pool's for the duration of each write or read.
+        self._proxy = Connection(None)
+        self._proxy.raw = _NO_SESSION  # type: ignore[assignment]
         if self._pool is None:
             assert isinstance(source, psycopg.Connection)
             self._own = self._adopt(source)
@@ -184,15 +233,17 @@ class PostgresBackend:
         self.config_version = 0
         self.watch: Callable[[], Callable[[], None] | None] | None = None
         self._reread: Callable[[], None] | None = None
+        # As on Store: batched XP awards not yet written (progression/bulk.py), flushed
+        # before a read or another write sees the rows.
+        self.pending: Callable[[], None] | None = None
+        self.before_write: Callable[[], None] | None = None
+        self.memory = False
+        self.path = f"PostgreSQL schema {schema!r}"
 
     @property
     def conn(self) -> Connection:
-        """The connection of the open write or read; with a pool, outside both: an error."""
-        if self._current is not None:
-            return self._current
-        if self._own is not None:
-            return self._own
-        raise RuntimeError("a pooled PostgreSQL backend has a connection only in write()/read()")
+        """The engine's connection; with a pool, it has a session only in write()/read()."""
+        return self._proxy
 
     @property
     def in_write(self) -> bool:
@@ -205,6 +256,15 @@ class PostgresBackend:
     @property
     def nested(self) -> bool:
         return bool(self._frames)
+
+    @property
+    def doomed(self) -> bool:
+        return self._doomed[-1] is not None
+
+    def _flush(self) -> None:
+        pending = self.pending
+        if pending is not None:
+            pending()
 
     def doom(self, error: BaseException) -> None:
         if self._doomed[-1] is None:
@@ -227,8 +287,10 @@ class PostgresBackend:
 
     def _adopt(self, raw: psycopg.Connection[Any]) -> Connection:
         raw.autocommit = True
+        raw.adapters.register_loader("numeric", _NumberLoader)
         raw.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
-        return Connection(raw)
+        self._proxy.raw = raw
+        return self._proxy
 
     def _checkout(self) -> Connection:
         if self._closed:
@@ -243,17 +305,21 @@ class PostgresBackend:
         else:
             assert self._pool is not None
             raw = self._pool.getconn()
-            self._current = Connection(raw)
+            raw.adapters.register_loader("numeric", _NumberLoader)
+            proxy = self._current = self._proxy
+            proxy.raw, proxy.was_autocommit = raw, raw.autocommit
             raw.autocommit = True
         return self._current
 
     def _checkin(self) -> None:
         conn, self._current = self._current, None
         if conn is not None and self._pool is not None:
-            if not conn.raw.broken:
+            raw = conn.raw
+            conn.raw = _NO_SESSION  # type: ignore[assignment]
+            if not raw.broken:
                 # The pool's other users get it back as it was.
-                conn.raw.autocommit = conn.was_autocommit
-            self._pool.putconn(conn.raw)
+                raw.autocommit = conn.was_autocommit
+            self._pool.putconn(raw)
 
     def _begin(self, savepoint: bool) -> Tx:
         self.lock.acquire()
@@ -272,6 +338,8 @@ class PostgresBackend:
                 tx = self._tx = Tx()
                 self._doomed = [None]
                 return tx
+            if self.before_write is not None:
+                self.before_write()
             if self._doomed[-1] is not None:
                 raise BatchAborted(self._doomed[-1])
             conn = self.conn
@@ -372,6 +440,7 @@ class PostgresBackend:
         a write or another read, that one's view."""
         with self.lock:
             if self._current is not None:
+                self._flush()
                 yield self._current
                 return
             conn = self._checkout()
@@ -385,6 +454,27 @@ class PostgresBackend:
             finally:
                 self._checkin()
 
+    @property
+    def db(self) -> Database:
+        """What ``Gamification.db`` is on this backend (a sqlite-utils ``Database`` on SQLite)."""
+        return Database(self)
+
+    def dump(self) -> str:
+        """Every row of the schema's tables as text, tables by name and rows in order: equal
+        dumps mean unchanged data (what ``Store.dump`` gives the tests on SQLite)."""
+        with self.read() as conn:
+            self._flush()
+            tables = conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                "current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+            ).fetchall()
+            lines: list[str] = []
+            for (table,) in tables:
+                name = sql.Identifier(table).as_string(None)
+                rows = conn.execute(f"SELECT * FROM {name}").fetchall()
+                lines.extend(f"{table} {row!r}" for row in sorted(rows, key=repr))
+            return "\n".join(lines)
+
     def close(self) -> None:
         """Close the owned connection (a pool stays open: it is its owner's); twice is fine."""
         with self.lock:
@@ -393,6 +483,57 @@ class PostgresBackend:
             self._closed = True
             if self._own is not None:
                 self._own.raw.close()
+
+
+class Rows:
+    """A statement's rows, read whole (the transaction that ran it has ended)."""
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+class Database:
+    """``Gamification.db`` on PostgreSQL, for introspection as on SQLite: ``execute`` (with
+    SQLite's placeholders, in a transaction of its own or the open write's), ``conn``,
+    ``table_names()`` and ``view_names()``."""
+
+    def __init__(self, backend: PostgresBackend) -> None:
+        self._backend = backend
+
+    @property
+    def conn(self) -> Connection:
+        return self._backend.conn
+
+    def execute(self, query: str, parameters: Any = None) -> Rows:
+        with self._backend.write():
+            cursor = self._backend.conn.execute(query, parameters)
+            rows = cursor.fetchall() if cursor.description is not None else []
+            return Rows(rows, cursor.rowcount)
+
+    def _names(self, kind: str) -> list[str]:
+        rows = self.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+            "current_schema() AND table_type = ? ORDER BY table_name",
+            (kind,),
+        )
+        return [name for (name,) in rows]
+
+    def table_names(self) -> list[str]:
+        return self._names("BASE TABLE")
+
+    def view_names(self) -> list[str]:
+        return self._names("VIEW")
 
 
 if TYPE_CHECKING:

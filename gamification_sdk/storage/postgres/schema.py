@@ -35,6 +35,7 @@ from .p001 import P001
 from .p002 import P002
 from .p003 import P003
 from .p004 import P004
+from .p006 import P006
 
 Migration = tuple[int, str, str]
 
@@ -43,6 +44,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (2, "p002_point_lots_as_of_sqlite_m021", P002),
     (3, "p003_status_tiers_as_of_sqlite_m022", P003),
     (4, "p004_change_log_in_commit_order", P004),
+    (6, "p006_change_log_triggers", P006),
 )
 """``(version, name, SQL)`` in order; applied ones are never edited, new ones appended."""
 

@@ -47,6 +47,7 @@ from .. import (
     streaks,
     xp,
 )
+from .accounts import overrides as user_accounts
 
 __all__ = ["OVERRIDES", "PERIODS_PER_AWARD", "RUN_METRICS", "STALE", "lb_live"]
 
@@ -225,6 +226,8 @@ def _keys() -> Iterable[tuple[str, str]]:
         for chosen in permutations(homes, size):
             pg = tuple(homes[home] for home in chosen)
             yield idempotency.lookup(chosen), idempotency.lookup(pg)
+            per_user = idempotency.lookup(chosen, per_user=True)
+            yield per_user, idempotency.lookup(pg, per_user=True)
 
 
 def _owned_by_lot(sql: str, table: str, key: str) -> tuple[str, str]:
@@ -280,3 +283,5 @@ OVERRIDES: dict[str, str] = dict(
     if pair[0] != pair[1]
 )
 """The SQLite text of a statement -> its PostgreSQL text."""
+
+user_accounts(OVERRIDES, _swap)
