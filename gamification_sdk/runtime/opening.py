@@ -85,7 +85,11 @@ def _open_postgres(
 ) -> tuple[Store, Config, int]:
     from ..storage.postgres import open_backend
 
-    backend = open_backend(source, schema=schema)
+    # SERIALIZABLE: every read-then-write step of the services (a profile's XP, a streak,
+    # a quest's progress, a key looked up before it is written) is checked by the server,
+    # and a conflict is retried whole (Runtime.write), where SQLite's one writer at a time
+    # gave the same guarantee.
+    backend = open_backend(source, schema=schema, isolation="SERIALIZABLE")
     # The services are typed against Store; the backend gives them the same surface
     # (storage/backend.py's Backend, the batch's hooks), which tests check on both.
     store = cast(Store, backend)

@@ -8,22 +8,27 @@ their hook arguments: the runtime keeps it as an opaque ``facade`` to pass along
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pluggy
 
 from ..config import Config
 from ..core.clock import Clock, system_clock, to_text
 from ..core.validation import check_at
-from ..errors import HookError
+from ..errors import HookError, WriteConflict
 from ..storage.owners import OWNER_OF
 from ..storage.store import Store, Tx
 from .idempotency import Codec, Idempotency
 from .plugins import call_after_commit
 
-__all__ = ["Runtime"]
+__all__ = ["CONFLICT_RETRIES", "Runtime"]
+
+CONFLICT_RETRIES = 8
+"""How many times a write runs before a ``WriteConflict`` reaches the caller."""
 
 T = TypeVar("T")
 
@@ -45,6 +50,7 @@ class Runtime:
         self.pm = pm
         self.idempotency = idempotency
         self.config = config
+        self._lock_users = store.dialect.name != "sqlite"
         # What plugins receive as ``engine=``; set by the facade once it is built.
         self.facade: Any = None
 
@@ -82,8 +88,43 @@ class Runtime:
         ``confirms``: ``body``'s first read confirms the stored configuration version
         (``Store.write``). ``user_id``: whose call it is, where keys are unique per user
         (``Idempotency``); ``""`` for a call of no user; a function for a call by a row's
-        id, which reads the row's owner (asked only for a keyed call, in the transaction)."""
-        with self.store.write(confirms=confirms) as tx:
+        id, which reads the row's owner (asked only for a keyed call, in the transaction).
+
+        A ``WriteConflict`` (PostgreSQL: a serialization failure or a deadlock) rolled the
+        whole write back: an outermost write runs again, up to ``CONFLICT_RETRIES`` times,
+        after a short random pause. Safe because the retry starts from nothing and a key
+        makes it replay what another call committed meanwhile. A write inside ``batch()`` is
+        not retried alone: its batch fails with the conflict."""
+        if self.store.in_write:
+            return self._write(operation, key, digest, codec, at_text, body, confirms, user_id)
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return self._write(operation, key, digest, codec, at_text, body, confirms, user_id)
+            except WriteConflict:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+                # Spread the writers that met apart, longer each time (at most ~0.1 s).
+                time.sleep(random.uniform(0, 0.0005 * 2**attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _write(
+        self,
+        operation: str,
+        key: str | None,
+        digest: Callable[[], bytes | None],
+        codec: Codec[T],
+        at_text: str,
+        body: Callable[[Tx], T],
+        confirms: bool,
+        user_id: str | Callable[[], str],
+    ) -> T:
+        # PostgreSQL: the call's user is locked as the write begins (PostgresBackend.write).
+        frame = (
+            cast(Any, self.store).write(confirms=confirms, user=user_id)
+            if self._lock_users and isinstance(user_id, str) and user_id
+            else self.store.write(confirms=confirms)
+        )
+        with frame as tx:
             if key is not None:
                 found = digest()
                 assert found is not None, "a keyed write's digest gives its fingerprint"

@@ -18,6 +18,7 @@ trip as ``BEGIN``), so engines and other code can share the pool.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -70,7 +71,7 @@ class Connection:
     """The ``backend.Connection`` the statements run on: psycopg's connection, the transaction
     state SQLite's connection reports, and a count of the rows writing statements changed."""
 
-    __slots__ = ("changes", "raw", "was_autocommit")
+    __slots__ = ("changes", "lend", "raw", "was_autocommit")
 
     def __init__(self, raw: psycopg.Connection[Any] | None) -> None:
         # ``raw`` changes under the same object: the services keep this connection from
@@ -78,10 +79,14 @@ class Connection:
         self.raw: psycopg.Connection[Any] = raw  # type: ignore[assignment]
         self.changes = 0
         self.was_autocommit = raw.autocommit if raw is not None else True
+        # A pooled backend between writes and reads: runs one statement in a read of its own.
+        self.lend: Callable[[str, Any], Any] | None = None
 
     def execute(self, query: str, parameters: Any = None, /) -> Cursor:
         """Run a statement written with SQLite's placeholders (see placeholders.py); one
         SQLite cannot share with PostgreSQL runs as its PostgreSQL text (statements.py)."""
+        if self.raw is _NO_SESSION and self.lend is not None:  # type: ignore[comparison-overlap]
+            return self.lend(query, parameters)  # type: ignore[no-any-return]
         cursor = Cursor(self.raw)
         text = OVERRIDES.get(query, query)
         numbered = identity_insert(text)
@@ -128,6 +133,13 @@ class Connection:
         return self.raw.info.transaction_status == pq.TransactionStatus.INERROR
 
 
+@functools.lru_cache(maxsize=4096)
+def _user_lock(user: str) -> str:
+    """The statement, sent after ``BEGIN``, that takes ``user``'s advisory lock."""
+    literal = sql.Literal(user).as_string(None)
+    return f"; SELECT pg_advisory_xact_lock(hashtextextended({literal}, 0))"
+
+
 class _NumberLoader(Loader):
     """``NUMERIC`` (metric sums, board scores) as SQLite gives them: an ``int`` when whole,
     else a ``float``, not a ``Decimal``."""
@@ -141,7 +153,8 @@ class _NumberLoader(Loader):
 
 
 class _NoSession:
-    """A pooled backend's connection between writes: any use says why it cannot be."""
+    """A pooled backend's session between writes and reads: a statement runs in a read of
+    its own (``Connection.lend``); anything else says why it cannot be."""
 
     def __getattr__(self, name: str) -> Any:
         raise RuntimeError("a pooled PostgreSQL backend has a session only in write()/read()")
@@ -171,14 +184,15 @@ def _typed(error: BaseException, conn: Connection) -> BaseException:
 
 
 class _Write:
-    __slots__ = ("_backend", "_savepoint")
+    __slots__ = ("_backend", "_savepoint", "_user")
 
-    def __init__(self, backend: PostgresBackend, savepoint: bool) -> None:
+    def __init__(self, backend: PostgresBackend, savepoint: bool, user: str) -> None:
         self._backend = backend
         self._savepoint = savepoint
+        self._user = user
 
     def __enter__(self) -> Tx:
-        return self._backend._begin(self._savepoint)
+        return self._backend._begin(self._savepoint, self._user)
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         self._backend._end(exc if kind is not None else None)
@@ -211,12 +225,15 @@ class PostgresBackend:
             local = sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema))
             path = "; " + local.as_string(None)
         self._begin_sql = f"BEGIN ISOLATION LEVEL {isolation}{path}"
+        # A write about one user (write(user=)): READ COMMITTED under that user's lock.
+        self._begin_user_sql = f"BEGIN ISOLATION LEVEL READ COMMITTED{path}"
         self._read_sql = f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY{path}"
         self._reconnect = reconnect
         # One connection object for the engine's life (see Connection): its session is the
         # owned one, or the pool's for the duration of each write or read.
         self._proxy = Connection(None)
         self._proxy.raw = _NO_SESSION  # type: ignore[assignment]
+        self._proxy.lend = self._lend
         if self._pool is None:
             assert isinstance(source, psycopg.Connection)
             self._own = self._adopt(source)
@@ -270,10 +287,22 @@ class PostgresBackend:
         if self._doomed[-1] is None:
             self._doomed[-1] = error
 
-    def write(self, *, savepoint: bool = False, confirms: bool = False) -> _Write:
-        # ``confirms`` changes nothing here: no statement is saved by it on this backend,
-        # and ``confirm`` checks whatever version a write's first read hands it.
-        return _Write(self, savepoint)
+    def write(self, *, savepoint: bool = False, confirms: bool = False, user: str = "") -> _Write:
+        """A write transaction (see Store.write). ``confirms`` changes nothing here: no
+        statement is saved by it on this backend, and ``confirm`` checks whatever version a
+        write's first read hands it.
+
+        ``user``: the user the write is about. An outermost write then runs READ COMMITTED
+        and takes a transaction advisory lock on that user in the same round trip as its
+        ``BEGIN``: one user's writes queue, as every write does on SQLite, and each of its
+        statements reads what the writes before it committed (a key looked up after the lock
+        sees a concurrent call's row; a profile's XP is read after the last award to it).
+        Other users' writes go on in parallel; what they share is changed by single
+        statements (a balance by ``balance + ?``). Writes about no one user (jobs, calls by
+        a row's id) run at the backend's isolation, SERIALIZABLE for the engine, whose
+        conflicts the engine retries whole. (Under REPEATABLE READ or SERIALIZABLE the
+        snapshot would be taken before the lock was granted, and miss what it waited for.)"""
+        return _Write(self, savepoint, user)
 
     def confirm(self, version: int | None) -> None:
         """The stored configuration version a write read: if another process stored a
@@ -321,14 +350,16 @@ class PostgresBackend:
                 raw.autocommit = conn.was_autocommit
             self._pool.putconn(raw)
 
-    def _begin(self, savepoint: bool) -> Tx:
+    def _begin(self, savepoint: bool, user: str = "") -> Tx:
         self.lock.acquire()
         try:
             tx = self._tx
             if tx is None:
                 conn = self._checkout()
                 try:
-                    conn.execute(self._begin_sql)
+                    conn.execute(
+                        self._begin_user_sql + _user_lock(user) if user else self._begin_sql
+                    )
                 except BaseException as exc:
                     self._checkin()
                     typed = _typed(exc, conn)
@@ -453,6 +484,13 @@ class PostgresBackend:
                         conn.execute("COMMIT")
             finally:
                 self._checkin()
+
+    def _lend(self, query: str, parameters: Any) -> Rows:
+        with self.read() as conn:
+            cursor = conn.execute(query, parameters)
+            return Rows(
+                cursor.fetchall() if cursor.description is not None else [], cursor.rowcount
+            )
 
     @property
     def db(self) -> Database:
