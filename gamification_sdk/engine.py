@@ -42,6 +42,7 @@ from .progression.users_service import UsersService
 from .progression.xp_service import XPService
 from .runtime.opening import migrate, open_store
 from .runtime.plugins import get_plugin_manager
+from .runtime.runtime import retrying
 from .runtime.stored_config import Settings, StoredConfig
 from .social.boards_service import BoardsService
 from .social.social_service import SocialService
@@ -91,9 +92,14 @@ class Gamification:
         self._use(Parts(self._rt, config))
         # Through the current parts: rebuilt parts must not leave a stale listener behind.
         store.rollback_listeners.append(lambda: self._parts.boards.forget_ids())
-        with store.write():
-            migrate(store)
-            self._parts.setup()
+
+        def setup() -> None:
+            with store.write():
+                migrate(store)
+                self._parts.setup()
+
+        # App servers starting together write the same set-up rows (PostgreSQL).
+        retrying(setup)
         self._parts.register_plugin_definitions()
         # Built once, not with the parts: it keeps its lease holder id and background thread
         # across configuration changes (jobs are collected at open).

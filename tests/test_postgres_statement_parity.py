@@ -71,7 +71,8 @@ class Both:
         for backend in self.backends:
             with backend.write():
                 cursor: Any = backend.conn.execute(sql, params)
-                if cursor.description is None:
+                # An insert that reports its row's id (lastrowid) is a rowcount, as on SQLite.
+                if cursor.description is None or getattr(cursor, "returns_id", False):
                     out.append([("rowcount", cursor.rowcount)])
                 else:
                     out.append(_rows(cursor.fetchall()))

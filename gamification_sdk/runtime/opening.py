@@ -13,6 +13,7 @@ from ..core.validation import check_at
 from ..errors import InvalidInput, SchemaTooNew
 from ..storage.schema import migrations
 from ..storage.store import Store
+from .runtime import retrying
 from .stored_config import StoredConfig
 
 __all__ = ["is_postgres", "migrate", "open_store"]
@@ -93,11 +94,15 @@ def _open_postgres(
     # The services are typed against Store; the backend gives them the same surface
     # (storage/backend.py's Backend, the batch's hooks), which tests check on both.
     store = cast(Store, backend)
-    try:
+
+    def resolve() -> tuple[Config, int]:
         with store.write():
             at_text = to_text(check_at(clock(), "clock()"))
             # A schema has no "file from before stored configuration": always fresh.
-            resolved, version = StoredConfig(store.conn).resolve(config, at_text, True, adopt)
+            return StoredConfig(store.conn).resolve(config, at_text, True, adopt)
+
+    try:
+        resolved, version = retrying(resolve)
     except BaseException:
         store.close()
         raise

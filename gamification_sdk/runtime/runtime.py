@@ -25,12 +25,26 @@ from ..storage.store import Store, Tx
 from .idempotency import Codec, Idempotency
 from .plugins import call_after_commit
 
-__all__ = ["CONFLICT_RETRIES", "Runtime"]
+__all__ = ["CONFLICT_RETRIES", "Runtime", "retrying"]
 
 CONFLICT_RETRIES = 8
 """How many times a write runs before a ``WriteConflict`` reaches the caller."""
 
 T = TypeVar("T")
+
+
+def retrying(attempt: Callable[[], T]) -> T:
+    """``attempt()``, run again after a ``WriteConflict`` (which rolled it back whole), up to
+    ``CONFLICT_RETRIES`` times in all, after a short random pause that grows each time."""
+    for tries in range(1, CONFLICT_RETRIES + 1):
+        try:
+            return attempt()
+        except WriteConflict:
+            if tries == CONFLICT_RETRIES:
+                raise
+            # Spread the writers that met apart, longer each time (at most ~0.1 s).
+            time.sleep(random.uniform(0, 0.0005 * 2**tries))
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 class Runtime:
@@ -97,15 +111,9 @@ class Runtime:
         not retried alone: its batch fails with the conflict."""
         if self.store.in_write:
             return self._write(operation, key, digest, codec, at_text, body, confirms, user_id)
-        for attempt in range(CONFLICT_RETRIES):
-            try:
-                return self._write(operation, key, digest, codec, at_text, body, confirms, user_id)
-            except WriteConflict:
-                if attempt == CONFLICT_RETRIES - 1:
-                    raise
-                # Spread the writers that met apart, longer each time (at most ~0.1 s).
-                time.sleep(random.uniform(0, 0.0005 * 2**attempt))
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        return retrying(
+            lambda: self._write(operation, key, digest, codec, at_text, body, confirms, user_id)
+        )
 
     def _write(
         self,
