@@ -26,9 +26,18 @@ def test_readme_and_docs_have_python_examples() -> None:
     ("path", "index", "block"), PYTHON, ids=[f"{p.relative_to(ROOT)}#{i}" for p, i, _ in PYTHON]
 )
 def test_python_block_runs(
-    path: Path, index: int, block: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    path: Path,
+    index: int,
+    block: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # an example that opens a file writes it here
+    if "GAMIFICATION_POSTGRES_URL" in block:
+        # A PostgreSQL example runs against the test server (skipped, with the reason,
+        # where there is none).
+        monkeypatch.setenv("GAMIFICATION_POSTGRES_URL", request.getfixturevalue("postgres_url"))
     exec(compile(block, f"{path.relative_to(ROOT)} block {index}", "exec"), {})
 
 
