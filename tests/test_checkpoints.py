@@ -56,6 +56,7 @@ def test_inline_keeps_sqlites_default(make_engine: Make, db_path: Path) -> None:
     assert g.profile("user0").xp == 300
 
 
+@pytest.mark.sqlite_only(reason="SQLite's WAL checkpoints")
 def test_memory_databases_have_no_wal_and_no_thread(make_engine: Make) -> None:
     g = make_engine(":memory:")
     assert g._store.checkpointer is None
