@@ -40,7 +40,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     # The pass runs what opens engines through the fixtures; the rest (the CLI on files, the
     # docs, the PostgreSQL backend's own tests) ran in the first pass, unchanged by the flag.
-    kept = [item for item in items if "make_engine" in getattr(item, "fixturenames", ())]
+    kept = [
+        item
+        for item in items
+        if "make_engine" in getattr(item, "fixturenames", ())
+        or item.get_closest_marker("both_backends") is not None
+    ]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept

@@ -90,14 +90,17 @@ def open_game(
     clock: FakeClock | None = None,
     plugins: tuple[object, ...] = (),
     load: bool = True,
+    schema: str | None = None,
 ) -> Gamification:
-    """An engine on the scenario: the config, a clock at START, the definitions loaded."""
+    """An engine on the scenario: the config, a clock at START, the definitions loaded.
+    (``path`` may be a PostgreSQL URL, with ``schema``.)"""
     g = Gamification.open(
         path,
         config=config,
         clock=clock or FakeClock(START),
         plugins=(Trainer(), *plugins),
         load_entrypoints=False,
+        schema=schema,
     )
     if load:
         g.events.load(DEFINITIONS, name="reliability")

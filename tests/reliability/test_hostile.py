@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -224,9 +225,15 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def g() -> Iterator[Gamification]:
-    """One engine for the whole corpus: every case must leave it exactly as it was."""
-    with open_game() as engine:
+def g(request: pytest.FixtureRequest) -> Iterator[Gamification]:
+    """One engine for the whole corpus: every case must leave it exactly as it was (on a
+    schema of its own with ``--backend=postgresql``)."""
+    where: dict[str, Any] = {}
+    if request.config.getoption("--backend") == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        where = {"path": url, "schema": f"gamification_test_{uuid.uuid4().hex[:12]}"}
+        request.addfinalizer(lambda: drop_schema(url, where["schema"]))
+    with open_game(**where) as engine:
         engine.award_points("u0", 500, currency="points", source="seed")
         engine.award_xp("u2", 150, source="seed")
         engine.track("u1", "workout")
@@ -234,6 +241,13 @@ def g() -> Iterator[Gamification]:
         spent = engine.spend_points("u0", 10, currency="points", source="shop")
         assert spent.id > 1  # refund(1) is the seed award: not refundable
         yield engine
+
+
+def drop_schema(url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def check_refused(exc: BaseException, field: str) -> None:
@@ -245,6 +259,7 @@ def check_refused(exc: BaseException, field: str) -> None:
     assert named, f"the error does not name {field!r}: {type(exc).__name__}: {message:.200}"
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize(("call", "field", "value"), CASES)
 def test_a_hostile_argument_is_refused_typed_naming_it_and_writes_nothing(
     g: Gamification, call: Call, field: str, value: Any
