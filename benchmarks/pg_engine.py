@@ -37,7 +37,7 @@ NOW = "2026-12-04T12:00:00.000000+00:00"
 PROCESSES = (1, 2, 4, 8)
 USERS = 500
 
-LOCK = "; SELECT pg_advisory_xact_lock(hashtextextended({user}, 0))"
+LOCK = f"; SELECT pg_advisory_xact_lock(hashtext('{SCHEMA}'), hashtext({{user}}))"
 LOOKUP = (
     "SELECT operation, fingerprint, result FROM idempotency_keys WHERE user_id IN (%s, '') "
     "AND key = %s UNION ALL SELECT operation, fingerprint, '' FROM transactions "

@@ -134,10 +134,12 @@ class Connection:
 
 
 @functools.lru_cache(maxsize=4096)
-def _user_lock(user: str) -> str:
-    """The statement, sent after ``BEGIN``, that takes ``user``'s advisory lock."""
-    literal = sql.Literal(user).as_string(None)
-    return f"; SELECT pg_advisory_xact_lock(hashtextextended({literal}, 0))"
+def _user_lock(schema: str, user: str) -> str:
+    """The statement, sent after ``BEGIN``, that takes ``user``'s advisory lock: keyed by
+    the schema and the user (the two-number form), so engines in other schemas and the host
+    app's own advisory locks do not queue behind it."""
+    space, key = sql.Literal(schema).as_string(None), sql.Literal(user).as_string(None)
+    return f"; SELECT pg_advisory_xact_lock(hashtext({space}), hashtext({key}))"
 
 
 class _NumberLoader(Loader):
@@ -358,7 +360,9 @@ class PostgresBackend:
                 conn = self._checkout()
                 try:
                     conn.execute(
-                        self._begin_user_sql + _user_lock(user) if user else self._begin_sql
+                        self._begin_user_sql + _user_lock(self.schema, user)
+                        if user
+                        else self._begin_sql
                     )
                 except BaseException as exc:
                     self._checkin()
