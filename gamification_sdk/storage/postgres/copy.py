@@ -138,11 +138,33 @@ def _copy(
     clock: Clock,
 ) -> CopyResult:
     identity = source_identity(file)
-    _lock(conn, schema)
-    resumed = _refuse_other_data(conn, schema, identity)
-    migrate(conn, schema)
+    key = _lock(conn, schema)
+    try:
+        return _copy_locked(file, conn, path, schema, progress, batch_size, clock, identity)
+    finally:
+        if not conn.closed and not conn.broken:
+            # Now, not when the server notices the closed connection: a rerun right after an
+            # interruption must not find the lock still held.
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def _copy_locked(
+    file: sqlite3.Connection,
+    conn: psycopg.Connection[Any],
+    path: str,
+    schema: str,
+    progress: Progress | None,
+    batch_size: int,
+    clock: Clock,
+    identity: str,
+) -> CopyResult:
+    # One transaction: a refusal (other data, a schema that differs) leaves nothing behind,
+    # not even a schema created or migrated for the copy.
+    with conn.transaction():
+        resumed = _refuse_other_data(conn, schema, identity)
+        migrate(conn, schema)
+        table_plans = plans(file, conn, schema)
     conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-    table_plans = plans(file, conn, schema)
     file.isolation_level = None
     file.execute("BEGIN")  # one snapshot of the file for every table read below
     try:
@@ -171,13 +193,14 @@ def _copy(
     return CopyResult(schema, copied, totals, resumed=resumed, already_done=False)
 
 
-def _lock(conn: psycopg.Connection[Any], schema: str) -> None:
+def _lock(conn: psycopg.Connection[Any], schema: str) -> int:
     """One copy into a schema at a time (a session lock: it goes with the connection)."""
     digest = hashlib.blake2b(f"gamification_sdk:copy:{schema}".encode(), digest_size=8)
     key = int.from_bytes(digest.digest(), "big", signed=True)
     row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
     if row is None or not row[0]:
         raise CopyTargetInUse(schema, "is being copied into by another `gamification migrate`")
+    return key
 
 
 def _refuse_other_data(conn: psycopg.Connection[Any], schema: str, identity: str) -> bool:
