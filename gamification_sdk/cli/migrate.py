@@ -93,9 +93,7 @@ def migrate(
         shown = sys.stderr.isatty() if progress is None else progress
         lines = ProgressLines(sys.stderr, sys.stderr.isatty()) if shown else None
         try:
-            copied = copy_sqlite(
-                source, url, schema=schema, progress=lines, batch_size=batch_size
-            )
+            copied = copy_sqlite(source, url, schema=schema, progress=lines, batch_size=batch_size)
         finally:
             if lines is not None:
                 lines.close()

@@ -303,4 +303,3 @@ def _finish(
                 )
             )  # fmt: skip
         conn.execute(_TABLE_DONE, (to_text(clock()), ""))
-

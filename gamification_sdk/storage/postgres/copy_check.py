@@ -194,7 +194,7 @@ def _digests(
             index = plan.columns.index(owner) if owner else None
             file_owner = "''" if index is None else plan.exprs[index]
             query = (
-                f"SELECT {file_owner}, {', '.join(plan.exprs)} FROM \"{plan.name}\" "
+                f'SELECT {file_owner}, {", ".join(plan.exprs)} FROM "{plan.name}" '
                 f"WHERE {plan.where}"
             )
             ours = _sums(plan.name, file.execute(query))
@@ -216,7 +216,7 @@ def _digests(
     return len(owners)
 
 
-def _stream(conn: psycopg.Connection[Any], query: sql.Composable) -> Iterable[Any]:
+def _stream(conn: psycopg.Connection[Any], query: sql.Composed | sql.SQL) -> Iterable[Any]:
     with conn.cursor(name="copy_check") as cursor:
         cursor.itersize = 5000
         cursor.execute(query)

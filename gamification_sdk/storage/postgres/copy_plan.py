@@ -49,17 +49,17 @@ whose ``system_name`` is ``deleted:<pseudonym>``."""
 
 # PostgreSQL columns filled from an expression of the file's row: the owner of a row the file
 # keeps without one (or with another). An erased user's account keeps its pseudonym as owner.
+_OWNER_OF_ACCOUNT = "CASE WHEN user_id IS NULL THEN substr(system_name, 9) ELSE user_id END"
+_OWNER_OF_LOT = "(SELECT l.user_id FROM point_lots AS l WHERE l.id = {}.lot_id)"
 _DERIVED: dict[str, dict[str, str]] = {
-    "accounts": {"user_id": "CASE WHEN user_id IS NULL THEN substr(system_name, 9) ELSE user_id END"},
+    "accounts": {"user_id": _OWNER_OF_ACCOUNT},
     "entries": {
         "user_id": "(SELECT t.user_id FROM transactions AS t WHERE t.id = entries.transaction_id)"
     },
     "idempotency_keys": {"user_id": "''"},
-    "lot_uses": {"user_id": "(SELECT l.user_id FROM point_lots AS l WHERE l.id = lot_uses.lot_id)"},
-    "lot_holds": {
-        "user_id": "(SELECT l.user_id FROM point_lots AS l WHERE l.id = lot_holds.lot_id)"
-    },
-}  # fmt: skip
+    "lot_uses": {"user_id": _OWNER_OF_LOT.format("lot_uses")},
+    "lot_holds": {"user_id": _OWNER_OF_LOT.format("lot_holds")},
+}
 # Rows of the file not copied as they are: the system accounts are split per user (copy.py).
 _FILTERS = {"accounts": f"NOT ({SYSTEM})"}
 # Read in transaction order: a system account's per-user rows chain in that order.
@@ -69,9 +69,7 @@ _TABLES = (
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "
     "ESCAPE '\\' ORDER BY name"
 )
-_APPLIED = (
-    "SELECT name, applied_at FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id"
-)
+_APPLIED = "SELECT name, applied_at FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id"
 _PG_COLUMNS = (
     "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
     "ORDER BY table_name, ordinal_position"
