@@ -421,6 +421,24 @@ def test_a_file_that_cannot_be_copied_is_refused(
     assert schema_state(postgres_url, schema) is None
 
 
+def test_a_row_postgresql_refuses_stops_the_copy_by_name_and_resumes_once_fixed(
+    tmp_path: Path, postgres_url: str, schemas: list[str], rich: Path
+) -> None:
+    schema = new_schema(schemas)
+    path = tmp_path / "bad.db"
+    shutil.copy(rich, path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE profiles SET username = 'a' || char(0) || 'b' WHERE user_id = 'u3'")
+    with pytest.raises(CopySourceInvalid, match="table profiles: PostgreSQL refuses a row"):
+        copy_sqlite(path, postgres_url, schema=schema, batch_size=2)
+    # new1, u0, u1, u2 came in two batches; the batch with u3 was refused whole.
+    assert rows(postgres_url, schema, "SELECT count(*) FROM profiles") == [(4,)]
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE profiles SET username = 'ab' WHERE user_id = 'u3'")
+    assert not copy_sqlite(path, postgres_url, schema=schema).already_done
+    assert check_copy(path, postgres_url, schema=schema).ok
+
+
 def test_a_newer_file_and_a_different_schema_are_refused_by_name(
     tmp_path: Path, postgres_url: str, schemas: list[str], rich: Path
 ) -> None:

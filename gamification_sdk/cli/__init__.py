@@ -65,7 +65,8 @@ Exit codes:
   {USAGE}  usage error: an unknown command or option, a missing argument
   {BUSY}  database busy: locked by another writer past busy_timeout, or the
      scheduler lease is held (run-jobs); retry
-  {PROBLEMS}  verify found problems in the ledger
+  {PROBLEMS}  verify found problems in the ledger, or migrate found the file
+     and its PostgreSQL copy differ
 """
 
 

@@ -27,7 +27,7 @@ import psycopg
 from psycopg import sql
 
 from ...core.clock import Clock, system_clock, to_text
-from ...errors import CopySourceInvalid, CopyTargetInUse
+from ...errors import CopySourceInvalid, CopyTargetInUse, DatabaseUnreachable
 from .copy_plan import SYSTEM, TablePlan, open_source, plans, source_identity
 from .migrate import check_schema_name, connect, migrate
 
@@ -122,6 +122,11 @@ def copy_sqlite(
         conn = connect(url)
         try:
             return _copy(file, conn, str(source), schema, progress, batch_size, clock)
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnreachable(
+                f"server: the connection failed during the copy ({_first_line(exc)}); the "
+                "batches committed stay: run the copy again to resume"
+            ) from None
         finally:
             conn.close()
     finally:
@@ -261,9 +266,9 @@ def _copy_table(
                         copy.write_row(row[width:])
                 conn.execute(_ADVANCE, (key, len(batch), plan.name, identity))
         except (psycopg.DataError, psycopg.IntegrityError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CopySourceInvalid(
-                f"table {plan.name}: PostgreSQL refuses a row after key {last_key}: {first}"
+                f"table {plan.name}: PostgreSQL refuses a row after key {last_key}: "
+                f"{_first_line(exc)}"
             ) from None
         last_key = key
         copied += len(batch)
@@ -303,3 +308,7 @@ def _finish(
                 )
             )  # fmt: skip
         conn.execute(_TABLE_DONE, (to_text(clock()), ""))
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
