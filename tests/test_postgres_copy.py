@@ -1,17 +1,13 @@
 """``gamification migrate``: an engine's SQLite file copied into PostgreSQL (storage/postgres/
-copy.py), checked (copy_check.py), resumed after an interruption, idempotent, and refused with
-typed errors that write nothing."""
+copy.py) as the row mapping says, checked (copy_check.py), resumed after an interruption, and
+idempotent. The refusals are in test_postgres_copy_refusals.py."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import shutil
 import sqlite3
-import sys
 import uuid
-from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,165 +16,14 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability.game import DEFINITIONS, SEASON, START, Trainer
+from pg_copy_data import RICH, USERS, dump, file_hash, new_schema, rich_file, rows, schema_names  # noqa: F401  (fixtures: rich, schemas)
+from reliability.game import START
 
-from gamification_sdk import (
-    BoardConfig,
-    Config,
-    CurrencyConfig,
-    FakeClock,
-    Gamification,
-    LeaderboardsConfig,
-    RankReward,
-)
+from gamification_sdk import Config, FakeClock, Gamification
 from gamification_sdk.cli import cli
 from gamification_sdk.cli.migrate import ProgressLines
-from gamification_sdk.errors import (
-    CopySourceInvalid,
-    CopyTargetInUse,
-    DatabaseUrlInvalid,
-    DriverMissing,
-    GamificationError,
-    SchemaMismatch,
-    SchemaTooNew,
-)
+from gamification_sdk.errors import GamificationError
 from gamification_sdk.storage.postgres import check_copy, copy_sqlite, open_backend
-
-USERS = ("u0", "u1", "u2", "u3", "u4", "u5")
-RICH = Config(
-    currencies=(
-        CurrencyConfig("points", expire_after_days=30, expiry_notice_days=7),
-        CurrencyConfig("stars", spendable=False),
-        CurrencyConfig("gems"),
-    ),
-    seasons=[SEASON],
-    rate_limits={"purchase": None, "quest_complete": None},
-    leaderboards=LeaderboardsConfig(
-        boards=(
-            BoardConfig(
-                "xp",
-                periods=("all_time", "weekly"),
-                rewards=(RankReward(ranks=(1, 1), points={"gems": 5}),),
-            ),
-            BoardConfig("workouts", source="metric", metric="workout", periods=("daily",)),
-        ),
-        visibility="public",
-        show_on_global=True,
-    ),
-)
-
-
-def build_rich(path: Path) -> None:
-    """A file with every kind of row: XP, keyed awards, spends, transfers, refunds,
-    reservations, expiring lots (some expired), achievements, quests, streaks, boards,
-    referrals, shop orders, the battle pass, friends, groups and an erased user."""
-    clock = FakeClock(START)
-    g = Gamification.open(
-        path, config=RICH, clock=clock, plugins=(Trainer(),), load_entrypoints=False
-    )
-    g.events.load(DEFINITIONS, name="copy")
-    for user in USERS:
-        g.award_xp(user, 250, source="seed", idempotency_key=f"xp-{user}")
-        g.award_points(user, 500, currency="points", source="seed", idempotency_key=f"p-{user}")
-        g.award_points(user, 40, currency="gems", source="seed")
-    code = g.referrals.code("u0")
-    g.referrals.track(code, "new1", ip="10.0.0.1", idempotency_key="ref-new1")
-    g.referrals.convert("new1", kind="first_purchase", idempotency_key="conv-new1")
-    g.social.add_friend("u0", "u1")
-    g.social.join_group("u2", "team-a", kind="team")
-    for day in range(4):
-        for n, user in enumerate(USERS):
-            g.track(user, "workout", idempotency_key=f"w-{day}-{user}")
-            g.track(user, "post")
-            g.streaks.record_activity(user, idempotency_key=f"s-{day}-{user}")
-            g.quests.complete(user, "checkin", evidence={"ok": True}, idempotency_key=f"q{day}{n}")
-            other = USERS[(n + 1) % len(USERS)]
-            g.transfer_points(user, other, 7, currency="points", idempotency_key=f"t-{day}-{user}")
-            g.transfer_points(user, other, 3, currency="gems")
-            spent = g.spend_points(user, 20, currency="points", source="shop")
-            g.refund(spent.id, amount=5, idempotency_key=f"r-{day}-{user}")
-            held = g.reserve_points(user, 10, currency="points", ttl=timedelta(hours=1))
-            if n % 2:
-                g.commit_reservation(held.id)
-            else:
-                g.release_reservation(held.id)
-        order = g.shop.purchase(USERS[day], "hat", idempotency_key=f"hat-{day}")
-        if day == 0:
-            g.shop.refund(order.id, idempotency_key="hat-refund")
-        g.battle_pass.claim(USERS[day], 1, track="free", idempotency_key=f"bp-{day}")
-        clock.advance(days=1)
-    g.battle_pass.buy_premium("u1", idempotency_key="premium-u1")
-    g.reserve_points("u3", 10, currency="points", ttl=timedelta(days=90))  # stays active
-    clock.advance(days=35)
-    g.jobs.run_due()  # the first lots expire
-    g.award_points("u4", 15, currency="points", source="late")
-    g.track("u1", "workout")  # a live score on the daily board after the closed ones
-    g.privacy.delete("u5", idempotency_key="erase-u5")
-    g.close()
-
-
-@pytest.fixture(scope="module")
-def rich(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("copy") / "game.db"
-    build_rich(path)
-    return path
-
-
-@pytest.fixture
-def schemas(postgres_url: str) -> Iterator[list[str]]:
-    """Schema names for one test, dropped afterwards."""
-    made: list[str] = []
-    yield made
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        for name in made:
-            conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-
-
-def new_schema(schemas: list[str]) -> str:
-    name = f"gamification_test_{uuid.uuid4().hex[:12]}"
-    schemas.append(name)
-    return name
-
-
-def rows(url: str, schema: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"SET search_path TO {schema}")
-        return [tuple(r) for r in conn.execute(query, params or None).fetchall()]
-
-
-def dump(url: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table of ``schema`` (with the copy's times blanked), in order."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-                "AND table_name <> 'schema_migrations' ORDER BY 1",
-                (schema,),
-            )
-        ]
-        found = {}
-        for table in tables:
-            if table == "copy_progress":
-                query = f"SELECT tbl, source, last_key, copied FROM {schema}.{table} ORDER BY 1"
-            else:
-                query = f"SELECT * FROM {schema}.{table} ORDER BY 1, 2"
-                if table in ("lb_log", "leases", "lot_currencies", "lb_settings"):
-                    query = f"SELECT * FROM {schema}.{table} ORDER BY 1"
-            found[table] = [tuple(r) for r in conn.execute(query)]
-        found["sequences"] = [
-            tuple(r)
-            for r in conn.execute(
-                "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = %s "
-                "ORDER BY 1",
-                (schema,),
-            )
-        ]
-        return found
-
-
-def file_hash(path: Path) -> str:
-    return hashlib.blake2b(path.read_bytes()).hexdigest()
 
 
 def test_a_rich_file_is_copied_as_the_contract_says(
@@ -390,141 +235,6 @@ def test_progress_lines_draw_a_bar_on_a_terminal_and_lines_elsewhere() -> None:
     assert plain.getvalue() == f"{'profiles':<24} {3:>12,} rows\n"
     assert terminal.getvalue().count("\r") == 4
     assert "[###############" in terminal.getvalue() and terminal.getvalue().endswith("\n")
-
-
-def schema_state(url: str, schema: str) -> Any:
-    with psycopg.connect(url, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone():
-            return dump(url, schema)
-        return None
-
-
-@pytest.mark.parametrize("kind", ["missing", "directory", "not sqlite", "not ours", "older"])
-def test_a_file_that_cannot_be_copied_is_refused(
-    kind: str, tmp_path: Path, postgres_url: str, schemas: list[str], rich: Path
-) -> None:
-    schema = new_schema(schemas)
-    path = tmp_path / "x.db"
-    if kind == "directory":
-        path.mkdir()
-    elif kind == "not sqlite":
-        path.write_bytes(b"definitely not a database" * 100)
-    elif kind == "not ours":
-        sqlite3.connect(path).execute("CREATE TABLE notes (body TEXT)").connection.commit()
-    elif kind == "older":
-        shutil.copy(rich, path)
-        with sqlite3.connect(path) as conn:
-            conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm022_status_tiers'")
-    with pytest.raises(CopySourceInvalid) as caught:
-        copy_sqlite(path, postgres_url, schema=schema)
-    assert caught.value.field == "source"
-    assert schema_state(postgres_url, schema) is None
-
-
-def test_a_row_postgresql_refuses_stops_the_copy_by_name_and_resumes_once_fixed(
-    tmp_path: Path, postgres_url: str, schemas: list[str], rich: Path
-) -> None:
-    schema = new_schema(schemas)
-    path = tmp_path / "bad.db"
-    shutil.copy(rich, path)
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE profiles SET username = 'a' || char(0) || 'b' WHERE user_id = 'u3'")
-    with pytest.raises(CopySourceInvalid, match="table profiles: PostgreSQL refuses a row"):
-        copy_sqlite(path, postgres_url, schema=schema, batch_size=2)
-    # new1, u0, u1, u2 came in two batches; the batch with u3 was refused whole.
-    assert rows(postgres_url, schema, "SELECT count(*) FROM profiles") == [(4,)]
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE profiles SET username = 'ab' WHERE user_id = 'u3'")
-    assert not copy_sqlite(path, postgres_url, schema=schema).already_done
-    assert check_copy(path, postgres_url, schema=schema).ok
-
-
-def test_a_newer_file_and_a_different_schema_are_refused_by_name(
-    tmp_path: Path, postgres_url: str, schemas: list[str], rich: Path
-) -> None:
-    schema = new_schema(schemas)
-    newer, extra = tmp_path / "newer.db", tmp_path / "extra.db"
-    for path in (newer, extra):
-        shutil.copy(rich, path)
-    with sqlite3.connect(newer) as conn:
-        conn.execute(
-            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
-            "VALUES ('gamification_sdk', 'm999_future', '2030-01-01')"
-        )
-    with sqlite3.connect(extra) as conn:
-        conn.execute("ALTER TABLE profiles ADD COLUMN mood TEXT")
-        conn.execute("CREATE TABLE badges_v2 (id INTEGER PRIMARY KEY)")
-    with pytest.raises(SchemaTooNew) as too_new:
-        copy_sqlite(newer, postgres_url, schema=schema)
-    assert too_new.value.migrations == ["m999_future"]
-    with pytest.raises(SchemaMismatch) as mismatch:
-        copy_sqlite(extra, postgres_url, schema=schema)
-    assert mismatch.value.differences == [
-        "table badges_v2 is only in the file",
-        "column profiles.mood is only in the file",
-    ]
-    assert schema_state(postgres_url, schema) is None
-
-
-def test_a_schema_holding_other_data_is_refused(
-    tmp_path: Path, postgres_url: str, schemas: list[str], rich: Path
-) -> None:
-    used, copied = new_schema(schemas), new_schema(schemas)
-    backend = open_backend(postgres_url, schema=used)
-    with backend.write():
-        backend.conn.execute(
-            "INSERT INTO profiles (user_id, created_at, updated_at) VALUES ('zed', 'x', 'x')"
-        )
-    backend.close()
-    before = dump(postgres_url, used)
-    with pytest.raises(CopyTargetInUse, match=r"already holds engine data \(rows in profiles"):
-        copy_sqlite(rich, postgres_url, schema=used)
-    assert dump(postgres_url, used) == before
-    # A copy of another file.
-    other = tmp_path / "other.db"
-    Gamification.open(other, load_entrypoints=False).close()
-    copy_sqlite(other, postgres_url, schema=copied)
-    before = dump(postgres_url, copied)
-    with pytest.raises(CopyTargetInUse, match="a copy of another SQLite file"):
-        copy_sqlite(rich, postgres_url, schema=copied)
-    with pytest.raises(CopyTargetInUse):
-        check_copy(rich, postgres_url, schema=copied)
-    assert dump(postgres_url, copied) == before
-
-
-def test_a_second_copy_at_the_same_time_is_refused(
-    rich: Path, postgres_url: str, schemas: list[str]
-) -> None:
-    schema = new_schema(schemas)
-    with psycopg.connect(postgres_url, autocommit=True) as holder:
-        digest = hashlib.blake2b(f"gamification_sdk:copy:{schema}".encode(), digest_size=8)
-        holder.execute(
-            "SELECT pg_advisory_lock(%s)", (int.from_bytes(digest.digest(), "big", signed=True),)
-        )
-        with pytest.raises(CopyTargetInUse, match="another `gamification migrate`"):
-            copy_sqlite(rich, postgres_url, schema=schema)
-    assert schema_state(postgres_url, schema) is None
-
-
-def test_bad_urls_and_arguments_are_refused(rich: Path, schemas: list[str]) -> None:
-    with pytest.raises(DatabaseUrlInvalid):
-        copy_sqlite(rich, "mysql://u@localhost/db")
-    with pytest.raises(DatabaseUrlInvalid):
-        check_copy(rich, "postgresql://u@localhost:99999/db")
-    with pytest.raises(GamificationError, match="schema"):
-        copy_sqlite(rich, "postgresql://u@localhost/db", schema="Bad Name")
-    with pytest.raises(CopySourceInvalid, match="batch_size"):
-        copy_sqlite(rich, "postgresql://u@localhost/db", batch_size=0)
-
-
-def test_without_psycopg_the_copy_says_what_to_install(
-    rich: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "psycopg", None)
-    with pytest.raises(DriverMissing, match="postgres"):
-        copy_sqlite(rich, "postgresql://u@localhost/db")
-    with pytest.raises(DriverMissing):
-        check_copy(rich, "postgresql://u@localhost/db")
 
 
 LEDGER_USERS = ("a", "b", "c")

@@ -37,7 +37,6 @@ Progress = Callable[[str, int, int], None]
 """Called with ``(table, rows copied, rows in the file)`` as a table starts and after each
 committed batch. What it raises stops the copy; what was committed stays and is resumed."""
 
-_PROGRESS_EXISTS = "SELECT to_regclass(%s) IS NOT NULL"
 _SOURCE = "SELECT source, path, started_at, finished_at FROM copy_progress WHERE tbl = ''"
 _STATE = "SELECT tbl, last_key, copied, finished_at FROM copy_progress WHERE tbl <> ''"
 _CLAIM = (
@@ -163,13 +162,15 @@ def _copy_locked(
     clock: Clock,
     identity: str,
 ) -> CopyResult:
-    # One transaction: a refusal (other data, a schema that differs) leaves nothing behind,
-    # not even a schema created or migrated for the copy.
-    with conn.transaction():
-        resumed = _refuse_other_data(conn, schema, identity)
-        migrate(conn, schema)
-        table_plans = plans(file, conn, schema)
+    # A search path may name a schema that does not exist yet: migrate() creates it.
     conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+    # One transaction: a refusal (other data, a schema that differs) leaves nothing behind,
+    # not even a schema created or migrated for the copy. migrate() comes first: it refuses
+    # another application's schema by name, as open_backend() does.
+    with conn.transaction():
+        migrate(conn, schema)
+        resumed = _refuse_other_data(conn, schema, identity)
+        table_plans = plans(file, conn, schema)
     file.isolation_level = None
     file.execute("BEGIN")  # one snapshot of the file for every table read below
     try:
@@ -209,24 +210,18 @@ def _lock(conn: psycopg.Connection[Any], schema: str) -> int:
 
 
 def _refuse_other_data(conn: psycopg.Connection[Any], schema: str, identity: str) -> bool:
-    """Before anything is written: refuse a schema holding data not from this file. True when
-    a copy of this file was started there before."""
-    name = sql.Identifier(schema)
-    if conn.execute(_PROGRESS_EXISTS, (f"{schema}.copy_progress",)).fetchone() == (True,):
-        row = conn.execute(
-            sql.SQL(_SOURCE.replace("copy_progress", "{}.copy_progress")).format(name)
-        ).fetchone()
-        if row is not None:
-            if row[0] != identity:
-                raise CopyTargetInUse(
-                    schema, f"holds a copy of another SQLite file ({row[1]}, started {row[2]})"
-                )
-            return True
-    if conn.execute(_PROGRESS_EXISTS, (f"{schema}.schema_migrations",)).fetchone() != (True,):
-        return False  # no engine schema there: migrate() creates it, or refuses what is there
+    """Refuse a schema holding data not from this file. True when a copy of this file was
+    started there before."""
+    row = conn.execute(_SOURCE).fetchone()
+    if row is not None:
+        if row[0] != identity:
+            raise CopyTargetInUse(
+                schema, f"holds a copy of another SQLite file ({row[1]}, started {row[2]})"
+            )
+        return True
     holding = []
     for (table,) in conn.execute(_ENGINE_TABLES, (schema,)).fetchall():
-        query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {}.{})").format(name, sql.Identifier(table))
+        query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table))
         if conn.execute(query).fetchone() == (True,):
             holding.append(table)
     if holding:
