@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import io
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -181,6 +184,37 @@ def test_an_unfinished_copy_of_the_whole_engine_is_resumed_from_its_batches(
             continue
     assert runs > 2 and not result.already_done
     assert dump(postgres_url, straight) == dump(postgres_url, stopped)
+
+
+KILLED = """
+import os, signal, sys
+from gamification_sdk.storage.postgres import copy_sqlite
+calls = 0
+def progress(table, done, total):
+    global calls
+    calls += 1
+    if calls == int(sys.argv[4]):
+        os.kill(os.getpid(), signal.SIGKILL)
+copy_sqlite(sys.argv[1], sys.argv[2], schema=sys.argv[3], batch_size=60, progress=progress)
+"""
+
+
+def test_a_copy_killed_mid_way_resumes_to_the_same_rows(
+    rich: Path, postgres_url: str, schemas: list[str]
+) -> None:
+    """SIGKILL: no cleanup runs, the server ends the session (and its lock) on its own."""
+    straight, killed = new_schema(schemas), new_schema(schemas)
+    copy_sqlite(rich, postgres_url, schema=straight, batch_size=60)
+    root = Path(__file__).resolve().parent.parent
+    for stop in ("20", "45"):
+        proc = subprocess.run(
+            [sys.executable, "-c", KILLED, str(rich), postgres_url, killed, stop],
+            cwd=root, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == -signal.SIGKILL, proc.stderr
+    result = copy_sqlite(rich, postgres_url, schema=killed, batch_size=60)
+    assert result.resumed and not result.already_done
+    assert dump(postgres_url, straight) == dump(postgres_url, killed)
 
 
 def test_the_check_finds_what_differs(rich: Path, postgres_url: str, schemas: list[str]) -> None:

@@ -27,6 +27,7 @@ from gamification_sdk.errors import (
     SchemaTooNew,
 )
 from gamification_sdk.storage.postgres import check_copy, copy_sqlite, open_backend
+from gamification_sdk.storage.postgres import copy as copy_module
 
 
 @pytest.mark.parametrize("kind", ["missing", "directory", "not sqlite", "not ours", "older"])
@@ -136,8 +137,9 @@ def test_another_applications_schema_is_refused_as_open_backend_refuses_it(
 
 
 def test_a_second_copy_at_the_same_time_is_refused(
-    rich: Path, postgres_url: str, schemas: list[str]
+    rich: Path, postgres_url: str, schemas: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(copy_module, "LOCK_WAIT_MS", 50)
     schema = new_schema(schemas)
     with psycopg.connect(postgres_url, autocommit=True) as holder:
         digest = hashlib.blake2b(f"gamification_sdk:copy:{schema}".encode(), digest_size=8)

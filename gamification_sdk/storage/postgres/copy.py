@@ -31,7 +31,10 @@ from ...errors import CopySourceInvalid, CopyTargetInUse, DatabaseUnreachable
 from .copy_plan import SYSTEM, TablePlan, open_source, plans, source_identity
 from .migrate import check_schema_name, connect, migrate
 
-__all__ = ["CopyResult", "Progress", "copy_sqlite"]
+__all__ = ["LOCK_WAIT_MS", "CopyResult", "Progress", "copy_sqlite"]
+
+LOCK_WAIT_MS = 5000
+"""How long a copy waits for another copy into the same schema before refusing."""
 
 Progress = Callable[[str, int, int], None]
 """Called with ``(table, rows copied, rows in the file)`` as a table starts and after each
@@ -200,12 +203,19 @@ def _copy_locked(
 
 
 def _lock(conn: psycopg.Connection[Any], schema: str) -> int:
-    """One copy into a schema at a time (a session lock: it goes with the connection)."""
+    """One copy into a schema at a time (a session lock: it goes with the connection). A copy
+    killed a moment ago may hold it until the server notices: wait a little for it."""
     digest = hashlib.blake2b(f"gamification_sdk:copy:{schema}".encode(), digest_size=8)
     key = int.from_bytes(digest.digest(), "big", signed=True)
-    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-    if row is None or not row[0]:
-        raise CopyTargetInUse(schema, "is being copied into by another `gamification migrate`")
+    conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{LOCK_WAIT_MS}ms")))
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+    except psycopg.errors.LockNotAvailable:
+        raise CopyTargetInUse(
+            schema, "is being copied into by another `gamification migrate`"
+        ) from None
+    finally:
+        conn.execute("RESET lock_timeout")
     return key
 
 
