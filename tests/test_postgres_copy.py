@@ -103,8 +103,34 @@ def test_a_rich_file_is_copied_as_the_contract_says(
         (top,) = q(f"SELECT max(id) FROM {table}")[0]
         (after,) = q(f"SELECT nextval(pg_get_serial_sequence('{schema}.{table}', 'id'))")[0]
         assert after > top
-    # The migrated schema opens as the engine's.
+    # The migrated schema opens as the engine's, its views (where it has some) are no tables.
     open_backend(postgres_url, schema=schema).close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE VIEW {schema}.a_view AS SELECT user_id FROM {schema}.profiles")
+    assert check_copy(rich, postgres_url, schema=schema).ok
+
+
+def test_triggers_that_log_board_changes_stay_quiet_during_the_copy(
+    rich: Path, postgres_url: str, schemas: list[str]
+) -> None:
+    """Where lb_scores has triggers writing lb_log (honouring gamification.quiet_log, as the
+    engine's do), the copy's rows are not logged: each server's board starts from lb_scores."""
+    schema = new_schema(schemas)
+    open_backend(postgres_url, schema=schema).close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"SET search_path TO {schema}")
+        conn.execute(
+            "CREATE FUNCTION log_it() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF coalesce(current_setting('gamification.quiet_log', true), '') <> 'on' THEN "
+            "INSERT INTO lb_log (period_id, user_id) VALUES (NEW.period_id, NEW.user_id); "
+            "END IF; RETURN NULL; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER log_it AFTER INSERT ON lb_scores FOR EACH ROW EXECUTE FUNCTION log_it()"
+        )
+    copy_sqlite(rich, postgres_url, schema=schema)
+    assert rows(postgres_url, schema, "SELECT count(*) FROM lb_scores")[0][0] > 0
+    assert rows(postgres_url, schema, "SELECT count(*) FROM lb_log") == [(0,)]
 
 
 def test_a_copy_run_again_writes_nothing_and_says_so(

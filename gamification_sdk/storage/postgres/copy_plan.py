@@ -70,9 +70,12 @@ _TABLES = (
     "ESCAPE '\\' ORDER BY name"
 )
 _APPLIED = "SELECT name, applied_at FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id"
+# Tables only: the schema's readable views are no data of their own.
 _PG_COLUMNS = (
-    "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
-    "ORDER BY table_name, ordinal_position"
+    "SELECT c.table_name, c.column_name FROM information_schema.columns AS c "
+    "JOIN information_schema.tables AS t ON t.table_schema = c.table_schema "
+    "AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE' "
+    "WHERE c.table_schema = %s ORDER BY c.table_name, c.ordinal_position"
 )
 _PG_KEYS = (
     "SELECT DISTINCT a.relname, b.relname FROM pg_constraint AS c "
