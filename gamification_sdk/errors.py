@@ -12,6 +12,8 @@ __all__ = [
     "Busy",
     "ConfigError",
     "ConfigMismatch",
+    "CopySourceInvalid",
+    "CopyTargetInUse",
     "DatabaseUnreachable",
     "DatabaseUrlInvalid",
     "DriverMissing",
@@ -50,6 +52,7 @@ __all__ = [
     "ReservationClosed",
     "ReservationExpired",
     "RewardAlreadyClaimed",
+    "SchemaMismatch",
     "SchemaOccupied",
     "SchemaTooNew",
     "SeasonEnded",
@@ -588,3 +591,32 @@ class SchemaOccupied(GamificationError):
 class DriverMissing(GamificationError, ImportError):
     """The PostgreSQL driver is not installed: ``pip install 'gamification-sdk[postgres]'``
     (psycopg 3 and psycopg-pool)."""
+
+
+class CopySourceInvalid(InvalidInput):
+    """The SQLite file to copy cannot be copied (missing, not SQLite, not an engine's database,
+    not migrated to this version, or a row PostgreSQL refuses); nothing was written."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("source", problem)
+
+
+class SchemaMismatch(GamificationError):
+    """The SQLite file and the PostgreSQL schema do not have the same tables and columns, so a
+    copy would lose or invent data; nothing was written. ``.differences`` names each one."""
+
+    def __init__(self, differences: Sequence[str]) -> None:
+        self.differences = list(differences)
+        super().__init__(
+            "schema: the file and the PostgreSQL schema differ: " + "; ".join(self.differences)
+        )
+
+
+class CopyTargetInUse(GamificationError):
+    """The PostgreSQL schema already holds engine data that did not come from this file (or a
+    copy of another file, or another copy is running); nothing was written. Copy into an empty
+    schema (``--schema``), or drop this one if its data can go."""
+
+    def __init__(self, schema: str, why: str) -> None:
+        self.schema = schema
+        super().__init__(f"schema: {schema!r} {why}; copy into an empty schema or drop this one")

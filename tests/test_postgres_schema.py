@@ -21,6 +21,8 @@ ADDED = {
     "lot_holds": {"user_id"},
     "lb_log": {"tx"},  # the writing transaction's id: readers take rows in commit order
 }
+# Tables only the PostgreSQL schema has: the progress of a copy from a SQLite file (p005).
+ONLY_POSTGRES = {"copy_progress"}
 CONSTRAINT = re.compile(r"(PRIMARY KEY|UNIQUE|CHECK|FOREIGN KEY|CONSTRAINT)\b")
 
 
@@ -53,7 +55,7 @@ def ddl_columns() -> dict[str, set[str]]:
 
 def test_every_sqlite_table_and_column_has_its_postgresql_counterpart() -> None:
     sqlite, postgres = sqlite_columns(), ddl_columns()
-    assert set(postgres) == set(sqlite), "tables differ: add a PostgreSQL migration"
+    assert set(postgres) - ONLY_POSTGRES == set(sqlite), "tables differ: add a PostgreSQL migration"
     for table, names in sqlite.items():
         assert postgres[table] == names | ADDED.get(table, set()), table
 

@@ -22,6 +22,7 @@ from ..simulator.command import simulate
 from .admin import init, load, reevaluate, run_jobs, verify
 from .boards import leaderboard
 from .ledger import award_points, history
+from .migrate import migrate
 from .output import (
     BUSY,
     OK,
@@ -64,7 +65,8 @@ Exit codes:
   {USAGE}  usage error: an unknown command or option, a missing argument
   {BUSY}  database busy: locked by another writer past busy_timeout, or the
      scheduler lease is held (run-jobs); retry
-  {PROBLEMS}  verify found problems in the ledger
+  {PROBLEMS}  verify found problems in the ledger, or migrate found the file
+     and its PostgreSQL copy differ
 """
 
 
@@ -183,7 +185,7 @@ def cli(ctx: click.Context, db: str, config_path: str | None, as_json: bool, plu
 
 for _command in (
     init, load, award_xp, award_points, track, profile, history, leaderboard, verify,
-    reevaluate, run_jobs, export_user, delete_user, config, simulate,
+    reevaluate, run_jobs, export_user, delete_user, config, simulate, migrate,
 ):  # fmt: skip
     cli.add_command(_command)
 

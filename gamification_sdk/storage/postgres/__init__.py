@@ -4,7 +4,8 @@ What exists: ``open_backend()``, which checks the URL, the server and the role's
 creates and migrates the engine's schema (its own, ``gamification`` unless named), and gives
 a ``Backend`` (storage/backend.py) to run statements on, which runs the storage modules'
 statements in PostgreSQL's text where SQLite's differs (statements.py). The engine is not
-wired to it yet, so ``Gamification.open()`` does not take a PostgreSQL URL.
+wired to it yet, so ``Gamification.open()`` does not take a PostgreSQL URL. ``copy_sqlite()``
+and ``check_copy()`` move an engine's SQLite file into the schema (``gamification migrate``).
 
 psycopg is imported only here, when called: ``import gamification_sdk`` needs no driver.
 """
@@ -16,11 +17,16 @@ from typing import TYPE_CHECKING, Any
 from ...errors import DatabaseUnreachable, DriverMissing, InvalidInput
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from psycopg_pool import ConnectionPool
 
+    from ...core.clock import Clock
     from .backend import PostgresBackend
+    from .copy import CopyResult, Progress
+    from .copy_check import CopyCheck
 
-__all__ = ["open_backend"]
+__all__ = ["check_copy", "copy_sqlite", "open_backend"]
 
 
 def open_backend(
@@ -72,3 +78,49 @@ def open_backend(
     except BaseException:
         conn.close()
         raise
+
+
+def copy_sqlite(
+    source: str | Path,
+    url: str,
+    *,
+    schema: str = "gamification",
+    progress: Progress | None = None,
+    batch_size: int = 5000,
+    clock: Clock | None = None,
+) -> CopyResult:
+    """Copy the engine's SQLite file ``source`` into ``schema`` at ``url`` (created and
+    migrated first), resumably: run again, a copy that stopped finishes with the same rows,
+    and a finished one writes nothing (``.already_done``). ``progress(table, copied, total)``
+    is called as each table starts and after each committed batch.
+
+    Refused before anything is written, as typed errors: ``CopySourceInvalid`` (no such
+    file, not an engine's SQLite database, not migrated to this version), ``SchemaTooNew``,
+    ``SchemaMismatch`` (a table or column on one side only), ``CopyTargetInUse`` (the schema
+    holds other data, or another copy runs), and ``open_backend``'s errors for the server.
+    """
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise DriverMissing() from exc
+    from ...core.clock import system_clock
+    from .copy import copy_sqlite as run
+
+    return run(
+        source, url, schema=schema, progress=progress, batch_size=batch_size,
+        clock=clock or system_clock,
+    )  # fmt: skip
+
+
+def check_copy(source: str | Path, url: str, *, schema: str = "gamification") -> CopyCheck:
+    """Compare the SQLite file ``source`` with its copy in ``schema``: row counts per table
+    (system accounts by the sum of their per-user rows), a digest of every user's rows and the
+    ledger's invariants on both sides. Writes nothing; ``.ok`` when they agree, otherwise
+    ``.problems`` says where they differ."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise DriverMissing() from exc
+    from .copy_check import check_copy as run
+
+    return run(source, url, schema=schema)

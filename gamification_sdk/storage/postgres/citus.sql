@@ -75,5 +75,8 @@ SELECT create_distributed_table('referrals', 'referred_id', colocate_with => 'pr
 -- coordinator.
 SELECT citus_add_local_table_to_metadata('lb_log');
 
+-- The progress of a copy from a SQLite file (gamification migrate), written by the copier only.
+SELECT citus_add_local_table_to_metadata('copy_progress');
+
 -- schema_migrations, the engine's own record of its migrations, stays a plain table on the
 -- coordinator, where the engine migrates (under an advisory lock) before traffic.

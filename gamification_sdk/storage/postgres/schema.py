@@ -35,6 +35,7 @@ from .p001 import P001
 from .p002 import P002
 from .p003 import P003
 from .p004 import P004
+from .p005 import P005
 from .p006 import P006
 from .p010 import P010
 
@@ -45,6 +46,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (2, "p002_point_lots_as_of_sqlite_m021", P002),
     (3, "p003_status_tiers_as_of_sqlite_m022", P003),
     (4, "p004_change_log_in_commit_order", P004),
+    (5, "p005_copy_progress_and_received_lots", P005),
     (6, "p006_change_log_triggers", P006),
     (10, "p010_readable_views", P010),
 )
@@ -74,5 +76,6 @@ REFERENCE: tuple[str, ...] = (
 """Definitions, configuration and shared state, copied to every node. ``referral_codes`` is
 here because a code is looked up without knowing its user."""
 
-LOCAL: tuple[str, ...] = ("lb_log",)
-"""Tables that stay on the coordinator: the boards' change log is read in one global order."""
+LOCAL: tuple[str, ...] = ("lb_log", "copy_progress")
+"""Tables that stay on the coordinator: the boards' change log is read in one global order;
+the progress of a copy from a SQLite file (``gamification migrate``) is the copier's."""
