@@ -118,7 +118,10 @@ class Connection:
             rows = [[row[index] for index in order] for row in rows]
         if self.trace is not None:
             self.trace(translated.sql)
-        cursor.executemany(translated.sql, rows)
+        try:
+            cursor.executemany(translated.sql, rows)
+        except (psycopg.errors.IntegrityError, psycopg.errors.NumericValueOutOfRange) as exc:
+            raise sqlite3.IntegrityError(str(exc).strip()) from exc  # as execute() does
         self._count(cursor)
         return cursor
 
