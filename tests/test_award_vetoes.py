@@ -145,7 +145,12 @@ def test_every_award_asks_validate_award_and_a_veto_refuses_the_whole_call(
     setup: Callable[[Gamification], object],
     call: Callable[[Gamification], object],
     expected: tuple[Any, ...],
+    backend: str,
 ) -> None:
+    if backend == "postgresql" and expected[-1] == ("referral", "1"):
+        # A PostgreSQL identity drawn by the refused call is not given back on rollback, as
+        # SQLite's rowid is: the referral that stays is number 2 there.
+        expected = (*expected[:-1], ("referral", "2"))
     kind, origin = expected[:2]
     policy = Policy(lambda award: (award.kind, award.origin) == (kind, origin))
     g = make_engine(config=config, plugins=(policy,))

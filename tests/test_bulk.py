@@ -163,13 +163,23 @@ def test_a_refused_award_leaves_the_batch_going(make_engine: Any) -> None:
     assert g.profile("ann").xp == 11
 
 
-def test_a_failed_write_of_the_buffer_aborts_the_batch(make_engine: Any) -> None:
+def test_a_failed_write_of_the_buffer_aborts_the_batch(make_engine: Any, backend: str) -> None:
     g = make_engine(config=NO_BOARDS)
     g.award_xp("ann", 1, source="seed")
-    g._store.conn.execute(
-        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON xp_awards WHEN new.source = 'bad' "
-        "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"
-    )
+    if backend == "postgresql":  # a broken constraint there, which the storage layer raises
+        g.db.execute(  # as sqlite3.IntegrityError too
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE check_violation USING MESSAGE = 'refused by a trigger'; END $$"
+        )
+        g.db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON xp_awards FOR EACH ROW "
+            "WHEN (new.source = 'bad') EXECUTE FUNCTION refuse()"
+        )
+    else:
+        g._store.conn.execute(
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON xp_awards WHEN new.source = 'bad' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"
+        )
     with unchanged(g), pytest.raises(sqlite3.IntegrityError), g.batch():
         g.award_xp("ann", 5, source="quiz")
         g.award_xp("ann", 5, source="bad")  # buffered: fails only when written

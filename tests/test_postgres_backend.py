@@ -4,6 +4,7 @@ however many start together, and writes nest as on SQLite. Needs a server: see c
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -356,3 +357,22 @@ def test_a_server_starting_while_another_migrates_waits_for_it(
         thread.join(60)
     assert not thread.is_alive() and len(opened) == 1
     opened[0].close()
+
+
+def test_executemany_raises_a_broken_key_as_sqlite3_does_and_writes_nothing(
+    backend: Backend,
+) -> None:
+    traced: list[str] = []
+    backend.conn.set_trace_callback(traced.append)  # type: ignore[attr-defined]
+    with pytest.raises(sqlite3.IntegrityError, match="duplicate key"), backend.write():
+        backend.conn.executemany("INSERT INTO t VALUES (?, ?)", [("a", 1), ("a", 2)])
+    backend.conn.set_trace_callback(None)  # type: ignore[attr-defined]
+    with backend.write():
+        backend.conn.execute("INSERT INTO t VALUES (?, ?)", ("b", 1))
+    assert rows(backend) == [("b", 1)]
+    # The statements as sent to the server while a callback was set, the write's own too.
+    assert traced == [
+        "BEGIN ISOLATION LEVEL READ COMMITTED",
+        "INSERT INTO t VALUES (%s, %s)",
+        "ROLLBACK",
+    ]

@@ -65,12 +65,34 @@ def test_the_parsed_columns_are_the_live_ones(postgres_url: str, pg_schema: str)
     with psycopg.connect(postgres_url) as conn:
         live: dict[str, set[str]] = {}
         for table, column in conn.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = %s AND table_name <> 'schema_migrations'",
+            "SELECT c.table_name, c.column_name FROM information_schema.columns AS c "
+            "JOIN information_schema.tables AS t USING (table_schema, table_name) "
+            "WHERE c.table_schema = %s AND t.table_type = 'BASE TABLE' "
+            "AND c.table_name <> 'schema_migrations'",
             (pg_schema,),
         ):
             live.setdefault(table, set()).add(column)
     assert live == ddl_columns()
+
+
+def test_each_postgresql_view_has_the_columns_of_the_sqlite_one(
+    postgres_url: str, pg_schema: str
+) -> None:
+    open_backend(postgres_url, schema=pg_schema).close()
+    with psycopg.connect(postgres_url) as conn:
+        views: dict[str, list[str]] = {}
+        for view, column in conn.execute(
+            "SELECT c.table_name, c.column_name FROM information_schema.columns AS c "
+            "JOIN information_schema.tables AS t USING (table_schema, table_name) "
+            "WHERE c.table_schema = %s AND t.table_type = 'VIEW' ORDER BY c.ordinal_position",
+            (pg_schema,),
+        ):
+            views.setdefault(view, []).append(column)
+    db = sqlite_utils.Database(memory=True)
+    migrations.apply(db)
+    assert "metric_hours" in views
+    for view, columns in views.items():
+        assert columns == [row[1] for row in db.execute(f"PRAGMA table_info({view})")], view
 
 
 def test_migrations_are_numbered_in_order_once() -> None:

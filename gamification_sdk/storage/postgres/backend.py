@@ -71,7 +71,7 @@ class Connection:
     """The ``backend.Connection`` the statements run on: psycopg's connection, the transaction
     state SQLite's connection reports, and a count of the rows writing statements changed."""
 
-    __slots__ = ("changes", "lend", "raw", "was_autocommit")
+    __slots__ = ("changes", "lend", "raw", "trace", "was_autocommit")
 
     def __init__(self, raw: psycopg.Connection[Any] | None) -> None:
         # ``raw`` changes under the same object: the services keep this connection from
@@ -81,6 +81,11 @@ class Connection:
         self.was_autocommit = raw.autocommit if raw is not None else True
         # A pooled backend between writes and reads: runs one statement in a read of its own.
         self.lend: Callable[[str, Any], Any] | None = None
+        self.trace: Callable[[str], object] | None = None
+
+    def set_trace_callback(self, callback: Callable[[str], object] | None, /) -> None:
+        """As sqlite3's: ``callback`` gets each statement's text as sent to the server."""
+        self.trace = callback
 
     def execute(self, query: str, parameters: Any = None, /) -> Cursor:
         """Run a statement written with SQLite's placeholders (see placeholders.py); one
@@ -93,8 +98,11 @@ class Connection:
         if numbered is not None:
             text = numbered
             cursor.returns_id = True
+        bound = bind(text, parameters)
+        if self.trace is not None:
+            self.trace(bound[0])
         try:
-            cursor.execute(*bind(text, parameters))
+            cursor.execute(*bound)
         except (psycopg.errors.IntegrityError, psycopg.errors.NumericValueOutOfRange) as exc:
             # The storage layer speaks the DB-API of sqlite3 (backend.Connection): a broken
             # constraint is its IntegrityError, whichever engine refused the row (a BIGINT
@@ -113,7 +121,12 @@ class Connection:
         order = translated.order
         if order is not None:
             rows = [[row[index] for index in order] for row in rows]
-        cursor.executemany(translated.sql, rows)
+        if self.trace is not None:
+            self.trace(translated.sql)
+        try:
+            cursor.executemany(translated.sql, rows)
+        except (psycopg.errors.IntegrityError, psycopg.errors.NumericValueOutOfRange) as exc:
+            raise sqlite3.IntegrityError(str(exc).strip()) from exc  # as execute() does
         self._count(cursor)
         return cursor
 
