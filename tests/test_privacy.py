@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from gamification_sdk import (
     Config,
+    CurrencyConfig,
     FakeClock,
     Gamification,
     Season,
@@ -398,4 +399,32 @@ def test_no_ledger_key_keeps_the_id_and_the_id_can_come_back(make_engine: Make) 
     g.award_xp(user, 100, source="quest")
     assert g.battle_pass.claim(user, 1, track="free").points == {"points": 5}
     assert g.battle_pass.buy_premium(user).price == 20
+    assert not g.verify_ledger()
+
+
+def test_deletion_keeps_expiring_lots_as_history_and_others_expire_as_before(
+    make_engine: Make, clock: FakeClock
+) -> None:
+    """The lots of an expiring currency, with what spent them (lot uses) and what held them,
+    stay as the pseudonym's emptied history; the other users' lots expire as before."""
+    g = make_engine(config=Config(currencies=[CurrencyConfig("points", expire_after_days=30)]))
+    for user in ("ada", "bob"):
+        g.award_points(user, 100, currency="points", source="quest")
+        g.spend_points(user, 30, currency="points", source="shop")
+    g.points.reserve("ada", 20, currency="points", ttl=timedelta(minutes=5))
+    g.points.reserve("ada", 10, currency="points", ttl=timedelta(minutes=5))
+    deletion = g.privacy.delete("ada")
+    assert deletion.forfeited == {"points": 70}
+    assert "'ada'" not in g.dump()
+    lots = "SELECT amount, remaining, held FROM point_lots WHERE user_id = ?"
+    assert g.db.execute(lots, (deletion.pseudonym,)).fetchall() == [(100, 0, 0)]
+    uses = (
+        "SELECT u.amount FROM lot_uses u JOIN point_lots l ON l.id = u.lot_id "
+        "WHERE l.user_id = ? ORDER BY u.amount"
+    )
+    assert g.db.execute(uses, (deletion.pseudonym,)).fetchall() == [(30,), (70,)]
+    assert not g.verify_ledger()
+    clock.advance(timedelta(days=31))
+    expired = g.points.expire_points().expired
+    assert [(t.user_id, t.amount) for t in expired] == [("bob", -70)]
     assert not g.verify_ledger()
