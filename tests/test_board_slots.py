@@ -8,8 +8,7 @@ lb_scores; a file from before m020 moves its rows into the profile as they stood
 from __future__ import annotations
 
 import sqlite3
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,28 +31,6 @@ def lines(g: Gamification, period: str, **kw: object) -> list[tuple[int, str, fl
 
 def rows(g: Gamification, sql: str) -> list[tuple[object, ...]]:
     return [tuple(row) for row in g.db.execute(sql).fetchall()]
-
-
-@pytest.fixture
-def place(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Place]:
-    """Where an engine of the test lives, by name, to open again: a file, or on the
-    PostgreSQL pass a schema of its own (dropped after the test). Board behaviour is the
-    same on both; where the rows lie differs (the file keeps the XP board in the profile)."""
-    schemas: dict[str, str] = {}
-
-    def where(name: str) -> dict[str, Any]:
-        if backend == "sqlite":
-            return {"path": tmp_path / f"{name}.db"}
-        schema = schemas.setdefault(name, f"gamification_test_{uuid.uuid4().hex[:12]}")
-        return {"path": request.getfixturevalue("postgres_url"), "schema": schema}
-
-    yield where
-    if schemas:
-        import psycopg
-
-        with psycopg.connect(request.getfixturevalue("postgres_url"), autocommit=True) as conn:
-            for schema in schemas.values():
-                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def test_an_award_writes_no_score_row_for_the_xp_board(place: Place, backend: str) -> None:
