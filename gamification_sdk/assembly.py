@@ -164,7 +164,13 @@ class Parts:
         )
         self.bus = self._subscribe()
         self.bulk = BulkXP(store, self.xp, self.table, rt.idempotency, self.achievements, pm)
-        self.privacy = Privacy(conn, self.ledger, self.reservations, self.boards)
+        self.privacy = Privacy(
+            conn,
+            self.ledger,
+            self.reservations,
+            self.boards,
+            moves_rows=store.dialect.name != "sqlite",
+        )
         self._register_scorers()
         if pm.hook.friends_of.get_hookimpls():
             self.social.friends_of = lambda user_id: pm.hook.friends_of(

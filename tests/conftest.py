@@ -181,3 +181,27 @@ def pg_schema(postgres_url: str) -> Iterator[str]:
     yield name
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+@pytest.fixture
+def place(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[str], dict[str, Any]]]:
+    """Where the engines of a test live, by name, so several can open the same store: a file,
+    or on the PostgreSQL pass a schema of its own (dropped after the test). Pass the result
+    to ``Gamification.open(**place(name), ...)``."""
+    schemas: dict[str, str] = {}
+
+    def where(name: str) -> dict[str, Any]:
+        if backend == "sqlite":
+            return {"path": tmp_path / f"{name}.db"}
+        schema = schemas.setdefault(name, f"gamification_test_{uuid.uuid4().hex[:12]}")
+        return {"path": request.getfixturevalue("postgres_url"), "schema": schema}
+
+    yield where
+    if schemas:
+        import psycopg
+
+        with psycopg.connect(request.getfixturevalue("postgres_url"), autocommit=True) as conn:
+            for schema in schemas.values():
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

@@ -13,7 +13,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import START
@@ -26,20 +29,29 @@ from gamification_sdk.social.board_order import Order
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = Config(leaderboards=LeaderboardsConfig(visibility="public", show_on_global=True))
+Place = Callable[[str], dict[str, Any]]
 
 
-def expected_board(db: Path, period: str = "all_time") -> list[tuple[int, str, float]]:
-    """A brute-force sort of the period's listed rows: (rank, user, score), best first."""
-    conn = sqlite3.connect(db)
-    try:
-        rows = conn.execute(
-            "SELECT s.user_id, s.score, s.reached FROM lb_live s "
-            "JOIN lb_periods p ON p.id = s.period_id "
-            "WHERE p.board = 'xp' AND p.period = ? AND p.closed_at IS NULL AND s.listed = 1",
-            (period,),
-        ).fetchall()
-    finally:
-        conn.close()
+def expected_board(
+    source: Path | Gamification, period: str = "all_time"
+) -> list[tuple[int, str, float]]:
+    """A brute-force sort of the period's listed rows: (rank, user, score), best first. From
+    a file, or through an engine (on PostgreSQL, whose live scores are all in lb_scores)."""
+    views = [] if isinstance(source, Path) else source.db.view_names()
+    live = "lb_live" if isinstance(source, Path) or "lb_live" in views else "lb_scores"
+    sql = (
+        f"SELECT s.user_id, s.score, s.reached FROM {live} s "
+        "JOIN lb_periods p ON p.id = s.period_id "
+        "WHERE p.board = 'xp' AND p.period = ? AND p.closed_at IS NULL AND s.listed = 1"
+    )
+    if isinstance(source, Path):
+        conn = sqlite3.connect(source)
+        try:
+            rows = conn.execute(sql, (period,)).fetchall()
+        finally:
+            conn.close()
+    else:
+        rows = [tuple(row) for row in source.db.execute(sql, (period,)).fetchall()]
     rows.sort(key=lambda r: (-r[1], r[2], r[0]))
     out = []
     for i, (user, score, _) in enumerate(rows):
@@ -80,7 +92,7 @@ ops = st.lists(
 def test_property_ranks_pages_and_around_from_several_engines_equal_a_brute_force_sort(
     ops: list[tuple[int, int, int, int]],
     prune: bool,
-    tmp_path_factory: pytest.TempPathFactory,
+    place: Place,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Tiny chunks, so orders split and shrink constantly; with ``prune``, a log so short
@@ -89,10 +101,11 @@ def test_property_ranks_pages_and_around_from_several_engines_equal_a_brute_forc
     if prune:
         monkeypatch.setattr(boards_module, "LOG_WINDOW", 3)
         monkeypatch.setattr(boards_module, "PRUNE_EVERY", 2)
-    db = tmp_path_factory.mktemp("board") / "board.db"
+    where = place(uuid.uuid4().hex)  # a file, or a schema, of this example's own
     clock = FakeClock(START)
     engines = [
-        Gamification.open(db, config=PUBLIC, clock=clock, load_entrypoints=False) for _ in range(3)
+        Gamification.open(**where, config=PUBLIC, clock=clock, load_entrypoints=False)
+        for _ in range(3)
     ]
     try:
         for engine_no, user_no, xp, action in ops:
@@ -108,7 +121,7 @@ def test_property_ranks_pages_and_around_from_several_engines_equal_a_brute_forc
             else:
                 g.award_xp(user, xp, source="t")
         for period in ("all_time", "daily"):
-            expected = expected_board(db, period)
+            expected = expected_board(engines[0], period)
             for g in engines:
                 check_engine(g, expected, period)
     finally:
@@ -116,9 +129,8 @@ def test_property_ranks_pages_and_around_from_several_engines_equal_a_brute_forc
             g.close()
 
 
-def test_a_read_inside_a_rolled_back_write_leaves_no_trace_in_memory(tmp_path: Path) -> None:
-    db = tmp_path / "board.db"
-    with Gamification.open(db, config=PUBLIC, load_entrypoints=False) as g:
+def test_a_read_inside_a_rolled_back_write_leaves_no_trace_in_memory(place: Place) -> None:
+    with Gamification.open(**place("board"), config=PUBLIC, load_entrypoints=False) as g:
         g.award_xp("ann", 10, source="t")
         g.award_xp("bob", 5, source="t")
         assert g.boards.rank("bob", "xp").rank == 2  # type: ignore[union-attr]
@@ -128,17 +140,17 @@ def test_a_read_inside_a_rolled_back_write_leaves_no_trace_in_memory(tmp_path: P
             assert g.boards.rank("bob", "xp").rank == 1  # type: ignore[union-attr]
             raise RuntimeError("roll it back")
         # ... and drops them with the rollback.
-        check_engine(g, expected_board(db), "all_time")
+        check_engine(g, expected_board(g), "all_time")
         assert g.boards.rank("bob", "xp").rank == 2  # type: ignore[union-attr]
 
 
 def test_closing_a_period_and_deleting_a_user_reset_the_orders_of_other_engines(
-    tmp_path: Path,
+    place: Place,
 ) -> None:
-    db = tmp_path / "board.db"
     clock = FakeClock(START)
-    a = Gamification.open(db, config=PUBLIC, clock=clock, load_entrypoints=False)
-    b = Gamification.open(db, config=PUBLIC, clock=clock, load_entrypoints=False)
+    a = Gamification.open(**place("board"), config=PUBLIC, clock=clock, load_entrypoints=False)
+    b = Gamification.open(**place("board"), config=PUBLIC, clock=clock, load_entrypoints=False)
+    db = a
     try:
         for i, user in enumerate(("ann", "bob", "cat")):
             a.award_xp(user, 10 * (i + 1), source="t")
@@ -268,3 +280,45 @@ def test_a_sigkill_during_awards_leaves_the_board_equal_to_the_xp_log(
         expected = expected_board(db)
         assert {user: score for _, user, score in expected} == logged
         check_engine(g, expected, "all_time")
+
+
+def test_a_change_committed_after_a_later_one_still_reaches_every_engine(
+    place: Place, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """On PostgreSQL writers append to the log at once: a transaction that logged first may
+    commit last. Its row must still reach an engine that already read past the later one,
+    and a rolled-back row never."""
+    if backend != "postgresql":
+        pytest.skip("one writer at a time on the SQLite file: log order is commit order")
+    import psycopg
+
+    where = place("board")
+    clock = FakeClock(START)
+    a = Gamification.open(**where, config=PUBLIC, clock=clock, load_entrypoints=False)
+    b = Gamification.open(**where, config=PUBLIC, clock=clock, load_entrypoints=False)
+    try:
+        for user, xp in (("ann", 30), ("bob", 20), ("cat", 10)):
+            b.award_xp(user, xp, source="t")
+        check_engine(a, expected_board(a), "all_time")
+        late = psycopg.connect(request.getfixturevalue("postgres_url"))
+        late.execute(f"SET search_path TO {where['schema']}")
+        # Another server's write, open while the others commit: its log row comes first.
+        raise_cat = (
+            "UPDATE lb_scores SET score = score + {} WHERE user_id = 'cat' AND period_id IN "
+            "(SELECT id FROM lb_periods WHERE board = 'xp' AND period = 'all_time')"
+        )
+        late.execute(raise_cat.format(100))
+        b.award_xp("bob", 15, source="t")
+        check_engine(a, expected_board(a), "all_time")
+        late.commit()
+        check_engine(a, expected_board(a), "all_time")
+        assert a.boards.rank("cat", "xp").rank == 1  # type: ignore[union-attr]
+        late.execute(raise_cat.format(1000))
+        b.award_xp("ann", 1, source="t")
+        late.rollback()
+        late.close()
+        check_engine(a, expected_board(a), "all_time")
+        assert [e.user_id for e in a.boards.get("xp").entries] == ["cat", "bob", "ann"]
+    finally:
+        a.close()
+        b.close()

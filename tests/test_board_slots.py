@@ -8,15 +8,20 @@ lb_scores; a file from before m020 moves its rows into the profile as they stood
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import attrs
+import pytest
 from conftest import START
 
 from gamification_sdk import BoardConfig, Config, FakeClock, Gamification, LeaderboardsConfig
 
 PUBLIC = Config(leaderboards=LeaderboardsConfig(visibility="public", show_on_global=True))
+NO_SLOTS = "the profile-row slots of the XP board are the SQLite file's layout (m020)"
+Place = Callable[[str], dict[str, Any]]
 
 
 def lines(g: Gamification, period: str, **kw: object) -> list[tuple[int, str, float]]:
@@ -24,33 +29,30 @@ def lines(g: Gamification, period: str, **kw: object) -> list[tuple[int, str, fl
     return [(e.rank, e.user_id, e.score) for e in page.entries]
 
 
-def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
+def rows(g: Gamification, sql: str) -> list[tuple[object, ...]]:
+    return [tuple(row) for row in g.db.execute(sql).fetchall()]
 
 
-def test_an_award_writes_no_score_row_for_the_xp_board(tmp_path: Path) -> None:
-    db = tmp_path / "g.db"
+def test_an_award_writes_no_score_row_for_the_xp_board(place: Place, backend: str) -> None:
     clock = FakeClock(START)
-    with Gamification.open(db, config=PUBLIC, clock=clock, load_entrypoints=False) as g:
+    with Gamification.open(**place("g"), config=PUBLIC, clock=clock, load_entrypoints=False) as g:
         g.award_xp("ann", 10, source="t")
         clock.advance(seconds=1)
         g.award_xp("bob", 10, source="t")
         for period in ("all_time", "daily", "weekly", "monthly"):
             assert lines(g, period) == [(1, "ann", 10), (1, "bob", 10)]
-    assert rows(db, "SELECT COUNT(*) FROM lb_scores") == [(0,)]
-    assert rows(db, "SELECT COUNT(*) FROM lb_live") == [(8,)]
+        if backend == "sqlite":
+            assert rows(g, "SELECT COUNT(*) FROM lb_scores") == [(0,)]
+            assert rows(g, "SELECT COUNT(*) FROM lb_live") == [(8,)]
+        else:  # no profile slots there: one score row per user and period
+            assert rows(g, "SELECT COUNT(*) FROM lb_scores") == [(8,)]
 
 
 def test_a_new_day_leaves_the_old_one_in_lb_scores_and_late_awards_join_it(
-    tmp_path: Path,
+    place: Place, backend: str
 ) -> None:
-    db = tmp_path / "g.db"
     clock = FakeClock(START)
-    with Gamification.open(db, config=PUBLIC, clock=clock, load_entrypoints=False) as g:
+    with Gamification.open(**place("g"), config=PUBLIC, clock=clock, load_entrypoints=False) as g:
         g.award_xp("ann", 10, source="t")
         g.award_xp("bob", 4, source="t")
         yesterday = g.boards.get("xp", period="daily").period_key
@@ -68,10 +70,18 @@ def test_a_new_day_leaves_the_old_one_in_lb_scores_and_late_awards_join_it(
         clock.advance(days=1)
         g.award_xp("bob", 1, source="t")  # bob's slot leaves the closed day: nothing kept
         assert lines(g, "daily") == [(1, "bob", 1)]
-    assert rows(db, "SELECT COUNT(*) FROM lb_scores") == [(0,)]  # went with the close
+        closed_rows = (
+            "SELECT COUNT(*) FROM lb_scores s JOIN lb_periods p ON p.id = s.period_id "
+            f"WHERE p.period = 'daily' AND p.period_key = '{yesterday}'"
+        )
+        assert rows(g, closed_rows) == [(0,)]  # went with the close
+        if backend == "sqlite":
+            assert rows(g, "SELECT COUNT(*) FROM lb_scores") == [(0,)]
 
 
-def test_a_second_xp_board_and_a_board_with_four_periods_keep_lb_scores(tmp_path: Path) -> None:
+def test_a_second_xp_board_and_a_board_with_four_periods_keep_lb_scores(
+    place: Place, backend: str
+) -> None:
     boards = (
         BoardConfig("xp", periods=("all_time", "daily", "weekly")),
         BoardConfig("xp2", source="xp", periods=("all_time", "daily")),
@@ -80,9 +90,7 @@ def test_a_second_xp_board_and_a_board_with_four_periods_keep_lb_scores(tmp_path
         leaderboards=LeaderboardsConfig(visibility="public", show_on_global=True, boards=boards)
     )
     clock = FakeClock(START)
-    with Gamification.open(
-        tmp_path / "g.db", config=config, clock=clock, load_entrypoints=False
-    ) as g:
+    with Gamification.open(**place("g"), config=config, clock=clock, load_entrypoints=False) as g:
         with g.batch():
             for i in range(5):
                 g.award_xp(f"u{i}", 10 - i, source="t")
@@ -92,12 +100,12 @@ def test_a_second_xp_board_and_a_board_with_four_periods_keep_lb_scores(tmp_path
             page = g.boards.get(board, period="daily")
             assert [(e.user_id, e.score) for e in page.entries] == [
                 ("u4", 36), ("u0", 10), ("u1", 9), ("u2", 8), ("u3", 7)]  # fmt: skip
-    assert rows(
-        tmp_path / "g.db",
-        "SELECT DISTINCT p.board FROM lb_scores s JOIN lb_periods p ON p.id = s.period_id",
-    ) == [("xp2",)]
+        scored = "SELECT DISTINCT p.board FROM lb_scores s JOIN lb_periods p ON p.id = s.period_id"
+        expected = [("xp2",)] if backend == "sqlite" else [("xp",), ("xp2",)]
+        assert sorted(rows(g, scored)) == expected
 
 
+@pytest.mark.sqlite_only(reason=NO_SLOTS)
 def test_a_file_from_before_m020_moves_its_rows_into_the_profile_as_they_stood(
     tmp_path: Path,
 ) -> None:
@@ -133,17 +141,16 @@ def test_a_file_from_before_m020_moves_its_rows_into_the_profile_as_they_stood(
             assert [e.user_id for e in page.entries] == ["bob", "ann", "cat"]
         g.award_xp("cat", 1, source="t", at=datetime(2026, 3, 2, 13, tzinfo=UTC))
         assert lines(g, "daily")[0] == (1, "cat", 11)
-    assert rows(db, "SELECT COUNT(*) FROM lb_scores") == [(0,)]
+        assert rows(g, "SELECT COUNT(*) FROM lb_scores") == [(0,)]
 
 
 def test_a_private_user_is_logged_nowhere_and_going_public_lists_every_slot(
-    tmp_path: Path,
+    place: Place,
 ) -> None:
-    db = tmp_path / "g.db"
     clock = FakeClock(START)
-    with Gamification.open(db, clock=clock, load_entrypoints=False) as g:  # private default
+    with Gamification.open(**place("g"), clock=clock, load_entrypoints=False) as g:  # private
         g.award_xp("ann", 10, source="t")
-        assert rows(db, "SELECT COUNT(*) FROM lb_log WHERE user_id IS NOT NULL") == [(0,)]
+        assert rows(g, "SELECT COUNT(*) FROM lb_log WHERE user_id IS NOT NULL") == [(0,)]
         assert g.boards.get("xp").total == 0
         g.social.set_privacy("ann", visibility="public", show_on_global=True)
         g.award_xp("ann", 5, source="t")
@@ -155,13 +162,14 @@ def test_a_private_user_is_logged_nowhere_and_going_public_lists_every_slot(
         assert entry is not None and entry.hidden and entry.score == 15
 
 
-def test_another_board_taking_the_slots_leaves_the_xp_board_as_it_stood(tmp_path: Path) -> None:
-    db = tmp_path / "g.db"
+def test_another_board_taking_the_slots_leaves_the_xp_board_as_it_stood(
+    place: Place, backend: str
+) -> None:
     clock = FakeClock(START)
     periods = ("all_time", "daily", "weekly", "monthly")
     default = LeaderboardsConfig(visibility="public", show_on_global=True)
     first = BoardConfig("first", source="xp", periods=("all_time", "daily"))
-    with Gamification.open(db, config=Config(leaderboards=default), clock=clock,
+    with Gamification.open(**place("g"), config=Config(leaderboards=default), clock=clock,
                            load_entrypoints=False) as g:  # fmt: skip
         for i, xp in enumerate([5, 9, 5, 9, 1]):
             g.award_xp(f"u{i}", xp, source="t")
@@ -175,27 +183,34 @@ def test_another_board_taking_the_slots_leaves_the_xp_board_as_it_stood(tmp_path
         assert {period: lines(g, period) for period in periods} == before
         assert [e.user_id for e in g.boards.get("xp", period="weekly").entries] == positions
         assert [e.user_id for e in g.boards.get("first").entries] == positions
-        assert rows(db, "SELECT COUNT(*) FROM lb_scores") == [(20,)]
+        # 5 users in 4 periods of xp (out of the profile on SQLite), 2 of first (in it).
+        live = 20 if backend == "sqlite" else 30
+        assert rows(g, "SELECT COUNT(*) FROM lb_scores") == [(live,)]
         g.award_xp("u4", 10, source="t")
         # And back: xp's current rows move into the profile row again.
         g.settings.apply(Config(leaderboards=default))
         assert lines(g, "daily")[0] == (1, "u4", 11)
         assert [e.user_id for e in g.boards.get("xp", period="monthly").entries] == [
             "u4", "u1", "u3", "u0", "u2"]  # fmt: skip
-    # The removed board's rows stay as they stood (in lb_scores now); none of xp's.
-    scored = "SELECT p.board, COUNT(*) FROM lb_scores s JOIN lb_periods p ON p.id = s.period_id"
-    assert rows(db, scored + " GROUP BY p.board") == [("first", 10)]
+        # The removed board's rows stay as they stood (in lb_scores now); on SQLite none of
+        # xp's (back in the profile), on PostgreSQL xp's 4 periods beside them.
+        scored = (
+            "SELECT p.board, COUNT(*) FROM lb_scores s JOIN lb_periods p ON p.id = s.period_id "
+            "GROUP BY p.board ORDER BY p.board"
+        )
+        xp = [] if backend == "sqlite" else [("xp", 20)]
+        assert rows(g, scored) == [("first", 10), *xp]
 
 
-def test_a_batch_across_midnight_leaves_what_the_awards_one_by_one_leave(tmp_path: Path) -> None:
+def test_a_batch_across_midnight_leaves_what_the_awards_one_by_one_leave(place: Place) -> None:
     moments = [START + timedelta(hours=h) for h in (-30, 1, 11, 13)]  # yesterday, today
     plan = [(f"u{i % 3}", 1 + i % 4, moments[i % 4]) for i in range(12)]
     plan.append(("u0", 7, moments[0]))  # dated in yesterday after u0's slot moved on
     boards = {}
     for batched in (False, True):
         clock = FakeClock(START + timedelta(hours=12))
-        path = tmp_path / f"{batched}.db"
-        with Gamification.open(path, config=PUBLIC, clock=clock, load_entrypoints=False) as g:
+        where = place(str(batched))
+        with Gamification.open(**where, config=PUBLIC, clock=clock, load_entrypoints=False) as g:
             for user in ("u0", "u1", "u2"):
                 g.award_xp(user, 1, source="t", at=moments[0])
             if batched:
@@ -216,7 +231,7 @@ def test_a_batch_across_midnight_leaves_what_the_awards_one_by_one_leave(tmp_pat
 
 
 def test_awards_across_midnight_a_dst_change_and_backdating_match_cold_caches(
-    tmp_path: Path,
+    place: Place,
 ) -> None:
     # award_xp keeps the last periods' ids and slot plans (Boards.write_xp, Slots.write):
     # every award below, made in one session, must leave what the same awards leave with
@@ -246,23 +261,22 @@ def test_awards_across_midnight_a_dst_change_and_backdating_match_cold_caches(
         ]
 
     clock = FakeClock(datetime(2026, 4, 1, 12, 0, tzinfo=UTC))
-    warm = tmp_path / "warm.db"
-    with Gamification.open(warm, config=Config(leaderboards=zone), clock=clock,
+    with Gamification.open(**place("warm"), config=Config(leaderboards=zone), clock=clock,
                            load_entrypoints=False) as g:  # fmt: skip
         for (user, xp, at), config in zip(plan, configs, strict=True):
             g.settings.apply(Config(leaderboards=config))
             g.award_xp(user, xp, source="t", at=at, idempotency_key=f"{user}{at}{xp}")
         g.settings.apply(Config(leaderboards=zone))
         warmed = boards(g)
-    cold = tmp_path / "cold.db"
+    cold = place("cold")
     stored = zone
     for (user, xp, at), config in zip(plan, configs, strict=True):
-        with Gamification.open(cold, config=Config(leaderboards=stored), clock=clock,
+        with Gamification.open(**cold, config=Config(leaderboards=stored), clock=clock,
                                load_entrypoints=False) as g:  # fmt: skip
             g.settings.apply(Config(leaderboards=config))
             stored = config
             g.award_xp(user, xp, source="t", at=at, idempotency_key=f"{user}{at}{xp}")
-    with Gamification.open(cold, config=Config(leaderboards=stored), clock=clock,
+    with Gamification.open(**cold, config=Config(leaderboards=stored), clock=clock,
                            load_entrypoints=False) as g:  # fmt: skip
         g.settings.apply(Config(leaderboards=zone))
         assert boards(g) == warmed

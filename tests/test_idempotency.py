@@ -494,7 +494,9 @@ def test_failed_call_does_not_burn_the_key(engine: Gamification) -> None:
         {"at": START},
     ],
 )
-def test_same_key_different_args_conflicts(engine: Gamification, changed: dict[str, Any]) -> None:
+def test_same_key_different_args_conflicts(
+    engine: Gamification, changed: dict[str, Any], backend: str
+) -> None:
     base: dict[str, Any] = {
         "user_id": "alice",
         "amount": 150,
@@ -502,6 +504,10 @@ def test_same_key_different_args_conflicts(engine: Gamification, changed: dict[s
         "metadata": {"q": 1},
     }
     engine.award_xp(**base, idempotency_key=KEY)
+    if backend == "postgresql" and "user_id" in changed:
+        # Keys are unique per user there (docs/postgresql.md): another user's call is new.
+        assert engine.award_xp(**{**base, **changed}, idempotency_key=KEY).total_xp == 150
+        return
     with unchanged(engine), pytest.raises(errors.IdempotencyConflict) as info:
         engine.award_xp(**{**base, **changed}, idempotency_key=KEY)
     assert info.value.key == KEY
@@ -554,8 +560,19 @@ def test_key_reuse_across_operations_conflicts(engine: Gamification) -> None:
             )
 
 
-def test_keys_are_global_not_per_user(engine: Gamification) -> None:
-    engine.award_xp("alice", 10, source="quest", idempotency_key=KEY)
+def test_keys_are_global_not_per_user(engine: Gamification, backend: str) -> None:
+    """One namespace for all users in the SQLite file; one per user on PostgreSQL, where a
+    key lives on its user's shard (docs/postgresql.md, "Decisions for the port")."""
+    first = engine.award_xp("alice", 10, source="quest", idempotency_key=KEY)
+    if backend == "postgresql":
+        bob = engine.award_xp("bob", 10, source="quest", idempotency_key=KEY)
+        assert (bob.user_id, bob.total_xp) == ("bob", 10)
+        with unchanged(engine):  # each user's key still replays their own call
+            assert engine.award_xp("alice", 10, source="quest", idempotency_key=KEY) == first
+            assert engine.award_xp("bob", 10, source="quest", idempotency_key=KEY) == bob
+            with pytest.raises(errors.IdempotencyConflict):
+                engine.award_xp("bob", 11, source="quest", idempotency_key=KEY)
+        return
     with unchanged(engine), pytest.raises(errors.IdempotencyConflict):
         engine.award_xp("bob", 10, source="quest", idempotency_key=KEY)
 

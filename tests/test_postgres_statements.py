@@ -56,8 +56,8 @@ NOT_YET: dict[str, str] = {
     "(social/boards.py) has to skip it on PostgreSQL, whose cache is the server's",
     "boards.cache_size_sql(-2000)": "as boards.CACHE_SIZE",
     "privacy.DEFER_FOREIGN_KEYS": "SQLite checks keys at commit with it; PostgreSQL "
-    "defers only keys declared DEFERRABLE, which the PostgreSQL schema's are not. Design: "
-    "the erasure's order, or deferrable keys (a schema migration)",
+    "defers only keys declared DEFERRABLE, which the PostgreSQL schema's are not. The "
+    "erasure there does not run it: it deletes children before the rows they point at",
     **{f"boards.temp_triggers()[{name}]": _TRIGGERS for name in boards.temp_triggers()},
     **{
         f"boards.drop_temp_trigger({name!r}, if_exists={flag})": _TRIGGERS

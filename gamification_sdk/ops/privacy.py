@@ -34,9 +34,13 @@ from ..storage.privacy import (
     FORGET_ROW_KEYS,
     HOLDS,
     KEYS_ABOUT,
+    MOVE_LEDGER,
+    MOVED,
+    MOVED_COLUMNS,
     RENAME_KEY,
     TOMBSTONE,
     USER_KEYS,
+    USER_LEGS,
     delete_rows_sql,
     rows_sql,
 )
@@ -148,11 +152,30 @@ class Privacy:
         ledger: Ledger,
         reservations: Reservations,
         boards: Boards,
+        *,
+        moves_rows: bool = False,
     ) -> None:
+        """``moves_rows``: the schema keys the ledger's rows by user (PostgreSQL), so the
+        erasure moves them to the pseudonym instead of rewriting them in place."""
         self._conn = conn
         self._ledger = ledger
         self._reservations = reservations
         self._boards = boards
+        self._moves_rows = moves_rows
+        kept = ANONYMISED | {"profiles"} if moves_rows else ANONYMISED
+        self._deletes = [
+            (table, delete_rows_sql(table, columns) if columns else FORGET_KEYS)
+            for table, columns in USER_TABLES.items()
+            if table not in kept
+        ]
+        if moves_rows:
+            # Without deferrable keys, children go before the rows they point at: the
+            # originals of the moved rows once the rest no longer names them, the profile last.
+            self._deletes += [
+                (table, delete_rows_sql(table, MOVED_COLUMNS[table][:1]))
+                for table in reversed(MOVED)
+            ]
+            self._deletes.append(("profiles", delete_rows_sql("profiles", ("user_id",))))
 
     def export(self, user_id: str, at: datetime) -> dict[str, Any]:
         """Every row about the user, by table, as JSON-ready values (bytes as hex)."""
@@ -204,19 +227,21 @@ class Privacy:
             "quoted": json.dumps(user_id), "pseudonym_quoted": json.dumps(pseudonym),
         }  # fmt: skip
         self._release_keys(params)
-        entries = conn.execute(ENTRIES, params).rowcount
-        for sql in ANONYMISE:
-            conn.execute(sql, params)
-        # Rows reference each other (level rewards -> XP awards -> profiles); checking the
-        # keys once, at commit, lets the deletes run in table order.
-        conn.execute(DEFER_FOREIGN_KEYS)
+        if self._moves_rows:
+            entries = conn.execute(USER_LEGS, params).fetchone()[0]
+            for sql in MOVE_LEDGER:
+                conn.execute(sql, params)
+        else:
+            entries = conn.execute(ENTRIES, params).rowcount
+            for sql in ANONYMISE:
+                conn.execute(sql, params)
+            # Rows reference each other (level rewards -> XP awards -> profiles); checking
+            # the keys once, at commit, lets the deletes run in table order.
+            conn.execute(DEFER_FOREIGN_KEYS)
         deleted: dict[str, int] = {}
-        for table, columns in USER_TABLES.items():
-            if table in ANONYMISED:
-                continue
-            sql = delete_rows_sql(table, columns) if columns else FORGET_KEYS
+        for table, sql in self._deletes:
             cursor = conn.execute(sql, params)
-            if cursor.rowcount:
+            if cursor.rowcount and table not in ANONYMISED:
                 deleted[table] = cursor.rowcount
         conn.execute(TOMBSTONE, (pseudonym, at_text))
         deletion = UserDeletion(

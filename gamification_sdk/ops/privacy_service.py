@@ -61,9 +61,11 @@ class PrivacyService:
                 raise UnknownUser(user_id, "nothing is stored about this user")
             return self._privacy.delete(tx, user_id, moment, at_text)
 
+        # The key is booked under no user (where keys are per user): its row must not keep
+        # the erased id either.
         result = self._rt.write(
             "delete_user", key, lambda: fingerprint(user_id, explicit), _DELETION_CODEC,
-            at_text, body, user_id=user_id,
+            at_text, body,
         )  # fmt: skip
         # The stored result leaves the id out, or the record would keep what was erased.
         return attrs.evolve(result, user_id=user_id)

@@ -69,6 +69,8 @@ from ..storage.boards import (
     temp_triggers,
     upsert_sql,
 )
+from ..storage.postgres.changelog import prune
+from .board_follow import Followed
 from .board_order import Order
 from .board_slots import Slots, slotted
 from .periods import BoardPeriod, Calendar
@@ -146,6 +148,8 @@ class Boards:
         # period id -> its order, as of log row ``_seq`` (every order is at the same row).
         self._orders: dict[int, Order] = {}
         self._seq = 0
+        # PostgreSQL: the orders follow the log in commit order instead (board_follow.py).
+        self._followed = None if connection_triggers else Followed(conn, BLOCK)
         self._adds = 0
 
     def follows_events(self) -> bool:
@@ -315,6 +319,8 @@ class Boards:
         self._xp_ids = None
         if self.slots is not None:
             self.slots.forget_ids()
+        if self._followed is not None:  # a read inside the write may have applied its rows
+            self._followed.orders.clear()
         if self._orders:
             try:
                 (top,) = self._conn.execute(LOG_TOP).fetchone()
@@ -405,7 +411,10 @@ class Boards:
         self._adds += 1
         if self._adds % PRUNE_EVERY == 0:
             # A few thousand rows off the log's oldest pages, once in a while, in this write.
-            self._conn.execute(PRUNE_LOG, (LOG_WINDOW,))
+            if self._followed is None:
+                self._conn.execute(PRUNE_LOG, (LOG_WINDOW,))
+            else:  # raises the watermark that sends readers left behind to rebuild
+                prune(self._conn, LOG_WINDOW)
 
     def _kind_ids(self, board: _Board, periods: dict[str, BoardPeriod]) -> dict[str, int]:
         key = board.config.key
@@ -523,6 +532,8 @@ class Boards:
 
     def order(self, period_id: int) -> Order:
         """The period's order as of this read's snapshot (built on first use)."""
+        if self._followed is not None:
+            return self._followed.order(period_id)
         self.sync()
         found = self._orders.get(period_id)
         if found is not None:
@@ -533,10 +544,6 @@ class Boards:
         # The scan reads every score page once: through a small page cache, so a million
         # users' pages do not stay resident beside the order built from them.
         execute = self._conn.execute
-        if not self._connection_triggers:  # a server's cache is the server's
-            found = Order(execute(LISTED_SCORES, (period_id,)), BLOCK)
-            self._orders[period_id] = found
-            return found
         (cache,) = execute(CACHE_SIZE).fetchone()
         execute(cache_size_sql(-BUILD_CACHE_KIB))
         try:

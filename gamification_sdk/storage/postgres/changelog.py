@@ -31,7 +31,7 @@ have lost rows; it rebuilds its order from the score rows instead (``LogBehind``
 
 from __future__ import annotations
 
-__all__ = ["ChangeLogReader", "LogBehind", "LogRow", "prune"]
+__all__ = ["SCORES_AND_START", "ChangeLogReader", "LogBehind", "LogRow", "prune"]
 
 from typing import Any, NamedTuple
 
@@ -48,6 +48,16 @@ _READ = (
 _START = (
     "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) "
     "SELECT h.xmin::text::bigint, l.seq FROM h LEFT JOIN lb_log l ON l.tx >= h.xmin"
+)
+# A period's listed scores and the reader's start in one statement, so in one snapshot even
+# where each statement takes its own (READ COMMITTED, as writes run): the start's rows have
+# no user (horizon, seq), the scores no horizon.
+SCORES_AND_START = (
+    "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) "
+    "SELECT NULL, NULL, NULL, h.xmin::text::bigint, l.seq "
+    "FROM h LEFT JOIN lb_log l ON l.tx >= h.xmin "
+    "UNION ALL SELECT user_id, score, reached, NULL, NULL FROM lb_scores "
+    "WHERE period_id = ? AND listed = 1"
 )
 # Deletes the rows of transactions that ended before every open one began, except the
 # newest ``keep``, and moves the watermark above every deleted row's id (never down).
@@ -95,6 +105,11 @@ class ChangeLogReader:
         rows = conn.execute(_START).fetchall()
         self.horizon = rows[0][0]
         self.seen = frozenset(seq for _, seq in rows if seq is not None)
+
+    def started(self, marks: list[tuple[int, int | None]]) -> None:
+        """``start`` from the ``(horizon, seq)`` rows of ``SCORES_AND_START``."""
+        self.horizon = marks[0][0]
+        self.seen = frozenset(seq for _, seq in marks if seq is not None)
 
     def read(self, conn: Any) -> list[LogRow]:
         """The rows committed since the last read (or ``start``), in ``seq`` order; raises
