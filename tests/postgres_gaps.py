@@ -13,11 +13,5 @@ from __future__ import annotations
 
 __all__ = ["GAPS"]
 
-GAPS: dict[str, str] = {
-    "tests/test_after_commit_hooks.py::test_a_wrapper_sees_each_after_commit_call_and_its_result": (
-        "it deletes a user, and erasure (ops/privacy.py delete) is not ported: PRAGMA "
-        "defer_foreign_keys has no PostgreSQL counterpart (the keys are not DEFERRABLE), and "
-        "the user's ledger rows are to move under the pseudonym (docs/postgresql.md)"
-    ),
-}
+GAPS: dict[str, str] = {}
 """Node id (or file path) -> why it does not pass on PostgreSQL yet."""

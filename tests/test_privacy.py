@@ -92,9 +92,10 @@ def world(make_engine: Make) -> Gamification:
 
 def tables(g: Gamification, backend: str) -> set[str]:
     if backend == "postgresql":
-        # The migrations' record has its own name there (storage/postgres/schema.py).
+        # The migrations' record has its own name there (storage/postgres/schema.py), and
+        # copy_progress is the copy from a file's (gamification migrate), about no user.
         found = set(g.db.table_names())  # type: ignore[attr-defined]
-        return found - {"schema_migrations"} | {"_sqlite_migrations"}
+        return found - {"schema_migrations", "copy_progress"} | {"_sqlite_migrations"}
     return {row[0] for row in g.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
             if not row[0].startswith("sqlite_")}  # fmt: skip
 

@@ -38,7 +38,7 @@ from .p004 import P004
 from .p005 import P005
 from .p006 import P006
 from .p008 import P008
-from .p010 import P010
+from .p009 import P009
 
 Migration = tuple[int, str, str]
 
@@ -50,7 +50,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (5, "p005_copy_progress_and_received_lots", P005),
     (6, "p006_change_log_triggers", P006),
     (8, "p008_metric_hours_view", P008),
-    (10, "p010_readable_views", P010),
+    (9, "p009_readable_views", P009),
 )
 """``(version, name, SQL)`` in order; applied ones are never edited, new ones appended."""
 

@@ -1,4 +1,4 @@
-"""Migration p010: the readable views of the SQLite file (storage/schema/upgrades.py m012,
+"""Migration p009: the readable views of the SQLite file (storage/schema/upgrades.py m012,
 m015, m020), for people browsing the schema. The engine reads none of them but ``lb_live``
 (whose definition its statements inline on PostgreSQL, statements.py).
 
@@ -10,9 +10,9 @@ rows without one; the XP board keeps no scores in the profile row, so ``lb_live`
 
 from __future__ import annotations
 
-__all__ = ["P010"]
+__all__ = ["P009"]
 
-P010 = """
+P009 = """
 CREATE VIEW user_balances AS
 SELECT user_id, currency, balance, held, balance - held AS available,
        lifetime_earned, lifetime_spent, created_at
