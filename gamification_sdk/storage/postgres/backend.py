@@ -70,7 +70,7 @@ class Connection:
     """The ``backend.Connection`` the statements run on: psycopg's connection, the transaction
     state SQLite's connection reports, and a count of the rows writing statements changed."""
 
-    __slots__ = ("changes", "raw", "was_autocommit")
+    __slots__ = ("changes", "raw", "trace", "was_autocommit")
 
     def __init__(self, raw: psycopg.Connection[Any] | None) -> None:
         # ``raw`` changes under the same object: the services keep this connection from
@@ -78,6 +78,11 @@ class Connection:
         self.raw: psycopg.Connection[Any] = raw  # type: ignore[assignment]
         self.changes = 0
         self.was_autocommit = raw.autocommit if raw is not None else True
+        self.trace: Callable[[str], object] | None = None
+
+    def set_trace_callback(self, callback: Callable[[str], object] | None, /) -> None:
+        """As sqlite3's: ``callback`` gets each statement's text as sent to the server."""
+        self.trace = callback
 
     def execute(self, query: str, parameters: Any = None, /) -> Cursor:
         """Run a statement written with SQLite's placeholders (see placeholders.py); one
@@ -88,8 +93,11 @@ class Connection:
         if numbered is not None:
             text = numbered
             cursor.returns_id = True
+        bound = bind(text, parameters)
+        if self.trace is not None:
+            self.trace(bound[0])
         try:
-            cursor.execute(*bind(text, parameters))
+            cursor.execute(*bound)
         except (psycopg.errors.IntegrityError, psycopg.errors.NumericValueOutOfRange) as exc:
             # The storage layer speaks the DB-API of sqlite3 (backend.Connection): a broken
             # constraint is its IntegrityError, whichever engine refused the row (a BIGINT
@@ -108,6 +116,8 @@ class Connection:
         order = translated.order
         if order is not None:
             rows = [[row[index] for index in order] for row in rows]
+        if self.trace is not None:
+            self.trace(translated.sql)
         cursor.executemany(translated.sql, rows)
         self._count(cursor)
         return cursor
@@ -126,6 +136,11 @@ class Connection:
     def failed(self) -> bool:
         """A statement failed: the transaction refuses everything but a rollback."""
         return self.raw.info.transaction_status == pq.TransactionStatus.INERROR
+
+    @property
+    def total_changes(self) -> int:
+        """As sqlite3's: the rows writing statements changed since the engine opened."""
+        return self.changes
 
 
 class _NumberLoader(Loader):

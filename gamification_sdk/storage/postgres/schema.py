@@ -36,6 +36,7 @@ from .p002 import P002
 from .p003 import P003
 from .p004 import P004
 from .p006 import P006
+from .p007 import P007
 
 Migration = tuple[int, str, str]
 
@@ -45,6 +46,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (3, "p003_status_tiers_as_of_sqlite_m022", P003),
     (4, "p004_change_log_in_commit_order", P004),
     (6, "p006_change_log_triggers", P006),
+    (7, "p007_lots_of_transfers_name_the_senders_transaction", P007),
 )
 """``(version, name, SQL)`` in order; applied ones are never edited, new ones appended."""
 
