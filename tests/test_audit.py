@@ -325,7 +325,8 @@ def test_too_few_entries(e: Gamification) -> None:
     with tampering(e) as conn:
         # bob's side, by his account: on PostgreSQL both entries carry the sender's user_id.
         conn.execute(
-            "DELETE FROM entries WHERE transaction_id = ? AND account_id = ?", (tid, account(e, "bob"))
+            "DELETE FROM entries WHERE transaction_id = ? AND account_id = ?",
+            (tid, account(e, "bob")),
         )
     report = report_of(e, "too_few_entries")
     assert [p.transaction_id for p in problems(report, "too_few_entries")] == [tid]
