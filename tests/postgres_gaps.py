@@ -13,5 +13,15 @@ from __future__ import annotations
 
 __all__ = ["GAPS"]
 
-GAPS: dict[str, str] = {}
+GAPS: dict[str, str] = {
+    "tests/test_ledger_keys.py::test_deleting_a_user_forgets_the_keys_in_their_rows": (
+        "erasure is not ported: privacy.ENTRIES sets entries.user_id NULL (NOT NULL there) "
+        "and the ledger rows are to move under the pseudonym (docs/postgresql.md)"
+    ),
+    "tests/test_expiring_points.py::"
+    "test_deleting_a_user_forfeits_their_lots_and_the_ledger_still_agrees": (
+        "erasure is not ported: privacy.ENTRIES sets entries.user_id NULL (NOT NULL there) "
+        "and the ledger rows are to move under the pseudonym (docs/postgresql.md)"
+    ),
+}
 """Node id (or file path) -> why it does not pass on PostgreSQL yet."""
