@@ -177,7 +177,7 @@ def fresh_engine(
     backend: str, request: pytest.FixtureRequest
 ) -> Callable[..., AbstractContextManager[Gamification]]:
     """Open a new, empty engine on this run's backend for as long as a ``with`` block: what a
-    hypothesis example needs (one engine each, with its own clock). ``:memory:`` on SQLite, a
+    hypothesis example needs (one engine each; pass it a clock). ``:memory:`` on SQLite, a
     schema of its own on PostgreSQL, dropped when the block ends."""
 
     @contextmanager
