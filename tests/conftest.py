@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -205,3 +205,32 @@ def place(
         with psycopg.connect(request.getfixturevalue("postgres_url"), autocommit=True) as conn:
             for schema in schemas.values():
                 conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def fresh_engine(
+    backend: str, request: pytest.FixtureRequest
+) -> Callable[..., AbstractContextManager[Gamification]]:
+    """Open a new, empty engine on this run's backend for as long as a ``with`` block: what a
+    hypothesis example needs (one engine each; pass it a clock). ``:memory:`` on SQLite, a
+    schema of its own on PostgreSQL, dropped when the block ends."""
+
+    @contextmanager
+    def fresh(**kwargs: Any) -> Iterator[Gamification]:
+        kwargs.setdefault("load_entrypoints", False)
+        if backend != "postgresql":
+            with Gamification.open(":memory:", **kwargs) as engine:
+                yield engine
+            return
+        import psycopg
+
+        url = request.getfixturevalue("postgres_url")
+        schema = f"gamification_test_{uuid.uuid4().hex[:12]}"
+        try:
+            with Gamification.open(url, schema=schema, **kwargs) as engine:
+                yield engine
+        finally:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    return fresh

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -341,14 +342,20 @@ _step = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(st.lists(_step, max_size=30))
 def test_lots_always_sum_to_the_balance_and_expire_once_never_early(
+    fresh_engine: Callable[..., AbstractContextManager[Gamification]],
     steps: list[tuple[str, str, int]],
 ) -> None:
     clock = FakeClock(START)
     config = Config(currencies=(CurrencyConfig("points", expire_after_days=10),))
-    g = Gamification.open(":memory:", config=config, clock=clock, load_entrypoints=False)
+    opened = ExitStack()
+    g = opened.enter_context(fresh_engine(config=config, clock=clock))
     spends: list[int] = []
     holds: list[int] = []
     # transaction id -> the expiry its lot must carry
@@ -398,7 +405,7 @@ def test_lots_always_sum_to_the_balance_and_expire_once_never_early(
         assert early == (0,)
         twice = g.db.execute(
             "SELECT COUNT(*) FROM (SELECT reference_id FROM transactions WHERE type = 'expired' "
-            "GROUP BY reference_id HAVING COUNT(*) > 1)"
+            "GROUP BY reference_id HAVING COUNT(*) > 1) AS repeated"
         ).fetchone()
         assert twice == (0,)
         for transaction_id, when in credits.items():
@@ -407,7 +414,7 @@ def test_lots_always_sum_to_the_balance_and_expire_once_never_early(
             ).fetchone()
             assert found == (when.isoformat(timespec="microseconds"),)
     finally:
-        g.close()
+        opened.close()
 
 
 def test_the_simulator_reports_the_breakage_rate() -> None:

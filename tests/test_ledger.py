@@ -46,12 +46,31 @@ Entry = tuple[int, str | None, int, int, int]
 
 
 def entries(engine: Gamification, transaction_id: int) -> list[Entry]:
-    """(account_id, user_id, amount, balance_before, balance_after) of one transaction."""
+    """(account_id, holder, amount, balance_before, balance_after) of one transaction; the
+    holder is the user of a user's account and None for a system account, whichever way the
+    backend books system legs (see ``stored_legs``)."""
     return engine.db.conn.execute(
-        "SELECT account_id, user_id, amount, balance_before, balance_after FROM entries "
-        "WHERE transaction_id = ? ORDER BY account_id",
+        "SELECT e.account_id, CASE WHEN a.system_name IS NULL THEN a.user_id END, e.amount, "
+        "e.balance_before, e.balance_after FROM entries e JOIN accounts a ON a.id = e.account_id "
+        "WHERE e.transaction_id = ? ORDER BY e.account_id",
         (transaction_id,),
     ).fetchall()
+
+
+def stored_legs(engine: Gamification, transaction_id: int) -> list[tuple[object, ...]]:
+    """(entries.user_id, accounts.user_id, accounts.system_name, amount) of one transaction,
+    as stored: SQLite books a system leg on one shared account (user_id NULL on both rows),
+    PostgreSQL on the system account row of the transaction's owner, and there every entry's
+    user_id is the transaction's owner."""
+    return sorted(
+        engine.db.conn.execute(
+            "SELECT e.user_id, a.user_id, a.system_name, e.amount FROM entries e "
+            "JOIN accounts a ON a.id = e.account_id WHERE e.transaction_id = ?",
+            (transaction_id,),
+        ).fetchall(),
+        # User legs first, by holder; then the system legs.
+        key=lambda leg: (leg[2] is not None, str(leg[1]), str(leg[2])),
+    )
 
 
 def assert_double_entry(engine: Gamification, transaction_id: int) -> None:
@@ -300,7 +319,7 @@ def test_every_transaction_is_double_entry(g: Gamification) -> None:
     assert not g.verify_ledger()
 
 
-def test_award_entries_credit_the_user_and_debit_issuance(g: Gamification) -> None:
+def test_award_entries_credit_the_user_and_debit_issuance(g: Gamification, backend: str) -> None:
     g.award_points("alice", 30, currency="points", source="quest")
     t = g.award_points("alice", 70, currency="points", source="quest")
     rows = entries(g, t.id)
@@ -309,6 +328,13 @@ def test_award_entries_credit_the_user_and_debit_issuance(g: Gamification) -> No
     system = [row for row in rows if row[1] is None]
     assert [(r[2], r[3], r[4]) for r in user] == [(70, 30, 100)]
     assert [(r[2], r[3], r[4]) for r in system] == [(-70, -30, -100)]
+    # The issuance leg: the one shared account on SQLite, alice's own issuance row on
+    # PostgreSQL (so its running balance is hers alone there, too: -30 -> -100).
+    owner = "alice" if backend == "postgresql" else None
+    assert stored_legs(g, t.id) == [
+        ("alice", "alice", None, 70),
+        (owner, owner, "issuance", -70),
+    ]
 
 
 # -- spend_points ---------------------------------------------------------------------------
@@ -355,7 +381,7 @@ def test_spend_rejects_a_credit_transaction_type(g: Gamification) -> None:
 # -- transfer_points ------------------------------------------------------------------------
 
 
-def test_transfer_moves_points_between_users(g: Gamification) -> None:
+def test_transfer_moves_points_between_users(g: Gamification, backend: str) -> None:
     g.award_points("alice", 100, currency="points", source="quest")
     g.award_points("bob", 5, currency="points", source="quest")
     sent = g.transfer_points("alice", "bob", 30, currency="points", description="thanks")
@@ -380,6 +406,13 @@ def test_transfer_moves_points_between_users(g: Gamification) -> None:
 
     rows = entries(g, sent.id)
     assert sorted((r[1], r[2]) for r in rows) == [("alice", -30), ("bob", 30)]
+    # A transfer belongs to its sender: on PostgreSQL both entries carry the sender's
+    # user_id (they live on the sender's shard); the recipient's names bob's account.
+    bobs_entry = "alice" if backend == "postgresql" else "bob"
+    assert stored_legs(g, sent.id) == [
+        ("alice", "alice", None, -30),
+        (bobs_entry, "bob", None, 30),
+    ]
     assert_double_entry(g, sent.id)
     # lifetime totals move too, so earned - spent stays the balance on both sides.
     assert g.points.balances("alice")["points"].lifetime_spent == 30
@@ -973,12 +1006,24 @@ def test_a_transfer_into_a_full_account_is_refused(g: Gamification) -> None:
     assert not g.verify_ledger()
 
 
-def test_issuance_cannot_overflow_across_users(g: Gamification) -> None:
-    """The system account runs negative by what is outstanding: it has a floor of -2**63."""
+def test_issuance_cannot_overflow_across_users(g: Gamification, backend: str) -> None:
+    """The system account runs negative by what is outstanding: it has a floor of -2**63.
+
+    On PostgreSQL the issuance account is one row per user, each with that floor, so what is
+    outstanding across users may pass 2**63: the award is booked and the audit, which sums
+    the rows, still balances."""
     big = 2**53
     with g.batch():
         for i in range(1024):
             g.award_points(f"u{i}", big, currency="points", source="quest")
+    if backend == "postgresql":
+        g.award_points("one-more", big, currency="points", source="quest")
+        (total,) = g.db.conn.execute(
+            "SELECT SUM(balance) FROM accounts WHERE system_name = 'issuance'"
+        ).fetchone()
+        assert total == -1025 * big
+        assert not g.verify_ledger()
+        return
     with unchanged(g), pytest.raises(errors.InvalidInput):
         g.award_points("one-too-many", big, currency="points", source="quest")
     assert not g.verify_ledger()

@@ -4,16 +4,18 @@ inside the award's transaction, after the vetoes, on direct earned awards only."
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
-from conftest import unchanged
+from conftest import START, unchanged
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gamification_sdk import (
     Config,
     CurrencyConfig,
+    FakeClock,
     Gamification,
     StatusTier,
     StatusTiersConfig,
@@ -187,27 +189,32 @@ def test_a_bad_tier_multiplier_names_its_field(
     ),
     factor=st.sampled_from([0.5, 1, 1.15, 2, 3.3]),
 )
-def test_balances_are_the_multiplied_awards(make_engine: Make, awards: Any, factor: float) -> None:
+def test_balances_are_the_multiplied_awards(
+    fresh_engine: Callable[..., AbstractContextManager[Gamification]],
+    awards: Any,
+    factor: float,
+) -> None:
     """Whatever is multiplied, each balance is the sum of what was credited, the ledger
     balances, and all of it can be spent."""
-    g = make_engine(config=Config(currencies=CURRENCIES), plugins=(Promo(factor),))
-    expected = {"points": 0, "gems": 0}
-    for amount, promo, currency in awards:
-        try:
-            result = g.award_points(
-                "ada", amount, currency=currency, source="promo" if promo else "order"
-            )
-        except errors.InvalidInput:
-            assert promo and round(amount * factor) < 1
-            continue
-        want = int(amount * factor + 0.5 + 1e-9) if promo else amount
-        assert abs(result.amount - want) <= 1 and result.amount >= 1
-        expected[currency] += result.amount
-    assert {c: g.balance("ada", c) for c in expected} == expected
-    if expected["points"]:  # everything credited can be spent, to the last point
-        g.spend_points("ada", expected["points"], currency="points", source="shop")
-        assert g.balance("ada", "points") == 0
-    assert g.verify_ledger().ok
+    config = Config(currencies=CURRENCIES)
+    with fresh_engine(config=config, clock=FakeClock(START), plugins=(Promo(factor),)) as g:
+        expected = {"points": 0, "gems": 0}
+        for amount, promo, currency in awards:
+            try:
+                result = g.award_points(
+                    "ada", amount, currency=currency, source="promo" if promo else "order"
+                )
+            except errors.InvalidInput:
+                assert promo and round(amount * factor) < 1
+                continue
+            want = int(amount * factor + 0.5 + 1e-9) if promo else amount
+            assert abs(result.amount - want) <= 1 and result.amount >= 1
+            expected[currency] += result.amount
+        assert {c: g.balance("ada", c) for c in expected} == expected
+        if expected["points"]:  # everything credited can be spent, to the last point
+            g.spend_points("ada", expected["points"], currency="points", source="shop")
+            assert g.balance("ada", "points") == 0
+        assert g.verify_ledger().ok
 
 
 def test_a_plugin_registered_after_open_multiplies_and_unregistered_stops(

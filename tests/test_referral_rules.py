@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,10 @@ def tables_written(g: Gamification, call: Callable[[], Any]) -> set[str]:
     with contextlib.suppress(errors.ReferralRejected):
         call()
     after = set(g.dump().splitlines())
-    return {re.sub(r'^INSERT INTO "([^"]+)".*', r"\1", line) for line in before ^ after}
+    # A line of the dump names its table: SQLite's SQL text, PostgreSQL's "table (row)".
+    return {
+        re.sub(r'^(?:INSERT INTO "([^"]+)"|(\w+) \().*', r"\1\2", line) for line in before ^ after
+    }
 
 
 # -- cycles ----------------------------------------------------------------------------------
@@ -303,64 +307,72 @@ def expected_reason(
 )
 @given(ops=ATTEMPTS)
 def test_random_attempts_never_pay_a_cycle_and_refer_each_user_once(
-    make_engine: Make, ops: list[Any]
+    fresh_engine: Callable[..., AbstractContextManager[Gamification]],
+    backend: str,
+    ops: list[Any],
 ) -> None:
-    g = engine(make_engine)
-    codes = {user: g.referrals.code(user) for user in USERS}  # profiles, not activity
-    referred_by: dict[str, str] = {}  # the paid referrals
-    tried: set[str] = set()  # every referred user, flagged attempts included
-    active: set[str] = set()
-    converted: set[str] = set()
-    keys: dict[str, tuple[tuple[str, str], str | None]] = {}
-    for op in ops:
-        if op[0] == "track":
-            _, i, j, key = op
-            pair = (USERS[i], USERS[j])
-            if key in keys and keys[key][0] != pair:
-                with pytest.raises(errors.IdempotencyConflict):
-                    g.referrals.track(codes[pair[0]], pair[1], idempotency_key=key)
-                continue
-            replay = key in keys
-            want = keys[key][1] if replay else expected_reason(*pair, referred_by, tried, active)
-            if want is None:
-                referral = g.referrals.track(codes[pair[0]], pair[1], idempotency_key=key)
-                assert referral.status == "signed_up"
+    config = Config(referrals=ReferralsConfig(), rate_limits=NO_LIMIT)
+    with fresh_engine(config=config, clock=FakeClock(START)) as g:
+        codes = {user: g.referrals.code(user) for user in USERS}  # profiles, not activity
+        referred_by: dict[str, str] = {}  # the paid referrals
+        tried: set[str] = set()  # every referred user, flagged attempts included
+        active: set[str] = set()
+        converted: set[str] = set()
+        # (scope, key) -> the pair and outcome: one namespace in the file, one per user (the
+        # referred user, who owns the referral) on PostgreSQL.
+        keys: dict[tuple[str, str | None], tuple[tuple[str, str], str | None]] = {}
+        for op in ops:
+            if op[0] == "track":
+                _, i, j, step_key = op
+                pair = (USERS[i], USERS[j])
+                key = (pair[1] if backend == "postgresql" else "", step_key)
+                if key in keys and keys[key][0] != pair:
+                    with pytest.raises(errors.IdempotencyConflict):
+                        g.referrals.track(codes[pair[0]], pair[1], idempotency_key=step_key)
+                    continue
+                replay = key in keys
+                want = (
+                    keys[key][1] if replay else expected_reason(*pair, referred_by, tried, active)
+                )
+                if want is None:
+                    referral = g.referrals.track(codes[pair[0]], pair[1], idempotency_key=step_key)
+                    assert referral.status == "signed_up"
+                else:
+                    with pytest.raises(errors.ReferralRejected) as info:
+                        g.referrals.track(codes[pair[0]], pair[1], idempotency_key=step_key)
+                    assert info.value.reason == want
+                if replay:
+                    continue
+                if step_key is not None:
+                    keys[key] = (pair, want)
+                tried.add(pair[1])
+                if want is None:
+                    referred_by[pair[1]] = pair[0]
+                    active.update(pair)
+            elif op[0] == "active":
+                g.award_xp(USERS[op[1]], 10, source="lesson")
+                active.add(USERS[op[1]])
             else:
-                with pytest.raises(errors.ReferralRejected) as info:
-                    g.referrals.track(codes[pair[0]], pair[1], idempotency_key=key)
-                assert info.value.reason == want
-            if replay:
-                continue
-            if key is not None:
-                keys[key] = (pair, want)
-            tried.add(pair[1])
-            if want is None:
-                referred_by[pair[1]] = pair[0]
-                active.update(pair)
-        elif op[0] == "active":
-            g.award_xp(USERS[op[1]], 10, source="lesson")
-            active.add(USERS[op[1]])
-        else:
-            user = USERS[op[1]]
-            if user in referred_by and user not in converted:
-                g.referrals.convert(user, kind="first_purchase")
-                converted.add(user)
-            else:
-                with pytest.raises((errors.NotFound, errors.ReferralUnavailable)):
+                user = USERS[op[1]]
+                if user in referred_by and user not in converted:
                     g.referrals.convert(user, kind="first_purchase")
-    # What the database says, whatever the model thought.
-    paid = [x for u in USERS for x in g.referrals.list(u, limit=100) if not x.flagged]
-    parent = {x.referred_id: x.referrer_id for x in paid}
-    assert len(parent) == len(paid)  # each user referred (paid) at most once
-    for user in USERS:
-        seen, step = {user}, user
-        while step in parent:  # no paid referral closes a ring: every walk up ends
-            step = parent[step]
-            assert step not in seen
-            seen.add(step)
-        history = g.history(user, limit=1000).transactions
-        assert sum(t.description == "Welcome bonus" for t in history) <= 1
-        conversions = [t for t in history if t.description == "Referral conversion bonus"]
-        assert len({t.reference_id for t in conversions}) == len(conversions)
-    assert parent == referred_by
-    assert not g.verify_ledger()
+                    converted.add(user)
+                else:
+                    with pytest.raises((errors.NotFound, errors.ReferralUnavailable)):
+                        g.referrals.convert(user, kind="first_purchase")
+        # What the database says, whatever the model thought.
+        paid = [x for u in USERS for x in g.referrals.list(u, limit=100) if not x.flagged]
+        parent = {x.referred_id: x.referrer_id for x in paid}
+        assert len(parent) == len(paid)  # each user referred (paid) at most once
+        for user in USERS:
+            seen, step = {user}, user
+            while step in parent:  # no paid referral closes a ring: every walk up ends
+                step = parent[step]
+                assert step not in seen
+                seen.add(step)
+            history = g.history(user, limit=1000).transactions
+            assert sum(t.description == "Welcome bonus" for t in history) <= 1
+            conversions = [t for t in history if t.description == "Referral conversion bonus"]
+            assert len({t.reference_id for t in conversions}) == len(conversions)
+        assert parent == referred_by
+        assert not g.verify_ledger()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -324,7 +325,7 @@ def test_flagged_referral_is_stored_and_pays_nothing(r: Gamification) -> None:
 
 
 def test_replay_of_a_rejection_raises_it_again_and_writes_nothing(
-    r: Gamification, clock: FakeClock
+    r: Gamification, clock: FakeClock, backend: str
 ) -> None:
     code = r.referrals.code("sean")
     first = rejected(lambda: r.referrals.track(code, "sean", idempotency_key="signup-1"))
@@ -332,6 +333,13 @@ def test_replay_of_a_rejection_raises_it_again_and_writes_nothing(
     with unchanged(r):
         again = rejected(lambda: r.referrals.track(code, "sean", idempotency_key="signup-1"))
     assert (again.reason, again.referral_id) == (first.reason, first.referral_id)
+    if backend == "postgresql":
+        # Keys are per user there, the referred user's: sean's key, another referrer.
+        other = r.referrals.code("amy")
+        with unchanged(r), pytest.raises(errors.IdempotencyConflict):
+            r.referrals.track(other, "sean", idempotency_key="signup-1")
+        assert r.referrals.track(code, "amy", idempotency_key="signup-1").status == "signed_up"
+        return
     with pytest.raises(errors.IdempotencyConflict):
         r.referrals.track(code, "amy", idempotency_key="signup-1")
 
@@ -575,38 +583,43 @@ TIERS = (ReferralTier("one", "One", 1, 100), ReferralTier("two", "Two", 2, 200),
 )
 @given(ops=OPS)
 def test_random_referral_sequences_never_pay_a_tier_twice(
-    make_engine: Make, ops: list[Any]
+    fresh_engine: Callable[..., AbstractContextManager[Gamification]], ops: list[Any]
 ) -> None:
-    g = engine(make_engine, milestones=TIERS, max_referrals_per_ip=2)
-    referrers = [f"ref-{i}" for i in range(3)]
-    codes = [g.referrals.code(user) for user in referrers]
-    expected_errors = (
-        errors.ReferralRejected, errors.ReferralUnavailable, errors.NotFound,
-        errors.IdempotencyConflict,
-    )  # fmt: skip
-    for op in ops:
-        try:
-            if op[0] == "track":
-                _, who, new, ip, device, key = op
-                g.referrals.track(codes[who], f"new-{new}", ip=ip, device_fingerprint=device,
-                                 idempotency_key=key)  # fmt: skip
-            elif op[0] == "convert":
-                g.referrals.convert(f"new-{op[1]}", kind="first_purchase", idempotency_key=op[2])
-            else:
-                g.referrals.set_status(f"new-{op[1]}", op[2])
-        except expected_errors:
-            pass
-    assert not g.verify_ledger()
-    for user in referrers:
-        stats = g.referrals.stats(user)
-        tiers = [m.tier for m in stats.milestones]
-        assert tiers == [t.tier for t in TIERS if t.referrals <= stats.converted]
-        history = g.history(user, limit=1000).transactions
-        paid = [t.reference_id for t in history if t.reference_type == "referral_milestone"]
-        assert sorted(paid) == sorted(tiers)  # each reached tier paid exactly once
-        assert stats.earned.get("points", 0) == points(g, user)
-    welcomed = [t.user_id for u in range(8) for t in g.history(f"new-{u}").transactions]
-    assert len(welcomed) == len(set(welcomed))  # a new user is welcomed at most once
+    fields = ReferralsConfig(milestones=TIERS, max_referrals_per_ip=2)
+    with fresh_engine(
+        config=Config(referrals=fields, rate_limits=NO_LIMIT), clock=FakeClock(START)
+    ) as g:
+        referrers = [f"ref-{i}" for i in range(3)]
+        codes = [g.referrals.code(user) for user in referrers]
+        expected_errors = (
+            errors.ReferralRejected, errors.ReferralUnavailable, errors.NotFound,
+            errors.IdempotencyConflict,
+        )  # fmt: skip
+        for op in ops:
+            try:
+                if op[0] == "track":
+                    _, who, new, ip, device, key = op
+                    g.referrals.track(codes[who], f"new-{new}", ip=ip, device_fingerprint=device,
+                                     idempotency_key=key)  # fmt: skip
+                elif op[0] == "convert":
+                    g.referrals.convert(
+                        f"new-{op[1]}", kind="first_purchase", idempotency_key=op[2]
+                    )
+                else:
+                    g.referrals.set_status(f"new-{op[1]}", op[2])
+            except expected_errors:
+                pass
+        assert not g.verify_ledger()
+        for user in referrers:
+            stats = g.referrals.stats(user)
+            tiers = [m.tier for m in stats.milestones]
+            assert tiers == [t.tier for t in TIERS if t.referrals <= stats.converted]
+            history = g.history(user, limit=1000).transactions
+            paid = [t.reference_id for t in history if t.reference_type == "referral_milestone"]
+            assert sorted(paid) == sorted(tiers)  # each reached tier paid exactly once
+            assert stats.earned.get("points", 0) == points(g, user)
+        welcomed = [t.user_id for u in range(8) for t in g.history(f"new-{u}").transactions]
+        assert len(welcomed) == len(set(welcomed))  # a new user is welcomed at most once
 
 
 def test_two_processes_sharing_a_file_welcome_a_user_once(make_engine: Make, db_path: Path) -> None:

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -683,13 +684,18 @@ class Flaky:
         return not self.fail
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(ops=OPS)
-def test_random_purchases_keep_the_ledger_and_stock_sound(ops: list[Any]) -> None:
+def test_random_purchases_keep_the_ledger_and_stock_sound(
+    fresh_engine: Callable[..., AbstractContextManager[Gamification]], ops: list[Any]
+) -> None:
     flaky = Flaky()
     clock = FakeClock(START)
-    with Gamification.open(":memory:", config=NO_LIMIT, clock=clock, plugins=[flaky],
-                           load_entrypoints=False) as g:  # fmt: skip
+    with fresh_engine(config=NO_LIMIT, clock=clock, plugins=[flaky]) as g:
         g.events.load({"shop": ITEMS}, name="shop")
         for user in ("ada", "bo"):
             g.award_points(user, 600, currency="points", source="seed")

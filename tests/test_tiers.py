@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -318,7 +319,9 @@ earning = st.tuples(
 )
 @given(steps=st.lists(earning, min_size=1, max_size=25), grace=st.integers(0, 3))
 def test_tiers_follow_the_window_whatever_the_earnings_and_the_clock(
-    tmp_path: Path, steps: list[tuple[int, int, bool, int]], grace: int
+    fresh_engine: Callable[..., AbstractContextManager[Gamification]],
+    steps: list[tuple[int, int, bool, int]],
+    grace: int,
 ) -> None:
     clock = FakeClock(START)
     config = days_config(7, grace, tiers=THREE, downgrade="straight")
@@ -329,7 +332,7 @@ def test_tiers_follow_the_window_whatever_the_earnings_and_the_clock(
         total = sum(amount for at, amount in earned if start <= at < end)
         return config.tiers.qualifying(total)
 
-    with Gamification.open(":memory:", config=config, clock=clock, load_entrypoints=False) as g:
+    with fresh_engine(config=config, clock=clock) as g:
         for minutes, amount, run_job, days in steps:
             clock.advance(timedelta(days=days, minutes=minutes))
             now = clock()

@@ -145,6 +145,11 @@ class Connection:
         """A statement failed: the transaction refuses everything but a rollback."""
         return self.raw.info.transaction_status == pq.TransactionStatus.INERROR
 
+    @property
+    def total_changes(self) -> int:
+        """As sqlite3's: the rows writing statements changed since the engine opened."""
+        return self.changes
+
 
 @functools.lru_cache(maxsize=4096)
 def _user_lock(schema: str, user: str) -> str:

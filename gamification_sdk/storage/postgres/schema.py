@@ -37,8 +37,8 @@ from .p003 import P003
 from .p004 import P004
 from .p005 import P005
 from .p006 import P006
+from .p007 import P007
 from .p008 import P008
-from .p009 import P009
 
 Migration = tuple[int, str, str]
 
@@ -49,8 +49,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     (4, "p004_change_log_in_commit_order", P004),
     (5, "p005_copy_progress_and_received_lots", P005),
     (6, "p006_change_log_triggers", P006),
-    (8, "p008_metric_hours_view", P008),
-    (9, "p009_readable_views", P009),
+    (7, "p007_metric_hours_view", P007),
+    (8, "p008_readable_views", P008),
 )
 """``(version, name, SQL)`` in order; applied ones are never edited, new ones appended."""
 
