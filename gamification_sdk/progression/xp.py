@@ -100,6 +100,10 @@ class XP:
         self._ledger = ledger
         self._pm = pm
         self._hook = pm.hook
+        # Whether only the built-in plugins answer xp_multiplier, and the registrations
+        # (PluginManager.generation) it was decided at: decided again only when they move.
+        self._builtin_only = True
+        self._seen: int | None = None
         # The facade only to pass plugins as engine= (runtime.facade): never called here.
         self._facade = facade
         self._rewards = {reward.level: reward for reward in config.levels.rewards}
@@ -158,8 +162,12 @@ class XP:
         """Whether the built-in plugins (boosts, status tiers) are the only
         ``xp_multiplier``s: then what they answer is asked directly (pluggy's dispatch costs
         about a quarter of a batched award)."""
-        impls = self._hook.xp_multiplier.get_hookimpls()
-        return all(impl.plugin_name in BUILTIN_MULTIPLIERS for impl in impls)
+        generation = getattr(self._pm, "generation", None)
+        if generation is None or generation != self._seen:
+            impls = self._hook.xp_multiplier.get_hookimpls()
+            self._builtin_only = all(impl.plugin_name in BUILTIN_MULTIPLIERS for impl in impls)
+            self._seen = generation
+        return self._builtin_only
 
     def award(
         self,
@@ -199,7 +207,6 @@ class XP:
             ),
         )
         try:
-            multiplier_hook = self._hook.xp_multiplier
             if self.only_builtin_multiplier():
                 # Only the built-in plugin answers: call it directly, same result.
                 if boosts_until is None and not prestige:
@@ -214,7 +221,7 @@ class XP:
             else:
                 factors = [
                     f
-                    for f in multiplier_hook(
+                    for f in self._hook.xp_multiplier(
                         engine=self._facade,
                         user_id=user_id,
                         source=source,
