@@ -58,7 +58,7 @@ class Runtime:
         if at is None:
             # The built-in clock is known to give aware UTC times: skip re-checking them.
             moment = datetime.now(UTC) if self.clock is system_clock else self.now()
-            return moment, moment.isoformat(timespec="microseconds"), None
+            return moment, to_text(moment), None
         moment = check_at(at)
         text = to_text(moment)
         return moment, text, text
