@@ -245,3 +245,16 @@ def test_each_xp_award_and_credit_written_was_asked_for_once(
     asked_points = [r.amount for r in policy.seen if r.kind == "points"]
     count, total = g.db.execute(ISSUED, CREDIT_TYPES).fetchone()
     assert (len(asked_points), sum(asked_points)) == (count, total)
+
+
+def test_a_policy_registered_after_open_vetoes_and_unregistered_stops(make_engine: Make) -> None:
+    """Whether any plugin vets awards is decided again when the plugins change."""
+    g = make_engine()
+    g.award_xp("ada", 10, source="quiz")
+    policy = Policy(lambda request: request.kind == "xp")
+    g.pm.register(policy)
+    with unchanged(g), pytest.raises(errors.Rejected):
+        g.award_xp("ada", 10, source="quiz")
+    g.pm.unregister(policy)
+    assert g.award_xp("ada", 10, source="quiz").total_xp == 20
+    assert len(policy.seen) == 1

@@ -100,9 +100,11 @@ class XP:
         self._ledger = ledger
         self._pm = pm
         self._hook = pm.hook
-        # Whether only the built-in plugins answer xp_multiplier, and the registrations
-        # (PluginManager.generation) it was decided at: decided again only when they move.
+        # Whether only the built-in plugins answer xp_multiplier, whether any plugin vets
+        # awards, and the registrations (PluginManager.generation) that was decided at:
+        # decided again only when they move.
         self._builtin_only = True
+        self._vetoes = False
         self._seen: int | None = None
         # The facade only to pass plugins as engine= (runtime.facade): never called here.
         self._facade = facade
@@ -164,10 +166,23 @@ class XP:
         about a quarter of a batched award)."""
         generation = getattr(self._pm, "generation", None)
         if generation is None or generation != self._seen:
-            impls = self._hook.xp_multiplier.get_hookimpls()
-            self._builtin_only = all(impl.plugin_name in BUILTIN_MULTIPLIERS for impl in impls)
-            self._seen = generation
+            self._decide(generation)
         return self._builtin_only
+
+    def _decide(self, generation: int | None) -> None:
+        impls = self._hook.xp_multiplier.get_hookimpls()
+        self._builtin_only = all(impl.plugin_name in BUILTIN_MULTIPLIERS for impl in impls)
+        self._vetoes = bool(self._hook.validate_award.get_hookimpls())
+        self._seen = generation
+
+    def _vet(
+        self, user_id: str, base: int, source: str, metadata: Any, at: datetime, origin: str
+    ) -> None:
+        run_vetoes(
+            self._pm,
+            self._facade,
+            lambda: AwardRequest("xp", user_id, base, source, None, metadata, at, origin=origin),
+        )
 
     def award(
         self,
@@ -199,15 +214,13 @@ class XP:
             self.confirm(row[9])
         self._current = (user_id, prestige, boosts_until)
         metadata_value: Any = None if metadata is None else json.loads(metadata)
-        run_vetoes(
-            self._pm,
-            self._facade,
-            lambda: AwardRequest(
-                "xp", user_id, base, source, None, metadata_value, at, origin=origin
-            ),
-        )
+        generation = getattr(self._pm, "generation", None)
+        if generation is None or generation != self._seen:
+            self._decide(generation)
+        if self._vetoes:
+            self._vet(user_id, base, source, metadata_value, at, origin)
         try:
-            if self.only_builtin_multiplier():
+            if self._builtin_only:
                 # Only the built-in plugin answers: call it directly, same result.
                 if boosts_until is None and not prestige:
                     factors = []

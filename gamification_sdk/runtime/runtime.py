@@ -20,7 +20,7 @@ from ..core.validation import check_at
 from ..errors import HookError
 from ..storage.store import Store, Tx
 from .idempotency import Codec, Idempotency
-from .plugins import call_after_commit
+from .plugins import Implementations, call_after_commit
 
 __all__ = ["Runtime"]
 
@@ -46,6 +46,7 @@ class Runtime:
         self.config = config
         # What plugins receive as ``engine=``; set by the facade once it is built.
         self.facade: Any = None
+        self.implementations = Implementations(pm)
 
     def now(self) -> datetime:
         return check_at(self.clock(), "clock()")
@@ -105,8 +106,7 @@ class Runtime:
         """
         failures: list[tuple[str, BaseException]] = [] if collect is None else collect
         for name, event in tx.events:
-            hook = getattr(self.pm.hook, name)
-            impls = hook.get_hookimpls()
+            hook, impls = self.implementations(name)
             if impls:
                 call_after_commit(self.pm, hook, impls, {"engine": self.facade, **event}, failures)
         tx.events.clear()
