@@ -26,6 +26,7 @@ from ..runtime.bus import XPAwarded
 from ..runtime.idempotency import Codec
 from ..runtime.outbox import Notifications
 from ..runtime.plugins import BUILTIN_MULTIPLIERS, run_vetoes
+from ..storage.backend import one_cursor
 from ..storage.store import Tx
 from ..storage.xp import (
     ACTIVE_BOOSTS,
@@ -94,6 +95,8 @@ class XP:
         facade: Any,
     ) -> None:
         self._conn = conn
+        # The award's own three statements (its state, its log row, the profile update).
+        self._execute = one_cursor(conn)
         self._config = config
         self._table = table
         self._profiles = profiles
@@ -202,8 +205,8 @@ class XP:
 
         ``origin`` is what pays the award, for ``validate_award`` (``AwardRequest.origin``).
         """
-        conn = self._conn
-        row = conn.execute(AWARD_STATE, (user_id,)).fetchone()
+        execute = self._execute
+        row = execute(AWARD_STATE, (user_id,)).fetchone()
         held: tuple[int | None, ...] = (None, None, None)
         if row is None:
             self._profiles.refuse_unknown(user_id)
@@ -263,7 +266,7 @@ class XP:
         # touches one page of it instead of a table page plus an index page, and the
         # next id is one seek on that same page.
         award_id = (last_id or 0) + 1
-        conn.execute(
+        execute(
             NEW_AWARD,
             (
                 user_id,
@@ -284,7 +287,7 @@ class XP:
         if amount and self.write_xp is not None:
             self.write_xp(user_id, total, new_level, at_text, amount, at, held)
         else:
-            conn.execute(SET_XP, (total, new_level, at_text, user_id))
+            execute(SET_XP, (total, new_level, at_text, user_id))
         if amount and self.publish_xp is not None:
             self.publish_xp(XPAwarded(user_id, amount, at, at_text))
         rewards: tuple[LevelUpReward, ...] = ()

@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 
 from ..config.convert import converter
 from ..errors import IdempotencyConflict
+from ..storage.backend import one_cursor
 from ..storage.idempotency import RECORD, lookup
 
 __all__ = ["Codec", "Idempotency", "fingerprint", "json_codec"]
@@ -80,10 +81,11 @@ class Idempotency:
     def __init__(self, conn: sqlite3.Connection, homes: tuple[str, ...] = ()) -> None:
         self._conn = conn
         self._lookup = lookup(homes)
+        self._execute = one_cursor(conn)
 
     def replay(self, key: str, operation: str, digest: bytes, codec: Codec[T]) -> T | None:
         """The stored result of an earlier identical call, or None if the key is new."""
-        row = self._conn.execute(self._lookup, (key,)).fetchone()
+        row = self._execute(self._lookup, (key,)).fetchone()
         if row is None:
             return None
         if row[0] != operation or row[1] != digest:
