@@ -258,3 +258,27 @@ def test_a_policy_registered_after_open_vetoes_and_unregistered_stops(make_engin
     g.pm.unregister(policy)
     assert g.award_xp("ada", 10, source="quiz").total_xp == 20
     assert len(policy.seen) == 1
+
+
+def test_a_plugin_a_policy_registers_while_vetting_multiplies_that_award(
+    make_engine: Make,
+) -> None:
+    """The multiplier check comes after the vetoes, and sees what they changed."""
+
+    class Double:
+        @hookimpl
+        def xp_multiplier(self) -> float:
+            return 2.0
+
+    class Registering:
+        def __init__(self, g: Gamification) -> None:
+            self.g = g
+
+        @hookimpl
+        def validate_award(self, award: AwardRequest) -> None:
+            if not self.g.pm.has_plugin("double"):
+                self.g.pm.register(Double(), name="double")
+
+    g = make_engine()
+    g.pm.register(Registering(g))
+    assert g.award_xp("ada", 10, source="quiz").amount == 20

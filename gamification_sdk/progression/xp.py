@@ -186,6 +186,11 @@ class XP:
             self._facade,
             lambda: AwardRequest("xp", user_id, base, source, None, metadata, at, origin=origin),
         )
+        # A vetting plugin may register or unregister plugins: the multiplier check that
+        # follows sees them, as when it asked pluggy after the vetoes on every award.
+        generation = getattr(self._pm, "generation", None)
+        if generation is None or generation != self._seen:
+            self._decide(generation)
 
     def award(
         self,
