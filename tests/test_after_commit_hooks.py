@@ -251,3 +251,24 @@ def test_plugins_run_in_pluggy_order(make_engine: Make) -> None:
     g = make_engine(plugins=(Last(), First(), Early(), Late()))
     g.award_points("ada", 5, currency="points", source="quiz")
     assert calls == ["first", "late", "early", "last"]  # later registered, called earlier
+
+
+def test_a_plugin_registered_after_open_hears_later_writes_until_unregistered(
+    make_engine: Make,
+) -> None:
+    """Each hook's implementations are looked up again when the plugins change."""
+    heard: list[int] = []
+
+    class Listener:
+        @hookimpl
+        def on_xp_awarded(self, award: Any) -> None:
+            heard.append(award.total_xp)
+
+    g = make_engine()
+    g.award_xp("ada", 1, source="quiz")
+    listener = Listener()
+    g.pm.register(listener)
+    g.award_xp("ada", 2, source="quiz")
+    g.pm.unregister(listener)
+    g.award_xp("ada", 4, source="quiz")
+    assert heard == [3]

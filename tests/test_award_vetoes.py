@@ -250,3 +250,40 @@ def test_each_xp_award_and_credit_written_was_asked_for_once(
     asked_points = [r.amount for r in policy.seen if r.kind == "points"]
     count, total = g.db.execute(ISSUED, CREDIT_TYPES).fetchone()
     assert (len(asked_points), sum(asked_points)) == (count, total)
+
+
+def test_a_policy_registered_after_open_vetoes_and_unregistered_stops(make_engine: Make) -> None:
+    """Whether any plugin vets awards is decided again when the plugins change."""
+    g = make_engine()
+    g.award_xp("ada", 10, source="quiz")
+    policy = Policy(lambda request: request.kind == "xp")
+    g.pm.register(policy)
+    with unchanged(g), pytest.raises(errors.Rejected):
+        g.award_xp("ada", 10, source="quiz")
+    g.pm.unregister(policy)
+    assert g.award_xp("ada", 10, source="quiz").total_xp == 20
+    assert len(policy.seen) == 1
+
+
+def test_a_plugin_a_policy_registers_while_vetting_multiplies_that_award(
+    make_engine: Make,
+) -> None:
+    """The multiplier check comes after the vetoes, and sees what they changed."""
+
+    class Double:
+        @hookimpl
+        def xp_multiplier(self) -> float:
+            return 2.0
+
+    class Registering:
+        def __init__(self, g: Gamification) -> None:
+            self.g = g
+
+        @hookimpl
+        def validate_award(self, award: AwardRequest) -> None:
+            if not self.g.pm.has_plugin("double"):
+                self.g.pm.register(Double(), name="double")
+
+    g = make_engine()
+    g.pm.register(Registering(g))
+    assert g.award_xp("ada", 10, source="quiz").amount == 20

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from conftest import START, deep_list, unchanged
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gamification_sdk import Gamification, errors
+from gamification_sdk.core.validation import check_id, check_key, check_text
 
 NAIVE = datetime(2026, 3, 2, 12, 0)
 
@@ -604,3 +608,43 @@ def test_deeply_nested_metadata_is_invalid_input(seeded: Gamification, award: Aw
     with unchanged(seeded), pytest.raises(errors.InvalidInput) as info:
         award(seeded, user_id="alice", amount=10, source="quest", metadata=deep_list(100_000))
     assert info.value.field == "metadata"
+
+
+# -- text checks ------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _plain_problem(value: str) -> str | None:
+    """The rule check_id and check_text apply, spelled out as the regex it was written as."""
+    if _CONTROL.search(value):
+        return "must not contain control characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode (no lone surrogates)"
+    return None
+
+
+# Every category, surrogates and control characters included; ASCII ones often.
+_TEXT = st.text(st.characters(exclude_categories=()), min_size=1, max_size=40) | st.text(
+    st.characters(max_codepoint=127), min_size=1, max_size=40
+)
+
+
+@given(_TEXT.filter(str.strip))
+def test_ids_and_texts_are_refused_exactly_for_control_characters_and_surrogates(
+    value: str,
+) -> None:
+    """ASCII text is checked without the regex (``isprintable``): the same verdicts."""
+    expected = _plain_problem(value)
+    for check in (check_id, lambda v: check_text(v, "user_id")):
+        if expected is None:
+            assert check(value) == value
+        else:
+            with pytest.raises(errors.InvalidInput) as info:
+                check(value)
+            assert info.value.field == "user_id"
+            assert expected in str(info.value)
+    if value.isascii():  # keys refuse nothing ASCII
+        assert check_key(value) == value

@@ -133,6 +133,19 @@ def test_xp_multiplier_hook_may_look_at_the_source(make_engine: Make) -> None:
     assert g.award_xp("alice", 10, source="raid").amount == 20
 
 
+def test_xp_multiplier_registered_after_open_multiplies_and_unregistered_stops(
+    make_engine: Make,
+) -> None:
+    g = make_engine()
+    assert g.award_xp("alice", 10, source="quest").amount == 10
+    double = Factor(2.0)
+    g.pm.register(double)
+    assert g.award_xp("alice", 10, source="quest").amount == 20
+    g.pm.unregister(double)
+    assert g.award_xp("alice", 10, source="quest").amount == 10
+    assert len(double.calls) == 1
+
+
 @pytest.mark.parametrize("factor", [0, -1.0, float("nan"), "2"])
 def test_xp_multiplier_hook_bad_factor_writes_nothing(make_engine: Make, factor: Any) -> None:
     g = make_engine(plugins=(Factor(factor),))

@@ -12,7 +12,7 @@ import mypy.api
 import pytest
 
 from gamification_sdk.errors import BatchAborted
-from gamification_sdk.storage.backend import SQLITE, Backend
+from gamification_sdk.storage.backend import SQLITE, Backend, one_cursor
 from gamification_sdk.storage.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,3 +145,28 @@ def test_the_sqlite_dialect_is_what_this_sqlite_does(backend: Backend) -> None:
 
 def test_sqlite3_is_the_connection_the_protocol_describes(backend: Backend) -> None:
     assert isinstance(backend.conn, sqlite3.Connection)
+
+
+def test_one_cursor_runs_statements_through_one_sqlite_cursor() -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    execute = one_cursor(conn)
+    execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)")
+    first = execute("INSERT INTO t VALUES (?, ?)", ("a", 1))
+    assert execute("SELECT v FROM t WHERE k = ?", ("a",)) is first
+    assert first.fetchone() == (1,)
+    assert execute("SELECT v FROM t WHERE k = ?", ("b",)).fetchone() is None
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (1,)
+
+
+def test_one_cursor_of_another_connection_is_its_execute() -> None:
+    class Other:
+        def execute(self, sql: str, parameters: object = (), /) -> sqlite3.Cursor:
+            raise AssertionError(sql)
+
+        def executemany(self, sql: str, parameters: object, /) -> sqlite3.Cursor:
+            raise AssertionError(sql)
+
+        in_transaction = False
+
+    other = Other()
+    assert one_cursor(other) == other.execute

@@ -71,10 +71,21 @@ def check_id(value: object, field: str = "user_id") -> str:
         raise InvalidInput(field, "must not be empty")
     if len(value) > 255:
         raise InvalidInput(field, f"must be at most 255 characters, got {len(value)}")
+    _check_plain(value, field)
+    return value
+
+
+def _check_plain(value: str, field: str) -> None:
+    """No control characters, and storable as UTF-8."""
+    # Ids and sources are mostly ASCII, whose only unprintable characters are the control
+    # ones: one C call instead of the regex search (a few thousand instructions per write).
+    if value.isascii():
+        if not value.isprintable():
+            raise InvalidInput(field, "must not contain control characters")
+        return
     if _CONTROL.search(value):
         raise InvalidInput(field, "must not contain control characters")
     _check_encodable(value, field)
-    return value
 
 
 def _check_encodable(value: str, field: str) -> None:
@@ -95,9 +106,7 @@ def check_text(value: object, field: str, *, max_length: int = 255) -> str:
         raise InvalidInput(field, "must not be empty")
     if len(value) > max_length:
         raise InvalidInput(field, f"must be at most {max_length} characters, got {len(value)}")
-    if _CONTROL.search(value):
-        raise InvalidInput(field, "must not contain control characters")
-    _check_encodable(value, field)
+    _check_plain(value, field)
     return value
 
 
@@ -111,7 +120,8 @@ def check_key(value: object, field: str = "idempotency_key") -> str | None:
         raise InvalidInput(field, "must not be empty (pass None for no key)")
     if len(value) > 255:
         raise InvalidInput(field, f"must be at most 255 characters, got {len(value)}")
-    _check_encodable(value, field)
+    if not value.isascii():
+        _check_encodable(value, field)
     return value
 
 

@@ -485,11 +485,18 @@ class Achievements:
     def after_xp(self, tx: Tx, award: XPAward, at: datetime, at_text: str) -> XPAward:
         """Unlock what a direct ``award_xp`` makes due (total XP and level criteria)."""
         watched = self.catalogue.watched
-        paid = {c for reward in award.rewards for c in reward.points}
+        # Most awards pay no level reward: the currencies they paid are looked at only then.
         if (
             "xp" in watched
             or ("level" in watched and award.leveled_up)
-            or any(f"points:{currency}" in watched for currency in paid)
+            or (
+                award.rewards
+                and any(
+                    f"points:{currency}" in watched
+                    for reward in award.rewards
+                    for currency in reward.points
+                )
+            )
         ):
             ctx = self.context(award.user_id, at, at_text)
             signals: list[Signal] = [("xp", award.total_xp - award.amount, award.total_xp)]

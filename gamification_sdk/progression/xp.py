@@ -26,6 +26,7 @@ from ..runtime.bus import XPAwarded
 from ..runtime.idempotency import Codec
 from ..runtime.outbox import Notifications
 from ..runtime.plugins import BUILTIN_MULTIPLIERS, run_vetoes
+from ..storage.backend import one_cursor
 from ..storage.store import Tx
 from ..storage.xp import (
     ACTIVE_BOOSTS,
@@ -94,12 +95,20 @@ class XP:
         facade: Any,
     ) -> None:
         self._conn = conn
+        # The award's own three statements (its state, its log row, the profile update).
+        self._execute = one_cursor(conn)
         self._config = config
         self._table = table
         self._profiles = profiles
         self._ledger = ledger
         self._pm = pm
         self._hook = pm.hook
+        # Whether only the built-in plugins answer xp_multiplier, whether any plugin vets
+        # awards, and the registrations (PluginManager.generation) that was decided at:
+        # decided again only when they move.
+        self._builtin_only = True
+        self._vetoes = False
+        self._seen: int | None = None
         # The facade only to pass plugins as engine= (runtime.facade): never called here.
         self._facade = facade
         self._rewards = {reward.level: reward for reward in config.levels.rewards}
@@ -158,8 +167,30 @@ class XP:
         """Whether the built-in plugins (boosts, status tiers) are the only
         ``xp_multiplier``s: then what they answer is asked directly (pluggy's dispatch costs
         about a quarter of a batched award)."""
+        generation = getattr(self._pm, "generation", None)
+        if generation is None or generation != self._seen:
+            self._decide(generation)
+        return self._builtin_only
+
+    def _decide(self, generation: int | None) -> None:
         impls = self._hook.xp_multiplier.get_hookimpls()
-        return all(impl.plugin_name in BUILTIN_MULTIPLIERS for impl in impls)
+        self._builtin_only = all(impl.plugin_name in BUILTIN_MULTIPLIERS for impl in impls)
+        self._vetoes = bool(self._hook.validate_award.get_hookimpls())
+        self._seen = generation
+
+    def _vet(
+        self, user_id: str, base: int, source: str, metadata: Any, at: datetime, origin: str
+    ) -> None:
+        run_vetoes(
+            self._pm,
+            self._facade,
+            lambda: AwardRequest("xp", user_id, base, source, None, metadata, at, origin=origin),
+        )
+        # A vetting plugin may register or unregister plugins: the multiplier check that
+        # follows sees them, as when it asked pluggy after the vetoes on every award.
+        generation = getattr(self._pm, "generation", None)
+        if generation is None or generation != self._seen:
+            self._decide(generation)
 
     def award(
         self,
@@ -179,8 +210,8 @@ class XP:
 
         ``origin`` is what pays the award, for ``validate_award`` (``AwardRequest.origin``).
         """
-        conn = self._conn
-        row = conn.execute(AWARD_STATE, (user_id,)).fetchone()
+        execute = self._execute
+        row = execute(AWARD_STATE, (user_id,)).fetchone()
         held: tuple[int | None, ...] = (None, None, None)
         if row is None:
             self._profiles.refuse_unknown(user_id)
@@ -191,16 +222,13 @@ class XP:
             self.confirm(row[9])
         self._current = (user_id, prestige, boosts_until)
         metadata_value: Any = None if metadata is None else json.loads(metadata)
-        run_vetoes(
-            self._pm,
-            self._facade,
-            lambda: AwardRequest(
-                "xp", user_id, base, source, None, metadata_value, at, origin=origin
-            ),
-        )
+        generation = getattr(self._pm, "generation", None)
+        if generation is None or generation != self._seen:
+            self._decide(generation)
+        if self._vetoes:
+            self._vet(user_id, base, source, metadata_value, at, origin)
         try:
-            multiplier_hook = self._hook.xp_multiplier
-            if self.only_builtin_multiplier():
+            if self._builtin_only:
                 # Only the built-in plugin answers: call it directly, same result.
                 if boosts_until is None and not prestige:
                     factors = []
@@ -214,7 +242,7 @@ class XP:
             else:
                 factors = [
                     f
-                    for f in multiplier_hook(
+                    for f in self._hook.xp_multiplier(
                         engine=self._facade,
                         user_id=user_id,
                         source=source,
@@ -243,7 +271,7 @@ class XP:
         # touches one page of it instead of a table page plus an index page, and the
         # next id is one seek on that same page.
         award_id = (last_id or 0) + 1
-        conn.execute(
+        execute(
             NEW_AWARD,
             (
                 user_id,
@@ -264,7 +292,7 @@ class XP:
         if amount and self.write_xp is not None:
             self.write_xp(user_id, total, new_level, at_text, amount, at, held)
         else:
-            conn.execute(SET_XP, (total, new_level, at_text, user_id))
+            execute(SET_XP, (total, new_level, at_text, user_id))
         if amount and self.publish_xp is not None:
             self.publish_xp(XPAwarded(user_id, amount, at, at_text))
         rewards: tuple[LevelUpReward, ...] = ()

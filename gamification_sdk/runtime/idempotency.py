@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 
 from ..config.convert import converter
 from ..errors import IdempotencyConflict
+from ..storage.backend import one_cursor
 from ..storage.idempotency import RECORD, RECORD_PER_USER, lookup
 
 __all__ = ["Codec", "Idempotency", "fingerprint", "json_codec"]
@@ -88,13 +89,14 @@ class Idempotency:
         self._conn = conn
         self.per_user = self._per_user = per_user
         self._lookup = lookup(homes, per_user=per_user)
+        self._execute = one_cursor(conn)
 
     def replay(
         self, key: str, operation: str, digest: bytes, codec: Codec[T], user_id: str = ""
     ) -> T | None:
         """The stored result of an earlier identical call, or None if the key is new."""
         params = (key, user_id) if self._per_user else (key,)
-        row = self._conn.execute(self._lookup, params).fetchone()
+        row = self._execute(self._lookup, params).fetchone()
         if row is None:
             return None
         if row[0] != operation or row[1] != digest:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -14,8 +15,8 @@ from ..errors import Rejected
 
 __all__ = [
     "BUILTIN_BOOSTS", "BUILTIN_MULTIPLIERS", "BUILTIN_TIERS", "DEFAULT_PLUGINS",
-    "ENTRY_POINT_GROUP", "PluginManager", "call_after_commit", "get_plugin_manager",
-    "run_vetoes",
+    "ENTRY_POINT_GROUP", "Implementations", "PluginManager", "call_after_commit",
+    "get_plugin_manager", "run_vetoes",
 ]  # fmt: skip
 
 log = logging.getLogger("gamification_sdk")
@@ -51,6 +52,36 @@ class PluginManager(pluggy.PluginManager):
         removed = super().unregister(plugin, name)
         self.generation += 1
         return removed
+
+    def add_hookspecs(self, module_or_class: ModuleType | type) -> None:
+        super().add_hookspecs(module_or_class)
+        self.generation += 1
+
+
+class Implementations:
+    """Each hook's caller and implementations, asked of pluggy again only when a plugin was
+    registered or unregistered since (``PluginManager.generation``): every write dispatches
+    its after-commit hooks, and most find none."""
+
+    __slots__ = ("_found", "_pm", "_seen")
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self._pm = pm
+        self._seen: int | None = None
+        self._found: dict[str, tuple[pluggy.HookCaller, list[pluggy.HookImpl]]] = {}
+
+    def __call__(self, name: str) -> tuple[pluggy.HookCaller, list[pluggy.HookImpl]]:
+        generation = getattr(self._pm, "generation", None)
+        if generation != self._seen or generation is None:
+            self._found.clear()
+            self._seen = generation
+        found = self._found.get(name)
+        if found is None:
+            hook = getattr(self._pm.hook, name)
+            found = (hook, hook.get_hookimpls())
+            if generation is not None:
+                self._found[name] = found
+        return found
 
 
 def get_plugin_manager(

@@ -23,7 +23,7 @@ from ..errors import HookError, WriteConflict
 from ..storage.owners import OWNER_OF
 from ..storage.store import Store, Tx
 from .idempotency import Codec, Idempotency
-from .plugins import call_after_commit
+from .plugins import Implementations, call_after_commit
 
 __all__ = ["CONFLICT_RETRIES", "Runtime", "retrying"]
 
@@ -67,6 +67,7 @@ class Runtime:
         self._lock_users = store.dialect.name != "sqlite"
         # What plugins receive as ``engine=``; set by the facade once it is built.
         self.facade: Any = None
+        self.implementations = Implementations(pm)
 
     def now(self) -> datetime:
         return check_at(self.clock(), "clock()")
@@ -79,7 +80,7 @@ class Runtime:
         if at is None:
             # The built-in clock is known to give aware UTC times: skip re-checking them.
             moment = datetime.now(UTC) if self.clock is system_clock else self.now()
-            return moment, moment.isoformat(timespec="microseconds"), None
+            return moment, to_text(moment), None
         moment = check_at(at)
         text = to_text(moment)
         return moment, text, text
@@ -171,8 +172,7 @@ class Runtime:
         """
         failures: list[tuple[str, BaseException]] = [] if collect is None else collect
         for name, event in tx.events:
-            hook = getattr(self.pm.hook, name)
-            impls = hook.get_hookimpls()
+            hook, impls = self.implementations(name)
             if impls:
                 call_after_commit(self.pm, hook, impls, {"engine": self.facade, **event}, failures)
         tx.events.clear()

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from ..config.leaderboards import BoardConfig
+from ..storage.backend import one_cursor
 from ..storage.board_slots import (
     SLOTS,
     clear_slot_sql,
@@ -54,6 +55,8 @@ class Slots:
 
     def __init__(self, conn: sqlite3.Connection, board: BoardConfig, defaults: tuple[str, int]):
         self._conn = conn
+        # award_xp's profile update (``write``), without a new cursor per award.
+        self._execute = one_cursor(conn)
         self.board = board
         # period kind -> slot: all-time is slot 0, the others 1.. in the board's order.
         periodic = [kind for kind in board.periods if kind != "all_time"]
@@ -150,7 +153,7 @@ class Slots:
                 self._plans.clear()
             plan = self._plans[held] = (sql, tuple(params[3:]), rest)
         sql, slots, rest = plan
-        self._conn.execute(sql, (user_id, delta, at, *slots, *profile))
+        self._execute(sql, (user_id, delta, at, *slots, *profile))
         return rest
 
     def write_many(

@@ -356,13 +356,14 @@ class Boards:
         ids: list[int] = []
         held = self.slots
         for board in boards:
-            periods = board.calendar.at(at)
             if held is not None and board.config is held.board:
                 if slots:
                     # One update of the profile row; what the slots do not take goes below.
+                    periods = board.calendar.at(at)
                     kind_ids = self._kind_ids(board, periods)
                     ids += held.add(periods, kind_ids, user_id, delta, micros(at))
                 continue
+            periods = board.calendar.at(at)
             for kind in board.config.periods:
                 period = periods.get(kind)
                 if period is not None:

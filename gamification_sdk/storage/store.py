@@ -13,7 +13,7 @@ from typing import Any
 import sqlite_utils
 
 from ..errors import BatchAborted, Busy, StorageFull
-from .backend import SQLITE, Dialect
+from .backend import SQLITE, Dialect, one_cursor
 from .checkpoints import SAFETY_NET_PAGES, Checkpointer
 
 __all__ = ["Store", "Tx"]
@@ -157,6 +157,8 @@ class Store:
                 raise full_error(exc) from exc
             raise
         self.db = sqlite_utils.Database(self.conn, execute_plugins=False)
+        # BEGIN IMMEDIATE and COMMIT of every write, without a new cursor each.
+        self._execute = one_cursor(self.conn)
 
     def _configure(
         self, durability: str, busy_timeout: float, cache_size_mb: int, checkpoint: str
@@ -250,7 +252,7 @@ class Store:
 
     def _begin_outermost(self, confirms: bool) -> Tx:
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if _is_busy(exc):
                 raise busy_error(exc) from exc
@@ -390,7 +392,7 @@ class Store:
                     raise BatchAborted(doom)
                 return
             try:
-                self.conn.execute("COMMIT")
+                self._execute("COMMIT")
             except BaseException as exc:
                 self._rollback()
                 typed = _typed(exc)
