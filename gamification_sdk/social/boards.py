@@ -30,7 +30,7 @@ import math
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from itertools import chain
 from typing import NamedTuple
 
@@ -72,6 +72,7 @@ from ..storage.boards import (
 from ..storage.postgres.changelog import prune
 from .board_follow import Followed
 from .board_order import Order
+from .board_rows import REMOVED, Row, add_up, fingerprint, micros
 from .board_slots import Slots, slotted
 from .periods import BoardPeriod, Calendar
 
@@ -85,23 +86,6 @@ LOG_WINDOW = 200_000
 BUILD_CACHE_KIB = 2048
 # Awards of this process between two prunings of the log.
 PRUNE_EVERY = 2048
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
-
-
-def micros(moment: datetime) -> int:
-    """``moment`` as whole microseconds since 1970: exact, and ordered like the moments."""
-    return (moment - _EPOCH) // _MICRO
-
-
-class Row(NamedTuple):
-    """One listed entry in board order: 0-based ``position`` and competition ``rank``."""
-
-    position: int
-    rank: int
-    user_id: str
-    score: float
-    reached: int
 
 
 class _Board(NamedTuple):
@@ -445,7 +429,7 @@ class Boards:
                 periods = board.calendar.at(at)
                 if slots is not None and board.config is slots.board:
                     kind_ids = self._kind_ids(board, periods)
-                    _sum(held, (user_id, tuple(kind_ids.values())), delta, micros(at))
+                    add_up(held, (user_id, tuple(kind_ids.values())), delta, micros(at))
                     held_periods[(user_id, tuple(kind_ids.values()))] = periods
                     continue
                 for kind in board.config.periods:
@@ -453,7 +437,7 @@ class Boards:
                     if period is not None:
                         ids.append(self.period_id(board.config.key, period))
             if ids:
-                _sum(totals, (user_id, tuple(ids)), delta, micros(at))
+                add_up(totals, (user_id, tuple(ids)), delta, micros(at))
         if held:
             assert slots is not None
             board = self.boards[slots.board.key]
@@ -463,7 +447,7 @@ class Boards:
                 for periods in (held_periods[ident],)
             ]
             for user_id, rest, delta, reached in slots.write_many(entries):
-                _sum(totals, (user_id, tuple(rest)), delta, reached)
+                add_up(totals, (user_id, tuple(rest)), delta, reached)
         visibility, on_global = self._defaults
         by_size: dict[int, list[tuple[object, ...]]] = {}
         for (user_id, ids_of), (delta, reached) in totals.items():
@@ -588,26 +572,3 @@ class Boards:
                 previous = score
             rows.append(Row(offset + i, rank, user_id, score, reached))
         return rows
-
-
-def _sum(
-    totals: dict[tuple[str, tuple[int, ...]], list[int]],
-    ident: tuple[str, tuple[int, ...]],
-    delta: int,
-    reached: int,
-) -> None:
-    found = totals.get(ident)
-    if found is None:
-        totals[ident] = [delta, reached]
-    else:
-        found[0] += delta
-        found[1] = max(found[1], reached)
-
-
-# The fingerprint of a board no longer configured: never equal to a configured board's.
-REMOVED = "removed"
-
-
-def fingerprint(board: BoardConfig) -> str:
-    """What a board's stored scores depend on: change any of it and they are rebuilt."""
-    return json.dumps([board.source_key, sorted(board.periods)], separators=(",", ":"))
