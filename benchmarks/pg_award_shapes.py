@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import multiprocessing
 import os
 import sys
 import time
@@ -33,6 +32,8 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from pg_processes import rate, server  # noqa: E402
 
 from gamification_sdk.storage.postgres import open_backend  # noqa: E402
 
@@ -200,21 +201,6 @@ def worker(url: str, shape: str, who: int, seconds: float, done: Any) -> None:
     done.put(count)
 
 
-def run(url: str, shape: str, processes: int, seconds: float) -> float:
-    context = multiprocessing.get_context("spawn")
-    done = context.Queue()
-    workers = [
-        context.Process(target=worker, args=(url, shape, who, seconds, done))
-        for who in range(processes)
-    ]
-    for process in workers:
-        process.start()
-    total = sum(done.get() for _ in workers)
-    for process in workers:
-        process.join()
-    return total / seconds
-
-
 def check(url: str) -> None:
     """Both shapes wrote balanced ledgers: every transaction's lines sum to zero."""
     with psycopg.connect(url) as conn:
@@ -231,25 +217,16 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("GAMIFICATION_BENCH_POSTGRES_URL"))
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
-    cluster = None
-    if args.url is None:
-        import pg_cluster
-
-        cluster = pg_cluster.start()
-        args.url = cluster.url
-    try:
-        setup(args.url)
+    with server(args.url) as url:
+        setup(url)
         heads = " | ".join(f"{n} process{'es' if n > 1 else ''}" for n in PROCESSES)
         print(f"| shape | round trips | {heads} |")
         print("| --- | ---: |" + " ---: |" * len(PROCESSES))
         for shape, trips in SHAPES:
-            rates = [run(args.url, shape, n, args.seconds) for n in PROCESSES]
-            shown = " | ".join(f"{rate:,.0f}/s" for rate in rates)
+            rates = [rate(worker, url, shape, n, args.seconds) for n in PROCESSES]
+            shown = " | ".join(f"{per:,.0f}/s" for per in rates)
             print(f"| {shape} | {trips} | {shown} |", flush=True)
-        check(args.url)
-    finally:
-        if cluster is not None:
-            cluster.stop()
+        check(url)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import multiprocessing
 import os
 import sys
 import time
@@ -29,6 +28,8 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from pg_processes import rate, server  # noqa: E402
 
 from gamification_sdk import Gamification  # noqa: E402
 
@@ -153,53 +154,29 @@ def worker(url: str, kind: str, who: int, seconds: float, done: Any) -> None:
     done.put(count)
 
 
-def run(url: str, kind: str, processes: int, seconds: float) -> float:
-    context = multiprocessing.get_context("spawn")
-    done = context.Queue()
-    workers = [
-        context.Process(target=worker, args=(url, kind, who, seconds, done))
-        for who in range(processes)
-    ]
-    for process in workers:
-        process.start()
-    total = sum(done.get() for _ in workers)
-    for process in workers:
-        process.join()
-    return total / seconds
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=os.environ.get("GAMIFICATION_BENCH_POSTGRES_URL"))
     parser.add_argument("--seconds", type=float, default=4.0)
     args = parser.parse_args()
-    cluster = None
-    if args.url is None:
-        import pg_cluster
-
-        cluster = pg_cluster.start()
-        args.url = cluster.url
-    try:
-        setup(args.url)
+    with server(args.url) as url:
+        setup(url)
         heads = " | ".join(f"{n} process{'es' if n > 1 else ''}" for n in PROCESSES)
         print(f"| keyed award | {heads} |")
         print("| --- |" + " ---: |" * len(PROCESSES))
         rates: dict[str, list[float]] = {}
         for kind in ("raw points", "engine points", "raw xp", "engine xp"):
-            rates[kind] = [run(args.url, kind, n, args.seconds) for n in PROCESSES]
-            shown = " | ".join(f"{rate:,.0f}/s" for rate in rates[kind])
+            rates[kind] = [rate(worker, url, kind, n, args.seconds) for n in PROCESSES]
+            shown = " | ".join(f"{per:,.0f}/s" for per in rates[kind])
             print(f"| {kind} | {shown} |", flush=True)
         for what in ("points", "xp"):
             ratios = [
                 e / r for e, r in zip(rates[f"engine {what}"], rates[f"raw {what}"], strict=True)
             ]
             print(f"| ratio {what} | " + " | ".join(f"{ratio:.2f}" for ratio in ratios) + " |")
-        with Gamification.open(args.url, schema=SCHEMA, load_entrypoints=False) as g:
+        with Gamification.open(url, schema=SCHEMA, load_entrypoints=False) as g:
             report = g.verify_ledger()
             assert report.ok, report.problems[:3]
-    finally:
-        if cluster is not None:
-            cluster.stop()
 
 
 if __name__ == "__main__":
