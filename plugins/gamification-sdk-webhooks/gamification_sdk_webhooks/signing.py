@@ -80,6 +80,9 @@ def _check_policy(policy: RetryPolicy) -> None:
         raise ConfigError(problems)
 
 
+_SOONEST = timedelta(microseconds=1)
+
+
 @attrs.frozen
 class RetryPolicy:
     """How often a failed delivery is tried again before it goes to the dead letter.
@@ -107,7 +110,8 @@ class RetryPolicy:
     def delay(self, failures: int, random: Callable[[], float]) -> timedelta:
         """The wait after the ``failures``-th failed attempt; ``random()`` returns [0, 1)."""
         ceiling = self.ceiling(failures)
-        return ceiling * (1 - self.jitter * random())
+        # Full jitter can round the wait down to nothing: the next attempt is always later.
+        return max(ceiling * (1 - self.jitter * random()), _SOONEST)
 
     def next_attempt(
         self, failures: int, at: datetime, random: Callable[[], float]
