@@ -31,10 +31,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# A test that uses one of these opens its engines on the run's backend.
+_ENGINE_FIXTURES = {"make_engine", "fresh_engine", "place", "backend"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On the PostgreSQL pass: skip what is about the SQLite file (``sqlite_only``, with its
     reason) and expect the known gaps (tests/postgres_gaps.py) to fail, strictly."""
     if config.getoption("--backend") != "postgresql":
+        # Tests of what only a server does run on the PostgreSQL pass, not here.
+        only = [item for item in items if item.get_closest_marker("postgresql_only")]
+        if only:
+            config.hook.pytest_deselected(items=only)
+            items[:] = [item for item in items if item not in only]
         return
     from postgres_gaps import GAPS
 
@@ -43,8 +52,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept = [
         item
         for item in items
-        if "make_engine" in getattr(item, "fixturenames", ())
+        if _ENGINE_FIXTURES & set(getattr(item, "fixturenames", ()))
         or item.get_closest_marker("both_backends") is not None
+        or item.get_closest_marker("postgresql_only") is not None
     ]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])

@@ -282,14 +282,15 @@ def test_a_sigkill_during_awards_leaves_the_board_equal_to_the_xp_log(
         check_engine(g, expected, "all_time")
 
 
+@pytest.mark.postgresql_only(
+    reason="one writer at a time on the SQLite file: log order is commit order"
+)
 def test_a_change_committed_after_a_later_one_still_reaches_every_engine(
     place: Place, backend: str, request: pytest.FixtureRequest
 ) -> None:
     """On PostgreSQL writers append to the log at once: a transaction that logged first may
     commit last. Its row must still reach an engine that already read past the later one,
     and a rolled-back row never."""
-    if backend != "postgresql":
-        pytest.skip("one writer at a time on the SQLite file: log order is commit order")
     import psycopg
 
     where = place("board")
