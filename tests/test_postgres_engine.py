@@ -11,6 +11,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -106,9 +107,14 @@ def test_a_pool_serves_the_engine_s_threads(postgres_url: str, pg_schema: str) -
         assert g.verify_ledger().ok
 
 
-def test_a_schema_is_a_postgresql_option_only(tmp_path: object) -> None:
+def test_a_schema_is_a_postgresql_option_only(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="schema"):
         Gamification.open(":memory:", schema="gamification", load_entrypoints=False)
+    # Refused before anything is written: the file is not even created.
+    path = tmp_path / "game.db"
+    with pytest.raises(InvalidInput, match="schema"):
+        Gamification.open(path, schema="gamification", load_entrypoints=False)
+    assert not path.exists()
     with pytest.raises(DatabaseUrlInvalid):
         Gamification.open("postgresql://u@localhost:99999/db", load_entrypoints=False)
 
