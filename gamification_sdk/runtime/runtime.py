@@ -110,7 +110,8 @@ class Runtime:
         after a short random pause. Safe because the retry starts from nothing and a key
         makes it replay what another call committed meanwhile. A write inside ``batch()`` is
         not retried alone: its batch fails with the conflict."""
-        if self.store.in_write:
+        if not self._lock_users or self.store.in_write:
+            # SQLite's one writer never conflicts: no retry frame on its hot path.
             return self._write(operation, key, digest, codec, at_text, body, confirms, user_id)
         return retrying(
             lambda: self._write(operation, key, digest, codec, at_text, body, confirms, user_id)
