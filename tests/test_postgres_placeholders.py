@@ -38,7 +38,7 @@ def test_binding_puts_each_value_where_sqlite_would() -> None:
 
 @pytest.fixture(scope="module")
 def pg(postgres_url: str) -> Iterator[Any]:
-    from gamification_sdk.storage.postgres.backend import Connection
+    from gamification_sdk.storage.postgres.session import Connection
 
     raw = psycopg.connect(postgres_url, autocommit=True)
     yield Connection(raw)

@@ -18,15 +18,13 @@ trip as ``BEGIN``), so engines and other code can share the pool.
 
 from __future__ import annotations
 
-import functools
-import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from psycopg import pq, sql
+from psycopg import sql
 from psycopg.abc import Buffer
 from psycopg.adapt import Loader
 from psycopg_pool import ConnectionPool
@@ -41,123 +39,16 @@ from ...errors import (
 from ..backend import Backend, Dialect
 from ..store import Tx, _ConfigMoved
 from .dialect import POSTGRES
-from .identity import identity_insert
-from .placeholders import bind, translate
-from .statements import OVERRIDES
+from .session import NO_SESSION, Connection
 
 __all__ = ["ISOLATION_LEVELS", "Connection", "PostgresBackend"]
 
 ISOLATION_LEVELS = ("READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
 
-_WRITING = (b"INSERT", b"UPDATE", b"DELETE", b"MERGE", b"COPY")
-
-
-class Cursor(psycopg.Cursor[Any]):
-    """psycopg's cursor with PEP 249's ``lastrowid``: an ``INSERT`` into a table numbered by
-    an identity column runs with ``RETURNING`` of that column (``identity_insert``), which
-    this reads back, as SQLite's cursor reports the rowid."""
-
-    returns_id = False
-
-    @property
-    def lastrowid(self) -> int | None:
-        if not self.returns_id:
-            return None
-        row = self.fetchone()
-        return None if row is None else int(row[0])
-
-
-class Connection:
-    """The ``backend.Connection`` the statements run on: psycopg's connection, the transaction
-    state SQLite's connection reports, and a count of the rows writing statements changed."""
-
-    __slots__ = ("changes", "lend", "raw", "trace", "was_autocommit")
-
-    def __init__(self, raw: psycopg.Connection[Any] | None) -> None:
-        # ``raw`` changes under the same object: the services keep this connection from
-        # their construction on, while a pool or a reconnect hands out new sessions.
-        self.raw: psycopg.Connection[Any] = raw  # type: ignore[assignment]
-        self.changes = 0
-        self.was_autocommit = raw.autocommit if raw is not None else True
-        # A pooled backend between writes and reads: runs one statement in a read of its own.
-        self.lend: Callable[[str, Any], Any] | None = None
-        self.trace: Callable[[str], object] | None = None
-
-    def set_trace_callback(self, callback: Callable[[str], object] | None, /) -> None:
-        """As sqlite3's: ``callback`` gets each statement's text as sent to the server."""
-        self.trace = callback
-
-    def execute(self, query: str, parameters: Any = None, /) -> Cursor:
-        """Run a statement written with SQLite's placeholders (see placeholders.py); one
-        SQLite cannot share with PostgreSQL runs as its PostgreSQL text (statements.py)."""
-        if self.raw is _NO_SESSION and self.lend is not None:  # type: ignore[comparison-overlap]
-            return self.lend(query, parameters)  # type: ignore[no-any-return]
-        cursor = Cursor(self.raw)
-        text = OVERRIDES.get(query, query)
-        numbered = identity_insert(text)
-        if numbered is not None:
-            text = numbered
-            cursor.returns_id = True
-        bound = bind(text, parameters)
-        if self.trace is not None:
-            self.trace(bound[0])
-        try:
-            cursor.execute(*bound)
-        except (psycopg.errors.IntegrityError, psycopg.errors.NumericValueOutOfRange) as exc:
-            # The storage layer speaks the DB-API of sqlite3 (backend.Connection): a broken
-            # constraint is its IntegrityError, whichever engine refused the row (a BIGINT
-            # overflow too, which the file refuses with a CHECK).
-            raise sqlite3.IntegrityError(str(exc).strip()) from exc
-        self._count(cursor)
-        return cursor
-
-    def executemany(self, query: str, parameters: Iterable[Any], /) -> Cursor:
-        cursor = Cursor(self.raw)
-        rows = list(parameters)
-        if not rows:
-            return cursor
-        named = isinstance(rows[0], Mapping)
-        translated = translate(OVERRIDES.get(query, query), named)
-        order = translated.order
-        if order is not None:
-            rows = [[row[index] for index in order] for row in rows]
-        if self.trace is not None:
-            self.trace(translated.sql)
-        try:
-            cursor.executemany(translated.sql, rows)
-        except (psycopg.errors.IntegrityError, psycopg.errors.NumericValueOutOfRange) as exc:
-            raise sqlite3.IntegrityError(str(exc).strip()) from exc  # as execute() does
-        self._count(cursor)
-        return cursor
-
-    def _count(self, cursor: Cursor) -> None:
-        result = cursor.pgresult
-        status = result.command_status if result is not None else None
-        if status and status.startswith(_WRITING) and cursor.rowcount > 0:
-            self.changes += cursor.rowcount
-
-    @property
-    def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
-
-    @property
-    def failed(self) -> bool:
-        """A statement failed: the transaction refuses everything but a rollback."""
-        return self.raw.info.transaction_status == pq.TransactionStatus.INERROR
-
-    @property
-    def total_changes(self) -> int:
-        """As sqlite3's: the rows writing statements changed since the engine opened."""
-        return self.changes
-
-
-@functools.lru_cache(maxsize=4096)
-def _user_lock(schema: str, user: str) -> str:
-    """The statement, sent after ``BEGIN``, that takes ``user``'s advisory lock: keyed by
-    the schema and the user (the two-number form), so engines in other schemas and the host
-    app's own advisory locks do not queue behind it."""
-    space, key = sql.Literal(schema).as_string(None), sql.Literal(user).as_string(None)
-    return f"; SELECT pg_advisory_xact_lock(hashtext({space}), hashtext({key}))"
+_USER_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))"
+"""Sent after ``BEGIN``: ``user``'s advisory lock, keyed by the schema and the user (the
+two-number form), so engines in other schemas and the host app's own advisory locks do not
+queue behind it."""
 
 
 class _NumberLoader(Loader):
@@ -170,17 +61,6 @@ class _NumberLoader(Loader):
             number = float(text)
             return int(number) if number.is_integer() and b"N" not in text else number
         return int(text)
-
-
-class _NoSession:
-    """A pooled backend's session between writes and reads: a statement runs in a read of
-    its own (``Connection.lend``); anything else says why it cannot be."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise RuntimeError("a pooled PostgreSQL backend has a session only in write()/read()")
-
-
-_NO_SESSION = _NoSession()
 
 
 def _typed(error: BaseException, conn: Connection) -> BaseException:
@@ -238,21 +118,21 @@ class PostgresBackend:
         self.lock = threading.RLock()
         self._pool: ConnectionPool[Any] | None = None
         self._own: Connection | None = None
-        path = ""
+        # What opens a write or a read, sent with its first statements (session.py).
+        path: list[tuple[str, Any]] = []
         if isinstance(source, ConnectionPool):
             self._pool = source
-            # One round trip for both (no parameters: psycopg sends them as one query).
             local = sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema))
-            path = "; " + local.as_string(None)
-        self._begin_sql = f"BEGIN ISOLATION LEVEL {isolation}{path}"
+            path = [(local.as_string(None), None)]
+        self._begin_sql = [(f"BEGIN ISOLATION LEVEL {isolation}", None), *path]
         # A write about one user (write(user=)): READ COMMITTED under that user's lock.
-        self._begin_user_sql = f"BEGIN ISOLATION LEVEL READ COMMITTED{path}"
-        self._read_sql = f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY{path}"
+        self._begin_user_sql = [("BEGIN ISOLATION LEVEL READ COMMITTED", None), *path]
+        self._read_sql = [("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", None), *path]
         self._reconnect = reconnect
         # One connection object for the engine's life (see Connection): its session is the
         # owned one, or the pool's for the duration of each write or read.
         self._proxy = Connection(None)
-        self._proxy.raw = _NO_SESSION  # type: ignore[assignment]
+        self._proxy.raw = NO_SESSION
         self._proxy.lend = self._lend
         if self._pool is None:
             assert isinstance(source, psycopg.Connection)
@@ -364,7 +244,7 @@ class PostgresBackend:
         conn, self._current = self._current, None
         if conn is not None and self._pool is not None:
             raw = conn.raw
-            conn.raw = _NO_SESSION  # type: ignore[assignment]
+            conn.raw = NO_SESSION
             if not raw.broken:
                 # The pool's other users get it back as it was.
                 raw.autocommit = conn.was_autocommit
@@ -376,18 +256,12 @@ class PostgresBackend:
             tx = self._tx
             if tx is None:
                 conn = self._checkout()
-                try:
-                    conn.execute(
-                        self._begin_user_sql + _user_lock(self.schema, user)
-                        if user
-                        else self._begin_sql
-                    )
-                except BaseException as exc:
-                    self._checkin()
-                    typed = _typed(exc, conn)
-                    if typed is not exc:
-                        raise typed from exc
-                    raise
+                # Nothing is sent yet: the BEGIN and the lock go with the first statements.
+                conn.queue(
+                    [*self._begin_user_sql, (_USER_LOCK, (self.schema, user))]
+                    if user
+                    else self._begin_sql.copy()
+                )
                 tx = self._tx = Tx()
                 self._doomed = [None]
                 return tx
@@ -425,11 +299,21 @@ class PostgresBackend:
         savepoint, mark, changes = self._frames[-1]
         name = f"sp{len(self._frames)}"
         self._frames.pop()
+        refused = None
+        if error is None and conn.pending:
+            # A nested write's statements stand or fail within it: its caller (a call in
+            # a batch) sees its own refusal, not a later call.
+            try:
+                conn.send()
+            except BaseException as exc:
+                error = refused = exc
         if not savepoint:
             if error is not None:
                 del tx.events[mark:]
                 if (conn.changes != changes or conn.failed) and self._doomed[-1] is None:
                     self._doomed[-1] = error
+            if refused is not None:
+                raise refused
             return
         doom = self._doomed.pop()
         if error is None and doom is None:
@@ -440,6 +324,8 @@ class PostgresBackend:
         conn.execute(f"RELEASE {name}")
         self._rolled_back()
         del tx.events[mark:]
+        if refused is not None:
+            raise refused
         if error is None:
             assert doom is not None
             raise BatchAborted(doom)
@@ -464,7 +350,7 @@ class PostgresBackend:
                     raise typed from error
                 return
             try:
-                self.conn.execute("COMMIT")
+                self.conn.finish("COMMIT")
             except BaseException as exc:
                 self._rollback()
                 typed = _typed(exc, self.conn)
@@ -475,10 +361,12 @@ class PostgresBackend:
         finally:
             self._tx = None
             self._doomed = [None]
+            self.conn.discard()
             self._checkin()
 
     def _rollback(self) -> None:
         conn = self.conn
+        conn.discard()
         if conn.in_transaction and not conn.raw.closed:
             conn.execute("ROLLBACK")
         self._rolled_back()
@@ -498,13 +386,17 @@ class PostgresBackend:
                 return
             conn = self._checkout()
             try:
-                conn.execute(self._read_sql)
+                conn.queue(self._read_sql.copy())
                 try:
                     yield conn
-                finally:
+                except BaseException:
+                    conn.discard()
                     if conn.in_transaction and not conn.raw.closed:
-                        conn.execute("COMMIT")
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.finish("COMMIT")
             finally:
+                conn.discard()
                 self._checkin()
 
     def _lend(self, query: str, parameters: Any) -> Rows:
