@@ -244,9 +244,11 @@ class Parts:
         tiers = self.tiers
         self.xp.tier_factor = None
         tier_points = tiers.points_factor if tiers.points_currencies else None
-        self.ledger.multiply = PointsMultipliers(
+        multiply = self.ledger.multiply = PointsMultipliers(
             self._rt.pm, self._rt.facade, tier_points, self._max_award
         )
+        vetoes = self._rt.pm.hook.validate_award
+        self.ledger.plain = lambda: not vetoes.get_hookimpls() and multiply.idle()
         if not tiers.on:
             return
         self.xp.tier_factor = tiers.xp_factor

@@ -18,7 +18,6 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 import attrs
 
@@ -43,9 +42,12 @@ from ..storage.ledger import (
     MOVE,
     MOVE_SYSTEM,
     MOVE_USER,
+    MOVE_USER_NUMBERED,
+    NEW_NUMBERED_TRANSACTION,
     NEW_SYSTEM_ACCOUNT,
     NEW_TRANSACTION,
     NEW_USER_ACCOUNT,
+    POST_SYSTEM_LEG,
     SIDE,
     SYSTEM_ACCOUNT,
     TRANSACTION,
@@ -53,6 +55,21 @@ from ..storage.ledger import (
 )
 from ..storage.store import Tx
 from .lots import Lots
+from .postings import (
+    BATTLE_PASS,
+    BREAKAGE,
+    CREDIT_TYPES,
+    ISSUANCE,
+    POINT_LOT,
+    SHOP_ORDER,
+    SINK,
+    SPEND_TYPES,
+    Leg,
+    Posting,
+    in_row,
+    public_key,
+    side,
+)
 
 # KEY_HOME (the statement that finds a key in a transaction row) is exported here too: the
 # engine hands it to Idempotency with the ledger.
@@ -60,93 +77,6 @@ __all__ = [
     "BATTLE_PASS", "BREAKAGE", "CREDIT_TYPES", "ISSUANCE", "KEY_HOME", "POINT_LOT", "SHOP_ORDER",
     "SINK", "SPEND_TYPES", "Ledger", "Leg", "Posting",
 ]  # fmt: skip
-
-ISSUANCE = "issuance"
-SINK = "sink"
-BREAKAGE = "breakage"
-# The reference type of expiry transactions: the lot they expired.
-POINT_LOT = "point_lot"
-CREDIT_TYPES = frozenset({"earned", "bonus", "referral_reward"})
-SPEND_TYPES = frozenset({"spent", "purchase"})
-# The reference type of shop purchases: their holds and refunds belong to the shop.
-SHOP_ORDER = "shop_order"
-# The reference type of battle pass rewards and premium passes (a premium pass is final).
-BATTLE_PASS = "battle_pass"
-
-
-def _side(row: tuple[Any, ...], viewer: str) -> Transaction:
-    """One user's side of a transaction, from a row of ``SIDE``'s columns."""
-    tid, kind, currency, amount, before, after, source, created, owner = row[:9]
-    counterparty = owner if kind == "transfer" and owner != viewer else row[9]
-    return Transaction(
-        id=tid,
-        type=kind,
-        user_id=viewer,
-        currency=currency,
-        amount=amount,
-        balance_before=before,
-        balance_after=after,
-        source=source,
-        created_at=datetime.fromisoformat(created),
-        counterparty=counterparty,
-        reference_type=row[10],
-        reference_id=row[11],
-        description=row[12],
-        metadata=None if row[13] is None else json.loads(row[13]),
-        refund_of=row[14],
-        idempotency_key=public_key(row[15]),
-    )
-
-
-def public_key(stored: str | None) -> str | None:
-    """Caller keys are stored as ``call:<key>`` so no caller key can collide with a derived one."""
-    if stored is not None and stored.startswith("call:"):
-        return stored[5:]
-    return stored
-
-
-def _in_row(result: Transaction) -> bool:
-    return True
-
-
-@attrs.frozen
-class Leg:
-    """One side of a posting (signed ``amount``); lifetime deltas keep earned - spent = balance."""
-
-    account_id: int
-    user_id: str | None
-    amount: int
-    held: int = 0
-    earned: int = 0
-    spent: int = 0
-    # Where system accounts are booked per user (PostgreSQL): the system account's name,
-    # whose row for the posting's owner the leg moves (created by its first leg).
-    system: str | None = None
-
-
-@attrs.frozen
-class Posting:
-    """What a transaction row records; ``amount`` is its (positive) size."""
-
-    type: str
-    currency: str
-    amount: int
-    user_id: str
-    source: str
-    at: datetime
-    at_text: str
-    counterparty: str | None = None
-    reference: tuple[str, str] | None = None
-    description: str | None = None
-    metadata: str | None = None
-    refund_of: int | None = None
-    key: str | None = None
-    # A keyed call that keeps its key in this row (see KEY_HOME): its operation and the
-    # fingerprint of its arguments. None when the registry holds the key, or there is none.
-    operation: str | None = None
-    fingerprint: bytes | None = None
-    # A credit's own expiry (``award(expires_at=)``), replacing its currency's rule.
-    expires_at: str | None = None
 
 
 class Ledger:
@@ -166,13 +96,15 @@ class Ledger:
         # user, so a posting stays on its owner's shard and no row takes every award
         # (docs/postgresql.md). The SQLite file keeps one row per system account.
         self._per_user = system_per_user
+        # PostgreSQL: the user's leg draws its transaction's number (MOVE_USER_NUMBERED).
+        self._move_user = MOVE_USER_NUMBERED if system_per_user else MOVE_USER
         self.lots = Lots(conn, config)
         # Only these currencies keep lots: a membership test is all others pay.
         self._expiring = self.lots.expiring
         self.codec: Codec[Transaction] = Codec(self._encode, self._decode)
         # For writes whose posting carries the call's operation and fingerprint: the key is
         # in the transaction row, so no idempotency_keys row is written.
-        self.keyed_codec: Codec[Transaction] = Codec(self._encode, self._decode, _in_row)
+        self.keyed_codec: Codec[Transaction] = Codec(self._encode, self._decode, in_row)
         # Points boards count what is issued to users (awards, bonuses and rewards): they
         # subscribe to PointsIssued when the parts are wired.
         self.publish_issued: Callable[[PointsIssued], None] | None = None
@@ -182,6 +114,9 @@ class Ledger:
         # Set by the engine (economy/multipliers.py): the amount a direct earned award
         # credits once points_multiplier plugins and the user's tier have multiplied it.
         self.multiply: Callable[[Posting], int] | None = None
+        # Set by the engine: no plugin vets or multiplies a credit now, so its user's leg
+        # may be queued before anything is asked (``move_ahead``).
+        self.plain: Callable[[], bool] = lambda: False
 
     def _encode(self, result: Transaction) -> str:
         # A transaction is rebuilt from its rows on a replay; store only which side it was.
@@ -190,7 +125,7 @@ class Ledger:
     def _decode(self, text: str) -> Transaction:
         user_id, transaction_id = json.loads(text)
         row = self._conn.execute(SIDE, (user_id, transaction_id)).fetchone()
-        return _side(row, user_id)
+        return side(row, user_id)
 
     # -- accounts -------------------------------------------------------------------------
 
@@ -249,7 +184,7 @@ class Ledger:
     # -- posting --------------------------------------------------------------------------
 
     def post(
-        self, posting: Posting, legs: Sequence[Leg], user_leg: tuple[int, int] | None = None
+        self, posting: Posting, legs: Sequence[Leg], user_leg: tuple[int, ...] | None = None
     ) -> dict[int, tuple[int, int, int]]:
         """Write one balanced transaction; returns account id -> (id, before, after).
 
@@ -258,6 +193,8 @@ class Ledger:
         """
         if sum(leg.amount for leg in legs) != 0:
             raise AssertionError(f"unbalanced posting {legs!r}")
+        if user_leg is not None and len(user_leg) == 3 and len(legs) == 2:
+            return self._post_numbered(posting, legs, user_leg)
         conn = self._conn
         ref = posting.reference
         try:
@@ -311,20 +248,69 @@ class Ledger:
             raise InvalidInput("amount", f"refused by the ledger's constraints ({exc})") from None
         return sides
 
+    def _post_numbered(
+        self, posting: Posting, legs: Sequence[Leg], user_leg: tuple[int, ...]
+    ) -> dict[int, tuple[int, int, int]]:
+        """``post`` of a user's leg moved by MOVE_USER_NUMBERED and one system leg: two
+        statements whose results nobody reads, so they wait for the COMMIT (PostgreSQL)."""
+        account, after, number = user_leg
+        user, system = legs
+        assert user.account_id == account and system.system is not None
+        ref = posting.reference
+        conn = self._conn
+        conn.execute(
+            NEW_NUMBERED_TRANSACTION,
+            (
+                number, posting.type, posting.currency, posting.amount, posting.user_id,
+                posting.counterparty, posting.source, ref[0] if ref else None,
+                ref[1] if ref else None, posting.description, posting.metadata,
+                posting.refund_of, posting.key, posting.at_text, posting.operation,
+                posting.fingerprint,
+            ),
+        )  # fmt: skip
+        before = after - user.amount
+        conn.execute(
+            POST_SYSTEM_LEG,
+            (
+                posting.user_id, system.system, posting.currency, system.amount,
+                posting.at_text, number, account, user.amount, before, after,
+            ),
+        )  # fmt: skip
+        return {account: (number, before, after)}
+
     def move_user(
-        self, posting: Posting, amount: int, earned: int, spent: int, available: int
-    ) -> tuple[int, int] | None:
+        self,
+        posting: Posting,
+        amount: int,
+        earned: int,
+        spent: int,
+        available: int,
+        tx: Tx | None = None,
+    ) -> tuple[int, ...] | None:
         """Move the user's leg of a credit or debit by owner and currency, without reading the
-        account first: ``(account id, balance after)``, or None (nothing written) if the user
-        has no account in this currency or less than ``available`` available."""
+        account first: ``(account id, balance after)`` (and on PostgreSQL the number of its
+        transaction), or None (nothing written) if the user has no account in this currency
+        or less than ``available`` available. ``tx``: the write, whose ``ahead`` may hold this
+        very move, queued before the key lookup was read (``move_ahead``)."""
+        params = (amount, earned, spent, posting.user_id, posting.currency, available)
+        ahead = None if tx is None else tx.ahead
         try:
-            row = self._conn.execute(
-                MOVE_USER,
-                (amount, earned, spent, posting.user_id, posting.currency, available),
-            ).fetchone()
+            if ahead is not None and ahead[0] is self._move_user and ahead[1] == params:
+                tx.ahead = None  # type: ignore[union-attr]
+                row = ahead[2].fetchone()
+            else:
+                row = self._conn.execute(self._move_user, params).fetchone()
         except sqlite3.IntegrityError as exc:
             raise InvalidInput("amount", f"refused by the ledger's constraints ({exc})") from None
-        return None if row is None else (row[0], row[1])
+        return None if row is None else tuple(row)
+
+    def move_ahead(
+        self, tx: Tx, posting: Posting, amount: int, earned: int, spent: int, available: int
+    ) -> bool:
+        """Queue ``move_user`` before the key lookup is read (Runtime.write's ``ahead``)."""
+        params = (amount, earned, spent, posting.user_id, posting.currency, available)
+        tx.ahead = (self._move_user, params, self._conn.execute(self._move_user, params))
+        return True
 
     def _post_and_view(
         self,
@@ -332,7 +318,7 @@ class Ledger:
         posting: Posting,
         legs: Sequence[Leg],
         *views: tuple[int, str, str | None],
-        user_leg: tuple[int, int] | None = None,
+        user_leg: tuple[int, ...] | None = None,
     ) -> Transaction:
         """Post, then build and announce each user's side; returns the first side."""
         sides = self.post(posting, legs, user_leg)
@@ -386,7 +372,7 @@ class Ledger:
                 posting = attrs.evolve(posting, amount=amount)
         # The user's account is moved first, found by owner and currency: an account that
         # exists (every award but a user's first in the currency) costs no SELECT.
-        moved = self.move_user(posting, amount, amount, 0, 0)
+        moved = self.move_user(posting, amount, amount, 0, 0, tx)
         if moved is None:
             self.open_user_account(user, posting.currency, posting.at_text)
             moved = self.move_user(posting, amount, amount, 0, 0)
@@ -432,7 +418,7 @@ class Ledger:
                 self.lots.consume(account[0], result.id, amount)
             return result
         # The balance check is the UPDATE's own condition: no SELECT of the account first.
-        moved = self.move_user(posting, -amount, 0, amount, amount)
+        moved = self.move_user(posting, -amount, 0, amount, amount, tx)
         if moved is None:
             self.require_available(user, posting.currency, amount)
             raise AssertionError("move_user refused an account with enough available")
@@ -585,7 +571,7 @@ class Ledger:
             rows = statements.history(
                 self._conn, accounts, before if before is not None else 2**63 - 1, limit + 1
             )
-            transactions = [_side(row, user_id) for row in rows]
+            transactions = [side(row, user_id) for row in rows]
         more = len(transactions) > limit
         page = tuple(transactions[:limit])
         return HistoryPage(

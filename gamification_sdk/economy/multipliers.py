@@ -57,12 +57,21 @@ class PointsMultipliers:
             )
         return amount
 
-    def _factors(self, posting: Posting) -> list[float]:
+    def _refresh(self) -> None:
         generation = getattr(self._pm, "generation", None)
         if generation is None or generation != self._seen:
             impls = self._hook.get_hookimpls()
             self._builtin_only = all(impl.plugin_name in BUILTIN_MULTIPLIERS for impl in impls)
             self._seen = generation
+
+    def idle(self) -> bool:
+        """Nothing multiplies a direct award (no plugin, no tier factor): it credits what
+        was asked, whatever the user's rows say."""
+        self._refresh()
+        return self._builtin_only and self._tier_factor is None
+
+    def _factors(self, posting: Posting) -> list[float]:
+        self._refresh()
         if self._builtin_only:
             # Only the built-in tier plugin answers: ask the tiers directly, same answer.
             if self._tier_factor is None:

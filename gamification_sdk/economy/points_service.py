@@ -138,9 +138,15 @@ class PointsService:
                 self.publish_awarded(PointsAwarded(tx, result, posting.at, posting.at_text))
             return result
 
+        ledger = self._ledger
         return self._rt.write(
-            "award_points", key, digest, self._ledger.keyed_codec, posting.at_text, body,
+            "award_points", key, digest, ledger.keyed_codec, posting.at_text, body,
             user_id=posting.user_id,
+            ahead=(
+                (lambda tx: ledger.move_ahead(tx, posting, amount, amount, 0, 0))
+                if self._rt.queues and expiry is None and ledger.plain()
+                else None
+            ),
         )  # fmt: skip
 
     def _points_call(
@@ -216,6 +222,11 @@ class PointsService:
                 posting.at_text,
                 lambda tx: self._ledger.debit(tx, posting),
                 user_id=posting.user_id,
+                ahead=(
+                    (lambda tx: self._ledger.move_ahead(tx, posting, -amount, 0, amount, amount))
+                    if self._rt.queues
+                    else None
+                ),
             )
 
         def purchase(tx: Tx) -> Transaction:

@@ -192,6 +192,11 @@ class XP:
         if generation is None or generation != self._seen:
             self._decide(generation)
 
+    def read_ahead(self, tx: Tx, user_id: str) -> bool:
+        """Queue ``award``'s read of the user (Runtime.write's ``ahead``); writes nothing."""
+        tx.ahead = (AWARD_STATE, user_id, self._execute(AWARD_STATE, (user_id,)))
+        return False
+
     def award(
         self,
         tx: Tx,
@@ -211,7 +216,12 @@ class XP:
         ``origin`` is what pays the award, for ``validate_award`` (``AwardRequest.origin``).
         """
         execute = self._execute
-        row = execute(AWARD_STATE, (user_id,)).fetchone()
+        ahead = tx.ahead
+        if ahead is not None and ahead[0] is AWARD_STATE and ahead[1] == user_id:
+            tx.ahead = None
+            row = ahead[2].fetchone()
+        else:
+            row = execute(AWARD_STATE, (user_id,)).fetchone()
         held: tuple[int | None, ...] = (None, None, None)
         if row is None:
             self._profiles.refuse_unknown(user_id)

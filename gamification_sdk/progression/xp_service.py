@@ -104,6 +104,7 @@ class XPService:
             ),
             confirms=True,
             user_id=user_id,
+            ahead=(lambda tx: self._xp.read_ahead(tx, user_id)) if self._rt.queues else None,
         )
 
     def add_boost(

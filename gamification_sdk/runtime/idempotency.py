@@ -92,11 +92,21 @@ class Idempotency:
         self._execute = one_cursor(conn)
 
     def replay(
-        self, key: str, operation: str, digest: bytes, codec: Codec[T], user_id: str = ""
+        self,
+        key: str,
+        operation: str,
+        digest: bytes,
+        codec: Codec[T],
+        user_id: str = "",
+        ahead: Callable[[], object] | None = None,
     ) -> T | None:
-        """The stored result of an earlier identical call, or None if the key is new."""
+        """The stored result of an earlier identical call, or None if the key is new.
+        ``ahead`` runs after the lookup is sent, before it is read (``Runtime.write``)."""
         params = (key, user_id) if self._per_user else (key,)
-        row = self._execute(self._lookup, params).fetchone()
+        cursor = self._execute(self._lookup, params)
+        if ahead is not None:
+            ahead()
+        row = cursor.fetchone()
         if row is None:
             return None
         if row[0] != operation or row[1] != digest:

@@ -9,6 +9,7 @@ their hook arguments: the runtime keeps it as an opaque ``facade`` to pass along
 from __future__ import annotations
 
 import random
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from ..storage.store import Store, Tx
 from .idempotency import Codec, Idempotency
 from .plugins import Implementations, call_after_commit
 
-__all__ = ["CONFLICT_RETRIES", "Runtime", "retrying"]
+__all__ = ["CONFLICT_RETRIES", "Mispredicted", "Runtime", "retrying"]
 
 CONFLICT_RETRIES = 8
 """How many times a write runs before a ``WriteConflict`` reaches the caller."""
@@ -47,6 +48,16 @@ def retrying(attempt: Callable[[], T]) -> T:
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
+class Mispredicted(Exception):
+    """A write's body found that what ``ahead`` queued is not what it needs: the write runs
+    again without it (``Runtime.write``)."""
+
+
+class _Replay(Exception):
+    def __init__(self, result: object) -> None:
+        self.result = result
+
+
 class Runtime:
     """One engine's shared machinery. ``config`` follows the stored configuration: the facade
     replaces it when the configuration changes."""
@@ -65,6 +76,8 @@ class Runtime:
         self.idempotency = idempotency
         self.config = config
         self._lock_users = store.dialect.name != "sqlite"
+        # PostgreSQL: writes queue their statements (Runtime.write's ``ahead``).
+        self.queues = self._lock_users
         # What plugins receive as ``engine=``; set by the facade once it is built.
         self.facade: Any = None
         self.implementations = Implementations(pm)
@@ -96,9 +109,16 @@ class Runtime:
         *,
         confirms: bool = False,
         user_id: str | Callable[[], str] = "",
+        ahead: Callable[[Tx], bool] | None = None,
     ) -> T:
         """Run ``body`` in one write transaction, replaying a keyed call made before; after
         the commit, the hooks its events queued.
+
+        ``ahead`` (PostgreSQL, an outermost write): queues ``body``'s first statements before
+        the key lookup is read, so they share its round trip (storage/postgres/session.py),
+        and leaves them in ``tx.ahead`` for ``body``; True if they write. A key found then
+        rolls back what they wrote and replays; ``body`` raising ``Mispredicted`` (what it
+        queued was not what it needed) runs the write again without them.
 
         ``confirms``: ``body``'s first read confirms the stored configuration version
         (``Store.write``). ``user_id``: whose call it is, where keys are unique per user
@@ -112,10 +132,21 @@ class Runtime:
         not retried alone: its batch fails with the conflict."""
         if not self._lock_users or self.store.in_write:
             # SQLite's one writer never conflicts: no retry frame on its hot path.
-            return self._write(operation, key, digest, codec, at_text, body, confirms, user_id)
-        return retrying(
-            lambda: self._write(operation, key, digest, codec, at_text, body, confirms, user_id)
-        )
+            return self._write(
+                operation, key, digest, codec, at_text, body, confirms, user_id, None
+            )
+
+        def attempt() -> T:
+            try:
+                return self._write(
+                    operation, key, digest, codec, at_text, body, confirms, user_id, ahead
+                )
+            except Mispredicted:
+                return self._write(
+                    operation, key, digest, codec, at_text, body, confirms, user_id, None
+                )
+
+        return retrying(attempt)
 
     def _write(
         self,
@@ -127,6 +158,7 @@ class Runtime:
         body: Callable[[Tx], T],
         confirms: bool,
         user_id: str | Callable[[], str],
+        ahead: Callable[[Tx], bool] | None,
     ) -> T:
         # PostgreSQL: the call's user is locked as the write begins (PostgresBackend.write).
         frame = (
@@ -134,20 +166,47 @@ class Runtime:
             if self._lock_users and isinstance(user_id, str) and user_id
             else self.store.write(confirms=confirms)
         )
-        with frame as tx:
-            if key is not None:
-                found = digest()
-                assert found is not None, "a keyed write's digest gives its fingerprint"
-                signature: bytes = found
-                if not isinstance(user_id, str):
-                    user_id = user_id() if self.idempotency.per_user else ""
-                prior = self.idempotency.replay(key, operation, signature, codec, user_id)
-                if prior is not None:
-                    return prior
-            result = body(tx)
-            if key is not None:
-                assert isinstance(user_id, str)
-                self.idempotency.record(key, operation, signature, result, codec, at_text, user_id)
+        try:
+            with frame as tx:
+                if key is not None:
+                    found = digest()
+                    assert found is not None, "a keyed write's digest gives its fingerprint"
+                    signature: bytes = found
+                    if not isinstance(user_id, str):
+                        user_id = user_id() if self.idempotency.per_user else ""
+                    if ahead is None:
+                        prior = self.idempotency.replay(key, operation, signature, codec, user_id)
+                        if prior is not None:
+                            return prior
+                    else:
+                        wrote: list[bool] = []
+                        try:
+                            prior = self.idempotency.replay(
+                                key, operation, signature, codec, user_id,
+                                ahead=lambda: wrote.append(ahead(tx)),
+                            )  # fmt: skip
+                        except sqlite3.IntegrityError as exc:
+                            # Refused in the lookup's round trip: the body, run plainly,
+                            # refuses it where it says what was wrong.
+                            raise Mispredicted() from exc
+                        if prior is not None:
+                            if wrote[0]:
+                                raise _Replay(prior)
+                            return prior
+                elif ahead is not None:
+                    ahead(tx)
+                result = body(tx)
+                if ahead is not None and tx.ahead is not None:
+                    # Queued but not used: it must not commit without the rest of its write.
+                    raise Mispredicted()
+                if key is not None:
+                    assert isinstance(user_id, str)
+                    self.idempotency.record(
+                        key, operation, signature, result, codec, at_text, user_id
+                    )
+        except _Replay as replay:
+            # What ``ahead`` wrote is rolled back: the key's first call stands.
+            return cast(T, replay.result)
         if tx.committed:
             self.dispatch(tx, result)
         return result

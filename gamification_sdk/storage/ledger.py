@@ -7,8 +7,9 @@ from functools import cache
 from typing import Any
 
 __all__ = [
-    "ADD_REFUNDED", "DELETED", "KEY_HOME", "MOVE", "MOVE_SYSTEM", "MOVE_USER", "NEW_SYSTEM_ACCOUNT",
-    "NEW_TRANSACTION", "NEW_USER_ACCOUNT", "SIDE", "SYSTEM_ACCOUNT", "TRANSACTION",
+    "ADD_REFUNDED", "DELETED", "KEY_HOME", "MOVE", "MOVE_SYSTEM", "MOVE_USER",
+    "MOVE_USER_NUMBERED", "NEW_NUMBERED_TRANSACTION", "NEW_SYSTEM_ACCOUNT", "NEW_TRANSACTION",
+    "NEW_USER_ACCOUNT", "POST_SYSTEM_LEG", "SIDE", "SYSTEM_ACCOUNT", "TRANSACTION",
     "USER_ACCOUNT", "account_ids", "history", "new_entries", "totals",
 ]  # fmt: skip
 
@@ -40,11 +41,36 @@ MOVE_USER = (
     "lifetime_spent = lifetime_spent + ?3 "
     "WHERE user_id = ?4 AND currency = ?5 AND balance - held >= ?6 RETURNING id, balance"
 )
+# PostgreSQL only (system accounts per user: economy/ledger.py ``_per_user``): MOVE_USER that
+# also draws the number of the transaction the move belongs to, so the rest of the posting
+# is written without reading anything back (NEW_NUMBERED_TRANSACTION, POST_SYSTEM_LEG), and
+# rides with the COMMIT in one round trip (storage/postgres/session.py).
+MOVE_USER_NUMBERED = (
+    "UPDATE accounts SET balance = balance + ?1, lifetime_earned = lifetime_earned + ?2, "
+    "lifetime_spent = lifetime_spent + ?3 WHERE system_name IS NULL AND user_id = ?4 "
+    "AND currency = ?5 AND balance - held >= ?6 "
+    "RETURNING id, balance, nextval('transactions_id_seq')"
+)
+# The system leg (MOVE_SYSTEM's row of the owner ?1) and both legs' entries, in one statement:
+# ?6 the transaction, ?7 the user's account, ?8 its amount, ?9 and ?10 its balances.
+POST_SYSTEM_LEG = (
+    "WITH s AS (INSERT INTO accounts (user_id, system_name, currency, balance, created_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id, system_name, currency) "
+    "DO UPDATE SET balance = accounts.balance + excluded.balance RETURNING id, balance) "
+    "INSERT INTO entries (transaction_id, account_id, user_id, amount, balance_before, "
+    "balance_after) SELECT ?6, id, ?1, ?4, balance - ?4, balance FROM s "
+    "UNION ALL VALUES (?6, ?7, ?1, ?8, ?9, ?10)"
+)
 # ``operation`` and ``fingerprint`` are set when the row keeps its call's key (KEY_HOME).
 NEW_TRANSACTION = (
     "INSERT INTO transactions (type, currency, amount, user_id, counterparty_id, source, "
     "reference_type, reference_id, description, metadata, refund_of, idempotency_key, "
     "created_at, operation, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+NEW_NUMBERED_TRANSACTION = (
+    "INSERT INTO transactions (id, type, currency, amount, user_id, counterparty_id, source, "
+    "reference_type, reference_id, description, metadata, refund_of, idempotency_key, "
+    "created_at, operation, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # Where a keyed ledger write keeps its key: its own transaction row (see Idempotency's homes),
 # found through the UNIQUE index on idempotency_key. Rows without a fingerprint name a key

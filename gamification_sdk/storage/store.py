@@ -24,11 +24,14 @@ Event = tuple[str, dict[str, Any]]
 class Tx:
     """One outermost write transaction. Events queue here until it commits."""
 
-    __slots__ = ("committed", "events", "unconfirmed")
+    __slots__ = ("ahead", "committed", "events", "unconfirmed")
 
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.committed = False
+        # Statements a write queued before its key lookup was read (Runtime.write's
+        # ``ahead``, PostgreSQL): what they are, and their cursor, for the write's body.
+        self.ahead: tuple[Any, ...] | None = None
         # A write begun with confirms=True whose configuration version no statement has
         # confirmed yet (see Store.confirm): checked with PRAGMA data_version before COMMIT.
         self.unconfirmed = False

@@ -369,6 +369,7 @@ class PostgresBackend:
         conn.discard()
         if conn.in_transaction and not conn.raw.closed:
             conn.execute("ROLLBACK")
+        conn.rolled_back()
         self._rolled_back()
 
     def _rolled_back(self) -> None:

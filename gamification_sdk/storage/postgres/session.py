@@ -107,6 +107,7 @@ class Connection:
         "_changes",
         "_failure",
         "_head",
+        "_mark",
         "_queue",
         "lend",
         "queueing",
@@ -120,7 +121,7 @@ class Connection:
         # ``raw`` changes under the same object: the services keep this connection from
         # their construction on, while a pool or a reconnect hands out new sessions.
         self.raw: psycopg.Connection[Any] = raw  # type: ignore[assignment]
-        self._changes = 0
+        self._changes = self._mark = 0
         self.was_autocommit = raw.autocommit if raw is not None else True
         # A pooled backend between writes and reads: runs one statement in a read of its own.
         self.lend: Callable[[str, Any], Any] | None = None
@@ -142,6 +143,11 @@ class Connection:
         """Queue from now on, ``opening`` first (the write's ``BEGIN`` and lock)."""
         self._head = opening
         self.queueing = True
+        self._mark = self._changes
+
+    def rolled_back(self) -> None:
+        """The transaction rolled back: its rows no longer count as changed."""
+        self._changes = self._mark
 
     def execute(self, query: str, parameters: Any = None, /) -> Cursor:
         """Run a statement written with SQLite's placeholders (see placeholders.py); one
@@ -284,5 +290,7 @@ class Connection:
 
     @property
     def total_changes(self) -> int:
-        """As sqlite3's: the rows writing statements changed since the engine opened."""
+        """As sqlite3's: the rows writing statements changed since the engine opened, but
+        only of transactions that did not roll back (a write may queue statements it then
+        rolls back unseen: ``Runtime.write``'s ``ahead``)."""
         return self.changes
