@@ -125,7 +125,7 @@ class Parts:
         self.limits = RateLimits(conn, config)
         self.xp = XP(conn, config, self.table, self.profiles, self.ledger, pm, facade)
         self.xp.confirm = rt.store.confirm
-        self.metrics = Metrics(conn)
+        self.metrics = Metrics(conn, writing_ctes=store.dialect.name != "sqlite")
         self.notifications = self.xp.notifications = Notifications(conn)
         self.items = Items(conn)
         self.achievements = Achievements(
@@ -153,6 +153,7 @@ class Parts:
             self.profiles, self.metrics, self.xp, self.achievements, self.streaks,
             self.quests, config.streaks.activity_events,
         )  # fmt: skip
+        self.tracker.day_rule = (config.default_timezone, config.day_start_hour)
         self.boards = Boards(conn, config, connection_triggers=store.dialect.name == "sqlite")
         self.social = Social(conn, config)
         self.leaderboards = Leaderboards(

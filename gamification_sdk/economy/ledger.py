@@ -293,13 +293,9 @@ class Ledger:
         or less than ``available`` available. ``tx``: the write, whose ``ahead`` may hold this
         very move, queued before the key lookup was read (``move_ahead``)."""
         params = (amount, earned, spent, posting.user_id, posting.currency, available)
-        ahead = None if tx is None else tx.ahead
+        queued = tx.take(self._move_user, params) if tx is not None and tx.ahead else None
         try:
-            if ahead is not None and ahead[0] is self._move_user and ahead[1] == params:
-                tx.ahead = None  # type: ignore[union-attr]
-                row = ahead[2].fetchone()
-            else:
-                row = self._conn.execute(self._move_user, params).fetchone()
+            row = (queued or self._conn.execute(self._move_user, params)).fetchone()
         except sqlite3.IntegrityError as exc:
             raise InvalidInput("amount", f"refused by the ledger's constraints ({exc})") from None
         return None if row is None else tuple(row)
@@ -309,7 +305,7 @@ class Ledger:
     ) -> bool:
         """Queue ``move_user`` before the key lookup is read (Runtime.write's ``ahead``)."""
         params = (amount, earned, spent, posting.user_id, posting.currency, available)
-        tx.ahead = (self._move_user, params, self._conn.execute(self._move_user, params))
+        tx.queue_ahead(self._conn, self._move_user, params)
         return True
 
     def _post_and_view(

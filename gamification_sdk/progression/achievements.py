@@ -186,8 +186,14 @@ class Achievements:
 
     # -- context ---------------------------------------------------------------------------
 
-    def context(self, user_id: str, at: datetime, at_text: str) -> Context:
-        row = self._conn.execute(EVALUATION_PROFILE, (user_id,)).fetchone()
+    def read_ahead(self, tx: Tx, user_id: str) -> bool:
+        """Queue ``context``'s read of the user (Runtime.write's ``ahead``); writes nothing."""
+        tx.queue_ahead(self._conn, EVALUATION_PROFILE, (user_id,))
+        return False
+
+    def context(self, user_id: str, at: datetime, at_text: str, tx: Tx | None = None) -> Context:
+        queued = tx.take(EVALUATION_PROFILE, (user_id,)) if tx is not None and tx.ahead else None
+        row = (queued or self._conn.execute(EVALUATION_PROFILE, (user_id,))).fetchone()
         xp, level, tz, any_unlock = (0, 1, None, True) if row is None else row
         ctx = Context(
             self._conn, self._metrics, user_id, at, at_text, xp, level,

@@ -40,7 +40,7 @@ from ..storage.events import (
 from ..storage.store import Tx
 from .achievements import Achievements, Context, Signal
 from .catalogue import Plan
-from .metrics import ACTIVE, Metrics, Recorded
+from .metrics import ACTIVE, Metrics, Recorded, local_day
 from .profiles import Profiles
 from .quests import Quests
 from .streaks import Streaks
@@ -75,6 +75,21 @@ class Tracker:
         self._activity = None if activity_events is None else frozenset(activity_events)
         # Set when the parts are wired: metric and custom boards subscribe.
         self.publish_tracked: Callable[[EventTracked], None] | None = None
+        # The default zone and the hour days start: the day a track counts on, guessed for
+        # ``read_ahead`` from the zone each user last had here (PostgreSQL).
+        self.day_rule = ("UTC", 0)
+        self._zones: dict[str, str] = {}
+
+    def read_ahead(
+        self, tx: Tx, user_id: str, event: str, value: float, at: datetime, at_text: str
+    ) -> bool:
+        """Queue ``track``'s read of the user and its count of the event on the day the user's
+        zone is guessed to give (Runtime.write's ``ahead``); a wrong guess runs it again."""
+        self._achievements.read_ahead(tx, user_id)
+        default, start_hour = self.day_rule
+        day, minute = local_day(at, self._zones.get(user_id, default), start_hour)
+        self._metrics.record_ahead(tx, user_id, event, value, day.isoformat(), at_text, minute)
+        return True
 
     def track(
         self,
@@ -94,10 +109,12 @@ class Tracker:
         publish-and-subscribe round costs more µs than the call it replaces."""
         achievements = self._achievements
         plan = achievements.catalogue.plan(event)
-        ctx = achievements.context(user_id, at, at_text)
+        ctx = achievements.context(user_id, at, at_text, tx)
+        if tx.ahead is not None:
+            self._remember_zone(user_id, ctx.timezone)
         if not ctx.exists:
             self._profiles.create(user_id, at_text)
-        signals, moved, recorded = self._record(ctx, plan, event, value)
+        signals, moved, recorded = self._record(ctx, plan, event, value, tx)
         if self.publish_tracked is not None:
             self.publish_tracked(EventTracked(user_id, event, value, metadata, at))
         quests: list[QuestCompletion] = []
@@ -143,15 +160,24 @@ class Tracker:
             rewarded=rewarded, idempotency_key=key, quests=tuple(quests),
         )  # fmt: skip
 
+    def _remember_zone(self, user_id: str, timezone: str) -> None:
+        zones = self._zones
+        if timezone == self.day_rule[0]:
+            zones.pop(user_id, None)
+            return
+        if len(zones) >= 100_000:  # a bound, not a cache policy: guesses are only guesses
+            zones.clear()
+        zones[user_id] = timezone
+
     def _record(
-        self, ctx: Context, plan: Plan, event: str, value: float
+        self, ctx: Context, plan: Plan, event: str, value: float, tx: Tx | None = None
     ) -> tuple[list[Signal], list[tuple[str, float]], Recorded]:
         """Count the event (its day, its local hour, its time-of-day windows); the signals
         that moved, the values for next badges, and the event's counts. The rows written are
         what the context caches: nothing later in the call reads them back."""
         user_id, day, at_text = ctx.user_id, ctx.day.isoformat(), ctx.at_text
         metrics = self._metrics
-        recorded = metrics.record(user_id, event, value, day, at_text, hour=ctx.minute // 60)
+        recorded = metrics.record(user_id, event, value, day, at_text, hour=ctx.minute // 60, tx=tx)
         ctx.knows(event, recorded.row)
         count, total = recorded.times, recorded.total
         moved: list[tuple[str, float]] = [(plan.count_signal, count), (plan.sum_signal, total)]

@@ -70,6 +70,11 @@ class EventsService:
                 tx, user_id, event, value, at=moment, at_text=at_text, key=key, metadata=meta
             ),
             user_id=user_id,
+            ahead=(
+                (lambda tx: self._tracker.read_ahead(tx, user_id, event, value, moment, at_text))
+                if self._rt.queues
+                else None
+            ),
         )
 
     def load(

@@ -16,15 +16,19 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from ..runtime.runtime import Mispredicted
 from ..storage import metrics as queries
 from ..storage.metrics import (
     COUNT_DAY,
     COUNT_METRIC,
     COUNT_METRIC_IN_HOUR,
+    COUNT_TODAY_AND_METRIC,
+    COUNT_TODAY_AND_METRIC_IN_HOUR,
     READ_METRIC,
     WINDOW_TOTALS,
     metric_from_hours,
 )
+from ..storage.store import Tx
 
 __all__ = [
     "ACTIVE", "Metrics", "Recorded", "day_bounds", "local_day", "period_start", "whole_hours",
@@ -86,8 +90,10 @@ def period_start(day: date, period: str) -> date:
 
 
 class Metrics:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, writing_ctes: bool = False) -> None:
         self._conn = conn
+        # PostgreSQL: the day's count and the metric's in one statement, one round trip.
+        self._together = writing_ctes
 
     def record(
         self,
@@ -99,20 +105,43 @@ class Metrics:
         *,
         active: bool = True,
         hour: int | None = None,
+        tx: Tx | None = None,
     ) -> Recorded:
         """Count one occurrence worth ``value`` on local ``day`` (and in the local ``hour`` of
         the day, 0-23, for an event); ``active=False`` for what happened to the user rather
-        than what they did (the day stays as it was)."""
+        than what they did (the day stays as it was). ``tx``: the write, which may hold this
+        very count queued ahead (``record_ahead``)."""
         execute = self._conn.execute
-        (today,) = execute(COUNT_DAY, (user_id, metric, day, value)).fetchone()
-        first_today = today == 1
-        sql = COUNT_METRIC if hour is None else COUNT_METRIC_IN_HOUR[hour]
-        row = execute(sql, (user_id, metric, value, int(first_today), at_text)).fetchone()
+        if self._together:
+            sql = COUNT_TODAY_AND_METRIC if hour is None else COUNT_TODAY_AND_METRIC_IN_HOUR[hour]
+            params = (user_id, metric, value, day, at_text)
+            queued = None
+            if tx is not None and tx.ahead:
+                queued = tx.take(sql, params)
+                if queued is None:
+                    # Counted ahead on another day or hour (the user's zone was not the one
+                    # guessed): that count must not stand.
+                    raise Mispredicted()
+            found = (queued or execute(sql, params)).fetchone()
+            row, today = found[:4], found[4]
+            first_today = today == 1
+        else:
+            (today,) = execute(COUNT_DAY, (user_id, metric, day, value)).fetchone()
+            first_today = today == 1
+            sql = COUNT_METRIC if hour is None else COUNT_METRIC_IN_HOUR[hour]
+            row = execute(sql, (user_id, metric, value, int(first_today), at_text)).fetchone()
         # Only the first occurrence of an event on a day can make the day newly active.
         new_active_day = (
             first_today and active and metric != ACTIVE and self.mark_active(user_id, day, at_text)
         )
         return Recorded(row[0], row[1], today, new_active_day, row)
+
+    def record_ahead(
+        self, tx: Tx, user_id: str, metric: str, value: float, day: str, at_text: str, minute: int
+    ) -> None:
+        """Queue ``record``'s count of an event (PostgreSQL, Runtime.write's ``ahead``)."""
+        sql = COUNT_TODAY_AND_METRIC_IN_HOUR[minute // 60]
+        tx.queue_ahead(self._conn, sql, (user_id, metric, value, day, at_text))
 
     def mark_active(self, user_id: str, day: str, at_text: str) -> bool:
         """Mark local ``day`` active without an event; True if it was not active yet."""

@@ -194,7 +194,7 @@ class XP:
 
     def read_ahead(self, tx: Tx, user_id: str) -> bool:
         """Queue ``award``'s read of the user (Runtime.write's ``ahead``); writes nothing."""
-        tx.ahead = (AWARD_STATE, user_id, self._execute(AWARD_STATE, (user_id,)))
+        tx.queue_ahead(self._conn, AWARD_STATE, (user_id,))
         return False
 
     def award(
@@ -216,12 +216,8 @@ class XP:
         ``origin`` is what pays the award, for ``validate_award`` (``AwardRequest.origin``).
         """
         execute = self._execute
-        ahead = tx.ahead
-        if ahead is not None and ahead[0] is AWARD_STATE and ahead[1] == user_id:
-            tx.ahead = None
-            row = ahead[2].fetchone()
-        else:
-            row = execute(AWARD_STATE, (user_id,)).fetchone()
+        queued = tx.take(AWARD_STATE, (user_id,)) if tx.ahead else None
+        row = (queued or execute(AWARD_STATE, (user_id,))).fetchone()
         held: tuple[int | None, ...] = (None, None, None)
         if row is None:
             self._profiles.refuse_unknown(user_id)

@@ -195,8 +195,14 @@ class Runtime:
                             return prior
                 elif ahead is not None:
                     ahead(tx)
+                    if tx.ahead:
+                        try:
+                            # Sent now, so a refusal in it is told apart from the body's.
+                            next(iter(tx.ahead.values())).rowcount  # noqa: B018
+                        except sqlite3.IntegrityError as exc:
+                            raise Mispredicted() from exc
                 result = body(tx)
-                if ahead is not None and tx.ahead is not None:
+                if ahead is not None and tx.ahead:
                     # Queued but not used: it must not commit without the rest of its write.
                     raise Mispredicted()
                 if key is not None:

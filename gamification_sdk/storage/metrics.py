@@ -10,6 +10,8 @@ __all__ = [
     "COUNT_DAY",
     "COUNT_METRIC",
     "COUNT_METRIC_IN_HOUR",
+    "COUNT_TODAY_AND_METRIC",
+    "COUNT_TODAY_AND_METRIC_IN_HOUR",
     "PERIODS",
     "READ_METRIC",
     "STATS",
@@ -54,6 +56,28 @@ COUNT_METRIC_IN_HOUR = tuple(
     )
     for h in range(24)
 )
+# PostgreSQL only (SQLite has no writing CTE): COUNT_DAY and COUNT_METRIC (or the hour's) as
+# one statement, one round trip (?1 user, ?2 metric, ?3 value, ?4 local day, ?5 the time);
+# returns the metric's new row and, last, the day's count.
+_TODAY = (
+    "WITH d AS (INSERT INTO metric_days (user_id, metric, day, count, sum) "
+    "VALUES (?1, ?2, ?4, 1, ?3) ON CONFLICT (user_id, metric, day) DO UPDATE "
+    "SET count = metric_days.count + 1, sum = metric_days.sum + excluded.sum RETURNING count) "
+)
+
+
+def _with_day(count: str, values: str) -> str:
+    head = f"VALUES (?1, ?2, 1, ?3, ?3, ?4, ?5, ?5{values}) ON CONFLICT"
+    assert head in count
+    select = (
+        f"SELECT ?1, ?2, 1, ?3, ?3, CASE WHEN d.count = 1 THEN 1 ELSE 0 END, ?5, ?5{values} "
+        "FROM d ON CONFLICT"
+    )
+    return _TODAY + count.replace(head, select) + ", (SELECT count FROM d)"
+
+
+COUNT_TODAY_AND_METRIC = _with_day(COUNT_METRIC, "")
+COUNT_TODAY_AND_METRIC_IN_HOUR = tuple(_with_day(c, ", 1, ?3") for c in COUNT_METRIC_IN_HOUR)
 READ_METRIC = "SELECT count, sum, max, days FROM metrics WHERE user_id = ? AND metric = ?"
 WINDOW_TOTALS = (
     "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(sum), 0) FROM metric_days "

@@ -30,14 +30,25 @@ class Tx:
         self.events: list[Event] = []
         self.committed = False
         # Statements a write queued before its key lookup was read (Runtime.write's
-        # ``ahead``, PostgreSQL): what they are, and their cursor, for the write's body.
-        self.ahead: tuple[Any, ...] | None = None
+        # ``ahead``, PostgreSQL): (statement, parameters) -> its cursor, for the write's body.
+        self.ahead: dict[tuple[str, tuple[Any, ...]], Any] | None = None
         # A write begun with confirms=True whose configuration version no statement has
         # confirmed yet (see Store.confirm): checked with PRAGMA data_version before COMMIT.
         self.unconfirmed = False
 
     def emit(self, hook: str, **kwargs: Any) -> None:
         self.events.append((hook, kwargs))
+
+    def queue_ahead(self, conn: Any, sql: str, params: tuple[Any, ...]) -> None:
+        """Run (queue) ``sql`` for the write's body to ``take`` (Runtime.write's ``ahead``)."""
+        if self.ahead is None:
+            self.ahead = {}
+        self.ahead[(sql, params)] = conn.execute(sql, params)
+
+    def take(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """The cursor of ``sql`` with ``params`` queued ahead, or None (run it yourself)."""
+        ahead = self.ahead
+        return None if ahead is None else ahead.pop((sql, params), None)
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
