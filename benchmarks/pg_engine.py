@@ -2,11 +2,13 @@
 8 processes (each an app server with its own engine on one schema), beside raw psycopg doing
 the same minimal writes in the same round trips, and the ratio between them.
 
-The engine sends, per keyed award, 7 statements, each a round trip: ``BEGIN`` with the user's
-advisory lock, the key lookup, then for points the user's balance, the transaction row, the
-user's issuance row and the entries; for XP the profile, the XP log row, the profile update
-and the board's score; then ``COMMIT``. The raw shapes send the same 7 with the fewest
-columns, no Python between them beyond building the parameters: what the engine adds is
+The engine sends a keyed award in 2 round trips (storage/postgres/session.py): ``BEGIN``, the
+user's advisory lock, the key lookup and the write's first statement (points: the user's
+balance, which also draws the transaction's number; XP: the profile read), then the rest with
+``COMMIT`` (points: the transaction row, the issuance row and both entries; XP: the XP log
+row, the profile update and the board's score). The raw shapes send the same statements in
+the same 2 round trips (psycopg's pipeline mode) with the fewest columns, no Python between
+them beyond building the parameters: what the engine adds is
 its own work (validation, plugins, events, levels, boards). Not run by CI.
 
     .venv/bin/python benchmarks/pg_engine.py [--url postgresql://...] [--seconds 4]
@@ -38,7 +40,7 @@ NOW = "2026-12-04T12:00:00.000000+00:00"
 PROCESSES = (1, 2, 4, 8)
 USERS = 500
 
-LOCK = f"; SELECT pg_advisory_xact_lock(hashtext('{SCHEMA}'), hashtext({{user}}))"
+LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))"
 LOOKUP = (
     "SELECT operation, fingerprint, result FROM idempotency_keys WHERE user_id IN (%s, '') "
     "AND key = %s UNION ALL SELECT operation, fingerprint, '' FROM transactions "
@@ -46,21 +48,23 @@ LOOKUP = (
 )
 CREDIT = (
     "UPDATE accounts SET balance = balance + %s, lifetime_earned = lifetime_earned + %s "
-    "WHERE system_name IS NULL AND user_id = %s AND currency = 'points' RETURNING id, balance"
+    "WHERE system_name IS NULL AND user_id = %s AND currency = 'points' "
+    "RETURNING id, balance, nextval('transactions_id_seq')"
 )
 TRANSACTION = (
-    "INSERT INTO transactions (user_id, type, currency, amount, source, idempotency_key, "
-    "operation, fingerprint, created_at) VALUES (%s, 'earned', 'points', %s, 'bench', %s, "
-    "'award_points', %s, %s) RETURNING id"
+    "INSERT INTO transactions (id, user_id, type, currency, amount, source, idempotency_key, "
+    "operation, fingerprint, created_at) VALUES (%s, %s, 'earned', 'points', %s, 'bench', %s, "
+    "'award_points', %s, %s)"
 )
-ISSUE = (
-    "INSERT INTO accounts (user_id, system_name, currency, balance, created_at) "
-    "VALUES (%s, 'issuance', 'points', %s, %s) ON CONFLICT (user_id, system_name, currency) "
-    "DO UPDATE SET balance = accounts.balance + excluded.balance RETURNING id, balance"
-)
-ENTRIES = (
+ISSUE_AND_ENTRIES = (
+    "WITH s AS (INSERT INTO accounts (user_id, system_name, currency, balance, created_at) "
+    "VALUES (%(user)s, 'issuance', 'points', -%(amount)s, %(at)s) "
+    "ON CONFLICT (user_id, system_name, currency) "
+    "DO UPDATE SET balance = accounts.balance + excluded.balance RETURNING id, balance) "
     "INSERT INTO entries (user_id, transaction_id, account_id, amount, balance_before, "
-    "balance_after) VALUES (%s, %s, %s, %s, %s, %s), (%s, %s, %s, %s, %s, %s)"
+    "balance_after) SELECT %(user)s, %(tx)s, id, -%(amount)s, balance + %(amount)s, balance "
+    "FROM s UNION ALL VALUES (%(user)s, %(tx)s, %(account)s, %(amount)s, %(before)s, "
+    "%(after)s)"
 )
 XP_LOOKUP = (
     "SELECT operation, fingerprint, result FROM idempotency_keys WHERE user_id IN (%s, '') "
@@ -83,32 +87,41 @@ BOARD = (
 
 def raw_points(conn: psycopg.Connection[Any], user: str, key: str, begin: str) -> None:
     fingerprint = hashlib.blake2b(key.encode(), digest_size=16).digest()
-    conn.execute(begin + LOCK.format(user=psycopg.sql.Literal(user).as_string(None)))
-    if conn.execute(LOOKUP, (user, key, "call:" + key, user)).fetchone() is not None:
-        conn.execute("COMMIT")
+    with conn.pipeline():
+        conn.execute(begin)
+        conn.execute(LOCK, (SCHEMA, user))
+        found = conn.execute(LOOKUP, (user, key, "call:" + key, user))
+        credit = conn.cursor().execute(CREDIT, (5, 5, user))
+    if found.fetchone() is not None:
+        conn.execute("ROLLBACK")
         return
-    account, balance = conn.execute(CREDIT, (5, 5, user)).fetchone()  # type: ignore[misc]
-    (tx,) = conn.execute(TRANSACTION, (user, 5, "call:" + key, fingerprint, NOW)).fetchone()  # type: ignore[misc]
-    system, system_balance = conn.execute(ISSUE, (user, -5, NOW)).fetchone()  # type: ignore[misc]
-    conn.execute(
-        ENTRIES,
-        (user, tx, account, 5, balance - 5, balance,
-         user, tx, system, -5, system_balance + 5, system_balance),
-    )  # fmt: skip
-    conn.execute("COMMIT")
+    account, balance, tx = credit.fetchone()  # type: ignore[misc]
+    with conn.pipeline():
+        conn.execute(TRANSACTION, (tx, user, 5, "call:" + key, fingerprint, NOW))
+        conn.execute(
+            ISSUE_AND_ENTRIES,
+            {"user": user, "amount": 5, "at": NOW, "tx": tx, "account": account,
+             "before": balance - 5, "after": balance},
+        )  # fmt: skip
+        conn.execute("COMMIT")
 
 
 def raw_xp(conn: psycopg.Connection[Any], user: str, key: str, begin: str) -> None:
     fingerprint = hashlib.blake2b(key.encode(), digest_size=16).digest()
-    conn.execute(begin + LOCK.format(user=psycopg.sql.Literal(user).as_string(None)))
-    if conn.execute(XP_LOOKUP, (user, key, key, user)).fetchone() is not None:
+    with conn.pipeline():
+        conn.execute(begin)
+        conn.execute(LOCK, (SCHEMA, user))
+        found = conn.execute(XP_LOOKUP, (user, key, key, user))
+        profile = conn.cursor().execute(PROFILE, (user,))
+    if found.fetchone() is not None:
         conn.execute("COMMIT")
         return
-    xp, level = conn.execute(PROFILE, (user,)).fetchone()  # type: ignore[misc]
-    conn.execute(XP_ROW, (user, user, 5, 5, xp + 5, level, level, key, NOW, fingerprint))
-    conn.execute(SET_XP, (5, NOW, user))
-    conn.execute(BOARD, (user, 5))
-    conn.execute("COMMIT")
+    xp, level = profile.fetchone()  # type: ignore[misc]
+    with conn.pipeline():
+        conn.execute(XP_ROW, (user, user, 5, 5, xp + 5, level, level, key, NOW, fingerprint))
+        conn.execute(SET_XP, (5, NOW, user))
+        conn.execute(BOARD, (user, 5))
+        conn.execute("COMMIT")
 
 
 def setup(url: str) -> None:
