@@ -289,11 +289,39 @@ def test_a_moved_configuration_rolls_the_write_back_and_rereads(backend: Backend
         backend.conn.execute("INSERT INTO t VALUES ('stale', 1)")
         backend.confirm(3)
     assert reread == [1] and rows(backend) == [("same", 1)]
+    # The re-read runs this process on the stored version 3 (every write checks it).
+    with backend.write():
+        backend.conn.execute(
+            "INSERT INTO config_versions VALUES (3, 1, '{}', '2026-03-02T12:00:00Z', 'test')"
+        )
     backend.config_version = 3
     with backend.write(confirms=True):
         backend.confirm(3)
         backend.conn.execute("INSERT INTO t VALUES ('after', 1)")
     assert rows(backend) == [("after", 1), ("same", 1)]
+
+
+def test_a_write_on_a_replaced_configuration_writes_nothing(backend: Backend) -> None:
+    """Every write's first round trip checks the stored version (``_UNMOVED``): a version
+    stored by another process rolls back what the write queued, and the re-read runs."""
+    assert isinstance(backend, PostgresBackend)
+    reread: list[int] = []
+
+    class Moved(Exception):
+        pass
+
+    def then() -> None:
+        reread.append(1)
+        raise Moved
+
+    backend.watch = lambda: then
+    with backend.write():
+        backend.conn.execute(
+            "INSERT INTO config_versions VALUES (1, 1, '{}', '2026-03-02T12:00:00Z', 'other')"
+        )
+    with pytest.raises(Moved), backend.write():
+        backend.conn.execute("INSERT INTO t VALUES ('stale', 1)")  # sent with the COMMIT
+    assert reread == [1] and rows(backend) == []
 
 
 def test_a_pooled_session_ended_mid_write_leaves_nothing(postgres_url: str, pg_schema: str) -> None:

@@ -51,6 +51,15 @@ two-number form), so engines in other schemas and the host app's own advisory lo
 queue behind it."""
 
 
+_UNMOVED = (
+    "SELECT 1 / CASE WHEN COALESCE(MAX(version), 0) = %s THEN 1 ELSE 0 END FROM config_versions"
+)
+"""Sent with a write's ``BEGIN``: fails (a division by zero, computed from the table, so the
+planner cannot fold it away) if the stored configuration version is not the one this engine
+runs on, so no write commits on a configuration another process replaced (SQLite checks
+``PRAGMA data_version`` as a write begins)."""
+
+
 class _NumberLoader(Loader):
     """``NUMERIC`` (metric sums, board scores) as SQLite gives them: an ``int`` when whole,
     else a ``float``, not a ``Decimal``."""
@@ -92,7 +101,17 @@ class _Write:
         self._user = user
 
     def __enter__(self) -> Tx:
-        return self._backend._begin(self._savepoint, self._user)
+        backend = self._backend
+        tx = backend._begin(self._savepoint, self._user)
+        if self._savepoint and not backend._frames and backend.conn.opening:
+            # A batch: its BEGIN and the check of the configuration go now, so a stale one
+            # is found before any of its calls runs (as SQLite checks at BEGIN).
+            try:
+                backend.conn.send()
+            except BaseException as exc:
+                backend._end(exc)
+                raise
+        return tx
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         self._backend._end(exc if kind is not None else None)
@@ -257,11 +276,14 @@ class PostgresBackend:
             if tx is None:
                 conn = self._checkout()
                 # Nothing is sent yet: the BEGIN and the lock go with the first statements.
-                conn.queue(
+                opening = (
                     [*self._begin_user_sql, (_USER_LOCK, (self.schema, user))]
                     if user
                     else self._begin_sql.copy()
                 )
+                if self.watch is not None:
+                    opening.append((_UNMOVED, (self.config_version,)))
+                conn.queue(opening, guarded=self.watch is not None)
                 tx = self._tx = Tx()
                 self._doomed = [None]
                 return tx
@@ -335,6 +357,7 @@ class PostgresBackend:
         assert tx is not None
         doom = self._doomed[0]
         try:
+            self._check_moved()
             reread = self._reread
             if reread is not None:
                 self._reread = None
@@ -353,6 +376,7 @@ class PostgresBackend:
                 self.conn.finish("COMMIT")
             except BaseException as exc:
                 self._rollback()
+                self._check_moved()
                 typed = _typed(exc, self.conn)
                 if typed is not exc:
                     raise typed from exc
@@ -363,6 +387,18 @@ class PostgresBackend:
             self._doomed = [None]
             self.conn.discard()
             self._checkin()
+
+    def _check_moved(self) -> None:
+        """The write found another process's configuration version (``_UNMOVED``): roll back,
+        re-read it, and raise ``StaleConfig`` (what the settings' ``watch`` gives)."""
+        conn = self.conn
+        if not conn.moved:
+            return
+        conn.moved = False
+        self._rollback()
+        then = None if self.watch is None else self.watch()
+        if then is not None:
+            then()
 
     def _rollback(self) -> None:
         conn = self.conn

@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
+from ..store import _ConfigMoved
 from .identity import identity_insert
 from .placeholders import bind, translate
 from .statements import OVERRIDES
@@ -106,10 +107,12 @@ class Connection:
     __slots__ = (
         "_changes",
         "_failure",
+        "_guarded",
         "_head",
         "_mark",
         "_queue",
         "lend",
+        "moved",
         "queueing",
         "raw",
         "round_trips",
@@ -134,14 +137,21 @@ class Connection:
         self._failure: BaseException | None = None
         # Times the client waited for the server: what the tests count per hot-path write.
         self.round_trips = 0
+        # The opening holds the backend's check of the stored configuration version, which
+        # failed: another process stored a newer one (PostgresBackend._check_moved).
+        self._guarded = False
+        self.moved = False
 
     def set_trace_callback(self, callback: Callable[[str], object] | None, /) -> None:
         """As sqlite3's: ``callback`` gets each statement's text as sent to the server."""
         self.trace = callback
 
-    def queue(self, opening: list[tuple[str, Any]]) -> None:
-        """Queue from now on, ``opening`` first (the write's ``BEGIN`` and lock)."""
+    def queue(self, opening: list[tuple[str, Any]], *, guarded: bool = False) -> None:
+        """Queue from now on, ``opening`` first (the write's ``BEGIN`` and lock; ``guarded``:
+        and last the check that the configuration did not move, which fails by dividing by
+        zero)."""
         self._head = opening
+        self._guarded = guarded
         self.queueing = True
         self._mark = self._changes
 
@@ -222,17 +232,43 @@ class Connection:
                 else:
                     raw.execute(*(head[0] if head else (last, None)))
             else:
-                with raw.pipeline():
+                self._pipeline(raw, head, queue, last)
+        except _REFUSED as exc:
+            raise _refused(exc) from exc
+        except psycopg.errors.DivisionByZero as exc:
+            if not (head and self._guarded):
+                raise
+            self.moved = True
+            raise _ConfigMoved() from exc
+        for cursor, _text, _params in queue:
+            self._count(cursor)
+
+    @staticmethod
+    def _pipeline(
+        raw: psycopg.Connection[Any],
+        head: list[tuple[str, Any]],
+        queue: list[tuple[Cursor, str, Any]],
+        last: str | None,
+    ) -> None:
+        """The statements in one round trip; the first refusal is raised, those after it did
+        not run (psycopg may meet it while still sending: it is kept for after the sync)."""
+        failure: psycopg.Error | None = None
+        try:
+            with raw.pipeline():
+                try:
                     for text, params in head:
                         raw.execute(text, params)
                     for cursor, text, params in queue:
                         cursor.execute(text, params)
                     if last is not None:
                         raw.execute(last)
-        except _REFUSED as exc:
-            raise _refused(exc) from exc
-        for cursor, _text, _params in queue:
-            self._count(cursor)
+                except psycopg.Error as exc:
+                    failure = exc
+        except psycopg.Error as exc:
+            if failure is None:
+                failure = exc
+        if failure is not None:
+            raise failure
 
     def finish(self, last: str) -> None:
         """End the write with ``last`` (``COMMIT``), sending the queue with it; a write that
@@ -266,6 +302,11 @@ class Connection:
             except (psycopg.Error, sqlite3.Error) as exc:
                 # The write fails at its end (finish), whatever happens before it.
                 self._failure = exc
+
+    @property
+    def opening(self) -> bool:
+        """The write's opening statements are not sent yet."""
+        return bool(self._head)
 
     @property
     def pending(self) -> bool:
