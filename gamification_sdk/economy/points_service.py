@@ -570,10 +570,13 @@ class PointsService:
         """
         moment = self._rt.now() if now is None else check_at(now, "now")
         at_text = to_text(moment)
-        with self._rt.store.write():
+
+        def expire() -> list[Reservation]:
             released = self._reservations.expire(at_text)
             self._shop.expired(released, at_text)
             return released
+
+        return self._rt.job(expire)
 
     def reservation(self, reservation_id: int) -> Reservation:
         rid = self._check_reservation_id(reservation_id)
