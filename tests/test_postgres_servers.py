@@ -12,8 +12,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from reliability.game import SEASON
 
-from gamification_sdk import Config, FakeClock, Gamification, hookimpl
+from gamification_sdk import (
+    BoardConfig,
+    Config,
+    CurrencyConfig,
+    FakeClock,
+    Gamification,
+    LeaderboardsConfig,
+    RankReward,
+    hookimpl,
+)
 from gamification_sdk.config import RateLimit, StreaksConfig
 from gamification_sdk.errors import RateLimited, WriteConflict
 from gamification_sdk.models import Notification
@@ -288,3 +298,98 @@ def test_a_batch_of_several_users_that_conflicts_is_run_again_whole(
     assert transfers == 2 * 15 * 3
     assert g.verify_ledger().ok
     assert sum(conflicts.values()) > 0, "the batches never met: the test proved nothing"
+
+
+# -- every built-in job, run by servers at once -----------------------------------------------
+
+JOBS_CONFIG = Config(
+    currencies=(CurrencyConfig("points", expire_after_days=30, expiry_notice_days=7),),
+    leaderboards=LeaderboardsConfig(
+        boards=(
+            BoardConfig(
+                "xp",
+                periods=("weekly",),
+                rewards=(RankReward(ranks=(1, 3), points={"points": 500}, title="Podium"),),
+            ),
+        ),
+        visibility="public",
+        show_on_global=True,
+    ),
+    seasons=[SEASON],
+    streaks=StreaksConfig(at_risk_hours=3),
+)
+
+
+def played_jobs(engines: list[Gamification], now: datetime) -> list[Any]:
+    """The game's week (XP, points to expire, holds, streaks), then every job each engine
+    has, run by all of them at once for ``now``; what each run returned."""
+    first = engines[0]
+    for i in range(10):
+        user = f"u{i}"
+        first.award_xp(user, 100 + 37 * i, source="lesson")
+        first.award_points(user, 50 + i, currency="points", source="lesson")
+        first.points.reserve(user, 5, currency="points", ttl=timedelta(hours=1), source="shop")
+        first.streaks.record_activity(user, at=START)
+    jobs = first.jobs.list()
+    assert {job.name for job in jobs} >= {
+        "expire_points",
+        "expire_reservations",
+        "leaderboard_close",
+        "battle_pass_close",
+        "streak_sweep",
+        "quest_rollover",
+    }
+    return together([lambda e=e: [job.run(e, now) for job in jobs] for e in engines])
+
+
+def outcome_of(g: Gamification) -> dict[str, Any]:
+    """What the jobs left: per user, what they own and what they were told."""
+    kinds = g.db.execute("SELECT user_id, kind FROM notifications").fetchall()
+    return {
+        user: (
+            {c: (b.balance, b.held) for c, b in g.points.balances(user).items()},
+            g.profile(user).titles,
+            g.battle_pass.get(user, season=SEASON.key).tier,
+            sorted(kind for owner, kind in kinds if owner == user),
+        )
+        for user in (f"u{i}" for i in range(10))
+    }
+
+
+def test_every_job_run_by_servers_at_once_does_its_work_once(place: Place) -> None:
+    """Three servers run every built-in job at the same moment, outside the scheduler's lease
+    (as a job runner and a cron on two machines would): nothing fails, and the users end as
+    one server running the jobs alone leaves them, each notification delivered once."""
+    record: list[tuple[int, Notification]] = []
+    now = SEASON.ends_at + timedelta(days=2)
+    opened: list[Gamification] = []
+
+    def engine(where: str, n: int) -> Gamification:
+        opened.append(
+            Gamification.open(
+                **place(where),
+                config=JOBS_CONFIG,
+                clock=FakeClock(START),
+                plugins=(Deliveries(n, record),),
+                load_entrypoints=False,
+            )
+        )
+        return opened[-1]
+
+    try:
+        runs = played_jobs([engine("shared", n) for n in range(3)], now)
+        alone = engine("alone", 9)
+        played_jobs([alone], now)
+        shared = opened[0]
+        assert outcome_of(shared) == outcome_of(alone)
+        assert shared.verify_ledger().ok
+        # Each board period and season closed by one server; the others found it closed.
+        names = [job.name for job in shared.jobs.list()]
+        closes = [run[names.index("leaderboard_close")] for run in runs]
+        assert sorted(c for run in closes for c in run) == ["xp:weekly:2026-W10"]
+        delivered = Counter(note.id for server, note in record if server != 9)
+        stored = [row[0] for row in shared.db.execute("SELECT id FROM notifications")]
+        assert sorted(delivered) == sorted(stored) and set(delivered.values()) == {1}
+    finally:
+        for g in opened:
+            g.close()

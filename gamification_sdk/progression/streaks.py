@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
@@ -273,11 +274,15 @@ class Streaks:
         store: Store,
         at: datetime,
         after_commit: Callable[[Tx], None],
+        about: Callable[[str], AbstractContextManager[Tx]],
         chunk: int = 500,
     ) -> SweepReport:
         """Settle every live streak whose user's day ended, and warn streaks at risk.
 
         Runs ``chunk`` users per transaction; running it again finds nothing left to do.
+        ``about(user)`` is a write about that user (``Runtime.frame``): on PostgreSQL each
+        user is settled under their lock, so another server's sweep or the user's own
+        activity, settling the same days, waits and then finds them settled.
         """
         at_text = to_text(at)
         users = broken = frozen = warned = 0
@@ -288,9 +293,11 @@ class Streaks:
         # (PostgreSQL): the retry settles and warns only what that one left, and counts it.
         def settle(batch: list[str]) -> tuple[int, int, int]:
             counts = [0, 0, 0]
-            with store.write() as tx:
+            # The users in the order every sweep takes them: two sweeps never deadlock.
+            with about(batch[0]) as tx:
                 for user_id in batch:
-                    done = self.settle_user(tx, user_id, at, at_text)
+                    with about(user_id):
+                        done = self.settle_user(tx, user_id, at, at_text)
                     if done is not None:
                         counts[0] += 1
                         counts[1] += done.broken_on is not None

@@ -153,14 +153,15 @@ class Runtime:
             self.dispatch(tx, result)
         return result
 
-    def job(self, body: Callable[[], T]) -> T:
-        """``body()`` in one write about no one user (a job's sweep). On PostgreSQL two
-        servers' jobs may run it at once: the one that conflicts runs again whole
-        (``retrying``) and finds what the other committed, where it would fail the job."""
+    def job(self, body: Callable[[Tx], T]) -> tuple[T, Tx]:
+        """``body(tx)`` in one write about no one user (a job's step), and its transaction
+        (to dispatch once committed). On PostgreSQL two servers' jobs may run it at once: the
+        one that conflicts runs again whole (``retrying``) and finds what the other
+        committed, where the conflict would fail its job."""
 
-        def attempt() -> T:
-            with self.store.write():
-                return body()
+        def attempt() -> tuple[T, Tx]:
+            with self.store.write() as tx:
+                return body(tx), tx
 
         if not self._lock_users or self.store.in_write:
             return attempt()
