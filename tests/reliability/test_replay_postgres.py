@@ -65,7 +65,7 @@ def pg_state(g: Gamification) -> dict[str, Any]:
 
 @pytest.mark.postgresql_only(reason="the file's version is test_replay.py")
 def test_four_servers_end_where_a_serial_replay_ends(place: Place, tmp_path: Path) -> None:
-    ops = 150
+    ops = 250
     played, again = place("played"), place("replay")
     log_schema = f"gamification_test_ops_{uuid.uuid4().hex[:12]}"
     prepare(played)
