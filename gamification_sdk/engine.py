@@ -14,6 +14,7 @@ import sqlite_utils
 from .assembly import Parts, new_runtime, rebuild
 from .config import Config
 from .core.clock import Clock, system_clock
+from .core.validation import check_id
 from .economy.points_service import PointsService
 from .economy.rate_limits_service import RateLimitsService
 from .economy.referrals_service import ReferralsService
@@ -197,7 +198,7 @@ class Gamification:
         return self._store.dump()
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, *, user_id: str | None = None) -> Iterator[None]:
         """Run many writes in one transaction: all of them commit, or none do.
 
         After-commit hooks run once the batch commits. A write that is refused before it
@@ -206,11 +207,20 @@ class Gamification:
         (a veto of what it pays through rules or rewards, too) dooms the batch: it rolls back
         and raises ``BatchAborted``. A nested ``batch()`` is a
         savepoint, so a write wrapped in one can fail without dooming the outer batch.
+
+        ``user_id``: the user the batch's calls are about. On PostgreSQL the batch then runs
+        as one of that user's writes (READ COMMITTED under the user's lock), queued with
+        their other writes on every server; a call about another user inside it takes that
+        user's lock too. Without it a batch runs SERIALIZABLE, and a conflict with another
+        server raises ``WriteConflict`` from the batch, which the caller runs again whole
+        (its calls keyed). On SQLite, one writer at a time, it changes nothing.
         """
+        if user_id is not None:
+            check_id(user_id)
         # Plain XP awards of the outermost batch are buffered (see bulk.py); ``nested`` is
         # read once the write has begun.
         with (
-            self._store.write(savepoint=True) as tx,
+            self._rt.frame(savepoint=True, user_id=user_id or "") as tx,
             nullcontext() if self._store.nested else self._parts.bulk.buffering(),
         ):
             yield

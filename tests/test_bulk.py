@@ -237,3 +237,22 @@ def test_plugins_take_the_statement_path_and_boards_get_every_buffered_award(
     for period in ("all_time", "daily", "weekly", "monthly"):
         assert default.boards.rank("ann", "xp", period=period).score == 9
         assert default.boards.rank("bob", "xp", period=period).score == 3
+
+
+def test_a_batch_about_one_user_commits_like_any_batch(make_engine: Any) -> None:
+    """``batch(user_id=)`` (that user's lock on PostgreSQL; nothing more on SQLite): its calls,
+    about that user and another, commit together or not at all, and a bad ``user_id`` is
+    refused before the batch begins, with nothing written."""
+    g = make_engine()
+    with g.batch(user_id="ada"):
+        g.award_xp("ada", 30, source="t", idempotency_key="a1")
+        g.award_points("ada", 5, currency="points", source="t", idempotency_key="a2")
+        g.award_xp("bob", 10, source="t", idempotency_key="b1")
+    assert (g.profile("ada").xp, g.balance("ada", "points"), g.profile("bob").xp) == (30, 5, 10)
+    with pytest.raises(RuntimeError), g.batch(user_id="ada"):
+        g.award_xp("ada", 30, source="t", idempotency_key="a3")
+        raise RuntimeError("undo")
+    assert g.profile("ada").xp == 30
+    for bad in ("", 7, "x" * 1000):
+        with unchanged(g), pytest.raises(InvalidInput, match="user_id"), g.batch(user_id=bad):  # type: ignore[arg-type]
+            g.award_xp("ada", 1, source="t")

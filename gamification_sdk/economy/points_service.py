@@ -459,7 +459,8 @@ class PointsService:
         expires and is announced once)."""
         moment = self._rt.now() if now is None else check_at(now, "now")
         at_text = to_text(moment)
-        with self._rt.store.write() as tx:
+
+        def expire(tx: Tx) -> ExpiryRun:
             expired = self._ledger.expire(tx, moment, at_text)
             notices = 0
             for lot_id, user, currency, amount, expires_at in self._ledger.lots.notices(moment):
@@ -472,9 +473,12 @@ class PointsService:
                     moment, at_text,
                 )  # fmt: skip
                 notices += note is not None
+            return ExpiryRun(tuple(expired), notices)
+
+        run, tx = self._rt.job(expire)
         if tx.committed:
             self._rt.dispatch(tx, None)
-        return ExpiryRun(tuple(expired), notices)
+        return run
 
     # -- two-phase purchases --------------------------------------------------------------
 
@@ -581,10 +585,13 @@ class PointsService:
         """
         moment = self._rt.now() if now is None else check_at(now, "now")
         at_text = to_text(moment)
-        with self._rt.store.write():
+
+        def expire(tx: Tx) -> list[Reservation]:
             released = self._reservations.expire(at_text)
             self._shop.expired(released, at_text)
             return released
+
+        return self._rt.job(expire)[0]
 
     def reservation(self, reservation_id: int) -> Reservation:
         rid = self._check_reservation_id(reservation_id)

@@ -4,6 +4,7 @@ season close."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from ..config.seasons import MAX_TIERS
 from ..core.checks import check_season
@@ -138,8 +139,9 @@ class BattlePassService:
         failures: list[tuple[str, BaseException]] = []
         for season in due:
             while True:
-                with self._store.write() as tx:
-                    result = self._battle_pass.close(tx, season, moment, at_text)
+                result, tx = self._rt.job(
+                    partial(self._battle_pass.close, season=season, at=moment, at_text=at_text)
+                )
                 if tx.committed:
                     self._rt.dispatch(tx, result, failures)
                 if result is not None:

@@ -98,5 +98,4 @@ class QuestsService:
         """Mark the unfinished progress of ended quest periods expired (the rollover job);
         returns how many rows changed. Running it again changes nothing."""
         moment = self._rt.now() if now is None else check_at(now, "now")
-        with self._store.write():
-            return self._quests.close_periods(to_text(moment))
+        return self._rt.job(lambda tx: self._quests.close_periods(to_text(moment)))[0]

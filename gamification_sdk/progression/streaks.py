@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..config import Config
@@ -24,6 +26,7 @@ from ..economy.inventory import FREEZE, Items
 from ..errors import InvalidInput
 from ..models import StreakStatus, SweepReport, XPAward
 from ..runtime.outbox import Notifications
+from ..runtime.runtime import retrying
 from ..storage.store import Store, Tx
 from ..storage.streaks import (
     ADD_REST_DAY,
@@ -271,32 +274,51 @@ class Streaks:
         store: Store,
         at: datetime,
         after_commit: Callable[[Tx], None],
+        about: Callable[[str], AbstractContextManager[Tx]],
         chunk: int = 500,
     ) -> SweepReport:
         """Settle every live streak whose user's day ended, and warn streaks at risk.
 
         Runs ``chunk`` users per transaction; running it again finds nothing left to do.
+        ``about(user)`` is a write about that user (``Runtime.frame``): on PostgreSQL each
+        user is settled under their lock, so another server's sweep or the user's own
+        activity, settling the same days, waits and then finds them settled.
         """
         at_text = to_text(at)
         users = broken = frozen = warned = 0
         with store.read():
             zones = self.zones()
+
+        # Each transaction is run again whole if another server's sweep conflicted with it
+        # (PostgreSQL): the retry settles and warns only what that one left, and counts it.
+        def settle(batch: list[str]) -> tuple[int, int, int]:
+            counts = [0, 0, 0]
+            # The users in the order every sweep takes them: two sweeps never deadlock.
+            with about(batch[0]) as tx:
+                for user_id in batch:
+                    with about(user_id):
+                        done = self.settle_user(tx, user_id, at, at_text)
+                    if done is not None:
+                        counts[0] += 1
+                        counts[1] += done.broken_on is not None
+                        counts[2] += len(done.frozen)
+            after_commit(tx)
+            return counts[0], counts[1], counts[2]
+
+        def warn(tz: str | None, today: date) -> int:
+            with store.write() as tx:
+                count = self._warn(tx, tz, today, at, at_text)
+            after_commit(tx)
+            return count
+
         for tz in zones:
             today = self.today(tz, at)
             yesterday = (today - ONE_DAY).isoformat()
             for batch in self._due(store, tz, yesterday, chunk):
-                with store.write() as tx:
-                    for user_id in batch:
-                        done = self.settle_user(tx, user_id, at, at_text)
-                        if done is not None:
-                            users += 1
-                            broken += done.broken_on is not None
-                            frozen += len(done.frozen)
-                after_commit(tx)
+                settled, lost, used = retrying(partial(settle, batch))
+                users, broken, frozen = users + settled, broken + lost, frozen + used
             if self._warning_time(tz, at):
-                with store.write() as tx:
-                    warned += self._warn(tx, tz, today, at, at_text)
-                after_commit(tx)
+                warned += retrying(partial(warn, tz, today))
         return SweepReport(users, broken, frozen, warned)
 
     def _due(self, store: Store, tz: str | None, yesterday: str, chunk: int) -> Iterator[list[str]]:

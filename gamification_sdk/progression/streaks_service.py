@@ -127,7 +127,10 @@ class StreaksService:
         moment = self._rt.now() if now is None else check_at(now, "now")
         failures: list[tuple[str, BaseException]] = []
         report = self._streaks.sweep(
-            self._store, moment, lambda tx: self._rt.dispatch(tx, None, failures)
+            self._store,
+            moment,
+            lambda tx: self._rt.dispatch(tx, None, failures),
+            lambda user_id: self._rt.frame(user_id=user_id),
         )
         self._rt.raise_hook_errors(failures, report)
         return report

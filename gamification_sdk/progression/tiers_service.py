@@ -64,8 +64,7 @@ class TiersService:
         if not self._tiers.on:
             return changes
         while True:
-            with self._store.write() as tx:
-                batch, seen = self._tiers.requalify(tx, moment, BATCH)
+            (batch, seen), tx = self._rt.job(lambda tx: self._tiers.requalify(tx, moment, BATCH))
             if tx.committed:
                 self._rt.dispatch(tx, batch, failures)
             changes.extend(batch)

@@ -12,6 +12,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -216,6 +217,31 @@ class Runtime:
         if tx.committed:
             self.dispatch(tx, result)
         return result
+
+    def job(self, body: Callable[[Tx], T]) -> tuple[T, Tx]:
+        """``body(tx)`` in one write about no one user (a job's step), and its transaction
+        (to dispatch once committed). On PostgreSQL two servers' jobs may run it at once: the
+        one that conflicts runs again whole (``retrying``) and finds what the other
+        committed, where the conflict would fail its job."""
+
+        def attempt() -> tuple[T, Tx]:
+            with self.store.write() as tx:
+                return body(tx), tx
+
+        if not self._lock_users or self.store.in_write:
+            return attempt()
+        return retrying(attempt)
+
+    def frame(self, *, savepoint: bool = False, user_id: str = "") -> AbstractContextManager[Tx]:
+        """The store's write frame; about ``user_id`` on PostgreSQL: an outermost one runs READ
+        COMMITTED under that user's lock, a nested one takes the lock too if its transaction
+        runs under another user's (``PostgresBackend.write``)."""
+        if self._lock_users and user_id:
+            return cast(
+                "AbstractContextManager[Tx]",
+                cast(Any, self.store).write(savepoint=savepoint, user=user_id),
+            )
+        return self.store.write(savepoint=savepoint)
 
     def owner_of(self, kind: str, row_id: int) -> Callable[[], str]:
         """For ``write(user_id=)``: the owner of the ``kind`` row ``row_id`` (see

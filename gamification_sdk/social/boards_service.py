@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from ..core.checks import check_limit
 from ..core.validation import MAX_TOTAL, check_at, check_id
@@ -108,8 +109,9 @@ class BoardsService:
         closed = []
         failures: list[tuple[str, BaseException]] = []
         for period_id in due:
-            with store.write() as tx:
-                result = self._leaderboards.close(tx, period_id, moment)
+            result, tx = self._rt.job(
+                partial(self._leaderboards.close, period_id=period_id, now=moment)
+            )
             if result is not None:
                 closed.append(result)
             if tx.committed:

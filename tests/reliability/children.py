@@ -29,15 +29,21 @@ def child_env() -> dict[str, str]:
 
 
 def run_workers(
-    db: Path, tmp_path: Path, processes: int, ops: int, mode: str = "mix"
+    db: Path | str,
+    tmp_path: Path,
+    processes: int,
+    ops: int,
+    mode: str = "mix",
+    extra: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
-    """Start ``processes`` workers of ``mode`` together; return their reports."""
+    """Start ``processes`` workers of ``mode`` together (``extra`` after the usual
+    arguments); return their reports."""
     procs = []
     for n in range(processes):
         report = tmp_path / f"report-{n}.json"
         stderr = (tmp_path / f"stderr-{n}.txt").open("wb")
         proc = subprocess.Popen(
-            [*WORKER_COMMAND, mode, str(db), str(n), str(ops), str(1000 + n), str(report)],
+            [*WORKER_COMMAND, mode, str(db), str(n), str(ops), str(1000 + n), str(report), *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,

@@ -14,6 +14,9 @@
           row in the table ``op_log``, so the table's order is the commit order. Says
           ``ready``, starts on a line from stdin, writes a JSON report of every call: what
           it was, and its result (``repr``) or the refusal's type.
+``pggame`` ``game`` on a PostgreSQL schema (``url ... schema log_schema``), each call about
+          its user alone (``keyed_game_op``) in a ``batch(user_id=)``, logged with its
+          place among its user's calls and its outcome, a refusal too (``keyed_call``).
 ``hold``  opens the game (``game.py``), starts a ``batch()`` and writes in it, says ``ready``,
           then holds the write lock until a line on stdin: ``commit`` ends the batch,
           anything else raises out of it (a rollback). The parent may kill it instead.
@@ -27,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -291,6 +295,82 @@ def run_game(path: str, worker: int, count: int, seed: int, report: str) -> int:
     return 0
 
 
+# -- game on PostgreSQL -----------------------------------------------------------------------
+
+
+def op_log_sql(log_schema: str) -> str:
+    """The PostgreSQL ``op_log``, in a schema of its own beside the engine's: a call's place
+    among its user's calls (``seq``), taken in the call's transaction under the user's lock."""
+    return (
+        f"CREATE TABLE {log_schema}.op_log (user_id TEXT NOT NULL, seq INTEGER NOT NULL, "
+        "op TEXT NOT NULL UNIQUE, outcome TEXT NOT NULL, PRIMARY KEY (user_id, seq))"
+    )
+
+
+def keyed_game_op(worker: int, index: int, rng: random.Random) -> dict[str, Any]:
+    """``game_op`` with each call about its user alone: a transfer becomes a spend and a hat
+    (limited stock, which every user's purchases share) a freeze. Then the order of one
+    user's calls decides everything about that user, which a replay can follow."""
+    op = game_op(worker, index, rng)
+    if op["call"] == "transfer_points":
+        del op["to"]
+        op["call"] = "spend_points"
+    elif op["call"] == "purchase" and op["item"] == "hat":
+        op["item"] = "freeze"
+    return op
+
+
+def outcome(result: Any) -> str:
+    """A call's result as the replay compares it: ``repr`` without row ids, which follow the
+    order rows of all users were inserted in (interleaved differently by the replay)."""
+    text = re.sub(r"(id=|\bid': |_id': )\d+", r"\1#", repr(result))
+    return re.sub(r"(_ids=\()[\d, ]+", r"\1#", text)
+
+
+def keyed_call(engine: Gamification, op: dict[str, Any], log_schema: str | None) -> str:
+    """The call in a batch of its user's (their lock: their writes queue on every server),
+    and its outcome, a result or a refusal, logged in the same transaction with its place
+    among the user's calls. ``log_schema`` None (the replay) logs nothing."""
+    with engine.batch(user_id=op["user"]):
+        try:
+            done = outcome(game_call(engine, op))
+        except errors.GamificationError as exc:
+            if isinstance(exc, errors.Busy | errors.BatchAborted):
+                raise
+            done = f"refused {type(exc).__name__}"
+        if log_schema is not None:
+            engine.db.conn.execute(
+                f"INSERT INTO {log_schema}.op_log (user_id, seq, op, outcome) "
+                f"SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3 FROM {log_schema}.op_log "
+                "WHERE user_id = ?1",
+                (op["user"], op["id"], done),
+            )
+    return done
+
+
+def run_pg_game(
+    url: str, worker: int, count: int, seed: int, report: str, schema: str, log_schema: str
+) -> int:
+    rng = random.Random(seed)
+    results: list[dict[str, Any]] = []
+    failures: list[str] = []
+    engine = game.open_game(url, load=False, schema=schema)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
+    with engine:
+        for index in range(count):
+            op = keyed_game_op(worker, index, rng)
+            try:
+                op["outcome"] = keyed_call(engine, op, log_schema)
+            except Exception:  # a conflict, a doomed batch, a raw driver error: all failures
+                failures.append(f"{op}: {traceback.format_exc()}")
+            results.append(op)
+            engine.points.balances(op["user"])
+    Path(report).write_text(json.dumps({"worker": worker, "ops": results, "failures": failures}))
+    return 0
+
+
 # -- hold -------------------------------------------------------------------------------------
 
 
@@ -321,6 +401,9 @@ def main(argv: list[str]) -> int:
     if mode == "game":
         path, worker, count, seed, report = argv[1:6]
         return run_game(path, int(worker), int(count), int(seed), report)
+    if mode == "pggame":
+        url, worker, count, seed, report, schema, log_schema = argv[1:8]
+        return run_pg_game(url, int(worker), int(count), int(seed), report, schema, log_schema)
     if mode == "mix":
         path, worker, count, seed, report = argv[1:6]
         return run_mix(path, int(worker), int(count), int(seed), report)

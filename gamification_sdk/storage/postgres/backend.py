@@ -158,6 +158,8 @@ class PostgresBackend:
             self._own = self._adopt(source)
         self._current: Connection | None = None
         self._closed = False
+        # The users the open transaction holds the lock of, or None outside a user's write.
+        self._locked: set[str] | None = None
         self._tx: Tx | None = None
         # Nested writes of the open transaction: (is a savepoint, events mark, changes).
         self._frames: list[tuple[bool, int, int]] = []
@@ -286,12 +288,15 @@ class PostgresBackend:
                 conn.queue(opening, guarded=self.watch is not None)
                 tx = self._tx = Tx()
                 self._doomed = [None]
+                self._locked = {user} if user else None
                 return tx
             if self.before_write is not None:
                 self.before_write()
             if self._doomed[-1] is not None:
                 raise BatchAborted(self._doomed[-1])
             conn = self.conn
+            if user and self._locked is not None and user not in self._locked:
+                self._lock_also(conn, user)
             self._frames.append((savepoint, len(tx.events), conn.changes))
             if savepoint:
                 try:
@@ -304,6 +309,24 @@ class PostgresBackend:
         except BaseException:
             self.lock.release()
             raise
+
+    def _lock_also(self, conn: Connection, user: str) -> None:
+        """In a transaction under one user's lock (``batch(user_id=)``), a write about another
+        user takes that user's lock too. Two such batches locking each other's users in
+        opposite orders deadlock: the server breaks it, and the batch it picks fails whole
+        with a ``WriteConflict`` (it dooms the batch, which the caller runs again)."""
+        try:
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(?), hashtext(?))", (self.schema, user)
+            ).fetchone()  # sent now: a deadlock is this write's, not a later one's
+        except BaseException as exc:
+            typed = _typed(exc, conn)
+            self.doom(typed)
+            if typed is not exc:
+                raise typed from exc
+            raise
+        assert self._locked is not None
+        self._locked.add(user)
 
     def _end(self, error: BaseException | None) -> None:
         try:
