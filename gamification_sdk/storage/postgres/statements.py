@@ -345,6 +345,10 @@ FAMILIES = (
 """The builders whose statements have no largest size: derived beyond the registered bounds."""
 
 
+_PLAIN_KEPT = 10_000
+"""How many statements known to need no override ``Overrides`` remembers at most."""
+
+
 class Overrides(dict[str, str]):
     """The SQLite text of a statement -> its PostgreSQL text, and, the first time a statement
     is asked for that is not listed, its text derived from its ``Family`` (kept from then
@@ -367,6 +371,8 @@ class Overrides(dict[str, str]):
             if derived is not None and derived != key:
                 self[key] = derived
                 return derived
+        if len(self._plain) >= _PLAIN_KEPT:  # ad-hoc text (g.db.execute) must not pile up
+            self._plain.clear()
         self._plain.add(key)
         return default
 
