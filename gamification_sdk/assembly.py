@@ -40,7 +40,7 @@ from .progression.achievements_service import AchievementsService
 from .progression.battle_pass_service import BattlePassService
 from .progression.battlepass import BattlePasses
 from .progression.bulk import BulkXP
-from .progression.events import Tracker, track_codec
+from .progression.events import Tracker, paid_points, track_codec
 from .progression.events_service import EventsService
 from .progression.levels import LevelCurve, LevelTable
 from .progression.loader import Loader
@@ -283,6 +283,7 @@ class Parts:
             rt, self.profiles, self.streaks, self.items, self.achievements,
             partial(user_stats, rt.store.conn, self.profiles, self.achievements),
         )  # fmt: skip
+        rt.idempotency.kept_with_rows["track"] = paid_points
         self.events_service = EventsService(
             rt, self.tracker, track_codec(self.xp.codec, self.ledger.codec), self.loader,
             self.achievements, self.profiles, self.shop,

@@ -41,7 +41,7 @@ Calls = list[tuple[str, str, datetime]]
 QUIET = SchedulerConfig(
     reservation_expiry_minutes=None, ledger_audit_at=None, history_days=3650,
     streak_sweep_minutes=None, quest_rollover_minutes=None, leaderboard_close_minutes=None,
-    battle_pass_close_minutes=None, tier_requalify_minutes=None,
+    battle_pass_close_minutes=None, tier_requalify_minutes=None, key_expiry_minutes=None,
 )  # fmt: skip
 QUIET_CONFIG = Config(scheduler=QUIET)
 
@@ -486,6 +486,7 @@ def test_built_in_jobs_are_registered_from_config(make_engine: Make) -> None:
         ("leaderboard_close", timedelta(minutes=15), None, "UTC"),
         ("battle_pass_close", timedelta(minutes=15), None, "UTC"),
         ("tier_requalify", timedelta(minutes=30), None, "UTC"),
+        ("expire_keys", timedelta(minutes=60), None, "UTC"),
         ("ledger_audit", None, "03:30", "UTC"),
     ]
     config = Config(
@@ -611,7 +612,8 @@ def test_register_jobs_hook(make_engine: Make, clock: FakeClock) -> None:
     g = make_engine(config=Config(default_timezone="Asia/Tokyo"), plugins=(nightly,))
     assert [job.name for job in g.jobs.list()] == [
         "nightly_sweep", "streak_sweep", "quest_rollover", "expire_reservations",
-        "leaderboard_close", "battle_pass_close", "tier_requalify", "ledger_audit",
+        "leaderboard_close", "battle_pass_close", "tier_requalify", "expire_keys",
+        "ledger_audit",
     ]  # fmt: skip
     assert g.jobs.run_due().periods()["nightly_sweep"] == "2026-03-02"  # 21:00 in Tokyo
     clock.set(utc(2026, 3, 2, 15, 4))  # 00:04 on the 3rd in Tokyo

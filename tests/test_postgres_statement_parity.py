@@ -36,7 +36,11 @@ from gamification_sdk.storage import (
 )
 from gamification_sdk.storage.backend import Backend
 from gamification_sdk.storage.postgres import open_backend
-from gamification_sdk.storage.postgres.statements import OVERRIDES
+from gamification_sdk.storage.postgres.statements import (
+    OVERRIDES,
+    PERIODS_PER_AWARD,
+    RUN_METRICS,
+)
 from gamification_sdk.storage.schema import migrations
 from gamification_sdk.storage.store import Store
 
@@ -182,6 +186,84 @@ def test_a_streak_zone_of_none_matches_profiles_without_one(both: Both) -> None:
         both.same(streaks.DUE_USERS, (zone, "2026-02-28", "", 10))
         both.same(streaks.AT_RISK, (zone, "2026-02-27", "2026-02-28", "2026-02-28"))
     assert both.same(streaks.DUE_USERS, (None, "2026-02-28", "", 10)) == [("u1",)]
+
+
+def _plan(both: Both, sql: str, params: Sequence[Any], *, generic: bool) -> str:
+    """PostgreSQL's plan for ``sql``'s PostgreSQL text with ``params``, sequential scans
+    priced out so that an index that can serve the statement is the one chosen; ``generic``:
+    the plan a prepared statement settles on, which knows no parameter's value."""
+    backend = both.backends[1]
+    text = OVERRIDES[sql]
+    for n in range(len(params), 0, -1):
+        text = text.replace(f"?{n}", f"${n}")
+    with backend.write():
+        conn: Any = backend.conn
+        conn.execute("SET LOCAL enable_seqscan = off")
+        conn.execute(
+            f"SET LOCAL plan_cache_mode = {'force_generic' if generic else 'force_custom'}_plan"
+        )
+        types = ", ".join(
+            ["text"] * (len(params) - 1) + ["bigint" if isinstance(params[-1], int) else "text"]
+        )
+        conn.execute(f"PREPARE plan_check ({types}) AS {text}")
+        try:
+            values = ", ".join("NULL" if v is None else repr(v) for v in params)
+            rows = conn.execute(f"EXPLAIN EXECUTE plan_check ({values})").fetchall()
+        finally:
+            conn.execute("DEALLOCATE plan_check")
+    return "\n".join(row[0] for row in rows)
+
+
+@pytest.mark.parametrize("generic", [False, True])
+@pytest.mark.parametrize("zone", [None, "Europe/Paris"])
+def test_the_streak_sweep_finds_a_zone_through_its_partial_index(
+    both: Both, zone: str | None, generic: bool
+) -> None:
+    """``timezone IS ?`` as PostgreSQL's ``IS NOT DISTINCT FROM`` can use no index; the
+    override's equality-or-NULL reads profiles_live_streaks by zone, NULL (the default
+    zone) included, whether the plan knows the zone or not."""
+    for sql, params in (
+        (streaks.DUE_USERS, (zone, "2026-02-28", "", 10)),
+        (streaks.AT_RISK, (zone, "2026-02-27", "2026-02-28", "2026-02-28")),
+    ):
+        plan = _plan(both, sql, params, generic=generic)
+        assert "profiles_live_streaks" in plan, plan
+        assert "Index Cond" in plan and "timezone" in plan.split("Index Cond", 1)[1], plan
+        assert "Seq Scan on profiles" not in plan, plan
+
+
+def test_statements_past_the_registered_sizes_are_derived_and_mean_the_same(
+    both: Both,
+) -> None:
+    """An award into more open periods than PERIODS_PER_AWARD, a run over more metrics than
+    RUN_METRICS: their PostgreSQL text is derived on first use (then kept) and gives what
+    SQLite gives."""
+    periods = PERIODS_PER_AWARD + 7
+    upsert = boards.upsert_sql(periods)
+    assert dict.get(OVERRIDES, upsert) is None or upsert in OVERRIDES
+    both.same(boards.SAVE_DEFAULTS, (json.dumps(["public", 1]),))
+    ids = [_period(both, f"2027-01-{day:02}") for day in range(1, 4)]
+    for i, backend in enumerate(both.backends):
+        mine = [ids[0][i], ids[1][i], ids[2][i]]
+        padded = mine + [-n for n in range(1, periods - len(mine) + 1)]
+        with backend.write():
+            backend.conn.execute(upsert, ("u1", 4, 50, "private", 0, *padded))
+    assert upsert in OVERRIDES and OVERRIDES[upsert] != upsert
+    rows = both.same(
+        "SELECT period_id IS NOT NULL, score, reached, listed FROM lb_scores "
+        "WHERE user_id = 'u1' AND score = 4",
+    )
+    assert len(rows) == 3
+    count = RUN_METRICS + 9
+    run = metrics.longest_run_sql(count)
+    start = date(2026, 1, 1)
+    for offset in (0, 1, 2, 4):
+        day = (start + timedelta(days=offset)).isoformat()
+        both.same(metrics.COUNT_DAY, ("u1", f"m{offset}", day, 1))
+    chosen = [f"m{n}" for n in range(count)]
+    found = both.each(lambda conn: metrics.longest_run(conn, "u1", chosen))
+    assert found == [3, 3]
+    assert run in OVERRIDES and OVERRIDES[run] != run
 
 
 def _period(both: Both, key: str) -> list[int]:

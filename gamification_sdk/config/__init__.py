@@ -26,6 +26,7 @@ __all__ = [
     "AchievementsConfig",
     "Config",
     "CurrencyConfig",
+    "IdempotencyConfig",
     "LevelReward",
     "LevelsConfig",
     "RateLimit",
@@ -49,6 +50,7 @@ from .sections import (
     RARITY_XP,
     AchievementsConfig,
     CurrencyConfig,
+    IdempotencyConfig,
     LevelReward,
     LevelsConfig,
     RateLimit,
@@ -105,6 +107,8 @@ class Config(ReadOnlyTables):
     seasons: tuple[Season, ...] = attrs.field(default=(), converter=_season_list)
     # Status tiers by what a user earned in a rolling window (none: off).
     tiers: StatusTiersConfig = attrs.field(factory=StatusTiersConfig)
+    # How long idempotency keys replay before the expire_keys job forgets them (None: forever).
+    idempotency: IdempotencyConfig = attrs.field(factory=IdempotencyConfig)
 
     def __attrs_post_init__(self) -> None:
         field, clash = self._share_seasons()
@@ -225,6 +229,8 @@ def _level_problems(levels: LevelsConfig, currencies: set[str]) -> list[str]:
     return p
 
 
+# A century: longer is "forever", which None says; the cut-off stays a valid datetime.
+MAX_KEEP_DAYS = 36_500
 _MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
@@ -330,7 +336,20 @@ def _problems(config: Config, seasons_field: str = "seasons") -> list[str]:
     else:
         p.append("referrals: expected a ReferralsConfig")
     p.extend(status_tier_problems(config.tiers, set(names)))
+    p.extend(_idempotency_problems(config.idempotency))
     return p
+
+
+def _idempotency_problems(config: IdempotencyConfig) -> list[str]:
+    if not isinstance(config, IdempotencyConfig):
+        return ["idempotency: expected an IdempotencyConfig"]
+    days = config.keep_days
+    if days is not None and (not _is_int(days) or not 1 <= days <= MAX_KEEP_DAYS):
+        return [
+            f"idempotency.keep_days: expected an int from 1 to {MAX_KEEP_DAYS} or null "
+            f"(keep forever), got {days!r:.50}"
+        ]
+    return []
 
 
 def _rate_limit_problems(limits: Mapping[str, RateLimit | None]) -> list[str]:
@@ -377,6 +396,7 @@ def _scheduler_problems(config: SchedulerConfig) -> list[str]:
         "battle_pass_close_minutes",
         "points_expiry_minutes",
         "tier_requalify_minutes",
+        "key_expiry_minutes",
     ):
         minutes = getattr(config, name)
         if minutes is not None and (not _is_int(minutes) or not 1 <= minutes <= 1440):

@@ -229,6 +229,9 @@ class SchedulerConfig:
     lots of expiring currencies that are due and sends their "expiring soon" notices.
     ``tier_requalify_minutes``: the period of the ``tier_requalify`` job, which downgrades
     status tiers whose requalification date and grace have passed (None: off).
+    ``key_expiry_minutes``: the period of the ``expire_keys`` job, which forgets the
+    idempotency keys older than ``Config.idempotency.keep_days`` (None: off; the job does
+    nothing while ``keep_days`` is None).
     ``history_days``: finished ``job_runs`` rows older than this are deleted (the latest
     period of each job is always kept).
     """
@@ -244,7 +247,22 @@ class SchedulerConfig:
     battle_pass_close_minutes: int | None = 15
     points_expiry_minutes: int | None = 60
     tier_requalify_minutes: int | None = 30
+    key_expiry_minutes: int | None = 60
     history_days: int = 30
+
+
+@attrs.frozen
+class IdempotencyConfig:
+    """How long idempotency keys are kept (docs/guides/idempotency.md).
+
+    ``keep_days``: a key replays for at least this many days after its call; the
+    ``expire_keys`` job then forgets the ``idempotency_keys`` rows older than that, and a
+    reuse of a forgotten key runs as a new call. None (the default) keeps every key forever.
+    Keys the ledger and the XP log keep in their own rows are part of those rows and are
+    never forgotten.
+    """
+
+    keep_days: int | None = None
 
 
 @attrs.frozen

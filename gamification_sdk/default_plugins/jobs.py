@@ -1,6 +1,6 @@
 """The built-in scheduled jobs: the streak sweep, quest period rollover, reservation expiry,
 points expiry, leaderboard period close, battle pass season close, status tier
-requalification and the nightly ledger audit."""
+requalification, the nightly ledger audit and the expiry of old idempotency keys."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ def ledger_audit(engine: Gamification, now: datetime) -> LedgerReport:
         )
     engine.jobs.announce_audit(report, at=now)
     return report
+
+
+def expire_keys(engine: Gamification, now: datetime) -> dict[str, int]:
+    """Forget the idempotency keys older than ``Config.idempotency.keep_days`` at ``now``."""
+    return {"keys": engine.jobs.expire_keys(now)}
 
 
 def streak_sweep(engine: Gamification, now: datetime) -> dict[str, int]:
@@ -96,6 +101,11 @@ def register_jobs(register: Callable[[Job], None], config: Config) -> None:
     if scheduler.tier_requalify_minutes is not None:
         every = timedelta(minutes=scheduler.tier_requalify_minutes)
         register(Job("tier_requalify", tier_requalify, every=every))
+    if scheduler.key_expiry_minutes is not None:
+        # Registered whatever keep_days says: it may be set later (settings.apply), and the
+        # job is then a no-op until it is.
+        every = timedelta(minutes=scheduler.key_expiry_minutes)
+        register(Job("expire_keys", expire_keys, every=every))
     if scheduler.ledger_audit_at is not None:
         zone = scheduler.ledger_audit_timezone or config.default_timezone
         at = scheduler.ledger_audit_at

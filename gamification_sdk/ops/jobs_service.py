@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 
+from ..core.clock import to_text
 from ..core.validation import check_at
 from ..errors import InvalidInput
 from ..models import LedgerReport
-from ..runtime.runtime import Runtime
+from ..runtime.idempotency import START, Mark
+from ..runtime.runtime import Runtime, retrying
 from ..storage.store import Tx
 from .jobs import Job, JobsReport, Scheduler
 
-__all__ = ["JobsService"]
+__all__ = ["MAX_KEY_CHUNK", "JobsService"]
+
+MAX_KEY_CHUNK = 10_000
+"""The most keys ``expire_keys`` forgets in one transaction."""
 
 
 class JobsService:
@@ -67,3 +73,36 @@ class JobsService:
         tx = Tx()
         tx.emit("on_ledger_audit", report=report, at=moment)
         self._rt.dispatch(tx, report)
+
+    def expire_keys(self, at: datetime | None = None, *, chunk: int = 1_000) -> int:
+        """Forget the idempotency keys recorded more than ``Config.idempotency.keep_days``
+        before ``at`` (default: the clock); how many were forgotten (what the ``expire_keys``
+        job runs). Nothing while ``keep_days`` is None (keys are kept forever).
+
+        Oldest first, ``chunk`` keys per transaction, so writers wait at most one chunk. A
+        reuse of a forgotten key runs as a new call. Never deletes a ledger or XP row: keys
+        those rows keep (and registry keys a ledger row also names) stay with them and
+        replay as long as they exist (docs/guides/idempotency.md).
+        """
+        moment = self._rt.now() if at is None else check_at(at)
+        if type(chunk) is not int or not 1 <= chunk <= MAX_KEY_CHUNK:
+            raise InvalidInput(
+                "chunk", f"expected an int from 1 to {MAX_KEY_CHUNK}, got {chunk!r:.50}"
+            )
+        days = self._rt.config.idempotency.keep_days
+        if days is None:
+            return 0
+        before = to_text(moment - timedelta(days=days))
+        idempotency, store = self._rt.idempotency, self._rt.store
+
+        def step(after: Mark) -> tuple[int, Mark | None]:
+            with store.write():
+                return idempotency.expire(before, after, chunk)
+
+        forgotten, mark = 0, START
+        while True:
+            done, after = retrying(partial(step, mark))
+            forgotten += done
+            if after is None:
+                return forgotten
+            mark = after

@@ -46,7 +46,7 @@ from .quests import Quests
 from .streaks import Streaks
 from .xp import XP
 
-__all__ = ["Tracker", "reevaluate", "track_codec"]
+__all__ = ["Tracker", "paid_points", "reevaluate", "track_codec"]
 
 
 def _in_window(minute: int, start: str, end: str) -> bool:
@@ -330,6 +330,13 @@ def track_codec(xp: Codec[XPAward], ledger: Codec[Transaction]) -> Codec[TrackRe
         )  # fmt: skip
 
     return Codec(encode, decode)
+
+
+def paid_points(text: str) -> bool:
+    """Whether a keyed track()'s stored result (``track_codec``) paid points: its postings
+    hold ``track:<user>:<key>:<currency>`` in the ledger's unique key column, so its key is
+    kept with them when old keys expire (``Idempotency.kept_with_rows``)."""
+    return bool(json.loads(text)[5])
 
 
 def _unlock(row: list[Any]) -> Unlock:

@@ -14,6 +14,11 @@ A write may keep its keys in its own rows instead (``homes``): keyed ``award_xp`
 the XP log, and keyed ledger calls (award, spend, transfer, adjust, refund) in their
 transaction row, which saves the hottest keyed writes a row each. The lookup reads every home
 in one statement, so a key names one call whichever table holds it.
+
+Keys in ``idempotency_keys`` may expire (``Config.idempotency.keep_days``; ``expire``, run by
+the ``expire_keys`` job): after that a reuse runs as a new call. Keys kept in their own rows
+stay with those rows, and so do registry keys whose call also named the key in a ledger row
+whose column is unique, where a new call with that key could not be written.
 """
 
 from __future__ import annotations
@@ -27,11 +32,24 @@ from typing import Any, Generic, TypeVar
 from ..config.convert import converter
 from ..errors import IdempotencyConflict
 from ..storage.backend import one_cursor
-from ..storage.idempotency import RECORD, RECORD_PER_USER, lookup
+from ..storage.idempotency import (
+    EXPIRING,
+    EXPIRING_PER_USER,
+    FORGET,
+    FORGET_PER_USER,
+    RECORD,
+    RECORD_PER_USER,
+    lookup,
+)
 
-__all__ = ["Codec", "Idempotency", "fingerprint", "json_codec"]
+__all__ = ["Codec", "Idempotency", "Mark", "fingerprint", "json_codec"]
 
 T = TypeVar("T")
+
+Mark = tuple[str, str, str]
+"""Where a chunk of ``Idempotency.expire`` stopped: the last key's (created_at, user, key)."""
+
+START: Mark = ("", "", "")
 
 
 def fingerprint(*parts: object) -> bytes:
@@ -90,6 +108,10 @@ class Idempotency:
         self.per_user = self._per_user = per_user
         self._lookup = lookup(homes, per_user=per_user)
         self._execute = one_cursor(conn)
+        # By operation, for calls that may also leave a key derived from theirs in a unique
+        # ledger column (a keyed track() that paid points: ``track:<user>:<key>:<currency>``):
+        # whether the stored result says this call did. Set by the parts that know the result.
+        self.kept_with_rows: dict[str, Callable[[str], bool]] = {}
 
     def replay(
         self,
@@ -130,3 +152,30 @@ class Idempotency:
             self._conn.execute(RECORD_PER_USER, (user_id, key, operation, digest, encoded, at_text))
         else:
             self._conn.execute(RECORD, (key, operation, digest, encoded, at_text))
+
+    def expire(self, before: str, after: Mark, limit: int) -> tuple[int, Mark | None]:
+        """Forget up to ``limit`` registry keys recorded before ``before`` (a stored time),
+        oldest first, from after ``after`` (``START``: the oldest). Returns how many were
+        forgotten and where the next chunk starts (None: none left). Run inside a write.
+
+        A key stays if a ledger row also holds it or a key derived from it: those are
+        unique, so a reuse could not write a new call; such keys live as long as their rows,
+        like the keys kept in their own rows (``homes``), which this never touches.
+        """
+        if self._per_user:
+            rows = self._conn.execute(EXPIRING_PER_USER, (before, *after, limit)).fetchall()
+        else:
+            rows = self._conn.execute(EXPIRING, (before, after[0], after[2], limit)).fetchall()
+        forgotten = 0
+        for _, user_id, key, operation, result in rows:
+            kept = self.kept_with_rows.get(operation)
+            if kept is not None and kept(result):
+                continue
+            if self._per_user:
+                forgotten += self._conn.execute(FORGET_PER_USER, (user_id, key)).rowcount
+            else:
+                forgotten += self._conn.execute(FORGET, (key,)).rowcount
+        if len(rows) < limit:
+            return forgotten, None
+        created_at, user_id, key = rows[-1][:3]
+        return forgotten, (created_at, user_id, key)

@@ -59,6 +59,7 @@ STORED_FIELDS = (
     "currencies",
     "day_start_hour",
     "default_timezone",
+    "idempotency",
     "leaderboards",
     "levels",
     "max_xp_multiplier",

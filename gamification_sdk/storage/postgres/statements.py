@@ -22,7 +22,9 @@ Why each kind of statement is here:
   the lot's.
 
 Statements built from templates are registered for every shape their callers build, up to
-the bounds below. PostgreSQL texts are derived from the SQLite ones by replacing exact
+the bounds below; a statement of a family whose size has no bound (an award into more open
+periods, a run over more metrics) is derived the first time it is asked for beyond them,
+then kept (``Overrides``). PostgreSQL texts are derived from the SQLite ones by replacing exact
 fragments, so a statement that changes under them is noticed: a fragment that is not found
 is listed in ``STALE`` (tests/test_postgres_statements.py requires it empty) and the
 statement left as SQLite wrote it, which then fails on the server rather than mean
@@ -31,7 +33,7 @@ something else.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import permutations, product
 
 from .. import (
@@ -49,12 +51,22 @@ from .. import (
 )
 from .accounts import overrides as user_accounts
 
-__all__ = ["OVERRIDES", "PERIODS_PER_AWARD", "RUN_METRICS", "STALE", "lb_live"]
+__all__ = [
+    "OVERRIDES",
+    "PERIODS_PER_AWARD",
+    "RUN_METRICS",
+    "STALE",
+    "Family",
+    "Overrides",
+    "lb_live",
+]
 
 PERIODS_PER_AWARD = 64
-"""The most open board periods one award's board upsert is registered for (``upsert_sql``)."""
+"""The open board periods one award's board upsert is registered for at import
+(``upsert_sql``); more are derived on first use."""
 RUN_METRICS = 64
-"""The most metrics a longest-run criterion is registered for (``metrics.longest_run_sql``)."""
+"""The metrics a longest-run criterion is registered for at import
+(``metrics.longest_run_sql``); more are derived on first use."""
 
 STALE: list[str] = []
 """Fragments an override expected in its SQLite statement and did not find."""
@@ -149,6 +161,13 @@ def _ignore(sql: str, target: str) -> tuple[str, str]:
     return _insert_or(sql, "IGNORE", f"ON CONFLICT ({target}) DO NOTHING")
 
 
+_UPSERT_FIXES = (_listed_value("?1", "?4", "?5"), _SCORE_UPSERT)
+_RUN_FIX = (
+    "julianday(day) - ROW_NUMBER() OVER (ORDER BY day)",
+    f"{_JULIANDAY_DAY} - CAST(ROW_NUMBER() OVER (ORDER BY day) AS integer)",
+)
+
+
 def _boards() -> Iterable[tuple[str, str]]:
     yield _ignore(boards.NEW_PERIOD, "board, period, period_key")
     setting = "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
@@ -164,9 +183,8 @@ def _boards() -> Iterable[tuple[str, str]]:
     yield _pair(boards.BACKFILL_SCORES, target)
     yield _pair(boards.RELIST_PERIOD, _listed_value("lb_scores.user_id", "?1", "?2"))
     yield _pair(boards.PERIODS_OF_USER, _LIVE)
-    listed = _listed_value("?1", "?4", "?5")
     for periods in range(1, PERIODS_PER_AWARD + 1):
-        yield _pair(boards.upsert_sql(periods), listed, _SCORE_UPSERT)
+        yield _pair(boards.upsert_sql(periods), *_UPSERT_FIXES)
 
 
 def _slots() -> Iterable[tuple[str, str]]:
@@ -209,12 +227,8 @@ def _metrics() -> Iterable[tuple[str, str]]:
     for stat in metrics.STATS:
         yield _pair(metrics.rolling_sql(stat), rolling)
         yield _pair(metrics.period_sql(stat, "week"), week)
-    run = (
-        "julianday(day) - ROW_NUMBER() OVER (ORDER BY day)",
-        f"{_JULIANDAY_DAY} - CAST(ROW_NUMBER() OVER (ORDER BY day) AS integer)",
-    )
     for count in range(1, RUN_METRICS + 1):
-        yield _pair(metrics.longest_run_sql(count), run)
+        yield _pair(metrics.longest_run_sql(count), _RUN_FIX)
 
 
 def _keys() -> Iterable[tuple[str, str]]:
@@ -263,8 +277,24 @@ def _rest() -> Iterable[tuple[str, str]]:
         privacy.KEYS_ABOUT, privacy.FORGET_KEYS, privacy.FORGET_CALL_KEYS, privacy.ANONYMISE[5],
     ):  # fmt: skip
         yield _pair(statement, ("instr(", "strpos("))
-    for statement in (streaks.DUE_USERS, streaks.AT_RISK):
-        yield _pair(statement, ("timezone IS ?", "timezone IS NOT DISTINCT FROM ?"))
+    # A NULL zone is the default zone's users. ``IS NOT DISTINCT FROM`` would say so, but no
+    # index serves it: as an equality or IS NULL, the partial index on (timezone,
+    # streak_settled_day) finds the zone's live streaks (tests/test_postgres_statement_parity.py).
+    zone = "(timezone = ?1 OR (CAST(?1 AS text) IS NULL AND timezone IS NULL))"
+    due = "AND streak_settled_day < ? AND user_id > ? ORDER BY user_id LIMIT ?"
+    yield _pair(
+        streaks.DUE_USERS,
+        (f"timezone IS ? {due}", f"{zone} {due.replace('?', '?{}').format(2, 3, 4)}"),
+    )
+    risk = (
+        "AND streak_settled_day = ? AND (streak_warned_day IS NULL OR streak_warned_day < ?) "
+        "AND NOT EXISTS (SELECT 1 FROM rest_days r WHERE r.user_id = profiles.user_id "
+        "AND r.day = ?)"
+    )
+    yield _pair(
+        streaks.AT_RISK,
+        (f"timezone IS ? {risk}", f"{zone} {risk.replace('?', '?{}').format(2, 3, 4)}"),
+    )
     # PostgreSQL reads the other columns of a group only when it is grouped by the whole
     # primary key, which is (user_id, id) there; id alone is unique all the same.
     for _, check in audit.CHECKS:
@@ -280,12 +310,86 @@ def _rest() -> Iterable[tuple[str, str]]:
     yield _pair(leaderboards.PERIOD_ROW, ("WHERE id = ?", "WHERE id = ? FOR UPDATE"))
 
 
-OVERRIDES: dict[str, str] = dict(
-    pair
-    for family in (_boards(), _slots(), _metrics(), _keys(), _rest())
-    for pair in family
-    if pair[0] != pair[1]
+class Family:
+    """Statements one builder makes for any count: ``build(n)`` is the same text around a run
+    of ``n`` placeholders (``?, ?, ?``), which the PostgreSQL text keeps; ``fixes`` are the
+    fragment swaps that make it PostgreSQL's."""
+
+    def __init__(self, build: Callable[[int], str], *fixes: tuple[str, str]) -> None:
+        self.build = build
+        self.fixes = fixes
+        one, two = build(1), build(2)
+        # Where the run is: the one "?" of build(1) that build(2) repeats.
+        at = next(
+            i for i, c in enumerate(one) if c == "?" and one[:i] + "?, ?" + one[i + 1 :] == two
+        )
+        self.head, self.tail = one[:at], one[at + 1 :]
+
+    def count(self, sql: str) -> int | None:
+        """``n`` if ``sql`` is ``build(n)``, else None."""
+        head, tail = self.head, self.tail
+        if not (sql.startswith(head) and sql.endswith(tail)) or len(sql) < len(head) + len(tail):
+            return None
+        run = sql[len(head) : len(sql) - len(tail)]
+        n = run.count("?")
+        return n if n and run == ", ".join(["?"] * n) else None
+
+    def derive(self, sql: str) -> str | None:
+        """``sql``'s PostgreSQL text if it is one of this family's statements."""
+        n = self.count(sql)
+        if n is None or self.build(n) != sql:
+            return None
+        return _swap(sql, *self.fixes)
+
+
+FAMILIES = (
+    Family(boards.upsert_sql, *_UPSERT_FIXES),
+    Family(metrics.longest_run_sql, _RUN_FIX),
 )
-"""The SQLite text of a statement -> its PostgreSQL text."""
+"""The builders whose statements have no largest size: derived beyond the registered bounds."""
+
+
+_PLAIN_KEPT = 10_000
+"""How many statements known to need no override ``Overrides`` remembers at most."""
+
+
+class Overrides(dict[str, str]):
+    """The SQLite text of a statement -> its PostgreSQL text, and, the first time a statement
+    is asked for that is not listed, its text derived from its ``Family`` (kept from then
+    on). ``get`` is what the backend's connection calls; a statement that needs no override
+    is remembered too, so it is asked about once."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]], families: tuple[Family, ...]) -> None:
+        super().__init__(pairs)
+        self._families = families
+        self._plain: set[str] = set()
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        found = dict.get(self, key)
+        if found is not None:
+            return found
+        if key in self._plain:
+            return default
+        for family in self._families:
+            derived = family.derive(key)
+            if derived is not None and derived != key:
+                self[key] = derived
+                return derived
+        if len(self._plain) >= _PLAIN_KEPT:  # ad-hoc text (g.db.execute) must not pile up
+            self._plain.clear()
+        self._plain.add(key)
+        return default
+
+
+OVERRIDES: dict[str, str] = Overrides(
+    (
+        pair
+        for family in (_boards(), _slots(), _metrics(), _keys(), _rest())
+        for pair in family
+        if pair[0] != pair[1]
+    ),
+    FAMILIES,
+)
+"""The SQLite text of a statement -> its PostgreSQL text (an ``Overrides``)."""
 
 user_accounts(OVERRIDES, _swap)
