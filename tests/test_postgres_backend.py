@@ -253,7 +253,7 @@ def test_a_serialization_failure_is_a_typed_retryable_conflict(
         first.conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT NOT NULL)")
         first.conn.execute("INSERT INTO t VALUES ('a', 1)")
     with pytest.raises(WriteConflict) as caught, second.write():
-        second.conn.execute("SELECT n FROM t WHERE k = 'a'")  # its snapshot starts here
+        second.conn.execute("SELECT n FROM t WHERE k = 'a'").fetchone()  # snapshot starts here
         with first.write():
             first.conn.execute("UPDATE t SET n = n + 1 WHERE k = 'a'")
         second.conn.execute("INSERT INTO t VALUES ('b', 1)")

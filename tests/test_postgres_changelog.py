@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
 
 from gamification_sdk.storage.postgres import open_backend  # noqa: E402
-from gamification_sdk.storage.postgres.session import Connection  # noqa: E402
 from gamification_sdk.storage.postgres.changelog import (  # noqa: E402
     ChangeLogReader,
     LogBehind,
     LogRow,
     prune,
 )
+from gamification_sdk.storage.postgres.session import Connection  # noqa: E402
 
 USERS = ("ada", "bo", "cy")
 WRITERS = 3
