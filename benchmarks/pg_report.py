@@ -1,0 +1,750 @@
+"""The PostgreSQL section of ``./run report``: the same questions as the SQLite rows, on a
+server.
+
+- Keyed ``award_points`` and ``award_xp`` per second from 1, 2, 4 and 8 processes, each an app
+  server with its own engine on one schema, beside raw psycopg sending the same minimal
+  statements in the same round trips (``pg_engine.py``'s shapes), and the ratio between them;
+  with the CPU the clients and the server used in each cell, which says what bounds it.
+- The same engine awards with ``synchronous_commit`` on and off (the server flushes its WAL
+  to disk, ``fsync=on``), at 1 and 4 processes.
+- Engines in threads of one process, each on one ``psycopg_pool.ConnectionPool`` of as many
+  connections: what a pool and threads give on these cores.
+- The board's reads at the report's size (``g.boards.get``, ``g.boards.rank``,
+  ``g.boards.around``), p50/p99 in a fresh process, beside the engine on SQLite at the same
+  size, with the plans of the statements a read sends.
+
+The server is the one at ``--postgres-url`` (or ``GAMIFICATION_TEST_POSTGRES_URL``), else a
+throwaway cluster (tests/pg_cluster.py) started with ``fsync=on`` and
+``full_page_writes=on``, as a production server runs. Where none can be had, the section says
+why. Every process of a cell opens its engine first and starts on a shared barrier, so the
+processes of a cell run together for the cell's whole length.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import leaderboards  # noqa: E402
+from ratio import Row, number  # noqa: E402
+
+__all__ = ["FULL", "QUICK", "Section", "Settings", "measure"]
+
+KINDS = ("raw points", "engine points", "raw xp", "engine xp")
+TARGET = 0.6  # the engine's awards as a share of raw psycopg's (issue 20)
+# The read latency targets of the SQLite rows, in ms: the same reads, the same targets.
+READ_LIMITS = {"top100": 1.0, "rank": 1.0, "around": 2.0}
+READ_NAMES = {"top100": "leaderboard top-100", "rank": "rank(user)", "around": "around(user, n=5)"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much work the section does: ``seconds`` per throughput cell; ``processes`` for the
+    engine-vs-raw table, ``durable`` for synchronous_commit on vs off, ``threads`` for engines
+    on one pool; ``users`` each worker awards in turn; ``naive`` COUNT(*) ranks timed."""
+
+    seconds: float = 2.0
+    processes: tuple[int, ...] = (1, 2, 4, 8)
+    durable: tuple[int, ...] = (1, 4)
+    threads: tuple[int, ...] = (1, 2, 4)
+    users: int = 500
+    naive: int = 30
+
+
+FULL = Settings()
+QUICK = Settings(seconds=1.0, naive=10)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell: awards per second, and the cores the clients and the server kept busy
+    (CPU seconds per second; the server's only when it runs on this machine and is ours)."""
+
+    rate: float
+    clients: float
+    server: float | None
+
+    def busy(self) -> str:
+        server = "?" if self.server is None else f"{self.server:.2f}"
+        return f"{self.clients:.2f} + {server}"
+
+
+@dataclass
+class Section:
+    """The PostgreSQL findings, or why there are none (``unavailable``)."""
+
+    unavailable: str | None = None
+    server: str = ""
+    settings: Settings = FULL
+    users: int = 0
+    rates: dict[str, list[Cell]] = field(default_factory=dict)
+    durable: dict[str, list[Cell]] = field(default_factory=dict)
+    pooled: list[Cell] = field(default_factory=list)
+    reads: dict[str, Any] = field(default_factory=dict)
+    sqlite_reads: dict[str, Any] = field(default_factory=dict)
+    plans: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+Log = Callable[[str], None]
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+
+def _server_cpu(postmaster: int | None) -> float | None:
+    """CPU seconds of the server so far: the postmaster's own and its ended children's
+    (reaped into it), plus every live child's. None when the server is not ours to see."""
+    if postmaster is None:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(pid: str) -> list[str] | None:
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        return text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
+
+    own = fields(str(postmaster))
+    if own is None:
+        return None
+    total = sum(int(v) for v in own[11:15])  # utime, stime, cutime, cstime
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            found = fields(entry)
+            if found is not None and found[1] == str(postmaster):  # ppid
+                total += int(found[11]) + int(found[12])
+    return total / tick
+
+
+# -- throughput ---------------------------------------------------------------------------------
+
+
+def _worker(
+    url: str, kind: str, sync: str, who: int, seconds: float, users: int, tag: str,
+    ready: Any, go: Any, done: Any,
+) -> None:  # fmt: skip
+    """One app server: opens its engine (or raw connection), says so on ``ready``, waits for
+    ``go``, then awards for ``seconds``; puts (awards, CPU seconds) on ``done``."""
+    import pg_engine
+    import psycopg
+
+    from gamification_sdk import Gamification
+
+    if kind.startswith("engine"):
+        g = Gamification.open(url, schema=pg_engine.SCHEMA, load_entrypoints=False)
+        g._store.conn.raw.execute(f"SET synchronous_commit TO {sync}")  # type: ignore[attr-defined]
+        points = kind == "engine points"
+
+        def call(user: str, key: str) -> object:
+            if points:
+                return g.award_points(user, 5, currency="points", source="b", idempotency_key=key)
+            return g.award_xp(user, 5, source="b", idempotency_key=key)
+
+        closing = g.close
+    else:
+        conn = psycopg.connect(url, autocommit=True)
+        conn.execute(f"SET search_path TO {pg_engine.SCHEMA}")
+        conn.execute(f"SET synchronous_commit TO {sync}")
+        shape = pg_engine.raw_points if kind == "raw points" else pg_engine.raw_xp
+        begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+        def call(user: str, key: str) -> object:
+            shape(conn, user, key, begin)
+            return None
+
+        closing = conn.close
+    ready.put(who)
+    go.wait()
+    count = 0
+    cpu = time.process_time()
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        call(f"u{who}-{count % users}", f"{tag}-{who}-{count}")
+        count += 1
+    done.put((count, time.process_time() - cpu))
+    closing()
+
+
+def _pool_worker(
+    url: str, threads: int, sync: str, seconds: float, users: int, tag: str, ready: Any,
+    go: Any, done: Any,
+) -> None:  # fmt: skip
+    """One process, ``threads`` threads, each with its own engine on one pool of ``threads``
+    connections (an engine runs one write at a time: its threads share its lock)."""
+    import pg_engine
+    from psycopg_pool import ConnectionPool
+
+    from gamification_sdk import Gamification
+
+    def configure(conn: Any) -> None:
+        conn.execute(f"SET synchronous_commit TO {sync}")
+        conn.commit()
+
+    with ConnectionPool(url, min_size=threads, max_size=threads, configure=configure) as pool:
+        engines = [
+            Gamification.open(pool, schema=pg_engine.SCHEMA, load_entrypoints=False)
+            for _ in range(threads)
+        ]
+        counts = [0] * threads
+        together = threading.Barrier(threads + 1)
+
+        def run(who: int) -> None:
+            g = engines[who]
+            together.wait()
+            end = time.perf_counter() + seconds
+            n = 0
+            while time.perf_counter() < end:
+                g.award_xp(f"u{who}-{n % users}", 5, source="b", idempotency_key=f"{tag}-{who}-{n}")
+                n += 1
+            counts[who] = n
+
+        workers = [threading.Thread(target=run, args=(who,), daemon=True) for who in range(threads)]
+        for thread in workers:
+            thread.start()
+        ready.put(0)
+        go.wait()
+        cpu = time.process_time()
+        together.wait()
+        for thread in workers:
+            thread.join()
+        done.put((sum(counts), time.process_time() - cpu))
+        for g in engines:
+            g.close()
+
+
+def _cell(
+    target: Callable[..., None], args: Callable[[int, str], tuple[Any, ...]], processes: int,
+    seconds: float, postmaster: int | None,
+) -> Cell:  # fmt: skip
+    """``processes`` spawned ``target(*args(who, tag), ready, go, done)``, let go together
+    once every one is ready."""
+    context = multiprocessing.get_context("spawn")
+    ready, done, go = context.Queue(), context.Queue(), context.Event()
+    tag = f"{time.time_ns()}"
+    workers = [
+        context.Process(target=target, args=(*args(who, tag), ready, go, done))
+        for who in range(processes)
+    ]
+    with _spawnable():
+        for process in workers:
+            process.start()
+    try:
+        for _ in workers:
+            _get(ready, workers)
+        before = _server_cpu(postmaster)
+        go.set()
+        results = [_get(done, workers) for _ in workers]
+        after = _server_cpu(postmaster)
+    finally:
+        for process in workers:
+            process.join(timeout=60)
+            if process.is_alive():
+                process.kill()
+    server = None if before is None or after is None else (after - before) / seconds
+    return Cell(sum(r[0] for r in results) / seconds, sum(r[1] for r in results) / seconds, server)
+
+
+@contextmanager
+def _spawnable() -> Iterator[None]:
+    """A spawned process imports this module and its siblings by name, from the path it is
+    given at start: benchmarks/ and tests/ (pg_cluster) on it while processes start, then
+    the path as it was (a test that loaded the report leaves no trace on it)."""
+    saved = list(sys.path)
+    sys.path[:0] = [str(HERE), str(ROOT / "tests")]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def _get(queue: Any, workers: list[Any]) -> Any:
+    """The next item on ``queue``; raises if a worker died first (rather than waiting)."""
+    while True:
+        try:
+            return queue.get(timeout=1)
+        except Empty:
+            failed = [p.exitcode for p in workers if p.exitcode not in (None, 0)]
+            if failed:
+                raise RuntimeError(f"a benchmark process failed (exit code {failed[0]})") from None
+
+
+def throughput(url: str, s: Settings, found: Section, postmaster: int | None, log: Log) -> None:
+    with _spawnable():
+        import pg_engine
+
+    log(f"PostgreSQL: {len(KINDS)} kinds of keyed award from {s.processes} processes, "
+        f"{s.seconds:g} s each")  # fmt: skip
+    pg_engine.setup(url, s.users, max((*s.processes, *s.durable, *s.threads)))
+    for kind in KINDS:
+        found.rates[kind] = [
+            _cell(
+                _worker, lambda who, tag, k=kind: (url, k, "off", who, s.seconds, s.users, tag),
+                n, s.seconds, postmaster,
+            )
+            for n in s.processes
+        ]  # fmt: skip
+    log(f"PostgreSQL: synchronous_commit on, from {s.durable} processes")
+    for kind in ("engine points", "engine xp"):
+        found.durable[kind] = [
+            _cell(
+                _worker, lambda who, tag, k=kind: (url, k, "on", who, s.seconds, s.users, tag),
+                n, s.seconds, postmaster,
+            )
+            for n in s.durable
+        ]  # fmt: skip
+    log(f"PostgreSQL: engines in {s.threads} threads on one pool")
+    found.pooled = [
+        _cell(
+            _pool_worker, lambda who, tag, t=threads: (url, t, "off", s.seconds, s.users, tag),
+            1, s.seconds, postmaster,
+        )
+        for threads in s.threads
+    ]  # fmt: skip
+    from gamification_sdk import Gamification
+
+    with Gamification.open(url, schema=pg_engine.SCHEMA, load_entrypoints=False) as g:
+        report = g.verify_ledger()
+    found.notes.append(
+        f"after the awards, verify_ledger() on PostgreSQL: {len(report.problems)} problems"
+    )
+
+
+# -- the board's reads --------------------------------------------------------------------------
+
+
+def board_schema(users: int) -> str:
+    return f"gamification_bench_board_{users}"
+
+
+def build_board(url: str, users: int) -> tuple[float, float]:
+    """The benchmark's users (leaderboards.profile_rows: the SQLite board's rows) copied into
+    a fresh schema, then the board started from them by the engine, as on SQLite. Returns
+    (seconds of the copy, seconds of the board's start)."""
+    import psycopg
+
+    from gamification_sdk import Gamification
+
+    schema = board_schema(users)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    Gamification.open(
+        url, schema=schema, config=leaderboards.NO_BOARDS, load_entrypoints=False
+    ).close()
+    started = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        conn.execute(f"SET search_path TO {schema}")
+        copy = "COPY profiles (user_id, xp, level, created_at, updated_at) FROM STDIN"
+        with conn.cursor().copy(copy) as rows:
+            for user, xp, created, updated in leaderboards.profile_rows(users):
+                rows.write_row((user, xp, 1, created, updated))
+        conn.execute("ANALYZE profiles")
+    copied = time.perf_counter() - started
+    with Gamification.open(url, schema=schema, load_entrypoints=False) as g:
+        started = time.perf_counter()
+        g.settings.apply(leaderboards.config())  # the board starts from every profile's XP
+        begun = time.perf_counter() - started
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"ANALYZE {schema}.lb_scores")
+    return copied, begun
+
+
+# The statements one read sends after its BEGIN (seen in the server's log), with the
+# parameters of a typical call; EXPLAIN shows how the server answers each.
+_PLANS = {
+    "the period": (
+        "SELECT id, closed_at FROM lb_periods WHERE board = %s AND period = %s AND "
+        "period_key = %s", ("xp", "all_time", "all"),
+    ),
+    "the user's score": (
+        "SELECT score, reached, listed FROM lb_scores WHERE user_id = %s AND period_id = %s",
+        ("user-0000001", 1),
+    ),
+    "the change log since the last read": (
+        "SELECT seq, period_id, user_id FROM lb_log WHERE tx >= %s::text::xid8 ORDER BY seq",
+        ("1",),
+    ),
+    "the page's names and levels": (
+        "SELECT user_id, level, real_name, username, visibility, show_on_global, "
+        "display_name_type FROM profiles WHERE user_id IN (%s, %s, %s)",
+        ("user-0000001", "user-0000002", "user-0000003"),
+    ),
+}  # fmt: skip
+_NAIVE = "SELECT COUNT(*) FROM lb_scores WHERE period_id = %s AND listed = 1 AND score > %s"
+
+
+def _reads(url: str, users: int, samples: int, naive: int, done: Any) -> None:
+    """In a fresh process, as the SQLite reads run: open, first read, p50/p99 of the three
+    reads, memory; then ranks checked against COUNT(*) and that naive rank timed over an
+    index on the score; then the plans."""
+    import psycopg
+
+    from gamification_sdk import FakeClock, Gamification
+
+    schema = board_schema(users)
+    started = time.perf_counter()
+    g = Gamification.open(
+        url, schema=schema, config=leaderboards.config(), clock=FakeClock(leaderboards.NOW),
+        load_entrypoints=False,
+    )  # fmt: skip
+    out: dict[str, Any] = {"open_s": time.perf_counter() - started}
+    started = time.perf_counter()
+    g.boards.get("xp")
+    out["first_read_s"] = time.perf_counter() - started
+    chosen = leaderboards.picks(users, samples)
+    for name, call in (
+        ("top100", lambda u: g.boards.get("xp")),
+        ("rank", lambda u: g.boards.rank(u, "xp")),
+        ("around", lambda u: g.boards.around(u, "xp", n=5)),
+    ):
+        out[name] = leaderboards.timed(call, chosen)
+    out["rss_mb"] = leaderboards.peak_rss_mb()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"SET search_path TO {schema}")
+        (period,) = conn.execute(  # type: ignore[misc]
+            "SELECT id FROM lb_periods WHERE board = 'xp' AND period = 'all_time'"
+        ).fetchone()
+        conn.execute("CREATE INDEX bench_score ON lb_scores (period_id, score)")
+        conn.execute("ANALYZE lb_scores")
+        times = []
+        for user in chosen[:naive]:
+            entry = g.boards.rank(user, "xp")
+            assert entry is not None
+            t0 = time.perf_counter()
+            (higher,) = conn.execute(_NAIVE, (period, entry.score)).fetchone()  # type: ignore[misc]
+            times.append(time.perf_counter() - t0)
+            assert entry.rank == higher + 1, (user, entry.rank, higher + 1)
+        out["naive_count_rank"] = leaderboards.percentiles(times)
+        conn.execute("DROP INDEX bench_score")
+        plans = {}
+        for what, (sql, args) in _PLANS.items():
+            if what == "the user's score":
+                args = (args[0], period)
+            lines = [line for (line,) in conn.execute("EXPLAIN " + sql, args).fetchall()]
+            plans[what] = " / ".join(line.strip() for line in lines if "->" in line or
+                                     line is lines[0])  # fmt: skip
+        out["plans"] = plans
+    g.close()
+    done.put(out)
+
+
+def reads(url: str, users: int, samples: int, s: Settings, found: Section, log: Log) -> None:
+    log(f"PostgreSQL: loading the {users:,}-user board (COPY, then the board's start)")
+    copied, begun = build_board(url, users)
+    found.notes.append(
+        f"the {users:,}-user board on PostgreSQL: profiles copied in {copied:.1f} s (COPY), "
+        f"the board started from them in {begun:.1f} s"
+    )
+    log(f"PostgreSQL: board reads ({samples:,} random users), a fresh process")
+    context = multiprocessing.get_context("spawn")
+    done = context.Queue()
+    process = context.Process(target=_reads, args=(url, users, samples, s.naive, done))
+    with _spawnable():
+        process.start()
+    try:
+        out = _get(done, [process])
+    finally:
+        process.join(timeout=60)
+    found.plans = out.pop("plans")
+    found.reads = out
+
+
+# -- the whole section --------------------------------------------------------------------------
+
+
+def measure(
+    url: str | None, s: Settings, users: int, samples: int, sqlite_reads: dict[str, Any],
+    log: Log,
+) -> Section:  # fmt: skip
+    """The section, on the server at ``url`` or on a throwaway cluster; ``sqlite_reads``:
+    the SQLite board's measures at the same size (leaderboards.measure), shown beside."""
+    found = Section(settings=s, users=users, sqlite_reads=sqlite_reads)
+    try:
+        import psycopg
+        import psycopg_pool  # noqa: F401
+    except ImportError as exc:
+        found.unavailable = f"psycopg is not installed ({exc}): pip install '.[postgres]'"
+        return found
+    cluster = None
+    postmaster = None
+    if url is None:
+        with _spawnable():
+            import pg_cluster
+
+        try:
+            cluster = pg_cluster.start({"fsync": "on", "full_page_writes": "on"})
+        except pg_cluster.ClusterUnavailable as exc:
+            found.unavailable = f"no PostgreSQL server could be started: {exc}"
+            return found
+        url = cluster.url
+        pid = (cluster.data / "postmaster.pid").read_text().split()[0]
+        postmaster = int(pid)
+        where = "a throwaway cluster on this machine (tests/pg_cluster.py)"
+    else:
+        where = "the server at the given URL (its CPU is not measured)"
+    try:
+        with psycopg.connect(url) as conn:
+            shown = {
+                name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+                for name in ("server_version", "fsync", "synchronous_commit", "shared_buffers")
+            }
+        found.server = f"PostgreSQL {shown.pop('server_version')}, {where}; " + ", ".join(
+            f"{k}={v}" for k, v in shown.items()
+        )
+        throughput(url, s, found, postmaster, log)
+        reads(url, users, samples, s, found, log)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    return found
+
+
+# -- output -------------------------------------------------------------------------------------
+
+
+def rows(found: Section) -> list[Row]:
+    """The section's lines in the report's main table: engine vs raw at each process count
+    (target 0.6), and the reads' p99 against the engine's on SQLite at the same size."""
+    if found.unavailable is not None:
+        return []
+    out: list[Row] = []
+    for what, call in (("points", "award_points"), ("xp", "award_xp")):
+        for n, engine, raw in zip(
+            found.settings.processes, found.rates[f"engine {what}"], found.rates[f"raw {what}"],
+            strict=True,
+        ):  # fmt: skip
+            out.append(Row(
+                f"PostgreSQL: keyed {call} from {n} process{'es' if n > 1 else ''} (baseline: "
+                "raw psycopg, the same statements in the same round trips)",
+                engine.rate, raw.rate, target_ratio=TARGET,
+            ))  # fmt: skip
+    size = f"{found.users:,}"
+    for name, limit in READ_LIMITS.items():
+        sqlite = found.sqlite_reads.get(name)
+        out.append(Row(
+            f"PostgreSQL: {READ_NAMES[name]} p99 @ {size} users (baseline: the engine on SQLite)",
+            found.reads[name][1], None if sqlite is None else sqlite[1], unit="ms", limit=limit,
+        ))  # fmt: skip
+    return out
+
+
+def _processes(n: int) -> str:
+    return f"{n} process{'es' if n > 1 else ''}"
+
+
+def _ratios(found: Section, what: str) -> list[float]:
+    engine, raw = found.rates[f"engine {what}"], found.rates[f"raw {what}"]
+    return [e.rate / r.rate for e, r in zip(engine, raw, strict=True)]
+
+
+def _bound(cell: Cell, cores: int) -> str:
+    busy = cell.clients + (cell.server or 0.0)
+    if cell.server is None:
+        return f"the clients kept {cell.clients:.2f} cores busy (the server's CPU not seen)"
+    split = f"clients {cell.clients:.2f} + server {cell.server:.2f} = {busy:.2f} of {cores} cores"
+    if busy >= 0.85 * cores:
+        side = "the clients' Python" if cell.clients > cell.server else "the server"
+        return f"CPU-bound ({split}; most of it {side})"
+    return f"waiting, not CPU ({split}): round trips and commits"
+
+
+def markdown(found: Section, chart: str = "") -> list[str]:
+    out = ["", "## PostgreSQL", ""]
+    if found.unavailable is not None:
+        return [*out, f"Not measured in this run: {found.unavailable}."]
+    s = found.settings
+    cores = os.cpu_count() or 1
+    out += [
+        f"- server: {found.server}",
+        f"- cells of {s.seconds:g} s; every process of a cell opens its engine (or raw "
+        f"connection) first and they start together; keyed awards over {s.users} users per "
+        "process; sessions set `synchronous_commit=off` unless said; the clients and the "
+        f"server share this machine's {cores} cores",
+    ]
+    if chart:
+        out += ["", f"![PostgreSQL]({chart})"]
+    heads = [_processes(n) for n in s.processes]
+    out += [
+        "",
+        "### Keyed awards per second: the engine against raw psycopg",
+        "",
+        "Raw psycopg sends the same statements in the same round trips (`benchmarks/"
+        "pg_engine.py`: `BEGIN` with the user's lock, the key lookup, the reads and writes, "
+        "`COMMIT`) with the fewest columns and no Python between them. CPU: cores the clients "
+        "+ the server kept busy during the cell.",
+        "",
+        "| keyed award | " + " | ".join(heads) + " |",
+        "| --- |" + " ---: |" * len(heads),
+    ]
+    names = {"raw points": "raw psycopg, points", "engine points": "engine `award_points`",
+             "raw xp": "raw psycopg, XP", "engine xp": "engine `award_xp`"}  # fmt: skip
+    for kind in KINDS:
+        out.append(
+            f"| {names[kind]} | " + " | ".join(f"{c.rate:,.0f}/s" for c in found.rates[kind]) + " |"
+        )
+    for what in ("points", "xp"):
+        ratios = _ratios(found, what)
+        out.append(
+            f"| ratio, {what} (target >= {TARGET:g}) | "
+            + " | ".join(f"{x:.2f}" for x in ratios)
+            + " |"
+        )
+    for kind in KINDS:
+        out.append(
+            f"| CPU, {names[kind]} | " + " | ".join(c.busy() for c in found.rates[kind]) + " |"
+        )
+    out += ["", "What bounds each cell (engine rows):", ""]
+    for what in ("points", "xp"):
+        for n, cell in zip(s.processes, found.rates[f"engine {what}"], strict=True):
+            out.append(f"- `award_{what}`, {_processes(n)}: {_bound(cell, cores)}")
+    if s.durable:
+        out += _durable_markdown(found, names)
+    if s.threads:
+        out += _pooled_markdown(found)
+    out += _reads_markdown(found)
+    out += ["", *(f"- {note}" for note in found.notes)]
+    return out
+
+
+def _durable_markdown(found: Section, names: dict[str, str]) -> list[str]:
+    s = found.settings
+    out = [
+        "",
+        "### `synchronous_commit`: on (every acknowledged write survives a crash) vs off",
+        "",
+        "| engine, keyed | " + " | ".join(f"{_processes(n)}, off | on" for n in s.durable) + " |",
+        "| --- |" + " ---: | ---: |" * len(s.durable),
+    ]
+    for kind in ("engine points", "engine xp"):
+        off = {n: c for n, c in zip(s.processes, found.rates[kind], strict=True)}
+        cells = []
+        for n, on in zip(s.durable, found.durable[kind], strict=True):
+            cells += [f"{off[n].rate:,.0f}/s" if n in off else "-", f"{on.rate:,.0f}/s"]
+        out.append(f"| {names[kind]} | " + " | ".join(cells) + " |")
+    return out
+
+
+def _pooled_markdown(found: Section) -> list[str]:
+    s = found.settings
+    return [
+        "",
+        "### Engines in threads of one process, on one pool",
+        "",
+        "Each thread has its own engine (an engine runs one write at a time), all on one "
+        "`psycopg_pool.ConnectionPool` of as many connections as threads; keyed `award_xp`.",
+        "",
+        "| threads = pool size | " + " | ".join(str(t) for t in s.threads) + " |",
+        "| --- |" + " ---: |" * len(s.threads),
+        "| awards per second | " + " | ".join(f"{c.rate:,.0f}/s" for c in found.pooled) + " |",
+        "| CPU, process + server | " + " | ".join(c.busy() for c in found.pooled) + " |",
+    ]
+
+
+def _reads_markdown(found: Section) -> list[str]:
+    pg, lite = found.reads, found.sqlite_reads
+    out = [
+        "",
+        f"### Board reads @ {found.users:,} users: PostgreSQL beside SQLite",
+        "",
+        "The same board (leaderboards.py's users and XP, all-time, daily, weekly and monthly "
+        "periods), the same random users, each engine in a fresh process: the order is kept in "
+        "the process's memory on both; on PostgreSQL each read also catches it up from the "
+        "change log in the read's snapshot.",
+        "",
+        "| read | PostgreSQL p50 | PostgreSQL p99 | SQLite p50 | SQLite p99 |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name in (*READ_NAMES, "naive_count_rank"):
+        label = READ_NAMES.get(name, "naive rank: COUNT(*) of higher scores over an index")
+        theirs = lite.get(name)
+        other = ("-", "-") if theirs is None else tuple(f"{number(v)} ms" for v in theirs)
+        out.append(f"| {label} | {number(pg[name][0])} ms | {number(pg[name][1])} ms | "
+                   f"{other[0]} | {other[1]} |")  # fmt: skip
+    for key, label, unit in (("open_s", "opening an engine", "s"),
+                             ("first_read_s", "first read (the order built)", "s"),
+                             ("rss_mb", "resident memory after the reads", "MB")):  # fmt: skip
+        theirs = lite.get(key)
+        other = "-" if theirs is None else f"{number(theirs)} {unit}"
+        out.append(f"| {label} | {number(pg[key])} {unit} | | {other} | |")
+    out += ["", "Plans of the statements a read sends (EXPLAIN on this board):", ""]
+    out += [f"- {what}: `{plan}`" for what, plan in found.plans.items()]
+    return out
+
+
+def text(found: Section) -> str:
+    """The section for the terminal: the tables of the Markdown, without the chart."""
+    return "\n".join(line for line in markdown(found) if not line.startswith("!["))
+
+
+def chart(found: Section, path: Path, title: str) -> bool:
+    """Awards per second by processes (engine and raw), the ratios against the target, and
+    the reads' p50/p99 beside SQLite's. False without matplotlib or without figures."""
+    if found.unavailable is not None:
+        return False
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    s = found.settings
+    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.8))
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    styles = {"raw points": ("#1565c0", "--"), "engine points": ("#1565c0", "-"),
+              "raw xp": ("#2e7d32", "--"), "engine xp": ("#2e7d32", "-")}  # fmt: skip
+    for kind in KINDS:
+        colour, line = styles[kind]
+        left.plot(s.processes, [c.rate for c in found.rates[kind]], line, color=colour,
+                  marker="o", label=kind)  # fmt: skip
+    for kind, colour in (("engine points", "#1565c0"), ("engine xp", "#2e7d32")):
+        left.plot(s.durable, [c.rate for c in found.durable[kind]], ":", color=colour,
+                  marker="x", label=f"{kind}, synchronous_commit on")  # fmt: skip
+    left.set(xscale="log", xlabel="processes", ylabel="keyed awards per second")
+    left.set_xticks(s.processes, [str(n) for n in s.processes])
+    left.set_title("Awards per second (sessions: synchronous_commit off)", fontsize=9)
+    left.legend(fontsize=7)
+    left.grid(alpha=0.3)
+    for what, colour in (("points", "#1565c0"), ("xp", "#2e7d32")):
+        ratios = _ratios(found, what)
+        middle.plot(s.processes, ratios, color=colour, marker="o", label=f"award_{what}")
+    middle.axhline(TARGET, color="#c62828", linewidth=1, label=f"target {TARGET:g}")
+    middle.set(xscale="log", xlabel="processes", ylabel="engine / raw psycopg", ylim=(0, 1.1))
+    middle.set_xticks(s.processes, [str(n) for n in s.processes])
+    middle.set_title("Ratio to raw psycopg (same round trips)", fontsize=9)
+    middle.legend(fontsize=7)
+    middle.grid(alpha=0.3)
+    names = list(READ_NAMES)
+    xs = range(len(names))
+    for offset, (label, source, colour) in enumerate((
+        ("PostgreSQL", found.reads, "#6a1b9a"), ("SQLite", found.sqlite_reads, "#ef6c00"),
+    )):  # fmt: skip
+        if not all(name in source for name in names):
+            continue
+        for which, alpha in ((1, 0.45), (0, 1.0)):  # p99 behind p50
+            right.bar([x + offset * 0.4 for x in xs], [source[n][which] for n in names], 0.38,
+                      color=colour, alpha=alpha,
+                      label=f"{label} p{'99' if which else '50'}")  # fmt: skip
+    right.set_xticks([x + 0.2 for x in xs], [READ_NAMES[n] for n in names], fontsize=8)
+    right.set(ylabel="ms", yscale="log")
+    right.set_title(f"Board reads @ {found.users:,} users", fontsize=9)
+    right.legend(fontsize=7)
+    right.grid(axis="y", alpha=0.3)
+    figure.tight_layout(rect=(0, 0, 1, 0.94))
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return True
