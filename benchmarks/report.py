@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import leaderboards  # noqa: E402
+import pg_render  # noqa: E402
 import pg_report  # noqa: E402
 import ratio  # noqa: E402
 from ratio import Row  # noqa: E402
@@ -288,7 +289,7 @@ def run(
         found.postgres = pg_report.measure(
             postgres_url, s.postgres, s.users, s.samples, found.boards, log
         )
-        found.report.rows += pg_report.rows(found.postgres)
+        found.report.rows += pg_render.rows(found.postgres)
     return found
 
 
@@ -359,7 +360,7 @@ def render_markdown(
         "|---|---:|---:|---:|",
     ]
     out += ["| " + " | ".join(c.cells()) + " |" for c in found.contrasts]
-    out += pg_report.markdown(found.postgres, postgres_chart)
+    out += pg_render.markdown(found.postgres, postgres_chart)
     out += ["", "## Notes", "", *(f"- {note}" for note in found.report.notes)]
     out += [
         "",
@@ -475,7 +476,7 @@ def publish(
             print(f"  {red[0]}MISS{red[1]} {row.name}: {why(row)}")
     print()
     print(render_contrasts(found.contrasts))
-    print(pg_report.text(found.postgres))
+    print(pg_render.text(found.postgres))
     print()
     for note in found.report.notes:
         print(note)
@@ -488,7 +489,7 @@ def publish(
     )
     drawn = chart(found, png, title)
     pg_png = out.with_name(f"{out.stem}-postgresql.png")
-    pg_drawn = pg_report.chart(found.postgres, pg_png, title.replace(", SQLite", ", PostgreSQL"))
+    pg_drawn = pg_render.chart(found.postgres, pg_png, title.replace(", SQLite", ", PostgreSQL"))
     out.write_text(
         render_markdown(found, s, where, elapsed, png.name if drawn else "",
                         pg_png.name if pg_drawn else ""),

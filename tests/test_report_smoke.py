@@ -237,10 +237,10 @@ def test_the_postgresql_section_says_why_when_it_did_not_run(
     monkeypatch.setattr(pg_cluster, "start", unavailable)
     section = report.pg_report.measure(None, report.pg_report.QUICK, 10, 10, {}, print)
     assert section.unavailable == "no PostgreSQL server could be started: initdb was not found"
-    lines = report.pg_report.markdown(section)
+    lines = report.pg_render.markdown(section)
     assert lines[-1] == f"Not measured in this run: {section.unavailable}."
-    assert report.pg_report.rows(section) == []
-    assert not report.pg_report.chart(section, where / "none.png", "none")
+    assert report.pg_render.rows(section) == []
+    assert not report.pg_render.chart(section, where / "none.png", "none")
 
 
 @pytest.mark.postgresql_only
@@ -250,20 +250,20 @@ def test_the_postgresql_section_runs_at_a_tiny_size(
     """Every cell ran and counted awards, the reads are timed and checked against COUNT(*)
     (inside), each read statement's plan is an index probe, and the rows, Markdown and chart
     come out. One process per cell and a tiny board: speed is not the point."""
-    pg = report.pg_report
+    pg, render = report.pg_report, report.pg_render
     s = pg.Settings(seconds=0.3, processes=(1,), durable=(1,), threads=(2,), users=20, naive=3)
     sqlite = {"top100": (0.4, 0.5), "rank": (0.04, 0.08), "around": (0.2, 0.3), "open_s": 0.1}
     found = pg.measure(postgres_url, s, 300, 30, sqlite, lambda message: None)
     assert found.unavailable is None and found.server.startswith("PostgreSQL ")
     cells = [*(c for kind in pg.KINDS for c in found.rates[kind]), *found.pooled]
     cells += [c for kind in ("engine points", "engine xp") for c in found.durable[kind]]
-    assert len(cells) == 7 and all(c.rate > 0 and c.clients > 0 for c in cells)
+    assert len(cells) == 7 and all(c.rate > 0 and c.clients > 0 and c.machine > 0 for c in cells)
     for name in ("top100", "rank", "around", "naive_count_rank"):
         p50, p99 = found.reads[name]
         assert 0 < p50 <= p99, name
     assert "Index" in found.plans["the user's score"] and "Index" in found.plans["the period"]
     assert any("verify_ledger() on PostgreSQL: 0 problems" in note for note in found.notes)
-    rows = {row.name: row for row in pg.rows(found)}
+    rows = {row.name: row for row in render.rows(found)}
     points = rows[
         "PostgreSQL: keyed award_points from 1 process (baseline: raw psycopg, the same "
         "statements in the same round trips)"
@@ -272,7 +272,7 @@ def test_the_postgresql_section_runs_at_a_tiny_size(
     (rank,) = [row for name, row in rows.items() if name.startswith("PostgreSQL: rank(user) p99")]
     assert rank.baseline == 0.08 and rank.limit == 1.0 and rank.unit == "ms"
     assert "@ 300 users" in rank.name and report.why(rank).startswith("each read is")
-    md = "\n".join(pg.markdown(found, "chart.png"))
+    md = "\n".join(render.markdown(found, "chart.png"))
     for part in (
         "## PostgreSQL", "![PostgreSQL](chart.png)", "| engine `award_points` |",
         "| ratio, points (target >= 0.6) |", "`synchronous_commit`", "| threads = pool size | 2 |",
@@ -280,4 +280,15 @@ def test_the_postgresql_section_runs_at_a_tiny_size(
     ):  # fmt: skip
         assert part in md, part
     png = tmp_path / "pg.png"
-    assert pg.chart(found, png, "smoke") and png.read_bytes().startswith(b"\x89PNG")
+    assert render.chart(found, png, "smoke") and png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_what_bounds_a_cell_counts_the_other_work_on_the_machine(report: ModuleType) -> None:
+    """On a shared machine the cores can be full of work that is neither the clients nor the
+    server: the verdict says so instead of blaming (or clearing) the engine."""
+    cell, bound = report.pg_report.Cell, report.pg_render._bound
+    assert bound(cell(900.0, 0.4, 0.3, 0.8), 2).startswith("waiting, not CPU (clients 0.40")
+    assert bound(cell(900.0, 0.5, 0.4, 1.9), 2).startswith("CPU, mostly other work")
+    assert bound(cell(900.0, 1.2, 0.6, 1.9), 2).startswith("CPU, most of it the clients' Python")
+    assert bound(cell(900.0, 0.5, 1.3, 1.9), 2).startswith("CPU, most of it the server")
+    assert "server ?" in bound(cell(900.0, 0.5, None, 0.6), 2)  # a server not ours to see
