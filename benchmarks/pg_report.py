@@ -154,7 +154,8 @@ def _worker(
     ready: Any, go: Any, done: Any,
 ) -> None:  # fmt: skip
     """One app server: opens its engine (or raw connection), says so on ``ready``, waits for
-    ``go``, then awards for ``seconds``; puts (awards, CPU seconds) on ``done``."""
+    ``go[0]``, then awards for ``seconds``; puts (awards, CPU seconds) on ``done``, and keeps
+    its session until ``go[1]`` (the server's CPU is read from the live sessions)."""
     import pg_engine
     import psycopg
 
@@ -184,7 +185,7 @@ def _worker(
 
         closing = conn.close
     ready.put(who)
-    go.wait()
+    go[0].wait()
     count = 0
     cpu = time.process_time()
     end = time.perf_counter() + seconds
@@ -192,6 +193,7 @@ def _worker(
         call(f"u{who}-{count % users}", f"{tag}-{who}-{count}")
         count += 1
     done.put((count, time.process_time() - cpu))
+    go[1].wait()
     closing()
 
 
@@ -232,12 +234,13 @@ def _pool_worker(
         for thread in workers:
             thread.start()
         ready.put(0)
-        go.wait()
+        go[0].wait()
         cpu = time.process_time()
         together.wait()
         for thread in workers:
             thread.join()
         done.put((sum(counts), time.process_time() - cpu))
+        go[1].wait()
         for g in engines:
             g.close()
 
@@ -249,7 +252,8 @@ def _cell(
     """``processes`` spawned ``target(*args(who, tag), ready, go, done)``, let go together
     once every one is ready."""
     context = multiprocessing.get_context("spawn")
-    ready, done, go = context.Queue(), context.Queue(), context.Event()
+    ready, done = context.Queue(), context.Queue()
+    go = (context.Event(), context.Event())  # start; and end (once the CPU is read)
     tag = f"{time.time_ns()}"
     workers = [
         context.Process(target=target, args=(*args(who, tag), ready, go, done))
@@ -262,10 +266,11 @@ def _cell(
         for _ in workers:
             _get(ready, workers)
         before, machine = _server_cpu(postmaster), _machine_busy()
-        go.set()
+        go[0].set()
         results = [_get(done, workers) for _ in workers]
         after, machine = _server_cpu(postmaster), _machine_busy() - machine
     finally:
+        go[1].set()
         for process in workers:
             process.join(timeout=60)
             if process.is_alive():
