@@ -350,6 +350,10 @@ def throughput(url: str, s: Settings, found: Section, postmaster: int | None, lo
 # -- the board's reads --------------------------------------------------------------------------
 
 
+# pg_engine.py's schema, where the throughput cells award (not imported: psycopg is optional).
+SCHEMA = "gamification_bench_engine"
+
+
 def board_schema(users: int) -> str:
     return f"gamification_bench_board_{users}"
 
@@ -533,4 +537,8 @@ def measure(
     finally:
         if cluster is not None:
             cluster.stop()
+        else:  # a server of the caller's: leave it as it was
+            with psycopg.connect(url, autocommit=True) as conn:
+                for schema in (SCHEMA, board_schema(users)):
+                    conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     return found

@@ -255,6 +255,11 @@ def test_the_postgresql_section_runs_at_a_tiny_size(
     sqlite = {"top100": (0.4, 0.5), "rank": (0.04, 0.08), "around": (0.2, 0.3), "open_s": 0.1}
     found = pg.measure(postgres_url, s, 300, 30, sqlite, lambda message: None)
     assert found.unavailable is None and found.server.startswith("PostgreSQL ")
+    import psycopg
+
+    with psycopg.connect(postgres_url) as conn:  # a server of the caller's is left as it was
+        left = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'gamification_bench_%'"
+        assert conn.execute(left).fetchall() == []
     cells = [*(c for kind in pg.KINDS for c in found.rates[kind]), *found.pooled]
     cells += [c for kind in ("engine points", "engine xp") for c in found.durable[kind]]
     assert len(cells) == 7 and all(c.rate > 0 and c.clients > 0 and c.machine > 0 for c in cells)
