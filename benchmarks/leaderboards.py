@@ -78,22 +78,26 @@ def config() -> Config:
     ))  # fmt: skip
 
 
+def profile_rows(users: int) -> Iterator[tuple[str, int, str, str]]:
+    """(user, XP, created_at, updated_at) of the benchmark's users: Pareto-distributed XP,
+    the same on every run and backend (pg_report.py loads the same rows into PostgreSQL)."""
+    rnd = random.Random(7)
+    stamp = NOW.isoformat(timespec="microseconds")
+    for i in range(users):
+        updated = f"2026-11-{1 + i % 17:02d}T{i % 24:02d}:00:00.{i % 1_000_000:06d}+00:00"
+        yield user_id(i), int(rnd.paretovariate(1.1) * 100), stamp, updated
+
+
 def build(path: Path, users: int) -> float:
     """N profiles with Pareto-distributed XP, then the board started from them."""
     drop(path)
     Gamification.open(path, config=NO_BOARDS, load_entrypoints=False).close()
-    rnd = random.Random(7)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
-    stamp = NOW.isoformat(timespec="microseconds")
     conn.executemany(
         "INSERT INTO profiles (user_id, xp, level, created_at, updated_at) VALUES (?, ?, 1, ?, ?)",
-        (
-            (f"user-{i:07d}", int(rnd.paretovariate(1.1) * 100), stamp,
-             f"2026-11-{1 + i % 17:02d}T{i % 24:02d}:00:00.{i % 1_000_000:06d}+00:00")
-            for i in range(users)
-        ),
-    )  # fmt: skip
+        profile_rows(users),
+    )
     conn.execute("COMMIT")
     conn.close()
     with Gamification.open(path, load_entrypoints=False) as g:

@@ -124,13 +124,14 @@ def raw_xp(conn: psycopg.Connection[Any], user: str, key: str, begin: str) -> No
         conn.execute("COMMIT")
 
 
-def setup(url: str) -> None:
+def setup(url: str, users: int = USERS, groups: int = max(PROCESSES)) -> None:
+    """A fresh schema where ``users`` users of each of ``groups`` workers (``u<worker>-<i>``)
+    have a profile, an account and an issuance row, as after their first day."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     with Gamification.open(url, schema=SCHEMA, load_entrypoints=False) as g:
-        # Every user has a profile, an account and an issuance row, as after their first day.
-        for n in range(8):
-            for i in range(USERS):
+        for n in range(groups):
+            for i in range(users):
                 user = f"u{n}-{i}"
                 g.award_points(user, 5, currency="points", source="seed")
                 g.award_xp(user, 5, source="seed")

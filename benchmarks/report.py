@@ -9,9 +9,14 @@ Runs ``ratio.py`` (award, spend, track, batch, quest and streak-sweep rows again
 1,000,000 users against an in-memory sorted list, award upkeep, memory, open time), then
 times the naive designs the seeds sketch for contrast: a cached list re-sorted on every
 award, and a weekly board computed by ``GROUP BY`` over an event log of the same users.
+Then the PostgreSQL section (``pg_report.py``): keyed awards from 1, 2, 4 and 8 processes
+against raw psycopg, ``synchronous_commit`` on and off, engines on one pool, and the board's
+reads at the same size beside SQLite's, on ``--postgres-url`` or a throwaway cluster; where
+no server can be had, the section says why (``--no-postgres`` leaves it out, and says so).
 
 Prints one table (on a terminal MISS is red and PASS green), writes it as Markdown to
-``benchmarks/results/report-latest.md`` and a chart to ``report-latest.png`` beside it. The
+``benchmarks/results/report-latest.md`` and charts to ``report-latest.png`` and
+``report-latest-postgresql.png`` beside it. The
 1,000,000-user board and event log are built once and cached in ``benchmarks/results/``
 (about 3 minutes the first time). Nothing here asserts speed: the exit code is 0 when a
 target is missed; the report says so, and why.
@@ -20,6 +25,7 @@ target is missed; the report says so, and why.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import textwrap
@@ -32,6 +38,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import leaderboards  # noqa: E402
+import pg_render  # noqa: E402
+import pg_report  # noqa: E402
 import ratio  # noqa: E402
 from ratio import Row  # noqa: E402
 
@@ -53,10 +61,14 @@ class Settings:
     awards: int = 5_000
     resorts: int = 30
     queries: int = 3
+    postgres: pg_report.Settings = pg_report.FULL
 
 
 FULL = Settings("full", ratio.FULL)
-QUICK = Settings("quick", ratio.QUICK, samples=500, awards=1_000, resorts=10, queries=1)
+QUICK = Settings(
+    "quick", ratio.QUICK, samples=500, awards=1_000, resorts=10, queries=1,
+    postgres=pg_report.QUICK,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,11 +92,15 @@ class Contrast:
 
 @dataclass
 class Findings:
-    """A run: ratio.py's report (rows, notes, every round) plus the boards' rows and the
-    contrasts with naive designs."""
+    """A run: ratio.py's report (rows, notes, every round) plus the boards' rows, the
+    contrasts with naive designs, the SQLite board's measures and the PostgreSQL section."""
 
     report: ratio.Report = field(default_factory=ratio.Report)
     contrasts: list[Contrast] = field(default_factory=list)
+    boards: dict[str, object] = field(default_factory=dict)
+    postgres: pg_report.Section = field(
+        default_factory=lambda: pg_report.Section(unavailable="not run (--no-postgres)")
+    )
 
 
 # Why a target is missed, by the start of the row's name: the causes measured and argued in
@@ -141,6 +157,23 @@ WHY = {
     "resident memory": "the period's order in memory and the page cache SQLite keeps",
     "opening an engine": "opening runs the migrations check and starts new boards",
     "first board read": "the first read builds the period's order from its rows",
+    "PostgreSQL: keyed award_points": (
+        "from one process both sides wait on the same round trips; from two on, the clients "
+        "and the server share the machine's cores, and the engine's Python per award is what "
+        "raw psycopg does not pay (the CPU rows of the PostgreSQL section): a keyed "
+        "award_points runs about twice the Python of a keyed award_xp"
+    ),
+    "PostgreSQL: keyed award_xp": (
+        "from two processes on, the clients' Python and the server share the machine's "
+        "cores (the CPU rows of the PostgreSQL section); the engine's Python per award is "
+        "what raw psycopg does not pay"
+    ),
+    "PostgreSQL: ": (
+        "each read is a transaction of its own: BEGIN, the period's id, the user's score, the "
+        "change log since the last read, the page's names, COMMIT, each a round trip (the "
+        "plans in the PostgreSQL section are index probes); the order itself is in memory as "
+        "on SQLite"
+    ),
 }
 
 
@@ -208,6 +241,7 @@ def measure_boards(directory: Path, s: Settings, log: Log, found: Findings) -> N
         Row(f"first board read @ {size} users (the period's order built in memory)",
             engine["first_read_s"], unit="s"),
     ]  # fmt: skip
+    found.boards = engine
     for name in ("top100", "rank", "around"):
         report.notes.append(
             f"{name} p50: engine {ratio.number(engine[name][0])} ms, sorted list in memory "
@@ -242,10 +276,20 @@ def measure_boards(directory: Path, s: Settings, log: Log, found: Findings) -> N
     ]  # fmt: skip
 
 
-def run(s: Settings, workdir: Path, boards: Path, log: Log) -> Findings:
+def run(
+    s: Settings, workdir: Path, boards: Path, log: Log, *, postgres: bool = False,
+    postgres_url: str | None = None,
+) -> Findings:  # fmt: skip
+    """Every row; with ``postgres``, the PostgreSQL section too, on the server at
+    ``postgres_url`` or on a throwaway cluster (the section says why when there is none)."""
     workdir.mkdir(parents=True, exist_ok=True)
     found = Findings(ratio.run(s.ratio, workdir, log))
     measure_boards(boards, s, log, found)
+    if postgres:
+        found.postgres = pg_report.measure(
+            postgres_url, s.postgres, s.users, s.samples, found.boards, log
+        )
+        found.report.rows += pg_render.rows(found.postgres)
     return found
 
 
@@ -268,8 +312,9 @@ MARK = {"PASS": "🟢 PASS", "MISS": "🔴 MISS", "info": "info"}
 
 
 def render_markdown(
-    found: Findings, s: Settings, where: Path, elapsed: float | None = None, chart: str = ""
-) -> str:
+    found: Findings, s: Settings, where: Path, elapsed: float | None = None, chart: str = "",
+    postgres_chart: str = "",
+) -> str:  # fmt: skip
     env = ratio.environment(where)
     r = s.ratio
     out = [
@@ -315,6 +360,7 @@ def render_markdown(
         "|---|---:|---:|---:|",
     ]
     out += ["| " + " | ".join(c.cells()) + " |" for c in found.contrasts]
+    out += pg_render.markdown(found.postgres, postgres_chart)
     out += ["", "## Notes", "", *(f"- {note}" for note in found.report.notes)]
     out += [
         "",
@@ -430,6 +476,7 @@ def publish(
             print(f"  {red[0]}MISS{red[1]} {row.name}: {why(row)}")
     print()
     print(render_contrasts(found.contrasts))
+    print(pg_render.text(found.postgres))
     print()
     for note in found.report.notes:
         print(note)
@@ -441,11 +488,15 @@ def publish(
         f"Python {env['python']}, SQLite {env['sqlite']}, {s.mode} run"
     )
     drawn = chart(found, png, title)
+    pg_png = out.with_name(f"{out.stem}-postgresql.png")
+    pg_drawn = pg_render.chart(found.postgres, pg_png, title.replace(", SQLite", ", PostgreSQL"))
     out.write_text(
-        render_markdown(found, s, where, elapsed, png.name if drawn else ""), encoding="utf-8"
-    )
+        render_markdown(found, s, where, elapsed, png.name if drawn else "",
+                        pg_png.name if pg_drawn else ""),
+        encoding="utf-8",
+    )  # fmt: skip
     print(f"wrote {out}" + (f" and {png}" if drawn else " (no chart: matplotlib missing)")
-          + f" ({elapsed:.0f} s)")  # fmt: skip
+          + (f" and {pg_png}" if pg_drawn else "") + f" ({elapsed:.0f} s)")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -456,6 +507,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tmpdir", type=Path, default=None, help="where ratio.py's databases go")
     parser.add_argument("--boards", type=Path, default=leaderboards.RESULTS,
                         help="where the cached board and event log live")  # fmt: skip
+    parser.add_argument(
+        "--postgres-url", default=os.environ.get("GAMIFICATION_TEST_POSTGRES_URL"),
+        help="the PostgreSQL server of the PostgreSQL section (default: "
+        "GAMIFICATION_TEST_POSTGRES_URL, else a throwaway cluster, tests/pg_cluster.py); it "
+        "makes and drops schemas named gamification_bench_*",
+    )  # fmt: skip
+    parser.add_argument("--no-postgres", action="store_true",
+                        help="leave the PostgreSQL section out (it says so)")  # fmt: skip
     args = parser.parse_args(argv)
     s = QUICK if args.quick else FULL
     started = time.perf_counter()
@@ -464,7 +523,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="gamification-report-", dir=args.tmpdir) as tmp:
-        found = run(s, Path(tmp), args.boards, log)
+        found = run(s, Path(tmp), args.boards, log, postgres=not args.no_postgres,
+                    postgres_url=args.postgres_url)  # fmt: skip
         elapsed = time.perf_counter() - started
         publish(found, s, args.out, Path(tmp), elapsed, color=sys.stdout.isatty())
     return 0

@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 __all__ = ["Cluster", "ClusterUnavailable", "find_bin", "start"]
@@ -127,8 +128,10 @@ class Cluster:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start() -> Cluster:
-    """``initdb``, then ``pg_ctl start`` on a free port; raises ``ClusterUnavailable``."""
+def start(settings: Mapping[str, str] | None = None) -> Cluster:
+    """``initdb``, then ``pg_ctl start`` on a free port; raises ``ClusterUnavailable``.
+    ``settings`` override the server's options below (``{"fsync": "on"}`` for a benchmark
+    of durable commits): given later on the command line, they win."""
     initdb = find_bin("initdb")
     pg_ctl = find_bin("pg_ctl")
     if initdb is None or pg_ctl is None:
@@ -172,6 +175,8 @@ def start() -> Cluster:
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=100"
         )
+        for name, value in (settings or {}).items():
+            options += f" -c {name}={value}"
         cluster.ctl("start", "-w", "-t", "60", "-l", str(folder / "server.log"), "-o", options)
     except BaseException as exc:
         log = folder / "server.log"

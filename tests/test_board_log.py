@@ -323,3 +323,48 @@ def test_a_change_committed_after_a_later_one_still_reaches_every_engine(
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.postgresql_only(reason="SQLite's order catches up from the file, no round trip")
+def test_one_read_catches_the_order_up_once_and_still_sees_every_change(
+    place: Place, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rank or around-me read uses the period's order several times (rank, position,
+    count, pages): on PostgreSQL each catch-up from the log is a round trip, and within one
+    read's snapshot a second finds nothing new, so each read catches up once. The next read
+    still sees what was committed in between, another engine's award included."""
+    from gamification_sdk.storage.postgres.changelog import ChangeLogReader
+
+    where = place("board")
+    reader = Gamification.open(**where, config=PUBLIC, load_entrypoints=False)
+    other = Gamification.open(**where, config=PUBLIC, load_entrypoints=False)
+    try:
+        for i in range(12):
+            other.award_xp(f"u{i:02d}", 10 + i, source="t")
+        reader.boards.get("xp")  # builds the order
+        reads: list[object] = []
+        catch_up = ChangeLogReader.read
+
+        def counted(self: ChangeLogReader, conn: Any) -> Any:
+            reads.append(self)
+            return catch_up(self, conn)
+
+        monkeypatch.setattr(ChangeLogReader, "read", counted)
+        for read in (
+            lambda: reader.boards.get("xp"),
+            lambda: reader.boards.rank("u05", "xp"),
+            lambda: reader.boards.around("u05", "xp", n=3),
+            lambda: reader.boards.get("xp", viewer="u03"),
+        ):
+            reads.clear()
+            read()
+            assert len(reads) == 1, read
+        other.award_xp("u00", 100, source="t")  # from last to first, on another engine
+        entry = reader.boards.rank("u00", "xp")
+        assert entry is not None and entry.rank == 1 and entry.score == 110
+        near = reader.boards.around("u00", "xp", n=1).entries
+        assert [e.user_id for e in near] == ["u00", "u11"]
+        check_engine(reader, expected_board(reader), "all_time")
+    finally:
+        reader.close()
+        other.close()

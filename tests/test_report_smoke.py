@@ -217,3 +217,83 @@ def test_peak_memory_is_this_process_own(report: ModuleType) -> None:
     assert peak > 1
     if sys.platform.startswith("linux"):
         assert peak <= resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + 1
+
+
+def test_the_postgresql_section_says_why_when_it_did_not_run(
+    report: ModuleType, ran: tuple[Path, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never silently missing: not asked for, or no server to be had, the section says so."""
+    where, found = ran
+    md = report.render_markdown(found, tiny(report), where / "work", 9.0)
+    assert "## PostgreSQL\n\nNot measured in this run: not run (--no-postgres)." in md
+    assert not [row for row in found.report.rows if row.name.startswith("PostgreSQL")]
+
+    sys.path.insert(0, str(BENCHMARKS.parent / "tests"))
+    import pg_cluster
+
+    def unavailable(settings: object = None) -> object:
+        raise pg_cluster.ClusterUnavailable("initdb was not found")
+
+    monkeypatch.setattr(pg_cluster, "start", unavailable)
+    section = report.pg_report.measure(None, report.pg_report.QUICK, 10, 10, {}, print)
+    assert section.unavailable == "no PostgreSQL server could be started: initdb was not found"
+    lines = report.pg_render.markdown(section)
+    assert lines[-1] == f"Not measured in this run: {section.unavailable}."
+    assert report.pg_render.rows(section) == []
+    assert not report.pg_render.chart(section, where / "none.png", "none")
+
+
+@pytest.mark.postgresql_only
+def test_the_postgresql_section_runs_at_a_tiny_size(
+    report: ModuleType, postgres_url: str, tmp_path: Path
+) -> None:
+    """Every cell ran and counted awards, the reads are timed and checked against COUNT(*)
+    (inside), each read statement's plan is an index probe, and the rows, Markdown and chart
+    come out. One process per cell and a tiny board: speed is not the point."""
+    pg, render = report.pg_report, report.pg_render
+    s = pg.Settings(seconds=0.3, processes=(1,), durable=(1,), threads=(2,), users=20, naive=3)
+    sqlite = {"top100": (0.4, 0.5), "rank": (0.04, 0.08), "around": (0.2, 0.3), "open_s": 0.1}
+    found = pg.measure(postgres_url, s, 300, 30, sqlite, lambda message: None)
+    assert found.unavailable is None and found.server.startswith("PostgreSQL ")
+    import psycopg
+
+    with psycopg.connect(postgres_url) as conn:  # a server of the caller's is left as it was
+        left = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'gamification_bench_%'"
+        assert conn.execute(left).fetchall() == []
+    cells = [*(c for kind in pg.KINDS for c in found.rates[kind]), *found.pooled]
+    cells += [c for kind in ("engine points", "engine xp") for c in found.durable[kind]]
+    assert len(cells) == 7 and all(c.rate > 0 and c.clients > 0 and c.machine > 0 for c in cells)
+    for name in ("top100", "rank", "around", "naive_count_rank"):
+        p50, p99 = found.reads[name]
+        assert 0 < p50 <= p99, name
+    assert "Index" in found.plans["the user's score"] and "Index" in found.plans["the period"]
+    assert any("verify_ledger() on PostgreSQL: 0 problems" in note for note in found.notes)
+    rows = {row.name: row for row in render.rows(found)}
+    points = rows[
+        "PostgreSQL: keyed award_points from 1 process (baseline: raw psycopg, the same "
+        "statements in the same round trips)"
+    ]
+    assert points.target_ratio == 0.6 and points.ratio and points.baseline
+    (rank,) = [row for name, row in rows.items() if name.startswith("PostgreSQL: rank(user) p99")]
+    assert rank.baseline == 0.08 and rank.limit == 1.0 and rank.unit == "ms"
+    assert "@ 300 users" in rank.name and report.why(rank).startswith("each read is")
+    md = "\n".join(render.markdown(found, "chart.png"))
+    for part in (
+        "## PostgreSQL", "![PostgreSQL](chart.png)", "| engine `award_points` |",
+        "| ratio, points (target >= 0.6) |", "`synchronous_commit`", "| threads = pool size | 2 |",
+        "| rank(user) |", "- `award_xp`, 1 process: ",
+    ):  # fmt: skip
+        assert part in md, part
+    png = tmp_path / "pg.png"
+    assert render.chart(found, png, "smoke") and png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_what_bounds_a_cell_counts_the_other_work_on_the_machine(report: ModuleType) -> None:
+    """On a shared machine the cores can be full of work that is neither the clients nor the
+    server: the verdict says so instead of blaming (or clearing) the engine."""
+    cell, bound = report.pg_report.Cell, report.pg_render._bound
+    assert bound(cell(900.0, 0.4, 0.3, 0.8), 2).startswith("waiting, not CPU (clients 0.40")
+    assert bound(cell(900.0, 0.5, 0.4, 1.9), 2).startswith("CPU, mostly other work")
+    assert bound(cell(900.0, 1.2, 0.6, 1.9), 2).startswith("CPU, most of it the clients' Python")
+    assert bound(cell(900.0, 0.5, 1.3, 1.9), 2).startswith("CPU, most of it the server")
+    assert "server ?" in bound(cell(900.0, 0.5, None, 0.6), 2)  # a server not ours to see

@@ -515,6 +515,16 @@ class Boards:
             return
         self._seq = seq
 
+    @contextmanager
+    def one_read(self) -> Iterator[None]:
+        """A read of the boards: on PostgreSQL each period's order catches up from the log
+        (a round trip) at its first use in the read, not at each (board_follow.py)."""
+        if self._followed is None:
+            yield
+            return
+        with self._followed.pinned():
+            yield
+
     def order(self, period_id: int) -> Order:
         """The period's order as of this read's snapshot (built on first use)."""
         if self._followed is not None:

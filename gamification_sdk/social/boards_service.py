@@ -53,7 +53,7 @@ class BoardsService:
             raise InvalidInput("offset", f"expected an int from 0 to 2**63 - 1, got {offset!r:.50}")
         if viewer is not None:
             check_id(viewer, "viewer")
-        with self._rt.store.read():
+        with self._rt.store.read(), self._leaderboards.one_read():
             target, _ = self._target(board, period, period_key, at)
             self._leaderboards.check_scope(scope, group, viewer)
             return self._leaderboards.leaderboard(target, scope, group, limit, offset, viewer)
@@ -72,7 +72,7 @@ class BoardsService:
         """The user's line on ``board`` (None if they have no score in the period); a user the
         board hides gets the rank they would have, marked ``hidden``."""
         check_id(user_id)
-        with self._rt.store.read():
+        with self._rt.store.read(), self._leaderboards.one_read():
             target, _ = self._target(board, period, period_key, at)
             self._leaderboards.check_scope(scope, group, user_id)
             return self._leaderboards.rank(target, user_id, scope, group)
@@ -93,7 +93,7 @@ class BoardsService:
         check_id(user_id)
         if type(n) is not int or not 1 <= n <= 100:
             raise InvalidInput("n", f"expected an int from 1 to 100, got {n!r}")
-        with self._rt.store.read():
+        with self._rt.store.read(), self._leaderboards.one_read():
             target, _ = self._target(board, period, period_key, at)
             self._leaderboards.check_scope(scope, group, user_id)
             return self._leaderboards.around(target, user_id, n, scope, group)

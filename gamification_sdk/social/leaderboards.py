@@ -6,6 +6,7 @@ import bisect
 import math
 import sqlite3
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import NamedTuple
 
@@ -97,6 +98,10 @@ class Leaderboards:
         self._ledger = ledger
         self._items = items
         self._notifications = notifications
+
+    def one_read(self) -> AbstractContextManager[None]:
+        """A read of the boards (see ``Boards.one_read``)."""
+        return self._boards.one_read()
 
     # -- resolving ---------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ FORGET = (
     "DELETE FROM idempotency_keys WHERE key = ?1 "
     "AND NOT EXISTS (SELECT 1 FROM transactions WHERE idempotency_key = 'call:' || ?1)"
 )
-# Per user (PostgreSQL, p010's index): after (created_at, user_id, key) ?2, ?3, ?4, up to ?5.
+# Per user (PostgreSQL, p009's index): after (created_at, user_id, key) ?2, ?3, ?4, up to ?5.
 EXPIRING_PER_USER = (
     "SELECT created_at, user_id, key, operation, result FROM idempotency_keys "
     "WHERE created_at < ?1 AND (created_at, user_id, key) > (?2, ?3, ?4) "

@@ -39,7 +39,7 @@ from .p005 import P005
 from .p006 import P006
 from .p007 import P007
 from .p008 import P008
-from .p010 import P010
+from .p009 import P009
 
 Migration = tuple[int, str, str]
 
@@ -52,7 +52,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (6, "p006_change_log_triggers", P006),
     (7, "p007_metric_hours_view", P007),
     (8, "p008_readable_views", P008),
-    (10, "p010_idempotency_keys_by_time", P010),
+    (9, "p009_idempotency_keys_by_time", P009),
 )
 """``(version, name, SQL)`` in order; applied ones are never edited, new ones appended."""
 
