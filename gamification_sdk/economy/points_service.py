@@ -40,8 +40,9 @@ from ..runtime.idempotency import fingerprint, json_codec
 from ..runtime.outbox import Notifications
 from ..runtime.runtime import Runtime
 from ..storage.store import Tx
-from .ledger import BATTLE_PASS, CREDIT_TYPES, SHOP_ORDER, SPEND_TYPES, Ledger, Posting
+from .ledger import CREDIT_TYPES, SPEND_TYPES, Ledger, Posting
 from .lots import check_after, check_expires_at
+from .postings import check_reference
 from .ratelimits import PURCHASE, RateLimits
 from .reservations import Reservations
 from .shop import Shop
@@ -50,24 +51,6 @@ __all__ = ["PointsService", "check_reference"]
 
 # How many of a user's next expiries balances() and history() show per currency.
 _UPCOMING = 5
-
-
-def check_reference(reference: object) -> tuple[str, str] | None:
-    if reference is None:
-        return None
-    if (
-        not isinstance(reference, tuple | list)
-        or len(reference) != 2
-        or not all(isinstance(part, str) for part in reference)
-    ):
-        raise InvalidInput("reference", "expected a (type, id) pair of str, e.g. ('order', '42')")
-    if reference[0] == SHOP_ORDER:
-        raise InvalidInput("reference", f"{SHOP_ORDER!r} is reserved for shop.purchase()")
-    if reference[0] == BATTLE_PASS:
-        raise InvalidInput("reference", f"{BATTLE_PASS!r} is reserved for the battle pass")
-    check_text(reference[0], "reference[0]", max_length=100)
-    check_text(reference[1], "reference[1]")
-    return (reference[0], reference[1])
 
 
 class PointsService:

@@ -10,11 +10,13 @@ from typing import Any
 
 import attrs
 
+from ..core.validation import check_text
+from ..errors import InvalidInput
 from ..models import Transaction
 
 __all__ = [
     "BATTLE_PASS", "BREAKAGE", "CREDIT_TYPES", "ISSUANCE", "POINT_LOT", "SHOP_ORDER", "SINK",
-    "SPEND_TYPES", "Leg", "Posting", "in_row", "public_key", "side",
+    "SPEND_TYPES", "Leg", "Posting", "check_reference", "in_row", "public_key", "side",
 ]  # fmt: skip
 
 ISSUANCE = "issuance"
@@ -103,3 +105,22 @@ class Posting:
     fingerprint: bytes | None = None
     # A credit's own expiry (``award(expires_at=)``), replacing its currency's rule.
     expires_at: str | None = None
+
+
+def check_reference(reference: object) -> tuple[str, str] | None:
+    """A caller's ``reference``: a (type, id) pair of str, not one the engine reserves."""
+    if reference is None:
+        return None
+    if (
+        not isinstance(reference, tuple | list)
+        or len(reference) != 2
+        or not all(isinstance(part, str) for part in reference)
+    ):
+        raise InvalidInput("reference", "expected a (type, id) pair of str, e.g. ('order', '42')")
+    if reference[0] == SHOP_ORDER:
+        raise InvalidInput("reference", f"{SHOP_ORDER!r} is reserved for shop.purchase()")
+    if reference[0] == BATTLE_PASS:
+        raise InvalidInput("reference", f"{BATTLE_PASS!r} is reserved for the battle pass")
+    check_text(reference[0], "reference[0]", max_length=100)
+    check_text(reference[1], "reference[1]")
+    return (reference[0], reference[1])
