@@ -84,6 +84,7 @@ TEMPLATES = {
     "ledger._NEW_ENTRIES": "new_entries",
     "ledger._HISTORY": "history",
     "metrics._COUNT": "COUNT_METRIC, COUNT_METRIC_IN_HOUR",
+    "metrics._TODAY": "COUNT_TODAY_AND_METRIC, COUNT_TODAY_AND_METRIC_IN_HOUR",
     "metrics._BEST_ROLLING": "rolling_sql",
     "metrics._BEST_PERIOD": "period_sql",
     "metrics._LONGEST_RUN": "longest_run_sql",

@@ -58,8 +58,9 @@ POST_SYSTEM_LEG = (
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id, system_name, currency) "
     "DO UPDATE SET balance = accounts.balance + excluded.balance RETURNING id, balance) "
     "INSERT INTO entries (transaction_id, account_id, user_id, amount, balance_before, "
-    "balance_after) SELECT ?6, id, ?1, ?4, balance - ?4, balance FROM s "
-    "UNION ALL VALUES (?6, ?7, ?1, ?8, ?9, ?10)"
+    "balance_after) SELECT CAST(?6 AS BIGINT), id, ?1, CAST(?4 AS BIGINT), balance - ?4, "
+    "balance FROM s UNION ALL VALUES (CAST(?6 AS BIGINT), CAST(?7 AS BIGINT), ?1, "
+    "CAST(?8 AS BIGINT), CAST(?9 AS BIGINT), CAST(?10 AS BIGINT))"
 )
 # ``operation`` and ``fingerprint`` are set when the row keeps its call's key (KEY_HOME).
 NEW_TRANSACTION = (
