@@ -268,20 +268,28 @@ def test_a_serialization_failure_is_a_typed_retryable_conflict(
     second.close()
 
 
-def test_a_moved_configuration_rolls_the_write_back_and_rereads(backend: Backend) -> None:
-    """As on Store: a write whose first read sees a newer stored configuration version
-    writes nothing and runs the settings' re-read, which raises (StaleConfig there)."""
+class Moved(Exception):
+    """What the test's stand-in for the settings' re-read raises (StaleConfig in the engine)."""
+
+
+def _watched(backend: Backend) -> list[int]:
+    """Watch ``backend`` as the settings do, with a re-read that counts itself and raises."""
     assert isinstance(backend, PostgresBackend)
     reread: list[int] = []
-
-    class Moved(Exception):
-        pass
 
     def then() -> None:
         reread.append(1)
         raise Moved
 
     backend.watch = lambda: then
+    return reread
+
+
+def test_a_moved_configuration_rolls_the_write_back_and_rereads(backend: Backend) -> None:
+    """As on Store: a write whose first read sees a newer stored configuration version
+    writes nothing and runs the settings' re-read, which raises (StaleConfig there)."""
+    reread = _watched(backend)
+    assert isinstance(backend, PostgresBackend)
     with backend.write(confirms=True):
         backend.conn.execute("INSERT INTO t VALUES ('same', 1)")
         backend.confirm(None)  # version 0: what this process runs on
@@ -304,17 +312,7 @@ def test_a_moved_configuration_rolls_the_write_back_and_rereads(backend: Backend
 def test_a_write_on_a_replaced_configuration_writes_nothing(backend: Backend) -> None:
     """Every write's first round trip checks the stored version (``_UNMOVED``): a version
     stored by another process rolls back what the write queued, and the re-read runs."""
-    assert isinstance(backend, PostgresBackend)
-    reread: list[int] = []
-
-    class Moved(Exception):
-        pass
-
-    def then() -> None:
-        reread.append(1)
-        raise Moved
-
-    backend.watch = lambda: then
+    reread = _watched(backend)
     with backend.write():
         backend.conn.execute(
             "INSERT INTO config_versions VALUES (1, 1, '{}', '2026-03-02T12:00:00Z', 'other')"
