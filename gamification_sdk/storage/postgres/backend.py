@@ -246,7 +246,7 @@ class PostgresBackend:
         if self._closed:
             raise RuntimeError("the PostgreSQL backend is closed")
         if self._own is not None:
-            if self._own.raw.broken and self._reconnect is not None:
+            if (self._own.raw.broken or self._own.raw.closed) and self._reconnect is not None:
                 # The server ended the session (restart, pg_terminate_backend): the write
                 # that saw it failed and wrote nothing; the next one gets a new session.
                 self._own.raw.close()

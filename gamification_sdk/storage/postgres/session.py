@@ -268,6 +268,10 @@ class Connection:
             if failure is None:
                 failure = exc
         if failure is not None:
+            if raw.pgconn.pipeline_status != pq.PipelineStatus.OFF:
+                # The session broke mid-way and psycopg could not leave pipeline mode: no
+                # statement can follow on it, so it is closed (the next write reconnects).
+                raw.close()
             raise failure
 
     def finish(self, last: str) -> None:
