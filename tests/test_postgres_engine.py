@@ -8,13 +8,13 @@ things only a shared server has."""
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
+from test_postgres_servers import together
 
 from gamification_sdk import Config, FakeClock, Gamification
 from gamification_sdk.config import LeaderboardsConfig
@@ -39,27 +39,6 @@ def servers(postgres_url: str, pg_schema: str) -> Iterator[Callable[[], Gamifica
     yield open_one
     for engine in opened:
         engine.close()
-
-
-def run_together(work: list[Callable[[], None]]) -> None:
-    """Run the callables on threads released at once; re-raise the first failure."""
-    failures: list[BaseException] = []
-    gate = threading.Barrier(len(work))
-
-    def run(job: Callable[[], None]) -> None:
-        try:
-            gate.wait()
-            job()
-        except BaseException as exc:  # reported below, on the test's thread
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in work]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
 
 
 def test_open_takes_a_url_and_keeps_its_tables_in_the_schema(
@@ -92,7 +71,7 @@ def test_a_pool_serves_the_engine_s_threads(postgres_url: str, pg_schema: str) -
         ConnectionPool(postgres_url, min_size=1, max_size=3, open=True) as pool,
         Gamification.open(pool, schema=pg_schema, load_entrypoints=False) as g,
     ):
-        run_together(
+        together(
             [
                 lambda n=n: [  # type: ignore[misc]
                     g.award_points(
@@ -145,7 +124,7 @@ def test_servers_awarding_the_same_users_at_once_lose_nothing(
 
         return job
 
-    run_together([work(n) for n in range(4)])
+    together([work(n) for n in range(4)])
     g = engines[0]
     assert sum(g.profile(user).xp for user in users) == 4 * 12 * 10
     assert sum(g.balance(user, "points") for user in users) == 4 * 12 * 3
@@ -169,7 +148,7 @@ def test_one_key_sent_to_every_server_at_once_is_done_once(
 
         return job
 
-    run_together([send(g) for g in engines])
+    together([send(g) for g in engines])
     g = engines[0]
     assert g.balance("ada", "points") == 8 * 5
     assert g.profile("ada").xp == 8 * 7
@@ -196,7 +175,7 @@ def test_spending_races_never_overdraw(servers: Callable[[], Gamification]) -> N
 
         return job
 
-    run_together([spend(g, n) for n, g in enumerate(engines)])
+    together([spend(g, n) for n, g in enumerate(engines)])
     balance = engines[0].balance("ada", "points")
     assert balance == 100 - sum(spent) and 0 <= balance < 7
     assert engines[0].verify_ledger().ok
@@ -216,9 +195,7 @@ def test_conflicts_are_retried_whole(servers: Callable[[], Gamification]) -> Non
             for i, amount in enumerate(mine)
         ]
 
-    run_together(
-        [job(g, mine, n) for n, (g, mine) in enumerate(zip(engines, amounts, strict=True))]
-    )
+    together([job(g, mine, n) for n, (g, mine) in enumerate(zip(engines, amounts, strict=True))])
     assert engines[1].profile("hot").xp == sum(map(sum, amounts))
     assert CONFLICT_RETRIES >= 2
 
