@@ -7,6 +7,12 @@ times each, so both see the same machine. Each row reports the median of its run
 
     python benchmarks/compare.py BEFORE AFTER              # e.g. main~5 main
     python benchmarks/compare.py BEFORE AFTER --runs 3 --full
+    python benchmarks/compare.py BEFORE AFTER --harness after --sections small
+
+``--harness after`` runs the AFTER commit's ``ratio.py`` for both packages (each commit's
+package on ``PYTHONPATH``), so a change to the harness itself (such as letting background
+checkpoints finish between cases) applies to both sides. Only sections whose calls the
+older package has can run that way: ``small`` (awards, spends, reservations, batches) can.
 """
 
 from __future__ import annotations
@@ -36,11 +42,17 @@ def ratios(markdown: str) -> dict[str, float]:
     return found
 
 
-def run_ratio(tree: Path, out: Path, quick: bool) -> dict[str, float]:
+def run_ratio(
+    tree: Path, out: Path, quick: bool, harness: Path | None = None, sections: str | None = None
+) -> dict[str, float]:
+    """One run of ``ratio.py`` (``harness``'s, else the tree's own) on ``tree``'s package."""
     env = dict(os.environ, PYTHONPATH=str(tree))
-    command = [sys.executable, str(tree / "benchmarks" / "ratio.py"), "--out", str(out)]
+    script = (harness or tree) / "benchmarks" / "ratio.py"
+    command = [sys.executable, str(script), "--out", str(out)]
     if quick:
         command.append("--quick")
+    if sections:
+        command += ["--sections", sections]
     subprocess.run(command, check=True, env=env, cwd=tree, stdout=subprocess.DEVNULL)
     return ratios(out.read_text())
 
@@ -52,6 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--full", action="store_true", help="full ratio runs, not --quick")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--harness",
+        choices=("own", "after"),
+        default="own",
+        help="whose ratio.py measures both commits: each its own (default) or the AFTER one's",
+    )
+    parser.add_argument("--sections", default=None, help="ratio.py --sections, e.g. small")
     args = parser.parse_args(argv)
     revs = {}
     for rev in (args.before, args.after):
@@ -76,7 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for rev in order:
                     print(f"run {index + 1}/{args.runs}: {rev} ({revs[rev]})", file=sys.stderr)
                     out = Path(tmp) / f"{revs[rev]}-{index}.md"
-                    runs[rev].append(run_ratio(trees[rev], out, not args.full))
+                    harness = trees[args.after] if args.harness == "after" else None
+                    runs[rev].append(
+                        run_ratio(trees[rev], out, not args.full, harness, args.sections)
+                    )
         finally:
             for tree in trees.values():
                 subprocess.run(
@@ -90,8 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [
         f"# Ratio rows: {args.before} ({revs[args.before]}) vs {args.after} ({revs[args.after]})",
         "",
-        f"{args.runs} runs of `ratio.py{'' if args.full else ' --quick'}` per commit, "
-        "alternating; medians of the runs.",
+        f"{args.runs} runs of `ratio.py{'' if args.full else ' --quick'}"
+        f"{f' --sections {args.sections}' if args.sections else ''}` per commit, "
+        "alternating; medians of the runs"
+        + (f"; both measured by {args.after}'s ratio.py." if args.harness == "after" else "."),
         "",
         f"| row | {args.before} | {args.after} | change |",
         "| --- | ---: | ---: | ---: |",
