@@ -103,10 +103,23 @@ PATHS = {
 }  # fmt: skip
 
 
+class RecordingCursor(sqlite3.Cursor):
+    """A cursor of a ``Recording`` connection: the engine runs its hot statements on a cursor
+    it keeps (storage/backend.py), so they are recorded here."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        log = self.connection.log  # type: ignore[attr-defined]
+        log.append((sql, parameters, False))
+        return super().execute(sql, parameters)
+
+
 class Recording(sqlite3.Connection):
     """A connection that keeps every statement it runs, with its parameters."""
 
     log: list[tuple[str, Any, bool]]
+
+    def cursor(self, factory: Any = RecordingCursor) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().cursor(factory)
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
         self.log.append((sql, parameters, False))
