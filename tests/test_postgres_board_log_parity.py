@@ -143,9 +143,7 @@ OPS = st.one_of(
     st.tuples(st.just("listed"), USER, st.integers(0, 1)),
     st.tuples(st.just("relist"), PERIOD, DEFAULTS),
     st.tuples(st.just("backfill"), USER, PERIOD, SCORE, REACHED),
-    st.tuples(
-        st.just("slot"), st.sampled_from(USERS[:3]), st.integers(0, 3), PERIOD, XP, REACHED
-    ),
+    st.tuples(st.just("slot"), st.sampled_from(USERS[:3]), st.integers(0, 3), PERIOD, XP, REACHED),
     st.tuples(st.just("move_out"), st.integers(0, 3), DEFAULTS),
     st.tuples(st.just("quiet"), st.sampled_from(["on", "off"])),
 )

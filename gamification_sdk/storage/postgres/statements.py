@@ -195,6 +195,7 @@ def _gated(where: str) -> tuple[str, str]:
     """``GATE`` after the condition ``where``."""
     return where, f"{where} AND {GATE}"
 
+
 _RUN_FIX = (
     "julianday(day) - ROW_NUMBER() OVER (ORDER BY day)",
     f"{_JULIANDAY_DAY} - CAST(ROW_NUMBER() OVER (ORDER BY day) AS integer)",
@@ -223,9 +224,7 @@ def _boards() -> Iterable[tuple[str, str]]:
         _listed_value("lb_scores.user_id", "?1", "?2"),
         _gated("WHERE period_id = ?3"),
     )
-    yield _logged(
-        boards.SET_LISTED, "user_id = ?2 AND listed <> ?1", _gated("AND listed != ?1")
-    )
+    yield _logged(boards.SET_LISTED, "user_id = ?2 AND listed <> ?1", _gated("AND listed != ?1"))
     yield _pair(boards.PERIODS_OF_USER, _LIVE)
     for periods in range(1, PERIODS_PER_AWARD + 1):
         yield _upsert(periods)
