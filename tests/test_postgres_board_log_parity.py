@@ -21,7 +21,9 @@ from gamification_sdk.storage.postgres import open_backend
 from gamification_sdk.storage.postgres.backend import PostgresBackend
 from gamification_sdk.storage.postgres.migrate import migrate
 from gamification_sdk.storage.postgres.p006 import P006
+from gamification_sdk.storage.postgres.placeholders import bind
 from gamification_sdk.storage.postgres.schema import MIGRATIONS
+from gamification_sdk.storage.postgres.statements import OVERRIDES
 
 AT = "2026-03-01T10:00:00+00:00"
 USERS = ("u1", "u2", "u3", "u4")  # public; private; the defaults decide; no profile
@@ -212,6 +214,66 @@ def test_a_fixed_mix_logs_inserts_changes_and_unlistings_as_the_triggers_did(
         (ids[1], "u1", 5, 10, 1, 5, 10, 0),
         (ids[1], "u1", 5, 10, 0, 5, 10, 1),
         (ids[1], "u3", 1, 1, 1, 1, 1, 1),  # listed since its quiet insert
+    ]
+
+
+def test_a_change_waits_for_a_concurrent_writer_and_logs_from_its_row(
+    backend: PostgresBackend, postgres_url: str, pg_schema: str
+) -> None:
+    """Two sessions change one row at once, neither under the engine's user lock: the second
+    waits on the row and logs the first's committed values as its old ones, as the trigger
+    did. (A read of the statement's snapshot alone would log the row as it was before both.)"""
+    import threading
+
+    import psycopg
+
+    ids = _ids(backend)
+    with backend.write():
+        _run(backend, ids, ("award", "u1", {0}, 1, 1, ("public", 1)))
+    award = OVERRIDES[boards.upsert_sql(1)]
+
+    def connect() -> psycopg.Connection[Any]:
+        conn = psycopg.connect(postgres_url)
+        conn.execute(f"SET search_path TO {pg_schema}")
+        conn.commit()
+        return conn
+
+    first, second = connect(), connect()
+    try:
+        first.execute(*bind(award, ("u1", 5, 2, "public", 1, ids[0])))  # holds the row
+        failed: list[BaseException] = []
+
+        def run_second() -> None:
+            try:
+                second.execute(*bind(award, ("u1", 3, 3, "public", 1, ids[0])))
+                second.commit()
+            except BaseException as exc:
+                failed.append(exc)
+
+        thread = threading.Thread(target=run_second)
+        thread.start()
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'"
+        )
+        with psycopg.connect(postgres_url, autocommit=True) as watcher:
+            for _ in range(100_000):  # until the second session waits on the row lock
+                if watcher.execute(waiting, (second.info.backend_pid,)).fetchone() == (1,):
+                    break
+                thread.join(0.001)
+            else:
+                raise AssertionError("the second session never waited on the row")
+        first.commit()
+        thread.join(30)
+        assert not thread.is_alive() and not failed, failed
+    finally:
+        first.close()
+        second.close()
+    ours, triggers = _logs(backend)
+    assert ours == triggers
+    assert [row[2:8] for row in ours[(ids[0], "u1")]] == [
+        (None, None, None, 1, 1, 1),
+        (1, 1, 1, 6, 2, 1),
+        (6, 2, 1, 9, 3, 1),
     ]
 
 
