@@ -19,7 +19,9 @@ Why each kind of statement is here:
 - the ``lb_live`` view, which the PostgreSQL schema does not have: the statements read its
   definition inline, the privacy defaults read from ``lb_settings`` as JSON;
 - rows that carry ``user_id`` on PostgreSQL only (``lot_uses``, ``lot_holds``): the owner is
-  the lot's.
+  the lot's;
+- every change of ``lb_scores``, which appends its own ``lb_log`` rows there (board_log.py),
+  where SQLite's TEMP triggers append them.
 
 Statements built from templates are registered for every shape their callers build, up to
 the bounds below; a statement of a family whose size has no bound (an award into more open
