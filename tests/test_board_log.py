@@ -293,6 +293,10 @@ def test_a_change_committed_after_a_later_one_still_reaches_every_engine(
     and a rolled-back row never."""
     import psycopg
 
+    from gamification_sdk.storage.boards import upsert_sql
+    from gamification_sdk.storage.postgres.placeholders import bind
+    from gamification_sdk.storage.postgres.statements import OVERRIDES
+
     where = place("board")
     clock = FakeClock(START)
     a = Gamification.open(**where, config=PUBLIC, clock=clock, load_entrypoints=False)
@@ -304,17 +308,21 @@ def test_a_change_committed_after_a_later_one_still_reaches_every_engine(
         late = psycopg.connect(request.getfixturevalue("postgres_url"))
         late.execute(f"SET search_path TO {where['schema']}")
         # Another server's write, open while the others commit: its log row comes first.
-        raise_cat = (
-            "UPDATE lb_scores SET score = score + {} WHERE user_id = 'cat' AND period_id IN "
-            "(SELECT id FROM lb_periods WHERE board = 'xp' AND period = 'all_time')"
-        )
-        late.execute(raise_cat.format(100))
+        # The engine's award upsert, which writes its own log row (storage/postgres/board_log.py).
+        (period_id,) = late.execute(
+            "SELECT id FROM lb_periods WHERE board = 'xp' AND period = 'all_time'"
+        ).fetchone()
+
+        def raise_cat(delta: int) -> None:
+            late.execute(*bind(OVERRIDES[upsert_sql(1)], ("cat", delta, 0, "public", 1, period_id)))
+
+        raise_cat(100)
         b.award_xp("bob", 15, source="t")
         check_engine(a, expected_board(a), "all_time")
         late.commit()
         check_engine(a, expected_board(a), "all_time")
         assert a.boards.rank("cat", "xp").rank == 1  # type: ignore[union-attr]
-        late.execute(raise_cat.format(1000))
+        raise_cat(1000)
         b.award_xp("ann", 1, source="t")
         late.rollback()
         late.close()

@@ -208,3 +208,61 @@ def test_live_the_script_runs_against_the_schema(
         + [("local", table, None) for table in LOCAL]
         + [("distributed", table, column) for table, column in DISTRIBUTED.items()]
     )
+
+
+# Every trigger of the schema's tables, with its function's language and body.
+_TRIGGERS = (
+    "SELECT c.relname, t.tgname, l.lanname, p.prosrc FROM pg_trigger AS t "
+    "JOIN pg_class AS c ON c.oid = t.tgrelid JOIN pg_proc AS p ON p.oid = t.tgfoid "
+    "JOIN pg_language AS l ON l.oid = p.prolang "
+    "WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace "
+    "ORDER BY c.relname, t.tgname"
+)
+_WRITES = re.compile(
+    r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO)\s+(?:ONLY\s+)?([\w.\"]+)", re.I
+)
+
+
+def triggers_writing_elsewhere(conn: psycopg.Connection[object]) -> list[tuple[str, str, str]]:
+    """``(table, trigger, what it writes)`` for each trigger on a distributed table whose
+    function writes another table, or that cannot be read for it (dynamic SQL, a language
+    other than SQL or PL/pgSQL). Citus runs such a trigger on a worker's shard, where the
+    other table (a local or differently sharded one) cannot be written."""
+    found = []
+    for table, name, language, source in conn.execute(_TRIGGERS).fetchall():  # type: ignore[misc]
+        if table not in DISTRIBUTED:
+            continue
+        others = sorted({t.strip('"').split(".")[-1] for t in _WRITES.findall(source)} - {table})
+        if language not in ("sql", "plpgsql") or re.search(r"\bEXECUTE\b", source, re.I):
+            others.append(f"unreadable ({language})")
+        if others:
+            found.append((table, name, ", ".join(others)))
+    return found
+
+
+def test_live_no_trigger_on_a_distributed_table_writes_another_table(
+    live: psycopg.Connection[object],
+) -> None:
+    """The boards' log is written by the statements (storage/postgres/board_log.py, p010),
+    not by triggers on the sharded lb_scores."""
+    assert triggers_writing_elsewhere(live) == []
+
+
+def test_live_the_trigger_check_finds_the_triggers_p006_made(
+    live: psycopg.Connection[object],
+) -> None:
+    """The check above can fail: p006's triggers, made again, are what it reports."""
+    from gamification_sdk.storage.postgres.p006 import P006
+
+    with pytest.raises(Rollback), live.transaction():
+        live.execute(P006)
+        assert triggers_writing_elsewhere(live) == [
+            ("lb_scores", "lb_log_insert", "lb_log"),
+            ("lb_scores", "lb_log_update", "lb_log"),
+        ]
+        raise Rollback
+    assert triggers_writing_elsewhere(live) == []
+
+
+class Rollback(Exception):
+    pass

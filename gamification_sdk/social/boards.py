@@ -1,10 +1,11 @@
 """Board scores, kept in the award's transaction; board order, kept in each process's memory.
 
 An award upserts the user's row in every open period of each board following its source:
-``lb_scores`` is clustered by user, so all of them share one page. The statement's
-triggers append each listed change, old and new ``(score, reached, listed)``, to the
-``lb_log`` table: one more page, the log's last, which consecutive awards share. Nothing
-in the file is ordered by score, so an award writes no index entry at a random place.
+``lb_scores`` is clustered by user, so all of them share one page. Each listed change, old
+and new ``(score, reached, listed)``, is appended to the ``lb_log`` table (SQLite: by the
+statement's TEMP triggers; PostgreSQL: by the statement itself, storage/postgres/
+board_log.py): one more page, the log's last, which consecutive awards share. Nothing in
+the file is ordered by score, so an award writes no index entry at a random place.
 
 Order lives in memory, one ``board_order.Order`` per period a process has read, built on
 first read from the period's listed rows (not at open: opening stays instant) and caught up
@@ -100,8 +101,9 @@ class Boards:
         self, conn: sqlite3.Connection, config: Config, *, connection_triggers: bool = True
     ) -> None:
         self._conn = conn
-        # SQLite logs score changes through TEMP triggers this connection creates; a
-        # PostgreSQL schema has permanent ones (postgres/p006.py), quieted per transaction.
+        # SQLite logs score changes through TEMP triggers this connection creates; on
+        # PostgreSQL each statement logs its own (postgres/board_log.py: no trigger runs on
+        # Citus's shards), quieted per transaction.
         self._connection_triggers = connection_triggers
         settings = config.leaderboards
         self._defaults = (settings.visibility, int(settings.show_on_global))

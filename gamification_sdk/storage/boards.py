@@ -88,7 +88,8 @@ def temp_triggers() -> dict[str, str]:
     }
 
 
-# PostgreSQL's permanent log triggers (postgres/p006.py) skip a transaction that says "on".
+# PostgreSQL: the statements that change lb_scores (their texts in postgres/statements.py,
+# built by postgres/board_log.py) append no log row in a transaction that says "on".
 QUIET_LOG = "SELECT set_config('gamification.quiet_log', ?, true)"
 
 

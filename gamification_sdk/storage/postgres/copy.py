@@ -49,8 +49,9 @@ _CLAIM = (
 _ADVANCE = (
     "UPDATE copy_progress SET last_key = %s, copied = copied + %s WHERE tbl = %s AND source = %s"
 )
-# The boards' change log is not copied (each server's board starts from lb_scores): where
-# triggers on lb_scores write it, the copy's own transactions keep them quiet.
+# The boards' change log is not copied (each server's board starts from lb_scores). COPY
+# appends none; the copy's transactions still say quiet, which the engine's statements and
+# any trigger a deployment keeps on lb_scores (as schemas before p010 had) honour.
 _QUIET_LOG = "SELECT set_config('gamification.quiet_log', 'on', true)"
 _TABLE_DONE = "UPDATE copy_progress SET finished_at = %s WHERE tbl = %s"
 _ENGINE_TABLES = (

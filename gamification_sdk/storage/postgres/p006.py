@@ -1,5 +1,10 @@
 """Migration p006: the boards' change log written by permanent triggers on ``lb_scores``.
 
+Dropped by p010: Citus cannot run them (a shard of ``lb_scores`` on a worker cannot write the
+coordinator's ``lb_log``), so each statement now appends its own rows (board_log.py), with
+the same rows and the same ``gamification.quiet_log`` setting. The text below is what older
+schemas applied, and what tests/test_postgres_board_log_parity.py compares the statements with.
+
 The SQLite file logs through TEMP triggers each connection creates, which its bulk paths drop
 for a moment. PostgreSQL has no per-connection triggers, so these are created once with the
 schema, and a bulk path turns them off for its own transaction only, with the transaction-local

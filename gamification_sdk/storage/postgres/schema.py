@@ -40,6 +40,7 @@ from .p006 import P006
 from .p007 import P007
 from .p008 import P008
 from .p009 import P009
+from .p010 import P010
 
 Migration = tuple[int, str, str]
 
@@ -53,6 +54,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (7, "p007_metric_hours_view", P007),
     (8, "p008_readable_views", P008),
     (9, "p009_idempotency_keys_by_time", P009),
+    (10, "p010_change_log_written_by_statements", P010),
 )
 """``(version, name, SQL)`` in order; applied ones are never edited, new ones appended."""
 

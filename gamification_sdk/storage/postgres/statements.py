@@ -19,7 +19,9 @@ Why each kind of statement is here:
 - the ``lb_live`` view, which the PostgreSQL schema does not have: the statements read its
   definition inline, the privacy defaults read from ``lb_settings`` as JSON;
 - rows that carry ``user_id`` on PostgreSQL only (``lot_uses``, ``lot_holds``): the owner is
-  the lot's.
+  the lot's;
+- every change of ``lb_scores``, which appends its own ``lb_log`` rows there (board_log.py),
+  where SQLite's TEMP triggers append them.
 
 Statements built from templates are registered for every shape their callers build, up to
 the bounds below; a statement of a family whose size has no bound (an award into more open
@@ -50,6 +52,7 @@ from .. import (
     xp,
 )
 from .accounts import overrides as user_accounts
+from .board_log import GATE, logged
 
 __all__ = [
     "OVERRIDES",
@@ -162,6 +165,39 @@ def _ignore(sql: str, target: str) -> tuple[str, str]:
 
 
 _UPSERT_FIXES = (_listed_value("?1", "?4", "?5"), _SCORE_UPSERT)
+
+
+def _logged_upsert(text: str, periods: int) -> str:
+    """The award's upsert, its other fixes made, writing its log rows (board_log.py): the
+    period ids numbered (?6 on), as the statement names them twice."""
+    ids = ", ".join(f"?{6 + i}" for i in range(periods))
+    where = "AND closed_at IS NULL "
+    text = _swap(
+        text,
+        (
+            f"WHERE id IN ({', '.join(['?'] * periods)}) {where}",
+            f"WHERE id IN ({ids}) {where}AND {GATE} ",
+        ),
+    )
+    return logged(text, f"user_id = ?1 AND period_id IN ({ids})")
+
+
+def _upsert(periods: int) -> tuple[str, str]:
+    sql = boards.upsert_sql(periods)
+    return sql, _logged_upsert(_swap(sql, *_UPSERT_FIXES), periods)
+
+
+def _logged(sql: str, rows: str, *pairs: tuple[str, str]) -> tuple[str, str]:
+    """A change of lb_scores writing its log rows (board_log.py): ``rows`` is the rows it
+    may change; ``pairs`` its fixes, one of which adds ``GATE`` (``_gated``)."""
+    return sql, logged(_swap(sql, *pairs), rows)
+
+
+def _gated(where: str) -> tuple[str, str]:
+    """``GATE`` after the condition ``where``."""
+    return where, f"{where} AND {GATE}"
+
+
 _RUN_FIX = (
     "julianday(day) - ROW_NUMBER() OVER (ORDER BY day)",
     f"{_JULIANDAY_DAY} - CAST(ROW_NUMBER() OVER (ORDER BY day) AS integer)",
@@ -179,12 +215,21 @@ def _boards() -> Iterable[tuple[str, str]]:
         "ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, "
         "created_at = excluded.created_at",
     )
+    # Every change of lb_scores writes its own log rows on PostgreSQL (board_log.py).
     target = ("ON CONFLICT DO UPDATE", "ON CONFLICT (user_id, period_id) DO UPDATE")
-    yield _pair(boards.BACKFILL_SCORES, target)
-    yield _pair(boards.RELIST_PERIOD, _listed_value("lb_scores.user_id", "?1", "?2"))
+    # Named twice, the values are numbered; a VALUES list takes no WHERE for the gate.
+    numbered = ("VALUES (?, ?, ?, ?, 0) ", f"SELECT ?1, ?2, ?3, ?4, 0 WHERE {GATE} ")
+    yield _logged(boards.BACKFILL_SCORES, "user_id = ?1 AND period_id = ?2", numbered, target)
+    yield _logged(
+        boards.RELIST_PERIOD,
+        "period_id = ?3",
+        _listed_value("lb_scores.user_id", "?1", "?2"),
+        _gated("WHERE period_id = ?3"),
+    )
+    yield _logged(boards.SET_LISTED, "user_id = ?2 AND listed <> ?1", _gated("AND listed != ?1"))
     yield _pair(boards.PERIODS_OF_USER, _LIVE)
     for periods in range(1, PERIODS_PER_AWARD + 1):
-        yield _pair(boards.upsert_sql(periods), *_UPSERT_FIXES)
+        yield _upsert(periods)
 
 
 def _slots() -> Iterable[tuple[str, str]]:
@@ -214,7 +259,14 @@ def _slots() -> Iterable[tuple[str, str]]:
         yield _pair(board_slots.slot_listed_sql(slot), _listed_row("p", "?2", "?3", value=False))
         yield fix(board_slots.move_in_sql(slot))
         listed = _listed_row("p", "?1", "?2", value=True)
-        yield _pair(board_slots.move_out_sql(slot), listed, _SCORE_UPSERT)
+        yield _logged(
+            board_slots.move_out_sql(slot),
+            "EXISTS (SELECT 1 FROM profiles AS p WHERE p.user_id = lb_scores.user_id "
+            f"AND p.lb_p{slot} = lb_scores.period_id)",
+            listed,
+            _SCORE_UPSERT,
+            _gated(f"WHERE p.lb_r{slot} IS NOT NULL"),
+        )
 
 
 def _metrics() -> Iterable[tuple[str, str]]:
@@ -312,12 +364,18 @@ def _rest() -> Iterable[tuple[str, str]]:
 
 class Family:
     """Statements one builder makes for any count: ``build(n)`` is the same text around a run
-    of ``n`` placeholders (``?, ?, ?``), which the PostgreSQL text keeps; ``fixes`` are the
-    fragment swaps that make it PostgreSQL's."""
+    of ``n`` placeholders (``?, ?, ?``); ``fixes`` are the fragment swaps that make it
+    PostgreSQL's, and ``finish(text, n)``, if given, what follows them."""
 
-    def __init__(self, build: Callable[[int], str], *fixes: tuple[str, str]) -> None:
+    def __init__(
+        self,
+        build: Callable[[int], str],
+        *fixes: tuple[str, str],
+        finish: Callable[[str, int], str] | None = None,
+    ) -> None:
         self.build = build
         self.fixes = fixes
+        self.finish = finish
         one, two = build(1), build(2)
         # Where the run is: the one "?" of build(1) that build(2) repeats.
         at = next(
@@ -339,11 +397,12 @@ class Family:
         n = self.count(sql)
         if n is None or self.build(n) != sql:
             return None
-        return _swap(sql, *self.fixes)
+        text = _swap(sql, *self.fixes)
+        return text if self.finish is None else self.finish(text, n)
 
 
 FAMILIES = (
-    Family(boards.upsert_sql, *_UPSERT_FIXES),
+    Family(boards.upsert_sql, *_UPSERT_FIXES, finish=_logged_upsert),
     Family(metrics.longest_run_sql, _RUN_FIX),
 )
 """The builders whose statements have no largest size: derived beyond the registered bounds."""
