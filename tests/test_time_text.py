@@ -66,3 +66,15 @@ def test_a_datetime_subclass_writes_itself_out() -> None:
             return "stamp"
 
     assert to_text(Stamp(2026, 1, 1, tzinfo=UTC)) == "stamp"
+
+
+@given(moments, st.lists(st.tuples(st.booleans(), st.integers(0, 59_999_999)), max_size=30))
+def test_two_minutes_in_turn_each_read_rightly(
+    start: datetime, picks: list[tuple[bool, int]]
+) -> None:
+    """A write that stores a moment and one a minute on (a hold and its expiry) uses both
+    cached minutes in turn; neither may answer for the other."""
+    later = start + timedelta(seconds=60)
+    for second, micros in picks:
+        moment = (later if second else start) + timedelta(microseconds=micros)
+        assert to_text(moment) == reference(moment)

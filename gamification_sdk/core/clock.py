@@ -18,12 +18,15 @@ def system_clock() -> datetime:
 
 _MINUTE = timedelta(minutes=1)
 _SECONDS = tuple(f"{second:02d}." for second in range(60))
-# The minute of the last moment written out: (its start, its end, its text up to the
-# seconds). ``isoformat`` formats each field through C's printf, about 14,000 instructions
-# (a twentieth of a keyed award_xp); the moments of a busy engine mostly share a minute, and
-# the rest of the text is two small integers. One tuple, replaced whole: safe across threads.
-_NO_MINUTE = datetime(1970, 1, 1, tzinfo=UTC)
-_last_minute = [(_NO_MINUTE, _NO_MINUTE, "")]
+# The minutes of the last few moments written out: (its start, its end, its text up to the
+# seconds) each, newest first. ``isoformat`` formats each field through C's printf, about
+# 14,000 instructions (a twentieth of a keyed award_xp); the moments of a busy engine mostly
+# share a minute, and the rest of the text is two small integers. A few, because one write
+# often stores moments a minute or an hour apart (a hold and its expiry, a rate limit's
+# window start): with one cached minute, they evicted each other on every call. One tuple,
+# replaced whole: safe across threads.
+_KEPT = 4
+_last_minutes: list[tuple[tuple[datetime, datetime, str], ...]] = [()]
 
 
 def to_text(moment: datetime) -> str:
@@ -33,14 +36,18 @@ def to_text(moment: datetime) -> str:
     # A subclass (pandas, freezegun) may write itself out differently: its own isoformat.
     if type(moment) is not datetime:
         return moment.isoformat(timespec="microseconds")
-    cached = _last_minute[0]
-    if not cached[0] <= moment < cached[1]:
+    kept = _last_minutes[0]
+    for cached in kept:
+        if cached[0] <= moment < cached[1]:
+            break
+    else:
         start = moment.replace(second=0, microsecond=0)
         try:
             end = start + _MINUTE
         except OverflowError:  # the last minute of year 9999
             return moment.isoformat(timespec="microseconds")
-        cached = _last_minute[0] = (start, end, start.isoformat()[:17])
+        cached = (start, end, start.isoformat()[:17])
+        _last_minutes[0] = (cached, *kept[: _KEPT - 1])
     return f"{cached[2]}{_SECONDS[moment.second]}{moment.microsecond:06d}+00:00"
 
 
