@@ -220,7 +220,7 @@ class Gamification:
         # Plain XP awards of the outermost batch are buffered (see bulk.py); ``nested`` is
         # read once the write has begun.
         with (
-            self._rt.frame(savepoint=True, user_id=user_id or "") as tx,
+            self._rt.frame(savepoint=True, user_id=user_id or "", users=True) as tx,
             nullcontext() if self._store.nested else self._parts.bulk.buffering(),
         ):
             yield

@@ -25,7 +25,7 @@ from gamification_sdk import (
     hookimpl,
 )
 from gamification_sdk.config import RateLimit, StreaksConfig
-from gamification_sdk.errors import RateLimited, WriteConflict
+from gamification_sdk.errors import InsufficientFunds, RateLimited, WriteConflict
 from gamification_sdk.models import Notification
 
 pytestmark = pytest.mark.postgresql_only(
@@ -255,9 +255,10 @@ def test_batches_of_one_user_queue_with_that_user_s_writes(
 def test_a_batch_of_several_users_that_conflicts_is_run_again_whole(
     servers: Callable[..., Gamification],
 ) -> None:
-    """Without a user, a batch runs SERIALIZABLE: two servers' batches moving points between
-    the same users conflict, the loser raises ``WriteConflict`` with nothing stored, and
-    running it again whole (same keys) lands every call exactly once."""
+    """Without a user, a batch takes the lock of each user its calls are about as they come:
+    two servers' batches moving points between the same users in opposite orders deadlock,
+    the server breaks it, the loser raises ``WriteConflict`` with nothing stored, and running
+    it again whole (same keys) lands every call exactly once."""
     engines = [servers() for _ in range(2)]
     users = ("ann", "bob", "cat")
     for user in users:
@@ -265,11 +266,13 @@ def test_a_batch_of_several_users_that_conflicts_is_run_again_whole(
     conflicts = Counter[int]()
 
     def work(n: int) -> Callable[[], None]:
+        order = users if n == 0 else users[::-1]
+
         def batch(i: int) -> None:
             g = engines[n]
             with g.batch():
-                for j, user in enumerate(users):
-                    to = users[(j + 1) % 3]
+                for j, user in enumerate(order):
+                    to = order[(j + 1) % 3]
                     g.transfer_points(
                         user, to, 1 + n, currency="points", idempotency_key=f"{n}-{i}-{j}"
                     )
@@ -298,6 +301,98 @@ def test_a_batch_of_several_users_that_conflicts_is_run_again_whole(
     assert transfers == 2 * 15 * 3
     assert g.verify_ledger().ok
     assert sum(conflicts.values()) > 0, "the batches never met: the test proved nothing"
+
+
+RACED = ("ann", "bob", "cat")
+SEEDED = 20  # points each user starts with: a few spends of 7 overdraw it unless exact
+
+
+def keyed_round(g: Gamification, i: int, order: tuple[str, ...]) -> dict[str, Any]:
+    """Round ``i``'s calls, the same keys on every server: per user a spend of 7, an award of
+    3 points and one of 5 XP. What each returned: its result, or ``None`` if refused."""
+    done: dict[str, Any] = {}
+    for user in order:
+        try:
+            spent: Any = g.spend_points(
+                user, 7, currency="points", source="t", idempotency_key=f"s{i}{user}"
+            )
+        except InsufficientFunds:
+            spent = None  # refused before it wrote: the batch goes on, the key stays free
+        done[f"s{i}{user}"] = spent
+        done[f"p{i}{user}"] = g.award_points(
+            user, 3, currency="points", source="t", idempotency_key=f"p{i}{user}"
+        )
+        done[f"x{i}{user}"] = g.award_xp(user, 5, source="t", idempotency_key=f"x{i}{user}")
+    return done
+
+
+def test_batches_without_a_user_beside_single_writes_of_their_users_stay_exact(
+    servers: Callable[..., Gamification],
+) -> None:
+    """Two servers run batches without ``user_id`` (users in opposite orders), two others the
+    same calls one by one, under the same keys: spends, point awards and XP awards about the
+    same three users. The caller's contract for a batch: one that raises ``WriteConflict``
+    stored nothing and is run again whole, same keys. Then every key is done exactly once
+    (every call under it got the same transaction or award back), no balance is ever
+    overdrawn, each equals its ledger, and each user's XP is the sum of its distinct awards.
+
+    This is what a batch's calls taking their users' locks gives: a SERIALIZABLE batch that
+    took none did not see the single writes (READ COMMITTED, under the user's lock) as
+    conflicts, and lost XP awards or booked a key twice."""
+    engines = [servers() for _ in range(4)]
+    for user in RACED:
+        engines[0].award_points(user, SEEDED, currency="points", source="seed")
+    rounds, conflicts = 12, Counter[int]()
+    results: list[list[tuple[str, Any]]] = [[] for _ in engines]
+
+    def work(n: int) -> Callable[[], None]:
+        g, order = engines[n], RACED if n % 2 == 0 else RACED[::-1]
+
+        def run() -> None:
+            for i in range(rounds):
+                if n >= 2:
+                    results[n].extend(keyed_round(g, i, order).items())
+                    continue
+                while True:
+                    try:
+                        with g.batch():
+                            done = keyed_round(g, i, order)
+                    except WriteConflict:
+                        conflicts[n] += 1
+                        continue
+                    results[n].extend(done.items())
+                    break
+
+        return run
+
+    together([work(n) for n in range(4)])
+    g = engines[0]
+    answers: dict[str, set[Any]] = {}
+    for key, result in (pair for server in results for pair in server):
+        if result is not None:
+            answers.setdefault(key, set()).add(repr(result))
+    # A key's every successful call got the one result it stored.
+    assert all(len(seen) == 1 for seen in answers.values()), answers
+    keyed = g.db.execute(
+        "SELECT idempotency_key, count(*) FROM transactions WHERE source = 't' GROUP BY 1"
+    ).fetchall()
+    # (A call's key is stored as ``call:<key>`` on the ledger.)
+    assert {key.removeprefix("call:"): count for key, count in keyed} == {
+        key: 1 for key in answers if not key.startswith("x")
+    }
+    assert g.verify_ledger().ok
+    for user in RACED:
+        spends = sum(1 for key in answers if key.startswith("s") and key.endswith(user))
+        balance = g.balance(user, "points")
+        assert balance == SEEDED + 3 * rounds - 7 * spends >= 0, (user, balance, spends)
+        assert g.profile(user).xp == 5 * rounds, user
+        (awards,) = g.db.execute(
+            "SELECT count(*) FROM xp_awards WHERE user_id = ? AND source = 't'", (user,)
+        ).fetchone()
+        assert awards == rounds
+    # Some spends were refused (the balance ran low), so no-overdraw was put to the test.
+    refused = [key for server in results for key, result in server if result is None]
+    assert refused, "no spend was ever refused: the test proved nothing"
 
 
 # -- every built-in job, run by servers at once -----------------------------------------------

@@ -19,10 +19,10 @@ database and return the same results for random sequences of awards.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from ..core.validation import MAX_TOTAL
 from ..errors import IdempotencyConflict, InvalidInput
@@ -74,6 +74,11 @@ class BulkXP:
         self._idempotency = idempotency
         self._achievements = achievements
         self._hook = pm.hook
+        # PostgreSQL: a buffered award takes its user's lock before it reads the profile, as
+        # its write would (PostgresBackend.hold); SQLite's one writer needs none.
+        self._hold: Callable[[str], None] | None = (
+            None if store.dialect.name == "sqlite" else cast(Any, store).hold
+        )
         self.active = False
         # Whether the engine's plugins and boards leave an XP award plain: fixed while a
         # batch runs (plugins are registered at open, boards configured), so asked once.
@@ -141,6 +146,8 @@ class BulkXP:
                 or "xp" in self._achievements.catalogue.watched
             ):
                 return None
+            if self._hold is not None:
+                self._hold(user_id)
             digest = None
             if key is not None:
                 digest = fingerprint(user_id, amount, source, metadata, explicit)

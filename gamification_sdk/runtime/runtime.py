@@ -161,6 +161,10 @@ class Runtime:
         user_id: str | Callable[[], str],
         ahead: Callable[[Tx], bool] | None,
     ) -> T:
+        if self._lock_users and not isinstance(user_id, str) and self.store.in_write:
+            # A call by a row's id inside a batch, which takes the lock of each user its calls
+            # are about: its row's owner is one (read first, in the batch's transaction).
+            user_id = user_id()
         # PostgreSQL: the call's user is locked as the write begins (PostgresBackend.write).
         frame = (
             cast(Any, self.store).write(confirms=confirms, user=user_id)
@@ -232,14 +236,17 @@ class Runtime:
             return attempt()
         return retrying(attempt)
 
-    def frame(self, *, savepoint: bool = False, user_id: str = "") -> AbstractContextManager[Tx]:
+    def frame(
+        self, *, savepoint: bool = False, user_id: str = "", users: bool = False
+    ) -> AbstractContextManager[Tx]:
         """The store's write frame; about ``user_id`` on PostgreSQL: an outermost one runs READ
         COMMITTED under that user's lock, a nested one takes the lock too if its transaction
-        runs under another user's (``PostgresBackend.write``)."""
-        if self._lock_users and user_id:
+        takes users' locks. ``users`` (a batch): an outermost one runs READ COMMITTED and takes
+        each user's lock as its calls about them come (``PostgresBackend.write``)."""
+        if self._lock_users and (user_id or users):
             return cast(
                 "AbstractContextManager[Tx]",
-                cast(Any, self.store).write(savepoint=savepoint, user=user_id),
+                cast(Any, self.store).write(savepoint=savepoint, user=user_id, users=users),
             )
         return self.store.write(savepoint=savepoint)
 

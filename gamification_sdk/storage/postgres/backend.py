@@ -93,16 +93,17 @@ def _typed(error: BaseException, conn: Connection) -> BaseException:
 
 
 class _Write:
-    __slots__ = ("_backend", "_savepoint", "_user")
+    __slots__ = ("_backend", "_savepoint", "_user", "_users")
 
-    def __init__(self, backend: PostgresBackend, savepoint: bool, user: str) -> None:
+    def __init__(self, backend: PostgresBackend, savepoint: bool, user: str, users: bool) -> None:
         self._backend = backend
         self._savepoint = savepoint
         self._user = user
+        self._users = users
 
     def __enter__(self) -> Tx:
         backend = self._backend
-        tx = backend._begin(self._savepoint, self._user)
+        tx = backend._begin(self._savepoint, self._user, self._users)
         if self._savepoint and not backend._frames and backend.conn.opening:
             # A batch: its BEGIN and the check of the configuration go now, so a stale one
             # is found before any of its calls runs (as SQLite checks at BEGIN).
@@ -158,7 +159,7 @@ class PostgresBackend:
             self._own = self._adopt(source)
         self._current: Connection | None = None
         self._closed = False
-        # The users the open transaction holds the lock of, or None outside a user's write.
+        # The users the open transaction holds the lock of; None where it takes no lock.
         self._locked: set[str] | None = None
         self._tx: Tx | None = None
         # Nested writes of the open transaction: (is a savepoint, events mark, changes).
@@ -208,7 +209,9 @@ class PostgresBackend:
         if self._doomed[-1] is None:
             self._doomed[-1] = error
 
-    def write(self, *, savepoint: bool = False, confirms: bool = False, user: str = "") -> _Write:
+    def write(
+        self, *, savepoint: bool = False, confirms: bool = False, user: str = "", users: bool = False
+    ) -> _Write:
         """A write transaction (see Store.write). ``confirms`` changes nothing here: no
         statement is saved by it on this backend, and ``confirm`` checks whatever version a
         write's first read hands it.
@@ -222,8 +225,13 @@ class PostgresBackend:
         statements (a balance by ``balance + ?``). Writes about no one user (jobs, calls by
         a row's id) run at the backend's isolation, SERIALIZABLE for the engine, whose
         conflicts the engine retries whole. (Under REPEATABLE READ or SERIALIZABLE the
-        snapshot would be taken before the lock was granted, and miss what it waited for.)"""
-        return _Write(self, savepoint, user)
+        snapshot would be taken before the lock was granted, and miss what it waited for.)
+
+        ``users`` (a batch): an outermost write runs READ COMMITTED like a user's, ``user``'s
+        lock first if given, and takes each user's lock as its nested writes about them come
+        (``_lock_also``), so each of its calls queues with that user's writes on every
+        server."""
+        return _Write(self, savepoint, user, users)
 
     def confirm(self, version: int | None) -> None:
         """The stored configuration version a write read: if another process stored a
@@ -271,24 +279,23 @@ class PostgresBackend:
                 raw.autocommit = conn.was_autocommit
             self._pool.putconn(raw)
 
-    def _begin(self, savepoint: bool, user: str = "") -> Tx:
+    def _begin(self, savepoint: bool, user: str = "", users: bool = False) -> Tx:
         self.lock.acquire()
         try:
             tx = self._tx
             if tx is None:
                 conn = self._checkout()
                 # Nothing is sent yet: the BEGIN and the lock go with the first statements.
-                opening = (
-                    [*self._begin_user_sql, (_USER_LOCK, (self.schema, user))]
-                    if user
-                    else self._begin_sql.copy()
-                )
+                if user:
+                    opening = [*self._begin_user_sql, (_USER_LOCK, (self.schema, user))]
+                else:
+                    opening = (self._begin_user_sql if users else self._begin_sql).copy()
                 if self.watch is not None:
                     opening.append((_UNMOVED, (self.config_version,)))
                 conn.queue(opening, guarded=self.watch is not None)
                 tx = self._tx = Tx()
                 self._doomed = [None]
-                self._locked = {user} if user else None
+                self._locked = {user} if user else set() if users else None
                 return tx
             if self.before_write is not None:
                 self.before_write()
@@ -310,11 +317,18 @@ class PostgresBackend:
             self.lock.release()
             raise
 
+    def hold(self, user: str) -> None:
+        """Inside a write that takes users' locks (a batch), ``user``'s lock, if it does not
+        hold it yet: for what reads a user's rows outside a nested write about them (a
+        batch's buffered XP award, progression/bulk.py). Elsewhere nothing."""
+        if self._locked is not None and user not in self._locked:
+            self._lock_also(self.conn, user)
+
     def _lock_also(self, conn: Connection, user: str) -> None:
-        """In a transaction under one user's lock (``batch(user_id=)``), a write about another
-        user takes that user's lock too. Two such batches locking each other's users in
-        opposite orders deadlock: the server breaks it, and the batch it picks fails whole
-        with a ``WriteConflict`` (it dooms the batch, which the caller runs again)."""
+        """In a transaction that takes users' locks (a batch), a write about a user it does not
+        hold yet takes that user's lock. Two batches locking the same users in opposite
+        orders deadlock: the server breaks it, and the batch it picks fails whole with a
+        ``WriteConflict`` (it dooms the batch, which the caller runs again)."""
         try:
             conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtext(?), hashtext(?))", (self.schema, user)

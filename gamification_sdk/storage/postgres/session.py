@@ -268,6 +268,11 @@ class Connection:
             if failure is None:
                 failure = exc
         if failure is not None:
+            # psycopg can keep naming as prepared a statement whose PREPARE the failure
+            # skipped (seen after a deadlock broken on the write's lock): the retry then
+            # fails with "prepared statement does not exist". Forget them all, on both sides
+            # (psycopg sends DEALLOCATE ALL after the next statement, the ROLLBACK).
+            raw._prepared.clear()
             if raw.pgconn.pipeline_status != pq.PipelineStatus.OFF:
                 # The session broke mid-way and psycopg could not leave pipeline mode: no
                 # statement can follow on it, so it is closed (the next write reconnects).
