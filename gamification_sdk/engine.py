@@ -211,9 +211,11 @@ class Gamification:
         ``user_id``: the user the batch's calls are about. On PostgreSQL the batch then runs
         as one of that user's writes (READ COMMITTED under the user's lock), queued with
         their other writes on every server; a call about another user inside it takes that
-        user's lock too. Without it a batch runs SERIALIZABLE, and a conflict with another
-        server raises ``WriteConflict`` from the batch, which the caller runs again whole
-        (its calls keyed). On SQLite, one writer at a time, it changes nothing.
+        user's lock too. Without it the batch runs READ COMMITTED as well, each call taking
+        its user's lock as it comes, so it queues with the single writes of those users. Two
+        batches locking users in opposite orders deadlock: the server breaks it, the batch
+        raises ``WriteConflict``, and the caller runs it again whole (its calls keyed). On
+        SQLite, one writer at a time, it changes nothing.
         """
         if user_id is not None:
             check_id(user_id)

@@ -210,7 +210,12 @@ class PostgresBackend:
             self._doomed[-1] = error
 
     def write(
-        self, *, savepoint: bool = False, confirms: bool = False, user: str = "", users: bool = False
+        self,
+        *,
+        savepoint: bool = False,
+        confirms: bool = False,
+        user: str = "",
+        users: bool = False,
     ) -> _Write:
         """A write transaction (see Store.write). ``confirms`` changes nothing here: no
         statement is saved by it on this backend, and ``confirm`` checks whatever version a
