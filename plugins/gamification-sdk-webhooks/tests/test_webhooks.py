@@ -18,7 +18,7 @@ from gamification_sdk_webhooks import RetryPolicy, Webhooks
 from gamification_sdk_webhooks.cli import webhooks as webhooks_command
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from webhook_fixtures import backend, place, postgres_url, postgresql  # noqa: F401
+from webhook_fixtures import backend, place, postgres_url, postgresql
 from webhook_receiver import Receiver, receiving, verify
 
 from gamification_sdk import FakeClock, Gamification, errors
@@ -26,6 +26,9 @@ from gamification_sdk.cli import cli
 from gamification_sdk.cli.state import State
 
 Place = Callable[[str], dict[str, Any]]
+
+# Collected here from webhook_fixtures: the run's backend, and where engines open on it.
+FIXTURES = (backend, place, postgres_url, postgresql)
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 24 bytes

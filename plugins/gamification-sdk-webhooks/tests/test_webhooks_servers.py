@@ -14,10 +14,13 @@ from typing import Any
 import gamification_sdk_webhooks as plugin
 import pytest
 from gamification_sdk_webhooks import DeliveryReport, RetryPolicy, Webhooks
-from webhook_fixtures import backend, place, postgres_url, postgresql  # noqa: F401
+from webhook_fixtures import backend, place, postgres_url, postgresql
 from webhook_receiver import Received, receiving, verify
 
 from gamification_sdk import FakeClock, Gamification
+
+# Collected here from webhook_fixtures: the run's backend, and where engines open on it.
+FIXTURES = (backend, place, postgres_url, postgresql)
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
