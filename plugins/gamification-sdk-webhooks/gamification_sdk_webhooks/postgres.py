@@ -43,6 +43,7 @@ from .schema import (
 __all__ = [
     "ACTIVE_SECRETS", "ADD_ENDPOINT", "ADD_KIND", "ADD_SECRET", "ALL_DELIVERIES", "CLAIM",
     "COUNTS", "DEAD", "DELIVERED", "DELIVERIES", "DELIVERY", "DUE", "ENDPOINT", "ENDPOINTS",
+    "ENDPOINT_LOCKED",
     "FORGET_USER", "HAS_TABLES", "KINDS", "MIGRATIONS", "PRUNE_SECRETS", "PSEUDONYMISE",
     "QUEUE", "REMOVE_ENDPOINT", "REPLAY", "REPLAY_ALL", "RETIRE_SECRETS", "RETRY",
 ]  # fmt: skip
@@ -92,6 +93,9 @@ CREATE INDEX webhook_deliveries_by_user ON webhook_deliveries(user_id);
 MIGRATIONS: tuple[tuple[int, str, str], ...] = ((1, "w001_endpoints_and_deliveries", _W001),)
 """``(version, name, SQL)`` in order, as the engine's hook takes them; applied ones are
 never edited, new ones appended."""
+
+# Two rotations of one endpoint queue: the second retires the first's secret, as on a file.
+ENDPOINT_LOCKED = ENDPOINT + " FOR UPDATE"
 
 HAS_TABLES = "SELECT CASE WHEN to_regclass('webhook_deliveries') IS NULL THEN 0 ELSE 1 END"
 

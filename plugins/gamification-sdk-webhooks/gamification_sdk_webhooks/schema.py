@@ -106,9 +106,16 @@ HAS_TABLES = (
 )
 
 ENDPOINT = "SELECT name, url, created_at FROM webhook_endpoints WHERE name = ?"
+# The endpoint a rotation changes: the file's write lock already keeps rotations apart.
+ENDPOINT_LOCKED = ENDPOINT
 ENDPOINTS = "SELECT name, url, created_at FROM webhook_endpoints ORDER BY name"
 KINDS = "SELECT kind FROM webhook_kinds WHERE endpoint = ? ORDER BY kind"
-ADD_ENDPOINT = "INSERT INTO webhook_endpoints (name, url, created_at) VALUES (?, ?, ?)"
+# Nothing returned: the name was taken since it was looked up (on PostgreSQL, by another
+# server's add, which this one waited for): that endpoint decides.
+ADD_ENDPOINT = (
+    "INSERT INTO webhook_endpoints (name, url, created_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (name) DO NOTHING RETURNING name"
+)
 ADD_KIND = "INSERT INTO webhook_kinds (kind, endpoint) VALUES (?, ?)"
 REMOVE_ENDPOINT = "DELETE FROM webhook_endpoints WHERE name = ?"
 

@@ -215,17 +215,20 @@ class Webhooks:
             if not self._postgres:
                 sqlite.migrations.apply(self._engine.db)
             found = self._exec(self._sql.ENDPOINT, (name,)).fetchone()
-            if found is not None:
-                current = self._endpoint(found, at_text)
-                same_secret = secret is None or secret == current.secret
-                if current.url != url or current.kinds != chosen or not same_secret:
-                    raise EndpointExists(name)
-                return current
-            self._exec(self._sql.ADD_ENDPOINT, (name, url, at_text))
-            for kind in chosen:
-                self._exec(self._sql.ADD_KIND, (kind, name))
-            self._exec(self._sql.ADD_SECRET, (name, secret or new_secret(), at_text))
-            return self._endpoint((name, url, at_text), at_text)
+            while found is None:
+                if self._exec(self._sql.ADD_ENDPOINT, (name, url, at_text)).fetchone():
+                    for kind in chosen:
+                        self._exec(self._sql.ADD_KIND, (kind, name))
+                    self._exec(self._sql.ADD_SECRET, (name, secret or new_secret(), at_text))
+                    return self._endpoint((name, url, at_text), at_text)
+                # Another server added the name since the look-up, and committed (read
+                # again: removed since, the name is free again).
+                found = self._exec(self._sql.ENDPOINT, (name,)).fetchone()
+            current = self._endpoint(found, at_text)
+            same_secret = secret is None or secret == current.secret
+            if current.url != url or current.kinds != chosen or not same_secret:
+                raise EndpointExists(name)
+            return current
 
     def _endpoint(self, row: tuple[Any, ...], at_text: str) -> Endpoint:
         name, url, created_at = row
@@ -277,7 +280,11 @@ class Webhooks:
         now = self._now()
         at_text = to_text(now)
         with self._engine.batch():
-            row = self._exec(self._sql.ENDPOINT, (name,)).fetchone() if self._has_tables() else None
+            row = (
+                self._exec(self._sql.ENDPOINT_LOCKED, (name,)).fetchone()
+                if self._has_tables()
+                else None
+            )
             if row is None:
                 raise UnknownEndpoint(name)
             if secret is not None and self._endpoint(row, at_text).secret == secret:

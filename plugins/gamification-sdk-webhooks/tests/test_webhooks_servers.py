@@ -130,3 +130,49 @@ def test_servers_delivering_at_once_send_each_message_once_or_dead_once(
     assert said_dead == Counter(d.id for d in dead)
     # The servers really shared the work.
     assert all(sum(sum(r.counts().values()) for r in runs) > 0 for runs in reports), reports
+
+
+def waiting(work: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    """``work()`` started in a thread, with its result once it ends."""
+    found: list[Any] = []
+    thread = threading.Thread(target=lambda: found.append(work()))
+    thread.start()
+    return thread, found
+
+
+@pytest.mark.usefixtures("postgresql")
+def test_servers_adding_and_rotating_one_endpoint_at_once_agree(
+    place: Callable[[str], dict[str, Any]],
+) -> None:
+    clock = FakeClock(START)
+    a, b = (
+        Gamification.open(**place("shared"), clock=clock, plugins=[plugin], load_entrypoints=False)
+        for _ in range(2)
+    )
+    try:
+        url = "https://crm.example/hooks"
+        new = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="
+        with a.batch():  # a's add is not committed while b adds the same endpoint
+            added = Webhooks(a).add("crm", url, kinds=["level_up"], secret=SECRET)
+            thread, found = waiting(
+                lambda: Webhooks(b).add("crm", url, kinds=["level_up"], secret=SECRET)
+            )
+            thread.join(0.5)
+            assert thread.is_alive()  # b waits for a's row
+        thread.join(30)
+        assert found == [added]  # the same call twice: one endpoint, no error
+
+        with a.batch():  # a rotates, and b rotates before a commits
+            Webhooks(a).rotate_secret("crm", new, keep_old_for=timedelta(hours=1))
+            thread, found = waiting(lambda: Webhooks(b).rotate_secret("crm"))
+            thread.join(0.5)
+            assert thread.is_alive()  # b waits for a's rotation
+        thread.join(30)
+        (rotated,) = found
+        assert rotated.secret not in (SECRET, new) and rotated.active_secrets == 3
+        # b's rotation retired a's secret (it signs for b's 24 hours more): one lasts.
+        lasting = "SELECT secret FROM webhook_secrets WHERE endpoint = 'crm' AND expires_at IS NULL"
+        assert a.db.execute(lasting).fetchall() == [(rotated.secret,)]
+    finally:
+        a.close()
+        b.close()
