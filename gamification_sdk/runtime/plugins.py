@@ -15,8 +15,8 @@ from ..errors import ConfigError, Rejected
 
 __all__ = [
     "BUILTIN_BOOSTS", "BUILTIN_MULTIPLIERS", "BUILTIN_TIERS", "DEFAULT_PLUGINS",
-    "ENTRY_POINT_GROUP", "Implementations", "PluginManager", "announce_stored", "call_after_commit",
-    "collect_postgres_migrations", "get_plugin_manager", "run_vetoes",
+    "ENTRY_POINT_GROUP", "Implementations", "PluginManager", "announce_stored",
+    "call_after_commit", "collect_postgres_migrations", "get_plugin_manager", "run_vetoes",
 ]  # fmt: skip
 
 log = logging.getLogger("gamification_sdk")
