@@ -127,7 +127,7 @@ class Parts:
         self.xp.confirm = rt.store.confirm
         self.metrics = Metrics(conn, writing_ctes=store.dialect.name != "sqlite")
         self.notifications = self.xp.notifications = Notifications(conn)
-        self.notifications.stored = lambda note: announce_stored(pm, facade, note)
+        self.notifications.stored = partial(announce_stored, rt.implementations, facade)
         self.items = Items(conn)
         self.achievements = Achievements(
             conn, config, self.metrics, self.ledger, self.items, self.notifications, facade

@@ -276,13 +276,15 @@ class Streaks:
         after_commit: Callable[[Tx], None],
         about: Callable[[str], AbstractContextManager[Tx]],
         chunk: int = 500,
+        each_user: bool = True,
     ) -> SweepReport:
         """Settle every live streak whose user's day ended, and warn streaks at risk.
 
         Runs ``chunk`` users per transaction; running it again finds nothing left to do.
         ``about(user)`` is a write about that user (``Runtime.frame``): on PostgreSQL each
         user is settled under their lock, so another server's sweep or the user's own
-        activity, settling the same days, waits and then finds them settled.
+        activity, settling the same days, waits and then finds them settled. Without
+        ``each_user`` (SQLite, one writer) the users share their chunk's frame alone.
         """
         at_text = to_text(at)
         users = broken = frozen = warned = 0
@@ -296,7 +298,10 @@ class Streaks:
             # The users in the order every sweep takes them: two sweeps never deadlock.
             with about(batch[0]) as tx:
                 for user_id in batch:
-                    with about(user_id):
+                    if each_user:
+                        with about(user_id):
+                            done = self.settle_user(tx, user_id, at, at_text)
+                    else:
                         done = self.settle_user(tx, user_id, at, at_text)
                     if done is not None:
                         counts[0] += 1

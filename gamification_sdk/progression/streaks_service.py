@@ -131,6 +131,7 @@ class StreaksService:
             moment,
             lambda tx: self._rt.dispatch(tx, None, failures),
             lambda user_id: self._rt.frame(user_id=user_id),
+            each_user=self._rt.locks_users,
         )
         self._rt.raise_hook_errors(failures, report)
         return report

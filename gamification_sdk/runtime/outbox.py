@@ -17,7 +17,6 @@ from ..errors import InvalidInput
 from ..models import Notification
 from ..storage.notifications import (
     ADD,
-    ENABLED,
     MARK_ALL_READ,
     MARK_READ,
     PREFERENCES,
@@ -76,11 +75,10 @@ class Notifications:
     ) -> Notification | None:
         """Store one notification unless the user switched ``kind`` off; tell the plugins that
         keep something with it (``notification_stored``) and queue its delivery."""
-        row = self._conn.execute(ENABLED, (user_id, kind)).fetchone()
-        if row is not None and not row[0]:
-            return None
         body = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        cursor = self._conn.execute(ADD, (user_id, kind, message, body, at_text))
+        cursor = self._conn.execute(ADD, (user_id, kind, message, body, at_text, user_id, kind))
+        if not cursor.rowcount:  # the user switched ``kind`` off
+            return None
         note = Notification(int(cursor.lastrowid or 0), user_id, kind, message, data, at)
         if self.stored is not None:
             self.stored(note)

@@ -150,10 +150,11 @@ def run_vetoes(pm: pluggy.PluginManager, engine: Any, request: Callable[[], Any]
                 raise Rejected(str(reason))
 
 
-def announce_stored(pm: pluggy.PluginManager, engine: Any, notification: Any) -> None:
-    """The ``notification_stored`` hook, inside the transaction that stored ``notification``."""
-    hook = pm.hook.notification_stored
-    if hook.get_hookimpls():
+def announce_stored(found: Implementations, engine: Any, notification: Any) -> None:
+    """The ``notification_stored`` hook, inside the transaction that stored ``notification``
+    (a sweep stores thousands: the implementations are looked up through ``found``'s cache)."""
+    hook, impls = found("notification_stored")
+    if impls:
         hook(engine=engine, notification=notification)
 
 

@@ -83,6 +83,12 @@ class Runtime:
         self.facade: Any = None
         self.implementations = Implementations(pm)
 
+    @property
+    def locks_users(self) -> bool:
+        """Whether writes about a user take that user's lock (PostgreSQL): on SQLite the one
+        writer excludes everyone, so a frame about each user would only cost time."""
+        return self._lock_users
+
     def now(self) -> datetime:
         return check_at(self.clock(), "clock()")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 __all__ = [
     "ADD",
-    "ENABLED",
     "MARK_ALL_READ",
     "MARK_READ",
     "PREFERENCES",
@@ -13,8 +12,13 @@ __all__ = [
     "SET_PREFERENCE",
 ]
 
-ENABLED = "SELECT enabled FROM notification_preferences WHERE user_id = ? AND kind = ?"
-ADD = "INSERT INTO notifications (user_id, kind, message, data, created_at) VALUES (?, ?, ?, ?, ?)"
+# Stored unless the user switched the kind off, in one statement (a sweep stores thousands):
+# the cursor's rowcount says which, its lastrowid the number (PostgreSQL's text returns it).
+ADD = (
+    "INSERT INTO notifications (user_id, kind, message, data, created_at) "
+    "SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM notification_preferences "
+    "WHERE user_id = ? AND kind = ? AND enabled = 0)"
+)
 _LIST = (
     "SELECT id, user_id, kind, message, data, created_at, read_at FROM notifications "
     "WHERE user_id = ? {unread} ORDER BY id DESC LIMIT ?"

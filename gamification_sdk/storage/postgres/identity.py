@@ -34,9 +34,15 @@ def identity_insert(query: str) -> str | None:
     """``query`` returning its new row's identity, if it inserts one row into a numbered
     table without a ``RETURNING`` of its own; else None (run it as it is)."""
     match = _INSERT.match(query)
-    if match is None or "RETURNING" in query.upper() or "SELECT" in query.upper():
+    if match is None:
         return None
     column = IDENTITY_COLUMNS.get(match.group(1))
     if column is None:
+        return None
+    if query.endswith(f" RETURNING {column}"):
+        # Its own text reads the number back: an INSERT ... SELECT of at most one row whose
+        # SQLite text has no RETURNING (SQLite's costs more than the cursor's lastrowid).
+        return query
+    if "RETURNING" in query.upper() or "SELECT" in query.upper():
         return None
     return f"{query} RETURNING {column}"

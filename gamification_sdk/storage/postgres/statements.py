@@ -47,6 +47,7 @@ from .. import (
     ledger,
     lots,
     metrics,
+    notifications,
     privacy,
     streaks,
     xp,
@@ -323,6 +324,8 @@ def _rest() -> Iterable[tuple[str, str]]:
     )
     yield _pair(lots.BASE_HOLDS, base_holds)
     yield _pair(leaderboards.PERIOD_SCORES, _LIVE)
+    # PostgreSQL's cursor reports no rowid: the new notification's number is returned.
+    yield _pair(notifications.ADD, ("enabled = 0)", "enabled = 0) RETURNING id"))
     for users in range(1, leaderboards.SCORES_CHUNK + 1):
         yield _pair(leaderboards.scores_sql(False, users), _LIVE)
     for statement in (
