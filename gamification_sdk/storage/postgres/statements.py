@@ -48,6 +48,7 @@ from .. import (
     lots,
     metrics,
     privacy,
+    shop,
     streaks,
     xp,
 )
@@ -360,6 +361,11 @@ def _rest() -> Iterable[tuple[str, str]]:
     # once the first has closed it, fails with a serialization failure the job retries (it
     # then finds the period closed), where its archive rows would break a unique key.
     yield _pair(leaderboards.PERIOD_ROW, ("WHERE id = ?", "WHERE id = ? FOR UPDATE"))
+    # A purchase reads the units left locked (two buyers of the last unit: the second waits,
+    # then reads none left, OutOfStock), and a write changing an order its row (a refund or a
+    # close racing another: the second reads what the first made of it).
+    yield _pair(shop.TAKING_STOCK, ("WHERE item = ?", "WHERE item = ? FOR UPDATE"))
+    yield _pair(shop.ORDER_TO_CHANGE, ("WHERE id = ?", "WHERE id = ? FOR UPDATE"))
 
 
 class Family:
