@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gamification_sdk import Config, FakeClock, Gamification, Order, errors
+from gamification_sdk import Config, FakeClock, Gamification, Order, errors, hookimpl
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 Place = Callable[[str], dict[str, Any]]
@@ -24,6 +24,8 @@ SHOP = {
     "shop": [
         {"key": "hat", "name": "Hat", "kind": "cosmetic", "price": {"points": 30}, "stock": 5,
          "item": "hat"},
+        {"key": "shirt", "name": "Shirt", "kind": "external", "price": {"points": 40},
+         "stock": 2},
     ]
 }  # fmt: skip
 BUYERS = [f"buyer{i:02}" for i in range(16)]
@@ -70,6 +72,12 @@ def together(work: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
+def stock(g: Gamification, key: str) -> tuple[int | None, int]:
+    """An item's units left and sold."""
+    (item,) = (item for item in g.shop.list() if item.key == key)
+    return item.stock, item.sold
+
+
 def kinds(results: list[Any]) -> Counter[str]:
     return Counter(type(result).__name__ for result in results)
 
@@ -95,8 +103,7 @@ def test_servers_sell_the_last_units_each_once(servers: list[Gamification], fram
     results = together([buy(n) for n in range(len(BUYERS))])
     assert kinds(results) == {"Order": 5, "OutOfStock": 11}, results
     g = servers[0]
-    (hat,) = g.shop.list()
-    assert (hat.stock, hat.sold) == (0, 5)
+    assert stock(g, "hat") == (0, 5)
     for user, result in zip(BUYERS, results, strict=True):
         bought = isinstance(result, Order)
         assert g.balance(user, "points") == (70 if bought else 100), user
@@ -132,8 +139,7 @@ def test_an_order_refunded_from_several_servers_at_once_is_refunded_once(
     assert g.shop.order(order.id).status == "refunded"
     assert g.balance(order.user_id, "points") == 100
     assert g.users.inventory(order.user_id).items == {}
-    (hat,) = g.shop.list()
-    assert (hat.stock, hat.sold) == (4, 1)
+    assert stock(g, "hat") == (4, 1)
     assert g.verify_ledger().ok
 
 
@@ -229,3 +235,71 @@ def test_a_transfer_takes_both_users_locks_in_id_order(
         mover.join(timeout=10)
     assert len(done) == 1
     assert servers[0].balance(BUYERS[0], "points") == 110
+
+
+@pytest.mark.postgresql_only(reason="choreographed with PostgreSQL's row locks")
+def test_an_order_closed_by_its_failed_fulfilment_and_by_the_expiry_job_at_once_closes_once(
+    servers: list[Gamification], place: Place
+) -> None:
+    """A buyer's server closes an order its ``fulfill_order`` refused while another server's
+    expiry job closes it too, both having read it pending: the job, which got there first,
+    releases the hold and puts the shirt back; the failed fulfilment then reads the order's
+    row (FOR UPDATE, waiting for the job) closed and leaves it. Without that lock it went on
+    from the pending it had read and released the hold again (refused by the accounts' check:
+    a raw database error); before it was a write about the buyer it ran SERIALIZABLE, not
+    retried, and failed with a raw serialization failure.
+
+    The job is held on the stock row by a session that locks it; once the fulfilment's close
+    waits behind the job too, that session lets go."""
+    import psycopg
+
+    where = place("shared")
+    due = START.replace(hour=13)  # past the shirt's hold of 60 s
+    waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+    threads: list[threading.Thread] = []
+    expired: list[object] = []
+    holder = psycopg.connect(where["path"])
+    holder.execute(f"SET search_path TO {where['schema']}")
+
+    def until(count: int) -> None:
+        with psycopg.connect(where["path"], autocommit=True) as probe:
+            for _ in range(500):  # at most 5 s
+                if probe.execute(waiting).fetchone() == (count,):
+                    return
+                threading.Event().wait(0.01)
+        raise AssertionError(f"never {count} waiting")
+
+    class Refusing:
+        @hookimpl
+        def fulfill_order(self, engine: Gamification, order: Order, item: object) -> object:
+            holder.execute("SELECT stock FROM shop_stock WHERE item = 'shirt' FOR UPDATE")
+            job = threading.Thread(
+                target=lambda: expired.append(servers[1].points.expire_reservations(due))
+            )
+            job.start()
+            until(1)  # the job closed the order, and waits on the stock row
+            # Once this refusal's close waits too (behind the job), the stock row is let go.
+            threads.extend([job, threading.Thread(target=lambda: (until(2), holder.commit()))])
+            threads[-1].start()
+            return False
+
+    buyer = Gamification.open(
+        **where, config=CONFIG, clock=FakeClock(START), plugins=(Refusing(),),
+        load_entrypoints=False,
+    )  # fmt: skip
+    try:
+        with pytest.raises(errors.FulfillmentFailed):
+            buyer.shop.purchase(BUYERS[0], "shirt")
+    finally:
+        for thread in threads:
+            thread.join(timeout=10)
+        buyer.close()
+        holder.close()
+    g = servers[0]
+    (order,) = g.shop.orders(BUYERS[0])
+    assert order.status == "expired"
+    assert [len(released) for released in expired] == [1]
+    assert stock(g, "shirt") == (2, 0)
+    (balance,) = g.points.balances(BUYERS[0]).values()
+    assert (balance.balance, balance.held) == (100, 0)
+    assert g.verify_ledger().ok

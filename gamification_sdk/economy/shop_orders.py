@@ -94,9 +94,20 @@ class ShopOrders:
         )
         return [order_from_row(row) for row in cursor]
 
+    def _row_to_change(self, order_id: int) -> tuple[Any, ...] | None:
+        """The order's row, locked until the write ends (PostgreSQL; see the docstring): read
+        once to learn its user, then again by id and user, locked."""
+        row = self._conn.execute(ORDER, (order_id,)).fetchone()
+        if row is None:
+            return None
+        locked: tuple[Any, ...] | None = self._conn.execute(
+            ORDER_TO_CHANGE, (order_id, row[1])
+        ).fetchone()
+        return locked
+
     def order_to_change(self, order_id: int) -> Order:
-        """The order, its row locked until the write ends (PostgreSQL; see the docstring)."""
-        row = self._conn.execute(ORDER_TO_CHANGE, (order_id,)).fetchone()
+        """The order, its row locked until the write ends (``NotFound`` if there is none)."""
+        row = self._row_to_change(order_id)
         if row is None:
             raise NotFound("order_id", order_id)
         return order_from_row(row)
@@ -105,7 +116,7 @@ class ShopOrders:
         """Close a pending order unpaid: release its holds, put its stock back, take back its
         rate-limit hit. False (and nothing done) if it is no longer pending."""
         conn = self._conn
-        row = conn.execute(ORDER_TO_CHANGE, (order_id,)).fetchone()
+        row = self._row_to_change(order_id)
         if row is None or row[6] != "pending":
             return False
         order = order_from_row(row)

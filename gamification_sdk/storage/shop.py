@@ -95,11 +95,11 @@ _COLUMNS = (
     "closed_at, idempotency_key"
 )
 ORDER = f"SELECT {_COLUMNS} FROM shop_orders WHERE id = ?"
-# The order a write is about to change (complete, close, refund): on PostgreSQL with FOR
-# UPDATE (postgres/statements.py), so two writes changing one order queue on its row and the
-# second reads what the first made of it. (Its own text, named differently from ORDER, for the
-# override to find.)
-ORDER_TO_CHANGE = f"SELECT {_COLUMNS} FROM shop_orders AS changing WHERE id = ?"
+# The order a write is about to change (complete, close, refund), by its id and its user: on
+# PostgreSQL with FOR UPDATE (postgres/statements.py), so two writes changing one order queue
+# on its row and the second reads what the first made of it. The user makes it a read of one
+# shard on Citus, which locks rows only there.
+ORDER_TO_CHANGE = f"SELECT {_COLUMNS} FROM shop_orders WHERE id = ? AND user_id = ?"
 ORDERS = f"SELECT {_COLUMNS} FROM shop_orders WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
 HELD_ITEMS = "SELECT quantity FROM inventory WHERE user_id = ? AND item = ?"
 REVOKE_ITEM = (
