@@ -365,7 +365,7 @@ def _rest() -> Iterable[tuple[str, str]]:
     # then reads none left, OutOfStock), and a write changing an order its row (a refund or a
     # close racing another: the second reads what the first made of it).
     yield _pair(shop.TAKING_STOCK, ("WHERE item = ?", "WHERE item = ? FOR UPDATE"))
-    yield _pair(shop.ORDER_TO_CHANGE, ("WHERE id = ?", "WHERE id = ? FOR UPDATE"))
+    yield _pair(shop.ORDER_TO_CHANGE, ("AND user_id = ?", "AND user_id = ? FOR UPDATE"))
 
 
 class Family:
