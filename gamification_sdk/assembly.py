@@ -68,7 +68,7 @@ from .runtime.bus import (
 )
 from .runtime.idempotency import Idempotency
 from .runtime.outbox import Notifications
-from .runtime.plugins import run_vetoes
+from .runtime.plugins import announce_stored, run_vetoes
 from .runtime.runtime import Runtime
 from .social.boards import Boards
 from .social.boards_service import BoardsService
@@ -127,6 +127,7 @@ class Parts:
         self.xp.confirm = rt.store.confirm
         self.metrics = Metrics(conn, writing_ctes=store.dialect.name != "sqlite")
         self.notifications = self.xp.notifications = Notifications(conn)
+        self.notifications.stored = lambda note: announce_stored(pm, facade, note)
         self.items = Items(conn)
         self.achievements = Achievements(
             conn, config, self.metrics, self.ledger, self.items, self.notifications, facade

@@ -162,7 +162,7 @@ class Gamification:
             raise InvalidInput("config", f"expected a Config, got {type(config).__name__}")
         pm = get_plugin_manager(plugins, load_entrypoints=load_entrypoints)
         clock = clock or system_clock
-        store, resolved, version = open_store(path, config, clock, adopt, schema)
+        store, resolved, version = open_store(path, config, clock, adopt, schema, pm)
         try:
             return cls(store, resolved, clock, pm, config_version=version)
         except BaseException:

@@ -10,7 +10,7 @@ runs even if another raises, and a wrapper sees the results of those that did no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -128,6 +128,18 @@ def on_achievement_unlocked(engine: Gamification, unlock: Unlock) -> None:
 @hookspec
 def notify(engine: Gamification, notification: Notification) -> None:
     """Deliver one stored notification (email, push, websocket) after commit; the return value is ignored."""
+
+
+@hookspec
+def notification_stored(engine: Gamification, notification: Notification) -> None:
+    """Called inside the transaction that stores each notification, before ``notify``: write what must commit or roll back with it (a delivery queue); raising rolls the write back."""
+
+
+@hookspec
+def register_postgres_migrations(
+    register: Callable[[str, Sequence[tuple[int, str, str]]], None],
+) -> None:
+    """Call ``register(name, migrations)`` with a plugin's own tables on PostgreSQL: ``(version, name, SQL)`` in order, applied at open in the engine's schema (with its migrations, under its lock) and recorded under ``name``; never edit an applied one."""
 
 
 @hookspec(firstresult=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import pluggy
 import sqlite_utils
 
 from ..config import Config
@@ -13,6 +14,7 @@ from ..core.validation import check_at
 from ..errors import InvalidInput, SchemaTooNew
 from ..storage.schema import migrations
 from ..storage.store import Store
+from .plugins import PluginMigrations, collect_postgres_migrations
 from .runtime import retrying
 from .stored_config import StoredConfig
 
@@ -49,16 +51,23 @@ _POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 
 
 def open_store(
-    path: Any, config: Config | None, clock: Clock, adopt: bool, schema: str | None = None
+    path: Any,
+    config: Config | None,
+    clock: Clock,
+    adopt: bool,
+    schema: str | None = None,
+    pm: pluggy.PluginManager | None = None,
 ) -> tuple[Store, Config, int]:
     """The open store, the configuration resolved for it and its stored version.
 
     ``path``: a file, ``":memory:"``, or a PostgreSQL URL or pool (then ``schema`` names
-    the engine's schema there). Nothing is left open when this raises (a ``ConfigMismatch``
-    writes nothing).
+    the engine's schema there, where the plugins of ``pm`` get their own tables migrated
+    too: ``register_postgres_migrations``). Nothing is left open when this raises (a
+    ``ConfigMismatch`` writes nothing).
     """
     if is_postgres(path):
-        return _open_postgres(path, config, clock, adopt, schema or "gamification")
+        plugins = () if pm is None else collect_postgres_migrations(pm)
+        return _open_postgres(path, config, clock, adopt, schema or "gamification", plugins)
     if schema is not None:
         raise InvalidInput("schema", "names a PostgreSQL schema; a SQLite file has none")
     local = config if config is not None else Config()
@@ -82,7 +91,12 @@ def open_store(
 
 
 def _open_postgres(
-    source: Any, config: Config | None, clock: Clock, adopt: bool, schema: str
+    source: Any,
+    config: Config | None,
+    clock: Clock,
+    adopt: bool,
+    schema: str,
+    plugins: tuple[PluginMigrations, ...],
 ) -> tuple[Store, Config, int]:
     from ..storage.postgres import open_backend
 
@@ -90,7 +104,7 @@ def _open_postgres(
     # a quest's progress, a key looked up before it is written) is checked by the server,
     # and a conflict is retried whole (Runtime.write), where SQLite's one writer at a time
     # gave the same guarantee.
-    backend = open_backend(source, schema=schema, isolation="SERIALIZABLE")
+    backend = open_backend(source, schema=schema, isolation="SERIALIZABLE", plugins=plugins)
     # The services are typed against Store; the backend gives them the same surface
     # (storage/backend.py's Backend, the batch's hooks), which tests check on both.
     store = cast(Store, backend)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +61,8 @@ def _row(row: tuple[Any, ...]) -> Notification:
 class Notifications:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        # The ``notification_stored`` hook (assembly.py), asked inside the storing write.
+        self.stored: Callable[[Notification], None] | None = None
 
     def add(
         self,
@@ -72,13 +74,16 @@ class Notifications:
         at: datetime,
         at_text: str,
     ) -> Notification | None:
-        """Store one notification unless the user switched ``kind`` off; queue its delivery."""
+        """Store one notification unless the user switched ``kind`` off; tell the plugins that
+        keep something with it (``notification_stored``) and queue its delivery."""
         row = self._conn.execute(ENABLED, (user_id, kind)).fetchone()
         if row is not None and not row[0]:
             return None
         body = json.dumps(data, sort_keys=True, separators=(",", ":"))
         cursor = self._conn.execute(ADD, (user_id, kind, message, body, at_text))
         note = Notification(int(cursor.lastrowid or 0), user_id, kind, message, data, at)
+        if self.stored is not None:
+            self.stored(note)
         tx.emit("notify", notification=note)
         return note
 

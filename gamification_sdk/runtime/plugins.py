@@ -11,12 +11,12 @@ from typing import Any
 import pluggy
 
 from .. import hookspecs
-from ..errors import Rejected
+from ..errors import ConfigError, Rejected
 
 __all__ = [
     "BUILTIN_BOOSTS", "BUILTIN_MULTIPLIERS", "BUILTIN_TIERS", "DEFAULT_PLUGINS",
-    "ENTRY_POINT_GROUP", "Implementations", "PluginManager", "call_after_commit",
-    "get_plugin_manager", "run_vetoes",
+    "ENTRY_POINT_GROUP", "Implementations", "PluginManager", "announce_stored",
+    "call_after_commit", "collect_postgres_migrations", "get_plugin_manager", "run_vetoes",
 ]  # fmt: skip
 
 log = logging.getLogger("gamification_sdk")
@@ -101,6 +101,43 @@ def get_plugin_manager(
     return pm
 
 
+PluginMigrations = tuple[str, tuple[tuple[int, str, str], ...]]
+"""A plugin's own migrations on PostgreSQL: its name, then ``(version, name, SQL)`` in order."""
+
+
+def collect_postgres_migrations(pm: pluggy.PluginManager) -> tuple[PluginMigrations, ...]:
+    """What the ``register_postgres_migrations`` hook registers, checked: ``ConfigError`` for
+    a name registered twice, a step that is not ``(version, name, SQL)`` or versions that do
+    not go up."""
+    found: dict[str, tuple[tuple[int, str, str], ...]] = {}
+
+    def register(name: object, migrations: object) -> None:
+        where = f"register_postgres_migrations: {name!r}"
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError([f"{where}: expected a plugin's name (a non-empty string)"])
+        if name in found:
+            raise ConfigError([f"{where} is registered twice"])
+        if isinstance(migrations, str | bytes) or not isinstance(migrations, Iterable):
+            raise ConfigError([f"{where}: expected a sequence of (version, name, SQL)"])
+        steps: list[tuple[int, str, str]] = []
+        for step in migrations:
+            if not (
+                isinstance(step, tuple)
+                and len(step) == 3
+                and type(step[0]) is int
+                and isinstance(step[1], str)
+                and isinstance(step[2], str)
+            ):
+                raise ConfigError([f"{where}: expected (version, name, SQL), got {step!r}"])
+            if step[0] < 1 or (steps and step[0] <= steps[-1][0]):
+                raise ConfigError([f"{where}: versions must be positive and go up, at {step[0]}"])
+            steps.append(step)
+        found[name] = tuple(steps)
+
+    pm.hook.register_postgres_migrations(register=register)
+    return tuple(found.items())
+
+
 def run_vetoes(pm: pluggy.PluginManager, engine: Any, request: Callable[[], Any]) -> None:
     """Raise ``Rejected`` with the first reason any ``validate_award`` plugin gives.
 
@@ -111,6 +148,13 @@ def run_vetoes(pm: pluggy.PluginManager, engine: Any, request: Callable[[], Any]
         for reason in hook(engine=engine, award=request()):
             if reason:
                 raise Rejected(str(reason))
+
+
+def announce_stored(pm: pluggy.PluginManager, engine: Any, notification: Any) -> None:
+    """The ``notification_stored`` hook, inside the transaction that stored ``notification``."""
+    hook = pm.hook.notification_stored
+    if hook.get_hookimpls():
+        hook(engine=engine, notification=notification)
 
 
 def call_after_commit(

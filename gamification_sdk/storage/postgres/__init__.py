@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import DatabaseUnreachable, DriverMissing, InvalidInput
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from psycopg_pool import ConnectionPool
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .backend import PostgresBackend
     from .copy import CopyResult, Progress
     from .copy_check import CopyCheck
+    from .schema import Migration
 
 __all__ = ["check_copy", "copy_sqlite", "open_backend"]
 
@@ -34,11 +36,14 @@ def open_backend(
     *,
     schema: str = "gamification",
     isolation: str = "READ COMMITTED",
+    plugins: Sequence[tuple[str, Sequence[Migration]]] = (),
 ) -> PostgresBackend:
     """A PostgreSQL backend on ``source``, a ``postgresql://`` URL or a psycopg pool.
 
     The schema is created and migrated first (several processes may do this at once: one
-    migrates while the others wait). Refused before anything is written, as typed errors:
+    migrates while the others wait), with ``plugins``' own migrations (``(name,
+    migrations)``, each recorded under its name). Refused before anything is written, as
+    typed errors:
     ``DatabaseUrlInvalid``, ``DatabaseUnreachable``, ``ServerTooOld``, ``MissingPrivilege``,
     ``SchemaOccupied``; ``DriverMissing`` without psycopg. Given a URL, the backend owns its
     connection (``close()`` closes it); a pool stays its owner's to close.
@@ -65,7 +70,7 @@ def open_backend(
         was = raw.autocommit
         try:
             raw.autocommit = True
-            migrate(raw, schema)
+            migrate(raw, schema, plugins=plugins)
         finally:
             if not raw.broken:
                 raw.autocommit = was  # the pool's other users get it back as it was
@@ -73,7 +78,7 @@ def open_backend(
         return PostgresBackend(source, schema, isolation=isolation)
     conn = connect(source)
     try:
-        migrate(conn, schema)
+        migrate(conn, schema, plugins=plugins)
         return PostgresBackend(conn, schema, isolation=isolation, reconnect=lambda: connect(source))
     except BaseException:
         conn.close()

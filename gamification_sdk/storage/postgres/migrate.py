@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -110,9 +111,19 @@ def server_facts(conn: psycopg.Connection[Any]) -> tuple[int, str, str]:
 
 
 def migrate(
-    conn: psycopg.Connection[Any], schema: str, migrations: tuple[Migration, ...] = MIGRATIONS
+    conn: psycopg.Connection[Any],
+    schema: str,
+    migrations: tuple[Migration, ...] = MIGRATIONS,
+    *,
+    plugins: Sequence[tuple[str, Sequence[Migration]]] = (),
 ) -> list[int]:
-    """Create the schema if needed and apply the migrations it lacks; the versions applied."""
+    """Create the schema if needed and apply the migrations it lacks; the versions applied.
+
+    ``plugins``: each plugin's own migrations, ``(name, migrations)``, applied after the
+    engine's in the same transaction and recorded in ``plugin_migrations`` under the name
+    (not in ``schema_migrations``: a server opening without the plugin must not find the
+    schema newer than it knows). A plugin's version this one does not know is
+    ``SchemaTooNew``, as the engine's are."""
     check_schema_name(schema)
     version, role, database = server_facts(conn)
     check_server_version(version)
@@ -138,7 +149,53 @@ def migrate(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, now())",
                 (number, name),
             )
+        if plugins:
+            _migrate_plugins(conn, schema, role, plugins)
     return [number for number, _, _ in pending]
+
+
+_PLUGIN_MIGRATIONS = (
+    "CREATE TABLE plugin_migrations (plugin TEXT NOT NULL, version BIGINT NOT NULL, "
+    "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (plugin, version))"
+)
+
+
+def _migrate_plugins(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    role: str,
+    plugins: Sequence[tuple[str, Sequence[Migration]]],
+) -> None:
+    """The plugins' migrations, inside ``migrate``'s transaction (its lock held, its
+    ``search_path`` set): each set's record read, its unknown versions refused, the rest
+    applied."""
+    found = conn.execute("SELECT to_regclass('plugin_migrations')").fetchone()
+    exists = found is not None and found[0] is not None
+    applied: dict[str, set[int]] = {}
+    if exists:
+        for plugin, version in conn.execute("SELECT plugin, version FROM plugin_migrations"):
+            applied.setdefault(plugin, set()).add(version)
+    pending: list[tuple[str, Migration]] = []
+    for plugin, steps in plugins:
+        done = applied.get(plugin, set())
+        unknown = sorted(done - {number for number, _, _ in steps})
+        if unknown:
+            raise SchemaTooNew(
+                f"the schema {schema!r} (plugin {plugin!r})", [f"{plugin} {n}" for n in unknown]
+            )
+        pending.extend((plugin, step) for step in steps if step[0] not in done)
+    if not pending:
+        return
+    _require(conn, role, "CREATE", "SCHEMA", schema, "to create the plugins' tables")
+    if not exists:
+        conn.execute(_PLUGIN_MIGRATIONS)
+    for plugin, (number, name, statements) in pending:
+        conn.execute(statements)
+        conn.execute(
+            "INSERT INTO plugin_migrations (plugin, version, name, applied_at) "
+            "VALUES (%s, %s, %s, now())",
+            (plugin, number, name),
+        )
 
 
 def _prepare(conn: psycopg.Connection[Any], schema: str, role: str, database: str) -> bool:

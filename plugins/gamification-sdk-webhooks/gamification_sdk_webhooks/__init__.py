@@ -1,17 +1,20 @@
 """Signed webhooks (Standard Webhooks) for the engine's notifications: at least once, retried
-with backoff and jitter, then a dead letter you can replay. See the package's README."""
+with backoff and jitter, then a dead letter you can replay, on a SQLite file or a PostgreSQL
+schema shared by several servers. See the package's README."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gamification_sdk import Config, Job, hookimpl
+from gamification_sdk.models import Notification
 
-from .errors import EndpointExists, InsideTransaction, UnknownEndpoint
+from . import postgres
+from .errors import EndpointExists, InsideTransaction, PluginNotLoaded, UnknownEndpoint
 from .models import Delivery, DeliveryReport, Endpoint
-from .service import Webhooks
+from .service import Webhooks, queue
 from .signing import RetryPolicy, new_secret, sign, signature_header
 
 if TYPE_CHECKING:
@@ -24,6 +27,7 @@ __all__ = [
     "Endpoint",
     "EndpointExists",
     "InsideTransaction",
+    "PluginNotLoaded",
     "RetryPolicy",
     "UnknownEndpoint",
     "Webhooks",
@@ -52,6 +56,18 @@ def register_commands(register: Callable[[click.Command], None]) -> None:
     from .cli import webhooks
 
     register(webhooks)
+
+
+@hookimpl
+def register_postgres_migrations(
+    register: Callable[[str, Sequence[tuple[int, str, str]]], None],
+) -> None:
+    register("gamification-sdk-webhooks", postgres.MIGRATIONS)
+
+
+@hookimpl
+def notification_stored(engine: Any, notification: Notification) -> None:
+    queue(engine, notification)
 
 
 @hookimpl

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gamification_sdk.errors import GamificationError, InvalidInput, NotFound
 
-__all__ = ["EndpointExists", "InsideTransaction", "UnknownEndpoint"]
+__all__ = ["EndpointExists", "InsideTransaction", "PluginNotLoaded", "UnknownEndpoint"]
 
 
 class UnknownEndpoint(NotFound):
@@ -25,3 +25,17 @@ class EndpointExists(InvalidInput):
 
 class InsideTransaction(GamificationError):
     """Webhooks are sent outside any write transaction: call deliver() after the batch commits."""
+
+
+class PluginNotLoaded(GamificationError):
+    """On PostgreSQL, endpoints are added through an engine that loaded the plugin.
+
+    Each server queues the deliveries of the notifications it stores, from the plugin's
+    hook: open every engine with the plugin (its entry point, or ``plugins=``)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "plugins: this engine did not load gamification_sdk_webhooks; on PostgreSQL each "
+            "server queues the notifications it stores through the plugin: open every engine "
+            "with it (installed, or plugins=[gamification_sdk_webhooks])"
+        )

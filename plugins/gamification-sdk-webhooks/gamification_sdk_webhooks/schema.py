@@ -1,4 +1,6 @@
-"""The plugin's tables, as its own sqlite-utils migration set, and every statement on them.
+"""The plugin's tables on a SQLite file, as its own sqlite-utils migration set, and every
+statement on them (``postgres.py`` has the tables on PostgreSQL and the statements whose
+text differs there).
 
 The tables live in the engine's database, so every process on the file sees the same
 endpoints and secrets. They are made when the first endpoint is added: an engine that never
@@ -104,13 +106,22 @@ HAS_TABLES = (
 )
 
 ENDPOINT = "SELECT name, url, created_at FROM webhook_endpoints WHERE name = ?"
+# The endpoint a rotation changes: the file's write lock already keeps rotations apart.
+ENDPOINT_LOCKED = ENDPOINT
 ENDPOINTS = "SELECT name, url, created_at FROM webhook_endpoints ORDER BY name"
 KINDS = "SELECT kind FROM webhook_kinds WHERE endpoint = ? ORDER BY kind"
-ADD_ENDPOINT = "INSERT INTO webhook_endpoints (name, url, created_at) VALUES (?, ?, ?)"
+# Nothing returned: the name was taken since it was looked up (on PostgreSQL, by another
+# server's add, which this one waited for): that endpoint decides.
+ADD_ENDPOINT = (
+    "INSERT INTO webhook_endpoints (name, url, created_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (name) DO NOTHING RETURNING name"
+)
 ADD_KIND = "INSERT INTO webhook_kinds (kind, endpoint) VALUES (?, ?)"
 REMOVE_ENDPOINT = "DELETE FROM webhook_endpoints WHERE name = ?"
 
-ADD_SECRET = "INSERT INTO webhook_secrets (endpoint, secret, created_at) VALUES (?, ?, ?)"
+ADD_SECRET = (
+    "INSERT INTO webhook_secrets (endpoint, secret, created_at) VALUES (?, ?, ?) RETURNING id"
+)
 # Newest first: the first signature a receiver checks is the one made with its newest secret.
 ACTIVE_SECRETS = (
     "SELECT secret, expires_at FROM webhook_secrets WHERE endpoint = ? "

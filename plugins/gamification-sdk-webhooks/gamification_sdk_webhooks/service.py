@@ -4,31 +4,38 @@ Every change is one transaction of the engine (``engine.batch()``); sending is n
 claims due deliveries in a short transaction, posts them with none open, then records each
 outcome in another. A worker killed between the post and the record sends that message again
 later under the same ``webhook-id`` (at least once); a claim pushes the row's next attempt
-past the send's timeout, so two workers never post the same attempt at once.
+past the send's timeout, so two workers never post the same attempt at once. On a file the
+claim's transaction holds the write lock; on PostgreSQL, where servers claim at once, it
+locks the rows it claims and skips those another claim holds (``postgres.DUE``).
 """
 
 from __future__ import annotations
 
 import builtins
+import json
 import random as random_module
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from types import ModuleType
 from typing import Any
 
 import httpx
+import sqlite_utils
 
 from gamification_sdk import Gamification
 from gamification_sdk.core.clock import to_text
 from gamification_sdk.core.validation import check_at
 from gamification_sdk.errors import InvalidInput
+from gamification_sdk.models import Notification
 
-from . import schema as sql
-from .errors import EndpointExists, InsideTransaction, UnknownEndpoint
+from . import postgres
+from . import schema as sqlite
+from .errors import EndpointExists, InsideTransaction, PluginNotLoaded, UnknownEndpoint
 from .models import Delivery, DeliveryReport, Endpoint, Status
 from .signing import RetryPolicy, check_secret, new_secret, signature_header
 
-__all__ = ["Webhooks"]
+__all__ = ["Webhooks", "is_postgres", "queue", "statements"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 _KIND = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
@@ -86,6 +93,54 @@ def _delivery(row: tuple[Any, ...]) -> Delivery:
     return Delivery(*row)
 
 
+def is_postgres(engine: Gamification) -> bool:
+    """Whether ``engine`` runs on PostgreSQL (its ``db`` is not a sqlite-utils database)."""
+    return not isinstance(engine.db, sqlite_utils.Database)
+
+
+def statements(engine: Gamification) -> ModuleType:
+    """The module of statements for ``engine``'s database: ``schema`` or ``postgres``."""
+    return postgres if is_postgres(engine) else sqlite
+
+
+def body(notification: Notification) -> str:
+    """What a delivery posts: the file's trigger builds the same JSON (``schema._W001``)."""
+    payload = {
+        "type": notification.kind,
+        "timestamp": to_text(notification.created_at),
+        "data": {
+            "notification_id": notification.id,
+            "user_id": notification.user_id,
+            "kind": notification.kind,
+            "message": notification.message,
+            # As the outbox stored it: keys sorted.
+            "data": json.loads(json.dumps(notification.data, sort_keys=True)),
+        },
+    }
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def queue(engine: Gamification, notification: Notification) -> None:
+    """Queue ``notification``'s deliveries in the transaction that stores it (PostgreSQL;
+    on a file the trigger of ``schema._W001`` does, for every process that writes)."""
+    if not is_postgres(engine):
+        return
+    engine.db.conn.execute(
+        postgres.QUEUE,
+        (notification.kind, notification.user_id, body(notification),
+         to_text(notification.created_at)),
+    )  # fmt: skip
+
+
+def loaded(engine: Gamification) -> bool:
+    """Whether ``engine`` loaded this plugin (its hooks queue what the engine stores)."""
+    package = __name__.rpartition(".")[0]
+    return any(
+        getattr(impl.plugin, "__name__", None) == package
+        for impl in engine.pm.hook.notification_stored.get_hookimpls()
+    )
+
+
 class Webhooks:
     """Signed webhooks for ``engine``'s notifications (see the plugin's README).
 
@@ -110,6 +165,9 @@ class Webhooks:
         if type(batch_size) is not int or not 1 <= batch_size <= 1000:
             raise InvalidInput("batch_size", f"expected 1 to 1000, got {batch_size!r}")
         self._engine = engine
+        self._postgres = is_postgres(engine)
+        self._sql = postgres if self._postgres else sqlite
+        self._tables = False
         self._clock = clock or engine.clock
         self._random = random or random_module.random
         self.retry = retry or RetryPolicy()
@@ -128,7 +186,10 @@ class Webhooks:
         return self._engine.db.conn.execute(statement, params)
 
     def _has_tables(self) -> bool:
-        return bool(self._exec(sql.HAS_TABLES).fetchone()[0])
+        # Once made, the tables stay: asked until they are there.
+        if not self._tables:
+            self._tables = bool(self._exec(self._sql.HAS_TABLES).fetchone()[0])
+        return self._tables
 
     def add(
         self, name: str, url: str, *, kinds: Iterable[str], secret: str | None = None
@@ -138,32 +199,41 @@ class Webhooks:
         Adding the same name, URL and kinds again changes nothing and returns the endpoint (the
         name is the call's idempotency key); the same name with anything else raises
         ``EndpointExists``. Only notifications stored after this call are sent.
+
+        On PostgreSQL the engine must have loaded the plugin (``PluginNotLoaded``): its
+        tables are made at open, and each server queues the notifications it stores.
         """
         check_name(name)
         check_url(url)
         chosen = check_kinds(kinds)
         if secret is not None:
             check_secret(secret)
+        if self._postgres and not loaded(self._engine):
+            raise PluginNotLoaded()
         at_text = to_text(self._now())
         with self._engine.batch():
-            sql.migrations.apply(self._engine.db)
-            found = self._exec(sql.ENDPOINT, (name,)).fetchone()
-            if found is not None:
-                current = self._endpoint(found, at_text)
-                same_secret = secret is None or secret == current.secret
-                if current.url != url or current.kinds != chosen or not same_secret:
-                    raise EndpointExists(name)
-                return current
-            self._exec(sql.ADD_ENDPOINT, (name, url, at_text))
-            for kind in chosen:
-                self._exec(sql.ADD_KIND, (kind, name))
-            self._exec(sql.ADD_SECRET, (name, secret or new_secret(), at_text))
-            return self._endpoint((name, url, at_text), at_text)
+            if not self._postgres:
+                sqlite.migrations.apply(self._engine.db)
+            found = self._exec(self._sql.ENDPOINT, (name,)).fetchone()
+            while found is None:
+                if self._exec(self._sql.ADD_ENDPOINT, (name, url, at_text)).fetchone():
+                    for kind in chosen:
+                        self._exec(self._sql.ADD_KIND, (kind, name))
+                    self._exec(self._sql.ADD_SECRET, (name, secret or new_secret(), at_text))
+                    return self._endpoint((name, url, at_text), at_text)
+                # Another server added the name since the look-up, and committed (read
+                # again: removed since, the name is free again).
+                found = self._exec(self._sql.ENDPOINT, (name,)).fetchone()
+            current = self._endpoint(found, at_text)
+            same_secret = secret is None or secret == current.secret
+            if current.url != url or current.kinds != chosen or not same_secret:
+                raise EndpointExists(name)
+            return current
 
     def _endpoint(self, row: tuple[Any, ...], at_text: str) -> Endpoint:
         name, url, created_at = row
-        kinds = tuple(k for (k,) in self._exec(sql.KINDS, (name,)))
-        active = [s for s, _ in self._exec(sql.ACTIVE_SECRETS, (name, at_text))]
+        kinds = tuple(k for (k,) in self._exec(self._sql.KINDS, (name,)))
+        active = [s for s, _ in self._exec(self._sql.ACTIVE_SECRETS, (name, at_text))]
         return Endpoint(name, url, kinds, created_at, active[0] if active else "", len(active))
 
     def endpoint(self, name: str) -> Endpoint:
@@ -171,7 +241,7 @@ class Webhooks:
         check_name(name)
         at_text = to_text(self._now())
         with self._engine.batch():
-            row = self._exec(sql.ENDPOINT, (name,)).fetchone() if self._has_tables() else None
+            row = self._exec(self._sql.ENDPOINT, (name,)).fetchone() if self._has_tables() else None
             if row is None:
                 raise UnknownEndpoint(name)
             return self._endpoint(row, at_text)
@@ -182,7 +252,9 @@ class Webhooks:
         with self._engine.batch():
             if not self._has_tables():
                 return []
-            return [self._endpoint(row, at_text) for row in self._exec(sql.ENDPOINTS).fetchall()]
+            return [
+                self._endpoint(row, at_text) for row in self._exec(self._sql.ENDPOINTS).fetchall()
+            ]
 
     def rotate_secret(
         self,
@@ -208,16 +280,22 @@ class Webhooks:
         now = self._now()
         at_text = to_text(now)
         with self._engine.batch():
-            row = self._exec(sql.ENDPOINT, (name,)).fetchone() if self._has_tables() else None
+            row = (
+                self._exec(self._sql.ENDPOINT_LOCKED, (name,)).fetchone()
+                if self._has_tables()
+                else None
+            )
             if row is None:
                 raise UnknownEndpoint(name)
             if secret is not None and self._endpoint(row, at_text).secret == secret:
                 return self._endpoint(row, at_text)
-            cursor = self._exec(sql.ADD_SECRET, (name, secret or new_secret(), at_text))
+            added = self._exec(
+                self._sql.ADD_SECRET, (name, secret or new_secret(), at_text)
+            ).fetchone()
             self._exec(
-                sql.RETIRE_SECRETS, (to_text(now + keep_old_for), name, cursor.lastrowid, at_text)
+                self._sql.RETIRE_SECRETS, (to_text(now + keep_old_for), name, added[0], at_text)
             )
-            self._exec(sql.PRUNE_SECRETS, (name, at_text))
+            self._exec(self._sql.PRUNE_SECRETS, (name, at_text))
             return self._endpoint(row, at_text)
 
     def remove(self, name: str) -> bool:
@@ -226,7 +304,7 @@ class Webhooks:
         with self._engine.batch():
             if not self._has_tables():
                 return False
-            return bool(self._exec(sql.REMOVE_ENDPOINT, (name,)).rowcount)
+            return bool(self._exec(self._sql.REMOVE_ENDPOINT, (name,)).rowcount)
 
     # -- deliveries --------------------------------------------------------------------------
 
@@ -242,9 +320,9 @@ class Webhooks:
             if not self._has_tables():
                 return []
             if status is None:
-                rows = self._exec(sql.ALL_DELIVERIES, (limit,)).fetchall()
+                rows = self._exec(self._sql.ALL_DELIVERIES, (limit,)).fetchall()
             else:
-                rows = self._exec(sql.DELIVERIES, (status, limit)).fetchall()
+                rows = self._exec(self._sql.DELIVERIES, (status, limit)).fetchall()
         return [_delivery(row) for row in rows]
 
     def dead(self, *, limit: int = 100) -> builtins.list[Delivery]:
@@ -266,15 +344,15 @@ class Webhooks:
             if not self._has_tables():
                 return []
             if chosen is None:
-                return sorted(r[0] for r in self._exec(sql.REPLAY_ALL).fetchall())
-            return [i for i in chosen if self._exec(sql.REPLAY, (i,)).rowcount]
+                return sorted(r[0] for r in self._exec(self._sql.REPLAY_ALL).fetchall())
+            return [i for i in chosen if self._exec(self._sql.REPLAY, (i,)).rowcount]
 
     def counts(self) -> dict[str, int]:
         """How many deliveries are pending, delivered and dead."""
         found = dict.fromkeys(STATUSES, 0)
         with self._engine.batch():
             if self._has_tables():
-                found.update(dict(self._exec(sql.COUNTS).fetchall()))
+                found.update(dict(self._exec(self._sql.COUNTS).fetchall()))
         return found
 
     # -- sending -----------------------------------------------------------------------------
@@ -282,7 +360,11 @@ class Webhooks:
     def deliver(self, *, now: datetime | None = None, limit: int = 1000) -> DeliveryReport:
         """Send up to ``limit`` deliveries due at ``now`` (default: the clock), outside any
         transaction; each failure is scheduled again by ``retry`` or, at the last, is dead."""
-        if self._engine.db.conn.in_transaction:
+        try:
+            inside = self._engine.db.conn.in_transaction
+        except RuntimeError:
+            inside = False  # a pooled PostgreSQL engine has no session between writes
+        if inside:
             raise InsideTransaction()
         moment = self._now() if now is None else check_at(now, "now")
         if type(limit) is not int or not 1 <= limit <= 1_000_000:
@@ -320,21 +402,26 @@ class Webhooks:
         at_text = to_text(now)
         claimed: builtins.list[dict[str, Any]] = []
         expired: builtins.list[int] = []
+        secrets: dict[str, builtins.list[str]] = {}
         with self._engine.batch():
             if not self._has_tables():
                 return [], []
-            rows = self._exec(sql.DUE, (at_text, room)).fetchall()
-            for delivery_id, message_id, body, attempts, endpoint, url in rows:
+            rows = self._exec(self._sql.DUE, (at_text, room)).fetchall()
+            for delivery_id, message_id, text, attempts, endpoint, url in rows:
                 if attempts >= self.retry.max_attempts:
                     error = "the last attempt's outcome is unknown (its worker stopped)"
-                    self._exec(sql.DEAD, (None, error, delivery_id, attempts))
+                    self._exec(self._sql.DEAD, (None, error, delivery_id, attempts))
                     expired.append(delivery_id)
                     continue
-                self._exec(sql.CLAIM, (to_text(now + self._lease), at_text, delivery_id, attempts))
-                active = [s for s, _ in self._exec(sql.ACTIVE_SECRETS, (endpoint, at_text))]
+                self._exec(
+                    self._sql.CLAIM, (to_text(now + self._lease), at_text, delivery_id, attempts)
+                )
+                if endpoint not in secrets:
+                    found = self._exec(self._sql.ACTIVE_SECRETS, (endpoint, at_text))
+                    secrets[endpoint] = [s for s, _ in found]
                 claimed.append({
-                    "id": delivery_id, "message_id": message_id, "body": body, "url": url,
-                    "attempts": attempts + 1, "secrets": active,
+                    "id": delivery_id, "message_id": message_id, "body": text, "url": url,
+                    "attempts": attempts + 1, "secrets": secrets[endpoint],
                 })  # fmt: skip
         return claimed, expired
 
@@ -369,13 +456,13 @@ class Webhooks:
         attempts = item["attempts"]
         with self._engine.batch():
             if error is None:
-                self._exec(sql.DELIVERED, (to_text(at), status, item["id"], attempts))
+                self._exec(self._sql.DELIVERED, (to_text(at), status, item["id"], attempts))
                 return "delivered"
             later = self.retry.next_attempt(attempts, at, self._random)
             if later is None:
-                self._exec(sql.DEAD, (status, error, item["id"], attempts))
+                self._exec(self._sql.DEAD, (status, error, item["id"], attempts))
                 return "dead"
-            self._exec(sql.RETRY, (to_text(later), status, error, item["id"], attempts))
+            self._exec(self._sql.RETRY, (to_text(later), status, error, item["id"], attempts))
             return "retrying"
 
     def forget_user(self, user_id: str, pseudonym: str) -> int:
@@ -383,6 +470,6 @@ class Webhooks:
         with self._engine.batch():
             if not self._has_tables():
                 return 0
-            deleted = int(self._exec(sql.FORGET_USER, (user_id,)).rowcount)
-            self._exec(sql.PSEUDONYMISE, {"user": user_id, "pseudonym": pseudonym})
+            deleted = int(self._exec(self._sql.FORGET_USER, (user_id,)).rowcount)
+            self._exec(self._sql.PSEUDONYMISE, {"user": user_id, "pseudonym": pseudonym})
             return deleted

@@ -1,10 +1,11 @@
 """The webhooks plugin against a real HTTP receiver on 127.0.0.1: signatures checked by an
-independent verifier, retries on a fake clock, timeouts, rotation, the dead letter, bad input."""
+independent verifier, retries on a fake clock, timeouts, rotation, the dead letter, bad input.
+Engines open on the run's backend (``place``: a file, or a PostgreSQL schema)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,22 @@ from typing import Any
 import gamification_sdk_webhooks as plugin
 import httpx
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from gamification_sdk_webhooks import RetryPolicy, Webhooks
+from gamification_sdk_webhooks.cli import webhooks as webhooks_command
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from webhook_fixtures import backend, place, postgres_url, postgresql
 from webhook_receiver import Receiver, receiving, verify
 
 from gamification_sdk import FakeClock, Gamification, errors
 from gamification_sdk.cli import cli
+from gamification_sdk.cli.state import State
+
+Place = Callable[[str], dict[str, Any]]
+
+# Collected here from webhook_fixtures: the run's backend, and where engines open on it.
+FIXTURES = (backend, place, postgres_url, postgresql)
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 24 bytes
@@ -33,12 +42,20 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def g(tmp_path: Path, clock: FakeClock) -> Iterator[Gamification]:
+def g(place: Place, clock: FakeClock) -> Iterator[Gamification]:
     engine = Gamification.open(
-        tmp_path / "game.db", clock=clock, plugins=[plugin], load_entrypoints=False
+        **place("game"), clock=clock, plugins=[plugin], load_entrypoints=False
     )
     yield engine
     engine.close()
+
+
+def command(g: Gamification, *args: str, as_json: bool = False) -> Result:
+    """``gamification [--json] webhooks ARGS`` on ``g``'s database, whichever its backend
+    (the core command line opens files only: the group runs on the engine it is given)."""
+    state = State("unused", None, as_json, True)
+    state._engine = g  # what State.engine() opens from --db on a file
+    return CliRunner().invoke(webhooks_command, list(args), obj=state)
 
 
 @pytest.fixture
@@ -88,31 +105,47 @@ def test_a_level_up_is_delivered_signed_once(
     assert not verify(NEW_SECRET, got.headers, got.body, now_seconds(clock))
 
 
-def test_only_chosen_kinds_go_and_any_kind_string_works(
-    g: Gamification, clock: FakeClock, receiver: Receiver
-) -> None:
+def test_only_chosen_kinds_go(g: Gamification, clock: FakeClock, receiver: Receiver) -> None:
     wh = hooks(g, clock)
     wh.add("levels", receiver.url, kinds=["level_up"])
     wh.add("tiers", receiver.url, kinds=["tier_changed"])  # a kind this engine never makes
     wh.add("all", receiver.url, kinds=["*"])
     level_up(g)
+    by_endpoint = sorted((d.endpoint, d.kind) for d in wh.deliveries())
+    assert by_endpoint == [("all", "level_up"), ("levels", "level_up")]
+    assert len(wh.deliver().delivered) == 2
+    assert len(set(receiver.ids())) == 2
+    bodies = {json.loads(r.body)["data"]["notification_id"] for r in receiver.received}
+    assert bodies == {g.notifications.list("ada")[0].id}
+
+
+@pytest.mark.sqlite_only(
+    reason="the file's trigger queues what any writer stores, a row inserted by hand or a "
+    "process without the plugin; on PostgreSQL each server's plugin queues what it stores"
+)
+def test_on_a_file_any_writer_s_notifications_are_queued(
+    g: Gamification, clock: FakeClock, tmp_path: Path
+) -> None:
+    wh = hooks(g, clock)
+    wh.add("tiers", "https://example.com/hooks", kinds=["tier_changed"])
+    g.award_xp("ada", 1, source="post")
     # A notification of a kind another capability adds: stored the way the outbox stores one.
     with g.batch():
         g.db.execute(
             "INSERT INTO notifications (user_id, kind, message, data, created_at) "
             "VALUES ('ada', 'tier_changed', 'Gold!', '{\"tier\":\"gold\"}', '2026-03-02')"
         )
-    by_endpoint = sorted((d.endpoint, d.kind) for d in wh.deliveries())
-    assert by_endpoint == [
-        ("all", "level_up"), ("all", "tier_changed"), ("levels", "level_up"),
-        ("tiers", "tier_changed"),
+    wh.add("levels", "https://example.com/hooks", kinds=["level_up"])
+    # Another process without the plugin loaded: its notifications are queued all the same.
+    with Gamification.open(tmp_path / "game.db", clock=clock, load_entrypoints=False) as other:
+        level_up(other, "bo", "other")
+    assert [(d.user_id, d.kind) for d in wh.deliveries()] == [
+        ("ada", "tier_changed"), ("bo", "level_up"),
     ]  # fmt: skip
-    assert len(wh.deliver().delivered) == 4
-    assert len(set(receiver.ids())) == 4
 
 
-def test_a_rolled_back_write_queues_nothing_and_a_plain_engine_queues_too(
-    g: Gamification, clock: FakeClock, tmp_path: Path
+def test_a_rolled_back_write_queues_nothing(
+    g: Gamification, clock: FakeClock, place: Place
 ) -> None:
     wh = hooks(g, clock)
     wh.add("crm", "https://example.com/hooks", kinds=["level_up"])
@@ -120,10 +153,23 @@ def test_a_rolled_back_write_queues_nothing_and_a_plain_engine_queues_too(
         level_up(g)
         raise RuntimeError("the host's own failure")
     assert wh.deliveries() == []
-    # Another process without the plugin loaded: its notifications are queued all the same.
-    with Gamification.open(tmp_path / "game.db", clock=clock, load_entrypoints=False) as other:
+    # Another process (server) with the plugin: what it stores is queued once, with its body.
+    with Gamification.open(
+        **place("game"), clock=clock, plugins=[plugin], load_entrypoints=False
+    ) as other:
         level_up(other, "bo", "other")
-    assert [d.user_id for d in wh.deliveries()] == ["bo"]
+    (queued,) = wh.deliveries()
+    assert (queued.user_id, queued.kind, queued.status) == ("bo", "level_up", "pending")
+    (note,) = g.notifications.list("bo")
+    assert json.loads(queued.body) == {
+        "type": "level_up",
+        "timestamp": queued.created_at,
+        "data": {
+            "notification_id": note.id, "user_id": "bo", "kind": "level_up",
+            "message": note.message, "data": note.data,
+        },
+    }  # fmt: skip
+    assert queued.created_at == note.created_at.isoformat(timespec="microseconds")
 
 
 def test_failures_back_off_and_keep_the_webhook_id_until_it_recovers(
@@ -167,7 +213,7 @@ def test_an_unreachable_endpoint_is_retried(g: Gamification, clock: FakeClock) -
 
 
 def test_the_dead_letter_lists_and_replays_under_the_same_id(
-    g: Gamification, clock: FakeClock, receiver: Receiver, tmp_path: Path
+    g: Gamification, clock: FakeClock, receiver: Receiver
 ) -> None:
     wh = hooks(g, clock, retry=RetryPolicy(base=timedelta(seconds=10), max_attempts=2))
     wh.add("crm", receiver.url, kinds=["level_up"], secret=SECRET)
@@ -182,12 +228,10 @@ def test_the_dead_letter_lists_and_replays_under_the_same_id(
     clock.advance(days=1)
     assert wh.deliver().counts() == {"delivered": 0, "retrying": 0, "dead": 0}
 
-    runner = CliRunner()
-    db = ["--db", str(tmp_path / "game.db")]
-    listed = runner.invoke(cli, [*db, "--json", "webhooks", "dead"])
+    listed = command(g, "dead", as_json=True)
     assert listed.exit_code == 0, listed.output
     assert [d["message_id"] for d in json.loads(listed.stdout)] == [dead.message_id]
-    replayed = runner.invoke(cli, [*db, "webhooks", "replay", str(dead.id)])
+    replayed = command(g, "replay", str(dead.id))
     assert replayed.exit_code == 0, replayed.output
     assert wh.dead() == [] and wh.deliveries("pending")[0].attempts == 0
     assert wh.deliver().delivered == (dead.id,)
@@ -305,10 +349,14 @@ def test_deleting_a_user_deletes_their_deliveries(g: Gamification, clock: FakeCl
     assert [d.user_id for d in wh.deliveries()] == ["bo"]
 
 
-def test_the_scheduled_job_delivers(g: Gamification, clock: FakeClock, receiver: Receiver) -> None:
+def test_the_scheduled_job_delivers(
+    g: Gamification, clock: FakeClock, receiver: Receiver, backend: str
+) -> None:
     assert "webhooks_deliver" in [job.name for job in g.jobs.list()]
     assert g.jobs.run_due().periods()["webhooks_deliver"]  # no endpoint yet: nothing to do
-    assert "webhook_deliveries" not in g.db.table_names()
+    # A file gets the tables with its first endpoint; a PostgreSQL schema at open, so that
+    # every server can queue into them.
+    assert ("webhook_deliveries" in g.db.table_names()) == (backend == "postgresql")
     Webhooks(g).add("crm", receiver.url, kinds=["level_up"], secret=SECRET)
     level_up(g)
     clock.advance(minutes=1)
@@ -317,6 +365,43 @@ def test_the_scheduled_job_delivers(g: Gamification, clock: FakeClock, receiver:
     assert report.ok and done == [{"delivered": 1, "retrying": 0, "dead": 0}]
     (got,) = receiver.received
     assert verify(SECRET, got.headers, got.body, now_seconds(clock))
+
+
+def test_the_commands_run_on_the_engine_s_database(
+    g: Gamification, clock: FakeClock, receiver: Receiver
+) -> None:
+    added = command(g, "add", "crm", receiver.url, "--kind", "level_up", as_json=True)
+    assert added.exit_code == 0, added.output
+    secret = json.loads(added.stdout)["secret"]
+    listed = command(g, "list")
+    assert "crm" in listed.stdout and secret not in listed.stdout
+    rotated = command(g, "rotate-secret", "crm", as_json=True)
+    assert json.loads(rotated.stdout)["active_secrets"] == 2
+    level_up(g)
+    receiver.plan = [500]
+    sent = command(g, "deliver", "--timeout", "5", as_json=True)
+    assert json.loads(sent.stdout) == {"delivered": 0, "retrying": 1, "dead": 0}
+    (got,) = receiver.received
+    assert verify(secret, got.headers, got.body, now_seconds(clock))  # the old secret too
+    assert command(g, "replay", "--all").stdout == "queued 0: []\n"
+    assert command(g, "remove", "crm").stdout == "crm: removed\n"
+    assert Webhooks(g).deliveries() == [] and Webhooks(g).list() == []
+
+
+@pytest.mark.usefixtures("postgresql")  # a file's trigger queues for any process
+def test_on_postgresql_an_engine_without_the_plugin_cannot_add_endpoints(
+    g: Gamification, clock: FakeClock, place: Place
+) -> None:
+    with Gamification.open(**place("game"), clock=clock, load_entrypoints=False) as other:
+        before = other.dump()
+        with pytest.raises(plugin.PluginNotLoaded):
+            Webhooks(other).add("crm", "https://crm.example/hooks", kinds=["*"])
+        assert other.dump() == before
+        level_up(other)  # stored by a server without the plugin: not queued
+    assert Webhooks(g).deliveries() == []
+    # The plugin's tables were migrated once, at the first open, and recorded under its name.
+    rows = g.db.execute("SELECT plugin, version, name FROM plugin_migrations").fetchall()
+    assert rows == [("gamification-sdk-webhooks", 1, "w001_endpoints_and_deliveries")]
 
 
 def test_the_command_line_manages_endpoints(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """A worker SIGKILLed in the middle of a delivery run loses nothing: the message it was
-posting is sent again later under the same webhook-id, the others once."""
+posting is sent again later under the same webhook-id, the others once. The worker is a
+process on the file, or a server on the PostgreSQL schema (``place``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import gamification_sdk_webhooks as plugin
+from webhook_fixtures import backend, place, postgres_url
 from webhook_receiver import receiving, verify
 
 from gamification_sdk import FakeClock, Gamification
+
+# Collected here from webhook_fixtures: the run's backend, and where engines open on it.
+FIXTURES = (backend, place, postgres_url)
 
 ROOT = Path(__file__).resolve().parents[3]
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -24,17 +31,22 @@ from datetime import datetime
 import gamification_sdk_webhooks as plugin
 from gamification_sdk import FakeClock, Gamification
 clock = FakeClock(datetime.fromisoformat(sys.argv[2]))
-with Gamification.open(sys.argv[1], clock=clock, plugins=[plugin], load_entrypoints=False) as g:
+where = {"schema": sys.argv[3]} if len(sys.argv) > 3 else {}
+with Gamification.open(
+    sys.argv[1], clock=clock, plugins=[plugin], load_entrypoints=False, **where
+) as g:
     plugin.Webhooks(g, timeout=30).deliver()
 """
 
 
-def test_a_worker_killed_mid_delivery_loses_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "game.db"
+def test_a_worker_killed_mid_delivery_loses_nothing(
+    place: Callable[[str], dict[str, Any]], backend: str
+) -> None:
+    where = place("game")
     clock = FakeClock(START)
     with (
         receiving() as receiver,
-        Gamification.open(path, clock=clock, plugins=[plugin], load_entrypoints=False) as g,
+        Gamification.open(**where, clock=clock, plugins=[plugin], load_entrypoints=False) as g,
     ):
         wh = plugin.Webhooks(g, clock=clock, timeout=30)
         wh.add("crm", receiver.url, kinds=["level_up"], secret=SECRET)
@@ -47,8 +59,10 @@ def test_a_worker_killed_mid_delivery_loses_nothing(tmp_path: Path) -> None:
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         }
+        schema = [where["schema"]] if "schema" in where else []
         worker = subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(path), START.isoformat()], env=env
+            [sys.executable, "-c", WORKER, str(where["path"]), START.isoformat(), *schema],
+            env=env,
         )
         try:
             assert receiver.arrived.wait(60), "the worker never posted the second delivery"
@@ -58,7 +72,8 @@ def test_a_worker_killed_mid_delivery_loses_nothing(tmp_path: Path) -> None:
         assert worker.returncode == -signal.SIGKILL
         receiver.release.set()
 
-        assert g.db.conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        if backend == "sqlite":
+            assert g.db.conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         by_id = {d.id: d for d in wh.deliveries()}
         assert by_id[first.id].status == "delivered"
         assert (by_id[second.id].status, by_id[second.id].attempts) == ("pending", 1)

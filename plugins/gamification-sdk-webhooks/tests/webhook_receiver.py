@@ -7,7 +7,8 @@ import base64
 import hashlib
 import hmac
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,11 +25,17 @@ class Received:
 class Receiver:
     """Answers each POST as the next planned reply: an HTTP status, "hang" (answers only once
     ``release`` is set, after the sender's timeout) or "hold" (sets ``arrived`` and waits for
-    ``release``); 200 once the plan runs out."""
+    ``release``); 200 once the plan runs out. ``answer`` (given the request and how many
+    came before it under its ``webhook-id``) replaces the plan; ``pause`` holds each answer
+    that many seconds, and ``overlaps`` lists the ids posted again while one was still open."""
 
     def __init__(self) -> None:
         self.plan: list[int | str] = []
+        self.answer: Callable[[Received, int], int] | None = None
+        self.pause = 0.0
+        self.overlaps: list[str] = []
         self.received: list[Received] = []
+        self._open: set[str] = set()
         self.arrived = threading.Event()
         self.release = threading.Event()
         self._lock = threading.Lock()
@@ -38,15 +45,26 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length).decode()
+                got = Received({k.lower(): v for k, v in self.headers.items()}, body)
+                message_id = got.headers.get("webhook-id", "")
                 with receiver._lock:
-                    receiver.received.append(
-                        Received({k.lower(): v for k, v in self.headers.items()}, body)
-                    )
-                    reply = receiver.plan.pop(0) if receiver.plan else 200
+                    before = sum(r.headers.get("webhook-id") == message_id
+                                 for r in receiver.received)  # fmt: skip
+                    receiver.received.append(got)
+                    if message_id in receiver._open:
+                        receiver.overlaps.append(message_id)
+                    receiver._open.add(message_id)
+                    if receiver.answer is not None:
+                        reply: int | str = receiver.answer(got, before)
+                    else:
+                        reply = receiver.plan.pop(0) if receiver.plan else 200
                 if reply in ("hang", "hold"):
                     receiver.arrived.set()
                     receiver.release.wait(10)
                     reply = 200
+                time.sleep(receiver.pause)
+                with receiver._lock:
+                    receiver._open.discard(message_id)
                 self.send_response(int(reply))
                 self.send_header("content-length", "0")
                 self.end_headers()
