@@ -1,6 +1,7 @@
 """Several app servers (engines on one store, each its own session) racing on what buyers and
-users share: the last units of a limited item, one order refunded from several servers at
-once, transfers between the same users in both directions and into a user's first rows.
+users share: the last units of a limited item, one order or one spend refunded from several
+servers at once, an order closed by its failed fulfilment and by the expiry job, transfers
+between the same users in both directions and into a user's first rows.
 Every race ends in a typed outcome (a refusal such as ``OutOfStock``, never an internal
 error), each thing is done once, and the ledger verifies. On SQLite the file's one writer
 queues the servers; on PostgreSQL they write at once (``--backend=postgresql``)."""
@@ -302,4 +303,34 @@ def test_an_order_closed_by_its_failed_fulfilment_and_by_the_expiry_job_at_once_
     assert stock(g, "shirt") == (2, 0)
     (balance,) = g.points.balances(BUYERS[0]).values()
     assert (balance.balance, balance.held) == (100, 0)
+    assert g.verify_ledger().ok
+
+
+@pytest.mark.parametrize("framed", ["alone", "in a batch of the user"])
+def test_a_spend_refunded_from_several_servers_at_once_is_refunded_once(
+    servers: list[Gamification], framed: str
+) -> None:
+    """Four servers refund the whole of one spend at once (``g.refund``, a call by the
+    transaction's id): one refunds it, the others are refused ``NotRefundable``, and the
+    points come back once. Alone such a refund runs SERIALIZABLE without the user's lock, in
+    a batch READ COMMITTED under it: one of each read the spend unrefunded, and the second to
+    add its refund broke the transactions' check (a raw IntegrityError) until the addition
+    was made conditional on what is left."""
+    g = servers[0]
+    spent = g.spend_points(BUYERS[0], 60, currency="points", source="shop")
+
+    def refund(n: int) -> Callable[[], object]:
+        engine = servers[n]
+        if framed == "alone" or n % 2:
+            return lambda: engine.refund(spent.id)
+
+        def in_batch() -> object:
+            with engine.batch(user_id=BUYERS[0]):
+                return engine.refund(spent.id)
+
+        return in_batch
+
+    results = together([refund(n) for n in range(4)])
+    assert kinds(results) == {"Transaction": 1, "NotRefundable": 3}, results
+    assert g.balance(BUYERS[0], "points") == 100
     assert g.verify_ledger().ok
