@@ -1,6 +1,6 @@
 """Several app servers (engines on one store, each its own session) racing on what buyers and
-users share: the last units of a limited item, one order or one spend refunded from several
-servers at once, an order closed by its failed fulfilment and by the expiry job, transfers
+users share: the last units of a limited item, one order or one spend refunded and one
+hold committed or released from several servers at once, an order closed by its failed fulfilment and by the expiry job, transfers
 between the same users in both directions and into a user's first rows.
 Every race ends in a typed outcome (a refusal such as ``OutOfStock``, never an internal
 error), each thing is done once, and the ledger verifies. On SQLite the file's one writer
@@ -333,4 +333,43 @@ def test_a_spend_refunded_from_several_servers_at_once_is_refunded_once(
     results = together([refund(n) for n in range(4)])
     assert kinds(results) == {"Transaction": 1, "NotRefundable": 3}, results
     assert g.balance(BUYERS[0], "points") == 100
+    assert g.verify_ledger().ok
+
+
+@pytest.mark.parametrize("call", ["commit", "release"])
+def test_a_hold_closed_from_several_servers_at_once_is_closed_once(
+    servers: list[Gamification], call: str
+) -> None:
+    """Four servers commit (or release) one of a user's two holds at once, two alone and two
+    in a batch of the user: one closes it, the others are refused ``ReservationClosed``,
+    and the user's other hold stays held. (One alone and one in a batch both read it open:
+    the hold was charged twice, or its points released twice, until closing it became
+    conditional on its being still active.)"""
+    g = servers[0]
+    user = BUYERS[0]
+    hold, other = (g.reserve_points(user, 30, currency="points", ttl=600) for _ in range(2))
+
+    def close(n: int) -> Callable[[], object]:
+        engine = servers[n]
+
+        def once() -> object:
+            if call == "commit":
+                return engine.commit_reservation(hold.id)
+            return engine.release_reservation(hold.id)
+
+        if n % 2:
+            return once
+
+        def in_batch() -> object:
+            with engine.batch(user_id=user):
+                return once()
+
+        return in_batch
+
+    results = together([close(n) for n in range(4)])
+    done = "Transaction" if call == "commit" else "Reservation"
+    assert kinds(results) == {done: 1, "ReservationClosed": 3}, results
+    (account,) = g.points.balances(user).values()
+    assert (account.balance, account.held) == (70 if call == "commit" else 100, 30)
+    assert g.points.reservation(other.id).status == "active"
     assert g.verify_ledger().ok
