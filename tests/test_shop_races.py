@@ -1,7 +1,8 @@
 """Several app servers (engines on one store, each its own session) racing on what buyers and
-users share: the last units of a limited item, one order or one spend refunded and one
-hold committed or released from several servers at once, an order closed by its failed fulfilment and by the expiry job, transfers
-between the same users in both directions and into a user's first rows.
+users share: the last units of a limited item, one order or one spend refunded and one hold
+committed or released from several servers at once, an order closed by its failed
+fulfilment and by the expiry job, transfers between the same users in both directions and
+into a user's first rows.
 Every race ends in a typed outcome (a refusal such as ``OutOfStock``, never an internal
 error), each thing is done once, and the ledger verifies. On SQLite the file's one writer
 queues the servers; on PostgreSQL they write at once (``--backend=postgresql``)."""
