@@ -149,6 +149,7 @@ class Parts:
         self.shop = Shop(
             store, self.ledger, self.reservations, self.items, self.streaks, self.limits,
             rt.idempotency, pm, facade, rt.dispatch, rt.now,
+            lambda user_id: rt.frame(user_id=user_id),
         )  # fmt: skip
         self.tracker = Tracker(
             self.profiles, self.metrics, self.xp, self.achievements, self.streaks,

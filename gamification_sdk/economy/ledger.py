@@ -520,7 +520,15 @@ class Ledger:
             self._system_leg(SINK, posting.currency, -amount),
         )
         result = self._post_and_view(tx, posting, legs, (account, user, None))
-        self._conn.execute(ADD_REFUNDED, (amount, posting.refund_of))
+        if self._conn.execute(ADD_REFUNDED, (amount, posting.refund_of)).rowcount != 1:
+            # Refunded meanwhile by another server's call, which ran without this one's lock
+            # (a refund by the transaction's id outside a batch is SERIALIZABLE, unlocked):
+            # refused as if it had been read so, and the refund rolls back whole.
+            raise NotRefundable(
+                f"transaction {posting.refund_of} was refunded meanwhile: less than {amount} "
+                "is left to refund",
+                field="transaction_id",
+            )
         if posting.currency in self._expiring:
             assert posting.refund_of is not None
             self.lots.refund(

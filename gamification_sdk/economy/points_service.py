@@ -275,6 +275,9 @@ class PointsService:
             at_text,
             lambda tx: self._ledger.transfer(tx, posting),
             user_id=posting.user_id,
+            # The receiver's rows change too (a first transfer makes their profile and
+            # account): under their lock, the transfer queues with their own writes.
+            also=to_user,
         )
 
     def adjust(

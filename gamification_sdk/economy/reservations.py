@@ -137,7 +137,7 @@ class Reservations:
         result = self._ledger.debit(tx, posting, release_held=amount, account=account)
         if currency in self._ledger.lots.expiring:
             self._ledger.lots.commit(reservation_id, result.id)
-        self._conn.execute(CLOSE, ("committed", at_text, result.id, reservation_id))
+        self._close(reservation_id, "committed", at_text, result.id)
         return result
 
     def release(
@@ -147,8 +147,17 @@ class Reservations:
         self._conn.execute(HOLD, (-int(row[3]), row[11]))  # type: ignore[call-overload]
         if row[2] in self._ledger.lots.expiring:
             self._ledger.lots.release(reservation_id)
-        self._conn.execute(CLOSE, (status, at_text, None, reservation_id))
+        self._close(reservation_id, status, at_text, None)
         return _reservation(row, status=status)
+
+    def _close(self, reservation_id: int, status: str, at_text: str, tid: int | None) -> None:
+        """Close the hold read open. Another server's call by its id may have closed it since
+        (one alone runs SERIALIZABLE without the user's lock, one in a batch READ COMMITTED
+        under it): then it is refused as if read so, and the write rolls back whole, where
+        the hold would have been charged or released twice."""
+        if self._conn.execute(CLOSE, (status, at_text, tid, reservation_id)).rowcount != 1:
+            (now,) = self._conn.execute(GET, (reservation_id,)).fetchone()[4:5]
+            raise ReservationClosed(reservation_id, str(now))
 
     def expire(self, at_text: str) -> list[Reservation]:
         due = self._conn.execute(DUE, (at_text,)).fetchall()

@@ -19,6 +19,13 @@ and 3 share one transaction. A process that dies between 1 and 3 leaves a pendin
 whose holds run out: ``expire_reservations`` (a built-in job) releases them and closes the
 order ``expired`` with its stock put back. A retry of its idempotency key meanwhile raises
 ``PurchasePending``; once the order is closed the key may start a new order.
+
+Each of these writes is about the buyer (``about``, ``Runtime.frame``): on PostgreSQL it runs
+READ COMMITTED under the buyer's lock, as the user's other writes do, and one that conflicts
+(a deadlock the server broke) runs again whole. What several buyers share, the stock row, is
+read ``FOR UPDATE`` before it is checked (``TAKING_STOCK``), so the last unit goes to one
+of them and the others are refused ``OutOfStock``. Orders once written are read, closed and
+refunded by ``ShopOrders`` (shop_orders.py).
 """
 
 from __future__ import annotations
@@ -26,8 +33,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import pluggy
@@ -39,79 +47,49 @@ from ..errors import (
     InvalidInput,
     NotFound,
     NotOnSale,
-    NotRefundable,
     OutOfStock,
     PurchaseLimitReached,
     PurchasePending,
     PurchaseRefused,
 )
-from ..models import Order, Reservation, ShopListing
+from ..models import Order, ShopListing
 from ..runtime.idempotency import Codec, Idempotency, json_codec
 from ..runtime.ports import StreakFreezes
+from ..runtime.runtime import retrying
 from ..storage.shop import (
     ALL_STOCK,
     BOUGHT,
     BOUGHT_ALL,
-    CLOSE_ORDER,
     COMPLETE_ORDER,
-    HELD_ITEMS,
     ITEM,
     LIVE_ITEMS,
     NEW_ORDER,
-    ORDER,
-    ORDERS,
     OWNS_TITLE,
     PENDING_KEY,
-    PUT_BACK_STOCK,
-    REFUND_ORDER,
-    REVOKE_ITEM,
-    REVOKE_TITLE,
     SET_RESERVATIONS,
-    STOCK,
     SYNC_STOCK,
     TAKE_STOCK,
-    UNEQUIP,
+    TAKING_STOCK,
     USER_TITLES,
 )
 from ..storage.store import Store, Tx
 from .inventory import FREEZE, Items
-from .ledger import SHOP_ORDER, Ledger, Posting
+from .ledger import SHOP_ORDER, Ledger
 from .ratelimits import PURCHASE, RateLimits
 from .reservations import Reservations
 from .shop_items import ShopItem, structure_shop_item
+from .shop_orders import ShopOrders
 
 __all__ = ["Shop"]
 
 MAX_TOTAL = 2**53
 _LIVE = ("pending", "completed")  # orders that count against stock and per-user limits
+T = TypeVar("T")
 
 
-def _time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-def _order(row: tuple[Any, ...]) -> Order:
-    grants = json.loads(row[9])
-    return Order(
-        id=row[0],
-        user_id=row[1],
-        item=row[2],
-        kind=row[3],
-        quantity=row[4],
-        price=json.loads(row[5]),
-        status=row[6],
-        created_at=datetime.fromisoformat(row[7]),
-        version=row[8],
-        items=grants["items"],
-        title=grants["title"],
-        external_reference=row[10],
-        failure=row[11],
-        reservation_ids=tuple(json.loads(row[12])),
-        transaction_ids=tuple(json.loads(row[13])),
-        refund_transaction_ids=tuple(json.loads(row[14])),
-        completed_at=_time(row[15]),
-        closed_at=_time(row[16]),
-        idempotency_key=row[17],
+def _short(item: ShopItem, stock: int, quantity: int) -> OutOfStock:
+    return OutOfStock(
+        item.key, "is sold out" if stock == 0 else f"has {stock} left, not {quantity}"
     )
 
 
@@ -128,7 +106,7 @@ def _answer(answer: object) -> tuple[str | None, str | None]:
     return None, f"fulfill_order returned {answer!r}; expected a reference (str), True or False"
 
 
-class Shop:
+class Shop(ShopOrders):
     """Catalogue reads, purchases, refunds and order expiry; see the module docstring."""
 
     def __init__(
@@ -144,8 +122,11 @@ class Shop:
         facade: Any,
         dispatch: Callable[[Tx, object], None],
         now: Callable[[], datetime],
+        about: Callable[[str], AbstractContextManager[Tx]],
     ) -> None:
         self._store = store
+        # A write about a user: ``Runtime.frame(user_id=)``.
+        self._about = about
         self._conn: sqlite3.Connection = store.conn
         self._ledger = ledger
         self._reservations = reservations
@@ -188,9 +169,10 @@ class Shop:
             item = self._parse(body)
             self._conn.execute(SYNC_STOCK, (item.key, item.stock, item.stock))
 
-    def _stock(self, item: ShopItem) -> tuple[int | None, int]:
-        row = self._conn.execute(STOCK, (item.key,)).fetchone()
-        return (item.stock, 0) if row is None else (row[0], row[1])
+    def _written(self, attempt: Callable[[], T]) -> T:
+        """``attempt()``, a write: run again whole after a ``WriteConflict`` unless it is
+        inside another write (a batch, which its caller runs again instead)."""
+        return attempt() if self._store.in_write else retrying(attempt)
 
     @staticmethod
     def _refusal(
@@ -218,8 +200,7 @@ class Shop:
                     item.key, f"is limited to {limit} per user; the user has bought {bought}"
                 )
         if stock is not None and stock < quantity:
-            left = "is sold out" if stock == 0 else f"has {stock} left, not {quantity}"
-            return OutOfStock(item.key, left)
+            return _short(item, stock, quantity)
         return None
 
     def listing(self, user_id: str | None, moment: datetime) -> list[ShopListing]:
@@ -274,20 +255,6 @@ class Shop:
             )
         return found
 
-    # -- orders ----------------------------------------------------------------------------
-
-    def order(self, order_id: int) -> Order:
-        row = self._conn.execute(ORDER, (order_id,)).fetchone()
-        if row is None:
-            raise NotFound("order_id", order_id)
-        return _order(row)
-
-    def orders(self, user_id: str, limit: int, before: int | None) -> list[Order]:
-        cursor = self._conn.execute(
-            ORDERS, (user_id, before if before is not None else 2**63 - 1, limit)
-        )
-        return [_order(row) for row in cursor]
-
     # -- purchasing ------------------------------------------------------------------------
 
     def purchase(
@@ -303,40 +270,50 @@ class Shop:
     ) -> Order:
         """Buy ``quantity`` of ``item_key``; see the module docstring for the phases."""
         hook = self._pm.hook.fulfill_order
-        with self._store.write() as tx:
-            if key is not None:
-                assert digest is not None
-                prior = self._idempotency.replay(key, "purchase", digest, self.codec, user_id)
-                if prior is not None:
-                    return prior
-                pending = self._conn.execute(PENDING_KEY, (key,)).fetchone()
-                if pending is not None:
-                    if pending[1] != digest:
-                        raise IdempotencyConflict(key, "purchase", "purchase")
-                    raise PurchasePending(pending[0])
-            item, version = self.item(item_key)
-            external = item.kind == "external"
-            if external and self._store.nested:
-                raise InvalidInput(
-                    "item_key",
-                    f"{item_key!r} is external: its fulfilment runs outside any transaction, "
-                    "so it cannot be bought inside batch()",
-                )
-            if external and not hook.get_hookimpls():
-                raise FulfillmentFailed(None, item_key, "no plugin implements fulfill_order")
-            order = self._reserve(user_id, item, version, quantity, key, digest, moment, at_text)
-            if not external:
-                order = self._complete(tx, order, item, None, moment, at_text, at_text)
+
+        def reserve() -> tuple[Order, ShopItem | None, Tx]:
+            # Returns the item None for a replay of the key's earlier call.
+            with self._about(user_id) as tx:
                 if key is not None:
                     assert digest is not None
-                    self._idempotency.record(
-                        key, "purchase", digest, order, self.codec, at_text, user_id
+                    prior = self._idempotency.replay(key, "purchase", digest, self.codec, user_id)
+                    if prior is not None:
+                        return prior, None, tx
+                    pending = self._conn.execute(PENDING_KEY, (key,)).fetchone()
+                    if pending is not None:
+                        if pending[1] != digest:
+                            raise IdempotencyConflict(key, "purchase", "purchase")
+                        raise PurchasePending(pending[0])
+                item, version = self.item(item_key)
+                external = item.kind == "external"
+                if external and self._store.nested:
+                    raise InvalidInput(
+                        "item_key",
+                        f"{item_key!r} is external: its fulfilment runs outside any "
+                        "transaction, so it cannot be bought inside batch()",
                     )
+                if external and not hook.get_hookimpls():
+                    raise FulfillmentFailed(None, item_key, "no plugin implements fulfill_order")
+                order = self._reserve(
+                    user_id, item, version, quantity, key, digest, moment, at_text
+                )
+                if not external:
+                    order = self._complete(tx, order, item, None, moment, at_text, at_text)
+                    if key is not None:
+                        assert digest is not None
+                        self._idempotency.record(
+                            key, "purchase", digest, order, self.codec, at_text, user_id
+                        )
+            return order, item, tx
+
+        order, bought, tx = self._written(reserve)
+        if bought is None:
+            return order
         if tx.committed:
             self._dispatch(tx, order)
-        if not external:
+        if bought.kind != "external":
             return order
-        return self._fulfil(order, item, key, digest, moment, at_text, explicit)
+        return self._fulfil(order, bought, key, digest, moment, at_text, explicit)
 
     def _reserve(
         self,
@@ -351,7 +328,9 @@ class Shop:
     ) -> Order:
         """Refuse (writing nothing), or take the stock, write the order and hold the price."""
         conn = self._conn
-        stock, _ = self._stock(item)
+        # Read locked on PostgreSQL (TAKING_STOCK): what is checked here is what is taken.
+        row = conn.execute(TAKING_STOCK, (item.key,)).fetchone()
+        stock = item.stock if row is None else row[0]
         bought = conn.execute(BOUGHT, (user_id, item.key)).fetchone()[0]
         title = item.grants_title
         owns = title is not None and conn.execute(OWNS_TITLE, (user_id, title)).fetchone()
@@ -366,10 +345,14 @@ class Shop:
             self._ledger.spendable(currency)
             self._ledger.require_available(user_id, currency, total)
         # Nothing can refuse any more: write.
-        if conn.execute(STOCK, (item.key,)).fetchone() is None:
+        if row is None:
             conn.execute(SYNC_STOCK, (item.key, item.stock, item.stock))
         taken = conn.execute(TAKE_STOCK, (quantity, quantity, item.key, quantity))
-        assert taken.rowcount == 1, "stock was checked inside this transaction"
+        if taken.rowcount != 1:
+            # Only where the item had no stock row yet, so none was locked: another server's
+            # buyer made it and took the units meanwhile. The purchase rolls back whole.
+            (left,) = conn.execute(TAKING_STOCK, (item.key,)).fetchone()
+            raise _short(item, left, quantity)
         granted = item.grants_item
         items = {} if granted is None else {granted: item.units * quantity}
         cursor = conn.execute(
@@ -444,7 +427,12 @@ class Shop:
         done = self._conn.execute(
             COMPLETE_ORDER, (json.dumps(transactions), reference, done_text, order.id)
         )
-        assert done.rowcount == 1
+        if done.rowcount != 1:
+            # Unreachable while the order's row is locked (written in this transaction, or
+            # read with ORDER_TO_CHANGE); typed all the same, the write rolls back whole.
+            raise FulfillmentFailed(
+                order.id, order.item, "the order was closed while it completed; nothing was charged"
+            )
         return attrs.evolve(
             order,
             status="completed",
@@ -468,130 +456,55 @@ class Shop:
             answer = self._pm.hook.fulfill_order(engine=self._facade, order=order, item=item)
         except BaseException as exc:
             raised = f"fulfill_order raised {type(exc).__name__}: {exc}"
-            self._close_failed(order.id, "failed", raised)
+            self._close_failed(order, raised)
             if not isinstance(exc, Exception):
                 raise
             raise FulfillmentFailed(order.id, order.item, raised) from exc
         reference, refused = _answer(answer)
         if refused is not None:
-            self._close_failed(order.id, "failed", refused)
+            self._close_failed(order, refused)
             raise FulfillmentFailed(order.id, order.item, refused)
-        with self._store.write() as tx:
-            current = self.order(order.id)
-            if current.status != "pending":
-                # The expiry job closed it while the hook ran: nothing was charged.
-                raise FulfillmentFailed(
-                    order.id,
-                    order.item,
-                    f"the order was {current.status} before fulfilment finished (its hold of "
-                    f"{item.hold_seconds}s ran out); nothing was charged, undo the external step",
-                )
-            done_text = at_text if explicit else to_text(max(moment, self._now()))
-            order = self._complete(tx, order, item, reference, moment, at_text, done_text)
-            if key is not None:
-                assert digest is not None
-                try:
-                    prior = self._idempotency.replay(
-                        key, "purchase", digest, self.codec, order.user_id
+
+        def complete() -> tuple[Order, Tx]:
+            with self._about(order.user_id) as tx:
+                # Locked on PostgreSQL: the expiry job closing it at once waits, or is waited for.
+                current = self.order_to_change(order.id)
+                if current.status != "pending":
+                    # The expiry job closed it while the hook ran: nothing was charged.
+                    raise FulfillmentFailed(
+                        order.id,
+                        order.item,
+                        f"the order was {current.status} before fulfilment finished (its hold "
+                        f"of {item.hold_seconds}s ran out); nothing was charged, undo the "
+                        "external step",
                     )
-                    taken = prior is not None
-                except IdempotencyConflict:
-                    taken = True  # meanwhile used by another call: the order row keeps it
-                if not taken:
-                    self._idempotency.record(
-                        key, "purchase", digest, order, self.codec, at_text, order.user_id
-                    )
+                done_text = at_text if explicit else to_text(max(moment, self._now()))
+                done = self._complete(tx, order, item, reference, moment, at_text, done_text)
+                if key is not None:
+                    assert digest is not None
+                    try:
+                        prior = self._idempotency.replay(
+                            key, "purchase", digest, self.codec, done.user_id
+                        )
+                        taken = prior is not None
+                    except IdempotencyConflict:
+                        taken = True  # meanwhile used by another call: the order row keeps it
+                    if not taken:
+                        self._idempotency.record(
+                            key, "purchase", digest, done, self.codec, at_text, done.user_id
+                        )
+            return done, tx
+
+        completed, tx = self._written(complete)
         if tx.committed:
-            self._dispatch(tx, order)
-        return order
+            self._dispatch(tx, completed)
+        return completed
 
-    def _close_failed(self, order_id: int, status: str, failure: str) -> None:
+    def _close_failed(self, order: Order, failure: str) -> None:
         now_text = to_text(self._now())
-        with self._store.write():
-            self.close(order_id, status, failure, now_text)
 
-    def close(self, order_id: int, status: str, failure: str, at_text: str) -> bool:
-        """Close a pending order unpaid: release its holds, put its stock back, take back its
-        rate-limit hit. False (and nothing done) if it is no longer pending."""
-        conn = self._conn
-        row = conn.execute(ORDER, (order_id,)).fetchone()
-        if row is None or row[6] != "pending":
-            return False
-        order = _order(row)
-        for rid in order.reservation_ids:
-            if self._reservations.get(rid).status == "active":
-                self._reservations.release(rid, status="released", at_text=at_text, shop=True)
-        conn.execute(PUT_BACK_STOCK, (order.quantity, order.quantity, order.item))
-        self._limits.forget(PURCHASE, order.user_id, row[7])
-        conn.execute(CLOSE_ORDER, (status, failure, at_text, order_id))
-        return True
+        def close() -> None:
+            with self._about(order.user_id):
+                self.close(order.id, "failed", failure, now_text)
 
-    def expired(self, released: list[Reservation], at_text: str) -> None:
-        """Close the pending orders whose holds ``expire_reservations`` just released."""
-        orders = {
-            int(r.reference_id)
-            for r in released
-            if r.reference_type == SHOP_ORDER and r.reference_id is not None
-        }
-        for order_id in sorted(orders):
-            self.close(order_id, "expired", "the hold expired before fulfilment finished", at_text)
-
-    # -- refunds ---------------------------------------------------------------------------
-
-    def refund(self, tx: Tx, order_id: int, moment: datetime, at_text: str) -> Order:
-        """Give a completed order's points back, take its items back and return its stock.
-
-        Refused (nothing written) unless the order completed and the user still holds every
-        item it granted (a used streak freeze or tier boost cannot be refunded).
-        """
-        order = self.order(order_id)
-        if order.status == "pending":
-            raise PurchasePending(order_id)
-        if order.status == "refunded":
-            raise NotRefundable(f"order {order_id} is already refunded", field="order_id")
-        if order.status != "completed":
-            raise NotRefundable(
-                f"order {order_id} is {order.status}: nothing was charged", field="order_id"
-            )
-        user_id = order.user_id
-        for name, count in order.items.items():
-            if name == FREEZE:
-                held = self._streaks.status(user_id, moment).freezes  # missed days settled
-            else:
-                row = self._conn.execute(HELD_ITEMS, (user_id, name)).fetchone()
-                held = 0 if row is None else row[0]
-            if held < count:
-                raise NotRefundable(
-                    f"order {order_id} granted {count} {name} and the user holds {held}: "
-                    "used items cannot be refunded",
-                    field="order_id",
-                )
-        sizes = [
-            self._ledger.refundable(tid, None, user_id, shop=True) for tid in order.transaction_ids
-        ]
-        # Nothing can refuse any more: write.
-        for name, count in order.items.items():
-            if name == FREEZE:
-                self._streaks.settle_user(tx, user_id, moment, at_text)
-            self._conn.execute(REVOKE_ITEM, (count, at_text, user_id, name))
-        if order.title is not None:
-            self._conn.execute(REVOKE_TITLE, (user_id, order.title))
-            self._conn.execute(UNEQUIP, (user_id, order.title))
-        refunds = []
-        for tid, (owner, currency, size) in zip(order.transaction_ids, sizes, strict=True):
-            posting = Posting(
-                "refund", currency, size, owner, "refund", moment, at_text,
-                reference=(SHOP_ORDER, str(order_id)),
-                description=f"Refund of shop order {order_id}", refund_of=tid,
-                key=f"shop-refund:{order_id}:{currency}",
-            )  # fmt: skip
-            refunds.append(self._ledger.refund(tx, posting).id)
-        self._conn.execute(PUT_BACK_STOCK, (order.quantity, order.quantity, order.item))
-        done = self._conn.execute(REFUND_ORDER, (json.dumps(refunds), at_text, order_id))
-        assert done.rowcount == 1
-        return attrs.evolve(
-            order,
-            status="refunded",
-            refund_transaction_ids=tuple(refunds),
-            closed_at=datetime.fromisoformat(at_text),
-        )
+        self._written(close)

@@ -116,6 +116,7 @@ class Runtime:
         *,
         confirms: bool = False,
         user_id: str | Callable[[], str] = "",
+        also: str = "",
         ahead: Callable[[Tx], bool] | None = None,
     ) -> T:
         """Run ``body`` in one write transaction, replaying a keyed call made before; after
@@ -131,6 +132,8 @@ class Runtime:
         (``Store.write``). ``user_id``: whose call it is, where keys are unique per user
         (``Idempotency``); ``""`` for a call of no user; a function for a call by a row's
         id, which reads the row's owner (asked only for a keyed call, in the transaction).
+        ``also``: a second user the call writes about (a transfer's receiver): on PostgreSQL
+        their lock is taken too, the two in a fixed order (``PostgresBackend.write``).
 
         A ``WriteConflict`` (PostgreSQL: a serialization failure or a deadlock) rolled the
         whole write back: an outermost write runs again, up to ``CONFLICT_RETRIES`` times,
@@ -140,17 +143,17 @@ class Runtime:
         if not self._lock_users or self.store.in_write:
             # SQLite's one writer never conflicts: no retry frame on its hot path.
             return self._write(
-                operation, key, digest, codec, at_text, body, confirms, user_id, None
+                operation, key, digest, codec, at_text, body, confirms, user_id, also, None
             )
 
         def attempt() -> T:
             try:
                 return self._write(
-                    operation, key, digest, codec, at_text, body, confirms, user_id, ahead
+                    operation, key, digest, codec, at_text, body, confirms, user_id, also, ahead
                 )
             except Mispredicted:
                 return self._write(
-                    operation, key, digest, codec, at_text, body, confirms, user_id, None
+                    operation, key, digest, codec, at_text, body, confirms, user_id, also, None
                 )
 
         return retrying(attempt)
@@ -165,6 +168,7 @@ class Runtime:
         body: Callable[[Tx], T],
         confirms: bool,
         user_id: str | Callable[[], str],
+        also: str,
         ahead: Callable[[Tx], bool] | None,
     ) -> T:
         if self._lock_users and not isinstance(user_id, str) and self.store.in_write:
@@ -173,7 +177,7 @@ class Runtime:
             user_id = user_id()
         # PostgreSQL: the call's user is locked as the write begins (PostgresBackend.write).
         frame = (
-            cast(Any, self.store).write(confirms=confirms, user=user_id)
+            cast(Any, self.store).write(confirms=confirms, user=user_id, also=also)
             if self._lock_users and isinstance(user_id, str) and user_id
             else self.store.write(confirms=confirms)
         )

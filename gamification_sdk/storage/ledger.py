@@ -90,7 +90,11 @@ TRANSACTION = (
     "reference_id, description, metadata, refund_of, refunded, idempotency_key, created_at "
     "FROM transactions WHERE id = ?"
 )
-ADD_REFUNDED = "UPDATE transactions SET refunded = refunded + ? WHERE id = ?"
+# rowcount 0 when the transaction has less left to refund than that (another server's refund
+# of it committed after this one read it).
+ADD_REFUNDED = (
+    "UPDATE transactions SET refunded = refunded + ?1 WHERE id = ?2 AND refunded + ?1 <= amount"
+)
 # One user's side of a transaction: (id, type, currency, amount, balance_before,
 # balance_after, source, created_at, user_id, counterparty_id, reference_type, reference_id,
 # description, metadata, refund_of, idempotency_key).

@@ -17,7 +17,12 @@ NEW = (
     "VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)"
 )
 HOLD = "UPDATE accounts SET held = held + ? WHERE id = ?"
-CLOSE = "UPDATE reservations SET status = ?, closed_at = ?, transaction_id = ? WHERE id = ?"
+# rowcount 0 when the hold is no longer active: another server's call closed it after this
+# one read it open.
+CLOSE = (
+    "UPDATE reservations SET status = ?, closed_at = ?, transaction_id = ? WHERE id = ? "
+    "AND status = 'active'"
+)
 DUE = (
     f"SELECT {_COLUMNS} FROM reservations WHERE status = 'active' AND expires_at <= ? "
     "ORDER BY expires_at, id"

@@ -14,6 +14,7 @@ __all__ = [
     "NEW_ORDER",
     "ORDER",
     "ORDERS",
+    "ORDER_TO_CHANGE",
     "OWNS_TITLE",
     "PENDING_KEY",
     "PUT_BACK_STOCK",
@@ -24,6 +25,7 @@ __all__ = [
     "STOCK",
     "SYNC_STOCK",
     "TAKE_STOCK",
+    "TAKING_STOCK",
     "UNEQUIP",
     "USER_TITLES",
 ]
@@ -33,6 +35,10 @@ ITEM = "SELECT body, version, retired_at FROM definitions WHERE kind = 'shop' AN
 LIVE_ITEMS = "SELECT body, version FROM definitions WHERE kind = 'shop' AND retired_at IS NULL"
 STOCK = "SELECT stock, sold FROM shop_stock WHERE item = ?"
 ALL_STOCK = "SELECT item, stock, sold FROM shop_stock"
+# The units left, read by a purchase before it checks and takes them: on PostgreSQL with FOR
+# UPDATE (postgres/statements.py), so two servers' buyers of the last unit queue on the row
+# and the second reads it gone (OutOfStock) instead of finding the take refused.
+TAKING_STOCK = "SELECT stock FROM shop_stock WHERE item = ?"
 # Units left are the units the item may ever sell minus those sold, never below 0.
 SYNC_STOCK = (
     "INSERT INTO shop_stock (item, total, stock, sold) VALUES (?, ?, ?, 0) "
@@ -89,6 +95,11 @@ _COLUMNS = (
     "closed_at, idempotency_key"
 )
 ORDER = f"SELECT {_COLUMNS} FROM shop_orders WHERE id = ?"
+# The order a write is about to change (complete, close, refund), by its id and its user: on
+# PostgreSQL with FOR UPDATE (postgres/statements.py), so two writes changing one order queue
+# on its row and the second reads what the first made of it. The user makes it a read of one
+# shard on Citus, which locks rows only there.
+ORDER_TO_CHANGE = f"SELECT {_COLUMNS} FROM shop_orders WHERE id = ? AND user_id = ?"
 ORDERS = f"SELECT {_COLUMNS} FROM shop_orders WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
 HELD_ITEMS = "SELECT quantity FROM inventory WHERE user_id = ? AND item = ?"
 REVOKE_ITEM = (

@@ -14,9 +14,11 @@
           row in the table ``op_log``, so the table's order is the commit order. Says
           ``ready``, starts on a line from stdin, writes a JSON report of every call: what
           it was, and its result (``repr``) or the refusal's type.
-``pggame`` ``game`` on a PostgreSQL schema (``url ... schema log_schema``), each call about
-          its user alone (``keyed_game_op``) in a ``batch(user_id=)``, logged with its
-          place among its user's calls and its outcome, a refusal too (``keyed_call``).
+``pggame`` ``game`` on a PostgreSQL schema (``url ... schema log_schema``), transfers and
+          purchases of the limited hat included, each call in a ``batch(user_id=)``,
+          logged with its place in the sequence of every user whose lock it held and, for
+          the hat, in the sequence of the hat's stock row, and its outcome, a refusal too
+          (``keyed_call``).
 ``hold``  opens the game (``game.py``), starts a ``batch()`` and writes in it, says ``ready``,
           then holds the write lock until a line on stdin: ``commit`` ends the batch,
           anything else raises out of it (a rollback). The parent may kill it instead.
@@ -300,24 +302,15 @@ def run_game(path: str, worker: int, count: int, seed: int, report: str) -> int:
 
 def op_log_sql(log_schema: str) -> str:
     """The PostgreSQL ``op_log``, in a schema of its own beside the engine's: a call's place
-    among its user's calls (``seq``), taken in the call's transaction under the user's lock."""
+    (``seq``) in the sequence of each thing it held locked (``resource``: ``user:<id>`` for a
+    user's advisory lock, ``stock:hat`` for the hat's stock row), taken in the call's
+    transaction under that lock; the users whose locks it held (``locks``) and, on the stock
+    row, the units it left (``stock``)."""
     return (
-        f"CREATE TABLE {log_schema}.op_log (user_id TEXT NOT NULL, seq INTEGER NOT NULL, "
-        "op TEXT NOT NULL UNIQUE, outcome TEXT NOT NULL, PRIMARY KEY (user_id, seq))"
+        f"CREATE TABLE {log_schema}.op_log (resource TEXT NOT NULL, seq INTEGER NOT NULL, "
+        "op TEXT NOT NULL, outcome TEXT NOT NULL, locks TEXT NOT NULL, stock INTEGER, "
+        "PRIMARY KEY (resource, seq), UNIQUE (op, resource))"
     )
-
-
-def keyed_game_op(worker: int, index: int, rng: random.Random) -> dict[str, Any]:
-    """``game_op`` with each call about its user alone: a transfer becomes a spend and a hat
-    (limited stock, which every user's purchases share) a freeze. Then the order of one
-    user's calls decides everything about that user, which a replay can follow."""
-    op = game_op(worker, index, rng)
-    if op["call"] == "transfer_points":
-        del op["to"]
-        op["call"] = "spend_points"
-    elif op["call"] == "purchase" and op["item"] == "hat":
-        op["item"] = "freeze"
-    return op
 
 
 def outcome(result: Any) -> str:
@@ -327,24 +320,61 @@ def outcome(result: Any) -> str:
     return re.sub(r"(_ids=\()[\d, ]+", r"\1#", text)
 
 
-def keyed_call(engine: Gamification, op: dict[str, Any], log_schema: str | None) -> str:
-    """The call in a batch of its user's (their lock: their writes queue on every server),
-    and its outcome, a result or a refusal, logged in the same transaction with its place
-    among the user's calls. ``log_schema`` None (the replay) logs nothing."""
-    with engine.batch(user_id=op["user"]):
+# The game's users whose advisory locks (PostgresBackend: the two-number form, the schema's
+# hash and the user's) this session holds, read from pg_locks (hashtext's int4 as the oid
+# pg_locks shows).
+_OID = "(hashtext({})::bigint & 4294967295)::text::oid"
+_HELD = (
+    "SELECT u FROM (VALUES {}) AS users (u) WHERE EXISTS (SELECT 1 FROM pg_locks AS l "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.pid = pg_backend_pid() "
+    f"AND l.objsubid = 2 AND l.classid = {_OID.format('?1')} AND l.objid = {_OID.format('u')}) "
+    "ORDER BY u"
+).format(", ".join(f"('{user}')" for user in game.USERS))
+
+
+def _log(engine: Gamification, op: dict[str, Any], done: str, where: tuple[str, str]) -> None:
+    """Log the call in its transaction: its place among the calls of each user whose lock it
+    holds, and for the hat among the purchases that read its stock row (FOR UPDATE, held
+    until the commit, so the places follow the order the purchases took the stock in)."""
+    schema, log_schema = where
+    conn = engine.db.conn
+    held = [user for (user,) in conn.execute(_HELD, (schema,))]
+    resources = [f"user:{user}" for user in held]
+    stock = None
+    if op["call"] == "purchase" and op["item"] == "hat":
+        resources.append("stock:hat")
+        (stock,) = conn.execute("SELECT stock FROM shop_stock WHERE item = 'hat'").fetchone()
+    for resource in resources:
+        conn.execute(
+            f"INSERT INTO {log_schema}.op_log (resource, seq, op, outcome, locks, stock) "
+            "SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4, CAST(?5 AS integer) "
+            f"FROM {log_schema}.op_log WHERE resource = ?1",
+            (resource, op["id"], done, " ".join(held), stock),
+        )
+
+
+def call_users(op: dict[str, Any]) -> list[str]:
+    """The users a call is about, in id order: a transfer's two, else its user."""
+    return sorted({op["user"], op.get("to", op["user"])})
+
+
+def keyed_call(
+    engine: Gamification, op: dict[str, Any], where: tuple[str, str] | None = None
+) -> str:
+    """The call in a batch of its first user in id order (for a transfer the batch takes the
+    first user's lock and the transfer the other's: the order the engine takes a transfer's
+    two locks in, so opposite transfers queue rather than deadlock), and its outcome, a result
+    or a refusal, logged in the same transaction (``_log``; ``where`` is the engine's schema
+    and the log's). ``where`` None (the replay) logs nothing."""
+    with engine.batch(user_id=call_users(op)[0]):
         try:
             done = outcome(game_call(engine, op))
         except errors.GamificationError as exc:
             if isinstance(exc, errors.Busy | errors.BatchAborted):
                 raise
             done = f"refused {type(exc).__name__}"
-        if log_schema is not None:
-            engine.db.conn.execute(
-                f"INSERT INTO {log_schema}.op_log (user_id, seq, op, outcome) "
-                f"SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3 FROM {log_schema}.op_log "
-                "WHERE user_id = ?1",
-                (op["user"], op["id"], done),
-            )
+        if where is not None:
+            _log(engine, op, done, where)
     return done
 
 
@@ -360,9 +390,9 @@ def run_pg_game(
     sys.stdin.readline()
     with engine:
         for index in range(count):
-            op = keyed_game_op(worker, index, rng)
+            op = game_op(worker, index, rng)
             try:
-                op["outcome"] = keyed_call(engine, op, log_schema)
+                op["outcome"] = keyed_call(engine, op, (schema, log_schema))
             except Exception:  # a conflict, a doomed batch, a raw driver error: all failures
                 failures.append(f"{op}: {traceback.format_exc()}")
             results.append(op)

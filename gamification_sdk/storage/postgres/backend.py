@@ -93,17 +93,20 @@ def _typed(error: BaseException, conn: Connection) -> BaseException:
 
 
 class _Write:
-    __slots__ = ("_backend", "_savepoint", "_user", "_users")
+    __slots__ = ("_also", "_backend", "_savepoint", "_user", "_users")
 
-    def __init__(self, backend: PostgresBackend, savepoint: bool, user: str, users: bool) -> None:
+    def __init__(
+        self, backend: PostgresBackend, savepoint: bool, user: str, users: bool, also: str
+    ) -> None:
         self._backend = backend
         self._savepoint = savepoint
         self._user = user
         self._users = users
+        self._also = also
 
     def __enter__(self) -> Tx:
         backend = self._backend
-        tx = backend._begin(self._savepoint, self._user, self._users)
+        tx = backend._begin(self._savepoint, self._user, self._users, self._also)
         if self._savepoint and not backend._frames and backend.conn.opening:
             # A batch: its BEGIN and the check of the configuration go now, so a stale one
             # is found before any of its calls runs (as SQLite checks at BEGIN).
@@ -216,6 +219,7 @@ class PostgresBackend:
         confirms: bool = False,
         user: str = "",
         users: bool = False,
+        also: str = "",
     ) -> _Write:
         """A write transaction (see Store.write). ``confirms`` changes nothing here: no
         statement is saved by it on this backend, and ``confirm`` checks whatever version a
@@ -235,8 +239,13 @@ class PostgresBackend:
         ``users`` (a batch): an outermost write runs READ COMMITTED like a user's, ``user``'s
         lock first if given, and takes each user's lock as its nested writes about them come
         (``_lock_also``), so each of its calls queues with that user's writes on every
-        server."""
-        return _Write(self, savepoint, user, users)
+        server.
+
+        ``also``: a second user the write is about (a transfer's receiver), locked with
+        ``user``. An outermost write takes the two locks in the order of the users' ids, as
+        every write does, so two transfers between the same users in opposite directions
+        queue instead of deadlocking; a nested one takes whichever its transaction lacks."""
+        return _Write(self, savepoint, user, users, also)
 
     def confirm(self, version: int | None) -> None:
         """The stored configuration version a write read: if another process stored a
@@ -284,7 +293,7 @@ class PostgresBackend:
                 raw.autocommit = conn.was_autocommit
             self._pool.putconn(raw)
 
-    def _begin(self, savepoint: bool, user: str = "", users: bool = False) -> Tx:
+    def _begin(self, savepoint: bool, user: str = "", users: bool = False, also: str = "") -> Tx:
         self.lock.acquire()
         try:
             tx = self._tx
@@ -292,7 +301,11 @@ class PostgresBackend:
                 conn = self._checkout()
                 # Nothing is sent yet: the BEGIN and the lock go with the first statements.
                 if user:
-                    opening = [*self._begin_user_sql, (_USER_LOCK, (self.schema, user))]
+                    locked = sorted({user, also} - {""})
+                    opening = [
+                        *self._begin_user_sql,
+                        *((_USER_LOCK, (self.schema, each)) for each in locked),
+                    ]
                 else:
                     opening = (self._begin_user_sql if users else self._begin_sql).copy()
                 if self.watch is not None:
@@ -300,15 +313,16 @@ class PostgresBackend:
                 conn.queue(opening, guarded=self.watch is not None)
                 tx = self._tx = Tx()
                 self._doomed = [None]
-                self._locked = {user} if user else set() if users else None
+                self._locked = {user, also} - {""} if user else set() if users else None
                 return tx
             if self.before_write is not None:
                 self.before_write()
             if self._doomed[-1] is not None:
                 raise BatchAborted(self._doomed[-1])
             conn = self.conn
-            if user and self._locked is not None and user not in self._locked:
-                self._lock_also(conn, user)
+            if user and self._locked is not None:
+                for each in sorted({user, also} - {""} - self._locked):
+                    self._lock_also(conn, each)
             self._frames.append((savepoint, len(tx.events), conn.changes))
             if savepoint:
                 try:

@@ -49,6 +49,7 @@ from .. import (
     metrics,
     notifications,
     privacy,
+    shop,
     streaks,
     xp,
 )
@@ -363,6 +364,11 @@ def _rest() -> Iterable[tuple[str, str]]:
     # once the first has closed it, fails with a serialization failure the job retries (it
     # then finds the period closed), where its archive rows would break a unique key.
     yield _pair(leaderboards.PERIOD_ROW, ("WHERE id = ?", "WHERE id = ? FOR UPDATE"))
+    # A purchase reads the units left locked (two buyers of the last unit: the second waits,
+    # then reads none left, OutOfStock), and a write changing an order its row (a refund or a
+    # close racing another: the second reads what the first made of it).
+    yield _pair(shop.TAKING_STOCK, ("WHERE item = ?", "WHERE item = ? FOR UPDATE"))
+    yield _pair(shop.ORDER_TO_CHANGE, ("AND user_id = ?", "AND user_id = ? FOR UPDATE"))
 
 
 class Family:
