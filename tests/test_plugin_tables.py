@@ -122,3 +122,28 @@ def test_register_postgres_migrations_makes_a_plugin_s_tables_at_open(
             open_with(*plugins)
     with open_with() as g:
         assert g.dump() == before  # nothing written by a refused open
+
+
+class Refusing:
+    """A plugin whose tables cannot be described: its hook raises."""
+
+    @hookimpl
+    def register_postgres_migrations(self, register: Callable[..., None]) -> None:
+        raise RuntimeError("no tables today")
+
+
+@pytest.mark.postgresql_only(reason="a file never asks register_postgres_migrations")
+def test_a_plugin_raising_in_register_postgres_migrations_fails_the_open_writing_nothing(
+    place: Callable[[str], dict[str, Any]], clock: FakeClock
+) -> None:
+    with Gamification.open(**place("shared"), clock=clock, load_entrypoints=False) as g:
+        g.award_xp("ada", 10, source="seed")
+        before = g.dump()
+    with pytest.raises(RuntimeError, match="no tables today"):
+        Gamification.open(
+            **place("shared"), clock=clock, plugins=[Refusing()], load_entrypoints=False
+        )
+    with Gamification.open(**place("shared"), clock=clock, load_entrypoints=False) as g:
+        assert g.dump() == before
+        g.award_xp("ada", 5, source="after")  # no lock or session left behind
+        assert g.profile("ada").xp == 15

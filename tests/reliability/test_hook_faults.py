@@ -8,6 +8,8 @@ its plugin raises (``hookspecs.py``, README "Hooks"):
   before it opens any file;
 - at open (``level_curve``, the other ``register_*``): the open fails with the plugin's error, the
   connection is closed (no lock left behind) and the file is exactly as it was;
+- ``register_postgres_migrations``, asked at open on PostgreSQL only: a file opens and works
+  as if the plugin were not there (the server's case: tests/test_plugin_tables.py);
 - inside the transaction: the plugin's error propagates and the whole write is rolled back;
 - on a read (``friends_of``): the read fails and nothing is written;
 - after commit: the write is kept, the same as with no failing plugin; the error is logged
@@ -54,6 +56,7 @@ WHEN = {
     "register_jobs": "open",
     "register_scorers": "open",
     "register_commands": "cli",
+    "register_postgres_migrations": "server",
     "xp_multiplier": "inside",
     "points_multiplier": "inside",
     "validate_award": "inside",
@@ -65,6 +68,7 @@ WHEN = {
     "on_points_changed": "after",
     "on_achievement_unlocked": "after",
     "notify": "after",
+    "notification_stored": "inside",
     "on_quest_completed": "after",
     "on_leaderboard_closed": "after",
     "on_user_deleted": "after",
@@ -87,6 +91,7 @@ TRIGGERS: dict[str, Callable[[Gamification], Any]] = {
     "on_points_changed": lambda g: g.award_points("u0", 5, currency="points", source="lesson"),
     "on_achievement_unlocked": lambda g: g.track("u2", "workout"),
     "notify": lambda g: g.track("u2", "workout"),
+    "notification_stored": lambda g: g.track("u2", "workout"),
     "verify_quest": lambda g: g.quests.complete(
         "u1", "checkin", evidence={"ok": True}, idempotency_key="quest-u1"),
     "on_quest_completed": lambda g: g.quests.complete(
@@ -155,7 +160,7 @@ def hook_doc(hook: str) -> str:
 
 def test_every_hook_has_a_fault_case() -> None:
     assert set(WHEN) == set(HOOKS)
-    assert set(TRIGGERS) == {hook for hook, when in WHEN.items() if when not in ("open", "cli")}
+    assert set(TRIGGERS) == {hook for hook, when in WHEN.items() if when not in ("open", "cli", "server")}
     # The table says what the hookspec's own contract says.
     for hook, when in WHEN.items():
         if when == "inside":
@@ -191,6 +196,13 @@ def test_a_plugin_raising_in_a_hook_keeps_the_hook_contract(
         with pytest.raises(Boom):
             plugin_commands(get_plugin_manager([faulty], load_entrypoints=False), set())
         assert dump_file(path) == before
+        return
+
+    if when == "server":
+        # Never asked on a file: the open and a write go as with no such plugin.
+        with open_game(path, config=config, plugins=(Merch(), faulty), load=False) as g:
+            g.award_xp("u0", 5, source="after")
+            check_file(g)
         return
 
     if when == "open":
