@@ -1,5 +1,9 @@
 """``gamification migrate``: copy an engine's SQLite file into PostgreSQL, then check both sides
-agree (storage/postgres/copy.py and copy_check.py; the cut-over is in docs/postgresql.md)."""
+agree (storage/postgres/copy.py and copy_check.py; the cut-over is in docs/postgresql.md).
+
+The installed plugins are loaded as the command line's engines load them (not with
+``--no-plugins``): their own PostgreSQL migrations make their tables before the copy, so the
+tables a plugin keeps in the file (the webhooks plugin's) are copied too."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import IO
 import attrs
 import click
 
+from ..runtime.plugins import collect_postgres_migrations, get_plugin_manager
 from ..storage.postgres import check_copy, copy_sqlite
 from ..storage.postgres.copy import CopyResult
 from ..storage.postgres.copy_check import CopyCheck
@@ -85,15 +90,21 @@ def migrate(
     """Copy a SQLite database into PostgreSQL, then check both agree.
 
     Stop the app's writers first. Interrupted, run it again: it resumes; run on a finished
-    copy, it writes nothing. The check compares row counts, a digest of each user's rows and
-    the ledger's invariants; exit 4 when they differ.
+    copy, it writes nothing. The installed plugins' tables are copied too (made on PostgreSQL
+    first; with --no-plugins a file holding a plugin's tables is refused). The check compares
+    row counts, a digest of each user's rows and the ledger's invariants; exit 4 when they
+    differ.
     """
     copied = None
     if not check_only:
+        pm = get_plugin_manager(load_entrypoints=state.plugins)
+        plugins = collect_postgres_migrations(pm)
         shown = sys.stderr.isatty() if progress is None else progress
         lines = ProgressLines(sys.stderr, sys.stderr.isatty()) if shown else None
         try:
-            copied = copy_sqlite(source, url, schema=schema, progress=lines, batch_size=batch_size)
+            copied = copy_sqlite(
+                source, url, schema=schema, progress=lines, batch_size=batch_size, plugins=plugins
+            )
         finally:
             if lines is not None:
                 lines.close()

@@ -93,11 +93,17 @@ def copy_sqlite(
     progress: Progress | None = None,
     batch_size: int = 5000,
     clock: Clock | None = None,
+    plugins: Sequence[tuple[str, Sequence[Migration]]] = (),
 ) -> CopyResult:
     """Copy the engine's SQLite file ``source`` into ``schema`` at ``url`` (created and
     migrated first), resumably: run again, a copy that stopped finishes with the same rows,
     and a finished one writes nothing (``.already_done``). ``progress(table, copied, total)``
     is called as each table starts and after each committed batch.
+
+    ``plugins``: the plugins' own migrations, as for ``open_backend`` (an engine's plugin
+    manager gives them: ``runtime.plugins.collect_postgres_migrations``). They make the
+    plugins' tables first, so those the file holds (the webhooks plugin's) are copied and
+    checked too; a plugin's table only in the file is ``SchemaMismatch``.
 
     Refused before anything is written, as typed errors: ``CopySourceInvalid`` (no such
     file, not an engine's SQLite database, not migrated to this version), ``SchemaTooNew``,
@@ -113,7 +119,7 @@ def copy_sqlite(
 
     return run(
         source, url, schema=schema, progress=progress, batch_size=batch_size,
-        clock=clock or system_clock,
+        clock=clock or system_clock, plugins=plugins,
     )  # fmt: skip
 
 

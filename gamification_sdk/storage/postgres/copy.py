@@ -10,7 +10,11 @@ The ledger's system accounts are split per user in the last transaction: their l
 on the file's account ids, then each (user, system account) gets a row of its own with an id
 above the file's, its legs move to it and their balances are chained again in transaction
 order (docs/postgresql.md, "System accounts are booked per user"). The identity columns'
-sequences are moved past the copied ids in that transaction too.
+sequences (the plugins' tables' too) are moved past the copied ids in that transaction too.
+
+Plugins' tables: the schema is migrated with the plugins' own migrations (``plugins``, as an
+engine's open collects them from its plugin manager), then a plugin's table on both sides is
+copied and checked like the engine's (copy_plan.py says what happens to one on one side).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +32,9 @@ from psycopg import sql
 
 from ...core.clock import Clock, system_clock, to_text
 from ...errors import CopySourceInvalid, CopyTargetInUse, DatabaseUnreachable
-from .copy_plan import SYSTEM, TablePlan, open_source, plans, source_identity
+from .copy_plan import POSTGRES_OWN, SYSTEM, TablePlan, open_source, plans, source_identity
 from .migrate import check_schema_name, connect, migrate
+from .schema import Migration
 
 __all__ = ["LOCK_WAIT_MS", "CopyResult", "Progress", "copy_sqlite"]
 
@@ -54,10 +59,12 @@ _ADVANCE = (
 # any trigger a deployment keeps on lb_scores (as schemas before p010 had) honour.
 _QUIET_LOG = "SELECT set_config('gamification.quiet_log', 'on', true)"
 _TABLE_DONE = "UPDATE copy_progress SET finished_at = %s WHERE tbl = %s"
+# Every table holding data (the plugins' too), not the bookkeeping: migrate() has just
+# recorded the plugins' migrations in plugin_migrations.
 _ENGINE_TABLES = (
     "SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
     "WHERE n.nspname = %s AND c.relkind = 'r' "
-    "AND c.relname NOT IN ('schema_migrations', 'copy_progress') ORDER BY c.relname"
+    "AND NOT (c.relname = ANY(%s)) ORDER BY c.relname"
 )
 _IDENTITIES = (
     "SELECT table_name, column_name FROM information_schema.columns "
@@ -117,9 +124,15 @@ def copy_sqlite(
     progress: Progress | None = None,
     batch_size: int = 5000,
     clock: Clock = system_clock,
+    plugins: Sequence[tuple[str, Sequence[Migration]]] = (),
 ) -> CopyResult:
     """Copy the engine's SQLite file ``source`` into ``schema`` on the server at ``url``
-    (created and migrated first), or finish a copy of it that stopped."""
+    (created and migrated first), or finish a copy of it that stopped.
+
+    ``plugins``: the plugins' own PostgreSQL migrations, ``(name, migrations)``, as
+    ``register_postgres_migrations`` gives them (``runtime.plugins.collect_postgres_migrations``
+    of a plugin manager; the command line loads the installed plugins'). Their tables are
+    made first, so a plugin's tables the file holds are copied too."""
     check_schema_name(schema)
     if batch_size < 1:
         raise CopySourceInvalid(f"batch_size must be at least 1, not {batch_size}")
@@ -127,7 +140,9 @@ def copy_sqlite(
     try:
         conn = connect(url)
         try:
-            return _copy(file, conn, str(source), schema, progress, batch_size, clock)
+            return _copy(
+                file, conn, str(source), schema, progress, batch_size, clock, tuple(plugins)
+            )
         except psycopg.OperationalError as exc:
             raise DatabaseUnreachable(
                 f"server: the connection failed during the copy ({_first_line(exc)}); the "
@@ -147,11 +162,14 @@ def _copy(
     progress: Progress | None,
     batch_size: int,
     clock: Clock,
+    plugins: tuple[tuple[str, Sequence[Migration]], ...],
 ) -> CopyResult:
     identity = source_identity(file)
     key = _lock(conn, schema)
     try:
-        return _copy_locked(file, conn, path, schema, progress, batch_size, clock, identity)
+        return _copy_locked(
+            file, conn, path, schema, progress, batch_size, clock, identity, plugins
+        )
     finally:
         if not conn.closed and not conn.broken:
             # Now, not when the server notices the closed connection: a rerun right after an
@@ -168,6 +186,7 @@ def _copy_locked(
     batch_size: int,
     clock: Clock,
     identity: str,
+    plugins: tuple[tuple[str, Sequence[Migration]], ...],
 ) -> CopyResult:
     # A search path may name a schema that does not exist yet: migrate() creates it.
     conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
@@ -175,7 +194,7 @@ def _copy_locked(
     # not even a schema created or migrated for the copy. migrate() comes first: it refuses
     # another application's schema by name, as open_backend() does.
     with conn.transaction():
-        migrate(conn, schema)
+        migrate(conn, schema, plugins=plugins)
         resumed = _refuse_other_data(conn, schema, identity)
         table_plans = plans(file, conn, schema)
     file.isolation_level = None
@@ -234,7 +253,7 @@ def _refuse_other_data(conn: psycopg.Connection[Any], schema: str, identity: str
             )
         return True
     holding = []
-    for (table,) in conn.execute(_ENGINE_TABLES, (schema,)).fetchall():
+    for (table,) in conn.execute(_ENGINE_TABLES, (schema, list(POSTGRES_OWN))).fetchall():
         query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table))
         if conn.execute(query).fetchone() == (True,):
             holding.append(table)

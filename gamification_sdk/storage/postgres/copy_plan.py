@@ -6,6 +6,12 @@ The row mapping is the contract the engine on PostgreSQL reads (docs/postgresql.
 off SQLite"): same tables, columns and ids; a system account's legs booked per user (made
 by copy.py once the entries are in); every ledger line owned by its transaction's user; the
 key registry's keys under the reserved user ``''``.
+
+A plugin's tables (the webhooks plugin's) are copied like the engine's when both sides have
+them: the plugin keeps them in the file and, on PostgreSQL, makes them through its
+``register_postgres_migrations`` hook, which the copy runs first. A plugin's table only on
+PostgreSQL (the plugin installed, the file never had it) is left empty; one only in the file
+(the plugin not installed where the copy runs) is refused, naming what the file says of it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from ..schema import migrations
 
 __all__ = [
     "NOT_COPIED",
+    "POSTGRES_OWN",
     "SYSTEM",
     "TablePlan",
     "open_source",
@@ -41,7 +48,8 @@ NOT_COPIED: dict[str, str] = {
 
 # Tables of one side only that are no engine data.
 _SQLITE_OWN = ("_sqlite_migrations",)  # sqlite-utils' record of the file's migrations
-_POSTGRES_OWN = ("schema_migrations", "copy_progress")
+POSTGRES_OWN = ("schema_migrations", "plugin_migrations", "copy_progress")
+"""PostgreSQL's own bookkeeping tables: no engine data, neither compared nor copied."""
 
 SYSTEM = "user_id IS NULL AND system_name NOT LIKE 'deleted:%'"
 """A system account of the file (issuance, sink, breakage): not an erased user's account,
@@ -70,6 +78,10 @@ _TABLES = (
     "ESCAPE '\\' ORDER BY name"
 )
 _APPLIED = "SELECT name, applied_at FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id"
+_OTHER_SETS = (
+    "SELECT DISTINCT migration_set FROM _sqlite_migrations WHERE migration_set <> ? "
+    "ORDER BY migration_set"
+)
 # Tables only: the schema's readable views are no data of their own.
 _PG_COLUMNS = (
     "SELECT c.table_name, c.column_name FROM information_schema.columns AS c "
@@ -185,11 +197,18 @@ def plans(
     source: sqlite3.Connection, target: psycopg.Connection[Any], schema: str
 ) -> list[TablePlan]:
     """One plan per copied table, in an order that inserts what a foreign key names first;
-    ``SchemaMismatch`` names every table or column found on one side only."""
+    ``SchemaMismatch`` names every table or column found on one side only (a plugin's table
+    only on PostgreSQL excepted: the file never had the plugin, the table stays empty)."""
     file = _sqlite_columns(source)
-    server = {t: c for t, c in postgres_columns(target, schema).items() if t not in _POSTGRES_OWN}
-    differences = [f"table {t} is only in the file" for t in sorted(set(file) - set(server))]
-    differences += [f"table {t} is only in PostgreSQL" for t in sorted(set(server) - set(file))]
+    server = {t: c for t, c in postgres_columns(target, schema).items() if t not in POSTGRES_OWN}
+    engine = _engine_tables()
+    differences = [
+        _only_in_file(source, t) if t not in engine else f"table {t} is only in the file"
+        for t in sorted(set(file) - set(server))
+    ]
+    differences += [
+        f"table {t} is only in PostgreSQL" for t in sorted(set(server) - set(file)) if t in engine
+    ]
     found = []
     for table in sorted(set(file) & set(server) - set(NOT_COPIED)):
         derived = _DERIVED.get(table, {})
@@ -207,6 +226,33 @@ def plans(
     if differences:
         raise SchemaMismatch(differences)
     return _in_key_order(found, target, schema)
+
+
+def _engine_tables() -> frozenset[str]:
+    """The tables this version's engine makes (on a file; PostgreSQL has the same ones): any
+    other table is a plugin's, or a hand-made one. Not cached: a host or a test may register
+    a migration after import."""
+    db = sqlite_utils.Database(memory=True)
+    try:
+        migrations.apply(db)
+        return frozenset(db.table_names())
+    finally:
+        db.close()
+
+
+def _only_in_file(source: sqlite3.Connection, table: str) -> str:
+    """A table of the file that is not the engine's: a plugin's, whose migrations are not on
+    PostgreSQL because the plugin is not installed (or not loaded) where the copy runs. The
+    file records which plugins migrated it (their sqlite-utils migration sets), not which
+    table is whose: all of them are named."""
+    sets = [row[0] for row in source.execute(_OTHER_SETS, (migrations.name,))]
+    if not sets:
+        return f"table {table} is only in the file"
+    return (
+        f"table {table} is only in the file, made by a plugin (the file records the "
+        f"migrations of {', '.join(sets)}): install and load the plugin that owns it where "
+        "`gamification migrate` runs, then run it again"
+    )
 
 
 def _in_key_order(
