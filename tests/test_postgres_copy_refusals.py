@@ -170,3 +170,17 @@ def test_without_psycopg_the_copy_says_what_to_install(
         copy_sqlite(rich, "postgresql://u@localhost/db")
     with pytest.raises(DriverMissing):
         check_copy(rich, "postgresql://u@localhost/db")
+
+
+def test_a_table_only_in_the_schema_is_refused_where_no_plugin_migrated_it(
+    postgres_url: str, schemas: list[str], rich: Path
+) -> None:
+    schema = new_schema(schemas)
+    open_backend(postgres_url, schema=schema).close()  # the engine's tables, empty
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {schema}.notes (id INTEGER, body TEXT)")
+    before = dump(postgres_url, schema)
+    with pytest.raises(SchemaMismatch) as mismatch:
+        copy_sqlite(rich, postgres_url, schema=schema)
+    assert mismatch.value.differences == ["table notes is only in PostgreSQL"]
+    assert dump(postgres_url, schema) == before

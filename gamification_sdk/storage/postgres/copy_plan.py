@@ -25,6 +25,7 @@ from urllib.parse import quote
 import attrs
 import psycopg
 import sqlite_utils
+from psycopg import sql
 
 from ...errors import CopySourceInvalid, SchemaMismatch, SchemaTooNew
 from ..schema import migrations
@@ -206,8 +207,12 @@ def plans(
         _only_in_file(source, t) if t not in engine else f"table {t} is only in the file"
         for t in sorted(set(file) - set(server))
     ]
+    # Not the engine's, where plugins' migrations ran: a plugin's the file never had.
+    plugins = _plugins_migrated(target, schema)
     differences += [
-        f"table {t} is only in PostgreSQL" for t in sorted(set(server) - set(file)) if t in engine
+        f"table {t} is only in PostgreSQL"
+        for t in sorted(set(server) - set(file))
+        if t in engine or not plugins
     ]
     found = []
     for table in sorted(set(file) & set(server) - set(NOT_COPIED)):
@@ -238,6 +243,15 @@ def _engine_tables() -> frozenset[str]:
         return frozenset(db.table_names())
     finally:
         db.close()
+
+
+def _plugins_migrated(target: psycopg.Connection[Any], schema: str) -> bool:
+    """Whether a plugin's migrations ran in the schema (``plugin_migrations`` has a row)."""
+    found = target.execute("SELECT to_regclass(%s)", (f"{schema}.plugin_migrations",))
+    if found.fetchone() in (None, (None,)):
+        return False
+    query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {}.plugin_migrations)")
+    return target.execute(query.format(sql.Identifier(schema))).fetchone() == (True,)
 
 
 def _only_in_file(source: sqlite3.Connection, table: str) -> str:
