@@ -3,7 +3,7 @@
 Each entry is a test (its node id, or a file for all of its tests) and the reason. The
 PostgreSQL pass marks them ``xfail(strict=True)``: a gap that gets fixed fails the run
 until its line here is removed, so this list only shrinks by fixing. docs/postgresql.md's
-"What remains" says the same in prose.
+"Known limits" lists what costs more there, in prose.
 
 Tests that are about the SQLite file by nature are not here: they carry the ``sqlite_only``
 marker with their reason and are skipped on the PostgreSQL pass.
