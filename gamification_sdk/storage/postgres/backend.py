@@ -297,11 +297,12 @@ class PostgresBackend:
         self.lock.acquire()
         try:
             tx = self._tx
+            # The users in id order, as every write takes them (a transfer's two).
+            locked = (user,) if not also or also == user else tuple(sorted((user, also)))
             if tx is None:
                 conn = self._checkout()
                 # Nothing is sent yet: the BEGIN and the lock go with the first statements.
                 if user:
-                    locked = sorted({user, also} - {""})
                     opening = [
                         *self._begin_user_sql,
                         *((_USER_LOCK, (self.schema, each)) for each in locked),
@@ -313,7 +314,7 @@ class PostgresBackend:
                 conn.queue(opening, guarded=self.watch is not None)
                 tx = self._tx = Tx()
                 self._doomed = [None]
-                self._locked = {user, also} - {""} if user else set() if users else None
+                self._locked = set(locked) if user else set() if users else None
                 return tx
             if self.before_write is not None:
                 self.before_write()
@@ -321,8 +322,9 @@ class PostgresBackend:
                 raise BatchAborted(self._doomed[-1])
             conn = self.conn
             if user and self._locked is not None:
-                for each in sorted({user, also} - {""} - self._locked):
-                    self._lock_also(conn, each)
+                for each in locked:
+                    if each not in self._locked:
+                        self._lock_also(conn, each)
             self._frames.append((savepoint, len(tx.events), conn.changes))
             if savepoint:
                 try:
