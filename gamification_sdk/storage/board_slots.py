@@ -130,12 +130,12 @@ def slot_triggers(defaults: tuple[str, int]) -> dict[str, str]:
         same = f"old.{p} IS new.{p}"
         # Leaving a period for a newer one: off the old period's order.
         body.append(
-            f"{log}SELECT old.{p}, old.user_id, {s_old}, old.{r}, 1, NULL, NULL, 0 "
+            f"SELECT old.{p}, old.user_id, {s_old}, old.{r}, 1, NULL, NULL, 0 "
             f"WHERE old.{p} IS NOT NULL AND old.{p} IS NOT new.{p} AND {old}"
         )
         # The slot's period now: a change of score, moment or listing, or a first entry.
         body.append(
-            f"{log}SELECT new.{p}, new.user_id, "
+            f"SELECT new.{p}, new.user_id, "
             f"CASE WHEN {same} THEN {s_old} END, CASE WHEN {same} THEN old.{r} END, "
             f"CASE WHEN {same} THEN {old} ELSE 0 END, {s_new}, new.{r}, {new} "
             f"WHERE new.{p} IS NOT NULL AND new.{r} IS NOT NULL "
@@ -149,9 +149,12 @@ def slot_triggers(defaults: tuple[str, int]) -> dict[str, str]:
     read = ["user_id", "xp", "visibility", "show_on_global", "lb_p0", "lb_r0"]
     for slot in range(1, SLOTS + 1):
         read += [f"lb_p{slot}", f"lb_s{slot}", f"lb_r{slot}"]
+    # One INSERT of the arms' rows (UNION ALL keeps their order, which readers replay): a
+    # statement per arm opened lb_log and sought its last rowid eight times an award.
     found["lb_slots_log"] = (
         f"AFTER UPDATE OF {', '.join(read)} ON main.profiles WHEN {old} OR {new} BEGIN "
-        + "; ".join(body)
+        + log
+        + " UNION ALL ".join(body)
         + "; END"
     )
     # One trigger for the three slots, fired only by the statements that set a slot's period.
