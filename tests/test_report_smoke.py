@@ -82,6 +82,25 @@ def test_one_run_prints_the_table_and_writes_the_markdown_and_the_chart(
     }
 
 
+def test_a_missed_row_cites_its_ceiling(report: ModuleType) -> None:
+    """Below its target, the ceiling says the design is the limit; above it, Python."""
+    ratio = report.ratio
+    floor = 1_000.0
+    engine = ratio.Row(ratio.POINTS_FLOOR, 600.0, floor, target_ratio=0.75)
+    low = ratio.Row(ratio.CEILING_POINTS, 700.0, floor)
+    high = ratio.Row(ratio.CEILING_POINTS, 1_200.0, floor)
+    assert report.why(engine, [engine, low]).startswith("a design limit: ")
+    assert "reach only 0.70 of this baseline" in report.why(engine, [engine, low])
+    above = report.why(engine, [engine, high])
+    assert above.startswith("the engine's Python is the gap: ") and "reach 1.20" in above
+    assert "at 0.50 of that ceiling" in above and "Double entry" in above
+    # Against raw, the same ceiling is read against that row's own baseline.
+    raw = ratio.Row(ratio.POINTS, 600.0, 4_000.0, target_ratio=0.5)
+    assert "reach only 0.30 of this baseline" in report.why(raw, [raw, high])
+    # No ceiling measured: the recorded cause alone.
+    assert report.why(engine) == report.WHY["award_points"]
+
+
 def test_every_hot_path_has_a_row_with_a_positive_measure(
     ran: tuple[Path, object],
 ) -> None:
