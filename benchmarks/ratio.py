@@ -8,7 +8,9 @@ of a profile row (1,000 users, WITHOUT ROWID text primary key); one INSERT of a 
 with a UNIQUE key column; ``COMMIT``.
 
 Cases run in alternating rounds (engine and baseline interleaved, the order reversed every
-other round) so machine noise hits both; each row reports the median of its rounds.
+other round) so machine noise hits both; each row reports the median of its rounds. Some
+engine rows have a ceiling row in the same rounds: the engine's own statements for the same
+calls, recorded in setup and replayed by raw sqlite3 with no Python (``ceiling.py``).
 
     python benchmarks/ratio.py            # full run, a few minutes
     python benchmarks/ratio.py --quick    # short run, under a minute
