@@ -27,14 +27,12 @@ import cProfile
 import itertools
 import pstats
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +50,9 @@ from ratio import (
     ordered_keys,
     user_ids,
 )
+from replay import Replay, recording, temp_setup
 
 from gamification_sdk import Config, Gamification
-from gamification_sdk.storage.checkpoints import SAFETY_NET_PAGES, Checkpointer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "breakdown-latest.md"
 PACKAGE = str(Path(__file__).resolve().parent.parent / "gamification_sdk")
@@ -103,58 +101,6 @@ PATHS = {
 }  # fmt: skip
 
 
-class RecordingCursor(sqlite3.Cursor):
-    """A cursor of a ``Recording`` connection: the engine runs its hot statements on a cursor
-    it keeps (storage/backend.py), so they are recorded here."""
-
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
-        log = self.connection.log  # type: ignore[attr-defined]
-        log.append((sql, parameters, False))
-        return super().execute(sql, parameters)
-
-
-class Recording(sqlite3.Connection):
-    """A connection that keeps every statement it runs, with its parameters."""
-
-    log: list[tuple[str, Any, bool]]
-
-    def cursor(self, factory: Any = RecordingCursor) -> sqlite3.Cursor:  # type: ignore[override]
-        return super().cursor(factory)
-
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
-        self.log.append((sql, parameters, False))
-        return super().execute(sql, parameters)
-
-    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
-        rows = list(parameters)
-        self.log.append((sql, rows, True))
-        return super().executemany(sql, rows)
-
-
-@contextmanager
-def recording() -> Iterator[list[tuple[str, Any, bool]]]:
-    """The first connection opened inside (the engine's own; not its checkpointer's, which
-    runs on another thread) records its statements into the list yielded."""
-    log: list[tuple[str, Any, bool]] = []
-    real = sqlite3.connect
-    opened: list[sqlite3.Connection] = []
-
-    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        if opened:
-            return real(*args, **kwargs)
-        conn = real(*args, factory=Recording, **kwargs)
-        opened.append(conn)
-        assert isinstance(conn, Recording)
-        conn.log = log
-        return conn
-
-    sqlite3.connect = connect  # type: ignore[assignment]
-    try:
-        yield log
-    finally:
-        sqlite3.connect = real
-
-
 def seed(path: Path, spec: Path_, users: list[str]) -> None:
     g = Gamification.open(path, config=spec.config, load_entrypoints=False)
     if spec.definitions is not None:
@@ -164,50 +110,6 @@ def seed(path: Path, spec: Path_, users: list[str]) -> None:
             g.award_xp(user, 1, source="seed")
             g.award_points(user, FUNDS, currency=CURRENCY, source="seed")
     g.close()
-
-
-class Replay:
-    """Raw sqlite3 with the engine's pragmas, running recorded statements one by one."""
-
-    def __init__(self, path: Path, setup: Sequence[str]) -> None:
-        self.conn = sqlite3.connect(path, isolation_level=None, cached_statements=512)
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_NET_PAGES}")
-        self.conn.execute("PRAGMA synchronous = NORMAL")
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        self.conn.execute(f"PRAGMA cache_size = {-1024 * 64}")
-        for sql in setup:
-            self.conn.execute(sql)
-        self.checkpointer = Checkpointer(str(path), busy_timeout=5.0)
-        self.spent: dict[str, int] = defaultdict(int)
-        self.seen: dict[str, int] = defaultdict(int)
-
-    def run(self, calls: Sequence[Sequence[tuple[str, Any, bool]]]) -> float:
-        """Seconds for ``calls`` (each a list of statements), and per-statement totals."""
-        execute, executemany, clock = self.conn.execute, self.conn.executemany, time.perf_counter_ns
-        spent, seen = self.spent, self.seen
-        total = 0
-        for statements in calls:
-            for sql, params, many in statements:
-                start = clock()
-                try:
-                    if many:
-                        executemany(sql, params).fetchall()
-                    else:
-                        execute(sql, params).fetchall()
-                except sqlite3.Error as exc:
-                    raise RuntimeError(f"replaying {sql!r} {params!r}: {exc}") from exc
-                took = clock() - start
-                if sql == "COMMIT":
-                    self.checkpointer.committed(self.conn.total_changes)
-                spent[sql] += took
-                seen[sql] += 1
-                total += took
-        return total / 1e9
-
-    def close(self) -> None:
-        self.checkpointer.close()
-        self.conn.close()
 
 
 def split_calls(log: list[tuple[str, Any, bool]], call: Callable[[], object]) -> list[Any]:
@@ -269,9 +171,7 @@ def measure(spec: Path_, workdir: Path, n: int, rounds: int, users: list[str]) -
         g = Gamification.open(
             workdir / f"{spec.name}-record.db", config=spec.config, load_entrypoints=False
         )
-        # Per-connection state the engine sets up at open (the boards' TEMP triggers) must
-        # exist on the replaying connection too, or their work would go unmeasured.
-        setup = [sql for sql, _, _ in log if sql.lstrip().upper().startswith("CREATE TEMP")]
+        setup = temp_setup(log)
         key, user = ordered_keys("rec"), itertools.cycle(users)
         recorded = [
             [split_calls(log, lambda: spec.call(g, next(user), key())) for _ in range(n)]

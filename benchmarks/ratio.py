@@ -8,7 +8,9 @@ of a profile row (1,000 users, WITHOUT ROWID text primary key); one INSERT of a 
 with a UNIQUE key column; ``COMMIT``.
 
 Cases run in alternating rounds (engine and baseline interleaved, the order reversed every
-other round) so machine noise hits both; each row reports the median of its rounds.
+other round) so machine noise hits both; each row reports the median of its rounds. Some
+engine rows have a ceiling row in the same rounds: the engine's own statements for the same
+calls, recorded in setup and replayed by raw sqlite3 with no Python (``ceiling.py``).
 
     python benchmarks/ratio.py            # full run, a few minutes
     python benchmarks/ratio.py --quick    # short run, under a minute
@@ -39,6 +41,18 @@ from pathlib import Path
 import attrs
 
 from gamification_sdk import Config, FakeClock, Gamification, LeaderboardsConfig, RateLimit
+
+# ceiling.py and replay.py lie beside this script; benchmarks/ is put on the path only while
+# they are imported: left there, its conftest would shadow tests/conftest for later tests.
+_HERE = str(Path(__file__).resolve().parent)
+_ADDED = _HERE not in sys.path
+if _ADDED:
+    sys.path.insert(0, _HERE)
+try:
+    from ceiling import Ceiling
+finally:
+    if _ADDED:
+        sys.path.remove(_HERE)
 
 try:
     from gamification_sdk.storage.checkpoints import SAFETY_NET_PAGES, Checkpointer
@@ -506,6 +520,73 @@ BENCH_CONFIG = Config(rate_limits={"purchase": RateLimit(max=100_000, seconds=3_
 BARE_CONFIG = attrs.evolve(BENCH_CONFIG, leaderboards=LeaderboardsConfig(boards=()))
 
 
+def engine_config(boards: bool = True, checkpoint: str = "background") -> Config:
+    return attrs.evolve(BENCH_CONFIG if boards else BARE_CONFIG, checkpoint=checkpoint)
+
+
+# The keyed calls the rows time, as ceiling.py records them: (engine, user, fresh key).
+def call_award_xp(g: Gamification, user: str, key: str) -> object:
+    return g.award_xp(user, 1, source="bench", idempotency_key=key)
+
+
+def call_award_points(g: Gamification, user: str, key: str) -> object:
+    return g.award_points(user, 1, currency=CURRENCY, source="bench", idempotency_key=key)
+
+
+def call_spend_points(g: Gamification, user: str, key: str) -> object:
+    return g.spend_points(user, 1, currency=CURRENCY, source="bench", idempotency_key=key)
+
+
+def call_track(g: Gamification, user: str, key: str) -> object:
+    return g.track(user, "post", idempotency_key=key)
+
+
+# The ceiling rows (the engine's own statements replayed by raw sqlite3, no Python), and
+# for each engine row they bound, which (report.py cites it when that row misses).
+CEILING_POINTS = (
+    "award_points, unique key: the engine's own statements replayed by raw sqlite3, no Python "
+    "(ratio to the double-entry floor)"
+)
+CEILING_SPEND = (
+    "spend_points, unique key: the engine's own statements replayed by raw sqlite3, no Python "
+    "(ratio to the double-entry floor)"
+)
+CEILING_XP = (
+    "award_xp, unique key, default config: the engine's own statements replayed raw (ratio to raw)"
+)
+CEILING_TRACK = (
+    "track(), 50 achievements subscribed: the engine's own statements replayed raw (ratio to "
+    "the raw tracked event)"
+)
+XP_BOARD = "award_xp, unique key, default config: its XP board's 4 periods kept"
+POINTS = "award_points, unique key"
+SPEND = "spend_points, unique key (pre-funded)"
+POINTS_FLOOR = "award_points, unique key (ratio to the double-entry floor)"
+SPEND_FLOOR = "spend_points, unique key (ratio to the double-entry floor)"
+TRACK_50 = "track(), 50 achievements subscribed, none unlocking (ratio to the raw tracked event)"
+RAW_BACKGROUND = "raw baseline, checkpoints on the engine's background thread (ratio to raw)"
+FLOOR_BACKGROUND = (
+    "raw double-entry floor, checkpoints on the engine's background thread (ratio to the floor)"
+)
+CEILING_OF = {
+    XP_BOARD: CEILING_XP,
+    POINTS: CEILING_POINTS,
+    POINTS_FLOOR: CEILING_POINTS,
+    SPEND: CEILING_SPEND,
+    SPEND_FLOOR: CEILING_SPEND,
+    TRACK_50: CEILING_TRACK,
+}
+# A ceiling checkpoints on a background thread, as the engine does, and the raw baselines
+# inside their commits: for an engine row, its baseline checkpointing as the ceiling does.
+LIKE_FOR_LIKE = {
+    XP_BOARD: RAW_BACKGROUND,
+    POINTS: RAW_BACKGROUND,
+    SPEND: RAW_BACKGROUND,
+    POINTS_FLOOR: FLOOR_BACKGROUND,
+    SPEND_FLOOR: FLOOR_BACKGROUND,
+}
+
+
 class Engine:
     """A ``Gamification`` on a file database with 1,000 users, and the calls we time."""
 
@@ -518,8 +599,9 @@ class Engine:
         boards: bool = True,
         checkpoint: str = "background",
     ) -> None:
-        config = attrs.evolve(BENCH_CONFIG if boards else BARE_CONFIG, checkpoint=checkpoint)
-        self.g = Gamification.open(path, config=config, load_entrypoints=False)
+        self.g = Gamification.open(
+            path, config=engine_config(boards, checkpoint), load_entrypoints=False
+        )
         checkpointer = getattr(self.g._store, "checkpointer", None)
         if checkpointer is not None:
             _BACKGROUND.append(checkpointer)
@@ -687,6 +769,24 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
     engine = Engine(workdir / "engine-small.db")
     bare = Engine(workdir / "engine-bare.db", boards=False)
     inline = Engine(workdir / "engine-inline.db", boards=False, checkpoint="inline")
+    log(f"recording the engine's statements for the ceiling rows ({s.rounds + 1} x {s.n:,} calls)")
+    seed = workdir / "ceiling-small.db"
+    Engine(seed).close()  # seeded as `engine` is: same config, users and funds
+
+    def ceiling(name: str, call: Callable[[Gamification, str, str], object]) -> Ceiling:
+        found = Ceiling(
+            seed, name, lambda path: Gamification.open(
+                path, config=engine_config(), load_entrypoints=False
+            ), call, user_ids(), s.n, s.rounds + 1,
+        )  # fmt: skip
+        _BACKGROUND.append(found.checkpointer)
+        return found
+
+    ceilings = {
+        "award_xp key, xp board": ceiling("ceiling-xp", call_award_xp),
+        "award_points key": ceiling("ceiling-points", call_award_points),
+        "spend_points key": ceiling("ceiling-spend", call_spend_points),
+    }
     settle()
     try:
         log(f"per-call rows: {s.rounds} rounds of {s.n:,} engine calls / {s.raw_n:,} raw")
@@ -695,6 +795,9 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
                 "raw": lambda: raw.per_txn(s.raw_n),
                 "raw, background checkpoints": lambda: raw_background.per_txn(s.raw_n),
                 "raw double-entry": lambda: raw.double_entry(s.raw_n),
+                "raw double-entry, background checkpoints": lambda: raw_background.double_entry(
+                    s.raw_n
+                ),
                 "award_xp key": lambda: bare.award_xp(s.n, keyed=True),
                 "award_xp key, inline checkpoints": lambda: inline.award_xp(s.n, keyed=True),
                 "award_xp": lambda: bare.award_xp(s.n, keyed=False),
@@ -702,6 +805,7 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
                 "award_points key": lambda: engine.award_points(s.n),
                 "spend_points key": lambda: engine.spend_points(s.n),
                 "reserve+commit": lambda: engine.reserve_commit(max(1, s.n // 2)),
+                **{f"{name}, replayed": replay.run for name, replay in ceilings.items()},
             },
             s.rounds,
             report,
@@ -720,6 +824,8 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
             "batch",
         )
     finally:
+        for replay in ceilings.values():
+            replay.close()
         engine.close()
         bare.close()
         inline.close()
@@ -735,26 +841,16 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
             med["award_xp key, inline checkpoints"],
             base,
         ),
-        Row(
-            "raw baseline, checkpoints on the engine's background thread (ratio to raw)",
-            med["raw, background checkpoints"],
-            base,
-        ),
+        Row(RAW_BACKGROUND, med["raw, background checkpoints"], base),
         Row(
             "award_xp, unique key (ratio to that raw baseline with background checkpoints)",
             med["award_xp key"],
             med["raw, background checkpoints"],
         ),
-        Row(
-            "award_xp, unique key, default config: its XP board's 4 periods kept",
-            med["award_xp key, xp board"],
-            base,
-            target_ratio=0.5,
-        ),
-        Row("award_points, unique key", med["award_points key"], base, target_ratio=0.5),
-        Row(
-            "spend_points, unique key (pre-funded)", med["spend_points key"], base, target_ratio=0.5
-        ),
+        Row(XP_BOARD, med["award_xp key, xp board"], base, target_ratio=0.5),
+        Row(CEILING_XP, med["award_xp key, xp board, replayed"], base),
+        Row(POINTS, med["award_points key"], base, target_ratio=0.5),
+        Row(SPEND, med["spend_points key"], base, target_ratio=0.5),
         Row(
             f"batch(): {s.batch:,} award_xp in 1 txn (awards/s; baseline = raw executemany)",
             batch["engine batch()"],
@@ -774,17 +870,14 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
         Row("reserve+commit pairs (2 txns each)", med["reserve+commit"], base),
         Row("raw double-entry floor (ratio to raw baseline)", med["raw double-entry"], base),
         Row(
-            "award_points, unique key (ratio to the double-entry floor)",
-            med["award_points key"],
+            FLOOR_BACKGROUND,
+            med["raw double-entry, background checkpoints"],
             med["raw double-entry"],
-            target_ratio=0.75,
         ),
-        Row(
-            "spend_points, unique key (ratio to the double-entry floor)",
-            med["spend_points key"],
-            med["raw double-entry"],
-            target_ratio=0.75,
-        ),
+        Row(POINTS_FLOOR, med["award_points key"], med["raw double-entry"], target_ratio=0.75),
+        Row(CEILING_POINTS, med["award_points key, replayed"], med["raw double-entry"]),
+        Row(SPEND_FLOOR, med["spend_points key"], med["raw double-entry"], target_ratio=0.75),
+        Row(CEILING_SPEND, med["spend_points key, replayed"], med["raw double-entry"]),
     ]
 
 
@@ -947,6 +1040,15 @@ def measure_track(workdir: Path, s: Settings, log: Log, report: Report) -> None:
             workdir / "t1000.db", catalogue(10, 990, unlocking=False)
         ),
     }
+    log(f"recording the engine's statements for the ceiling row ({s.rounds + 1} x {s.n:,} calls)")
+    subscribed = catalogue(50, 0, unlocking=False)
+    seed = workdir / "ceiling-t50.db"
+    Tracking(seed, subscribed).close()  # as t50.db: the catalogue loaded, no user yet
+    ceiling = Ceiling(
+        seed, "ceiling-track", lambda path: Tracking(path, subscribed).g, call_track,
+        user_ids(), s.n, s.rounds + 1,
+    )  # fmt: skip
+    _BACKGROUND.append(ceiling.checkpointer)
     settle()
     try:
         log(f"track rows: {s.rounds} rounds of {s.n:,} calls")
@@ -956,8 +1058,10 @@ def measure_track(workdir: Path, s: Settings, log: Log, report: Report) -> None:
         }
         for name, engine in engines.items():
             cases[name] = lambda engine=engine: engine.track(s.n)  # type: ignore[misc]
+        cases["track 50 subscribed, replayed"] = ceiling.run
         med = interleave(cases, s.rounds, report, "track")
     finally:
+        ceiling.close()
         for engine in engines.values():
             engine.close()
         raw.close()
@@ -965,8 +1069,8 @@ def measure_track(workdir: Path, s: Settings, log: Log, report: Report) -> None:
     report.rows += [
         Row("raw tracked event: XP UPDATE + keyed log INSERT + metric upsert (ratio to raw)",
             tracked, base),
-        Row("track(), 50 achievements subscribed, none unlocking (ratio to the raw tracked "
-            "event)", med["track 50 subscribed"], tracked, target_ratio=0.35),
+        Row(TRACK_50, med["track 50 subscribed"], tracked, target_ratio=0.35),
+        Row(CEILING_TRACK, med["track 50 subscribed, replayed"], tracked),
         Row("track(), 50 subscribed, one unlock + reward per call (ratio to the raw tracked "
             "event)", med["track 50 subscribed, unlocking"], tracked),
         Row("track(), 1,000 definitions (10 on the event), none unlocking (ratio to the raw "

@@ -82,6 +82,33 @@ def test_one_run_prints_the_table_and_writes_the_markdown_and_the_chart(
     }
 
 
+def test_a_missed_row_cites_its_ceiling(report: ModuleType) -> None:
+    """Below its target, the ceiling says the design is the limit; above it, Python."""
+    ratio = report.ratio
+    floor = 1_000.0
+    engine = ratio.Row(ratio.POINTS_FLOOR, 600.0, floor, target_ratio=0.75)
+    low = ratio.Row(ratio.CEILING_POINTS, 700.0, floor)
+    high = ratio.Row(ratio.CEILING_POINTS, 1_200.0, floor)
+    limit = report.why(engine, [engine, low])
+    assert limit.startswith("a design limit: ") and "reach 0.70 of this baseline" in limit
+    assert "below the target 0.75" in limit and "Double entry" in limit
+    above = report.why(engine, [engine, high])
+    assert above.startswith("the engine's Python is the gap: ") and "reach 1.20" in above
+    assert "at 0.50 of its ceiling and would need 0.62" in above
+    # With the floor checkpointing as the ceiling does: the like-for-like figure decides too.
+    fair = ratio.Row(ratio.FLOOR_BACKGROUND, 1_500.0, floor)
+    assert "as the ceiling does, 0.80;" in report.why(engine, [engine, high, fair])
+    assert report.why(engine, [engine, high, fair]).startswith("the engine's Python is the gap")
+    slower = ratio.Row(ratio.FLOOR_BACKGROUND, 2_000.0, floor)
+    alike = report.why(engine, [engine, high, slower])
+    assert alike.startswith("a design limit once checkpoints are alike: ") and "0.60" in alike
+    # Against raw, the same ceiling is read against that row's own baseline.
+    raw = ratio.Row(ratio.POINTS, 600.0, 4_000.0, target_ratio=0.5)
+    assert "reach 0.30 of this baseline" in report.why(raw, [raw, high])
+    # No ceiling measured: the recorded cause alone.
+    assert report.why(engine) == report.WHY["award_points"]
+
+
 def test_every_hot_path_has_a_row_with_a_positive_measure(
     ran: tuple[Path, object],
 ) -> None:
