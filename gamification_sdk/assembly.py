@@ -190,11 +190,14 @@ class Parts:
             # The board kept in the profile row is written by award_xp's own update
             # (write_xp); the subscription adds the other XP boards.
             held = boards.slots is not None
-            bus.subscribe(
-                XPAwarded,
-                "boards",
-                lambda e: boards.add("xp", e.user_id, e.amount, e.at, slots=not held),
-            )
+            # With only that board, nothing is left for the event to do: no subscription,
+            # so award_xp builds and publishes no XPAwarded (a few µs an award).
+            if not held or boards.follows_beyond_slots("xp"):
+                bus.subscribe(
+                    XPAwarded,
+                    "boards",
+                    lambda e: boards.add("xp", e.user_id, e.amount, e.at, slots=not held),
+                )
             self.xp.write_xp = boards.write_xp if held else None
         if self.battle_pass.seasons:  # only while a season runs a battle pass
             fill = self.battle_pass.add_xp
@@ -233,7 +236,9 @@ class Parts:
         bus.subscribe(ReferralSignedUp, "achievements", referred.signed_up)
         bus.subscribe(ReferralConverted, "achievements", referred.converted)
         self.xp.publish_xp = bus.publisher(XPAwarded)
-        if bus.subscribers(XPAwarded) == ["boards"]:
+        following = bus.subscribers(XPAwarded)
+        if following == ["boards"] or (not following and boards.follows("xp")):
+            # A batch's buffered awards reach the boards, the slotted one included, at once.
             self.xp.boards_only = lambda adds: boards.add_many("xp", adds)
         self.ledger.publish_issued = bus.publisher(PointsIssued)
         self.achievements.publish_unlocked = bus.publisher(AchievementUnlocked)

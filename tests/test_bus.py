@@ -84,13 +84,24 @@ def test_the_configuration_decides_who_follows_what(make_engine: Make) -> None:
         config=Config(leaderboards=LeaderboardsConfig(boards=boards), seasons=[_season()])
     )
     bus = full._parts.bus
-    assert bus.subscribers(XPAwarded) == ["boards", "battle_pass"]
+    # The XP board keeps its scores in the profile row award_xp rewrites: no event for it.
+    assert bus.subscribers(XPAwarded) == ["battle_pass"]
     assert bus.subscribers(PointsIssued) == ["boards"]
     assert bus.subscribers(AchievementUnlocked) == ["boards"]
     assert bus.subscribers(EventTracked) == ["boards"]
     # Whatever the configuration: badges can be loaded at any time, referral metrics are kept.
     for always in (PointsAwarded, ReferralSignedUp, ReferralConverted):
         assert bus.subscribers(always) == ["achievements"]
+    # A second XP board is kept in lb_scores: it follows the event.
+    two = make_engine(
+        config=Config(leaderboards=LeaderboardsConfig(boards=(boards[0], BoardConfig("xp2"))))
+    )
+    assert two._parts.bus.subscribers(XPAwarded) == ["boards"]
+    two.award_xp("ann", 5, source="t")
+    for key in ("xp", "xp2"):
+        for period in ("all_time", "daily"):
+            line = two.boards.rank("ann", board=key, period=period)
+            assert line is not None and line.score == 5
     bare = make_engine(config=Config(leaderboards=LeaderboardsConfig(boards=())))
     parts = bare._parts
     assert [parts.bus.subscribers(e) for e in (XPAwarded, PointsIssued, EventTracked)] == [

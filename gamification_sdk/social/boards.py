@@ -150,6 +150,14 @@ class Boards:
         """Whether any board counts ``source`` (``"xp"``, ``"points:coins"``, ...)."""
         return source in self._by_source
 
+    def follows_beyond_slots(self, source: str) -> bool:
+        """Whether a board other than the one kept in the profile row counts ``source``."""
+        held = self.slots
+        return any(
+            held is None or board.config is not held.board
+            for board in self._by_source.get(source, ())
+        )
+
     def on_event(
         self, user_id: str, event: str, value: float, metadata: str | None, at: datetime
     ) -> None:
