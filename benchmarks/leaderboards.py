@@ -415,6 +415,12 @@ def measure(path: Path, users: int, samples: int, count: int) -> dict[str, Any]:
     return found
 
 
+def measure_reads(path: Path, users: int, samples: int) -> dict[str, Any]:
+    """Only the reads (top-100, rank, around), in a fresh process: the read benchmark on its
+    own, as the targets ask, before anything else writes."""
+    return _measure(path, users, samples, 0, ("reads",))
+
+
 def _measure(
     path: Path, users: int, samples: int, count: int, parts: tuple[str, ...]
 ) -> dict[str, Any]:
