@@ -73,7 +73,7 @@ def _season() -> Season:
     )
 
 
-def test_the_configuration_decides_who_follows_what(make_engine: Make) -> None:
+def test_the_configuration_decides_who_follows_what(make_engine: Make, backend: str) -> None:
     boards = (
         BoardConfig("xp"),
         BoardConfig("pts", source="points", currency="points"),
@@ -84,8 +84,11 @@ def test_the_configuration_decides_who_follows_what(make_engine: Make) -> None:
         config=Config(leaderboards=LeaderboardsConfig(boards=boards), seasons=[_season()])
     )
     bus = full._parts.bus
-    # The XP board keeps its scores in the profile row award_xp rewrites: no event for it.
-    assert bus.subscribers(XPAwarded) == ["battle_pass"]
+    # Where the XP board keeps its scores in the profile row award_xp rewrites (SQLite's
+    # slots), no event goes to the boards for it.
+    slotted = full._parts.boards.slots is not None
+    assert slotted is (backend == "sqlite")
+    assert bus.subscribers(XPAwarded) == ["boards", "battle_pass"][slotted:]
     assert bus.subscribers(PointsIssued) == ["boards"]
     assert bus.subscribers(AchievementUnlocked) == ["boards"]
     assert bus.subscribers(EventTracked) == ["boards"]
