@@ -19,8 +19,6 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-import attrs
-
 from ..config import Config, CurrencyConfig
 from ..errors import (
     InsufficientFunds,
@@ -377,7 +375,7 @@ class Ledger:
             multiplied = self.multiply(posting)
             if multiplied != amount:
                 amount = multiplied
-                posting = attrs.evolve(posting, amount=amount)
+                posting = posting._replace(amount=amount)
         # The user's account is moved first, found by owner and currency: an account that
         # exists (every award but a user's first in the currency) costs no SELECT.
         moved = self.move_user(posting, amount, amount, 0, 0, tx)
