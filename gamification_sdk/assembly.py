@@ -120,6 +120,7 @@ class Parts:
             conn, config, self.profiles, system_per_user=store.dialect.name != "sqlite"
         )
         self.ledger.vet = lambda request: run_vetoes(pm, facade, request)
+        self.ledger.confirm = rt.store.confirm
         self._max_award = {c.name: c.max_award for c in config.currencies}
         self.reservations = Reservations(conn, self.ledger)
         self.limits = RateLimits(conn, config)

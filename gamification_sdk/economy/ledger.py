@@ -19,8 +19,6 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-import attrs
-
 from ..config import Config, CurrencyConfig
 from ..errors import (
     InsufficientFunds,
@@ -117,6 +115,9 @@ class Ledger:
         # Set by the engine: no plugin vets or multiplies a credit now, so its user's leg
         # may be queued before anything is asked (``move_ahead``).
         self.plain: Callable[[], bool] = lambda: False
+        # Set by the engine (Store.confirm): the user's leg returns the stored configuration
+        # version (SQLite's MOVE_USER), which a ``confirms`` write checks there.
+        self.confirm: Callable[[int | None], None] = lambda version: None
 
     def _encode(self, result: Transaction) -> str:
         # A transaction is rebuilt from its rows on a replay; store only which side it was.
@@ -291,14 +292,23 @@ class Ledger:
         account first: ``(account id, balance after)`` (and on PostgreSQL the number of its
         transaction), or None (nothing written) if the user has no account in this currency
         or less than ``available`` available. ``tx``: the write, whose ``ahead`` may hold this
-        very move, queued before the key lookup was read (``move_ahead``)."""
+        very move, queued before the key lookup was read (``move_ahead``).
+
+        On SQLite the move is the first statement of an award or spend that writes: the
+        configuration version it returns is confirmed here (``Store.confirm``), so a moved
+        configuration rolls the whole write back (``StaleConfig``) before anything commits."""
         params = (amount, earned, spent, posting.user_id, posting.currency, available)
         queued = tx.take(self._move_user, params) if tx is not None and tx.ahead else None
         try:
             row = (queued or self._conn.execute(self._move_user, params)).fetchone()
         except sqlite3.IntegrityError as exc:
             raise InvalidInput("amount", f"refused by the ledger's constraints ({exc})") from None
-        return None if row is None else tuple(row)
+        if row is None:
+            return None
+        if self._per_user:
+            return tuple(row)
+        self.confirm(row[2])
+        return (row[0], row[1])
 
     def move_ahead(
         self, tx: Tx, posting: Posting, amount: int, earned: int, spent: int, available: int
@@ -365,7 +375,7 @@ class Ledger:
             multiplied = self.multiply(posting)
             if multiplied != amount:
                 amount = multiplied
-                posting = attrs.evolve(posting, amount=amount)
+                posting = posting._replace(amount=amount)
         # The user's account is moved first, found by owner and currency: an account that
         # exists (every award but a user's first in the currency) costs no SELECT.
         moved = self.move_user(posting, amount, amount, 0, 0, tx)

@@ -124,7 +124,7 @@ class PointsService:
         ledger = self._ledger
         return self._rt.write(
             "award_points", key, digest, ledger.keyed_codec, posting.at_text, body,
-            user_id=posting.user_id,
+            confirms=True, user_id=posting.user_id,
             ahead=(
                 (lambda tx: ledger.move_ahead(tx, posting, amount, amount, 0, 0))
                 if self._rt.queues and expiry is None and ledger.plain()
@@ -204,6 +204,7 @@ class PointsService:
                 self._ledger.keyed_codec,
                 posting.at_text,
                 lambda tx: self._ledger.debit(tx, posting),
+                confirms=True,
                 user_id=posting.user_id,
                 ahead=(
                     (lambda tx: self._ledger.move_ahead(tx, posting, -amount, 0, amount, amount))
@@ -221,7 +222,7 @@ class PointsService:
 
         return self._rt.write(
             "spend_points", key, digest, self._ledger.keyed_codec, posting.at_text, purchase,
-            user_id=posting.user_id,
+            confirms=True, user_id=posting.user_id,
         )  # fmt: skip
 
     def transfer(
