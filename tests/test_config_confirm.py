@@ -3,27 +3,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
-import attrs
 import pytest
+from stale_configs import NO_BOARD, XP_BOARD, file_dump
 
-from gamification_sdk import Config, Gamification, LeaderboardsConfig, errors, hookimpl
+from gamification_sdk import Gamification, errors, hookimpl
 from gamification_sdk.errors import StaleConfig
 from gamification_sdk.models import AwardRequest
-
-PUBLIC = LeaderboardsConfig(visibility="public", show_on_global=True)
-NO_BOARD = Config(leaderboards=attrs.evolve(PUBLIC, boards=()))
-XP_BOARD = Config(leaderboards=PUBLIC)
-
-
-def file_dump(path: Path) -> str:
-    conn = sqlite3.connect(path)
-    try:
-        return "\n".join(conn.iterdump())
-    finally:
-        conn.close()
 
 
 class NoJackpots:

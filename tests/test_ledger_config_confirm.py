@@ -6,27 +6,14 @@ too, so a change to their path cannot lose the check unseen."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
-from pathlib import Path
 
 import attrs
 import pytest
+from stale_configs import NO_BOARD, PUBLIC, XP_BOARD, file_dump
 
-from gamification_sdk import Config, Gamification, LeaderboardsConfig, RateLimit, errors
+from gamification_sdk import Config, Gamification, RateLimit, errors
 from gamification_sdk.errors import StaleConfig
-
-PUBLIC = LeaderboardsConfig(visibility="public", show_on_global=True)
-NO_BOARD = Config(leaderboards=attrs.evolve(PUBLIC, boards=()))
-XP_BOARD = Config(leaderboards=PUBLIC)
-
-
-def file_dump(path: Path) -> str:
-    conn = sqlite3.connect(path)
-    try:
-        return "\n".join(conn.iterdump())
-    finally:
-        conn.close()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stale_configs import file_dump
 
 from gamification_sdk import Config, FakeClock, Gamification, LeaderboardsConfig, errors
 from gamification_sdk.cli import cli
@@ -31,14 +32,6 @@ TWO_BOARDS = Config(
         PUBLIC, boards=(*PUBLIC.boards, BoardConfig("weekly_xp", periods=("weekly",)))
     )
 )
-
-
-def file_dump(path: Path) -> str:
-    conn = sqlite3.connect(path)
-    try:
-        return "\n".join(conn.iterdump())
-    finally:
-        conn.close()
 
 
 def scores(engine: Gamification, board: str = "xp", period: str = "all_time") -> dict[str, float]:
