@@ -109,7 +109,7 @@ class Tracker:
         publish-and-subscribe round costs more µs than the call it replaces."""
         achievements = self._achievements
         plan = achievements.catalogue.plan(event)
-        ctx = achievements.context(user_id, at, at_text, tx)
+        ctx = achievements.track_context(user_id, at, at_text, tx)
         if tx.ahead is not None:
             self._remember_zone(user_id, ctx.timezone)
         if not ctx.exists:

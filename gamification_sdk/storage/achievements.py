@@ -7,6 +7,7 @@ __all__ = [
     "LIFETIME_EARNED",
     "LONGEST_STREAK",
     "NEW_UNLOCK",
+    "TRACK_PROFILE",
     "UNLOCKS",
     "UNLOCKS_OF",
 ]
@@ -28,8 +29,12 @@ NEW_UNLOCK = (
 )
 LIFETIME_EARNED = "SELECT lifetime_earned FROM accounts WHERE user_id = ? AND currency = ?"
 # The profile, and whether the user has unlocked anything: if not, no unlock is read later.
-EVALUATION_PROFILE = (
-    "SELECT xp, level, timezone, EXISTS (SELECT 1 FROM achievement_unlocks WHERE user_id = ?1) "
+_PROFILE = "xp, level, timezone, EXISTS (SELECT 1 FROM achievement_unlocks WHERE user_id = ?1)"
+EVALUATION_PROFILE = f"SELECT {_PROFILE} FROM profiles WHERE user_id = ?1"
+# track()'s first read: the same, and the stored configuration version, which it hands to
+# Store.confirm in place of a PRAGMA data_version statement (see Store.write's confirms).
+TRACK_PROFILE = (
+    f"SELECT {_PROFILE}, (SELECT MAX(version) FROM config_versions) "
     "FROM profiles WHERE user_id = ?1"
 )
 LONGEST_STREAK = "SELECT streak_longest FROM profiles WHERE user_id = ?"
