@@ -24,6 +24,7 @@ from ..runtime.outbox import Notifications
 from ..storage.achievements import (
     EVALUATION_PROFILE,
     NEW_UNLOCK,
+    TRACK_AWARD_PROFILE,
     TRACK_PROFILE,
 )
 from ..storage.store import Tx
@@ -91,25 +92,37 @@ class Achievements:
 
     # -- context ---------------------------------------------------------------------------
 
-    def read_ahead(self, tx: Tx, user_id: str) -> bool:
+    def read_ahead(self, tx: Tx, user_id: str, award: bool) -> bool:
         """Queue ``track_context``'s read of the user (Runtime.write's ``ahead``); writes
         nothing."""
-        tx.queue_ahead(self._conn, TRACK_PROFILE, (user_id,))
+        tx.queue_ahead(self._conn, TRACK_AWARD_PROFILE if award else TRACK_PROFILE, (user_id,))
         return False
 
     def context(self, user_id: str, at: datetime, at_text: str) -> Context:
         row = self._conn.execute(EVALUATION_PROFILE, (user_id,)).fetchone()
         return self._context(user_id, at, at_text, row)
 
-    def track_context(self, user_id: str, at: datetime, at_text: str, tx: Tx) -> Context:
+    def track_context(
+        self, user_id: str, at: datetime, at_text: str, tx: Tx, award: bool
+    ) -> Context:
         """``context`` as track()'s first read: it also confirms the stored configuration
         version (Store.confirm; a no-op outside a write begun with ``confirms``). A user
-        without a profile confirms nothing: the store checks before COMMIT instead."""
-        queued = tx.take(TRACK_PROFILE, (user_id,)) if tx.ahead else None
-        row = (queued or self._conn.execute(TRACK_PROFILE, (user_id,))).fetchone()
-        if row is not None:
+        without a profile confirms nothing: the store checks before COMMIT instead.
+
+        ``award``: the event's rule pays XP. The read is then XP.award's too, kept in the
+        context's ``award_state`` for it (TRACK_AWARD_PROFILE)."""
+        sql = TRACK_AWARD_PROFILE if award else TRACK_PROFILE
+        queued = tx.take(sql, (user_id,)) if tx.ahead else None
+        row = (queued or self._conn.execute(sql, (user_id,))).fetchone()
+        if row is None:
+            return self._context(user_id, at, at_text, None)
+        if not award:
             self.confirm(row[4])
-        return self._context(user_id, at, at_text, row)
+            return self._context(user_id, at, at_text, row)
+        self.confirm(row[9])
+        ctx = self._context(user_id, at, at_text, (row[0], row[1], row[10], row[11]))
+        ctx.award_state = row
+        return ctx
 
     def _context(
         self, user_id: str, at: datetime, at_text: str, row: tuple[Any, ...] | None

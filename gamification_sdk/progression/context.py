@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
+from typing import Any
 
 from ..storage.achievements import LIFETIME_EARNED, LONGEST_STREAK, UNLOCKS, UNLOCKS_OF
 from .metrics import Metrics, local_day
@@ -46,6 +47,9 @@ class Context:
         self._metric: dict[str, tuple[int, float, float, int]] = {}
         self._unlocks: dict[str, dict[int, list[tuple[int, str, float]]]] | None = None
         self._keyed: dict[str, dict[int, list[tuple[int, str, float]]]] = {}
+        # track()'s profile read when its rule pays XP (TRACK_AWARD_PROFILE), which XP.award
+        # takes in place of its own read while nothing else wrote XP (XP.writes).
+        self.award_state: tuple[Any, ...] | None = None
 
     def metric(self, name: str) -> tuple[int, float, float, int]:
         found = self._metric.get(name)

@@ -135,6 +135,10 @@ class XP:
         self.codec = Codec(self._encode, self._decode, key_in_row)
         # Store.confirm: award() hands it the configuration version its first read returns.
         self.confirm: Callable[[int | None], None] = _no_confirm
+        # How many awards, boosts and prestiges have begun: a row read of a user's XP state
+        # (track()'s, Context.award_state) stands for award() only while this has not moved
+        # since it was read, so nothing (a quest's reward, a plugin) wrote XP in between.
+        self.writes = 0
 
     def boost_factor(self, user_id: str, at: datetime) -> float | None:
         """The built-in multiplier: every active boost times the permanent prestige boost."""
@@ -210,14 +214,24 @@ class XP:
         at_text: str,
         origin: str,
         signature: bytes | None = None,
+        state: tuple[Any, ...] | None = None,
+        seen: int = -1,
     ) -> XPAward:
         """``signature``: a direct award_xp's fingerprint, kept in its row (``key_in_row``).
 
         ``origin`` is what pays the award, for ``validate_award`` (``AwardRequest.origin``).
+
+        ``state``: the user's row as AWARD_STATE reads it, read in this transaction when
+        ``writes`` was ``seen`` (track()'s first read); taken only if it still is.
         """
         execute = self._execute
-        queued = tx.take(AWARD_STATE, (user_id,)) if tx.ahead else None
-        row = (queued or execute(AWARD_STATE, (user_id,))).fetchone()
+        writes = self.writes
+        self.writes = writes + 1
+        if state is not None and seen == writes:
+            row: Any = state
+        else:
+            queued = tx.take(AWARD_STATE, (user_id,)) if tx.ahead else None
+            row = (queued or execute(AWARD_STATE, (user_id,))).fetchone()
         held: tuple[int | None, ...] = (None, None, None)
         if row is None:
             self._profiles.refuse_unknown(user_id)
@@ -394,6 +408,7 @@ class XP:
         expires_at: datetime,
         at_text: str,
     ) -> XPBoost:
+        self.writes += 1  # boosts_until moves (see ``writes``)
         cursor = self._conn.execute(
             NEW_BOOST,
             (user_id, factor, source, to_text(starts_at), to_text(expires_at), at_text),
@@ -402,6 +417,7 @@ class XP:
         return XPBoost(int(cursor.lastrowid or 0), user_id, factor, source, starts_at, expires_at)
 
     def prestige(self, user_id: str, at_text: str) -> int:
+        self.writes += 1  # prestige, xp_at_prestige and level move (see ``writes``)
         row = self._conn.execute(PRESTIGE_STATE, (user_id,)).fetchone()
         if row is None:
             self._profiles.refuse_unknown(user_id)

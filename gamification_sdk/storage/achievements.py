@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from .xp import AWARD_COLUMNS
+
 __all__ = [
     "EVALUATION_PROFILE",
     "LIFETIME_EARNED",
     "LONGEST_STREAK",
     "NEW_UNLOCK",
+    "TRACK_AWARD_PROFILE",
     "TRACK_PROFILE",
     "UNLOCKS",
     "UNLOCKS_OF",
@@ -35,6 +38,15 @@ EVALUATION_PROFILE = f"SELECT {_PROFILE} FROM profiles WHERE user_id = ?1"
 # Store.confirm in place of a PRAGMA data_version statement (see Store.write's confirms).
 TRACK_PROFILE = (
     f"SELECT {_PROFILE}, (SELECT MAX(version) FROM config_versions) "
+    "FROM profiles WHERE user_id = ?1"
+)
+# track()'s first read when the event's rule pays XP: the award's own read (AWARD_STATE's
+# columns, in its order, the version among them), then the timezone and whether any unlock
+# exists. XP.award takes the row instead of reading the profile again (XP.writes says when
+# it may): one profile read per track, not two.
+TRACK_AWARD_PROFILE = (
+    f"SELECT {AWARD_COLUMNS}, timezone, "
+    "EXISTS (SELECT 1 FROM achievement_unlocks WHERE user_id = ?1) "
     "FROM profiles WHERE user_id = ?1"
 )
 LONGEST_STREAK = "SELECT streak_longest FROM profiles WHERE user_id = ?"
