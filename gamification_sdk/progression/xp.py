@@ -12,6 +12,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
+from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config
@@ -72,6 +73,11 @@ def _entry(row: tuple[Any, ...]) -> XPEntry:
         idempotency_key=row[10],
         created_at=datetime.fromisoformat(row[11]),
     )
+
+
+# What json.dumps gives a str (ensure_ascii), without its two Python-level calls: a keyed
+# award's and a keyed track's stored result name the user with it.
+_json_text: Callable[[str], str] = encode_basestring_ascii
 
 
 def _no_confirm(version: int | None) -> None:
@@ -239,7 +245,8 @@ class XP:
         else:
             xp, old_level, prestige, xp_at_prestige, boosts_until, last_id = row[:6]
             held = row[6:9]
-            self.confirm(row[9])
+            if row is not state:  # a handed-over row's version was confirmed as it was read
+                self.confirm(row[9])
         self._current = (user_id, prestige, boosts_until)
         metadata_value: Any = None if metadata is None else json.loads(metadata)
         generation = getattr(self._pm, "generation", None)
@@ -439,7 +446,7 @@ class XP:
     def _encode(self, award: XPAward) -> str:
         # The award row holds everything but the rewards, which are stored only when paid.
         if not award.rewards:
-            return f"[{json.dumps(award.user_id)},{award.id}]"
+            return f"[{_json_text(award.user_id)},{award.id}]"
         rewards = converter.unstructure(award.rewards)
         return json.dumps([award.user_id, award.id, rewards], separators=(",", ":"))
 
