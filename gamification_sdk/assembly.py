@@ -134,6 +134,7 @@ class Parts:
             conn, config, self.metrics, self.ledger, self.items, self.notifications, facade
         )
         self.achievements.xp = self.xp
+        self.achievements.confirm = rt.store.confirm
         self.loader = Loader(conn, config)
         self.streaks = Streaks(conn, config, self.items, self.notifications)
         self.streaks.xp = self.xp

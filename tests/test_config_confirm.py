@@ -95,3 +95,62 @@ def test_a_batch_checks_once_as_it_begins(pair) -> None:
     with second.batch():
         second.award_xp("bo", 5, source="t")
     assert second.profile("bo").xp == 10
+
+
+# track() confirms the version with its first read too: the profile read (TRACK_PROFILE).
+TRACKS = {
+    "track": lambda g: g.track("bo", "lesson_done"),
+    "keyed track": lambda g: g.track("bo", "lesson_done", idempotency_key="t1"),
+}
+
+
+@pytest.mark.parametrize("call", sorted(TRACKS))
+def test_a_track_on_a_replaced_configuration_raises_stale_config_and_writes_nothing(
+    pair, db_path, call: str
+) -> None:
+    first, second = pair
+    first.settings.apply(NO_BOARD)
+    before = file_dump(db_path)
+    with pytest.raises(StaleConfig) as caught:
+        TRACKS[call](second)
+    assert caught.value.version == 2
+    assert file_dump(db_path) == before
+    assert second.config.leaderboards.boards == ()
+    TRACKS[call](second)
+    counted = second.db.execute(
+        "SELECT count FROM metrics WHERE user_id = 'bo' AND metric = 'lesson_done'"
+    ).fetchone()
+    assert counted[0] == 1
+
+
+def test_a_keyed_track_replay_checks_the_version_before_its_commit(pair, db_path) -> None:
+    first, second = pair
+    result = second.track("bo", "lesson_done", idempotency_key="t1")
+    first.settings.apply(NO_BOARD)
+    before = file_dump(db_path)
+    with pytest.raises(StaleConfig):
+        second.track("bo", "lesson_done", idempotency_key="t1")
+    assert file_dump(db_path) == before
+    assert second.track("bo", "lesson_done", idempotency_key="t1") == result
+
+
+def test_a_track_of_an_existing_user_runs_no_data_version_statement(pair) -> None:
+    _, second = pair
+    seen = statements(second)
+    second.track("bo", "lesson_done", idempotency_key="fresh")
+    assert seen[0] == "BEGIN IMMEDIATE"
+    assert not any("data_version" in s for s in seen)
+    assert any("MAX(version) FROM config_versions" in s for s in seen)
+
+
+def test_a_first_track_still_checks_data_version(pair, db_path) -> None:
+    """A user without a profile: the read finds no row, so no version; checked at the end."""
+    first, second = pair
+    seen = statements(second)
+    second.track("newcomer", "lesson_done")
+    assert sum("PRAGMA data_version" in s for s in seen) == 1
+    first.settings.apply(NO_BOARD)
+    before = file_dump(db_path)
+    with pytest.raises(StaleConfig):
+        second.track("another", "lesson_done")
+    assert file_dump(db_path) == before

@@ -47,6 +47,7 @@ CALLS: dict[str, Callable[[Gamification], object]] = {
     "award_points": lambda g: g.award_points("bo", 5, currency="points", source="t"),
     "spend_points": lambda g: g.spend_points("bo", 5, currency="points", source="t"),
     "track": lambda g: g.track("bo", "lesson_done"),
+    "track, keyed": lambda g: g.track("bo", "lesson_done", idempotency_key="t1"),
     "set_timezone": lambda g: g.users.set_timezone("bo", "Europe/Berlin"),
     "award_points, keyed replay": lambda g: g.award_points(
         "bo", 50, currency="points", source="t", idempotency_key="seed"

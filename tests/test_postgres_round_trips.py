@@ -69,6 +69,21 @@ def test_a_hot_path_write_takes_two_round_trips(
     assert not g.verify_ledger()
 
 
+def test_a_track_whose_rule_pays_xp_takes_two_round_trips(
+    make_engine: Callable[..., Gamification],
+) -> None:
+    """The track's first read is the award's too (TRACK_AWARD_PROFILE): queued ahead with the
+    key lookup, so the award reads nothing more."""
+    g = make_engine()
+    g.events.load({"rules": [{"event": "lesson_done", "xp": 5}]}, name="rules")
+    warm(g)
+    call = CALLS["track"]
+    assert trips(g, lambda: call(g, "x1")) == 2
+    assert trips(g, lambda: call(g, None)) == 2
+    assert g.profile("ada").xp == 25
+    assert not g.verify_ledger()
+
+
 def test_a_replay_returns_the_first_result(make_engine: Callable[..., Gamification]) -> None:
     g = make_engine()
     warm(g)

@@ -23,14 +23,13 @@ from ..runtime.bus import AchievementUnlocked
 from ..runtime.outbox import Notifications
 from ..storage.achievements import (
     EVALUATION_PROFILE,
-    LIFETIME_EARNED,
-    LONGEST_STREAK,
     NEW_UNLOCK,
-    UNLOCKS,
-    UNLOCKS_OF,
+    TRACK_AWARD_PROFILE,
+    TRACK_PROFILE,
 )
 from ..storage.store import Tx
 from .catalogue import ANY_EVENT, Catalogue, Entry, target_of
+from .context import Context, Signal
 from .definitions import (
     AchievementCount,
     AllOf,
@@ -49,114 +48,19 @@ from .definitions import (
     TotalXP,
     Window,
 )
-from .metrics import Metrics, local_day, period_start
+from .metrics import Metrics, period_start
 
 if TYPE_CHECKING:
     from .xp import XP
 
-__all__ = ["Achievements", "Context"]
+# Context and Signal live in context.py; imported from here too, as before.
+__all__ = ["Achievements", "Context", "Signal"]
 
 Evaluator = Callable[..., Any]
-Signal = tuple[str, float, float]
 
 
-class Context:
-    """One user's state during one evaluation, read lazily and cached."""
-
-    def __init__(
-        self,
-        conn: sqlite3.Connection,
-        metrics: Metrics,
-        user_id: str,
-        at: datetime,
-        at_text: str,
-        xp: int,
-        level: int,
-        timezone: str,
-        exists: bool = True,
-        start_hour: int = 0,
-    ) -> None:
-        self.conn = conn
-        self.exists = exists  # False: the user has no profile row (yet)
-        self.metrics = metrics
-        self.user_id = user_id
-        self.at = at
-        self.at_text = at_text
-        self.xp = xp
-        self.level = level
-        self.timezone = timezone
-        self.start_hour = start_hour
-        self.day, self.minute = local_day(at, timezone, start_hour)
-        # reevaluate: judge the whole past where the metrics keep it, not only the present
-        self.retroactive = False
-        self._metric: dict[str, tuple[int, float, float, int]] = {}
-        self._unlocks: dict[str, dict[int, list[tuple[int, str, float]]]] | None = None
-        self._keyed: dict[str, dict[int, list[tuple[int, str, float]]]] = {}
-
-    def metric(self, name: str) -> tuple[int, float, float, int]:
-        found = self._metric.get(name)
-        if found is None:
-            found = self._metric[name] = self.metrics.read(self.user_id, name)
-        return found
-
-    def forget(self, name: str) -> None:
-        self._metric.pop(name, None)
-
-    def knows(self, name: str, row: tuple[int, float, float, int]) -> None:
-        """``name``'s row as this call just wrote it (an upsert's RETURNING): no read back."""
-        self._metric[name] = row
-
-    @property
-    def unlocks(self) -> dict[str, dict[int, list[tuple[int, str, float]]]]:
-        """key -> tier -> [(seq, unlocked_at, baseline)], in order: every unlock of the user,
-        for what needs them all (a count, a listing, reevaluate)."""
-        if self._unlocks is None:
-            found: dict[str, dict[int, list[tuple[int, str, float]]]] = {}
-            for key, tier, seq, unlocked_at, baseline in self.conn.execute(
-                UNLOCKS, (self.user_id,)
-            ):
-                found.setdefault(key, {}).setdefault(tier, []).append((seq, unlocked_at, baseline))
-            self._unlocks = found
-            self._keyed = {}  # the whole map answers from now on
-        return self._unlocks
-
-    def unlocks_of(self, key: str) -> dict[int, list[tuple[int, str, float]]]:
-        """``key``'s unlocks (tier -> rows): from the whole map once it is read, else by one
-        indexed read of that key, so a track() costs the same however much the user has
-        unlocked (reading every unlock cost ~1 us per unlock). Read only, like ``unlocks``."""
-        if self._unlocks is not None:
-            return self._unlocks.get(key, {})
-        found = self._keyed.get(key)
-        if found is None:
-            found = self._keyed[key] = {}
-            for tier, seq, unlocked_at, baseline in self.conn.execute(
-                UNLOCKS_OF, (self.user_id, key)
-            ):
-                found.setdefault(tier, []).append((seq, unlocked_at, baseline))
-        return found
-
-    def none_unlocked(self) -> None:
-        """The user has no unlock yet (the profile read said so): nothing to read."""
-        self._unlocks = {}
-
-    def add_unlock(self, key: str, tier: int, row: tuple[int, str, float]) -> None:
-        """An unlock row just inserted: into what was read before it (a read after it finds
-        the row itself)."""
-        if self._unlocks is not None:
-            self._unlocks.setdefault(key, {}).setdefault(tier, []).append(row)
-        elif key in self._keyed:
-            self._keyed[key].setdefault(tier, []).append(row)
-
-    def unlocked(self, key: str) -> bool:
-        return bool(self.unlocks_of(key))
-
-    def longest_streak(self) -> int:
-        row = self.conn.execute(LONGEST_STREAK, (self.user_id,)).fetchone()
-        return 0 if row is None else int(row[0])
-
-    def earned(self, currency: str) -> int:
-        row = self.conn.execute(LIFETIME_EARNED, (self.user_id, currency)).fetchone()
-        return 0 if row is None else int(row[0])
+def _no_confirm(version: int | None) -> None:
+    """Until the parts are wired, nothing to confirm."""
 
 
 class Achievements:
@@ -183,18 +87,47 @@ class Achievements:
         self.publish_unlocked: Callable[[AchievementUnlocked], None] | None = None
         self.catalogue = Catalogue()
         self.evaluators: dict[str, Evaluator] = {}
+        # Store.confirm: track_context hands it the configuration version its read returns.
+        self.confirm: Callable[[int | None], None] = _no_confirm
 
     # -- context ---------------------------------------------------------------------------
 
-    def read_ahead(self, tx: Tx, user_id: str) -> bool:
-        """Queue ``context``'s read of the user (Runtime.write's ``ahead``); writes nothing."""
-        tx.queue_ahead(self._conn, EVALUATION_PROFILE, (user_id,))
+    def read_ahead(self, tx: Tx, user_id: str, award: bool) -> bool:
+        """Queue ``track_context``'s read of the user (Runtime.write's ``ahead``); writes
+        nothing."""
+        tx.queue_ahead(self._conn, TRACK_AWARD_PROFILE if award else TRACK_PROFILE, (user_id,))
         return False
 
-    def context(self, user_id: str, at: datetime, at_text: str, tx: Tx | None = None) -> Context:
-        queued = tx.take(EVALUATION_PROFILE, (user_id,)) if tx is not None and tx.ahead else None
-        row = (queued or self._conn.execute(EVALUATION_PROFILE, (user_id,))).fetchone()
-        xp, level, tz, any_unlock = (0, 1, None, True) if row is None else row
+    def context(self, user_id: str, at: datetime, at_text: str) -> Context:
+        row = self._conn.execute(EVALUATION_PROFILE, (user_id,)).fetchone()
+        return self._context(user_id, at, at_text, row)
+
+    def track_context(
+        self, user_id: str, at: datetime, at_text: str, tx: Tx, award: bool
+    ) -> Context:
+        """``context`` as track()'s first read: it also confirms the stored configuration
+        version (Store.confirm; a no-op outside a write begun with ``confirms``). A user
+        without a profile confirms nothing: the store checks before COMMIT instead.
+
+        ``award``: the event's rule pays XP. The read is then XP.award's too, kept in the
+        context's ``award_state`` for it (TRACK_AWARD_PROFILE)."""
+        sql = TRACK_AWARD_PROFILE if award else TRACK_PROFILE
+        queued = tx.take(sql, (user_id,)) if tx.ahead else None
+        row = (queued or self._conn.execute(sql, (user_id,))).fetchone()
+        if row is None:
+            return self._context(user_id, at, at_text, None)
+        if not award:
+            self.confirm(row[4])
+            return self._context(user_id, at, at_text, row)
+        self.confirm(row[9])
+        ctx = self._context(user_id, at, at_text, (row[0], row[1], row[10], row[11]))
+        ctx.award_state = row
+        return ctx
+
+    def _context(
+        self, user_id: str, at: datetime, at_text: str, row: tuple[Any, ...] | None
+    ) -> Context:
+        xp, level, tz, any_unlock = (0, 1, None, True) if row is None else row[:4]
         ctx = Context(
             self._conn, self._metrics, user_id, at, at_text, xp, level,
             tz or self._config.default_timezone, row is not None, self._config.day_start_hour,

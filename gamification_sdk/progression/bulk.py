@@ -214,6 +214,9 @@ class BulkXP:
         """Write the buffered awards: every log row, each user's final profile, every key."""
         if not self._awards:
             return
+        # Profiles' XP moves: a state read before now no longer stands (XP.writes). A flush
+        # comes before any other write's body, so no track() holds one; counted all the same.
+        self._xp.writes += 1
         execute_many = self._conn.executemany
         try:
             execute_many(NEW_AWARD, self._awards)

@@ -49,6 +49,11 @@ from .xp import XP
 __all__ = ["Tracker", "paid_points", "reevaluate", "track_codec"]
 
 
+def _pays_xp(plan: Plan) -> bool:
+    """Whether the event's rule may pay XP: then track()'s first read is the award's too."""
+    return plan.rule is not None and plan.rule.xp != 0
+
+
 def _in_window(minute: int, start: str, end: str) -> bool:
     lo = int(start[:2]) * 60 + int(start[3:])
     hi = int(end[:2]) * 60 + int(end[3:])
@@ -85,7 +90,9 @@ class Tracker:
     ) -> bool:
         """Queue ``track``'s read of the user and its count of the event on the day the user's
         zone is guessed to give (Runtime.write's ``ahead``); a wrong guess runs it again."""
-        self._achievements.read_ahead(tx, user_id)
+        self._achievements.read_ahead(
+            tx, user_id, _pays_xp(self._achievements.catalogue.plan(event))
+        )
         default, start_hour = self.day_rule
         day, minute = local_day(at, self._zones.get(user_id, default), start_hour)
         self._metrics.record_ahead(tx, user_id, event, value, day.isoformat(), at_text, minute)
@@ -109,7 +116,9 @@ class Tracker:
         publish-and-subscribe round costs more µs than the call it replaces."""
         achievements = self._achievements
         plan = achievements.catalogue.plan(event)
-        ctx = achievements.context(user_id, at, at_text, tx)
+        ctx = achievements.track_context(user_id, at, at_text, tx, _pays_xp(plan))
+        # The rule's award takes the row just read unless an XP write came first (XP.writes).
+        seen = self._xp.writes
         if tx.ahead is not None:
             self._remember_zone(user_id, ctx.timezone)
         if not ctx.exists:
@@ -140,7 +149,7 @@ class Tracker:
                 xp_award = self._xp.award(
                     tx, user_id, rule.xp, source=source, metadata=metadata,
                     key=None if key is None else f"track:{key}", at=at, at_text=at_text,
-                    origin="event",
+                    origin="event", state=ctx.award_state, seen=seen,
                 )  # fmt: skip
                 achievements.moved_xp(ctx, xp_award, signals)
             for currency, amount in sorted(rule.points.items()):

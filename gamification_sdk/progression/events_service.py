@@ -69,6 +69,7 @@ class EventsService:
             lambda tx: self._tracker.track(
                 tx, user_id, event, value, at=moment, at_text=at_text, key=key, metadata=meta
             ),
+            confirms=True,
             user_id=user_id,
             ahead=(
                 (lambda tx: self._tracker.read_ahead(tx, user_id, event, value, moment, at_text))

@@ -12,6 +12,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
+from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config
@@ -72,6 +73,11 @@ def _entry(row: tuple[Any, ...]) -> XPEntry:
         idempotency_key=row[10],
         created_at=datetime.fromisoformat(row[11]),
     )
+
+
+# What json.dumps gives a str (ensure_ascii), without its two Python-level calls: a keyed
+# award's and a keyed track's stored result name the user with it.
+_json_text: Callable[[str], str] = encode_basestring_ascii
 
 
 def _no_confirm(version: int | None) -> None:
@@ -135,6 +141,10 @@ class XP:
         self.codec = Codec(self._encode, self._decode, key_in_row)
         # Store.confirm: award() hands it the configuration version its first read returns.
         self.confirm: Callable[[int | None], None] = _no_confirm
+        # How many awards, boosts and prestiges have begun: a row read of a user's XP state
+        # (track()'s, Context.award_state) stands for award() only while this has not moved
+        # since it was read, so nothing (a quest's reward, a plugin) wrote XP in between.
+        self.writes = 0
 
     def boost_factor(self, user_id: str, at: datetime) -> float | None:
         """The built-in multiplier: every active boost times the permanent prestige boost."""
@@ -210,14 +220,24 @@ class XP:
         at_text: str,
         origin: str,
         signature: bytes | None = None,
+        state: tuple[Any, ...] | None = None,
+        seen: int = -1,
     ) -> XPAward:
         """``signature``: a direct award_xp's fingerprint, kept in its row (``key_in_row``).
 
         ``origin`` is what pays the award, for ``validate_award`` (``AwardRequest.origin``).
+
+        ``state``: the user's row as AWARD_STATE reads it, read in this transaction when
+        ``writes`` was ``seen`` (track()'s first read); taken only if it still is.
         """
         execute = self._execute
-        queued = tx.take(AWARD_STATE, (user_id,)) if tx.ahead else None
-        row = (queued or execute(AWARD_STATE, (user_id,))).fetchone()
+        writes = self.writes
+        self.writes = writes + 1
+        if state is not None and seen == writes:
+            row: Any = state
+        else:
+            queued = tx.take(AWARD_STATE, (user_id,)) if tx.ahead else None
+            row = (queued or execute(AWARD_STATE, (user_id,))).fetchone()
         held: tuple[int | None, ...] = (None, None, None)
         if row is None:
             self._profiles.refuse_unknown(user_id)
@@ -225,7 +245,8 @@ class XP:
         else:
             xp, old_level, prestige, xp_at_prestige, boosts_until, last_id = row[:6]
             held = row[6:9]
-            self.confirm(row[9])
+            if row is not state:  # a handed-over row's version was confirmed as it was read
+                self.confirm(row[9])
         self._current = (user_id, prestige, boosts_until)
         metadata_value: Any = None if metadata is None else json.loads(metadata)
         generation = getattr(self._pm, "generation", None)
@@ -394,6 +415,7 @@ class XP:
         expires_at: datetime,
         at_text: str,
     ) -> XPBoost:
+        self.writes += 1  # boosts_until moves (see ``writes``)
         cursor = self._conn.execute(
             NEW_BOOST,
             (user_id, factor, source, to_text(starts_at), to_text(expires_at), at_text),
@@ -402,6 +424,7 @@ class XP:
         return XPBoost(int(cursor.lastrowid or 0), user_id, factor, source, starts_at, expires_at)
 
     def prestige(self, user_id: str, at_text: str) -> int:
+        self.writes += 1  # prestige, xp_at_prestige and level move (see ``writes``)
         row = self._conn.execute(PRESTIGE_STATE, (user_id,)).fetchone()
         if row is None:
             self._profiles.refuse_unknown(user_id)
@@ -423,7 +446,7 @@ class XP:
     def _encode(self, award: XPAward) -> str:
         # The award row holds everything but the rewards, which are stored only when paid.
         if not award.rewards:
-            return f"[{json.dumps(award.user_id)},{award.id}]"
+            return f"[{_json_text(award.user_id)},{award.id}]"
         rewards = converter.unstructure(award.rewards)
         return json.dumps([award.user_id, award.id, rewards], separators=(",", ":"))
 

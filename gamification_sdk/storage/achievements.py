@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from .xp import AWARD_COLUMNS
+
 __all__ = [
     "EVALUATION_PROFILE",
     "LIFETIME_EARNED",
     "LONGEST_STREAK",
     "NEW_UNLOCK",
+    "TRACK_AWARD_PROFILE",
+    "TRACK_PROFILE",
     "UNLOCKS",
     "UNLOCKS_OF",
 ]
@@ -28,8 +32,21 @@ NEW_UNLOCK = (
 )
 LIFETIME_EARNED = "SELECT lifetime_earned FROM accounts WHERE user_id = ? AND currency = ?"
 # The profile, and whether the user has unlocked anything: if not, no unlock is read later.
-EVALUATION_PROFILE = (
-    "SELECT xp, level, timezone, EXISTS (SELECT 1 FROM achievement_unlocks WHERE user_id = ?1) "
+_PROFILE = "xp, level, timezone, EXISTS (SELECT 1 FROM achievement_unlocks WHERE user_id = ?1)"
+EVALUATION_PROFILE = f"SELECT {_PROFILE} FROM profiles WHERE user_id = ?1"
+# track()'s first read: the same, and the stored configuration version, which it hands to
+# Store.confirm in place of a PRAGMA data_version statement (see Store.write's confirms).
+TRACK_PROFILE = (
+    f"SELECT {_PROFILE}, (SELECT MAX(version) FROM config_versions) "
+    "FROM profiles WHERE user_id = ?1"
+)
+# track()'s first read when the event's rule pays XP: the award's own read (AWARD_STATE's
+# columns, in its order, the version among them), then the timezone and whether any unlock
+# exists. XP.award takes the row instead of reading the profile again (XP.writes says when
+# it may): one profile read per track, not two.
+TRACK_AWARD_PROFILE = (
+    f"SELECT {AWARD_COLUMNS}, timezone, "
+    "EXISTS (SELECT 1 FROM achievement_unlocks WHERE user_id = ?1) "
     "FROM profiles WHERE user_id = ?1"
 )
 LONGEST_STREAK = "SELECT streak_longest FROM profiles WHERE user_id = ?"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "ACTIVE_BOOSTS",
+    "AWARD_COLUMNS",
     "AWARD_STATE",
     "BOOST_STATE",
     "EXTEND_BOOSTS",
@@ -40,12 +41,14 @@ SET_XP = "UPDATE profiles SET xp = ?, level = ?, updated_at = ? WHERE user_id = 
 # (m020): the award's update then writes each slot without a CASE (see board_slots.py).
 # The last column is the stored configuration version, for Store.confirm (award_xp's first
 # read: see XP.award).
-AWARD_STATE = (
-    "SELECT xp, level, prestige, xp_at_prestige, boosts_until, "
+# AWARD_COLUMNS: also the first columns of track()'s read (storage/achievements.py), whose
+# row XP.award then takes as its own.
+AWARD_COLUMNS = (
+    "xp, level, prestige, xp_at_prestige, boosts_until, "
     "(SELECT MAX(id) FROM xp_awards WHERE user_id = ?1), lb_p1, lb_p2, lb_p3, "
-    "(SELECT MAX(version) FROM config_versions) "
-    "FROM profiles WHERE user_id = ?1"
+    "(SELECT MAX(version) FROM config_versions)"
 )
+AWARD_STATE = f"SELECT {AWARD_COLUMNS} FROM profiles WHERE user_id = ?1"
 ACTIVE_BOOSTS = (
     "SELECT factor FROM xp_boosts WHERE user_id = ? AND expires_at > ? AND starts_at <= ?"
 )
