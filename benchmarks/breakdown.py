@@ -45,6 +45,10 @@ from ratio import (
     BENCH_CONFIG,
     CURRENCY,
     FUNDS,
+    call_award_points,
+    call_award_xp,
+    call_spend_points,
+    call_track,
     catalogue,
     environment,
     ordered_keys,
@@ -71,32 +75,16 @@ class Path_:
     call: Call
 
 
-def _award_xp(g: Gamification, user: str, key: str) -> object:
-    return g.award_xp(user, 1, source="bench", idempotency_key=key)
-
-
-def _award_points(g: Gamification, user: str, key: str) -> object:
-    return g.award_points(user, 1, currency=CURRENCY, source="bench", idempotency_key=key)
-
-
-def _spend_points(g: Gamification, user: str, key: str) -> object:
-    return g.spend_points(user, 1, currency=CURRENCY, source="bench", idempotency_key=key)
-
-
-def _track(g: Gamification, user: str, key: str) -> object:
-    return g.track(user, "post", idempotency_key=key)
-
-
 PATHS = {
     p.name: p
     for p in (
-        Path_("xp", "keyed award_xp, no board", BARE_CONFIG, None, _award_xp),
+        Path_("xp", "keyed award_xp, no board", BARE_CONFIG, None, call_award_xp),
         Path_("xp-default", "keyed award_xp, default config (XP board)", BENCH_CONFIG, None,
-              _award_xp),
-        Path_("points", "keyed award_points", BARE_CONFIG, None, _award_points),
-        Path_("spend", "keyed spend_points", BARE_CONFIG, None, _spend_points),
+              call_award_xp),
+        Path_("points", "keyed award_points", BARE_CONFIG, None, call_award_points),
+        Path_("spend", "keyed spend_points", BARE_CONFIG, None, call_spend_points),
         Path_("track", "keyed track(), 50 achievements watching the event", BENCH_CONFIG,
-              catalogue(50, 0, unlocking=False), _track),
+              catalogue(50, 0, unlocking=False), call_track),
     )
 }  # fmt: skip
 

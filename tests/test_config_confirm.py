@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from stale_configs import NO_BOARD, XP_BOARD, file_dump
+from stale_configs import NO_BOARD, XP_BOARD, refused_as_stale
 
 from gamification_sdk import Gamification, errors, hookimpl
 from gamification_sdk.errors import StaleConfig
@@ -36,11 +36,8 @@ def statements(engine: Gamification) -> list[str]:
 def test_an_existing_user_award_raises_stale_config_and_writes_nothing(pair, db_path) -> None:
     first, second = pair
     first.settings.apply(NO_BOARD)
-    before = file_dump(db_path)
-    with pytest.raises(StaleConfig) as caught:
-        second.award_xp("bo", 5, source="t")
-    assert caught.value.version == 2
-    assert file_dump(db_path) == before
+    caught = refused_as_stale(db_path, lambda: second.award_xp("bo", 5, source="t"))
+    assert caught.version == 2
     assert second.config.leaderboards.boards == ()
     assert second.award_xp("bo", 5, source="t").total_xp == 10
 
@@ -49,10 +46,7 @@ def test_a_keyed_replay_checks_the_version_before_its_commit(pair, db_path) -> N
     first, second = pair
     award = second.award_xp("bo", 7, source="t", idempotency_key="k1")
     first.settings.apply(NO_BOARD)
-    before = file_dump(db_path)
-    with pytest.raises(StaleConfig):
-        second.award_xp("bo", 7, source="t", idempotency_key="k1")
-    assert file_dump(db_path) == before
+    refused_as_stale(db_path, lambda: second.award_xp("bo", 7, source="t", idempotency_key="k1"))
     assert second.award_xp("bo", 7, source="t", idempotency_key="k1") == award
 
 
@@ -61,10 +55,7 @@ def test_stale_config_comes_before_the_write_s_own_refusal(pair, db_path) -> Non
     new one instead."""
     first, second = pair
     first.settings.apply(NO_BOARD)
-    before = file_dump(db_path)
-    with pytest.raises(StaleConfig):
-        second.award_xp("bo", 1000, source="t")
-    assert file_dump(db_path) == before
+    refused_as_stale(db_path, lambda: second.award_xp("bo", 1000, source="t"))
     with pytest.raises(errors.Rejected, match="too much"):
         second.award_xp("bo", 1000, source="t")
 
@@ -110,11 +101,8 @@ def test_a_track_on_a_replaced_configuration_raises_stale_config_and_writes_noth
 ) -> None:
     first, second = pair
     first.settings.apply(NO_BOARD)
-    before = file_dump(db_path)
-    with pytest.raises(StaleConfig) as caught:
-        TRACKS[call](second)
-    assert caught.value.version == 2
-    assert file_dump(db_path) == before
+    caught = refused_as_stale(db_path, lambda: TRACKS[call](second))
+    assert caught.version == 2
     assert second.config.leaderboards.boards == ()
     TRACKS[call](second)
     counted = second.db.execute(
@@ -127,10 +115,7 @@ def test_a_keyed_track_replay_checks_the_version_before_its_commit(pair, db_path
     first, second = pair
     result = second.track("bo", "lesson_done", idempotency_key="t1")
     first.settings.apply(NO_BOARD)
-    before = file_dump(db_path)
-    with pytest.raises(StaleConfig):
-        second.track("bo", "lesson_done", idempotency_key="t1")
-    assert file_dump(db_path) == before
+    refused_as_stale(db_path, lambda: second.track("bo", "lesson_done", idempotency_key="t1"))
     assert second.track("bo", "lesson_done", idempotency_key="t1") == result
 
 
@@ -150,7 +135,4 @@ def test_a_first_track_still_checks_data_version(pair, db_path) -> None:
     second.track("newcomer", "lesson_done")
     assert sum("PRAGMA data_version" in s for s in seen) == 1
     first.settings.apply(NO_BOARD)
-    before = file_dump(db_path)
-    with pytest.raises(StaleConfig):
-        second.track("another", "lesson_done")
-    assert file_dump(db_path) == before
+    refused_as_stale(db_path, lambda: second.track("another", "lesson_done"))

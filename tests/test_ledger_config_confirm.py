@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import attrs
 import pytest
-from stale_configs import NO_BOARD, PUBLIC, XP_BOARD, file_dump
+from stale_configs import NO_BOARD, PUBLIC, XP_BOARD, file_dump, refused_as_stale
 
 from gamification_sdk import Config, Gamification, RateLimit, errors
 from gamification_sdk.errors import StaleConfig
@@ -63,10 +63,8 @@ def test_a_ledger_write_on_a_replaced_configuration_raises_and_writes_nothing(
     first, second = pair
     first.settings.apply(NO_BOARD)
     before = file_dump(db_path)
-    with pytest.raises(StaleConfig) as caught:
-        CALLS[call](second)
-    assert caught.value.version == first.settings.version
-    assert file_dump(db_path) == before
+    caught = refused_as_stale(db_path, lambda: CALLS[call](second))
+    assert caught.version == first.settings.version
     assert second.config.leaderboards.boards == ()
     CALLS[call](second)  # the retry runs on the new configuration
     assert file_dump(db_path) != before or "replay" in call
@@ -77,12 +75,15 @@ def test_stale_config_comes_before_insufficient_funds(pair, db_path) -> None:
     one instead."""
     first, second = pair
     first.settings.apply(NO_BOARD)
-    before = file_dump(db_path)
-    with pytest.raises(StaleConfig):
-        second.spend_points("bo", 10_000, currency="points", source="t", idempotency_key="big")
-    assert file_dump(db_path) == before
+
+    def spend() -> object:
+        return second.spend_points(
+            "bo", 10_000, currency="points", source="t", idempotency_key="big"
+        )
+
+    refused_as_stale(db_path, spend)
     with pytest.raises(errors.InsufficientFunds):
-        second.spend_points("bo", 10_000, currency="points", source="t", idempotency_key="big")
+        spend()
 
 
 def test_stale_config_comes_before_a_rate_limit(make_engine, db_path) -> None:
@@ -90,14 +91,17 @@ def test_stale_config_comes_before_a_rate_limit(make_engine, db_path) -> None:
     first = make_engine(db_path, config=attrs.evolve(limited, leaderboards=PUBLIC))
     second = make_engine(db_path)
     second.award_points("bo", 100, currency="points", source="t")
-    second.spend_points("bo", 1, currency="points", source="t", transaction_type="purchase")
+
+    def purchase() -> object:
+        return second.spend_points(
+            "bo", 1, currency="points", source="t", transaction_type="purchase"
+        )
+
+    purchase()
     first.settings.apply(attrs.evolve(limited, leaderboards=NO_BOARD.leaderboards))
-    before = file_dump(db_path)
-    with pytest.raises(StaleConfig):
-        second.spend_points("bo", 1, currency="points", source="t", transaction_type="purchase")
-    assert file_dump(db_path) == before
+    refused_as_stale(db_path, purchase)
     with pytest.raises(errors.RateLimited):
-        second.spend_points("bo", 1, currency="points", source="t", transaction_type="purchase")
+        purchase()
 
 
 def test_a_batch_checks_once_as_it_begins(pair) -> None:
