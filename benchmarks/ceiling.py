@@ -13,6 +13,11 @@ same rows written.
 
 The rate it reaches is what the engine would reach if its Python cost nothing: below a
 target, the design itself cannot meet it; above, the engine's Python is the gap.
+
+Given ``least`` (least.py), a second copy replays the same slices with, before each call's
+statements, the least Python any engine must run for that call (its checks, clock,
+fingerprint and result): the "least Python" row, what a Python engine of this design could
+reach at best.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from gamification_sdk import Gamification
 
 # A call as ratio.py times it: the engine, a user, a fresh idempotency key.
 Call = Callable[[Gamification, str, str], object]
+# least.py: from the recording engine, the least Python of one call (user, key).
+LeastFactory = Callable[[Gamification], Callable[[str, str], object]]
 # What a table holds: its row count and an order-free digest of its rows.
 State = dict[str, tuple[int, int]]
 
@@ -82,9 +89,10 @@ class Ceiling:
         users: Sequence[str],
         per_round: int,
         slices: int,
+        least: LeastFactory | None = None,
     ) -> None:
-        recorded_on, replayed, checked = (
-            seed.with_name(f"{name}-{part}.db") for part in ("record", "replay", "check")
+        recorded_on, replayed, checked, leastened = (
+            seed.with_name(f"{name}-{part}.db") for part in ("record", "replay", "check", "least")
         )
         source = sqlite3.connect(seed)
         try:
@@ -97,15 +105,21 @@ class Ceiling:
             g = open_engine(recorded_on)
             try:
                 setup = temp_setup(log)
-                # Whatever opening wrote (a catalogue loaded again) is in both copies.
-                for path in (replayed, checked):
+                # Whatever opening wrote (a catalogue loaded again) is in every copy.
+                for path in (replayed, checked, leastened):
                     snapshot(g.db.conn, path)
+                self._least = None if least is None else least(g)
                 recorded: list[list[tuple[str, Any, bool, bool]]] = []
+                # Per slice, each call's (user, key), for the least-Python replay.
+                self.calls: list[list[tuple[str, str]]] = []
                 conn = g.db.conn
                 for _ in range(slices):
                     mark, changed = len(log), conn.total_changes
+                    made: list[tuple[str, str]] = []
                     for _ in range(per_round):
-                        call(g, next(user), f"k{next(key):012d}")
+                        made.append((next(user), f"k{next(key):012d}"))
+                        call(g, *made[-1])
+                    self.calls.append(made)
                     # Fresh keys: every call writes (an idempotent hit would write nothing).
                     if conn.total_changes - changed < per_round:
                         raise RuntimeError(f"{per_round} calls wrote fewer rows than calls")
@@ -136,26 +150,57 @@ class Ceiling:
             raise RuntimeError("the replay does not end where the engine did: " + "; ".join(wrong))
         self.replay = Replay(replayed, setup)
         self.next = 0
+        self.least: Replay | None = None
+        if self._least is not None:
+            self.least = Replay(leastened, setup)
+        else:
+            leastened.unlink()
+        self.next_least = 0
 
     @property
-    def checkpointer(self) -> Any:
-        return self.replay.checkpointer
+    def checkpointers(self) -> list[Any]:
+        found = [self.replay.checkpointer]
+        if self.least is not None:
+            found.append(self.least.checkpointer)
+        return found
+
+    def _forget(self, index: int) -> None:
+        """A slice replayed by every copy that replays it: its memory can go."""
+        if self.least is None or (self.next > index and self.next_least > index):
+            self.slices[index] = []
+            self.calls[index] = []
 
     def run(self) -> float:
         """The next slice, replayed: the engine's calls per second with none of its Python."""
         if self.next >= len(self.slices):
             raise RuntimeError(f"only {len(self.slices)} slices were recorded")
-        statements = self.slices[self.next]
-        self.slices[self.next] = []  # replayed once only; its memory can go
+        index = self.next
         self.next += 1
-        return self.per_round / self.replay.run_plain(statements)
+        seconds = self.replay.run_plain(self.slices[index])
+        self._forget(index)
+        return self.per_round / seconds
+
+    def run_least(self) -> float:
+        """The next slice again, on its own copy, each call's statements after the least
+        Python that call needs (least.py): what a Python engine of this design could reach."""
+        assert self.least is not None and self._least is not None, "made without least="
+        if self.next_least >= len(self.slices):
+            raise RuntimeError(f"only {len(self.slices)} slices were recorded")
+        index = self.next_least
+        self.next_least += 1
+        seconds = self.least.run_least(self.slices[index], self.calls[index], self._least)
+        self._forget(index)
+        return self.per_round / seconds
 
     def close(self) -> None:
         """Close; when every slice was replayed, the file must hold what the engine's did."""
         try:
-            if self.next == len(self.slices):
-                wrong = differences(self.want, state(self.replay.conn))
-                if wrong:
-                    raise RuntimeError("the timed replay diverged: " + "; ".join(wrong))
+            for replay, done in ((self.replay, self.next), (self.least, self.next_least)):
+                if replay is not None and done == len(self.slices):
+                    wrong = differences(self.want, state(replay.conn))
+                    if wrong:
+                        raise RuntimeError("the timed replay diverged: " + "; ".join(wrong))
         finally:
             self.replay.close()
+            if self.least is not None:
+                self.least.close()

@@ -42,14 +42,16 @@ import attrs
 
 from gamification_sdk import Config, FakeClock, Gamification, LeaderboardsConfig, RateLimit
 
-# ceiling.py and replay.py lie beside this script; benchmarks/ is put on the path only while
-# they are imported: left there, its conftest would shadow tests/conftest for later tests.
+# ceiling.py, least.py and replay.py lie beside this script; benchmarks/ is put on the path
+# only while they are imported: left there, its conftest would shadow tests/conftest for
+# later tests.
 _HERE = str(Path(__file__).resolve().parent)
 _ADDED = _HERE not in sys.path
 if _ADDED:
     sys.path.insert(0, _HERE)
 try:
-    from ceiling import Ceiling
+    import least
+    from ceiling import Ceiling, LeastFactory
 finally:
     if _ADDED:
         sys.path.remove(_HERE)
@@ -558,6 +560,24 @@ CEILING_TRACK = (
     "track(), 50 achievements subscribed: the engine's own statements replayed raw (ratio to "
     "the raw tracked event)"
 )
+# The same replays with the least Python each call needs (least.py): what a Python engine of
+# this design could reach at best.
+LEAST_XP = (
+    "award_xp, unique key, default config: its statements replayed with the least Python a "
+    "call needs (ratio to raw)"
+)
+LEAST_POINTS = (
+    "award_points, unique key: its statements replayed with the least Python a call needs "
+    "(ratio to the double-entry floor)"
+)
+LEAST_SPEND = (
+    "spend_points, unique key: its statements replayed with the least Python a call needs "
+    "(ratio to the double-entry floor)"
+)
+LEAST_TRACK = (
+    "track(), 50 achievements subscribed: its statements replayed with the least Python a call "
+    "needs (ratio to the raw tracked event)"
+)
 XP_BOARD = "award_xp, unique key, default config: its XP board's 4 periods kept"
 POINTS = "award_points, unique key"
 SPEND = "spend_points, unique key (pre-funded)"
@@ -568,6 +588,14 @@ RAW_BACKGROUND = "raw baseline, checkpoints on the engine's background thread (r
 FLOOR_BACKGROUND = (
     "raw double-entry floor, checkpoints on the engine's background thread (ratio to the floor)"
 )
+LEAST_OF = {
+    XP_BOARD: LEAST_XP,
+    POINTS: LEAST_POINTS,
+    POINTS_FLOOR: LEAST_POINTS,
+    SPEND: LEAST_SPEND,
+    SPEND_FLOOR: LEAST_SPEND,
+    TRACK_50: LEAST_TRACK,
+}
 CEILING_OF = {
     XP_BOARD: CEILING_XP,
     POINTS: CEILING_POINTS,
@@ -773,19 +801,21 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
     seed = workdir / "ceiling-small.db"
     Engine(seed).close()  # seeded as `engine` is: same config, users and funds
 
-    def ceiling(name: str, call: Callable[[Gamification, str, str], object]) -> Ceiling:
+    def ceiling(
+        name: str, call: Callable[[Gamification, str, str], object], minimum: LeastFactory
+    ) -> Ceiling:
         found = Ceiling(
             seed, name, lambda path: Gamification.open(
                 path, config=engine_config(), load_entrypoints=False
-            ), call, user_ids(), s.n, s.rounds + 1,
+            ), call, user_ids(), s.n, s.rounds + 1, minimum,
         )  # fmt: skip
-        _BACKGROUND.append(found.checkpointer)
+        _BACKGROUND.extend(found.checkpointers)
         return found
 
     ceilings = {
-        "award_xp key, xp board": ceiling("ceiling-xp", call_award_xp),
-        "award_points key": ceiling("ceiling-points", call_award_points),
-        "spend_points key": ceiling("ceiling-spend", call_spend_points),
+        "award_xp key, xp board": ceiling("ceiling-xp", call_award_xp, least.award_xp),
+        "award_points key": ceiling("ceiling-points", call_award_points, least.award_points),
+        "spend_points key": ceiling("ceiling-spend", call_spend_points, least.spend_points),
     }
     settle()
     try:
@@ -806,6 +836,7 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
                 "spend_points key": lambda: engine.spend_points(s.n),
                 "reserve+commit": lambda: engine.reserve_commit(max(1, s.n // 2)),
                 **{f"{name}, replayed": replay.run for name, replay in ceilings.items()},
+                **{f"{name}, least Python": bound.run_least for name, bound in ceilings.items()},
             },
             s.rounds,
             report,
@@ -849,6 +880,7 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
         ),
         Row(XP_BOARD, med["award_xp key, xp board"], base, target_ratio=0.5),
         Row(CEILING_XP, med["award_xp key, xp board, replayed"], base),
+        Row(LEAST_XP, med["award_xp key, xp board, least Python"], base),
         Row(POINTS, med["award_points key"], base, target_ratio=0.5),
         Row(SPEND, med["spend_points key"], base, target_ratio=0.5),
         Row(
@@ -876,8 +908,10 @@ def measure_small(workdir: Path, s: Settings, log: Log, report: Report) -> None:
         ),
         Row(POINTS_FLOOR, med["award_points key"], med["raw double-entry"], target_ratio=0.75),
         Row(CEILING_POINTS, med["award_points key, replayed"], med["raw double-entry"]),
+        Row(LEAST_POINTS, med["award_points key, least Python"], med["raw double-entry"]),
         Row(SPEND_FLOOR, med["spend_points key"], med["raw double-entry"], target_ratio=0.75),
         Row(CEILING_SPEND, med["spend_points key, replayed"], med["raw double-entry"]),
+        Row(LEAST_SPEND, med["spend_points key, least Python"], med["raw double-entry"]),
     ]
 
 
@@ -1046,9 +1080,9 @@ def measure_track(workdir: Path, s: Settings, log: Log, report: Report) -> None:
     Tracking(seed, subscribed).close()  # as t50.db: the catalogue loaded, no user yet
     ceiling = Ceiling(
         seed, "ceiling-track", lambda path: Tracking(path, subscribed).g, call_track,
-        user_ids(), s.n, s.rounds + 1,
+        user_ids(), s.n, s.rounds + 1, least.track,
     )  # fmt: skip
-    _BACKGROUND.append(ceiling.checkpointer)
+    _BACKGROUND.extend(ceiling.checkpointers)
     settle()
     try:
         log(f"track rows: {s.rounds} rounds of {s.n:,} calls")
@@ -1059,6 +1093,7 @@ def measure_track(workdir: Path, s: Settings, log: Log, report: Report) -> None:
         for name, engine in engines.items():
             cases[name] = lambda engine=engine: engine.track(s.n)  # type: ignore[misc]
         cases["track 50 subscribed, replayed"] = ceiling.run
+        cases["track 50 subscribed, least Python"] = ceiling.run_least
         med = interleave(cases, s.rounds, report, "track")
     finally:
         ceiling.close()
@@ -1071,6 +1106,7 @@ def measure_track(workdir: Path, s: Settings, log: Log, report: Report) -> None:
             tracked, base),
         Row(TRACK_50, med["track 50 subscribed"], tracked, target_ratio=0.35),
         Row(CEILING_TRACK, med["track 50 subscribed, replayed"], tracked),
+        Row(LEAST_TRACK, med["track 50 subscribed, least Python"], tracked),
         Row("track(), 50 subscribed, one unlock + reward per call (ratio to the raw tracked "
             "event)", med["track 50 subscribed, unlocking"], tracked),
         Row("track(), 1,000 definitions (10 on the event), none unlocking (ratio to the raw "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -138,6 +138,29 @@ class Replay:
             else:
                 execute(sql, params).fetchall()
             if commit:  # as the engine's store does after each COMMIT
+                committed(conn.total_changes)
+        return time.perf_counter() - start
+
+    def run_least(
+        self,
+        statements: Sequence[tuple[str, Any, bool, bool]],
+        calls: Sequence[tuple[str, str]],
+        least: Callable[[str, str], object],
+    ) -> float:
+        """``run_plain`` with ``least(user, key)`` before each call's statements (each call
+        begins with ``BEGIN IMMEDIATE``): ``calls`` gives each call's user and key."""
+        conn, committed = self.conn, self.checkpointer.committed
+        execute, executemany = conn.execute, conn.executemany
+        made = iter(calls)
+        start = time.perf_counter()
+        for sql, params, many, commit in statements:
+            if sql == "BEGIN IMMEDIATE":
+                least(*next(made))
+            if many:
+                executemany(sql, params).fetchall()
+            else:
+                execute(sql, params).fetchall()
+            if commit:
                 committed(conn.total_changes)
         return time.perf_counter() - start
 

@@ -198,7 +198,9 @@ def why(row: Row, rows: Sequence[Row] = ()) -> str:
 
 def ceiling(row: Row, rows: Sequence[Row]) -> str:
     """Whether the engine's design (its SQL with no Python: the row's ceiling row, measured
-    in the same rounds) could meet the row's target, or its Python is the gap."""
+    in the same rounds) could meet the row's target, or its Python is the gap; and, where
+    the row's least-Python row was measured (the same SQL with the least Python a call
+    needs, least.py), what a Python engine of this design could reach at best."""
     name = ratio.CEILING_OF.get(row.name)
     found = next((r for r in rows if r.name == name), None)
     target = row.target_ratio
@@ -231,7 +233,28 @@ def ceiling(row: Row, rows: Sequence[Row]) -> str:
             f"ceiling passes only by checkpointing off the commit path, which the baseline "
             f"does not; {python} of it against this baseline"
         )
-    return f"the engine's Python is the gap: {measured}; {python} of it"
+    least = next((r for r in rows if r.name == ratio.LEAST_OF.get(row.name)), None)
+    if least is None or not least.value:
+        return f"the engine's Python is the gap: {measured}; {python} of it"
+    floor = least.value / row.baseline
+    with_least = (
+        f"with the least Python a call needs (its checks, clock, fingerprint and result: "
+        f"the row '{least.name}') they reach {floor:.2f}"
+    )
+    if floor < target:
+        return (
+            f"a limit for any engine in Python: {measured}, but {with_least}, below the target: "
+            f"no engine in Python running these statements meets it; {python} of it"
+        )
+    # Microseconds a call may spend beyond the least Python and still meet the target.
+    room = (1 / (target * row.baseline) - 1 / least.value) * 1e6
+    spent = (1 / row.value - 1 / least.value) * 1e6
+    return (
+        f"the engine's Python is the gap: {measured}; {with_least}, so an engine in Python "
+        f"meeting the target may spend {room:.1f} µs a call beyond that least (its lock, "
+        f"statement parameters, hooks and choices), where this engine spends {spent:.1f}; "
+        f"{python} of it"
+    )
 
 
 Log = ratio.Log

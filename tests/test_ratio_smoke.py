@@ -40,12 +40,15 @@ def test_measurements_return_positive_numbers(ratio: ModuleType, tmp_path: Path)
     s = tiny(ratio)
     messages: list[str] = []
     report = ratio.run(s, tmp_path, messages.append)
-    assert len(report.rows) == 39 and messages and report.notes and report.samples
+    assert len(report.rows) == 43 and messages and report.notes and report.samples
     rows = {row.name: row for row in report.rows}
-    # Each ceiling row (the engine's statements replayed raw) has its engine row's baseline.
-    for engine, ceiling in ratio.CEILING_OF.items():
+    # Each ceiling row (the engine's statements replayed raw) and least-Python row (the same
+    # with the least Python a call needs) is measured, for the engine rows it bounds.
+    for engine, ceiling in (*ratio.CEILING_OF.items(), *ratio.LEAST_OF.items()):
         assert rows[ceiling].baseline and rows[ceiling].target_ratio is None, ceiling
         assert rows[engine].target_ratio is not None, engine
+    # Every engine row with a least-Python row has its ceiling too (report.why reads both).
+    assert ratio.LEAST_OF.keys() <= ratio.CEILING_OF.keys()
     for row in report.rows:
         assert row.value > 0, row
         assert row.baseline is None or row.baseline > 0, row

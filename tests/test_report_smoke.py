@@ -105,6 +105,15 @@ def test_a_missed_row_cites_its_ceiling(report: ModuleType) -> None:
     # Against raw, the same ceiling is read against that row's own baseline.
     raw = ratio.Row(ratio.POINTS, 600.0, 4_000.0, target_ratio=0.5)
     assert "reach 0.30 of this baseline" in report.why(raw, [raw, high])
+    # The least Python a call needs, measured with the same statements: the bound for Python.
+    least_low = ratio.Row(ratio.LEAST_POINTS, 740.0, floor)
+    bound = report.why(engine, [engine, high, least_low])
+    assert bound.startswith("a limit for any engine in Python: ") and "reach 0.74" in bound
+    least_high = ratio.Row(ratio.LEAST_POINTS, 1_000.0, floor)
+    room = report.why(engine, [engine, high, least_high])
+    assert room.startswith("the engine's Python is the gap: ") and "reach 1.00" in room
+    # 1/750 - 1/1000 s = 333.3 µs of room; the engine spends 1/600 - 1/1000 s = 666.7 µs.
+    assert "may spend 333.3 µs a call" in room and "this engine spends 666.7" in room
     # No ceiling measured: the recorded cause alone.
     assert report.why(engine) == report.WHY["award_points"]
 
