@@ -73,7 +73,7 @@ USER_TABLES: dict[str, tuple[str, ...]] = {
     "quest_completions": ("user_id",),
     "rate_limit_hits": ("user_id",),
     "lb_scores": ("user_id",),
-    "lb_log": ("user_id",),
+    "lb_log": ("user_id", "user_was"),  # user_was: a slots row's old user (board_slots.py)
     "lb_archive": ("user_id",),
     "lb_rewards": ("user_id",),
     "group_members": ("user_id",),

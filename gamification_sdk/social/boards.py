@@ -75,6 +75,7 @@ from .board_follow import Followed
 from .board_order import Order
 from .board_rows import REMOVED, Row, add_up, fingerprint, micros
 from .board_slots import Slots, slotted
+from .log_replay import replay_log
 from .periods import BoardPeriod, Calendar
 
 __all__ = ["BLOCK", "Boards", "Row", "micros"]
@@ -501,29 +502,9 @@ class Boards:
         """Bring every order in memory up to the read's snapshot, from the log."""
         if not self._orders:
             return
-        orders = self._orders
-        expected = self._seq + 1
-        seq = self._seq
-        for row in self._conn.execute(LOG_FROM, (self._seq,)):
-            seq, period_id, user_id = row[0], row[1], row[2]
-            if seq != expected:  # pruned past our position: build again when read
-                orders.clear()
-                break
-            expected += 1
-            order = orders.get(period_id)
-            if order is None:
-                continue
-            if user_id is None:  # a reset
-                del orders[period_id]
-                continue
-            if row[5]:
-                order.remove(user_id, row[3], row[4])
-            if row[8]:
-                order.add(user_id, row[6], row[7])
-        if not orders:
-            self._seq = 0
-            return
-        self._seq = seq
+        rows = self._conn.execute(LOG_FROM, (self._seq,))
+        seq = replay_log(self._orders, rows, self._seq)
+        self._seq = seq if self._orders else 0
 
     @contextmanager
     def one_read(self) -> Iterator[None]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 __all__ = [
     "SLOTS",
+    "SLOTS_ROW",
+    "SLOT_LOG_COLUMNS",
     "clear_slot_sql",
     "fill_slot_sql",
     "held_sql",
@@ -29,6 +31,22 @@ __all__ = [
 
 # Periodic periods a board may have and still keep its scores in the profile row.
 SLOTS = 3
+
+# lb_log's columns of a slots row (m024), after its own eight: the old user id, slot 0's old
+# and new period, then per periodic slot its old period, score and moment, and its new ones.
+SLOT_LOG_COLUMNS: tuple[str, ...] = (
+    "user_was",
+    "p0_was",
+    "p0",
+    *(
+        f"{part}{slot}{suffix}"
+        for slot in range(1, SLOTS + 1)
+        for suffix in ("_was", "")
+        for part in "psr"
+    ),
+)
+# The period_id of a slots row: period ids start at 1.
+SLOTS_ROW = 0
 
 
 def _score(slot: int, row: str) -> str:
@@ -119,29 +137,17 @@ def slot_triggers(defaults: tuple[str, int]) -> dict[str, str]:
     period's score in lb_scores (a still open period keeps its standing until it closes)."""
     old, new = _literal_listed("old", defaults), _literal_listed("new", defaults)
     found: dict[str, str] = {}
+    # One row of the profile's slots before and after (period_id 0 marks it), which readers
+    # expand into each period's exit and entry (social/board_slots.py's slot_changes): the
+    # arms that made those rows here cost a row each, three quarters of the trigger.
+    values = ["0", "new.user_id", "old.xp", "old.lb_r0", old, "new.xp", "new.lb_r0", new]
+    values += ["old.user_id", "old.lb_p0", "new.lb_p0"]
+    for slot in range(1, SLOTS + 1):
+        values += [f"{row}.lb_{part}{slot}" for row in ("old", "new") for part in "psr"]
     log = (
-        "INSERT INTO lb_log (period_id, user_id, old_score, old_reached, old_listed, "
-        "score, reached, listed) "
+        f"INSERT INTO lb_log (period_id, user_id, old_score, old_reached, old_listed, score, "
+        f"reached, listed, {', '.join(SLOT_LOG_COLUMNS)}) VALUES ({', '.join(values)})"
     )
-    body: list[str] = []
-    for slot in range(SLOTS + 1):
-        p, r = f"lb_p{slot}", f"lb_r{slot}"
-        s_old, s_new = _score(slot, "old"), _score(slot, "new")
-        same = f"old.{p} IS new.{p}"
-        # Leaving a period for a newer one: off the old period's order.
-        body.append(
-            f"SELECT old.{p}, old.user_id, {s_old}, old.{r}, 1, NULL, NULL, 0 "
-            f"WHERE old.{p} IS NOT NULL AND old.{p} IS NOT new.{p} AND {old}"
-        )
-        # The slot's period now: a change of score, moment or listing, or a first entry.
-        body.append(
-            f"SELECT new.{p}, new.user_id, "
-            f"CASE WHEN {same} THEN {s_old} END, CASE WHEN {same} THEN old.{r} END, "
-            f"CASE WHEN {same} THEN {old} ELSE 0 END, {s_new}, new.{r}, {new} "
-            f"WHERE new.{p} IS NOT NULL AND new.{r} IS NOT NULL "
-            f"AND ({new} OR ({same} AND {old})) AND NOT ({same} AND {s_old} IS {s_new} "
-            f"AND old.{r} IS new.{r} AND {old} = {new})"
-        )
     # One trigger, so a profile update of an unlisted user (the default) pays one WHEN; and
     # only for the columns its body reads, so the many profile updates that touch none of
     # them (streaks, time zones, titles) do not run it: for those old and new agree on every
@@ -149,13 +155,8 @@ def slot_triggers(defaults: tuple[str, int]) -> dict[str, str]:
     read = ["user_id", "xp", "visibility", "show_on_global", "lb_p0", "lb_r0"]
     for slot in range(1, SLOTS + 1):
         read += [f"lb_p{slot}", f"lb_s{slot}", f"lb_r{slot}"]
-    # One INSERT of the arms' rows (UNION ALL keeps their order, which readers replay): a
-    # statement per arm opened lb_log and sought its last rowid eight times an award.
     found["lb_slots_log"] = (
-        f"AFTER UPDATE OF {', '.join(read)} ON main.profiles WHEN {old} OR {new} BEGIN "
-        + log
-        + " UNION ALL ".join(body)
-        + "; END"
+        f"AFTER UPDATE OF {', '.join(read)} ON main.profiles WHEN {old} OR {new} BEGIN {log}; END"
     )
     # One trigger for the three slots, fired only by the statements that set a slot's period.
     spills, moved = [], []

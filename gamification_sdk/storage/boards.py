@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .board_slots import SLOT_LOG_COLUMNS
+
 __all__ = [
     "BACKFILL_SCORES",
     "CACHE_SIZE",
@@ -107,9 +109,10 @@ NEW_PERIOD = (
 # -- the change log -------------------------------------------------------------------------
 
 LOG_TOP = "SELECT COALESCE(MAX(seq), 0) FROM lb_log"
+# A slots row (period_id SLOTS_ROW, storage/board_slots.py) also has the columns after these.
 LOG_FROM = (
     "SELECT seq, period_id, user_id, old_score, old_reached, old_listed, score, reached, "
-    "listed FROM lb_log WHERE seq > ? ORDER BY seq"
+    f"listed, {', '.join(SLOT_LOG_COLUMNS)} FROM lb_log WHERE seq > ? ORDER BY seq"
 )
 # A reset row (no user): readers drop what they hold of the period and read it again.
 LOG_RESET = "INSERT INTO lb_log (period_id) VALUES (?)"

@@ -41,6 +41,7 @@ from .p007 import P007
 from .p008 import P008
 from .p009 import P009
 from .p010 import P010
+from .p011 import P011
 
 Migration = tuple[int, str, str]
 
@@ -55,6 +56,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (8, "p008_readable_views", P008),
     (9, "p009_idempotency_keys_by_time", P009),
     (10, "p010_change_log_written_by_statements", P010),
+    (11, "p011_slot_log_columns_as_of_sqlite_m024", P011),
 )
 """``(version, name, SQL)`` in order; applied ones are never edited, new ones appended."""
 

@@ -13,5 +13,5 @@ __all__ = ["migrations"]
 migrations = sqlite_utils.Migrations("gamification_sdk")
 
 # Imported for their registrations, in order (they use ``migrations`` above).
-from . import foundations, features, upgrades, lots, tiers, keys  # noqa: E402, F401, I001
+from . import foundations, features, upgrades, lots, tiers, keys, slot_log  # noqa: E402, F401, I001
 from .script import _script  # noqa: E402, F401  (tests run scripts the same way)
