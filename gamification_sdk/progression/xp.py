@@ -310,10 +310,12 @@ class XP:
                 old_level,
                 new_level,
                 source,
-                metadata,
-                key,
+                "" if metadata is None else metadata,  # NULL: see NEW_AWARD
+                "" if key is None else key,
                 at_text,
-                None if new_level > old_level else signature,
+                # A bytearray: the sqlite3 module binds it directly, where bytes go through its
+                # adapter lookup first (about 0.5 µs); the stored blob is the same.
+                None if new_level > old_level or signature is None else bytearray(signature),
             ),
         )
         if amount and self.write_xp is not None:

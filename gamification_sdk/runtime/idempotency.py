@@ -148,10 +148,13 @@ class Idempotency:
         if codec.in_row is not None and codec.in_row(result):
             return
         encoded = codec.encode(result)
+        # A bytearray: the sqlite3 module binds it directly, where bytes go through its
+        # adapter lookup first (about 0.5 µs); the stored blob is the same.
+        blob = bytearray(digest)
         if self._per_user:
-            self._conn.execute(RECORD_PER_USER, (user_id, key, operation, digest, encoded, at_text))
+            self._conn.execute(RECORD_PER_USER, (user_id, key, operation, blob, encoded, at_text))
         else:
-            self._conn.execute(RECORD, (key, operation, digest, encoded, at_text))
+            self._conn.execute(RECORD, (key, operation, blob, encoded, at_text))
 
     def expire(self, before: str, after: Mark, limit: int) -> tuple[int, Mark | None]:
         """Forget up to ``limit`` registry keys recorded before ``before`` (a stored time),
