@@ -45,6 +45,9 @@ ANY_EVENT = "event:*"
 _PLANS = 4096  # plans kept per catalogue: event names come from callers, so bound them
 
 
+_NONE_AHEAD: tuple[list[tuple[str, int]], int] = ([], 0)
+
+
 class Plan(NamedTuple):
     """What ``track()`` does for one event under this catalogue, worked out once: the signal
     names it moves, and which follow-ups can react at all, so a call skips the rest."""
@@ -58,6 +61,10 @@ class Plan(NamedTuple):
     time_of_day: tuple[TimeOfDay, ...]
     quests: bool  # a live quest has an objective on the event
     rule: RuleDefinition | None
+    pays_xp: bool  # the rule may pay XP: track()'s first read is then the award's too
+    # Achievements the event itself wakes ("event:<event>", then "event:*"), worked out
+    # here rather than by two lookups and a string per call.
+    woken: tuple[str, ...]
 
 
 def value_signal(c: Any) -> str | None:
@@ -128,6 +135,14 @@ class Entry:
     tier_names: Mapping[int, str | None]
     fast: bool
     tiers: tuple[int, ...] = (0,)
+    # The status fields that come from the definition alone (AchievementStatus's first
+    # seven), gathered once here: a status is built on every track() with a next badge.
+    shown: tuple[str, str, str, str, str, str, bool] = attrs.field(init=False)
+
+    @shown.default
+    def _shown(self) -> tuple[str, str, str, str, str, str, bool]:
+        a = self.definition
+        return (a.key, a.name, a.description, a.icon, a.category, a.rarity, a.hidden)
 
     @property
     def key(self) -> str:
@@ -230,12 +245,15 @@ class Catalogue:
         if found is not None:
             return found
         names = (f"count:{event}", f"sum:{event}", f"day:{event}")
+        rule = self.rules.get(event)
         found = Plan(
             *names,
             badges=names[0] in self._targets or names[1] in self._targets,
             time_of_day=tuple(self.time_of_day.get(event, ())),
             quests=event in self.quests_by_event,
-            rule=self.rules.get(event),
+            rule=rule,
+            pays_xp=rule is not None and rule.xp != 0,
+            woken=(*self.woken(f"event:{event}"), *self.woken(ANY_EVENT)),
         )
         if len(self._plans) < _PLANS:
             self._plans[event] = found
@@ -251,11 +269,14 @@ class Catalogue:
         hi = bisect.bisect_right(targets, new)
         return self._owners[signal][lo:hi]
 
-    def next_up(self, signal: str, value: float) -> Iterator[tuple[str, int]]:
-        """Simple achievements on ``signal`` still ahead of ``value``, nearest first."""
+    def next_up(self, signal: str, value: float) -> tuple[list[tuple[str, int]], int]:
+        """Simple achievements on ``signal`` still ahead of ``value``, nearest first: the
+        owners by target and where those ahead start (no copy of the rest: a call usually
+        looks at the first only)."""
         targets = self._targets.get(signal)
-        if targets:
-            yield from self._owners[signal][bisect.bisect_right(targets, value) :]
+        if not targets:
+            return _NONE_AHEAD
+        return self._owners[signal], bisect.bisect_right(targets, value)
 
     def woken(self, signal: str) -> list[str]:
         return self._woken.get(signal, [])
