@@ -227,3 +227,27 @@ def test_the_definition_fields_of_a_status_follow_the_definition() -> None:
     assert entry.shown == ("first", "First post \u00e9", 'Post "once"', "\u2605", "general",
                            "common", False)  # fmt: skip
     g.close()
+
+
+def test_users_at_one_value_share_a_status_only_while_untouched(
+    make_engine: Callable[..., Gamification],
+) -> None:
+    g = make_engine()
+
+    def load(target: int, name: str) -> None:
+        criteria = {"type": "count", "event": "post", "target": target}
+        g.events.load({"achievements": [{"key": "k", "name": name, "criteria": criteria}]},
+                      name="s")  # fmt: skip
+
+    load(1, "K")
+    g.track("ann", "post")  # unlocks k
+    load(5, "K")
+    first, second = g.track("bob", "post"), g.track("cy", "post")
+    assert first.progress == second.progress
+    bob = g.achievements.get("bob", "k")
+    assert (bob.unlocked, bob.current, bob.target, bob.percent) == (False, 1, 5, 20.0)
+    assert g.achievements.get("cy", "k") == bob
+    ann = g.achievements.get("ann", "k")  # at the same count, but it has unlocked k
+    assert (ann.unlocked, ann.times_unlocked) == (True, 1)
+    load(5, "Renamed")  # a new catalogue: nothing kept from the one before
+    assert g.achievements.get("bob", "k") == attrs.evolve(bob, name="Renamed")

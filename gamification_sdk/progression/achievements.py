@@ -28,7 +28,7 @@ from ..storage.achievements import (
     TRACK_PROFILE,
 )
 from ..storage.store import Tx
-from .catalogue import Catalogue, Entry, target_of
+from .catalogue import UNTOUCHED, Catalogue, Entry, target_of
 from .context import Context, Signal
 from .definitions import (
     AchievementCount,
@@ -464,14 +464,24 @@ class Achievements:
         done = ctx.unlocks_of(a.key)
         if not done and a.repeatable is None and not entry.retired:
             # Nothing of it earned yet (every next badge): the general case below reduced to
-            # what it gives then, the first tier ahead, in a third of the time.
+            # what it gives then, the first tier ahead, which depends on the value alone.
             value = self.measure(ctx, a.criteria)
+            memo = type(value) is int  # not a float: 4.0 must not answer for 4
+            if memo:
+                known = entry.untouched.get(value)
+                if known is not None:
+                    return known
             target = entry.targets[0]
             percent = 100.0 if target <= 0 else min(100.0, round(100.0 * max(value, 0) / target, 2))
-            return AchievementStatus(
+            status = AchievementStatus(
                 *entry.shown, value, target, percent, False, None, 0, (),
                 entry.tier_names[entry.tiers[0]], False,
             )  # fmt: skip
+            if memo:
+                if len(entry.untouched) >= UNTOUCHED:
+                    entry.untouched.clear()
+                entry.untouched[value] = status
+            return status
         history = [row for rows in done.values() for row in rows]
         first = min((row[1] for row in history), default=None)
         # Current tiers in order, then earned tiers the definition no longer has.

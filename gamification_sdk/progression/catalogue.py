@@ -39,10 +39,11 @@ from .definitions import (
 )
 from .definitions import Rule as RuleDefinition
 
-__all__ = ["Catalogue", "Entry", "Plan", "signals_of", "target_of"]
+__all__ = ["UNTOUCHED", "Catalogue", "Entry", "Plan", "signals_of", "target_of"]
 
 ANY_EVENT = "event:*"
 _PLANS = 4096  # plans kept per catalogue: event names come from callers, so bound them
+UNTOUCHED = 1024  # statuses kept per entry (Entry.untouched)
 
 
 _NONE_AHEAD: tuple[list[tuple[str, int]], int] = ([], 0)
@@ -138,6 +139,11 @@ class Entry:
     # The status fields that come from the definition alone (AchievementStatus's first
     # seven), gathered once here: a status is built on every track() with a next badge.
     shown: tuple[str, str, str, str, str, str, bool] = attrs.field(init=False)
+
+    # The statuses of the untouched achievement (nothing of it earned) by its measured int
+    # value, which is all they depend on then: users at the same count share one, as a
+    # status is immutable. Bounded (``UNTOUCHED``); a new catalogue starts with none.
+    untouched: dict[int, Any] = attrs.field(init=False, factory=dict, eq=False, repr=False)
 
     @shown.default
     def _shown(self) -> tuple[str, str, str, str, str, str, bool]:

@@ -58,7 +58,8 @@ def zone(name: str) -> ZoneInfo:
 def local_day(at: datetime, tz: str, start_hour: int = 0) -> tuple[date, int]:
     """The user's day of ``at`` in ``tz`` (days start at ``start_hour`` local), and the local
     minute of the wall clock (0-1439)."""
-    local = at.astimezone(zone(tz))
+    # A UTC time in the UTC zone is its own local time: no conversion (most users' case).
+    local = at if tz == "UTC" and at.tzinfo is UTC else at.astimezone(zone(tz))
     minute = local.hour * 60 + local.minute
     if local.hour < start_hour:
         return local.date() - timedelta(days=1), minute
