@@ -388,7 +388,8 @@ class Achievements:
         if level != ctx.level:
             pending.append(("level", ctx.level, level))
         ctx.xp, ctx.level = total, level
-        self._level_points(ctx, award, pending)
+        if award.rewards:  # most awards cross no level: no level-up points to report
+            self._level_points(ctx, award, pending)
 
     def _level_points(self, ctx: Context, award: XPAward, pending: list[Signal]) -> None:
         """Level-up bonuses are points earned too: lifetime-earned criteria must see them."""

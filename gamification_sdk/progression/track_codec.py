@@ -7,7 +7,8 @@ A generic cattrs round trip cost about as much as the rest of a keyed track() to
 ``encode`` writes that list's text itself rather than through ``json``: the same text
 ``json`` would give (tests/test_track_codec.py holds it to that), so every result stored
 before decodes as it did, with no second format to tell apart. A progress status's
-definition fields (key, name, ...) are encoded once per definition, not once per call.
+definition fields (key, name, ...) are encoded once per definition, and a status shared by
+calls (an untouched achievement's, ``Entry.untouched``) once in all.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ _compact = json.JSONEncoder(separators=(",", ":")).encode
 # How json writes a str (ensure_ascii, its default): the C function it calls itself.
 _text = encode_basestring_ascii
 _HEADS = 4096  # encoded definition fields kept: a bound, as definitions may change over time
+_ROWS = 4096  # encoded statuses kept (by identity): a bound, as most are used once
 
 
 def _number(value: Any) -> str:
@@ -55,6 +57,7 @@ def track_codec(xp: Codec[XPAward], ledger: Codec[Transaction]) -> Codec[TrackRe
     shown = operator.attrgetter(*_STATUS_FIELDS[:_SHOWN])
     unlock_at = _UNLOCK_FIELDS.index("unlocked_at")
     heads: dict[tuple[Any, ...], str] = {}
+    rows: dict[int, tuple[AchievementStatus, str]] = {}
 
     def unlock_row(unlock: Unlock) -> list[Any]:
         found = list(unlock_fields(unlock))
@@ -64,6 +67,18 @@ def track_codec(xp: Codec[XPAward], ledger: Codec[Transaction]) -> Codec[TrackRe
         return found
 
     def status_row(s: AchievementStatus) -> str:
+        # A status shared by calls (Entry.untouched) is encoded once: by its identity, the
+        # object kept with its text so that its id cannot name another while cached.
+        known = rows.get(id(s))
+        if known is not None and known[0] is s:
+            return known[1]
+        text = status_text(s)
+        if len(rows) >= _ROWS:
+            rows.clear()
+        rows[id(s)] = (s, text)
+        return text
+
+    def status_text(s: AchievementStatus) -> str:
         static = shown(s)
         head = heads.get(static)
         if head is None:
