@@ -50,6 +50,9 @@ class Recorded(NamedTuple):
     row: tuple[int, float, float, int]
 
 
+_new_tuple = tuple.__new__
+
+
 @lru_cache(maxsize=512)
 def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
@@ -135,7 +138,8 @@ class Metrics:
         new_active_day = (
             first_today and active and metric != ACTIVE and self.mark_active(user_id, day, at_text)
         )
-        return Recorded(row[0], row[1], today, new_active_day, row)
+        # tuple.__new__ directly: a NamedTuple's own __new__ is a Python function on top.
+        return _new_tuple(Recorded, (row[0], row[1], today, new_active_day, row))
 
     def record_ahead(
         self, tx: Tx, user_id: str, metric: str, value: float, day: str, at_text: str, minute: int
