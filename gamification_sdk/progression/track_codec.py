@@ -86,10 +86,13 @@ def track_codec(xp: Codec[XPAward], ledger: Codec[Transaction]) -> Codec[TrackRe
                 heads.clear()
             head = heads[static] = _compact(list(static))[:-1]  # "[key,...,hidden" open
         at, tiers, next_tier = s.unlocked_at, s.tiers_unlocked, s.next_tier
-        return (
-            f"{head},{_number(s.current)},{_number(s.target)},{_number(s.percent)},"
+        current, target, times = s.current, s.target, s.times_unlocked
+        return (  # an int's str is json's text of it: no call for the usual ints
+            f"{head},{current if type(current) is int else _number(current)},"
+            f"{target if type(target) is int else _number(target)},{_number(s.percent)},"
             f"{'true' if s.unlocked else 'false'},"
-            f"{'null' if at is None else _text(at.isoformat())},{_number(s.times_unlocked)},"
+            f"{'null' if at is None else _text(at.isoformat())},"
+            f"{times if type(times) is int else _number(times)},"
             f"{_compact(list(tiers)) if tiers else '[]'},"
             f"{'null' if next_tier is None else _text(next_tier)},"
             f"{'true' if s.retired else 'false'}]"
@@ -97,9 +100,10 @@ def track_codec(xp: Codec[XPAward], ledger: Codec[Transaction]) -> Codec[TrackRe
 
     def encode(result: TrackResult) -> str:
         award, points, unlocked = result.xp, result.points, result.unlocked
-        key, quests = result.idempotency_key, result.quests
+        key, quests, value = result.idempotency_key, result.quests, result.value
         return (
-            f"[{_text(result.user_id)},{_text(result.event)},{_number(result.value)},"
+            f"[{_text(result.user_id)},{_text(result.event)},"
+            f"{value if type(value) is int else _number(value)},"  # an int: its str is json's
             f"{_text(result.at.isoformat())},"
             f"{'null' if award is None else _text(xp.encode(award))},"
             f"{_compact([ledger.encode(t) for t in points]) if points else '[]'},"
