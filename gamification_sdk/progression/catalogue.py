@@ -144,7 +144,9 @@ class Entry:
     # The statuses of the untouched achievement (nothing of it earned) by its measured int
     # value, which is all they depend on then: users at the same count share one, as a
     # status is immutable. Bounded (``UNTOUCHED``); a new catalogue starts with none.
-    untouched: dict[float, AchievementStatus] = attrs.field(init=False, factory=dict, eq=False, repr=False)
+    untouched: dict[float, AchievementStatus] = attrs.field(
+        init=False, factory=dict, eq=False, repr=False
+    )
 
     @shown.default
     def _shown(self) -> tuple[str, str, str, str, str, str, bool]:
