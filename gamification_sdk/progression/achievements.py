@@ -208,13 +208,13 @@ class Achievements:
     # -- evaluating ------------------------------------------------------------------------
 
     def process(
-        self, tx: Tx, ctx: Context, signals: list[Signal], events: Sequence[str] = ()
+        self, tx: Tx, ctx: Context, signals: list[Signal], by_event: Sequence[str] = ()
     ) -> list[Unlock]:
-        """Unlock what the moved metrics make due, and evaluate ``events``: the keys of the
+        """Unlock what the moved metrics make due, and evaluate ``by_event``: the keys of the
         achievements the call's event woke (``Plan.woken``); repeat until quiet."""
         unlocked: list[Unlock] = []
         catalogue = self.catalogue
-        woken = list(events)
+        woken = list(by_event)
         watched = catalogue.watched
         pending = signals  # only read: what unlocks move goes to a new list
         while pending or woken:
