@@ -171,6 +171,19 @@ def test_bad_track_input_is_refused_and_writes_nothing(
     assert info.value.field == field
 
 
+def test_a_known_event_name_is_still_checked_as_given(g: Gamification) -> None:
+    # Names that passed the check are remembered: a str subclass spelling one is not it,
+    # and a refused name is refused again.
+    class Name(str):
+        pass
+
+    g.track("ada", "post_created")
+    for bad in (Name("post_created"), "a@b", "a@b"):
+        with unchanged(g), pytest.raises(errors.InvalidInput) as info:
+            g.track("ada", bad)
+        assert info.value.field == "event"
+
+
 def test_a_vetoed_rule_reward_writes_nothing(make_engine: Make) -> None:
     from gamification_sdk import hookimpl
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ from ..storage.achievements import (
     TRACK_PROFILE,
 )
 from ..storage.store import Tx
-from .catalogue import ANY_EVENT, Catalogue, Entry, target_of
+from .catalogue import UNTOUCHED, Catalogue, Entry, target_of
 from .context import Context, Signal
 from .definitions import (
     AchievementCount,
@@ -57,6 +57,10 @@ if TYPE_CHECKING:
 __all__ = ["Achievements", "Context", "Signal"]
 
 Evaluator = Callable[..., Any]
+
+# The criteria measured by a column of their event's metric row (count, sum, max), by exact
+# type; anything else (a subclass included) goes through ``measure``'s checks.
+_METRIC_COLUMN: dict[type, int] = {Count: 0, FirstTime: 0, Sum: 1, Max: 2}
 
 
 def _no_confirm(version: int | None) -> None:
@@ -140,6 +144,9 @@ class Achievements:
 
     def measure(self, ctx: Context, c: Any) -> float:
         """The number ``c`` compares with its target (or met children, for all/any)."""
+        column = _METRIC_COLUMN.get(type(c))
+        if column is not None:  # the usual criteria, without a chain of isinstance checks
+            return ctx.metric(c.event)[column]
         if isinstance(c, Count | FirstTime):
             return ctx.metric(c.event)[0]
         if isinstance(c, Sum):
@@ -201,18 +208,15 @@ class Achievements:
     # -- evaluating ------------------------------------------------------------------------
 
     def process(
-        self, tx: Tx, ctx: Context, signals: list[Signal], events: Iterable[str]
+        self, tx: Tx, ctx: Context, signals: list[Signal], by_event: Sequence[str] = ()
     ) -> list[Unlock]:
-        """Unlock what the moved metrics and happened events make due; repeat until quiet."""
+        """Unlock what the moved metrics make due, and evaluate ``by_event``: the keys of the
+        achievements the call's event woke (``Plan.woken``); repeat until quiet."""
         unlocked: list[Unlock] = []
         catalogue = self.catalogue
-        woken: list[str] = []
-        for event in events:
-            woken += catalogue.woken(f"event:{event}")
-        if events:
-            woken += catalogue.woken(ANY_EVENT)
+        woken = list(by_event)
         watched = catalogue.watched
-        pending = list(signals)
+        pending = signals  # only read: what unlocks move goes to a new list
         while pending or woken:
             due: list[tuple[str, int]] = []
             for name, old, new in pending:
@@ -384,7 +388,8 @@ class Achievements:
         if level != ctx.level:
             pending.append(("level", ctx.level, level))
         ctx.xp, ctx.level = total, level
-        self._level_points(ctx, award, pending)
+        if award.rewards:  # most awards cross no level: no level-up points to report
+            self._level_points(ctx, award, pending)
 
     def _level_points(self, ctx: Context, award: XPAward, pending: list[Signal]) -> None:
         """Level-up bonuses are points earned too: lifetime-earned criteria must see them."""
@@ -458,6 +463,26 @@ class Achievements:
     def status(self, ctx: Context, entry: Entry) -> AchievementStatus:
         a = entry.definition
         done = ctx.unlocks_of(a.key)
+        if not done and a.repeatable is None and not entry.retired:
+            # Nothing of it earned yet (every next badge): the general case below reduced to
+            # what it gives then, the first tier ahead, which depends on the value alone.
+            value = self.measure(ctx, a.criteria)
+            memo = type(value) is int  # not a float: 4.0 must not answer for 4
+            if memo:
+                known = entry.untouched.get(value)
+                if known is not None:
+                    return known
+            target = entry.targets[0]
+            percent = 100.0 if target <= 0 else min(100.0, round(100.0 * max(value, 0) / target, 2))
+            status = AchievementStatus(
+                *entry.shown, value, target, percent, False, None, 0, (),
+                entry.tier_names[entry.tiers[0]], False,
+            )  # fmt: skip
+            if memo:
+                if len(entry.untouched) >= UNTOUCHED:
+                    entry.untouched.clear()
+                entry.untouched[value] = status
+            return status
         history = [row for rows in done.values() for row in rows]
         first = min((row[1] for row in history), default=None)
         # Current tiers in order, then earned tiers the definition no longer has.
@@ -510,9 +535,13 @@ class Achievements:
         """Per moved metric, the nearest visible achievement still ahead: "next badge"."""
         found: list[AchievementStatus] = []
         seen: set[str] = set()
+        catalogue = self.catalogue
+        entries = catalogue.entries
         for signal, value in moved:
-            for key, _ in self.catalogue.next_up(signal, value):
-                entry = self.catalogue.entries[key]
+            owners, start = catalogue.next_up(signal, value)
+            for index in range(start, len(owners)):
+                key = owners[index][0]
+                entry = entries[key]
                 if key in seen or entry.definition.hidden:
                     continue
                 status = self.status(ctx, entry)

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import attrs
 
+from ..models import AchievementStatus
 from .definitions import Achievement as Definition
 from .definitions import (
     AchievementCount,
@@ -39,10 +40,14 @@ from .definitions import (
 )
 from .definitions import Rule as RuleDefinition
 
-__all__ = ["Catalogue", "Entry", "Plan", "signals_of", "target_of"]
+__all__ = ["UNTOUCHED", "Catalogue", "Entry", "Plan", "signals_of", "target_of"]
 
 ANY_EVENT = "event:*"
 _PLANS = 4096  # plans kept per catalogue: event names come from callers, so bound them
+UNTOUCHED = 1024  # statuses kept per entry (Entry.untouched)
+
+
+_NONE_AHEAD: tuple[list[tuple[str, int]], int] = ([], 0)
 
 
 class Plan(NamedTuple):
@@ -58,6 +63,10 @@ class Plan(NamedTuple):
     time_of_day: tuple[TimeOfDay, ...]
     quests: bool  # a live quest has an objective on the event
     rule: RuleDefinition | None
+    pays_xp: bool  # the rule may pay XP: track()'s first read is then the award's too
+    # Achievements the event itself wakes ("event:<event>", then "event:*"), worked out
+    # here rather than by two lookups and a string per call.
+    woken: tuple[str, ...]
 
 
 def value_signal(c: Any) -> str | None:
@@ -128,6 +137,21 @@ class Entry:
     tier_names: Mapping[int, str | None]
     fast: bool
     tiers: tuple[int, ...] = (0,)
+    # The status fields that come from the definition alone (AchievementStatus's first
+    # seven), gathered once here: a status is built on every track() with a next badge.
+    shown: tuple[str, str, str, str, str, str, bool] = attrs.field(init=False)
+
+    # The statuses of the untouched achievement (nothing of it earned) by its measured int
+    # value, which is all they depend on then: users at the same count share one, as a
+    # status is immutable. Bounded (``UNTOUCHED``); a new catalogue starts with none.
+    untouched: dict[float, AchievementStatus] = attrs.field(
+        init=False, factory=dict, eq=False, repr=False
+    )
+
+    @shown.default
+    def _shown(self) -> tuple[str, str, str, str, str, str, bool]:
+        a = self.definition
+        return (a.key, a.name, a.description, a.icon, a.category, a.rarity, a.hidden)
 
     @property
     def key(self) -> str:
@@ -230,12 +254,15 @@ class Catalogue:
         if found is not None:
             return found
         names = (f"count:{event}", f"sum:{event}", f"day:{event}")
+        rule = self.rules.get(event)
         found = Plan(
             *names,
             badges=names[0] in self._targets or names[1] in self._targets,
             time_of_day=tuple(self.time_of_day.get(event, ())),
             quests=event in self.quests_by_event,
-            rule=self.rules.get(event),
+            rule=rule,
+            pays_xp=rule is not None and rule.xp != 0,
+            woken=(*self.woken(f"event:{event}"), *self.woken(ANY_EVENT)),
         )
         if len(self._plans) < _PLANS:
             self._plans[event] = found
@@ -251,11 +278,14 @@ class Catalogue:
         hi = bisect.bisect_right(targets, new)
         return self._owners[signal][lo:hi]
 
-    def next_up(self, signal: str, value: float) -> Iterator[tuple[str, int]]:
-        """Simple achievements on ``signal`` still ahead of ``value``, nearest first."""
+    def next_up(self, signal: str, value: float) -> tuple[list[tuple[str, int]], int]:
+        """Simple achievements on ``signal`` still ahead of ``value``, nearest first: the
+        owners by target and where those ahead start (no copy of the rest: a call usually
+        looks at the first only)."""
         targets = self._targets.get(signal)
-        if targets:
-            yield from self._owners[signal][bisect.bisect_right(targets, value) :]
+        if not targets:
+            return _NONE_AHEAD
+        return self._owners[signal], bisect.bisect_right(targets, value)
 
     def woken(self, signal: str) -> list[str]:
         return self._woken.get(signal, [])

@@ -18,6 +18,13 @@ Signal = tuple[str, float, float]
 class Context:
     """One user's state during one evaluation, read lazily and cached."""
 
+    # Slots: every track() builds one, and its attributes are read all along the call.
+    __slots__ = (
+        "_keyed", "_metric", "_unlocks", "at", "at_text", "award_state", "conn", "day",
+        "exists", "level", "metrics", "minute", "retroactive", "start_hour", "timezone",
+        "user_id", "xp",
+    )  # fmt: skip
+
     def __init__(
         self,
         conn: sqlite3.Connection,

@@ -8,17 +8,11 @@ rules, never from the caller.
 from __future__ import annotations
 
 import json
-import operator
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
-import attrs
-
-from ..config.convert import converter
 from ..core.clock import to_text
 from ..models import (
-    AchievementStatus,
     QuestCompletion,
     ReevaluateReport,
     TrackResult,
@@ -27,7 +21,6 @@ from ..models import (
     XPAward,
 )
 from ..runtime.bus import EventTracked
-from ..runtime.idempotency import Codec
 from ..runtime.runtime import Runtime
 from ..storage.events import (
     COUNT_PROFILES,
@@ -44,14 +37,10 @@ from .metrics import ACTIVE, Metrics, Recorded, local_day
 from .profiles import Profiles
 from .quests import Quests
 from .streaks import Streaks
+from .track_codec import paid_points, track_codec
 from .xp import XP
 
 __all__ = ["Tracker", "paid_points", "reevaluate", "track_codec"]
-
-
-def _pays_xp(plan: Plan) -> bool:
-    """Whether the event's rule may pay XP: then track()'s first read is the award's too."""
-    return plan.rule is not None and plan.rule.xp != 0
 
 
 def _in_window(minute: int, start: str, end: str) -> bool:
@@ -90,9 +79,7 @@ class Tracker:
     ) -> bool:
         """Queue ``track``'s read of the user and its count of the event on the day the user's
         zone is guessed to give (Runtime.write's ``ahead``); a wrong guess runs it again."""
-        self._achievements.read_ahead(
-            tx, user_id, _pays_xp(self._achievements.catalogue.plan(event))
-        )
+        self._achievements.read_ahead(tx, user_id, self._achievements.catalogue.plan(event).pays_xp)
         default, start_hour = self.day_rule
         day, minute = local_day(at, self._zones.get(user_id, default), start_hour)
         self._metrics.record_ahead(tx, user_id, event, value, day.isoformat(), at_text, minute)
@@ -116,7 +103,7 @@ class Tracker:
         publish-and-subscribe round costs more µs than the call it replaces."""
         achievements = self._achievements
         plan = achievements.catalogue.plan(event)
-        ctx = achievements.track_context(user_id, at, at_text, tx, _pays_xp(plan))
+        ctx = achievements.track_context(user_id, at, at_text, tx, plan.pays_xp)
         # The rule's award takes the row just read unless an XP write came first (XP.writes).
         seen = self._xp.writes
         if tx.ahead is not None:
@@ -152,21 +139,21 @@ class Tracker:
                     origin="event", state=ctx.award_state, seen=seen,
                 )  # fmt: skip
                 achievements.moved_xp(ctx, xp_award, signals)
-            for currency, amount in sorted(rule.points.items()):
+            for currency, amount in sorted(rule.points.items()) if rule.points else ():
                 posting_key = None if key is None else f"track:{user_id}:{key}:{currency}"
                 credit = achievements.credit(
                     tx, ctx, currency, amount, "earned", source, ("event", event),
                     posting_key, signals, origin="event",
                 )  # fmt: skip
                 points.append(credit)
-        unlocked = achievements.process(tx, ctx, signals, (event,))
+        unlocked = achievements.process(tx, ctx, signals, plan.woken)
         if unlocked:  # an unlock's own writes may move metrics: the statuses read them anew
             ctx.forget(event)
-        progress = achievements.next_badges(ctx, moved) if plan.badges or moved[2:] else []
+        progress = achievements.next_badges(ctx, moved) if plan.badges or len(moved) > 2 else []
+        # Positional (TrackResult's order): keywords cost a fifth more on every call.
         return TrackResult(
-            user_id=user_id, event=event, value=value, at=at, xp=xp_award,
-            points=tuple(points), unlocked=tuple(unlocked), progress=tuple(progress),
-            rewarded=rewarded, idempotency_key=key, quests=tuple(quests),
+            user_id, event, value, at, xp_award, tuple(points), tuple(unlocked),
+            tuple(progress), rewarded, key, tuple(quests),
         )  # fmt: skip
 
     def _remember_zone(self, user_id: str, timezone: str) -> None:
@@ -286,77 +273,3 @@ def reevaluate(
     report = ReevaluateReport(users=done, unlocked=tuple(unlocked), resumed_after=resumed_after)
     rt.raise_hook_errors(failures, report)
     return report
-
-
-_UNLOCK_FIELDS = tuple(f.name for f in attrs.fields(Unlock))
-_STATUS_FIELDS = tuple(f.name for f in attrs.fields(AchievementStatus))
-# One encoder for every call: json.dumps with arguments builds a new one each time.
-_compact = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def track_codec(xp: Codec[XPAward], ledger: Codec[Transaction]) -> Codec[TrackResult]:
-    """Store a track result compactly: the XP award and transactions as references (rebuilt
-    from their rows), unlocks and progress as plain lists. A generic cattrs round trip cost
-    about as much as the rest of a keyed track() together."""
-
-    unlock_fields = operator.attrgetter(*_UNLOCK_FIELDS)
-    status_fields = operator.attrgetter(*_STATUS_FIELDS)
-    unlock_at = _UNLOCK_FIELDS.index("unlocked_at")
-    status_at = _STATUS_FIELDS.index("unlocked_at")
-
-    def row(value: Any, fields: Callable[[Any], tuple[Any, ...]], at: int) -> list[Any]:
-        found = list(fields(value))
-        moment = found[at]
-        if moment is not None:
-            found[at] = moment.isoformat()
-        return found
-
-    def encode(result: TrackResult) -> str:
-        return _compact(
-            [
-                result.user_id, result.event, result.value, result.at.isoformat(),
-                None if result.xp is None else xp.encode(result.xp),
-                [ledger.encode(t) for t in result.points],
-                [row(u, unlock_fields, unlock_at) for u in result.unlocked],
-                [row(s, status_fields, status_at) for s in result.progress],
-                result.rewarded, result.idempotency_key,
-                [converter.unstructure(q) for q in result.quests],
-            ],
-        )  # fmt: skip
-
-    def decode(text: str) -> TrackResult:
-        user, event, value, at, award, points, unlocks, progress, rewarded, key, quests = (
-            json.loads(text)
-        )
-        return TrackResult(
-            user_id=user, event=event, value=value, at=datetime.fromisoformat(at),
-            xp=None if award is None else xp.decode(award),
-            points=tuple(ledger.decode(t) for t in points),
-            unlocked=tuple(_unlock(row) for row in unlocks),
-            progress=tuple(_status(row) for row in progress),
-            rewarded=rewarded, idempotency_key=key,
-            quests=tuple(converter.structure(q, QuestCompletion) for q in quests),
-        )  # fmt: skip
-
-    return Codec(encode, decode)
-
-
-def paid_points(text: str) -> bool:
-    """Whether a keyed track()'s stored result (``track_codec``) paid points: its postings
-    hold ``track:<user>:<key>:<currency>`` in the ledger's unique key column, so its key is
-    kept with them when old keys expire (``Idempotency.kept_with_rows``)."""
-    return bool(json.loads(text)[5])
-
-
-def _unlock(row: list[Any]) -> Unlock:
-    fields = dict(zip(_UNLOCK_FIELDS, row, strict=True))
-    fields["unlocked_at"] = datetime.fromisoformat(fields["unlocked_at"])
-    return Unlock(**fields)
-
-
-def _status(row: list[Any]) -> AchievementStatus:
-    fields = dict(zip(_STATUS_FIELDS, row, strict=True))
-    if fields["unlocked_at"] is not None:
-        fields["unlocked_at"] = datetime.fromisoformat(fields["unlocked_at"])
-    fields["tiers_unlocked"] = tuple(fields["tiers_unlocked"])
-    return AchievementStatus(**fields)

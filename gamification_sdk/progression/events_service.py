@@ -22,6 +22,8 @@ from .profiles import Profiles
 
 __all__ = ["EventsService"]
 
+_VALID_EVENTS = 4096  # a bound: event names come from callers
+
 
 class EventsService:
     def __init__(
@@ -42,6 +44,9 @@ class EventsService:
         self._achievements = achievements
         self._profiles = profiles
         self._shop = shop
+        # Event names that passed check_event (a pure check of the str): a few names are
+        # tracked over and over, and each check costs several calls.
+        self._valid_events: set[str] = set()
 
     def track(
         self,
@@ -55,7 +60,10 @@ class EventsService:
     ) -> TrackResult:
         """Record what a user did: metrics, the event's rule rewards, and due achievements."""
         check_id(user_id)
-        check_event(event)
+        if type(event) is not str or event not in self._valid_events:
+            check_event(event)
+            if len(self._valid_events) < _VALID_EVENTS:
+                self._valid_events.add(event)
         check_value(value)
         key = check_key(idempotency_key)
         meta = check_metadata(metadata)

@@ -50,6 +50,9 @@ class Recorded(NamedTuple):
     row: tuple[int, float, float, int]
 
 
+_new_tuple = tuple.__new__
+
+
 @lru_cache(maxsize=512)
 def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
@@ -58,7 +61,8 @@ def zone(name: str) -> ZoneInfo:
 def local_day(at: datetime, tz: str, start_hour: int = 0) -> tuple[date, int]:
     """The user's day of ``at`` in ``tz`` (days start at ``start_hour`` local), and the local
     minute of the wall clock (0-1439)."""
-    local = at.astimezone(zone(tz))
+    # A UTC time in the UTC zone is its own local time: no conversion (most users' case).
+    local = at if tz == "UTC" and at.tzinfo is UTC else at.astimezone(zone(tz))
     minute = local.hour * 60 + local.minute
     if local.hour < start_hour:
         return local.date() - timedelta(days=1), minute
@@ -134,7 +138,8 @@ class Metrics:
         new_active_day = (
             first_today and active and metric != ACTIVE and self.mark_active(user_id, day, at_text)
         )
-        return Recorded(row[0], row[1], today, new_active_day, row)
+        # tuple.__new__ directly: a NamedTuple's own __new__ is a Python function on top.
+        return _new_tuple(Recorded, (row[0], row[1], today, new_active_day, row))
 
     def record_ahead(
         self, tx: Tx, user_id: str, metric: str, value: float, day: str, at_text: str, minute: int
