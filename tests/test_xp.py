@@ -424,3 +424,23 @@ def test_profile_xp_equals_history_sum(steps: list[tuple[str, str, float]]) -> N
             for newer, older in pairwise(history):
                 assert newer.total_xp == older.total_xp + newer.amount
         assert not g.verify_ledger()
+
+
+def test_an_award_stores_null_for_no_metadata_key_or_fingerprint(g: Gamification) -> None:
+    """The award's statement takes '' for no metadata or key (NULLIF stores NULL: storage/
+    xp.py) and its fingerprint as a bytearray: what is stored is what it was with None and
+    bytes, on either backend."""
+    g.award_xp("ann", 5, source="t")
+    g.award_xp("ann", 5, source="t", idempotency_key="k1", metadata={"a": 1})
+    rows = g.db.execute(
+        "SELECT metadata, idempotency_key, fingerprint FROM xp_awards WHERE user_id = 'ann' "
+        "ORDER BY id"
+    ).fetchall()
+    assert tuple(rows[0]) == (None, None, None)
+    metadata, key, fingerprint = rows[1]
+    assert (metadata, key) == ('{"a":1}', "k1")
+    assert isinstance(fingerprint, bytes) and len(fingerprint) == 16
+    # The key still finds the award, and a different call under it is still refused.
+    assert g.award_xp("ann", 5, source="t", idempotency_key="k1", metadata={"a": 1}).id == 2
+    with pytest.raises(errors.IdempotencyConflict):
+        g.award_xp("ann", 6, source="t", idempotency_key="k1")
