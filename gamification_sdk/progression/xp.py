@@ -41,6 +41,7 @@ from ..storage.xp import (
     NEW_AWARD,
     NEW_BOOST,
     NEW_PRESTIGE,
+    NEW_UNSIGNED,
     ONE_AWARD,
     PRESTIGE,
     PRESTIGE_STATE,
@@ -298,26 +299,26 @@ class XP:
         # touches one page of it instead of a table page plus an index page, and the
         # next id is one seek on that same page.
         award_id = (last_id or 0) + 1
-        execute(
-            NEW_AWARD,
-            (
-                user_id,
-                award_id,
-                base,
-                multiplier,
-                amount,
-                total,
-                old_level,
-                new_level,
-                source,
-                "" if metadata is None else metadata,  # NULL: see NEW_AWARD
-                "" if key is None else key,
-                at_text,
-                # A bytearray: the sqlite3 module binds it directly, where bytes go through its
-                # adapter lookup first (about 0.5 µs); the stored blob is the same.
-                None if new_level > old_level or signature is None else bytearray(signature),
-            ),
+        row_values = (
+            user_id,
+            award_id,
+            base,
+            multiplier,
+            amount,
+            total,
+            old_level,
+            new_level,
+            source,
+            "" if metadata is None else metadata,  # NULL: see NEW_AWARD
+            "" if key is None else key,
+            at_text,
         )
+        if signature is None or new_level > old_level:
+            execute(NEW_UNSIGNED, row_values)
+        else:
+            # A bytearray: the sqlite3 module binds it directly, where bytes go through its
+            # adapter lookup first (about 0.5 µs); the stored blob is the same.
+            execute(NEW_AWARD, (*row_values, bytearray(signature)))
         if amount and self.write_xp is not None:
             self.write_xp(user_id, total, new_level, at_text, amount, at, held)
         else:

@@ -15,6 +15,7 @@ __all__ = [
     "NEW_AWARD",
     "NEW_BOOST",
     "NEW_PRESTIGE",
+    "NEW_UNSIGNED",
     "ONE_AWARD",
     "PRESTIGE",
     "PRESTIGE_STATE",
@@ -32,6 +33,9 @@ NEW_AWARD = (
     "level_after, source, metadata, idempotency_key, created_at, fingerprint) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''), NULLIF(?, ''), ?, ?)"
 )
+# An award that keeps no fingerprint (no key, a level-up's, track()'s): NULL written here,
+# not bound as None (see above).
+NEW_UNSIGNED = NEW_AWARD.replace("?, ?)", "?, NULL)")
 # Where a keyed award_xp keeps its key: its own log row (see Idempotency's homes). An award
 # that pays level rewards keeps it in idempotency_keys instead, whose result holds them.
 KEY_HOME = (
