@@ -8,27 +8,13 @@ columns (tests/test_postgres_schema.py), and stay NULL.
 
 from __future__ import annotations
 
+from ..schema.slot_log import SLOT_LOG_TYPES
+
 __all__ = ["P011"]
 
-_SCORE = "NUMERIC"
+# SQLite's declared type -> PostgreSQL's (a score column has none on SQLite).
+_TYPES = {"TEXT": "TEXT", "INTEGER": "BIGINT", "": "NUMERIC"}
 
 P011 = "".join(
-    f"ALTER TABLE lb_log ADD COLUMN {name} {kind};\n"
-    for name, kind in (
-        ("user_was", "TEXT"),
-        ("p0_was", "BIGINT"),
-        ("p0", "BIGINT"),
-        *(
-            column
-            for slot in range(1, 4)
-            for column in (
-                (f"p{slot}_was", "BIGINT"),
-                (f"s{slot}_was", _SCORE),
-                (f"r{slot}_was", "BIGINT"),
-                (f"p{slot}", "BIGINT"),
-                (f"s{slot}", _SCORE),
-                (f"r{slot}", "BIGINT"),
-            )
-        ),
-    )
+    f"ALTER TABLE lb_log ADD COLUMN {name} {_TYPES[kind]};\n" for name, kind in SLOT_LOG_TYPES
 )
