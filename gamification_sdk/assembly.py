@@ -257,8 +257,7 @@ class Parts:
         multiply = self.ledger.multiply = PointsMultipliers(
             self._rt.pm, self._rt.facade, tier_points, self._max_award
         )
-        vetoes = self._rt.pm.hook.validate_award
-        self.ledger.plain = lambda: not vetoes.get_hookimpls() and multiply.idle()
+        self.ledger.plain = multiply.plain
         if not tiers.on:
             return
         self.xp.tier_factor = tiers.xp_factor
