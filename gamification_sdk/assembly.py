@@ -311,6 +311,13 @@ class Parts:
             self.shop, audit.verify, self.notifications,
         )  # fmt: skip
         self.points_service.publish_awarded = self.bus.publisher(PointsAwarded)
+        if self.bus.subscribers(PointsAwarded) == ["achievements"]:
+            # Achievements.after_points acts only on a currency a badge watches (the
+            # catalogue may load later: asked on each award).
+            catalogue = self.achievements.catalogue
+            self.points_service.awarded_followed = lambda currency: (
+                f"points:{currency}" in catalogue.watched
+            )
         self.shop_service = ShopService(rt, self.shop)
         self.referrals_service = ReferralsService(rt, self.referrals)
         self.rate_limits_service = RateLimitsService(rt, self.limits)
