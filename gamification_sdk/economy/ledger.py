@@ -182,14 +182,7 @@ class Ledger(Booking):
         ):
             plugins.refresh()
         if vet is not None and (plugins is None or plugins.vetoes):
-            vet(
-                lambda: AwardRequest(
-                    "points", user, amount, posting.source, posting.currency,
-                    None if posting.metadata is None else json.loads(posting.metadata),
-                    posting.at, origin=origin, transaction_type=posting.type,
-                    reference=posting.reference,
-                )
-            )  # fmt: skip
+            self._vet(vet, posting, origin)
             if plugins is not None:
                 # A vetting plugin may (un)register plugins: the multipliers see them.
                 plugins.refresh()
@@ -226,6 +219,20 @@ class Ledger(Booking):
         if self.publish_issued is not None:
             self.publish_issued(PointsIssued(user, posting.currency, amount, posting.at))
         return result
+
+    @staticmethod
+    def _vet(
+        vet: Callable[[Callable[[], AwardRequest]], None], posting: Posting, origin: str
+    ) -> None:
+        # Apart from credit(): the request's closure would cost every credit its cells.
+        vet(
+            lambda: AwardRequest(
+                "points", posting.user_id, posting.amount, posting.source, posting.currency,
+                None if posting.metadata is None else json.loads(posting.metadata),
+                posting.at, origin=origin, transaction_type=posting.type,
+                reference=posting.reference,
+            )
+        )  # fmt: skip
 
     def _open_lot(self, account: int, posting: Posting, transaction_id: int, amount: int) -> None:
         expires_at = posting.expires_at or self.lots.expires_at(posting.currency, posting.at)

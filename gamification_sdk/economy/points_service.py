@@ -174,11 +174,12 @@ class PointsService:
         parts = (user_id, amount, currency, source, ref, text, meta, explicit, transaction_type)
         extra = () if expires_at is None else (expires_at,)
         digest = None if key is None else fingerprint(*parts, *extra)
+        # Positional, in Posting's order (counterparty and refund_of None): half the time of
+        # naming them, on every award and spend.
         posting = Posting(
-            transaction_type, currency, amount, user_id, source, moment, at_text,
-            reference=ref, description=text, metadata=meta, key=call_key(key),
-            operation=None if key is None else operation, fingerprint=digest,
-            expires_at=expires_at,
+            transaction_type, currency, amount, user_id, source, moment, at_text, None, ref,
+            text, meta, None, call_key(key), None if key is None else operation, digest,
+            expires_at,
         )  # fmt: skip
         return posting, key, lambda: digest
 
