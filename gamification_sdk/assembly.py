@@ -312,11 +312,11 @@ class Parts:
         )  # fmt: skip
         self.points_service.publish_awarded = self.bus.publisher(PointsAwarded)
         if self.bus.subscribers(PointsAwarded) == ["achievements"]:
-            # Achievements.after_points acts only on a currency a badge watches (the
-            # catalogue may load later: asked on each award).
-            catalogue = self.achievements.catalogue
+            # Achievements.after_points acts only on a currency a badge watches (a catalogue
+            # loaded later replaces achievements.catalogue: read on each award).
+            achievements = self.achievements
             self.points_service.awarded_followed = lambda currency: (
-                f"points:{currency}" in catalogue.watched
+                f"points:{currency}" in achievements.catalogue.watched
             )
         self.shop_service = ShopService(rt, self.shop)
         self.referrals_service = ReferralsService(rt, self.referrals)

@@ -19,17 +19,17 @@ from ..storage.ledger import (
     MOVE_SYSTEM,
     MOVE_USER,
     MOVE_USER_NUMBERED,
+    NEW_KEYED_TRANSACTION,
     NEW_NUMBERED_TRANSACTION,
+    NEW_PLAIN_TRANSACTION,
     NEW_TRANSACTION,
+    PAIR_ENTRIES,
     POST_SYSTEM_LEG,
 )
 from ..storage.store import Tx
 from .postings import Leg, Posting, view
 
 __all__ = ["Booking"]
-
-# Both legs' entries of a credit or debit (``Booking._post_pair``).
-TWO_ENTRIES = statements.new_entries(2)
 
 
 class Booking:
@@ -184,29 +184,44 @@ class Booking:
     ) -> Transaction:
         """``_post_and_view`` of a credit or debit on SQLite, without building its legs: the
         user's ``account`` moved by ``delta`` already (``move_user``: balance ``after``), and
-        ``system``'s account by ``-delta``. The same statements, in the same order."""
+        ``system``'s account by ``-delta``. The same rows, by as many statements in the same
+        order."""
         execute = self._execute
-        ref = posting.reference
-        user = posting.user_id
-        system_id = self._system[(system, posting.currency)]
-        try:
-            cursor = execute(
-                NEW_TRANSACTION,
-                (
-                    posting.type, posting.currency, posting.amount, user, posting.counterparty,
-                    posting.source, ref[0] if ref else None, ref[1] if ref else None,
-                    posting.description, posting.metadata, posting.refund_of, posting.key,
-                    posting.at_text, posting.operation, posting.fingerprint,
-                ),
+        (
+            kind, currency, amount, user, source, _, at_text, counterparty, ref, description,
+            metadata, refund_of, key, operation, fingerprint, _,
+        ) = posting  # fmt: skip
+        system_id = self._system[(system, currency)]
+        # No None bound where the row's column may stay NULL (see NEW_KEYED_TRANSACTION).
+        bare = (
+            counterparty is None and ref is None and description is None and metadata is None
+            and refund_of is None
+        )  # fmt: skip
+        params: tuple[object, ...]
+        if bare and key is not None and operation is not None and fingerprint is not None:
+            sql = NEW_KEYED_TRANSACTION
+            params = (
+                kind, currency, amount, user, source, key, at_text, operation,
+                bytearray(fingerprint),
             )  # fmt: skip
-            transaction_id = int(cursor.lastrowid or 0)
+        elif bare and key is None and operation is None and fingerprint is None:
+            sql, params = NEW_PLAIN_TRANSACTION, (kind, currency, amount, user, source, at_text)
+        else:
+            sql = NEW_TRANSACTION
+            params = (
+                kind, currency, amount, user, counterparty, source, ref[0] if ref else None,
+                ref[1] if ref else None, description, metadata, refund_of, key, at_text,
+                operation, fingerprint,
+            )  # fmt: skip
+        try:
+            transaction_id = int(execute(sql, params).lastrowid or 0)
             (system_after,) = execute(MOVE, (-delta, 0, 0, 0, system_id)).fetchone()
             before = after - delta
             execute(
-                TWO_ENTRIES,
+                PAIR_ENTRIES,
                 (
                     transaction_id, account, user, delta, before, after,
-                    transaction_id, system_id, None, -delta, system_after + delta, system_after,
+                    transaction_id, system_id, -delta, system_after + delta, system_after,
                 ),
             )  # fmt: skip
         except sqlite3.IntegrityError as exc:
