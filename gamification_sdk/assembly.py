@@ -257,8 +257,7 @@ class Parts:
         multiply = self.ledger.multiply = PointsMultipliers(
             self._rt.pm, self._rt.facade, tier_points, self._max_award
         )
-        vetoes = self._rt.pm.hook.validate_award
-        self.ledger.plain = lambda: not vetoes.get_hookimpls() and multiply.idle()
+        self.ledger.plain = multiply.plain
         if not tiers.on:
             return
         self.xp.tier_factor = tiers.xp_factor
@@ -312,6 +311,13 @@ class Parts:
             self.shop, audit.verify, self.notifications,
         )  # fmt: skip
         self.points_service.publish_awarded = self.bus.publisher(PointsAwarded)
+        if self.bus.subscribers(PointsAwarded) == ["achievements"]:
+            # Achievements.after_points acts only on a currency a badge watches (a catalogue
+            # loaded later replaces achievements.catalogue: read on each award).
+            achievements = self.achievements
+            self.points_service.awarded_followed = lambda currency: (
+                f"points:{currency}" in achievements.catalogue.watched
+            )
         self.shop_service = ShopService(rt, self.shop)
         self.referrals_service = ReferralsService(rt, self.referrals)
         self.rate_limits_service = RateLimitsService(rt, self.limits)

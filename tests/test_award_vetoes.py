@@ -287,3 +287,49 @@ def test_a_plugin_a_policy_registers_while_vetting_multiplies_that_award(
     g = make_engine()
     g.pm.register(Registering(g))
     assert g.award_xp("ada", 10, source="quiz").amount == 20
+
+
+def test_a_policy_registered_after_open_vetoes_points_and_unregistered_stops(
+    make_engine: Make,
+) -> None:
+    """award_points decides whether anything vets it again when the plugins change, keyed
+    or not; a refused award writes nothing, its key included."""
+    g = make_engine()
+    g.award_points("ada", 10, currency="points", source="quiz", idempotency_key="a")
+    policy = Policy(lambda request: request.kind == "points")
+    g.pm.register(policy)
+    for key in (None, "b"):
+        with unchanged(g), pytest.raises(errors.Rejected):
+            g.award_points("ada", 10, currency="points", source="quiz", idempotency_key=key)
+    g.pm.unregister(policy)
+    done = g.award_points("ada", 10, currency="points", source="quiz", idempotency_key="b")
+    assert done.balance_after == 20
+    assert [request.amount for request in policy.seen] == [10, 10]
+    assert g.verify_ledger().ok
+
+
+def test_a_plugin_a_policy_registers_while_vetting_multiplies_that_points_award(
+    make_engine: Make,
+) -> None:
+    """As for XP: the points multipliers are asked after the vetoes, and see what they
+    changed."""
+
+    class Double:
+        @hookimpl
+        def points_multiplier(self) -> float:
+            return 2.0
+
+    class Registering:
+        def __init__(self, g: Gamification) -> None:
+            self.g = g
+
+        @hookimpl
+        def validate_award(self, award: AwardRequest) -> None:
+            if not self.g.pm.has_plugin("double"):
+                self.g.pm.register(Double(), name="double")
+
+    g = make_engine()
+    g.pm.register(Registering(g))
+    assert g.award_points("ada", 10, currency="points", source="quiz").amount == 20
+    assert g.award_points("ada", 10, currency="points", source="quiz").amount == 20
+    assert g.balance("ada", "points") == 40

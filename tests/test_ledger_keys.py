@@ -333,3 +333,55 @@ def test_random_keyed_writes_apply_each_key_once(
         ).fetchall()
         assert mismatched == []
         assert not g.verify_ledger()
+
+
+def test_award_and_spend_rows_hold_their_arguments_whichever_columns_they_leave_out(
+    g: Gamification, backend: str
+) -> None:
+    """SQLite writes an award's or a spend's row with no reference, description or metadata
+    (most of them) by a statement that names fewer columns (storage/ledger.py
+    NEW_KEYED_TRANSACTION, NEW_PLAIN_TRANSACTION): the rows, their fingerprints and their
+    entries are what the full statement writes."""
+    from gamification_sdk.runtime.idempotency import fingerprint
+
+    keyed = g.award_points("alice", 7, currency="points", source="q", idempotency_key="k1")
+    plain = g.award_points("alice", 3, currency="points", source="q")
+    spent = g.spend_points("alice", 2, currency="points", source="s", idempotency_key="k2")
+    full = g.award_points(
+        "alice", 4, currency="points", source="q", idempotency_key="k3",
+        reference=("order", "9"), description="thanks", metadata={"a": 1},
+    )  # fmt: skip
+    rows = {
+        r[0]: r[1:]
+        for r in g.db.execute(
+            "SELECT id, idempotency_key, operation, fingerprint, counterparty_id, reference_type, "
+            "reference_id, description, metadata, refund_of FROM transactions"
+        )
+    }
+    nothing = (None,) * 6
+    assert rows[keyed.id][:2] == ("call:k1", "award_points") and rows[keyed.id][3:] == nothing
+    assert bytes(rows[keyed.id][2]) == fingerprint(
+        "alice", 7, "points", "q", None, None, None, None, "earned"
+    )
+    assert rows[plain.id] == (None, None, None, *nothing)
+    assert rows[spent.id][:2] == ("call:k2", "spend_points") and rows[spent.id][3:] == nothing
+    assert bytes(rows[spent.id][2]) == fingerprint(
+        "alice", 2, "points", "s", None, None, None, None, "spent"
+    )
+    assert rows[full.id][3:] == (None, "order", "9", "thanks", '{"a":1}', None)
+    # The system legs' entries have no owner on SQLite, the posting's owner on PostgreSQL.
+    owners = {
+        r[0]
+        for r in g.db.execute(
+            "SELECT e.user_id FROM entries e JOIN accounts a ON a.id = e.account_id "
+            "WHERE a.system_name IS NOT NULL"
+        )
+    }
+    assert owners == ({"alice"} if backend == "postgresql" else {None})
+    with unchanged(g):
+        again = g.award_points("alice", 7, currency="points", source="q", idempotency_key="k1")
+        assert again == keyed
+        assert (
+            g.spend_points("alice", 2, currency="points", source="s", idempotency_key="k2") == spent
+        )
+    assert not g.verify_ledger()

@@ -71,7 +71,9 @@ def check_id(value: object, field: str = "user_id") -> str:
         raise InvalidInput(field, "must not be empty")
     if len(value) > 255:
         raise InvalidInput(field, f"must be at most 255 characters, got {len(value)}")
-    _check_plain(value, field)
+    # Printable ASCII (most ids) passes _check_plain: no call for it.
+    if not (value.isascii() and value.isprintable()):
+        _check_plain(value, field)
     return value
 
 
@@ -106,7 +108,9 @@ def check_text(value: object, field: str, *, max_length: int = 255) -> str:
         raise InvalidInput(field, "must not be empty")
     if len(value) > max_length:
         raise InvalidInput(field, f"must be at most {max_length} characters, got {len(value)}")
-    _check_plain(value, field)
+    # Printable ASCII (most sources and names) passes _check_plain: no call for it.
+    if not (value.isascii() and value.isprintable()):
+        _check_plain(value, field)
     return value
 
 

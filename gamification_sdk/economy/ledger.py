@@ -9,20 +9,21 @@ purchases stay in the user's account and are counted in ``held``: available is
 ``balance - held``, and the schema refuses ``held > balance``.
 
 Methods here assume validated arguments and an open write transaction; the facade
-checks input and owns the transaction.
+checks input and owns the transaction. How a posting is written (its legs and entries) is
+``Booking``'s (economy/booking.py), which ``Ledger`` extends.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..config import Config, CurrencyConfig
 from ..errors import (
     InsufficientFunds,
-    InvalidInput,
     NotFound,
     NotRefundable,
     NotSpendable,
@@ -37,21 +38,15 @@ from ..storage.ledger import (
     ADD_REFUNDED,
     DELETED,
     KEY_HOME,
-    MOVE,
-    MOVE_SYSTEM,
-    MOVE_USER,
-    MOVE_USER_NUMBERED,
-    NEW_NUMBERED_TRANSACTION,
     NEW_SYSTEM_ACCOUNT,
-    NEW_TRANSACTION,
     NEW_USER_ACCOUNT,
-    POST_SYSTEM_LEG,
     SIDE,
     SYSTEM_ACCOUNT,
     TRANSACTION,
     USER_ACCOUNT,
 )
 from ..storage.store import Tx
+from .booking import Booking
 from .lots import Lots
 from .postings import (
     BATTLE_PASS,
@@ -65,9 +60,11 @@ from .postings import (
     Leg,
     Posting,
     in_row,
-    public_key,
     side,
 )
+
+if TYPE_CHECKING:
+    from .multipliers import PointsMultipliers
 
 # KEY_HOME (the statement that finds a key in a transaction row) is exported here too: the
 # engine hands it to Idempotency with the ledger.
@@ -77,7 +74,7 @@ __all__ = [
 ]  # fmt: skip
 
 
-class Ledger:
+class Ledger(Booking):
     def __init__(
         self,
         conn: sqlite3.Connection,
@@ -86,16 +83,9 @@ class Ledger:
         *,
         system_per_user: bool = False,
     ) -> None:
-        self._conn = conn
+        super().__init__(conn, system_per_user=system_per_user)
         self._users = users
         self._currencies = {c.name: c for c in config.currencies}
-        self._system: dict[tuple[str, str], int] = {}
-        # PostgreSQL books each system account (issuance, sink, breakage) as one row per
-        # user, so a posting stays on its owner's shard and no row takes every award
-        # (docs/postgresql.md). The SQLite file keeps one row per system account.
-        self._per_user = system_per_user
-        # PostgreSQL: the user's leg draws its transaction's number (MOVE_USER_NUMBERED).
-        self._move_user = MOVE_USER_NUMBERED if system_per_user else MOVE_USER
         self.lots = Lots(conn, config)
         # Only these currencies keep lots: a membership test is all others pay.
         self._expiring = self.lots.expiring
@@ -110,14 +100,12 @@ class Ledger:
         # so no path that issues points (rules, rewards, bonuses) can pass round them.
         self.vet: Callable[[Callable[[], AwardRequest]], None] | None = None
         # Set by the engine (economy/multipliers.py): the amount a direct earned award
-        # credits once points_multiplier plugins and the user's tier have multiplied it.
-        self.multiply: Callable[[Posting], int] | None = None
+        # credits once points_multiplier plugins and the user's tier have multiplied it, and
+        # whether any plugin vets or multiplies a credit now (``vetoes``, ``idle``).
+        self.multiply: PointsMultipliers | None = None
         # Set by the engine: no plugin vets or multiplies a credit now, so its user's leg
         # may be queued before anything is asked (``move_ahead``).
         self.plain: Callable[[], bool] = lambda: False
-        # Set by the engine (Store.confirm): the user's leg returns the stored configuration
-        # version (SQLite's MOVE_USER), which a ``confirms`` write checks there.
-        self.confirm: Callable[[int | None], None] = lambda version: None
 
     def _encode(self, result: Transaction) -> str:
         # A transaction is rebuilt from its rows on a replay; store only which side it was.
@@ -143,11 +131,6 @@ class Ledger:
                 else:
                     self._system[(name, currency)] = row[0]
         self.lots.setup(at_text)
-
-    def _system_leg(self, name: str, currency: str, amount: int) -> Leg:
-        if self._per_user:
-            return Leg(0, None, amount, system=name)
-        return Leg(self._system[(name, currency)], None, amount)
 
     def currency(self, name: object) -> CurrencyConfig:
         found = self._currencies.get(name) if isinstance(name, str) else None
@@ -184,175 +167,6 @@ class Ledger:
 
     # -- posting --------------------------------------------------------------------------
 
-    def post(
-        self, posting: Posting, legs: Sequence[Leg], user_leg: tuple[int, ...] | None = None
-    ) -> dict[int, tuple[int, int, int]]:
-        """Write one balanced transaction; returns account id -> (id, before, after).
-
-        ``user_leg``: ``(account id, balance after)`` of a first leg the caller already
-        moved (``move_user``), which this then only records.
-        """
-        if sum(leg.amount for leg in legs) != 0:
-            raise AssertionError(f"unbalanced posting {legs!r}")
-        if user_leg is not None and len(user_leg) == 3 and len(legs) == 2:
-            return self._post_numbered(posting, legs, user_leg)
-        conn = self._conn
-        ref = posting.reference
-        try:
-            cursor = conn.execute(
-                NEW_TRANSACTION,
-                (
-                    posting.type,
-                    posting.currency,
-                    posting.amount,
-                    posting.user_id,
-                    posting.counterparty,
-                    posting.source,
-                    ref[0] if ref else None,
-                    ref[1] if ref else None,
-                    posting.description,
-                    posting.metadata,
-                    posting.refund_of,
-                    posting.key,
-                    posting.at_text,
-                    posting.operation,
-                    posting.fingerprint,
-                ),
-            )
-            transaction_id = int(cursor.lastrowid or 0)
-            sides = {}
-            values: list[object] = []
-            for leg in legs:
-                account_id, owner = leg.account_id, leg.user_id
-                if leg.system is not None:
-                    account_id, after = conn.execute(
-                        MOVE_SYSTEM,
-                        (posting.user_id, leg.system, posting.currency, leg.amount,
-                         posting.at_text),
-                    ).fetchone()  # fmt: skip
-                elif user_leg is not None and account_id == user_leg[0]:
-                    after = user_leg[1]
-                else:
-                    (after,) = conn.execute(
-                        MOVE, (leg.amount, leg.held, leg.earned, leg.spent, account_id)
-                    ).fetchone()
-                if self._per_user:
-                    # Every entry of a transaction lives on its owner's shard.
-                    owner = posting.user_id
-                before = after - leg.amount
-                sides[account_id] = (transaction_id, before, after)
-                values += (transaction_id, account_id, owner, leg.amount, before, after)
-            # Every leg's entry in one statement: a statement costs about what its seek does.
-            conn.execute(statements.new_entries(len(legs)), values)
-        except sqlite3.IntegrityError as exc:
-            # The schema is the last line of defence (overflow, negative balance, held > balance).
-            raise InvalidInput("amount", f"refused by the ledger's constraints ({exc})") from None
-        return sides
-
-    def _post_numbered(
-        self, posting: Posting, legs: Sequence[Leg], user_leg: tuple[int, ...]
-    ) -> dict[int, tuple[int, int, int]]:
-        """``post`` of a user's leg moved by MOVE_USER_NUMBERED and one system leg: two
-        statements whose results nobody reads, so they wait for the COMMIT (PostgreSQL)."""
-        account, after, number = user_leg
-        user, system = legs
-        assert user.account_id == account and system.system is not None
-        ref = posting.reference
-        conn = self._conn
-        conn.execute(
-            NEW_NUMBERED_TRANSACTION,
-            (
-                number, posting.type, posting.currency, posting.amount, posting.user_id,
-                posting.counterparty, posting.source, ref[0] if ref else None,
-                ref[1] if ref else None, posting.description, posting.metadata,
-                posting.refund_of, posting.key, posting.at_text, posting.operation,
-                posting.fingerprint,
-            ),
-        )  # fmt: skip
-        before = after - user.amount
-        conn.execute(
-            POST_SYSTEM_LEG,
-            (
-                posting.user_id, system.system, posting.currency, system.amount,
-                posting.at_text, number, account, user.amount, before, after,
-            ),
-        )  # fmt: skip
-        return {account: (number, before, after)}
-
-    def move_user(
-        self,
-        posting: Posting,
-        amount: int,
-        earned: int,
-        spent: int,
-        available: int,
-        tx: Tx | None = None,
-    ) -> tuple[int, ...] | None:
-        """Move the user's leg of a credit or debit by owner and currency, without reading the
-        account first: ``(account id, balance after)`` (and on PostgreSQL the number of its
-        transaction), or None (nothing written) if the user has no account in this currency
-        or less than ``available`` available. ``tx``: the write, whose ``ahead`` may hold this
-        very move, queued before the key lookup was read (``move_ahead``).
-
-        On SQLite the move is the first statement of an award or spend that writes: the
-        configuration version it returns is confirmed here (``Store.confirm``), so a moved
-        configuration rolls the whole write back (``StaleConfig``) before anything commits."""
-        params = (amount, earned, spent, posting.user_id, posting.currency, available)
-        queued = tx.take(self._move_user, params) if tx is not None and tx.ahead else None
-        try:
-            row = (queued or self._conn.execute(self._move_user, params)).fetchone()
-        except sqlite3.IntegrityError as exc:
-            raise InvalidInput("amount", f"refused by the ledger's constraints ({exc})") from None
-        if row is None:
-            return None
-        if self._per_user:
-            return tuple(row)
-        self.confirm(row[2])
-        return (row[0], row[1])
-
-    def move_ahead(
-        self, tx: Tx, posting: Posting, amount: int, earned: int, spent: int, available: int
-    ) -> bool:
-        """Queue ``move_user`` before the key lookup is read (Runtime.write's ``ahead``)."""
-        params = (amount, earned, spent, posting.user_id, posting.currency, available)
-        tx.queue_ahead(self._conn, self._move_user, params)
-        return True
-
-    def _post_and_view(
-        self,
-        tx: Tx,
-        posting: Posting,
-        legs: Sequence[Leg],
-        *views: tuple[int, str, str | None],
-        user_leg: tuple[int, ...] | None = None,
-    ) -> Transaction:
-        """Post, then build and announce each user's side; returns the first side."""
-        sides = self.post(posting, legs, user_leg)
-        results = []
-        for account_id, user_id, counterparty in views:
-            transaction_id, before, after = sides[account_id]
-            result = Transaction(
-                id=transaction_id,
-                type=posting.type,
-                user_id=user_id,
-                currency=posting.currency,
-                amount=after - before,
-                balance_before=before,
-                balance_after=after,
-                source=posting.source,
-                created_at=posting.at,
-                counterparty=counterparty,
-                reference_type=posting.reference[0] if posting.reference else None,
-                reference_id=posting.reference[1] if posting.reference else None,
-                description=posting.description,
-                metadata=None if posting.metadata is None else json.loads(posting.metadata),
-                refund_of=posting.refund_of,
-                idempotency_key=public_key(posting.key),
-            )
-            tx.emit("on_points_changed", transaction=result)
-            results.append(result)
-        return results[0]
-
     def credit(self, tx: Tx, posting: Posting, *, origin: str) -> Transaction:
         """Issue new points to ``posting.user_id`` (awards, bonuses, level-up rewards).
 
@@ -360,19 +174,27 @@ class Ledger:
         before anything is written.
         """
         user, amount = posting.user_id, posting.amount
-        vet = self.vet
-        if vet is not None:
-            vet(
-                lambda: AwardRequest(
-                    "points", user, amount, posting.source, posting.currency,
-                    None if posting.metadata is None else json.loads(posting.metadata),
-                    posting.at, origin=origin, transaction_type=posting.type,
-                    reference=posting.reference,
-                )
-            )  # fmt: skip
-        # As XP: vetoes see the amount asked for, the multipliers then apply to it.
-        if origin == "direct" and posting.type == "earned" and self.multiply is not None:
-            multiplied = self.multiply(posting)
+        vet, plugins = self.vet, self.multiply
+        # What to ask of the plugins, decided again only when registrations moved: read
+        # inline (PointsMultipliers.refresh), as most awards find nothing to ask.
+        if plugins is not None and (
+            plugins.seen is None or plugins.seen != getattr(plugins.pm, "generation", None)
+        ):
+            plugins.refresh()
+        if vet is not None and (plugins is None or plugins.vetoes):
+            self._vet(vet, posting, origin)
+            if plugins is not None:
+                # A vetting plugin may (un)register plugins: the multipliers see them.
+                plugins.refresh()
+        # As XP: vetoes see the amount asked for, the multipliers then apply to it (idle:
+        # they would give it back unchanged).
+        if (
+            origin == "direct"
+            and posting.type == "earned"
+            and plugins is not None
+            and not plugins.idle
+        ):
+            multiplied = plugins(posting)
             if multiplied != amount:
                 amount = multiplied
                 posting = posting._replace(amount=amount)
@@ -384,16 +206,33 @@ class Ledger:
             moved = self.move_user(posting, amount, amount, 0, 0)
             assert moved is not None
         account = moved[0]
-        legs = (
-            Leg(account, user, amount, earned=amount),
-            self._system_leg(ISSUANCE, posting.currency, -amount),
-        )
-        result = self._post_and_view(tx, posting, legs, (account, user, None), user_leg=moved)
+        if self._per_user:
+            legs = (
+                Leg(account, user, amount, earned=amount),
+                self._system_leg(ISSUANCE, posting.currency, -amount),
+            )
+            result = self._post_and_view(tx, posting, legs, (account, user, None), user_leg=moved)
+        else:
+            result = self._post_pair(tx, posting, account, moved[1], amount, ISSUANCE)
         if posting.currency in self._expiring:
             self._open_lot(account, posting, result.id, amount)
         if self.publish_issued is not None:
             self.publish_issued(PointsIssued(user, posting.currency, amount, posting.at))
         return result
+
+    @staticmethod
+    def _vet(
+        vet: Callable[[Callable[[], AwardRequest]], None], posting: Posting, origin: str
+    ) -> None:
+        # Apart from credit(): the request's closure would cost every credit its cells.
+        vet(
+            lambda: AwardRequest(
+                "points", posting.user_id, posting.amount, posting.source, posting.currency,
+                None if posting.metadata is None else json.loads(posting.metadata),
+                posting.at, origin=origin, transaction_type=posting.type,
+                reference=posting.reference,
+            )
+        )  # fmt: skip
 
     def _open_lot(self, account: int, posting: Posting, transaction_id: int, amount: int) -> None:
         expires_at = posting.expires_at or self.lots.expires_at(posting.currency, posting.at)
@@ -415,9 +254,9 @@ class Ledger:
         A debit that releases held points takes the lots its reservation held: the caller
         hands them over (``Lots.commit``)."""
         user, amount = posting.user_id, posting.amount
-        sink = self._system_leg(SINK, posting.currency, amount)
         assert account is not None or not release_held, "held points belong to a known account"
         if account is not None:
+            sink = self._system_leg(SINK, posting.currency, amount)
             legs = (Leg(account[0], user, -amount, held=-release_held, spent=amount), sink)
             result = self._post_and_view(tx, posting, legs, (account[0], user, None))
             if posting.currency in self._expiring and not release_held:
@@ -428,8 +267,14 @@ class Ledger:
         if moved is None:
             self.require_available(user, posting.currency, amount)
             raise AssertionError("move_user refused an account with enough available")
-        legs = (Leg(moved[0], user, -amount, spent=amount), sink)
-        result = self._post_and_view(tx, posting, legs, (moved[0], user, None), user_leg=moved)
+        if self._per_user:
+            legs = (
+                Leg(moved[0], user, -amount, spent=amount),
+                self._system_leg(SINK, posting.currency, amount),
+            )
+            result = self._post_and_view(tx, posting, legs, (moved[0], user, None), user_leg=moved)
+        else:
+            result = self._post_pair(tx, posting, moved[0], moved[1], -amount, SINK)
         if posting.currency in self._expiring:
             self.lots.consume(moved[0], result.id, amount)
         return result

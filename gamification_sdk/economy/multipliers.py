@@ -20,7 +20,12 @@ __all__ = ["PointsMultipliers"]
 
 
 class PointsMultipliers:
-    """Called with an earned award's posting inside its transaction; the amount to credit."""
+    """Called with an earned award's posting inside its transaction; the amount to credit.
+
+    Also what a credit asks of the plugins at all, decided once per registrations
+    (``PluginManager.generation``): ``vetoes`` (a ``validate_award`` plugin is registered)
+    and ``idle`` (nothing multiplies). ``Ledger.credit`` reads them, and ``seen`` against
+    the manager's generation, inline: asking pluggy on every award cost a dozen calls."""
 
     def __init__(
         self,
@@ -29,11 +34,16 @@ class PointsMultipliers:
         tier_factor: Callable[[str, str], float | None] | None,
         max_award: dict[str, int | None],
     ) -> None:
-        self._pm = pm
+        self.pm = pm
         self._hook = pm.hook.points_multiplier
-        # Whether only the built-in plugin answers, and the registrations it was decided at.
+        self._vetoes_hook = pm.hook.validate_award
+        # Whether only the built-in plugin answers, whether a plugin vets awards, whether
+        # nothing multiplies, and the registrations that was decided at (None: not yet, or a
+        # manager that does not count them, which is then asked on every call).
         self._builtin_only = True
-        self._seen: int | None = None
+        self.vetoes = True
+        self.idle = False
+        self.seen: int | None = None
         self._facade = facade
         self._tier_factor = tier_factor
         self._max_award = max_award
@@ -57,21 +67,25 @@ class PointsMultipliers:
             )
         return amount
 
-    def _refresh(self) -> None:
-        generation = getattr(self._pm, "generation", None)
-        if generation is None or generation != self._seen:
+    def refresh(self) -> None:
+        """Decide ``vetoes`` and ``idle`` again if plugins were registered or unregistered."""
+        generation = getattr(self.pm, "generation", None)
+        if generation is None or generation != self.seen:
             impls = self._hook.get_hookimpls()
             self._builtin_only = all(impl.plugin_name in BUILTIN_MULTIPLIERS for impl in impls)
-            self._seen = generation
+            self.vetoes = bool(self._vetoes_hook.get_hookimpls())
+            # Nothing multiplies a direct award (no plugin, no tier factor): it credits what
+            # was asked, whatever the user's rows say.
+            self.idle = self._builtin_only and self._tier_factor is None
+            self.seen = generation
 
-    def idle(self) -> bool:
-        """Nothing multiplies a direct award (no plugin, no tier factor): it credits what
-        was asked, whatever the user's rows say."""
-        self._refresh()
-        return self._builtin_only and self._tier_factor is None
+    def plain(self) -> bool:
+        """No plugin vets or multiplies a credit now (``Ledger.plain``)."""
+        self.refresh()
+        return not self.vetoes and self.idle
 
     def _factors(self, posting: Posting) -> list[float]:
-        self._refresh()
+        self.refresh()
         if self._builtin_only:
             # Only the built-in tier plugin answers: ask the tiers directly, same answer.
             if self._tier_factor is None:

@@ -79,6 +79,9 @@ class PointsService:
         self._notifications = notifications
         # The badges watching lifetime points follow a direct award: achievements subscribe.
         self.publish_awarded: Callable[[PointsAwarded], None] | None = None
+        # Whether a direct award in this currency concerns any subscriber now: if not, no
+        # PointsAwarded is built (set by assembly.py, which knows who subscribes).
+        self.awarded_followed: Callable[[str], bool] = lambda currency: True
 
     def award(
         self,
@@ -104,7 +107,8 @@ class PointsService:
             raise InvalidInput(
                 "amount", f"{amount} is above {currency}'s max_award {cur.max_award}"
             )
-        expiry = check_expires_at(expires_at, currency, self._ledger.lots.expiring)
+        expiring = self._ledger.lots.expiring
+        expiry = None if expires_at is None else check_expires_at(expires_at, currency, expiring)
         posting, key, digest = self._points_call(
             "award_points", CREDIT_TYPES, transaction_type, user_id, amount, currency, source,
             idempotency_key, reference, description, metadata, at,
@@ -117,8 +121,9 @@ class PointsService:
                 check_after(expiry, posting.at)
             # credit() asks the validate_award plugins first.
             result = self._ledger.credit(tx, posting, origin="direct")
-            if self.publish_awarded is not None:
-                self.publish_awarded(PointsAwarded(tx, result, posting.at, posting.at_text))
+            publish = self.publish_awarded
+            if publish is not None and self.awarded_followed(result.currency):
+                publish(PointsAwarded(tx, result, posting.at, posting.at_text))
             return result
 
         ledger = self._ledger
@@ -161,18 +166,20 @@ class PointsService:
                 "transaction_type", f"expected one of {', '.join(sorted(allowed_types))}"
             )
         key = check_key(idempotency_key)
-        ref = check_reference(reference)
-        text = optional_text(description, "description")
-        meta = check_metadata(metadata)
+        # What most calls leave out is checked only when given: a call each saved.
+        ref = None if reference is None else check_reference(reference)
+        text = None if description is None else optional_text(description, "description")
+        meta = None if metadata is None else check_metadata(metadata)
         moment, at_text, explicit = self._rt.moment(at)
         parts = (user_id, amount, currency, source, ref, text, meta, explicit, transaction_type)
         extra = () if expires_at is None else (expires_at,)
         digest = None if key is None else fingerprint(*parts, *extra)
+        # Positional, in Posting's order (counterparty and refund_of None): half the time of
+        # naming them, on every award and spend.
         posting = Posting(
-            transaction_type, currency, amount, user_id, source, moment, at_text,
-            reference=ref, description=text, metadata=meta, key=call_key(key),
-            operation=None if key is None else operation, fingerprint=digest,
-            expires_at=expires_at,
+            transaction_type, currency, amount, user_id, source, moment, at_text, None, ref,
+            text, meta, None, call_key(key), None if key is None else operation, digest,
+            expires_at,
         )  # fmt: skip
         return posting, key, lambda: digest
 
@@ -197,21 +204,16 @@ class PointsService:
             idempotency_key, reference, description, metadata, at,
         )  # fmt: skip
         if transaction_type != "purchase":
+            ledger = self._ledger
             return self._rt.write(
-                "spend_points",
-                key,
-                digest,
-                self._ledger.keyed_codec,
-                posting.at_text,
-                lambda tx: self._ledger.debit(tx, posting),
-                confirms=True,
-                user_id=posting.user_id,
+                "spend_points", key, digest, ledger.keyed_codec, posting.at_text,
+                lambda tx: ledger.debit(tx, posting), confirms=True, user_id=posting.user_id,
                 ahead=(
-                    (lambda tx: self._ledger.move_ahead(tx, posting, -amount, 0, amount, amount))
+                    (lambda tx: ledger.move_ahead(tx, posting, -amount, 0, amount, amount))
                     if self._rt.queues
                     else None
                 ),
-            )
+            )  # fmt: skip
 
         def purchase(tx: Tx) -> Transaction:
             # Refused (RateLimited) before the debit writes; counted only once it succeeded.

@@ -285,7 +285,7 @@ class Runtime:
             if impls:
                 call_after_commit(self.pm, hook, impls, {"engine": self.facade, **event}, failures)
         tx.events.clear()
-        if collect is None:
+        if collect is None and failures:
             self.raise_hook_errors(failures, result)
 
     def raise_hook_errors(self, failures: list[tuple[str, BaseException]], result: object) -> None:

@@ -8,9 +8,10 @@ from typing import Any
 
 __all__ = [
     "ADD_REFUNDED", "DELETED", "KEY_HOME", "MOVE", "MOVE_SYSTEM", "MOVE_USER",
-    "MOVE_USER_NUMBERED", "NEW_NUMBERED_TRANSACTION", "NEW_SYSTEM_ACCOUNT", "NEW_TRANSACTION",
-    "NEW_USER_ACCOUNT", "POST_SYSTEM_LEG", "SIDE", "SYSTEM_ACCOUNT", "TRANSACTION",
-    "USER_ACCOUNT", "account_ids", "history", "new_entries", "totals",
+    "MOVE_USER_NUMBERED", "NEW_KEYED_TRANSACTION", "NEW_NUMBERED_TRANSACTION",
+    "NEW_PLAIN_TRANSACTION", "NEW_SYSTEM_ACCOUNT", "NEW_TRANSACTION", "NEW_USER_ACCOUNT",
+    "PAIR_ENTRIES", "POST_SYSTEM_LEG", "SIDE", "SYSTEM_ACCOUNT", "TRANSACTION", "USER_ACCOUNT",
+    "account_ids", "history", "new_entries", "totals",
 ]  # fmt: skip
 
 USER_ACCOUNT = "SELECT id, balance, held FROM accounts WHERE user_id = ? AND currency = ?"
@@ -71,6 +72,19 @@ NEW_TRANSACTION = (
     "reference_type, reference_id, description, metadata, refund_of, idempotency_key, "
     "created_at, operation, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# NEW_TRANSACTION of a posting with no counterparty, reference, description, metadata or
+# refund (most awards and spends), keyed or not: Python's sqlite3 binds a None (and a bytes)
+# parameter only after looking for an adapter, which raises and formats an AttributeError
+# inside (some 3,300 instructions a parameter, 4,000 a bytes); the columns a posting leaves
+# NULL are not bound at all, and the fingerprint is bound as a bytearray (the same BLOB).
+NEW_KEYED_TRANSACTION = (
+    "INSERT INTO transactions (type, currency, amount, user_id, source, idempotency_key, "
+    "created_at, operation, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+NEW_PLAIN_TRANSACTION = (
+    "INSERT INTO transactions (type, currency, amount, user_id, source, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 NEW_NUMBERED_TRANSACTION = (
     "INSERT INTO transactions (id, type, currency, amount, user_id, counterparty_id, source, "
     "reference_type, reference_id, description, metadata, refund_of, idempotency_key, "
@@ -88,6 +102,9 @@ _NEW_ENTRIES = (
     "balance_after) VALUES "
 )
 _ENTRY_VALUES = "(?, ?, ?, ?, ?, ?)"
+# A user's leg and a system account's (SQLite: a system account has no owner): the system
+# leg's NULL written out, not bound (see NEW_KEYED_TRANSACTION).
+PAIR_ENTRIES = _NEW_ENTRIES + "(?, ?, ?, ?, ?, ?), (?, ?, NULL, ?, ?, ?)"
 TRANSACTION = (
     "SELECT id, type, currency, amount, user_id, counterparty_id, source, reference_type, "
     "reference_id, description, metadata, refund_of, refunded, idempotency_key, created_at "

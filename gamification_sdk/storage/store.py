@@ -337,7 +337,7 @@ class Store:
 
         A raw SQLite failure of the write (disk full, locked) is raised as its typed error.
         """
-        typed = _typed(error)
+        typed = error if error is None else _typed(error)
         try:
             if self._frames:
                 self._end_nested(typed)
