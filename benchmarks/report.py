@@ -110,9 +110,9 @@ class Findings:
 WHY = {
     "award_xp, unique key, default config": (
         "the board's periods ride in the profile's UPDATE (no extra page, a wider statement: "
-        "about 3 us more), and Python decides per period whether the award adds to its slot or "
-        "moves it to a new period (about 5-9 us): on top of the keyed award of the row above, "
-        "which is itself about 0.53 of the baseline (benchmarks/README.md, the breakdown)"
+        "about 3 us more), and Python finds the award's periods and picks the statement for "
+        "the slots it holds (a few us): on top of the keyed award of the row above "
+        "(benchmarks/README.md, the breakdown)"
     ),
     "award_xp, unique key": (
         "a keyed award dirties about 3.7 WAL pages per commit (profile, XP log and its key "
@@ -139,8 +139,8 @@ WHY = {
         "the rule's keyed XP award with the XP board's periods, the event's metric row and "
         "day bucket (a page the baseline does not write), the call's key and stored result (a "
         "registry row): 10 statements to the baseline's 5, about 7.7 WAL frames a commit, and "
-        "about 55 us of Python spread over some 130 functions (benchmarks/README.md: where "
-        "the time of one track() goes)"
+        "the engine's Python, about 45 us spread over some 130 functions (benchmarks/README.md: "
+        "where the time of one track() goes)"
     ),
     "award_xp with the four periodic boards kept vs none @ 20,000": (
         "any page beyond the award's own costs about 0.3x at this size (the raw floor rows): "
