@@ -265,30 +265,6 @@ def test_a_policy_registered_after_open_vetoes_and_unregistered_stops(make_engin
     assert len(policy.seen) == 1
 
 
-def test_a_plugin_a_policy_registers_while_vetting_multiplies_that_award(
-    make_engine: Make,
-) -> None:
-    """The multiplier check comes after the vetoes, and sees what they changed."""
-
-    class Double:
-        @hookimpl
-        def xp_multiplier(self) -> float:
-            return 2.0
-
-    class Registering:
-        def __init__(self, g: Gamification) -> None:
-            self.g = g
-
-        @hookimpl
-        def validate_award(self, award: AwardRequest) -> None:
-            if not self.g.pm.has_plugin("double"):
-                self.g.pm.register(Double(), name="double")
-
-    g = make_engine()
-    g.pm.register(Registering(g))
-    assert g.award_xp("ada", 10, source="quiz").amount == 20
-
-
 def test_a_policy_registered_after_open_vetoes_points_and_unregistered_stops(
     make_engine: Make,
 ) -> None:
@@ -308,13 +284,18 @@ def test_a_policy_registered_after_open_vetoes_points_and_unregistered_stops(
     assert g.verify_ledger().ok
 
 
-def test_a_plugin_a_policy_registers_while_vetting_multiplies_that_points_award(
-    make_engine: Make,
+@pytest.mark.parametrize("kind", ["xp", "points"])
+def test_a_plugin_a_policy_registers_while_vetting_multiplies_that_award(
+    make_engine: Make, kind: str
 ) -> None:
-    """As for XP: the points multipliers are asked after the vetoes, and see what they
+    """The multipliers (XP's and the points') are asked after the vetoes, and see what they
     changed."""
 
     class Double:
+        @hookimpl
+        def xp_multiplier(self) -> float:
+            return 2.0
+
         @hookimpl
         def points_multiplier(self) -> float:
             return 2.0
@@ -330,6 +311,9 @@ def test_a_plugin_a_policy_registers_while_vetting_multiplies_that_points_award(
 
     g = make_engine()
     g.pm.register(Registering(g))
+    if kind == "xp":
+        assert g.award_xp("ada", 10, source="quiz").amount == 20
+        return
     assert g.award_points("ada", 10, currency="points", source="quiz").amount == 20
     assert g.award_points("ada", 10, currency="points", source="quiz").amount == 20
     assert g.balance("ada", "points") == 40
