@@ -11,6 +11,8 @@ the slot holds goes to ``lb_scores`` directly (see ``slot_sql``'s RETURNING).
 
 from __future__ import annotations
 
+from .schema.slot_log import SLOT_LOG_TYPES
+
 __all__ = [
     "SLOTS",
     "SLOTS_ROW",
@@ -32,19 +34,10 @@ __all__ = [
 # Periodic periods a board may have and still keep its scores in the profile row.
 SLOTS = 3
 
-# lb_log's columns of a slots row (m024), after its own eight: the old user id, slot 0's old
-# and new period, then per periodic slot its old period, score and moment, and its new ones.
-SLOT_LOG_COLUMNS: tuple[str, ...] = (
-    "user_was",
-    "p0_was",
-    "p0",
-    *(
-        f"{part}{slot}{suffix}"
-        for slot in range(1, SLOTS + 1)
-        for suffix in ("_was", "")
-        for part in "psr"
-    ),
-)
+# lb_log's columns of a slots row, after its own eight, as m024 added them: the old user id,
+# slot 0's old and new period, then per periodic slot its old period, score and moment, and
+# its new ones.
+SLOT_LOG_COLUMNS: tuple[str, ...] = tuple(name for name, _ in SLOT_LOG_TYPES)
 # The period_id of a slots row: period ids start at 1.
 SLOTS_ROW = 0
 
